@@ -1,0 +1,155 @@
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+import { RotatorError } from "../errors.js";
+import { configSchema, defaultPolicy, policySchema, type ParsedConfig } from "./schema.js";
+
+export type Policy = z.output<typeof policySchema>;
+export type SecretRef = { env: string } | { keyVaultSecret: string };
+
+export interface KongTargetConfig {
+  name: string;
+  adminUrl: string;
+  workspace?: string;
+  pluginId?: string;
+  pluginTags?: string[];
+  adminToken?: SecretRef;
+}
+
+export interface CredentialConfig {
+  name: string;
+  certificateName: string;
+  entra: { tenantId: string; clientId: string };
+  kong: KongTargetConfig[];
+  /** Effective policy: defaults, then the file's `policy`, then the credential's own `policy`. */
+  policy: Policy;
+}
+
+export interface Config {
+  keyVault: { url: string };
+  cloud: { authorityHost: string; graphBaseUrl: string };
+  credentials: CredentialConfig[];
+  alerts: {
+    webhooks: { url: string; format: "generic" | "teams" | "slack" }[];
+    remindEveryMs: number;
+    expiryWarningMs: number;
+  };
+  sync: { reapplyOnDrift: boolean };
+}
+
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+const PUBLIC_CLOUD = { authorityHost: "https://login.microsoftonline.com", graphBaseUrl: "https://graph.microsoft.com" };
+const MONTH_MS = 30 * 86_400_000;
+
+export class ConfigError extends RotatorError {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[], source: string) {
+    super(
+      "CONFIG_INVALID",
+      `configuration ${source} is invalid:\n` + issues.map((i) => `  - ${i.path || "(root)"}: ${i.message}`).join("\n"),
+      "Fix the listed fields; nothing external was touched. See README 'Configuration reference'.",
+      { details: { issues } },
+    );
+    this.issues = issues;
+  }
+}
+
+function pathOf(path: readonly PropertyKey[]): string {
+  return path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "");
+}
+
+/** Validate an already-parsed document. Throws ConfigError listing every problem with its path. */
+export function parseConfig(doc: unknown, source = "(inline)"): Config {
+  const result = configSchema.safeParse(doc);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => ({ path: pathOf(i.path), message: i.message })),
+      source,
+    );
+  }
+  return resolve(result.data, source);
+}
+
+function resolve(cfg: ParsedConfig, source: string): Config {
+  const issues: ConfigIssue[] = [];
+  const base: Policy = { ...policySchema.parse(defaultPolicy), ...(cfg.policy ?? {}) };
+  const credentials = cfg.credentials.map((c, i): CredentialConfig => {
+    const policy: Policy = { ...base, ...(c.policy ?? {}) } as Policy;
+    const where = `credentials[${i}].policy`;
+    const validityMs = policy.validityMonths * MONTH_MS;
+    if (policy.renewBefore >= validityMs)
+      issues.push({ path: `${where}.renewBefore`, message: "renewBefore must be shorter than validityMonths" });
+    if (policy.overlap >= validityMs - policy.renewBefore)
+      issues.push({
+        path: `${where}.overlap`,
+        message: "overlap must end before the next renewal window (overlap < validity - renewBefore)",
+      });
+    if (policy.verifyInterval * policy.verifyConsecutive > policy.verifyTimeout)
+      issues.push({
+        path: `${where}.verifyTimeout`,
+        message: "verifyTimeout is shorter than verifyConsecutive × verifyInterval; verification could never pass",
+      });
+    return {
+      name: c.name,
+      certificateName: c.certificateName,
+      entra: c.entra,
+      kong: c.kong.map((t) => ({ ...t })),
+      policy,
+    };
+  });
+  if (issues.length) throw new ConfigError(issues, source);
+  return {
+    keyVault: cfg.keyVault,
+    cloud: {
+      authorityHost: cfg.cloud?.authorityHost ?? PUBLIC_CLOUD.authorityHost,
+      graphBaseUrl: cfg.cloud?.graphBaseUrl ?? PUBLIC_CLOUD.graphBaseUrl,
+    },
+    credentials,
+    alerts: {
+      webhooks: cfg.alerts?.webhooks ?? [],
+      remindEveryMs: cfg.alerts?.remindEvery ?? 4 * 3_600_000,
+      expiryWarningMs: cfg.alerts?.expiryWarning ?? 14 * 86_400_000,
+    },
+    sync: { reapplyOnDrift: cfg.sync?.reapplyOnDrift ?? true },
+  };
+}
+
+/** Parse YAML or JSON text (JSON is valid YAML, but JSON errors read better from JSON.parse). */
+export function parseConfigText(text: string, source: string): Config {
+  let doc: unknown;
+  try {
+    doc = source.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ConfigError([{ path: "", message: `not valid ${source.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message}` }], source);
+  }
+  return parseConfig(doc, source);
+}
+
+export async function loadConfig(path: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw new RotatorError(
+      "CONFIG_NOT_FOUND",
+      `cannot read configuration file ${path}: ${(e as NodeJS.ErrnoException).code ?? "error"}`,
+      "Pass --config <file> or set the ROTATOR_CONFIG app setting to the file's path.",
+    );
+  }
+  return parseConfigText(text, path);
+}
+
+/** Is this authority one of Microsoft's public-cloud hosts? If not, instance discovery must be off. */
+export function isMicrosoftAuthority(authorityHost: string): boolean {
+  const host = new URL(authorityHost).hostname;
+  return [
+    "login.microsoftonline.com",
+    "login.microsoftonline.us",
+    "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn",
+  ].includes(host);
+}

@@ -1,0 +1,142 @@
+import { z } from "zod";
+import { parseDuration } from "../duration.js";
+
+/**
+ * The configuration file (YAML or JSON). Every field is validated before anything external is touched.
+ * Durations are ISO-8601 (`P30D`, `PT24H`). See README "Configuration reference".
+ */
+const duration = (what: string) =>
+  z
+    .string()
+    .refine((s) => parseDuration(s) !== undefined, {
+      message: `${what} must be an ISO-8601 duration such as PT10M, PT24H or P30D (no years or months)`,
+    })
+    .transform((s) => parseDuration(s) as number);
+
+const httpsUrl = z
+  .string()
+  .url({ message: "must be an absolute URL" })
+  .refine((u) => /^https?:\/\//.test(u), { message: "must be an http(s) URL" })
+  .transform((u) => u.replace(/\/+$/, ""));
+
+const guid = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, {
+    message: "must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+  })
+  .transform((s) => s.toLowerCase());
+
+const tenant = z.union([guid, z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]*\.[a-zA-Z]{2,}$/, {
+  message: "must be a tenant GUID or a verified domain such as contoso.onmicrosoft.com",
+})]);
+
+export const policySchema = z
+  .object({
+    algorithm: z.enum(["PS256", "RS256"], { message: "Entra accepts only RSA assertions: PS256 or RS256" }),
+    keySize: z.union([z.literal(2048), z.literal(3072), z.literal(4096)], { message: "keySize must be 2048, 3072 or 4096" }),
+    validityMonths: z.number().int().min(1).max(120),
+    renewBefore: duration("renewBefore"),
+    overlap: duration("overlap"),
+    verifyTimeout: duration("verifyTimeout"),
+    verifyInterval: duration("verifyInterval"),
+    /** Consecutive accepted assertions required before a key counts as propagated (BRIEF: replicas lag). */
+    verifyConsecutive: z.number().int().min(1).max(50),
+    subject: z.string().min(3).optional(),
+  })
+  .strict();
+
+export const defaultPolicy = {
+  algorithm: "PS256",
+  keySize: 2048,
+  validityMonths: 6,
+  renewBefore: "P30D",
+  overlap: "PT24H",
+  verifyTimeout: "PT10M",
+  verifyInterval: "PT5S",
+  verifyConsecutive: 5,
+} as const;
+
+const secretRef = z.union([
+  z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "must be an environment variable name" }) }).strict(),
+  z.object({ keyVaultSecret: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, { message: "must be a Key Vault secret name" }) }).strict(),
+]);
+
+const kongTarget = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-_.]{0,62}$/i, { message: "must be 1-63 letters, digits, '-', '_' or '.'" }),
+    adminUrl: httpsUrl,
+    workspace: z.string().min(1).optional(),
+    pluginId: z.string().uuid({ message: "must be the plugin's UUID" }).optional(),
+    pluginTags: z.array(z.string().min(1)).min(1).optional(),
+    adminToken: secretRef.optional(),
+  })
+  .strict()
+  .refine((t) => (t.pluginId === undefined) !== (t.pluginTags === undefined), {
+    message: "set exactly one of pluginId or pluginTags",
+    path: ["pluginId"],
+  });
+
+const credential = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+      message: "must be lower-case letters, digits and '-' (it is used in URLs and lease names)",
+    }),
+    certificateName: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, {
+      message: "must be a valid Key Vault certificate name (letters, digits, '-')",
+    }),
+    entra: z.object({ tenantId: tenant, clientId: guid }).strict(),
+    kong: z.array(kongTarget).min(1, { message: "at least one Kong target is required" }),
+    policy: policySchema.partial().optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    keyVault: z.object({ url: httpsUrl }).strict(),
+    cloud: z
+      .object({ authorityHost: httpsUrl.optional(), graphBaseUrl: httpsUrl.optional() })
+      .strict()
+      .optional(),
+    policy: policySchema.partial().optional(),
+    credentials: z.array(credential).min(1, { message: "at least one credential is required" }),
+    alerts: z
+      .object({
+        webhooks: z
+          .array(z.object({ url: httpsUrl, format: z.enum(["generic", "teams", "slack"]).default("generic") }).strict())
+          .default([]),
+        remindEvery: duration("remindEvery").optional(),
+        expiryWarning: duration("expiryWarning").optional(),
+      })
+      .strict()
+      .optional(),
+    sync: z.object({ reapplyOnDrift: z.boolean().default(true) }).strict().optional(),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    cfg.credentials.forEach((c, i) => {
+      if (seen.has(c.name)) {
+        ctx.addIssue({ code: "custom", path: ["credentials", i, "name"], message: `duplicate credential name "${c.name}"` });
+      }
+      seen.set(c.name, i);
+      const targets = new Set<string>();
+      c.kong.forEach((t, j) => {
+        if (targets.has(t.name))
+          ctx.addIssue({ code: "custom", path: ["credentials", i, "kong", j, "name"], message: `duplicate Kong target "${t.name}"` });
+        targets.add(t.name);
+      });
+    });
+    const certs = new Map<string, number>();
+    cfg.credentials.forEach((c, i) => {
+      if (certs.has(c.certificateName))
+        ctx.addIssue({
+          code: "custom",
+          path: ["credentials", i, "certificateName"],
+          message: `certificate "${c.certificateName}" is already used by credential #${certs.get(c.certificateName)}`,
+        });
+      certs.set(c.certificateName, i);
+    });
+  });
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

@@ -1,0 +1,65 @@
+/**
+ * Secret hygiene: the last line of defence before anything leaves the process (logs, alerts, HTTP
+ * responses, CLI output). Code must not put secrets into messages in the first place; this scrubber
+ * catches what slips through.
+ *
+ * It removes:
+ * - PEM private key blocks;
+ * - compact JWS/JWE (tokens, client assertions, proofs): `eyJ...` with two or more dots;
+ * - `Bearer <token>` and `Kong-Admin-Token` header values;
+ * - values of private JWK members (`d p q dp dq qi k oth r t`) in JSON text;
+ * - any value registered with `registerSecret` (admin tokens read from env or Key Vault).
+ */
+const known = new Set<string>();
+
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= 6) known.add(value);
+}
+
+const PEM_PRIVATE = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g;
+const COMPACT_JWT = /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?/g;
+const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
+const PRIVATE_MEMBER = /("(?:d|p|q|dp|dq|qi|k|oth|r|t)"\s*:\s*)("(?:[^"\\]|\\.)*"|\[[^\]]*\])/g;
+
+export const REDACTED = "[REDACTED]";
+
+export function redactText(text: string): string {
+  let out = text
+    .replace(PEM_PRIVATE, REDACTED)
+    .replace(COMPACT_JWT, REDACTED)
+    .replace(BEARER, `$1 ${REDACTED}`)
+    .replace(PRIVATE_MEMBER, `$1"${REDACTED}"`);
+  for (const s of known) if (out.includes(s)) out = out.split(s).join(REDACTED);
+  return out;
+}
+
+const PRIVATE_KEYS = new Set(["d", "p", "q", "dp", "dq", "qi", "k", "oth", "r", "t"]);
+const SECRET_FIELD = /^(?:authorization|kong-admin-token|access_token|refresh_token|id_token|client_secret|client_assertion|proof|password|secret|token|value|pem|privateKey)$/i;
+
+/** Deep copy of a value with secrets removed, for structured logging. */
+export function redact<T>(value: T): T {
+  return walk(value, new WeakSet()) as T;
+}
+
+function walk(v: unknown, seen: WeakSet<object>): unknown {
+  if (typeof v === "string") return redactText(v);
+  if (v === null || typeof v !== "object") return v;
+  if (seen.has(v)) return "[Circular]";
+  seen.add(v);
+  if (v instanceof Date) return v.toISOString();
+  if (v instanceof Error) {
+    const base: Record<string, unknown> = { name: v.name, message: redactText(v.message) };
+    const withJson = v as Error & { toJSON?: () => unknown };
+    if (typeof withJson.toJSON === "function") return walk(withJson.toJSON(), seen);
+    return base;
+  }
+  if (Array.isArray(v)) return v.map((x) => walk(x, seen));
+  if (v instanceof Uint8Array) return `[${v.byteLength} bytes]`;
+  const out: Record<string, unknown> = {};
+  const isJwk = "kty" in v;
+  for (const [k, x] of Object.entries(v)) {
+    if ((isJwk && PRIVATE_KEYS.has(k)) || (SECRET_FIELD.test(k) && typeof x === "string")) out[k] = REDACTED;
+    else out[k] = walk(x, seen);
+  }
+  return out;
+}

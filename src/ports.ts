@@ -1,0 +1,179 @@
+/**
+ * The ports of the rotation engine. Each real service (Key Vault, Entra/Graph, Kong Admin API, lease
+ * storage, alert sinks) is an adapter behind one of these small interfaces; tests use in-memory versions.
+ * Nothing here carries private key material except `CertificateStore.readPem`, whose result goes straight
+ * to Kong and is never logged.
+ */
+import type { JwsSigner } from "./crypto/jws.js";
+import type { KongPrivateJwk, SigningAlg } from "./crypto/keymaterial.js";
+
+// ---------------------------------------------------------------------------------------------
+// Key Vault
+// ---------------------------------------------------------------------------------------------
+
+export interface CertificatePolicyInput {
+  subject: string;
+  validityMonths: number;
+  keySize: 2048 | 3072 | 4096;
+}
+
+/** One certificate version ("key generation") as Key Vault reports it. */
+export interface CertificateVersion {
+  version: string;
+  enabled: boolean;
+  createdOn: Date;
+  /** Absent while the creation operation is still pending. */
+  x5t?: string;
+  x5tS256?: string;
+  notBefore?: Date;
+  expiresOn?: Date;
+  tags: Record<string, string>;
+}
+
+export interface CertificatePolicyView {
+  exportable: boolean;
+  keyType: string;
+  keySize?: number;
+  contentType?: string;
+}
+
+export interface CertificateStore {
+  /** Start creating a new version with the given tags and wait for it to complete. */
+  createVersion(name: string, policy: CertificatePolicyInput, tags: Record<string, string>): Promise<CertificateVersion>;
+  /** If a creation is in progress for `name`, wait for it; resolves undefined when none is pending. */
+  awaitPendingCreate(name: string): Promise<CertificateVersion | undefined>;
+  /** All versions with tags, newest first. Empty when the certificate does not exist. */
+  listVersions(name: string): Promise<CertificateVersion[]>;
+  /** The certificate's current policy, or undefined when the certificate does not exist. */
+  getPolicy(name: string): Promise<CertificatePolicyView | undefined>;
+  /** DER of the version's certificate (public). */
+  getCertificateDer(name: string, version: string): Promise<Uint8Array>;
+  /** PEM (PKCS#8 key + certificate) of the version, from the certificate's backing secret. SECRET. */
+  readPem(name: string, version: string): Promise<string>;
+  /** Replace the version's tags and/or set enabled. */
+  updateVersion(name: string, version: string, update: { tags?: Record<string, string>; enabled?: boolean }): Promise<void>;
+  /** A signer that signs with the version's key inside Key Vault (no export). */
+  signer(name: string, version: string, thumbprints: { x5t: string; x5tS256?: string }): JwsSigner;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entra ID / Microsoft Graph
+// ---------------------------------------------------------------------------------------------
+
+export interface KeyCredential {
+  keyId: string;
+  type: string;
+  usage: string;
+  displayName?: string | null;
+  startDateTime?: string | null;
+  endDateTime?: string | null;
+  /** As Graph returns it (base64 Edm.Binary). */
+  customKeyIdentifier?: string | null;
+  /** base64url SHA-1 thumbprint derived from customKeyIdentifier, when it is one. */
+  x5t?: string;
+}
+
+export interface EntraApplication {
+  objectId: string;
+  appId: string;
+  displayName: string;
+  keyCredentials: KeyCredential[];
+}
+
+export interface EntraDirectory {
+  /** Resolve the application by appId (client id); throws ENTRA_APP_NOT_FOUND. */
+  getApplication(clientId: string): Promise<EntraApplication>;
+  /** addKey with a proof signed by a currently valid key of the app. */
+  addKey(app: EntraApplication, certDer: Uint8Array, proofSigner: JwsSigner, displayName: string): Promise<KeyCredential>;
+  /** removeKey with a proof signed by a currently valid key of the app (not the key being removed). */
+  removeKey(app: EntraApplication, keyId: string, proofSigner: JwsSigner): Promise<void>;
+  /**
+   * Fallback when the app has no valid key: PATCH keyCredentials, re-sending existing entries and adding
+   * `add` / dropping `removeKeyIds`. Needs Application.ReadWrite.OwnedBy (owner) or .All.
+   */
+  patchKeyCredentials(
+    app: EntraApplication,
+    change: { add?: { certDer: Uint8Array; displayName: string }; removeKeyIds?: string[] },
+  ): Promise<EntraApplication>;
+}
+
+export type TokenAttempt =
+  | { ok: true }
+  | { ok: false; code: string; description: string; retryable: boolean };
+
+export interface TokenEndpoint {
+  /** One client-credentials request with an assertion signed by `signer`. Never returns the token. */
+  tryClientAssertion(tenantId: string, clientId: string, signer: JwsSigner, alg: SigningAlg): Promise<TokenAttempt>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kong
+// ---------------------------------------------------------------------------------------------
+
+/** What one Kong target currently holds for our client (public fields only). */
+export interface KongPluginView {
+  pluginId: string;
+  workspace?: string;
+  /** Index of our client_id in config.client_id. */
+  clientIndex: number;
+  kid?: string;
+  x5t?: string;
+  alg?: string;
+  /** First characters of the modulus, to compare keys without showing them. */
+  modulusPrefix?: string;
+}
+
+export interface KongTarget {
+  readonly name: string;
+  /** Resolve the plugin(s) and report our client's current JWK. Throws typed errors for bad plugins. */
+  inspect(): Promise<KongPluginView[]>;
+  /** Replace only our client's client_jwk entry in every resolved plugin, then read back and compare. */
+  apply(jwk: KongPrivateJwk): Promise<KongPluginView[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One writer
+// ---------------------------------------------------------------------------------------------
+
+export interface Lease {
+  readonly id: string;
+  /** Aborts when the lease is lost (renewal failed); long work must stop at the next step. */
+  readonly signal: AbortSignal;
+  release(): Promise<void>;
+}
+
+export interface LeaseManager {
+  /** Take the credential's lease, or return undefined when another writer holds it. */
+  tryAcquire(credential: string, holder: string): Promise<Lease | undefined>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts
+// ---------------------------------------------------------------------------------------------
+
+export type AlertEventName = "KeyRotationFailed" | "KeySyncDrift" | "KeyExpiring" | "KeyRotationSucceeded";
+
+export interface AlertEvent {
+  event: AlertEventName;
+  status: "firing" | "reminder" | "resolved" | "info";
+  credential: string;
+  target?: string;
+  phase?: string;
+  code?: string;
+  message: string;
+  hint?: string;
+  time: string;
+}
+
+export interface AlertSink {
+  readonly name: string;
+  send(event: AlertEvent): Promise<void>;
+}
+
+/** Persisted dedup state for alerts, keyed by `${event}/${credential}/${target}/${code}`. */
+export interface AlertStateStore {
+  get(key: string): Promise<{ firstAt: string; lastSentAt: string; count: number } | undefined>;
+  put(key: string, value: { firstAt: string; lastSentAt: string; count: number }): Promise<void>;
+  delete(key: string): Promise<void>;
+  list(prefix: string): Promise<string[]>;
+}

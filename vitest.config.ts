@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    globalSetup: ["test/global-setup.ts"],
+    // Forked workers start after global setup has set NODE_EXTRA_CA_CERTS, so every SDK client in a
+    // worker trusts the local stack's CA exactly as a deployed process would trust a real one.
+    pool: "forks",
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
