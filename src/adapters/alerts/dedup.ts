@@ -1,0 +1,251 @@
+/**
+ * Alert deduplication: turns "is this condition failing right now?" observations, made on every run,
+ * into notifications a human wants: one `firing` on the transition to failing, a `reminder` at most every
+ * `remindEveryMs` while it stays failing, and one `resolved` on recovery.
+ *
+ * State key: `{event}/{credential}/{target or ~}/{code}`. The first three segments are the *condition*
+ * (what is broken, and where); the code is only what it currently looks like. So:
+ * - a failure whose code changes (e.g. KONG_UNREACHABLE, then KONG_FORBIDDEN) keeps its firstAt and
+ *   reminder cadence: the entry moves to the new code without a new `firing`;
+ * - a recovery resolves every code firing for that condition, reporting the code that was firing.
+ *
+ * Runs may race (timer, HTTP trigger, CLI): state writes are optimistic (see state.ts) and a conflict
+ * re-reads and decides again, so concurrent reporters send one notification. If the state store itself
+ * is unavailable the alerter fails open (a failing condition is sent without dedup): a duplicate alert
+ * is better than a silent outage. Nothing here throws: sink and state failures are logged.
+ */
+import type { Clock } from "../../clock.js";
+import { toRotatorError } from "../../errors.js";
+import type { Logger } from "../../log/logger.js";
+import { redactText } from "../../log/redact.js";
+import type { AlertEvent, AlertEventName, AlertSink, AlertStateStore } from "../../ports.js";
+import { isAlertStateConflict, type AlertState } from "./state.js";
+
+export interface AlertCondition {
+  event: Exclude<AlertEventName, "KeyRotationSucceeded">;
+  credential: string;
+  target?: string;
+  /** RotatorError code (or check code) describing the current failure. */
+  code: string;
+  message: string;
+  hint?: string;
+  phase?: string;
+}
+
+export interface RotationSuccess {
+  credential: string;
+  target?: string;
+  phase?: string;
+  message: string;
+}
+
+export interface Alerter {
+  /** Report the condition's current state; sends firing / reminder / resolved as described above. */
+  report(condition: AlertCondition, failing: boolean): Promise<void>;
+  /** A KeyRotationSucceeded info event: always sent, never deduplicated. */
+  succeeded(info: RotationSuccess): Promise<void>;
+}
+
+export interface AlerterOptions {
+  sinks: AlertSink[];
+  state: AlertStateStore;
+  clock: Clock;
+  remindEveryMs: number;
+  logger: Logger;
+}
+
+/** Attempts when concurrent reporters keep changing the same entry. */
+const MAX_CONFLICTS = 4;
+const NO_TARGET = "~";
+
+/** Key segment encoding: [A-Za-z0-9._-] as is, every other UTF-8 byte (including '~' and '/') as ~XX. */
+export function encodeKeySegment(value: string): string {
+  let out = "";
+  for (const byte of Buffer.from(value, "utf8")) {
+    const ch = String.fromCharCode(byte);
+    out += /[A-Za-z0-9._-]/.test(ch) ? ch : `~${byte.toString(16).padStart(2, "0")}`;
+  }
+  return out;
+}
+
+export function decodeKeySegment(segment: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < segment.length; i++) {
+    if (segment[i] === "~" && /^[0-9a-f]{2}$/.test(segment.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(segment.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(segment.charCodeAt(i));
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+/** The prefix shared by every code of one condition (ends with '/'). */
+export function conditionPrefix(c: { event: string; credential: string; target?: string }): string {
+  return `${encodeKeySegment(c.event)}/${encodeKeySegment(c.credential)}/${c.target === undefined ? NO_TARGET : encodeKeySegment(c.target)}/`;
+}
+
+export function createAlerter(opts: AlerterOptions): Alerter {
+  const { sinks, state, clock, remindEveryMs, logger } = opts;
+
+  async function send(event: AlertEvent): Promise<void> {
+    const safe: AlertEvent = {
+      ...event,
+      message: redactText(event.message),
+      ...(event.hint === undefined ? {} : { hint: redactText(event.hint) }),
+    };
+    const results = await Promise.allSettled(sinks.map((s) => s.send(safe)));
+    results.forEach((r, i) => {
+      if (r.status === "rejected")
+        logger.log("error", "AlertSinkFailed", {
+          sink: sinks[i]?.name,
+          alert: safe.event,
+          alertStatus: safe.status,
+          credential: safe.credential,
+          error: toRotatorError(r.reason, "ALERT_SINK_FAILED"),
+        });
+    });
+  }
+
+  const eventOf = (
+    c: AlertCondition,
+    status: AlertEvent["status"],
+    code: string,
+    message: string,
+  ): AlertEvent => ({
+    event: c.event,
+    status,
+    credential: c.credential,
+    ...(c.target === undefined ? {} : { target: c.target }),
+    ...(c.phase === undefined ? {} : { phase: c.phase }),
+    code,
+    message,
+    ...(c.hint === undefined || status === "resolved" ? {} : { hint: c.hint }),
+    time: clock.now().toISOString(),
+  });
+
+  /** Read every entry of the condition (also records the versions the store will write against). */
+  async function readCondition(
+    prefix: string,
+  ): Promise<Array<{ key: string; value: AlertState | undefined }>> {
+    const keys = await state.list(prefix);
+    return Promise.all(keys.map(async (key) => ({ key, value: await state.get(key) })));
+  }
+
+  /** One decision against freshly read state; returns the notification to send, if any. */
+  async function decideFailing(c: AlertCondition): Promise<AlertEvent | undefined> {
+    const prefix = conditionPrefix(c);
+    const key = prefix + encodeKeySegment(c.code);
+    const entries = await readCondition(prefix);
+    const live = entries.flatMap((e) => (e.value ? [e.value] : []));
+    const now = clock.now();
+    const nowIso = now.toISOString();
+
+    if (live.length === 0) {
+      await state.put(key, { firstAt: nowIso, lastSentAt: nowIso, count: 1 });
+      await removeOthers(entries, key);
+      return eventOf(c, "firing", c.code, c.message);
+    }
+
+    const firstAt = live.map((v) => v.firstAt).sort()[0] ?? nowIso;
+    const lastSentAt =
+      live
+        .map((v) => v.lastSentAt)
+        .sort()
+        .at(-1) ?? nowIso;
+    const count = live.reduce((n, v) => n + v.count, 0) + 1;
+    const due = now.getTime() - Date.parse(lastSentAt) >= remindEveryMs;
+    await state.put(key, { firstAt, lastSentAt: due ? nowIso : lastSentAt, count });
+    const moved = await removeOthers(entries, key);
+    if (moved.length > 0)
+      logger.log("info", "AlertCodeChanged", {
+        alert: c.event,
+        credential: c.credential,
+        target: c.target,
+        from: moved,
+        to: c.code,
+      });
+    if (!due) {
+      logger.log("debug", "AlertSuppressed", {
+        alert: c.event,
+        credential: c.credential,
+        target: c.target,
+        code: c.code,
+        firstAt,
+        lastSentAt,
+      });
+      return undefined;
+    }
+    return eventOf(c, "reminder", c.code, `${c.message} (failing since ${firstAt}, ${count} checks)`);
+  }
+
+  /** Drop the condition's entries under other codes; returns the codes removed. */
+  async function removeOthers(entries: Array<{ key: string }>, keep: string): Promise<string[]> {
+    const removed: string[] = [];
+    for (const e of entries) {
+      if (e.key === keep) continue;
+      await state.delete(e.key);
+      removed.push(codeOf(e.key));
+    }
+    return removed;
+  }
+
+  async function decideRecovered(c: AlertCondition): Promise<AlertEvent[]> {
+    const entries = await readCondition(conditionPrefix(c));
+    const events: AlertEvent[] = [];
+    for (const e of entries) {
+      // Deleting first: of several concurrent recoveries only the one whose delete succeeds notifies.
+      await state.delete(e.key);
+      if (e.value) events.push(eventOf(c, "resolved", codeOf(e.key), c.message));
+    }
+    return events;
+  }
+
+  return {
+    async report(condition, failing) {
+      for (let attempt = 1; attempt <= MAX_CONFLICTS; attempt++) {
+        try {
+          if (failing) {
+            const event = await decideFailing(condition);
+            if (event) await send(event);
+          } else {
+            for (const event of await decideRecovered(condition)) await send(event);
+          }
+          return;
+        } catch (e) {
+          if (isAlertStateConflict(e)) continue;
+          const error = toRotatorError(e, "ALERT_STATE_ERROR");
+          logger.log("warn", "AlertStateUnavailable", {
+            alert: condition.event,
+            credential: condition.credential,
+            failing,
+            error,
+          });
+          if (failing) await send(eventOf(condition, "firing", condition.code, condition.message));
+          return;
+        }
+      }
+      logger.log("warn", "AlertStateContended", {
+        alert: condition.event,
+        credential: condition.credential,
+        failing,
+        attempts: MAX_CONFLICTS,
+      });
+    },
+
+    async succeeded(info) {
+      await send({
+        event: "KeyRotationSucceeded",
+        status: "info",
+        credential: info.credential,
+        ...(info.target === undefined ? {} : { target: info.target }),
+        ...(info.phase === undefined ? {} : { phase: info.phase }),
+        message: info.message,
+        time: clock.now().toISOString(),
+      });
+    },
+  };
+}
+
+function codeOf(key: string): string {
+  return decodeKeySegment(key.slice(key.lastIndexOf("/") + 1));
+}

@@ -1,0 +1,157 @@
+import { describe, expect, it } from "vitest";
+import {
+  conditionPrefix,
+  createAlerter,
+  decodeKeySegment,
+  encodeKeySegment,
+} from "../../src/adapters/alerts/dedup.js";
+import { createLogSink } from "../../src/adapters/alerts/log-sink.js";
+import { createMemoryAlertStateStore } from "../../src/adapters/alerts/state-memory.js";
+import { ALERT_KEY } from "../../src/adapters/alerts/state.js";
+import { formatAlert } from "../../src/adapters/alerts/webhook-sink.js";
+import { jsonLogger, type LogLevel } from "../../src/log/logger.js";
+import type { AlertEvent } from "../../src/ports.js";
+
+const base: AlertEvent = {
+  event: "KeyExpiring",
+  status: "firing",
+  credential: "prod-app",
+  code: "KEY_EXPIRES_SOON",
+  message: "active key expires in 9 days",
+  time: "2026-03-01T00:00:00.000Z",
+};
+
+describe("alert state keys", () => {
+  it("round-trips any text through the URL-safe key alphabet", () => {
+    for (const s of ["kong-eu", "a/b", "~", "%2F", "ünï cødé", "x~7e", ""]) {
+      const enc = encodeKeySegment(s);
+      expect(enc).toMatch(/^[A-Za-z0-9._~-]*$/);
+      expect(decodeKeySegment(enc)).toBe(s);
+    }
+  });
+
+  it("gives each condition its own prefix; a target named like the no-target marker stays distinct", () => {
+    const a = conditionPrefix({ event: "KeySyncDrift", credential: "c", target: "~" });
+    const b = conditionPrefix({ event: "KeySyncDrift", credential: "c" });
+    const c = conditionPrefix({ event: "KeySyncDrift", credential: "c", target: "a" });
+    const d = conditionPrefix({ event: "KeySyncDrift", credential: "c", target: "ab" });
+    expect(new Set([a, b, c, d]).size).toBe(4);
+    expect(d.startsWith(c)).toBe(false);
+    expect(ALERT_KEY.test(`${a}CODE`)).toBe(true);
+  });
+});
+
+describe("memory alert state", () => {
+  it("applies the same optimistic-concurrency contract as the blob store", async () => {
+    const store = createMemoryAlertStateStore();
+    const v = { firstAt: "t0", lastSentAt: "t0", count: 1 };
+    expect(await store.get("E/c/~/X")).toBeUndefined();
+    await store.put("E/c/~/X", v);
+    expect(await store.get("E/c/~/X")).toEqual(v);
+    await expect(store.delete("E/c/~/Y")).rejects.toMatchObject({ code: "ALERT_STATE_CONFLICT" });
+    expect(await store.list("E/c/")).toEqual(["E/c/~/X"]);
+    await expect(store.put("bad key", v)).rejects.toMatchObject({ code: "ALERT_STATE_KEY_INVALID" });
+  });
+
+  it("conflicts when a second reader writes after the first", async () => {
+    const store = createMemoryAlertStateStore();
+    const v = { firstAt: "t0", lastSentAt: "t0", count: 1 };
+    await store.get("E/c/~/X");
+    await store.put("E/c/~/X", v);
+    await store.put("E/c/~/X", { ...v, count: 2 });
+    await store.delete("E/c/~/X");
+    await expect(store.delete("E/c/~/X")).rejects.toMatchObject({ code: "ALERT_STATE_CONFLICT" });
+    await expect(store.put("E/c/~/X", v)).resolves.toBeUndefined();
+  });
+});
+
+describe("webhook formats", () => {
+  it("keeps Slack within Block Kit limits", () => {
+    const long = {
+      ...base,
+      credential: "c".repeat(63),
+      target: "t".repeat(63),
+      message: "m".repeat(5000),
+      hint: "h".repeat(5000),
+    };
+    const body = formatAlert(long, "slack") as {
+      text: string;
+      blocks: Array<{ type: string; text?: { text: string }; fields?: unknown[] }>;
+    };
+    expect(body.text.length).toBeLessThanOrEqual(3000);
+    expect(body.blocks[0]?.text?.text.length).toBeLessThanOrEqual(150);
+    expect(body.blocks[1]?.text?.text.length).toBeLessThanOrEqual(3000);
+    expect(body.blocks[2]?.fields?.length).toBeLessThanOrEqual(10);
+  });
+
+  it("colours Teams cards by status", () => {
+    const color = (status: AlertEvent["status"]) =>
+      (
+        formatAlert({ ...base, status }, "teams") as {
+          attachments: Array<{ content: { body: Array<{ color?: string }> } }>;
+        }
+      ).attachments[0]?.content.body[0]?.color;
+    expect(color("firing")).toBe("Attention");
+    expect(color("reminder")).toBe("Attention");
+    expect(color("resolved")).toBe("Good");
+  });
+});
+
+describe("log sink", () => {
+  it("logs the event under its own name with queryable dimensions and a severity per status", async () => {
+    const lines: Array<{ level: LogLevel; record: Record<string, unknown> }> = [];
+    const sink = createLogSink(
+      jsonLogger(
+        (line, level) => lines.push({ level, record: JSON.parse(line) as Record<string, unknown> }),
+        "debug",
+      ),
+    );
+    await sink.send({
+      ...base,
+      event: "KeyRotationFailed",
+      target: "kong-eu",
+      phase: "verified",
+      hint: "see runbook",
+    });
+    await sink.send({ ...base, status: "resolved" });
+    await sink.send({ ...base, message: "pem -----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----" });
+    expect(lines[0]).toMatchObject({
+      level: "error",
+      record: {
+        event: "KeyRotationFailed",
+        status: "firing",
+        credential: "prod-app",
+        target: "kong-eu",
+        phase: "verified",
+        code: "KEY_EXPIRES_SOON",
+        hint: "see runbook",
+      },
+    });
+    expect(lines[1]).toMatchObject({ level: "info", record: { event: "KeyExpiring", status: "resolved" } });
+    expect(lines[2]?.level).toBe("warn");
+    expect(JSON.stringify(lines[2]?.record)).not.toContain("MIIE");
+  });
+});
+
+describe("alerter on memory state", () => {
+  it("redacts messages before any sink sees them", async () => {
+    const seen: AlertEvent[] = [];
+    const alerter = createAlerter({
+      sinks: [{ name: "r", send: async (e) => void seen.push(e) }],
+      state: createMemoryAlertStateStore(),
+      clock: { now: () => new Date(0), sleep: async () => {} },
+      remindEveryMs: 1000,
+      logger: { log() {} },
+    });
+    await alerter.report(
+      {
+        event: "KeyRotationFailed",
+        credential: "c",
+        code: "X",
+        message: "got eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+      },
+      true,
+    );
+    expect(seen[0]?.message).toBe("got [REDACTED]");
+  });
+});

@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig, parseConfigText } from "../../src/config/load.js";
+
+const valid = () => ({
+  keyVault: { url: "https://example.vault.azure.net" },
+  credentials: [
+    {
+      name: "orders-api",
+      certificateName: "kong-orders-api",
+      entra: { tenantId: "11111111-2222-3333-4444-555555555555", clientId: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee" },
+      kong: [
+        {
+          name: "prod",
+          adminUrl: "https://kong-admin.example:8444/",
+          pluginId: "6b0c7f3e-4a6f-4a8e-9d1b-2c3d4e5f6a7b",
+          adminToken: { env: "KONG_ADMIN_TOKEN" },
+        },
+      ],
+    },
+  ],
+});
+
+function issues(doc: unknown): { path: string; message: string }[] {
+  try {
+    parseConfig(doc);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).issues;
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+describe("configuration", () => {
+  it("applies public-cloud and policy defaults", () => {
+    const cfg = parseConfig(valid());
+    expect(cfg.cloud).toEqual({ authorityHost: "https://login.microsoftonline.com", graphBaseUrl: "https://graph.microsoft.com" });
+    const p = cfg.credentials[0]!.policy;
+    expect(p.algorithm).toBe("PS256");
+    expect(p.renewBefore).toBe(30 * 86_400_000);
+    expect(p.overlap).toBe(24 * 3_600_000);
+    expect(p.verifyTimeout).toBe(10 * 60_000);
+    expect(cfg.credentials[0]!.kong[0]!.adminUrl).toBe("https://kong-admin.example:8444");
+  });
+
+  it("lets a credential override the global policy", () => {
+    const doc = { ...valid(), policy: { overlap: "PT12H" } } as Record<string, unknown>;
+    (doc.credentials as Record<string, unknown>[])[0]!.policy = { algorithm: "RS256", verifyConsecutive: 3 };
+    const p = parseConfig(doc).credentials[0]!.policy;
+    expect(p).toMatchObject({ algorithm: "RS256", verifyConsecutive: 3, overlap: 12 * 3_600_000 });
+  });
+
+  it("reports every problem with its path", () => {
+    const doc = valid() as Record<string, unknown>;
+    const cred = (doc.credentials as Record<string, unknown>[])[0]!;
+    cred.entra = { tenantId: "not-a-tenant", clientId: "x" };
+    cred.kong = [{ name: "prod", adminUrl: "kong:8001" }];
+    doc.policy = { algorithm: "ES256", overlap: "24h" };
+    const found = issues(doc).map((i) => i.path);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        "policy.algorithm",
+        "policy.overlap",
+        "credentials[0].entra.tenantId",
+        "credentials[0].entra.clientId",
+        "credentials[0].kong[0].adminUrl",
+        "credentials[0].kong[0].pluginId",
+      ]),
+    );
+  });
+
+  it("refuses unknown fields, duplicates and impossible policies", () => {
+    const doc = valid() as Record<string, unknown>;
+    const creds = doc.credentials as Record<string, unknown>[];
+    creds.push({ ...creds[0]!, kong: creds[0]!.kong });
+    doc.keyVault = { url: "https://x.vault.azure.net", typo: 1 };
+    expect(issues(doc).map((i) => i.path)).toEqual(
+      expect.arrayContaining(["keyVault", "credentials[1].name", "credentials[1].certificateName"]),
+    );
+    const bad = valid() as Record<string, unknown>;
+    bad.policy = { validityMonths: 1, renewBefore: "P40D" };
+    expect(issues(bad).map((i) => i.path)).toContain("credentials[0].policy.renewBefore");
+    const never = valid() as Record<string, unknown>;
+    never.policy = { verifyTimeout: "PT10S", verifyInterval: "PT5S", verifyConsecutive: 5 };
+    expect(issues(never).map((i) => i.path)).toContain("credentials[0].policy.verifyTimeout");
+  });
+
+  it("parses YAML and explains syntax errors", () => {
+    const cfg = parseConfigText(
+      `keyVault: { url: https://v.vault.azure.net }\ncredentials:\n  - name: a\n    certificateName: c\n    entra: { tenantId: contoso.onmicrosoft.com, clientId: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee }\n    kong: [ { name: k, adminUrl: "https://k:8444", pluginTags: [rotator:a] } ]\n`,
+      "rotator.yaml",
+    );
+    expect(cfg.credentials[0]!.kong[0]!.pluginTags).toEqual(["rotator:a"]);
+    expect(() => parseConfigText("{ not json", "x.json")).toThrow(/not valid JSON/);
+  });
+});

@@ -1,0 +1,99 @@
+import { describe, expect, it } from "vitest";
+import { formatDuration, parseDuration } from "../../src/duration.js";
+import { backoffDelay, defaultRetryPolicy, parseRetryAfter, withRetry } from "../../src/http/retry.js";
+import { redact, redactText, registerSecret, REDACTED } from "../../src/log/redact.js";
+import { RotatorError } from "../../src/errors.js";
+import type { Clock } from "../../src/clock.js";
+
+describe("durations", () => {
+  it("parses ISO-8601 durations and refuses ambiguous ones", () => {
+    expect(parseDuration("PT10M")).toBe(600_000);
+    expect(parseDuration("P1DT12H")).toBe(36 * 3_600_000);
+    expect(parseDuration("P2W")).toBe(14 * 86_400_000);
+    expect(parseDuration("PT0.5S")).toBe(500);
+    for (const bad of ["P", "PT", "P1M", "P1Y", "10m", ""]) expect(parseDuration(bad)).toBeUndefined();
+    expect(formatDuration(36 * 3_600_000)).toBe("P1DT12H");
+  });
+});
+
+describe("retry policy", () => {
+  const clock = (): Clock & { slept: number[] } => {
+    const slept: number[] = [];
+    return { slept, now: () => new Date(), sleep: async (ms) => void slept.push(ms) };
+  };
+
+  it("reads Retry-After as seconds or an HTTP date", () => {
+    const now = new Date("2026-01-01T00:00:00Z");
+    expect(parseRetryAfter("7", now)).toBe(7000);
+    expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:03 GMT", now)).toBe(3000);
+    expect(parseRetryAfter("soon", now)).toBeUndefined();
+  });
+
+  it("backs off exponentially with jitter, capped", () => {
+    const p = { ...defaultRetryPolicy, baseDelayMs: 1000, maxDelayMs: 16_000 };
+    expect(backoffDelay(1, p, () => 0)).toBe(500);
+    expect(backoffDelay(3, p, () => 1)).toBe(4000);
+    expect(backoffDelay(10, p, () => 1)).toBe(16_000);
+  });
+
+  it("honours the server's Retry-After, then gives up after maxAttempts", async () => {
+    const c = clock();
+    let calls = 0;
+    const result = await withRetry(
+      async () => {
+        if (++calls < 3) throw Object.assign(new Error("throttled"), { code: "THROTTLED" });
+        return "ok";
+      },
+      () => ({ retry: true, retryAfterMs: 2000 }),
+      { clock: c },
+    );
+    expect(result).toBe("ok");
+    expect(c.slept).toEqual([2000, 2000]);
+    const c2 = clock();
+    await expect(
+      withRetry(async () => { throw new Error("down"); }, () => ({ retry: true }), { clock: c2, policy: { ...defaultRetryPolicy, maxAttempts: 3 } }),
+    ).rejects.toThrow("down");
+    expect(c2.slept).toHaveLength(2);
+  });
+
+  it("does not retry what the classifier refuses, and times out hung attempts", async () => {
+    let calls = 0;
+    await expect(withRetry(async () => { calls++; throw new Error("400"); }, () => ({ retry: false }))).rejects.toThrow("400");
+    expect(calls).toBe(1);
+    const c = clock();
+    const hung = withRetry(
+      (_a, signal) => new Promise((_r, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+      (e) => ({ retry: (e as Error).name === "TimeoutError" }),
+      { clock: c, policy: { ...defaultRetryPolicy, attemptTimeoutMs: 20, maxAttempts: 2 } },
+    );
+    await expect(hung).rejects.toThrow(/timed out/);
+    expect(c.slept).toHaveLength(1);
+  });
+});
+
+describe("secret hygiene", () => {
+  it("scrubs PEM keys, tokens, bearer headers, private JWK members and registered secrets", () => {
+    registerSecret("kong-admin-s3cret-token");
+    const text = [
+      "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
+      "Authorization: Bearer abc.def-ghi",
+      "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJl",
+      '{"kty":"RSA","n":"public","d":"secret-d","qi":"secret-qi"}',
+      "token kong-admin-s3cret-token",
+    ].join("\n");
+    const out = redactText(text);
+    for (const s of ["MIIEvQ", "abc.def", "eyJhbGci", "secret-d", "secret-qi", "kong-admin-s3cret-token"]) expect(out).not.toContain(s);
+    expect(out).toContain('"n":"public"');
+  });
+
+  it("redacts structured values, including RotatorError", () => {
+    const v = redact({
+      jwk: { kty: "RSA", kid: "abc", d: "dd", p: "pp" },
+      headers: { authorization: "Bearer x", "kong-admin-token": "t" },
+      err: new RotatorError("X", "failed for eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJl", "hint"),
+    });
+    expect(v.jwk).toEqual({ kty: "RSA", kid: "abc", d: REDACTED, p: REDACTED });
+    expect(v.headers).toEqual({ authorization: REDACTED, "kong-admin-token": REDACTED });
+    expect(JSON.stringify(v.err)).not.toContain("eyJ");
+  });
+});
