@@ -1,0 +1,190 @@
+/**
+ * KongTarget over the Kong Gateway Admin API (Enterprise, DB-backed or hybrid control plane).
+ *
+ * - Plugins are resolved by id (`/{workspace}/plugins/{id}` when a workspace is set) or by tags
+ *   (`GET /plugins?tags=a,b` = AND, all pages).
+ * - apply() replaces only our client's `client_jwk` entry: PATCH merges `config` but replaces arrays
+ *   wholesale (kong/db/schema/init.lua `Schema:merge_values`), so the whole array is sent with the other
+ *   clients' entries as read. It then reads the plugin back and compares kid, n and alg.
+ * - An entry that already holds the key (as just read) is neither rewritten nor read again, so re-runs
+ *   converge without writes.
+ * - Every plugin is checked before the first write, so one bad plugin does not leave the others half-done.
+ */
+import type { Dispatcher } from "undici";
+import type { Clock } from "../../clock.js";
+import type { KongTargetConfig } from "../../config/load.js";
+import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
+import { RotatorError } from "../../errors.js";
+import type { RetryPolicy } from "../../http/retry.js";
+import { registerSecret } from "../../log/redact.js";
+import type { KongPluginView, KongTarget } from "../../ports.js";
+import { KongClient } from "./client.js";
+import {
+  checkClientAlg,
+  clientSlot,
+  holdsJwk,
+  parsePlugin,
+  placeJwk,
+  toView,
+  type ClientSlot,
+  type JwkEntry,
+  type OidcPlugin,
+} from "./plugin.js";
+
+export interface KongTargetOptions {
+  target: KongTargetConfig;
+  /** Our Entra app's client id, as listed in the plugin's config.client_id. */
+  clientId: string;
+  /** RBAC user token, sent as Kong-Admin-Token. */
+  adminToken?: string;
+  clock?: Clock;
+  retry?: Partial<RetryPolicy>;
+  dispatcher?: Dispatcher;
+  /** Page size for tag lookups (Kong's default is 100, its maximum 1000). */
+  pageSize?: number;
+}
+
+/** Kong filters on at most 5 tags (spec/02-integration/03-db/07-tags_spec.lua "cannot query more than 5 tags"). */
+const MAX_TAGS = 5;
+/** A tag: printable ASCII except space, ',' and '/', or UTF-8 (kong/db/schema/typedefs.lua). */
+const TAG = /^[\x21-\x2B\x2D\x2E\x30-\x7E\x80-\u{10FFFF}]+$/u;
+const MAX_PAGES = 1000;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+export function createKongTarget(opts: KongTargetOptions): KongTarget {
+  const t = opts.target;
+  registerSecret(opts.adminToken);
+  const client = new KongClient({
+    target: t.name,
+    adminUrl: t.adminUrl,
+    ...(opts.adminToken ? { adminToken: opts.adminToken } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.retry ? { retry: opts.retry } : {}),
+    ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
+  });
+  const prefix = t.workspace ? `${encodeURIComponent(t.workspace)}/` : "";
+  const pluginPath = (id: string) => `${prefix}plugins/${encodeURIComponent(id)}`;
+  const pageSize = opts.pageSize ?? 100;
+
+  const load = async (id: string): Promise<OidcPlugin> =>
+    parsePlugin(await client.get(pluginPath(id)), t.name, `GET ${pluginPath(id)}`);
+
+  const byTags = async (tags: string[]): Promise<OidcPlugin[]> => {
+    const bad = tags.filter((tag) => !TAG.test(tag));
+    if (bad.length || tags.length > MAX_TAGS)
+      throw new RotatorError(
+        "KONG_TAGS_INVALID",
+        `Kong target ${t.name}: pluginTags must be 1-${MAX_TAGS} tags without spaces, ',' or '/'`,
+        "Kong's tag filter takes at most 5 tags and uses ',' (AND) and '/' (OR) as operators.",
+      );
+    const found = new Map<string, OidcPlugin>();
+    const seen = new Set<string>();
+    let offset: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const query = new URLSearchParams({ tags: tags.join(","), size: String(pageSize) });
+      if (offset) query.set("offset", offset);
+      const where = `GET ${prefix}plugins?${query.toString()}`;
+      const body = await client.get(`${prefix}plugins?${query.toString()}`);
+      if (!isRecord(body) || !Array.isArray(body.data))
+        throw new RotatorError(
+          "KONG_BAD_RESPONSE",
+          `Kong target ${t.name}: ${where} did not return a list`,
+          "Check that adminUrl points at the Kong Admin API.",
+        );
+      for (const item of body.data) {
+        const p = parsePlugin(item, t.name, where);
+        found.set(p.id, p);
+      }
+      // Continue from `offset` on our own path rather than following `next`: Kong builds `next` as
+      // "/plugins?offset=..." without the workspace prefix (kong/api/endpoints.lua), which from
+      // /{workspace}/plugins would page through the default workspace instead.
+      offset = body.next === null ? undefined : str(body.offset);
+      if (!offset) return [...found.values()];
+      if (seen.has(offset)) break;
+      seen.add(offset);
+    }
+    throw new RotatorError(
+      "KONG_BAD_RESPONSE",
+      `Kong target ${t.name}: plugin pagination did not end`,
+      "Kong kept returning pages; check the Admin API.",
+    );
+  };
+
+  const resolve = async (): Promise<OidcPlugin[]> => {
+    let plugins: OidcPlugin[];
+    if (t.pluginId) plugins = [await load(t.pluginId)];
+    else if (t.pluginTags?.length) plugins = await byTags(t.pluginTags);
+    else
+      throw new RotatorError(
+        "CONFIG_INVALID",
+        `Kong target ${t.name}: neither pluginId nor pluginTags is set`,
+        "Set exactly one of pluginId or pluginTags.",
+      );
+    if (plugins.length === 0)
+      throw new RotatorError(
+        "KONG_PLUGIN_NOT_FOUND",
+        `Kong target ${t.name}: no plugin has all tags ${t.pluginTags?.join(", ") ?? ""}${t.workspace ? ` in workspace ${t.workspace}` : ""}`,
+        "Tag the openid-connect plugin with every configured tag (tags are ANDed), in the configured workspace.",
+      );
+    return plugins;
+  };
+
+  const readBack = async (
+    plugin: OidcPlugin,
+    slot: ClientSlot,
+    jwk: KongPrivateJwk,
+  ): Promise<KongPluginView> => {
+    const after = await load(plugin.id);
+    const entries = Array.isArray(after.config.client_jwk) ? after.config.client_jwk : [];
+    const entry: unknown = entries[slot.index];
+    const got: JwkEntry = isRecord(entry) ? entry : {};
+    const mismatched = (["kid", "n", "alg"] as const).filter((k) => got[k] !== jwk[k]);
+    if (mismatched.length)
+      throw new RotatorError(
+        "KONG_READBACK_MISMATCH",
+        `Kong plugin ${plugin.id}: client_jwk[${slot.index}] reads back with kid ${str(got.kid) ?? "(none)"} instead of ${jwk.kid} (differs in ${mismatched.join(", ")})`,
+        "Another writer (decK, a CI pipeline, a person) may have changed the plugin concurrently; the next run re-applies.",
+        { retryable: true, details: { pluginId: plugin.id, clientIndex: slot.index, mismatched } },
+      );
+    return toView(after, slot.index, t.workspace);
+  };
+
+  return {
+    name: t.name,
+
+    async inspect() {
+      const plugins = await resolve();
+      return plugins.map((p) => toView(p, clientSlot(p, opts.clientId, t.name).index, t.workspace));
+    },
+
+    async apply(jwk) {
+      const plugins = await resolve();
+      const plans = plugins.map((plugin) => {
+        const slot = clientSlot(plugin, opts.clientId, t.name);
+        checkClientAlg(plugin, slot, opts.clientId);
+        const current: unknown = Array.isArray(plugin.config.client_jwk)
+          ? plugin.config.client_jwk[slot.index]
+          : undefined;
+        const write = holdsJwk(isRecord(current) ? current : undefined, jwk)
+          ? undefined
+          : placeJwk(plugin, slot, jwk);
+        return { plugin, slot, write };
+      });
+      const views: KongPluginView[] = [];
+      for (const { plugin, slot, write } of plans) {
+        if (!write) {
+          views.push(toView(plugin, slot.index, t.workspace));
+          continue;
+        }
+        await client.patch(pluginPath(plugin.id), { config: { client_jwk: write } });
+        views.push(await readBack(plugin, slot, jwk));
+      }
+      return views;
+    },
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * Pure logic over an openid-connect plugin as the Admin API returns it: which client slot is ours, whether
+ * it can use our key, and the new `client_jwk` array that replaces only our entry.
+ *
+ * Kong reads the client arrays in parallel, each falling back to its first entry
+ * (`client.jwk = jwks[client_index] or jwks[1]`, same for client_auth and client_alg;
+ * kong/plugins/openid-connect/clients.lua in github.com/Kong/kong). Errors name plugins and clients only,
+ * never config values: the config holds other clients' private keys.
+ */
+import { publicView, type KongPrivateJwk } from "../../crypto/keymaterial.js";
+import { RotatorError } from "../../errors.js";
+import type { KongPluginView } from "../../ports.js";
+
+export type JwkEntry = Record<string, unknown>;
+
+export interface OidcPlugin {
+  id: string;
+  name: string;
+  config: Record<string, unknown>;
+}
+
+export interface ClientSlot {
+  /** Index of our client in config.client_id. */
+  index: number;
+  /** Effective client_auth (ours or the first). */
+  auth: unknown;
+  /** Effective client_alg (ours or the first), when set. */
+  alg: unknown;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+const arrayOf = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const parallel = (arr: unknown[], i: number): unknown => arr[i] ?? arr[0];
+
+export function parsePlugin(body: unknown, target: string, where: string): OidcPlugin {
+  if (
+    !isRecord(body) ||
+    typeof body.id !== "string" ||
+    typeof body.name !== "string" ||
+    !isRecord(body.config)
+  )
+    throw new RotatorError(
+      "KONG_BAD_RESPONSE",
+      `Kong target ${target}: ${where} did not return a plugin entity`,
+      "Check that adminUrl points at the Kong Admin API.",
+    );
+  return { id: body.id, name: body.name, config: body.config };
+}
+
+export function clientSlot(plugin: OidcPlugin, clientId: string, target: string): ClientSlot {
+  if (plugin.name !== "openid-connect")
+    throw new RotatorError(
+      "KONG_NOT_OIDC",
+      `Kong plugin ${plugin.id} is not an openid-connect plugin (it is ${plugin.name})`,
+      `Point target ${target} at the openid-connect plugin: set pluginId to its id, or tag only that plugin.`,
+    );
+  const index = arrayOf(plugin.config.client_id).indexOf(clientId);
+  if (index < 0)
+    throw new RotatorError(
+      "KONG_CLIENT_NOT_FOUND",
+      `Kong plugin ${plugin.id} has no client_id ${clientId}`,
+      "Add the Entra app's client id to config.client_id (a vault reference there cannot be matched; use the literal id).",
+    );
+  const auth = parallel(arrayOf(plugin.config.client_auth), index);
+  if (auth !== "private_key_jwt")
+    throw new RotatorError(
+      "KONG_NOT_PRIVATE_KEY_JWT",
+      `Kong plugin ${plugin.id}: client ${clientId} uses client_auth ${typeof auth === "string" ? auth : "unset"}, not private_key_jwt`,
+      `Set config.client_auth[${index}] to "private_key_jwt" (client_auth is parallel to client_id and falls back to its first entry).`,
+    );
+  return { index, auth, alg: parallel(arrayOf(plugin.config.client_alg), index) };
+}
+
+/**
+ * client_alg, when set, must be an algorithm our RSA key and Entra both accept. Kong's private_key_jwt
+ * signer uses the JWK's own `alg` (kong/openid-connect/utils.lua `generate_private_key_jwt`, jws.lua), but
+ * the schema documents client_alg as applying to private_key_jwt too; under either reading RS256 and PS256
+ * work, so the adapter leaves client_alg alone (it is shared, parallel config) and refuses anything else.
+ */
+export function checkClientAlg(plugin: OidcPlugin, slot: ClientSlot, clientId: string): void {
+  if (slot.alg === undefined || slot.alg === null || slot.alg === "RS256" || slot.alg === "PS256") return;
+  throw new RotatorError(
+    "KONG_CLIENT_ALG_INCOMPATIBLE",
+    `Kong plugin ${plugin.id}: client ${clientId} has client_alg ${String(slot.alg)}, which an RSA key cannot sign for Entra`,
+    `Set config.client_alg[${slot.index}] to PS256 or RS256 (or remove client_alg).`,
+  );
+}
+
+/**
+ * The whole new client_jwk array (PATCH replaces arrays wholesale): ours at `index`, every other client's
+ * effective key unchanged. Slots before ours that relied on the fallback to client_jwk[0] get a copy of it;
+ * when ours is index 0, clients beyond the array's end (which fell back to [0]) are pinned to the old [0].
+ */
+export function placeJwk(plugin: OidcPlugin, slot: ClientSlot, jwk: KongPrivateJwk): JwkEntry[] {
+  const clients = arrayOf(plugin.config.client_id);
+  const auths = arrayOf(plugin.config.client_auth);
+  const old = arrayOf(plugin.config.client_jwk).map((e) => (isRecord(e) ? e : {}));
+  const first = old[0];
+  const next = old.slice();
+  const layout = (why: string) =>
+    new RotatorError(
+      "KONG_CLIENT_JWK_LAYOUT",
+      `Kong plugin ${plugin.id}: cannot place our key at client_jwk[${slot.index}]: ${why}`,
+      "client_jwk is positional (parallel to client_id): add client_jwk entries for the clients before ours, or move our client_id to the first position.",
+    );
+  for (let j = next.length; j < slot.index; j++) {
+    if (!first) throw layout("client_jwk is empty, so the clients before ours have no key to keep");
+    next.push(structuredClone(first));
+  }
+  next[slot.index] = { ...jwk };
+  if (slot.index === 0) {
+    for (let j = Math.max(old.length, 1); j < clients.length; j++) {
+      if (first) next[j] = structuredClone(first);
+      else if (parallel(auths, j) === "private_key_jwt")
+        throw layout(`client ${j} uses private_key_jwt with the fallback key and would switch to ours`);
+    }
+  }
+  return next;
+}
+
+/** Our effective entry: client_jwk[index], else client_jwk[0]. */
+export function effectiveJwk(plugin: OidcPlugin, index: number): JwkEntry | undefined {
+  const e = parallel(arrayOf(plugin.config.client_jwk), index);
+  return isRecord(e) ? e : undefined;
+}
+
+/** Does the stored entry already hold exactly this key? Kong returns unset record members as null. */
+export function holdsJwk(entry: JwkEntry | undefined, jwk: KongPrivateJwk): boolean {
+  if (!entry) return false;
+  const keys = new Set([...Object.keys(entry), ...Object.keys(jwk)]);
+  const sent = jwk as unknown as Record<string, unknown>;
+  for (const k of keys) if ((entry[k] ?? null) !== (sent[k] ?? null)) return false;
+  return true;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+export function toView(plugin: OidcPlugin, index: number, workspace: string | undefined): KongPluginView {
+  const e = effectiveJwk(plugin, index);
+  const pub = e ? publicView({ kid: str(e.kid), x5t: str(e.x5t), alg: str(e.alg), n: str(e.n) }) : {};
+  const view: KongPluginView = { pluginId: plugin.id, clientIndex: index };
+  if (workspace !== undefined) view.workspace = workspace;
+  if (pub.kid !== undefined) view.kid = pub.kid;
+  if (pub.x5t !== undefined) view.x5t = pub.x5t;
+  if (pub.alg !== undefined) view.alg = pub.alg;
+  if (pub.modulusPrefix !== undefined) view.modulusPrefix = pub.modulusPrefix;
+  return view;
+}

@@ -1,0 +1,389 @@
+/**
+ * Fake Kong Gateway Enterprise Admin API: plugins (openid-connect in depth), workspaces, node info, RBAC
+ * token, DB-less mode, plus the gateway login probe (./probe.ts). Serves HTTPS on 127.0.0.1 with the
+ * shared request log and fault injection (stack/common/server.ts).
+ *
+ * Real behaviours reproduced (sources; Admin API spec = ../shared/fixtures/kong/admin-api-ee.3.10.openapi.yaml,
+ * Kong source = https://github.com/Kong/kong):
+ * - `GET|PATCH|PUT /plugins/{id}` and `/{workspace}/plugins/{id}`; `/plugins/{id}` is the default
+ *   workspace, so a plugin of another workspace is 404 there (spec paths `/{workspace}/plugins/{PluginId}`).
+ * - `GET /plugins` and `/{workspace}/plugins` with `size` (default 100, 1..1000), `offset` and `tags`
+ *   (`a,b` = AND, `a/b` = OR, at most 5 tags) (spec PaginationSize/PaginationTagsFilter; kong/api/endpoints.lua
+ *   `extract_options`; spec/02-integration/03-db/07-tags_spec.lua "cannot query more than 5 tags").
+ *   The response is `{data, offset, next}` with `next` = `/plugins?offset=<escaped>&tags=..&size=..` and
+ *   without the workspace prefix, exactly as kong/api/endpoints.lua builds it; `next` is null on the last page.
+ *   Invalid size/offset give 400 `invalid size` / `invalid offset` (kong/db/errors.lua codes 9 and 7).
+ * - PATCH merges: nested records in `config` are merged recursively, omitted fields keep their value, arrays
+ *   are replaced wholesale (kong/db/schema/init.lua `Schema:merge_values`). PUT is an upsert that replaces the
+ *   entity (no merge) and fills defaults again.
+ * - Returned entities carry every config field: stored value, else schema default, else null.
+ * - Errors: 404 `{"message":"Not found"}`; 405 `{"message":"Method not allowed"}`; 400 schema violation
+ *   (./validate.ts); 400 `{"message":"Cannot parse JSON body"}` for a body that is not JSON.
+ * - RBAC (`adminToken`): a missing or wrong `Kong-Admin-Token` gets 401 `{"message":"Invalid RBAC credentials"}`
+ *   (https://developer.konghq.com/how-to/enable-rbac-with-admin-api, "Validate").
+ * - DB-less (`dbless`): `GET /` reports `configuration.database: "off"`; writes fail with 405
+ *   `{"code":12,"name":"operation unsupported","message":"cannot update 'plugins' entities when not using a database"}`
+ *   ("cannot create or update" for PUT) after the entity was found and validated, as the DAO runs
+ *   read-before-write and validation before the `off` strategy refuses (kong/db/strategies/off/init.lua,
+ *   kong/api/endpoints.lua `handle_error`).
+ * - `GET /` node info (version, edition, configuration.database/role) and `GET /workspaces` (spec).
+ *
+ * Not reproduced: POST/DELETE, routes/services/consumers, instance_name lookups, RBAC roles/permissions
+ * (one all-powerful token), plugins other than openid-connect are stored without config validation,
+ * `POST /config`, hybrid-mode clustering, vault reference resolution, keyring encryption, Konnect.
+ */
+import { randomUUID } from "node:crypto";
+import type { ServerResponse } from "node:http";
+import { startHttpsServer, type Reply, type Request, type RunningServer } from "../common/server.js";
+import type { ServerTls } from "../common/tls.js";
+import { probeLogin, type ProbeResult } from "./probe.js";
+import { loadOidcSchemaSubset, schemaVersionFor, type OidcSchemaSubset } from "./schema.js";
+import { isRecord, schemaViolation, validatePluginEntity, withDefaults } from "./validate.js";
+
+export type { ProbeResult } from "./probe.js";
+
+export interface KongFakeOptions {
+  tls: ServerTls;
+  /** When set, RBAC is enforced and every request must carry this `Kong-Admin-Token`. */
+  adminToken?: string;
+  dbless?: boolean;
+  /** Kong version reported by `GET /`; also selects the published schema (3.4, 3.10 or 3.15). */
+  version?: string;
+}
+
+export interface PluginInput {
+  name: string;
+  workspace?: string;
+  tags?: string[];
+  config: Record<string, unknown>;
+  id?: string;
+}
+
+export type PluginEntity = Record<string, unknown> & {
+  id: string;
+  name: string;
+  config: Record<string, unknown>;
+};
+
+export interface KongFake extends RunningServer {
+  readonly version: string;
+  /** Names of the workspaces, "default" first. */
+  readonly workspaces: string[];
+  /** Every entity state the fake stored (seeds and accepted writes), for schema conformance checks. */
+  readonly accepted: PluginEntity[];
+  addPlugin(plugin: PluginInput): { id: string };
+  getPlugin(id: string): PluginEntity | undefined;
+  setDbless(dbless: boolean): void;
+  /** Test hook: the next `count` PATCH/PUT answer 200 as if applied but are not stored (a lost write). */
+  dropWrites(count: number): void;
+  probe(pluginId: string, clientId?: string): Promise<ProbeResult>;
+}
+
+const DEFAULT_WORKSPACE = "default";
+const NOT_FOUND: Reply = { status: 404, body: { message: "Not found" } };
+const METHOD_NOT_ALLOWED: Reply = { status: 405, body: { message: "Method not allowed" } };
+const MAX_TAGS = 5;
+/** kong/api/endpoints.lua TAGS_AND_REGEX / TAGS_OR_REGEX. */
+const TAGS_AND = /^(?:[\x20-\x2B\x2D\x2E\x30-\x7E\x80-\u{10FFFF}]+(?:,|$))+$/u;
+const TAGS_OR = /^(?:[\x20-\x2B\x2D\x2E\x30-\x7E\x80-\u{10FFFF}]+(?:\/|$))+$/u;
+
+interface Stored {
+  workspace: string;
+  entity: PluginEntity;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Schema-aware deep merge: records merge, everything else (arrays, scalars, null) is replaced. */
+function mergeRecord(top: Record<string, unknown>, bottom: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...bottom };
+  for (const [k, v] of Object.entries(top)) {
+    const b = bottom[k];
+    out[k] = isRecord(v) && isRecord(b) ? mergeRecord(v, b) : v;
+  }
+  return out;
+}
+
+function invalidOptions(message: string): Reply {
+  return {
+    status: 400,
+    body: {
+      code: 11,
+      name: "invalid options",
+      message: `invalid option (tags: ${message})`,
+      options: { tags: message },
+    },
+  };
+}
+
+export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
+  const version = opts.version ?? "3.10.0.0";
+  const schema: OidcSchemaSubset = loadOidcSchemaSubset(schemaVersionFor(version));
+  const plugins = new Map<string, Stored>();
+  const workspaces = new Map<string, { id: string; name: string; created_at: number }>();
+  const accepted: PluginEntity[] = [];
+  let dbless = opts.dbless ?? false;
+  let dropWrites = 0;
+
+  const ensureWorkspace = (name: string) => {
+    if (!workspaces.has(name)) workspaces.set(name, { id: randomUUID(), name, created_at: now() });
+  };
+  ensureWorkspace(DEFAULT_WORKSPACE);
+
+  const normalize = (entity: PluginEntity): PluginEntity =>
+    entity.name === "openid-connect" ? { ...entity, config: withDefaults(entity.config, schema) } : entity;
+
+  const store = (id: string, workspace: string, entity: PluginEntity) => {
+    plugins.set(id, { workspace, entity });
+    accepted.push(structuredClone(entity));
+  };
+
+  const find = (workspace: string, id: string): Stored | undefined => {
+    const s = plugins.get(id);
+    return s && s.workspace === workspace ? s : undefined;
+  };
+
+  const violation = (entity: Record<string, unknown>): Reply | undefined => {
+    const errors = validatePluginEntity(entity, schema);
+    return errors ? { status: 400, body: schemaViolation(errors) } : undefined;
+  };
+
+  const info = (): Reply => ({
+    status: 200,
+    body: {
+      version,
+      edition: "enterprise",
+      tagline: "Welcome to kong",
+      hostname: "kong-fake",
+      node_id: nodeId,
+      lua_version: "LuaJIT 2.1.0-20231117",
+      configuration: { database: dbless ? "off" : "postgres", role: "traditional" },
+      plugins: { available_on_server: { "openid-connect": true }, enabled_in_cluster: [] },
+    },
+  });
+  const nodeId = randomUUID();
+
+  const listPlugins = (workspace: string, url: URL): Reply => {
+    const sizeRaw = url.searchParams.get("size");
+    let size = 100;
+    if (sizeRaw !== null) {
+      size = Number(sizeRaw);
+      if (sizeRaw.trim() === "" || Number.isNaN(size))
+        return { status: 400, body: { code: 9, name: "invalid size", message: "size must be a number" } };
+      if (!Number.isInteger(size) || size < 1 || size > 1000)
+        return {
+          status: 400,
+          body: { code: 9, name: "invalid size", message: "size must be an integer between 1 and 1000" },
+        };
+    }
+    const offsetRaw = url.searchParams.get("offset");
+    let after: string | undefined;
+    if (offsetRaw !== null && offsetRaw !== "") {
+      try {
+        const decoded: unknown = JSON.parse(Buffer.from(offsetRaw, "base64").toString("utf8"));
+        if (!Array.isArray(decoded) || typeof decoded[0] !== "string") throw new Error("not an offset");
+        after = decoded[0];
+      } catch {
+        return {
+          status: 400,
+          body: {
+            code: 7,
+            name: "invalid offset",
+            message: `'${offsetRaw}' is not a valid offset: bad base64 encoding`,
+          },
+        };
+      }
+    }
+    const tagsRaw = url.searchParams.get("tags");
+    let tagFilter: ((tags: string[]) => boolean) | undefined;
+    if (tagsRaw !== null) {
+      let wanted: string[];
+      let mode: "and" | "or";
+      if (TAGS_AND.test(tagsRaw)) [wanted, mode] = [tagsRaw.split(","), "and"];
+      else if (TAGS_OR.test(tagsRaw)) [wanted, mode] = [tagsRaw.split("/"), "or"];
+      else return invalidOptions("must be a table");
+      wanted = wanted.filter(Boolean);
+      if (wanted.length > MAX_TAGS) return invalidOptions(`cannot query more than ${MAX_TAGS} tags`);
+      tagFilter =
+        mode === "and"
+          ? (tags) => wanted.every((t) => tags.includes(t))
+          : (tags) => wanted.some((t) => tags.includes(t));
+    }
+    const all = [...plugins.values()]
+      .filter((s) => s.workspace === workspace)
+      .map((s) => s.entity)
+      .filter((e) => !tagFilter || tagFilter(Array.isArray(e.tags) ? (e.tags as string[]) : []))
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .filter((e) => after === undefined || e.id > after);
+    const page = all.slice(0, size);
+    const more = all.length > size;
+    const last = page[page.length - 1];
+    const offset = more && last ? Buffer.from(JSON.stringify([last.id])).toString("base64") : undefined;
+    const next = offset
+      ? `/plugins?offset=${encodeURIComponent(offset)}${tagsRaw !== null ? `&tags=${encodeURIComponent(tagsRaw)}` : ""}${sizeRaw !== null ? `&size=${sizeRaw}` : ""}`
+      : null;
+    return { status: 200, body: { data: structuredClone(page), ...(offset ? { offset } : {}), next } };
+  };
+
+  const writePlugin = (method: "PATCH" | "PUT", workspace: string, id: string, req: Request): Reply => {
+    let body: unknown;
+    try {
+      body = req.body.length ? JSON.parse(req.body.toString("utf8")) : {};
+    } catch {
+      return { status: 400, body: { message: "Cannot parse JSON body" } };
+    }
+    if (!isRecord(body)) return { status: 400, body: { message: "Cannot parse JSON body" } };
+    const existing = find(workspace, id);
+    let next: PluginEntity;
+    if (method === "PATCH") {
+      if (!existing) return NOT_FOUND;
+      const { config, ...rest } = body;
+      const merged: Record<string, unknown> = { ...existing.entity, ...rest, id };
+      merged.config =
+        isRecord(config) && isRecord(existing.entity.config)
+          ? mergeRecord(config, existing.entity.config)
+          : config === undefined
+            ? existing.entity.config
+            : config;
+      const bad = violation(merged);
+      if (bad) return bad;
+      next = normalize(merged as PluginEntity);
+    } else {
+      const candidate: Record<string, unknown> = { ...body, id, config: body.config ?? {} };
+      const bad = violation(candidate);
+      if (bad) return bad;
+      const upserted: Record<string, unknown> = {
+        instance_name: null,
+        route: null,
+        service: null,
+        consumer: null,
+        consumer_group: null,
+        protocols: ["grpc", "grpcs", "http", "https"],
+        enabled: true,
+        tags: null,
+        ordering: null,
+        ...candidate,
+        created_at: existing?.entity.created_at ?? now(),
+      };
+      next = normalize(upserted as PluginEntity);
+    }
+    if (dbless) {
+      const op = method === "PATCH" ? "update" : "create or update";
+      return {
+        status: 405,
+        body: {
+          code: 12,
+          name: "operation unsupported",
+          message: `cannot ${op} 'plugins' entities when not using a database`,
+        },
+      };
+    }
+    next.updated_at = now();
+    if (dropWrites > 0) {
+      dropWrites--;
+      return { status: 200, body: structuredClone(next) };
+    }
+    store(id, workspace, next);
+    return { status: 200, body: structuredClone(next) };
+  };
+
+  const handler = async (req: Request, _res: ServerResponse): Promise<Reply> => {
+    if (opts.adminToken !== undefined) {
+      const token = req.headers["kong-admin-token"];
+      if ((Array.isArray(token) ? token[0] : token) !== opts.adminToken)
+        return { status: 401, body: { message: "Invalid RBAC credentials" } };
+    }
+    let segments: string[];
+    try {
+      segments = req.path.split("/").filter(Boolean).map(decodeURIComponent);
+    } catch {
+      return NOT_FOUND;
+    }
+    if (segments.length === 0) return req.method === "GET" ? info() : METHOD_NOT_ALLOWED;
+    if (segments.length === 1 && segments[0] === "workspaces") {
+      if (req.method !== "GET") return METHOD_NOT_ALLOWED;
+      const data = [...workspaces.values()].map((w) => ({
+        ...w,
+        comment: null,
+        config: {},
+        meta: {},
+        updated_at: w.created_at,
+      }));
+      return { status: 200, body: { data, next: null } };
+    }
+    let workspace = DEFAULT_WORKSPACE;
+    if (segments[0] !== "plugins") {
+      const ws = segments.shift() ?? "";
+      if (!workspaces.has(ws)) return NOT_FOUND;
+      workspace = ws;
+    }
+    if (segments[0] !== "plugins" || segments.length > 2) return NOT_FOUND;
+    const id = segments[1];
+    if (id === undefined) return req.method === "GET" ? listPlugins(workspace, req.url) : METHOD_NOT_ALLOWED;
+    switch (req.method) {
+      case "GET": {
+        const s = find(workspace, id);
+        return s ? { status: 200, body: structuredClone(s.entity) } : NOT_FOUND;
+      }
+      case "PATCH":
+      case "PUT":
+        return writePlugin(req.method, workspace, id, req);
+      default:
+        return METHOD_NOT_ALLOWED;
+    }
+  };
+
+  const server = await startHttpsServer("kong", opts.tls, handler);
+
+  return {
+    ...server,
+    version,
+    get workspaces() {
+      return [...workspaces.keys()];
+    },
+    accepted,
+    addPlugin(plugin) {
+      const id = plugin.id ?? randomUUID();
+      const workspace = plugin.workspace ?? DEFAULT_WORKSPACE;
+      const t = now();
+      const entity: Record<string, unknown> = {
+        id,
+        name: plugin.name,
+        instance_name: null,
+        created_at: t,
+        updated_at: t,
+        route: null,
+        service: null,
+        consumer: null,
+        consumer_group: null,
+        protocols: ["grpc", "grpcs", "http", "https"],
+        enabled: true,
+        tags: plugin.tags ?? null,
+        config: structuredClone(plugin.config),
+        ordering: null,
+      };
+      const errors = validatePluginEntity(entity, schema);
+      if (errors) throw new Error(`kong fake: seed plugin rejected: ${schemaViolation(errors).message}`);
+      ensureWorkspace(workspace);
+      store(id, workspace, normalize(entity as PluginEntity));
+      return { id };
+    },
+    getPlugin(id) {
+      const s = plugins.get(id);
+      return s ? structuredClone(s.entity) : undefined;
+    },
+    setDbless(b) {
+      dbless = b;
+    },
+    dropWrites(count) {
+      dropWrites = count;
+    },
+    async probe(pluginId, clientId) {
+      const s = plugins.get(pluginId);
+      if (!s) return { ok: false, status: 0, error: "plugin not found" };
+      if (s.entity.name !== "openid-connect")
+        return { ok: false, status: 0, error: `plugin is ${s.entity.name}, not openid-connect` };
+      return probeLogin(s.entity.config, clientId, opts.tls.ca);
+    },
+  };
+}

@@ -1,0 +1,450 @@
+/**
+ * Contract: the Kong adapter (undici, as in production) against the Kong fake over HTTPS.
+ */
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Clock } from "../../src/clock.js";
+import type { KongTargetConfig } from "../../src/config/load.js";
+import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
+import { RotatorError, isRotatorError } from "../../src/errors.js";
+import { createKongTarget } from "../../src/adapters/kong/admin.js";
+import { ensureCa, issueServerTls, type ServerTls } from "../../stack/common/tls.js";
+import { startKongFake, type KongFake, type KongFakeOptions } from "../../stack/kong/fake.js";
+import { generateRsaJwk, type SeedJwk } from "../../stack/kong/seed.js";
+
+const CLIENT = "11111111-2222-4333-8444-555555555555";
+const ADMIN_TOKEN = "kong-rbac-token-for-tests";
+const ISSUER = "https://login.microsoftonline.com/tenant/v2.0";
+
+let tls: ServerTls;
+let kong: KongFake | undefined;
+let otherA: SeedJwk;
+let otherC: SeedJwk;
+let oldOurs: SeedJwk;
+let next: KongPrivateJwk;
+let newer: KongPrivateJwk;
+
+function kongJwk(): KongPrivateJwk {
+  const s = generateRsaJwk({ alg: "PS256" });
+  const x5t = randomBytes(20).toString("base64url");
+  const m = (k: string) => s[k] ?? "";
+  return {
+    kty: "RSA",
+    use: "sig",
+    alg: "PS256",
+    kid: x5t,
+    n: m("n"),
+    e: m("e"),
+    d: m("d"),
+    p: m("p"),
+    q: m("q"),
+    dp: m("dp"),
+    dq: m("dq"),
+    qi: m("qi"),
+    x5t,
+    "x5t#S256": randomBytes(32).toString("base64url"),
+  };
+}
+
+const recordingClock = (): Clock & { slept: number[] } => {
+  const slept: number[] = [];
+  return { slept, now: () => new Date(), sleep: async (ms) => void slept.push(ms) };
+};
+
+const retry = {
+  maxAttempts: 4,
+  baseDelayMs: 2,
+  maxDelayMs: 8,
+  attemptTimeoutMs: 400,
+  maxRetryAfterMs: 60_000,
+};
+
+async function fake(opts: Partial<KongFakeOptions> = {}): Promise<KongFake> {
+  kong = await startKongFake({ tls, ...opts });
+  return kong;
+}
+
+function target(
+  k: KongFake,
+  over: Omit<Partial<KongTargetConfig>, "adminToken"> & {
+    token?: string;
+    pageSize?: number;
+    clock?: Clock;
+  } = {},
+) {
+  const { token, pageSize, clock, ...t } = over;
+  return createKongTarget({
+    target: { name: "kong-eu", adminUrl: k.url, ...t },
+    clientId: CLIENT,
+    retry,
+    clock: clock ?? recordingClock(),
+    ...(token ? { adminToken: token } : {}),
+    ...(pageSize ? { pageSize } : {}),
+  });
+}
+
+/** Three clients, ours in the middle, plus unrelated config that must survive. */
+const threeClients = (over: Record<string, unknown> = {}) => ({
+  issuer: ISSUER,
+  client_id: ["client-a", CLIENT, "client-c"],
+  client_auth: ["private_key_jwt", "private_key_jwt", "client_secret_post"],
+  client_secret: ["", "", "secret-of-c"],
+  client_jwk: [otherA, oldOurs, otherC],
+  scopes: ["api://kong/.default"],
+  cache_ttl: 600,
+  ...over,
+});
+
+async function failure(p: Promise<unknown>): Promise<RotatorError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isRotatorError(e)) return e;
+    throw e;
+  }
+  throw new Error("expected a RotatorError");
+}
+
+/** Errors and their serialised form never contain key material, secrets or the admin token. */
+function expectClean(e: RotatorError): void {
+  const text = `${e.message} ${e.hint} ${JSON.stringify(e.toJSON())}`;
+  for (const secret of [next.d, next.p, otherA.d, otherC.d, oldOurs.d, "secret-of-c", ADMIN_TOKEN])
+    expect(text).not.toContain(secret);
+}
+
+const kids = (k: KongFake, id: string) => (k.getPlugin(id)?.config.client_jwk as SeedJwk[]).map((j) => j.kid);
+const writes = (k: KongFake) => k.requests.filter((r) => r.method !== "GET");
+
+beforeAll(async () => {
+  tls = await issueServerTls(await ensureCa(resolve(".local/ca")));
+  otherA = generateRsaJwk({ kid: "kid-a" });
+  otherC = generateRsaJwk({ kid: "kid-c" });
+  oldOurs = generateRsaJwk({ kid: "kid-old" });
+  next = kongJwk();
+  newer = kongJwk();
+});
+
+afterEach(async () => {
+  await kong?.close();
+  kong = undefined;
+});
+
+describe("kong adapter: resolve and apply", () => {
+  it("by id: replaces only our entry, keeps other clients and other config, reads back", async () => {
+    const k = await fake();
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    const t = target(k, { pluginId: id });
+    expect(await t.inspect()).toEqual([
+      { pluginId: id, clientIndex: 1, kid: "kid-old", alg: "PS256", modulusPrefix: oldOurs.n?.slice(0, 12) },
+    ]);
+    const before = k.getPlugin(id);
+    const views = await t.apply(next);
+    expect(views).toEqual([
+      {
+        pluginId: id,
+        clientIndex: 1,
+        kid: next.kid,
+        x5t: next.x5t,
+        alg: "PS256",
+        modulusPrefix: next.n.slice(0, 12),
+      },
+    ]);
+    const after = k.getPlugin(id);
+    const jwks = after?.config.client_jwk as Record<string, unknown>[];
+    expect(jwks[0]).toEqual((before?.config.client_jwk as unknown[])[0]);
+    expect(jwks[2]).toEqual((before?.config.client_jwk as unknown[])[2]);
+    expect(jwks[1]).toMatchObject(next);
+    expect({ ...after?.config, client_jwk: null }).toEqual({ ...before?.config, client_jwk: null });
+    expect(k.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET /plugins/${id}`,
+      `GET /plugins/${id}`,
+      `PATCH /plugins/${id}`,
+      `GET /plugins/${id}`,
+    ]);
+  });
+
+  it("does not write again when the entry already holds the key", async () => {
+    const k = await fake();
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    const t = target(k, { pluginId: id });
+    await t.apply(next);
+    const patches = writes(k).length;
+    expect((await t.apply(next))[0]?.kid).toBe(next.kid);
+    expect(writes(k).length).toBe(patches);
+  });
+
+  it("in a workspace: uses /{workspace}/plugins/{id}; the default-workspace path does not see it", async () => {
+    const k = await fake();
+    const { id } = k.addPlugin({ name: "openid-connect", workspace: "team-a", config: threeClients() });
+    await target(k, { pluginId: id, workspace: "team-a" }).apply(next);
+    expect(kids(k, id)).toEqual(["kid-a", next.kid, "kid-c"]);
+    expect(writes(k).map((r) => r.path)).toEqual([`/team-a/plugins/${id}`]);
+    const e = await failure(target(k, { pluginId: id }).inspect());
+    expect(e.code).toBe("KONG_NOT_FOUND");
+    expect(e.status).toBe(404);
+  });
+
+  it("by tags (AND) across pages of a workspace, never touching the default workspace", async () => {
+    const k = await fake();
+    const ids = Array.from(
+      { length: 5 },
+      () =>
+        k.addPlugin({
+          name: "openid-connect",
+          workspace: "team-a",
+          tags: ["rotator", "eu"],
+          config: threeClients(),
+        }).id,
+    );
+    const onlyOne = k.addPlugin({
+      name: "openid-connect",
+      workspace: "team-a",
+      tags: ["rotator"],
+      config: threeClients(),
+    }).id;
+    const elsewhere = k.addPlugin({
+      name: "openid-connect",
+      tags: ["rotator", "eu"],
+      config: threeClients(),
+    }).id;
+    const views = await target(k, { pluginTags: ["rotator", "eu"], workspace: "team-a", pageSize: 2 }).apply(
+      next,
+    );
+    expect(views.map((v) => v.pluginId).sort()).toEqual([...ids].sort());
+    for (const id of ids) expect(kids(k, id)).toEqual(["kid-a", next.kid, "kid-c"]);
+    expect(kids(k, onlyOne)).toEqual(["kid-a", "kid-old", "kid-c"]);
+    expect(kids(k, elsewhere)).toEqual(["kid-a", "kid-old", "kid-c"]);
+    const lists = k.requests.filter((r) => r.path.includes("tags="));
+    expect(lists).toHaveLength(3);
+    expect(lists.every((r) => r.path.startsWith("/team-a/plugins?"))).toBe(true);
+    expect(lists[1]?.path).toContain("offset=");
+  });
+
+  it("tags that match nothing: KONG_PLUGIN_NOT_FOUND; invalid tags are refused before any call", async () => {
+    const k = await fake();
+    k.addPlugin({ name: "openid-connect", tags: ["rotator"], config: threeClients() });
+    expect((await failure(target(k, { pluginTags: ["rotator", "eu"] }).inspect())).code).toBe(
+      "KONG_PLUGIN_NOT_FOUND",
+    );
+    const requests = k.requests.length;
+    expect((await failure(target(k, { pluginTags: ["a,b"] }).inspect())).code).toBe("KONG_TAGS_INVALID");
+    expect((await failure(target(k, { pluginTags: ["1", "2", "3", "4", "5", "6"] }).inspect())).code).toBe(
+      "KONG_TAGS_INVALID",
+    );
+    expect(k.requests.length).toBe(requests);
+  });
+
+  it("pads a short client_jwk with copies of client_jwk[0] so earlier clients keep their fallback", async () => {
+    const k = await fake();
+    const { id } = k.addPlugin({
+      name: "openid-connect",
+      config: {
+        issuer: ISSUER,
+        client_id: ["client-a", "client-b", CLIENT],
+        client_auth: ["private_key_jwt"],
+        client_jwk: [otherA],
+      },
+    });
+    const [view] = await target(k, { pluginId: id }).apply(next);
+    expect(view?.clientIndex).toBe(2);
+    expect(kids(k, id)).toEqual(["kid-a", "kid-a", next.kid]);
+    const jwks = k.getPlugin(id)?.config.client_jwk as SeedJwk[];
+    expect(jwks[1]?.d).toBe(otherA.d);
+  });
+
+  it("sends Kong-Admin-Token; without it Kong answers 401 and the adapter says KONG_UNAUTHORIZED", async () => {
+    const k = await fake({ adminToken: ADMIN_TOKEN });
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    expect((await target(k, { pluginId: id, token: ADMIN_TOKEN }).apply(next))[0]?.kid).toBe(next.kid);
+    const missing = await failure(target(k, { pluginId: id }).inspect());
+    expect(missing).toMatchObject({ code: "KONG_UNAUTHORIZED", status: 401 });
+    expect(missing.hint).toContain("RBAC");
+    const wrong = await failure(target(k, { pluginId: id, token: "not-the-token" }).apply(newer));
+    expect(wrong.code).toBe("KONG_UNAUTHORIZED");
+    expectClean(wrong);
+  });
+});
+
+describe("kong adapter: plugins it must not write", () => {
+  it("refuses non-OIDC plugins, missing clients, other client_auth and incompatible client_alg, without writing", async () => {
+    const k = await fake();
+    const rl = k.addPlugin({ name: "rate-limiting", config: { minute: 5 } }).id;
+    const noClient = k.addPlugin({
+      name: "openid-connect",
+      config: threeClients({ client_id: ["client-a"] }),
+    }).id;
+    const secret = k.addPlugin({
+      name: "openid-connect",
+      config: threeClients({ client_auth: ["private_key_jwt", "client_secret_basic"] }),
+    }).id;
+    const es = k.addPlugin({
+      name: "openid-connect",
+      config: threeClients({ client_alg: ["RS256", "ES256"] }),
+    }).id;
+    const cases: [string, string][] = [
+      [rl, "KONG_NOT_OIDC"],
+      [noClient, "KONG_CLIENT_NOT_FOUND"],
+      [secret, "KONG_NOT_PRIVATE_KEY_JWT"],
+      [es, "KONG_CLIENT_ALG_INCOMPATIBLE"],
+    ];
+    for (const [id, code] of cases) {
+      const e = await failure(target(k, { pluginId: id }).apply(next));
+      expect(e.code).toBe(code);
+      expectClean(e);
+    }
+    expect((await failure(target(k, { pluginId: rl }).apply(next))).message).toBe(
+      `Kong plugin ${rl} is not an openid-connect plugin (it is rate-limiting)`,
+    );
+    expect(writes(k)).toHaveLength(0);
+  });
+
+  it("checks every tagged plugin before writing any", async () => {
+    const k = await fake();
+    const good = k.addPlugin({ name: "openid-connect", tags: ["rotator"], config: threeClients() }).id;
+    k.addPlugin({
+      name: "openid-connect",
+      tags: ["rotator"],
+      config: threeClients({ client_id: ["client-a"] }),
+    });
+    expect((await failure(target(k, { pluginTags: ["rotator"] }).apply(next))).code).toBe(
+      "KONG_CLIENT_NOT_FOUND",
+    );
+    expect(kids(k, good)).toEqual(["kid-a", "kid-old", "kid-c"]);
+    expect(writes(k)).toHaveLength(0);
+  });
+
+  it("DB-less: reads work, apply fails with KONG_DBLESS and the declarative-config hint", async () => {
+    const k = await fake({ dbless: true });
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    const t = target(k, { pluginId: id });
+    expect((await t.inspect())[0]?.kid).toBe("kid-old");
+    const e = await failure(t.apply(next));
+    expect(e).toMatchObject({ code: "KONG_DBLESS", status: 405, retryable: false });
+    expect(e.hint).toBe(
+      "DB-less Kong: the Admin API is read-only; manage client_jwk through your declarative config or use a DB-backed/hybrid control plane",
+    );
+    expect(writes(k)).toHaveLength(1);
+  });
+
+  it("surfaces Kong's schema violation with its fields", async () => {
+    const k = await fake();
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    const e = await failure(target(k, { pluginId: id }).apply({ ...next, alg: "RS1" as "PS256" }));
+    expect(e).toMatchObject({ code: "KONG_SCHEMA_VIOLATION", status: 400 });
+    expect(e.details?.fields).toEqual({
+      config: {
+        client_jwk: [
+          null,
+          {
+            alg: "expected one of: ES256, ES384, ES512, EdDSA, HS256, HS384, HS512, PS256, PS384, PS512, RS256, RS384, RS512",
+          },
+        ],
+      },
+    });
+    expectClean(e);
+  });
+
+  it("scrubs values Kong echoes back in schema violation fields", async () => {
+    const k = await fake();
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    k.faults.add({
+      method: "PATCH",
+      times: 1,
+      fault: {
+        kind: "status",
+        status: 400,
+        body: {
+          code: 2,
+          name: "schema violation",
+          message: `schema violation (config.client_jwk.2.d: invalid value: ${next.d})`,
+          fields: { config: { client_jwk: [null, { d: `invalid value: ${next.d}` }] } },
+        },
+      },
+    });
+    const e = await failure(target(k, { pluginId: id }).apply(next));
+    expect(e.code).toBe("KONG_SCHEMA_VIOLATION");
+    expect(JSON.stringify(e.details)).toContain("invalid value: [REDACTED]");
+    expectClean(e);
+  });
+
+  it("detects a write that did not stick (read-back mismatch), and converges on the next run", async () => {
+    const k = await fake();
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    const t = target(k, { pluginId: id });
+    k.dropWrites(1);
+    const e = await failure(t.apply(next));
+    expect(e).toMatchObject({ code: "KONG_READBACK_MISMATCH", retryable: true });
+    expect(e.message).toContain("kid-old");
+    expectClean(e);
+    expect((await t.apply(next))[0]?.kid).toBe(next.kid);
+  });
+});
+
+describe("kong adapter: retries", () => {
+  it("honours Retry-After on 429", async () => {
+    const k = await fake();
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    k.faults.add({
+      method: "GET",
+      times: 2,
+      fault: { kind: "status", status: 429, retryAfter: "2", body: { message: "API rate limit exceeded" } },
+    });
+    const clock = recordingClock();
+    expect((await target(k, { pluginId: id, clock }).apply(next))[0]?.kid).toBe(next.kid);
+    expect(clock.slept).toEqual([2000, 2000]);
+  });
+
+  it("retries 5xx, connection resets and hung requests, then succeeds", async () => {
+    const k = await fake();
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    k.faults.add({ method: "PATCH", times: 2, fault: { kind: "status", status: 502 } });
+    k.faults.add({ method: "GET", times: 1, fault: { kind: "reset" } });
+    const clock = recordingClock();
+    expect((await target(k, { pluginId: id, clock }).apply(next))[0]?.kid).toBe(next.kid);
+    expect(clock.slept).toHaveLength(3);
+    expect(clock.slept.every((ms) => ms <= retry.maxDelayMs)).toBe(true);
+    k.faults.add({ method: "PATCH", times: 1, fault: { kind: "hang" } });
+    expect((await target(k, { pluginId: id }).apply(newer))[0]?.kid).toBe(newer.kid);
+    expect(k.requests.filter((r) => r.fault === "hang")).toHaveLength(1);
+  });
+
+  it("gives up after maxAttempts with a retryable KONG_UNAVAILABLE / KONG_THROTTLED", async () => {
+    const k = await fake();
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    k.faults.add({ method: "GET", times: Infinity, fault: { kind: "status", status: 503 } });
+    const down = await failure(target(k, { pluginId: id }).inspect());
+    expect(down).toMatchObject({ code: "KONG_UNAVAILABLE", status: 503, retryable: true });
+    expect(k.requests).toHaveLength(retry.maxAttempts);
+    k.faults.clear();
+    k.faults.add({ method: "GET", times: 1, fault: { kind: "status", status: 429, retryAfter: "3600" } });
+    expect(await failure(target(k, { pluginId: id }).inspect())).toMatchObject({
+      code: "KONG_THROTTLED",
+      retryable: true,
+    });
+  });
+
+  it("does not retry other 4xx", async () => {
+    const k = await fake();
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    k.faults.add({
+      method: "GET",
+      times: 1,
+      fault: { kind: "status", status: 403, body: { message: "Forbidden" } },
+    });
+    expect(await failure(target(k, { pluginId: id }).inspect())).toMatchObject({
+      code: "KONG_UNAUTHORIZED",
+      status: 403,
+    });
+    expect(k.requests).toHaveLength(1);
+  });
+
+  it("a garbage body is KONG_BAD_RESPONSE, not retried", async () => {
+    const k = await fake();
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    k.faults.add({ method: "GET", times: 1, fault: { kind: "garbage" } });
+    const e = await failure(target(k, { pluginId: id }).inspect());
+    expect(e.code).toBe("KONG_BAD_RESPONSE");
+    expect(k.requests).toHaveLength(1);
+  });
+});
