@@ -1,0 +1,123 @@
+/**
+ * The engine's own error codes. Messages carry identifiers only (versions, thumbprints, target names);
+ * never key material or upstream response bodies.
+ */
+import { isRotatorError, RotatorError } from "../errors.js";
+
+/** A programming error in the engine (a plan that does not fit its snapshot): thrown, never reported as a run outcome. */
+export class EngineBug extends Error {
+  override readonly name = "EngineBug";
+}
+
+export function verifyTimeout(
+  x5t: string,
+  clientId: string,
+  timeoutMs: number,
+  consecutive: number,
+  lastFailure: string | undefined,
+): RotatorError {
+  return new RotatorError(
+    "VERIFY_TIMEOUT",
+    `the token endpoint did not accept ${consecutive} consecutive assertions signed with key ${x5t} within ${Math.round(timeoutMs / 1000)} s` +
+      (lastFailure ? ` (last answer: ${lastFailure})` : ""),
+    `Entra propagates a new key in seconds to minutes with no SLA; the key stays published and the next run verifies again. ` +
+      `If it keeps failing, check that key ${x5t} is listed under Certificates & secrets of app ${clientId} and that tenantId and clientId are right.`,
+    { retryable: true, details: { x5t, ...(lastFailure ? { lastFailure } : {}) } },
+  );
+}
+
+export function activateNotVerified(x5t: string | undefined, phase: string): RotatorError {
+  return new RotatorError(
+    "ACTIVATE_NOT_VERIFIED",
+    `generation ${x5t ?? "?"} is ${phase}, not verified and listed at the app; it will not be pushed to Kong`,
+    "A key goes to Kong only after the token endpoint accepted it consistently (no outage). Run again: the engine verifies first.",
+    { details: { x5t, phase } },
+  );
+}
+
+export function activateShorterLifetime(
+  x5t: string | undefined,
+  expiresOn: Date | undefined,
+  activeExpiresOn: Date | undefined,
+): RotatorError {
+  return new RotatorError(
+    "ACTIVATE_SHORTER_LIFETIME",
+    `generation ${x5t ?? "?"} expires at ${expiresOn?.toISOString() ?? "?"}, before the active key (${activeExpiresOn?.toISOString() ?? "?"})`,
+    "Activating it would shorten the credential's life. Raise policy.validityMonths, or tag the new certificate version rotator-phase=retiring to discard it.",
+    { details: { x5t } },
+  );
+}
+
+export function certMismatch(version: string, expected: string | undefined, actual: string): RotatorError {
+  return new RotatorError(
+    "CERT_MISMATCH",
+    `the PEM of version ${version} holds certificate ${actual}, but Key Vault reports ${expected ?? "no thumbprint"}`,
+    "The certificate's backing secret does not match the version; check the Key Vault certificate.",
+  );
+}
+
+export function readbackMismatch(target: string, kid: string, seen: (string | undefined)[]): RotatorError {
+  return new RotatorError(
+    "KONG_READBACK_MISMATCH",
+    `Kong target ${target} reports kid(s) ${seen.map((k) => k ?? "(none)").join(", ")} after applying ${kid}`,
+    "The Admin API accepted the change but the plugin does not hold the key; check for a concurrent writer (decK sync, another rotator).",
+    { details: { target } },
+  );
+}
+
+export function publishNotListed(x5t: string): RotatorError {
+  return new RotatorError(
+    "PUBLISH_NOT_LISTED",
+    `the app does not list key ${x5t} after the PATCH`,
+    "Graph accepted the update but the key is missing; another writer may have replaced keyCredentials. Run again.",
+    { retryable: true },
+  );
+}
+
+/** PATCH /applications needs Application.ReadWrite.OwnedBy (service is an owner) or Application.ReadWrite.All. */
+export function patchForbidden(cause: unknown): RotatorError {
+  return new RotatorError(
+    "ENTRA_PATCH_FORBIDDEN",
+    "Graph refused PATCH /applications (403): the app has no valid key of ours, so addKey cannot be used",
+    "Grant the service's identity the Microsoft Graph application permission Application.ReadWrite.OwnedBy and add it as an owner of the app " +
+      "(or grant Application.ReadWrite.All). Alternatively upload the pending certificate to the app once by hand; later rotations use addKey, which needs no permission.",
+    { status: 403, cause },
+  );
+}
+
+export function mapPatchError(e: unknown): unknown {
+  return isRotatorError(e) && e.status === 403 ? patchForbidden(e) : e;
+}
+
+export function runAborted(): RotatorError {
+  return new RotatorError(
+    "RUN_ABORTED",
+    "the run stopped because its lease was lost",
+    "Another writer may hold the credential now; the next run resumes from the persisted phase.",
+    { retryable: true },
+  );
+}
+
+export function noProgress(description: string): RotatorError {
+  return new RotatorError(
+    "ENGINE_NO_PROGRESS",
+    `"${description}" completed but the observed state did not change`,
+    "An adapter reported success without effect, or another writer reverted it; check the target named in the step.",
+  );
+}
+
+/** Attach the Kong target's name to an adapter error, keeping its code and hint. */
+export function atTarget(e: unknown, target: string): RotatorError {
+  const base = isRotatorError(e) ? e : undefined;
+  return new RotatorError(
+    base?.code ?? "KONG_APPLY_FAILED",
+    `Kong target ${target}: ${base?.message ?? "apply failed"}`,
+    base?.hint ?? "Check the target's Admin API URL, token and plugin.",
+    {
+      status: base?.status,
+      retryable: base?.retryable,
+      details: { ...(base?.details ?? {}), target },
+      cause: e,
+    },
+  );
+}

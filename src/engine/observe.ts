@@ -1,0 +1,53 @@
+/**
+ * Read the whole world for one credential: certificate versions with their phase tags, the Entra app's
+ * keyCredentials, and what each Kong target holds. Read-only.
+ */
+import type { CredentialConfig } from "../config/load.js";
+import { toRotatorError } from "../errors.js";
+import { redact } from "../log/redact.js";
+import type { CertificateVersion } from "../ports.js";
+import type { EnginePorts, Snapshot, TargetObservation } from "./types.js";
+import { parseGeneration, type Generation } from "./tags.js";
+
+export async function observe(
+  cred: CredentialConfig,
+  ports: Pick<EnginePorts, "store" | "directory" | "kong" | "clock">,
+): Promise<Snapshot> {
+  const [versions, app, targets] = await Promise.all([
+    listCompletedVersions(cred.certificateName, ports),
+    ports.directory.getApplication(cred.entra.clientId),
+    // One failing target must not hide the others: each inspection's error is kept per target.
+    Promise.all(
+      ports.kong.map(async (t): Promise<TargetObservation> => {
+        try {
+          return { name: t.name, plugins: await t.inspect() };
+        } catch (e) {
+          return { name: t.name, error: redact(toRotatorError(e, "KONG_INSPECT_FAILED").toJSON()) };
+        }
+      }),
+    ),
+  ]);
+  return {
+    credential: cred.name,
+    certificateName: cred.certificateName,
+    policy: cred.policy,
+    observedAt: ports.clock.now(),
+    generations: versions.map(parseGeneration).filter((g): g is Generation => g !== undefined),
+    app,
+    targets,
+  };
+}
+
+/**
+ * A version without a thumbprint is a creation still in progress, e.g. after a run crashed while Key
+ * Vault was issuing the certificate (the operation continues server-side). Wait for it, then list again.
+ */
+async function listCompletedVersions(
+  name: string,
+  ports: Pick<EnginePorts, "store">,
+): Promise<CertificateVersion[]> {
+  const versions = await ports.store.listVersions(name);
+  if (versions.every((v) => v.x5t !== undefined)) return versions;
+  await ports.store.awaitPendingCreate(name);
+  return ports.store.listVersions(name);
+}

@@ -1,0 +1,273 @@
+/**
+ * The planner: a pure function from a snapshot to the ordered list of next safe actions. It never does
+ * I/O; `reconcile` executes the first action that is not blocked, observes again and plans again, so each
+ * step is decided on fresh state and a crash at any point leaves a state the planner understands.
+ */
+import type { Policy } from "../config/load.js";
+import {
+  activesNewestFirst,
+  effectiveActive,
+  inFlight,
+  keyAtApp,
+  proofGeneration,
+  targetHolds,
+  targetsReferencing,
+  unknownTargets,
+  unmanagedKeys,
+} from "./model.js";
+import type { Snapshot, UnmanagedKey } from "./types.js";
+import type { Generation } from "./tags.js";
+
+export type PublishMethod = "addKey" | "patch";
+export type RemovalMethod = "removeKey" | "patch";
+
+interface ActionBase {
+  /** Why the planner chose this action (human readable, no secrets). */
+  reason: string;
+  /** When set, the action is not safe now and is reported as skipped with this reason. */
+  blocked?: string;
+}
+
+/**
+ * Actions on the generation that a preceding `create` will make carry no `version` (dry-run projection).
+ */
+export type PlannedAction =
+  | (ActionBase & { kind: "create" })
+  | (ActionBase & { kind: "publish"; version?: string; x5t?: string; method: PublishMethod })
+  | (ActionBase & { kind: "verify"; version?: string; x5t?: string })
+  | (ActionBase & { kind: "activate"; version?: string; x5t?: string })
+  | (ActionBase & { kind: "sync"; version: string; x5t: string; target: string })
+  | (ActionBase & { kind: "mark-retiring"; version: string; x5t?: string; retireAfter: string })
+  | (ActionBase & { kind: "retire"; version: string; x5t?: string; removal?: RemovalMethod; keyId?: string })
+  | (ActionBase & {
+      kind: "remove-leaked";
+      version: string;
+      x5t?: string;
+      removal: RemovalMethod;
+      keyId: string;
+    })
+  | (ActionBase & { kind: "disable"; version: string; x5t?: string });
+
+export type ActionKind = PlannedAction["kind"];
+
+export interface Plan {
+  actions: PlannedAction[];
+  /** Keys at the app that match no generation: reported, never removed. */
+  unmanaged: UnmanagedKey[];
+}
+
+export interface PlanOptions {
+  force?: boolean;
+}
+
+export function plan(s: Snapshot, policy: Policy, now: Date, options: PlanOptions = {}): Plan {
+  const active = effectiveActive(s.generations);
+  const proof = proofGeneration(s, now);
+  const removal: RemovalMethod = proof ? "removeKey" : "patch";
+
+  const markRetiring: PlannedAction[] = activesNewestFirst(s.generations)
+    .slice(1)
+    .map((g) => ({
+      kind: "mark-retiring",
+      version: g.version,
+      x5t: g.x5t,
+      // The value an uninterrupted activation would have written, so a resumed run converges to it.
+      retireAfter: new Date((active?.activatedAt ?? now).getTime() + policy.overlap).toISOString(),
+      reason: `a later generation (${active?.x5t ?? "?"}) is active; activation was interrupted before demoting this one`,
+    }));
+
+  let working: Generation | undefined;
+  for (const g of inFlight(s.generations)) {
+    const superseded = !g.x5t
+      ? "its certificate was never issued"
+      : working
+        ? `superseded by the newer in-flight generation ${working.x5t ?? working.version}`
+        : active && g.createdOn < active.createdOn
+          ? "older than the active generation"
+          : undefined;
+    if (superseded)
+      markRetiring.push({
+        kind: "mark-retiring",
+        version: g.version,
+        x5t: g.x5t,
+        retireAfter: now.toISOString(),
+        reason: superseded,
+      });
+    else working = g;
+  }
+
+  const chain = working ? continueChain(s, working, proof) : startChain(active, policy, now, options, proof);
+
+  const sync: PlannedAction[] = [];
+  // An activation applies the JWK to every target anyway; otherwise targets that left the active key
+  // are put back on it. Only onto a key the IdP lists: pushing an unregistered key would cause an outage.
+  if (active?.x5t && chain[0]?.kind !== "activate") {
+    const atIdp = keyAtApp(s.app, active) !== undefined;
+    for (const t of s.targets) {
+      if (t.plugins === undefined || targetHolds(t, active.x5t)) continue;
+      sync.push({
+        kind: "sync",
+        version: active.version,
+        x5t: active.x5t,
+        target: t.name,
+        reason: `Kong target ${t.name} does not hold the active key ${active.x5t}`,
+        ...(atIdp
+          ? {}
+          : { blocked: "the active key is not registered at the app; pushing it would break logins" }),
+      });
+    }
+  }
+
+  const removals: PlannedAction[] = [];
+  for (const g of s.generations) {
+    if (g.phase === "retired") {
+      const k = keyAtApp(s.app, g);
+      if (k)
+        removals.push({
+          kind: "remove-leaked",
+          version: g.version,
+          x5t: g.x5t,
+          keyId: k.keyId,
+          removal,
+          reason: `the app still lists retired generation ${g.x5t ?? g.version}`,
+          ...blockedIfReferenced(s, g),
+        });
+    }
+  }
+  for (const g of s.generations) {
+    if (g.phase !== "retiring" || (g.retireAfter && g.retireAfter > now)) continue;
+    const k = keyAtApp(s.app, g);
+    removals.push({
+      kind: "retire",
+      version: g.version,
+      x5t: g.x5t,
+      ...(k ? { removal, keyId: k.keyId } : {}),
+      reason: g.retireAfter
+        ? `overlap ended at ${g.retireAfter.toISOString()}`
+        : "retiring without a retireAfter time",
+      ...(active ? blockedIfReferenced(s, g) : { blocked: "no active generation takes over from it" }),
+    });
+  }
+  for (const g of s.generations)
+    if (g.phase === "retired" && g.enabled)
+      removals.push({
+        kind: "disable",
+        version: g.version,
+        x5t: g.x5t,
+        reason: "retired but its Key Vault version is still enabled",
+      });
+
+  return {
+    actions: [...markRetiring, ...sync, ...removals, ...chain],
+    unmanaged: unmanagedKeys(s),
+  };
+}
+
+/** Never retire or remove a key that a Kong target references, or might reference (inspection failed). */
+function blockedIfReferenced(s: Snapshot, g: Generation): { blocked?: string } {
+  const referencing = g.x5t ? targetsReferencing(s, g.x5t) : [];
+  if (referencing.length) return { blocked: `still referenced by Kong target(s) ${referencing.join(", ")}` };
+  const unknown = unknownTargets(s);
+  if (unknown.length)
+    return { blocked: `state of Kong target(s) ${unknown.join(", ")} is unknown (inspection failed)` };
+  return {};
+}
+
+function continueChain(s: Snapshot, w: Generation, proof: Generation | undefined): PlannedAction[] {
+  const ref = { version: w.version, x5t: w.x5t };
+  const atApp = keyAtApp(s.app, w) !== undefined;
+  const out: PlannedAction[] = [];
+  if (w.phase === "pending" || !atApp)
+    out.push({
+      kind: "publish",
+      ...ref,
+      method: proof ? "addKey" : "patch",
+      reason:
+        w.phase === "pending"
+          ? "the new certificate is not registered at the app yet"
+          : "its key is no longer listed at the app",
+    });
+  if (w.phase !== "verified" || !atApp)
+    out.push({
+      kind: "verify",
+      ...ref,
+      reason: "the token endpoint has not yet accepted the new key consistently",
+    });
+  out.push({ kind: "activate", ...ref, reason: "the new key is verified at the IdP" });
+  return out;
+}
+
+function startChain(
+  active: Generation | undefined,
+  policy: Policy,
+  now: Date,
+  options: PlanOptions,
+  proof: Generation | undefined,
+): PlannedAction[] {
+  const reason = createReason(active, policy, now, options);
+  if (!reason) return [];
+  return [
+    { kind: "create", reason },
+    {
+      kind: "publish",
+      method: proof ? "addKey" : "patch",
+      reason: "register the new certificate at the app",
+    },
+    { kind: "verify", reason: "prove the new key at the token endpoint" },
+    { kind: "activate", reason: "push the new key to every Kong target" },
+  ];
+}
+
+function createReason(
+  active: Generation | undefined,
+  policy: Policy,
+  now: Date,
+  options: PlanOptions,
+): string | undefined {
+  if (!active) return "no active generation (bootstrap)";
+  const renewAt = renewalTime(active, policy);
+  if (renewAt && renewAt <= now)
+    return `the active key expires at ${active.expiresOn?.toISOString()}, within renewBefore`;
+  if (options.force) return "forced rotation";
+  return undefined;
+}
+
+function renewalTime(active: Generation, policy: Policy): Date | undefined {
+  return active.expiresOn ? new Date(active.expiresOn.getTime() - policy.renewBefore) : undefined;
+}
+
+/** The next time-driven event when nothing is due now (for status output). */
+export function nextScheduled(s: Snapshot, policy: Policy): { at: Date; what: string } | undefined {
+  const events: { at: Date; what: string }[] = [];
+  const active = effectiveActive(s.generations);
+  const renewAt = active && renewalTime(active, policy);
+  if (renewAt) events.push({ at: renewAt, what: "renew" });
+  for (const g of s.generations)
+    if (g.phase === "retiring" && g.retireAfter)
+      events.push({ at: g.retireAfter, what: `retire ${g.x5t ?? g.version}` });
+  return events.sort((a, b) => a.at.getTime() - b.at.getTime())[0];
+}
+
+export function describeAction(a: PlannedAction): string {
+  const gen = "version" in a && a.version ? (a.x5t ?? a.version) : "the new generation";
+  switch (a.kind) {
+    case "create":
+      return "create a new certificate version";
+    case "publish":
+      return `publish ${gen} at the app (${a.method === "addKey" ? "addKey" : "PATCH keyCredentials"})`;
+    case "verify":
+      return `verify ${gen} at the token endpoint`;
+    case "activate":
+      return `activate ${gen} on every Kong target`;
+    case "sync":
+      return `re-apply active key ${a.x5t} to Kong target ${a.target}`;
+    case "mark-retiring":
+      return `mark ${gen} retiring (after ${a.retireAfter})`;
+    case "retire":
+      return `retire ${gen}`;
+    case "remove-leaked":
+      return `remove retired ${gen} from the app`;
+    case "disable":
+      return `disable the Key Vault version of ${gen}`;
+  }
+}

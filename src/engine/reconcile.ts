@@ -1,0 +1,266 @@
+/**
+ * One rotation run for one credential: observe, plan, execute the first safe action, persist its phase
+ * in Key Vault tags, observe again, repeat until nothing is due. Because every decision is taken from
+ * freshly observed state and every step is idempotent, a run that crashed anywhere is resumed by the
+ * next run (the AWS Secrets Manager rotation model: create → set → test → finish, each step resumable).
+ *
+ * Expected failures never throw: they stop the run and come back as outcome `failed` (or `stuck` when
+ * verification timed out) with a safe error. Only programming errors throw.
+ */
+import type { CredentialConfig } from "../config/load.js";
+import { toRotatorError, type RotatorError } from "../errors.js";
+import { redact, redactText } from "../log/redact.js";
+import { EngineBug, noProgress, runAborted } from "./errors.js";
+import type { EnginePorts, SafeError, Snapshot, UnmanagedKey } from "./types.js";
+import { observe } from "./observe.js";
+import { describeAction, plan, type ActionKind, type Plan, type PlannedAction } from "./plan.js";
+import { credentialStatus, type CredentialStatus } from "./status.js";
+import { TagBook, type StepContext } from "./steps/context.js";
+import { executeAction } from "./steps/index.js";
+import { failureTags } from "./tags.js";
+
+export type { EnginePorts } from "./types.js";
+
+export interface RunOptions {
+  /** Create a new generation even if the active one is not due for renewal. */
+  force?: boolean;
+  /** Observe and plan only: no mutating call. */
+  dryRun?: boolean;
+  /** Why the run was started (schedule, operator request); logged and reported. */
+  reason?: string;
+  /** The lease: when it aborts, the run stops before its next step. */
+  signal?: AbortSignal;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+export interface ProgressEvent {
+  credential: string;
+  event: "start" | "progress" | "done" | "skip" | "fail";
+  action: ActionKind;
+  description: string;
+  version?: string;
+  x5t?: string;
+  target?: string;
+  detail?: string;
+  error?: SafeError;
+}
+
+export interface StepRecord {
+  action: ActionKind;
+  version?: string;
+  x5t?: string;
+  target?: string;
+  status: "done" | "skipped" | "failed";
+  detail: string;
+  startedAt: string;
+  durationMs: number;
+}
+
+export type RunOutcome = "ok" | "noop" | "planned" | "failed" | "stuck";
+
+export interface RunReport {
+  credential: string;
+  outcome: RunOutcome;
+  reason?: string;
+  /** The plan as first computed (for a dry run, the whole answer). */
+  plan: PlannedAction[];
+  unmanaged: UnmanagedKey[];
+  steps: StepRecord[];
+  error?: SafeError;
+  failedTarget?: string;
+  /** Absent only when the state could not be observed at all. */
+  status?: CredentialStatus;
+}
+
+export async function reconcile(
+  cred: CredentialConfig,
+  ports: EnginePorts,
+  options: RunOptions = {},
+): Promise<RunReport> {
+  const { clock, logger } = ports;
+  const report: RunReport = {
+    credential: cred.name,
+    outcome: "noop",
+    ...(options.reason ? { reason: options.reason } : {}),
+    plan: [],
+    unmanaged: [],
+    steps: [],
+  };
+  const emit = (event: ProgressEvent["event"], a: PlannedAction, extra: Partial<ProgressEvent> = {}): void =>
+    options.onProgress?.({
+      credential: cred.name,
+      event,
+      action: a.kind,
+      description: describeAction(a),
+      ...refOf(a),
+      ...extra,
+    });
+
+  let snapshot: Snapshot;
+  try {
+    snapshot = await observe(cred, ports);
+  } catch (e) {
+    return finish(cred, ports, report, undefined, { error: toRotatorError(e) });
+  }
+  let current: Plan = plan(snapshot, cred.policy, snapshot.observedAt, { force: options.force });
+  report.plan = current.actions;
+  report.unmanaged = current.unmanaged;
+  if (options.dryRun) {
+    report.outcome = "planned";
+    return finish(cred, ports, report, snapshot);
+  }
+
+  let force = options.force === true;
+  const done = new Set<string>();
+  for (;;) {
+    const action = current.actions.find((a) => !a.blocked);
+    if (!action) break;
+    if (options.signal?.aborted) return finish(cred, ports, report, snapshot, { error: runAborted() });
+    // Each action runs at most once per run (and `create` at most once, whatever the version): if the
+    // planner asks again, the step's effect did not stick, and looping would not help.
+    if (done.has(actionKey(action))) {
+      const error = noProgress(describeAction(action));
+      await recordFailure(ports, cred, snapshot, action, error);
+      return finish(cred, ports, report, snapshot, { error });
+    }
+
+    const startedAt = clock.now();
+    const tags = new TagBook(ports.store, cred.certificateName);
+    const ctx: StepContext = {
+      cred,
+      ports,
+      snapshot,
+      tags,
+      ...(options.signal ? { signal: options.signal } : {}),
+      progress: (detail) => emit("progress", action, { detail }),
+    };
+    emit("start", action);
+    try {
+      const out = await executeAction(ctx, action);
+      const record = stepRecord(action, "done", out.detail, startedAt, clock.now());
+      if (out.version) record.version = out.version;
+      if (out.x5t) record.x5t = out.x5t;
+      report.steps.push(record);
+      logger.log("info", "RotationStep", { credential: cred.name, ...record });
+      emit("done", action, {
+        detail: out.detail,
+        ...(out.version ? { version: out.version } : {}),
+        ...(out.x5t ? { x5t: out.x5t } : {}),
+      });
+    } catch (e) {
+      if (e instanceof EngineBug) throw e;
+      const error = toRotatorError(e);
+      const record = stepRecord(action, "failed", redactText(error.message), startedAt, clock.now());
+      report.steps.push(record);
+      logger.log("error", "RotationStep", { credential: cred.name, ...record, code: error.code });
+      emit("fail", action, { error: safe(error) });
+      if (error.code !== "RUN_ABORTED") await recordFailure(ports, cred, snapshot, action, error, tags);
+      return finish(cred, ports, report, snapshot, {
+        error,
+        stuck: error.code === "VERIFY_TIMEOUT",
+        reobserve: true,
+      });
+    }
+    done.add(actionKey(action));
+    if (action.kind === "create" || action.kind === "activate") force = false;
+
+    try {
+      snapshot = await observe(cred, ports);
+    } catch (e) {
+      return finish(cred, ports, report, snapshot, { error: toRotatorError(e) });
+    }
+    current = plan(snapshot, cred.policy, snapshot.observedAt, { force });
+  }
+
+  for (const a of current.actions) {
+    const now = clock.now();
+    report.steps.push(stepRecord(a, "skipped", a.blocked ?? "", now, now));
+    emit("skip", a, { detail: a.blocked ?? "" });
+  }
+  report.outcome = report.steps.some((s) => s.status === "done") ? "ok" : "noop";
+  return finish(cred, ports, report, snapshot);
+}
+
+function refOf(a: PlannedAction): { version?: string; x5t?: string; target?: string } {
+  return {
+    ...("version" in a && a.version ? { version: a.version } : {}),
+    ...("x5t" in a && a.x5t ? { x5t: a.x5t } : {}),
+    ...(a.kind === "sync" ? { target: a.target } : {}),
+  };
+}
+
+function actionKey(a: PlannedAction): string {
+  const r = refOf(a);
+  return [a.kind, r.version ?? "", r.target ?? "", a.kind === "remove-leaked" ? a.keyId : ""].join("|");
+}
+
+function stepRecord(
+  a: PlannedAction,
+  status: StepRecord["status"],
+  detail: string,
+  startedAt: Date,
+  endedAt: Date,
+): StepRecord {
+  return {
+    action: a.kind,
+    ...refOf(a),
+    status,
+    detail,
+    startedAt: startedAt.toISOString(),
+    durationMs: endedAt.getTime() - startedAt.getTime(),
+  };
+}
+
+function safe(e: RotatorError): SafeError {
+  return redact(e.toJSON());
+}
+
+/** Count the failure on the generation the step worked on. Best effort: it must not hide the step's error. */
+async function recordFailure(
+  ports: EnginePorts,
+  cred: CredentialConfig,
+  snapshot: Snapshot,
+  action: PlannedAction,
+  error: RotatorError,
+  tags = new TagBook(ports.store, cred.certificateName),
+): Promise<void> {
+  const g = snapshot.generations.find((x) => "version" in action && x.version === action.version);
+  if (!g) return;
+  try {
+    await tags.write(g, failureTags(tags.current(g), error.code, ports.clock.now()));
+  } catch (e) {
+    ports.logger.log("warn", "RotationFailureNotRecorded", {
+      credential: cred.name,
+      version: g.version,
+      code: toRotatorError(e).code,
+    });
+  }
+}
+
+async function finish(
+  cred: CredentialConfig,
+  ports: EnginePorts,
+  report: RunReport,
+  snapshot: Snapshot | undefined,
+  failure?: { error: RotatorError; stuck?: boolean; reobserve?: boolean },
+): Promise<RunReport> {
+  let last = snapshot;
+  if (failure) {
+    report.outcome = failure.stuck ? "stuck" : "failed";
+    report.error = safe(failure.error);
+    const target = failure.error.details?.["target"];
+    if (typeof target === "string") report.failedTarget = target;
+    // The failed step may have changed state (failure tags, some targets updated): show the latest.
+    if (failure.reobserve) last = await observe(cred, ports).catch(() => snapshot);
+  }
+  if (last) report.status = credentialStatus(last, ports.clock.now());
+  ports.logger.log(failure ? "error" : "info", "RotationRun", {
+    credential: report.credential,
+    outcome: report.outcome,
+    steps: report.steps.length,
+    ...(report.reason ? { reason: report.reason } : {}),
+    ...(report.error ? { code: report.error.code } : {}),
+    ...(report.failedTarget ? { target: report.failedTarget } : {}),
+  });
+  return report;
+}

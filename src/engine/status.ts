@@ -1,0 +1,87 @@
+/**
+ * The status view of one credential, for the CLI, the HTTP status endpoint and run reports. Built only
+ * from public facts (versions, thumbprints, dates, plugin ids, kids): never any secret.
+ */
+import { describeAction, nextScheduled, plan } from "./plan.js";
+import { effectiveActive, keyAtApp, targetHolds, unmanagedKeys } from "./model.js";
+import type { SafeError, Snapshot, UnmanagedKey } from "./types.js";
+import type { Phase } from "./tags.js";
+
+export interface GenerationStatus {
+  version: string;
+  phase: Phase;
+  enabled: boolean;
+  x5t?: string;
+  notBefore?: string;
+  expiresOn?: string;
+  activatedAt?: string;
+  retireAfter?: string;
+  failures: number;
+  lastError?: string;
+  /** Is the generation's certificate listed on the Entra app? */
+  atIdp: boolean;
+}
+
+export interface TargetStatus {
+  name: string;
+  plugins: { pluginId: string; workspace?: string; kid?: string }[];
+  /** Every plugin holds the active key. */
+  inSync: boolean;
+  error?: SafeError;
+}
+
+export interface CredentialStatus {
+  credential: string;
+  generations: GenerationStatus[];
+  targets: TargetStatus[];
+  /** x5t of the active generation. */
+  active?: string;
+  /** Keys at the app that match no generation (never touched). */
+  unmanagedKeys: UnmanagedKey[];
+  nextAction?: string;
+}
+
+const iso = (d: Date | undefined): string | undefined => d?.toISOString();
+
+export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
+  const active = effectiveActive(s.generations);
+  return {
+    credential: s.credential,
+    generations: s.generations.map((g) => ({
+      version: g.version,
+      phase: g.phase,
+      enabled: g.enabled,
+      x5t: g.x5t,
+      notBefore: iso(g.notBefore),
+      expiresOn: iso(g.expiresOn),
+      activatedAt: iso(g.activatedAt),
+      retireAfter: iso(g.retireAfter),
+      failures: g.failures,
+      lastError: g.lastError,
+      atIdp: keyAtApp(s.app, g) !== undefined,
+    })),
+    targets: s.targets.map((t) => ({
+      name: t.name,
+      plugins: (t.plugins ?? []).map((p) => ({
+        pluginId: p.pluginId,
+        ...(p.workspace ? { workspace: p.workspace } : {}),
+        kid: p.kid,
+      })),
+      inSync: active?.x5t !== undefined && targetHolds(t, active.x5t),
+      ...(t.error ? { error: t.error } : {}),
+    })),
+    active: active?.x5t,
+    unmanagedKeys: unmanagedKeys(s),
+    nextAction: nextAction(s, now),
+  };
+}
+
+function nextAction(s: Snapshot, now: Date): string | undefined {
+  const { actions } = plan(s, s.policy, now);
+  const runnable = actions.find((a) => !a.blocked);
+  if (runnable) return describeAction(runnable);
+  const blocked = actions[0];
+  if (blocked) return `${describeAction(blocked)} (blocked: ${blocked.blocked})`;
+  const next = nextScheduled(s, s.policy);
+  return next && `${next.what} at ${next.at.toISOString()}`;
+}

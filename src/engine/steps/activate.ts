@@ -1,0 +1,42 @@
+/**
+ * activate: push the verified key to every Kong target (each apply reads back), then tag the new
+ * generation `active` FIRST and the previous one `retiring` (retireAfter = now + overlap). A crash
+ * between the two writes leaves two `active` generations; the newest activatedAt wins on the next run.
+ * A failing target leaves the generation `verified`: targets already updated hold a key the IdP accepts.
+ */
+import { activateNotVerified, activateShorterLifetime } from "../errors.js";
+import { loadJwk, applyTo } from "../kong.js";
+import { activesNewestFirst, effectiveActive, keyAtApp } from "../model.js";
+import type { PlannedAction } from "../plan.js";
+import { phaseTags, TAG_ACTIVATED_AT, TAG_RETIRE_AFTER } from "../tags.js";
+import { generation, type StepContext, type StepOutcome } from "./context.js";
+
+export async function activateGeneration(
+  ctx: StepContext,
+  action: Extract<PlannedAction, { kind: "activate" }>,
+): Promise<StepOutcome> {
+  const s = ctx.snapshot;
+  const g = generation(s, action.version);
+  if (g.phase !== "verified" || !keyAtApp(s.app, g)) throw activateNotVerified(g.x5t, g.phase);
+  const current = effectiveActive(s.generations);
+  if (current && (g.expiresOn?.getTime() ?? 0) < (current.expiresOn?.getTime() ?? 0))
+    throw activateShorterLifetime(g.x5t, g.expiresOn, current.expiresOn);
+
+  const jwk = await loadJwk(ctx.ports.store, ctx.cred, g);
+  for (const target of ctx.ports.kong) {
+    const plugins = await applyTo(target, jwk);
+    ctx.progress(`Kong target ${target.name}: ${plugins} plugin(s) confirmed on ${jwk.kid}`);
+  }
+
+  const now = ctx.ports.clock.now();
+  await ctx.tags.write(g, phaseTags("active", { [TAG_ACTIVATED_AT]: now.toISOString() }));
+  const retireAfter = new Date(now.getTime() + ctx.cred.policy.overlap).toISOString();
+  const previous = activesNewestFirst(s.generations).filter((x) => x.version !== g.version);
+  for (const old of previous)
+    await ctx.tags.write(old, phaseTags("retiring", { [TAG_RETIRE_AFTER]: retireAfter }));
+  return {
+    detail:
+      `${ctx.ports.kong.length} Kong target(s) on ${jwk.kid}` +
+      (previous.length ? `; ${previous.map((x) => x.x5t).join(", ")} retiring after ${retireAfter}` : ""),
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * What a step needs: the credential, the ports, the snapshot the step was planned from, and a tag
+ * writer that remembers what this step already wrote (Key Vault replaces the whole tag map on update, so
+ * a second write to the same version must merge into the first one, not into the stale snapshot).
+ */
+import type { CredentialConfig } from "../../config/load.js";
+import type { JwsSigner } from "../../crypto/jws.js";
+import type { CertificateStore } from "../../ports.js";
+import { EngineBug } from "../errors.js";
+import type { EnginePorts, Snapshot } from "../types.js";
+import { mergeTags, type Generation, type TagChanges } from "../tags.js";
+
+export interface StepContext {
+  cred: CredentialConfig;
+  ports: EnginePorts;
+  snapshot: Snapshot;
+  tags: TagBook;
+  signal?: AbortSignal;
+  /** Intermediate progress of the running step (verify attempts, per-target applies). */
+  progress(detail: string): void;
+}
+
+/** What a step reports back; `version`/`x5t` only when the step made a new generation. */
+export interface StepOutcome {
+  detail: string;
+  version?: string;
+  x5t?: string;
+}
+
+export class TagBook {
+  private readonly written = new Map<string, Record<string, string>>();
+
+  constructor(
+    private readonly store: CertificateStore,
+    private readonly certificateName: string,
+  ) {}
+
+  async write(g: Generation, changes: TagChanges, enabled?: boolean): Promise<void> {
+    const tags = mergeTags(this.written.get(g.version) ?? g.tags, changes);
+    await this.store.updateVersion(
+      this.certificateName,
+      g.version,
+      enabled === undefined ? { tags } : { tags, enabled },
+    );
+    this.written.set(g.version, tags);
+  }
+
+  /** The tags as last written in this step, else as observed. */
+  current(g: Generation): Readonly<Record<string, string>> {
+    return this.written.get(g.version) ?? g.tags;
+  }
+}
+
+export function generation(s: Snapshot, version: string | undefined): Generation {
+  const g = s.generations.find((x) => x.version === version);
+  // The planner only names generations of the snapshot it was given: anything else is a bug.
+  if (!g)
+    throw new EngineBug(`planned action names version ${version ?? "(none)"}, which is not in the snapshot`);
+  return g;
+}
+
+export function signerFor(ctx: StepContext, g: Generation): JwsSigner {
+  if (!g.x5t) throw new EngineBug(`version ${g.version} has no certificate yet and cannot sign`);
+  return ctx.ports.store.signer(ctx.cred.certificateName, g.version, {
+    x5t: g.x5t,
+    ...(g.x5tS256 ? { x5tS256: g.x5tS256 } : {}),
+  });
+}

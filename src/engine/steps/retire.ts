@@ -1,0 +1,64 @@
+/**
+ * Steps that take keys out of service. Removal from the app uses removeKey with a proof signed by the
+ * ACTIVE generation's key (never the key being removed), or the PATCH fallback when no valid key of ours
+ * is listed. Removal comes before the `retired` tag: a crash in between leaves a `retiring` generation
+ * whose key is already gone, and the next run only writes the tag.
+ */
+import { mapPatchError } from "../errors.js";
+import { proofGeneration } from "../model.js";
+import type { PlannedAction } from "../plan.js";
+import { phaseTags, TAG_RETIRE_AFTER, TAG_RETIRED_AT } from "../tags.js";
+import { generation, signerFor, type StepContext, type StepOutcome } from "./context.js";
+
+async function removeFromApp(ctx: StepContext, keyId: string): Promise<string> {
+  const s = ctx.snapshot;
+  const proof = proofGeneration(s, ctx.ports.clock.now());
+  if (proof) {
+    await ctx.ports.directory.removeKey(s.app, keyId, signerFor(ctx, proof));
+    return `removed keyId ${keyId} with removeKey (proof signed by ${proof.x5t})`;
+  }
+  try {
+    await ctx.ports.directory.patchKeyCredentials(s.app, { removeKeyIds: [keyId] });
+  } catch (e) {
+    throw mapPatchError(e);
+  }
+  return `removed keyId ${keyId} with PATCH keyCredentials`;
+}
+
+export async function retireGeneration(
+  ctx: StepContext,
+  action: Extract<PlannedAction, { kind: "retire" }>,
+): Promise<StepOutcome> {
+  const g = generation(ctx.snapshot, action.version);
+  const removed = action.keyId ? await removeFromApp(ctx, action.keyId) : "not listed at the app";
+  await ctx.tags.write(
+    g,
+    phaseTags("retired", { [TAG_RETIRED_AT]: ctx.ports.clock.now().toISOString() }),
+    false,
+  );
+  return { detail: `${removed}; Key Vault version disabled` };
+}
+
+export async function removeLeaked(
+  ctx: StepContext,
+  action: Extract<PlannedAction, { kind: "remove-leaked" }>,
+): Promise<StepOutcome> {
+  return { detail: await removeFromApp(ctx, action.keyId) };
+}
+
+export async function markRetiring(
+  ctx: StepContext,
+  action: Extract<PlannedAction, { kind: "mark-retiring" }>,
+): Promise<StepOutcome> {
+  const g = generation(ctx.snapshot, action.version);
+  await ctx.tags.write(g, phaseTags("retiring", { [TAG_RETIRE_AFTER]: action.retireAfter }));
+  return { detail: `was ${g.phase}; retires after ${action.retireAfter}` };
+}
+
+export async function disableVersion(
+  ctx: StepContext,
+  action: Extract<PlannedAction, { kind: "disable" }>,
+): Promise<StepOutcome> {
+  await ctx.ports.store.updateVersion(ctx.cred.certificateName, action.version, { enabled: false });
+  return { detail: "Key Vault version disabled" };
+}

@@ -1,0 +1,17 @@
+/** sync: put a Kong target that drifted away from the active key back on it (idempotent re-apply). */
+import { EngineBug } from "../errors.js";
+import { applyTo, loadJwk } from "../kong.js";
+import type { PlannedAction } from "../plan.js";
+import { generation, type StepContext, type StepOutcome } from "./context.js";
+
+export async function syncTarget(
+  ctx: StepContext,
+  action: Extract<PlannedAction, { kind: "sync" }>,
+): Promise<StepOutcome> {
+  const g = generation(ctx.snapshot, action.version);
+  const target = ctx.ports.kong.find((t) => t.name === action.target);
+  if (!target)
+    throw new EngineBug(`planned sync names Kong target ${action.target}, which is not configured`);
+  const plugins = await applyTo(target, await loadJwk(ctx.ports.store, ctx.cred, g));
+  return { detail: `${plugins} plugin(s) confirmed on ${action.x5t}` };
+}

@@ -1,0 +1,137 @@
+/**
+ * The engine's only state: tags on each Key Vault certificate version ("key generation").
+ *
+ * Key Vault allows at most 15 tags per object, names up to 512 and values up to 256 characters
+ * (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates#object-types,
+ * "Tags"), and `updateCertificateProperties` replaces the whole tag map, so every write sends the full
+ * map: the version's existing tags (including ones users set) merged with the engine's changes.
+ */
+import type { CertificateVersion } from "../ports.js";
+import { RotatorError } from "../errors.js";
+
+export const TAG_PREFIX = "rotator-";
+export const TAG_PHASE = "rotator-phase";
+export const TAG_ENTRA_KEY_ID = "rotator-entraKeyId";
+export const TAG_PUBLISHED_AT = "rotator-publishedAt";
+export const TAG_VERIFIED_AT = "rotator-verifiedAt";
+export const TAG_ACTIVATED_AT = "rotator-activatedAt";
+export const TAG_RETIRE_AFTER = "rotator-retireAfter";
+export const TAG_RETIRED_AT = "rotator-retiredAt";
+export const TAG_FAILURES = "rotator-failures";
+/** An error CODE only, never a message (messages may grow and Key Vault caps values at 256 chars). */
+export const TAG_LAST_ERROR = "rotator-lastError";
+export const TAG_LAST_FAILURE_AT = "rotator-lastFailureAt";
+
+export const MAX_TAGS = 15;
+const MAX_TAG_VALUE = 256;
+
+export const PHASES = ["pending", "published", "verified", "active", "retiring", "retired"] as const;
+export type Phase = (typeof PHASES)[number];
+export const IN_FLIGHT: readonly Phase[] = ["pending", "published", "verified"];
+
+/** One tracked certificate version with its tags parsed. */
+export interface Generation {
+  version: string;
+  enabled: boolean;
+  createdOn: Date;
+  x5t?: string;
+  x5tS256?: string;
+  notBefore?: Date;
+  expiresOn?: Date;
+  phase: Phase;
+  entraKeyId?: string;
+  publishedAt?: Date;
+  verifiedAt?: Date;
+  activatedAt?: Date;
+  retireAfter?: Date;
+  retiredAt?: Date;
+  failures: number;
+  lastError?: string;
+  lastFailureAt?: Date;
+  /** The raw tag map, kept so that writes can merge into it. */
+  tags: Readonly<Record<string, string>>;
+}
+
+function date(v: string | undefined): Date | undefined {
+  if (v === undefined) return undefined;
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+function isPhase(v: string | undefined): v is Phase {
+  return (PHASES as readonly string[]).includes(v ?? "");
+}
+
+/** Parse a version's tags; undefined when the version is not managed by the engine (no valid phase tag). */
+export function parseGeneration(v: CertificateVersion): Generation | undefined {
+  const t = v.tags;
+  const phase = t[TAG_PHASE];
+  if (!isPhase(phase)) return undefined;
+  const failures = Number(t[TAG_FAILURES] ?? "0");
+  return {
+    version: v.version,
+    enabled: v.enabled,
+    createdOn: v.createdOn,
+    x5t: v.x5t,
+    x5tS256: v.x5tS256,
+    notBefore: v.notBefore,
+    expiresOn: v.expiresOn,
+    phase,
+    entraKeyId: t[TAG_ENTRA_KEY_ID],
+    publishedAt: date(t[TAG_PUBLISHED_AT]),
+    verifiedAt: date(t[TAG_VERIFIED_AT]),
+    activatedAt: date(t[TAG_ACTIVATED_AT]),
+    retireAfter: date(t[TAG_RETIRE_AFTER]),
+    retiredAt: date(t[TAG_RETIRED_AT]),
+    failures: Number.isInteger(failures) && failures >= 0 ? failures : 0,
+    lastError: t[TAG_LAST_ERROR],
+    lastFailureAt: date(t[TAG_LAST_FAILURE_AT]),
+    tags: t,
+  };
+}
+
+/** Changes to rotator tags; `undefined` removes the tag. */
+export type TagChanges = Partial<Record<string, string | undefined>>;
+
+/** Merge changes into a full tag map and check Key Vault's limits before anything is sent. */
+export function mergeTags(
+  current: Readonly<Record<string, string>>,
+  changes: TagChanges,
+): Record<string, string> {
+  const out: Record<string, string> = { ...current };
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  const count = Object.keys(out).length;
+  if (count > MAX_TAGS)
+    throw new RotatorError(
+      "TAG_LIMIT_EXCEEDED",
+      `the certificate version would carry ${count} tags; Key Vault allows ${MAX_TAGS}`,
+      `The engine uses up to 10 tags named ${TAG_PREFIX}*; remove other tags from the certificate versions.`,
+      { details: { count } },
+    );
+  for (const [k, v] of Object.entries(out))
+    if (v.length > MAX_TAG_VALUE)
+      throw new RotatorError(
+        "TAG_VALUE_TOO_LONG",
+        `tag ${k} is longer than ${MAX_TAG_VALUE} characters`,
+        "Shorten the tag value.",
+      );
+  return out;
+}
+
+/** Tag changes that record one failure of a step on a generation. */
+export function failureTags(tags: Readonly<Record<string, string>>, code: string, now: Date): TagChanges {
+  const previous = Number(tags[TAG_FAILURES] ?? "0");
+  return {
+    [TAG_FAILURES]: String((Number.isInteger(previous) && previous >= 0 ? previous : 0) + 1),
+    [TAG_LAST_ERROR]: code,
+    [TAG_LAST_FAILURE_AT]: now.toISOString(),
+  };
+}
+
+/** Tag changes for a phase transition; the last error is cleared (the failure count is history and stays). */
+export function phaseTags(phase: Phase, extra: TagChanges = {}): TagChanges {
+  return { [TAG_PHASE]: phase, [TAG_LAST_ERROR]: undefined, [TAG_LAST_FAILURE_AT]: undefined, ...extra };
+}

@@ -1,0 +1,51 @@
+/**
+ * The engine's shared types: its ports and what it knows about one credential at one instant (the
+ * snapshot).
+ */
+import type { Clock } from "../clock.js";
+import type { Policy } from "../config/load.js";
+import type { RotatorError } from "../errors.js";
+import type { Logger } from "../log/logger.js";
+import type {
+  CertificateStore,
+  EntraApplication,
+  EntraDirectory,
+  KongPluginView,
+  KongTarget,
+  TokenEndpoint,
+} from "../ports.js";
+import type { Generation } from "./tags.js";
+
+export interface EnginePorts {
+  store: CertificateStore;
+  directory: EntraDirectory;
+  tokens: TokenEndpoint;
+  kong: KongTarget[];
+  clock: Clock;
+  logger: Logger;
+}
+
+/** The serialisable, secret-free view of a RotatorError. */
+export type SafeError = ReturnType<RotatorError["toJSON"]>;
+
+export type TargetObservation =
+  | { name: string; plugins: KongPluginView[]; error?: undefined }
+  | { name: string; plugins?: undefined; error: SafeError };
+
+export interface Snapshot {
+  credential: string;
+  certificateName: string;
+  policy: Policy;
+  observedAt: Date;
+  /** Tracked generations (versions with a rotator-phase tag), newest first. */
+  generations: Generation[];
+  app: EntraApplication;
+  /** One entry per configured Kong target, in configuration order. */
+  targets: TargetObservation[];
+}
+
+export interface UnmanagedKey {
+  keyId: string;
+  x5t?: string;
+  displayName?: string | null;
+}

@@ -1,0 +1,76 @@
+/**
+ * In-memory Kong target: one or more openid-connect plugins, each holding our client's entry of
+ * `config.client_jwk`. `apply` replaces that entry in every plugin and reads it back, as the Admin API
+ * adapter does (PATCH /plugins/{id} replaces arrays wholesale; the adapter keeps other clients' entries).
+ * Kong signs with the JWK's own `alg` and puts `kid` in the assertion header, so both must be set.
+ * Fault hooks: `dropWrites` (the Admin API answers 200 but the plugin keeps its old key, e.g. a concurrent
+ * decK sync). Not reproduced: schema validation beyond required members, workspaces, hybrid sync.
+ */
+import { RotatorError } from "../../../src/errors.js";
+import type { KongPrivateJwk } from "../../../src/crypto/keymaterial.js";
+import type { KongPluginView, KongTarget } from "../../../src/ports.js";
+import type { Calls } from "./calls.js";
+
+interface Plugin {
+  pluginId: string;
+  jwk?: Record<string, string>;
+}
+
+const PRIVATE = ["n", "e", "d", "p", "q", "dp", "dq", "qi"] as const;
+
+export class MemoryKongTarget implements KongTarget {
+  readonly plugins: Plugin[];
+  dropWrites = false;
+
+  constructor(
+    private readonly calls: Calls,
+    readonly name: string,
+    pluginCount = 1,
+  ) {
+    this.plugins = Array.from({ length: pluginCount }, (_, i) => ({
+      pluginId: `00000000-0000-4000-8000-${name.padEnd(8, "0").slice(0, 8)}${String(i).padStart(4, "0")}`,
+    }));
+  }
+
+  inspect(): Promise<KongPluginView[]> {
+    return this.calls.run(`kong[${this.name}].inspect`, false, () => this.views());
+  }
+
+  apply(jwk: KongPrivateJwk): Promise<KongPluginView[]> {
+    return this.calls.run(`kong[${this.name}].apply`, true, () => {
+      const missing = ["kid", "alg", "kty", ...PRIVATE].filter(
+        (k) => typeof (jwk as unknown as Record<string, unknown>)[k] !== "string",
+      );
+      if (missing.length)
+        throw new RotatorError(
+          "KONG_SCHEMA_VIOLATION",
+          `schema violation (client_jwk: missing ${missing.join(", ")})`,
+          "Send a complete private JWK.",
+          { status: 400 },
+        );
+      if (!this.dropWrites)
+        for (const p of this.plugins) p.jwk = { ...(jwk as unknown as Record<string, string>) };
+      return this.views();
+    });
+  }
+
+  /** Kids held by the plugins (plugins without a key omitted). */
+  kids(): string[] {
+    return this.plugins.flatMap((p) => (p.jwk?.kid ? [p.jwk.kid] : []));
+  }
+
+  /** Put a JWK into every plugin directly, as an operator or decK would. */
+  hold(jwk: Record<string, string>): void {
+    for (const p of this.plugins) p.jwk = { ...jwk };
+  }
+
+  private views(): KongPluginView[] {
+    return this.plugins.map((p) => ({
+      pluginId: p.pluginId,
+      clientIndex: 0,
+      ...(p.jwk
+        ? { kid: p.jwk.kid, x5t: p.jwk.x5t, alg: p.jwk.alg, modulusPrefix: p.jwk.n?.slice(0, 12) }
+        : {}),
+    }));
+  }
+}

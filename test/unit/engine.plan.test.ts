@@ -1,0 +1,315 @@
+/** The planner is pure: every trigger and guard is checked on hand-built snapshots. */
+import { describe, expect, it } from "vitest";
+import type { KeyCredential } from "../../src/ports.js";
+import { plan, type PlannedAction } from "../../src/engine/plan.js";
+import {
+  parseGeneration,
+  TAG_ACTIVATED_AT,
+  TAG_PHASE,
+  TAG_RETIRE_AFTER,
+  type Generation,
+  type Phase,
+} from "../../src/engine/tags.js";
+import type { Snapshot, TargetObservation } from "../../src/engine/types.js";
+import { testPolicy } from "../support/memory/world.js";
+
+const NOW = new Date("2026-03-01T00:00:00.000Z");
+const DAY = 86_400_000;
+const policy = { ...testPolicy, renewBefore: 30 * DAY, overlap: DAY };
+let counter = 0;
+
+function gen(
+  phase: Phase,
+  o: {
+    x5t?: string | null;
+    ageDays?: number;
+    expiresInDays?: number;
+    tags?: Record<string, string>;
+    enabled?: boolean;
+  } = {},
+): Generation {
+  counter++;
+  const createdOn = new Date(NOW.getTime() - (o.ageDays ?? 10) * DAY);
+  const g = parseGeneration({
+    version: `v${counter}`,
+    enabled: o.enabled ?? true,
+    createdOn,
+    ...(o.x5t === null
+      ? {}
+      : {
+          x5t: o.x5t ?? `x5t-${counter}`,
+          notBefore: createdOn,
+          expiresOn: new Date(NOW.getTime() + (o.expiresInDays ?? 150) * DAY),
+        }),
+    tags: { [TAG_PHASE]: phase, ...o.tags },
+  });
+  if (!g) throw new Error("bad test generation");
+  return g;
+}
+
+function keyOf(g: Generation, o: { expired?: boolean } = {}): KeyCredential {
+  return {
+    keyId: `key-${g.version}`,
+    type: "AsymmetricX509Cert",
+    usage: "Verify",
+    startDateTime: g.notBefore?.toISOString() ?? null,
+    endDateTime: o.expired
+      ? new Date(NOW.getTime() - DAY).toISOString()
+      : (g.expiresOn?.toISOString() ?? null),
+    ...(g.x5t ? { x5t: g.x5t } : {}),
+  };
+}
+
+function snap(generations: Generation[], keys: KeyCredential[], targets?: TargetObservation[]): Snapshot {
+  const active = generations.find((g) => g.phase === "active");
+  return {
+    credential: "c",
+    certificateName: "c",
+    policy,
+    observedAt: NOW,
+    generations,
+    app: { objectId: "o", appId: "a", displayName: "app", keyCredentials: keys },
+    targets: targets ?? [
+      {
+        name: "edge",
+        plugins: [{ pluginId: "p1", clientIndex: 0, ...(active?.x5t ? { kid: active.x5t } : {}) }],
+      },
+    ],
+  };
+}
+
+const kinds = (actions: PlannedAction[]) => actions.map((a) => (a.blocked ? `${a.kind}(blocked)` : a.kind));
+
+describe("plan: create triggers", () => {
+  it("bootstraps when there is no generation at all, publishing through the PATCH fallback", () => {
+    const p = plan(snap([], []), policy, NOW);
+    expect(kinds(p.actions)).toEqual(["create", "publish", "verify", "activate"]);
+    expect(p.actions[1]).toMatchObject({ kind: "publish", method: "patch" });
+  });
+
+  it("does nothing while the active key is outside renewBefore", () => {
+    const a = gen("active", { expiresInDays: 31 });
+    expect(plan(snap([a], [keyOf(a)]), policy, NOW).actions).toEqual([]);
+  });
+
+  it("renews through addKey once the active key expires within renewBefore", () => {
+    const a = gen("active", { expiresInDays: 30 });
+    const p = plan(snap([a], [keyOf(a)]), policy, NOW);
+    expect(kinds(p.actions)).toEqual(["create", "publish", "verify", "activate"]);
+    expect(p.actions[1]).toMatchObject({ method: "addKey" });
+  });
+
+  it("falls back to PATCH when the active key has expired at the app or is not listed", () => {
+    const a = gen("active", { expiresInDays: 5 });
+    expect(plan(snap([a], [keyOf(a, { expired: true })]), policy, NOW).actions[1]).toMatchObject({
+      method: "patch",
+    });
+    expect(plan(snap([a], []), policy, NOW).actions[1]).toMatchObject({ method: "patch" });
+  });
+
+  it("creates on force even when the active key is fresh", () => {
+    const a = gen("active");
+    expect(kinds(plan(snap([a], [keyOf(a)]), policy, NOW, { force: true }).actions)).toEqual([
+      "create",
+      "publish",
+      "verify",
+      "activate",
+    ]);
+  });
+
+  it("never creates while a generation is in flight: it continues it instead (even when forced or due)", () => {
+    const a = gen("active", { expiresInDays: 2, ageDays: 20 });
+    const b = gen("pending", { ageDays: 1 });
+    for (const force of [false, true]) {
+      const p = plan(snap([b, a], [keyOf(a)]), policy, NOW, { force });
+      expect(kinds(p.actions)).toEqual(["publish", "verify", "activate"]);
+      expect(p.actions.every((x) => !("version" in x) || x.version === b.version)).toBe(true);
+    }
+  });
+});
+
+describe("plan: continuing a generation", () => {
+  it("verifies a published generation whose key the app lists", () => {
+    const a = gen("active", { ageDays: 20 });
+    const b = gen("published", { ageDays: 1 });
+    expect(kinds(plan(snap([b, a], [keyOf(a), keyOf(b)]), policy, NOW).actions)).toEqual([
+      "verify",
+      "activate",
+    ]);
+  });
+
+  it("publishes again when the app no longer lists an in-flight key, and verifies again before activating", () => {
+    const a = gen("active", { ageDays: 20 });
+    const b = gen("verified", { ageDays: 1 });
+    expect(kinds(plan(snap([b, a], [keyOf(a)]), policy, NOW).actions)).toEqual([
+      "publish",
+      "verify",
+      "activate",
+    ]);
+  });
+
+  it("activates a verified generation and leaves targets to the activation (no separate sync)", () => {
+    const a = gen("active", { ageDays: 20 });
+    const b = gen("verified", { ageDays: 1 });
+    const targets: TargetObservation[] = [
+      { name: "edge", plugins: [{ pluginId: "p", clientIndex: 0, kid: b.x5t }] },
+    ];
+    expect(kinds(plan(snap([b, a], [keyOf(a), keyOf(b)], targets), policy, NOW).actions)).toEqual([
+      "activate",
+    ]);
+  });
+
+  it("marks older in-flight generations and ones whose certificate was never issued as retiring", () => {
+    const a = gen("active", { ageDays: 20 });
+    const broken = gen("pending", { ageDays: 3, x5t: null });
+    const old = gen("published", { ageDays: 2 });
+    const newest = gen("pending", { ageDays: 1 });
+    const p = plan(snap([newest, old, broken, a], [keyOf(a), keyOf(old)]), policy, NOW);
+    expect(kinds(p.actions)).toEqual(["mark-retiring", "mark-retiring", "publish", "verify", "activate"]);
+    expect(p.actions.slice(0, 2).map((x) => ("version" in x ? x.version : ""))).toEqual([
+      old.version,
+      broken.version,
+    ]);
+    expect(p.actions[2]).toMatchObject({ version: newest.version });
+  });
+
+  it("marks an in-flight generation older than the active one as retiring", () => {
+    const stale = gen("verified", { ageDays: 30 });
+    const a = gen("active", { ageDays: 20 });
+    expect(kinds(plan(snap([a, stale], [keyOf(a), keyOf(stale)]), policy, NOW).actions)).toEqual([
+      "mark-retiring",
+    ]);
+  });
+
+  it("resolves two active generations by activatedAt: the older one retires after the newer one's activation + overlap", () => {
+    const activated = "2026-02-28T12:00:00.000Z";
+    const older = gen("active", { ageDays: 40, tags: { [TAG_ACTIVATED_AT]: "2026-01-01T00:00:00.000Z" } });
+    const newer = gen("active", { ageDays: 1, tags: { [TAG_ACTIVATED_AT]: activated } });
+    const p = plan(snap([newer, older], [keyOf(older), keyOf(newer)]), policy, NOW);
+    expect(p.actions).toEqual([
+      expect.objectContaining({
+        kind: "mark-retiring",
+        version: older.version,
+        retireAfter: new Date(Date.parse(activated) + DAY).toISOString(),
+      }),
+    ]);
+  });
+});
+
+describe("plan: retiring and cleaning up", () => {
+  const retiring = (retireAfter: Date) =>
+    gen("retiring", { ageDays: 200, tags: { [TAG_RETIRE_AFTER]: retireAfter.toISOString() } });
+
+  it("retires only after retireAfter, removing the key with removeKey signed by the active key", () => {
+    const a = gen("active", { ageDays: 1 });
+    const early = retiring(new Date(NOW.getTime() + 1000));
+    expect(plan(snap([a, early], [keyOf(a), keyOf(early)]), policy, NOW).actions).toEqual([]);
+    const due = retiring(NOW);
+    expect(plan(snap([a, due], [keyOf(a), keyOf(due)]), policy, NOW).actions).toEqual([
+      expect.objectContaining({
+        kind: "retire",
+        version: due.version,
+        removal: "removeKey",
+        keyId: `key-${due.version}`,
+      }),
+    ]);
+  });
+
+  it("never retires a key a Kong target references", () => {
+    const a = gen("active", { ageDays: 1 });
+    const due = retiring(NOW);
+    const targets: TargetObservation[] = [
+      { name: "edge", plugins: [{ pluginId: "p1", clientIndex: 0, kid: a.x5t }] },
+      {
+        name: "internal",
+        plugins: [
+          { pluginId: "p2", clientIndex: 0, kid: a.x5t },
+          { pluginId: "p3", clientIndex: 0, x5t: due.x5t },
+        ],
+      },
+    ];
+    const retire = plan(snap([a, due], [keyOf(a), keyOf(due)], targets), policy, NOW).actions.find(
+      (x) => x.kind === "retire",
+    );
+    expect(retire?.blocked).toMatch(/referenced by Kong target\(s\) internal/);
+  });
+
+  it("never retires while a target's state is unknown (its inspection failed)", () => {
+    const a = gen("active", { ageDays: 1 });
+    const due = retiring(NOW);
+    const targets: TargetObservation[] = [
+      { name: "edge", plugins: [{ pluginId: "p1", clientIndex: 0, kid: a.x5t }] },
+      { name: "internal", error: { code: "KONG_UNAVAILABLE", message: "503", hint: "" } },
+    ];
+    const p = plan(snap([a, due], [keyOf(a), keyOf(due)], targets), policy, NOW);
+    expect(kinds(p.actions)).toEqual(["retire(blocked)"]);
+    expect(p.actions[0]?.blocked).toMatch(/internal is unknown/);
+  });
+
+  it("retires a generation whose key is already gone from the app by tagging only (crash after removeKey)", () => {
+    const a = gen("active", { ageDays: 1 });
+    const due = retiring(NOW);
+    const [retire] = plan(snap([a, due], [keyOf(a)]), policy, NOW).actions;
+    expect(retire).toMatchObject({ kind: "retire" });
+    expect(retire && "keyId" in retire ? retire.keyId : undefined).toBeUndefined();
+  });
+
+  it("removes a retired generation's key found at the app (no leak), and disables a retired version left enabled", () => {
+    const a = gen("active", { ageDays: 1 });
+    const retired = gen("retired", { ageDays: 200, enabled: true });
+    const p = plan(snap([a, retired], [keyOf(a), keyOf(retired)]), policy, NOW);
+    expect(p.actions).toEqual([
+      expect.objectContaining({
+        kind: "remove-leaked",
+        version: retired.version,
+        keyId: `key-${retired.version}`,
+        removal: "removeKey",
+      }),
+      expect.objectContaining({ kind: "disable", version: retired.version }),
+    ]);
+  });
+
+  it("reports keys that match no generation as unmanaged and never plans to touch them", () => {
+    const a = gen("active", { ageDays: 1 });
+    const foreign: KeyCredential = {
+      keyId: "by-hand",
+      type: "AsymmetricX509Cert",
+      usage: "Verify",
+      x5t: "someone-elses",
+      displayName: "portal",
+    };
+    const p = plan(snap([a], [keyOf(a), foreign]), policy, NOW);
+    expect(p.unmanaged).toEqual([{ keyId: "by-hand", x5t: "someone-elses", displayName: "portal" }]);
+    expect(p.actions).toEqual([]);
+  });
+});
+
+describe("plan: Kong drift", () => {
+  it("re-applies the active key to a target that holds another key", () => {
+    const a = gen("active", { ageDays: 1 });
+    const targets: TargetObservation[] = [
+      { name: "edge", plugins: [{ pluginId: "p1", clientIndex: 0, kid: a.x5t }] },
+      { name: "internal", plugins: [{ pluginId: "p2", clientIndex: 0, kid: "other" }] },
+    ];
+    expect(plan(snap([a], [keyOf(a)], targets), policy, NOW).actions).toEqual([
+      expect.objectContaining({ kind: "sync", target: "internal", x5t: a.x5t }),
+    ]);
+  });
+
+  it("does not push an active key the app does not list (that would break logins)", () => {
+    const a = gen("active", { ageDays: 1 });
+    const targets: TargetObservation[] = [
+      { name: "edge", plugins: [{ pluginId: "p1", clientIndex: 0, kid: "other" }] },
+    ];
+    const actions = plan(snap([a], [], targets), policy, NOW).actions;
+    expect(kinds(actions)).toEqual(["sync(blocked)"]);
+  });
+
+  it("does not sync a target whose inspection failed (its state is unknown)", () => {
+    const a = gen("active", { ageDays: 1 });
+    const targets: TargetObservation[] = [
+      { name: "edge", error: { code: "KONG_UNAVAILABLE", message: "down", hint: "" } },
+    ];
+    expect(plan(snap([a], [keyOf(a)], targets), policy, NOW).actions).toEqual([]);
+  });
+});
