@@ -177,3 +177,20 @@ export interface AlertStateStore {
   delete(key: string): Promise<void>;
   list(prefix: string): Promise<string[]>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Run history (observability only: correctness never depends on it)
+// ---------------------------------------------------------------------------------------------
+
+export interface RunRecord {
+  at: string;
+  outcome: string;
+  trigger: string;
+  code?: string;
+  message?: string;
+}
+
+export interface RunHistory {
+  get(credential: string): Promise<{ lastSuccess?: RunRecord; lastFailure?: RunRecord }>;
+  record(credential: string, run: RunRecord): Promise<void>;
+}

@@ -1,0 +1,141 @@
+/**
+ * Composition root: turns a validated Config and the process environment into the engine's ports.
+ * The Azure Functions, the CLI and the demo all build their runtime here, so they share one lease,
+ * one alert state and one set of adapters.
+ */
+import type { TokenCredential } from "@azure/identity";
+import type { Config, CredentialConfig, KongTargetConfig } from "../config/load.js";
+import { systemClock, type Clock } from "../clock.js";
+import { RotatorError } from "../errors.js";
+import { jsonLogger, type Logger } from "../log/logger.js";
+import { registerSecret } from "../log/redact.js";
+import type { AlertSink, AlertStateStore, KongTarget, LeaseManager, RunHistory } from "../ports.js";
+import { createBlobRunHistory, createMemoryRunHistory } from "../adapters/history/blob.js";
+import { createKeyVaultSecretReader, createKeyVaultStore } from "../adapters/keyvault/store.js";
+import { createGraphDirectory } from "../adapters/entra/graph.js";
+import { createTokenEndpoint } from "../adapters/entra/token-endpoint.js";
+import { createKongTarget } from "../adapters/kong/admin.js";
+import { storageFromEnv } from "../adapters/storage.js";
+import { createBlobLeaseManager } from "../adapters/lease/blob.js";
+import { createNoLeaseManager } from "../adapters/lease/none.js";
+import { createAlerter, type Alerter } from "../adapters/alerts/dedup.js";
+import { createLogSink } from "../adapters/alerts/log-sink.js";
+import { createWebhookSink } from "../adapters/alerts/webhook-sink.js";
+import { createBlobAlertStateStore } from "../adapters/alerts/state-blob.js";
+import { createMemoryAlertStateStore } from "../adapters/alerts/state-memory.js";
+import type { EnginePorts } from "../engine/types.js";
+import { serviceCredential } from "./identity.js";
+
+export interface RuntimeOptions {
+  config: Config;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  clock?: Clock;
+  credential?: TokenCredential;
+  /**
+   * 'storage' (default): the per-credential blob lease from AzureWebJobsStorage; refuses to build when no
+   * storage is configured. 'none': the operator stated that no other writer exists (CLI flag).
+   */
+  lease?: "storage" | "none";
+}
+
+export interface Runtime {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  leases: LeaseManager;
+  alerter: Alerter;
+  history: RunHistory;
+  /** Where the lease and alert state live, for status output (no secrets). */
+  storage: string;
+  credential(name: string): CredentialConfig;
+  enginePorts(cred: CredentialConfig): EnginePorts;
+}
+
+export function createRuntime(options: RuntimeOptions): Runtime {
+  const env = options.env ?? process.env;
+  const config = options.config;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? jsonLogger();
+  const credential = options.credential ?? serviceCredential(config.cloud.authorityHost, env);
+
+  const storage = storageFromEnv(env, credential);
+  let leases: LeaseManager;
+  let alertState: AlertStateStore;
+  if (options.lease === "none") {
+    leases = createNoLeaseManager();
+    alertState = storage ? createBlobAlertStateStore({ blob: storage.blob }) : createMemoryAlertStateStore();
+  } else {
+    if (!storage)
+      throw new RotatorError(
+        "STORAGE_NOT_CONFIGURED",
+        "no storage for the one-writer lease: AzureWebJobsStorage is not set",
+        "Set AzureWebJobsStorage (a connection string, or AzureWebJobsStorage__blobServiceUri with an identity) to the Function App's storage so the CLI and the functions share one lease; or pass --no-other-writer if you are sure nothing else rotates these credentials.",
+      );
+    leases = createBlobLeaseManager({ blob: storage.blob, logger });
+    alertState = createBlobAlertStateStore({ blob: storage.blob });
+  }
+
+  const history = storage ? createBlobRunHistory({ blob: storage.blob }) : createMemoryRunHistory();
+
+  const sinks: AlertSink[] = [
+    createLogSink(logger),
+    ...config.alerts.webhooks.map((w) => createWebhookSink({ url: w.url, format: w.format, clock, logger })),
+  ];
+  const alerter = createAlerter({ sinks, state: alertState, clock, remindEveryMs: config.alerts.remindEveryMs, logger });
+
+  const store = createKeyVaultStore({ vaultUrl: config.keyVault.url, credential, clock });
+  const secrets = createKeyVaultSecretReader({ vaultUrl: config.keyVault.url, credential, clock });
+  const directory = createGraphDirectory({ credential, graphBaseUrl: config.cloud.graphBaseUrl, clock });
+  const tokens = createTokenEndpoint({ authorityHost: config.cloud.authorityHost, clock });
+
+  const adminTokenOf = async (t: KongTargetConfig): Promise<string | undefined> => {
+    const ref = t.adminToken;
+    if (!ref) return undefined;
+    let value: string | undefined;
+    if ("env" in ref) {
+      value = env[ref.env];
+      if (!value)
+        throw new RotatorError(
+          "KONG_TOKEN_MISSING",
+          `Kong target ${t.name}: environment variable ${ref.env} is not set`,
+          `Set ${ref.env} (an app setting in Azure, ideally a Key Vault reference) to the Kong RBAC token.`,
+        );
+    } else {
+      value = await secrets.read(ref.keyVaultSecret);
+    }
+    registerSecret(value);
+    return value;
+  };
+
+  const kongTargets = (cred: CredentialConfig): KongTarget[] =>
+    cred.kong.map((target) => {
+      let resolved: Promise<KongTarget> | undefined;
+      const get = () =>
+        (resolved ??= adminTokenOf(target).then((adminToken) =>
+          createKongTarget({ target, clientId: cred.entra.clientId, clock, ...(adminToken ? { adminToken } : {}) }),
+        ));
+      return {
+        name: target.name,
+        inspect: async () => (await get()).inspect(),
+        apply: async (jwk) => (await get()).apply(jwk),
+      };
+    });
+
+  return {
+    config,
+    clock,
+    logger,
+    leases,
+    alerter,
+    history,
+    storage: storage?.describe ?? "none (in-memory; --no-other-writer)",
+    credential(name) {
+      const c = config.credentials.find((x) => x.name === name);
+      if (!c)
+        throw new RotatorError("UNKNOWN_CREDENTIAL", `no credential named "${name}" in the configuration`, `Configured credentials: ${config.credentials.map((x) => x.name).join(", ")}.`, { status: 404 });
+      return c;
+    },
+    enginePorts: (cred) => ({ store, directory, tokens, kong: kongTargets(cred), clock, logger }),
+  };
+}

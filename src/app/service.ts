@@ -1,0 +1,180 @@
+/**
+ * The use cases shared by the Azure Functions and the CLI: rotate one credential (or all) under the
+ * one-writer lease, show status, check sync. Each maps engine reports to alerts and run history; the
+ * callers only parse input and format output.
+ */
+import { randomUUID } from "node:crypto";
+import type { CredentialConfig } from "../config/load.js";
+import { toRotatorError } from "../errors.js";
+import { reconcile, type ProgressEvent, type RunReport } from "../engine/reconcile.js";
+import { observe } from "../engine/observe.js";
+import { credentialStatus, type CredentialStatus } from "../engine/status.js";
+import { checkSync, type SyncReport } from "../engine/sync.js";
+import type { SafeError } from "../engine/types.js";
+import type { RunRecord } from "../ports.js";
+import type { Runtime } from "./runtime.js";
+
+export type Trigger = "timer" | "http" | "cli" | "sync-timer";
+
+export interface RotateRequest {
+  force?: boolean;
+  dryRun?: boolean;
+  reason?: string;
+  trigger: Trigger;
+  /** Who asked (HTTP caller principal, CLI user); audit only. */
+  actor?: string;
+  /** Stop before the next step after this many ms; the next run resumes (HTTP has a response deadline). */
+  budgetMs?: number;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+export type RotateResult =
+  | { credential: string; kind: "busy" }
+  | { credential: string; kind: "done"; report: RunReport };
+
+const holderId = (trigger: Trigger) => `${trigger}:${process.pid}:${randomUUID().slice(0, 8)}`;
+
+export async function rotate(rt: Runtime, name: string, req: RotateRequest): Promise<RotateResult> {
+  const cred = rt.credential(name);
+  rt.logger.log("info", "RotationRequested", {
+    credential: name,
+    trigger: req.trigger,
+    actor: req.actor,
+    reason: req.reason,
+    force: req.force === true,
+    dryRun: req.dryRun === true,
+  });
+  if (req.dryRun) {
+    const report = await reconcile(cred, rt.enginePorts(cred), { dryRun: true, force: req.force, reason: req.reason });
+    return { credential: name, kind: "done", report };
+  }
+  const lease = await rt.leases.tryAcquire(name, holderId(req.trigger));
+  if (!lease) return { credential: name, kind: "busy" };
+  try {
+    const signal = req.budgetMs ? AbortSignal.any([lease.signal, AbortSignal.timeout(req.budgetMs)]) : lease.signal;
+    const report = await reconcile(cred, rt.enginePorts(cred), {
+      force: req.force,
+      reason: req.reason ?? req.trigger,
+      signal,
+      ...(req.onProgress ? { onProgress: req.onProgress } : {}),
+    });
+    await afterRun(rt, cred, report, req.trigger);
+    return { credential: name, kind: "done", report };
+  } finally {
+    await lease.release();
+  }
+}
+
+export async function rotateAll(rt: Runtime, req: RotateRequest): Promise<RotateResult[]> {
+  const results: RotateResult[] = [];
+  for (const c of rt.config.credentials) results.push(await rotate(rt, c.name, req));
+  return results;
+}
+
+async function afterRun(rt: Runtime, cred: CredentialConfig, report: RunReport, trigger: Trigger): Promise<void> {
+  const at = rt.clock.now().toISOString();
+  const failed = report.outcome === "failed" || report.outcome === "stuck";
+  const run: RunRecord = { at, outcome: report.outcome, trigger, ...(report.error ? { code: report.error.code, message: report.error.message } : {}) };
+  await rt.history.record(cred.name, run).catch((e: unknown) => rt.logger.log("warn", "RunHistoryUnavailable", { credential: cred.name, error: toRotatorError(e).toJSON() }));
+  const phase = report.steps.at(-1)?.action;
+  if (failed && report.error) {
+    // A failure pinned on one Kong target is that target's condition; anything else is the credential's.
+    await rt.alerter.report(
+      {
+        event: "KeyRotationFailed",
+        credential: cred.name,
+        ...(report.failedTarget ? { target: report.failedTarget } : {}),
+        code: report.error.code,
+        message: report.error.message,
+        hint: report.error.hint,
+        ...(phase ? { phase } : {}),
+      },
+      true,
+    );
+    return;
+  }
+  if (report.outcome === "ok" || report.outcome === "noop") {
+    for (const target of [undefined, ...cred.kong.map((k) => k.name)])
+      await rt.alerter.report({ event: "KeyRotationFailed", credential: cred.name, ...(target ? { target } : {}), code: "RECOVERED", message: "rotation runs succeed again" }, false);
+    const activated = report.steps.find((s) => s.action === "activate" && s.status === "done");
+    if (activated)
+      await rt.alerter.succeeded({ credential: cred.name, phase: "active", message: `key ${activated.x5t ?? activated.version ?? ""} is active on every Kong target` });
+  }
+}
+
+export interface CredentialView extends CredentialStatus {
+  lastSuccess?: RunRecord;
+  lastFailure?: RunRecord;
+  error?: SafeError;
+}
+
+export async function status(rt: Runtime, name?: string): Promise<CredentialView[]> {
+  const creds = name ? [rt.credential(name)] : rt.config.credentials;
+  return Promise.all(
+    creds.map(async (cred): Promise<CredentialView> => {
+      const history = await rt.history.get(cred.name).catch(() => ({}));
+      try {
+        const snapshot = await observe(cred, rt.enginePorts(cred));
+        return { ...credentialStatus(snapshot, rt.clock.now()), ...history };
+      } catch (e) {
+        return { credential: cred.name, generations: [], targets: [], unmanagedKeys: [], ...history, error: toRotatorError(e).toJSON() };
+      }
+    }),
+  );
+}
+
+export type SyncResult =
+  | { credential: string; kind: "busy" }
+  | { credential: string; kind: "checked"; report: SyncReport }
+  | { credential: string; kind: "error"; error: SafeError };
+
+/** Drift detection for every credential; re-applies under the lease when configured to. */
+export async function syncCheck(rt: Runtime): Promise<SyncResult[]> {
+  const results: SyncResult[] = [];
+  for (const cred of rt.config.credentials) {
+    const lease = await rt.leases.tryAcquire(cred.name, holderId("sync-timer"));
+    if (!lease) {
+      results.push({ credential: cred.name, kind: "busy" });
+      continue;
+    }
+    try {
+      const report = await checkSync(cred, rt.enginePorts(cred), {
+        reapply: rt.config.sync.reapplyOnDrift,
+        expiryWarningMs: rt.config.alerts.expiryWarningMs,
+      });
+      await alertSync(rt, cred, report);
+      results.push({ credential: cred.name, kind: "checked", report });
+    } catch (e) {
+      const error = toRotatorError(e);
+      await rt.alerter.report({ event: "KeySyncDrift", credential: cred.name, code: error.code, message: error.message, hint: error.hint }, true);
+      results.push({ credential: cred.name, kind: "error", error: error.toJSON() });
+    } finally {
+      await lease.release();
+    }
+  }
+  return results;
+}
+
+async function alertSync(rt: Runtime, cred: CredentialConfig, report: SyncReport): Promise<void> {
+  const byTarget = new Map<string | undefined, (typeof report.findings)[number]>();
+  for (const f of report.findings) if (f.code !== "KEY_EXPIRING" && !(f.code === "KONG_DRIFT" && f.reapplied)) byTarget.set(f.target, f);
+  for (const target of [undefined, ...cred.kong.map((k) => k.name)]) {
+    const f = byTarget.get(target);
+    await rt.alerter.report(
+      {
+        event: "KeySyncDrift",
+        credential: cred.name,
+        ...(target ? { target } : {}),
+        code: f?.code ?? "IN_SYNC",
+        message: f?.message ?? "in sync",
+        ...(f ? { hint: f.hint } : {}),
+      },
+      f !== undefined,
+    );
+  }
+  const expiring = report.findings.find((f) => f.code === "KEY_EXPIRING");
+  await rt.alerter.report(
+    { event: "KeyExpiring", credential: cred.name, code: "KEY_EXPIRING", message: expiring?.message ?? "not expiring", ...(expiring ? { hint: expiring.hint } : {}) },
+    expiring !== undefined,
+  );
+}

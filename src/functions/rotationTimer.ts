@@ -1,0 +1,17 @@
+import { app, type InvocationContext, type Timer } from "@azure/functions";
+import { rotateAll } from "../app/service.js";
+import { functionsRuntime } from "./runtime.js";
+
+/** Hourly by default; ROTATION_SCHEDULE (NCRONTAB, six fields) overrides. Timer runs are singletons. */
+export const ROTATION_SCHEDULE = process.env.ROTATION_SCHEDULE ?? "0 0 * * * *";
+
+export async function rotationTimerHandler(timer: Timer, context: InvocationContext): Promise<void> {
+  const rt = await functionsRuntime();
+  const results = await rotateAll(rt, { trigger: "timer", reason: timer.isPastDue ? "schedule (past due)" : "schedule" });
+  for (const r of results) {
+    if (r.kind === "busy") context.log(`${r.credential}: busy (another writer holds the lease); the next run resumes`);
+    else context.log(`${r.credential}: ${r.report.outcome}${r.report.error ? ` ${r.report.error.code}` : ""}`);
+  }
+}
+
+app.timer("rotationTimer", { schedule: ROTATION_SCHEDULE, handler: rotationTimerHandler });

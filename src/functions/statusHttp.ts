@@ -1,0 +1,21 @@
+import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
+import { status } from "../app/service.js";
+import { errorResponse, json, problem } from "./http.js";
+import { functionsRuntime } from "./runtime.js";
+
+/** GET /api/credentials and /api/credentials/{name}: generations, targets, last success/failure. No secrets. */
+export async function statusHttpHandler(req: HttpRequest): Promise<HttpResponseInit> {
+  const name = req.params.name;
+  try {
+    const rt = await functionsRuntime();
+    if (name !== undefined && !rt.config.credentials.some((c) => c.name === name))
+      return problem(404, "UNKNOWN_CREDENTIAL", `no credential named "${name.slice(0, 64)}"`, "GET /api/credentials lists the configured names.");
+    const views = await status(rt, name);
+    return json(200, name === undefined ? { credentials: views } : views[0]);
+  } catch (e) {
+    return errorResponse(e);
+  }
+}
+
+app.http("listCredentials", { methods: ["GET"], authLevel: "function", route: "credentials", handler: statusHttpHandler });
+app.http("getCredential", { methods: ["GET"], authLevel: "function", route: "credentials/{name}", handler: statusHttpHandler });
