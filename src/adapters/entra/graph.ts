@@ -1,0 +1,282 @@
+/**
+ * EntraDirectory over Microsoft Graph v1.0 with @microsoft/microsoft-graph-client.
+ *
+ * - The application is found by appId with `$filter` (https://learn.microsoft.com/graph/api/application-list),
+ *   which also works when Application.ReadWrite.OwnedBy limits the identity to the apps it owns.
+ * - addKey/removeKey carry a proof of possession signed by a currently valid key of the app
+ *   (https://learn.microsoft.com/graph/api/application-addkey, .../application-removekey); "applications that
+ *   don't have any existing valid certificates … won't be able to use this service action", hence the PATCH
+ *   fallback, which replaces the whole keyCredentials collection
+ *   (https://learn.microsoft.com/graph/api/application-update): existing entries are re-sent as read, without
+ *   `key`, and the new one is appended with `key`.
+ * - Writes are not idempotent in Graph (no ETags on applications), so a retried write first re-reads the
+ *   application and stops if the earlier attempt already took effect.
+ */
+import type { TokenCredential } from "@azure/identity";
+import {
+  Client,
+  RetryHandlerOptions,
+  type AuthenticationProvider,
+  type GraphRequest,
+} from "@microsoft/microsoft-graph-client";
+import { z } from "zod";
+import { systemClock, type Clock } from "../../clock.js";
+import { graphProof } from "../../crypto/jws.js";
+import { thumbprints } from "../../crypto/keymaterial.js";
+import { RotatorError } from "../../errors.js";
+import { defaultRetryPolicy, withRetry, type RetryEvent, type RetryPolicy } from "../../http/retry.js";
+import type { EntraApplication, EntraDirectory, KeyCredential } from "../../ports.js";
+import {
+  HINTS,
+  classifyGraphError,
+  graphFailure,
+  identityFailure,
+  type GraphOperation,
+} from "./graph-errors.js";
+import { x5tFromCustomKeyIdentifier } from "./key-identifier.js";
+
+export interface GraphDirectoryOptions {
+  credential: TokenCredential;
+  /** https://graph.microsoft.com, or the national cloud's Graph (https://learn.microsoft.com/graph/deployments). */
+  graphBaseUrl: string;
+  clock?: Clock;
+  retry?: Partial<RetryPolicy>;
+  /** Token scopes; default `<graphBaseUrl>/.default`, which is right for every national cloud. */
+  scopes?: string[];
+  onRetry?: (event: RetryEvent) => void;
+}
+
+const keyCredentialSchema = z.object({
+  keyId: z.string(),
+  type: z.string(),
+  usage: z.string(),
+  displayName: z.string().nullish(),
+  startDateTime: z.string().nullish(),
+  endDateTime: z.string().nullish(),
+  customKeyIdentifier: z.string().nullish(),
+});
+const applicationSchema = z.object({
+  id: z.string(),
+  appId: z.string(),
+  displayName: z.string().nullish(),
+  keyCredentials: z.array(keyCredentialSchema),
+});
+const applicationListSchema = z.object({ value: z.array(applicationSchema) });
+
+type RawKeyCredential = z.infer<typeof keyCredentialSchema>;
+
+const SELECT = "id,appId,displayName,keyCredentials";
+const CERT = { type: "AsymmetricX509Cert", usage: "Verify" } as const;
+
+function parse<T>(schema: z.ZodType<T>, body: unknown, op: GraphOperation): T {
+  const result = schema.safeParse(body);
+  if (!result.success)
+    throw new RotatorError(
+      "GRAPH_BAD_RESPONSE",
+      `Graph ${op} returned JSON of an unexpected shape`,
+      "Check that cloud.graphBaseUrl points at Microsoft Graph v1.0.",
+      {
+        details: { operation: op, issues: result.error.issues.map((i) => i.path.join(".")).slice(0, 5) },
+      },
+    );
+  return result.data;
+}
+
+function toKeyCredential(k: RawKeyCredential): KeyCredential {
+  const x5t = x5tFromCustomKeyIdentifier(k.customKeyIdentifier);
+  return {
+    keyId: k.keyId,
+    type: k.type,
+    usage: k.usage,
+    displayName: k.displayName ?? null,
+    startDateTime: k.startDateTime ?? null,
+    endDateTime: k.endDateTime ?? null,
+    customKeyIdentifier: k.customKeyIdentifier ?? null,
+    ...(x5t ? { x5t } : {}),
+  };
+}
+
+function toApplication(a: z.infer<typeof applicationSchema>): EntraApplication {
+  return {
+    objectId: a.id,
+    appId: a.appId,
+    displayName: a.displayName ?? "",
+    keyCredentials: a.keyCredentials.map(toKeyCredential),
+  };
+}
+
+/** The entry as PATCH re-sends it: as read, without `key`. */
+function resend(k: KeyCredential): Record<string, unknown> {
+  return {
+    keyId: k.keyId,
+    type: k.type,
+    usage: k.usage,
+    displayName: k.displayName ?? null,
+    startDateTime: k.startDateTime ?? null,
+    endDateTime: k.endDateTime ?? null,
+    customKeyIdentifier: k.customKeyIdentifier ?? null,
+  };
+}
+
+/** Within its start/end dates at `now`; unknown dates do not rule a key out. */
+function isCurrent(k: KeyCredential, now: Date): boolean {
+  const t = now.getTime();
+  const start = k.startDateTime ? Date.parse(k.startDateTime) : -Infinity;
+  const end = k.endDateTime ? Date.parse(k.endDateTime) : Infinity;
+  return start <= t && t < end;
+}
+
+/** Bearer tokens for Graph from the service's TokenCredential. */
+class CredentialAuthProvider implements AuthenticationProvider {
+  constructor(
+    private readonly credential: TokenCredential,
+    private readonly scopes: string[],
+  ) {}
+
+  async getAccessToken(): Promise<string> {
+    let token: Awaited<ReturnType<TokenCredential["getToken"]>>;
+    try {
+      token = await this.credential.getToken(this.scopes);
+    } catch (e) {
+      throw identityFailure(e);
+    }
+    if (!token) throw identityFailure(new Error("the credential returned no token"));
+    return token.token;
+  }
+}
+
+export function createGraphDirectory(opts: GraphDirectoryOptions): EntraDirectory {
+  const clock = opts.clock ?? systemClock;
+  const policy: RetryPolicy = { ...defaultRetryPolicy, ...opts.retry };
+  const baseUrl = opts.graphBaseUrl.replace(/\/+$/, "");
+  const client = Client.initWithMiddleware({
+    authProvider: new CredentialAuthProvider(opts.credential, opts.scopes ?? [`${baseUrl}/.default`]),
+    baseUrl,
+    defaultVersion: "v1.0",
+    // The SDK attaches the token only to Graph's own hosts and these (https only).
+    customHosts: new Set([new URL(baseUrl).hostname]),
+  });
+  const classify = classifyGraphError(clock);
+
+  const api = (path: string, signal: AbortSignal): GraphRequest =>
+    client
+      .api(path)
+      .middlewareOptions([new RetryHandlerOptions(0, 0)])
+      .option("signal", signal);
+
+  async function call<T>(
+    op: GraphOperation,
+    application: string,
+    fn: (signal: AbortSignal, attempt: number) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await withRetry((attempt, signal) => fn(signal, attempt), classify, {
+        policy,
+        clock,
+        ...(opts.onRetry ? { onRetry: opts.onRetry } : {}),
+      });
+    } catch (e) {
+      throw graphFailure(e, op, application);
+    }
+  }
+
+  /** A single application by object id; no `$select`, so that `key` stays null. */
+  const read = async (objectId: string, signal: AbortSignal, op: GraphOperation): Promise<EntraApplication> =>
+    toApplication(
+      parse(applicationSchema, await api(`/applications/${encodeURIComponent(objectId)}`, signal).get(), op),
+    );
+
+  return {
+    async getApplication(clientId) {
+      const filter = `appId eq '${clientId.replace(/'/g, "''")}'`;
+      const list = await call("getApplication", clientId, async (signal) =>
+        parse(
+          applicationListSchema,
+          await api("/applications", signal).filter(filter).select(SELECT).get(),
+          "getApplication",
+        ),
+      );
+      const found = list.value[0];
+      if (!found)
+        throw new RotatorError(
+          "ENTRA_APP_NOT_FOUND",
+          `no application with appId ${clientId} is visible to the service identity`,
+          HINTS.notFound,
+          { details: { application: clientId } },
+        );
+      return toApplication(found);
+    },
+
+    async addKey(app, certDer, proofSigner, displayName) {
+      const { x5t } = thumbprints(certDer);
+      const present = app.keyCredentials.find((k) => k.x5t === x5t);
+      if (present) return present;
+      if (!app.keyCredentials.some((k) => isCurrent(k, clock.now())))
+        throw new RotatorError(
+          "ENTRA_NO_VALID_KEY",
+          `application ${app.appId} has no currently valid certificate, so addKey cannot prove possession`,
+          "Register the key with the PATCH fallback (patchKeyCredentials), which needs Application.ReadWrite.OwnedBy with the service identity as an owner of the app, or Application.ReadWrite.All.",
+          { details: { application: app.appId, x5t } },
+        );
+      const body = {
+        keyCredential: { ...CERT, key: Buffer.from(certDer).toString("base64"), displayName },
+        passwordCredential: null,
+      };
+      return call("addKey", app.appId, async (signal, attempt) => {
+        if (attempt > 1) {
+          const done = (await read(app.objectId, signal, "addKey")).keyCredentials.find((k) => k.x5t === x5t);
+          if (done) return done;
+        }
+        const proof = await graphProof(proofSigner, app.objectId, clock.now());
+        const added = await api(`/applications/${encodeURIComponent(app.objectId)}/addKey`, signal).post({
+          ...body,
+          proof,
+        });
+        return toKeyCredential(parse(keyCredentialSchema, added, "addKey"));
+      });
+    },
+
+    async removeKey(app, keyId, proofSigner) {
+      if (!app.keyCredentials.some((k) => k.keyId === keyId)) return;
+      await call("removeKey", app.appId, async (signal, attempt) => {
+        if (
+          attempt > 1 &&
+          !(await read(app.objectId, signal, "removeKey")).keyCredentials.some((k) => k.keyId === keyId)
+        )
+          return;
+        const proof = await graphProof(proofSigner, app.objectId, clock.now());
+        await api(`/applications/${encodeURIComponent(app.objectId)}/removeKey`, signal).post({
+          keyId,
+          proof,
+        });
+      });
+    },
+
+    async patchKeyCredentials(app, change) {
+      const adding = change.add ? { ...change.add, x5t: thumbprints(change.add.certDer).x5t } : undefined;
+      const removing = new Set(change.removeKeyIds ?? []);
+      return call("patchKeyCredentials", app.appId, async (signal) => {
+        // Re-read every attempt: the collection is replaced wholesale, so it must be built from what Graph
+        // holds now, and an attempt that already took effect must not be repeated.
+        const current = await read(app.objectId, signal, "patchKeyCredentials");
+        const needsAdd = adding !== undefined && !current.keyCredentials.some((k) => k.x5t === adding.x5t);
+        const needsRemove = current.keyCredentials.some((k) => removing.has(k.keyId));
+        if (!needsAdd && !needsRemove) return current;
+        const keyCredentials = [
+          ...current.keyCredentials.filter((k) => !removing.has(k.keyId)).map(resend),
+          ...(needsAdd && adding
+            ? [
+                {
+                  ...CERT,
+                  key: Buffer.from(adding.certDer).toString("base64"),
+                  displayName: adding.displayName,
+                },
+              ]
+            : []),
+        ];
+        await api(`/applications/${encodeURIComponent(current.objectId)}`, signal).patch({ keyCredentials });
+        return read(current.objectId, signal, "patchKeyCredentials");
+      });
+    },
+  };
+}

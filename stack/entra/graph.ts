@@ -1,0 +1,397 @@
+/**
+ * Microsoft Graph v1.0, the application endpoints the rotator uses:
+ * - `GET /v1.0/applications?$filter=appId eq '…'`, `GET /v1.0/applications/{id}`,
+ *   `GET /v1.0/applications(appId='{appId}')` (https://learn.microsoft.com/graph/api/application-get);
+ * - `PATCH /v1.0/applications/{id}` with `keyCredentials`, which replaces the whole collection
+ *   (https://learn.microsoft.com/graph/api/application-update, https://learn.microsoft.com/graph/applications-how-to-add-certificate);
+ * - `POST …/addKey` and `…/removeKey` with a proof of possession
+ *   (https://learn.microsoft.com/graph/api/application-addkey, https://learn.microsoft.com/graph/api/application-removekey,
+ *    https://learn.microsoft.com/graph/application-rollkey-prooftoken).
+ * Callers authenticate with a bearer token for Graph issued by the fake authority; application roles in
+ * the token's `roles` claim decide what they may do (https://learn.microsoft.com/graph/permissions-reference).
+ * Does not reproduce: other application properties, OData beyond `appId eq '…'` and `$select`, paging,
+ * `$batch`, ETags (Graph has none on applications either), replication lag, or Graph's throttling limits.
+ * Assumed where Microsoft documents nothing: removeKey of an unknown keyId answers 400 Request_BadRequest;
+ * addKey does not refuse a certificate the application already has.
+ */
+import { compactVerify, decodeProtectedHeader } from "jose";
+import { bearer, type AccessTokenClaims, type LocalTokenIssuer } from "../common/auth.js";
+import { startHttpsServer, type Reply, type Request, type RunningServer } from "../common/server.js";
+import type { ServerTls } from "../common/tls.js";
+import { InvalidCertificateError, type Directory, type StoredApp, type StoredKey } from "./directory.js";
+import { graphDate, graphError } from "./errors.js";
+
+/** `aud` of an addKey/removeKey proof: the Azure AD Graph application id. */
+export const PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000";
+const PROOF_MAX_LIFETIME_SEC = 600;
+const CLOCK_SKEW_SEC = 300;
+
+const READ_ALL = [
+  "Application.Read.All",
+  "Application.ReadWrite.All",
+  "Directory.Read.All",
+  "Directory.ReadWrite.All",
+];
+const OWNED_BY = "Application.ReadWrite.OwnedBy";
+
+const ROUTE = /^\/v1\.0\/applications(?:\/([^/()]+)|\(appId='([^']+)'\))?(?:\/(addKey|removeKey))?\/?$/;
+
+type Caller = AccessTokenClaims & { principalId?: string };
+
+export interface GraphServerOptions {
+  tls: ServerTls;
+  directory: Directory;
+  tokens: LocalTokenIssuer;
+  /** Audiences a Graph token may carry. */
+  audiences: () => string[];
+}
+
+class GraphFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const denied = () =>
+  new GraphFailure(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.");
+const badRequest = (message: string) => new GraphFailure(400, "Request_BadRequest", message);
+// Graph answers a rejected proof with 401 Authentication_MissingOrMalformed
+// (https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/1076: a proof with the wrong `aud`).
+const proofRejected = () =>
+  new GraphFailure(401, "Authentication_MissingOrMalformed", "Access Token missing or malformed.");
+
+const hasRole = (c: Caller, roles: string[]) => roles.some((r) => c.roles?.includes(r));
+const owns = (c: Caller, app: StoredApp) => c.principalId !== undefined && app.owners.has(c.principalId);
+const canRead = (c: Caller, app: StoredApp) =>
+  hasRole(c, READ_ALL) || (hasRole(c, [OWNED_BY]) && owns(c, app));
+/** PATCH of credentials: Application.ReadWrite.All, or Application.ReadWrite.OwnedBy as an owner. */
+const canWrite = (c: Caller, app: StoredApp) =>
+  hasRole(c, ["Application.ReadWrite.All"]) || (hasRole(c, [OWNED_BY]) && owns(c, app));
+/**
+ * addKey/removeKey: "An application does not need any specific permission to roll its own keys"; any other
+ * caller needs Application.ReadWrite.OwnedBy (as an owner), Application.ReadWrite.All or Directory.ReadWrite.All
+ * (https://learn.microsoft.com/graph/api/application-addkey#permissions).
+ */
+const canRoll = (c: Caller, app: StoredApp) =>
+  c.appid === app.appId || canWrite(c, app) || hasRole(c, ["Directory.ReadWrite.All"]);
+
+function keyJson(k: StoredKey, withKey: boolean): Record<string, unknown> {
+  return {
+    customKeyIdentifier: k.customKeyIdentifier,
+    displayName: k.displayName,
+    endDateTime: graphDate(k.end),
+    // "key … Returned only on $select for a single object … otherwise, it is always null."
+    key: withKey ? k.der.toString("base64") : null,
+    keyId: k.keyId,
+    startDateTime: graphDate(k.start),
+    type: k.type,
+    usage: k.usage,
+  };
+}
+
+function appJson(app: StoredApp, select: string[] | undefined, single: boolean): Record<string, unknown> {
+  const withKey = single && select?.includes("keyCredentials") === true;
+  const full: Record<string, unknown> = {
+    id: app.objectId,
+    appId: app.appId,
+    displayName: app.displayName,
+    createdDateTime: graphDate(app.createdAt),
+    signInAudience: "AzureADMyOrg",
+    keyCredentials: app.keys.map((k) => keyJson(k, withKey)),
+    passwordCredentials: [],
+  };
+  return select ? Object.fromEntries(Object.entries(full).filter(([k]) => select.includes(k))) : full;
+}
+
+const safeDecode = (path: string) => {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+};
+
+const asObject = (v: unknown): Record<string, unknown> | undefined =>
+  v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+
+function parseBody(req: Request): Record<string, unknown> {
+  try {
+    const body = asObject(JSON.parse(req.body.toString("utf8")));
+    if (body) return body;
+  } catch {
+    // fall through to Graph's error below
+  }
+  throw new GraphFailure(
+    400,
+    "BadRequest",
+    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+  );
+}
+
+function parseDate(v: unknown, field: string): Date | undefined {
+  if (v === undefined || v === null) return undefined;
+  const d = typeof v === "string" ? new Date(v) : new Date(NaN);
+  if (Number.isNaN(d.getTime()))
+    throw badRequest(`Invalid value specified for property '${field}' of resource 'KeyCredential'.`);
+  return d;
+}
+
+function parseCustomKeyIdentifier(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  // Edm.Binary, at most 32 bytes (https://github.com/Azure/azure-docs-powershell-azuread/issues/202).
+  const valid = typeof v === "string" && /^[A-Za-z0-9+/]*={0,2}$/.test(v);
+  const size = valid ? Buffer.from(v, "base64").length : 0;
+  if (!valid || size === 0 || size > 32)
+    throw badRequest("When present, application key identifier cannot be empty and can be at most 32 bytes.");
+  return v;
+}
+
+function parseDer(v: unknown): Buffer {
+  if (typeof v !== "string" || !/^[A-Za-z0-9+/]+={0,2}$/.test(v))
+    throw badRequest("Invalid value specified for property 'key' of resource 'KeyCredential'.");
+  return Buffer.from(v, "base64");
+}
+
+/** AsymmetricX509Cert keys are used to Verify (https://learn.microsoft.com/graph/api/application-addkey#request-body). */
+function checkTypeAndUsage(entry: Record<string, unknown>): void {
+  if (entry.usage !== "Verify")
+    throw badRequest(
+      'The value for the property "usage" in one of your credentials is invalid. Acceptable values are Sign, Verify.',
+    );
+  if (entry.type !== "AsymmetricX509Cert")
+    throw badRequest(
+      'The value for the property "type" in one of your credentials is invalid. Acceptable values are AsymmetricX509Cert, X509CertAndPassword, Symmetric.',
+    );
+}
+
+export async function startGraphServer(opts: GraphServerOptions): Promise<RunningServer> {
+  const { directory, tokens } = opts;
+  let base = "";
+
+  const authenticate = async (req: Request): Promise<Caller> => {
+    const token = bearer(req.headers.authorization);
+    if (!token) throw new GraphFailure(401, "InvalidAuthenticationToken", "Access token is empty.");
+    const claims = await tokens.verify(token, opts.audiences());
+    if (!claims || claims.tid !== directory.tenantId)
+      throw new GraphFailure(
+        401,
+        "InvalidAuthenticationToken",
+        "Access token validation failure. Invalid audience.",
+      );
+    const principalId = directory.principalByClientId(claims.appid)?.objectId;
+    return { ...claims, ...(principalId ? { principalId } : {}) };
+  };
+
+  const find = (objectId: string | undefined, appId: string | undefined): StoredApp => {
+    const app = objectId ? directory.app(objectId) : appId ? directory.appByAppId(appId) : undefined;
+    if (!app)
+      throw new GraphFailure(
+        404,
+        "Request_ResourceNotFound",
+        `Resource '${objectId ?? appId ?? ""}' does not exist or one of its queried reference-property objects are not present.`,
+      );
+    return app;
+  };
+
+  /** Proof of possession (https://learn.microsoft.com/graph/application-rollkey-prooftoken). */
+  const verifyProof = async (app: StoredApp, proof: unknown): Promise<void> => {
+    if (typeof proof !== "string") throw badRequest("The proof property is required.");
+    let header: ReturnType<typeof decodeProtectedHeader>;
+    try {
+      header = decodeProtectedHeader(proof);
+    } catch {
+      throw proofRejected();
+    }
+    // Signed by one of the application's currently valid certificates, found by the x5t header.
+    const key = app.keys.find((k) => k.x5t === header.x5t && directory.isCurrent(k));
+    if (header.alg !== "RS256" || !key) throw proofRejected();
+    let claims: Record<string, unknown>;
+    try {
+      const { payload } = await compactVerify(proof, key.publicKey, { algorithms: ["RS256"] });
+      claims = asObject(JSON.parse(Buffer.from(payload).toString("utf8"))) ?? {};
+    } catch {
+      throw proofRejected();
+    }
+    const { aud, iss, nbf, exp } = claims;
+    const now = Date.now() / 1000;
+    const audOk = Array.isArray(aud) ? aud.includes(PROOF_AUDIENCE) : aud === PROOF_AUDIENCE;
+    const windowOk =
+      typeof nbf === "number" &&
+      typeof exp === "number" &&
+      exp > nbf &&
+      exp - nbf <= PROOF_MAX_LIFETIME_SEC &&
+      now >= nbf - CLOCK_SKEW_SEC &&
+      now < exp + CLOCK_SKEW_SEC;
+    if (!audOk || iss !== app.objectId || !windowOk) throw proofRejected();
+  };
+
+  const buildNewKey = (entry: Record<string, unknown>) => {
+    checkTypeAndUsage(entry);
+    const customKeyIdentifier = parseCustomKeyIdentifier(entry.customKeyIdentifier);
+    const start = parseDate(entry.startDateTime, "startDateTime");
+    const end = parseDate(entry.endDateTime, "endDateTime");
+    try {
+      return directory.buildKey(
+        {
+          der: parseDer(entry.key),
+          ...(typeof entry.keyId === "string" ? { keyId: entry.keyId } : {}),
+          displayName: typeof entry.displayName === "string" ? entry.displayName : null,
+          ...(customKeyIdentifier ? { customKeyIdentifier } : {}),
+          ...(start ? { start } : {}),
+          ...(end ? { end } : {}),
+        },
+        false,
+      );
+    } catch (e) {
+      if (e instanceof InvalidCertificateError)
+        throw badRequest("Key credential value is not a valid X.509 certificate.");
+      throw e;
+    }
+  };
+
+  const addKey = async (req: Request, app: StoredApp): Promise<Reply> => {
+    const body = parseBody(req);
+    await verifyProof(app, body.proof);
+    const entry = asObject(body.keyCredential);
+    if (!entry) throw badRequest("The keyCredential property is required.");
+    if (body.passwordCredential !== undefined && body.passwordCredential !== null)
+      throw badRequest("passwordCredential must be null for keys of type AsymmetricX509Cert.");
+    const key = buildNewKey({ ...entry, keyId: undefined });
+    app.keys.push(key);
+    return {
+      status: 200,
+      body: {
+        "@odata.context": `${base}/v1.0/$metadata#microsoft.graph.keyCredential`,
+        ...keyJson(key, false),
+      },
+    };
+  };
+
+  const removeKey = async (req: Request, app: StoredApp): Promise<Reply> => {
+    const body = parseBody(req);
+    await verifyProof(app, body.proof);
+    const index = app.keys.findIndex((k) => k.keyId === body.keyId);
+    if (index < 0)
+      throw badRequest(`No key credential with keyId '${String(body.keyId)}' exists on the application.`);
+    app.keys.splice(index, 1);
+    return { status: 204 };
+  };
+
+  /** keyCredentials replace the collection: kept entries re-sent by keyId, new ones with `key`, the rest deleted. */
+  const patch = (req: Request, app: StoredApp): Reply => {
+    const body = parseBody(req);
+    for (const property of Object.keys(body))
+      if (property !== "keyCredentials" && property !== "displayName")
+        throw badRequest(`Property '${property}' is not supported by the local Graph fake.`);
+    let keys = app.keys;
+    if (body.keyCredentials !== undefined) {
+      if (!Array.isArray(body.keyCredentials))
+        throw badRequest("Invalid value specified for property 'keyCredentials' of resource 'Application'.");
+      keys = body.keyCredentials.map((raw: unknown) => {
+        const entry = asObject(raw);
+        if (!entry)
+          throw badRequest(
+            "Invalid value specified for property 'keyCredentials' of resource 'Application'.",
+          );
+        if (typeof entry.key === "string") return buildNewKey(entry);
+        const existing = app.keys.find((k) => k.keyId === entry.keyId);
+        if (!existing)
+          throw badRequest(
+            `Key credential '${String(entry.keyId)}' does not exist on the application; a new key credential must include its 'key'.`,
+          );
+        return existing;
+      });
+      if (new Set(keys.map((k) => k.keyId)).size !== keys.length)
+        throw badRequest("Key credentials must have unique keyIds.");
+    }
+    if (typeof body.displayName === "string") app.displayName = body.displayName;
+    app.keys = keys;
+    return { status: 204 };
+  };
+
+  const handle = async (req: Request): Promise<Reply> => {
+    const match = ROUTE.exec(safeDecode(req.path));
+    if (!match)
+      throw new GraphFailure(
+        400,
+        "BadRequest",
+        `Resource not found for the segment '${req.path.split("/").filter(Boolean).pop() ?? ""}'.`,
+      );
+    const [, objectId, appId, action] = match;
+    const caller = await authenticate(req);
+    const select = req.url.searchParams
+      .get("$select")
+      ?.split(",")
+      .map((s) => s.trim());
+
+    if (!objectId && !appId) {
+      if (req.method !== "GET" || action)
+        throw new GraphFailure(
+          405,
+          "Request_BadRequest",
+          "Specified HTTP method is not allowed for the request uri.",
+        );
+      if (!hasRole(caller, [...READ_ALL, OWNED_BY])) throw denied();
+      const filter = req.url.searchParams.get("$filter");
+      const wanted = filter === null ? undefined : /^appId eq '([^']+)'$/.exec(filter.trim())?.[1];
+      if (filter !== null && !wanted)
+        throw new GraphFailure(400, "Request_UnsupportedQuery", "Unsupported query.");
+      const apps = directory
+        .allApps()
+        .filter((a) => canRead(caller, a) && (!wanted || a.appId.toLowerCase() === wanted.toLowerCase()));
+      return {
+        status: 200,
+        body: {
+          "@odata.context": `${base}/v1.0/$metadata#applications`,
+          value: apps.map((a) => appJson(a, select, false)),
+        },
+      };
+    }
+
+    const app = find(objectId, appId);
+    if (action) {
+      if (req.method !== "POST")
+        throw new GraphFailure(
+          405,
+          "Request_BadRequest",
+          "Specified HTTP method is not allowed for the request uri.",
+        );
+      if (!canRoll(caller, app)) throw denied();
+      return action === "addKey" ? addKey(req, app) : removeKey(req, app);
+    }
+    if (req.method === "GET") {
+      if (!canRead(caller, app)) throw denied();
+      return {
+        status: 200,
+        body: {
+          "@odata.context": `${base}/v1.0/$metadata#applications/$entity`,
+          ...appJson(app, select, true),
+        },
+      };
+    }
+    if (req.method === "PATCH") {
+      if (!canWrite(caller, app)) throw denied();
+      return patch(req, app);
+    }
+    throw new GraphFailure(
+      405,
+      "Request_BadRequest",
+      "Specified HTTP method is not allowed for the request uri.",
+    );
+  };
+
+  const server = await startHttpsServer("graph", opts.tls, async (req) => {
+    try {
+      return await handle(req);
+    } catch (e) {
+      if (e instanceof GraphFailure) return graphError(req, e.status, e.code, e.message);
+      throw e;
+    }
+  });
+  base = server.url;
+  return server;
+}

@@ -1,0 +1,64 @@
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { x5tFromCustomKeyIdentifier } from "../../src/adapters/entra/key-identifier.js";
+import { parseTokenError } from "../../src/adapters/entra/token-endpoint.js";
+
+describe("x5t from a keyCredential's customKeyIdentifier", () => {
+  const sha1 = createHash("sha1").update("a certificate").digest();
+
+  it("reads base64 of the SHA-1 bytes and the hex thumbprint string", () => {
+    expect(x5tFromCustomKeyIdentifier(sha1.toString("base64"))).toBe(sha1.toString("base64url"));
+    expect(x5tFromCustomKeyIdentifier(sha1.toString("hex").toUpperCase())).toBe(sha1.toString("base64url"));
+    expect(x5tFromCustomKeyIdentifier(sha1.toString("hex"))).toBe(sha1.toString("base64url"));
+  });
+
+  it("finds no thumbprint in other identifiers", () => {
+    for (const other of [
+      null,
+      undefined,
+      "",
+      Buffer.from("my key name").toString("base64"),
+      createHash("sha256").update("x").digest("base64"),
+    ])
+      expect(x5tFromCustomKeyIdentifier(other)).toBeUndefined();
+  });
+});
+
+describe("token endpoint error bodies", () => {
+  const entra = (code: number, text: string) =>
+    JSON.stringify({
+      error: "invalid_client",
+      error_description: `AADSTS${code}: ${text} Trace ID: 0f4c Correlation ID: 9a1b Timestamp: 2026-03-01 00:00:00Z`,
+      error_codes: [code],
+      timestamp: "2026-03-01 00:00:00Z",
+    });
+
+  it("takes the AADSTS code from error_codes and drops the trace part", () => {
+    expect(parseTokenError(401, entra(700027, "Client assertion contains an invalid signature."))).toEqual({
+      ok: false,
+      code: "AADSTS700027",
+      description: "AADSTS700027: Client assertion contains an invalid signature.",
+      retryable: true,
+    });
+    expect(
+      parseTokenError(401, entra(700024, "Client assertion is not within its valid time range.")),
+    ).toMatchObject({ code: "AADSTS700024", retryable: false });
+  });
+
+  it("falls back to the description, the error field, then the status", () => {
+    expect(
+      parseTokenError(
+        400,
+        JSON.stringify({ error: "invalid_request", error_description: "AADSTS900144: missing" }),
+      ),
+    ).toMatchObject({ code: "AADSTS900144" });
+    expect(parseTokenError(400, JSON.stringify({ error: "invalid_request" }))).toMatchObject({
+      code: "invalid_request",
+    });
+    expect(parseTokenError(404, "<html>not found</html>")).toMatchObject({
+      code: "HTTP_404",
+      description: "the token endpoint answered 404",
+      retryable: false,
+    });
+  });
+});
