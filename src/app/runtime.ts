@@ -87,7 +87,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const store = createKeyVaultStore({ vaultUrl: config.keyVault.url, credential, clock });
   const secrets = createKeyVaultSecretReader({ vaultUrl: config.keyVault.url, credential, clock });
   const directory = createGraphDirectory({ credential, graphBaseUrl: config.cloud.graphBaseUrl, clock });
-  const tokens = createTokenEndpoint({ authorityHost: config.cloud.authorityHost, clock });
+  const tokens = createTokenEndpoint({ authorityHost: config.cloud.authorityHost, scope: `${config.cloud.graphBaseUrl}/.default`, clock });
 
   const adminTokenOf = async (t: KongTargetConfig): Promise<string | undefined> => {
     const ref = t.adminToken;

@@ -1,0 +1,143 @@
+/**
+ * The embedded local stack: every service the rotator talks to, on 127.0.0.1 only, over HTTPS with the
+ * local CA (Azurite over plain HTTP, as the emulator's default). Seeded with one Entra app, the service's
+ * own identity (an owner of the app with Application.ReadWrite.OwnedBy, for the bootstrap PATCH), and one
+ * Kong openid-connect plugin whose client list holds a partner client and ours (private_key_jwt, no JWK
+ * yet). Used by `npm run stack`, `npm run demo` and the end-to-end tests.
+ */
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import { stringify } from "yaml";
+import { ensureCa, issueServerTls, type LocalCa, type ServerTls } from "./common/tls.js";
+import { startEntraFake, type EntraFake } from "./entra/index.js";
+import type { PropagationDelay } from "./entra/directory.js";
+import { startKeyVaultFake, type KeyVaultFake } from "./keyvault/fake.js";
+import { startKongFake, type KongFake } from "./kong/fake.js";
+import { generateRsaJwk } from "./kong/seed.js";
+import { startAzurite, type RunningAzurite } from "./azurite.js";
+import { startWebhookReceiver, type RunningWebhookReceiver } from "./webhook-receiver.js";
+
+export const TENANT_ID = "3f1c0b4e-6a2d-4c8e-9b7a-1d2e3f4a5b6c";
+export const APP_CLIENT_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+export const SERVICE_CLIENT_ID = "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a";
+export const PARTNER_CLIENT_ID = "partner-portal";
+export const CREDENTIAL = "orders-api";
+
+export interface LocalStackOptions {
+  /** Where the CA lives (default .local/ca). */
+  caDir?: string;
+  /** Entra propagation delay for new keys (ms, or drawn per key). Default 3 s. */
+  propagationDelayMs?: PropagationDelay;
+  /** Key Vault certificate creation time (ms). Default 500. */
+  createDelayMs?: number;
+  /** Policy overrides written into the generated config. */
+  policy?: Record<string, unknown>;
+}
+
+export interface LocalStack {
+  ca: LocalCa;
+  tls: ServerTls;
+  entra: EntraFake;
+  keyVault: KeyVaultFake;
+  kong: KongFake;
+  azurite: RunningAzurite;
+  webhook: RunningWebhookReceiver;
+  app: { appId: string; objectId: string };
+  pluginId: string;
+  /** Environment the rotator needs: identity, storage, Kong token, CA trust. Contains local secrets. */
+  env: Record<string, string>;
+  /** A ready-made configuration document for the stack. */
+  config: Record<string, unknown>;
+  configYaml(): string;
+  close(): Promise<void>;
+}
+
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const ca = await ensureCa(resolve(opts.caDir ?? ".local/ca"));
+  const tls = await issueServerTls(ca);
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    const entra = await startEntraFake({ tls, tenantId: TENANT_ID, propagationDelayMs: opts.propagationDelayMs ?? 3000 });
+    closers.push(() => entra.close());
+    const keyVault = await startKeyVaultFake({
+      tls,
+      authority: `${entra.authorityHost}/${TENANT_ID}`,
+      verifyToken: (token, resource) => entra.verifyToken(token, resource),
+      createDelayMs: opts.createDelayMs ?? 500,
+    });
+    closers.push(() => keyVault.close());
+    const adminToken = `kong-rbac-${randomBytes(12).toString("hex")}`;
+    const kong = await startKongFake({ tls, adminToken, version: "3.10.0.0" });
+    closers.push(() => kong.close());
+    const azurite = await startAzurite();
+    closers.push(() => azurite.close());
+    const webhook = await startWebhookReceiver(tls);
+    closers.push(() => webhook.close());
+
+    const app = entra.createApplication({ displayName: "kong-gateway-orders-api", appId: APP_CLIENT_ID });
+    const serviceSecret = randomBytes(24).toString("base64url");
+    entra.addServicePrincipal({ clientId: SERVICE_CLIENT_ID, clientSecret: serviceSecret, appRoles: ["Application.ReadWrite.OwnedBy"] });
+    entra.addOwner(app.appId, SERVICE_CLIENT_ID);
+
+    const partner = generateRsaJwk({ alg: "RS256", kid: "partner-key-1" });
+    const { id: pluginId } = kong.addPlugin({
+      name: "openid-connect",
+      tags: [`rotator:${CREDENTIAL}`],
+      config: {
+        issuer: entra.issuer,
+        client_id: [PARTNER_CLIENT_ID, APP_CLIENT_ID],
+        client_auth: ["private_key_jwt", "private_key_jwt"],
+        client_jwk: [partner],
+        scopes: ["https://graph.microsoft.com/.default"],
+      },
+    });
+
+    const config: Record<string, unknown> = {
+      keyVault: { url: keyVault.url },
+      cloud: { authorityHost: entra.authorityHost, graphBaseUrl: entra.graphBaseUrl },
+      policy: {
+        verifyInterval: "PT1S",
+        verifyConsecutive: 3,
+        verifyTimeout: "PT2M",
+        ...(opts.policy ?? {}),
+      },
+      credentials: [
+        {
+          name: CREDENTIAL,
+          certificateName: `kong-${CREDENTIAL}`,
+          entra: { tenantId: TENANT_ID, clientId: APP_CLIENT_ID },
+          kong: [{ name: "local", adminUrl: kong.url, pluginTags: [`rotator:${CREDENTIAL}`], adminToken: { env: "KONG_ADMIN_TOKEN" } }],
+        },
+      ],
+      alerts: { webhooks: [{ url: `${webhook.url}/alerts`, format: "generic" }], remindEvery: "PT1H" },
+    };
+    const env = {
+      AZURE_TENANT_ID: TENANT_ID,
+      AZURE_CLIENT_ID: SERVICE_CLIENT_ID,
+      AZURE_CLIENT_SECRET: serviceSecret,
+      AzureWebJobsStorage: azurite.connectionString,
+      KONG_ADMIN_TOKEN: adminToken,
+      NODE_EXTRA_CA_CERTS: ca.certPath,
+    };
+    return {
+      ca,
+      tls,
+      entra,
+      keyVault,
+      kong,
+      azurite,
+      webhook,
+      app,
+      pluginId,
+      env,
+      config,
+      configYaml: () => stringify(config),
+      async close() {
+        for (const c of closers.reverse()) await c().catch(() => undefined);
+      },
+    };
+  } catch (e) {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    throw e;
+  }
+}
