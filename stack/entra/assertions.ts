@@ -3,8 +3,11 @@
  * (https://github.com/panva/node-oidc-provider): signature, `iss` = `sub` = client id, `exp`/`nbf`, a
  * `jti` that is not replayed, RSA algorithms only (BRIEF: "RSA only: PS256 or RS256").
  *
- * Entra identifies the certificate by the `x5t` (or `x5t#S256`) header, not by `kid`
- * (https://learn.microsoft.com/entra/identity-platform/certificate-credentials#header). oidc-provider
+ * Entra identifies the certificate by the `x5t` (or `x5t#S256`) header
+ * (https://learn.microsoft.com/entra/identity-platform/certificate-credentials#header). Kong's plugin puts
+ * the JWK's `kid` in the header, and the configuration known to work against Entra sets that `kid` to the
+ * certificate's x5t thumbprint (BRIEF, "How the plugin signs"), so a `kid` equal to a registered key's
+ * base64url SHA-1 thumbprint identifies it too when no x5t header is present. oidc-provider
  * selects verification keys by `kid`, so the client's JWKS is built per request from the assertion's
  * header: it holds only the application key whose thumbprint the header names, under the header's `kid`.
  * The client lives in the provider's adapter, not its static client list, so it is rebuilt from the
@@ -47,7 +50,7 @@ export type TokenReply = (request: AssertionRequest, ctx: ProviderContext) => Pr
 const requests = new AsyncLocalStorage<AssertionRequest>();
 
 export function matchesHeader(key: StoredKey, header: AssertionHeader): boolean {
-  if (!header.x5t && !header.x5tS256) return false;
+  if (!header.x5t && !header.x5tS256) return header.kid !== undefined && header.kid === key.x5t;
   return (!header.x5t || header.x5t === key.x5t) && (!header.x5tS256 || header.x5tS256 === key.x5tS256);
 }
 

@@ -168,7 +168,11 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
 
   const token = async (req: Request, res: ServerResponse): Promise<Reply | undefined> => {
     const form = new URLSearchParams(req.body.toString("utf8"));
-    const missing = ["grant_type", "client_id", "scope"].find((p) => !form.get(p));
+    // With a client assertion, client_id may be omitted: it is the assertion's `sub` (RFC 7521 §4.2;
+    // Kong's plugin sends no client_id with private_key_jwt).
+    const assertionSub = form.get("client_assertion") ? str(decodeSegment(form.get("client_assertion")?.split(".")[1])?.sub) : undefined;
+    const required = assertionSub ? ["grant_type", "scope"] : ["grant_type", "client_id", "scope"];
+    const missing = required.find((p) => !form.get(p));
     if (missing)
       return error(
         400,
@@ -184,7 +188,7 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
         70003,
         `The app requested an unsupported grant type '${grantType}'.`,
       );
-    const clientId = form.get("client_id") ?? "";
+    const clientId = form.get("client_id") ?? assertionSub ?? "";
     const scope = form.get("scope") ?? "";
     const resource = resourceOf(scope);
     if (!resource)
@@ -244,7 +248,7 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
       x5tS256: str(header["x5t#S256"]),
     };
     // Entra finds the certificate by thumbprint (https://github.com/AzureAD/microsoft-authentication-library-for-dotnet/issues/124).
-    if (!thumbprints.x5t && !thumbprints.x5tS256)
+    if (!thumbprints.x5t && !thumbprints.x5tS256 && !thumbprints.kid)
       return error(
         401,
         "invalid_client",

@@ -178,17 +178,23 @@ describe("token endpoint: client assertions verified by oidc-provider", () => {
     );
     expect(other.status).toBe(200);
     expect(other.body.access_token).toBeTypeOf("string");
+    // Kong's plugin puts only the JWK's kid in the header; with kid = x5t (the configuration known to
+    // work against Entra, BRIEF) the certificate is found by that thumbprint.
+    const kidIsThumbprint = await postToken(
+      form(await rawAssertion({ alg: "RS256", typ: "JWT", kid: x5t }, claimsFor(app.appId, fake.tokenEndpoint), signerOf(bootstrap))),
+    );
+    expect(kidIsThumbprint.status).toBe(200);
     const noThumbprint = await postToken(
       form(
         await rawAssertion(
-          { alg: "RS256", typ: "JWT", kid: x5t },
+          { alg: "RS256", typ: "JWT", kid: "not-a-thumbprint" },
           claimsFor(app.appId, fake.tokenEndpoint),
           signerOf(bootstrap),
         ),
       ),
     );
     expect(noThumbprint.status).toBe(401);
-    expect(noThumbprint.body.error_codes).toEqual([50027]);
+    expect(noThumbprint.body.error_codes).toEqual([700027]);
   });
 
   it("rejects an unregistered key with AADSTS700027, worth polling again", async () => {
