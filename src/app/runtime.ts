@@ -86,7 +86,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
   const store = createKeyVaultStore({ vaultUrl: config.keyVault.url, credential, clock });
   const secrets = createKeyVaultSecretReader({ vaultUrl: config.keyVault.url, credential, clock });
-  const directory = createGraphDirectory({ credential, graphBaseUrl: config.cloud.graphBaseUrl, clock });
+  const directoryFor = (cred: CredentialConfig) =>
+    createGraphDirectory({
+      credential,
+      graphBaseUrl: config.cloud.graphBaseUrl,
+      clock,
+      selfRotation: { authorityHost: config.cloud.authorityHost, tenantId: cred.entra.tenantId, algorithm: cred.policy.algorithm },
+    });
   const tokens = createTokenEndpoint({ authorityHost: config.cloud.authorityHost, scope: `${config.cloud.graphBaseUrl}/.default`, clock });
 
   const adminTokenOf = async (t: KongTargetConfig): Promise<string | undefined> => {
@@ -136,6 +142,6 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         throw new RotatorError("UNKNOWN_CREDENTIAL", `no credential named "${name}" in the configuration`, `Configured credentials: ${config.credentials.map((x) => x.name).join(", ")}.`, { status: 404 });
       return c;
     },
-    enginePorts: (cred) => ({ store, directory, tokens, kong: kongTargets(cred), clock, logger }),
+    enginePorts: (cred) => ({ store, directory: directoryFor(cred), tokens, kong: kongTargets(cred), clock, logger }),
   };
 }

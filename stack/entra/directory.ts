@@ -101,6 +101,13 @@ export class Directory {
     return sp;
   }
 
+  /** Replace a service principal's Graph application roles (an admin granting or revoking consent). */
+  setAppRoles(clientId: string, appRoles: string[]): void {
+    const sp = this.principalByClientId(clientId);
+    if (!sp) throw new Error(`no service principal ${clientId}`);
+    sp.appRoles = [...appRoles];
+  }
+
   /** Make a service principal (by client id or object id) an owner of an application (by appId or object id). */
   addOwner(application: string, principal: string): void {
     const app = this.appByAppId(application) ?? this.apps.get(application);

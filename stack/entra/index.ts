@@ -94,6 +94,8 @@ export interface EntraFake {
   };
   /** Make a service principal (client id or object id) an owner of an application (appId or object id). */
   addOwner(application: string, principal: string): void;
+  /** Replace a service principal's Graph application roles (tokens issued afterwards carry them). */
+  setAppRoles(clientId: string, appRoles: string[]): void;
   /** The application's key credentials as the directory holds them. */
   keyCredentials(appId: string): KeyCredentialView[];
   close(): Promise<void>;
@@ -151,6 +153,9 @@ export async function startEntraFake(opts: EntraFakeOptions): Promise<EntraFake>
     },
     addOwner(application, principal) {
       directory.addOwner(application, principal);
+    },
+    setAppRoles(clientId, appRoles) {
+      directory.setAppRoles(clientId, appRoles);
     },
     keyCredentials(appId) {
       return appOf(appId).keys.map((k) => ({

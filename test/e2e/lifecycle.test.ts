@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { BlobServiceClient } from "@azure/storage-blob";
-import { startLocalStack, APP_CLIENT_ID, CREDENTIAL, type LocalStack } from "../../stack/stack.js";
+import { startLocalStack, APP_CLIENT_ID, CREDENTIAL, SERVICE_CLIENT_ID, type LocalStack } from "../../stack/stack.js";
 import { probeLogin } from "../../stack/kong/probe.js";
 import { main } from "../../src/cli/main.js";
 import { createBlobLeaseManager } from "../../src/adapters/lease/blob.js";
@@ -78,7 +78,10 @@ describe("the full lifecycle through the CLI", () => {
     expect(await probe()).toMatchObject({ ok: true, kid: jwk.kid });
   });
 
-  it("rotates on demand, keeps logins working, and retires the old key after the overlap", async () => {
+  it("rotates on demand with no Graph write permission, keeps logins working, and retires the old key after the overlap", async () => {
+    // After bootstrap the service identity keeps only a read permission: addKey and removeKey run as the
+    // application itself, proven by its current key ("no permission needed to roll its own keys").
+    stack.entra.setAppRoles(SERVICE_CLIENT_ID, ["Application.Read.All"]);
     const old = ourJwk();
     const oldConfig = structuredClone(stack.kong.getPlugin(stack.pluginId)!.config);
     const r = await cli("rotate", CREDENTIAL, "--force", "--reason", "e2e");

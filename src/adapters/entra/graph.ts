@@ -12,7 +12,7 @@
  * - Writes are not idempotent in Graph (no ETags on applications), so a retried write first re-reads the
  *   application and stops if the earlier attempt already took effect.
  */
-import type { TokenCredential } from "@azure/identity";
+import { ClientAssertionCredential, type TokenCredential } from "@azure/identity";
 import {
   Client,
   RetryHandlerOptions,
@@ -21,7 +21,9 @@ import {
 } from "@microsoft/microsoft-graph-client";
 import { z } from "zod";
 import { systemClock, type Clock } from "../../clock.js";
-import { graphProof } from "../../crypto/jws.js";
+import { clientAssertion, graphProof, type JwsSigner } from "../../crypto/jws.js";
+import type { SigningAlg } from "../../crypto/keymaterial.js";
+import { isMicrosoftAuthority } from "../../config/load.js";
 import { thumbprints } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
 import { defaultRetryPolicy, withRetry, type RetryEvent, type RetryPolicy } from "../../http/retry.js";
@@ -44,6 +46,14 @@ export interface GraphDirectoryOptions {
   /** Token scopes; default `<graphBaseUrl>/.default`, which is right for every national cloud. */
   scopes?: string[];
   onRetry?: (event: RetryEvent) => void;
+  /**
+   * Self-rotation: addKey/removeKey authenticate as the application itself (client credentials with an
+   * assertion signed by the same current key that signs the proof), so they need no Graph permission:
+   * "An application does not need any specific permission to roll its own keys"
+   * (https://learn.microsoft.com/graph/api/application-addkey#permissions). Without it they run as the
+   * service identity, which then needs Application.ReadWrite.OwnedBy as an owner of the app.
+   */
+  selfRotation?: { authorityHost: string; tenantId: string; algorithm: SigningAlg };
 }
 
 const keyCredentialSchema = z.object({
@@ -126,7 +136,24 @@ function isCurrent(k: KeyCredential, now: Date): boolean {
   return start <= t && t < end;
 }
 
-/** Bearer tokens for Graph from the service's TokenCredential. */
+/** A TokenCredential for the application itself, proving possession of `signer`'s key. */
+function applicationCredential(
+  self: NonNullable<GraphDirectoryOptions["selfRotation"]>,
+  appId: string,
+  signer: JwsSigner,
+  clock: Clock,
+): TokenCredential {
+  const host = self.authorityHost.replace(/\/+$/, "");
+  const tokenEndpoint = `${host}/${self.tenantId}/oauth2/v2.0/token`;
+  return new ClientAssertionCredential(
+    self.tenantId,
+    appId,
+    () => clientAssertion(signer, self.algorithm, appId, tokenEndpoint, clock.now()),
+    { authorityHost: host, ...(isMicrosoftAuthority(host) ? {} : { disableInstanceDiscovery: true }) },
+  );
+}
+
+/** Bearer tokens for Graph from a TokenCredential. */
 class CredentialAuthProvider implements AuthenticationProvider {
   constructor(
     private readonly credential: TokenCredential,
@@ -149,20 +176,27 @@ export function createGraphDirectory(opts: GraphDirectoryOptions): EntraDirector
   const clock = opts.clock ?? systemClock;
   const policy: RetryPolicy = { ...defaultRetryPolicy, ...opts.retry };
   const baseUrl = opts.graphBaseUrl.replace(/\/+$/, "");
-  const client = Client.initWithMiddleware({
-    authProvider: new CredentialAuthProvider(opts.credential, opts.scopes ?? [`${baseUrl}/.default`]),
-    baseUrl,
-    defaultVersion: "v1.0",
-    // The SDK attaches the token only to Graph's own hosts and these (https only).
-    customHosts: new Set([new URL(baseUrl).hostname]),
-  });
+  const scopes = opts.scopes ?? [`${baseUrl}/.default`];
+  const clientFor = (credential: TokenCredential): Client =>
+    Client.initWithMiddleware({
+      authProvider: new CredentialAuthProvider(credential, scopes),
+      baseUrl,
+      defaultVersion: "v1.0",
+      // The SDK attaches the token only to Graph's own hosts and these (https only).
+      customHosts: new Set([new URL(baseUrl).hostname]),
+    });
+  const client = clientFor(opts.credential);
   const classify = classifyGraphError(clock);
 
-  const api = (path: string, signal: AbortSignal): GraphRequest =>
-    client
+  const request = (c: Client, path: string, signal: AbortSignal): GraphRequest =>
+    c
       .api(path)
       .middlewareOptions([new RetryHandlerOptions(0, 0)])
       .option("signal", signal);
+  const api = (path: string, signal: AbortSignal): GraphRequest => request(client, path, signal);
+  /** The client for the app's own key rolls: as the app (self-rotation) or as the service identity. */
+  const rollerFor = (appId: string, signer: JwsSigner): Client =>
+    opts.selfRotation ? clientFor(applicationCredential(opts.selfRotation, appId, signer, clock)) : client;
 
   async function call<T>(
     op: GraphOperation,
@@ -222,13 +256,14 @@ export function createGraphDirectory(opts: GraphDirectoryOptions): EntraDirector
         keyCredential: { ...CERT, key: Buffer.from(certDer).toString("base64"), displayName },
         passwordCredential: null,
       };
+      const roller = rollerFor(app.appId, proofSigner);
       return call("addKey", app.appId, async (signal, attempt) => {
         if (attempt > 1) {
           const done = (await read(app.objectId, signal, "addKey")).keyCredentials.find((k) => k.x5t === x5t);
           if (done) return done;
         }
         const proof = await graphProof(proofSigner, app.objectId, clock.now());
-        const added = await api(`/applications/${encodeURIComponent(app.objectId)}/addKey`, signal).post({
+        const added = await request(roller, `/applications/${encodeURIComponent(app.objectId)}/addKey`, signal).post({
           ...body,
           proof,
         });
@@ -238,6 +273,7 @@ export function createGraphDirectory(opts: GraphDirectoryOptions): EntraDirector
 
     async removeKey(app, keyId, proofSigner) {
       if (!app.keyCredentials.some((k) => k.keyId === keyId)) return;
+      const roller = rollerFor(app.appId, proofSigner);
       await call("removeKey", app.appId, async (signal, attempt) => {
         if (
           attempt > 1 &&
@@ -245,7 +281,7 @@ export function createGraphDirectory(opts: GraphDirectoryOptions): EntraDirector
         )
           return;
         const proof = await graphProof(proofSigner, app.objectId, clock.now());
-        await api(`/applications/${encodeURIComponent(app.objectId)}/removeKey`, signal).post({
+        await request(roller, `/applications/${encodeURIComponent(app.objectId)}/removeKey`, signal).post({
           keyId,
           proof,
         });
