@@ -1,9 +1,9 @@
 /**
  * HTTP helpers shared by the HTTP functions: bounded JSON bodies, safe error responses, caller identity.
  */
-import type { HttpRequest, HttpResponseInit } from "@azure/functions";
-import { isRotatorError, toRotatorError } from "../errors.js";
-import { redact } from "../log/redact.js";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { isRotatorError, toRotatorError, type RotatorError } from "../errors.js";
+import { redact, redactText } from "../log/redact.js";
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
@@ -15,11 +15,40 @@ export function problem(status: number, code: string, message: string, hint: str
   return json(status, { error: { code, message, hint } });
 }
 
-/** Map a thrown error to a response that never echoes internals or secrets. */
-export function errorResponse(e: unknown): HttpResponseInit {
-  if (isRotatorError(e)) return json(e.status === 404 ? 404 : e.code.startsWith("CONFIG") ? 500 : 502, { error: e.toJSON() });
+/**
+ * Map a thrown error to a response that never echoes internals or secrets, and log it for the operator
+ * (the response's hint points there, by invocation id).
+ *
+ * The HTTP status comes from the error's code, never from `RotatorError.status`: that field is the status
+ * of a failed upstream call (Key Vault, Graph, Storage, Kong), so passing it through would, for example,
+ * turn a Storage 404 into "credential not found". The body carries code, message and hint only; upstream
+ * statuses and details stay in the log.
+ */
+export function errorResponse(e: unknown, context: InvocationContext): HttpResponseInit {
   const err = toRotatorError(e);
-  return problem(500, "INTERNAL", "internal error", `See the function logs for ${err.code}.`);
+  context.error(
+    redactText(
+      JSON.stringify({
+        event: "HttpFunctionFailed",
+        function: context.functionName,
+        invocationId: context.invocationId,
+        error: redact(err.toJSON()),
+        ...(isRotatorError(e) ? {} : { stack: err.stack }),
+      }),
+    ),
+  );
+  if (!isRotatorError(e)) return problem(500, "INTERNAL", "internal error", `See the function logs for invocation ${context.invocationId}.`);
+  return problem(statusFor(e), e.code, e.message, e.hint);
+}
+
+/** Server-side configuration problems: the caller cannot fix them by changing the request. */
+const CONFIGURATION = /^CONFIG_|_NOT_CONFIGURED$|_CONFIG_INVALID$/;
+
+function statusFor(e: RotatorError): number {
+  if (e.code === "UNKNOWN_CREDENTIAL") return 404;
+  if (CONFIGURATION.test(e.code)) return 500;
+  // A dependency (Key Vault, Entra, Storage, Kong) failed: 503 when trying again later may help.
+  return e.retryable ? 503 : 502;
 }
 
 export type BodyResult = { ok: true; value: unknown } | { ok: false; response: HttpResponseInit };

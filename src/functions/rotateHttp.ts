@@ -53,7 +53,7 @@ export async function rotateHttpHandler(req: HttpRequest, context: InvocationCon
       status: r.status,
     });
   } catch (e) {
-    return errorResponse(e);
+    return errorResponse(e, context);
   }
 }
 

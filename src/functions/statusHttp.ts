@@ -1,10 +1,10 @@
-import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { status } from "../app/service.js";
 import { errorResponse, json, problem } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 
 /** GET /api/credentials and /api/credentials/{name}: generations, targets, last success/failure. No secrets. */
-export async function statusHttpHandler(req: HttpRequest): Promise<HttpResponseInit> {
+export async function statusHttpHandler(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const name = req.params.name;
   try {
     const rt = await functionsRuntime();
@@ -13,7 +13,7 @@ export async function statusHttpHandler(req: HttpRequest): Promise<HttpResponseI
     const views = await status(rt, name);
     return json(200, name === undefined ? { credentials: views } : views[0]);
   } catch (e) {
-    return errorResponse(e);
+    return errorResponse(e, context);
   }
 }
 
