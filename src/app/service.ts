@@ -32,6 +32,9 @@ export type RotateResult =
   | { credential: string; kind: "busy" }
   | { credential: string; kind: "done"; report: RunReport };
 
+/** rotateAll's result per credential: also "could not start" (e.g. lease storage unreachable), alerted. */
+export type BatchResult = RotateResult | { credential: string; kind: "error"; error: SafeError };
+
 const holderId = (trigger: Trigger) => `${trigger}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
 export async function rotate(rt: Runtime, name: string, req: RotateRequest): Promise<RotateResult> {
@@ -65,9 +68,19 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
   }
 }
 
-export async function rotateAll(rt: Runtime, req: RotateRequest): Promise<RotateResult[]> {
-  const results: RotateResult[] = [];
-  for (const c of rt.config.credentials) results.push(await rotate(rt, c.name, req));
+/** Every credential in turn; one that cannot even start is alerted and does not stop the others. */
+export async function rotateAll(rt: Runtime, req: RotateRequest): Promise<BatchResult[]> {
+  const results: BatchResult[] = [];
+  for (const c of rt.config.credentials) {
+    try {
+      results.push(await rotate(rt, c.name, req));
+    } catch (e) {
+      const error = toRotatorError(e);
+      rt.logger.log("error", "RotationNotStarted", { credential: c.name, trigger: req.trigger, error: error.toJSON() });
+      await rt.alerter.report({ event: "KeyRotationFailed", credential: c.name, code: error.code, message: error.message, hint: error.hint }, true);
+      results.push({ credential: c.name, kind: "error", error: error.toJSON() });
+    }
+  }
   return results;
 }
 

@@ -10,6 +10,7 @@ export async function rotationTimerHandler(timer: Timer, context: InvocationCont
   const results = await rotateAll(rt, { trigger: "timer", reason: timer.isPastDue ? "schedule (past due)" : "schedule" });
   for (const r of results) {
     if (r.kind === "busy") context.log(`${r.credential}: busy (another writer holds the lease); the next run resumes`);
+    else if (r.kind === "error") context.error(`${r.credential}: could not start: ${r.error.code}`);
     else context.log(`${r.credential}: ${r.report.outcome}${r.report.error ? ` ${r.report.error.code}` : ""}`);
   }
 }
