@@ -37,6 +37,21 @@ export interface CertificatePolicyView {
   contentType?: string;
 }
 
+/**
+ * An existing certificate with its private key, to import as a new version. PEM: the private key and the
+ * certificate chain (leaf first) as one text. Key Vault stores the version's secret in the policy's content
+ * type, and the engine reads PEM, so imports always send PEM.
+ */
+export interface ImportMaterial {
+  pem: string;
+}
+
+/** What a version's backing secret holds, without its value. */
+export interface SecretInfo {
+  contentType?: string;
+  hasPrivateKey: boolean;
+}
+
 export interface CertificateStore {
   /** Start creating a new version with the given tags and wait for it to complete. */
   createVersion(name: string, policy: CertificatePolicyInput, tags: Record<string, string>): Promise<CertificateVersion>;
@@ -48,6 +63,13 @@ export interface CertificateStore {
   getPolicy(name: string): Promise<CertificatePolicyView | undefined>;
   /** DER of the version's certificate (public). */
   getCertificateDer(name: string, version: string): Promise<Uint8Array>;
+  /**
+   * Import an existing certificate and key as a new version (exportable RSA, PEM content type) with the
+   * given tags. Not idempotent: every call makes a version.
+   */
+  importVersion(name: string, material: ImportMaterial, tags: Record<string, string>): Promise<CertificateVersion>;
+  /** Read the version's backing secret and report its content type and whether it holds a private key; the value is dropped. */
+  secretInfo(name: string, version: string): Promise<SecretInfo>;
   /** PEM (PKCS#8 key + certificate) of the version, from the certificate's backing secret. SECRET. */
   readPem(name: string, version: string): Promise<string>;
   /** Replace the version's tags and/or set enabled. */
@@ -123,8 +145,44 @@ export interface KongPluginView {
   modulusPrefix?: string;
 }
 
+/** Kong node facts that decide whether and how the Admin API can be written (GET /). */
+export interface KongNodeInfo {
+  version?: string;
+  /** configuration.database: "off" means DB-less (read-only Admin API). */
+  database?: string;
+  /** configuration.role: traditional, control_plane or data_plane. */
+  role?: string;
+}
+
+/** Public facts about one resolved plugin, for preflight checks. Never private JWK members. */
+export interface KongPluginDiagnosis {
+  pluginId: string;
+  name: string;
+  workspace?: string;
+  /** Index of our client_id in config.client_id; -1 when absent. */
+  clientIndex: number;
+  /** Effective client_auth / client_alg for our client (parallel arrays falling back to entry 0). */
+  clientAuth?: string;
+  clientAlg?: string;
+  /** Our effective client_jwk entry, public members only (n is the public modulus). */
+  jwk?: { kid?: string; x5t?: string; x5tS256?: string; alg?: string; kty?: string; n?: string; e?: string };
+  /** Our client has no client_jwk entry of its own: `jwk` is client_jwk[0], another client's key. */
+  jwkIsFallback?: boolean;
+  issuer?: string;
+  issuersAllowed?: string[];
+  /** config.session_storage ("cookie" by default). */
+  sessionStorage?: string;
+}
+
+export interface KongDiagnosis {
+  node: KongNodeInfo;
+  plugins: KongPluginDiagnosis[];
+}
+
 export interface KongTarget {
   readonly name: string;
+  /** Read-only: node info and every resolved plugin's public facts, without rejecting bad plugins. */
+  diagnose(): Promise<KongDiagnosis>;
   /** Resolve the plugin(s) and report our client's current JWK. Throws typed errors for bad plugins. */
   inspect(): Promise<KongPluginView[]>;
   /** Replace only our client's client_jwk entry in every resolved plugin, then read back and compare. */

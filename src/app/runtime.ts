@@ -4,6 +4,7 @@
  * one alert state and one set of adapters.
  */
 import type { TokenCredential } from "@azure/identity";
+import type { BlobServiceClient } from "@azure/storage-blob";
 import type { Config, CredentialConfig, KongTargetConfig } from "../config/load.js";
 import { systemClock, type Clock } from "../clock.js";
 import { RotatorError } from "../errors.js";
@@ -48,6 +49,8 @@ export interface Runtime {
   history: RunHistory;
   /** Where the lease and alert state live, for status output (no secrets). */
   storage: string;
+  /** The storage account's blob service, when AzureWebJobsStorage is configured (doctor probes it). */
+  blob?: BlobServiceClient;
   credential(name: string): CredentialConfig;
   enginePorts(cred: CredentialConfig): EnginePorts;
 }
@@ -123,6 +126,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         ));
       return {
         name: target.name,
+        diagnose: async () => (await get()).diagnose(),
         inspect: async () => (await get()).inspect(),
         apply: async (jwk) => (await get()).apply(jwk),
       };
@@ -136,6 +140,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     alerter,
     history,
     storage: storage?.describe ?? "none (in-memory; --no-other-writer)",
+    ...(storage ? { blob: storage.blob } : {}),
     credential(name) {
       const c = config.credentials.find((x) => x.name === name);
       if (!c)

@@ -1,6 +1,8 @@
 /** Human-readable output for the CLI. Everything printed comes from secret-free views. */
 import type { ProgressEvent, RunReport } from "../engine/reconcile.js";
 import type { CredentialView, SyncResult } from "../app/service.js";
+import type { Check, CheckReport } from "../app/checks.js";
+import type { AdoptReport } from "../app/adopt.js";
 
 const mark: Record<ProgressEvent["event"], string> = { start: "…", progress: " ", done: "✓", skip: "-", fail: "✗" };
 
@@ -46,4 +48,39 @@ export function syncText(r: SyncResult): string {
   if (r.kind === "error") return `${r.credential}: error ${r.error.code}: ${r.error.message}\n  hint: ${r.error.hint}`;
   if (r.report.findings.length === 0) return `${r.credential}: in sync`;
   return [`${r.credential}:`, ...r.report.findings.map((f) => `  ${f.code}${f.target ? ` [${f.target}]` : ""}: ${f.message}${f.reapplied ? " (re-applied)" : ""}\n    hint: ${f.hint}`)].join("\n");
+}
+
+const LABEL: Record<Check["status"], string> = { pass: "PASS", info: "info", warn: "WARN", fail: "FAIL" };
+
+function checkLines(checks: Check[]): string[] {
+  const lines: string[] = [];
+  let credential: string | undefined;
+  for (const c of checks) {
+    if (c.credential !== credential) {
+      credential = c.credential;
+      lines.push(credential ?? "(global)");
+    }
+    const where = c.target ? `${c.area}[${c.target}]` : c.area;
+    lines.push(`  ${LABEL[c.status]}  ${where.padEnd(14)} ${c.code}: ${c.message}`);
+    if (c.hint && c.status !== "pass") lines.push(`        hint: ${c.hint}`);
+  }
+  return lines;
+}
+
+function summary(r: CheckReport): string {
+  return `${r.counts.pass} pass, ${r.counts.info} info, ${r.counts.warn} warn, ${r.counts.fail} fail`;
+}
+
+export function doctorText(r: CheckReport): string {
+  return [...checkLines(r.checks), `doctor: ${r.ok ? "ok" : "FAILED"} (${summary(r)})`].join("\n");
+}
+
+export function adoptText(r: AdoptReport, apply: boolean): string {
+  if (r.busy) return `${r.credential}: busy (another writer holds the lease); nothing was imported`;
+  const lines = checkLines(r.checks);
+  if (r.certificate) lines.splice(1, 0, `  certificate ${r.certificate.x5t} ${r.certificate.subject} ${r.certificate.notBefore.slice(0, 10)} → ${r.certificate.notAfter.slice(0, 10)}`);
+  if (r.applied) lines.push(`adopted: imported as version ${r.version ?? "?"}, now the active generation`);
+  else if (!r.ok) lines.push(`adopt: refused (${summary(r)}); nothing was changed`);
+  else if (!apply) lines.push("dry run: with --yes it would", ...r.actions.map((a) => `  - ${a}`));
+  return lines.join("\n");
 }

@@ -7,25 +7,34 @@
  *   rotate <name> [--force]   rotate one credential now (--force: even if not due)
  *   status [name]             generations, Kong targets, last success and failure
  *   sync [name]               drift check (re-applies when sync.reapplyOnDrift)
+ *   doctor [name]             read-only preflight checks: config, Kong, Entra, Key Vault, storage
+ *   adopt <name> --cert <f>   import a hand-made certificate + key as the first generation
+ *                             (dry run unless --yes; --password for an encrypted key or a PFX)
  *
  * Options: --config <file> (or ROTATOR_CONFIG), --json, --reason <text>,
  *          --no-other-writer (run without the storage lease; only when nothing else rotates).
- * Exit codes: 0 ok, 1 a failure (an alert was raised), 2 bad usage or configuration,
+ * Exit codes: 0 ok, 1 a failure (an alert was raised; doctor/adopt: a check failed), 2 bad usage or configuration,
  *             3 busy (another writer holds a credential's lease; nothing was done for it).
  */
 import { parseArgs } from "node:util";
+import { readFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../config/load.js";
 import { isRotatorError, toRotatorError } from "../errors.js";
 import { jsonLogger } from "../log/logger.js";
-import { redact, redactText } from "../log/redact.js";
+import { redact, redactText, registerSecret } from "../log/redact.js";
 import { createRuntime } from "../app/runtime.js";
 import { rotate, status, syncCheck, type RotateResult } from "../app/service.js";
-import { progressLine, reportText, statusText, syncText } from "./format.js";
+import { doctor } from "../app/doctor.js";
+import { adopt } from "../app/adopt.js";
+import { readCertificateInput } from "../app/cert-input.js";
+import { configChecks, report } from "../app/checks.js";
+import { adoptText, doctorText, progressLine, reportText, statusText, syncText } from "./format.js";
 
-const USAGE = `usage: kong-key-rotator <plan|run|rotate|status|sync> [name] [--config file] [--json] [--force] [--reason text] [--no-other-writer]`;
+const USAGE = `usage: kong-key-rotator <plan|run|rotate|status|sync|doctor> [name] [--config file] [--json] [--force] [--reason text] [--no-other-writer]
+       kong-key-rotator adopt <name> --cert <pem|pfx> [--password p] [--yes] [--config file] [--json] [--no-other-writer]`;
 
 export interface CliIo {
   out: (s: string) => void;
@@ -43,12 +52,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   const { values, positionals } = args;
   const [command, name, ...extra] = positionals;
-  const commands = ["plan", "run", "rotate", "status", "sync"];
+  const commands = ["plan", "run", "rotate", "status", "sync", "doctor", "adopt"];
   if (values.help) {
     io.out(USAGE);
     return 0;
   }
-  if (!command || !commands.includes(command) || extra.length > 0 || (command === "rotate" && !name)) {
+  if (!command || !commands.includes(command) || extra.length > 0 || ((command === "rotate" || command === "adopt") && !name)) {
     io.err(USAGE);
     return 2;
   }
@@ -56,6 +65,15 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.err("--force applies to 'rotate' only\n" + USAGE);
     return 2;
   }
+  if (command === "adopt" && !values.cert) {
+    io.err("adopt needs --cert <file> (PEM with key and certificate, or PFX)\n" + USAGE);
+    return 2;
+  }
+  if (command !== "adopt" && (values.cert !== undefined || values.password !== undefined || values.yes)) {
+    io.err("--cert, --password and --yes apply to 'adopt' only\n" + USAGE);
+    return 2;
+  }
+  registerSecret(values.password);
   const asJson = values.json === true;
   const print = (human: string, machine: unknown) => io.out(asJson ? JSON.stringify(redact(machine), null, 2) : redactText(human));
 
@@ -64,9 +82,35 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.err("no configuration: pass --config <file> or set ROTATOR_CONFIG");
     return 2;
   }
+  if (command === "doctor") {
+    let config: Awaited<ReturnType<typeof loadConfig>>;
+    try {
+      config = await loadConfig(configPath);
+    } catch (e) {
+      const r = report(configChecks(e));
+      print(doctorText(r), r);
+      return 1;
+    }
+    try {
+      const rt = createRuntime({ config, env: io.env, logger: jsonLogger((line) => io.err(line), values.verbose ? "debug" : "warn"), lease: "none" });
+      if (name) rt.credential(name);
+      const r = await doctor(rt, name);
+      print(doctorText(r), r);
+      return r.ok ? 0 : 1;
+    } catch (e) {
+      const err = toRotatorError(e);
+      if (err.code === "UNKNOWN_CREDENTIAL") {
+        io.err(redactText(`error ${err.code}: ${err.message}\nhint: ${err.hint}`));
+        return 2;
+      }
+      const r = report(configChecks(e));
+      print(doctorText(r), r);
+      return 1;
+    }
+  }
   try {
     const config = await loadConfig(configPath);
-    const mutating = command === "run" || command === "rotate" || command === "sync";
+    const mutating = command === "run" || command === "rotate" || command === "sync" || (command === "adopt" && values.yes === true);
     const rt = createRuntime({
       config,
       env: io.env,
@@ -76,6 +120,20 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (name) rt.credential(name);
     const names = name ? [name] : config.credentials.map((c) => c.name);
 
+    if (command === "adopt" && name && values.cert) {
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(values.cert);
+      } catch (e) {
+        io.err(`cannot read ${values.cert}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
+        return 2;
+      }
+      const input = readCertificateInput(bytes, values.password);
+      const r = await adopt(rt, name, input, { apply: values.yes === true, holder: `cli-adopt:${safeUser()}` });
+      print(adoptText(r, values.yes === true), r);
+      if (r.busy) return 3;
+      return r.ok ? 0 : 1;
+    }
     if (command === "status") {
       const views = await status(rt, name);
       print(views.map(statusText).join("\n\n"), views);
@@ -119,6 +177,9 @@ function parse(argv: string[]) {
       json: { type: "boolean" },
       force: { type: "boolean" },
       reason: { type: "string" },
+      cert: { type: "string" },
+      password: { type: "string" },
+      yes: { type: "boolean" },
       "no-other-writer": { type: "boolean" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },

@@ -3,3 +3,4 @@ import "./rotationTimer.js";
 import "./syncCheckTimer.js";
 import "./rotateHttp.js";
 import "./statusHttp.js";
+import "./doctorHttp.js";

@@ -36,6 +36,16 @@
  * - The addressable key returns the public JWK with key_ops mapped from key_usage (about-certificates,
  *   "Mapping X.509 usage to key operations"); POST .../sign takes the base64url digest and returns a real
  *   RS256/384/512 or PS256/384/512 signature (https://learn.microsoft.com/rest/api/keyvault/keys/sign/sign).
+ * - Import (POST /certificates/{name}/import, body `{value, pwd, policy, attributes, tags}` as
+ *   @azure/keyvault-certificates' `certificateImportParametersSerializer` sends it): a PEM `value` (the key and
+ *   the certificate, leaf first) is accepted only when the policy's `secret_props.contentType` is
+ *   application/x-pem-file, the service's default content type being application/x-pkcs12
+ *   (https://learn.microsoft.com/rest/api/keyvault/certificates/import-certificate/import-certificate;
+ *   "content_type is only required when creating/importing PEM certificates", Azure/azure-sdk-for-python#19030).
+ *   The key must match the certificate; `key_props.exportable` defaults to true (the service's default policy,
+ *   Azure/azure-sdk-for-python#12104). The new version is completed at once, has no pending operation
+ *   (GET .../pending is 404 while it is the latest), and its policy (kty, size, exportable, content type,
+ *   subject) becomes the certificate's; an import while a create is inProgress is 409.
  * - Plain secrets: PUT creates a version, GET returns the latest or a given version.
  * - Object names are case-insensitive and limited to 1-127 letters, digits and dashes
  *   (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates#object-identifiers).
@@ -43,11 +53,12 @@
  *
  * Not reproduced: issuers other than Self and manual merge; PKCS#12 content type (creates asking for it
  * get 400 rather than a PFX); HSM key types; EC signing; cancel/delete of pending operations; deletion,
- * soft delete, backup and restore; policy update; certificate import; exact message texts of 401 and
+ * soft delete, backup and restore; policy update; import of PKCS#12 (PFX) values and of certificate
+ * chains beyond the leaf (kept out of the secret); exact message texts of 401 and
  * of some 403s; nbf/exp enforcement on key and secret operations; the CAE claims challenge; throttling
  * limits by themselves (inject 429s instead).
  */
-import { createHash, randomBytes } from "node:crypto";
+import { X509Certificate, createHash, createPrivateKey, createPublicKey, randomBytes, webcrypto } from "node:crypto";
 import type { ServerTls } from "../common/tls.js";
 import { bearer } from "../common/auth.js";
 import {
@@ -132,6 +143,8 @@ interface CertVersion {
   completeAt: number;
   issued: Issued;
   policy: Policy;
+  /** Imported versions have no certificate operation. */
+  imported?: boolean;
 }
 
 interface Certificate {
@@ -159,6 +172,7 @@ const MAX_PAGE = 25;
 const ACTION = {
   certRead: "Microsoft.KeyVault/vaults/certificates/read",
   certCreate: "Microsoft.KeyVault/vaults/certificates/create/action",
+  certImport: "Microsoft.KeyVault/vaults/certificates/import/action",
   certUpdate: "Microsoft.KeyVault/vaults/certificates/update/action",
   secretGet: "Microsoft.KeyVault/vaults/secrets/getSecret/action",
   secretSet: "Microsoft.KeyVault/vaults/secrets/setSecret/action",
@@ -365,6 +379,103 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
     return { c, v };
   }
 
+  const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
+
+  /** POST /certificates/{name}/import with a PEM value; see the header for what is reproduced. */
+  async function importVersion(
+    name: string,
+    body: Record<string, unknown>,
+  ): Promise<{ c: Certificate; v: CertVersion }> {
+    if (typeof body.value !== "string" || body.value === "")
+      throw new HttpError(badParameter("Property value is required."));
+    const wire = asObject(body.policy) as WirePolicy;
+    const contentType = wire.secret_props?.contentType ?? "application/x-pkcs12";
+    if (contentType !== "application/x-pem-file")
+      throw new HttpError(
+        badParameter(
+          `Importing content type '${contentType}' is not reproduced by the local Key Vault fake: import PEM with contentType application/x-pem-file.`,
+        ),
+      );
+    const blocks = [...body.value.matchAll(PEM_BLOCK)];
+    const keyBlock = blocks.find((m) => (m[1] ?? "").endsWith("PRIVATE KEY"))?.[0];
+    const certBlock = blocks.find((m) => m[1] === "CERTIFICATE")?.[0];
+    if (!keyBlock || !certBlock)
+      throw new HttpError(
+        badParameter("The specified PEM X.509 certificate content is in an unexpected format. Please check if certificate is in valid PEM format."),
+      );
+    let cert: X509Certificate;
+    let privateKey: ReturnType<typeof createPrivateKey>;
+    try {
+      cert = new X509Certificate(certBlock);
+      privateKey = createPrivateKey(keyBlock);
+    } catch {
+      throw new HttpError(badParameter("The specified PEM X.509 certificate content can not be read."));
+    }
+    const pub = createPublicKey(privateKey).export({ format: "der", type: "spki" });
+    if (!pub.equals(cert.publicKey.export({ format: "der", type: "spki" })))
+      throw new HttpError(badParameter("The private key does not match the public key of the certificate."));
+    const kty = privateKey.asymmetricKeyType === "rsa" ? "RSA" : privateKey.asymmetricKeyType === "ec" ? "EC" : undefined;
+    if (!kty) throw new HttpError(badParameter(`Key type ${privateKey.asymmetricKeyType ?? "unknown"} is not supported.`));
+    const key = name.toLowerCase();
+    const existing = certs.get(key);
+    const pending = existing && latest(existing.versions);
+    if (pending && !completed(pending))
+      throw new HttpError(
+        error(
+          409,
+          "Forbidden",
+          "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+        ),
+      );
+    const notBefore = new Date(cert.validFrom);
+    const notAfter = new Date(cert.validTo);
+    const jwk = privateKey.export({ format: "jwk" });
+    const sign = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+    const crypto =
+      kty === "RSA"
+        ? {
+            privateKey: await webcrypto.subtle.importKey("pkcs8", privateKey.export({ format: "der", type: "pkcs8" }), sign, true, ["sign"]),
+            publicKey: await webcrypto.subtle.importKey("spki", pub, sign, true, ["verify"]),
+          }
+        : undefined;
+    if (!crypto) throw new HttpError(badParameter("Importing EC keys is not reproduced by the local Key Vault fake."));
+    const policy: Policy = {
+      kty,
+      keySize: Buffer.from(String(jwk.n), "base64url").length * 8,
+      exportable: wire.key_props?.exportable ?? true,
+      reuseKey: wire.key_props?.reuse_key ?? false,
+      contentType,
+      subject: cert.subject.split("\n").reverse().join(", "),
+      sans: {},
+      ekus: [],
+      keyUsage: wire.x509_props?.key_usage ?? ["digitalSignature"],
+      validityMonths: Math.max(1, Math.round((notAfter.getTime() - notBefore.getTime()) / (30 * 86_400_000))),
+      lifetimeActions: wire.lifetime_actions ?? [],
+      issuerName: "Unknown",
+      enabled: true,
+    };
+    const t = unix(now());
+    const c: Certificate = existing ?? { name, policy, policyCreated: t, policyUpdated: t, versions: [] };
+    c.policy = policy;
+    c.policyUpdated = t;
+    const attrs = asObject(body.attributes);
+    const v: CertVersion = {
+      version: randomBytes(16).toString("hex"),
+      created: t,
+      updated: t,
+      enabled: attrs.enabled !== false,
+      tags: asStringRecord(body.tags, "tags"),
+      requestId: randomBytes(16).toString("hex"),
+      completeAt: now().getTime(),
+      issued: { keys: { crypto, privateKey }, csrDer: Buffer.alloc(0), certDer: cert.raw, notBefore, notAfter },
+      policy,
+      imported: true,
+    };
+    c.versions.push(v);
+    certs.set(key, c);
+    return { c, v };
+  }
+
   function secretBundle(base: string, name: string, v: SecretVersion): Record<string, unknown> {
     return {
       value: v.value,
@@ -447,12 +558,17 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
         },
       };
     }
+    if (seg.length === 2 && sub === "import" && req.method === "POST") {
+      requireAction(ACTION.certImport);
+      const { c, v } = await importVersion(name, asObject(parseBody(req)));
+      return { status: 200, body: certBundle(base, c, v) };
+    }
     if (seg.length === 2 && sub === "pending" && req.method === "GET") {
       requireAction(ACTION.certRead);
       const c = certs.get(name.toLowerCase());
       const v = c && latest(c.versions);
       const wanted = req.url.searchParams.get("request_id");
-      if (!c || !v || (wanted && wanted !== v.requestId))
+      if (!c || !v || v.imported || (wanted && wanted !== v.requestId))
         return error(404, "PendingCertificateNotFound", `Pending certificate not found: ${name}`);
       return { status: 200, body: operation(base, c, v) };
     }
@@ -773,7 +889,7 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
           r.status < 300 &&
           (r.method === "PUT" ||
             r.method === "PATCH" ||
-            (r.method === "POST" && /\/create(\?|$)/.test(r.path))),
+            (r.method === "POST" && /\/(create|import)(\?|$)/.test(r.path))),
       ),
   };
 }

@@ -9,6 +9,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { KeyObject, webcrypto } from "node:crypto";
+import { notePrivateJwk } from "../common/capture.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -276,8 +277,10 @@ export async function issueSelfSigned(
     keys: crypto,
     extensions,
   });
+  const privateKey = KeyObject.from(crypto.privateKey);
+  if (privateKey.asymmetricKeyType === "rsa") notePrivateJwk(privateKey.export({ format: "jwk" }));
   return {
-    keys: { crypto, privateKey: KeyObject.from(crypto.privateKey) },
+    keys: { crypto, privateKey },
     csrDer: Buffer.from(csr.rawData),
     certDer: Buffer.from(cert.rawData),
     notBefore,

@@ -26,7 +26,10 @@
  *   ("cannot create or update" for PUT) after the entity was found and validated, as the DAO runs
  *   read-before-write and validation before the `off` strategy refuses (kong/db/strategies/off/init.lua,
  *   kong/api/endpoints.lua `handle_error`).
- * - `GET /` node info (version, edition, configuration.database/role) and `GET /workspaces` (spec).
+ * - `GET /` node info (version, edition, configuration.database/role) and `GET /workspaces` (spec); the
+ *   role is `traditional` unless set (`control_plane` for a hybrid control plane, whose Admin API is
+ *   writable while data planes receive the config asynchronously,
+ *   https://developer.konghq.com/gateway/hybrid-mode/).
  *
  * Not reproduced: POST/DELETE, routes/services/consumers, instance_name lookups, RBAC roles/permissions
  * (one all-powerful token), plugins other than openid-connect are stored without config validation,
@@ -36,6 +39,7 @@ import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { startHttpsServer, type Reply, type Request, type RunningServer } from "../common/server.js";
 import type { ServerTls } from "../common/tls.js";
+import { noteSecret } from "../common/capture.js";
 import { probeLogin, type ProbeResult } from "./probe.js";
 import { loadOidcSchemaSubset, schemaVersionFor, type OidcSchemaSubset } from "./schema.js";
 import { isRecord, schemaViolation, validatePluginEntity, withDefaults } from "./validate.js";
@@ -74,6 +78,8 @@ export interface KongFake extends RunningServer {
   addPlugin(plugin: PluginInput): { id: string };
   getPlugin(id: string): PluginEntity | undefined;
   setDbless(dbless: boolean): void;
+  /** configuration.role reported by `GET /` (traditional, control_plane). */
+  setRole(role: string): void;
   /** Test hook: the next `count` PATCH/PUT answer 200 as if applied but are not stored (a lost write). */
   dropWrites(count: number): void;
   probe(pluginId: string, clientId?: string): Promise<ProbeResult>;
@@ -117,12 +123,14 @@ function invalidOptions(message: string): Reply {
 }
 
 export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
+  noteSecret("admin-token", opts.adminToken);
   const version = opts.version ?? "3.10.0.0";
   const schema: OidcSchemaSubset = loadOidcSchemaSubset(schemaVersionFor(version));
   const plugins = new Map<string, Stored>();
   const workspaces = new Map<string, { id: string; name: string; created_at: number }>();
   const accepted: PluginEntity[] = [];
   let dbless = opts.dbless ?? false;
+  let role = "traditional";
   let dropWrites = 0;
 
   const ensureWorkspace = (name: string) => {
@@ -157,7 +165,7 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
       hostname: "kong-fake",
       node_id: nodeId,
       lua_version: "LuaJIT 2.1.0-20231117",
-      configuration: { database: dbless ? "off" : "postgres", role: "traditional" },
+      configuration: { database: dbless ? "off" : "postgres", role },
       plugins: { available_on_server: { "openid-connect": true }, enabled_in_cluster: [] },
     },
   });
@@ -374,6 +382,9 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
     },
     setDbless(b) {
       dbless = b;
+    },
+    setRole(r) {
+      role = r;
     },
     dropWrites(count) {
       dropWrites = count;

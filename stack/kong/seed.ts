@@ -3,6 +3,7 @@
  * `config.client_jwk` (kty, use, alg, kid, n, e and the private CRT members), made with node:crypto only.
  */
 import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { notePrivateJwk } from "../common/capture.js";
 
 export type SeedJwk = Record<string, string>;
 
@@ -15,5 +16,6 @@ export function generateRsaJwk(opts: { alg?: "RS256" | "PS256"; kid?: string; bi
     if (typeof v !== "string") throw new Error(`generated RSA key lacks ${k}`);
     out[k] = v;
   }
+  notePrivateJwk(out);
   return out;
 }

@@ -57,7 +57,7 @@ describe("entry point", () => {
       const skipped = warn.mock.calls
         .map((c) => /Skipping call to register function "([^"]+)" because the "@azure\/functions" package is in test mode/.exec(String(c[0]))?.[1])
         .filter((n): n is string => n !== undefined);
-      expect(skipped.sort()).toEqual(["getCredential", "listCredentials", "rotateCredential", "rotationTimer", "syncCheckTimer"]);
+      expect(skipped.sort()).toEqual(["doctor", "getCredential", "listCredentials", "rotateCredential", "rotationTimer", "syncCheckTimer"]);
     } finally {
       warn.mockRestore();
     }

@@ -14,6 +14,7 @@
 import {
   CertificateClient,
   type CertificatePolicy,
+  type ImportCertificateOptions,
   type CertificateProperties,
   type KeyVaultCertificateWithPolicy,
 } from "@azure/keyvault-certificates";
@@ -32,6 +33,8 @@ import type {
   CertificatePolicyView,
   CertificateStore,
   CertificateVersion,
+  ImportMaterial,
+  SecretInfo,
 } from "../../ports.js";
 import { kvCall, type KeyVaultCall } from "./errors.js";
 import { keyVaultClientOptions } from "./pipeline.js";
@@ -70,6 +73,32 @@ function rotationPolicy(input: CertificatePolicyInput): CertificatePolicy {
     keyUsage: ["digitalSignature"],
     lifetimeActions: [{ action: "EmailContacts", daysBeforeExpiry: EMAIL_DAYS_BEFORE_EXPIRY }],
   };
+}
+
+/**
+ * Options for importing a PEM certificate with an exportable RSA key stored as PEM.
+ *
+ * Key Vault needs the content type in the import policy for PEM ("content_type is only required when
+ * creating/importing PEM certificates", Azure/azure-sdk-for-python#19030; without a policy the service
+ * applies its default, application/x-pkcs12). The SDK uses `policy.contentType` only to decide how to
+ * encode the bytes (utils.js `parseCertificateBytes`: PEM text is sent as is), and its request serializer
+ * reads the policy from `certificatePolicy` in the generated model's shape
+ * (models.js `certificateImportParametersSerializer`), which CertificateClient.importCertificate does not
+ * fill from `policy` (@azure/keyvault-certificates 4.10.3, index.js), so both are given: the options are
+ * spread into the request parameters.
+ */
+function importOptions(tags: Record<string, string>): ImportCertificateOptions {
+  const certificatePolicy = {
+    keyProperties: { exportable: true, keyType: "RSA", reuseKey: false },
+    secretProperties: { contentType: PEM_CONTENT_TYPE },
+  };
+  const options: ImportCertificateOptions & { certificatePolicy: typeof certificatePolicy } = {
+    policy: { contentType: PEM_CONTENT_TYPE, exportable: true, keyType: "RSA", reuseKey: false },
+    certificatePolicy,
+    tags,
+    enabled: true,
+  };
+  return options;
 }
 
 function badResponse(call: KeyVaultCall, what: string): RotatorError {
@@ -291,6 +320,29 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
     }
   }
 
+  async function importVersion(
+    name: string,
+    material: ImportMaterial,
+    tags: Record<string, string>,
+  ): Promise<CertificateVersion> {
+    const call: KeyVaultCall = { area: "certificates", action: "import a version of", name };
+    const result = await kvCall(call, () =>
+      certificates.importCertificate(name, Buffer.from(material.pem, "utf8"), importOptions(tags)),
+    );
+    if (!result.cer?.length) throw badResponse(call, "the imported certificate has no DER");
+    return toVersion(result.properties, result.cer, call);
+  }
+
+  async function secretInfo(name: string, version: string): Promise<SecretInfo> {
+    const call: KeyVaultCall = { area: "secrets", action: "read the key of certificate", name, version };
+    const secret = await kvCall(call, () => secrets.getSecret(name, { version }));
+    const value = typeof secret.value === "string" ? secret.value : "";
+    return {
+      ...(secret.properties.contentType ? { contentType: secret.properties.contentType } : {}),
+      hasPrivateKey: /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value),
+    };
+  }
+
   async function readPem(name: string, version: string): Promise<string> {
     const call: KeyVaultCall = { area: "secrets", action: "read the key of certificate", name, version };
     const secret = await kvCall(call, () => secrets.getSecret(name, { version }));
@@ -345,6 +397,8 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
     awaitPendingCreate,
     listVersions,
     getPolicy,
+    importVersion,
+    secretInfo,
     async getCertificateDer(name, version) {
       return (await getVersion(name, version)).der;
     },

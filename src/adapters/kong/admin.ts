@@ -17,11 +17,12 @@ import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
 import type { RetryPolicy } from "../../http/retry.js";
 import { registerSecret } from "../../log/redact.js";
-import type { KongPluginView, KongTarget } from "../../ports.js";
+import type { KongDiagnosis, KongNodeInfo, KongPluginView, KongTarget } from "../../ports.js";
 import { KongClient } from "./client.js";
 import {
   checkClientAlg,
   clientSlot,
+  diagnosePlugin,
   holdsJwk,
   parsePlugin,
   placeJwk,
@@ -154,8 +155,28 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
     return toView(after, slot.index, t.workspace);
   };
 
+  /** `GET /` node information (https://developer.konghq.com/api/gateway/admin-ee/, "Information"). */
+  const nodeInfo = async (): Promise<KongNodeInfo> => {
+    const body = await client.get("");
+    const configuration = isRecord(body) && isRecord(body.configuration) ? body.configuration : {};
+    const info: KongNodeInfo = {};
+    const version = isRecord(body) ? str(body.version) : undefined;
+    if (version !== undefined) info.version = version;
+    const database = str(configuration.database);
+    if (database !== undefined) info.database = database;
+    const role = str(configuration.role);
+    if (role !== undefined) info.role = role;
+    return info;
+  };
+
   return {
     name: t.name,
+
+    async diagnose(): Promise<KongDiagnosis> {
+      const node = await nodeInfo();
+      const plugins = await resolve();
+      return { node, plugins: plugins.map((p) => diagnosePlugin(p, opts.clientId, t.workspace)) };
+    },
 
     async inspect() {
       const plugins = await resolve();

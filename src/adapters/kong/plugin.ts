@@ -9,7 +9,7 @@
  */
 import { publicView, type KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
-import type { KongPluginView } from "../../ports.js";
+import type { KongPluginDiagnosis, KongPluginView } from "../../ports.js";
 
 export type JwkEntry = Record<string, unknown>;
 
@@ -148,4 +148,36 @@ export function toView(plugin: OidcPlugin, index: number, workspace: string | un
   if (pub.alg !== undefined) view.alg = pub.alg;
   if (pub.modulusPrefix !== undefined) view.modulusPrefix = pub.modulusPrefix;
   return view;
+}
+
+/** Public facts about a plugin for our client, without judging them (doctor and adopt judge). */
+export function diagnosePlugin(plugin: OidcPlugin, clientId: string, workspace: string | undefined): KongPluginDiagnosis {
+  const c = plugin.config;
+  const index = arrayOf(c.client_id).indexOf(clientId);
+  const d: KongPluginDiagnosis = { pluginId: plugin.id, name: plugin.name, clientIndex: index };
+  if (workspace !== undefined) d.workspace = workspace;
+  const set = <K extends keyof KongPluginDiagnosis>(k: K, v: KongPluginDiagnosis[K] | undefined) => {
+    if (v !== undefined) d[k] = v;
+  };
+  set("issuer", str(c.issuer));
+  const allowed = arrayOf(c.issuers_allowed).filter((x): x is string => typeof x === "string");
+  if (allowed.length) d.issuersAllowed = allowed;
+  set("sessionStorage", str(c.session_storage));
+  if (index < 0) return d;
+  set("clientAuth", str(parallel(arrayOf(c.client_auth), index)));
+  set("clientAlg", str(parallel(arrayOf(c.client_alg), index)));
+  const own = arrayOf(c.client_jwk)[index];
+  const e = effectiveJwk(plugin, index);
+  if (e && !isRecord(own)) d.jwkIsFallback = true;
+  if (e) {
+    const jwk: NonNullable<KongPluginDiagnosis["jwk"]> = {};
+    for (const k of ["kid", "x5t", "alg", "kty", "n", "e"] as const) {
+      const v = str(e[k]);
+      if (v !== undefined) jwk[k] = v;
+    }
+    const s256 = str(e["x5t#S256"]);
+    if (s256 !== undefined) jwk.x5tS256 = s256;
+    d.jwk = jwk;
+  }
+  return d;
 }

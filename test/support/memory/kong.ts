@@ -8,7 +8,7 @@
  */
 import { RotatorError } from "../../../src/errors.js";
 import type { KongPrivateJwk } from "../../../src/crypto/keymaterial.js";
-import type { KongPluginView, KongTarget } from "../../../src/ports.js";
+import type { KongDiagnosis, KongPluginView, KongTarget } from "../../../src/ports.js";
 import type { Calls } from "./calls.js";
 
 interface Plugin {
@@ -29,6 +29,22 @@ export class MemoryKongTarget implements KongTarget {
   ) {
     this.plugins = Array.from({ length: pluginCount }, (_, i) => ({
       pluginId: `00000000-0000-4000-8000-${name.padEnd(8, "0").slice(0, 8)}${String(i).padStart(4, "0")}`,
+    }));
+  }
+
+  /** A traditional DB-backed node; each plugin is openid-connect with our client at index 0 using private_key_jwt. */
+  diagnose(): Promise<KongDiagnosis> {
+    return this.calls.run(`kong[${this.name}].diagnose`, false, () => ({
+      node: { database: "postgres", role: "traditional" },
+      plugins: this.plugins.map((p) => ({
+        pluginId: p.pluginId,
+        name: "openid-connect",
+        clientIndex: 0,
+        clientAuth: "private_key_jwt",
+        ...(p.jwk
+          ? { jwk: { kid: p.jwk.kid, x5t: p.jwk.x5t, alg: p.jwk.alg, kty: p.jwk.kty, n: p.jwk.n, e: p.jwk.e } }
+          : {}),
+      })),
     }));
   }
 

@@ -9,7 +9,7 @@
  * - versions are listed newest first; validityInMonths counts calendar months.
  * Not reproduced: throttling, soft-delete, certificate policy updates.
  */
-import { createPrivateKey, randomBytes } from "node:crypto";
+import { X509Certificate, createHash, createPrivateKey, randomBytes } from "node:crypto";
 import { localSigner, type JwsSigner } from "../../../src/crypto/jws.js";
 import type { SigningAlg } from "../../../src/crypto/keymaterial.js";
 import { RotatorError } from "../../../src/errors.js";
@@ -18,6 +18,8 @@ import type {
   CertificatePolicyView,
   CertificateStore,
   CertificateVersion,
+  ImportMaterial,
+  SecretInfo,
 } from "../../../src/ports.js";
 import { issueSelfSigned, type TestCertificate } from "../certs.js";
 import type { FakeClock } from "../fake-clock.js";
@@ -114,6 +116,49 @@ export class MemoryCertificateStore implements CertificateStore {
           contentType: "application/x-pem-file",
         }
       );
+    });
+  }
+
+  /** Import: the PEM's first private key and first certificate become a completed version. */
+  importVersion(name: string, material: ImportMaterial, tags: Record<string, string>): Promise<CertificateVersion> {
+    return this.calls.run("store.importVersion", true, () => {
+      checkTags(tags);
+      const keyPem = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/.exec(material.pem)?.[0];
+      const certPem = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(material.pem)?.[0];
+      if (!keyPem || !certPem)
+        throw new RotatorError("KV_BAD_REQUEST", "the import holds no key or no certificate", "Send key and certificate.", { status: 400 });
+      const x = new X509Certificate(certPem);
+      const privateKey = createPrivateKey(keyPem);
+      const pkcs8 = privateKey.export({ format: "pem", type: "pkcs8" });
+      const cert: TestCertificate = {
+        der: x.raw,
+        certPem: `${certPem}\n`,
+        pemBundle: `${pkcs8}${certPem}\n`,
+        privateKey,
+        x5t: createHash("sha1").update(x.raw).digest("base64url"),
+        x5tS256: createHash("sha256").update(x.raw).digest("base64url"),
+        notBefore: new Date(x.validFrom),
+        notAfter: new Date(x.validTo),
+      };
+      const imported: StoredVersion = {
+        version: randomBytes(16).toString("hex"),
+        seq: ++this.seq,
+        enabled: true,
+        createdOn: this.clock.now(),
+        tags: { ...tags },
+        policy: { subject: x.subject, validityMonths: 12, keySize: 2048 },
+        cert,
+      };
+      this.certs.set(name, [...(this.certs.get(name) ?? []), imported]);
+      return view(imported);
+    });
+  }
+
+  secretInfo(name: string, version: string): Promise<SecretInfo> {
+    return this.calls.run("store.secretInfo", false, () => {
+      if (!this.find(name, version).enabled) throw forbidden("get");
+      this.issued(name, version);
+      return { contentType: "application/x-pem-file", hasPrivateKey: true };
     });
   }
 

@@ -1,0 +1,321 @@
+/**
+ * `doctor`: read-only preflight checks of everything a credential's rotation depends on — Key Vault
+ * (reachable, roles, policy), the Entra app (keys, whether addKey can be used), every Kong target (plugin,
+ * client slot, JWK, node mode, issuer, session storage) and the storage behind the one-writer lease.
+ *
+ * Nothing is changed: every call is a read, except the identity's token requests and one Key Vault `sign`
+ * with the current generation's key (a POST without side effects, proving the Crypto User role).
+ */
+import type { CredentialConfig } from "../config/load.js";
+import { DEFAULT_LEASE_CONTAINER } from "../adapters/lease/blob.js";
+import { storageError } from "../adapters/storage.js";
+import { effectiveActive, proofGeneration, unmanagedKeys } from "../engine/model.js";
+import { parseGeneration, type Generation } from "../engine/tags.js";
+import type { Snapshot } from "../engine/types.js";
+import type { EntraApplication, KongDiagnosis, KongPluginDiagnosis, KongTarget } from "../ports.js";
+import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
+import type { Runtime } from "./runtime.js";
+
+export type DoctorReport = CheckReport;
+
+/** The algorithms an RSA key can sign for Entra client assertions (BRIEF, "Client assertion"). */
+const RSA_ALGS = new Set(["PS256", "RS256"]);
+
+const DBLESS_HINT =
+  "DB-less Kong: the Admin API is read-only; manage client_jwk through your declarative config or use a DB-backed/hybrid control plane";
+
+export async function doctor(rt: Runtime, name?: string): Promise<DoctorReport> {
+  const creds = name ? [rt.credential(name)] : rt.config.credentials;
+  const checks: Check[] = [];
+  for (const cred of creds) checks.push(...(await credentialChecks(rt, cred)));
+  checks.push(...(await storageChecks(rt)));
+  return report(checks);
+}
+
+async function credentialChecks(rt: Runtime, cred: CredentialConfig): Promise<Check[]> {
+  const ports = rt.enginePorts(cred);
+  const scope = { credential: cred.name };
+  const kv = await keyVaultChecks(rt, cred);
+  const [entra, kong] = await Promise.all([
+    entraChecks(rt, cred, kv.generations),
+    Promise.all(ports.kong.map((t) => kongChecks(cred, t, kv.generations))),
+  ]);
+  return [...kv.checks, ...entra, ...kong.flat()].map((c) => ({ ...scope, ...c }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key Vault
+// ---------------------------------------------------------------------------------------------
+
+async function keyVaultChecks(rt: Runtime, cred: CredentialConfig): Promise<{ checks: Check[]; generations: Generation[] | undefined }> {
+  const { store } = rt.enginePorts(cred);
+  const name = cred.certificateName;
+  const checks: Check[] = [];
+  let generations: Generation[];
+  try {
+    const versions = await store.listVersions(name);
+    generations = versions.map(parseGeneration).filter((g): g is Generation => g !== undefined);
+    checks.push({
+      status: "pass",
+      area: "keyvault",
+      code: "KV_REACHABLE",
+      message: `Key Vault ${rt.config.keyVault.url}: certificate ${name} has ${versions.length} version(s), ${generations.length} tracked generation(s)`,
+    });
+  } catch (e) {
+    return { checks: [errorCheck("keyvault", e)], generations: undefined };
+  }
+
+  try {
+    const policy = await store.getPolicy(name);
+    if (!policy)
+      checks.push({ status: "info", area: "keyvault", code: "KV_NO_CERTIFICATE", message: `certificate ${name} does not exist yet; the first run creates it` });
+    else if (policy.keyType !== "RSA" || !policy.exportable)
+      checks.push({
+        status: "fail",
+        area: "keyvault",
+        code: "KV_POLICY_UNSUITABLE",
+        message: `certificate ${name} has a ${policy.exportable ? "exportable" : "non-exportable"} ${policy.keyType} key policy`,
+        hint: "Kong needs the private key (exportable: true) and Entra needs RSA (keyType RSA, not RSA-HSM or EC): the key of such versions cannot be pushed to Kong. Import or create a version with an exportable RSA policy (see `adopt`).",
+      });
+    else
+      checks.push({ status: "pass", area: "keyvault", code: "KV_POLICY_OK", message: `certificate ${name} policy: exportable RSA${policy.keySize ? ` ${policy.keySize}` : ""}` });
+  } catch (e) {
+    checks.push(errorCheck("keyvault", e));
+  }
+
+  const current = effectiveActive(generations) ?? generations.find((g) => g.enabled && g.x5t !== undefined);
+  if (!current?.x5t) {
+    checks.push({ status: "info", area: "keyvault", code: "KV_NO_GENERATION", message: "no key generation yet: reading the key and signing are checked once one exists" });
+    return { checks, generations };
+  }
+  const label = `${name}/${current.version} (${current.phase}, ${current.x5t})`;
+  try {
+    const secret = await store.secretInfo(name, current.version);
+    if (secret.contentType !== "application/x-pem-file" || !secret.hasPrivateKey)
+      checks.push({
+        status: "fail",
+        area: "keyvault",
+        code: "KV_SECRET_UNUSABLE",
+        message: `the secret of ${label} is ${secret.contentType ?? "untyped"}${secret.hasPrivateKey ? "" : " without a private key"}`,
+        hint: "Kong receives the key from the certificate's secret, which must be PEM (contentType application/x-pem-file) with an exportable key.",
+      });
+    else checks.push({ status: "pass", area: "keyvault", code: "KV_SECRET_OK", message: `the key of ${label} can be read (Key Vault Secrets User)` });
+  } catch (e) {
+    checks.push(errorCheck("keyvault", e));
+  }
+  try {
+    const signer = store.signer(name, current.version, { x5t: current.x5t, ...(current.x5tS256 ? { x5tS256: current.x5tS256 } : {}) });
+    await signer.sign(Buffer.from("kong-key-rotator doctor"), cred.policy.algorithm);
+    checks.push({ status: "pass", area: "keyvault", code: "KV_SIGN_OK", message: `Key Vault signs with the key of ${label} (Key Vault Crypto User)` });
+  } catch (e) {
+    checks.push(errorCheck("keyvault", e));
+  }
+  return { checks, generations };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entra
+// ---------------------------------------------------------------------------------------------
+
+const BOOTSTRAP_HINT =
+  "Until a key of ours is registered and valid, registration uses PATCH keyCredentials, which needs Application.ReadWrite.OwnedBy with the service identity an owner of the app (or Application.ReadWrite.All). Once the first key is active, addKey/removeKey need no Graph write permission.";
+
+async function entraChecks(rt: Runtime, cred: CredentialConfig, generations: Generation[] | undefined): Promise<Check[]> {
+  const { directory } = rt.enginePorts(cred);
+  let app: EntraApplication;
+  try {
+    app = await directory.getApplication(cred.entra.clientId);
+  } catch (e) {
+    return [errorCheck("entra", e)];
+  }
+  const now = rt.clock.now();
+  const checks: Check[] = [
+    { status: "pass", area: "entra", code: "ENTRA_APP_OK", message: `app ${app.displayName} (${app.appId}) has ${app.keyCredentials.length} certificate(s)` },
+  ];
+  for (const k of app.keyCredentials) {
+    const end = k.endDateTime ? new Date(k.endDateTime) : undefined;
+    const expired = end !== undefined && end.getTime() <= now.getTime();
+    checks.push({
+      status: expired ? "warn" : "info",
+      area: "entra",
+      code: expired ? "ENTRA_KEY_EXPIRED" : "ENTRA_KEY",
+      message: `key ${k.x5t ?? "(no thumbprint)"} (keyId ${k.keyId}${k.displayName ? `, ${k.displayName}` : ""}) ${expired ? "expired" : "expires"} ${end?.toISOString() ?? "never"}`,
+      ...(expired ? { hint: "An expired key no longer signs anything; remove it from the app registration." } : {}),
+    });
+  }
+  if (!generations) return checks;
+  const snapshot: Snapshot = {
+    credential: cred.name,
+    certificateName: cred.certificateName,
+    policy: cred.policy,
+    observedAt: now,
+    generations,
+    app,
+    targets: [],
+  };
+  const proof = proofGeneration(snapshot, now);
+  checks.push(
+    proof
+      ? { status: "pass", area: "entra", code: "ENTRA_ADDKEY_OK", message: `the active key ${proof.x5t ?? ""} is registered and valid: the next key is added with addKey, signed by it` }
+      : {
+          status: "warn",
+          area: "entra",
+          code: "ENTRA_BOOTSTRAP_PATCH",
+          message: "the app has no valid key of an active generation: the next registration uses PATCH keyCredentials",
+          hint: BOOTSTRAP_HINT,
+        },
+  );
+  for (const u of unmanagedKeys(snapshot))
+    checks.push({
+      status: "warn",
+      area: "entra",
+      code: "ENTRA_UNMANAGED_KEY",
+      message: `key ${u.x5t ?? u.keyId} at the app belongs to no tracked generation; it is left alone`,
+      hint: "A key made by hand: adopt it (`kong-key-rotator adopt <name> --cert <file>`) so that rotation retires it, or remove it from the app when nothing uses it.",
+    });
+  return checks;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kong
+// ---------------------------------------------------------------------------------------------
+
+async function kongChecks(cred: CredentialConfig, target: KongTarget, generations: Generation[] | undefined): Promise<Check[]> {
+  const scope = { target: target.name };
+  let d: KongDiagnosis;
+  try {
+    d = await target.diagnose();
+  } catch (e) {
+    return [errorCheck("kong", e, scope)];
+  }
+  const line = (c: Omit<Check, "area" | "target">): Check => ({ area: "kong", ...scope, ...c });
+  const checks: Check[] = [
+    line({
+      status: "pass",
+      code: "KONG_REACHABLE",
+      message: `Kong ${d.node.version ?? "(version unknown)"} reachable with the configured token (role ${d.node.role ?? "?"}, database ${d.node.database ?? "?"}); ${d.plugins.length} plugin(s)`,
+    }),
+  ];
+  // DB-less Kong answers writes with 405 (https://developer.konghq.com/gateway/db-less-mode/).
+  if (d.node.database === "off")
+    checks.push(line({ status: "fail", code: "KONG_DBLESS", message: "Kong runs DB-less (configuration.database is off): the Admin API cannot be written", hint: DBLESS_HINT }));
+  // The control plane pushes config to data planes asynchronously (https://developer.konghq.com/gateway/hybrid-mode/).
+  if (d.node.role === "control_plane")
+    checks.push(
+      line({
+        status: "warn",
+        code: "KONG_HYBRID",
+        message: "Kong is a hybrid control plane: data planes receive the new key asynchronously",
+        hint: "The rotator confirms the control plane's copy. Check data planes with GET /clustering/data-planes (config_hash) and keep policy.overlap well above their sync time.",
+      }),
+    );
+  const active = generations ? effectiveActive(generations) : undefined;
+  for (const p of d.plugins) checks.push(...pluginChecks(cred, p, active, generations !== undefined && generations.length > 0).map(line));
+  return checks;
+}
+
+function pluginChecks(cred: CredentialConfig, p: KongPluginDiagnosis, active: Generation | undefined, hasGenerations: boolean): Omit<Check, "area" | "target">[] {
+  const id = `plugin ${p.pluginId}`;
+  if (p.name !== "openid-connect")
+    return [{ status: "fail", code: "KONG_NOT_OIDC", message: `${id} is ${p.name}, not openid-connect`, hint: "Point the target at the openid-connect plugin: set pluginId to its id, or tag only that plugin." }];
+  const out: Omit<Check, "area" | "target">[] = [];
+  if (p.clientIndex < 0)
+    return [{ status: "fail", code: "KONG_CLIENT_NOT_FOUND", message: `${id} has no client_id ${cred.entra.clientId}`, hint: "Add the Entra app's client id to config.client_id (a vault reference there cannot be matched; use the literal id)." }];
+  const i = p.clientIndex;
+  if (p.clientAuth !== "private_key_jwt")
+    return [
+      {
+        status: "fail",
+        code: "KONG_NOT_PRIVATE_KEY_JWT",
+        message: `${id}: client ${cred.entra.clientId} (index ${i}) uses client_auth ${p.clientAuth ?? "unset"}, not private_key_jwt`,
+        hint: `Set config.client_auth[${i}] to "private_key_jwt" (client_auth is parallel to client_id and falls back to its first entry).`,
+      },
+    ];
+  if (p.clientAlg !== undefined && !RSA_ALGS.has(p.clientAlg))
+    out.push({ status: "fail", code: "KONG_CLIENT_ALG_INCOMPATIBLE", message: `${id}: client_alg ${p.clientAlg} cannot be signed by an RSA key for Entra`, hint: `Set config.client_alg[${i}] to PS256 or RS256 (or remove client_alg).` });
+  else out.push({ status: "pass", code: "KONG_CLIENT_OK", message: `${id}: openid-connect, client ${cred.entra.clientId} at index ${i} uses private_key_jwt` });
+  out.push(...jwkChecks(id, i, p, active, hasGenerations));
+  out.push(issuerCheck(id, p, cred.entra.tenantId));
+  // Entra's tokens are large; cookie sessions split them over several cookies and hit header limits
+  // (https://developer.konghq.com/plugins/openid-connect/, session_storage).
+  if (p.sessionStorage === undefined || p.sessionStorage === "cookie")
+    out.push({
+      status: "warn",
+      code: "KONG_SESSION_COOKIE",
+      message: `${id}: session_storage is ${p.sessionStorage ?? "unset (cookie)"}`,
+      hint: "Entra ID tokens make large sessions; with cookie storage they are split across cookies and can exceed header limits. Use session_storage: redis (with config.redis).",
+    });
+  else out.push({ status: "pass", code: "KONG_SESSION_OK", message: `${id}: session_storage ${p.sessionStorage}` });
+  return out;
+}
+
+function jwkChecks(id: string, i: number, p: KongPluginDiagnosis, active: Generation | undefined, hasGenerations: boolean): Omit<Check, "area" | "target">[] {
+  const jwk = p.jwkIsFallback ? undefined : p.jwk;
+  if (!jwk)
+    return [
+      {
+        status: active ? "fail" : "warn",
+        code: "KONG_NO_JWK",
+        message: `${id}: no client_jwk entry for our client at index ${i}${p.jwkIsFallback ? " (Kong falls back to client_jwk[0], another client's key)" : ""}`,
+        hint: active ? "The active key is missing from this plugin: `kong-key-rotator sync` re-applies it." : "Expected before the first rotation: activation writes our entry.",
+      },
+    ];
+  const out: Omit<Check, "area" | "target">[] = [];
+  if (jwk.alg === undefined)
+    out.push({ status: "warn", code: "KONG_JWK_NO_ALG", message: `${id}: our JWK has no alg`, hint: "Kong signs with the JWK's alg and defaults to RS256 when absent; set alg (PS256 or RS256) explicitly." });
+  else if (!RSA_ALGS.has(jwk.alg))
+    out.push({ status: "fail", code: "KONG_JWK_ALG_UNSUPPORTED", message: `${id}: our JWK has alg ${jwk.alg}`, hint: "Entra accepts RSA client assertions only: PS256 or RS256." });
+  if (!jwk.kid || !jwk.x5t || jwk.kid !== jwk.x5t)
+    out.push({
+      status: "warn",
+      code: "KONG_KID_NOT_X5T",
+      message: `${id}: our JWK has kid ${jwk.kid ?? "(none)"} and x5t ${jwk.x5t ?? "(none)"}`,
+      hint: "Kong puts kid in the assertion header and Entra finds the certificate by thumbprint: set kid = x5t (base64url SHA-1 of the certificate DER) and include x5t and x5t#S256.",
+    });
+  if (active?.x5t && jwk.kid !== active.x5t && jwk.x5t !== active.x5t)
+    out.push({ status: "warn", code: "KONG_NOT_ON_ACTIVE", message: `${id}: our JWK ${jwk.kid ?? "(no kid)"} is not the active key ${active.x5t}`, hint: "`kong-key-rotator sync` re-applies the active key (sync.reapplyOnDrift)." });
+  else if (!active && hasGenerations)
+    out.push({ status: "info", code: "KONG_JWK_UNTRACKED", message: `${id}: our JWK ${jwk.kid ?? "(no kid)"} is not a tracked active generation` });
+  if (!out.some((c) => c.status === "warn" || c.status === "fail"))
+    out.unshift({ status: "pass", code: "KONG_JWK_OK", message: `${id}: our JWK ${jwk.kid ?? ""} has alg ${jwk.alg ?? ""} and kid = x5t${active ? ", the active key" : ""}` });
+  return out;
+}
+
+function issuerCheck(id: string, p: KongPluginDiagnosis, tenantId: string): Omit<Check, "area" | "target"> {
+  const issuers = [p.issuer, ...(p.issuersAllowed ?? [])].filter((x): x is string => x !== undefined);
+  if (issuers.some((u) => u.includes(tenantId)))
+    return { status: "pass", code: "KONG_ISSUER_OK", message: `${id}: issuer ${p.issuer ?? ""} is the tenant ${tenantId}` };
+  return {
+    status: "warn",
+    code: "KONG_ISSUER_TENANT",
+    message: `${id}: neither issuer (${p.issuer ?? "unset"}) nor issuers_allowed names tenant ${tenantId}`,
+    hint: `Set config.issuer to https://login.microsoftonline.com/${tenantId}/v2.0 (or the cloud's authority), so that tokens are requested from and validated against the app's tenant.`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+// ---------------------------------------------------------------------------------------------
+
+const NO_WRITER_HINT =
+  "Without the shared lease the CLI refuses mutating commands unless you pass --no-other-writer; set AzureWebJobsStorage to the Function App's storage.";
+
+async function storageChecks(rt: Runtime): Promise<Check[]> {
+  if (!rt.blob)
+    return [{ status: "warn", area: "storage", code: "STORAGE_NOT_CONFIGURED", message: "AzureWebJobsStorage is not set: no one-writer lease", hint: NO_WRITER_HINT }];
+  const container = rt.blob.getContainerClient(DEFAULT_LEASE_CONTAINER);
+  try {
+    const exists = await container.exists();
+    return [
+      {
+        status: "pass",
+        area: "storage",
+        code: "STORAGE_OK",
+        message: `lease storage ${rt.storage} reachable; container ${DEFAULT_LEASE_CONTAINER} ${exists ? "exists" : "is created on the first run"}`,
+      },
+    ];
+  } catch (e) {
+    const err = storageError(e, "LEASE", `read lease container ${DEFAULT_LEASE_CONTAINER}`);
+    return [{ status: "warn", area: "storage", code: err.code, message: err.message, hint: `${err.hint} ${NO_WRITER_HINT}` }];
+  }
+}

@@ -1,0 +1,31 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import { doctor } from "../app/doctor.js";
+import { configChecks, report } from "../app/checks.js";
+import { isRotatorError } from "../errors.js";
+import { errorResponse, json, problem } from "./http.js";
+import { functionsRuntime } from "./runtime.js";
+
+/**
+ * GET /api/doctor[?credential=name]: the read-only preflight report of `kong-key-rotator doctor` (no
+ * secrets: lines carry identifiers, codes and hints only). A configuration that does not load is reported
+ * as fail lines with the offending paths. 200 with `ok: false` when a check fails: the diagnosis worked.
+ */
+export async function doctorHttpHandler(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const name = req.query.get("credential") ?? undefined;
+  try {
+    let rt: Awaited<ReturnType<typeof functionsRuntime>>;
+    try {
+      rt = await functionsRuntime();
+    } catch (e) {
+      if (isRotatorError(e) && e.code.startsWith("CONFIG_")) return json(200, report(configChecks(e)));
+      throw e;
+    }
+    if (name !== undefined && !rt.config.credentials.some((c) => c.name === name))
+      return problem(404, "UNKNOWN_CREDENTIAL", `no credential named "${name.slice(0, 64)}"`, "GET /api/credentials lists the configured names.");
+    return json(200, await doctor(rt, name));
+  } catch (e) {
+    return errorResponse(e, context);
+  }
+}
+
+app.http("doctor", { methods: ["GET"], authLevel: "function", route: "doctor", handler: doctorHttpHandler });

@@ -1,0 +1,210 @@
+/**
+ * `adopt` end to end on the local stack: a setup made by hand as the manual guide describes (openssl key and
+ * certificate, thumbprint, JWK with kid = x5t and alg PS256 pasted into the plugin, certificate uploaded to
+ * the app) is checked, imported into Key Vault as the active generation, rotated away from with addKey, and
+ * retired after the overlap, while the gateway keeps logging in.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { X509Certificate, createHash, createPrivateKey } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { request } from "undici";
+import { startLocalStack, APP_CLIENT_ID, CREDENTIAL, SERVICE_CLIENT_ID, type LocalStack } from "../../stack/stack.js";
+import { probeLogin } from "../../stack/kong/probe.js";
+import { main } from "../../src/cli/main.js";
+import type { AdoptReport } from "../../src/app/adopt.js";
+
+const CERT_NAME = `kong-${CREDENTIAL}`;
+let stack: LocalStack;
+let dir: string;
+let configPath: string;
+
+interface HandMade {
+  keyPem: string;
+  certPem: string;
+  der: Buffer;
+  x5t: string;
+  jwk: Record<string, unknown>;
+}
+
+/** Step 1-4 of the manual guide: openssl key + certificate, thumbprint, JWK (kid = x5t, alg PS256). */
+function handMade(name: string, days = 90): HandMade {
+  const keyPath = join(dir, `${name}.key.pem`);
+  const certPath = join(dir, `${name}.cert.pem`);
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyPath, "-out", certPath, "-days", String(days), "-subj", `/CN=${name}`], { stdio: "ignore" });
+  const keyPem = readFileSync(keyPath, "utf8");
+  const certPem = readFileSync(certPath, "utf8");
+  const der = new X509Certificate(certPem).raw;
+  const x5t = createHash("sha1").update(der).digest("base64url");
+  const jwk = {
+    ...createPrivateKey(keyPem).export({ format: "jwk" }),
+    kid: x5t,
+    alg: "PS256",
+    use: "sig",
+    x5t,
+    "x5t#S256": createHash("sha256").update(der).digest("base64url"),
+  };
+  return { keyPem, certPem, der, x5t, jwk };
+}
+
+function file(name: string, content: string | Buffer): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main([...argv, "--config", configPath], { out: (s) => out.push(s), err: (s) => err.push(s), env: { ...stack.env } });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+async function adoptJson(...argv: string[]): Promise<{ code: number; report: AdoptReport }> {
+  const r = await cli("adopt", CREDENTIAL, "--json", ...argv);
+  return { code: r.code, report: JSON.parse(r.out) as AdoptReport };
+}
+
+const mutations = () =>
+  [...stack.keyVault.requests, ...stack.entra.graph.requests, ...stack.kong.requests].filter((r) => r.method !== "GET" && !/\/sign(\?|$)/.test(r.path)).length;
+const ourJwk = () => (stack.kong.getPlugin(stack.pluginId)!.config.client_jwk as Record<string, unknown>[])[1]!;
+const probe = () => stack.kong.probe(stack.pluginId, APP_CLIENT_ID);
+const failing = (r: AdoptReport) => r.checks.filter((c) => c.status === "fail").map((c) => c.code);
+
+let manual: HandMade;
+let pemPath: string;
+let entraKeyId: string;
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    propagationDelayMs: 600,
+    createDelayMs: 100,
+    policy: { overlap: "PT2S", verifyInterval: "PT0.2S", verifyConsecutive: 2, verifyTimeout: "PT30S" },
+  });
+  dir = mkdtempSync(join(tmpdir(), "rotator-adopt-"));
+  configPath = file("rotator.yaml", stack.configYaml());
+
+  manual = handMade("orders-api");
+  pemPath = file("orders-api.pem", manual.keyPem + manual.certPem);
+  // Step 5 of the guide: the JWK goes into our client's slot (index 1; the partner keeps index 0), with
+  // Redis sessions as recommended for Entra's large tokens.
+  const config = stack.kong.getPlugin(stack.pluginId)!.config;
+  const partner = (config.client_jwk as Record<string, unknown>[])[0]!;
+  const res = await request(`${stack.kong.url}/plugins/${stack.pluginId}`, {
+    method: "PATCH",
+    headers: { "content-type": "application/json", "kong-admin-token": stack.env.KONG_ADMIN_TOKEN! },
+    body: JSON.stringify({ config: { client_jwk: [partner, manual.jwk], session_storage: "redis", redis: { host: "redis.internal", port: 6379 } } }),
+  });
+  await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`seeding the plugin failed: ${res.statusCode}`);
+  // Step 2: the certificate uploaded to the app registration.
+  entraKeyId = stack.entra.seedKeyCredential(APP_CLIENT_ID, manual.der).keyId;
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe("adopt a hand-made setup", () => {
+  it("the hand-made setup logs in", async () => {
+    expect(await probe()).toMatchObject({ ok: true, kid: manual.x5t });
+  });
+
+  it("a dry run reports every check passing and what --yes would do, and changes nothing", async () => {
+    const before = mutations();
+    const { code, report } = await adoptJson("--cert", pemPath);
+    expect(code, JSON.stringify(report.checks)).toBe(0);
+    expect(report).toMatchObject({ ok: true, applied: false, certificate: { x5t: manual.x5t } });
+    expect(report.checks.map((c) => c.code)).toEqual(
+      expect.arrayContaining(["CERT_RSA", "CERT_KEY_MATCH", "CERT_VALID", "ADOPT_NO_GENERATION", "ADOPT_AT_ENTRA", "ADOPT_KONG_MATCH"]),
+    );
+    expect(report.checks.every((c) => c.status === "pass")).toBe(true);
+    expect(report.actions.join("\n")).toContain(`rotator-entraKeyId=${entraKeyId}`);
+    const human = await cli("adopt", CREDENTIAL, "--cert", pemPath);
+    expect(human.code).toBe(0);
+    expect(human.out).toMatch(/dry run: with --yes it would/);
+    expect(human.out).not.toMatch(/PRIVATE KEY/);
+    expect(mutations()).toBe(before);
+    expect(stack.keyVault.versions(CERT_NAME)).toEqual([]);
+  });
+
+  it("a PKCS#1 key is read as well", async () => {
+    const pkcs1 = createPrivateKey(manual.keyPem).export({ format: "pem", type: "pkcs1" }).toString();
+    const { code, report } = await adoptJson("--cert", file("pkcs1.pem", pkcs1 + manual.certPem));
+    expect(code).toBe(0);
+    expect(report.ok).toBe(true);
+  });
+
+  it("a certificate with another key reports every mismatch and changes nothing, even with --yes", async () => {
+    const other = handMade("someone-else");
+    const before = mutations();
+    const swapped = await adoptJson("--cert", file("swapped.pem", manual.keyPem + other.certPem), "--yes");
+    expect(swapped.code).toBe(1);
+    expect(failing(swapped.report)).toEqual(["CERT_KEY_MISMATCH", "ADOPT_NOT_AT_ENTRA", "ADOPT_KONG_MISMATCH"]);
+    const unrelated = await adoptJson("--cert", file("other.pem", other.keyPem + other.certPem), "--yes");
+    expect(unrelated.code).toBe(1);
+    expect(failing(unrelated.report)).toEqual(["ADOPT_NOT_AT_ENTRA", "ADOPT_KONG_MISMATCH"]);
+    const kong = unrelated.report.checks.find((c) => c.code === "ADOPT_KONG_MISMATCH")!;
+    expect(kong).toMatchObject({ target: "local", message: expect.stringMatching(/modulus n differs.*kid is/) });
+    const human = await cli("adopt", CREDENTIAL, "--cert", join(dir, "other.pem"), "--yes");
+    expect(human.out).toMatch(/refused .*nothing was changed/);
+    expect(mutations()).toBe(before);
+    expect(stack.keyVault.versions(CERT_NAME)).toEqual([]);
+  });
+
+  it("adopt --yes imports a PFX as the active generation; the gateway still logs in", async () => {
+    const pfx = join(dir, "orders-api.pfx");
+    execFileSync("openssl", ["pkcs12", "-export", "-inkey", join(dir, "orders-api.key.pem"), "-in", join(dir, "orders-api.cert.pem"), "-out", pfx, "-passout", "pass:hand-made"], { stdio: "ignore" });
+    const noPassword = await cli("adopt", CREDENTIAL, "--cert", pfx);
+    expect(noPassword.code).toBe(1);
+    expect(noPassword.err).toMatch(/CERT_INPUT_INVALID[\s\S]*--password/);
+
+    const { code, report } = await adoptJson("--cert", pfx, "--password", "hand-made", "--yes");
+    expect(code, JSON.stringify(report.checks)).toBe(0);
+    expect(report).toMatchObject({ ok: true, applied: true });
+    expect(JSON.stringify(report)).not.toContain("hand-made\"");
+    const [version] = stack.keyVault.versions(CERT_NAME);
+    expect(version).toMatchObject({ x5t: manual.x5t, enabled: true, exportable: true, kty: "RSA" });
+    expect(version!.tags).toMatchObject({ "rotator-phase": "active", "rotator-entraKeyId": entraKeyId, "rotator-activatedAt": expect.any(String) });
+    expect(stack.keyVault.policy(CERT_NAME)).toMatchObject({ key_props: { exportable: true, kty: "RSA" }, secret_props: { contentType: "application/x-pem-file" } });
+    expect(await probe()).toMatchObject({ ok: true, kid: manual.x5t });
+
+    const status = await cli("status", "--json");
+    const [view] = JSON.parse(status.out) as { active: string; targets: { inSync: boolean }[]; unmanagedKeys: unknown[] }[];
+    expect(view).toMatchObject({ active: manual.x5t, unmanagedKeys: [] });
+    expect(view!.targets[0]!.inSync).toBe(true);
+    expect((await cli("doctor")).code).toBe(0);
+
+    const again = await adoptJson("--cert", pemPath, "--yes");
+    expect(again.code).toBe(1);
+    expect(failing(again.report)).toEqual(["ADOPT_GENERATION_EXISTS"]);
+    expect(stack.keyVault.versions(CERT_NAME)).toHaveLength(1);
+  });
+
+  it("rotate --force adds a new key with addKey signed by the adopted key, and run retires the hand-made key after the overlap", async () => {
+    stack.entra.setAppRoles(SERVICE_CLIENT_ID, ["Application.Read.All"]);
+    const handMadeConfig = structuredClone(stack.kong.getPlugin(stack.pluginId)!.config);
+    const r = await cli("rotate", CREDENTIAL, "--force", "--reason", "adopted");
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.out).toMatch(/publish: added with addKey/);
+    const fresh = ourJwk();
+    expect(fresh.kid).not.toBe(manual.x5t);
+    expect(await probe()).toMatchObject({ ok: true, kid: fresh.kid });
+    expect(stack.entra.keyCredentials(APP_CLIENT_ID).map((k) => k.x5t)).toEqual([manual.x5t, fresh.x5t]);
+
+    await new Promise((res) => setTimeout(res, 2500));
+    const retire = await cli("run");
+    expect(retire.code, retire.out + retire.err).toBe(0);
+    expect(retire.out).toMatch(/retire/);
+    expect(stack.entra.keyCredentials(APP_CLIENT_ID).map((k) => k.x5t)).toEqual([fresh.x5t]);
+    const adopted = stack.keyVault.versions(CERT_NAME).find((v) => v.x5t === manual.x5t)!;
+    expect(adopted).toMatchObject({ enabled: false, tags: { "rotator-phase": "retired" } });
+    expect(ourJwk().kid).toBe(fresh.kid);
+    expect(await probe()).toMatchObject({ ok: true, kid: fresh.kid });
+    const old = await probeLogin(handMadeConfig, APP_CLIENT_ID, stack.ca.certPem);
+    expect(old.ok).toBe(false);
+    expect(old.error).toMatch(/AADSTS700027/);
+  });
+});
