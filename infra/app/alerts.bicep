@@ -1,0 +1,181 @@
+// Azure Monitor alerting on the rotator's structured log events.
+//
+// How the events reach Application Insights: the rotator writes one JSON object per line to stderr
+// (src/log/logger.ts), e.g.
+//   {"time":"...","level":"error","event":"KeyRotationFailed","status":"firing","credential":"orders-api",
+//    "target":"prod","phase":"activate","code":"KONG_UNREACHABLE","message":"...","hint":"...","alertTime":"..."}
+// and the Functions host forwards the worker's console output to the `traces` table, the line being the
+// trace's `message`. The queries below therefore parse the JSON object out of `message`.
+//
+// The events (src/adapters/alerts/log-sink.ts, src/app/service.ts, src/engine/reconcile.ts):
+//   - KeyRotationFailed / KeySyncDrift / KeyExpiring with status firing | reminder | resolved. The rotator
+//     deduplicates (state in blob storage): one `firing` on the transition to failing, a `reminder` every
+//     alerts.remindEvery while it persists, one `resolved` on recovery. A rule fires on firing/reminder
+//     rows; being stateful (autoMitigate), it resolves once they leave the window.
+//   - RotationRun with outcome ok | noop | failed | stuck | planned, one per credential per run. The
+//     dead-man switch fires when no run succeeded (ok or noop) within 3x the rotation schedule: the timer
+//     is not running, cannot load its configuration, or crashes before finishing.
+//
+// Runbooks: docs/runbooks/*.md (linked from each rule when runbookBaseUrl is set).
+param location string = resourceGroup().location
+param tags object = {}
+
+param actionGroupName string
+@description('Short name shown in SMS/e-mail (at most 12 characters).')
+@maxLength(12)
+param actionGroupShortName string = 'keyrotator'
+@description('E-mail address that receives the alerts.')
+param alertEmail string
+
+param applicationInsightsId string
+@description('Prefix for rule names, e.g. the Function App name.')
+param namePrefix string
+
+@description('Hours between two runs of the rotation timer (ROTATION_SCHEDULE). The dead-man window is 3x this. Log alert windows are at most 2 days.')
+@minValue(1)
+@maxValue(16)
+param rotationIntervalHours int
+
+@description('Optional base URL of docs/runbooks (e.g. https://github.com/<org>/<repo>/blob/main/docs/runbooks); added to each alert as a custom property.')
+param runbookBaseUrl string = ''
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
+  name: actionGroupName
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: actionGroupShortName
+    enabled: true
+    emailReceivers: [
+      {
+        name: 'operators'
+        emailAddress: alertEmail
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+// One query for the three alert events; __EVENT__ is replaced per rule. Multi-line strings take no
+// interpolation, hence replace(). Only firing and reminder rows count: `resolved` rows mean recovery, and the
+// rotator already deduplicated, so each row is a state change or a reminder.
+var alertEventQuery = '''
+traces
+| where message has "__EVENT__"
+| where indexof(message, "{") >= 0
+| extend e = parse_json(substring(message, indexof(message, "{")))
+| where tostring(e.event) == "__EVENT__" and tostring(e.status) in ("firing", "reminder")
+| project timestamp, credential = tostring(e.credential), target = tostring(e.target), phase = tostring(e.phase), code = tostring(e.code), detail = tostring(e.message), hint = tostring(e.hint)
+'''
+
+// Successful runs (ok: steps ran; noop: nothing was due). Dry runs (planned) do not count.
+var successfulRunQuery = '''
+traces
+| where message has "RotationRun"
+| where indexof(message, "{") >= 0
+| extend e = parse_json(substring(message, indexof(message, "{")))
+| where tostring(e.event) == "RotationRun" and tostring(e.outcome) in ("ok", "noop")
+| project timestamp, credential = tostring(e.credential), outcome = tostring(e.outcome)
+'''
+
+var perCredential = [
+  {
+    name: 'credential'
+    operator: 'Include'
+    values: ['*']
+  }
+]
+
+var rules = [
+  {
+    key: 'key-rotation-failed'
+    displayName: 'Kong key rotation failed'
+    description: 'A rotation run failed or is stuck (KeyRotationFailed). Logins keep working on the current key; the next run retries. Runbook: docs/runbooks/key-rotation-failed.md'
+    severity: 1
+    query: replace(alertEventQuery, '__EVENT__', 'KeyRotationFailed')
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    operator: 'GreaterThan'
+    threshold: 0
+    dimensions: perCredential
+  }
+  {
+    key: 'key-sync-drift'
+    displayName: 'Kong key out of sync'
+    description: 'A Kong target is not on the active key (and was not re-applied), or the active key is missing at Entra ID (KeySyncDrift). Runbook: docs/runbooks/key-sync-drift.md'
+    severity: 1
+    query: replace(alertEventQuery, '__EVENT__', 'KeySyncDrift')
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    operator: 'GreaterThan'
+    threshold: 0
+    dimensions: perCredential
+  }
+  {
+    key: 'key-expiring'
+    displayName: 'Kong key expiring soon'
+    description: 'The active key expires within alerts.expiryWarning and has not been rotated (KeyExpiring). Runbook: docs/runbooks/key-expiring.md'
+    severity: 2
+    query: replace(alertEventQuery, '__EVENT__', 'KeyExpiring')
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT30M'
+    operator: 'GreaterThan'
+    threshold: 0
+    dimensions: perCredential
+  }
+  {
+    key: 'rotation-dead-man'
+    displayName: 'Kong key rotator not running'
+    description: 'No successful rotation run (RotationRun ok or noop) within 3x the rotation schedule. Runbook: docs/runbooks/rotation-dead-man.md'
+    severity: 1
+    query: successfulRunQuery
+    evaluationFrequency: 'PT30M'
+    windowSize: 'PT${3 * rotationIntervalHours}H'
+    // Zero rows is the condition: "fewer than one successful run in the window".
+    operator: 'LessThan'
+    threshold: 1
+    dimensions: []
+  }
+]
+
+resource rule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
+  for r in rules: {
+    name: '${namePrefix}-${r.key}'
+    location: location
+    tags: tags
+    kind: 'LogAlert'
+    properties: {
+      displayName: r.displayName
+      description: r.description
+      severity: r.severity
+      enabled: true
+      scopes: [applicationInsightsId]
+      evaluationFrequency: r.evaluationFrequency
+      windowSize: r.windowSize
+      criteria: {
+        allOf: [
+          {
+            query: r.query
+            timeAggregation: 'Count'
+            operator: r.operator
+            threshold: r.threshold
+            dimensions: r.dimensions
+            failingPeriods: {
+              numberOfEvaluationPeriods: 1
+              minFailingPeriodsToAlert: 1
+            }
+          }
+        ]
+      }
+      // Stateful: one notification when the condition starts, one when it clears.
+      autoMitigate: true
+      actions: {
+        actionGroups: [actionGroup.id]
+        customProperties: empty(runbookBaseUrl) ? {} : { runbook: '${runbookBaseUrl}/${r.key}.md' }
+      }
+    }
+  }
+]
+
+output actionGroupId string = actionGroup.id
+output ruleNames array = [for (r, i) in rules: rule[i].name]

@@ -1,0 +1,122 @@
+// Azure RBAC for the service identity (and, optionally, an operator who runs the CLI against the same
+// resources). Each role is scoped to the one resource it is for. Role definition ids are the built-in ones:
+// https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
+//
+// Microsoft Graph permissions are NOT Azure RBAC and are not granted here: see scripts/graph-permissions.sh
+// and docs/permissions.md. Kong RBAC lives in Kong.
+param identityPrincipalId string
+param storageAccountName string
+param keyVaultName string
+param applicationInsightsName string
+
+@description('Optional object id of an operator (user or group) who runs the CLI (status, plan, rotate, doctor) against these resources.')
+param operatorPrincipalId string = ''
+@allowed(['User', 'Group', 'ServicePrincipal'])
+param operatorPrincipalType string = 'User'
+
+var roles = {
+  // Host storage with an identity needs Blob Data Owner (timer locks, keys); it includes everything the
+  // rotator's lease, alert state and run history need (Blob Data Contributor).
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  // Create certificate versions, list them, update tags and enabled.
+  keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985'
+  // Read the certificate's PEM (secret) to push the private JWK to Kong; resolve KONG_ADMIN_TOKEN.
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  // Sign Graph proofs and client assertions with the key inside the vault.
+  keyVaultCryptoUser: '12338af0-0e69-4776-bea7-57ae8d297424'
+  // Operator only: set the Kong token secret.
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  // Send telemetry with Entra auth (local auth is disabled on the component).
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+var storageRoles = [
+  roles.storageBlobDataOwner
+  roles.storageQueueDataContributor
+  roles.storageTableDataContributor
+]
+
+var vaultRoles = [
+  roles.keyVaultCertificatesOfficer
+  roles.keyVaultSecretsUser
+  roles.keyVaultCryptoUser
+]
+
+resource identityStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in storageRoles: {
+    name: guid(storage.id, identityPrincipalId, role)
+    scope: storage
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+      principalId: identityPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource identityVault 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in vaultRoles: {
+    name: guid(vault.id, identityPrincipalId, role)
+    scope: vault
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+      principalId: identityPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource identityTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, identityPrincipalId, roles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The operator runs the same engine from a terminal, so needs the same data-plane roles, plus setting the
+// Kong token secret. No storage Owner: the CLI uses the lease, alert state and history only.
+var operatorVaultRoles = [
+  roles.keyVaultCertificatesOfficer
+  roles.keyVaultSecretsOfficer
+  roles.keyVaultCryptoUser
+]
+
+resource operatorStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
+  name: guid(storage.id, operatorPrincipalId, roles.storageBlobDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: operatorPrincipalId
+    principalType: operatorPrincipalType
+  }
+}
+
+resource operatorVault 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in (empty(operatorPrincipalId) ? [] : operatorVaultRoles): {
+    name: guid(vault.id, operatorPrincipalId, role)
+    scope: vault
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+      principalId: operatorPrincipalId
+      principalType: operatorPrincipalType
+    }
+  }
+]

@@ -1,0 +1,150 @@
+// The rotator's Function App: Flex Consumption (FC1), Linux, Node.js 22, running as the user-assigned
+// managed identity. Flex Consumption settings follow
+// https://learn.microsoft.com/azure/azure-functions/flex-consumption-how-to and the azd quick-start
+// (Azure-Samples/functions-quickstart-typescript-azd).
+//
+// The app settings below are exactly what the code reads (src/) plus what the Functions host needs;
+// test/infra/settings.test.ts fails when the two drift apart. On Flex Consumption the runtime is set by
+// functionAppConfig.runtime, so FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION are NOT app
+// settings here (Flex rejects them as deprecated settings).
+param name string
+param planName string
+param location string = resourceGroup().location
+param tags object = {}
+
+@description('azd service name (azure.yaml) this app is deployed as.')
+param serviceName string
+
+@description('Resource id of the user-assigned managed identity.')
+param identityId string
+@description('Client id of the same identity (AZURE_CLIENT_ID, AzureWebJobsStorage__clientId).')
+param identityClientId string
+
+param storageAccountName string
+param deploymentContainerName string
+param applicationInsightsName string
+param keyVaultName string
+param kongAdminTokenSecretName string
+
+@description('Path of the rotator configuration file inside the deployed package (ROTATOR_CONFIG).')
+param rotatorConfigPath string
+@description('NCRONTAB (six fields) of the rotation timer (ROTATION_SCHEDULE).')
+param rotationSchedule string
+@description('NCRONTAB (six fields) of the drift check timer (SYNC_CHECK_SCHEDULE).')
+param syncCheckSchedule string
+@description('ISO-8601 budget of one manual rotation over HTTP, below the 230 s HTTP limit (ROTATE_HTTP_BUDGET).')
+param rotateHttpBudget string
+
+@description('Existing subnet delegated to Microsoft.App/environments for VNet integration; empty for none.')
+param virtualNetworkSubnetId string = ''
+
+@minValue(40)
+@maxValue(1000)
+@description('Scale-out limit. Timers run as singletons; HTTP rotations are serialised by the lease.')
+param maximumInstanceCount int = 40
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true // Linux
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': serviceName })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    // Key Vault references (KONG_ADMIN_TOKEN) resolve with this identity, not a system-assigned one:
+    // https://learn.microsoft.com/azure/app-service/app-service-key-vault-references#access-vaults-with-a-user-assigned-identity
+    keyVaultReferenceIdentity: identityId
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+  }
+
+  // The complete set of app settings (this resource replaces whatever was there).
+  resource appSettings 'config' = {
+    name: 'appsettings'
+    properties: {
+      // ---- read by the rotator (src/) ----
+      // Path of the configuration file shipped in the package. Relative paths resolve against the app root:
+      // the host starts the worker in the function app directory, and the Node.js worker changes to it again
+      // on specialization (Azure/azure-functions-nodejs-worker#257).
+      ROTATOR_CONFIG: rotatorConfigPath
+      ROTATION_SCHEDULE: rotationSchedule
+      SYNC_CHECK_SCHEDULE: syncCheckSchedule
+      ROTATE_HTTP_BUDGET: rotateHttpBudget
+      // DefaultAzureCredential picks the user-assigned identity by client id.
+      AZURE_CLIENT_ID: identityClientId
+      // Kong RBAC token for targets configured with adminToken: { env: KONG_ADMIN_TOKEN }. A Key Vault
+      // reference: the value never appears in the app's configuration. Targets may instead use
+      // adminToken: { keyVaultSecret: <name> }, which the rotator reads itself.
+      KONG_ADMIN_TOKEN: '@Microsoft.KeyVault(VaultName=${vault.name};SecretName=${kongAdminTokenSecretName})'
+
+      // ---- host storage with the managed identity, also read by the rotator (blob: lease, alert state, run history) ----
+      // https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
+      AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+      AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+      AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+      AzureWebJobsStorage__credential: 'managedidentity'
+      AzureWebJobsStorage__clientId: identityClientId
+
+      // ---- host telemetry with the managed identity (local auth is off on the component) ----
+      // https://learn.microsoft.com/azure/azure-monitor/app/azure-ad-authentication
+      APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+    }
+  }
+}
+
+output name string = site.name
+output id string = site.id
+output defaultHostName string = site.properties.defaultHostName

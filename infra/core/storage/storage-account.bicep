@@ -1,0 +1,55 @@
+// The Function App's storage account, reached with the managed identity only: shared keys are disabled,
+// so there is no connection string anywhere (AzureWebJobsStorage__* settings point at the service URIs).
+// It holds:
+//   - the deployment package container (Flex Consumption pulls the app package from it);
+//   - the host's own state (timer singleton locks, function keys);
+//   - the rotator's state: the per-credential lease (rotator-locks), alert state (rotator-alerts) and run
+//     history (rotator-runs). The rotator creates its containers on first use.
+param name string
+param location string = resourceGroup().location
+param tags object = {}
+
+@description('Blob container the Flex Consumption app is deployed from.')
+param deploymentContainerName string
+
+@description('Blob endpoint access from the network: "Enabled" (default) or "Disabled" when private endpoints are added outside this template.')
+@allowed(['Enabled', 'Disabled'])
+param publicNetworkAccess string = 'Enabled'
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: { name: 'Standard_LRS' }
+  properties: {
+    accessTier: 'Hot'
+    allowBlobPublicAccess: false
+    // Identity-based access only: https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    allowCrossTenantReplication: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: publicNetworkAccess
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+
+  resource blobServices 'blobServices' = {
+    name: 'default'
+
+    resource deploymentContainer 'containers' = {
+      name: deploymentContainerName
+      properties: { publicAccess: 'None' }
+    }
+  }
+}
+
+output id string = storage.id
+output name string = storage.name
+output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output queueEndpoint string = storage.properties.primaryEndpoints.queue
+output tableEndpoint string = storage.properties.primaryEndpoints.table

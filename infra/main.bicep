@@ -1,0 +1,219 @@
+// kong-entra-key-rotator: everything the service needs in one resource group.
+//
+//   azd up          (azure.yaml; parameters from infra/main.parameters.json and `azd env set`)
+//   az deployment sub create -l <region> -f infra/main.bicep -p environmentName=... location=... alertEmail=...
+//
+// Resources: a user-assigned managed identity; a Flex Consumption Function App (Node.js 22) running as that
+// identity; its storage account (identity-only, no shared keys); a Key Vault in RBAC mode for the rotated
+// certificates and the Kong token; Log Analytics + Application Insights (Entra auth); an action group and
+// four log alert rules on the rotator's events; optionally a VNet for a private Kong Admin API.
+// Microsoft Graph permissions are granted separately (scripts/graph-permissions.sh, docs/permissions.md).
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; used for the resource group name and a unique suffix for all resources.')
+param environmentName string
+
+@minLength(1)
+@description('Region for every resource. It must offer the Flex Consumption plan (az functionapp list-flexconsumption-locations).')
+@metadata({ azd: { type: 'location' } })
+param location string
+
+@description('Resource group name; rg-<environmentName> when empty.')
+param resourceGroupName string = ''
+
+@minLength(3)
+@description('E-mail address that receives the rotator alerts.')
+param alertEmail string
+
+// ---- rotator settings (app settings the code reads) ----
+
+@description('Path of the rotator configuration inside the deployed package (ROTATOR_CONFIG). Put rotator.yaml at the repository root before `azd deploy`.')
+param rotatorConfigPath string = './rotator.yaml'
+
+@description('Rotation timer, NCRONTAB with six fields (ROTATION_SCHEDULE). Hourly by default.')
+param rotationSchedule string = '0 0 * * * *'
+
+@description('Hours between two rotation timer runs; must match rotationSchedule. Drives the dead-man alert window (3x).')
+@minValue(1)
+@maxValue(16)
+param rotationIntervalHours int = 1
+
+@description('Drift check timer, NCRONTAB with six fields (SYNC_CHECK_SCHEDULE). Every 15 minutes by default.')
+param syncCheckSchedule string = '0 */15 * * * *'
+
+@description('Time budget of one manual rotation over HTTP (ROTATE_HTTP_BUDGET), ISO-8601; below the 230 s HTTP limit.')
+param rotateHttpBudget string = 'PT3M'
+
+@description('Key Vault secret holding the Kong RBAC token (KONG_ADMIN_TOKEN is a reference to it).')
+param kongAdminTokenSecretName string = 'kong-admin-token'
+
+@secure()
+@description('Optional: the Kong RBAC token, stored in the secret above. Leave empty and set the secret yourself to keep it out of the deployment.')
+param kongAdminToken string = ''
+
+// ---- network ----
+
+@description('Existing subnet (resource id) delegated to Microsoft.App/environments, for VNet integration with a private Kong Admin API. Takes precedence over vnetAddressPrefix.')
+param vnetIntegrationSubnetId string = ''
+
+@description('When set (e.g. 10.70.0.0/24) and vnetIntegrationSubnetId is empty, create a VNet with a delegated subnet; peer it with Kong\'s network yourself.')
+param vnetAddressPrefix string = ''
+
+@description('Integration subnet prefix inside vnetAddressPrefix (e.g. 10.70.0.0/26).')
+param vnetAppSubnetPrefix string = ''
+
+// ---- operations ----
+
+@description('Optional object id of an operator (user or group) granted the data-plane roles the CLI needs (docs/permissions.md).')
+param operatorPrincipalId string = ''
+
+@allowed(['User', 'Group', 'ServicePrincipal'])
+param operatorPrincipalType string = 'User'
+
+@description('Key Vault purge protection (cannot be turned off once on).')
+param keyVaultPurgeProtection bool = true
+
+@description('Optional base URL of docs/runbooks, linked from each alert.')
+param runbookBaseUrl string = ''
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+var functionAppName = 'func-rotator-${resourceToken}'
+// Container names: 3-63 lower-case letters, digits and dashes.
+var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
+var createVnet = empty(vnetIntegrationSubnetId) && !empty(vnetAddressPrefix)
+
+resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'core/identity/user-assigned-identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-rotator-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'core/storage/storage-account.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    // Storage account names: 3-24 lower-case letters and digits.
+    name: take('strot${resourceToken}', 24)
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module keyVault 'core/security/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    // Vault names: 3-24 letters, digits and dashes.
+    name: take('kv-rot-${resourceToken}', 24)
+    location: location
+    tags: tags
+    enablePurgeProtection: keyVaultPurgeProtection
+    kongAdminTokenSecretName: kongAdminTokenSecretName
+    kongAdminToken: kongAdminToken
+  }
+}
+
+module monitoring 'core/monitor/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-rotator-${resourceToken}'
+    applicationInsightsName: 'appi-rotator-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module vnet 'core/network/vnet.bicep' = if (createVnet) {
+  name: 'vnet'
+  scope: rg
+  params: {
+    name: 'vnet-rotator-${resourceToken}'
+    location: location
+    tags: tags
+    addressPrefix: vnetAddressPrefix
+    appSubnetPrefix: vnetAppSubnetPrefix
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
+  }
+}
+
+module rotator 'app/rotator.bicep' = {
+  name: 'rotator'
+  scope: rg
+  // The host reaches storage with the identity from its first start: assign the roles first.
+  dependsOn: [rbac]
+  params: {
+    name: functionAppName
+    planName: 'plan-rotator-${resourceToken}'
+    location: location
+    tags: tags
+    serviceName: 'rotator'
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    keyVaultName: keyVault.outputs.name
+    kongAdminTokenSecretName: kongAdminTokenSecretName
+    rotatorConfigPath: rotatorConfigPath
+    rotationSchedule: rotationSchedule
+    syncCheckSchedule: syncCheckSchedule
+    rotateHttpBudget: rotateHttpBudget
+    virtualNetworkSubnetId: !empty(vnetIntegrationSubnetId) ? vnetIntegrationSubnetId : (createVnet ? vnet.outputs.appSubnetId : '')
+  }
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    actionGroupName: 'ag-rotator-${resourceToken}'
+    alertEmail: alertEmail
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    namePrefix: functionAppName
+    rotationIntervalHours: rotationIntervalHours
+    runbookBaseUrl: runbookBaseUrl
+  }
+}
+
+// azd stores these in the environment (`azd env get-values`): the CLI run by an operator points at the
+// same storage (lease, alert state, history) and vault as the functions.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = rotator.outputs.name
+output AZURE_FUNCTION_APP_URL string = 'https://${rotator.outputs.defaultHostName}'
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_URL string = keyVault.outputs.uri
+output SERVICE_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output SERVICE_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output AzureWebJobsStorage__blobServiceUri string = storage.outputs.blobEndpoint
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
