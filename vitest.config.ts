@@ -3,7 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    globalSetup: ["test/global-setup.ts"],
+    globalSetup: ["test/global-setup.ts", "test/chaos/hygiene.global.ts"],
+    // Secret hygiene over the whole suite: every worker captures its output (test/chaos/hygiene.setup.ts).
+    setupFiles: ["test/chaos/hygiene.setup.ts"],
     // Forked workers start after global setup has set NODE_EXTRA_CA_CERTS, so every SDK client in a
     // worker trusts the local stack's CA exactly as a deployed process would trust a real one.
     pool: "forks",

@@ -20,6 +20,7 @@
  */
 import { parseJsonBody, startHttpsServer, type Request } from "./common/server.js";
 import type { ServerTls } from "./common/tls.js";
+import { noteOutput } from "./common/capture.js";
 
 export interface ReceivedWebhook {
   path: string;
@@ -65,8 +66,10 @@ export async function startWebhookReceiver(tls: ServerTls): Promise<RunningWebho
     try {
       body = parseJsonBody(req);
     } catch {
+      noteOutput("alert-webhook", req.body.toString("utf8"));
       return text(400, "invalid_payload");
     }
+    noteOutput("alert-webhook", JSON.stringify(body));
     if (req.path.startsWith("/slack")) {
       if (!isObject(body)) return text(400, "invalid_payload");
       if (typeof body.text !== "string" && !Array.isArray(body.blocks)) return text(400, "no_text");

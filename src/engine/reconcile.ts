@@ -8,7 +8,7 @@
  * verification timed out) with a safe error. Only programming errors throw.
  */
 import type { CredentialConfig } from "../config/load.js";
-import { toRotatorError, type RotatorError } from "../errors.js";
+import { RotatorError, toRotatorError } from "../errors.js";
 import { redact, redactText } from "../log/redact.js";
 import { EngineBug, noProgress, runAborted } from "./errors.js";
 import type { EnginePorts, SafeError, Snapshot, UnmanagedKey } from "./types.js";
@@ -121,6 +121,16 @@ export async function reconcile(
     if (done.has(actionKey(action))) {
       const error = noProgress(describeAction(action));
       await recordFailure(ports, cred, snapshot, action, error);
+      return finish(cred, ports, report, snapshot, { error });
+    }
+
+    // A new generation can only end in Kong: with a target unreadable (bad token, not an openid-connect
+    // plugin, our client missing, unreachable, ...) it would register a key at the IdP that no target can
+    // receive. Refuse before any external change; a later run starts it once every target is readable.
+    const unreadable = action.kind === "create" ? snapshot.targets.find((t) => t.error !== undefined) : undefined;
+    if (unreadable?.error) {
+      const { code, message, hint, status, details } = unreadable.error;
+      const error = new RotatorError(code, message, hint, { ...(status === undefined ? {} : { status }), details: { ...details, target: unreadable.name } });
       return finish(cred, ports, report, snapshot, { error });
     }
 

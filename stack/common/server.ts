@@ -68,12 +68,29 @@ export interface Reply {
 
 export type Handler = (req: Request, res: ServerResponse) => Promise<Reply | undefined>;
 
+/**
+ * Test hook around the handler (chaos suite): "before" runs before the handler (the effect has not
+ * happened), "after" once it returned (the effect has happened, the answer is not sent yet). Answering
+ * "drop" closes the connection without an answer, as a process that died mid-call would see it.
+ */
+export type RequestHook = (stage: "before" | "after", req: Request) => Promise<"drop" | undefined>;
+
+/** Holds the server's RequestHook; an object (like FaultInjector) so it survives fakes spreading the server. */
+export class RequestHookSlot {
+  current: RequestHook | undefined;
+  set(hook: RequestHook | undefined): void {
+    this.current = hook;
+  }
+}
+
 export interface RunningServer {
   url: string;
   port: number;
   server: Server;
   requests: LoggedRequest[];
   faults: FaultInjector;
+  /** Test hook around every handled request (unset by default). */
+  hook: RequestHookSlot;
   close(): Promise<void>;
 }
 
@@ -95,6 +112,7 @@ export async function startHttpsServer(name: string, tls: ServerTls, handler: Ha
   const requests: LoggedRequest[] = [];
   const faults = new FaultInjector();
   const sockets = new Set<Socket>();
+  const hookSlot = new RequestHookSlot();
   const server = createServer({ cert: tls.cert, key: tls.key }, (raw, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -115,10 +133,20 @@ export async function startHttpsServer(name: string, tls: ServerTls, handler: Ha
         entry.fault = fault.kind;
         return applyFault(fault, raw, res);
       }
-      handler({ method, url, path: url.pathname, headers: raw.headers, body: Buffer.concat(chunks), raw }, res)
-        .then((reply) => {
-          if (reply) sendJson(res, reply);
-        })
+      const req: Request = { method, url, path: url.pathname, headers: raw.headers, body: Buffer.concat(chunks), raw };
+      const hook = hookSlot.current;
+      const handle = hook
+        ? async () => {
+            if ((await hook("before", req)) === "drop") return void raw.socket.destroy();
+            const reply = await handler(req, res);
+            if ((await hook("after", req)) === "drop") return void raw.socket.destroy();
+            if (reply) sendJson(res, reply);
+          }
+        : async () => {
+            const reply = await handler(req, res);
+            if (reply) sendJson(res, reply);
+          };
+      handle()
         .catch((e: unknown) => {
           console.error(`[${name}] handler error`, e);
           sendJson(res, { status: 500, body: { error: "internal fake error" } });
@@ -137,6 +165,7 @@ export async function startHttpsServer(name: string, tls: ServerTls, handler: Ha
     server,
     requests,
     faults,
+    hook: hookSlot,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

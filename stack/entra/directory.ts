@@ -9,6 +9,7 @@
  *   seconds to minutes, no SLA). Graph itself reads its own writes at once.
  */
 import { X509Certificate, createHash, randomUUID, type KeyObject } from "node:crypto";
+import { noteSecret } from "../common/capture.js";
 
 export interface StoredKey {
   keyId: string;
@@ -97,6 +98,7 @@ export class Directory {
     if (this.principalByClientId(input.clientId))
       throw new Error(`a service principal for ${input.clientId} already exists`);
     const sp: ServicePrincipal = { objectId: randomUUID(), ...input, appRoles: [...input.appRoles] };
+    noteSecret("client-secret", input.clientSecret);
     this.principals.set(sp.objectId, sp);
     return sp;
   }

@@ -1,0 +1,19 @@
+import { execFileSync } from "node:child_process";
+import { resolve } from "node:path";
+
+export interface Registration {
+  kind: string;
+  name: string;
+  authLevel?: string;
+  route?: string;
+  methods?: string[];
+}
+
+/** Every function the Functions entry point registers, read in a child process (registration happens at import). */
+export function functionRegistrations(): Registration[] {
+  const out = execFileSync(process.execPath, ["--import", "tsx", resolve("chaos/registrations.child.ts")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  return JSON.parse(out) as Registration[];
+}

@@ -1,0 +1,20 @@
+/**
+ * Child entry: records how every Azure Function registers itself (app.http / app.timer options) and
+ * prints them as JSON. Function keys are enforced by the Functions host, not by our handlers, so the
+ * check that matters is that every HTTP function is registered with authLevel "function".
+ */
+import azureFunctions from "@azure/functions";
+
+const seen: { kind: string; name: string; authLevel?: string; route?: string; methods?: string[] }[] = [];
+const app = azureFunctions.app as unknown as Record<string, unknown>;
+app.http = (name: string, o: { authLevel?: string; route?: string; methods?: string[] }) =>
+  void seen.push({
+    kind: "http",
+    name,
+    ...(o.authLevel ? { authLevel: o.authLevel } : {}),
+    ...(o.route ? { route: o.route } : {}),
+    ...(o.methods ? { methods: o.methods } : {}),
+  });
+app.timer = (name: string) => void seen.push({ kind: "timer", name });
+await import("../src/functions/index.js");
+process.stdout.write(JSON.stringify(seen));

@@ -1,0 +1,26 @@
+/** One writer (chaos/suites/writer.ts), reduced: concurrent HTTP, CLI and timer triggers, then a takeover. */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { startChaosStack, type ChaosStack } from "../../chaos/lib/stack.js";
+import { oneWriter } from "../../chaos/suites/writer.js";
+
+let cs: ChaosStack;
+beforeAll(async () => {
+  cs = await startChaosStack();
+}, 60_000);
+afterAll(async () => {
+  await cs?.close();
+});
+
+it("concurrent triggers on one credential make exactly one rotation; a killed holder's lease is taken over", async () => {
+  const r = await oneWriter(cs, { http: 10, cli: 2, renewal: false, holdMs: 3500 });
+  expect(r.unexpected).toEqual([]);
+  expect(r.rotations).toBe(1);
+  // Every HTTP request was either the one rotation (202) or refused (409); every CLI process that did
+  // not rotate reported busy (exit 3).
+  expect(r.http202 + r.http409).toBe(r.httpTriggers);
+  expect(r.http409 + r.cliBusy).toBeGreaterThanOrEqual(r.httpTriggers + r.cliTriggers - 1);
+  expect(r.timerOutcome).toMatch(/busy|noop/);
+  expect(Number.isFinite(r.takeoverMs)).toBe(true);
+  expect(r.violations).toEqual([]);
+  expect(cs.capture.check()).toEqual([]);
+}, 180_000);
