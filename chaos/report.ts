@@ -92,10 +92,7 @@ export function verdict(r: ChaosResults): string[] {
  * Bad-input cases known to make an external change before failing (reported, not hidden; see
  * docs/reliability.md, "Known gaps"). They fail the verdict if their error code changes.
  */
-export const KNOWN_MUTATING = new Set([
-  "DB-less Kong (405 on writes)",
-  "no valid key and no permission for the PATCH fallback",
-]);
+export const KNOWN_MUTATING = new Set(["no valid key and no permission for the PATCH fallback"]);
 
 export function table(r: ChaosResults): string {
   const rows: [string, string][] = [];
@@ -193,7 +190,7 @@ export function table(r: ChaosResults): string {
     const sf = r.bad.surface;
     add(
       "7. HTTP surface",
-      `${sf.httpFunctions.length} HTTP functions, all authLevel function: ${sf.allFunctionLevel ? "yes" : "NO"}; ${sf.sizeLimitBytes} B limit: ${sf.oversizedRefused ? "413" : "NO"}; internal error opaque: ${sf.internalErrorOpaque ? "yes" : "NO"}; secret not echoed: ${sf.secretNotEchoed ? "yes" : "NO"}; audit lines ${sf.auditLines}/${sf.manualRequests} manual HTTP requests; CLI audit line: ${sf.cliRotateAudited ? "yes" : "no (warn level)"}`,
+      `${sf.httpFunctions.length} HTTP functions, all authLevel function: ${sf.allFunctionLevel ? "yes" : "NO"}; ${sf.sizeLimitBytes} B limit: ${sf.oversizedRefused ? "413" : "NO"}; internal error opaque: ${sf.internalErrorOpaque ? "yes" : "NO"}; secret not echoed: ${sf.secretNotEchoed ? "yes" : "NO"}; audit lines ${sf.auditLines}/${sf.manualRequests} manual HTTP requests; CLI audit line: ${sf.cliRotateAudited ? "yes" : "NO"}`,
     );
   }
   const h = r.hygiene;

@@ -23,7 +23,7 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../config/load.js";
 import { isRotatorError, toRotatorError } from "../errors.js";
-import { jsonLogger } from "../log/logger.js";
+import { jsonLogger, type Logger } from "../log/logger.js";
 import { redact, redactText, registerSecret } from "../log/redact.js";
 import { createRuntime } from "../app/runtime.js";
 import { rotate, status, syncCheck, type RotateResult } from "../app/service.js";
@@ -114,7 +114,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const rt = createRuntime({
       config,
       env: io.env,
-      logger: jsonLogger((line) => io.err(line), values.verbose ? "debug" : "warn"),
+      logger: cliLogger(io, values.verbose === true),
       lease: values["no-other-writer"] ? "none" : mutating ? "storage" : "none",
     });
     if (name) rt.credential(name);
@@ -193,6 +193,16 @@ function safeUser(): string {
   } catch {
     return "cli";
   }
+}
+
+/** Warnings and errors on stderr (everything with --verbose), plus the audit line of every manual request. */
+function cliLogger(io: CliIo, verbose: boolean): Logger {
+  const all = jsonLogger((line) => io.err(line), "debug");
+  return {
+    log(level, event, fields) {
+      if (verbose || level === "warn" || level === "error" || event === "RotationRequested") all.log(level, event, fields);
+    },
+  };
 }
 
 const isEntry = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);

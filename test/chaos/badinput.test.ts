@@ -29,5 +29,6 @@ it("refuses every bad input with a code and a hint, and with no external mutatio
   expect(surface.internalErrorOpaque).toBe(true);
   expect(surface.secretNotEchoed).toBe(true);
   expect(surface.auditLines).toBe(surface.manualRequests);
+  expect(surface.cliRotateAudited).toBe(true);
   expect(cs.capture.check()).toEqual([]);
 }, 120_000);

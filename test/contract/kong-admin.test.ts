@@ -158,6 +158,7 @@ describe("kong adapter: resolve and apply", () => {
     expect({ ...after?.config, client_jwk: null }).toEqual({ ...before?.config, client_jwk: null });
     expect(k.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
       `GET /plugins/${id}`,
+      `GET /`,
       `GET /plugins/${id}`,
       `PATCH /plugins/${id}`,
       `GET /plugins/${id}`,
@@ -314,11 +315,13 @@ describe("kong adapter: plugins it must not write", () => {
     expect(writes(k)).toHaveLength(0);
   });
 
-  it("DB-less: reads work, apply fails with KONG_DBLESS and the declarative-config hint", async () => {
+  it("DB-less: inspect refuses before any rotation; a write that still reaches Kong maps its 405 to KONG_DBLESS", async () => {
     const k = await fake({ dbless: true });
     const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
     const t = target(k, { pluginId: id });
-    expect((await t.inspect())[0]?.kid).toBe("kid-old");
+    const refused = await failure(t.inspect());
+    expect(refused.code).toBe("KONG_DBLESS");
+    expect(writes(k)).toHaveLength(0);
     const e = await failure(t.apply(next));
     expect(e).toMatchObject({ code: "KONG_DBLESS", status: 405, retryable: false });
     expect(e.hint).toBe(

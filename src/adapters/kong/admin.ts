@@ -179,7 +179,15 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
     },
 
     async inspect() {
+      // A DB-less node answers reads but refuses every write (405): refuse before anything is rotated, not
+      // at activation (https://developer.konghq.com/gateway/db-less-mode/).
       const plugins = await resolve();
+      if ((await nodeInfo()).database === "off")
+        throw new RotatorError(
+          "KONG_DBLESS",
+          `Kong target ${t.name}: the node runs DB-less (configuration.database = off); its Admin API is read-only`,
+          "DB-less Kong: the Admin API is read-only; manage client_jwk through your declarative config or use a DB-backed/hybrid control plane",
+        );
       return plugins.map((p) => toView(p, clientSlot(p, opts.clientId, t.name).index, t.workspace));
     },
 
