@@ -32,7 +32,13 @@ export class RotatorError extends Error {
   }
 
   /** The safe, serialisable view used in logs, alerts, HTTP responses and CLI output. */
-  toJSON(): { code: string; message: string; hint: string; status?: number; details?: Record<string, unknown> } {
+  toJSON(): {
+    code: string;
+    message: string;
+    hint: string;
+    status?: number;
+    details?: Record<string, unknown>;
+  } {
     return {
       code: this.code,
       message: this.message,

@@ -54,7 +54,11 @@ export interface SecretInfo {
 
 export interface CertificateStore {
   /** Start creating a new version with the given tags and wait for it to complete. */
-  createVersion(name: string, policy: CertificatePolicyInput, tags: Record<string, string>): Promise<CertificateVersion>;
+  createVersion(
+    name: string,
+    policy: CertificatePolicyInput,
+    tags: Record<string, string>,
+  ): Promise<CertificateVersion>;
   /** If a creation is in progress for `name`, wait for it; resolves undefined when none is pending. */
   awaitPendingCreate(name: string): Promise<CertificateVersion | undefined>;
   /** All versions with tags, newest first. Empty when the certificate does not exist. */
@@ -67,13 +71,21 @@ export interface CertificateStore {
    * Import an existing certificate and key as a new version (exportable RSA, PEM content type) with the
    * given tags. Not idempotent: every call makes a version.
    */
-  importVersion(name: string, material: ImportMaterial, tags: Record<string, string>): Promise<CertificateVersion>;
+  importVersion(
+    name: string,
+    material: ImportMaterial,
+    tags: Record<string, string>,
+  ): Promise<CertificateVersion>;
   /** Read the version's backing secret and report its content type and whether it holds a private key; the value is dropped. */
   secretInfo(name: string, version: string): Promise<SecretInfo>;
   /** PEM (PKCS#8 key + certificate) of the version, from the certificate's backing secret. SECRET. */
   readPem(name: string, version: string): Promise<string>;
   /** Replace the version's tags and/or set enabled. */
-  updateVersion(name: string, version: string, update: { tags?: Record<string, string>; enabled?: boolean }): Promise<void>;
+  updateVersion(
+    name: string,
+    version: string,
+    update: { tags?: Record<string, string>; enabled?: boolean },
+  ): Promise<void>;
   /** A signer that signs with the version's key inside Key Vault (no export). */
   signer(name: string, version: string, thumbprints: { x5t: string; x5tS256?: string }): JwsSigner;
 }
@@ -106,7 +118,12 @@ export interface EntraDirectory {
   /** Resolve the application by appId (client id); throws ENTRA_APP_NOT_FOUND. */
   getApplication(clientId: string): Promise<EntraApplication>;
   /** addKey with a proof signed by a currently valid key of the app. */
-  addKey(app: EntraApplication, certDer: Uint8Array, proofSigner: JwsSigner, displayName: string): Promise<KeyCredential>;
+  addKey(
+    app: EntraApplication,
+    certDer: Uint8Array,
+    proofSigner: JwsSigner,
+    displayName: string,
+  ): Promise<KeyCredential>;
   /** removeKey with a proof signed by a currently valid key of the app (not the key being removed). */
   removeKey(app: EntraApplication, keyId: string, proofSigner: JwsSigner): Promise<void>;
   /**
@@ -120,12 +137,16 @@ export interface EntraDirectory {
 }
 
 export type TokenAttempt =
-  | { ok: true }
-  | { ok: false; code: string; description: string; retryable: boolean };
+  { ok: true } | { ok: false; code: string; description: string; retryable: boolean };
 
 export interface TokenEndpoint {
   /** One client-credentials request with an assertion signed by `signer`. Never returns the token. */
-  tryClientAssertion(tenantId: string, clientId: string, signer: JwsSigner, alg: SigningAlg): Promise<TokenAttempt>;
+  tryClientAssertion(
+    tenantId: string,
+    clientId: string,
+    signer: JwsSigner,
+    alg: SigningAlg,
+  ): Promise<TokenAttempt>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -38,7 +38,12 @@ say("starting the local stack (Key Vault, Entra login + Graph, Kong Admin API, A
 const stack = await startLocalStack({
   propagationDelayMs: () => 1000 + Math.round(Math.random() * 3000),
   createDelayMs: 400,
-  policy: { overlap: `PT${OVERLAP_S}S`, verifyInterval: "PT0.5S", verifyConsecutive: 3, verifyTimeout: "PT1M" },
+  policy: {
+    overlap: `PT${OVERLAP_S}S`,
+    verifyInterval: "PT0.5S",
+    verifyConsecutive: 3,
+    verifyTimeout: "PT1M",
+  },
 });
 const logDir = resolve(".local/demo");
 mkdirSync(logDir, { recursive: true });
@@ -52,10 +57,18 @@ const rt = createRuntime({
   }, "debug"),
 });
 setFunctionsRuntime(rt);
-say(`stack up: Kong plugin ${stack.pluginId.slice(0, 8)}… lists clients [partner-portal, ${APP_CLIENT_ID.slice(0, 8)}…]; our client has no key yet`);
+say(
+  `stack up: Kong plugin ${stack.pluginId.slice(0, 8)}… lists clients [partner-portal, ${APP_CLIENT_ID.slice(0, 8)}…]; our client has no key yet`,
+);
 
 // --- the gateway login probe, continuously -----------------------------------------------------------
-const probe = { attempts: 0, failures: 0, beforeBootstrap: 0, failuresAfterBootstrap: [] as string[], live: false };
+const probe = {
+  attempts: 0,
+  failures: 0,
+  beforeBootstrap: 0,
+  failuresAfterBootstrap: [] as string[],
+  live: false,
+};
 let probing = true;
 const probeLoop = (async () => {
   while (probing) {
@@ -71,8 +84,13 @@ const probeLoop = (async () => {
   }
 })();
 
-const ctx = (name: string) => new InvocationContext({ functionName: name, invocationId: `demo-${Date.now()}`, logHandler: () => {} });
-const timer: Timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: "", next: "", lastUpdated: "" } };
+const ctx = (name: string) =>
+  new InvocationContext({ functionName: name, invocationId: `demo-${Date.now()}`, logHandler: () => {} });
+const timer: Timer = {
+  isPastDue: false,
+  schedule: { adjustForDST: false },
+  scheduleStatus: { last: "", next: "", lastUpdated: "" },
+};
 const runTimer = async (why: string) => {
   say(`rotationTimer fires (${why})`);
   await rotationTimerHandler(timer, ctx("rotationTimer"));
@@ -97,29 +115,48 @@ function printStep(line: string) {
   const e = JSON.parse(line) as Record<string, unknown>;
   if (e.event !== "RotationStep") return;
   const mark = e.status === "done" ? "✓" : e.status === "failed" ? "✗" : "-";
-  say(`   ${mark} ${String(e.action)}${e.target ? ` [${String(e.target)}]` : ""}: ${String(e.detail ?? "")}${e.code ? ` [${String(e.code)}]` : ""}`);
+  say(
+    `   ${mark} ${String(e.action)}${e.target ? ` [${String(e.target)}]` : ""}: ${String(e.detail ?? "")}${e.code ? ` [${String(e.code)}]` : ""}`,
+  );
 }
-const ourKid = () => ((stack.kong.getPlugin(stack.pluginId)?.config.client_jwk as Record<string, unknown>[])[1]?.kid as string | undefined) ?? "none";
-const appKeys = () => stack.entra.keyCredentials(APP_CLIENT_ID).map((k) => k.x5t.slice(0, 10) + "…").join(", ") || "none";
+const ourKid = () =>
+  ((stack.kong.getPlugin(stack.pluginId)?.config.client_jwk as Record<string, unknown>[])[1]?.kid as
+    string | undefined) ?? "none";
+const appKeys = () =>
+  stack.entra
+    .keyCredentials(APP_CLIENT_ID)
+    .map((k) => k.x5t.slice(0, 10) + "…")
+    .join(", ") || "none";
 const sleep = (s: number) => new Promise((res) => setTimeout(res, s * 1000));
 const problems: string[] = [];
 
 // --- 1. bootstrap by the timer ---------------------------------------------------------------------------
 const probeBefore = await stack.kong.probe(stack.pluginId, APP_CLIENT_ID);
-say(`gateway login before bootstrap: ${probeBefore.ok ? "ok (unexpected)" : "fails, as expected (no key for our client)"}`);
+say(
+  `gateway login before bootstrap: ${probeBefore.ok ? "ok (unexpected)" : "fails, as expected (no key for our client)"}`,
+);
 await runTimer("first run: no key generation exists");
 probe.live = true;
 say(`Kong now holds kid ${ourKid()}; keys at the Entra app: ${appKeys()}`);
 
 // --- 2. manual rotation over HTTP, and a concurrent request ------------------------------------------------
 const gen1Config = structuredClone(stack.kong.getPlugin(stack.pluginId)!.config);
-say(`operator: POST /api/credentials/${CREDENTIAL}/rotate {"force":true,"reason":"demo: quarterly rotation"}`);
+say(
+  `operator: POST /api/credentials/${CREDENTIAL}/rotate {"force":true,"reason":"demo: quarterly rotation"}`,
+);
 const first = postRotate({ force: true, reason: "demo: quarterly rotation" }, "alice@contoso.example");
 await sleep(0.3);
-const second = await postRotate({ force: true, reason: "demo: impatient double click" }, "bob@contoso.example");
-say(`a second request while the first runs → HTTP ${second.status} ${(second.jsonBody as { error?: { code?: string } }).error?.code ?? ""}`);
+const second = await postRotate(
+  { force: true, reason: "demo: impatient double click" },
+  "bob@contoso.example",
+);
+say(
+  `a second request while the first runs → HTTP ${second.status} ${(second.jsonBody as { error?: { code?: string } }).error?.code ?? ""}`,
+);
 const firstRes = await first;
-say(`first request → HTTP ${firstRes.status}, outcome ${(firstRes.jsonBody as { outcome?: string }).outcome}`);
+say(
+  `first request → HTTP ${firstRes.status}, outcome ${(firstRes.jsonBody as { outcome?: string }).outcome}`,
+);
 if (second.status !== 409) problems.push("the concurrent request was not refused with 409");
 say(`Kong now holds kid ${ourKid()}; keys at the Entra app: ${appKeys()} (old key kept for the overlap)`);
 
@@ -129,16 +166,32 @@ await sleep(OVERLAP_S + 1);
 await runTimer("hourly schedule");
 say(`keys at the Entra app: ${appKeys()}`);
 const retired1 = await probeLogin(gen1Config, APP_CLIENT_ID, stack.ca.certPem);
-say(`a gateway still configured with the retired key: ${retired1.ok ? "LOGS IN (unexpected)" : `refused (${(retired1.error ?? "").slice(0, 60)}…)`}`);
+say(
+  `a gateway still configured with the retired key: ${retired1.ok ? "LOGS IN (unexpected)" : `refused (${(retired1.error ?? "").slice(0, 60)}…)`}`,
+);
 if (retired1.ok) problems.push("the first retired key still logs in");
 
 // --- 4. Kong refuses the service: the sync fails and an alert fires ----------------------------------------
 say("someone revokes the rotator's Kong RBAC token: the Admin API now answers 403 to its writes");
-stack.kong.faults.add({ method: "PATCH", path: "/plugins/", fault: { kind: "status", status: 403, body: { message: "You cannot consume this service" } }, times: Infinity });
+stack.kong.faults.add({
+  method: "PATCH",
+  path: "/plugins/",
+  fault: { kind: "status", status: 403, body: { message: "You cannot consume this service" } },
+  times: Infinity,
+});
 const gen2Config = structuredClone(stack.kong.getPlugin(stack.pluginId)!.config);
-const failed = await postRotate({ force: true, reason: "demo: rotation during a Kong outage" }, "alice@contoso.example");
-const failedBody = failed.jsonBody as { outcome?: string; failedTarget?: string; error?: { code?: string; hint?: string } };
-say(`→ HTTP ${failed.status}, outcome ${failedBody.outcome}, target ${failedBody.failedTarget ?? "?"}, ${failedBody.error?.code ?? ""}`);
+const failed = await postRotate(
+  { force: true, reason: "demo: rotation during a Kong outage" },
+  "alice@contoso.example",
+);
+const failedBody = failed.jsonBody as {
+  outcome?: string;
+  failedTarget?: string;
+  error?: { code?: string; hint?: string };
+};
+say(
+  `→ HTTP ${failed.status}, outcome ${failedBody.outcome}, target ${failedBody.failedTarget ?? "?"}, ${failedBody.error?.code ?? ""}`,
+);
 say(`   hint: ${failedBody.error?.hint ?? ""}`);
 say(`Kong still holds kid ${ourKid()} (the current key, still registered): logins continue`);
 await sleep(1);
@@ -161,19 +214,30 @@ probing = false;
 await probeLoop;
 
 // --- summary ---------------------------------------------------------------------------------------------------
-const alerts = stack.webhook.received.map((w) => w.body as { event?: string; status?: string; code?: string; target?: string });
+const alerts = stack.webhook.received.map(
+  (w) => w.body as { event?: string; status?: string; code?: string; target?: string },
+);
 console.log("\nalerts received by the webhook:");
-for (const a of alerts) console.log(`  ${String(a.status).padEnd(9)} ${String(a.event).padEnd(21)} ${a.code ?? ""}${a.target ? ` target=${a.target}` : ""}`);
+for (const a of alerts)
+  console.log(
+    `  ${String(a.status).padEnd(9)} ${String(a.event).padEnd(21)} ${a.code ?? ""}${a.target ? ` target=${a.target}` : ""}`,
+  );
 const fired = alerts.some((a) => a.event === "KeyRotationFailed" && a.status === "firing");
 const resolvedAlert = alerts.some((a) => a.event === "KeyRotationFailed" && a.status === "resolved");
 if (!fired) problems.push("no KeyRotationFailed alert fired");
 if (!resolvedAlert) problems.push("the alert did not resolve");
-if (probe.failures > 0) problems.push(`${probe.failures} gateway logins failed after bootstrap: ${probe.failuresAfterBootstrap.slice(0, 3).join("; ")}`);
+if (probe.failures > 0)
+  problems.push(
+    `${probe.failures} gateway logins failed after bootstrap: ${probe.failuresAfterBootstrap.slice(0, 3).join("; ")}`,
+  );
 
 const generations = (await status(rt, CREDENTIAL))[0]?.generations ?? [];
 console.log("\nkey generations in Key Vault:");
-for (const g of generations) console.log(`  ${g.phase.padEnd(8)} ${g.x5t ?? "?"}  enabled=${g.enabled}  at IdP=${g.atIdp}`);
-console.log(`\ngateway login probe: ${probe.attempts} logins after bootstrap, ${probe.failures} failed (goal: 0); ${probe.beforeBootstrap} refused before the first key, as expected`);
+for (const g of generations)
+  console.log(`  ${g.phase.padEnd(8)} ${g.x5t ?? "?"}  enabled=${g.enabled}  at IdP=${g.atIdp}`);
+console.log(
+  `\ngateway login probe: ${probe.attempts} logins after bootstrap, ${probe.failures} failed (goal: 0); ${probe.beforeBootstrap} refused before the first key, as expected`,
+);
 console.log(`retired keys refused at the token endpoint: ${!retired1.ok && !retired2.ok ? "yes" : "NO"}`);
 writeFileSync(resolve(logDir, "rotator.log"), logLines.join("\n") + "\n");
 console.log(`structured service log (redacted): ${resolve(logDir, "rotator.log")}`);

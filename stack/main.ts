@@ -12,7 +12,13 @@ mkdirSync(dir, { recursive: true });
 const configPath = resolve(dir, "rotator.yaml");
 const envPath = resolve(dir, "env.sh");
 writeFileSync(configPath, stack.configYaml());
-writeFileSync(envPath, Object.entries(stack.env).map(([k, v]) => `export ${k}='${v}'`).join("\n") + "\n", { mode: 0o600 });
+writeFileSync(
+  envPath,
+  Object.entries(stack.env)
+    .map(([k, v]) => `export ${k}='${v}'`)
+    .join("\n") + "\n",
+  { mode: 0o600 },
+);
 
 console.log(`local stack is up (all on 127.0.0.1):
   Entra login (authority)   ${stack.entra.authorityHost}   tenant ${stack.entra.tenantId}

@@ -57,7 +57,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const tls = await issueServerTls(ca);
   const closers: (() => Promise<void>)[] = [];
   try {
-    const entra = await startEntraFake({ tls, tenantId: TENANT_ID, propagationDelayMs: opts.propagationDelayMs ?? 3000 });
+    const entra = await startEntraFake({
+      tls,
+      tenantId: TENANT_ID,
+      propagationDelayMs: opts.propagationDelayMs ?? 3000,
+    });
     closers.push(() => entra.close());
     const keyVault = await startKeyVaultFake({
       tls,
@@ -76,7 +80,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
     const app = entra.createApplication({ displayName: "kong-gateway-orders-api", appId: APP_CLIENT_ID });
     const serviceSecret = randomBytes(24).toString("base64url");
-    entra.addServicePrincipal({ clientId: SERVICE_CLIENT_ID, clientSecret: serviceSecret, appRoles: ["Application.ReadWrite.OwnedBy"] });
+    entra.addServicePrincipal({
+      clientId: SERVICE_CLIENT_ID,
+      clientSecret: serviceSecret,
+      appRoles: ["Application.ReadWrite.OwnedBy"],
+    });
     entra.addOwner(app.appId, SERVICE_CLIENT_ID);
 
     const partner = generateRsaJwk({ alg: "RS256", kid: "partner-key-1" });
@@ -106,7 +114,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           name: CREDENTIAL,
           certificateName: `kong-${CREDENTIAL}`,
           entra: { tenantId: TENANT_ID, clientId: APP_CLIENT_ID },
-          kong: [{ name: "local", adminUrl: kong.url, pluginTags: [`rotator:${CREDENTIAL}`], adminToken: { env: "KONG_ADMIN_TOKEN" } }],
+          kong: [
+            {
+              name: "local",
+              adminUrl: kong.url,
+              pluginTags: [`rotator:${CREDENTIAL}`],
+              adminToken: { env: "KONG_ADMIN_TOKEN" },
+            },
+          ],
         },
       ],
       alerts: { webhooks: [{ url: `${webhook.url}/alerts`, format: "generic" }], remindEvery: "PT1H" },

@@ -16,7 +16,14 @@ import { X509Certificate, createPublicKey, randomUUID, type KeyObject } from "no
 import type { CredentialConfig } from "../config/load.js";
 import { RotatorError } from "../errors.js";
 import { thumbprints } from "../crypto/keymaterial.js";
-import { phaseTags, mergeTags, parseGeneration, TAG_ACTIVATED_AT, TAG_ENTRA_KEY_ID, type Generation } from "../engine/tags.js";
+import {
+  phaseTags,
+  mergeTags,
+  parseGeneration,
+  TAG_ACTIVATED_AT,
+  TAG_ENTRA_KEY_ID,
+  type Generation,
+} from "../engine/tags.js";
 import type { CertificateVersion, KeyCredential, KongTarget } from "../ports.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
 import type { CertificateInput } from "./cert-input.js";
@@ -49,24 +56,44 @@ const b64u = (s: string | undefined) => s ?? "";
 function leafFor(input: CertificateInput): { der: Buffer; cert: X509Certificate; chain: Buffer[] } {
   const spki = createPublicKey(input.privateKey).export({ format: "der", type: "spki" });
   const parsed = input.certificates.map((der) => ({ der, cert: new X509Certificate(der) }));
-  const leaf = parsed.find((p) => p.cert.publicKey.export({ format: "der", type: "spki" }).equals(spki)) ?? parsed[0];
-  if (!leaf) throw new RotatorError("CERT_INPUT_INVALID", "no certificate in the input", "Pass the certificate with its key.");
+  const leaf =
+    parsed.find((p) => p.cert.publicKey.export({ format: "der", type: "spki" }).equals(spki)) ?? parsed[0];
+  if (!leaf)
+    throw new RotatorError(
+      "CERT_INPUT_INVALID",
+      "no certificate in the input",
+      "Pass the certificate with its key.",
+    );
   return { der: leaf.der, cert: leaf.cert, chain: input.certificates.filter((d) => d !== leaf.der) };
 }
 
 function pem(label: string, der: Buffer): string {
-  return `-----BEGIN ${label}-----\n${der.toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END ${label}-----\n`;
+  return `-----BEGIN ${label}-----\n${der
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .replace(/\n$/, "")}\n-----END ${label}-----\n`;
 }
 
 /** PKCS#8 key then the leaf and chain certificates: the PEM layout Key Vault itself uses for exportable secrets. */
 function importPem(key: KeyObject, leaf: Buffer, chain: Buffer[]): string {
-  return key.export({ format: "pem", type: "pkcs8" }).toString() + [leaf, ...chain].map((d) => pem("CERTIFICATE", d)).join("");
+  return (
+    key.export({ format: "pem", type: "pkcs8" }).toString() +
+    [leaf, ...chain].map((d) => pem("CERTIFICATE", d)).join("")
+  );
 }
 
-export async function adopt(rt: Runtime, name: string, input: CertificateInput, options: { apply: boolean; holder?: string }): Promise<AdoptReport> {
+export async function adopt(
+  rt: Runtime,
+  name: string,
+  input: CertificateInput,
+  options: { apply: boolean; holder?: string },
+): Promise<AdoptReport> {
   const cred = rt.credential(name);
   if (!options.apply) return checkAndPlan(rt, cred, input, false);
-  const lease = await rt.leases.tryAcquire(cred.name, options.holder ?? `adopt:${process.pid}:${randomUUID().slice(0, 8)}`);
+  const lease = await rt.leases.tryAcquire(
+    cred.name,
+    options.holder ?? `adopt:${process.pid}:${randomUUID().slice(0, 8)}`,
+  );
   if (!lease) return { credential: cred.name, ...report([]), actions: [], applied: false, busy: true };
   try {
     return await checkAndPlan(rt, cred, input, true);
@@ -75,7 +102,12 @@ export async function adopt(rt: Runtime, name: string, input: CertificateInput, 
   }
 }
 
-async function checkAndPlan(rt: Runtime, cred: CredentialConfig, input: CertificateInput, apply: boolean): Promise<AdoptReport> {
+async function checkAndPlan(
+  rt: Runtime,
+  cred: CredentialConfig,
+  input: CertificateInput,
+  apply: boolean,
+): Promise<AdoptReport> {
   const now = rt.clock.now();
   const scope = { credential: cred.name };
   const { der, cert, chain } = leafFor(input);
@@ -87,7 +119,8 @@ async function checkAndPlan(rt: Runtime, cred: CredentialConfig, input: Certific
     notBefore: new Date(cert.validFrom).toISOString(),
     notAfter: new Date(cert.validTo).toISOString(),
   };
-  const modulus = cert.publicKey.asymmetricKeyType === "rsa" ? b64u(cert.publicKey.export({ format: "jwk" }).n) : undefined;
+  const modulus =
+    cert.publicKey.asymmetricKeyType === "rsa" ? b64u(cert.publicKey.export({ format: "jwk" }).n) : undefined;
 
   const checks: Check[] = [...certificateChecks(input.privateKey, cert, der, cred, now)];
   const ports = rt.enginePorts(cred);
@@ -108,37 +141,98 @@ async function checkAndPlan(rt: Runtime, cred: CredentialConfig, input: Certific
   const base: AdoptReport = { credential: cred.name, ...r, certificate, actions, applied: false };
   if (!apply || !r.ok || !entra.key) return base;
 
-  const tags = mergeTags({}, phaseTags("active", { [TAG_ENTRA_KEY_ID]: entra.key.keyId, [TAG_ACTIVATED_AT]: now.toISOString() }));
-  const imported: CertificateVersion = await ports.store.importVersion(cred.certificateName, { pem: importPem(input.privateKey, der, chain) }, tags);
+  const tags = mergeTags(
+    {},
+    phaseTags("active", { [TAG_ENTRA_KEY_ID]: entra.key.keyId, [TAG_ACTIVATED_AT]: now.toISOString() }),
+  );
+  const imported: CertificateVersion = await ports.store.importVersion(
+    cred.certificateName,
+    { pem: importPem(input.privateKey, der, chain) },
+    tags,
+  );
   if (imported.x5t !== t.x5t)
     throw new RotatorError(
       "ADOPT_IMPORT_MISMATCH",
       `Key Vault reports thumbprint ${imported.x5t ?? "(none)"} for the imported version ${imported.version}, not ${t.x5t}`,
       "Check the certificate version in Key Vault; disable it before running the rotator.",
     );
-  rt.logger.log("info", "CredentialAdopted", { credential: cred.name, version: imported.version, x5t: t.x5t, entraKeyId: entra.key.keyId });
+  rt.logger.log("info", "CredentialAdopted", {
+    credential: cred.name,
+    version: imported.version,
+    x5t: t.x5t,
+    entraKeyId: entra.key.keyId,
+  });
   return { ...base, applied: true, version: imported.version };
 }
 
-function certificateChecks(key: KeyObject, cert: X509Certificate, der: Buffer, cred: CredentialConfig, now: Date): Check[] {
+function certificateChecks(
+  key: KeyObject,
+  cert: X509Certificate,
+  der: Buffer,
+  cred: CredentialConfig,
+  now: Date,
+): Check[] {
   const out: Check[] = [];
   const area = "certificate" as const;
   if (key.asymmetricKeyType !== "rsa")
-    out.push({ status: "fail", area, code: "CERT_NOT_RSA", message: `the key is ${key.asymmetricKeyType ?? "unknown"}, not RSA`, hint: "Entra client assertions must be PS256 or RS256: only an RSA key can be adopted." });
-  else out.push({ status: "pass", area, code: "CERT_RSA", message: `the key is RSA ${createPublicKey(key).asymmetricKeyDetails?.modulusLength ?? ""}` });
-  const matches = createPublicKey(key).export({ format: "der", type: "spki" }).equals(cert.publicKey.export({ format: "der", type: "spki" }));
+    out.push({
+      status: "fail",
+      area,
+      code: "CERT_NOT_RSA",
+      message: `the key is ${key.asymmetricKeyType ?? "unknown"}, not RSA`,
+      hint: "Entra client assertions must be PS256 or RS256: only an RSA key can be adopted.",
+    });
+  else
+    out.push({
+      status: "pass",
+      area,
+      code: "CERT_RSA",
+      message: `the key is RSA ${createPublicKey(key).asymmetricKeyDetails?.modulusLength ?? ""}`,
+    });
+  const matches = createPublicKey(key)
+    .export({ format: "der", type: "spki" })
+    .equals(cert.publicKey.export({ format: "der", type: "spki" }));
   out.push(
     matches
-      ? { status: "pass", area, code: "CERT_KEY_MATCH", message: `the key belongs to certificate ${thumbprints(der).x5t}` }
-      : { status: "fail", area, code: "CERT_KEY_MISMATCH", message: `the private key does not belong to certificate ${thumbprints(der).x5t}`, hint: "Pass the key that was generated with this certificate (openssl req -x509 -newkey ... -keyout)." },
+      ? {
+          status: "pass",
+          area,
+          code: "CERT_KEY_MATCH",
+          message: `the key belongs to certificate ${thumbprints(der).x5t}`,
+        }
+      : {
+          status: "fail",
+          area,
+          code: "CERT_KEY_MISMATCH",
+          message: `the private key does not belong to certificate ${thumbprints(der).x5t}`,
+          hint: "Pass the key that was generated with this certificate (openssl req -x509 -newkey ... -keyout).",
+        },
   );
   const from = new Date(cert.validFrom);
   const to = new Date(cert.validTo);
   if (to.getTime() <= now.getTime())
-    out.push({ status: "fail", area, code: "CERT_EXPIRED", message: `the certificate expired at ${to.toISOString()}`, hint: "An expired certificate cannot sign anything Entra accepts; let the rotator bootstrap a new key instead of adopting." });
+    out.push({
+      status: "fail",
+      area,
+      code: "CERT_EXPIRED",
+      message: `the certificate expired at ${to.toISOString()}`,
+      hint: "An expired certificate cannot sign anything Entra accepts; let the rotator bootstrap a new key instead of adopting.",
+    });
   else if (from.getTime() > now.getTime())
-    out.push({ status: "fail", area, code: "CERT_NOT_YET_VALID", message: `the certificate is valid only from ${from.toISOString()}`, hint: "Adopt it once it is valid." });
-  else out.push({ status: "pass", area, code: "CERT_VALID", message: `the certificate is valid until ${to.toISOString()}` });
+    out.push({
+      status: "fail",
+      area,
+      code: "CERT_NOT_YET_VALID",
+      message: `the certificate is valid only from ${from.toISOString()}`,
+      hint: "Adopt it once it is valid.",
+    });
+  else
+    out.push({
+      status: "pass",
+      area,
+      code: "CERT_VALID",
+      message: `the certificate is valid until ${to.toISOString()}`,
+    });
   if (to.getTime() > now.getTime() + cred.policy.validityMonths * MONTH_MS)
     out.push({
       status: "warn",
@@ -170,7 +264,9 @@ async function generationCheck(rt: Runtime, cred: CredentialConfig): Promise<Che
         status: "pass",
         area,
         code: "ADOPT_NO_GENERATION",
-        message: versions.length ? `certificate ${cred.certificateName} has ${versions.length} untracked version(s) and no managed generation` : `certificate ${cred.certificateName} does not exist yet`,
+        message: versions.length
+          ? `certificate ${cred.certificateName} has ${versions.length} untracked version(s) and no managed generation`
+          : `certificate ${cred.certificateName} does not exist yet`,
       },
     ];
   } catch (e) {
@@ -178,7 +274,12 @@ async function generationCheck(rt: Runtime, cred: CredentialConfig): Promise<Che
   }
 }
 
-async function entraCheck(rt: Runtime, cred: CredentialConfig, x5t: string, now: Date): Promise<{ checks: Check[]; key?: KeyCredential }> {
+async function entraCheck(
+  rt: Runtime,
+  cred: CredentialConfig,
+  x5t: string,
+  now: Date,
+): Promise<{ checks: Check[]; key?: KeyCredential }> {
   const area = "entra" as const;
   try {
     const app = await rt.enginePorts(cred).directory.getApplication(cred.entra.clientId);
@@ -197,26 +298,71 @@ async function entraCheck(rt: Runtime, cred: CredentialConfig, x5t: string, now:
       };
     const end = key.endDateTime ? Date.parse(key.endDateTime) : Number.POSITIVE_INFINITY;
     if (end <= now.getTime())
-      return { checks: [{ status: "fail", area, code: "ADOPT_ENTRA_KEY_EXPIRED", message: `the app's entry for ${x5t} (keyId ${key.keyId}) has expired`, hint: "An expired registration cannot prove possession for addKey; let the rotator bootstrap instead." }] };
-    return { checks: [{ status: "pass", area, code: "ADOPT_AT_ENTRA", message: `app ${app.appId} lists certificate ${x5t} as keyId ${key.keyId}` }], key };
+      return {
+        checks: [
+          {
+            status: "fail",
+            area,
+            code: "ADOPT_ENTRA_KEY_EXPIRED",
+            message: `the app's entry for ${x5t} (keyId ${key.keyId}) has expired`,
+            hint: "An expired registration cannot prove possession for addKey; let the rotator bootstrap instead.",
+          },
+        ],
+      };
+    return {
+      checks: [
+        {
+          status: "pass",
+          area,
+          code: "ADOPT_AT_ENTRA",
+          message: `app ${app.appId} lists certificate ${x5t} as keyId ${key.keyId}`,
+        },
+      ],
+      key,
+    };
   } catch (e) {
     return { checks: [errorCheck(area, e)] };
   }
 }
 
-async function kongCheck(target: KongTarget, cred: CredentialConfig, x5t: string, modulus: string | undefined): Promise<Check[]> {
+async function kongCheck(
+  target: KongTarget,
+  cred: CredentialConfig,
+  x5t: string,
+  modulus: string | undefined,
+): Promise<Check[]> {
   const line = (c: Omit<Check, "area" | "target">): Check => ({ area: "kong", target: target.name, ...c });
   try {
     const d = await target.diagnose();
     return d.plugins.map((p) => {
       const id = `plugin ${p.pluginId}`;
-      if (p.name !== "openid-connect") return line({ status: "fail", code: "KONG_NOT_OIDC", message: `${id} is ${p.name}, not openid-connect`, hint: "Point the target at the openid-connect plugin." });
-      if (p.clientIndex < 0) return line({ status: "fail", code: "KONG_CLIENT_NOT_FOUND", message: `${id} has no client_id ${cred.entra.clientId}`, hint: "Add the app's client id to config.client_id." });
+      if (p.name !== "openid-connect")
+        return line({
+          status: "fail",
+          code: "KONG_NOT_OIDC",
+          message: `${id} is ${p.name}, not openid-connect`,
+          hint: "Point the target at the openid-connect plugin.",
+        });
+      if (p.clientIndex < 0)
+        return line({
+          status: "fail",
+          code: "KONG_CLIENT_NOT_FOUND",
+          message: `${id} has no client_id ${cred.entra.clientId}`,
+          hint: "Add the app's client id to config.client_id.",
+        });
       const jwk = p.jwkIsFallback ? undefined : p.jwk;
-      if (!jwk) return line({ status: "fail", code: "ADOPT_KONG_NO_JWK", message: `${id} has no client_jwk entry for our client (index ${p.clientIndex})`, hint: "Adopt the key the gateway uses; a plugin without our key is not a hand-made setup to take over." });
+      if (!jwk)
+        return line({
+          status: "fail",
+          code: "ADOPT_KONG_NO_JWK",
+          message: `${id} has no client_jwk entry for our client (index ${p.clientIndex})`,
+          hint: "Adopt the key the gateway uses; a plugin without our key is not a hand-made setup to take over.",
+        });
       const problems: string[] = [];
-      if (modulus === undefined || jwk.n !== modulus) problems.push("its modulus n differs from the certificate's key");
-      if (jwk.kid !== x5t) problems.push(`its kid is ${jwk.kid ?? "(none)"}, not the certificate's x5t ${x5t}`);
+      if (modulus === undefined || jwk.n !== modulus)
+        problems.push("its modulus n differs from the certificate's key");
+      if (jwk.kid !== x5t)
+        problems.push(`its kid is ${jwk.kid ?? "(none)"}, not the certificate's x5t ${x5t}`);
       if (jwk.x5t !== undefined && jwk.x5t !== x5t) problems.push(`its x5t is ${jwk.x5t}`);
       if (problems.length)
         return line({
@@ -225,7 +371,11 @@ async function kongCheck(target: KongTarget, cred: CredentialConfig, x5t: string
           message: `${id}: our client's JWK is not this certificate: ${problems.join("; ")}`,
           hint: "Adopt the certificate whose key the plugin holds (kid = x5t of its DER), or fix the plugin's JWK first.",
         });
-      return line({ status: "pass", code: "ADOPT_KONG_MATCH", message: `${id}: our client's JWK is this certificate's key (n and kid = ${x5t})` });
+      return line({
+        status: "pass",
+        code: "ADOPT_KONG_MATCH",
+        message: `${id}: our client's JWK is this certificate's key (n and kid = ${x5t})`,
+      });
     });
   } catch (e) {
     return [errorCheck("kong", e, { target: target.name })];

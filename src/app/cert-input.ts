@@ -28,7 +28,11 @@ export function readCertificateInput(bytes: Buffer, password?: string): Certific
   return text.includes("-----BEGIN ") ? fromPem(text, password) : fromPfx(bytes, password);
 }
 
-function decryptKey(key: Parameters<typeof createPrivateKey>[0], encrypted: boolean, password: string | undefined): KeyObject {
+function decryptKey(
+  key: Parameters<typeof createPrivateKey>[0],
+  encrypted: boolean,
+  password: string | undefined,
+): KeyObject {
   if (encrypted && password === undefined)
     throw invalid("the private key is encrypted", "Pass its password with --password.");
   try {
@@ -36,7 +40,11 @@ function decryptKey(key: Parameters<typeof createPrivateKey>[0], encrypted: bool
   } catch (e) {
     throw encrypted
       ? invalid("the private key cannot be decrypted with the given password", "Check --password.", e)
-      : invalid("the private key cannot be parsed", "Expected an unencrypted PKCS#8 or PKCS#1 RSA key, or a PFX.", e);
+      : invalid(
+          "the private key cannot be parsed",
+          "Expected an unencrypted PKCS#8 or PKCS#1 RSA key, or a PFX.",
+          e,
+        );
   }
 }
 
@@ -54,9 +62,21 @@ function fromPem(text: string, password: string | undefined): CertificateInput {
       encrypted = label === "ENCRYPTED PRIVATE KEY" || /Proc-Type: 4,ENCRYPTED/.test(m[0]);
     }
   }
-  if (!keyPem) throw invalid("the PEM file holds no private key", "Concatenate the key and the certificate into one file (cat key.pem cert.pem), or use a PFX.");
-  if (certificates.length === 0) throw invalid("the PEM file holds no certificate", "Concatenate the key and the certificate into one file (cat key.pem cert.pem).");
-  const privateKey = decryptKey({ key: keyPem, ...(encrypted && password !== undefined ? { passphrase: password } : {}) }, encrypted, password);
+  if (!keyPem)
+    throw invalid(
+      "the PEM file holds no private key",
+      "Concatenate the key and the certificate into one file (cat key.pem cert.pem), or use a PFX.",
+    );
+  if (certificates.length === 0)
+    throw invalid(
+      "the PEM file holds no certificate",
+      "Concatenate the key and the certificate into one file (cat key.pem cert.pem).",
+    );
+  const privateKey = decryptKey(
+    { key: keyPem, ...(encrypted && password !== undefined ? { passphrase: password } : {}) },
+    encrypted,
+    password,
+  );
   return { privateKey, certificates };
 }
 
@@ -79,7 +99,11 @@ function readTlv(buf: Buffer, offset: number): Tlv {
   let len = lenByte;
   if (lenByte & 0x80) {
     const n = lenByte & 0x7f;
-    if (n === 0 || n > 4) throw invalid("the PFX uses BER indefinite lengths", "Re-export it with OpenSSL (openssl pkcs12 -export), or convert it to PEM.");
+    if (n === 0 || n > 4)
+      throw invalid(
+        "the PFX uses BER indefinite lengths",
+        "Re-export it with OpenSSL (openssl pkcs12 -export), or convert it to PEM.",
+      );
     len = 0;
     for (let i = 0; i < n; i++) {
       lenByte = buf[pos++];
@@ -91,11 +115,15 @@ function readTlv(buf: Buffer, offset: number): Tlv {
   return { tag, value: buf.subarray(pos, pos + len), raw: buf.subarray(offset, pos + len) };
 }
 
-const notDer = () => invalid("the file is neither PEM nor a DER PFX", "Pass a PEM file (key and certificate) or a PFX/PKCS#12 file.");
+const notDer = () =>
+  invalid(
+    "the file is neither PEM nor a DER PFX",
+    "Pass a PEM file (key and certificate) or a PFX/PKCS#12 file.",
+  );
 
 function children(t: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let pos = 0; pos < t.value.length; ) {
+  for (let pos = 0; pos < t.value.length;) {
     const c = readTlv(t.value, pos);
     out.push(c);
     pos += c.raw.length;
@@ -165,11 +193,19 @@ const AES_CBC: Record<string, { cipher: string; keyLength: number }> = {
 function pbes2Decrypt(algorithm: Tlv, data: Buffer, password: string | undefined): Buffer {
   const [algOid, params] = children(algorithm);
   if (oid(algOid) !== OID.pbes2)
-    throw invalid("the PFX's certificates are encrypted with a legacy algorithm (RC2 or 3DES)", "Re-export it with OpenSSL 3 defaults (openssl pkcs12 -export, AES-256), or convert it to PEM (openssl pkcs12 -nodes).");
-  if (password === undefined) throw invalid("the PFX is password-protected", "Pass its password with --password.");
+    throw invalid(
+      "the PFX's certificates are encrypted with a legacy algorithm (RC2 or 3DES)",
+      "Re-export it with OpenSSL 3 defaults (openssl pkcs12 -export, AES-256), or convert it to PEM (openssl pkcs12 -nodes).",
+    );
+  if (password === undefined)
+    throw invalid("the PFX is password-protected", "Pass its password with --password.");
   const [kdf, scheme] = children(params ?? notDerTlv());
   const [kdfOid, kdfParams] = children(kdf ?? notDerTlv());
-  if (oid(kdfOid) !== OID.pbkdf2) throw invalid("the PFX uses an unsupported key derivation", "Re-export it with OpenSSL 3 defaults, or convert it to PEM.");
+  if (oid(kdfOid) !== OID.pbkdf2)
+    throw invalid(
+      "the PFX uses an unsupported key derivation",
+      "Re-export it with OpenSSL 3 defaults, or convert it to PEM.",
+    );
   const p = children(kdfParams ?? notDerTlv());
   const salt = at(p, 0).value;
   const iterations = int(at(p, 1));
@@ -177,7 +213,11 @@ function pbes2Decrypt(algorithm: Tlv, data: Buffer, password: string | undefined
   const hash = prfAlg ? PRF[oid(children(prfAlg)[0])] : "sha1";
   const [encOid, iv] = children(scheme ?? notDerTlv());
   const aes = AES_CBC[oid(encOid)];
-  if (!hash || !aes || !iv) throw invalid("the PFX uses an unsupported cipher", "Re-export it with OpenSSL 3 defaults (AES-CBC), or convert it to PEM.");
+  if (!hash || !aes || !iv)
+    throw invalid(
+      "the PFX uses an unsupported cipher",
+      "Re-export it with OpenSSL 3 defaults (AES-CBC), or convert it to PEM.",
+    );
   const key = pbkdf2Sync(Buffer.from(password, "utf8"), salt, iterations, aes.keyLength, hash);
   try {
     const d = createDecipheriv(aes.cipher, key, iv.value);
@@ -194,7 +234,11 @@ function notDerTlv(): Tlv {
 function fromPfx(bytes: Buffer, password: string | undefined): CertificateInput {
   const pfx = children(readTlv(bytes, 0));
   const authSafe = children(at(pfx, 1));
-  if (oid(authSafe[0]) !== OID.data) throw invalid("the PFX is not password-integrity protected data", "Only password-based PFX files are supported; convert it to PEM.");
+  if (oid(authSafe[0]) !== OID.data)
+    throw invalid(
+      "the PFX is not password-integrity protected data",
+      "Only password-based PFX files are supported; convert it to PEM.",
+    );
   const contents = children(readTlv(octets(at(children(at(authSafe, 1)), 0)), 0));
   const certificates: Buffer[] = [];
   let privateKey: KeyObject | undefined;
@@ -213,18 +257,32 @@ function fromPfx(bytes: Buffer, password: string | undefined): CertificateInput 
       const id = oid(bagId);
       if (id === OID.certBag) {
         const [certType, certValue] = children(value);
-        if (oid(certType) === OID.x509Certificate) certificates.push(Buffer.from(octets(at(children(certValue ?? notDerTlv()), 0))));
+        if (oid(certType) === OID.x509Certificate)
+          certificates.push(Buffer.from(octets(at(children(certValue ?? notDerTlv()), 0))));
       } else if ((id === OID.keyBag || id === OID.shroudedKeyBag) && !privateKey) {
         const shrouded = id === OID.shroudedKeyBag;
         privateKey = decryptKey(
-          { key: Buffer.from(value.raw), format: "der", type: "pkcs8", ...(shrouded && password !== undefined ? { passphrase: password } : {}) },
+          {
+            key: Buffer.from(value.raw),
+            format: "der",
+            type: "pkcs8",
+            ...(shrouded && password !== undefined ? { passphrase: password } : {}),
+          },
           shrouded,
           password,
         );
       }
     }
   }
-  if (!privateKey) throw invalid("the PFX holds no private key", "Export it with its private key (openssl pkcs12 -export -inkey key.pem -in cert.pem).");
-  if (certificates.length === 0) throw invalid("the PFX holds no certificate", "Export it with the certificate (openssl pkcs12 -export -inkey key.pem -in cert.pem).");
+  if (!privateKey)
+    throw invalid(
+      "the PFX holds no private key",
+      "Export it with its private key (openssl pkcs12 -export -inkey key.pem -in cert.pem).",
+    );
+  if (certificates.length === 0)
+    throw invalid(
+      "the PFX holds no certificate",
+      "Export it with the certificate (openssl pkcs12 -export -inkey key.pem -in cert.pem).",
+    );
   return { privateKey, certificates };
 }

@@ -33,7 +33,12 @@ export function report(checks: Check[]): CheckReport {
 }
 
 /** A thrown error as a check line: its code, message and hint (RotatorError messages are secret-free). */
-export function errorCheck(area: CheckArea, e: unknown, scope: { credential?: string; target?: string } = {}, status: CheckStatus = "fail"): Check {
+export function errorCheck(
+  area: CheckArea,
+  e: unknown,
+  scope: { credential?: string; target?: string } = {},
+  status: CheckStatus = "fail",
+): Check {
   const err = toRotatorError(e);
   return { status, area, code: err.code, message: err.message, hint: err.hint, ...scope };
 }

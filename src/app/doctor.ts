@@ -47,7 +47,10 @@ async function credentialChecks(rt: Runtime, cred: CredentialConfig): Promise<Ch
 // Key Vault
 // ---------------------------------------------------------------------------------------------
 
-async function keyVaultChecks(rt: Runtime, cred: CredentialConfig): Promise<{ checks: Check[]; generations: Generation[] | undefined }> {
+async function keyVaultChecks(
+  rt: Runtime,
+  cred: CredentialConfig,
+): Promise<{ checks: Check[]; generations: Generation[] | undefined }> {
   const { store } = rt.enginePorts(cred);
   const name = cred.certificateName;
   const checks: Check[] = [];
@@ -68,7 +71,12 @@ async function keyVaultChecks(rt: Runtime, cred: CredentialConfig): Promise<{ ch
   try {
     const policy = await store.getPolicy(name);
     if (!policy)
-      checks.push({ status: "info", area: "keyvault", code: "KV_NO_CERTIFICATE", message: `certificate ${name} does not exist yet; the first run creates it` });
+      checks.push({
+        status: "info",
+        area: "keyvault",
+        code: "KV_NO_CERTIFICATE",
+        message: `certificate ${name} does not exist yet; the first run creates it`,
+      });
     else if (policy.keyType !== "RSA" || !policy.exportable)
       checks.push({
         status: "fail",
@@ -78,14 +86,24 @@ async function keyVaultChecks(rt: Runtime, cred: CredentialConfig): Promise<{ ch
         hint: "Kong needs the private key (exportable: true) and Entra needs RSA (keyType RSA, not RSA-HSM or EC): the key of such versions cannot be pushed to Kong. Import or create a version with an exportable RSA policy (see `adopt`).",
       });
     else
-      checks.push({ status: "pass", area: "keyvault", code: "KV_POLICY_OK", message: `certificate ${name} policy: exportable RSA${policy.keySize ? ` ${policy.keySize}` : ""}` });
+      checks.push({
+        status: "pass",
+        area: "keyvault",
+        code: "KV_POLICY_OK",
+        message: `certificate ${name} policy: exportable RSA${policy.keySize ? ` ${policy.keySize}` : ""}`,
+      });
   } catch (e) {
     checks.push(errorCheck("keyvault", e));
   }
 
   const current = effectiveActive(generations) ?? generations.find((g) => g.enabled && g.x5t !== undefined);
   if (!current?.x5t) {
-    checks.push({ status: "info", area: "keyvault", code: "KV_NO_GENERATION", message: "no key generation yet: reading the key and signing are checked once one exists" });
+    checks.push({
+      status: "info",
+      area: "keyvault",
+      code: "KV_NO_GENERATION",
+      message: "no key generation yet: reading the key and signing are checked once one exists",
+    });
     return { checks, generations };
   }
   const label = `${name}/${current.version} (${current.phase}, ${current.x5t})`;
@@ -99,14 +117,28 @@ async function keyVaultChecks(rt: Runtime, cred: CredentialConfig): Promise<{ ch
         message: `the secret of ${label} is ${secret.contentType ?? "untyped"}${secret.hasPrivateKey ? "" : " without a private key"}`,
         hint: "Kong receives the key from the certificate's secret, which must be PEM (contentType application/x-pem-file) with an exportable key.",
       });
-    else checks.push({ status: "pass", area: "keyvault", code: "KV_SECRET_OK", message: `the key of ${label} can be read (Key Vault Secrets User)` });
+    else
+      checks.push({
+        status: "pass",
+        area: "keyvault",
+        code: "KV_SECRET_OK",
+        message: `the key of ${label} can be read (Key Vault Secrets User)`,
+      });
   } catch (e) {
     checks.push(errorCheck("keyvault", e));
   }
   try {
-    const signer = store.signer(name, current.version, { x5t: current.x5t, ...(current.x5tS256 ? { x5tS256: current.x5tS256 } : {}) });
+    const signer = store.signer(name, current.version, {
+      x5t: current.x5t,
+      ...(current.x5tS256 ? { x5tS256: current.x5tS256 } : {}),
+    });
     await signer.sign(Buffer.from("kong-key-rotator doctor"), cred.policy.algorithm);
-    checks.push({ status: "pass", area: "keyvault", code: "KV_SIGN_OK", message: `Key Vault signs with the key of ${label} (Key Vault Crypto User)` });
+    checks.push({
+      status: "pass",
+      area: "keyvault",
+      code: "KV_SIGN_OK",
+      message: `Key Vault signs with the key of ${label} (Key Vault Crypto User)`,
+    });
   } catch (e) {
     checks.push(errorCheck("keyvault", e));
   }
@@ -120,7 +152,11 @@ async function keyVaultChecks(rt: Runtime, cred: CredentialConfig): Promise<{ ch
 const BOOTSTRAP_HINT =
   "Until a key of ours is registered and valid, registration uses PATCH keyCredentials, which needs Application.ReadWrite.OwnedBy with the service identity an owner of the app (or Application.ReadWrite.All). Once the first key is active, addKey/removeKey need no Graph write permission.";
 
-async function entraChecks(rt: Runtime, cred: CredentialConfig, generations: Generation[] | undefined): Promise<Check[]> {
+async function entraChecks(
+  rt: Runtime,
+  cred: CredentialConfig,
+  generations: Generation[] | undefined,
+): Promise<Check[]> {
   const { directory } = rt.enginePorts(cred);
   let app: EntraApplication;
   try {
@@ -130,7 +166,12 @@ async function entraChecks(rt: Runtime, cred: CredentialConfig, generations: Gen
   }
   const now = rt.clock.now();
   const checks: Check[] = [
-    { status: "pass", area: "entra", code: "ENTRA_APP_OK", message: `app ${app.displayName} (${app.appId}) has ${app.keyCredentials.length} certificate(s)` },
+    {
+      status: "pass",
+      area: "entra",
+      code: "ENTRA_APP_OK",
+      message: `app ${app.displayName} (${app.appId}) has ${app.keyCredentials.length} certificate(s)`,
+    },
   ];
   for (const k of app.keyCredentials) {
     const end = k.endDateTime ? new Date(k.endDateTime) : undefined;
@@ -140,7 +181,9 @@ async function entraChecks(rt: Runtime, cred: CredentialConfig, generations: Gen
       area: "entra",
       code: expired ? "ENTRA_KEY_EXPIRED" : "ENTRA_KEY",
       message: `key ${k.x5t ?? "(no thumbprint)"} (keyId ${k.keyId}${k.displayName ? `, ${k.displayName}` : ""}) ${expired ? "expired" : "expires"} ${end?.toISOString() ?? "never"}`,
-      ...(expired ? { hint: "An expired key no longer signs anything; remove it from the app registration." } : {}),
+      ...(expired
+        ? { hint: "An expired key no longer signs anything; remove it from the app registration." }
+        : {}),
     });
   }
   if (!generations) return checks;
@@ -156,12 +199,18 @@ async function entraChecks(rt: Runtime, cred: CredentialConfig, generations: Gen
   const proof = proofGeneration(snapshot, now);
   checks.push(
     proof
-      ? { status: "pass", area: "entra", code: "ENTRA_ADDKEY_OK", message: `the active key ${proof.x5t ?? ""} is registered and valid: the next key is added with addKey, signed by it` }
+      ? {
+          status: "pass",
+          area: "entra",
+          code: "ENTRA_ADDKEY_OK",
+          message: `the active key ${proof.x5t ?? ""} is registered and valid: the next key is added with addKey, signed by it`,
+        }
       : {
           status: "warn",
           area: "entra",
           code: "ENTRA_BOOTSTRAP_PATCH",
-          message: "the app has no valid key of an active generation: the next registration uses PATCH keyCredentials",
+          message:
+            "the app has no valid key of an active generation: the next registration uses PATCH keyCredentials",
           hint: BOOTSTRAP_HINT,
         },
   );
@@ -180,7 +229,11 @@ async function entraChecks(rt: Runtime, cred: CredentialConfig, generations: Gen
 // Kong
 // ---------------------------------------------------------------------------------------------
 
-async function kongChecks(cred: CredentialConfig, target: KongTarget, generations: Generation[] | undefined): Promise<Check[]> {
+async function kongChecks(
+  cred: CredentialConfig,
+  target: KongTarget,
+  generations: Generation[] | undefined,
+): Promise<Check[]> {
   const scope = { target: target.name };
   let d: KongDiagnosis;
   try {
@@ -198,7 +251,14 @@ async function kongChecks(cred: CredentialConfig, target: KongTarget, generation
   ];
   // DB-less Kong answers writes with 405 (https://developer.konghq.com/gateway/db-less-mode/).
   if (d.node.database === "off")
-    checks.push(line({ status: "fail", code: "KONG_DBLESS", message: "Kong runs DB-less (configuration.database is off): the Admin API cannot be written", hint: DBLESS_HINT }));
+    checks.push(
+      line({
+        status: "fail",
+        code: "KONG_DBLESS",
+        message: "Kong runs DB-less (configuration.database is off): the Admin API cannot be written",
+        hint: DBLESS_HINT,
+      }),
+    );
   // The control plane pushes config to data planes asynchronously (https://developer.konghq.com/gateway/hybrid-mode/).
   if (d.node.role === "control_plane")
     checks.push(
@@ -210,17 +270,39 @@ async function kongChecks(cred: CredentialConfig, target: KongTarget, generation
       }),
     );
   const active = generations ? effectiveActive(generations) : undefined;
-  for (const p of d.plugins) checks.push(...pluginChecks(cred, p, active, generations !== undefined && generations.length > 0).map(line));
+  for (const p of d.plugins)
+    checks.push(
+      ...pluginChecks(cred, p, active, generations !== undefined && generations.length > 0).map(line),
+    );
   return checks;
 }
 
-function pluginChecks(cred: CredentialConfig, p: KongPluginDiagnosis, active: Generation | undefined, hasGenerations: boolean): Omit<Check, "area" | "target">[] {
+function pluginChecks(
+  cred: CredentialConfig,
+  p: KongPluginDiagnosis,
+  active: Generation | undefined,
+  hasGenerations: boolean,
+): Omit<Check, "area" | "target">[] {
   const id = `plugin ${p.pluginId}`;
   if (p.name !== "openid-connect")
-    return [{ status: "fail", code: "KONG_NOT_OIDC", message: `${id} is ${p.name}, not openid-connect`, hint: "Point the target at the openid-connect plugin: set pluginId to its id, or tag only that plugin." }];
+    return [
+      {
+        status: "fail",
+        code: "KONG_NOT_OIDC",
+        message: `${id} is ${p.name}, not openid-connect`,
+        hint: "Point the target at the openid-connect plugin: set pluginId to its id, or tag only that plugin.",
+      },
+    ];
   const out: Omit<Check, "area" | "target">[] = [];
   if (p.clientIndex < 0)
-    return [{ status: "fail", code: "KONG_CLIENT_NOT_FOUND", message: `${id} has no client_id ${cred.entra.clientId}`, hint: "Add the Entra app's client id to config.client_id (a vault reference there cannot be matched; use the literal id)." }];
+    return [
+      {
+        status: "fail",
+        code: "KONG_CLIENT_NOT_FOUND",
+        message: `${id} has no client_id ${cred.entra.clientId}`,
+        hint: "Add the Entra app's client id to config.client_id (a vault reference there cannot be matched; use the literal id).",
+      },
+    ];
   const i = p.clientIndex;
   if (p.clientAuth !== "private_key_jwt")
     return [
@@ -232,8 +314,18 @@ function pluginChecks(cred: CredentialConfig, p: KongPluginDiagnosis, active: Ge
       },
     ];
   if (p.clientAlg !== undefined && !RSA_ALGS.has(p.clientAlg))
-    out.push({ status: "fail", code: "KONG_CLIENT_ALG_INCOMPATIBLE", message: `${id}: client_alg ${p.clientAlg} cannot be signed by an RSA key for Entra`, hint: `Set config.client_alg[${i}] to PS256 or RS256 (or remove client_alg).` });
-  else out.push({ status: "pass", code: "KONG_CLIENT_OK", message: `${id}: openid-connect, client ${cred.entra.clientId} at index ${i} uses private_key_jwt` });
+    out.push({
+      status: "fail",
+      code: "KONG_CLIENT_ALG_INCOMPATIBLE",
+      message: `${id}: client_alg ${p.clientAlg} cannot be signed by an RSA key for Entra`,
+      hint: `Set config.client_alg[${i}] to PS256 or RS256 (or remove client_alg).`,
+    });
+  else
+    out.push({
+      status: "pass",
+      code: "KONG_CLIENT_OK",
+      message: `${id}: openid-connect, client ${cred.entra.clientId} at index ${i} uses private_key_jwt`,
+    });
   out.push(...jwkChecks(id, i, p, active, hasGenerations));
   out.push(issuerCheck(id, p, cred.entra.tenantId));
   // Entra's tokens are large; cookie sessions split them over several cookies and hit header limits
@@ -245,11 +337,22 @@ function pluginChecks(cred: CredentialConfig, p: KongPluginDiagnosis, active: Ge
       message: `${id}: session_storage is ${p.sessionStorage ?? "unset (cookie)"}`,
       hint: "Entra ID tokens make large sessions; with cookie storage they are split across cookies and can exceed header limits. Use session_storage: redis (with config.redis).",
     });
-  else out.push({ status: "pass", code: "KONG_SESSION_OK", message: `${id}: session_storage ${p.sessionStorage}` });
+  else
+    out.push({
+      status: "pass",
+      code: "KONG_SESSION_OK",
+      message: `${id}: session_storage ${p.sessionStorage}`,
+    });
   return out;
 }
 
-function jwkChecks(id: string, i: number, p: KongPluginDiagnosis, active: Generation | undefined, hasGenerations: boolean): Omit<Check, "area" | "target">[] {
+function jwkChecks(
+  id: string,
+  i: number,
+  p: KongPluginDiagnosis,
+  active: Generation | undefined,
+  hasGenerations: boolean,
+): Omit<Check, "area" | "target">[] {
   const jwk = p.jwkIsFallback ? undefined : p.jwk;
   if (!jwk)
     return [
@@ -257,14 +360,26 @@ function jwkChecks(id: string, i: number, p: KongPluginDiagnosis, active: Genera
         status: active ? "fail" : "warn",
         code: "KONG_NO_JWK",
         message: `${id}: no client_jwk entry for our client at index ${i}${p.jwkIsFallback ? " (Kong falls back to client_jwk[0], another client's key)" : ""}`,
-        hint: active ? "The active key is missing from this plugin: `kong-key-rotator sync` re-applies it." : "Expected before the first rotation: activation writes our entry.",
+        hint: active
+          ? "The active key is missing from this plugin: `kong-key-rotator sync` re-applies it."
+          : "Expected before the first rotation: activation writes our entry.",
       },
     ];
   const out: Omit<Check, "area" | "target">[] = [];
   if (jwk.alg === undefined)
-    out.push({ status: "warn", code: "KONG_JWK_NO_ALG", message: `${id}: our JWK has no alg`, hint: "Kong signs with the JWK's alg and defaults to RS256 when absent; set alg (PS256 or RS256) explicitly." });
+    out.push({
+      status: "warn",
+      code: "KONG_JWK_NO_ALG",
+      message: `${id}: our JWK has no alg`,
+      hint: "Kong signs with the JWK's alg and defaults to RS256 when absent; set alg (PS256 or RS256) explicitly.",
+    });
   else if (!RSA_ALGS.has(jwk.alg))
-    out.push({ status: "fail", code: "KONG_JWK_ALG_UNSUPPORTED", message: `${id}: our JWK has alg ${jwk.alg}`, hint: "Entra accepts RSA client assertions only: PS256 or RS256." });
+    out.push({
+      status: "fail",
+      code: "KONG_JWK_ALG_UNSUPPORTED",
+      message: `${id}: our JWK has alg ${jwk.alg}`,
+      hint: "Entra accepts RSA client assertions only: PS256 or RS256.",
+    });
   if (!jwk.kid || !jwk.x5t || jwk.kid !== jwk.x5t)
     out.push({
       status: "warn",
@@ -273,18 +388,35 @@ function jwkChecks(id: string, i: number, p: KongPluginDiagnosis, active: Genera
       hint: "Kong puts kid in the assertion header and Entra finds the certificate by thumbprint: set kid = x5t (base64url SHA-1 of the certificate DER) and include x5t and x5t#S256.",
     });
   if (active?.x5t && jwk.kid !== active.x5t && jwk.x5t !== active.x5t)
-    out.push({ status: "warn", code: "KONG_NOT_ON_ACTIVE", message: `${id}: our JWK ${jwk.kid ?? "(no kid)"} is not the active key ${active.x5t}`, hint: "`kong-key-rotator sync` re-applies the active key (sync.reapplyOnDrift)." });
+    out.push({
+      status: "warn",
+      code: "KONG_NOT_ON_ACTIVE",
+      message: `${id}: our JWK ${jwk.kid ?? "(no kid)"} is not the active key ${active.x5t}`,
+      hint: "`kong-key-rotator sync` re-applies the active key (sync.reapplyOnDrift).",
+    });
   else if (!active && hasGenerations)
-    out.push({ status: "info", code: "KONG_JWK_UNTRACKED", message: `${id}: our JWK ${jwk.kid ?? "(no kid)"} is not a tracked active generation` });
+    out.push({
+      status: "info",
+      code: "KONG_JWK_UNTRACKED",
+      message: `${id}: our JWK ${jwk.kid ?? "(no kid)"} is not a tracked active generation`,
+    });
   if (!out.some((c) => c.status === "warn" || c.status === "fail"))
-    out.unshift({ status: "pass", code: "KONG_JWK_OK", message: `${id}: our JWK ${jwk.kid ?? ""} has alg ${jwk.alg ?? ""} and kid = x5t${active ? ", the active key" : ""}` });
+    out.unshift({
+      status: "pass",
+      code: "KONG_JWK_OK",
+      message: `${id}: our JWK ${jwk.kid ?? ""} has alg ${jwk.alg ?? ""} and kid = x5t${active ? ", the active key" : ""}`,
+    });
   return out;
 }
 
 function issuerCheck(id: string, p: KongPluginDiagnosis, tenantId: string): Omit<Check, "area" | "target"> {
   const issuers = [p.issuer, ...(p.issuersAllowed ?? [])].filter((x): x is string => x !== undefined);
   if (issuers.some((u) => u.includes(tenantId)))
-    return { status: "pass", code: "KONG_ISSUER_OK", message: `${id}: issuer ${p.issuer ?? ""} is the tenant ${tenantId}` };
+    return {
+      status: "pass",
+      code: "KONG_ISSUER_OK",
+      message: `${id}: issuer ${p.issuer ?? ""} is the tenant ${tenantId}`,
+    };
   return {
     status: "warn",
     code: "KONG_ISSUER_TENANT",
@@ -302,7 +434,15 @@ const NO_WRITER_HINT =
 
 async function storageChecks(rt: Runtime): Promise<Check[]> {
   if (!rt.blob)
-    return [{ status: "warn", area: "storage", code: "STORAGE_NOT_CONFIGURED", message: "AzureWebJobsStorage is not set: no one-writer lease", hint: NO_WRITER_HINT }];
+    return [
+      {
+        status: "warn",
+        area: "storage",
+        code: "STORAGE_NOT_CONFIGURED",
+        message: "AzureWebJobsStorage is not set: no one-writer lease",
+        hint: NO_WRITER_HINT,
+      },
+    ];
   const container = rt.blob.getContainerClient(DEFAULT_LEASE_CONTAINER);
   try {
     const exists = await container.exists();
@@ -316,6 +456,14 @@ async function storageChecks(rt: Runtime): Promise<Check[]> {
     ];
   } catch (e) {
     const err = storageError(e, "LEASE", `read lease container ${DEFAULT_LEASE_CONTAINER}`);
-    return [{ status: "warn", area: "storage", code: err.code, message: err.message, hint: `${err.hint} ${NO_WRITER_HINT}` }];
+    return [
+      {
+        status: "warn",
+        area: "storage",
+        code: err.code,
+        message: err.message,
+        hint: `${err.hint} ${NO_WRITER_HINT}`,
+      },
+    ];
   }
 }

@@ -25,5 +25,8 @@ export function serviceCredential(authorityHost: string, env: NodeJS.ProcessEnv)
       "Against a private or local authority the service authenticates with a client secret only; set the three AZURE_* variables.",
     );
   }
-  return new ClientSecretCredential(tenant, clientId, secret, { authorityHost, disableInstanceDiscovery: true });
+  return new ClientSecretCredential(tenant, clientId, secret, {
+    authorityHost,
+    disableInstanceDiscovery: true,
+  });
 }

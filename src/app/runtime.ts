@@ -85,7 +85,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     createLogSink(logger),
     ...config.alerts.webhooks.map((w) => createWebhookSink({ url: w.url, format: w.format, clock, logger })),
   ];
-  const alerter = createAlerter({ sinks, state: alertState, clock, remindEveryMs: config.alerts.remindEveryMs, logger });
+  const alerter = createAlerter({
+    sinks,
+    state: alertState,
+    clock,
+    remindEveryMs: config.alerts.remindEveryMs,
+    logger,
+  });
 
   const store = createKeyVaultStore({ vaultUrl: config.keyVault.url, credential, clock });
   const secrets = createKeyVaultSecretReader({ vaultUrl: config.keyVault.url, credential, clock });
@@ -94,9 +100,17 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       credential,
       graphBaseUrl: config.cloud.graphBaseUrl,
       clock,
-      selfRotation: { authorityHost: config.cloud.authorityHost, tenantId: cred.entra.tenantId, algorithm: cred.policy.algorithm },
+      selfRotation: {
+        authorityHost: config.cloud.authorityHost,
+        tenantId: cred.entra.tenantId,
+        algorithm: cred.policy.algorithm,
+      },
     });
-  const tokens = createTokenEndpoint({ authorityHost: config.cloud.authorityHost, scope: `${config.cloud.graphBaseUrl}/.default`, clock });
+  const tokens = createTokenEndpoint({
+    authorityHost: config.cloud.authorityHost,
+    scope: `${config.cloud.graphBaseUrl}/.default`,
+    clock,
+  });
 
   const adminTokenOf = async (t: KongTargetConfig): Promise<string | undefined> => {
     const ref = t.adminToken;
@@ -122,7 +136,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       let resolved: Promise<KongTarget> | undefined;
       const get = () =>
         (resolved ??= adminTokenOf(target).then((adminToken) =>
-          createKongTarget({ target, clientId: cred.entra.clientId, clock, ...(adminToken ? { adminToken } : {}) }),
+          createKongTarget({
+            target,
+            clientId: cred.entra.clientId,
+            clock,
+            ...(adminToken ? { adminToken } : {}),
+          }),
         ));
       return {
         name: target.name,
@@ -144,9 +163,21 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     credential(name) {
       const c = config.credentials.find((x) => x.name === name);
       if (!c)
-        throw new RotatorError("UNKNOWN_CREDENTIAL", `no credential named "${name}" in the configuration`, `Configured credentials: ${config.credentials.map((x) => x.name).join(", ")}.`, { status: 404 });
+        throw new RotatorError(
+          "UNKNOWN_CREDENTIAL",
+          `no credential named "${name}" in the configuration`,
+          `Configured credentials: ${config.credentials.map((x) => x.name).join(", ")}.`,
+          { status: 404 },
+        );
       return c;
     },
-    enginePorts: (cred) => ({ store, directory: directoryFor(cred), tokens, kong: kongTargets(cred), clock, logger }),
+    enginePorts: (cred) => ({
+      store,
+      directory: directoryFor(cred),
+      tokens,
+      kong: kongTargets(cred),
+      clock,
+      logger,
+    }),
   };
 }

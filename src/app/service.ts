@@ -29,8 +29,7 @@ export interface RotateRequest {
 }
 
 export type RotateResult =
-  | { credential: string; kind: "busy" }
-  | { credential: string; kind: "done"; report: RunReport };
+  { credential: string; kind: "busy" } | { credential: string; kind: "done"; report: RunReport };
 
 /** rotateAll's result per credential: also "could not start" (e.g. lease storage unreachable), alerted. */
 export type BatchResult = RotateResult | { credential: string; kind: "error"; error: SafeError };
@@ -48,13 +47,19 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
     dryRun: req.dryRun === true,
   });
   if (req.dryRun) {
-    const report = await reconcile(cred, rt.enginePorts(cred), { dryRun: true, force: req.force, reason: req.reason });
+    const report = await reconcile(cred, rt.enginePorts(cred), {
+      dryRun: true,
+      force: req.force,
+      reason: req.reason,
+    });
     return { credential: name, kind: "done", report };
   }
   const lease = await rt.leases.tryAcquire(name, holderId(req.trigger));
   if (!lease) return { credential: name, kind: "busy" };
   try {
-    const signal = req.budgetMs ? AbortSignal.any([lease.signal, AbortSignal.timeout(req.budgetMs)]) : lease.signal;
+    const signal = req.budgetMs
+      ? AbortSignal.any([lease.signal, AbortSignal.timeout(req.budgetMs)])
+      : lease.signal;
     const report = await reconcile(cred, rt.enginePorts(cred), {
       force: req.force,
       reason: req.reason ?? req.trigger,
@@ -76,19 +81,47 @@ export async function rotateAll(rt: Runtime, req: RotateRequest): Promise<BatchR
       results.push(await rotate(rt, c.name, req));
     } catch (e) {
       const error = toRotatorError(e);
-      rt.logger.log("error", "RotationNotStarted", { credential: c.name, trigger: req.trigger, error: error.toJSON() });
-      await rt.alerter.report({ event: "KeyRotationFailed", credential: c.name, code: error.code, message: error.message, hint: error.hint }, true);
+      rt.logger.log("error", "RotationNotStarted", {
+        credential: c.name,
+        trigger: req.trigger,
+        error: error.toJSON(),
+      });
+      await rt.alerter.report(
+        {
+          event: "KeyRotationFailed",
+          credential: c.name,
+          code: error.code,
+          message: error.message,
+          hint: error.hint,
+        },
+        true,
+      );
       results.push({ credential: c.name, kind: "error", error: error.toJSON() });
     }
   }
   return results;
 }
 
-async function afterRun(rt: Runtime, cred: CredentialConfig, report: RunReport, trigger: Trigger): Promise<void> {
+async function afterRun(
+  rt: Runtime,
+  cred: CredentialConfig,
+  report: RunReport,
+  trigger: Trigger,
+): Promise<void> {
   const at = rt.clock.now().toISOString();
   const failed = report.outcome === "failed" || report.outcome === "stuck";
-  const run: RunRecord = { at, outcome: report.outcome, trigger, ...(report.error ? { code: report.error.code, message: report.error.message } : {}) };
-  await rt.history.record(cred.name, run).catch((e: unknown) => rt.logger.log("warn", "RunHistoryUnavailable", { credential: cred.name, error: toRotatorError(e).toJSON() }));
+  const run: RunRecord = {
+    at,
+    outcome: report.outcome,
+    trigger,
+    ...(report.error ? { code: report.error.code, message: report.error.message } : {}),
+  };
+  await rt.history.record(cred.name, run).catch((e: unknown) =>
+    rt.logger.log("warn", "RunHistoryUnavailable", {
+      credential: cred.name,
+      error: toRotatorError(e).toJSON(),
+    }),
+  );
   const phase = report.steps.at(-1)?.action;
   if (failed && report.error) {
     // A failure pinned on one Kong target is that target's condition; anything else is the credential's.
@@ -108,10 +141,23 @@ async function afterRun(rt: Runtime, cred: CredentialConfig, report: RunReport, 
   }
   if (report.outcome === "ok" || report.outcome === "noop") {
     for (const target of [undefined, ...cred.kong.map((k) => k.name)])
-      await rt.alerter.report({ event: "KeyRotationFailed", credential: cred.name, ...(target ? { target } : {}), code: "RECOVERED", message: "rotation runs succeed again" }, false);
+      await rt.alerter.report(
+        {
+          event: "KeyRotationFailed",
+          credential: cred.name,
+          ...(target ? { target } : {}),
+          code: "RECOVERED",
+          message: "rotation runs succeed again",
+        },
+        false,
+      );
     const activated = report.steps.find((s) => s.action === "activate" && s.status === "done");
     if (activated)
-      await rt.alerter.succeeded({ credential: cred.name, phase: "active", message: `key ${activated.x5t ?? activated.version ?? ""} is active on every Kong target` });
+      await rt.alerter.succeeded({
+        credential: cred.name,
+        phase: "active",
+        message: `key ${activated.x5t ?? activated.version ?? ""} is active on every Kong target`,
+      });
   }
 }
 
@@ -130,7 +176,14 @@ export async function status(rt: Runtime, name?: string): Promise<CredentialView
         const snapshot = await observe(cred, rt.enginePorts(cred));
         return { ...credentialStatus(snapshot, rt.clock.now()), ...history };
       } catch (e) {
-        return { credential: cred.name, generations: [], targets: [], unmanagedKeys: [], ...history, error: toRotatorError(e).toJSON() };
+        return {
+          credential: cred.name,
+          generations: [],
+          targets: [],
+          unmanagedKeys: [],
+          ...history,
+          error: toRotatorError(e).toJSON(),
+        };
       }
     }),
   );
@@ -159,7 +212,16 @@ export async function syncCheck(rt: Runtime): Promise<SyncResult[]> {
       results.push({ credential: cred.name, kind: "checked", report });
     } catch (e) {
       const error = toRotatorError(e);
-      await rt.alerter.report({ event: "KeySyncDrift", credential: cred.name, code: error.code, message: error.message, hint: error.hint }, true);
+      await rt.alerter.report(
+        {
+          event: "KeySyncDrift",
+          credential: cred.name,
+          code: error.code,
+          message: error.message,
+          hint: error.hint,
+        },
+        true,
+      );
       results.push({ credential: cred.name, kind: "error", error: error.toJSON() });
     } finally {
       await lease.release();
@@ -170,7 +232,8 @@ export async function syncCheck(rt: Runtime): Promise<SyncResult[]> {
 
 async function alertSync(rt: Runtime, cred: CredentialConfig, report: SyncReport): Promise<void> {
   const byTarget = new Map<string | undefined, (typeof report.findings)[number]>();
-  for (const f of report.findings) if (f.code !== "KEY_EXPIRING" && !(f.code === "KONG_DRIFT" && f.reapplied)) byTarget.set(f.target, f);
+  for (const f of report.findings)
+    if (f.code !== "KEY_EXPIRING" && !(f.code === "KONG_DRIFT" && f.reapplied)) byTarget.set(f.target, f);
   for (const target of [undefined, ...cred.kong.map((k) => k.name)]) {
     const f = byTarget.get(target);
     await rt.alerter.report(
@@ -187,7 +250,13 @@ async function alertSync(rt: Runtime, cred: CredentialConfig, report: SyncReport
   }
   const expiring = report.findings.find((f) => f.code === "KEY_EXPIRING");
   await rt.alerter.report(
-    { event: "KeyExpiring", credential: cred.name, code: "KEY_EXPIRING", message: expiring?.message ?? "not expiring", ...(expiring ? { hint: expiring.hint } : {}) },
+    {
+      event: "KeyExpiring",
+      credential: cred.name,
+      code: "KEY_EXPIRING",
+      message: expiring?.message ?? "not expiring",
+      ...(expiring ? { hint: expiring.hint } : {}),
+    },
     expiring !== undefined,
   );
 }

@@ -4,10 +4,19 @@ import type { CredentialView, SyncResult } from "../app/service.js";
 import type { Check, CheckReport } from "../app/checks.js";
 import type { AdoptReport } from "../app/adopt.js";
 
-const mark: Record<ProgressEvent["event"], string> = { start: "…", progress: " ", done: "✓", skip: "-", fail: "✗" };
+const mark: Record<ProgressEvent["event"], string> = {
+  start: "…",
+  progress: " ",
+  done: "✓",
+  skip: "-",
+  fail: "✗",
+};
 
 export function progressLine(e: ProgressEvent): string {
-  const what = e.event === "progress" ? `    ${e.detail ?? ""}` : `${mark[e.event]} ${e.description}${e.detail ? ` — ${e.detail}` : ""}`;
+  const what =
+    e.event === "progress"
+      ? `    ${e.detail ?? ""}`
+      : `${mark[e.event]} ${e.description}${e.detail ? ` — ${e.detail}` : ""}`;
   const err = e.error ? `\n    ${e.error.code}: ${e.error.message}\n    hint: ${e.error.hint}` : "";
   return `[${e.credential}] ${what}${err}`;
 }
@@ -16,12 +25,21 @@ export function reportText(r: RunReport): string {
   const lines = [`${r.credential}: ${r.outcome}${r.reason ? ` (${r.reason})` : ""}`];
   if (r.outcome === "planned") {
     if (r.plan.length === 0) lines.push("  nothing to do");
-    for (const a of r.plan) lines.push(`  plan: ${a.kind}${a.blocked ? ` (blocked: ${a.blocked})` : ""}${"version" in a && a.version ? ` ${String(a.version)}` : ""}`);
+    for (const a of r.plan)
+      lines.push(
+        `  plan: ${a.kind}${a.blocked ? ` (blocked: ${a.blocked})` : ""}${"version" in a && a.version ? ` ${String(a.version)}` : ""}`,
+      );
   }
-  for (const s of r.steps) lines.push(`  ${s.status === "done" ? "✓" : s.status === "failed" ? "✗" : "-"} ${s.action}${s.target ? ` [${s.target}]` : ""}: ${s.detail} (${s.durationMs} ms)`);
+  for (const s of r.steps)
+    lines.push(
+      `  ${s.status === "done" ? "✓" : s.status === "failed" ? "✗" : "-"} ${s.action}${s.target ? ` [${s.target}]` : ""}: ${s.detail} (${s.durationMs} ms)`,
+    );
   if (r.error) lines.push(`  error ${r.error.code}: ${r.error.message}`, `  hint: ${r.error.hint}`);
   if (r.failedTarget) lines.push(`  failed target: ${r.failedTarget}`);
-  for (const u of r.unmanaged) lines.push(`  note: unmanaged key at the app ${u.x5t ?? u.keyId}${u.displayName ? ` (${u.displayName})` : ""} is left alone`);
+  for (const u of r.unmanaged)
+    lines.push(
+      `  note: unmanaged key at the app ${u.x5t ?? u.keyId}${u.displayName ? ` (${u.displayName})` : ""} is left alone`,
+    );
   return lines.join("\n");
 }
 
@@ -35,19 +53,32 @@ export function statusText(v: CredentialView): string {
         `${g.failures ? `  failures ${g.failures}${g.lastError ? ` (${g.lastError})` : ""}` : ""}`,
     );
   for (const t of v.targets)
-    lines.push(`  kong ${t.name}: ${t.error ? `error ${t.error.code}` : t.inSync ? "in sync" : "OUT OF SYNC"} ${t.plugins.map((p) => `${p.pluginId.slice(0, 8)}…=${p.kid ?? "none"}`).join(" ")}`);
+    lines.push(
+      `  kong ${t.name}: ${t.error ? `error ${t.error.code}` : t.inSync ? "in sync" : "OUT OF SYNC"} ${t.plugins.map((p) => `${p.pluginId.slice(0, 8)}…=${p.kid ?? "none"}`).join(" ")}`,
+    );
   for (const u of v.unmanagedKeys) lines.push(`  unmanaged key at the app: ${u.x5t ?? u.keyId}`);
   if (v.nextAction) lines.push(`  next: ${v.nextAction}`);
-  if (v.lastSuccess) lines.push(`  last success ${v.lastSuccess.at} (${v.lastSuccess.trigger}, ${v.lastSuccess.outcome})`);
-  if (v.lastFailure) lines.push(`  last failure ${v.lastFailure.at} (${v.lastFailure.trigger}, ${v.lastFailure.code ?? v.lastFailure.outcome})`);
+  if (v.lastSuccess)
+    lines.push(`  last success ${v.lastSuccess.at} (${v.lastSuccess.trigger}, ${v.lastSuccess.outcome})`);
+  if (v.lastFailure)
+    lines.push(
+      `  last failure ${v.lastFailure.at} (${v.lastFailure.trigger}, ${v.lastFailure.code ?? v.lastFailure.outcome})`,
+    );
   return lines.join("\n");
 }
 
 export function syncText(r: SyncResult): string {
   if (r.kind === "busy") return `${r.credential}: busy (another writer holds the lease)`;
-  if (r.kind === "error") return `${r.credential}: error ${r.error.code}: ${r.error.message}\n  hint: ${r.error.hint}`;
+  if (r.kind === "error")
+    return `${r.credential}: error ${r.error.code}: ${r.error.message}\n  hint: ${r.error.hint}`;
   if (r.report.findings.length === 0) return `${r.credential}: in sync`;
-  return [`${r.credential}:`, ...r.report.findings.map((f) => `  ${f.code}${f.target ? ` [${f.target}]` : ""}: ${f.message}${f.reapplied ? " (re-applied)" : ""}\n    hint: ${f.hint}`)].join("\n");
+  return [
+    `${r.credential}:`,
+    ...r.report.findings.map(
+      (f) =>
+        `  ${f.code}${f.target ? ` [${f.target}]` : ""}: ${f.message}${f.reapplied ? " (re-applied)" : ""}\n    hint: ${f.hint}`,
+    ),
+  ].join("\n");
 }
 
 const LABEL: Record<Check["status"], string> = { pass: "PASS", info: "info", warn: "WARN", fail: "FAIL" };
@@ -78,7 +109,12 @@ export function doctorText(r: CheckReport): string {
 export function adoptText(r: AdoptReport, apply: boolean): string {
   if (r.busy) return `${r.credential}: busy (another writer holds the lease); nothing was imported`;
   const lines = checkLines(r.checks);
-  if (r.certificate) lines.splice(1, 0, `  certificate ${r.certificate.x5t} ${r.certificate.subject} ${r.certificate.notBefore.slice(0, 10)} → ${r.certificate.notAfter.slice(0, 10)}`);
+  if (r.certificate)
+    lines.splice(
+      1,
+      0,
+      `  certificate ${r.certificate.x5t} ${r.certificate.subject} ${r.certificate.notBefore.slice(0, 10)} → ${r.certificate.notAfter.slice(0, 10)}`,
+    );
   if (r.applied) lines.push(`adopted: imported as version ${r.version ?? "?"}, now the active generation`);
   else if (!r.ok) lines.push(`adopt: refused (${summary(r)}); nothing was changed`);
   else if (!apply) lines.push("dry run: with --yes it would", ...r.actions.map((a) => `  - ${a}`));

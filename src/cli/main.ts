@@ -57,7 +57,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.out(USAGE);
     return 0;
   }
-  if (!command || !commands.includes(command) || extra.length > 0 || ((command === "rotate" || command === "adopt") && !name)) {
+  if (
+    !command ||
+    !commands.includes(command) ||
+    extra.length > 0 ||
+    ((command === "rotate" || command === "adopt") && !name)
+  ) {
     io.err(USAGE);
     return 2;
   }
@@ -75,7 +80,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   registerSecret(values.password);
   const asJson = values.json === true;
-  const print = (human: string, machine: unknown) => io.out(asJson ? JSON.stringify(redact(machine), null, 2) : redactText(human));
+  const print = (human: string, machine: unknown) =>
+    io.out(asJson ? JSON.stringify(redact(machine), null, 2) : redactText(human));
 
   const configPath = values.config ?? io.env.ROTATOR_CONFIG;
   if (!configPath) {
@@ -92,7 +98,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return 1;
     }
     try {
-      const rt = createRuntime({ config, env: io.env, logger: jsonLogger((line) => io.err(line), values.verbose ? "debug" : "warn"), lease: "none" });
+      const rt = createRuntime({
+        config,
+        env: io.env,
+        logger: jsonLogger((line) => io.err(line), values.verbose ? "debug" : "warn"),
+        lease: "none",
+      });
       if (name) rt.credential(name);
       const r = await doctor(rt, name);
       print(doctorText(r), r);
@@ -110,7 +121,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   try {
     const config = await loadConfig(configPath);
-    const mutating = command === "run" || command === "rotate" || command === "sync" || (command === "adopt" && values.yes === true);
+    const mutating =
+      command === "run" ||
+      command === "rotate" ||
+      command === "sync" ||
+      (command === "adopt" && values.yes === true);
     const rt = createRuntime({
       config,
       env: io.env,
@@ -129,7 +144,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return 2;
       }
       const input = readCertificateInput(bytes, values.password);
-      const r = await adopt(rt, name, input, { apply: values.yes === true, holder: `cli-adopt:${safeUser()}` });
+      const r = await adopt(rt, name, input, {
+        apply: values.yes === true,
+        holder: `cli-adopt:${safeUser()}`,
+      });
       print(adoptText(r, values.yes === true), r);
       if (r.busy) return 3;
       return r.ok ? 0 : 1;
@@ -142,7 +160,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (command === "sync") {
       const results = (await syncCheck(rt)).filter((r) => names.includes(r.credential));
       print(results.map(syncText).join("\n"), results);
-      return results.some((r) => r.kind === "error" || (r.kind === "checked" && r.report.findings.some((f) => !(f.code === "KONG_DRIFT" && f.reapplied)))) ? 1 : 0;
+      return results.some(
+        (r) =>
+          r.kind === "error" ||
+          (r.kind === "checked" && r.report.findings.some((f) => !(f.code === "KONG_DRIFT" && f.reapplied))),
+      )
+        ? 1
+        : 0;
     }
     const results: RotateResult[] = [];
     const actor = safeUser();
@@ -158,13 +182,32 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         }),
       );
     }
-    print(results.map((r) => (r.kind === "busy" ? `${r.credential}: busy (another writer holds the lease)` : reportText(r.report))).join("\n"), results);
-    if (results.some((r) => r.kind === "done" && (r.report.outcome === "failed" || r.report.outcome === "stuck"))) return 1;
+    print(
+      results
+        .map((r) =>
+          r.kind === "busy" ? `${r.credential}: busy (another writer holds the lease)` : reportText(r.report),
+        )
+        .join("\n"),
+      results,
+    );
+    if (
+      results.some(
+        (r) => r.kind === "done" && (r.report.outcome === "failed" || r.report.outcome === "stuck"),
+      )
+    )
+      return 1;
     return results.some((r) => r.kind === "busy") ? 3 : 0;
   } catch (e) {
     const err = toRotatorError(e);
-    io.err(asJson ? JSON.stringify({ error: err.toJSON() }) : redactText(`error ${err.code}: ${err.message}\nhint: ${err.hint}`));
-    return isRotatorError(e) && /^(CONFIG_|UNKNOWN_CREDENTIAL|STORAGE_NOT_CONFIGURED|IDENTITY_NOT_CONFIGURED)/.test(err.code) ? 2 : 1;
+    io.err(
+      asJson
+        ? JSON.stringify({ error: err.toJSON() })
+        : redactText(`error ${err.code}: ${err.message}\nhint: ${err.hint}`),
+    );
+    return isRotatorError(e) &&
+      /^(CONFIG_|UNKNOWN_CREDENTIAL|STORAGE_NOT_CONFIGURED|IDENTITY_NOT_CONFIGURED)/.test(err.code)
+      ? 2
+      : 1;
   }
 }
 
@@ -200,12 +243,14 @@ function cliLogger(io: CliIo, verbose: boolean): Logger {
   const all = jsonLogger((line) => io.err(line), "debug");
   return {
     log(level, event, fields) {
-      if (verbose || level === "warn" || level === "error" || event === "RotationRequested") all.log(level, event, fields);
+      if (verbose || level === "warn" || level === "error" || event === "RotationRequested")
+        all.log(level, event, fields);
     },
   };
 }
 
-const isEntry = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+const isEntry =
+  process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isEntry) {
   const code = await main(process.argv.slice(2), {
     out: (s) => process.stdout.write(s + "\n"),

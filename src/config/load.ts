@@ -42,7 +42,10 @@ export interface ConfigIssue {
   message: string;
 }
 
-const PUBLIC_CLOUD = { authorityHost: "https://login.microsoftonline.com", graphBaseUrl: "https://graph.microsoft.com" };
+const PUBLIC_CLOUD = {
+  authorityHost: "https://login.microsoftonline.com",
+  graphBaseUrl: "https://graph.microsoft.com",
+};
 const MONTH_MS = 30 * 86_400_000;
 
 export class ConfigError extends RotatorError {
@@ -50,7 +53,8 @@ export class ConfigError extends RotatorError {
   constructor(issues: ConfigIssue[], source: string) {
     super(
       "CONFIG_INVALID",
-      `configuration ${source} is invalid:\n` + issues.map((i) => `  - ${i.path || "(root)"}: ${i.message}`).join("\n"),
+      `configuration ${source} is invalid:\n` +
+        issues.map((i) => `  - ${i.path || "(root)"}: ${i.message}`).join("\n"),
       "Fix the listed fields; nothing external was touched. See README 'Configuration reference'.",
       { details: { issues } },
     );
@@ -59,7 +63,10 @@ export class ConfigError extends RotatorError {
 }
 
 function pathOf(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "");
+  return path
+    .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+    .join("")
+    .replace(/^\./, "");
 }
 
 /** Validate an already-parsed document. Throws ConfigError listing every problem with its path. */
@@ -82,7 +89,10 @@ function resolve(cfg: ParsedConfig, source: string): Config {
     const where = `credentials[${i}].policy`;
     const validityMs = policy.validityMonths * MONTH_MS;
     if (policy.renewBefore >= validityMs)
-      issues.push({ path: `${where}.renewBefore`, message: "renewBefore must be shorter than validityMonths" });
+      issues.push({
+        path: `${where}.renewBefore`,
+        message: "renewBefore must be shorter than validityMonths",
+      });
     if (policy.overlap >= validityMs - policy.renewBefore)
       issues.push({
         path: `${where}.overlap`,
@@ -91,7 +101,8 @@ function resolve(cfg: ParsedConfig, source: string): Config {
     if (policy.verifyInterval * policy.verifyConsecutive > policy.verifyTimeout)
       issues.push({
         path: `${where}.verifyTimeout`,
-        message: "verifyTimeout is shorter than verifyConsecutive × verifyInterval; verification could never pass",
+        message:
+          "verifyTimeout is shorter than verifyConsecutive × verifyInterval; verification could never pass",
       });
     return {
       name: c.name,
@@ -124,7 +135,15 @@ export function parseConfigText(text: string, source: string): Config {
   try {
     doc = source.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    throw new ConfigError([{ path: "", message: `not valid ${source.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message}` }], source);
+    throw new ConfigError(
+      [
+        {
+          path: "",
+          message: `not valid ${source.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message}`,
+        },
+      ],
+      source,
+    );
   }
   return parseConfig(doc, source);
 }

@@ -26,14 +26,19 @@ const guid = z
   })
   .transform((s) => s.toLowerCase());
 
-const tenant = z.union([guid, z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]*\.[a-zA-Z]{2,}$/, {
-  message: "must be a tenant GUID or a verified domain such as contoso.onmicrosoft.com",
-})]);
+const tenant = z.union([
+  guid,
+  z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]*\.[a-zA-Z]{2,}$/, {
+    message: "must be a tenant GUID or a verified domain such as contoso.onmicrosoft.com",
+  }),
+]);
 
 export const policySchema = z
   .object({
     algorithm: z.enum(["PS256", "RS256"], { message: "Entra accepts only RSA assertions: PS256 or RS256" }),
-    keySize: z.union([z.literal(2048), z.literal(3072), z.literal(4096)], { message: "keySize must be 2048, 3072 or 4096" }),
+    keySize: z.union([z.literal(2048), z.literal(3072), z.literal(4096)], {
+      message: "keySize must be 2048, 3072 or 4096",
+    }),
     validityMonths: z.number().int().min(1).max(120),
     renewBefore: duration("renewBefore"),
     overlap: duration("overlap"),
@@ -57,13 +62,25 @@ export const defaultPolicy = {
 } as const;
 
 const secretRef = z.union([
-  z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "must be an environment variable name" }) }).strict(),
-  z.object({ keyVaultSecret: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, { message: "must be a Key Vault secret name" }) }).strict(),
+  z
+    .object({
+      env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "must be an environment variable name" }),
+    })
+    .strict(),
+  z
+    .object({
+      keyVaultSecret: z
+        .string()
+        .regex(/^[0-9a-zA-Z-]{1,127}$/, { message: "must be a Key Vault secret name" }),
+    })
+    .strict(),
 ]);
 
 const kongTarget = z
   .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9-_.]{0,62}$/i, { message: "must be 1-63 letters, digits, '-', '_' or '.'" }),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-_.]{0,62}$/i, { message: "must be 1-63 letters, digits, '-', '_' or '.'" }),
     adminUrl: httpsUrl,
     workspace: z.string().min(1).optional(),
     pluginId: z.string().uuid({ message: "must be the plugin's UUID" }).optional(),
@@ -102,27 +119,42 @@ export const configSchema = z
     alerts: z
       .object({
         webhooks: z
-          .array(z.object({ url: httpsUrl, format: z.enum(["generic", "teams", "slack"]).default("generic") }).strict())
+          .array(
+            z
+              .object({ url: httpsUrl, format: z.enum(["generic", "teams", "slack"]).default("generic") })
+              .strict(),
+          )
           .default([]),
         remindEvery: duration("remindEvery").optional(),
         expiryWarning: duration("expiryWarning").optional(),
       })
       .strict()
       .optional(),
-    sync: z.object({ reapplyOnDrift: z.boolean().default(true) }).strict().optional(),
+    sync: z
+      .object({ reapplyOnDrift: z.boolean().default(true) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
     const seen = new Map<string, number>();
     cfg.credentials.forEach((c, i) => {
       if (seen.has(c.name)) {
-        ctx.addIssue({ code: "custom", path: ["credentials", i, "name"], message: `duplicate credential name "${c.name}"` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["credentials", i, "name"],
+          message: `duplicate credential name "${c.name}"`,
+        });
       }
       seen.set(c.name, i);
       const targets = new Set<string>();
       c.kong.forEach((t, j) => {
         if (targets.has(t.name))
-          ctx.addIssue({ code: "custom", path: ["credentials", i, "kong", j, "name"], message: `duplicate Kong target "${t.name}"` });
+          ctx.addIssue({
+            code: "custom",
+            path: ["credentials", i, "kong", j, "name"],
+            message: `duplicate Kong target "${t.name}"`,
+          });
         targets.add(t.name);
       });
     });

@@ -14,7 +14,11 @@ export interface JwsSigner {
 
 const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
 
-export async function signJwt(signer: JwsSigner, alg: SigningAlg, payload: Record<string, unknown>): Promise<string> {
+export async function signJwt(
+  signer: JwsSigner,
+  alg: SigningAlg,
+  payload: Record<string, unknown>,
+): Promise<string> {
   const header: Record<string, unknown> = { alg, typ: "JWT", kid: signer.x5t, x5t: signer.x5t };
   if (signer.x5tS256) header["x5t#S256"] = signer.x5tS256;
   const input = `${enc(header)}.${enc(payload)}`;
@@ -29,7 +33,9 @@ export function localSigner(key: KeyObject, x5t: string, x5tS256?: string): JwsS
     async sign(input, alg) {
       const s = createSign("sha256");
       s.update(input);
-      return alg === "PS256" ? s.sign({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }) : s.sign(key);
+      return alg === "PS256"
+        ? s.sign({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
+        : s.sign(key);
     },
   };
 }
@@ -48,7 +54,15 @@ export async function clientAssertion(
   lifetimeSec = 300,
 ): Promise<string> {
   const iat = Math.floor(now.getTime() / 1000);
-  return signJwt(signer, alg, { aud: tokenEndpoint, iss: clientId, sub: clientId, jti: randomUUID(), iat, nbf: iat, exp: iat + lifetimeSec });
+  return signJwt(signer, alg, {
+    aud: tokenEndpoint,
+    iss: clientId,
+    sub: clientId,
+    jti: randomUUID(),
+    iat,
+    nbf: iat,
+    exp: iat + lifetimeSec,
+  });
 }
 
 /**
@@ -58,5 +72,11 @@ export async function clientAssertion(
  */
 export async function graphProof(signer: JwsSigner, applicationObjectId: string, now: Date): Promise<string> {
   const nbf = Math.floor(now.getTime() / 1000);
-  return signJwt(signer, "RS256", { aud: "00000002-0000-0000-c000-000000000000", iss: applicationObjectId, nbf, exp: nbf + 600, jti: randomUUID() });
+  return signJwt(signer, "RS256", {
+    aud: "00000002-0000-0000-c000-000000000000",
+    iss: applicationObjectId,
+    nbf,
+    exp: nbf + 600,
+    jti: randomUUID(),
+  });
 }

@@ -55,7 +55,12 @@ export function describeCertificate(der: Uint8Array): CertificateInfo {
   try {
     cert = new X509Certificate(der);
   } catch (e) {
-    throw new RotatorError("CERT_INVALID", "the certificate is not valid DER X.509", "Check that the certificate version in Key Vault completed and is X.509.", { cause: e });
+    throw new RotatorError(
+      "CERT_INVALID",
+      "the certificate is not valid DER X.509",
+      "Check that the certificate version in Key Vault completed and is X.509.",
+      { cause: e },
+    );
   }
   return {
     ...thumbprints(der),
@@ -89,18 +94,30 @@ export function splitPemBundle(pem: string): { privateKey: KeyObject; leafDer: B
     );
   const leafDer = certs[0];
   if (!leafDer)
-    throw new RotatorError("CERT_NO_CERTIFICATE", "the Key Vault secret holds no certificate", "Expected a PEM bundle with the key and the certificate.");
+    throw new RotatorError(
+      "CERT_NO_CERTIFICATE",
+      "the Key Vault secret holds no certificate",
+      "Expected a PEM bundle with the key and the certificate.",
+    );
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(keyPem);
   } catch (e) {
-    throw new RotatorError("CERT_BAD_PRIVATE_KEY", "the private key in the Key Vault secret cannot be parsed", "Expected an unencrypted PKCS#8 key.", { cause: e });
+    throw new RotatorError(
+      "CERT_BAD_PRIVATE_KEY",
+      "the private key in the Key Vault secret cannot be parsed",
+      "Expected an unencrypted PKCS#8 key.",
+      { cause: e },
+    );
   }
   return { privateKey, leafDer, chainDer: certs.slice(1) };
 }
 
 /** Build Kong's private JWK from a PEM bundle; checks that the key is RSA and matches the certificate. */
-export function pemToKongJwk(pem: string, alg: SigningAlg): { jwk: KongPrivateJwk; certificate: CertificateInfo } {
+export function pemToKongJwk(
+  pem: string,
+  alg: SigningAlg,
+): { jwk: KongPrivateJwk; certificate: CertificateInfo } {
   const { privateKey, leafDer } = splitPemBundle(pem);
   return { jwk: keyToKongJwk(privateKey, leafDer, alg), certificate: describeCertificate(leafDer) };
 }
@@ -116,10 +133,20 @@ export function keyToKongJwk(privateKey: KeyObject, certDer: Uint8Array, alg: Si
   const pub = createPublicKey(privateKey).export({ format: "jwk" });
   const certPub = cert.publicKey.export({ format: "jwk" });
   if (pub.n !== certPub.n || pub.e !== certPub.e)
-    throw new RotatorError("CERT_KEY_MISMATCH", "the private key does not belong to the certificate", "The PEM bundle pairs a key with another certificate; re-export it.");
+    throw new RotatorError(
+      "CERT_KEY_MISMATCH",
+      "the private key does not belong to the certificate",
+      "The PEM bundle pairs a key with another certificate; re-export it.",
+    );
   const j = privateKey.export({ format: "jwk" });
   const need = ["n", "e", "d", "p", "q", "dp", "dq", "qi"] as const;
-  for (const k of need) if (typeof j[k] !== "string") throw new RotatorError("CERT_BAD_PRIVATE_KEY", `RSA key lacks the ${k} member`, "Expected a full RSA private key with CRT parameters.");
+  for (const k of need)
+    if (typeof j[k] !== "string")
+      throw new RotatorError(
+        "CERT_BAD_PRIVATE_KEY",
+        `RSA key lacks the ${k} member`,
+        "Expected a full RSA private key with CRT parameters.",
+      );
   return {
     kty: "RSA",
     use: "sig",
@@ -139,6 +166,11 @@ export function keyToKongJwk(privateKey: KeyObject, certDer: Uint8Array, alg: Si
 }
 
 /** The public half of a Kong JWK, safe to show in status output. */
-export function publicView(jwk: { kid?: string; x5t?: string; n?: string; alg?: string }): { kid?: string; x5t?: string; alg?: string; modulusPrefix?: string } {
+export function publicView(jwk: { kid?: string; x5t?: string; n?: string; alg?: string }): {
+  kid?: string;
+  x5t?: string;
+  alg?: string;
+  modulusPrefix?: string;
+} {
   return { kid: jwk.kid, x5t: jwk.x5t, alg: jwk.alg, modulusPrefix: jwk.n?.slice(0, 12) };
 }

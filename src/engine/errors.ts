@@ -111,7 +111,9 @@ export function atTarget(e: unknown, target: string): RotatorError {
   const base = isRotatorError(e) ? e : undefined;
   return new RotatorError(
     base?.code ?? "KONG_APPLY_FAILED",
-    base?.message.startsWith(`Kong target ${target}`) ? base.message : `Kong target ${target}: ${base?.message ?? "apply failed"}`,
+    base?.message.startsWith(`Kong target ${target}`)
+      ? base.message
+      : `Kong target ${target}: ${base?.message ?? "apply failed"}`,
     base?.hint ?? "Check the target's Admin API URL, token and plugin.",
     {
       status: base?.status,

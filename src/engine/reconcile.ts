@@ -127,10 +127,14 @@ export async function reconcile(
     // A new generation can only end in Kong: with a target unreadable (bad token, not an openid-connect
     // plugin, our client missing, unreachable, ...) it would register a key at the IdP that no target can
     // receive. Refuse before any external change; a later run starts it once every target is readable.
-    const unreadable = action.kind === "create" ? snapshot.targets.find((t) => t.error !== undefined) : undefined;
+    const unreadable =
+      action.kind === "create" ? snapshot.targets.find((t) => t.error !== undefined) : undefined;
     if (unreadable?.error) {
       const { code, message, hint, status, details } = unreadable.error;
-      const error = new RotatorError(code, message, hint, { ...(status === undefined ? {} : { status }), details: { ...details, target: unreadable.name } });
+      const error = new RotatorError(code, message, hint, {
+        ...(status === undefined ? {} : { status }),
+        details: { ...details, target: unreadable.name },
+      });
       return finish(cred, ports, report, snapshot, { error });
     }
 

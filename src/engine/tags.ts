@@ -30,14 +30,7 @@ export type Phase = (typeof PHASES)[number];
 export const IN_FLIGHT: readonly Phase[] = ["pending", "published", "verified"];
 
 /** One tracked certificate version with its tags parsed. */
-export interface Generation {
-  version: string;
-  enabled: boolean;
-  createdOn: Date;
-  x5t?: string;
-  x5tS256?: string;
-  notBefore?: Date;
-  expiresOn?: Date;
+export interface Generation extends Omit<CertificateVersion, "tags"> {
   phase: Phase;
   entraKeyId?: string;
   publishedAt?: Date;

@@ -10,7 +10,10 @@ import { functionsRuntime } from "./runtime.js";
  * secrets: lines carry identifiers, codes and hints only). A configuration that does not load is reported
  * as fail lines with the offending paths. 200 with `ok: false` when a check fails: the diagnosis worked.
  */
-export async function doctorHttpHandler(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function doctorHttpHandler(
+  req: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const name = req.query.get("credential") ?? undefined;
   try {
     let rt: Awaited<ReturnType<typeof functionsRuntime>>;
@@ -21,7 +24,12 @@ export async function doctorHttpHandler(req: HttpRequest, context: InvocationCon
       throw e;
     }
     if (name !== undefined && !rt.config.credentials.some((c) => c.name === name))
-      return problem(404, "UNKNOWN_CREDENTIAL", `no credential named "${name.slice(0, 64)}"`, "GET /api/credentials lists the configured names.");
+      return problem(
+        404,
+        "UNKNOWN_CREDENTIAL",
+        `no credential named "${name.slice(0, 64)}"`,
+        "GET /api/credentials lists the configured names.",
+      );
     return json(200, await doctor(rt, name));
   } catch (e) {
     return errorResponse(e, context);

@@ -37,7 +37,13 @@ export function errorResponse(e: unknown, context: InvocationContext): HttpRespo
       }),
     ),
   );
-  if (!isRotatorError(e)) return problem(500, "INTERNAL", "internal error", `See the function logs for invocation ${context.invocationId}.`);
+  if (!isRotatorError(e))
+    return problem(
+      500,
+      "INTERNAL",
+      "internal error",
+      `See the function logs for invocation ${context.invocationId}.`,
+    );
   return problem(statusFor(e), e.code, e.message, e.hint);
 }
 
@@ -56,14 +62,40 @@ export type BodyResult = { ok: true; value: unknown } | { ok: false; response: H
 /** Read a JSON body of at most MAX_BODY_BYTES; an empty body is `{}`. */
 export async function readJsonBody(req: HttpRequest): Promise<BodyResult> {
   const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > MAX_BODY_BYTES) return { ok: false, response: problem(413, "BODY_TOO_LARGE", `body exceeds ${MAX_BODY_BYTES} bytes`, "Send only {force, dryRun, reason}.") };
+  if (declared > MAX_BODY_BYTES)
+    return {
+      ok: false,
+      response: problem(
+        413,
+        "BODY_TOO_LARGE",
+        `body exceeds ${MAX_BODY_BYTES} bytes`,
+        "Send only {force, dryRun, reason}.",
+      ),
+    };
   const text = await req.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) return { ok: false, response: problem(413, "BODY_TOO_LARGE", `body exceeds ${MAX_BODY_BYTES} bytes`, "Send only {force, dryRun, reason}.") };
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES)
+    return {
+      ok: false,
+      response: problem(
+        413,
+        "BODY_TOO_LARGE",
+        `body exceeds ${MAX_BODY_BYTES} bytes`,
+        "Send only {force, dryRun, reason}.",
+      ),
+    };
   if (text.trim() === "") return { ok: true, value: {} };
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch {
-    return { ok: false, response: problem(400, "BODY_NOT_JSON", "the body is not valid JSON", 'Send a JSON object such as {"force": true, "reason": "..."}.') };
+    return {
+      ok: false,
+      response: problem(
+        400,
+        "BODY_NOT_JSON",
+        "the body is not valid JSON",
+        'Send a JSON object such as {"force": true, "reason": "..."}.',
+      ),
+    };
   }
 }
 
@@ -76,8 +108,15 @@ export function callerOf(req: HttpRequest): string {
   const encoded = req.headers.get("x-ms-client-principal");
   if (encoded) {
     try {
-      const p = JSON.parse(Buffer.from(encoded, "base64").toString("utf8")) as { userDetails?: unknown; userId?: unknown; claims?: { typ: string; val: string }[] };
-      const name = typeof p.userDetails === "string" ? p.userDetails : p.claims?.find((c) => c.typ === "name" || c.typ.endsWith("/upn"))?.val;
+      const p = JSON.parse(Buffer.from(encoded, "base64").toString("utf8")) as {
+        userDetails?: unknown;
+        userId?: unknown;
+        claims?: { typ: string; val: string }[];
+      };
+      const name =
+        typeof p.userDetails === "string"
+          ? p.userDetails
+          : p.claims?.find((c) => c.typ === "name" || c.typ.endsWith("/upn"))?.val;
       if (name) return name.slice(0, 200);
       if (typeof p.userId === "string") return p.userId.slice(0, 200);
     } catch {

@@ -20,7 +20,10 @@ const bodySchema = z
  */
 const BUDGET_MS = parseDuration(process.env.ROTATE_HTTP_BUDGET ?? "PT3M") ?? 180_000;
 
-export async function rotateHttpHandler(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function rotateHttpHandler(
+  req: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const name = req.params.name ?? "";
   const body = await readJsonBody(req);
   if (!body.ok) return body.response;
@@ -35,12 +38,31 @@ export async function rotateHttpHandler(req: HttpRequest, context: InvocationCon
   try {
     const rt = await functionsRuntime();
     if (!rt.config.credentials.some((c) => c.name === name))
-      return problem(404, "UNKNOWN_CREDENTIAL", `no credential named "${name.slice(0, 64)}"`, "GET /api/credentials lists the configured names.");
+      return problem(
+        404,
+        "UNKNOWN_CREDENTIAL",
+        `no credential named "${name.slice(0, 64)}"`,
+        "GET /api/credentials lists the configured names.",
+      );
     const actor = callerOf(req);
-    rt.logger.log("info", "ManualRotationAudit", { credential: name, actor, reason: parsed.data.reason, force: parsed.data.force === true, dryRun: parsed.data.dryRun === true, invocationId: context.invocationId });
+    rt.logger.log("info", "ManualRotationAudit", {
+      credential: name,
+      actor,
+      reason: parsed.data.reason,
+      force: parsed.data.force === true,
+      dryRun: parsed.data.dryRun === true,
+      invocationId: context.invocationId,
+    });
     const result = await rotate(rt, name, { ...parsed.data, trigger: "http", actor, budgetMs: BUDGET_MS });
     if (result.kind === "busy")
-      return problem(409, "BUSY", `a rotation of ${name} is already in progress`, "Another writer (timer, HTTP or CLI) holds the lease; retry later or check GET /api/credentials/" + name + ".");
+      return problem(
+        409,
+        "BUSY",
+        `a rotation of ${name} is already in progress`,
+        "Another writer (timer, HTTP or CLI) holds the lease; retry later or check GET /api/credentials/" +
+          name +
+          ".",
+      );
     const r = result.report;
     return json(202, {
       credential: name,

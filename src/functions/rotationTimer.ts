@@ -7,11 +7,16 @@ export const ROTATION_SCHEDULE = process.env.ROTATION_SCHEDULE ?? "0 0 * * * *";
 
 export async function rotationTimerHandler(timer: Timer, context: InvocationContext): Promise<void> {
   const rt = await functionsRuntime();
-  const results = await rotateAll(rt, { trigger: "timer", reason: timer.isPastDue ? "schedule (past due)" : "schedule" });
+  const results = await rotateAll(rt, {
+    trigger: "timer",
+    reason: timer.isPastDue ? "schedule (past due)" : "schedule",
+  });
   for (const r of results) {
-    if (r.kind === "busy") context.log(`${r.credential}: busy (another writer holds the lease); the next run resumes`);
+    if (r.kind === "busy")
+      context.log(`${r.credential}: busy (another writer holds the lease); the next run resumes`);
     else if (r.kind === "error") context.error(`${r.credential}: could not start: ${r.error.code}`);
-    else context.log(`${r.credential}: ${r.report.outcome}${r.report.error ? ` ${r.report.error.code}` : ""}`);
+    else
+      context.log(`${r.credential}: ${r.report.outcome}${r.report.error ? ` ${r.report.error.code}` : ""}`);
   }
 }
 

@@ -12,7 +12,11 @@ export function functionsRuntime(): Promise<Runtime> {
   cached ??= (async () => {
     const path = process.env.ROTATOR_CONFIG;
     if (!path)
-      throw new RotatorError("CONFIG_NOT_SET", "the ROTATOR_CONFIG app setting is not set", "Set ROTATOR_CONFIG to the path of the rotator's YAML/JSON configuration file.");
+      throw new RotatorError(
+        "CONFIG_NOT_SET",
+        "the ROTATOR_CONFIG app setting is not set",
+        "Set ROTATOR_CONFIG to the path of the rotator's YAML/JSON configuration file.",
+      );
     return createRuntime({ config: await loadConfig(path) });
   })();
   cached.catch(() => (cached = undefined));

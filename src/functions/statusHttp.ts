@@ -4,12 +4,20 @@ import { errorResponse, json, problem } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 
 /** GET /api/credentials and /api/credentials/{name}: generations, targets, last success/failure. No secrets. */
-export async function statusHttpHandler(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function statusHttpHandler(
+  req: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const name = req.params.name;
   try {
     const rt = await functionsRuntime();
     if (name !== undefined && !rt.config.credentials.some((c) => c.name === name))
-      return problem(404, "UNKNOWN_CREDENTIAL", `no credential named "${name.slice(0, 64)}"`, "GET /api/credentials lists the configured names.");
+      return problem(
+        404,
+        "UNKNOWN_CREDENTIAL",
+        `no credential named "${name.slice(0, 64)}"`,
+        "GET /api/credentials lists the configured names.",
+      );
     const views = await status(rt, name);
     return json(200, name === undefined ? { credentials: views } : views[0]);
   } catch (e) {
@@ -17,5 +25,15 @@ export async function statusHttpHandler(req: HttpRequest, context: InvocationCon
   }
 }
 
-app.http("listCredentials", { methods: ["GET"], authLevel: "function", route: "credentials", handler: statusHttpHandler });
-app.http("getCredential", { methods: ["GET"], authLevel: "function", route: "credentials/{name}", handler: statusHttpHandler });
+app.http("listCredentials", {
+  methods: ["GET"],
+  authLevel: "function",
+  route: "credentials",
+  handler: statusHttpHandler,
+});
+app.http("getCredential", {
+  methods: ["GET"],
+  authLevel: "function",
+  route: "credentials/{name}",
+  handler: statusHttpHandler,
+});

@@ -8,7 +8,10 @@ export const SYNC_CHECK_SCHEDULE = process.env.SYNC_CHECK_SCHEDULE ?? "0 */15 * 
 export async function syncCheckTimerHandler(_timer: Timer, context: InvocationContext): Promise<void> {
   const rt = await functionsRuntime();
   for (const r of await syncCheck(rt)) {
-    if (r.kind === "checked") context.log(`${r.credential}: ${r.report.findings.map((f) => f.code + (f.reapplied ? " (re-applied)" : "")).join(", ") || "in sync"}`);
+    if (r.kind === "checked")
+      context.log(
+        `${r.credential}: ${r.report.findings.map((f) => f.code + (f.reapplied ? " (re-applied)" : "")).join(", ") || "in sync"}`,
+      );
     else if (r.kind === "busy") context.log(`${r.credential}: busy`);
     else context.log(`${r.credential}: ${r.error.code}`);
   }

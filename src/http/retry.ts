@@ -40,7 +40,10 @@ export interface RetryEvent {
 }
 
 /** Parse a Retry-After header: delta-seconds or an HTTP-date (RFC 9110 §10.2.3). */
-export function parseRetryAfter(value: string | null | undefined, now: Date = new Date()): number | undefined {
+export function parseRetryAfter(
+  value: string | null | undefined,
+  now: Date = new Date(),
+): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
@@ -49,7 +52,11 @@ export function parseRetryAfter(value: string | null | undefined, now: Date = ne
   return Math.max(0, date - now.getTime());
 }
 
-export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number {
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   // "Equal jitter": half fixed, half random, so retries spread out but never collapse to zero.
   return Math.round(exp / 2 + (random() * exp) / 2);
@@ -62,7 +69,12 @@ export class TimeoutError extends Error {
 export async function withRetry<T>(
   op: (attempt: number, signal: AbortSignal) => Promise<T>,
   classify: (error: unknown) => RetryDecision,
-  options: { policy?: RetryPolicy; clock?: Clock; onRetry?: (e: RetryEvent) => void; random?: () => number } = {},
+  options: {
+    policy?: RetryPolicy;
+    clock?: Clock;
+    onRetry?: (e: RetryEvent) => void;
+    random?: () => number;
+  } = {},
 ): Promise<T> {
   const policy = options.policy ?? defaultRetryPolicy;
   const clock = options.clock ?? systemClock;
@@ -76,7 +88,8 @@ export async function withRetry<T>(
       return await op(attempt, controller.signal);
     } catch (error) {
       const decision = classify(controller.signal.aborted ? controller.signal.reason : error);
-      if (!decision.retry || attempt >= policy.maxAttempts) throw controller.signal.aborted ? controller.signal.reason : error;
+      if (!decision.retry || attempt >= policy.maxAttempts)
+        throw controller.signal.aborted ? controller.signal.reason : error;
       if (decision.retryAfterMs !== undefined && decision.retryAfterMs > policy.maxRetryAfterMs) throw error;
       const delayMs = decision.retryAfterMs ?? backoffDelay(attempt, policy, options.random);
       options.onRetry?.({ attempt, delayMs, reason: describe(error) });
@@ -88,6 +101,7 @@ export async function withRetry<T>(
 }
 
 function describe(error: unknown): string {
-  if (error && typeof error === "object" && "code" in error && typeof error.code === "string") return error.code;
+  if (error && typeof error === "object" && "code" in error && typeof error.code === "string")
+    return error.code;
   return error instanceof Error ? error.name : "error";
 }

@@ -10,7 +10,10 @@ export interface Logger {
 export type LogSink = (line: string, level: LogLevel) => void;
 
 /** JSON-lines logger; everything passes through the redactor. */
-export function jsonLogger(sink: LogSink = (line) => process.stderr.write(line + "\n"), minLevel: LogLevel = "info"): Logger {
+export function jsonLogger(
+  sink: LogSink = (line) => process.stderr.write(line + "\n"),
+  minLevel: LogLevel = "info",
+): Logger {
   const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
   return {
     log(level, event, fields = {}) {

@@ -17,7 +17,8 @@ export function registerSecret(value: string | undefined): void {
 }
 
 const PEM_PRIVATE = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g;
-const COMPACT_JWT = /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?/g;
+const COMPACT_JWT =
+  /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?/g;
 const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
 const PRIVATE_MEMBER = /("(?:d|p|q|dp|dq|qi|k|oth|r|t)"\s*:\s*)("(?:[^"\\]|\\.)*"|\[[^\]]*\])/g;
 
@@ -34,7 +35,8 @@ export function redactText(text: string): string {
 }
 
 const PRIVATE_KEYS = new Set(["d", "p", "q", "dp", "dq", "qi", "k", "oth", "r", "t"]);
-const SECRET_FIELD = /^(?:authorization|kong-admin-token|access_token|refresh_token|id_token|client_secret|client_assertion|proof|password|secret|token|value|pem|privateKey)$/i;
+const SECRET_FIELD =
+  /^(?:authorization|kong-admin-token|access_token|refresh_token|id_token|client_secret|client_assertion|proof|password|secret|token|value|pem|privateKey)$/i;
 
 /** Deep copy of a value with secrets removed, for structured logging. */
 export function redact<T>(value: T): T {

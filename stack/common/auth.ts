@@ -44,9 +44,16 @@ export class LocalTokenIssuer {
 
   /** Verify a bearer token for `resource`; accepts `aud` with or without a trailing slash. */
   async verify(token: string, resource: string | string[]): Promise<AccessTokenClaims | undefined> {
-    const audiences = (Array.isArray(resource) ? resource : [resource]).flatMap((r) => [r, r.replace(/\/$/, ""), r.replace(/\/?$/, "/")]);
+    const audiences = (Array.isArray(resource) ? resource : [resource]).flatMap((r) => [
+      r,
+      r.replace(/\/$/, ""),
+      r.replace(/\/?$/, "/"),
+    ]);
     try {
-      const { payload } = await jwtVerify(token, this.publicKey, { audience: audiences, algorithms: ["RS256"] });
+      const { payload } = await jwtVerify(token, this.publicKey, {
+        audience: audiences,
+        algorithms: ["RS256"],
+      });
       return payload as unknown as AccessTokenClaims;
     } catch {
       return undefined;

@@ -108,7 +108,12 @@ export function sendJson(res: ServerResponse, reply: Reply): void {
   res.end(payload);
 }
 
-export async function startHttpsServer(name: string, tls: ServerTls, handler: Handler, host = "127.0.0.1"): Promise<RunningServer> {
+export async function startHttpsServer(
+  name: string,
+  tls: ServerTls,
+  handler: Handler,
+  host = "127.0.0.1",
+): Promise<RunningServer> {
   const requests: LoggedRequest[] = [];
   const faults = new FaultInjector();
   const sockets = new Set<Socket>();
@@ -133,7 +138,14 @@ export async function startHttpsServer(name: string, tls: ServerTls, handler: Ha
         entry.fault = fault.kind;
         return applyFault(fault, raw, res);
       }
-      const req: Request = { method, url, path: url.pathname, headers: raw.headers, body: Buffer.concat(chunks), raw };
+      const req: Request = {
+        method,
+        url,
+        path: url.pathname,
+        headers: raw.headers,
+        body: Buffer.concat(chunks),
+        raw,
+      };
       const hook = hookSlot.current;
       const handle = hook
         ? async () => {
@@ -146,11 +158,10 @@ export async function startHttpsServer(name: string, tls: ServerTls, handler: Ha
             const reply = await handler(req, res);
             if (reply) sendJson(res, reply);
           };
-      handle()
-        .catch((e: unknown) => {
-          console.error(`[${name}] handler error`, e);
-          sendJson(res, { status: 500, body: { error: "internal fake error" } });
-        });
+      handle().catch((e: unknown) => {
+        console.error(`[${name}] handler error`, e);
+        sendJson(res, { status: 500, body: { error: "internal fake error" } });
+      });
     });
   });
   server.on("connection", (s: Socket) => {
@@ -180,7 +191,10 @@ function applyFault(fault: Fault, raw: IncomingMessage, res: ServerResponse): vo
       return sendJson(res, {
         status: fault.status,
         body: fault.body ?? { error: { code: "InjectedFault", message: `injected ${fault.status}` } },
-        headers: { ...(fault.retryAfter ? { "retry-after": fault.retryAfter } : {}), ...(fault.headers ?? {}) },
+        headers: {
+          ...(fault.retryAfter ? { "retry-after": fault.retryAfter } : {}),
+          ...(fault.headers ?? {}),
+        },
       });
     case "reset":
       raw.socket.destroy();

@@ -11,7 +11,12 @@ import { join } from "node:path";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
-const RSA = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256", publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
+const RSA = {
+  name: "RSASSA-PKCS1-v1_5",
+  hash: "SHA-256",
+  publicExponent: new Uint8Array([1, 0, 1]),
+  modulusLength: 2048,
+};
 
 export interface LocalCa {
   certPem: string;
@@ -27,7 +32,10 @@ export interface ServerTls {
 
 async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", key));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString("base64").replace(/(.{64})/g, "$1\n").trim()}\n-----END PRIVATE KEY-----\n`;
+  return `-----BEGIN PRIVATE KEY-----\n${der
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .trim()}\n-----END PRIVATE KEY-----\n`;
 }
 
 export async function ensureCa(dir: string): Promise<LocalCa> {
@@ -36,7 +44,8 @@ export async function ensureCa(dir: string): Promise<LocalCa> {
   if (existsSync(certPath) && existsSync(keyPath)) {
     const certPem = readFileSync(certPath, "utf8");
     const cert = new x509.X509Certificate(certPem);
-    if (cert.notAfter.getTime() > Date.now() + 86_400_000) return { certPem, keyPem: readFileSync(keyPath, "utf8"), certPath };
+    if (cert.notAfter.getTime() > Date.now() + 86_400_000)
+      return { certPem, keyPem: readFileSync(keyPath, "utf8"), certPath };
   }
   mkdirSync(dir, { recursive: true });
   const keys = await webcrypto.subtle.generateKey(RSA, true, ["sign", "verify"]);
@@ -62,7 +71,11 @@ export async function ensureCa(dir: string): Promise<LocalCa> {
 }
 
 /** A server certificate for 127.0.0.1 / localhost, issued by the local CA. */
-export async function issueServerTls(ca: LocalCa, hostnames: string[] = ["localhost"], ips: string[] = ["127.0.0.1"]): Promise<ServerTls> {
+export async function issueServerTls(
+  ca: LocalCa,
+  hostnames: string[] = ["localhost"],
+  ips: string[] = ["127.0.0.1"],
+): Promise<ServerTls> {
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await webcrypto.subtle.importKey(
     "pkcs8",

@@ -170,7 +170,9 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
     const form = new URLSearchParams(req.body.toString("utf8"));
     // With a client assertion, client_id may be omitted: it is the assertion's `sub` (RFC 7521 §4.2;
     // Kong's plugin sends no client_id with private_key_jwt).
-    const assertionSub = form.get("client_assertion") ? str(decodeSegment(form.get("client_assertion")?.split(".")[1])?.sub) : undefined;
+    const assertionSub = form.get("client_assertion")
+      ? str(decodeSegment(form.get("client_assertion")?.split(".")[1])?.sub)
+      : undefined;
     const required = assertionSub ? ["grant_type", "scope"] : ["grant_type", "client_id", "scope"];
     const missing = required.find((p) => !form.get(p));
     if (missing)

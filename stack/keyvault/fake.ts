@@ -58,7 +58,14 @@
  * of some 403s; nbf/exp enforcement on key and secret operations; the CAE claims challenge; throttling
  * limits by themselves (inject 429s instead).
  */
-import { X509Certificate, createHash, createPrivateKey, createPublicKey, randomBytes, webcrypto } from "node:crypto";
+import {
+  X509Certificate,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  webcrypto,
+} from "node:crypto";
 import type { ServerTls } from "../common/tls.js";
 import { bearer } from "../common/auth.js";
 import {
@@ -401,7 +408,9 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
     const certBlock = blocks.find((m) => m[1] === "CERTIFICATE")?.[0];
     if (!keyBlock || !certBlock)
       throw new HttpError(
-        badParameter("The specified PEM X.509 certificate content is in an unexpected format. Please check if certificate is in valid PEM format."),
+        badParameter(
+          "The specified PEM X.509 certificate content is in an unexpected format. Please check if certificate is in valid PEM format.",
+        ),
       );
     let cert: X509Certificate;
     let privateKey: ReturnType<typeof createPrivateKey>;
@@ -414,8 +423,16 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
     const pub = createPublicKey(privateKey).export({ format: "der", type: "spki" });
     if (!pub.equals(cert.publicKey.export({ format: "der", type: "spki" })))
       throw new HttpError(badParameter("The private key does not match the public key of the certificate."));
-    const kty = privateKey.asymmetricKeyType === "rsa" ? "RSA" : privateKey.asymmetricKeyType === "ec" ? "EC" : undefined;
-    if (!kty) throw new HttpError(badParameter(`Key type ${privateKey.asymmetricKeyType ?? "unknown"} is not supported.`));
+    const kty =
+      privateKey.asymmetricKeyType === "rsa"
+        ? "RSA"
+        : privateKey.asymmetricKeyType === "ec"
+          ? "EC"
+          : undefined;
+    if (!kty)
+      throw new HttpError(
+        badParameter(`Key type ${privateKey.asymmetricKeyType ?? "unknown"} is not supported.`),
+      );
     const key = name.toLowerCase();
     const existing = certs.get(key);
     const pending = existing && latest(existing.versions);
@@ -434,11 +451,18 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
     const crypto =
       kty === "RSA"
         ? {
-            privateKey: await webcrypto.subtle.importKey("pkcs8", privateKey.export({ format: "der", type: "pkcs8" }), sign, true, ["sign"]),
+            privateKey: await webcrypto.subtle.importKey(
+              "pkcs8",
+              privateKey.export({ format: "der", type: "pkcs8" }),
+              sign,
+              true,
+              ["sign"],
+            ),
             publicKey: await webcrypto.subtle.importKey("spki", pub, sign, true, ["verify"]),
           }
         : undefined;
-    if (!crypto) throw new HttpError(badParameter("Importing EC keys is not reproduced by the local Key Vault fake."));
+    if (!crypto)
+      throw new HttpError(badParameter("Importing EC keys is not reproduced by the local Key Vault fake."));
     const policy: Policy = {
       kty,
       keySize: Buffer.from(String(jwk.n), "base64url").length * 8,
@@ -467,7 +491,13 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
       tags: asStringRecord(body.tags, "tags"),
       requestId: randomBytes(16).toString("hex"),
       completeAt: now().getTime(),
-      issued: { keys: { crypto, privateKey }, csrDer: Buffer.alloc(0), certDer: cert.raw, notBefore, notAfter },
+      issued: {
+        keys: { crypto, privateKey },
+        csrDer: Buffer.alloc(0),
+        certDer: cert.raw,
+        notBefore,
+        notAfter,
+      },
       policy,
       imported: true,
     };

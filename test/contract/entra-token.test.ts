@@ -64,9 +64,7 @@ const form = (assertion: string, clientId = app.appId) =>
     client_assertion: assertion,
   });
 
-async function postToken(
-  body: URLSearchParams,
-): Promise<{
+async function postToken(body: URLSearchParams): Promise<{
   status: number;
   body: { error?: string; error_codes?: number[]; error_description?: string; access_token?: string };
 }> {
@@ -181,7 +179,13 @@ describe("token endpoint: client assertions verified by oidc-provider", () => {
     // Kong's plugin puts only the JWK's kid in the header; with kid = x5t (the configuration known to
     // work against Entra, BRIEF) the certificate is found by that thumbprint.
     const kidIsThumbprint = await postToken(
-      form(await rawAssertion({ alg: "RS256", typ: "JWT", kid: x5t }, claimsFor(app.appId, fake.tokenEndpoint), signerOf(bootstrap))),
+      form(
+        await rawAssertion(
+          { alg: "RS256", typ: "JWT", kid: x5t },
+          claimsFor(app.appId, fake.tokenEndpoint),
+          signerOf(bootstrap),
+        ),
+      ),
     );
     expect(kidIsThumbprint.status).toBe(200);
     const noThumbprint = await postToken(

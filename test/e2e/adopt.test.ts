@@ -11,7 +11,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
-import { startLocalStack, APP_CLIENT_ID, CREDENTIAL, SERVICE_CLIENT_ID, type LocalStack } from "../../stack/stack.js";
+import {
+  startLocalStack,
+  APP_CLIENT_ID,
+  CREDENTIAL,
+  SERVICE_CLIENT_ID,
+  type LocalStack,
+} from "../../stack/stack.js";
 import { probeLogin } from "../../stack/kong/probe.js";
 import { main } from "../../src/cli/main.js";
 import type { AdoptReport } from "../../src/app/adopt.js";
@@ -33,7 +39,25 @@ interface HandMade {
 function handMade(name: string, days = 90): HandMade {
   const keyPath = join(dir, `${name}.key.pem`);
   const certPath = join(dir, `${name}.cert.pem`);
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyPath, "-out", certPath, "-days", String(days), "-subj", `/CN=${name}`], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyPath,
+      "-out",
+      certPath,
+      "-days",
+      String(days),
+      "-subj",
+      `/CN=${name}`,
+    ],
+    { stdio: "ignore" },
+  );
   const keyPem = readFileSync(keyPath, "utf8");
   const certPem = readFileSync(certPath, "utf8");
   const der = new X509Certificate(certPem).raw;
@@ -58,7 +82,11 @@ function file(name: string, content: string | Buffer): string {
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main([...argv, "--config", configPath], { out: (s) => out.push(s), err: (s) => err.push(s), env: { ...stack.env } });
+  const code = await main([...argv, "--config", configPath], {
+    out: (s) => out.push(s),
+    err: (s) => err.push(s),
+    env: { ...stack.env },
+  });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
@@ -68,8 +96,11 @@ async function adoptJson(...argv: string[]): Promise<{ code: number; report: Ado
 }
 
 const mutations = () =>
-  [...stack.keyVault.requests, ...stack.entra.graph.requests, ...stack.kong.requests].filter((r) => r.method !== "GET" && !/\/sign(\?|$)/.test(r.path)).length;
-const ourJwk = () => (stack.kong.getPlugin(stack.pluginId)!.config.client_jwk as Record<string, unknown>[])[1]!;
+  [...stack.keyVault.requests, ...stack.entra.graph.requests, ...stack.kong.requests].filter(
+    (r) => r.method !== "GET" && !/\/sign(\?|$)/.test(r.path),
+  ).length;
+const ourJwk = () =>
+  (stack.kong.getPlugin(stack.pluginId)!.config.client_jwk as Record<string, unknown>[])[1]!;
 const probe = () => stack.kong.probe(stack.pluginId, APP_CLIENT_ID);
 const failing = (r: AdoptReport) => r.checks.filter((c) => c.status === "fail").map((c) => c.code);
 
@@ -95,7 +126,13 @@ beforeAll(async () => {
   const res = await request(`${stack.kong.url}/plugins/${stack.pluginId}`, {
     method: "PATCH",
     headers: { "content-type": "application/json", "kong-admin-token": stack.env.KONG_ADMIN_TOKEN! },
-    body: JSON.stringify({ config: { client_jwk: [partner, manual.jwk], session_storage: "redis", redis: { host: "redis.internal", port: 6379 } } }),
+    body: JSON.stringify({
+      config: {
+        client_jwk: [partner, manual.jwk],
+        session_storage: "redis",
+        redis: { host: "redis.internal", port: 6379 },
+      },
+    }),
   });
   await res.body.text();
   if (res.statusCode !== 200) throw new Error(`seeding the plugin failed: ${res.statusCode}`);
@@ -118,7 +155,14 @@ describe("adopt a hand-made setup", () => {
     expect(code, JSON.stringify(report.checks)).toBe(0);
     expect(report).toMatchObject({ ok: true, applied: false, certificate: { x5t: manual.x5t } });
     expect(report.checks.map((c) => c.code)).toEqual(
-      expect.arrayContaining(["CERT_RSA", "CERT_KEY_MATCH", "CERT_VALID", "ADOPT_NO_GENERATION", "ADOPT_AT_ENTRA", "ADOPT_KONG_MATCH"]),
+      expect.arrayContaining([
+        "CERT_RSA",
+        "CERT_KEY_MATCH",
+        "CERT_VALID",
+        "ADOPT_NO_GENERATION",
+        "ADOPT_AT_ENTRA",
+        "ADOPT_KONG_MATCH",
+      ]),
     );
     expect(report.checks.every((c) => c.status === "pass")).toBe(true);
     expect(report.actions.join("\n")).toContain(`rotator-entraKeyId=${entraKeyId}`);
@@ -142,12 +186,19 @@ describe("adopt a hand-made setup", () => {
     const before = mutations();
     const swapped = await adoptJson("--cert", file("swapped.pem", manual.keyPem + other.certPem), "--yes");
     expect(swapped.code).toBe(1);
-    expect(failing(swapped.report)).toEqual(["CERT_KEY_MISMATCH", "ADOPT_NOT_AT_ENTRA", "ADOPT_KONG_MISMATCH"]);
+    expect(failing(swapped.report)).toEqual([
+      "CERT_KEY_MISMATCH",
+      "ADOPT_NOT_AT_ENTRA",
+      "ADOPT_KONG_MISMATCH",
+    ]);
     const unrelated = await adoptJson("--cert", file("other.pem", other.keyPem + other.certPem), "--yes");
     expect(unrelated.code).toBe(1);
     expect(failing(unrelated.report)).toEqual(["ADOPT_NOT_AT_ENTRA", "ADOPT_KONG_MISMATCH"]);
     const kong = unrelated.report.checks.find((c) => c.code === "ADOPT_KONG_MISMATCH")!;
-    expect(kong).toMatchObject({ target: "local", message: expect.stringMatching(/modulus n differs.*kid is/) });
+    expect(kong).toMatchObject({
+      target: "local",
+      message: expect.stringMatching(/modulus n differs.*kid is/),
+    });
     const human = await cli("adopt", CREDENTIAL, "--cert", join(dir, "other.pem"), "--yes");
     expect(human.out).toMatch(/refused .*nothing was changed/);
     expect(mutations()).toBe(before);
@@ -156,7 +207,22 @@ describe("adopt a hand-made setup", () => {
 
   it("adopt --yes imports a PFX as the active generation; the gateway still logs in", async () => {
     const pfx = join(dir, "orders-api.pfx");
-    execFileSync("openssl", ["pkcs12", "-export", "-inkey", join(dir, "orders-api.key.pem"), "-in", join(dir, "orders-api.cert.pem"), "-out", pfx, "-passout", "pass:hand-made"], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "pkcs12",
+        "-export",
+        "-inkey",
+        join(dir, "orders-api.key.pem"),
+        "-in",
+        join(dir, "orders-api.cert.pem"),
+        "-out",
+        pfx,
+        "-passout",
+        "pass:hand-made",
+      ],
+      { stdio: "ignore" },
+    );
     const noPassword = await cli("adopt", CREDENTIAL, "--cert", pfx);
     expect(noPassword.code).toBe(1);
     expect(noPassword.err).toMatch(/CERT_INPUT_INVALID[\s\S]*--password/);
@@ -164,15 +230,26 @@ describe("adopt a hand-made setup", () => {
     const { code, report } = await adoptJson("--cert", pfx, "--password", "hand-made", "--yes");
     expect(code, JSON.stringify(report.checks)).toBe(0);
     expect(report).toMatchObject({ ok: true, applied: true });
-    expect(JSON.stringify(report)).not.toContain("hand-made\"");
+    expect(JSON.stringify(report)).not.toContain('hand-made"');
     const [version] = stack.keyVault.versions(CERT_NAME);
     expect(version).toMatchObject({ x5t: manual.x5t, enabled: true, exportable: true, kty: "RSA" });
-    expect(version!.tags).toMatchObject({ "rotator-phase": "active", "rotator-entraKeyId": entraKeyId, "rotator-activatedAt": expect.any(String) });
-    expect(stack.keyVault.policy(CERT_NAME)).toMatchObject({ key_props: { exportable: true, kty: "RSA" }, secret_props: { contentType: "application/x-pem-file" } });
+    expect(version!.tags).toMatchObject({
+      "rotator-phase": "active",
+      "rotator-entraKeyId": entraKeyId,
+      "rotator-activatedAt": expect.any(String),
+    });
+    expect(stack.keyVault.policy(CERT_NAME)).toMatchObject({
+      key_props: { exportable: true, kty: "RSA" },
+      secret_props: { contentType: "application/x-pem-file" },
+    });
     expect(await probe()).toMatchObject({ ok: true, kid: manual.x5t });
 
     const status = await cli("status", "--json");
-    const [view] = JSON.parse(status.out) as { active: string; targets: { inSync: boolean }[]; unmanagedKeys: unknown[] }[];
+    const [view] = JSON.parse(status.out) as {
+      active: string;
+      targets: { inSync: boolean }[];
+      unmanagedKeys: unknown[];
+    }[];
     expect(view).toMatchObject({ active: manual.x5t, unmanagedKeys: [] });
     expect(view!.targets[0]!.inSync).toBe(true);
     expect((await cli("doctor")).code).toBe(0);

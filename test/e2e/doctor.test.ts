@@ -11,7 +11,13 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { request } from "undici";
 import { HttpRequest, InvocationContext } from "@azure/functions";
-import { startLocalStack, APP_CLIENT_ID, CREDENTIAL, PARTNER_CLIENT_ID, type LocalStack } from "../../stack/stack.js";
+import {
+  startLocalStack,
+  APP_CLIENT_ID,
+  CREDENTIAL,
+  PARTNER_CLIENT_ID,
+  type LocalStack,
+} from "../../stack/stack.js";
 import { main } from "../../src/cli/main.js";
 import { parseConfig } from "../../src/config/load.js";
 import { createRuntime } from "../../src/app/runtime.js";
@@ -30,7 +36,10 @@ function writeConfig(doc: Record<string, unknown>): string {
   return path;
 }
 
-async function cli(argv: string[], opts: { config?: string; env?: Record<string, string> } = {}): Promise<{ code: number; out: string; err: string }> {
+async function cli(
+  argv: string[],
+  opts: { config?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main([...argv, "--config", opts.config ?? configPath], {
@@ -41,14 +50,18 @@ async function cli(argv: string[], opts: { config?: string; env?: Record<string,
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
-async function doctorJson(opts: { config?: string; env?: Record<string, string> } = {}): Promise<{ code: number; report: CheckReport }> {
+async function doctorJson(
+  opts: { config?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; report: CheckReport }> {
   const r = await cli(["doctor", "--json"], opts);
   return { code: r.code, report: JSON.parse(r.out) as CheckReport };
 }
 
 /** State-changing requests: anything but GET, except Key Vault's side-effect-free sign. */
 const mutations = () =>
-  [...stack.keyVault.requests, ...stack.entra.graph.requests, ...stack.kong.requests].filter((r) => r.method !== "GET" && !/\/sign(\?|$)/.test(r.path)).length;
+  [...stack.keyVault.requests, ...stack.entra.graph.requests, ...stack.kong.requests].filter(
+    (r) => r.method !== "GET" && !/\/sign(\?|$)/.test(r.path),
+  ).length;
 
 const find = (r: CheckReport, code: string): Check | undefined => r.checks.find((c) => c.code === code);
 const statusOf = (r: CheckReport, code: string) => find(r, code)?.status;
@@ -60,7 +73,14 @@ function variant(change: { pluginId?: string; clientId?: string }): Record<strin
   if (change.clientId) cred.entra = { ...(cred.entra as object), clientId: change.clientId };
   if (change.pluginId) {
     const [target] = cred.kong as Record<string, unknown>[];
-    cred.kong = [{ name: target!.name, adminUrl: target!.adminUrl, adminToken: target!.adminToken, pluginId: change.pluginId }];
+    cred.kong = [
+      {
+        name: target!.name,
+        adminUrl: target!.adminUrl,
+        adminToken: target!.adminToken,
+        pluginId: change.pluginId,
+      },
+    ];
   }
   return doc;
 }
@@ -91,12 +111,22 @@ describe("doctor", () => {
     expect(statusOf(report, "KV_NO_CERTIFICATE")).toBe("info");
     expect(statusOf(report, "KV_NO_GENERATION")).toBe("info");
     expect(statusOf(report, "ENTRA_APP_OK")).toBe("pass");
-    expect(find(report, "ENTRA_BOOTSTRAP_PATCH")).toMatchObject({ status: "warn", hint: expect.stringMatching(/Application\.ReadWrite\.OwnedBy/) });
+    expect(find(report, "ENTRA_BOOTSTRAP_PATCH")).toMatchObject({
+      status: "warn",
+      hint: expect.stringMatching(/Application\.ReadWrite\.OwnedBy/),
+    });
     expect(statusOf(report, "KONG_REACHABLE")).toBe("pass");
     expect(statusOf(report, "KONG_CLIENT_OK")).toBe("pass");
     expect(statusOf(report, "KONG_ISSUER_OK")).toBe("pass");
-    expect(find(report, "KONG_NO_JWK")).toMatchObject({ status: "warn", target: "local", message: expect.stringMatching(/index 1.*falls back/) });
-    expect(find(report, "KONG_SESSION_COOKIE")).toMatchObject({ status: "warn", hint: expect.stringMatching(/redis/) });
+    expect(find(report, "KONG_NO_JWK")).toMatchObject({
+      status: "warn",
+      target: "local",
+      message: expect.stringMatching(/index 1.*falls back/),
+    });
+    expect(find(report, "KONG_SESSION_COOKIE")).toMatchObject({
+      status: "warn",
+      hint: expect.stringMatching(/redis/),
+    });
     expect(statusOf(report, "STORAGE_OK")).toBe("pass");
     expect(mutations()).toBe(before);
   });
@@ -106,7 +136,9 @@ describe("doctor", () => {
     const res = await request(`${stack.kong.url}/plugins/${stack.pluginId}`, {
       method: "PATCH",
       headers: { "content-type": "application/json", "kong-admin-token": stack.env.KONG_ADMIN_TOKEN! },
-      body: JSON.stringify({ config: { session_storage: "redis", redis: { host: "redis.internal", port: 6379 } } }),
+      body: JSON.stringify({
+        config: { session_storage: "redis", redis: { host: "redis.internal", port: 6379 } },
+      }),
     });
     await res.body.text();
     expect(res.statusCode).toBe(200);
@@ -115,7 +147,15 @@ describe("doctor", () => {
     const { code, report } = await doctorJson();
     expect(code).toBe(0);
     expect(report.checks.filter((c) => c.status === "warn" || c.status === "fail")).toEqual([]);
-    for (const c of ["KV_POLICY_OK", "KV_SECRET_OK", "KV_SIGN_OK", "ENTRA_ADDKEY_OK", "KONG_JWK_OK", "KONG_SESSION_OK"]) expect(statusOf(report, c), c).toBe("pass");
+    for (const c of [
+      "KV_POLICY_OK",
+      "KV_SECRET_OK",
+      "KV_SIGN_OK",
+      "ENTRA_ADDKEY_OK",
+      "KONG_JWK_OK",
+      "KONG_SESSION_OK",
+    ])
+      expect(statusOf(report, c), c).toBe("pass");
     const human = await cli(["doctor"]);
     expect(human.code).toBe(0);
     expect(human.out).toMatch(/PASS +kong\[local\] +KONG_JWK_OK/);
@@ -133,7 +173,11 @@ describe("doctor", () => {
     try {
       const { code, report } = await doctorJson();
       expect(code).toBe(1);
-      expect(find(report, "KONG_DBLESS")).toMatchObject({ status: "fail", target: "local", hint: expect.stringMatching(/declarative config/) });
+      expect(find(report, "KONG_DBLESS")).toMatchObject({
+        status: "fail",
+        target: "local",
+        hint: expect.stringMatching(/declarative config/),
+      });
     } finally {
       stack.kong.setDbless(false);
     }
@@ -141,7 +185,10 @@ describe("doctor", () => {
     try {
       const { code, report } = await doctorJson();
       expect(code).toBe(0);
-      expect(find(report, "KONG_HYBRID")).toMatchObject({ status: "warn", hint: expect.stringMatching(/clustering\/data-planes/) });
+      expect(find(report, "KONG_HYBRID")).toMatchObject({
+        status: "warn",
+        hint: expect.stringMatching(/clustering\/data-planes/),
+      });
     } finally {
       stack.kong.setRole("traditional");
     }
@@ -152,12 +199,20 @@ describe("doctor", () => {
     const { id: limiter } = stack.kong.addPlugin({ name: "rate-limiting", config: { minute: 5 } });
     const { id: secretAuth } = stack.kong.addPlugin({
       name: "openid-connect",
-      config: { issuer: stack.entra.issuer, client_id: [PARTNER_CLIENT_ID, APP_CLIENT_ID], client_auth: ["private_key_jwt", "client_secret_post"] },
+      config: {
+        issuer: stack.entra.issuer,
+        client_id: [PARTNER_CLIENT_ID, APP_CLIENT_ID],
+        client_auth: ["private_key_jwt", "client_secret_post"],
+      },
     });
     const before = mutations();
     const notOidc = await doctorJson({ config: writeConfig(variant({ pluginId: limiter })) });
     expect(notOidc.code).toBe(1);
-    expect(find(notOidc.report, "KONG_NOT_OIDC")).toMatchObject({ status: "fail", message: expect.stringMatching(/rate-limiting/), hint: expect.stringMatching(/pluginId/) });
+    expect(find(notOidc.report, "KONG_NOT_OIDC")).toMatchObject({
+      status: "fail",
+      message: expect.stringMatching(/rate-limiting/),
+      hint: expect.stringMatching(/pluginId/),
+    });
     const wrongAuth = await doctorJson({ config: writeConfig(variant({ pluginId: secretAuth })) });
     expect(wrongAuth.code).toBe(1);
     expect(find(wrongAuth.report, "KONG_NOT_PRIVATE_KEY_JWT")).toMatchObject({
@@ -176,26 +231,41 @@ describe("doctor", () => {
       const { code, report } = await doctorJson();
       expect(code).toBe(1);
       const forbidden = report.checks.filter((c) => c.code === "KV_FORBIDDEN");
-      expect(forbidden.map((c) => c.hint)).toEqual([expect.stringMatching(/Key Vault Secrets User/), expect.stringMatching(/Key Vault Crypto User/)]);
+      expect(forbidden.map((c) => c.hint)).toEqual([
+        expect.stringMatching(/Key Vault Secrets User/),
+        expect.stringMatching(/Key Vault Crypto User/),
+      ]);
     } finally {
       stack.keyVault.allowAll();
     }
 
-    const unknown = await doctorJson({ config: writeConfig(variant({ clientId: "00000000-0000-4000-8000-000000000000" })) });
+    const unknown = await doctorJson({
+      config: writeConfig(variant({ clientId: "00000000-0000-4000-8000-000000000000" })),
+    });
     expect(unknown.code).toBe(1);
-    expect(find(unknown.report, "ENTRA_APP_NOT_FOUND")).toMatchObject({ status: "fail", hint: expect.any(String) });
+    expect(find(unknown.report, "ENTRA_APP_NOT_FOUND")).toMatchObject({
+      status: "fail",
+      hint: expect.any(String),
+    });
     expect(statusOf(unknown.report, "KONG_CLIENT_NOT_FOUND")).toBe("fail");
 
-    const bad = await doctorJson({ config: writeConfig({ ...stack.config, policy: { algorithm: "ES256", keySize: 1024 } }) });
+    const bad = await doctorJson({
+      config: writeConfig({ ...stack.config, policy: { algorithm: "ES256", keySize: 1024 } }),
+    });
     expect(bad.code).toBe(1);
     expect(bad.report.checks.map((c) => [c.status, c.code])).toEqual([
       ["fail", "CONFIG_INVALID"],
       ["fail", "CONFIG_INVALID"],
     ]);
-    expect(bad.report.checks.map((c) => c.message).join("\n")).toMatch(/policy\.algorithm[\s\S]*policy\.keySize/);
+    expect(bad.report.checks.map((c) => c.message).join("\n")).toMatch(
+      /policy\.algorithm[\s\S]*policy\.keySize/,
+    );
 
     const noStorage = await doctorJson({ env: { ...stack.env, AzureWebJobsStorage: "" } });
-    expect(find(noStorage.report, "STORAGE_NOT_CONFIGURED")).toMatchObject({ status: "warn", hint: expect.stringMatching(/--no-other-writer/) });
+    expect(find(noStorage.report, "STORAGE_NOT_CONFIGURED")).toMatchObject({
+      status: "warn",
+      hint: expect.stringMatching(/--no-other-writer/),
+    });
     expect(mutations()).toBe(before);
   });
 
@@ -205,7 +275,9 @@ describe("doctor", () => {
   });
 
   it("GET /api/doctor returns the same report, without secrets", async () => {
-    setFunctionsRuntime(createRuntime({ config: parseConfig(stack.config), env: stack.env, logger: silentLogger }));
+    setFunctionsRuntime(
+      createRuntime({ config: parseConfig(stack.config), env: stack.env, logger: silentLogger }),
+    );
     const before = mutations();
     const res = await doctorHttpHandler(
       new HttpRequest({ method: "GET", url: "https://func.example/api/doctor?credential=orders-api" }),

@@ -9,7 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { BlobServiceClient } from "@azure/storage-blob";
-import { startLocalStack, APP_CLIENT_ID, CREDENTIAL, SERVICE_CLIENT_ID, type LocalStack } from "../../stack/stack.js";
+import {
+  startLocalStack,
+  APP_CLIENT_ID,
+  CREDENTIAL,
+  SERVICE_CLIENT_ID,
+  type LocalStack,
+} from "../../stack/stack.js";
 import { probeLogin } from "../../stack/kong/probe.js";
 import { main } from "../../src/cli/main.js";
 import { createBlobLeaseManager } from "../../src/adapters/lease/blob.js";
@@ -34,7 +40,9 @@ const ourJwk = () => {
   return (cfg.client_jwk as Record<string, unknown>[])[1]!;
 };
 const mutations = () =>
-  [...stack.keyVault.requests, ...stack.entra.graph.requests, ...stack.kong.requests].filter((r) => r.method !== "GET").length;
+  [...stack.keyVault.requests, ...stack.entra.graph.requests, ...stack.kong.requests].filter(
+    (r) => r.method !== "GET",
+  ).length;
 
 beforeAll(async () => {
   stack = await startLocalStack({
@@ -104,7 +112,10 @@ describe("the full lifecycle through the CLI", () => {
     expect(await probe()).toMatchObject({ ok: true });
 
     const status = await cli("status", "--json");
-    const [view] = JSON.parse(status.out) as { generations: { phase: string; enabled: boolean }[]; targets: { inSync: boolean }[] }[];
+    const [view] = JSON.parse(status.out) as {
+      generations: { phase: string; enabled: boolean }[];
+      targets: { inSync: boolean }[];
+    }[];
     expect(view!.generations.map((g) => [g.phase, g.enabled])).toEqual([
       ["active", true],
       ["retired", false],
@@ -113,7 +124,12 @@ describe("the full lifecycle through the CLI", () => {
   });
 
   it("never prints key material, tokens or the admin token", async () => {
-    const outputs = [await cli("status"), await cli("status", "--json"), await cli("plan", "--json"), await cli("sync")];
+    const outputs = [
+      await cli("status"),
+      await cli("status", "--json"),
+      await cli("plan", "--json"),
+      await cli("sync"),
+    ];
     const jwk = ourJwk();
     for (const o of outputs) {
       const text = o.out + o.err;
@@ -125,7 +141,9 @@ describe("the full lifecycle through the CLI", () => {
   });
 
   it("answers busy (exit 3) while another writer holds the credential's lease", async () => {
-    const leases = createBlobLeaseManager({ blob: BlobServiceClient.fromConnectionString(stack.env.AzureWebJobsStorage!) });
+    const leases = createBlobLeaseManager({
+      blob: BlobServiceClient.fromConnectionString(stack.env.AzureWebJobsStorage!),
+    });
     const lease = await leases.tryAcquire(CREDENTIAL, "test-holder");
     expect(lease).toBeDefined();
     try {
@@ -147,7 +165,11 @@ describe("the full lifecycle through the CLI", () => {
     const badPath = join(mkdtempSync(join(tmpdir(), "rotator-bad-")), "bad.yaml");
     writeFileSync(badPath, stringify({ ...stack.config, policy: { algorithm: "ES256" } }));
     const out: string[] = [];
-    const code = await main(["run", "--config", badPath], { out: (s) => out.push(s), err: (s) => out.push(s), env: stack.env });
+    const code = await main(["run", "--config", badPath], {
+      out: (s) => out.push(s),
+      err: (s) => out.push(s),
+      env: stack.env,
+    });
     expect(code).toBe(2);
     expect(out.join("\n")).toMatch(/policy\.algorithm/);
     expect(mutations()).toBe(before);
@@ -156,10 +178,18 @@ describe("the full lifecycle through the CLI", () => {
   it("refuses to rotate without storage for the lease unless told no other writer exists", async () => {
     const env = { ...stack.env, AzureWebJobsStorage: "" };
     const out: string[] = [];
-    const code = await main(["rotate", CREDENTIAL, "--config", configPath], { out: (s) => out.push(s), err: (s) => out.push(s), env });
+    const code = await main(["rotate", CREDENTIAL, "--config", configPath], {
+      out: (s) => out.push(s),
+      err: (s) => out.push(s),
+      env,
+    });
     expect(code).toBe(2);
     expect(out.join("\n")).toMatch(/STORAGE_NOT_CONFIGURED[\s\S]*--no-other-writer/);
-    const ok = await main(["run", "--no-other-writer", "--config", configPath], { out: () => {}, err: () => {}, env });
+    const ok = await main(["run", "--no-other-writer", "--config", configPath], {
+      out: () => {},
+      err: () => {},
+      env,
+    });
     expect(ok).toBe(0);
   });
 });

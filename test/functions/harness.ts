@@ -45,7 +45,9 @@ export async function startHarness(): Promise<Harness> {
     events: (event) =>
       logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === event),
     mutations: () =>
-      [...stack.keyVault.requests, ...stack.entra.graph.requests, ...stack.kong.requests].filter((r) => r.method !== "GET").length,
+      [...stack.keyVault.requests, ...stack.entra.graph.requests, ...stack.kong.requests].filter(
+        (r) => r.method !== "GET",
+      ).length,
     async close() {
       setFunctionsRuntime(undefined);
       await stack.close();
@@ -54,7 +56,10 @@ export async function startHarness(): Promise<Harness> {
 }
 
 /** An InvocationContext whose context.log lines are captured. */
-export function invocation(functionName: string, invocationId = `inv-${Math.random().toString(36).slice(2, 10)}`): {
+export function invocation(
+  functionName: string,
+  invocationId = `inv-${Math.random().toString(36).slice(2, 10)}`,
+): {
   context: InvocationContext;
   lines: string[];
 } {
@@ -69,7 +74,11 @@ export function invocation(functionName: string, invocationId = `inv-${Math.rand
 
 export function timerInfo(isPastDue = false): Timer {
   const now = new Date().toISOString();
-  return { isPastDue, schedule: { adjustForDST: false }, scheduleStatus: { last: now, next: now, lastUpdated: now } };
+  return {
+    isPastDue,
+    schedule: { adjustForDST: false },
+    scheduleStatus: { last: now, next: now, lastUpdated: now },
+  };
 }
 
 export function httpRequest(init: {
@@ -100,7 +109,9 @@ export function bodyText(res: HttpResponseInit): string {
  */
 export function expectNoSecrets(stack: LocalStack, texts: string[]): void {
   const jwks = (stack.kong.getPlugin(stack.pluginId)?.config.client_jwk ?? []) as Record<string, unknown>[];
-  const privates = jwks.flatMap((j) => ["d", "p", "q", "dp", "dq", "qi"].map((m) => j[m])).filter((v): v is string => typeof v === "string");
+  const privates = jwks
+    .flatMap((j) => ["d", "p", "q", "dp", "dq", "qi"].map((m) => j[m]))
+    .filter((v): v is string => typeof v === "string");
   expect(privates.length).toBeGreaterThan(0);
   const secrets = [...privates, stack.env.KONG_ADMIN_TOKEN!, stack.env.AZURE_CLIENT_SECRET!];
   for (const text of texts) {

@@ -21,7 +21,16 @@ import { statusHttpHandler } from "../../src/functions/statusHttp.js";
 import { rotationTimerHandler } from "../../src/functions/rotationTimer.js";
 import { errorResponse, MAX_BODY_BYTES } from "../../src/functions/http.js";
 import { setFunctionsRuntime } from "../../src/functions/runtime.js";
-import { bodyText, CERT_NAME, expectNoSecrets, httpRequest, invocation, startHarness, timerInfo, type Harness } from "./harness.js";
+import {
+  bodyText,
+  CERT_NAME,
+  expectNoSecrets,
+  httpRequest,
+  invocation,
+  startHarness,
+  timerInfo,
+  type Harness,
+} from "./harness.js";
 
 interface ErrorBody {
   error: { code: string; message: string; hint: string };
@@ -43,7 +52,17 @@ interface RotateBody {
 interface View {
   credential: string;
   active?: string;
-  generations: { version: string; phase: string; enabled: boolean; x5t?: string; notBefore?: string; expiresOn?: string; activatedAt?: string; retireAfter?: string; atIdp: boolean }[];
+  generations: {
+    version: string;
+    phase: string;
+    enabled: boolean;
+    x5t?: string;
+    notBefore?: string;
+    expiresOn?: string;
+    activatedAt?: string;
+    retireAfter?: string;
+    atIdp: boolean;
+  }[];
   targets: { name: string; inSync: boolean; plugins: { pluginId: string; kid?: string }[] }[];
   lastSuccess?: { at: string; outcome: string; trigger: string };
   lastFailure?: { at: string; outcome: string; trigger: string; code?: string };
@@ -60,7 +79,12 @@ const record = (res: HttpResponseInit): HttpResponseInit => {
   return res;
 };
 
-function post(name: string, body?: string | object, headers: Record<string, string> = {}, invocationId?: string): Promise<HttpResponseInit> {
+function post(
+  name: string,
+  body?: string | object,
+  headers: Record<string, string> = {},
+  invocationId?: string,
+): Promise<HttpResponseInit> {
   const { context, lines } = invocation("rotateCredential", invocationId);
   const request = httpRequest({
     method: "POST",
@@ -76,7 +100,11 @@ function post(name: string, body?: string | object, headers: Record<string, stri
 
 function get(name?: string): Promise<HttpResponseInit> {
   const { context, lines } = invocation(name === undefined ? "listCredentials" : "getCredential");
-  const request = httpRequest({ method: "GET", route: name === undefined ? "credentials" : `credentials/${name}`, ...(name === undefined ? {} : { params: { name } }) });
+  const request = httpRequest({
+    method: "GET",
+    route: name === undefined ? "credentials" : `credentials/${name}`,
+    ...(name === undefined ? {} : { params: { name } }),
+  });
   return statusHttpHandler(request, context)
     .then(record)
     .finally(() => contextLines.push(...lines));
@@ -84,10 +112,19 @@ function get(name?: string): Promise<HttpResponseInit> {
 
 const errorOf = (res: HttpResponseInit) => (res.jsonBody as ErrorBody).error;
 const rotateBody = (res: HttpResponseInit) => res.jsonBody as RotateBody;
-const ourKid = () => ((h.stack.kong.getPlugin(h.stack.pluginId)!.config.client_jwk as Record<string, unknown>[])[1]?.kid as string | undefined);
+const ourKid = () =>
+  (h.stack.kong.getPlugin(h.stack.pluginId)!.config.client_jwk as Record<string, unknown>[])[1]?.kid as
+    string | undefined;
 const versions = () => h.stack.keyVault.versions(CERT_NAME);
 const principal = (userDetails: string) =>
-  Buffer.from(JSON.stringify({ identityProvider: "aad", userId: "0b1c2d3e", userDetails, userRoles: ["anonymous", "authenticated"] })).toString("base64");
+  Buffer.from(
+    JSON.stringify({
+      identityProvider: "aad",
+      userId: "0b1c2d3e",
+      userDetails,
+      userRoles: ["anonymous", "authenticated"],
+    }),
+  ).toString("base64");
 
 beforeAll(async () => {
   h = await startHarness();
@@ -119,7 +156,13 @@ describe("POST /api/credentials/{name}/rotate: input validation", () => {
     const res = await post(CREDENTIAL, { force: "yes" });
     expect(res.status).toBe(400);
     expect(errorOf(res)).toMatchObject({ code: "INVALID_BODY", message: expect.stringMatching(/^force: /) });
-    for (const body of ["[]", "null", '"rotate"', JSON.stringify({ reason: "x".repeat(501) }), JSON.stringify({ dryRun: 1 })]) {
+    for (const body of [
+      "[]",
+      "null",
+      '"rotate"',
+      JSON.stringify({ reason: "x".repeat(501) }),
+      JSON.stringify({ dryRun: 1 }),
+    ]) {
       const r = await post(CREDENTIAL, body);
       expect(r.status, body.slice(0, 20)).toBe(400);
       expect(errorOf(r).code).toBe("INVALID_BODY");
@@ -147,7 +190,10 @@ describe("POST /api/credentials/{name}/rotate: input validation", () => {
     const before = h.mutations();
     const res = await post("no-such-credential", { force: true });
     expect(res.status).toBe(404);
-    expect(errorOf(res)).toMatchObject({ code: "UNKNOWN_CREDENTIAL", hint: expect.stringMatching(/GET \/api\/credentials/) });
+    expect(errorOf(res)).toMatchObject({
+      code: "UNKNOWN_CREDENTIAL",
+      hint: expect.stringMatching(/GET \/api\/credentials/),
+    });
     expect(h.mutations()).toBe(before);
   });
 });
@@ -167,7 +213,9 @@ describe("POST rotate: behaviour on the stack", () => {
   });
 
   it("answers 409 BUSY while another writer holds the credential's lease, and changes nothing", async () => {
-    const leases = createBlobLeaseManager({ blob: BlobServiceClient.fromConnectionString(h.stack.env.AzureWebJobsStorage!) });
+    const leases = createBlobLeaseManager({
+      blob: BlobServiceClient.fromConnectionString(h.stack.env.AzureWebJobsStorage!),
+    });
     const lease = await leases.tryAcquire(CREDENTIAL, "another-writer");
     expect(lease).toBeDefined();
     const before = h.mutations();
@@ -191,7 +239,10 @@ describe("POST rotate: behaviour on the stack", () => {
 
     // One certificate version: without the lease, each run would have created its own.
     expect(versions()).toHaveLength(1);
-    const rotatedByHttp = responses.filter((r) => r.status === 202 && rotateBody(r).steps.some((s) => s.action === "create" && s.status === "done"));
+    const rotatedByHttp = responses.filter(
+      (r) =>
+        r.status === 202 && rotateBody(r).steps.some((s) => s.action === "create" && s.status === "done"),
+    );
     const rotatedByTimer = timer.lines.includes(`${CREDENTIAL}: ok`);
     expect(rotatedByHttp.length + (rotatedByTimer ? 1 : 0)).toBe(1);
     const busy = responses.filter((r) => r.status === 409);
@@ -218,13 +269,20 @@ describe("POST rotate: behaviour on the stack", () => {
 
   it("a forced rotation answers 202 with plan, steps and status, and is audited with the caller and reason", async () => {
     const old = ourKid()!;
-    const res = await post(CREDENTIAL, { force: true, reason: "quarterly drill" }, { "x-ms-client-principal": principal("alice@contoso.example") }, "inv-forced-1");
+    const res = await post(
+      CREDENTIAL,
+      { force: true, reason: "quarterly drill" },
+      { "x-ms-client-principal": principal("alice@contoso.example") },
+      "inv-forced-1",
+    );
     expect(res.status).toBe(202);
     expect(res.headers).toMatchObject({ "cache-control": "no-store" });
     const body = rotateBody(res);
     expect(body.outcome).toBe("ok");
     expect(body.plan[0]!.kind).toBe("create");
-    expect(body.steps.filter((s) => s.status === "done").map((s) => s.action)).toEqual(expect.arrayContaining(["create", "publish", "verify", "activate"]));
+    expect(body.steps.filter((s) => s.status === "done").map((s) => s.action)).toEqual(
+      expect.arrayContaining(["create", "publish", "verify", "activate"]),
+    );
     const fresh = body.status.active!;
     expect(fresh).not.toBe(old);
     expect(body.status.generations.map((g) => [g.x5t, g.phase])).toEqual(
@@ -237,13 +295,29 @@ describe("POST rotate: behaviour on the stack", () => {
     expect(versions()).toHaveLength(2);
 
     const audit = h.events("ManualRotationAudit").find((e) => e.invocationId === "inv-forced-1");
-    expect(audit).toMatchObject({ credential: CREDENTIAL, actor: "alice@contoso.example", reason: "quarterly drill", force: true, dryRun: false });
+    expect(audit).toMatchObject({
+      credential: CREDENTIAL,
+      actor: "alice@contoso.example",
+      reason: "quarterly drill",
+      force: true,
+      dryRun: false,
+    });
   });
 
   it("audits callers without App Service authentication as their principal name or the function key", async () => {
-    await post(CREDENTIAL, { dryRun: true, reason: "who am i" }, { "x-ms-client-principal-name": "bob@contoso.example" }, "inv-named");
+    await post(
+      CREDENTIAL,
+      { dryRun: true, reason: "who am i" },
+      { "x-ms-client-principal-name": "bob@contoso.example" },
+      "inv-named",
+    );
     await post(CREDENTIAL, { dryRun: true }, {}, "inv-key");
-    await post(CREDENTIAL, { dryRun: true }, { "x-ms-client-principal": "%%%not-base64-json" }, "inv-garbled");
+    await post(
+      CREDENTIAL,
+      { dryRun: true },
+      { "x-ms-client-principal": "%%%not-base64-json" },
+      "inv-garbled",
+    );
     const actor = (id: string) => h.events("ManualRotationAudit").find((e) => e.invocationId === id)?.actor;
     expect(actor("inv-named")).toBe("bob@contoso.example");
     expect(actor("inv-key")).toBe("function-key");
@@ -284,7 +358,9 @@ describe("GET /api/credentials", () => {
       expect(new Date(g.expiresOn!).getTime()).toBeGreaterThan(Date.now());
     }
     expect(view.generations.find((g) => g.phase === "active")!.activatedAt).toEqual(expect.any(String));
-    expect(view.targets).toEqual([{ name: "local", inSync: true, plugins: [{ pluginId: h.stack.pluginId, kid: active }] }]);
+    expect(view.targets).toEqual([
+      { name: "local", inSync: true, plugins: [{ pluginId: h.stack.pluginId, kid: active }] },
+    ]);
     expect(view.lastSuccess).toMatchObject({ outcome: "ok", trigger: "http" });
     expect(view.lastFailure).toMatchObject({ outcome: "failed", trigger: "http", code: "KV_FORBIDDEN" });
     expect(Date.parse(view.lastFailure!.at)).toBeGreaterThanOrEqual(Date.parse(view.lastSuccess!.at));
@@ -312,7 +388,10 @@ describe("errors", () => {
       delete process.env.ROTATOR_CONFIG;
       const rotate = await post(CREDENTIAL, {});
       expect(rotate.status).toBe(500);
-      expect(errorOf(rotate)).toMatchObject({ code: "CONFIG_NOT_SET", hint: expect.stringMatching(/ROTATOR_CONFIG/) });
+      expect(errorOf(rotate)).toMatchObject({
+        code: "CONFIG_NOT_SET",
+        hint: expect.stringMatching(/ROTATOR_CONFIG/),
+      });
       const status = await get();
       expect(status.status).toBe(500);
 
@@ -321,7 +400,10 @@ describe("errors", () => {
       process.env.ROTATOR_CONFIG = bad;
       const invalid = await post(CREDENTIAL, {});
       expect(invalid.status).toBe(500);
-      expect(errorOf(invalid)).toMatchObject({ code: "CONFIG_INVALID", message: expect.stringMatching(/policy\.algorithm/) });
+      expect(errorOf(invalid)).toMatchObject({
+        code: "CONFIG_INVALID",
+        message: expect.stringMatching(/policy\.algorithm/),
+      });
     } finally {
       if (saved === undefined) delete process.env.ROTATOR_CONFIG;
       else process.env.ROTATOR_CONFIG = saved;
@@ -332,7 +414,10 @@ describe("errors", () => {
   it("a storage failure answers 502 with the storage code, without the account key or upstream details", async () => {
     const key = /AccountKey=([^;]+)/.exec(h.stack.env.AzureWebJobsStorage!)![1]!;
     const wrongKey = Buffer.from("not-the-azurite-account-key-0123456789").toString("base64");
-    const env = { ...h.stack.env, AzureWebJobsStorage: h.stack.env.AzureWebJobsStorage!.replace(key, wrongKey) };
+    const env = {
+      ...h.stack.env,
+      AzureWebJobsStorage: h.stack.env.AzureWebJobsStorage!.replace(key, wrongKey),
+    };
     setFunctionsRuntime(createRuntime({ config: parseConfig(h.stack.config), env, logger: silentLogger }));
     try {
       const before = h.mutations();
@@ -355,14 +440,29 @@ describe("errors", () => {
     setFunctionsRuntime({
       ...h.rt,
       leases: {
-        tryAcquire: () => Promise.reject(new TypeError(`cannot read properties of undefined (token ${token})`)),
+        tryAcquire: () =>
+          Promise.reject(new TypeError(`cannot read properties of undefined (token ${token})`)),
       },
     });
     const { context, lines } = invocation("rotateCredential", "inv-internal");
     try {
-      const res = record(await rotateHttpHandler(httpRequest({ method: "POST", route: `credentials/${CREDENTIAL}/rotate`, params: { name: CREDENTIAL }, body: "{}" }), context));
+      const res = record(
+        await rotateHttpHandler(
+          httpRequest({
+            method: "POST",
+            route: `credentials/${CREDENTIAL}/rotate`,
+            params: { name: CREDENTIAL },
+            body: "{}",
+          }),
+          context,
+        ),
+      );
       expect(res.status).toBe(500);
-      expect(errorOf(res)).toEqual({ code: "INTERNAL", message: "internal error", hint: "See the function logs for invocation inv-internal." });
+      expect(errorOf(res)).toEqual({
+        code: "INTERNAL",
+        message: "internal error",
+        hint: "See the function logs for invocation inv-internal.",
+      });
       const logged = lines.join("\n");
       expect(logged).toMatch(/HttpFunctionFailed/);
       expect(logged).toMatch(/inv-internal/);
@@ -375,9 +475,17 @@ describe("errors", () => {
 
   it("maps errors by code, not by the upstream call's HTTP status", () => {
     const { context } = invocation("rotateCredential");
-    const upstream404 = new RotatorError("LEASE_STORAGE_ERROR", "acquire lease for orders-api: 404 ContainerNotFound", "see the storage code", { status: 404 });
+    const upstream404 = new RotatorError(
+      "LEASE_STORAGE_ERROR",
+      "acquire lease for orders-api: 404 ContainerNotFound",
+      "see the storage code",
+      { status: 404 },
+    );
     expect(errorResponse(upstream404, context).status).toBe(502);
-    const throttled = new RotatorError("KV_THROTTLED", "Key Vault answered 429", "retry later", { status: 429, retryable: true });
+    const throttled = new RotatorError("KV_THROTTLED", "Key Vault answered 429", "retry later", {
+      status: 429,
+      retryable: true,
+    });
     expect(errorResponse(throttled, context).status).toBe(503);
     const unknown = new RotatorError("UNKNOWN_CREDENTIAL", "no credential", "list them", { status: 404 });
     expect(errorResponse(unknown, context).status).toBe(404);

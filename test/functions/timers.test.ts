@@ -15,7 +15,11 @@ import { CERT_NAME, expectNoSecrets, invocation, startHarness, timerInfo, type H
 let h: Harness;
 const contextLines: string[] = [];
 
-async function runTimer(handler: typeof rotationTimerHandler, name: string, isPastDue = false): Promise<string[]> {
+async function runTimer(
+  handler: typeof rotationTimerHandler,
+  name: string,
+  isPastDue = false,
+): Promise<string[]> {
   const { context, lines } = invocation(name);
   await handler(timerInfo(isPastDue), context);
   contextLines.push(...lines);
@@ -24,7 +28,8 @@ async function runTimer(handler: typeof rotationTimerHandler, name: string, isPa
 const rotation = (isPastDue = false) => runTimer(rotationTimerHandler, "rotationTimer", isPastDue);
 const syncCheck = () => runTimer(syncCheckTimerHandler, "syncCheckTimer");
 
-const clientJwks = () => h.stack.kong.getPlugin(h.stack.pluginId)!.config.client_jwk as Record<string, unknown>[];
+const clientJwks = () =>
+  h.stack.kong.getPlugin(h.stack.pluginId)!.config.client_jwk as Record<string, unknown>[];
 const kongWrites = () => h.stack.kong.requests.filter((r) => r.method !== "GET").length;
 
 /** Another writer (decK, an operator) replaces our client's JWK through the Kong Admin API. */
@@ -55,9 +60,21 @@ describe("entry point", () => {
       vi.resetModules();
       await expect(import("../../src/functions/index.js")).resolves.toBeDefined();
       const skipped = warn.mock.calls
-        .map((c) => /Skipping call to register function "([^"]+)" because the "@azure\/functions" package is in test mode/.exec(String(c[0]))?.[1])
+        .map(
+          (c) =>
+            /Skipping call to register function "([^"]+)" because the "@azure\/functions" package is in test mode/.exec(
+              String(c[0]),
+            )?.[1],
+        )
         .filter((n): n is string => n !== undefined);
-      expect(skipped.sort()).toEqual(["doctor", "getCredential", "listCredentials", "rotateCredential", "rotationTimer", "syncCheckTimer"]);
+      expect(skipped.sort()).toEqual([
+        "doctor",
+        "getCredential",
+        "listCredentials",
+        "rotateCredential",
+        "rotationTimer",
+        "syncCheckTimer",
+      ]);
     } finally {
       warn.mockRestore();
     }
@@ -73,7 +90,11 @@ describe("rotationTimer", () => {
     expect(clientJwks()[1]).toMatchObject({ kid: x5t, x5t, alg: "PS256" });
     expect(h.stack.entra.keyCredentials(APP_CLIENT_ID).map((k) => k.x5t)).toEqual([x5t]);
     expect(await h.stack.kong.probe(h.stack.pluginId, APP_CLIENT_ID)).toMatchObject({ ok: true, kid: x5t });
-    expect(h.events("RotationRequested").at(-1)).toMatchObject({ credential: CREDENTIAL, trigger: "timer", reason: "schedule" });
+    expect(h.events("RotationRequested").at(-1)).toMatchObject({
+      credential: CREDENTIAL,
+      trigger: "timer",
+      reason: "schedule",
+    });
   });
 
   it("then finds nothing to do, and changes nothing", async () => {
@@ -85,7 +106,9 @@ describe("rotationTimer", () => {
   });
 
   it("reports busy, and changes nothing, while another writer holds the lease", async () => {
-    const leases = createBlobLeaseManager({ blob: BlobServiceClient.fromConnectionString(h.stack.env.AzureWebJobsStorage!) });
+    const leases = createBlobLeaseManager({
+      blob: BlobServiceClient.fromConnectionString(h.stack.env.AzureWebJobsStorage!),
+    });
     const lease = await leases.tryAcquire(CREDENTIAL, "cli:operator");
     expect(lease).toBeDefined();
     const before = h.mutations();
@@ -118,9 +141,20 @@ describe("syncCheckTimer", () => {
     const jwks = clientJwks();
     expect(jwks[1]).toMatchObject({ kid: active, x5t: active });
     expect(jwks[0]).toEqual(partner);
-    expect(h.stack.kong.getPlugin(h.stack.pluginId)!.config.client_id).toEqual([PARTNER_CLIENT_ID, APP_CLIENT_ID]);
-    expect(await h.stack.kong.probe(h.stack.pluginId, APP_CLIENT_ID)).toMatchObject({ ok: true, kid: active });
-    expect(h.events("KeySyncFinding").at(-1)).toMatchObject({ code: "KONG_DRIFT", target: "local", x5t: active, reapplied: true });
+    expect(h.stack.kong.getPlugin(h.stack.pluginId)!.config.client_id).toEqual([
+      PARTNER_CLIENT_ID,
+      APP_CLIENT_ID,
+    ]);
+    expect(await h.stack.kong.probe(h.stack.pluginId, APP_CLIENT_ID)).toMatchObject({
+      ok: true,
+      kid: active,
+    });
+    expect(h.events("KeySyncFinding").at(-1)).toMatchObject({
+      code: "KONG_DRIFT",
+      target: "local",
+      x5t: active,
+      reapplied: true,
+    });
 
     expect(await syncCheck()).toEqual([`${CREDENTIAL}: in sync`]);
   });

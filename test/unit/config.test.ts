@@ -7,7 +7,10 @@ const valid = () => ({
     {
       name: "orders-api",
       certificateName: "kong-orders-api",
-      entra: { tenantId: "11111111-2222-3333-4444-555555555555", clientId: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee" },
+      entra: {
+        tenantId: "11111111-2222-3333-4444-555555555555",
+        clientId: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+      },
       kong: [
         {
           name: "prod",
@@ -33,7 +36,10 @@ function issues(doc: unknown): { path: string; message: string }[] {
 describe("configuration", () => {
   it("applies public-cloud and policy defaults", () => {
     const cfg = parseConfig(valid());
-    expect(cfg.cloud).toEqual({ authorityHost: "https://login.microsoftonline.com", graphBaseUrl: "https://graph.microsoft.com" });
+    expect(cfg.cloud).toEqual({
+      authorityHost: "https://login.microsoftonline.com",
+      graphBaseUrl: "https://graph.microsoft.com",
+    });
     const p = cfg.credentials[0]!.policy;
     expect(p.algorithm).toBe("PS256");
     expect(p.renewBefore).toBe(30 * 86_400_000);

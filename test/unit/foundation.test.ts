@@ -51,18 +51,33 @@ describe("retry policy", () => {
     expect(c.slept).toEqual([2000, 2000]);
     const c2 = clock();
     await expect(
-      withRetry(async () => { throw new Error("down"); }, () => ({ retry: true }), { clock: c2, policy: { ...defaultRetryPolicy, maxAttempts: 3 } }),
+      withRetry(
+        async () => {
+          throw new Error("down");
+        },
+        () => ({ retry: true }),
+        { clock: c2, policy: { ...defaultRetryPolicy, maxAttempts: 3 } },
+      ),
     ).rejects.toThrow("down");
     expect(c2.slept).toHaveLength(2);
   });
 
   it("does not retry what the classifier refuses, and times out hung attempts", async () => {
     let calls = 0;
-    await expect(withRetry(async () => { calls++; throw new Error("400"); }, () => ({ retry: false }))).rejects.toThrow("400");
+    await expect(
+      withRetry(
+        async () => {
+          calls++;
+          throw new Error("400");
+        },
+        () => ({ retry: false }),
+      ),
+    ).rejects.toThrow("400");
     expect(calls).toBe(1);
     const c = clock();
     const hung = withRetry(
-      (_a, signal) => new Promise((_r, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+      (_a, signal) =>
+        new Promise((_r, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
       (e) => ({ retry: (e as Error).name === "TimeoutError" }),
       { clock: c, policy: { ...defaultRetryPolicy, attemptTimeoutMs: 20, maxAttempts: 2 } },
     );
@@ -82,7 +97,8 @@ describe("secret hygiene", () => {
       "token kong-admin-s3cret-token",
     ].join("\n");
     const out = redactText(text);
-    for (const s of ["MIIEvQ", "abc.def", "eyJhbGci", "secret-d", "secret-qi", "kong-admin-s3cret-token"]) expect(out).not.toContain(s);
+    for (const s of ["MIIEvQ", "abc.def", "eyJhbGci", "secret-d", "secret-qi", "kong-admin-s3cret-token"])
+      expect(out).not.toContain(s);
     expect(out).toContain('"n":"public"');
   });
 

@@ -10,13 +10,19 @@ import { systemClock } from "../../src/clock.js";
 const credential = (name: string) => ({
   name,
   certificateName: `kong-${name}`,
-  entra: { tenantId: "11111111-2222-3333-4444-555555555555", clientId: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee" },
+  entra: {
+    tenantId: "11111111-2222-3333-4444-555555555555",
+    clientId: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+  },
   kong: [{ name: "k", adminUrl: "https://kong.example:8444", pluginTags: ["rotator"] }],
 });
 
 describe("rotateAll", () => {
   it("alerts a credential whose run cannot start and goes on with the next one", async () => {
-    const config = parseConfig({ keyVault: { url: "https://v.vault.azure.net" }, credentials: [credential("a"), credential("b")] });
+    const config = parseConfig({
+      keyVault: { url: "https://v.vault.azure.net" },
+      credentials: [credential("a"), credential("b")],
+    });
     const alerts: { condition: AlertCondition; failing: boolean }[] = [];
     const rt: Runtime = {
       config,
@@ -25,7 +31,8 @@ describe("rotateAll", () => {
       storage: "test",
       leases: {
         tryAcquire: async (name) => {
-          if (name === "a") throw new RotatorError("LEASE_STORAGE_UNAVAILABLE", "storage down", "check storage");
+          if (name === "a")
+            throw new RotatorError("LEASE_STORAGE_UNAVAILABLE", "storage down", "check storage");
           return undefined;
         },
       },
@@ -45,7 +52,14 @@ describe("rotateAll", () => {
       ["b", "busy"],
     ]);
     expect(alerts).toEqual([
-      { condition: expect.objectContaining({ event: "KeyRotationFailed", credential: "a", code: "LEASE_STORAGE_UNAVAILABLE" }), failing: true },
+      {
+        condition: expect.objectContaining({
+          event: "KeyRotationFailed",
+          credential: "a",
+          code: "LEASE_STORAGE_UNAVAILABLE",
+        }),
+        failing: true,
+      },
     ]);
   });
 });

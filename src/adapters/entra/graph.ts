@@ -263,7 +263,11 @@ export function createGraphDirectory(opts: GraphDirectoryOptions): EntraDirector
           if (done) return done;
         }
         const proof = await graphProof(proofSigner, app.objectId, clock.now());
-        const added = await request(roller, `/applications/${encodeURIComponent(app.objectId)}/addKey`, signal).post({
+        const added = await request(
+          roller,
+          `/applications/${encodeURIComponent(app.objectId)}/addKey`,
+          signal,
+        ).post({
           ...body,
           proof,
         });

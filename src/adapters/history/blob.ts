@@ -34,7 +34,10 @@ export function createBlobRunHistory(opts: { blob: BlobServiceClient; container?
     get,
     async record(credential, run) {
       const body = JSON.stringify(mergeRun(await get(credential), run));
-      const upload = () => blobOf(credential).upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: "application/json" } });
+      const upload = () =>
+        blobOf(credential).upload(body, Buffer.byteLength(body), {
+          blobHTTPHeaders: { blobContentType: "application/json" },
+        });
       try {
         await upload();
       } catch (e) {
@@ -50,6 +53,7 @@ export function createMemoryRunHistory(): RunHistory {
   const entries = new Map<string, Entry>();
   return {
     get: async (credential) => entries.get(credential) ?? {},
-    record: async (credential, run) => void entries.set(credential, mergeRun(entries.get(credential) ?? {}, run)),
+    record: async (credential, run) =>
+      void entries.set(credential, mergeRun(entries.get(credential) ?? {}, run)),
   };
 }

@@ -151,7 +151,11 @@ export function toView(plugin: OidcPlugin, index: number, workspace: string | un
 }
 
 /** Public facts about a plugin for our client, without judging them (doctor and adopt judge). */
-export function diagnosePlugin(plugin: OidcPlugin, clientId: string, workspace: string | undefined): KongPluginDiagnosis {
+export function diagnosePlugin(
+  plugin: OidcPlugin,
+  clientId: string,
+  workspace: string | undefined,
+): KongPluginDiagnosis {
   const c = plugin.config;
   const index = arrayOf(c.client_id).indexOf(clientId);
   const d: KongPluginDiagnosis = { pluginId: plugin.id, name: plugin.name, clientIndex: index };

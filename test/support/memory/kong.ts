@@ -42,7 +42,9 @@ export class MemoryKongTarget implements KongTarget {
         clientIndex: 0,
         clientAuth: "private_key_jwt",
         ...(p.jwk
-          ? { jwk: { kid: p.jwk.kid, x5t: p.jwk.x5t, alg: p.jwk.alg, kty: p.jwk.kty, n: p.jwk.n, e: p.jwk.e } }
+          ? {
+              jwk: { kid: p.jwk.kid, x5t: p.jwk.x5t, alg: p.jwk.alg, kty: p.jwk.kty, n: p.jwk.n, e: p.jwk.e },
+            }
           : {}),
       })),
     }));

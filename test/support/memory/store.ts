@@ -120,13 +120,24 @@ export class MemoryCertificateStore implements CertificateStore {
   }
 
   /** Import: the PEM's first private key and first certificate become a completed version. */
-  importVersion(name: string, material: ImportMaterial, tags: Record<string, string>): Promise<CertificateVersion> {
+  importVersion(
+    name: string,
+    material: ImportMaterial,
+    tags: Record<string, string>,
+  ): Promise<CertificateVersion> {
     return this.calls.run("store.importVersion", true, () => {
       checkTags(tags);
-      const keyPem = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/.exec(material.pem)?.[0];
+      const keyPem = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/.exec(
+        material.pem,
+      )?.[0];
       const certPem = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(material.pem)?.[0];
       if (!keyPem || !certPem)
-        throw new RotatorError("KV_BAD_REQUEST", "the import holds no key or no certificate", "Send key and certificate.", { status: 400 });
+        throw new RotatorError(
+          "KV_BAD_REQUEST",
+          "the import holds no key or no certificate",
+          "Send key and certificate.",
+          { status: 400 },
+        );
       const x = new X509Certificate(certPem);
       const privateKey = createPrivateKey(keyPem);
       const pkcs8 = privateKey.export({ format: "pem", type: "pkcs8" });
