@@ -32,10 +32,9 @@ export interface ServerTls {
 
 async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", key));
-  return `-----BEGIN PRIVATE KEY-----\n${der
-    .toString("base64")
-    .replace(/(.{64})/g, "$1\n")
-    .trim()}\n-----END PRIVATE KEY-----\n`;
+  return createPrivateKey({ key: der, format: "der", type: "pkcs8" })
+    .export({ format: "pem", type: "pkcs8" })
+    .toString();
 }
 
 export async function ensureCa(dir: string): Promise<LocalCa> {

@@ -19,7 +19,7 @@ import {
   type LocalStack,
 } from "../../stack/stack.js";
 import { probeLogin } from "../../stack/kong/probe.js";
-import { main } from "../../src/cli/main.js";
+import { runCli } from "../support/cli.js";
 import type { AdoptReport } from "../../src/app/adopt.js";
 
 const CERT_NAME = `kong-${CREDENTIAL}`;
@@ -79,16 +79,7 @@ function file(name: string, content: string | Buffer): string {
   return path;
 }
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main([...argv, "--config", configPath], {
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    env: { ...stack.env },
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const cli = (...argv: string[]) => runCli(argv, configPath, stack.env);
 
 async function adoptJson(...argv: string[]): Promise<{ code: number; report: AdoptReport }> {
   const r = await cli("adopt", CREDENTIAL, "--json", ...argv);

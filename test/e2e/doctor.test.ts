@@ -18,7 +18,7 @@ import {
   PARTNER_CLIENT_ID,
   type LocalStack,
 } from "../../stack/stack.js";
-import { main } from "../../src/cli/main.js";
+import { runCli } from "../support/cli.js";
 import { parseConfig } from "../../src/config/load.js";
 import { createRuntime } from "../../src/app/runtime.js";
 import { silentLogger } from "../../src/log/logger.js";
@@ -36,19 +36,8 @@ function writeConfig(doc: Record<string, unknown>): string {
   return path;
 }
 
-async function cli(
-  argv: string[],
-  opts: { config?: string; env?: Record<string, string> } = {},
-): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main([...argv, "--config", opts.config ?? configPath], {
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    env: opts.env ?? { ...stack.env },
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const cli = (argv: string[], opts: { config?: string; env?: Record<string, string> } = {}) =>
+  runCli(argv, opts.config ?? configPath, opts.env ?? stack.env);
 
 async function doctorJson(
   opts: { config?: string; env?: Record<string, string> } = {},

@@ -18,21 +18,13 @@ import {
 } from "../../stack/stack.js";
 import { probeLogin } from "../../stack/kong/probe.js";
 import { main } from "../../src/cli/main.js";
+import { runCli } from "../support/cli.js";
 import { createBlobLeaseManager } from "../../src/adapters/lease/blob.js";
 
 let stack: LocalStack;
 let configPath: string;
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main([...argv, "--config", configPath], {
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    env: { ...stack.env },
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const cli = (...argv: string[]) => runCli(argv, configPath, stack.env);
 
 const probe = () => stack.kong.probe(stack.pluginId, APP_CLIENT_ID);
 const ourJwk = () => {
