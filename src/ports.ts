@@ -130,6 +130,11 @@ export interface EntraDirectory {
    * Fallback when the app has no valid key: PATCH keyCredentials, re-sending existing entries and adding
    * `add` / dropping `removeKeyIds`. Needs Application.ReadWrite.OwnedBy (owner) or .All.
    */
+  /**
+   * Preflight for the PATCH fallback, without writing: may the service identity PATCH this app's
+   * keyCredentials? `undefined` when it cannot tell (the PATCH itself then decides).
+   */
+  canPatchKeyCredentials?(app: EntraApplication): Promise<boolean | undefined>;
   patchKeyCredentials(
     app: EntraApplication,
     change: { add?: { certDer: Uint8Array; displayName: string }; removeKeyIds?: string[] },

@@ -75,13 +75,17 @@ export function publishNotListed(x5t: string): RotatorError {
 }
 
 /** PATCH /applications needs Application.ReadWrite.OwnedBy (service is an owner) or Application.ReadWrite.All. */
+/** The PATCH fallback is not allowed: refused by Graph (`cause`), or seen beforehand (no cause). */
 export function patchForbidden(cause: unknown): RotatorError {
   return new RotatorError(
     "ENTRA_PATCH_FORBIDDEN",
-    "Graph refused PATCH /applications (403): the app has no valid key of ours, so addKey cannot be used",
+    (cause === undefined
+      ? "the service identity's Graph token grants no permission to PATCH /applications"
+      : "Graph refused PATCH /applications (403)") +
+      ": the app has no valid key of ours, so addKey cannot be used",
     "Grant the service's identity the Microsoft Graph application permission Application.ReadWrite.OwnedBy and add it as an owner of the app " +
       "(or grant Application.ReadWrite.All). Alternatively upload the pending certificate to the app once by hand; later rotations use addKey, which needs no permission.",
-    { status: 403, cause },
+    cause === undefined ? {} : { status: 403, cause },
   );
 }
 

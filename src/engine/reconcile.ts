@@ -10,7 +10,7 @@
 import type { CredentialConfig } from "../config/load.js";
 import { RotatorError, toRotatorError } from "../errors.js";
 import { redact, redactText } from "../log/redact.js";
-import { EngineBug, noProgress, runAborted } from "./errors.js";
+import { EngineBug, noProgress, patchForbidden, runAborted } from "./errors.js";
 import type { EnginePorts, SafeError, Snapshot, UnmanagedKey } from "./types.js";
 import { observe } from "./observe.js";
 import { describeAction, plan, type ActionKind, type Plan, type PlannedAction } from "./plan.js";
@@ -137,6 +137,15 @@ export async function reconcile(
       });
       return finish(cred, ports, report, snapshot, { error });
     }
+    // Bootstrap registers through PATCH: when the identity visibly lacks the permission, refuse before
+    // Key Vault creates a version that could not be published.
+    const viaPatch = current.actions.some((a) => a.kind === "publish" && a.method === "patch");
+    if (
+      action.kind === "create" &&
+      viaPatch &&
+      (await ports.directory.canPatchKeyCredentials?.(snapshot.app)) === false
+    )
+      return finish(cred, ports, report, snapshot, { error: patchForbidden(undefined) });
 
     const startedAt = clock.now();
     const tags = new TagBook(ports.store, cred.certificateName);

@@ -263,6 +263,17 @@ describe("Graph adapter: PATCH fallback", () => {
   });
 });
 
+describe("Graph adapter: PATCH preflight", () => {
+  it("reads the permission from the identity's own token roles, without writing", async () => {
+    const writer = directoryFor(SERVICE);
+    const reader = directoryFor(READER);
+    const before = fake.graph.requests.filter((r) => r.method !== "GET").length;
+    expect(await writer.canPatchKeyCredentials?.(await writer.getApplication(app.appId))).toBe(true);
+    expect(await reader.canPatchKeyCredentials?.(await reader.getApplication(app.appId))).toBe(false);
+    expect(fake.graph.requests.filter((r) => r.method !== "GET").length).toBe(before);
+  });
+});
+
 describe("Graph adapter: failures and retries", () => {
   it("honours 429 Retry-After", async () => {
     fake.graph.faults.add({

@@ -77,6 +77,12 @@ type RawKeyCredential = z.infer<typeof keyCredentialSchema>;
 
 const SELECT = "id,appId,displayName,keyCredentials";
 const CERT = { type: "AsymmetricX509Cert", usage: "Verify" } as const;
+/** Application permissions that allow PATCH /applications/{id} (https://learn.microsoft.com/graph/api/application-update#permissions). */
+const PATCH_ROLES = new Set([
+  "Application.ReadWrite.OwnedBy",
+  "Application.ReadWrite.All",
+  "Directory.ReadWrite.All",
+]);
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, op: GraphOperation): T {
   const result = schema.safeParse(body);
@@ -290,6 +296,25 @@ export function createGraphDirectory(opts: GraphDirectoryOptions): EntraDirector
           proof,
         });
       });
+    },
+
+    async canPatchKeyCredentials() {
+      // App-only Graph tokens are JWTs whose `roles` claim lists the application permissions granted
+      // (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#payload-claims).
+      // Clients should not depend on token contents, so this is only a preflight: anything unreadable is
+      // "unknown" and the PATCH decides. OwnedBy also needs ownership, which Graph checks on the PATCH.
+      let roles: unknown;
+      try {
+        const token = await opts.credential.getToken(scopes);
+        const payload = token?.token.split(".")[1];
+        roles = payload
+          ? (JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { roles?: unknown }).roles
+          : undefined;
+      } catch {
+        return undefined;
+      }
+      if (!Array.isArray(roles)) return undefined;
+      return roles.some((r) => PATCH_ROLES.has(String(r)));
     },
 
     async patchKeyCredentials(app, change) {
