@@ -53,6 +53,11 @@ export function isRotatorError(e: unknown): e is RotatorError {
   return e instanceof RotatorError;
 }
 
+/** Codes that mean "the configuration or environment is wrong", not "a dependency failed". */
+export function isConfigurationError(code: string): boolean {
+  return /^CONFIG_|_NOT_CONFIGURED$|_CONFIG_INVALID$/.test(code);
+}
+
 /** Wrap anything thrown into a RotatorError without copying its message verbatim into hints. */
 export function toRotatorError(e: unknown, fallbackCode = "INTERNAL"): RotatorError {
   if (e instanceof RotatorError) return e;

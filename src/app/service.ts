@@ -195,9 +195,9 @@ export type SyncResult =
   | { credential: string; kind: "error"; error: SafeError };
 
 /** Drift detection for every credential; re-applies under the lease when configured to. */
-export async function syncCheck(rt: Runtime): Promise<SyncResult[]> {
+export async function syncCheck(rt: Runtime, names?: string[]): Promise<SyncResult[]> {
   const results: SyncResult[] = [];
-  for (const cred of rt.config.credentials) {
+  for (const cred of names ? names.map((n) => rt.credential(n)) : rt.config.credentials) {
     const lease = await rt.leases.tryAcquire(cred.name, holderId("sync-timer"));
     if (!lease) {
       results.push({ credential: cred.name, kind: "busy" });

@@ -22,7 +22,7 @@ import { userInfo } from "node:os";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../config/load.js";
-import { isRotatorError, toRotatorError } from "../errors.js";
+import { isConfigurationError, isRotatorError, toRotatorError } from "../errors.js";
 import { jsonLogger, type Logger } from "../log/logger.js";
 import { redact, redactText, registerSecret } from "../log/redact.js";
 import { createRuntime } from "../app/runtime.js";
@@ -33,7 +33,7 @@ import { readCertificateInput } from "../app/cert-input.js";
 import { configChecks, report } from "../app/checks.js";
 import { adoptText, doctorText, progressLine, reportText, statusText, syncText } from "./format.js";
 
-const USAGE = `usage: kong-key-rotator <plan|run|rotate|status|sync|doctor> [name] [--config file] [--json] [--force] [--reason text] [--no-other-writer]
+const USAGE = `usage: kong-key-rotator <plan|run|rotate|status|sync|doctor> [name] [--config file] [--json] [--force] [--reason text] [--no-other-writer] [--verbose]
        kong-key-rotator adopt <name> --cert <pem|pfx> [--password p] [--yes] [--config file] [--json] [--no-other-writer]`;
 
 export interface CliIo {
@@ -158,7 +158,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return views.some((v) => v.error) ? 1 : 0;
     }
     if (command === "sync") {
-      const results = (await syncCheck(rt)).filter((r) => names.includes(r.credential));
+      const results = await syncCheck(rt, names);
       print(results.map(syncText).join("\n"), results);
       return results.some(
         (r) =>
@@ -201,13 +201,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const err = toRotatorError(e);
     io.err(
       asJson
-        ? JSON.stringify({ error: err.toJSON() })
+        ? JSON.stringify(redact({ error: err.toJSON() }))
         : redactText(`error ${err.code}: ${err.message}\nhint: ${err.hint}`),
     );
-    return isRotatorError(e) &&
-      /^(CONFIG_|UNKNOWN_CREDENTIAL|STORAGE_NOT_CONFIGURED|IDENTITY_NOT_CONFIGURED)/.test(err.code)
-      ? 2
-      : 1;
+    return isRotatorError(e) && (err.code === "UNKNOWN_CREDENTIAL" || isConfigurationError(err.code)) ? 2 : 1;
   }
 }
 

@@ -13,10 +13,16 @@ const duration = (what: string) =>
     })
     .transform((s) => parseDuration(s) as number);
 
+/** https only: tokens and the Kong RBAC token travel on these. Plain http only to this machine (tests, tunnels). */
 const httpsUrl = z
   .string()
   .url({ message: "must be an absolute URL" })
-  .refine((u) => /^https?:\/\//.test(u), { message: "must be an http(s) URL" })
+  .refine(
+    (u) => u.startsWith("https://") || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u),
+    {
+      message: "must be an https URL (plain http is accepted only for 127.0.0.1 / localhost)",
+    },
+  )
   .transform((u) => u.replace(/\/+$/, ""));
 
 const guid = z
@@ -157,6 +163,17 @@ export const configSchema = z
           });
         targets.add(t.name);
       });
+    });
+    const apps = new Map<string, number>();
+    cfg.credentials.forEach((c, i) => {
+      const key = `${c.entra.tenantId}/${c.entra.clientId}`;
+      if (apps.has(key))
+        ctx.addIssue({
+          code: "custom",
+          path: ["credentials", i, "entra", "clientId"],
+          message: `app ${c.entra.clientId} is already rotated by credential #${apps.get(key)}: one credential per Entra app (two would race on its keyCredentials)`,
+        });
+      apps.set(key, i);
     });
     const certs = new Map<string, number>();
     cfg.credentials.forEach((c, i) => {

@@ -69,6 +69,7 @@ export async function checkSync(
         hint: "Rotation should have renewed it (policy.renewBefore); check the last rotation runs' errors.",
       });
     let jwk: Promise<KongPrivateJwk> | undefined;
+    const verifiedInFlight = s.generations.flatMap((g) => (g.phase === "verified" && g.x5t ? [g.x5t] : []));
     for (const t of s.targets) {
       if (t.error) {
         findings.push({
@@ -81,6 +82,9 @@ export async function checkSync(
         continue;
       }
       if (targetHolds(t, x5t)) continue;
+      // Mid-activation (a failed activation already reached this target): it holds a verified key the IdP
+      // accepts, and the next rotation run finishes the activation. Re-applying the old key would only churn.
+      if (verifiedInFlight.some((v) => targetHolds(t, v))) continue;
       const finding: SyncFinding = {
         code: "KONG_DRIFT",
         target: t.name,

@@ -2,7 +2,7 @@
  * HTTP helpers shared by the HTTP functions: bounded JSON bodies, safe error responses, caller identity.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { isRotatorError, toRotatorError, type RotatorError } from "../errors.js";
+import { isConfigurationError, isRotatorError, toRotatorError, type RotatorError } from "../errors.js";
 import { redact, redactText } from "../log/redact.js";
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -48,11 +48,10 @@ export function errorResponse(e: unknown, context: InvocationContext): HttpRespo
 }
 
 /** Server-side configuration problems: the caller cannot fix them by changing the request. */
-const CONFIGURATION = /^CONFIG_|_NOT_CONFIGURED$|_CONFIG_INVALID$/;
 
 function statusFor(e: RotatorError): number {
   if (e.code === "UNKNOWN_CREDENTIAL") return 404;
-  if (CONFIGURATION.test(e.code)) return 500;
+  if (isConfigurationError(e.code)) return 500;
   // A dependency (Key Vault, Entra, Storage, Kong) failed: 503 when trying again later may help.
   return e.retryable ? 503 : 502;
 }

@@ -16,9 +16,10 @@ const bodySchema = z
 /**
  * HTTP responses must come within 230 s on Azure (load balancer idle timeout), so a manual rotation runs
  * for at most this budget and then reports its progress; the engine is resumable, and the next timer run
- * (or another request) continues from the persisted phase. ROTATE_HTTP_BUDGET overrides (ISO-8601).
+ * (or another request) continues from the persisted phase. ROTATE_HTTP_BUDGET overrides (ISO-8601); an
+ * unparseable value means the default, and anything above 220 s is capped to stay under the limit.
  */
-const BUDGET_MS = parseDuration(process.env.ROTATE_HTTP_BUDGET ?? "PT3M") ?? 180_000;
+const BUDGET_MS = Math.min(parseDuration(process.env.ROTATE_HTTP_BUDGET ?? "PT3M") ?? 180_000, 220_000);
 
 export async function rotateHttpHandler(
   req: HttpRequest,

@@ -90,6 +90,21 @@ describe("configuration", () => {
     expect(issues(never).map((i) => i.path)).toContain("credentials[0].policy.verifyTimeout");
   });
 
+  it("refuses plain http except to this machine, and two credentials on one Entra app", () => {
+    const doc = valid() as Record<string, unknown>;
+    const creds = doc.credentials as Record<string, unknown>[];
+    creds[0]!.kong = [{ name: "prod", adminUrl: "http://kong-admin.example:8001", pluginTags: ["r"] }];
+    creds.push({ ...creds[0]!, name: "second", certificateName: "kong-second" });
+    expect(issues(doc).map((i) => i.path)).toEqual(
+      expect.arrayContaining(["credentials[0].kong[0].adminUrl", "credentials[1].entra.clientId"]),
+    );
+    const local = valid() as Record<string, unknown>;
+    (local.credentials as Record<string, unknown>[])[0]!.kong = [
+      { name: "dev", adminUrl: "http://127.0.0.1:8001", pluginTags: ["r"] },
+    ];
+    expect(parseConfig(local).credentials[0]!.kong[0]!.adminUrl).toBe("http://127.0.0.1:8001");
+  });
+
   it("parses YAML and explains syntax errors", () => {
     const cfg = parseConfigText(
       `keyVault: { url: https://v.vault.azure.net }\ncredentials:\n  - name: a\n    certificateName: c\n    entra: { tenantId: contoso.onmicrosoft.com, clientId: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee }\n    kong: [ { name: k, adminUrl: "https://k:8444", pluginTags: [rotator:a] } ]\n`,

@@ -3,7 +3,16 @@ import { describe, expect, it } from "vitest";
 import { observe } from "../../src/engine/observe.js";
 import { credentialStatus } from "../../src/engine/status.js";
 import { checkSync } from "../../src/engine/sync.js";
-import { activeVersion, bootstrapped, only, renewed, versionsByPhase } from "../support/scenarios.js";
+import {
+  activeVersion,
+  bootstrapped,
+  only,
+  renewed,
+  toRenewal,
+  versionsByPhase,
+} from "../support/scenarios.js";
+import { reconcile } from "../../src/engine/reconcile.js";
+import { RotatorError } from "../../src/errors.js";
 
 const DAY = 86_400_000;
 
@@ -103,5 +112,27 @@ describe("checkSync", () => {
         error: expect.objectContaining({ code: "KONG_READBACK_MISMATCH" }),
       }),
     ]);
+  });
+});
+
+describe("checkSync during a half-finished activation", () => {
+  it("leaves a target that already holds the verified next key alone (the next run finishes the activation)", async () => {
+    const w = await bootstrapped();
+    toRenewal(w);
+    w.calls.failNext("kong[internal].apply", 1, {
+      error: () =>
+        new RotatorError("KONG_UNAVAILABLE", "Admin API answered 503", "Check the control plane.", {
+          status: 503,
+          retryable: true,
+        }),
+    });
+    expect((await reconcile(w.cred, w.ports)).outcome).toBe("failed");
+    const next = only(versionsByPhase(w, "verified"));
+    expect(w.kong[0]?.kids()).toEqual([next.cert?.x5t]);
+
+    const r = await checkSync(w.cred, w.ports, { reapply: true, expiryWarningMs: DAY });
+    expect(r.findings).toEqual([]);
+    expect(w.kong[0]?.kids()).toEqual([next.cert?.x5t]);
+    expect(w.calls.count((e) => e.op.endsWith(".apply"))).toBe(2);
   });
 });

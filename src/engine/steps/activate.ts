@@ -4,7 +4,7 @@
  * between the two writes leaves two `active` generations; the newest activatedAt wins on the next run.
  * A failing target leaves the generation `verified`: targets already updated hold a key the IdP accepts.
  */
-import { activateNotVerified, activateShorterLifetime } from "../errors.js";
+import { activateNotVerified, activateShorterLifetime, runAborted } from "../errors.js";
 import { loadJwk, applyTo } from "../kong.js";
 import { activesNewestFirst, effectiveActive, keyAtApp } from "../model.js";
 import type { PlannedAction } from "../plan.js";
@@ -24,6 +24,8 @@ export async function activateGeneration(
 
   const jwk = await loadJwk(ctx.ports.store, ctx.cred, g);
   for (const target of ctx.ports.kong) {
+    // A lost lease means another writer may be working: stop before the next write.
+    if (ctx.signal?.aborted) throw runAborted();
     const plugins = await applyTo(target, jwk);
     ctx.progress(`Kong target ${target.name}: ${plugins} plugin(s) confirmed on ${jwk.kid}`);
   }

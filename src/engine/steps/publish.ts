@@ -6,7 +6,7 @@
  * - Otherwise (bootstrap, every key expired): PATCH keyCredentials, which needs
  *   Application.ReadWrite.OwnedBy or .All (https://learn.microsoft.com/graph/api/application-update).
  */
-import { mapPatchError, publishNotListed } from "../errors.js";
+import { mapPatchError, publishNotListed, runAborted } from "../errors.js";
 import { keyAtApp, proofGeneration } from "../model.js";
 import type { PlannedAction } from "../plan.js";
 import { phaseTags, TAG_ENTRA_KEY_ID, TAG_PUBLISHED_AT } from "../tags.js";
@@ -29,6 +29,7 @@ export async function publishGeneration(
       keyId = (await directory.addKey(s.app, der, signerFor(ctx, proof), displayName)).keyId;
       detail = `added with addKey (proof signed by ${proof.x5t})`;
     } else {
+      if (ctx.signal?.aborted) throw runAborted();
       let app;
       try {
         app = await directory.patchKeyCredentials(s.app, { add: { certDer: der, displayName } });
