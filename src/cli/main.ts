@@ -34,7 +34,7 @@ import { configChecks, report } from "../app/checks.js";
 import { adoptText, doctorText, progressLine, reportText, statusText, syncText } from "./format.js";
 
 const USAGE = `usage: kong-key-rotator <plan|run|rotate|status|sync|doctor> [name] [--config file] [--json] [--force] [--reason text] [--no-other-writer] [--verbose]
-       kong-key-rotator adopt <name> --cert <pem|pfx> [--password p] [--yes] [--config file] [--json] [--no-other-writer]`;
+       kong-key-rotator adopt <name> --cert <pem|pfx> [--password p | --password-env NAME] [--yes] [--config file] [--json] [--no-other-writer]`;
 
 export interface CliIo {
   out: (s: string) => void;
@@ -74,11 +74,23 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.err("adopt needs --cert <file> (PEM with key and certificate, or PFX)\n" + USAGE);
     return 2;
   }
-  if (command !== "adopt" && (values.cert !== undefined || values.password !== undefined || values.yes)) {
-    io.err("--cert, --password and --yes apply to 'adopt' only\n" + USAGE);
+  if (
+    command !== "adopt" &&
+    (values.cert !== undefined ||
+      values.password !== undefined ||
+      values["password-env"] !== undefined ||
+      values.yes)
+  ) {
+    io.err("--cert, --password, --password-env and --yes apply to 'adopt' only\n" + USAGE);
     return 2;
   }
-  registerSecret(values.password);
+  // --password-env keeps the password out of the process list and shell history.
+  const password = values.password ?? (values["password-env"] ? io.env[values["password-env"]] : undefined);
+  if (values["password-env"] && password === undefined) {
+    io.err(`--password-env: environment variable ${values["password-env"]} is not set`);
+    return 2;
+  }
+  registerSecret(password);
   const asJson = values.json === true;
   const print = (human: string, machine: unknown) =>
     io.out(asJson ? JSON.stringify(redact(machine), null, 2) : redactText(human));
@@ -143,7 +155,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         io.err(`cannot read ${values.cert}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
         return 2;
       }
-      const input = readCertificateInput(bytes, values.password);
+      const input = readCertificateInput(bytes, password);
       const r = await adopt(rt, name, input, {
         apply: values.yes === true,
         holder: `cli-adopt:${safeUser()}`,
@@ -219,6 +231,7 @@ function parse(argv: string[]) {
       reason: { type: "string" },
       cert: { type: "string" },
       password: { type: "string" },
+      "password-env": { type: "string" },
       yes: { type: "boolean" },
       "no-other-writer": { type: "boolean" },
       verbose: { type: "boolean" },

@@ -218,7 +218,13 @@ describe("adopt a hand-made setup", () => {
     expect(noPassword.code).toBe(1);
     expect(noPassword.err).toMatch(/CERT_INPUT_INVALID[\s\S]*--password/);
 
-    const { code, report } = await adoptJson("--cert", pfx, "--password", "hand-made", "--yes");
+    const unset = await cli("adopt", CREDENTIAL, "--cert", pfx, "--password-env", "NO_SUCH_VARIABLE");
+    expect(unset.code).toBe(2);
+    const wrong = await cli("adopt", CREDENTIAL, "--cert", pfx, "--password", "not-the-password");
+    expect(wrong.code).toBe(1);
+
+    stack.env.PFX_PASSWORD = "hand-made";
+    const { code, report } = await adoptJson("--cert", pfx, "--password-env", "PFX_PASSWORD", "--yes");
     expect(code, JSON.stringify(report.checks)).toBe(0);
     expect(report).toMatchObject({ ok: true, applied: true });
     expect(JSON.stringify(report)).not.toContain('hand-made"');
