@@ -105,6 +105,11 @@ const DYNAMIC_READS = [
     expr: "ref.env",
     why: "adminToken: { env: NAME } in the configuration (see KONG_ADMIN_TOKEN)",
   },
+  {
+    path: "src/cli/main.ts",
+    expr: 'values["password-env"]',
+    why: "adopt --password-env NAME: an operator's shell variable holding a PFX password, never an app setting",
+  },
 ];
 
 /**

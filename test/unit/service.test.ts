@@ -7,13 +7,10 @@ import { RotatorError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { systemClock } from "../../src/clock.js";
 
-const credential = (name: string) => ({
+const credential = (name: string, clientId: string) => ({
   name,
   certificateName: `kong-${name}`,
-  entra: {
-    tenantId: "11111111-2222-3333-4444-555555555555",
-    clientId: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-  },
+  entra: { tenantId: "11111111-2222-3333-4444-555555555555", clientId },
   kong: [{ name: "k", adminUrl: "https://kong.example:8444", pluginTags: ["rotator"] }],
 });
 
@@ -21,7 +18,10 @@ describe("rotateAll", () => {
   it("alerts a credential whose run cannot start and goes on with the next one", async () => {
     const config = parseConfig({
       keyVault: { url: "https://v.vault.azure.net" },
-      credentials: [credential("a"), credential("b")],
+      credentials: [
+        credential("a", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+        credential("b", "bbbbbbbb-cccc-dddd-eeee-ffffffffffff"),
+      ],
     });
     const alerts: { condition: AlertCondition; failing: boolean }[] = [];
     const rt: Runtime = {
