@@ -58,30 +58,22 @@ function statusFor(e: RotatorError): number {
 
 export type BodyResult = { ok: true; value: unknown } | { ok: false; response: HttpResponseInit };
 
+const TOO_LARGE: BodyResult = {
+  ok: false,
+  response: problem(
+    413,
+    "BODY_TOO_LARGE",
+    `body exceeds ${MAX_BODY_BYTES} bytes`,
+    "Send only {force, dryRun, reason}.",
+  ),
+};
+
 /** Read a JSON body of at most MAX_BODY_BYTES; an empty body is `{}`. */
 export async function readJsonBody(req: HttpRequest): Promise<BodyResult> {
   const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > MAX_BODY_BYTES)
-    return {
-      ok: false,
-      response: problem(
-        413,
-        "BODY_TOO_LARGE",
-        `body exceeds ${MAX_BODY_BYTES} bytes`,
-        "Send only {force, dryRun, reason}.",
-      ),
-    };
+  if (declared > MAX_BODY_BYTES) return TOO_LARGE;
   const text = await req.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES)
-    return {
-      ok: false,
-      response: problem(
-        413,
-        "BODY_TOO_LARGE",
-        `body exceeds ${MAX_BODY_BYTES} bytes`,
-        "Send only {force, dryRun, reason}.",
-      ),
-    };
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) return TOO_LARGE;
   if (text.trim() === "") return { ok: true, value: {} };
   try {
     return { ok: true, value: JSON.parse(text) };

@@ -337,6 +337,23 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
     return v;
   }
 
+  /**
+   * A create or import while the certificate's latest operation is inProgress is refused (409); returns
+   * the latest (completed) version, whose key a reuse_key policy keeps.
+   */
+  function refuseWhilePending(existing: Certificate | undefined): CertVersion | undefined {
+    const last = existing && latest(existing.versions);
+    if (last && !completed(last))
+      throw new HttpError(
+        error(
+          409,
+          "Forbidden",
+          "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+        ),
+      );
+    return last;
+  }
+
   async function createVersion(
     name: string,
     wirePolicy: WirePolicy | undefined,
@@ -346,20 +363,12 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
   ): Promise<{ c: Certificate; v: CertVersion }> {
     const key = name.toLowerCase();
     const existing = certs.get(key);
-    const pending = existing && latest(existing.versions);
-    if (pending && !completed(pending))
-      throw new HttpError(
-        error(
-          409,
-          "Forbidden",
-          "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
-        ),
-      );
+    const previous = refuseWhilePending(existing);
     let policy: Policy;
     let issued: Issued;
     try {
       policy = resolvePolicy(wirePolicy, existing?.policy);
-      issued = await issueSelfSigned(policy, now(), pending?.issued.keys);
+      issued = await issueSelfSigned(policy, now(), previous?.issued.keys);
     } catch (e) {
       if (e instanceof PolicyError) throw new HttpError(badParameter(e.message));
       throw e;
@@ -435,15 +444,7 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
       );
     const key = name.toLowerCase();
     const existing = certs.get(key);
-    const pending = existing && latest(existing.versions);
-    if (pending && !completed(pending))
-      throw new HttpError(
-        error(
-          409,
-          "Forbidden",
-          "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
-        ),
-      );
+    refuseWhilePending(existing);
     const notBefore = new Date(cert.validFrom);
     const notAfter = new Date(cert.validTo);
     const jwk = privateKey.export({ format: "jwk" });
