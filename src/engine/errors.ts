@@ -127,3 +127,13 @@ export function atTarget(e: unknown, target: string): RotatorError {
     },
   );
 }
+
+export function rollbackRefused(why: string, requestId: string | undefined): RotatorError {
+  return new RotatorError(
+    "ROLLBACK_REFUSED",
+    why,
+    "A rollback needs the previous generation still registered and valid at the IdP and not retired. " +
+      "Withdraw the request with 'rotate <name> --cancel', then rotate forward with 'rotate <name> --force' if the active key is bad.",
+    { details: requestId ? { request: requestId } : {} },
+  );
+}

@@ -17,6 +17,8 @@ import {
 } from "./model.js";
 import type { Snapshot, UnmanagedKey } from "./types.js";
 import type { Generation } from "./tags.js";
+import { pendingRequest, type HeldRequest } from "./requests.js";
+import { evaluateTriggers, type Trigger, type TriggerReason } from "./triggers.js";
 
 export type PublishMethod = "addKey" | "patch";
 export type RemovalMethod = "removeKey" | "patch";
@@ -32,7 +34,7 @@ interface ActionBase {
  * Actions on the generation that a preceding `create` will make carry no `version` (dry-run projection).
  */
 export type PlannedAction =
-  | (ActionBase & { kind: "create" })
+  | (ActionBase & { kind: "create"; trigger: TriggerReason })
   | (ActionBase & { kind: "publish"; version?: string; x5t?: string; method: PublishMethod })
   | (ActionBase & { kind: "verify"; version?: string; x5t?: string })
   | (ActionBase & { kind: "activate"; version?: string; x5t?: string })
@@ -46,7 +48,16 @@ export type PlannedAction =
       removal: RemovalMethod;
       keyId: string;
     })
-  | (ActionBase & { kind: "disable"; version: string; x5t?: string });
+  | (ActionBase & { kind: "disable"; version: string; x5t?: string })
+  | (ActionBase & { kind: "rollback"; version?: string; x5t?: string; from?: string; requestId?: string })
+  | (ActionBase & {
+      kind: "complete-request";
+      /** The generation whose tag holds the request. */
+      version: string;
+      requestId: string;
+      /** The generation (thumbprint) that fulfils it. */
+      result: string;
+    });
 
 export type ActionKind = PlannedAction["kind"];
 
@@ -54,10 +65,15 @@ export interface Plan {
   actions: PlannedAction[];
   /** Keys at the app that match no generation: reported, never removed. */
   unmanaged: UnmanagedKey[];
+  /** Why a new generation is due now, or the next time one will be (the trigger chain's answer). */
+  trigger?: Trigger;
 }
 
 export interface PlanOptions {
+  /** Dry-run projection of `rotate --force` (a real one is a durable request in the snapshot). */
   force?: boolean;
+  /** Dry-run projection of `rotate --rollback`. */
+  rollback?: boolean;
 }
 
 export function plan(s: Snapshot, policy: Policy, now: Date, options: PlanOptions = {}): Plan {
@@ -96,12 +112,29 @@ export function plan(s: Snapshot, policy: Policy, now: Date, options: PlanOption
     else working = g;
   }
 
-  const chain = working ? continueChain(s, working, proof) : startChain(active, policy, now, options, proof);
+  const held = pendingRequest(s.generations);
+  const rollback =
+    held?.request.kind === "rollback"
+      ? planRollback(s, now, held)
+      : options.rollback
+        ? planRollback(s, now, undefined)
+        : undefined;
+  const rollingBack = rollback !== undefined && !rollback.blocked;
+
+  const decision = evaluateTriggers({ snapshot: s, policy, now, force: options.force });
+  const chain = rollingBack
+    ? []
+    : working
+      ? continueChain(s, working, proof)
+      : decision.due
+        ? startChain(decision.due, proof)
+        : [];
 
   const sync: PlannedAction[] = [];
   // An activation applies the JWK to every target anyway; otherwise targets that left the active key
   // are put back on it. Only onto a key the IdP lists: pushing an unregistered key would cause an outage.
-  if (active?.x5t && chain[0]?.kind !== "activate") {
+  // A rollback in progress moves the targets itself: re-applying the active key would undo it.
+  if (active?.x5t && chain[0]?.kind !== "activate" && !rollingBack) {
     const atIdp = keyAtApp(s.app, active) !== undefined;
     for (const t of s.targets) {
       if (t.plugins === undefined || targetHolds(t, active.x5t)) continue;
@@ -157,9 +190,92 @@ export function plan(s: Snapshot, policy: Policy, now: Date, options: PlanOption
         reason: "retired but its Key Vault version is still enabled",
       });
 
+  const actions = [...markRetiring, ...(rollback ? [rollback] : []), ...sync, ...removals, ...chain];
+  const completion = held && requestCompletion(s, held, actions);
+  if (completion) actions.unshift(completion);
+  const trigger = decision.due ?? decision.next;
+  return { actions, unmanaged: unmanagedKeys(s), ...(trigger ? { trigger } : {}) };
+}
+
+/**
+ * The generation a rollback returns to: the newest one that was active before and is now retiring, not
+ * itself rolled back from. Usable only while its key is still registered at the IdP and valid.
+ */
+export function rollbackCandidate(
+  s: Snapshot,
+  now: Date,
+): { to: Generation; from: Generation } | { blocked: string } {
+  const from = effectiveActive(s.generations);
+  if (!from) return { blocked: "there is no active generation to roll back from" };
+  const previous = s.generations
+    .filter((g) => g.version !== from.version && g.activatedAt && !g.rolledBackAt)
+    .sort((a, b) => (b.activatedAt?.getTime() ?? 0) - (a.activatedAt?.getTime() ?? 0))[0];
+  if (!previous) return { blocked: "no earlier generation was ever active" };
+  const name = previous.x5t ?? previous.version;
+  if (previous.phase !== "retiring")
+    return {
+      blocked: `the previous generation ${name} is ${previous.phase}; only a retiring one can be restored`,
+    };
+  if (!previous.enabled) return { blocked: `the previous generation ${name} is disabled in Key Vault` };
+  if ((previous.expiresOn?.getTime() ?? 0) <= now.getTime())
+    return { blocked: `the previous generation ${name} has expired` };
+  if (!keyAtApp(s.app, previous))
+    return { blocked: `the previous generation ${name} is no longer registered at the IdP` };
+  return { to: previous, from };
+}
+
+function planRollback(s: Snapshot, now: Date, held: HeldRequest | undefined): PlannedAction | undefined {
+  const requestId = held?.request.id;
+  // A rollback request names the generation it was made for: once that one is active again, only the
+  // targets that still lack it are synced (below) and the request completes.
+  if (held?.request.to && effectiveActive(s.generations)?.version === held.request.to) return undefined;
+  const c = rollbackCandidate(s, now);
+  if ("blocked" in c)
+    return {
+      kind: "rollback",
+      ...(requestId ? { requestId } : {}),
+      reason: "rollback requested",
+      blocked: `rollback refused: ${c.blocked}`,
+    };
+  if (held?.request.to && held.request.to !== c.to.version)
+    return {
+      kind: "rollback",
+      ...(requestId ? { requestId } : {}),
+      reason: "rollback requested",
+      blocked: `rollback refused: it was requested back to ${held.request.to}, but the previous generation is now ${c.to.x5t ?? c.to.version}`,
+    };
   return {
-    actions: [...markRetiring, ...sync, ...removals, ...chain],
-    unmanaged: unmanagedKeys(s),
+    kind: "rollback",
+    version: c.to.version,
+    x5t: c.to.x5t,
+    from: c.from.x5t ?? c.from.version,
+    ...(requestId ? { requestId } : {}),
+    reason: `roll back from ${c.from.x5t ?? c.from.version} to the previous generation ${c.to.x5t ?? c.to.version}`,
+  };
+}
+
+/** The pending request is fulfilled once what it asked for holds; otherwise nothing. */
+function requestCompletion(
+  s: Snapshot,
+  held: HeldRequest,
+  actions: readonly PlannedAction[],
+): PlannedAction | undefined {
+  const r = held.request;
+  const active = effectiveActive(s.generations);
+  if (!active?.x5t) return undefined;
+  const everywhere = s.targets.every((t) => targetHolds(t, active.x5t ?? ""));
+  let fulfilled: boolean;
+  if (r.kind === "rollback") fulfilled = r.to !== undefined && active.version === r.to && everywhere;
+  else if (r.force) fulfilled = active.createdOn >= r.requestedAt && everywhere;
+  // A plain "run now" request is done when the credential has nothing left to do.
+  else fulfilled = actions.every((a) => a.blocked !== undefined) && everywhere;
+  if (!fulfilled) return undefined;
+  return {
+    kind: "complete-request",
+    version: held.holder.version,
+    requestId: r.id,
+    result: active.x5t,
+    reason: `${active.x5t} is active on every Kong target`,
   };
 }
 
@@ -197,17 +313,9 @@ function continueChain(s: Snapshot, w: Generation, proof: Generation | undefined
   return out;
 }
 
-function startChain(
-  active: Generation | undefined,
-  policy: Policy,
-  now: Date,
-  options: PlanOptions,
-  proof: Generation | undefined,
-): PlannedAction[] {
-  const reason = createReason(active, policy, now, options);
-  if (!reason) return [];
+function startChain(trigger: Trigger, proof: Generation | undefined): PlannedAction[] {
   return [
-    { kind: "create", reason },
+    { kind: "create", trigger: trigger.reason, reason: trigger.message },
     {
       kind: "publish",
       method: proof ? "addKey" : "patch",
@@ -218,30 +326,15 @@ function startChain(
   ];
 }
 
-function createReason(
-  active: Generation | undefined,
+/** The next time-driven event when nothing is due now (for status output). */
+export function nextScheduled(
+  s: Snapshot,
   policy: Policy,
   now: Date,
-  options: PlanOptions,
-): string | undefined {
-  if (!active) return "no active generation (bootstrap)";
-  const renewAt = renewalTime(active, policy);
-  if (renewAt && renewAt <= now)
-    return `the active key expires at ${active.expiresOn?.toISOString()}, within renewBefore`;
-  if (options.force) return "forced rotation";
-  return undefined;
-}
-
-function renewalTime(active: Generation, policy: Policy): Date | undefined {
-  return active.expiresOn ? new Date(active.expiresOn.getTime() - policy.renewBefore) : undefined;
-}
-
-/** The next time-driven event when nothing is due now (for status output). */
-export function nextScheduled(s: Snapshot, policy: Policy): { at: Date; what: string } | undefined {
+): { at: Date; what: string } | undefined {
   const events: { at: Date; what: string }[] = [];
-  const active = effectiveActive(s.generations);
-  const renewAt = active && renewalTime(active, policy);
-  if (renewAt) events.push({ at: renewAt, what: "renew" });
+  const { next } = evaluateTriggers({ snapshot: s, policy, now });
+  if (next) events.push({ at: next.dueAt, what: next.reason === "Renewal" ? "renew" : next.reason });
   for (const g of s.generations)
     if (g.phase === "retiring" && g.retireAfter)
       events.push({ at: g.retireAfter, what: `retire ${g.x5t ?? g.version}` });
@@ -249,7 +342,8 @@ export function nextScheduled(s: Snapshot, policy: Policy): { at: Date; what: st
 }
 
 export function describeAction(a: PlannedAction): string {
-  const gen = "version" in a && a.version ? (a.x5t ?? a.version) : "the new generation";
+  const gen =
+    "version" in a && a.version ? (("x5t" in a ? a.x5t : undefined) ?? a.version) : "the new generation";
   switch (a.kind) {
     case "create":
       return "create a new certificate version";
@@ -269,5 +363,11 @@ export function describeAction(a: PlannedAction): string {
       return `remove retired ${gen} from the app`;
     case "disable":
       return `disable the Key Vault version of ${gen}`;
+    case "rollback":
+      return a.version
+        ? `roll every Kong target back to ${gen}` + (a.from ? ` (from ${a.from})` : "")
+        : "roll back to the previous generation";
+    case "complete-request":
+      return `mark request ${a.requestId} done (${a.result})`;
   }
 }

@@ -10,7 +10,8 @@
 import type { CredentialConfig } from "../config/load.js";
 import { RotatorError, toRotatorError } from "../errors.js";
 import { redact, redactText } from "../log/redact.js";
-import { EngineBug, noProgress, patchForbidden, runAborted } from "./errors.js";
+import { EngineBug, noProgress, patchForbidden, rollbackRefused, runAborted } from "./errors.js";
+import { pendingRequest, requestTag } from "./requests.js";
 import type { EnginePorts, SafeError, Snapshot, UnmanagedKey } from "./types.js";
 import { observe } from "./observe.js";
 import { describeAction, plan, type ActionKind, type Plan, type PlannedAction } from "./plan.js";
@@ -22,8 +23,13 @@ import { failureTags } from "./tags.js";
 export type { EnginePorts } from "./types.js";
 
 export interface RunOptions {
-  /** Create a new generation even if the active one is not due for renewal. */
+  /**
+   * Create a new generation even if the active one is not due for renewal. Callers that act for an
+   * operator record a durable request instead (requests.ts); this flag serves dry-run projections.
+   */
   force?: boolean;
+  /** Dry-run projection of a rollback (a real one is a durable request). */
+  rollback?: boolean;
   /** Observe and plan only: no mutating call. */
   dryRun?: boolean;
   /** Why the run was started (schedule, operator request); logged and reported. */
@@ -102,7 +108,10 @@ export async function reconcile(
   } catch (e) {
     return finish(cred, ports, report, undefined, { error: toRotatorError(e) });
   }
-  let current: Plan = plan(snapshot, cred.policy, snapshot.observedAt, { force: options.force });
+  let current: Plan = plan(snapshot, cred.policy, snapshot.observedAt, {
+    force: options.force,
+    rollback: options.rollback,
+  });
   report.plan = current.actions;
   report.unmanaged = current.unmanaged;
   if (options.dryRun) {
@@ -200,6 +209,12 @@ export async function reconcile(
     report.steps.push(stepRecord(a, "skipped", a.blocked ?? "", now, now));
     emit("skip", a, { detail: a.blocked ?? "" });
   }
+  // A requested rollback that cannot be done is a failure the operator must hear about, not a noop.
+  const refused = current.actions.find((a) => a.kind === "rollback" && a.requestId && a.blocked);
+  if (refused?.kind === "rollback")
+    return finish(cred, ports, report, snapshot, {
+      error: rollbackRefused(refused.blocked ?? "rollback refused", refused.requestId),
+    });
   report.outcome = report.steps.some((s) => s.status === "done") ? "ok" : "noop";
   return finish(cred, ports, report, snapshot);
 }
@@ -260,6 +275,43 @@ async function recordFailure(
   }
 }
 
+/**
+ * A run that worked on a pending request and failed counts as an attempt: status shows the attempts and
+ * the last error, and `run` exits 1 while it stays so. Best effort, like recordFailure.
+ */
+async function noteRequestAttempt(
+  cred: CredentialConfig,
+  ports: EnginePorts,
+  snapshot: Snapshot,
+  error: RotatorError,
+): Promise<Snapshot> {
+  const held = pendingRequest(snapshot.generations);
+  if (!held) return snapshot;
+  const now = ports.clock.now();
+  const r = {
+    ...held.request,
+    attempts: held.request.attempts + 1,
+    lastAttemptAt: now,
+    lastError: error.code,
+  };
+  try {
+    const book = new TagBook(ports.store, cred.certificateName);
+    await book.write(held.holder, requestTag(r));
+    const tags = book.current(held.holder);
+    return {
+      ...snapshot,
+      generations: snapshot.generations.map((g) => (g.version === held.holder.version ? { ...g, tags } : g)),
+    };
+  } catch (e) {
+    ports.logger.log("warn", "RequestAttemptNotRecorded", {
+      credential: cred.name,
+      request: r.id,
+      code: toRotatorError(e).code,
+    });
+    return snapshot;
+  }
+}
+
 async function finish(
   cred: CredentialConfig,
   ports: EnginePorts,
@@ -275,6 +327,8 @@ async function finish(
     if (typeof target === "string") report.failedTarget = target;
     // The failed step may have changed state (failure tags, some targets updated): show the latest.
     if (failure.reobserve) last = await observe(cred, ports).catch(() => snapshot);
+    if (last && failure.error.code !== "RUN_ABORTED")
+      last = await noteRequestAttempt(cred, ports, last, failure.error);
   }
   if (last) report.status = credentialStatus(last, ports.clock.now());
   ports.logger.log(failure ? "error" : "info", "RotationRun", {

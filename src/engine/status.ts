@@ -2,10 +2,12 @@
  * The status view of one credential, for the CLI, the HTTP status endpoint and run reports. Built only
  * from public facts (versions, thumbprints, dates, plugin ids, kids): never any secret.
  */
-import { describeAction, nextScheduled, plan } from "./plan.js";
+import { describeAction, nextScheduled, plan, type PlannedAction } from "./plan.js";
 import { effectiveActive, keyAtApp, targetHolds, unmanagedKeys } from "./model.js";
 import type { SafeError, Snapshot, UnmanagedKey } from "./types.js";
 import type { Phase } from "./tags.js";
+import { pendingRequest, type ManualRequest } from "./requests.js";
+import type { TriggerReason } from "./triggers.js";
 
 export interface GenerationStatus {
   version: string;
@@ -39,12 +41,47 @@ export interface CredentialStatus {
   /** Keys at the app that match no generation (never touched). */
   unmanagedKeys: UnmanagedKey[];
   nextAction?: string;
+  /** Why a new generation is due now, or the next trigger that will make one due. */
+  trigger?: { reason: TriggerReason; message: string; dueAt: string };
+  /** A manual request (rotate, rollback) that later runs are still carrying out. */
+  request?: RequestStatus;
+}
+
+export interface RequestStatus {
+  id: string;
+  kind: ManualRequest["kind"];
+  requestedAt: string;
+  ageSeconds: number;
+  actor?: string;
+  reason?: string;
+  force: boolean;
+  attempts: number;
+  lastAttemptAt?: string;
+  lastError?: string;
+}
+
+export function requestStatus(r: ManualRequest, now: Date): RequestStatus {
+  return {
+    id: r.id,
+    kind: r.kind,
+    requestedAt: r.requestedAt.toISOString(),
+    ageSeconds: Math.max(0, Math.round((now.getTime() - r.requestedAt.getTime()) / 1000)),
+    ...(r.actor ? { actor: r.actor } : {}),
+    ...(r.reason ? { reason: r.reason } : {}),
+    force: r.force,
+    attempts: r.attempts,
+    ...(r.lastAttemptAt ? { lastAttemptAt: r.lastAttemptAt.toISOString() } : {}),
+    ...(r.lastError ? { lastError: r.lastError } : {}),
+  };
 }
 
 const iso = (d: Date | undefined): string | undefined => d?.toISOString();
 
 export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
   const active = effectiveActive(s.generations);
+  const planned = plan(s, s.policy, now);
+  const trigger = planned.trigger;
+  const request = pendingRequest(s.generations)?.request;
   return {
     credential: s.credential,
     generations: s.generations.map((g) => ({
@@ -72,16 +109,19 @@ export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
     })),
     active: active?.x5t,
     unmanagedKeys: unmanagedKeys(s),
-    nextAction: nextAction(s, now),
+    nextAction: nextAction(s, planned.actions, now),
+    ...(trigger
+      ? { trigger: { reason: trigger.reason, message: trigger.message, dueAt: trigger.dueAt.toISOString() } }
+      : {}),
+    ...(request ? { request: requestStatus(request, now) } : {}),
   };
 }
 
-function nextAction(s: Snapshot, now: Date): string | undefined {
-  const { actions } = plan(s, s.policy, now);
+function nextAction(s: Snapshot, actions: readonly PlannedAction[], now: Date): string | undefined {
   const runnable = actions.find((a) => !a.blocked);
   if (runnable) return describeAction(runnable);
   const blocked = actions[0];
   if (blocked) return `${describeAction(blocked)} (blocked: ${blocked.blocked})`;
-  const next = nextScheduled(s, s.policy);
+  const next = nextScheduled(s, s.policy, now);
   return next && `${next.what} at ${next.at.toISOString()}`;
 }

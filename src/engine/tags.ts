@@ -21,6 +21,12 @@ export const TAG_FAILURES = "rotator-failures";
 /** An error CODE only, never a message (messages may grow and Key Vault caps values at 256 chars). */
 export const TAG_LAST_ERROR = "rotator-lastError";
 export const TAG_LAST_FAILURE_AT = "rotator-lastFailureAt";
+/** The policy a generation was issued under (see policyFingerprint): the PolicyChanged trigger compares it. */
+export const TAG_POLICY = "rotator-policy";
+/** A manual request (rotate or rollback) and its progress, on the generation that was active when asked. */
+export const TAG_REQUEST = "rotator-request";
+/** Set on a generation that a rollback took out of service: it never becomes active again by itself. */
+export const TAG_ROLLED_BACK_AT = "rotator-rolledBackAt";
 
 export const MAX_TAGS = 15;
 const MAX_TAG_VALUE = 256;
@@ -41,6 +47,10 @@ export interface Generation extends Omit<CertificateVersion, "tags"> {
   failures: number;
   lastError?: string;
   lastFailureAt?: Date;
+  /** The policy fingerprint it was issued under; absent for adopted or older generations. */
+  policy?: string;
+  /** When a rollback took it out of service. */
+  rolledBackAt?: Date;
   /** The raw tag map, kept so that writes can merge into it. */
   tags: Readonly<Record<string, string>>;
 }
@@ -79,6 +89,8 @@ export function parseGeneration(v: CertificateVersion): Generation | undefined {
     failures: Number.isInteger(failures) && failures >= 0 ? failures : 0,
     lastError: t[TAG_LAST_ERROR],
     lastFailureAt: date(t[TAG_LAST_FAILURE_AT]),
+    policy: t[TAG_POLICY],
+    rolledBackAt: date(t[TAG_ROLLED_BACK_AT]),
     tags: t,
   };
 }
@@ -101,7 +113,7 @@ export function mergeTags(
     throw new RotatorError(
       "TAG_LIMIT_EXCEEDED",
       `the certificate version would carry ${count} tags; Key Vault allows ${MAX_TAGS}`,
-      `The engine uses up to 10 tags named ${TAG_PREFIX}*; remove other tags from the certificate versions.`,
+      `The engine uses up to 13 tags named ${TAG_PREFIX}*; remove other tags from the certificate versions.`,
       { details: { count } },
     );
   for (const [k, v] of Object.entries(out))

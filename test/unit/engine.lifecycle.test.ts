@@ -357,7 +357,7 @@ describe("retirement", () => {
     expect(w.violations).toEqual([]);
   });
 
-  it("skips retirement while a target holds the key and cannot be moved (the active key vanished from the app)", async () => {
+  it("the active key vanished from the app: rotates (KeyMissingAtIdp) and retires the old key only after no target holds it", async () => {
     const w = await renewed();
     const old = only(versionsByPhase(w, "retiring"));
     const active = activeVersion(w);
@@ -365,21 +365,27 @@ describe("retirement", () => {
     w.kong[0]?.hold(w.store.privateJwk(w.cred.certificateName, old.version));
     w.directory.keys = w.directory.keys.filter((k) => k.x5t !== active.cert?.x5t);
     const r = await reconcile(w.cred, w.ports);
-    expect(r.outcome).toBe("noop");
-    expect(r.steps).toEqual([
-      expect.objectContaining({
-        action: "sync",
-        status: "skipped",
-        detail: expect.stringContaining("not registered at the app"),
-      }),
-      expect.objectContaining({
-        action: "retire",
-        status: "skipped",
-        detail: expect.stringContaining("referenced by Kong target(s) edge"),
-      }),
-    ]);
-    expect(w.directory.find(old.cert?.x5t ?? "")).toBeDefined();
-    expect(w.calls.mutations()).toEqual([]);
+    expect(r.outcome).toBe("ok");
+    // First plan: the sync onto the unregistered active key and the retirement are both refused.
+    expect(r.plan).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          kind: "sync",
+          blocked: expect.stringContaining("not registered at the app"),
+        }),
+        expect.objectContaining({
+          kind: "retire",
+          version: old.version,
+          blocked: expect.stringContaining("referenced by Kong target(s) edge"),
+        }),
+        expect.objectContaining({ kind: "create", trigger: "KeyMissingAtIdp" }),
+      ]),
+    );
+    const done = r.steps.filter((s) => s.status === "done").map((s) => `${s.action}:${s.version ?? ""}`);
+    const activated = done.findIndex((s) => s.startsWith("activate:"));
+    expect(activated).toBeGreaterThan(-1);
+    expect(done.indexOf(`retire:${old.version}`)).toBeGreaterThan(activated);
+    expect(w.directory.find(old.cert?.x5t ?? "")).toBeUndefined();
   });
 
   it("skips retirement while a target's state is unknown (inspection failed)", async () => {

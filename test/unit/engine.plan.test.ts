@@ -302,7 +302,8 @@ describe("plan: Kong drift", () => {
       { name: "edge", plugins: [{ pluginId: "p1", clientIndex: 0, kid: "other" }] },
     ];
     const actions = plan(snap([a], [], targets), policy, NOW).actions;
-    expect(kinds(actions)).toEqual(["sync(blocked)"]);
+    // The missing key itself triggers a new generation (verified before any push).
+    expect(kinds(actions)).toEqual(["sync(blocked)", "create", "publish", "verify", "activate"]);
   });
 
   it("does not sync a target whose inspection failed (its state is unknown)", () => {

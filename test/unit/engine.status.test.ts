@@ -9,6 +9,7 @@ import {
   only,
   renewed,
   toRenewal,
+  toRetirement,
   versionsByPhase,
 } from "../support/scenarios.js";
 import { reconcile } from "../../src/engine/reconcile.js";
@@ -49,8 +50,17 @@ describe("credentialStatus", () => {
     w.directory.keys = [];
     w.kong[0]?.hold({ kid: "someone-else" });
     w.clock.advance(-200 * DAY);
+    const s = credentialStatus(await observe(w.cred, w.ports), w.clock.now());
+    expect(s.nextAction).toBe("create a new certificate version");
+    expect(s.trigger).toMatchObject({ reason: "KeyMissingAtIdp" });
+  });
+
+  it("names the blocked action with its reason when nothing can run", async () => {
+    const w = await renewed();
+    toRetirement(w);
+    w.calls.failNext("kong[edge].inspect", 1);
     expect(credentialStatus(await observe(w.cred, w.ports), w.clock.now()).nextAction).toMatch(
-      /^re-apply active key .* \(blocked: the active key is not registered/,
+      /^retire .* \(blocked: state of Kong target\(s\) edge is unknown/,
     );
   });
 });

@@ -4,7 +4,8 @@
  * The Key Vault adapter sets the rest of the policy the brief requires (self-signed, exportable, RSA,
  * reuseKey false, PEM content type).
  */
-import { TAG_PHASE } from "../tags.js";
+import { policyFingerprint } from "../requests.js";
+import { TAG_PHASE, TAG_POLICY } from "../tags.js";
 import type { StepContext, StepOutcome } from "./context.js";
 
 export async function createGeneration(ctx: StepContext): Promise<StepOutcome> {
@@ -12,7 +13,7 @@ export async function createGeneration(ctx: StepContext): Promise<StepOutcome> {
   const v = await ctx.ports.store.createVersion(
     ctx.cred.certificateName,
     { subject: p.subject ?? `CN=${ctx.cred.name}`, validityMonths: p.validityMonths, keySize: p.keySize },
-    { [TAG_PHASE]: "pending" },
+    { [TAG_PHASE]: "pending", [TAG_POLICY]: policyFingerprint(p, ctx.cred.name) },
   );
   return {
     detail: `created version ${v.version} expiring ${v.expiresOn?.toISOString() ?? "(pending)"}`,

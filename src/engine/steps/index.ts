@@ -6,6 +6,8 @@ import { createGeneration } from "./create.js";
 import { publishGeneration } from "./publish.js";
 import { disableVersion, markRetiring, removeLeaked, retireGeneration } from "./retire.js";
 import { syncTarget } from "./sync.js";
+import { rollbackGeneration } from "./rollback.js";
+import { completeRequest } from "./request.js";
 import { verifyGeneration } from "./verify.js";
 
 export function executeAction(ctx: StepContext, action: PlannedAction): Promise<StepOutcome> {
@@ -28,5 +30,9 @@ export function executeAction(ctx: StepContext, action: PlannedAction): Promise<
       return removeLeaked(ctx, action);
     case "disable":
       return disableVersion(ctx, action);
+    case "rollback":
+      return rollbackGeneration(ctx, action);
+    case "complete-request":
+      return completeRequest(ctx, action);
   }
 }
