@@ -243,6 +243,8 @@ export interface AlertEvent {
   credential: string;
   target?: string;
   phase?: string;
+  /** The trigger reason code (NoActiveGeneration, ManualRequest, Renewal, ...) of the work that failed. */
+  trigger?: string;
   code?: string;
   message: string;
   hint?: string;

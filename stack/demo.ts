@@ -43,6 +43,7 @@ const stack = await startLocalStack({
     verifyInterval: "PT0.5S",
     verifyConsecutive: 3,
     verifyTimeout: "PT1M",
+    forceCooldown: "PT0S",
   },
 });
 const logDir = resolve(".local/demo");

@@ -107,6 +107,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         verifyInterval: "PT1S",
         verifyConsecutive: 3,
         verifyTimeout: "PT2M",
+        // Compressed clock: forced rotations follow each other within seconds here.
+        forceCooldown: "PT0S",
         ...(opts.policy ?? {}),
       },
       credentials: [

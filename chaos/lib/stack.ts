@@ -36,6 +36,7 @@ export const CHAOS_POLICY = {
   verifyConsecutive: 3,
   verifyTimeout: "PT30S",
   overlap: "PT2S",
+  forceCooldown: "PT0S",
 };
 
 export async function startChaosStack(): Promise<ChaosStack> {

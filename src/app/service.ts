@@ -8,8 +8,16 @@ import type { CredentialConfig } from "../config/load.js";
 import { toRotatorError } from "../errors.js";
 import { reconcile, type ProgressEvent, type RunReport } from "../engine/reconcile.js";
 import { observe } from "../engine/observe.js";
-import { credentialStatus, type CredentialStatus } from "../engine/status.js";
+import { credentialStatus, requestStatus, type CredentialStatus } from "../engine/status.js";
 import { checkSync, type SyncReport } from "../engine/sync.js";
+import {
+  cancelRequest,
+  pendingRequestOf,
+  recordUnfinished,
+  submitRequest,
+  type SubmitResult,
+} from "../engine/manual.js";
+import type { ManualRequest } from "../engine/requests.js";
 import type { SafeError } from "../engine/types.js";
 import type { RunRecord } from "../ports.js";
 import type { Runtime } from "./runtime.js";
@@ -17,7 +25,12 @@ import type { Runtime } from "./runtime.js";
 export type Trigger = "timer" | "http" | "cli" | "sync-timer";
 
 export interface RotateRequest {
+  /** A new generation even if none is due: recorded as a durable request that later runs carry out. */
   force?: boolean;
+  /** Put every Kong target back on the previous generation (durable request, like force). */
+  rollback?: boolean;
+  /** Skip policy.forceCooldown for a forced rotation (audited). */
+  overrideCooldown?: boolean;
   dryRun?: boolean;
   reason?: string;
   trigger: Trigger;
@@ -29,7 +42,12 @@ export interface RotateRequest {
 }
 
 export type RotateResult =
-  { credential: string; kind: "busy" } | { credential: string; kind: "done"; report: RunReport };
+  | { credential: string; kind: "busy" }
+  | { credential: string; kind: "done"; report: RunReport; request?: SubmitResult };
+
+export type CancelResult =
+  | { credential: string; kind: "busy" }
+  | { credential: string; kind: "cancelled"; request: ManualRequest; abandoned: string[] };
 
 /** rotateAll's result per credential: also "could not start" (e.g. lease storage unreachable), alerted. */
 export type BatchResult = RotateResult | { credential: string; kind: "error"; error: SafeError };
@@ -44,12 +62,15 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
     actor: req.actor,
     reason: req.reason,
     force: req.force === true,
+    rollback: req.rollback === true,
+    overrideCooldown: req.overrideCooldown === true,
     dryRun: req.dryRun === true,
   });
   if (req.dryRun) {
     const report = await reconcile(cred, rt.enginePorts(cred), {
       dryRun: true,
       force: req.force,
+      rollback: req.rollback,
       reason: req.reason,
     });
     return { credential: name, kind: "done", report };
@@ -57,17 +78,62 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
   const lease = await rt.leases.tryAcquire(name, holderId(req.trigger));
   if (!lease) return { credential: name, kind: "busy" };
   try {
+    const ports = rt.enginePorts(cred);
+    // Forced rotations and rollbacks are written down before the run: if this run fails (Kong or the
+    // IdP down) or dies, every later run carries the request out until it is done or withdrawn.
+    const submitted =
+      req.force || req.rollback
+        ? await submitRequest(cred, ports, {
+            kind: req.rollback ? "rollback" : "rotate",
+            force: req.force === true,
+            ...(req.actor ? { actor: req.actor } : {}),
+            ...(req.reason ? { reason: req.reason } : {}),
+            overrideCooldown: req.overrideCooldown === true,
+          })
+        : undefined;
     const signal = req.budgetMs
       ? AbortSignal.any([lease.signal, AbortSignal.timeout(req.budgetMs)])
       : lease.signal;
-    const report = await reconcile(cred, rt.enginePorts(cred), {
-      force: req.force,
+    const report = await reconcile(cred, ports, {
       reason: req.reason ?? req.trigger,
       signal,
       ...(req.onProgress ? { onProgress: req.onProgress } : {}),
     });
+    const manual = req.trigger === "http" || req.trigger === "cli";
+    if (manual && !submitted && (report.outcome === "failed" || report.outcome === "stuck") && report.error)
+      await recordUnfinished(cred, ports, {
+        ...(req.actor ? { actor: req.actor } : {}),
+        ...(req.reason ? { reason: req.reason } : {}),
+        error: report.error.code,
+      }).catch((e: unknown) =>
+        rt.logger.log("warn", "RequestNotRecorded", { credential: name, code: toRotatorError(e).code }),
+      );
     await afterRun(rt, cred, report, req.trigger);
-    return { credential: name, kind: "done", report };
+    return { credential: name, kind: "done", report, ...(submitted ? { request: submitted } : {}) };
+  } finally {
+    await lease.release();
+  }
+}
+
+/** Withdraw the credential's pending manual request (audited), under the lease. */
+export async function cancelRequested(
+  rt: Runtime,
+  name: string,
+  req: { trigger: Trigger; actor?: string; reason?: string },
+): Promise<CancelResult> {
+  const cred = rt.credential(name);
+  rt.logger.log("info", "RotationRequested", {
+    credential: name,
+    trigger: req.trigger,
+    actor: req.actor,
+    reason: req.reason,
+    cancel: true,
+  });
+  const lease = await rt.leases.tryAcquire(name, holderId(req.trigger));
+  if (!lease) return { credential: name, kind: "busy" };
+  try {
+    const { request, abandoned } = await cancelRequest(cred, rt.enginePorts(cred), req.actor);
+    return { credential: name, kind: "cancelled", request, abandoned };
   } finally {
     await lease.release();
   }
@@ -123,6 +189,7 @@ async function afterRun(
     }),
   );
   const phase = report.steps.at(-1)?.action;
+  const reasonCode = report.trigger;
   if (failed && report.error) {
     // A failure pinned on one Kong target is that target's condition; anything else is the credential's.
     await rt.alerter.report(
@@ -134,6 +201,7 @@ async function afterRun(
         message: report.error.message,
         hint: report.error.hint,
         ...(phase ? { phase } : {}),
+        ...(reasonCode ? { trigger: reasonCode } : {}),
       },
       true,
     );
@@ -176,12 +244,15 @@ export async function status(rt: Runtime, name?: string): Promise<CredentialView
         const snapshot = await observe(cred, rt.enginePorts(cred));
         return { ...credentialStatus(snapshot, rt.clock.now()), ...history };
       } catch (e) {
+        // A request stays visible while Graph or Kong is down: it lives in Key Vault.
+        const request = await pendingRequestOf(cred, rt.enginePorts(cred)).catch(() => undefined);
         return {
           credential: cred.name,
           generations: [],
           targets: [],
           unmanagedKeys: [],
           ...history,
+          ...(request ? { request: requestStatus(request, rt.clock.now()) } : {}),
           error: toRotatorError(e).toJSON(),
         };
       }

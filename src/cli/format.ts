@@ -1,6 +1,7 @@
 /** Human-readable output for the CLI. Everything printed comes from secret-free views. */
 import type { ProgressEvent, RunReport } from "../engine/reconcile.js";
-import type { CredentialView, SyncResult } from "../app/service.js";
+import type { CancelResult, CredentialView, RotateResult, SyncResult } from "../app/service.js";
+import type { RequestStatus } from "../engine/status.js";
 import type { Check, CheckReport } from "../app/checks.js";
 import type { AdoptReport } from "../app/adopt.js";
 
@@ -27,7 +28,7 @@ export function reportText(r: RunReport): string {
     if (r.plan.length === 0) lines.push("  nothing to do");
     for (const a of r.plan)
       lines.push(
-        `  plan: ${a.kind}${a.blocked ? ` (blocked: ${a.blocked})` : ""}${"version" in a && a.version ? ` ${String(a.version)}` : ""}`,
+        `  plan: ${a.kind}${a.kind === "create" ? ` [${a.trigger}: ${a.reason}]` : ""}${a.blocked ? ` (blocked: ${a.blocked})` : ""}${"version" in a && a.version ? ` ${String(a.version)}` : ""}`,
       );
   }
   for (const s of r.steps)
@@ -57,6 +58,8 @@ export function statusText(v: CredentialView): string {
       `  kong ${t.name}: ${t.error ? `error ${t.error.code}` : t.inSync ? "in sync" : "OUT OF SYNC"} ${t.plugins.map((p) => `${p.pluginId.slice(0, 8)}…=${p.kid ?? "none"}`).join(" ")}`,
     );
   for (const u of v.unmanagedKeys) lines.push(`  unmanaged key at the app: ${u.x5t ?? u.keyId}`);
+  if (v.request) lines.push(`  ${requestLine(v.request)}`);
+  if (v.trigger) lines.push(`  trigger ${v.trigger.reason}: ${v.trigger.message} (due ${v.trigger.dueAt})`);
   if (v.nextAction) lines.push(`  next: ${v.nextAction}`);
   if (v.lastSuccess)
     lines.push(`  last success ${v.lastSuccess.at} (${v.lastSuccess.trigger}, ${v.lastSuccess.outcome})`);
@@ -65,6 +68,45 @@ export function statusText(v: CredentialView): string {
       `  last failure ${v.lastFailure.at} (${v.lastFailure.trigger}, ${v.lastFailure.code ?? v.lastFailure.outcome})`,
     );
   return lines.join("\n");
+}
+
+export function requestLine(r: RequestStatus): string {
+  const age =
+    r.ageSeconds < 120
+      ? `${r.ageSeconds} s`
+      : r.ageSeconds < 7200
+        ? `${Math.round(r.ageSeconds / 60)} min`
+        : `${Math.round(r.ageSeconds / 3600)} h`;
+  return (
+    `pending ${r.kind}${r.force ? " (forced)" : ""} request ${r.id} by ${r.actor ?? "?"}, ${age} old` +
+    `${r.reason ? `: "${r.reason}"` : ""}; attempts ${r.attempts}` +
+    `${r.lastError ? `, last error ${r.lastError} at ${r.lastAttemptAt ?? "?"}` : ""}`
+  );
+}
+
+/** The line about the request a rotate/rollback wrote before its run. */
+export function submittedText(r: RotateResult): string | undefined {
+  if (r.kind !== "done" || !r.request) return undefined;
+  const q = r.request.request;
+  switch (r.request.outcome) {
+    case "recorded":
+      return `${r.credential}: ${q.kind} request ${q.id} recorded; later runs carry it out until it is done (withdraw: rotate ${r.credential} --cancel)`;
+    case "already-pending":
+      return `${r.credential}: a ${q.kind} request (${q.id}, ${q.requestedAt.toISOString()}) was already pending; no second one was added`;
+    case "bootstrap":
+      return `${r.credential}: no generation exists yet; the bootstrap is due by itself`;
+  }
+}
+
+export function cancelText(r: CancelResult): string {
+  if (r.kind === "busy")
+    return `${r.credential}: busy (another writer holds the lease); nothing was withdrawn`;
+  return (
+    `${r.credential}: ${r.request.kind} request ${r.request.id} withdrawn` +
+    (r.abandoned.length
+      ? `; in-flight generation(s) ${r.abandoned.join(", ")} abandoned (retired by the next runs)`
+      : "")
+  );
 }
 
 export function syncText(r: SyncResult): string {

@@ -4,7 +4,10 @@
  *
  *   plan [name]               dry run: what the next run would do (no change)
  *   run [name]                reconcile every credential (or one): the timer's job
- *   rotate <name> [--force]   rotate one credential now (--force: even if not due)
+ *   rotate <name> [--force]   rotate one credential now (--force: even if not due; recorded as a
+ *                             durable request that later runs finish; --override-cooldown skips
+ *                             policy.forceCooldown); --rollback: back to the previous generation;
+ *                             --cancel: withdraw the pending request
  *   status [name]             generations, Kong targets, last success and failure
  *   sync [name]               drift check (re-applies when sync.reapplyOnDrift)
  *   doctor [name]             read-only preflight checks: config, Kong, Entra, Key Vault, storage
@@ -26,14 +29,26 @@ import { isConfigurationError, isRotatorError, toRotatorError } from "../errors.
 import { jsonLogger, type Logger } from "../log/logger.js";
 import { redact, redactText, registerSecret } from "../log/redact.js";
 import { createRuntime } from "../app/runtime.js";
-import { rotate, status, syncCheck, type RotateResult } from "../app/service.js";
+import { cancelRequested, rotate, status, syncCheck, type RotateResult } from "../app/service.js";
 import { doctor } from "../app/doctor.js";
 import { adopt } from "../app/adopt.js";
 import { readCertificateInput } from "../app/cert-input.js";
 import { configChecks, report } from "../app/checks.js";
-import { adoptText, doctorText, progressLine, reportText, statusText, syncText } from "./format.js";
+import {
+  adoptText,
+  cancelText,
+  doctorText,
+  progressLine,
+  reportText,
+  requestLine,
+  statusText,
+  submittedText,
+  syncText,
+} from "./format.js";
 
 const USAGE = `usage: kong-key-rotator <plan|run|rotate|status|sync|doctor> [name] [--config file] [--json] [--force] [--reason text] [--no-other-writer] [--verbose]
+       kong-key-rotator rotate <name> [--force [--override-cooldown] | --rollback | --cancel] [--reason text]
+       kong-key-rotator plan <name> [--force | --rollback]
        kong-key-rotator adopt <name> --cert <pem|pfx> [--password p | --password-env NAME] [--yes] [--config file] [--json] [--no-other-writer]`;
 
 export interface CliIo {
@@ -66,8 +81,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.err(USAGE);
     return 2;
   }
-  if (values.force && command !== "rotate") {
-    io.err("--force applies to 'rotate' only\n" + USAGE);
+  const usageError = requestFlagsError(command, name, values);
+  if (usageError) {
+    io.err(`${usageError}\n${USAGE}`);
     return 2;
   }
   if (command === "adopt" && !values.cert) {
@@ -180,8 +196,17 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         ? 1
         : 0;
     }
-    const results: RotateResult[] = [];
     const actor = safeUser();
+    if (command === "rotate" && name && values.cancel) {
+      const r = await cancelRequested(rt, name, {
+        trigger: "cli",
+        actor,
+        ...(values.reason ? { reason: values.reason } : {}),
+      });
+      print(cancelText(r), r);
+      return r.kind === "busy" ? 3 : 0;
+    }
+    const results: RotateResult[] = [];
     for (const n of names) {
       results.push(
         await rotate(rt, n, {
@@ -189,6 +214,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
           actor,
           dryRun: command === "plan",
           force: values.force === true,
+          rollback: values.rollback === true,
+          overrideCooldown: values["override-cooldown"] === true,
           ...(values.reason ? { reason: values.reason } : {}),
           ...(asJson ? {} : { onProgress: (e) => io.err(progressLine(e)) }),
         }),
@@ -197,14 +224,27 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     print(
       results
         .map((r) =>
-          r.kind === "busy" ? `${r.credential}: busy (another writer holds the lease)` : reportText(r.report),
+          r.kind === "busy"
+            ? `${r.credential}: busy (another writer holds the lease)`
+            : [
+                submittedText(r),
+                reportText(r.report),
+                r.report.status?.request ? `  ${requestLine(r.report.status.request)}` : undefined,
+              ]
+                .filter((l) => l !== undefined)
+                .join("\n"),
         )
         .join("\n"),
       results,
     );
     if (
       results.some(
-        (r) => r.kind === "done" && (r.report.outcome === "failed" || r.report.outcome === "stuck"),
+        (r) =>
+          r.kind === "done" &&
+          (r.report.outcome === "failed" ||
+            r.report.outcome === "stuck" ||
+            // A requested rotation is still outstanding and its last attempt failed.
+            r.report.status?.request?.lastError !== undefined),
       )
     )
       return 1;
@@ -228,6 +268,9 @@ function parse(argv: string[]) {
       config: { type: "string" },
       json: { type: "boolean" },
       force: { type: "boolean" },
+      rollback: { type: "boolean" },
+      cancel: { type: "boolean" },
+      "override-cooldown": { type: "boolean" },
       reason: { type: "string" },
       cert: { type: "string" },
       password: { type: "string" },
@@ -238,6 +281,28 @@ function parse(argv: string[]) {
       help: { type: "boolean", short: "h" },
     },
   });
+}
+
+/** The request flags and which commands take them; undefined when the combination is valid. */
+function requestFlagsError(
+  command: string,
+  name: string | undefined,
+  values: { force?: boolean; rollback?: boolean; cancel?: boolean; "override-cooldown"?: boolean },
+): string | undefined {
+  const { force, rollback, cancel } = values;
+  const override = values["override-cooldown"];
+  if (force && command !== "rotate" && command !== "plan")
+    return "--force applies to 'rotate' and 'plan' only";
+  if (rollback && command !== "rotate" && command !== "plan")
+    return "--rollback applies to 'rotate' and 'plan' only";
+  if ((cancel || override) && command !== "rotate")
+    return "--cancel and --override-cooldown apply to 'rotate' only";
+  if ([force, rollback, cancel].filter(Boolean).length > 1)
+    return "use only one of --force, --rollback and --cancel";
+  if (override && !force) return "--override-cooldown goes with --force";
+  if ((force || rollback) && command === "plan" && !name)
+    return "plan --force/--rollback needs a credential name";
+  return undefined;
 }
 
 function safeUser(): string {

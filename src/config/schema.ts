@@ -52,6 +52,8 @@ export const policySchema = z
     verifyInterval: duration("verifyInterval"),
     /** Consecutive accepted assertions required before a key counts as propagated (BRIEF: replicas lag). */
     verifyConsecutive: z.number().int().min(1).max(50),
+    /** A forced rotation this soon after the newest generation is refused (429) unless overridden. */
+    forceCooldown: duration("forceCooldown"),
     subject: z.string().min(3).optional(),
   })
   .strict();
@@ -65,6 +67,7 @@ export const defaultPolicy = {
   verifyTimeout: "PT10M",
   verifyInterval: "PT5S",
   verifyConsecutive: 5,
+  forceCooldown: "PT10M",
 } as const;
 
 const secretRef = z.union([

@@ -12,13 +12,14 @@ import { RotatorError, toRotatorError } from "../errors.js";
 import { redact, redactText } from "../log/redact.js";
 import { EngineBug, noProgress, patchForbidden, rollbackRefused, runAborted } from "./errors.js";
 import { pendingRequest, requestTag } from "./requests.js";
+import type { TriggerReason } from "./triggers.js";
 import type { EnginePorts, SafeError, Snapshot, UnmanagedKey } from "./types.js";
 import { observe } from "./observe.js";
 import { describeAction, plan, type ActionKind, type Plan, type PlannedAction } from "./plan.js";
 import { credentialStatus, type CredentialStatus } from "./status.js";
 import { TagBook, type StepContext } from "./steps/context.js";
 import { executeAction } from "./steps/index.js";
-import { failureTags } from "./tags.js";
+import { failureTags, parseGeneration, type Generation } from "./tags.js";
 
 export type { EnginePorts } from "./types.js";
 
@@ -74,6 +75,8 @@ export interface RunReport {
   steps: StepRecord[];
   error?: SafeError;
   failedTarget?: string;
+  /** Why the run had work to start: the trigger of its first plan's create, or a pending manual request. */
+  trigger?: TriggerReason;
   /** Absent only when the state could not be observed at all. */
   status?: CredentialStatus;
 }
@@ -113,6 +116,9 @@ export async function reconcile(
     rollback: options.rollback,
   });
   report.plan = current.actions;
+  const created = current.actions.find((a) => a.kind === "create");
+  if (created?.kind === "create") report.trigger = created.trigger;
+  else if (pendingRequest(snapshot.generations)) report.trigger = "ManualRequest";
   report.unmanaged = current.unmanaged;
   if (options.dryRun) {
     report.outcome = "planned";
@@ -277,38 +283,47 @@ async function recordFailure(
 
 /**
  * A run that worked on a pending request and failed counts as an attempt: status shows the attempts and
- * the last error, and `run` exits 1 while it stays so. Best effort, like recordFailure.
+ * the last error, and `run` exits 1 while it stays so. When the run could not even observe (Graph down),
+ * the request is found with a Key Vault listing alone. Best effort, like recordFailure.
  */
 async function noteRequestAttempt(
   cred: CredentialConfig,
   ports: EnginePorts,
-  snapshot: Snapshot,
+  snapshot: Snapshot | undefined,
   error: RotatorError,
-): Promise<Snapshot> {
-  const held = pendingRequest(snapshot.generations);
-  if (!held) return snapshot;
-  const now = ports.clock.now();
-  const r = {
-    ...held.request,
-    attempts: held.request.attempts + 1,
-    lastAttemptAt: now,
-    lastError: error.code,
-  };
+): Promise<{ snapshot: Snapshot | undefined; request?: boolean }> {
   try {
+    const generations =
+      snapshot?.generations ??
+      (await ports.store.listVersions(cred.certificateName))
+        .map(parseGeneration)
+        .filter((g): g is Generation => g !== undefined);
+    const held = pendingRequest(generations);
+    if (!held) return { snapshot };
+    const r = {
+      ...held.request,
+      attempts: held.request.attempts + 1,
+      lastAttemptAt: ports.clock.now(),
+      lastError: error.code,
+    };
     const book = new TagBook(ports.store, cred.certificateName);
     await book.write(held.holder, requestTag(r));
     const tags = book.current(held.holder);
     return {
-      ...snapshot,
-      generations: snapshot.generations.map((g) => (g.version === held.holder.version ? { ...g, tags } : g)),
+      request: true,
+      snapshot: snapshot && {
+        ...snapshot,
+        generations: snapshot.generations.map((g) =>
+          g.version === held.holder.version ? { ...g, tags } : g,
+        ),
+      },
     };
   } catch (e) {
     ports.logger.log("warn", "RequestAttemptNotRecorded", {
       credential: cred.name,
-      request: r.id,
       code: toRotatorError(e).code,
     });
-    return snapshot;
+    return { snapshot };
   }
 }
 
@@ -327,8 +342,11 @@ async function finish(
     if (typeof target === "string") report.failedTarget = target;
     // The failed step may have changed state (failure tags, some targets updated): show the latest.
     if (failure.reobserve) last = await observe(cred, ports).catch(() => snapshot);
-    if (last && failure.error.code !== "RUN_ABORTED")
-      last = await noteRequestAttempt(cred, ports, last, failure.error);
+    if (failure.error.code !== "RUN_ABORTED") {
+      const noted = await noteRequestAttempt(cred, ports, last, failure.error);
+      last = noted.snapshot;
+      if (noted.request) report.trigger ??= "ManualRequest";
+    }
   }
   if (last) report.status = credentialStatus(last, ports.clock.now());
   ports.logger.log(failure ? "error" : "info", "RotationRun", {

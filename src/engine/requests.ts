@@ -137,6 +137,18 @@ export function newRequest(
   };
 }
 
+/**
+ * Was the generation created after the request was made? Key Vault reports `created` in whole seconds
+ * (Unix time), so the request's time is compared at that resolution: a version created in the same
+ * second as the request counts as made for it.
+ */
+export function createdSince(
+  g: Pick<Generation, "createdOn">,
+  r: Pick<ManualRequest, "requestedAt">,
+): boolean {
+  return g.createdOn.getTime() >= Math.floor(r.requestedAt.getTime() / 1000) * 1000;
+}
+
 /** Every readable request, newest first. */
 export function requests(generations: readonly Generation[]): HeldRequest[] {
   return generations

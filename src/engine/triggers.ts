@@ -10,8 +10,9 @@
  */
 import type { Policy } from "../config/load.js";
 import { effectiveActive, keyAtApp } from "./model.js";
-import { pendingRequest, policyDifferences, policyFingerprint } from "./requests.js";
+import { createdSince, pendingRequest, policyDifferences, policyFingerprint } from "./requests.js";
 import type { Snapshot } from "./types.js";
+import type { Generation } from "./tags.js";
 
 export type TriggerReason =
   "NoActiveGeneration" | "ManualRequest" | "Forced" | "KeyMissingAtIdp" | "PolicyChanged" | "Renewal";
@@ -51,7 +52,7 @@ export const manualRequest: TriggerPolicy = {
   evaluate: ({ snapshot, now }) => {
     const r = pendingRequest(snapshot.generations)?.request;
     if (r?.kind !== "rotate" || !r.force) return undefined;
-    const answered = snapshot.generations.some((g) => g.createdOn >= r.requestedAt);
+    const answered = snapshot.generations.some((g) => createdSince(g, r));
     if (answered) return undefined;
     const who = r.actor ? ` by ${r.actor}` : "";
     return due(
@@ -102,18 +103,34 @@ export const policyChanged: TriggerPolicy = {
   },
 };
 
+/**
+ * Renewal once the active key expires within renewBefore. After a rollback the restored key is usually
+ * already inside that window (it was renewed once), so renewing at once would undo the rollback on the
+ * next tick: the restored key then renews when half of renewBefore remains (a forced rotation ends the
+ * pause earlier). The KeyExpiring alert keeps warning meanwhile.
+ */
 export const renewal: TriggerPolicy = {
   name: "Renewal",
   evaluate: ({ snapshot, policy }) => {
     const active = effectiveActive(snapshot.generations);
     if (!active?.expiresOn) return undefined;
+    const restored = restoredByRollback(snapshot, active);
+    const window = restored ? policy.renewBefore / 2 : policy.renewBefore;
     return {
       reason: "Renewal",
-      message: `the active key expires at ${active.expiresOn.toISOString()}, within renewBefore`,
-      dueAt: new Date(active.expiresOn.getTime() - policy.renewBefore),
+      message:
+        `the active key expires at ${active.expiresOn.toISOString()}, within renewBefore` +
+        (restored ? " (halved after the rollback that restored it)" : ""),
+      dueAt: new Date(active.expiresOn.getTime() - window),
     };
   },
 };
+
+/** The active generation was put back by a rollback (its activation and the rollback share one instant). */
+function restoredByRollback(snapshot: Snapshot, active: Generation): boolean {
+  const at = active.activatedAt?.getTime();
+  return at !== undefined && snapshot.generations.some((g) => g.rolledBackAt?.getTime() === at);
+}
 
 /** The chain, in order. */
 export const TRIGGER_POLICIES: readonly TriggerPolicy[] = [

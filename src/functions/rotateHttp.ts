@@ -1,6 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { z } from "zod";
-import { rotate } from "../app/service.js";
+import { cancelRequested, rotate } from "../app/service.js";
+import { isRotatorError } from "../errors.js";
 import { parseDuration } from "../duration.js";
 import { callerOf, errorResponse, json, problem, readJsonBody } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
@@ -8,10 +9,18 @@ import { functionsRuntime } from "./runtime.js";
 const bodySchema = z
   .object({
     force: z.boolean().optional(),
+    rollback: z.boolean().optional(),
+    cancel: z.boolean().optional(),
+    overrideCooldown: z.boolean().optional(),
     dryRun: z.boolean().optional(),
     reason: z.string().max(500).optional(),
   })
-  .strict();
+  .strict()
+  .refine((b) => [b.force, b.rollback, b.cancel].filter(Boolean).length <= 1, {
+    message: "use only one of force, rollback and cancel",
+  })
+  .refine((b) => !b.overrideCooldown || b.force, { message: "overrideCooldown goes with force" })
+  .refine((b) => !b.cancel || !b.dryRun, { message: "cancel has no dry run" });
 
 /**
  * HTTP responses must come within 230 s on Azure (load balancer idle timeout), so a manual rotation runs
@@ -34,7 +43,7 @@ export async function rotateHttpHandler(
       400,
       "INVALID_BODY",
       parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; "),
-      'Expected {"force"?: boolean, "dryRun"?: boolean, "reason"?: string}.',
+      'Expected {"force"?: boolean, "overrideCooldown"?: boolean, "rollback"?: boolean, "cancel"?: boolean, "dryRun"?: boolean, "reason"?: string}.',
     );
   try {
     const rt = await functionsRuntime();
@@ -51,24 +60,44 @@ export async function rotateHttpHandler(
       actor,
       reason: parsed.data.reason,
       force: parsed.data.force === true,
+      rollback: parsed.data.rollback === true,
+      cancel: parsed.data.cancel === true,
+      overrideCooldown: parsed.data.overrideCooldown === true,
       dryRun: parsed.data.dryRun === true,
       invocationId: context.invocationId,
     });
-    const result = await rotate(rt, name, { ...parsed.data, trigger: "http", actor, budgetMs: BUDGET_MS });
-    if (result.kind === "busy")
-      return problem(
-        409,
-        "BUSY",
-        `a rotation of ${name} is already in progress`,
-        "Another writer (timer, HTTP or CLI) holds the lease; retry later or check GET /api/credentials/" +
-          name +
-          ".",
-      );
+    const { cancel, ...request } = parsed.data;
+    if (cancel) {
+      const c = await cancelRequested(rt, name, {
+        trigger: "http",
+        actor,
+        ...(request.reason ? { reason: request.reason } : {}),
+      });
+      if (c.kind === "busy") return busy(name);
+      return json(200, {
+        credential: name,
+        cancelled: c.request.id,
+        kind: c.request.kind,
+        abandoned: c.abandoned,
+      });
+    }
+    const result = await rotate(rt, name, { ...request, trigger: "http", actor, budgetMs: BUDGET_MS });
+    if (result.kind === "busy") return busy(name);
     const r = result.report;
     return json(202, {
       credential: name,
       outcome: r.outcome,
       continuing: r.error?.code === "RUN_ABORTED",
+      ...(result.request
+        ? {
+            request: {
+              outcome: result.request.outcome,
+              id: result.request.request.id,
+              kind: result.request.request.kind,
+              requestedAt: result.request.request.requestedAt.toISOString(),
+            },
+          }
+        : {}),
       plan: r.plan,
       steps: r.steps,
       ...(r.error ? { error: r.error } : {}),
@@ -76,8 +105,27 @@ export async function rotateHttpHandler(
       status: r.status,
     });
   } catch (e) {
-    return errorResponse(e, context);
+    const response = errorResponse(e, context);
+    // 429 carries Retry-After (RFC 9110 §10.2.3) from the cooldown's end.
+    const retryAt = isRotatorError(e) && e.code === "ROTATE_COOLDOWN" ? e.details?.["retryAt"] : undefined;
+    if (typeof retryAt === "string")
+      response.headers = {
+        ...(response.headers as Record<string, string>),
+        "retry-after": String(Math.max(1, Math.ceil((Date.parse(retryAt) - Date.now()) / 1000))),
+      };
+    return response;
   }
+}
+
+function busy(name: string): HttpResponseInit {
+  return problem(
+    409,
+    "BUSY",
+    `a rotation of ${name} is already in progress`,
+    "Another writer (timer, HTTP or CLI) holds the lease; retry later or check GET /api/credentials/" +
+      name +
+      ".",
+  );
 }
 
 app.http("rotateCredential", {

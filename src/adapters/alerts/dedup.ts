@@ -30,6 +30,8 @@ export interface AlertCondition {
   message: string;
   hint?: string;
   phase?: string;
+  /** Trigger reason code of the work that failed (see engine/triggers.ts). */
+  trigger?: string;
 }
 
 export interface RotationSuccess {
@@ -117,6 +119,7 @@ export function createAlerter(opts: AlerterOptions): Alerter {
     credential: c.credential,
     ...(c.target === undefined ? {} : { target: c.target }),
     ...(c.phase === undefined ? {} : { phase: c.phase }),
+    ...(c.trigger === undefined ? {} : { trigger: c.trigger }),
     code,
     message,
     ...(c.hint === undefined || status === "resolved" ? {} : { hint: c.hint }),

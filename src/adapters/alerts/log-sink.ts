@@ -26,6 +26,7 @@ export function createLogSink(logger: Logger): AlertSink {
         credential: e.credential,
         ...(e.target === undefined ? {} : { target: e.target }),
         ...(e.phase === undefined ? {} : { phase: e.phase }),
+        ...(e.trigger === undefined ? {} : { trigger: e.trigger }),
         ...(e.code === undefined ? {} : { code: e.code }),
         message: e.message,
         ...(e.hint === undefined ? {} : { hint: e.hint }),

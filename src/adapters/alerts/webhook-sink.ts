@@ -201,6 +201,7 @@ function factsOf(e: AlertEvent): Array<[string, string]> {
   const facts: Array<[string, string]> = [["Credential", e.credential]];
   if (e.target) facts.push(["Kong target", e.target]);
   if (e.phase) facts.push(["Phase", e.phase]);
+  if (e.trigger) facts.push(["Trigger", e.trigger]);
   if (e.code) facts.push(["Code", e.code]);
   facts.push(["Status", e.status], ["Time", e.time]);
   return facts;

@@ -51,6 +51,11 @@ export class Calls {
     this.crash = { at, timing };
   }
 
+  /** Drop the faults still queued for `op` (the outage is over). */
+  heal(op: string): void {
+    this.faults.delete(op);
+  }
+
   revive(): void {
     this.crash = undefined;
     this.crashed = false;
