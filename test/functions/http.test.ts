@@ -20,7 +20,7 @@ import { rotateHttpHandler } from "../../src/functions/rotateHttp.js";
 import { statusHttpHandler } from "../../src/functions/statusHttp.js";
 import { rotationTimerHandler } from "../../src/functions/rotationTimer.js";
 import { errorResponse, MAX_BODY_BYTES } from "../../src/functions/http.js";
-import { setFunctionsRuntime } from "../../src/functions/runtime.js";
+import { functionsRuntime, setFunctionsRuntime } from "../../src/functions/runtime.js";
 import {
   bodyText,
   CERT_NAME,
@@ -377,6 +377,60 @@ describe("GET /api/credentials", () => {
     const unknown = await get("no-such-credential");
     expect(unknown.status).toBe(404);
     expect(errorOf(unknown).code).toBe("UNKNOWN_CREDENTIAL");
+  });
+});
+
+describe("POST rotate: durable requests", () => {
+  it("cancel withdraws the request left pending by a failed forced run; a second cancel answers 409", async () => {
+    const pending = rotateBody(await get(CREDENTIAL)) as unknown as { request?: { force: boolean } };
+    expect(pending.request).toMatchObject({ force: true });
+    const res = await post(CREDENTIAL, { cancel: true, reason: "drill over" }, {}, "inv-cancel");
+    expect(res.status).toBe(200);
+    expect(res.jsonBody).toMatchObject({
+      credential: CREDENTIAL,
+      kind: "rotate",
+      cancelled: expect.any(String),
+    });
+    expect(h.events("ManualRotationAudit").find((e) => e.invocationId === "inv-cancel")).toMatchObject({
+      cancel: true,
+      reason: "drill over",
+    });
+    const again = await post(CREDENTIAL, { cancel: true });
+    expect(again.status).toBe(409);
+    expect(errorOf(again).code).toBe("NO_PENDING_REQUEST");
+  });
+
+  it("a forced rotation within the cooldown answers 429 with Retry-After; overrideCooldown is audited and rotates", async () => {
+    const rt = await functionsRuntime();
+    const policy = rt.credential(CREDENTIAL).policy;
+    policy.forceCooldown = 600_000;
+    try {
+      const before = versions().length;
+      const res = await post(CREDENTIAL, { force: true });
+      expect(res.status).toBe(429);
+      expect(errorOf(res).code).toBe("ROTATE_COOLDOWN");
+      expect(Number((res.headers as Record<string, string>)["retry-after"])).toBeGreaterThan(0);
+      expect(versions()).toHaveLength(before);
+      const forced = await post(CREDENTIAL, { force: true, overrideCooldown: true }, {}, "inv-override");
+      expect(forced.status).toBe(202);
+      expect(rotateBody(forced).outcome).toBe("ok");
+      expect(versions()).toHaveLength(before + 1);
+      expect(h.events("ManualRotationAudit").find((e) => e.invocationId === "inv-override")).toMatchObject({
+        force: true,
+        overrideCooldown: true,
+      });
+    } finally {
+      policy.forceCooldown = 0;
+    }
+  });
+
+  it("refuses contradictory requests with 400", async () => {
+    for (const body of [
+      { force: true, rollback: true },
+      { cancel: true, force: true },
+      { overrideCooldown: true },
+    ])
+      expect((await post(CREDENTIAL, body)).status).toBe(400);
   });
 });
 
