@@ -78,7 +78,13 @@ beforeAll(async () => {
   stack = await startLocalStack({
     propagationDelayMs: 600,
     createDelayMs: 100,
-    policy: { overlap: "PT2S", verifyInterval: "PT0.2S", verifyConsecutive: 2, verifyTimeout: "PT30S", forceCooldown: "PT0S" },
+    policy: {
+      overlap: "PT2S",
+      verifyInterval: "PT0.2S",
+      verifyConsecutive: 2,
+      verifyTimeout: "PT30S",
+      forceCooldown: "PT0S",
+    },
   });
   dir = mkdtempSync(join(tmpdir(), "rotator-doctor-"));
   configPath = writeConfig(stack.config);

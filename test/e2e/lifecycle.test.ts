@@ -40,7 +40,13 @@ beforeAll(async () => {
   stack = await startLocalStack({
     propagationDelayMs: 1200,
     createDelayMs: 200,
-    policy: { overlap: "PT3S", verifyInterval: "PT0.3S", verifyConsecutive: 3, verifyTimeout: "PT30S", forceCooldown: "PT0S" },
+    policy: {
+      overlap: "PT3S",
+      verifyInterval: "PT0.3S",
+      verifyConsecutive: 3,
+      verifyTimeout: "PT30S",
+      forceCooldown: "PT0S",
+    },
   });
   const dir = mkdtempSync(join(tmpdir(), "rotator-e2e-"));
   configPath = join(dir, "rotator.yaml");

@@ -28,7 +28,13 @@ export interface Harness {
 
 export async function startHarness(): Promise<Harness> {
   const stack = await startLocalStack({
-    policy: { verifyInterval: "PT0.2S", verifyConsecutive: 2, verifyTimeout: "PT30S", overlap: "PT2S", forceCooldown: "PT0S" },
+    policy: {
+      verifyInterval: "PT0.2S",
+      verifyConsecutive: 2,
+      verifyTimeout: "PT30S",
+      overlap: "PT2S",
+      forceCooldown: "PT0S",
+    },
     propagationDelayMs: 500,
   });
   const logs: string[] = [];

@@ -270,7 +270,9 @@ describe("rollback", () => {
     const s = await observe(w.cred, w.ports);
     const next = evaluateTriggers({ snapshot: s, policy: w.cred.policy, now: w.clock.now() }).next;
     expect(next).toMatchObject({ reason: "Renewal" });
-    expect(next?.dueAt.getTime()).toBe((previous.cert?.notAfter as Date).getTime() - w.cred.policy.renewBefore / 2);
+    expect(next?.dueAt.getTime()).toBe(
+      (previous.cert?.notAfter as Date).getTime() - w.cred.policy.renewBefore / 2,
+    );
     // After the overlap the rolled-back key is retired by the normal rules; the restored one stays.
     toRetirement(w);
     await settle(w);
