@@ -89,9 +89,12 @@ async function copyWithDependencies(
   const queue: { name: string; from: string }[] = [{ name, from: ROOT }];
   while (queue.length > 0) {
     const next = queue.shift()!;
-    if (copied.has(next.name)) continue;
     const dir = await packageDir(next.name, next.from);
     const pkg = await readJson<PackageJson>(join(dir, "package.json"));
+    const have = copied.get(next.name);
+    if (have === pkg.version) continue;
+    // The copy is flat (one version per name); two versions would need the nested layout npm made.
+    if (have) throw new Error(`externals need ${next.name}@${have} and @${pkg.version}: not supported`);
     copied.set(next.name, pkg.version);
     await cp(dir, join(outDir, "node_modules", next.name), {
       recursive: true,
