@@ -4,7 +4,8 @@
  * - builds the package (scripts/package.ts) into dist/functionapp;
  * - import time of its entry: each run is a fresh `node` process that loads the entry the way the Functions
  *   worker does (test/package/load-entry.mjs, with @azure/functions-core stubbed by functions-core.mjs) and
- *   reports the time of the `import()` alone; also the whole process's wall time, and a bare `node -e 0`;
+ *   reports the wall time and the CPU time of the `import()` alone; also the whole process's wall time, and
+ *   a bare `node -e 0`;
  * - for comparison, the same for the unbundled `tsc` output (dist/src/functions/index.js) when it exists;
  * - network calls attempted during import (TCP connects and DNS lookups);
  * - package size: bytes on disk, and the size of a zip of it with deflate (what azd uploads), computed
@@ -42,6 +43,7 @@ async function wall(args: string[], cwd: string): Promise<{ wallMs: number; stdo
 
 async function importRuns(entry: string, cwd: string) {
   const importMs: number[] = [];
+  const cpuMs: number[] = [];
   const wallMs: number[] = [];
   let connections = 0;
   let functions = 0;
@@ -49,15 +51,17 @@ async function importRuns(entry: string, cwd: string) {
     const r = await wall(["--import", CORE, LOADER, entry], cwd);
     const out = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}") as {
       importMs: number;
+      importCpuMs: number;
       connections: unknown[];
       registered: unknown[];
     };
     importMs.push(out.importMs);
+    cpuMs.push(out.importCpuMs);
     wallMs.push(r.wallMs);
     connections = Math.max(connections, out.connections.length);
     functions = out.registered.length;
   }
-  return { importMs, wallMs, connections, functions };
+  return { importMs, cpuMs, wallMs, connections, functions };
 }
 
 async function files(dir: string): Promise<string[]> {
@@ -102,11 +106,11 @@ const load = loadavg()
 console.log(`# Startup and package (${RUNS} runs each, Node ${process.versions.node}, load average ${load})`);
 console.log(`bare node -e 0 (process wall time)      median ${ms(median(bare))}`);
 console.log(
-  `package entry: import()                 median ${ms(median(bundled.importMs))} (min ${ms(Math.min(...bundled.importMs))}, max ${ms(Math.max(...bundled.importMs))}); process wall time median ${ms(median(bundled.wallMs))}`,
+  `package entry: import()                 median ${ms(median(bundled.importMs))} (min ${ms(Math.min(...bundled.importMs))}, max ${ms(Math.max(...bundled.importMs))}), CPU time median ${ms(median(bundled.cpuMs))}; process wall time median ${ms(median(bundled.wallMs))}`,
 );
 if (tsc)
   console.log(
-    `tsc output (unbundled): import()        median ${ms(median(tsc.importMs))}; process wall time median ${ms(median(tsc.wallMs))}`,
+    `tsc output (unbundled): import()        median ${ms(median(tsc.importMs))}, CPU time median ${ms(median(tsc.cpuMs))}; process wall time median ${ms(median(tsc.wallMs))}`,
   );
 else console.log("tsc output (unbundled): not built (npm run build writes dist/src)");
 console.log(
