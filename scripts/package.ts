@@ -10,7 +10,8 @@
  *   Azure SDKs, MSAL and undici, doctor, the config loader). They load on the first invocation, not at
  *   import: a single file measured 3x slower to import, because Node parses the whole file (docs/performance.md).
  * - `host.json`, a generated `package.json` (type module, main, no dependencies unless an external needs
- *   one), and `rotator.yaml` when it exists (ROTATOR_CONFIG=./rotator.yaml).
+ *   one), `rotator.yaml` when it exists (ROTATOR_CONFIG=./rotator.yaml), and the contents of
+ *   `package-files/` when it exists (for example a private CA's PEM for NODE_EXTRA_CA_CERTS).
  * - `node_modules/` only for EXTERNALS that are npm packages, copied with their production dependencies.
  *
  * Also writes `<out>.meta.json`: esbuild's metafile (every bundled input), read by the package test and
@@ -39,6 +40,9 @@ export const EXTERNALS: Record<string, { npm: boolean; why: string }> = {
     why: "not a production dependency: `debug` (under the Azure SDKs' proxy agents) requires it inside a try/catch for coloured terminal output and does without it; bundling it would ship whatever development tooling happened to install",
   },
 };
+
+/** A folder whose contents are copied, as they are, into the package's root. */
+export const PACKAGE_FILES = "package-files";
 
 export interface PackageResult {
   outDir: string;
@@ -157,6 +161,9 @@ export async function buildPackage(outDir = join(ROOT, "dist", "functionapp")): 
   // The configuration travels in the package (infra/README.md); azd's prepackage hook refuses without it.
   if (await exists(join(ROOT, "rotator.yaml")))
     await cp(join(ROOT, "rotator.yaml"), join(outDir, "rotator.yaml"));
+  // Anything else the app reads from its own folder, such as a private CA's PEM for NODE_EXTRA_CA_CERTS.
+  if (await exists(join(ROOT, PACKAGE_FILES)))
+    await cp(join(ROOT, PACKAGE_FILES), outDir, { recursive: true, dereference: true });
   await writeFile(`${outDir}.meta.json`, JSON.stringify(result.metafile));
 
   const bundled = new Set<string>();

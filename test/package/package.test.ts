@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { buildPackage, EXTERNALS, type PackageResult } from "../../scripts/package.js";
+import { buildPackage, EXTERNALS, PACKAGE_FILES, type PackageResult } from "../../scripts/package.js";
 import { startLocalStack, CREDENTIAL, type LocalStack } from "../../stack/stack.js";
 
 const run = promisify(execFile);
@@ -84,14 +84,16 @@ describe("deployment package", () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it("holds the bundle, host.json and package.json only, and stays under 10 MB", async () => {
+  it("holds the bundle, host.json, package.json and the configuration only, and stays under 10 MB", async () => {
     const files = await filesUnder(pkg.outDir);
+    const extra = await filesUnder(PACKAGE_FILES).catch(() => []);
     const npmExternals = Object.entries(EXTERNALS).filter(([, e]) => e.npm).length;
     for (const f of files) {
       const allowed =
         /^[\w.-]+\.mjs$/.test(f.path) ||
         ["host.json", "package.json", "rotator.yaml"].includes(f.path) ||
-        (npmExternals > 0 && f.path.startsWith("node_modules/"));
+        (npmExternals > 0 && f.path.startsWith("node_modules/")) ||
+        extra.some((e) => e.path === f.path);
       expect(allowed, `unexpected file in the package: ${f.path}`).toBe(true);
     }
     expect(files.map((f) => f.path)).toEqual(
