@@ -1,6 +1,4 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
-import { doctor } from "../app/doctor.js";
-import { configChecks, report } from "../app/checks.js";
 import { isRotatorError } from "../errors.js";
 import { errorResponse, json, problem } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
@@ -16,6 +14,11 @@ export async function doctorHttpHandler(
 ): Promise<HttpResponseInit> {
   const name = req.query.get("credential") ?? undefined;
   try {
+    // Loaded on first use, not at module load: doctor pulls in the storage SDK (cold start).
+    const [{ doctor }, { configChecks, report }] = await Promise.all([
+      import("../app/doctor.js"),
+      import("../app/checks.js"),
+    ]);
     let rt: Awaited<ReturnType<typeof functionsRuntime>>;
     try {
       rt = await functionsRuntime();
