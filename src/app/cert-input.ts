@@ -2,14 +2,44 @@
  * Read an existing certificate and private key from a file, as a manual setup left them:
  * - PEM: a private key (PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY` with a
  *   password) and one or more certificates, in any order;
- * - PFX / PKCS#12 (RFC 7292) as `openssl pkcs12 -export` writes it: certificate bags in plain or
- *   password-encrypted (PBES2: PBKDF2 + AES-CBC, RFC 8018, the OpenSSL 3 default) content, and a key bag
- *   or shrouded key bag (decrypted by Node's PKCS#8 support, which also covers the legacy PKCS#12 PBEs).
- * Legacy-encrypted certificate content (RC2/3DES, OpenSSL 1.x defaults) and BER indefinite lengths are
- * refused with a hint to convert. The MAC is not checked: the key and the certificate are checked against
- * each other, the certificate against Entra and Kong, which is what matters here.
+ * - PFX / PKCS#12 (RFC 7292) as `openssl pkcs12 -export` writes it, DER or BER.
+ *
+ * PKCS#12 goes through maintained libraries, not a hand-written DER reader:
+ * - the structure (PFX, AuthenticatedSafe, SafeContents, SafeBag, CertBag) is parsed with the
+ *   `@peculiar/asn1-pfx` schemas, which keep each bag's exact bytes (the certificate DER is hashed into
+ *   x5t, so it must not be re-encoded);
+ * - the password-integrity MAC (RFC 7292 section 5 and appendix B: HMAC keyed by the PKCS#12 KDF) is
+ *   verified with PKI.js (`pkijs`, same maintainers) before anything is decrypted; a file without a MAC
+ *   is refused, since stripping the MAC would otherwise skip the check;
+ * - EncryptedData and the PBES2 parameters (RFC 8018: PBKDF2 + AES-CBC, the OpenSSL 3 default) are read
+ *   with PKI.js and decrypted with node:crypto; shrouded key bags are decrypted by Node's PKCS#8 support,
+ *   which also covers the legacy PKCS#12 PBEs (3DES) for keys.
+ * Every iteration count (MAC, PBKDF2, legacy PBE) is checked against MAX_PFX_ITERATIONS before any key
+ * derivation runs, so a crafted file cannot make the CLI spin. Certificates encrypted with a legacy PBE
+ * (RC2/3DES, `openssl pkcs12 -legacy` and OpenSSL 1.x defaults) are refused with a hint to convert.
  */
-import { createDecipheriv, createPrivateKey, pbkdf2Sync, type KeyObject } from "node:crypto";
+import { createDecipheriv, createPrivateKey, pbkdf2Sync, webcrypto, type KeyObject } from "node:crypto";
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import {
+  AuthenticatedSafe,
+  CertBag,
+  PFX,
+  SafeContents,
+  id_certBag,
+  id_keyBag,
+  id_pkcs8ShroudedKeyBag,
+  id_x509Certificate,
+  type MacData,
+} from "@peculiar/asn1-pfx";
+import * as asn1js from "asn1js";
+import {
+  AlgorithmIdentifier,
+  CryptoEngine,
+  EncryptedData,
+  PBES2Params,
+  PBKDF2Params,
+  type CryptoEngineParameters,
+} from "pkijs";
 import { RotatorError } from "../errors.js";
 
 export interface CertificateInput {
@@ -23,7 +53,7 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
 const invalid = (message: string, hint: string, cause?: unknown): RotatorError =>
   new RotatorError("CERT_INPUT_INVALID", message, hint, cause === undefined ? {} : { cause });
 
-export function readCertificateInput(bytes: Buffer, password?: string): CertificateInput {
+export async function readCertificateInput(bytes: Buffer, password?: string): Promise<CertificateInput> {
   const text = bytes.toString("latin1");
   return text.includes("-----BEGIN ") ? fromPem(text, password) : fromPfx(bytes, password);
 }
@@ -81,100 +111,30 @@ function fromPem(text: string, password: string | undefined): CertificateInput {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A minimal DER reader, enough for PKCS#12
+// PKCS#12
 // ---------------------------------------------------------------------------------------------
 
-interface Tlv {
-  tag: number;
-  value: Buffer;
-  /** The whole element, header included. */
-  raw: Buffer;
-}
-
-function readTlv(buf: Buffer, offset: number): Tlv {
-  const tag = buf[offset];
-  let lenByte = buf[offset + 1];
-  if (tag === undefined || lenByte === undefined) throw notDer();
-  let pos = offset + 2;
-  let len = lenByte;
-  if (lenByte & 0x80) {
-    const n = lenByte & 0x7f;
-    if (n === 0 || n > 4)
-      throw invalid(
-        "the PFX uses BER indefinite lengths",
-        "Re-export it with OpenSSL (openssl pkcs12 -export), or convert it to PEM.",
-      );
-    len = 0;
-    for (let i = 0; i < n; i++) {
-      lenByte = buf[pos++];
-      if (lenByte === undefined) throw notDer();
-      len = len * 256 + lenByte;
-    }
-  }
-  if (pos + len > buf.length) throw notDer();
-  return { tag, value: buf.subarray(pos, pos + len), raw: buf.subarray(offset, pos + len) };
-}
-
-const notDer = () =>
-  invalid(
-    "the file is neither PEM nor a DER PFX",
-    "Pass a PEM file (key and certificate) or a PFX/PKCS#12 file.",
-  );
-
-function children(t: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  for (let pos = 0; pos < t.value.length;) {
-    const c = readTlv(t.value, pos);
-    out.push(c);
-    pos += c.raw.length;
-  }
-  return out;
-}
-
-function oid(t: Tlv | undefined): string {
-  if (!t || t.tag !== 0x06) throw notDer();
-  const b = t.value;
-  const first = b[0] ?? 0;
-  const parts = [Math.floor(first / 40), first % 40];
-  let acc = 0;
-  for (const byte of b.subarray(1)) {
-    acc = acc * 128 + (byte & 0x7f);
-    if (!(byte & 0x80)) {
-      parts.push(acc);
-      acc = 0;
-    }
-  }
-  return parts.join(".");
-}
-
-function int(t: Tlv | undefined): number {
-  if (!t || t.tag !== 0x02) throw notDer();
-  return t.value.reduce((acc, b) => acc * 256 + b, 0);
-}
-
-const at = (list: Tlv[], i: number): Tlv => {
-  const t = list[i];
-  if (!t) throw notDer();
-  return t;
-};
-
-/** The content of an explicit [0] wrapper, or of an implicit [0] OCTET STRING (primitive or constructed). */
-function octets(t: Tlv): Buffer {
-  if (t.tag === 0x04 || t.tag === 0x80) return t.value;
-  if (t.tag === 0x24 || t.tag === 0xa0) return Buffer.concat(children(t).map(octets));
-  throw notDer();
-}
+/**
+ * The most iterations any key derivation in a PFX may ask for. OpenSSL 3 writes 2048 (PKCS12_DEFAULT_ITER),
+ * Windows 2000, and password-hashing guidance tops out near 600,000 for PBKDF2-SHA256; a count above this
+ * bound is refused before anything is derived.
+ */
+export const MAX_PFX_ITERATIONS = 1_000_000;
 
 const OID = {
   data: "1.2.840.113549.1.7.1",
   encryptedData: "1.2.840.113549.1.7.6",
-  keyBag: "1.2.840.113549.1.12.10.1.1",
-  shroudedKeyBag: "1.2.840.113549.1.12.10.1.2",
-  certBag: "1.2.840.113549.1.12.10.1.3",
-  x509Certificate: "1.2.840.113549.1.9.22.1",
   pbes2: "1.2.840.113549.1.5.13",
   pbkdf2: "1.2.840.113549.1.5.12",
 } as const;
+
+/** HMAC digests of the PKCS#12 MAC, as PKI.js names them (RFC 7292 appendix B.2 allows any hash). */
+const MAC_HASH: Record<string, string> = {
+  "1.3.14.3.2.26": "SHA-1",
+  "2.16.840.1.101.3.4.2.1": "SHA-256",
+  "2.16.840.1.101.3.4.2.2": "SHA-384",
+  "2.16.840.1.101.3.4.2.3": "SHA-512",
+};
 
 const PRF: Record<string, string> = {
   "1.2.840.113549.2.7": "sha1",
@@ -189,87 +149,173 @@ const AES_CBC: Record<string, { cipher: string; keyLength: number }> = {
   "2.16.840.1.101.3.4.1.42": { cipher: "aes-256-cbc", keyLength: 32 },
 };
 
+const notPfx = (cause?: unknown) =>
+  invalid(
+    "the file is neither PEM nor a PFX",
+    "Pass a PEM file (key and certificate) or a PFX/PKCS#12 file.",
+    cause,
+  );
+
+/** Parse with a library schema; any decoding failure is "not a PFX". */
+function decode<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    throw notPfx(e);
+  }
+}
+
+function checkIterations(count: number, what: string): void {
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_PFX_ITERATIONS)
+    throw new RotatorError(
+      "PFX_ITERATIONS_EXCESSIVE",
+      `the PFX's ${what} asks for ${Number.isSafeInteger(count) ? count : "an unrepresentable number of"} iterations; at most ${MAX_PFX_ITERATIONS} are accepted`,
+      "Re-export it with OpenSSL defaults (openssl pkcs12 -export uses 2048), or convert it to PEM.",
+      { details: { what, max: MAX_PFX_ITERATIONS } },
+    );
+}
+
+// PKI.js types its engine with the DOM `Crypto`; Node's webcrypto implements it (https://nodejs.org/api/webcrypto.html).
+const engine = new CryptoEngine({
+  name: "node",
+  crypto: webcrypto as unknown as CryptoEngineParameters["crypto"],
+});
+
+/**
+ * Verify the password-integrity MAC over the AuthenticatedSafe's bytes (RFC 7292 section 5.1). Without a
+ * password the empty one is tried, as OpenSSL does; returns the password that verified.
+ */
+async function verifyMac(mac: MacData | undefined, content: ArrayBuffer, password?: string): Promise<string> {
+  // The schema fills an absent (OPTIONAL) macData with an empty default.
+  if (!mac || mac.mac.digestAlgorithm.algorithm === "")
+    throw invalid(
+      "the PFX has no integrity MAC, so it cannot be checked",
+      "Export it again without -nomac (openssl pkcs12 -export), or convert it to PEM.",
+    );
+  const hashAlgorithm = MAC_HASH[mac.mac.digestAlgorithm.algorithm];
+  if (!hashAlgorithm)
+    throw invalid(
+      `the PFX's MAC uses an unsupported algorithm (${mac.mac.digestAlgorithm.algorithm})`,
+      "Re-export it with OpenSSL defaults (HMAC-SHA256), or convert it to PEM.",
+    );
+  checkIterations(mac.iterations, "MAC key derivation");
+  const verifies = (p: string) =>
+    engine.verifyDataStampedWithPassword({
+      password: new TextEncoder().encode(p).buffer,
+      hashAlgorithm,
+      salt: mac.macSalt.buffer,
+      iterationCount: mac.iterations,
+      contentToVerify: content,
+      signatureToVerify: mac.mac.digest.buffer,
+    });
+  if (password === undefined) {
+    if (await verifies("")) return "";
+    throw invalid("the PFX is password-protected", "Pass its password with --password.");
+  }
+  if (!(await verifies(password)))
+    throw new RotatorError(
+      "PFX_MAC_INVALID",
+      "the PFX's integrity check (MAC) failed: the password is wrong, or the file was changed",
+      "Check --password. If it is right, the file is damaged or was tampered with: export it again.",
+    );
+  return password;
+}
+
 /** Decrypt PBES2 (PBKDF2 + AES-CBC) content, RFC 8018 sections 6.2 and A.2. */
-function pbes2Decrypt(algorithm: Tlv, data: Buffer, password: string | undefined): Buffer {
-  const [algOid, params] = children(algorithm);
-  if (oid(algOid) !== OID.pbes2)
+function pbes2Decrypt(algorithm: AlgorithmIdentifier, data: ArrayBuffer, password: string): Buffer {
+  if (algorithm.algorithmId !== OID.pbes2)
     throw invalid(
       "the PFX's certificates are encrypted with a legacy algorithm (RC2 or 3DES)",
       "Re-export it with OpenSSL 3 defaults (openssl pkcs12 -export, AES-256), or convert it to PEM (openssl pkcs12 -nodes).",
     );
-  if (password === undefined)
-    throw invalid("the PFX is password-protected", "Pass its password with --password.");
-  const [kdf, scheme] = children(params ?? notDerTlv());
-  const [kdfOid, kdfParams] = children(kdf ?? notDerTlv());
-  if (oid(kdfOid) !== OID.pbkdf2)
+  const params = decode(() => new PBES2Params({ schema: algorithm.algorithmParams }));
+  if (params.keyDerivationFunc.algorithmId !== OID.pbkdf2)
     throw invalid(
       "the PFX uses an unsupported key derivation",
       "Re-export it with OpenSSL 3 defaults, or convert it to PEM.",
     );
-  const p = children(kdfParams ?? notDerTlv());
-  const salt = at(p, 0).value;
-  const iterations = int(at(p, 1));
-  const prfAlg = p.find((x) => x.tag === 0x30);
-  const hash = prfAlg ? PRF[oid(children(prfAlg)[0])] : "sha1";
-  const [encOid, iv] = children(scheme ?? notDerTlv());
-  const aes = AES_CBC[oid(encOid)];
-  if (!hash || !aes || !iv)
+  const kdf = decode(() => new PBKDF2Params({ schema: params.keyDerivationFunc.algorithmParams }));
+  checkIterations(kdf.iterationCount, "PBKDF2 key derivation");
+  const hash = kdf.prf ? PRF[kdf.prf.algorithmId] : "sha1";
+  const aes = AES_CBC[params.encryptionScheme.algorithmId];
+  const iv: unknown = params.encryptionScheme.algorithmParams;
+  if (!hash || !aes || !(iv instanceof asn1js.OctetString) || !(kdf.salt instanceof asn1js.OctetString))
     throw invalid(
       "the PFX uses an unsupported cipher",
       "Re-export it with OpenSSL 3 defaults (AES-CBC), or convert it to PEM.",
     );
-  const key = pbkdf2Sync(Buffer.from(password, "utf8"), salt, iterations, aes.keyLength, hash);
+  const key = pbkdf2Sync(
+    Buffer.from(password, "utf8"),
+    Buffer.from(kdf.salt.getValue()),
+    kdf.iterationCount,
+    aes.keyLength,
+    hash,
+  );
   try {
-    const d = createDecipheriv(aes.cipher, key, iv.value);
-    return Buffer.concat([d.update(data), d.final()]);
+    const d = createDecipheriv(aes.cipher, key, Buffer.from(iv.getValue()));
+    return Buffer.concat([d.update(Buffer.from(data)), d.final()]);
   } catch (e) {
     throw invalid("the PFX cannot be decrypted with the given password", "Check --password.", e);
   }
 }
 
-function notDerTlv(): Tlv {
-  throw notDer();
+/**
+ * Iterations of a shrouded key bag's encryption, before Node derives anything. PBES2 keeps them in its
+ * PBKDF2 parameters; PBES1 (RFC 8018 A.3) and the PKCS#12 PBEs (RFC 7292 appendix C) in a
+ * SEQUENCE { salt OCTET STRING, iterations INTEGER }.
+ */
+function shroudedKeyIterations(der: ArrayBuffer): number {
+  const info = decode(() => asn1js.fromBER(der).result);
+  const [algorithm] = info instanceof asn1js.Sequence ? info.valueBlock.value : [];
+  const alg = decode(() => new AlgorithmIdentifier({ schema: algorithm }));
+  if (alg.algorithmId === OID.pbes2) {
+    const params = decode(() => new PBES2Params({ schema: alg.algorithmParams }));
+    return decode(() => new PBKDF2Params({ schema: params.keyDerivationFunc.algorithmParams }))
+      .iterationCount;
+  }
+  const params: unknown = alg.algorithmParams;
+  const count = params instanceof asn1js.Sequence ? params.valueBlock.value[1] : undefined;
+  if (!(count instanceof asn1js.Integer)) throw notPfx();
+  return count.valueBlock.valueDec;
 }
 
-function fromPfx(bytes: Buffer, password: string | undefined): CertificateInput {
-  const pfx = children(readTlv(bytes, 0));
-  const authSafe = children(at(pfx, 1));
-  if (oid(authSafe[0]) !== OID.data)
+async function fromPfx(bytes: Buffer, password: string | undefined): Promise<CertificateInput> {
+  const pfx = decode(() => AsnConvert.parse(bytes, PFX));
+  if (pfx.authSafe.contentType !== OID.data)
     throw invalid(
       "the PFX is not password-integrity protected data",
       "Only password-based PFX files are supported; convert it to PEM.",
     );
-  const contents = children(readTlv(octets(at(children(at(authSafe, 1)), 0)), 0));
+  const authSafeBytes = decode(() => AsnConvert.parse(pfx.authSafe.content, OctetString).buffer);
+  const pass = await verifyMac(pfx.macData as MacData | undefined, authSafeBytes, password);
   const certificates: Buffer[] = [];
   let privateKey: KeyObject | undefined;
-  for (const info of contents) {
-    const [type, wrapped] = children(info);
-    let safeContents: Buffer;
-    if (oid(type) === OID.data) safeContents = octets(at(children(wrapped ?? notDerTlv()), 0));
-    else if (oid(type) === OID.encryptedData) {
-      const encryptedData = children(at(children(wrapped ?? notDerTlv()), 0));
-      const eci = children(at(encryptedData, 1));
-      safeContents = pbes2Decrypt(at(eci, 1), octets(at(eci, 2)), password);
+  for (const info of decode(() => AsnConvert.parse(authSafeBytes, AuthenticatedSafe))) {
+    let safeContents: ArrayBuffer | Buffer;
+    if (info.contentType === OID.data)
+      safeContents = decode(() => AsnConvert.parse(info.content, OctetString).buffer);
+    else if (info.contentType === OID.encryptedData) {
+      const eci = decode(() => EncryptedData.fromBER(info.content).encryptedContentInfo);
+      const data = decode(() => eci.getEncryptedContent());
+      safeContents = pbes2Decrypt(eci.contentEncryptionAlgorithm, data, pass);
     } else throw invalid("the PFX holds content of an unsupported type", "Convert it to PEM.");
-    for (const bag of children(readTlv(safeContents, 0))) {
-      const [bagId, bagValue] = children(bag);
-      const value = at(children(bagValue ?? notDerTlv()), 0);
-      const id = oid(bagId);
-      if (id === OID.certBag) {
-        const [certType, certValue] = children(value);
-        if (oid(certType) === OID.x509Certificate)
-          certificates.push(Buffer.from(octets(at(children(certValue ?? notDerTlv()), 0))));
-      } else if ((id === OID.keyBag || id === OID.shroudedKeyBag) && !privateKey) {
-        const shrouded = id === OID.shroudedKeyBag;
+    for (const bag of decode(() => AsnConvert.parse(safeContents, SafeContents))) {
+      if (bag.bagId === id_certBag) {
+        const cert = decode(() => AsnConvert.parse(bag.bagValue, CertBag));
+        if (cert.certId === id_x509Certificate)
+          certificates.push(Buffer.from(decode(() => AsnConvert.parse(cert.certValue, OctetString).buffer)));
+      } else if ((bag.bagId === id_keyBag || bag.bagId === id_pkcs8ShroudedKeyBag) && !privateKey) {
+        const shrouded = bag.bagId === id_pkcs8ShroudedKeyBag;
+        if (shrouded) checkIterations(shroudedKeyIterations(bag.bagValue), "key encryption");
         privateKey = decryptKey(
           {
-            key: Buffer.from(value.raw),
+            key: Buffer.from(bag.bagValue),
             format: "der",
             type: "pkcs8",
-            ...(shrouded && password !== undefined ? { passphrase: password } : {}),
+            ...(shrouded ? { passphrase: pass } : {}),
           },
           shrouded,
-          password,
+          pass,
         );
       }
     }

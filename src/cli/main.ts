@@ -171,7 +171,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         io.err(`cannot read ${values.cert}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
         return 2;
       }
-      const input = readCertificateInput(bytes, password);
+      const input = await readCertificateInput(bytes, password);
       const r = await adopt(rt, name, input, {
         apply: values.yes === true,
         holder: `cli-adopt:${safeUser()}`,

@@ -228,6 +228,7 @@ describe("adopt a hand-made setup", () => {
     expect(unset.code).toBe(2);
     const wrong = await cli("adopt", CREDENTIAL, "--cert", pfx, "--password", "not-the-password");
     expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/PFX_MAC_INVALID/);
 
     stack.env.PFX_PASSWORD = "hand-made";
     const { code, report } = await adoptJson("--cert", pfx, "--password-env", "PFX_PASSWORD", "--yes");
