@@ -19,7 +19,7 @@ import { createKongTarget } from "../adapters/kong/admin.js";
 import { storageFromEnv } from "../adapters/storage.js";
 import { createBlobLeaseManager } from "../adapters/lease/blob.js";
 import { createNoLeaseManager } from "../adapters/lease/none.js";
-import { createAlerter, type Alerter } from "../adapters/alerts/dedup.js";
+import { createAlerter, readOpenAlerts, type Alerter, type OpenAlert } from "../adapters/alerts/dedup.js";
 import { createLogSink } from "../adapters/alerts/log-sink.js";
 import { createWebhookSink } from "../adapters/alerts/webhook-sink.js";
 import { createBlobAlertStateStore } from "../adapters/alerts/state-blob.js";
@@ -47,6 +47,8 @@ export interface Runtime {
   leases: LeaseManager;
   alerter: Alerter;
   history: RunHistory;
+  /** The credential's open alert conditions, from the shared alert state (status output). */
+  openAlerts(credential: string): Promise<OpenAlert[]>;
   /** Where the lease and alert state live, for status output (no secrets). */
   storage: string;
   /** The storage account's blob service, when AzureWebJobsStorage is configured (doctor probes it). */
@@ -158,6 +160,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     leases,
     alerter,
     history,
+    // A store instance of its own: reads record ETags, which must not move under the alerter's writes.
+    openAlerts: (credential) =>
+      readOpenAlerts(storage ? createBlobAlertStateStore({ blob: storage.blob }) : alertState, credential),
     storage: storage?.describe ?? "none (in-memory; --no-other-writer)",
     ...(storage ? { blob: storage.blob } : {}),
     credential(name) {

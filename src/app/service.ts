@@ -20,6 +20,7 @@ import {
 import type { ManualRequest } from "../engine/requests.js";
 import type { SafeError } from "../engine/types.js";
 import type { RunRecord } from "../ports.js";
+import type { OpenAlert } from "../adapters/alerts/dedup.js";
 import type { Runtime } from "./runtime.js";
 
 export type Trigger = "timer" | "http" | "cli" | "sync-timer";
@@ -233,6 +234,8 @@ export interface CredentialView extends CredentialStatus {
   lastSuccess?: RunRecord;
   lastFailure?: RunRecord;
   error?: SafeError;
+  /** Open alert conditions (failing, not yet recovered); absent when the alert state cannot be read. */
+  alerts?: OpenAlert[];
 }
 
 export async function status(rt: Runtime, name?: string): Promise<CredentialView[]> {
@@ -240,9 +243,19 @@ export async function status(rt: Runtime, name?: string): Promise<CredentialView
   return Promise.all(
     creds.map(async (cred): Promise<CredentialView> => {
       const history = await rt.history.get(cred.name).catch(() => ({}));
+      const alerts = await rt.openAlerts(cred.name).then(
+        (open) => ({ alerts: open }),
+        (e: unknown) => {
+          rt.logger.log("warn", "AlertStateUnavailable", {
+            credential: cred.name,
+            error: toRotatorError(e).toJSON(),
+          });
+          return {};
+        },
+      );
       try {
         const snapshot = await observe(cred, rt.enginePorts(cred));
-        return { ...credentialStatus(snapshot, rt.clock.now()), ...history };
+        return { ...credentialStatus(snapshot, rt.clock.now()), ...history, ...alerts };
       } catch (e) {
         // A request stays visible while Graph or Kong is down: it lives in Key Vault.
         const request = await pendingRequestOf(cred, rt.enginePorts(cred)).catch(() => undefined);
@@ -253,6 +266,7 @@ export async function status(rt: Runtime, name?: string): Promise<CredentialView
           unmanagedKeys: [],
           ...history,
           ...(request ? { request: requestStatus(request, rt.clock.now()) } : {}),
+          ...alerts,
           error: toRotatorError(e).toJSON(),
         };
       }

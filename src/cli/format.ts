@@ -57,6 +57,11 @@ export function statusText(v: CredentialView): string {
     lines.push(
       `  kong ${t.name}: ${t.error ? `error ${t.error.code}` : t.inSync ? "in sync" : "OUT OF SYNC"} ${t.plugins.map((p) => `${p.pluginId.slice(0, 8)}…=${p.kid ?? "none"}`).join(" ")}`,
     );
+  for (const a of v.alerts ?? [])
+    lines.push(
+      `  ALERT ${a.event}${a.target ? ` [${a.target}]` : ""}: ${a.code} since ${a.firstAt} (${a.count} checks)`,
+    );
+  if (v.alerts === undefined) lines.push("  alerts: state unavailable");
   for (const u of v.unmanagedKeys) lines.push(`  unmanaged key at the app: ${u.x5t ?? u.keyId}`);
   if (v.request) lines.push(`  ${requestLine(v.request)}`);
   if (v.trigger) lines.push(`  trigger ${v.trigger.reason}: ${v.trigger.message} (due ${v.trigger.dueAt})`);

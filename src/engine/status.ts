@@ -14,10 +14,15 @@ export interface GenerationStatus {
   phase: Phase;
   enabled: boolean;
   x5t?: string;
+  /** When Key Vault created the version (the `pending` phase starts here). */
+  createdOn?: string;
   notBefore?: string;
   expiresOn?: string;
+  publishedAt?: string;
+  verifiedAt?: string;
   activatedAt?: string;
   retireAfter?: string;
+  retiredAt?: string;
   failures: number;
   lastError?: string;
   /** Is the generation's certificate listed on the Entra app? */
@@ -89,10 +94,14 @@ export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
       phase: g.phase,
       enabled: g.enabled,
       x5t: g.x5t,
+      createdOn: iso(g.createdOn),
       notBefore: iso(g.notBefore),
       expiresOn: iso(g.expiresOn),
+      publishedAt: iso(g.publishedAt),
+      verifiedAt: iso(g.verifiedAt),
       activatedAt: iso(g.activatedAt),
       retireAfter: iso(g.retireAfter),
+      retiredAt: iso(g.retiredAt),
       failures: g.failures,
       lastError: g.lastError,
       atIdp: keyAtApp(s.app, g) !== undefined,

@@ -4,6 +4,7 @@ import {
   createAlerter,
   decodeKeySegment,
   encodeKeySegment,
+  readOpenAlerts,
 } from "../../src/adapters/alerts/dedup.js";
 import { createLogSink } from "../../src/adapters/alerts/log-sink.js";
 import { createMemoryAlertStateStore } from "../../src/adapters/alerts/state-memory.js";
@@ -153,5 +154,53 @@ describe("alerter on memory state", () => {
       true,
     );
     expect(seen[0]?.message).toBe("got [REDACTED]");
+  });
+});
+
+describe("open alerts for status", () => {
+  it("lists a credential's failing conditions with target and code, and drops them on recovery", async () => {
+    const state = createMemoryAlertStateStore();
+    let now = Date.parse("2026-03-01T00:00:00Z");
+    const alerter = createAlerter({
+      sinks: [],
+      state,
+      clock: { now: () => new Date(now), sleep: async () => {} },
+      remindEveryMs: 1000,
+      logger: { log() {} },
+    });
+    const drift = {
+      event: "KeySyncDrift",
+      credential: "c",
+      target: "eu/west",
+      code: "KONG_DRIFT",
+      message: "m",
+    } as const;
+    await alerter.report(drift, true);
+    now += 60_000;
+    await alerter.report(drift, true);
+    await alerter.report({ event: "KeyExpiring", credential: "c", code: "KEY_EXPIRING", message: "m" }, true);
+    await alerter.report({ event: "KeyRotationFailed", credential: "c2", code: "X", message: "m" }, true);
+
+    // A separate store instance over the same data would be used in production; memory state is per instance.
+    expect(await readOpenAlerts(state, "c")).toEqual([
+      {
+        event: "KeySyncDrift",
+        target: "eu/west",
+        code: "KONG_DRIFT",
+        firstAt: "2026-03-01T00:00:00.000Z",
+        lastSentAt: "2026-03-01T00:01:00.000Z",
+        count: 2,
+      },
+      {
+        event: "KeyExpiring",
+        code: "KEY_EXPIRING",
+        firstAt: "2026-03-01T00:01:00.000Z",
+        lastSentAt: "2026-03-01T00:01:00.000Z",
+        count: 1,
+      },
+    ]);
+    await alerter.report({ ...drift, code: "IN_SYNC" }, false);
+    expect((await readOpenAlerts(state, "c")).map((a) => a.event)).toEqual(["KeyExpiring"]);
+    expect(await readOpenAlerts(state, "c2")).toHaveLength(1);
   });
 });

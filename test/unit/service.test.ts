@@ -41,6 +41,7 @@ describe("rotateAll", () => {
         succeeded: async () => {},
       },
       history: { get: async () => ({}), record: async () => {} },
+      openAlerts: async () => [],
       credential: (name) => config.credentials.find((c) => c.name === name)!,
       enginePorts: () => {
         throw new Error("no run should start");

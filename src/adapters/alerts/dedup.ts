@@ -86,6 +86,41 @@ export function conditionPrefix(c: { event: string; credential: string; target?:
   return `${encodeKeySegment(c.event)}/${encodeKeySegment(c.credential)}/${c.target === undefined ? NO_TARGET : encodeKeySegment(c.target)}/`;
 }
 
+/** A failing condition that has not recovered, as the alert state records it (for status output). */
+export interface OpenAlert {
+  event: AlertCondition["event"];
+  target?: string;
+  code: string;
+  /** When the condition started failing, the last notification, and how many checks saw it failing. */
+  firstAt: string;
+  lastSentAt: string;
+  count: number;
+}
+
+const CONDITION_EVENTS: AlertCondition["event"][] = ["KeyRotationFailed", "KeySyncDrift", "KeyExpiring"];
+
+/**
+ * Every open condition of a credential, read from the alert state. Reads update a store's concurrency
+ * bookkeeping, so pass a store instance the alerter does not write through.
+ */
+export async function readOpenAlerts(state: AlertStateStore, credential: string): Promise<OpenAlert[]> {
+  const open: OpenAlert[] = [];
+  for (const event of CONDITION_EVENTS) {
+    for (const key of await state.list(`${encodeKeySegment(event)}/${encodeKeySegment(credential)}/`)) {
+      const value = await state.get(key);
+      if (!value) continue;
+      const [, , target = NO_TARGET] = key.split("/");
+      open.push({
+        event,
+        ...(target === NO_TARGET ? {} : { target: decodeKeySegment(target) }),
+        code: codeOf(key),
+        ...value,
+      });
+    }
+  }
+  return open;
+}
+
 export function createAlerter(opts: AlerterOptions): Alerter {
   const { sinks, state, clock, remindEveryMs, logger } = opts;
 
