@@ -1,0 +1,47 @@
+/**
+ * Headless Chromium from Debian's `chromium` package, driven by playwright-core (which downloads no browser
+ * of its own). A fresh profile per launch; no network services (sync, component updates, QUIC).
+ * Locally a missing browser skips the page tests; under CI=true it fails them (`.ci/run` installs it).
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext } from "playwright-core";
+
+export const CHROMIUM_PATH = "/usr/bin/chromium";
+
+/** Run the page tests: the browser is installed, or CI requires them (a missing browser then fails). */
+export const chromiumRequired = existsSync(CHROMIUM_PATH) || process.env.CI === "true";
+
+export interface Chromium {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+export async function launchChromium(): Promise<Chromium> {
+  if (!existsSync(CHROMIUM_PATH))
+    throw new Error(`${CHROMIUM_PATH} is missing: apt-get install -y chromium (CI=true requires it)`);
+  const profile = mkdtempSync(join(tmpdir(), "chromium-profile-"));
+  // launchPersistentContext takes the profile directory (playwright refuses --user-data-dir in args).
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
