@@ -8,7 +8,8 @@
  *                             durable request that later runs finish; --override-cooldown skips
  *                             policy.forceCooldown); --rollback: back to the previous generation;
  *                             --cancel: withdraw the pending request
- *   status [name]             generations, Kong targets, last success and failure
+ *   status [name]             generations, Kong targets, open alerts, last success and failure
+ *                             (--html FILE: also write the status page, one self-contained HTML file)
  *   sync [name]               drift check (re-applies when sync.reapplyOnDrift)
  *   doctor [name]             read-only preflight checks: config, Kong, Entra, Key Vault, storage
  *   adopt <name> --cert <f>   import a hand-made certificate + key as the first generation
@@ -20,7 +21,7 @@
  *             3 busy (another writer holds a credential's lease; nothing was done for it).
  */
 import { parseArgs } from "node:util";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -31,6 +32,7 @@ import { redact, redactText, registerSecret } from "../log/redact.js";
 import { createRuntime } from "../app/runtime.js";
 import { cancelRequested, rotate, status, syncCheck, type RotateResult } from "../app/service.js";
 import { doctor } from "../app/doctor.js";
+import { renderStatusPage } from "../app/status-page.js";
 import { adopt } from "../app/adopt.js";
 import { readCertificateInput } from "../app/cert-input.js";
 import { configChecks, report } from "../app/checks.js";
@@ -49,6 +51,7 @@ import {
 const USAGE = `usage: kong-key-rotator <plan|run|rotate|status|sync|doctor> [name] [--config file] [--json] [--force] [--reason text] [--no-other-writer] [--verbose]
        kong-key-rotator rotate <name> [--force [--override-cooldown] | --rollback | --cancel] [--reason text]
        kong-key-rotator plan <name> [--force | --rollback]
+       kong-key-rotator status [name] --html FILE [--config file]
        kong-key-rotator adopt <name> --cert <pem|pfx> [--password p | --password-env NAME] [--yes] [--config file] [--json] [--no-other-writer]`;
 
 export interface CliIo {
@@ -84,6 +87,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const usageError = requestFlagsError(command, name, values);
   if (usageError) {
     io.err(`${usageError}\n${USAGE}`);
+    return 2;
+  }
+  if (values.html !== undefined && command !== "status") {
+    io.err("--html applies to 'status' only\n" + USAGE);
     return 2;
   }
   if (command === "adopt" && !values.cert) {
@@ -182,6 +189,14 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     }
     if (command === "status") {
       const views = await status(rt, name);
+      if (values.html !== undefined) {
+        try {
+          await writeFile(values.html, renderStatusPage(views, rt.clock.now()));
+        } catch (e) {
+          io.err(`cannot write ${values.html}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
+          return 2;
+        }
+      }
       print(views.map(statusText).join("\n\n"), views);
       return views.some((v) => v.error) ? 1 : 0;
     }
@@ -273,6 +288,7 @@ function parse(argv: string[]) {
       "override-cooldown": { type: "boolean" },
       reason: { type: "string" },
       cert: { type: "string" },
+      html: { type: "string" },
       password: { type: "string" },
       "password-env": { type: "string" },
       yes: { type: "boolean" },

@@ -11,6 +11,47 @@ export function json(status: number, body: unknown): HttpResponseInit {
   return { status, jsonBody: redact(body), headers: { "cache-control": "no-store" } };
 }
 
+/**
+ * A self-contained HTML page (the status page): no script runs and nothing loads from elsewhere, which the
+ * Content-Security-Policy enforces in the browser (inline styles and SVG only).
+ */
+export function html(status: number, body: string): HttpResponseInit {
+  return {
+    status,
+    body,
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      "content-security-policy":
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+    },
+  };
+}
+
+/**
+ * Does the Accept header rank text/html above application/json? (RFC 9110 section 12.5.1: q-values,
+ * default 1; a browser sends text/html first, API clients send JSON or nothing.)
+ */
+export function prefersHtml(accept: string | null): boolean {
+  if (!accept) return false;
+  const ranges = accept.split(",").map((part) => {
+    const [range = "", ...params] = part.trim().toLowerCase().split(";");
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
+    return { range: range.trim(), q: q ? Number(q.slice(2)) : 1 };
+  });
+  // The most specific matching range decides: type/subtype, then type/*, then */*.
+  const quality = (type: string) => {
+    for (const candidate of [type, `${type.split("/")[0]}/*`, "*/*"]) {
+      const match = ranges.find((r) => r.range === candidate);
+      if (match) return Number.isFinite(match.q) ? match.q : 0;
+    }
+    return 0;
+  };
+  return quality("text/html") > quality("application/json");
+}
+
 export function problem(status: number, code: string, message: string, hint: string): HttpResponseInit {
   return json(status, { error: { code, message, hint } });
 }

@@ -1,9 +1,13 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { status } from "../app/service.js";
-import { errorResponse, json, problem } from "./http.js";
+import { renderStatusPage } from "../app/status-page.js";
+import { errorResponse, html, json, problem, prefersHtml } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 
-/** GET /api/credentials and /api/credentials/{name}: generations, targets, last success/failure. No secrets. */
+/**
+ * GET /api/credentials and /api/credentials/{name}: generations, targets, open alerts, last success/failure.
+ * No secrets. With `Accept: text/html` preferred over JSON (a browser), the same views as the status page.
+ */
 export async function statusHttpHandler(
   req: HttpRequest,
   context: InvocationContext,
@@ -19,6 +23,7 @@ export async function statusHttpHandler(
         "GET /api/credentials lists the configured names.",
       );
     const views = await status(rt, name);
+    if (prefersHtml(req.headers.get("accept"))) return html(200, renderStatusPage(views, rt.clock.now()));
     return json(200, name === undefined ? { credentials: views } : views[0]);
   } catch (e) {
     return errorResponse(e, context);

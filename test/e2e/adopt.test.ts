@@ -256,6 +256,15 @@ describe("adopt a hand-made setup", () => {
     }[];
     expect(view).toMatchObject({ active: manual.x5t, unmanagedKeys: [] });
     expect(view!.targets[0]!.inSync).toBe(true);
+    // The status page from the same views: the adopted key, active, on the target.
+    const pagePath = join(dir, "status.html");
+    const page = await cli("status", "--html", pagePath);
+    expect(page.code).toBe(0);
+    const html = readFileSync(pagePath, "utf8");
+    expect(html).toContain(`data-phase="active" data-x5t="${manual.x5t}"`);
+    expect(html).toContain('data-sync="in-sync"');
+    expect(html).not.toContain("hand-made");
+    expect((await cli("sync", "--html", pagePath)).code).toBe(2);
     expect((await cli("doctor")).code).toBe(0);
 
     const again = await adoptJson("--cert", pemPath, "--yes");

@@ -98,12 +98,13 @@ function post(
     .finally(() => contextLines.push(...lines));
 }
 
-function get(name?: string): Promise<HttpResponseInit> {
+function get(name?: string, headers: Record<string, string> = {}): Promise<HttpResponseInit> {
   const { context, lines } = invocation(name === undefined ? "listCredentials" : "getCredential");
   const request = httpRequest({
     method: "GET",
     route: name === undefined ? "credentials" : `credentials/${name}`,
     ...(name === undefined ? {} : { params: { name } }),
+    headers,
   });
   return statusHttpHandler(request, context)
     .then(record)
@@ -431,6 +432,42 @@ describe("POST rotate: durable requests", () => {
       { overrideCooldown: true },
     ])
       expect((await post(CREDENTIAL, body)).status).toBe(400);
+  });
+});
+
+describe("GET /api/credentials as the status page", () => {
+  const BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+  it("answers a browser with the HTML status page drawn from the same views as the JSON", async () => {
+    const { credentials } = (await get()).jsonBody as { credentials: (View & { alerts?: unknown[] })[] };
+    const view = credentials[0]!;
+    expect(view.alerts).toEqual(expect.any(Array));
+
+    const res = await get(undefined, { accept: BROWSER });
+    expect(res.status).toBe(200);
+    expect(res.jsonBody).toBeUndefined();
+    expect(res.headers).toMatchObject({
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      "content-security-policy": expect.stringContaining("default-src 'none'"),
+      "x-content-type-options": "nosniff",
+    });
+    const page = bodyText(res);
+    expect(page).toMatch(/^<!doctype html>/);
+    expect(page).toContain(`data-credential="${CREDENTIAL}"`);
+    for (const g of view.generations) expect(page).toContain(`data-x5t="${g.x5t}"`);
+    expect(page).toContain(`data-target="local" data-sync="in-sync"`);
+    expect(page).toContain(view.active!);
+
+    const one = await get(CREDENTIAL, { accept: "text/html" });
+    expect(bodyText(one)).toContain(`data-credential="${CREDENTIAL}"`);
+  });
+
+  it("answers JSON to API clients: no Accept, */*, or JSON preferred", async () => {
+    for (const accept of [undefined, "*/*", "application/json", "application/json, text/html;q=0.5"]) {
+      const res = await get(undefined, accept === undefined ? {} : { accept });
+      expect(res.jsonBody, accept).toMatchObject({ credentials: [{ credential: CREDENTIAL }] });
+    }
   });
 });
 
