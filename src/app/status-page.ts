@@ -226,21 +226,27 @@ function segments(g: GenerationStatus, all: GenerationStatus[], now: number): Se
 /**
  * The time axis is logarithmic on each side of "now": an event an hour ago and one a month ago are both
  * readable on a chart that also reaches a certificate's expiry a year out. x(now) splits the plot in
- * proportion to how far the data reaches into the past and the future.
+ * proportion to how far the data reaches into the past and the future. The unit (where the scale turns from
+ * linear to logarithmic) is half the distance of the event nearest to now, between 1 s and 15 min, so a
+ * rotation that took seconds (the local stack) spreads out as well as one that took hours.
  */
-const UNIT = 15 * 60_000;
+const MAX_UNIT = 15 * 60_000;
 const W = 1100;
 const PLOT_X = 190;
 const PLOT_W = 700;
 
-function logScale(lo: number, hi: number, now: number): (t: number) => number {
-  const f = (d: number) => Math.log1p(Math.max(d, 0) / UNIT);
+function logScale(lo: number, hi: number, now: number, times: number[]): (t: number) => number {
+  const nearest = Math.min(MAX_UNIT * 2, ...times.map((t) => Math.abs(t - now)).filter((d) => d >= 1000));
+  const unit = Math.max(nearest / 2, 1000);
+  const f = (d: number) => Math.log1p(Math.max(d, 0) / unit);
   const total = f(now - lo) + f(hi - now) || 1;
   const nowX = PLOT_X + (PLOT_W * f(now - lo)) / total;
   return (t) => (t <= now ? nowX - (f(now - t) / total) * PLOT_W : nowX + (f(t - now) / total) * PLOT_W);
 }
 
 const TICK_OFFSETS: [number, string][] = [
+  [60_000, "1 min"],
+  [10 * 60_000, "10 min"],
   [HOUR, "1 h"],
   [6 * HOUR, "6 h"],
   [DAY, "1 d"],
@@ -279,7 +285,7 @@ function ticks(lo: number, hi: number, now: number, x: (t: number) => number): T
 }
 
 const ROW_H = 34;
-const TOP = 26;
+const TOP = 36;
 
 function timeline(c: StatusPageCredential, index: number, now: number): string {
   const gens = c.generations;
@@ -301,9 +307,11 @@ function timeline(c: StatusPageCredential, index: number, now: number): string {
     const t = ms(d);
     if (t !== undefined) times.push(t);
   }
-  const start = Math.min(...times) - HOUR;
-  const end = Math.max(...times) + HOUR;
-  const x = logScale(start, end, now);
+  const lo = Math.min(...times);
+  const hi = Math.max(...times);
+  const start = lo - Math.max((now - lo) * 0.1, 1000);
+  const end = hi + Math.max((hi - now) * 0.02, 1000);
+  const x = logScale(start, end, now, times);
   const height = TOP + gens.length * ROW_H + 44;
   const rowsBottom = TOP + gens.length * ROW_H;
   const kidsOf = (x5t: string | undefined) =>
@@ -335,7 +343,7 @@ function timeline(c: StatusPageCredential, index: number, now: number): string {
     parts.push(
       `<g class="overlap" data-x5t="${esc(g.x5t)}"><title>${esc(`overlap: ${short(g.x5t)} stays at the IdP until ${utc(to)}`)}</title>` +
         `<rect x="${x1.toFixed(1)}" y="${TOP - 6}" width="${w.toFixed(1)}" height="${rowsBottom - TOP + 6}" fill="url(#hatch-${index})"/>` +
-        `<text class="overlap-label" x="${(x1 + 3).toFixed(1)}" y="${TOP - 10}">overlap</text></g>`,
+        `<text class="overlap-label" x="${(x1 + 3).toFixed(1)}" y="${TOP - 9}">overlap</text></g>`,
     );
   }
   gens.forEach((g, i) => {
@@ -393,7 +401,7 @@ function timeline(c: StatusPageCredential, index: number, now: number): string {
   });
   const nx = x(now).toFixed(1);
   parts.push(
-    `<g class="now"><line class="now-line" x1="${nx}" x2="${nx}" y1="${TOP - 14}" y2="${rowsBottom + 4}"/><text class="now-label" x="${nx}" y="${TOP - 16}" text-anchor="middle">now</text></g>`,
+    `<g class="now"><line class="now-line" x1="${nx}" x2="${nx}" y1="${TOP - 22}" y2="${rowsBottom + 4}"/><text class="now-label" x="${nx}" y="${TOP - 24}" text-anchor="middle">now</text></g>`,
   );
   return `<svg class="timeline" role="img" aria-label="${esc(`key generations of ${c.credential} over time`)}" viewBox="0 0 ${W} ${height}" width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">${parts.join("")}</svg>`;
 }

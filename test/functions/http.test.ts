@@ -4,7 +4,7 @@
  * the one-writer lease and run history.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeFileSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -453,6 +453,8 @@ describe("GET /api/credentials as the status page", () => {
       "x-content-type-options": "nosniff",
     });
     const page = bodyText(res);
+    mkdirSync("test-artifacts", { recursive: true });
+    writeFileSync("test-artifacts/status-page-stack.html", page);
     expect(page).toMatch(/^<!doctype html>/);
     expect(page).toContain(`data-credential="${CREDENTIAL}"`);
     for (const g of view.generations) expect(page).toContain(`data-x5t="${g.x5t}"`);
