@@ -6,44 +6,13 @@
  * Pure: views and "now" in, HTML out. Every value goes through `esc`. The views hold no secret (thumbprints,
  * versions, plugin ids, kids, dates, error codes), so neither does the page.
  *
- * The input is `status()`'s `CredentialView`, plus the manual request queue and trigger when present (declared
- * here, so the page compiles before they land in the view).
+ * The input is exactly what `status()` returns (`CredentialView[]`), so the page and `status --json` cannot
+ * drift apart.
  */
-import type { OpenAlert } from "../adapters/alerts/dedup.js";
-import type { CredentialStatus, GenerationStatus } from "../engine/status.js";
-import type { SafeError } from "../engine/types.js";
+import type { GenerationStatus, RequestStatus } from "../engine/status.js";
 import { redact } from "../log/redact.js";
 import type { RunRecord } from "../ports.js";
-
-/** A manual rotate/rollback request waiting for (or retrying in) the next run. */
-export interface PageRequest {
-  id: string;
-  kind: "rotate" | "rollback";
-  requestedAt: string;
-  actor?: string;
-  reason?: string;
-  force: boolean;
-  attempts: number;
-  lastAttemptAt?: string;
-  lastError?: string;
-}
-
-/** Why the next run will act (or when it is due). */
-export interface PageTrigger {
-  reason: string;
-  message: string;
-  dueAt?: string;
-}
-
-export interface StatusPageCredential extends CredentialStatus {
-  lastSuccess?: RunRecord;
-  lastFailure?: RunRecord;
-  error?: SafeError;
-  /** Absent when the alert state could not be read. */
-  alerts?: OpenAlert[];
-  request?: PageRequest;
-  trigger?: PageTrigger;
-}
+import type { CredentialView } from "./service.js";
 
 // ---------------------------------------------------------------------------------------------
 // Text helpers
@@ -112,7 +81,7 @@ interface Finding {
   text: string;
 }
 
-function findings(c: StatusPageCredential): Finding[] {
+function findings(c: CredentialView): Finding[] {
   const out: Finding[] = [];
   if (c.error)
     out.push({
@@ -287,7 +256,7 @@ function ticks(lo: number, hi: number, now: number, x: (t: number) => number): T
 const ROW_H = 34;
 const TOP = 36;
 
-function timeline(c: StatusPageCredential, index: number, now: number): string {
+function timeline(c: CredentialView, index: number, now: number): string {
   const gens = c.generations;
   if (gens.length === 0) return `<p class="muted">No key generation yet.</p>`;
   const times = gens.flatMap((g) =>
@@ -410,7 +379,7 @@ function timeline(c: StatusPageCredential, index: number, now: number): string {
 // Tables and blocks
 // ---------------------------------------------------------------------------------------------
 
-function generationsTable(c: StatusPageCredential, now: number): string {
+function generationsTable(c: CredentialView, now: number): string {
   if (c.generations.length === 0) return "";
   const rows = c.generations.map(
     (g) =>
@@ -431,7 +400,7 @@ function generationsTable(c: StatusPageCredential, now: number): string {
   return `<table class="generations"><thead><tr><th>phase</th><th>x5t / version</th><th>created</th><th>published</th><th>verified</th><th>activated</th><th>retireAfter</th><th>retired</th><th>expires</th><th>at IdP</th><th>failures</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
-function targetsTable(c: StatusPageCredential): string {
+function targetsTable(c: CredentialView): string {
   if (c.targets.length === 0) return `<p class="muted">No Kong target configured.</p>`;
   const phaseOf = (kid: string | undefined) =>
     c.generations.find((g) => g.x5t !== undefined && g.x5t === kid)?.phase;
@@ -453,7 +422,7 @@ function targetsTable(c: StatusPageCredential): string {
   return `<table class="targets"><thead><tr><th>Kong target</th><th>sync</th><th>plugins: kid</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
-function alertsBlock(c: StatusPageCredential, now: number): string {
+function alertsBlock(c: CredentialView, now: number): string {
   if (c.alerts === undefined) return `<p class="warn-text">Alert state unavailable.</p>`;
   if (c.alerts.length === 0) return `<p class="muted alerts-none">No open alert.</p>`;
   const rows = c.alerts.map(
@@ -463,7 +432,7 @@ function alertsBlock(c: StatusPageCredential, now: number): string {
   return `<table class="alerts"><thead><tr><th>open alert</th><th>target</th><th>code</th><th>failing since</th><th>last notified</th><th>checks</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
-function requestBlock(r: PageRequest | undefined, now: number): string {
+function requestBlock(r: RequestStatus | undefined, now: number): string {
   if (!r) return "";
   const row = (k: string, v: string) => `<dt>${esc(k)}</dt><dd>${v}</dd>`;
   return (
@@ -480,9 +449,12 @@ function requestBlock(r: PageRequest | undefined, now: number): string {
   );
 }
 
-function triggerBlock(t: PageTrigger | undefined, now: number): string {
+/** The trigger that makes a new generation due now, or the next one that will. */
+function triggerBlock(t: CredentialView["trigger"], now: number): string {
   if (!t) return "";
-  return `<div class="trigger"><h4>Next run acts because</h4><p><span class="badge">${esc(t.reason)}</span> ${esc(t.message)}${t.dueAt ? ` — due ${when(t.dueAt, now)}` : ""}</p></div>`;
+  const dueAt = ms(t.dueAt);
+  const due = dueAt === undefined || dueAt <= now;
+  return `<div class="trigger${due ? " due" : ""}" data-reason="${esc(t.reason)}"><h4>${due ? "A new key is due now" : "Next rotation"}</h4><p><span class="badge">${esc(t.reason)}</span> ${esc(t.message)}${due ? "" : ` — due ${when(t.dueAt, now)}`}</p></div>`;
 }
 
 function runLine(label: string, r: RunRecord | undefined, now: number, cls: string): string {
@@ -490,7 +462,7 @@ function runLine(label: string, r: RunRecord | undefined, now: number, cls: stri
   return `<span class="${cls}">${esc(label)}: ${when(r.at, now)} (${esc(r.trigger)}, ${esc(r.code ?? r.outcome)})</span>`;
 }
 
-function credentialSection(c: StatusPageCredential, index: number, now: number): string {
+function credentialSection(c: CredentialView, index: number, now: number): string {
   const f = findings(c);
   const state = overall(f);
   const active = c.generations.find((g) => g.x5t !== undefined && g.x5t === c.active);
@@ -558,13 +530,13 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:20px;margin:0}h3{font-size:15px;ma
 table{border-collapse:collapse;width:100%;font-size:13px;margin:4px 0}th{text-align:left;color:var(--muted);font-weight:600;border-bottom:1px solid var(--line);padding:4px 6px}
 td{border-bottom:1px solid #232931;padding:5px 6px;vertical-align:top}tr.is-active td{background:#17261d}
 .state{font-weight:700}.state-in-sync{color:var(--good)}.state-out-of-sync,.state-error{color:var(--bad)}
-.request,.trigger{border:1px solid var(--line);border-radius:6px;padding:8px 12px;margin:10px 0;background:#171c22}.request.has-error{border-color:var(--bad)}
+.request,.trigger{border:1px solid var(--line);border-radius:6px;padding:8px 12px;margin:10px 0;background:#171c22}.request.has-error{border-color:var(--bad)}.trigger.due{border-color:var(--warn)}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0}dt{color:var(--muted)}dd{margin:0}
 footer{color:var(--muted);font-size:12px;margin-top:18px}
 `;
 
 /** The whole page. `now` positions the "now" marker and the relative times. */
-export function renderStatusPage(views: readonly StatusPageCredential[], now: Date): string {
+export function renderStatusPage(views: readonly CredentialView[], now: Date): string {
   // Defence in depth: the views hold no secret, and anything that slips into a message is scrubbed.
   const data = redact(views);
   const t = now.getTime();

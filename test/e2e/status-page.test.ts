@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import type { CredentialView } from "../../src/app/service.js";
-import { renderStatusPage, type StatusPageCredential } from "../../src/app/status-page.js";
+import { renderStatusPage } from "../../src/app/status-page.js";
 import { chromiumRequired, launchChromium, type Chromium } from "../support/chromium.js";
 
 const NOW = new Date("2026-11-30T03:00:00Z");
@@ -31,8 +31,8 @@ const X5T = {
   stuck: "B1ll1ngNewK3yThumbprint0005",
 };
 
-/** Real `status --json` views (the type status() returns), three credentials in three states. */
-const views: CredentialView[] = [
+/** `status --json` views (the type status() returns), three credentials in three states. */
+const data: CredentialView[] = [
   {
     credential: "orders-api",
     active: X5T.active,
@@ -98,6 +98,11 @@ const views: CredentialView[] = [
     ],
     unmanagedKeys: [],
     lastSuccess: { at: at(-2 * D), outcome: "ok", trigger: "timer" },
+    trigger: {
+      reason: "Renewal",
+      message: "the active key expires within renewBefore (30 d)",
+      dueAt: at(333 * D),
+    },
     alerts: [],
   },
   {
@@ -151,6 +156,23 @@ const views: CredentialView[] = [
     unmanagedKeys: [{ keyId: "9d8c7b6a-0000-4000-8000-000000000001", displayName: "hand-made 2025" }],
     lastSuccess: { at: at(-340 * D + H), outcome: "ok", trigger: "timer" },
     lastFailure: { at: at(-20 * 60_000), outcome: "stuck", trigger: "timer", code: "VERIFY_TIMEOUT" },
+    request: {
+      id: "req-7f3a",
+      kind: "rotate",
+      requestedAt: at(-5.2 * H),
+      ageSeconds: 5.2 * 3600,
+      actor: "alice@contoso.com",
+      reason: "INC-4711 <script>alert(1)</script> key possibly exposed",
+      force: true,
+      attempts: 2,
+      lastAttemptAt: at(-20 * 60_000),
+      lastError: "VERIFY_TIMEOUT",
+    },
+    trigger: {
+      reason: "ManualRequest",
+      message: "manual rotate requested by alice@contoso.com",
+      dueAt: at(-5.2 * H),
+    },
     alerts: [
       {
         event: "KeyRotationFailed",
@@ -181,31 +203,6 @@ const views: CredentialView[] = [
     },
   },
 ];
-
-/** What the lead's request queue and trigger add to a view (rendered when present). */
-const data: StatusPageCredential[] = views.map((v) =>
-  v.credential === "billing-api"
-    ? {
-        ...v,
-        request: {
-          id: "req-7f3a",
-          kind: "rotate",
-          requestedAt: at(-5.2 * H),
-          actor: "alice@contoso.com",
-          reason: "INC-4711 <script>alert(1)</script> key possibly exposed",
-          force: true,
-          attempts: 2,
-          lastAttemptAt: at(-20 * 60_000),
-          lastError: "VERIFY_TIMEOUT",
-        },
-        trigger: {
-          reason: "manual",
-          message: "forced rotation requested by alice@contoso.com",
-          dueAt: at(5 * 60_000),
-        },
-      }
-    : v,
-);
 
 describe.skipIf(!chromiumRequired)("status page in headless Chromium", () => {
   let browser: Chromium;
@@ -347,9 +344,12 @@ describe.skipIf(!chromiumRequired)("status page in headless Chromium", () => {
     expect(text).toContain("<script>alert(1)</script>");
     expect(text).toMatch(/attempts\s*2/);
     expect(text).toMatch(/VERIFY_TIMEOUT/);
-    expect(await page.locator('section[data-credential="billing-api"] .trigger').innerText()).toMatch(
-      /manual[\s\S]*forced rotation requested/,
+    expect(await page.locator('section[data-credential="billing-api"] .trigger.due').innerText()).toMatch(
+      /A new key is due now[\s\S]*ManualRequest[\s\S]*manual rotate requested by alice/,
     );
+    expect(
+      await page.locator('section[data-credential="orders-api"] .trigger:not(.due)').innerText(),
+    ).toMatch(/Next rotation[\s\S]*Renewal[\s\S]*in 333 d/);
     expect(await page.locator('section[data-credential="orders-api"] .request').count()).toBe(0);
   });
 
