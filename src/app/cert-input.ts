@@ -19,7 +19,7 @@
  * (RC2/3DES, `openssl pkcs12 -legacy` and OpenSSL 1.x defaults) are refused with a hint to convert.
  */
 import { createDecipheriv, createPrivateKey, pbkdf2Sync, webcrypto, type KeyObject } from "node:crypto";
-import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import { AsnConvert } from "@peculiar/asn1-schema";
 import {
   AuthenticatedSafe,
   CertBag,
@@ -165,6 +165,16 @@ function decode<T>(run: () => T): T {
   }
 }
 
+/**
+ * The value of an OCTET STRING, primitive or constructed (BER allows chunks, and some tools write them;
+ * asn1js concatenates them, the schema's OctetString would not).
+ */
+function octets(raw: ArrayBuffer): ArrayBuffer {
+  const { result, offset } = asn1js.fromBER(raw);
+  if (offset === -1 || !(result instanceof asn1js.OctetString)) throw notPfx();
+  return result.getValue();
+}
+
 function checkIterations(count: number, what: string): void {
   if (!Number.isSafeInteger(count) || count < 1 || count > MAX_PFX_ITERATIONS)
     throw new RotatorError(
@@ -286,14 +296,13 @@ async function fromPfx(bytes: Buffer, password: string | undefined): Promise<Cer
       "the PFX is not password-integrity protected data",
       "Only password-based PFX files are supported; convert it to PEM.",
     );
-  const authSafeBytes = decode(() => AsnConvert.parse(pfx.authSafe.content, OctetString).buffer);
+  const authSafeBytes = octets(pfx.authSafe.content);
   const pass = await verifyMac(pfx.macData as MacData | undefined, authSafeBytes, password);
   const certificates: Buffer[] = [];
   let privateKey: KeyObject | undefined;
   for (const info of decode(() => AsnConvert.parse(authSafeBytes, AuthenticatedSafe))) {
     let safeContents: ArrayBuffer | Buffer;
-    if (info.contentType === OID.data)
-      safeContents = decode(() => AsnConvert.parse(info.content, OctetString).buffer);
+    if (info.contentType === OID.data) safeContents = octets(info.content);
     else if (info.contentType === OID.encryptedData) {
       const eci = decode(() => EncryptedData.fromBER(info.content).encryptedContentInfo);
       const data = decode(() => eci.getEncryptedContent());
@@ -302,8 +311,7 @@ async function fromPfx(bytes: Buffer, password: string | undefined): Promise<Cer
     for (const bag of decode(() => AsnConvert.parse(safeContents, SafeContents))) {
       if (bag.bagId === id_certBag) {
         const cert = decode(() => AsnConvert.parse(bag.bagValue, CertBag));
-        if (cert.certId === id_x509Certificate)
-          certificates.push(Buffer.from(decode(() => AsnConvert.parse(cert.certValue, OctetString).buffer)));
+        if (cert.certId === id_x509Certificate) certificates.push(Buffer.from(octets(cert.certValue)));
       } else if ((bag.bagId === id_keyBag || bag.bagId === id_pkcs8ShroudedKeyBag) && !privateKey) {
         const shrouded = bag.bagId === id_pkcs8ShroudedKeyBag;
         if (shrouded) checkIterations(shroudedKeyIterations(bag.bagValue), "key encryption");

@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AsnConvert } from "@peculiar/asn1-schema";
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import * as asn1js from "asn1js";
 import { PFX } from "@peculiar/asn1-pfx";
 import { MAX_PFX_ITERATIONS, readCertificateInput, type CertificateInput } from "../../src/app/cert-input.js";
 import { RotatorError } from "../../src/errors.js";
@@ -88,6 +89,24 @@ describe("PFX input", () => {
 
   it("reads an unencrypted key bag and an empty password without --password", async () => {
     expectTheTestPair(await readCertificateInput(exportPfx("", "-keypbe", "NONE", "-certpbe", "NONE")));
+  });
+
+  it("reads BER: the authenticated safe as a constructed OCTET STRING of chunks, definite or indefinite length", async () => {
+    for (const isIndefiniteForm of [false, true]) {
+      const pfx = AsnConvert.parse(exportPfx("s3cret"), PFX);
+      const inner = new Uint8Array(AsnConvert.parse(pfx.authSafe.content, OctetString).buffer);
+      const chunks = [inner.slice(0, 100), inner.slice(100, 1000), inner.slice(1000)].map(
+        (valueHex) => new asn1js.OctetString({ valueHex }),
+      );
+      pfx.authSafe.content = new asn1js.OctetString({
+        idBlock: { isConstructed: true },
+        lenBlock: { isIndefiniteForm },
+        value: chunks,
+      } as ConstructorParameters<typeof asn1js.OctetString>[0]).toBER();
+      const ber = Buffer.from(AsnConvert.serialize(pfx));
+      expect(ber.includes(Buffer.from(inner))).toBe(false);
+      expectTheTestPair(await readCertificateInput(ber, "s3cret"));
+    }
   });
 
   it("refuses `openssl pkcs12 -legacy` (RC2-encrypted certificates) with a hint to convert", async () => {
