@@ -195,25 +195,33 @@ function segments(g: GenerationStatus, all: GenerationStatus[], now: number): Se
 /**
  * The time axis is logarithmic on each side of "now": an event an hour ago and one a month ago are both
  * readable on a chart that also reaches a certificate's expiry a year out. x(now) splits the plot in
- * proportion to how far the data reaches into the past and the future. The unit (where the scale turns from
+ * proportion to how far the data reaches into the past and the future, each side keeping at least a third
+ * of the width (each side then has its own compression; the ticks say where time is). The unit (where the scale turns from
  * linear to logarithmic) is half the distance of the event nearest to now, between 1 s and 15 min, so a
  * rotation that took seconds (the local stack) spreads out as well as one that took hours.
  */
 const MAX_UNIT = 15 * 60_000;
 const W = 1100;
-const PLOT_X = 190;
-const PLOT_W = 700;
+const PLOT_X = 230;
+const PLOT_W = 660;
 
 function logScale(lo: number, hi: number, now: number, times: number[]): (t: number) => number {
   const nearest = Math.min(MAX_UNIT * 2, ...times.map((t) => Math.abs(t - now)).filter((d) => d >= 1000));
   const unit = Math.max(nearest / 2, 1000);
   const f = (d: number) => Math.log1p(Math.max(d, 0) / unit);
-  const total = f(now - lo) + f(hi - now) || 1;
-  const nowX = PLOT_X + (PLOT_W * f(now - lo)) / total;
-  return (t) => (t <= now ? nowX - (f(now - t) / total) * PLOT_W : nowX + (f(t - now) / total) * PLOT_W);
+  const past = f(now - lo);
+  const future = f(hi - now);
+  const share = past === 0 ? 0 : future === 0 ? 1 : Math.min(Math.max(past / (past + future), 1 / 3), 2 / 3);
+  const nowX = PLOT_X + PLOT_W * share;
+  const end = PLOT_X + PLOT_W;
+  return (t) =>
+    t <= now
+      ? nowX - (past === 0 ? 0 : (f(now - t) / past) * (nowX - PLOT_X))
+      : nowX + (future === 0 ? 0 : (f(t - now) / future) * (end - nowX));
 }
 
 const TICK_OFFSETS: [number, string][] = [
+  [10_000, "10 s"],
   [60_000, "1 min"],
   [10 * 60_000, "10 min"],
   [HOUR, "1 h"],
@@ -303,16 +311,25 @@ function timeline(c: CredentialView, index: number, now: number): string {
     `<line class="axis" x1="${PLOT_X}" x2="${PLOT_X + PLOT_W}" y1="${rowsBottom}" y2="${rowsBottom}"/>`,
   );
   // Overlap windows: from the successor's activation until retireAfter, both keys are accepted at the IdP.
-  for (const g of gens) {
-    const to = ms(g.retireAfter);
-    if (to === undefined) continue;
-    const from = retiringStart(g, gens) ?? to;
-    const x1 = x(Math.min(from, to));
+  const windows = gens
+    .flatMap((g) => {
+      const to = ms(g.retireAfter);
+      return to === undefined ? [] : [{ g, to, x1: x(Math.min(retiringStart(g, gens) ?? to, to)) }];
+    })
+    .sort((a, b) => a.x1 - b.x1);
+  let labelEnd = -Infinity;
+  for (const { g, to, x1 } of windows) {
     const w = Math.max(x(to) - x1, 3);
+    // One label where labels would overlap (windows side by side); the legend names the hatching.
+    const label = x1 + 3 >= labelEnd;
+    if (label) labelEnd = x1 + 3 + 56;
     parts.push(
       `<g class="overlap" data-x5t="${esc(g.x5t)}"><title>${esc(`overlap: ${short(g.x5t)} stays at the IdP until ${utc(to)}`)}</title>` +
         `<rect x="${x1.toFixed(1)}" y="${TOP - 6}" width="${w.toFixed(1)}" height="${rowsBottom - TOP + 6}" fill="url(#hatch-${index})"/>` +
-        `<text class="overlap-label" x="${(x1 + 3).toFixed(1)}" y="${TOP - 9}">overlap</text></g>`,
+        (label
+          ? `<text class="overlap-label" x="${(x1 + 3).toFixed(1)}" y="${TOP - 9}">overlap</text>`
+          : "") +
+        `</g>`,
     );
   }
   gens.forEach((g, i) => {
@@ -320,7 +337,7 @@ function timeline(c: CredentialView, index: number, now: number): string {
     const mid = y + ROW_H / 2;
     const row: string[] = [];
     row.push(
-      `<text class="row-label" x="8" y="${mid + 5}"><tspan class="ph-text ph-${esc(g.phase)}">${esc(g.phase)}</tspan> <tspan>${esc(short(g.x5t, 14))}</tspan></text>`,
+      `<text class="row-label" x="8" y="${mid + 5}"><tspan class="ph-text ph-${esc(g.phase)}">${esc(g.phase)}</tspan> <tspan>${esc(short(g.x5t, 12))}</tspan></text>`,
     );
     // Remaining validity after the last phase, up to expiry: a faint outline.
     const exp = ms(g.expiresOn);
@@ -362,7 +379,7 @@ function timeline(c: CredentialView, index: number, now: number): string {
     const kongs = kidsOf(g.x5t);
     if (kongs.length > 0)
       row.push(
-        `<text class="kong-label" x="${PLOT_X + PLOT_W + 12}" y="${mid + 5}">◀ Kong: ${esc(kongs.join(", "))}</text>`,
+        `<text class="kong-label" x="${PLOT_X + PLOT_W + 12}" y="${mid + 5}">◀ Kong: ${esc(kongs.slice(0, 2).join(", "))}${kongs.length > 2 ? ` +${kongs.length - 2}` : ""}</text>`,
       );
     parts.push(
       `<g class="generation" data-phase="${esc(g.phase)}" data-x5t="${esc(g.x5t)}" data-version="${esc(g.version)}">${row.join("")}</g>`,
