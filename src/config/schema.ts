@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseDuration } from "../duration.js";
+import { kongTagsProblem, urlProblem, type UrlRule } from "./rules.js";
 
 /**
  * The configuration file (YAML or JSON). Every field is validated before anything external is touched.
@@ -13,17 +14,19 @@ const duration = (what: string) =>
     })
     .transform((s) => parseDuration(s) as number);
 
-/** https only: tokens and the Kong RBAC token travel on these. Plain http only to this machine (tests, tunnels). */
-const httpsUrl = z
-  .string()
-  .url({ message: "must be an absolute URL" })
-  .refine(
-    (u) => u.startsWith("https://") || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u),
-    {
-      message: "must be an https URL (plain http is accepted only for 127.0.0.1 / localhost)",
-    },
-  )
-  .transform((u) => u.replace(/\/+$/, ""));
+/** URL fields, under the one rule the adapters use too (src/config/rules.ts). Trailing '/' removed. */
+const urlField = (rule: UrlRule) =>
+  z
+    .string()
+    .superRefine((u, ctx) => {
+      const problem = urlProblem(u, rule);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .transform((u) => u.replace(/\/+$/, ""));
+/** Kong Admin API and webhooks: https, or plain http to this machine (tests, tunnels). */
+const localOrHttpsUrl = urlField("loopback-http");
+/** Key Vault, Graph, the Entra authority: https only (the Azure SDKs send tokens over TLS only). */
+const httpsUrl = urlField("https");
 
 const guid = z
   .string()
@@ -90,10 +93,16 @@ const kongTarget = z
     name: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-_.]{0,62}$/i, { message: "must be 1-63 letters, digits, '-', '_' or '.'" }),
-    adminUrl: httpsUrl,
+    adminUrl: localOrHttpsUrl,
     workspace: z.string().min(1).optional(),
     pluginId: z.string().uuid({ message: "must be the plugin's UUID" }).optional(),
-    pluginTags: z.array(z.string().min(1)).min(1).optional(),
+    pluginTags: z
+      .array(z.string().min(1))
+      .superRefine((tags, ctx) => {
+        const problem = kongTagsProblem(tags);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .optional(),
     adminToken: secretRef.optional(),
   })
   .strict()
@@ -130,7 +139,10 @@ export const configSchema = z
         webhooks: z
           .array(
             z
-              .object({ url: httpsUrl, format: z.enum(["generic", "teams", "slack"]).default("generic") })
+              .object({
+                url: localOrHttpsUrl,
+                format: z.enum(["generic", "teams", "slack"]).default("generic"),
+              })
               .strict(),
           )
           .default([]),

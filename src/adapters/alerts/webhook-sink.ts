@@ -20,6 +20,7 @@
 import { request, type Dispatcher } from "undici";
 import { systemClock, type Clock } from "../../clock.js";
 import { RotatorError } from "../../errors.js";
+import { urlProblem } from "../../config/rules.js";
 import {
   defaultRetryPolicy,
   parseRetryAfter,
@@ -76,23 +77,15 @@ class WebhookStatusError extends Error {
 }
 
 export function createWebhookSink(opts: WebhookSinkOptions): AlertSink {
-  let url: URL;
-  try {
-    url = new URL(opts.url);
-  } catch (e) {
+  // The config schema applies the same rule, so a configured URL never fails here.
+  const problem = urlProblem(opts.url, "loopback-http");
+  if (problem)
     throw new RotatorError(
       "ALERT_WEBHOOK_INVALID",
-      "alert webhook URL is not a URL",
-      "Set alerts.webhooks[].url to the webhook's https URL.",
-      { cause: e },
+      `alert webhook URL ${problem}`,
+      "Set alerts.webhooks[].url to the webhook's https URL (plain http only to 127.0.0.1 / localhost).",
     );
-  }
-  if (url.protocol !== "https:")
-    throw new RotatorError(
-      "ALERT_WEBHOOK_INVALID",
-      `alert webhook for ${url.host} is not https`,
-      "Webhook URLs carry their own credential; use https.",
-    );
+  const url = new URL(opts.url);
   registerSecret(opts.url);
   const format = opts.format ?? "generic";
   const name = `webhook:${format}:${url.host}`;

@@ -13,6 +13,7 @@
 import type { Dispatcher } from "undici";
 import type { Clock } from "../../clock.js";
 import type { KongTargetConfig } from "../../config/load.js";
+import { kongTagsProblem } from "../../config/rules.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
 import type { RetryPolicy } from "../../http/retry.js";
@@ -45,10 +46,6 @@ export interface KongTargetOptions {
   pageSize?: number;
 }
 
-/** Kong filters on at most 5 tags (spec/02-integration/03-db/07-tags_spec.lua "cannot query more than 5 tags"). */
-const MAX_TAGS = 5;
-/** A tag: printable ASCII except space, ',' and '/', or UTF-8 (kong/db/schema/typedefs.lua). */
-const TAG = /^[\x21-\x2B\x2D\x2E\x30-\x7E\x80-\u{10FFFF}]+$/u;
 const MAX_PAGES = 1000;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -76,11 +73,12 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
     parsePlugin(await client.get(pluginPath(id)), t.name, `GET ${pluginPath(id)}`);
 
   const byTags = async (tags: string[]): Promise<OidcPlugin[]> => {
-    const bad = tags.filter((tag) => !TAG.test(tag));
-    if (bad.length || tags.length > MAX_TAGS)
+    // The config schema applies the same rule, so configured tags never fail here.
+    const problem = kongTagsProblem(tags);
+    if (problem)
       throw new RotatorError(
         "KONG_TAGS_INVALID",
-        `Kong target ${t.name}: pluginTags must be 1-${MAX_TAGS} tags without spaces, ',' or '/'`,
+        `Kong target ${t.name}: pluginTags ${problem}`,
         "Kong's tag filter takes at most 5 tags and uses ',' (AND) and '/' (OR) as operators.",
       );
     const found = new Map<string, OidcPlugin>();
