@@ -256,10 +256,27 @@ export interface AlertSink {
   send(event: AlertEvent): Promise<void>;
 }
 
+/**
+ * One persisted alert state entry. For a condition (`${event}/${credential}/${target}/${code}`): when it
+ * first failed, when a notification was last sent, how many checks saw it failing, and in which phase it
+ * failed (the step, or "observe"/"start"), which decides what evidence resolves it (src/app/alert-evidence.ts).
+ * For a sink (`AlertSink/${sink}`): its delivery failures, the last error, and the notifications still to
+ * deliver to it.
+ */
+export interface AlertStateValue {
+  firstAt: string;
+  lastSentAt: string;
+  count: number;
+  phase?: string;
+  code?: string;
+  message?: string;
+  undelivered?: AlertEvent[];
+}
+
 /** Persisted dedup state for alerts, keyed by `${event}/${credential}/${target}/${code}`. */
 export interface AlertStateStore {
-  get(key: string): Promise<{ firstAt: string; lastSentAt: string; count: number } | undefined>;
-  put(key: string, value: { firstAt: string; lastSentAt: string; count: number }): Promise<void>;
+  get(key: string): Promise<AlertStateValue | undefined>;
+  put(key: string, value: AlertStateValue): Promise<void>;
   delete(key: string): Promise<void>;
   list(prefix: string): Promise<string[]>;
 }

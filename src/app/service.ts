@@ -22,6 +22,7 @@ import type { SafeError } from "../engine/types.js";
 import type { RunRecord } from "../ports.js";
 import type { OpenAlert } from "../adapters/alerts/dedup.js";
 import type { Runtime } from "./runtime.js";
+import { judgeNotStarted, judgeRun, judgeSync, judgeSyncError, type Judgement } from "./alert-evidence.js";
 
 export type Trigger = "timer" | "http" | "cli" | "sync-timer";
 
@@ -153,16 +154,7 @@ export async function rotateAll(rt: Runtime, req: RotateRequest): Promise<BatchR
         trigger: req.trigger,
         error: error.toJSON(),
       });
-      await rt.alerter.report(
-        {
-          event: "KeyRotationFailed",
-          credential: c.name,
-          code: error.code,
-          message: error.message,
-          hint: error.hint,
-        },
-        true,
-      );
+      await alert(rt, [judgeNotStarted(c.name, error.toJSON())]);
       results.push({ credential: c.name, kind: "error", error: error.toJSON() });
     }
   }
@@ -176,7 +168,6 @@ async function afterRun(
   trigger: Trigger,
 ): Promise<void> {
   const at = rt.clock.now().toISOString();
-  const failed = report.outcome === "failed" || report.outcome === "stuck";
   const run: RunRecord = {
     at,
     outcome: report.outcome,
@@ -189,37 +180,14 @@ async function afterRun(
       error: toRotatorError(e).toJSON(),
     }),
   );
-  const phase = report.steps.at(-1)?.action;
-  const reasonCode = report.trigger;
-  if (failed && report.error) {
-    // A failure pinned on one Kong target is that target's condition; anything else is the credential's.
-    await rt.alerter.report(
-      {
-        event: "KeyRotationFailed",
-        credential: cred.name,
-        ...(report.failedTarget ? { target: report.failedTarget } : {}),
-        code: report.error.code,
-        message: report.error.message,
-        hint: report.error.hint,
-        ...(phase ? { phase } : {}),
-        ...(reasonCode ? { trigger: reasonCode } : {}),
-      },
-      true,
-    );
-    return;
-  }
+  await alert(
+    rt,
+    judgeRun(
+      cred.kong.map((k) => k.name),
+      report,
+    ),
+  );
   if (report.outcome === "ok" || report.outcome === "noop") {
-    for (const target of [undefined, ...cred.kong.map((k) => k.name)])
-      await rt.alerter.report(
-        {
-          event: "KeyRotationFailed",
-          credential: cred.name,
-          ...(target ? { target } : {}),
-          code: "RECOVERED",
-          message: "rotation runs succeed again",
-        },
-        false,
-      );
     const activated = report.steps.find((s) => s.action === "activate" && s.status === "done");
     if (activated)
       await rt.alerter.succeeded({
@@ -297,16 +265,7 @@ export async function syncCheck(rt: Runtime, names?: string[]): Promise<SyncResu
       results.push({ credential: cred.name, kind: "checked", report });
     } catch (e) {
       const error = toRotatorError(e);
-      await rt.alerter.report(
-        {
-          event: "KeySyncDrift",
-          credential: cred.name,
-          code: error.code,
-          message: error.message,
-          hint: error.hint,
-        },
-        true,
-      );
+      await alert(rt, [judgeSyncError(cred.name, error.toJSON())]);
       results.push({ credential: cred.name, kind: "error", error: error.toJSON() });
     } finally {
       await lease.release();
@@ -316,32 +275,19 @@ export async function syncCheck(rt: Runtime, names?: string[]): Promise<SyncResu
 }
 
 async function alertSync(rt: Runtime, cred: CredentialConfig, report: SyncReport): Promise<void> {
-  const byTarget = new Map<string | undefined, (typeof report.findings)[number]>();
-  for (const f of report.findings)
-    if (f.code !== "KEY_EXPIRING" && !(f.code === "KONG_DRIFT" && f.reapplied)) byTarget.set(f.target, f);
-  for (const target of [undefined, ...cred.kong.map((k) => k.name)]) {
-    const f = byTarget.get(target);
-    await rt.alerter.report(
-      {
-        event: "KeySyncDrift",
-        credential: cred.name,
-        ...(target ? { target } : {}),
-        code: f?.code ?? "IN_SYNC",
-        message: f?.message ?? "in sync",
-        ...(f ? { hint: f.hint } : {}),
-      },
-      f !== undefined,
-    );
-  }
-  const expiring = report.findings.find((f) => f.code === "KEY_EXPIRING");
-  await rt.alerter.report(
-    {
-      event: "KeyExpiring",
-      credential: cred.name,
-      code: "KEY_EXPIRING",
-      message: expiring?.message ?? "not expiring",
-      ...(expiring ? { hint: expiring.hint } : {}),
-    },
-    expiring !== undefined,
+  await alert(
+    rt,
+    judgeSync(
+      cred.kong.map((k) => k.name),
+      report,
+    ),
   );
+}
+
+/** Fire, remind or resolve each condition as judged (src/app/alert-evidence.ts decides; this only reports). */
+async function alert(rt: Runtime, judgements: Judgement[]): Promise<void> {
+  for (const j of judgements)
+    await (j.failing
+      ? rt.alerter.report(j.condition, true)
+      : rt.alerter.report(j.condition, false, j.resolves));
 }

@@ -39,6 +39,7 @@ describe("rotateAll", () => {
       alerter: {
         report: async (condition, failing) => void alerts.push({ condition, failing }),
         succeeded: async () => {},
+        sinkHealth: async () => [],
       },
       history: { get: async () => ({}), record: async () => {} },
       openAlerts: async () => [],

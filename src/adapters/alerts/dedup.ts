@@ -9,6 +9,15 @@
  *   reminder cadence: the entry moves to the new code without a new `firing`;
  * - a recovery resolves every code firing for that condition, reporting the code that was firing.
  *
+ * A condition's entry also keeps the phase it failed in. A caller reporting "not failing" passes the
+ * evidence it has (`resolves`, see src/app/alert-evidence.ts): an entry resolves only when that evidence
+ * covers the phase it failed in; otherwise it stays firing (and keeps its reminder cadence).
+ *
+ * Delivery never blocks the caller: a sink that throws (cannot be built, refuses, is unreachable) is logged
+ * as AlertSinkFailed with the error's code, and the notifications it missed are kept in an
+ * `AlertSink/{sink}` entry and sent to it first with the next alert, until it delivers again. `doctor`
+ * lists such entries (sinkHealth).
+ *
  * Runs may race (timer, HTTP trigger, CLI): state writes are optimistic (see state.ts) and a conflict
  * re-reads and decides again, so concurrent reporters send one notification. If the state store itself
  * is unavailable the alerter fails open (a failing condition is sent without dedup): a duplicate alert
@@ -41,11 +50,38 @@ export interface RotationSuccess {
   message: string;
 }
 
+/** What a firing entry remembers of its failure; evidence is judged against it. */
+export interface FiringEntry {
+  code: string;
+  phase?: string;
+  firstAt: string;
+}
+
+/** Does the caller's evidence show that this firing entry's failure is gone? */
+export type ResolveEvidence = (entry: FiringEntry) => boolean;
+
+/** A sink whose last delivery failed, as persisted for `doctor`. */
+export interface SinkHealth {
+  sink: string;
+  code: string;
+  message: string;
+  firstFailedAt: string;
+  lastFailedAt: string;
+  failures: number;
+  /** Notifications it missed, sent to it first with the next alert. */
+  undelivered: number;
+}
+
 export interface Alerter {
-  /** Report the condition's current state; sends firing / reminder / resolved as described above. */
-  report(condition: AlertCondition, failing: boolean): Promise<void>;
+  /**
+   * Report the condition's current state; sends firing / reminder / resolved as described above. When not
+   * failing, `resolves` decides per firing entry whether the caller's evidence resolves it (default: yes).
+   */
+  report(condition: AlertCondition, failing: boolean, resolves?: ResolveEvidence): Promise<void>;
   /** A KeyRotationSucceeded info event: always sent, never deduplicated. */
   succeeded(info: RotationSuccess): Promise<void>;
+  /** Sinks whose last delivery failed (read-only; for doctor). */
+  sinkHealth(): Promise<SinkHealth[]>;
 }
 
 export interface AlerterOptions {
@@ -59,6 +95,10 @@ export interface AlerterOptions {
 /** Attempts when concurrent reporters keep changing the same entry. */
 const MAX_CONFLICTS = 4;
 const NO_TARGET = "~";
+/** Prefix of the per-sink delivery entries; no alert event is named like this. */
+const SINK_PREFIX = "AlertSink/";
+/** A sink down for long keeps only the latest missed notifications. */
+const MAX_UNDELIVERED = 20;
 
 /** Key segment encoding: [A-Za-z0-9._-] as is, every other UTF-8 byte (including '~' and '/') as ~XX. */
 export function encodeKeySegment(value: string): string {
@@ -130,17 +170,63 @@ export function createAlerter(opts: AlerterOptions): Alerter {
       message: redactText(event.message),
       ...(event.hint === undefined ? {} : { hint: redactText(event.hint) }),
     };
-    const results = await Promise.allSettled(sinks.map((s) => s.send(safe)));
-    results.forEach((r, i) => {
-      if (r.status === "rejected")
-        logger.log("error", "AlertSinkFailed", {
-          sink: sinks[i]?.name,
-          alert: safe.event,
-          alertStatus: safe.status,
-          credential: safe.credential,
-          error: toRotatorError(r.reason, "ALERT_SINK_FAILED"),
-        });
+    await Promise.all(sinks.map((s) => deliver(s, safe)));
+  }
+
+  /** Send to one sink, after what it missed; remember what it could not take. Never throws. */
+  async function deliver(sink: AlertSink, event: AlertEvent): Promise<void> {
+    const key = SINK_PREFIX + encodeKeySegment(sink.name);
+    const health = await state.get(key).catch((e: unknown) => {
+      logger.log("warn", "AlertStateUnavailable", { sink: sink.name, error: toRotatorError(e) });
+      return undefined;
     });
+    const queue = [...(health?.undelivered ?? []), event];
+    let sent = 0;
+    try {
+      for (const e of queue) {
+        await sink.send(e);
+        sent++;
+      }
+    } catch (e) {
+      const error = toRotatorError(e, "ALERT_SINK_FAILED");
+      logger.log("error", "AlertSinkFailed", {
+        sink: sink.name,
+        alert: event.event,
+        alertStatus: event.status,
+        credential: event.credential,
+        code: error.code,
+        error,
+        undelivered: queue.length - sent,
+      });
+      const now = clock.now().toISOString();
+      await saveHealth(key, {
+        firstAt: health?.firstAt ?? now,
+        lastSentAt: now,
+        count: (health?.count ?? 0) + 1,
+        code: error.code,
+        message: redactText(error.message),
+        undelivered: queue.slice(sent).slice(-MAX_UNDELIVERED),
+      });
+      return;
+    }
+    if (health) {
+      if (health.undelivered?.length)
+        logger.log("info", "AlertSinkRecovered", { sink: sink.name, delivered: health.undelivered.length });
+      await saveHealth(key, undefined);
+    }
+  }
+
+  /** Best effort: losing this write at worst re-sends or forgets a missed notification, never blocks. */
+  async function saveHealth(key: string, value: AlertState | undefined): Promise<void> {
+    try {
+      if (value) await state.put(key, value);
+      else await state.delete(key);
+    } catch (e) {
+      logger.log(isAlertStateConflict(e) ? "debug" : "warn", "AlertSinkStateNotSaved", {
+        key,
+        error: toRotatorError(e),
+      });
+    }
   }
 
   const eventOf = (
@@ -179,7 +265,7 @@ export function createAlerter(opts: AlerterOptions): Alerter {
     const nowIso = now.toISOString();
 
     if (live.length === 0) {
-      await state.put(key, { firstAt: nowIso, lastSentAt: nowIso, count: 1 });
+      await state.put(key, { firstAt: nowIso, lastSentAt: nowIso, count: 1, ...phaseOf(c) });
       await removeOthers(entries, key);
       return eventOf(c, "firing", c.code, c.message);
     }
@@ -192,7 +278,7 @@ export function createAlerter(opts: AlerterOptions): Alerter {
         .at(-1) ?? nowIso;
     const count = live.reduce((n, v) => n + v.count, 0) + 1;
     const due = now.getTime() - Date.parse(lastSentAt) >= remindEveryMs;
-    await state.put(key, { firstAt, lastSentAt: due ? nowIso : lastSentAt, count });
+    await state.put(key, { firstAt, lastSentAt: due ? nowIso : lastSentAt, count, ...phaseOf(c) });
     const moved = await removeOthers(entries, key);
     if (moved.length > 0)
       logger.log("info", "AlertCodeChanged", {
@@ -227,26 +313,46 @@ export function createAlerter(opts: AlerterOptions): Alerter {
     return removed;
   }
 
-  async function decideRecovered(c: AlertCondition): Promise<AlertEvent[]> {
+  async function decideRecovered(c: AlertCondition, resolves: ResolveEvidence): Promise<AlertEvent[]> {
     const entries = await readCondition(conditionPrefix(c));
     const events: AlertEvent[] = [];
     for (const e of entries) {
+      const code = codeOf(e.key);
+      const firing: FiringEntry | undefined = e.value && {
+        code,
+        firstAt: e.value.firstAt,
+        ...(e.value.phase === undefined ? {} : { phase: e.value.phase }),
+      };
+      if (firing && !resolves(firing)) {
+        logger.log("info", "AlertKept", {
+          alert: c.event,
+          credential: c.credential,
+          target: c.target,
+          code,
+          phase: firing.phase,
+          reason: "this run has no evidence that the failure is gone",
+        });
+        continue;
+      }
       // Deleting first: of several concurrent recoveries only the one whose delete succeeds notifies.
       await state.delete(e.key);
-      if (e.value) events.push(eventOf(c, "resolved", codeOf(e.key), c.message));
+      if (e.value)
+        events.push(
+          eventOf({ ...c, ...(firing?.phase ? { phase: firing.phase } : {}) }, "resolved", code, c.message),
+        );
     }
     return events;
   }
 
   return {
-    async report(condition, failing) {
+    async report(condition, failing, resolves = () => true) {
       for (let attempt = 1; attempt <= MAX_CONFLICTS; attempt++) {
         try {
           if (failing) {
             const event = await decideFailing(condition);
             if (event) await send(event);
           } else {
-            for (const event of await decideRecovered(condition)) await send(event);
+            for (const event of await decideRecovered(condition, resolves)) await send(event);
           }
           return;
         } catch (e) {
@@ -281,8 +387,28 @@ export function createAlerter(opts: AlerterOptions): Alerter {
         time: clock.now().toISOString(),
       });
     },
+
+    async sinkHealth() {
+      const out: SinkHealth[] = [];
+      for (const key of await state.list(SINK_PREFIX)) {
+        const v = await state.get(key);
+        if (!v) continue;
+        out.push({
+          sink: decodeKeySegment(key.slice(SINK_PREFIX.length)),
+          code: v.code ?? "ALERT_SINK_FAILED",
+          message: v.message ?? "",
+          firstFailedAt: v.firstAt,
+          lastFailedAt: v.lastSentAt,
+          failures: v.count,
+          undelivered: v.undelivered?.length ?? 0,
+        });
+      }
+      return out;
+    },
   };
 }
+
+const phaseOf = (c: AlertCondition): { phase?: string } => (c.phase === undefined ? {} : { phase: c.phase });
 
 function codeOf(key: string): string {
   return decodeKeySegment(key.slice(key.lastIndexOf("/") + 1));

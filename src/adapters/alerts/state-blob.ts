@@ -53,9 +53,7 @@ export function createBlobAlertStateStore(opts: BlobAlertStateStoreOptions): Ale
           parsed = undefined;
         }
         // A damaged entry reads as absent (the alert fires again); its ETag is kept so the next put replaces it.
-        return isAlertState(parsed)
-          ? { firstAt: parsed.firstAt, lastSentAt: parsed.lastSentAt, count: parsed.count }
-          : undefined;
+        return isAlertState(parsed) ? parsed : undefined;
       } catch (e) {
         if (storageErrorCode(e).statusCode === 404) {
           etags.set(key, null);

@@ -26,13 +26,13 @@ export function createMemoryAlertStateStore(): AlertStateStore {
       checkAlertKey(key);
       const entry = entries.get(key);
       seen.set(key, entry?.version ?? 0);
-      return entry ? { ...entry.value } : undefined;
+      return entry ? structuredClone(entry.value) : undefined;
     },
     async put(key, value) {
       checkAlertKey(key);
       check(key);
       const version = nextVersion++;
-      entries.set(key, { value: { ...value }, version });
+      entries.set(key, { value: structuredClone(value), version });
       seen.set(key, version);
     },
     async delete(key) {

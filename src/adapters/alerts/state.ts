@@ -39,8 +39,30 @@ export function isAlertStateConflict(e: unknown): boolean {
   return e instanceof RotatorError && e.code === ALERT_STATE_CONFLICT;
 }
 
+const optionalString = (v: unknown) => v === undefined || typeof v === "string";
+
 export function isAlertState(v: unknown): v is AlertState {
   if (v === null || typeof v !== "object") return false;
   const o = v as Record<string, unknown>;
-  return typeof o.firstAt === "string" && typeof o.lastSentAt === "string" && typeof o.count === "number";
+  return (
+    typeof o.firstAt === "string" &&
+    typeof o.lastSentAt === "string" &&
+    typeof o.count === "number" &&
+    optionalString(o.phase) &&
+    optionalString(o.code) &&
+    optionalString(o.message) &&
+    (o.undelivered === undefined || (Array.isArray(o.undelivered) && o.undelivered.every(isAlertEvent)))
+  );
+}
+
+function isAlertEvent(v: unknown): boolean {
+  if (v === null || typeof v !== "object") return false;
+  const o = v as Record<string, unknown>;
+  return (
+    typeof o.event === "string" &&
+    typeof o.status === "string" &&
+    typeof o.credential === "string" &&
+    typeof o.message === "string" &&
+    typeof o.time === "string"
+  );
 }
