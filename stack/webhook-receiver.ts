@@ -18,7 +18,13 @@
  * the presence of text/blocks, message size limits, and the services' per-URL rate limits (only the
  * injected failures).
  */
-import { parseJsonBody, startHttpsServer, type Request } from "./common/server.js";
+import {
+  parseJsonBody,
+  startHttpServer,
+  startHttpsServer,
+  type Reply,
+  type Request,
+} from "./common/server.js";
 import type { ServerTls } from "./common/tls.js";
 import { noteOutput } from "./common/capture.js";
 
@@ -52,7 +58,11 @@ function teamsShapeOk(body: unknown): boolean {
   );
 }
 
-export async function startWebhookReceiver(tls: ServerTls): Promise<RunningWebhookReceiver> {
+/**
+ * `tls` undefined: plain http on 127.0.0.1, as a receiver reached through a local tunnel or sidecar
+ * (the config accepts http for loopback webhook URLs).
+ */
+export async function startWebhookReceiver(tls: ServerTls | undefined): Promise<RunningWebhookReceiver> {
   const received: ReceivedWebhook[] = [];
   const text = (status: number, body: string) => ({
     status,
@@ -60,7 +70,7 @@ export async function startWebhookReceiver(tls: ServerTls): Promise<RunningWebho
     headers: { "content-type": "text/plain; charset=utf-8" },
   });
 
-  const server = await startHttpsServer("webhook-receiver", tls, async (req: Request) => {
+  const handler = async (req: Request): Promise<Reply> => {
     if (req.method !== "POST") return text(405, "method not allowed");
     let body: unknown;
     try {
@@ -83,7 +93,10 @@ export async function startWebhookReceiver(tls: ServerTls): Promise<RunningWebho
     }
     received.push({ path: req.path, body, at: Date.now() });
     return { status: 204 };
-  });
+  };
+  const server = tls
+    ? await startHttpsServer("webhook-receiver", tls, handler)
+    : await startHttpServer("webhook-receiver", handler);
 
   return {
     url: server.url,

@@ -9,6 +9,7 @@
 import type { CredentialConfig } from "../config/load.js";
 import { DEFAULT_LEASE_CONTAINER } from "../adapters/lease/blob.js";
 import { storageError } from "../adapters/storage.js";
+import { createWebhookSink } from "../adapters/alerts/webhook-sink.js";
 import { effectiveActive, proofGeneration, unmanagedKeys } from "../engine/model.js";
 import { parseGeneration, type Generation } from "../engine/tags.js";
 import type { Snapshot } from "../engine/types.js";
@@ -28,7 +29,7 @@ export async function doctor(rt: Runtime, name?: string): Promise<DoctorReport> 
   const creds = name ? [rt.credential(name)] : rt.config.credentials;
   const checks: Check[] = [];
   for (const cred of creds) checks.push(...(await credentialChecks(rt, cred)));
-  checks.push(...(await storageChecks(rt)));
+  checks.push(...(await storageChecks(rt)), ...(await alertChecks(rt)));
   return report(checks);
 }
 
@@ -466,4 +467,48 @@ async function storageChecks(rt: Runtime): Promise<Check[]> {
       },
     ];
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts
+// ---------------------------------------------------------------------------------------------
+
+const ALERT_DOWN_HINT =
+  "Rotation is not affected and alerts still reach the log. Fix the receiver or the URL in alerts.webhooks; the missed notifications are sent with the next alert.";
+
+/** Each webhook can be built, and no sink's last delivery failed (as recorded by the runs). No alert is sent. */
+async function alertChecks(rt: Runtime): Promise<Check[]> {
+  const checks: Check[] = rt.config.alerts.webhooks.map((w, i): Check => {
+    try {
+      const sink = createWebhookSink({ url: w.url, format: w.format });
+      return {
+        status: "pass",
+        area: "alerts",
+        code: "ALERT_SINK_CONFIGURED",
+        message: `alerts.webhooks[${i}]: ${sink.name}`,
+      };
+    } catch (e) {
+      return { ...errorCheck("alerts", e), hint: ALERT_DOWN_HINT };
+    }
+  });
+  try {
+    for (const h of await rt.alerter.sinkHealth())
+      checks.push({
+        status: "warn",
+        area: "alerts",
+        code: h.code,
+        message: `alert sink ${h.sink}: ${h.failures} failed deliver${h.failures === 1 ? "y" : "ies"} since ${h.firstFailedAt} (last ${h.lastFailedAt}: ${h.message}); ${h.undelivered} notification(s) waiting`,
+        hint: ALERT_DOWN_HINT,
+      });
+  } catch (e) {
+    checks.push(errorCheck("alerts", e, {}, "warn"));
+  }
+  if (!checks.some((c) => c.status !== "pass"))
+    checks.push({
+      status: "pass",
+      area: "alerts",
+      code: "ALERT_DELIVERY_OK",
+      message: "no alert sink has undelivered notifications",
+    });
+  return checks;
 }

@@ -5,7 +5,7 @@
  */
 import type { TokenCredential } from "@azure/identity";
 import type { BlobServiceClient } from "@azure/storage-blob";
-import type { Config, CredentialConfig, KongTargetConfig } from "../config/load.js";
+import { credentialOf, type Config, type CredentialConfig, type KongTargetConfig } from "../config/load.js";
 import { systemClock, type Clock } from "../clock.js";
 import { RotatorError } from "../errors.js";
 import { jsonLogger, type Logger } from "../log/logger.js";
@@ -21,7 +21,7 @@ import { createBlobLeaseManager } from "../adapters/lease/blob.js";
 import { createNoLeaseManager } from "../adapters/lease/none.js";
 import { createAlerter, readOpenAlerts, type Alerter, type OpenAlert } from "../adapters/alerts/dedup.js";
 import { createLogSink } from "../adapters/alerts/log-sink.js";
-import { createWebhookSink } from "../adapters/alerts/webhook-sink.js";
+import { createDeferredWebhookSink } from "../adapters/alerts/webhook-sink.js";
 import { createBlobAlertStateStore } from "../adapters/alerts/state-blob.js";
 import { createMemoryAlertStateStore } from "../adapters/alerts/state-memory.js";
 import type { EnginePorts } from "../engine/types.js";
@@ -85,7 +85,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
   const sinks: AlertSink[] = [
     createLogSink(logger),
-    ...config.alerts.webhooks.map((w) => createWebhookSink({ url: w.url, format: w.format, clock, logger })),
+    // Built on first use: a webhook that cannot be built or reached never stops a rotation (dedup.ts).
+    ...config.alerts.webhooks.map((w) =>
+      createDeferredWebhookSink({ url: w.url, format: w.format, clock, logger }),
+    ),
   ];
   const alerter = createAlerter({
     sinks,
@@ -165,17 +168,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       readOpenAlerts(storage ? createBlobAlertStateStore({ blob: storage.blob }) : alertState, credential),
     storage: storage?.describe ?? "none (in-memory; --no-other-writer)",
     ...(storage ? { blob: storage.blob } : {}),
-    credential(name) {
-      const c = config.credentials.find((x) => x.name === name);
-      if (!c)
-        throw new RotatorError(
-          "UNKNOWN_CREDENTIAL",
-          `no credential named "${name}" in the configuration`,
-          `Configured credentials: ${config.credentials.map((x) => x.name).join(", ")}.`,
-          { status: 404 },
-        );
-      return c;
-    },
+    credential: (name) => credentialOf(config, name),
     enginePorts: (cred) => ({
       store,
       directory: directoryFor(cred),

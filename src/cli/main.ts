@@ -17,7 +17,9 @@
  *
  * Options: --config <file> (or ROTATOR_CONFIG), --json, --reason <text>,
  *          --no-other-writer (run without the storage lease; only when nothing else rotates).
- * Exit codes: 0 ok, 1 a failure (an alert was raised; doctor/adopt: a check failed), 2 bad usage or configuration,
+ * Exit codes: 0 ok, 1 a failure (an alert was raised; doctor/adopt: a check failed; run: any credential
+ *             failed or could not start, after all were tried), 2 bad usage or configuration (checked first,
+ *             including an unknown credential name, before anything external is touched),
  *             3 busy (another writer holds a credential's lease; nothing was done for it).
  */
 import { parseArgs } from "node:util";
@@ -25,12 +27,20 @@ import { readFile, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "../config/load.js";
+import { ConfigError, credentialOf, loadConfig, type Config } from "../config/load.js";
 import { isConfigurationError, isRotatorError, toRotatorError } from "../errors.js";
 import { jsonLogger, type Logger } from "../log/logger.js";
 import { redact, redactText, registerSecret } from "../log/redact.js";
-import { createRuntime } from "../app/runtime.js";
-import { cancelRequested, rotate, status, syncCheck, type RotateResult } from "../app/service.js";
+import { createRuntime, type Runtime } from "../app/runtime.js";
+import {
+  cancelRequested,
+  rotate,
+  rotateAll,
+  status,
+  syncCheck,
+  type BatchResult,
+  type RotateRequest,
+} from "../app/service.js";
 import { doctor } from "../app/doctor.js";
 import { renderStatusPage } from "../app/status-page.js";
 import { adopt } from "../app/adopt.js";
@@ -123,15 +133,30 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.err("no configuration: pass --config <file> or set ROTATOR_CONFIG");
     return 2;
   }
-  if (command === "doctor") {
-    let config: Awaited<ReturnType<typeof loadConfig>>;
-    try {
-      config = await loadConfig(configPath);
-    } catch (e) {
+  const fail = (e: unknown): void => {
+    const err = toRotatorError(e);
+    io.err(
+      asJson
+        ? JSON.stringify(redact({ error: err.toJSON() }))
+        : redactText(`error ${err.code}: ${err.message}\nhint: ${err.hint}`),
+    );
+  };
+
+  // Exit contract: usage and configuration errors (including an unknown credential name) exit 2 here,
+  // before any runtime is built or anything external is touched.
+  let config: Config;
+  try {
+    config = await loadConfig(configPath);
+    if (name) credentialOf(config, name);
+  } catch (e) {
+    if (command === "doctor" && e instanceof ConfigError) {
       const r = report(configChecks(e));
       print(doctorText(r), r);
-      return 1;
-    }
+    } else fail(e);
+    return 2;
+  }
+
+  if (command === "doctor") {
     try {
       const rt = createRuntime({
         config,
@@ -139,23 +164,16 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         logger: jsonLogger((line) => io.err(line), values.verbose ? "debug" : "warn"),
         lease: "none",
       });
-      if (name) rt.credential(name);
       const r = await doctor(rt, name);
       print(doctorText(r), r);
       return r.ok ? 0 : 1;
     } catch (e) {
-      const err = toRotatorError(e);
-      if (err.code === "UNKNOWN_CREDENTIAL") {
-        io.err(redactText(`error ${err.code}: ${err.message}\nhint: ${err.hint}`));
-        return 2;
-      }
       const r = report(configChecks(e));
       print(doctorText(r), r);
-      return 1;
+      return isRotatorError(e) && isConfigurationError(toRotatorError(e).code) ? 2 : 1;
     }
   }
   try {
-    const config = await loadConfig(configPath);
     const mutating =
       command === "run" ||
       command === "rotate" ||
@@ -167,7 +185,6 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       logger: cliLogger(io, values.verbose === true),
       lease: values["no-other-writer"] ? "none" : mutating ? "storage" : "none",
     });
-    if (name) rt.credential(name);
     const names = name ? [name] : config.credentials.map((c) => c.name);
 
     if (command === "adopt" && name && values.cert) {
@@ -221,58 +238,67 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       print(cancelText(r), r);
       return r.kind === "busy" ? 3 : 0;
     }
-    const results: RotateResult[] = [];
-    for (const n of names) {
-      results.push(
-        await rotate(rt, n, {
-          trigger: "cli",
-          actor,
-          dryRun: command === "plan",
-          force: values.force === true,
-          rollback: values.rollback === true,
-          overrideCooldown: values["override-cooldown"] === true,
-          ...(values.reason ? { reason: values.reason } : {}),
-          ...(asJson ? {} : { onProgress: (e) => io.err(progressLine(e)) }),
-        }),
-      );
-    }
-    print(
-      results
-        .map((r) =>
-          r.kind === "busy"
-            ? `${r.credential}: busy (another writer holds the lease)`
-            : [
-                submittedText(r),
-                reportText(r.report),
-                r.report.status?.request ? `  ${requestLine(r.report.status.request)}` : undefined,
-              ]
-                .filter((l) => l !== undefined)
-                .join("\n"),
-        )
-        .join("\n"),
-      results,
-    );
+    const req: RotateRequest = {
+      trigger: "cli",
+      actor,
+      dryRun: command === "plan",
+      force: values.force === true,
+      rollback: values.rollback === true,
+      overrideCooldown: values["override-cooldown"] === true,
+      ...(values.reason ? { reason: values.reason } : {}),
+      ...(asJson ? {} : { onProgress: (e) => io.err(progressLine(e)) }),
+    };
+    // One named credential: its error is the command's (stderr, exit 1; a refused request says why).
+    // Several: like the timer, every credential is tried and one that throws does not stop the others.
+    const results: BatchResult[] = name
+      ? [await rotate(rt, name, req)]
+      : command === "run"
+        ? await rotateAll(rt, req)
+        : await eachCredential(rt, names, req);
+    print(results.map(batchText).join("\n"), results);
     if (
       results.some(
         (r) =>
-          r.kind === "done" &&
-          (r.report.outcome === "failed" ||
-            r.report.outcome === "stuck" ||
-            // A requested rotation is still outstanding and its last attempt failed.
-            r.report.status?.request?.lastError !== undefined),
+          r.kind === "error" ||
+          (r.kind === "done" &&
+            (r.report.outcome === "failed" ||
+              r.report.outcome === "stuck" ||
+              // A requested rotation is still outstanding and its last attempt failed.
+              r.report.status?.request?.lastError !== undefined)),
       )
     )
       return 1;
     return results.some((r) => r.kind === "busy") ? 3 : 0;
   } catch (e) {
-    const err = toRotatorError(e);
-    io.err(
-      asJson
-        ? JSON.stringify(redact({ error: err.toJSON() }))
-        : redactText(`error ${err.code}: ${err.message}\nhint: ${err.hint}`),
-    );
-    return isRotatorError(e) && (err.code === "UNKNOWN_CREDENTIAL" || isConfigurationError(err.code)) ? 2 : 1;
+    fail(e);
+    return isRotatorError(e) && isConfigurationError(toRotatorError(e).code) ? 2 : 1;
   }
+}
+
+/** `plan` over every credential: each in turn, an error recorded as its outcome (a dry run alerts nothing). */
+async function eachCredential(rt: Runtime, names: string[], req: RotateRequest): Promise<BatchResult[]> {
+  const results: BatchResult[] = [];
+  for (const n of names) {
+    try {
+      results.push(await rotate(rt, n, req));
+    } catch (e) {
+      results.push({ credential: n, kind: "error", error: toRotatorError(e).toJSON() });
+    }
+  }
+  return results;
+}
+
+function batchText(r: BatchResult): string {
+  if (r.kind === "busy") return `${r.credential}: busy (another writer holds the lease)`;
+  if (r.kind === "error")
+    return `${r.credential}: error ${r.error.code}: ${r.error.message}\n  hint: ${r.error.hint}`;
+  return [
+    submittedText(r),
+    reportText(r.report),
+    r.report.status?.request ? `  ${requestLine(r.report.status.request)}` : undefined,
+  ]
+    .filter((l) => l !== undefined)
+    .join("\n");
 }
 
 function parse(argv: string[]) {

@@ -162,6 +162,19 @@ export async function loadConfig(path: string): Promise<Config> {
   return parseConfigText(text, path);
 }
 
+/** The named credential; an unknown name is a usage error (exit 2, HTTP 404), raised before any other work. */
+export function credentialOf(config: Pick<Config, "credentials">, name: string): CredentialConfig {
+  const c = config.credentials.find((x) => x.name === name);
+  if (!c)
+    throw new RotatorError(
+      "UNKNOWN_CREDENTIAL",
+      `no credential named "${name}" in the configuration`,
+      `Configured credentials: ${config.credentials.map((x) => x.name).join(", ")}.`,
+      { status: 404 },
+    );
+  return c;
+}
+
 /** Is this authority one of Microsoft's public-cloud hosts? If not, instance discovery must be off. */
 export function isMicrosoftAuthority(authorityHost: string): boolean {
   const host = new URL(authorityHost).hostname;

@@ -1,11 +1,11 @@
 /**
- * HTTPS server plumbing shared by the fakes: loopback only, a request log (for "no external mutation"
+ * HTTPS server plumbing shared by the fakes (plain http only where a test needs it): loopback only, a request log (for "no external mutation"
  * assertions), and fault injection (429 + Retry-After, 5xx, connection resets, hangs, garbage bodies) so
  * adapter retry behaviour is tested against real sockets.
  */
-import { createServer, type Server } from "node:https";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer } from "node:https";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Server, Socket } from "node:net";
 import type { ServerTls } from "./tls.js";
 
 export interface LoggedRequest {
@@ -108,17 +108,32 @@ export function sendJson(res: ServerResponse, reply: Reply): void {
   res.end(payload);
 }
 
-export async function startHttpsServer(
+export function startHttpsServer(
   name: string,
   tls: ServerTls,
   handler: Handler,
   host = "127.0.0.1",
 ): Promise<RunningServer> {
+  return startServer(name, tls, handler, host);
+}
+
+/** The same server over plain http (a receiver at http://127.0.0.1:PORT, which config accepts for loopback). */
+export function startHttpServer(name: string, handler: Handler, host = "127.0.0.1"): Promise<RunningServer> {
+  return startServer(name, undefined, handler, host);
+}
+
+async function startServer(
+  name: string,
+  tls: ServerTls | undefined,
+  handler: Handler,
+  host: string,
+): Promise<RunningServer> {
   const requests: LoggedRequest[] = [];
   const faults = new FaultInjector();
   const sockets = new Set<Socket>();
   const hookSlot = new RequestHookSlot();
-  const server = createServer({ cert: tls.cert, key: tls.key }, (raw, res) => {
+  const scheme = tls ? "https" : "http";
+  const listener = (raw: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     let size = 0;
     raw.on("data", (c: Buffer) => {
@@ -126,7 +141,7 @@ export async function startHttpsServer(
       if (size <= MAX_BODY) chunks.push(c);
     });
     raw.on("end", () => {
-      const url = new URL(raw.url ?? "/", `https://${raw.headers.host ?? host}`);
+      const url = new URL(raw.url ?? "/", `${scheme}://${raw.headers.host ?? host}`);
       const path = url.pathname + url.search;
       const method = raw.method ?? "GET";
       const entry: LoggedRequest = { time: Date.now(), method, path, status: 0 };
@@ -163,7 +178,8 @@ export async function startHttpsServer(
         sendJson(res, { status: 500, body: { error: "internal fake error" } });
       });
     });
-  });
+  };
+  const server = tls ? createServer({ cert: tls.cert, key: tls.key }, listener) : createHttpServer(listener);
   server.on("connection", (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
@@ -171,7 +187,7 @@ export async function startHttpsServer(
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `https://${host}:${port}`,
+    url: `${scheme}://${host}:${port}`,
     port,
     server,
     requests,

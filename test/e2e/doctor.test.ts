@@ -247,7 +247,8 @@ describe("doctor", () => {
     const bad = await doctorJson({
       config: writeConfig({ ...stack.config, policy: { algorithm: "ES256", keySize: 1024 } }),
     });
-    expect(bad.code).toBe(1);
+    // Exit contract: a configuration error exits 2, for doctor too (after listing every invalid field).
+    expect(bad.code).toBe(2);
     expect(bad.report.checks.map((c) => [c.status, c.code])).toEqual([
       ["fail", "CONFIG_INVALID"],
       ["fail", "CONFIG_INVALID"],

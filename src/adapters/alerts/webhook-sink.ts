@@ -88,7 +88,7 @@ export function createWebhookSink(opts: WebhookSinkOptions): AlertSink {
   const url = new URL(opts.url);
   registerSecret(opts.url);
   const format = opts.format ?? "generic";
-  const name = `webhook:${format}:${url.host}`;
+  const name = webhookSinkName(url.host, format);
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;
 
@@ -141,6 +141,33 @@ export function createWebhookSink(opts: WebhookSinkOptions): AlertSink {
       } catch (e) {
         throw webhookError(e, name);
       }
+    },
+  };
+}
+
+/** A webhook sink's name: its format and host only (the URL is a credential). */
+export function webhookSinkName(host: string, format: WebhookFormat): string {
+  return `webhook:${format}:${host}`;
+}
+
+/**
+ * A webhook sink that never stops its caller from starting: when the sink cannot be built (a URL the
+ * config did not validate, e.g. from code), each send fails with that error, so the alerter logs it with
+ * its code and keeps the notification for the next attempt, which builds again.
+ */
+export function createDeferredWebhookSink(opts: WebhookSinkOptions): AlertSink {
+  let host: string;
+  try {
+    host = new URL(opts.url).host;
+  } catch {
+    host = "(invalid URL)";
+  }
+  let sink: AlertSink | undefined;
+  return {
+    name: webhookSinkName(host, opts.format ?? "generic"),
+    async send(event) {
+      sink ??= createWebhookSink(opts);
+      await sink.send(event);
     },
   };
 }
