@@ -15,7 +15,7 @@
  * - an entry recorded without a phase (before phases were recorded) needs the clean-run evidence.
  * A run that could not reach a target, or did nothing relevant to the failed phase, resolves nothing.
  */
-import type { AlertCondition, FiringEntry, ResolveEvidence } from "../adapters/alerts/dedup.js";
+import type { AlertCondition, Alerter, FiringEntry, ResolveEvidence } from "../adapters/alerts/dedup.js";
 import type { RunReport } from "../engine/reconcile.js";
 import type { SyncReport } from "../engine/sync.js";
 import type { SafeError } from "../engine/types.js";
@@ -138,4 +138,10 @@ export function judgeSync(targets: readonly string[], report: SyncReport): Judge
 /** The judgement for a sync check that could not observe the credential (Key Vault or Graph unreadable). */
 export function judgeSyncError(credential: string, error: SafeError): Judgement {
   return fail({ event: "KeySyncDrift", credential }, error, OBSERVE_PHASE);
+}
+
+/** Fire, remind or resolve each condition as judged (the alerter deduplicates and keeps the phase). */
+export async function reportJudgements(alerter: Alerter, judgements: readonly Judgement[]): Promise<void> {
+  for (const j of judgements)
+    await (j.failing ? alerter.report(j.condition, true) : alerter.report(j.condition, false, j.resolves));
 }

@@ -22,7 +22,7 @@ import type { SafeError } from "../engine/types.js";
 import type { RunRecord } from "../ports.js";
 import type { OpenAlert } from "../adapters/alerts/dedup.js";
 import type { Runtime } from "./runtime.js";
-import { judgeNotStarted, judgeRun, judgeSync, judgeSyncError, type Judgement } from "./alert-evidence.js";
+import { judgeNotStarted, judgeRun, judgeSync, judgeSyncError, reportJudgements } from "./alert-evidence.js";
 
 export type Trigger = "timer" | "http" | "cli" | "sync-timer";
 
@@ -154,7 +154,7 @@ export async function rotateAll(rt: Runtime, req: RotateRequest): Promise<BatchR
         trigger: req.trigger,
         error: error.toJSON(),
       });
-      await alert(rt, [judgeNotStarted(c.name, error.toJSON())]);
+      await reportJudgements(rt.alerter, [judgeNotStarted(c.name, error.toJSON())]);
       results.push({ credential: c.name, kind: "error", error: error.toJSON() });
     }
   }
@@ -180,8 +180,8 @@ async function afterRun(
       error: toRotatorError(e).toJSON(),
     }),
   );
-  await alert(
-    rt,
+  await reportJudgements(
+    rt.alerter,
     judgeRun(
       cred.kong.map((k) => k.name),
       report,
@@ -265,7 +265,7 @@ export async function syncCheck(rt: Runtime, names?: string[]): Promise<SyncResu
       results.push({ credential: cred.name, kind: "checked", report });
     } catch (e) {
       const error = toRotatorError(e);
-      await alert(rt, [judgeSyncError(cred.name, error.toJSON())]);
+      await reportJudgements(rt.alerter, [judgeSyncError(cred.name, error.toJSON())]);
       results.push({ credential: cred.name, kind: "error", error: error.toJSON() });
     } finally {
       await lease.release();
@@ -275,19 +275,11 @@ export async function syncCheck(rt: Runtime, names?: string[]): Promise<SyncResu
 }
 
 async function alertSync(rt: Runtime, cred: CredentialConfig, report: SyncReport): Promise<void> {
-  await alert(
-    rt,
+  await reportJudgements(
+    rt.alerter,
     judgeSync(
       cred.kong.map((k) => k.name),
       report,
     ),
   );
-}
-
-/** Fire, remind or resolve each condition as judged (src/app/alert-evidence.ts decides; this only reports). */
-async function alert(rt: Runtime, judgements: Judgement[]): Promise<void> {
-  for (const j of judgements)
-    await (j.failing
-      ? rt.alerter.report(j.condition, true)
-      : rt.alerter.report(j.condition, false, j.resolves));
 }

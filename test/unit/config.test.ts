@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig, parseConfigText } from "../../src/config/load.js";
+import { createWebhookSink } from "../../src/adapters/alerts/webhook-sink.js";
 
 const valid = () => ({
   keyVault: { url: "https://example.vault.azure.net" },
@@ -103,6 +104,35 @@ describe("configuration", () => {
       { name: "dev", adminUrl: "http://127.0.0.1:8001", pluginTags: ["r"] },
     ];
     expect(parseConfig(local).credentials[0]!.kong[0]!.adminUrl).toBe("http://127.0.0.1:8001");
+  });
+
+  it("enforces at load every rule the adapters enforce, so the runtime accepts what validation accepted", () => {
+    const doc = valid() as Record<string, unknown>;
+    doc.keyVault = { url: "http://127.0.0.1:8443" };
+    doc.cloud = { graphBaseUrl: "http://localhost:9000" };
+    const cred = (doc.credentials as Record<string, unknown>[])[0]!;
+    cred.kong = [
+      { name: "a", adminUrl: "https://k:8444", pluginTags: ["a", "b", "c", "d", "e", "f"] },
+      { name: "b", adminUrl: "https://k:8444", pluginTags: ["has space"] },
+    ];
+    doc.alerts = { webhooks: [{ url: "http://hooks.example.com/x" }] };
+    expect(issues(doc).map((i) => i.path)).toEqual(
+      expect.arrayContaining([
+        "keyVault.url",
+        "cloud.graphBaseUrl",
+        "credentials[0].kong[0].pluginTags",
+        "credentials[0].kong[1].pluginTags",
+        "alerts.webhooks[0].url",
+      ]),
+    );
+
+    const local = valid() as Record<string, unknown>;
+    local.alerts = { webhooks: [{ url: "http://127.0.0.1:9999/hook", format: "slack" }] };
+    const cfg = parseConfig(local);
+    expect(cfg.alerts.webhooks).toEqual([{ url: "http://127.0.0.1:9999/hook", format: "slack" }]);
+    // The sink accepts every URL the schema accepts (it used to refuse plain http to loopback).
+    for (const w of cfg.alerts.webhooks)
+      expect(createWebhookSink({ url: w.url, format: w.format }).name).toBe("webhook:slack:127.0.0.1:9999");
   });
 
   it("parses YAML and explains syntax errors", () => {
