@@ -1,0 +1,138 @@
+/**
+ * Alerts end to end on the local stack, through the CLI: a webhook at a plain-http loopback URL (which
+ * the configuration accepts) receives them; a failure on a Kong target fires, a run that cannot reach the
+ * target resolves nothing, a run that reads the target healthy resolves it; a webhook that cannot
+ * deliver never blocks a command and is listed by doctor.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { startLocalStack, CREDENTIAL, type LocalStack } from "../../stack/stack.js";
+import { startWebhookReceiver, type RunningWebhookReceiver } from "../../stack/webhook-receiver.js";
+import { runCli } from "../support/cli.js";
+import type { AlertEvent } from "../../src/ports.js";
+
+let stack: LocalStack;
+let receiver: RunningWebhookReceiver;
+let dir: string;
+
+const writeConfig = (alerts: Record<string, unknown>): string => {
+  const path = join(dir, `rotator-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(path, stringify({ ...stack.config, alerts }));
+  return path;
+};
+const alerts = (): AlertEvent[] => receiver.received.map((r) => r.body as AlertEvent);
+const about = (event: AlertEvent["event"], status: AlertEvent["status"]) =>
+  alerts().filter((a) => a.event === event && a.status === status);
+const kongDown = () =>
+  stack.kong.faults.add({
+    times: Infinity,
+    fault: { kind: "status", status: 503, retryAfter: "0" },
+  });
+const mutations = () =>
+  [...stack.keyVault.requests, ...stack.entra.graph.requests, ...stack.kong.requests].filter(
+    (r) => r.method !== "GET",
+  ).length;
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    propagationDelayMs: 800,
+    createDelayMs: 100,
+    policy: { verifyInterval: "PT0.3S", verifyConsecutive: 3, verifyTimeout: "PT30S" },
+  });
+  receiver = await startWebhookReceiver(undefined);
+  dir = mkdtempSync(join(tmpdir(), "rotator-alerts-"));
+}, 60_000);
+
+afterAll(async () => {
+  await receiver?.close();
+  await stack?.close();
+});
+
+describe("alerts on the local stack", () => {
+  it("refuses an unknown credential with exit 2 before touching storage or any service", async () => {
+    expect(receiver.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const config = writeConfig({ webhooks: [{ url: `${receiver.url}/hook` }] });
+    const before = mutations();
+    // No storage at all: had the CLI built the runtime first, this would be STORAGE_NOT_CONFIGURED.
+    const r = await runCli(["rotate", "no-such-credential"], config, {
+      ...stack.env,
+      AzureWebJobsStorage: "",
+    });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/UNKNOWN_CREDENTIAL/);
+    expect(mutations()).toBe(before);
+    expect(receiver.received).toEqual([]);
+  });
+
+  it("delivers to http://127.0.0.1:PORT/hook; fires on a Kong outage, resolves nothing while it lasts, resolves once Kong is read healthy", async () => {
+    const config = writeConfig({ webhooks: [{ url: `${receiver.url}/hook` }], remindEvery: "PT1H" });
+    const cli = (...argv: string[]) => runCli(argv, config, stack.env);
+
+    expect((await cli("run")).code).toBe(0);
+    expect(about("KeyRotationSucceeded", "info")).toHaveLength(1);
+    expect(receiver.received.every((r) => r.path === "/hook")).toBe(true);
+
+    kongDown();
+    try {
+      expect((await cli("rotate", CREDENTIAL, "--force")).code).toBe(1);
+      expect(about("KeyRotationFailed", "firing")).toEqual([
+        expect.objectContaining({ credential: CREDENTIAL, target: "local", phase: "observe" }),
+      ]);
+      // Kong still down: whatever this run does, it cannot reach the target, so nothing resolves.
+      await cli("run");
+      await cli("run");
+      expect(about("KeyRotationFailed", "resolved")).toEqual([]);
+    } finally {
+      stack.kong.faults.clear();
+    }
+
+    expect((await cli("run")).code).toBe(0);
+    expect(about("KeyRotationFailed", "resolved")).toEqual([
+      expect.objectContaining({ credential: CREDENTIAL, target: "local" }),
+    ]);
+    // Nothing left to resolve: a further run sends nothing.
+    const count = receiver.received.length;
+    expect((await cli("run")).code).toBe(0);
+    expect(receiver.received).toHaveLength(count);
+  }, 120_000);
+
+  it("a webhook that cannot deliver never blocks a command; the run goes on and doctor lists the sink", async () => {
+    const dead = await startWebhookReceiver(undefined);
+    await dead.close();
+    const config = writeConfig({
+      webhooks: [{ url: `${dead.url}/hook` }, { url: `${receiver.url}/hook` }],
+      remindEvery: "PT1H",
+    });
+    const cli = (...argv: string[]) => runCli(argv, config, stack.env);
+
+    kongDown();
+    try {
+      const r = await cli("rotate", CREDENTIAL, "--force");
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/AlertSinkFailed[\s\S]*ALERT_WEBHOOK_UNREACHABLE/);
+    } finally {
+      stack.kong.faults.clear();
+    }
+    // The live webhook still got the alert.
+    expect(about("KeyRotationFailed", "firing").length).toBeGreaterThanOrEqual(2);
+
+    const doctor = await cli("doctor", "--json");
+    const report = JSON.parse(doctor.out) as {
+      checks: { status: string; area: string; code: string; message: string }[];
+    };
+    const sinkLines = report.checks.filter((c) => c.area === "alerts");
+    expect(sinkLines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ status: "pass", code: "ALERT_SINK_CONFIGURED" }),
+        expect.objectContaining({
+          status: "warn",
+          code: "ALERT_WEBHOOK_UNREACHABLE",
+          message: expect.stringMatching(/1 notification\(s\) waiting/),
+        }),
+      ]),
+    );
+  }, 120_000);
+});
