@@ -1,6 +1,6 @@
 /** Human-readable output for the CLI. Everything printed comes from secret-free views. */
 import type { ProgressEvent, RunReport } from "../engine/reconcile.js";
-import type { CancelResult, CredentialView, RotateResult, SyncResult } from "../app/service.js";
+import type { BatchResult, CancelResult, CredentialView, RotateResult, SyncResult } from "../app/service.js";
 import type { RequestStatus } from "../engine/status.js";
 import type { Check, CheckReport } from "../app/checks.js";
 import type { AdoptReport } from "../app/adopt.js";
@@ -42,6 +42,20 @@ export function reportText(r: RunReport): string {
       `  note: unmanaged key at the app ${u.x5t ?? u.keyId}${u.displayName ? ` (${u.displayName})` : ""} is left alone`,
     );
   return lines.join("\n");
+}
+
+/** One credential's outcome in a `run`/`rotate`/`plan` summary. */
+export function batchText(r: BatchResult): string {
+  if (r.kind === "busy") return `${r.credential}: busy (another writer holds the lease)`;
+  if (r.kind === "error")
+    return `${r.credential}: error ${r.error.code}: ${r.error.message}\n  hint: ${r.error.hint}`;
+  return [
+    submittedText(r),
+    reportText(r.report),
+    r.report.status?.request ? `  ${requestLine(r.report.status.request)}` : undefined,
+  ]
+    .filter((l) => l !== undefined)
+    .join("\n");
 }
 
 export function statusText(v: CredentialView): string {

@@ -48,13 +48,11 @@ import { readCertificateInput } from "../app/cert-input.js";
 import { configChecks, report } from "../app/checks.js";
 import {
   adoptText,
+  batchText,
   cancelText,
   doctorText,
   progressLine,
-  reportText,
-  requestLine,
   statusText,
-  submittedText,
   syncText,
 } from "./format.js";
 
@@ -286,19 +284,6 @@ async function eachCredential(rt: Runtime, names: string[], req: RotateRequest):
     }
   }
   return results;
-}
-
-function batchText(r: BatchResult): string {
-  if (r.kind === "busy") return `${r.credential}: busy (another writer holds the lease)`;
-  if (r.kind === "error")
-    return `${r.credential}: error ${r.error.code}: ${r.error.message}\n  hint: ${r.error.hint}`;
-  return [
-    submittedText(r),
-    reportText(r.report),
-    r.report.status?.request ? `  ${requestLine(r.report.status.request)}` : undefined,
-  ]
-    .filter((l) => l !== undefined)
-    .join("\n");
 }
 
 function parse(argv: string[]) {

@@ -135,4 +135,38 @@ describe("alerts on the local stack", () => {
       ]),
     );
   }, 120_000);
+
+  it("run tries every credential: one that fails does not stop the next; the summary lists each; exit 1", async () => {
+    const [ours] = stack.config.credentials as Record<string, unknown>[];
+    const broken = {
+      name: "broken-api",
+      certificateName: "kong-broken-api",
+      entra: {
+        tenantId: (ours!.entra as { tenantId: string }).tenantId,
+        clientId: "0f0e0d0c-0b0a-4908-8706-050403020100",
+      },
+      kong: [{ ...(ours!.kong as Record<string, unknown>[])[0]!, pluginTags: ["rotator:nowhere"] }],
+    };
+    const path = join(dir, "two.yaml");
+    writeFileSync(
+      path,
+      stringify({ ...stack.config, credentials: [broken, ours], alerts: { webhooks: [] } }),
+    );
+
+    const r = await runCli(["run", "--json"], path, stack.env);
+    expect(r.code).toBe(1);
+    const results = JSON.parse(r.out) as { credential: string; kind: string; report?: { outcome: string } }[];
+    expect(results.map((x) => [x.credential, x.kind])).toEqual([
+      ["broken-api", "done"],
+      [CREDENTIAL, "done"],
+    ]);
+    expect(results[0]?.report?.outcome).toBe("failed");
+    expect(["ok", "noop"]).toContain(results[1]?.report?.outcome);
+
+    // Storage unreachable: no credential can even start; each is tried, listed and alerted, exit 1.
+    const deadStorage = stack.env.AzureWebJobsStorage!.replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:9");
+    const human = await runCli(["run"], path, { ...stack.env, AzureWebJobsStorage: deadStorage });
+    expect(human.code).toBe(1);
+    expect(human.out).toMatch(/^broken-api: error [A-Z_]+: [\s\S]*^orders-api: error [A-Z_]+: /m);
+  }, 120_000);
 });
