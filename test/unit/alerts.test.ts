@@ -9,7 +9,7 @@ import {
 import { createLogSink } from "../../src/adapters/alerts/log-sink.js";
 import { createMemoryAlertStateStore } from "../../src/adapters/alerts/state-memory.js";
 import { ALERT_KEY } from "../../src/adapters/alerts/state.js";
-import { formatAlert } from "../../src/adapters/alerts/webhook-sink.js";
+import { createDeferredWebhookSink, formatAlert } from "../../src/adapters/alerts/webhook-sink.js";
 import { jsonLogger, type LogLevel } from "../../src/log/logger.js";
 import type { AlertEvent } from "../../src/ports.js";
 
@@ -202,5 +202,15 @@ describe("open alerts for status", () => {
     await alerter.report({ ...drift, code: "IN_SYNC" }, false);
     expect((await readOpenAlerts(state, "c")).map((a) => a.event)).toEqual(["KeyExpiring"]);
     expect(await readOpenAlerts(state, "c2")).toHaveLength(1);
+  });
+});
+
+describe("deferred webhook sink", () => {
+  it("never throws when built; a URL it cannot use fails each send with a code, so the alerter logs it and retries", async () => {
+    const sink = createDeferredWebhookSink({ url: "http://hooks.example.com/x", format: "teams" });
+    expect(sink.name).toBe("webhook:teams:hooks.example.com");
+    await expect(sink.send(base)).rejects.toMatchObject({ code: "ALERT_WEBHOOK_INVALID" });
+    await expect(sink.send(base)).rejects.toMatchObject({ code: "ALERT_WEBHOOK_INVALID" });
+    expect(createDeferredWebhookSink({ url: "not a url" }).name).toBe("webhook:generic:(invalid URL)");
   });
 });
