@@ -56,10 +56,11 @@ export function failedPhase(report: RunReport): string {
   if (step) return step.action;
   // Nothing observed at all, or a target unreadable (a new generation is refused before any change).
   if (!report.status || report.failedTarget !== undefined) return OBSERVE_PHASE;
-  // Refused or stopped between steps (PATCH not permitted, lease lost, no progress, re-observation failed):
-  // the first planned action this run did not complete.
+  // Refused or stopped between steps (PATCH not permitted, lease lost, no progress, re-observation failed,
+  // a requested rollback refused): the first planned action this run did not complete.
   const done = new Set(report.steps.filter((s) => s.status === "done").map((s) => s.action));
-  return report.plan.find((a) => !a.blocked && !done.has(a.kind))?.kind ?? OBSERVE_PHASE;
+  const open = report.plan.filter((a) => !done.has(a.kind));
+  return (open.find((a) => !a.blocked) ?? open[0])?.kind ?? OBSERVE_PHASE;
 }
 
 /** KeyRotationFailed judgements for the credential and each of its Kong targets after a rotation run. */

@@ -69,7 +69,7 @@ function run(r: Partial<RunReport> & Pick<RunReport, "outcome">): RunReport {
 const cleanNoop = (states: Partial<Record<string, TargetState>> = {}) =>
   run({ outcome: "noop", status: status(states) });
 
-const create: PlannedAction = { kind: "create", reason: "forced" };
+const create: PlannedAction = { kind: "create", reason: "forced", trigger: "Forced" };
 
 // ------------------------------------------------------------------------------------------------
 // Harness: the real alerter on the memory store, a capturing sink, a fake clock
@@ -274,6 +274,9 @@ describe("failedPhase", () => {
     const publish: PlannedAction = { kind: "publish", method: "patch", reason: "r" };
     // PATCH refused beforehand: nothing ran, the next action was create.
     expect(failedPhase(run({ outcome: "failed", plan: [create, publish] }))).toBe("create");
+    // A requested rollback refused (its action blocked, nothing else to do): the rollback.
+    const refused: PlannedAction = { kind: "rollback", reason: "r", blocked: "previous key retired" };
+    expect(failedPhase(run({ outcome: "failed", plan: [refused] }))).toBe("rollback");
     // Re-observation failed after create: publish is what the run did not get to.
     expect(
       failedPhase(run({ outcome: "failed", plan: [create, publish], steps: [step("create", "done")] })),
