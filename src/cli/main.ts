@@ -27,7 +27,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { ConfigError, credentialOf, loadConfig, type Config } from "../config/load.js";
+import { credentialOf, loadConfig, type Config } from "../config/load.js";
 import { isConfigurationError, isRotatorError, toRotatorError } from "../errors.js";
 import { jsonLogger, type Logger } from "../log/logger.js";
 import { redact, redactText, registerSecret } from "../log/redact.js";
@@ -147,7 +147,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     config = await loadConfig(configPath);
     if (name) credentialOf(config, name);
   } catch (e) {
-    if (command === "doctor" && e instanceof ConfigError) {
+    if (command === "doctor" && toRotatorError(e).code !== "UNKNOWN_CREDENTIAL") {
       const r = report(configChecks(e));
       print(doctorText(r), r);
     } else fail(e);
