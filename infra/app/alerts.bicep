@@ -10,8 +10,10 @@
 // The events (src/adapters/alerts/log-sink.ts, src/app/service.ts, src/engine/reconcile.ts):
 //   - KeyRotationFailed / KeySyncDrift / KeyExpiring with status firing | reminder | resolved. The rotator
 //     deduplicates (state in blob storage): one `firing` on the transition to failing, a `reminder` every
-//     alerts.remindEvery while it persists, one `resolved` on recovery. A rule fires on firing/reminder
-//     rows; being stateful (autoMitigate), it resolves once they leave the window.
+//     alerts.remindEvery while it persists, one `resolved` only on evidence of recovery
+//     (docs/runbooks/alerts.md). A rule fires while a condition's latest row is firing/reminder and, being
+//     stateful (autoMitigate), resolves when its latest row is `resolved`: it looks back alertLookback,
+//     which must exceed alerts.remindEvery, so a condition that stays firing always has a row in range.
 //   - RotationRun with outcome ok | noop | failed | stuck | planned, one per credential per run. The
 //     dead-man switch fires when no run succeeded (ok or noop) within 3x the rotation schedule: the timer
 //     is not running, cannot load its configuration, or crashes before finishing.
@@ -57,16 +59,26 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
 }
 
 // One query for the three alert events; __EVENT__ is replaced per rule. Multi-line strings take no
-// interpolation, hence replace(). Only firing and reminder rows count: `resolved` rows mean recovery, and the
-// rotator already deduplicated, so each row is a state change or a reminder.
+// interpolation, hence replace(). A condition is (event, credential, target) and its state is its latest
+// row, so the rule counts the conditions whose latest row is firing or reminder. The rotator already
+// deduplicated, so each row is a state change or a reminder.
 var alertEventQuery = '''
 traces
 | where message has "__EVENT__"
 | where indexof(message, "{") >= 0
 | extend e = parse_json(substring(message, indexof(message, "{")))
-| where tostring(e.event) == "__EVENT__" and tostring(e.status) in ("firing", "reminder")
-| project timestamp, credential = tostring(e.credential), target = tostring(e.target), phase = tostring(e.phase), code = tostring(e.code), detail = tostring(e.message), hint = tostring(e.hint)
+| where tostring(e.event) == "__EVENT__" and tostring(e.status) in ("firing", "reminder", "resolved")
+| extend credential = tostring(e.credential), target = tostring(e.target), status = tostring(e.status)
+| summarize arg_max(timestamp, *) by credential, target
+| where status in ("firing", "reminder")
+| project timestamp, credential, target, phase = tostring(e.phase), code = tostring(e.code), detail = tostring(e.message), hint = tostring(e.hint)
 '''
+
+// How far back the alert-event rules read each condition's latest row: overrideQueryTimeRange replaces
+// the query range (default windowSize x evaluation periods) for rules of kind LogAlert
+// (https://learn.microsoft.com/rest/api/monitor/scheduled-query-rules). It must exceed
+// alerts.remindEvery (default PT4H), else a condition still firing would fall out of range and resolve.
+var alertLookback = 'P2D'
 
 // Successful runs (ok: steps ran; noop: nothing was due). Dry runs (planned) do not count.
 var successfulRunQuery = '''
@@ -93,6 +105,7 @@ var rules = [
     description: 'A rotation run failed or is stuck (KeyRotationFailed). Logins keep working on the current key; the next run retries. Runbook: docs/runbooks/key-rotation-failed.md'
     severity: 1
     query: replace(alertEventQuery, '__EVENT__', 'KeyRotationFailed')
+    queryTimeRange: alertLookback
     evaluationFrequency: 'PT5M'
     windowSize: 'PT15M'
     operator: 'GreaterThan'
@@ -105,6 +118,7 @@ var rules = [
     description: 'A Kong target is not on the active key (and was not re-applied), or the active key is missing at Entra ID (KeySyncDrift). Runbook: docs/runbooks/key-sync-drift.md'
     severity: 1
     query: replace(alertEventQuery, '__EVENT__', 'KeySyncDrift')
+    queryTimeRange: alertLookback
     evaluationFrequency: 'PT5M'
     windowSize: 'PT15M'
     operator: 'GreaterThan'
@@ -117,6 +131,7 @@ var rules = [
     description: 'The active key expires within alerts.expiryWarning and has not been rotated (KeyExpiring). Runbook: docs/runbooks/key-expiring.md'
     severity: 2
     query: replace(alertEventQuery, '__EVENT__', 'KeyExpiring')
+    queryTimeRange: alertLookback
     evaluationFrequency: 'PT15M'
     windowSize: 'PT30M'
     operator: 'GreaterThan'
@@ -129,6 +144,7 @@ var rules = [
     description: 'No successful rotation run (RotationRun ok or noop) within 3x the rotation schedule. Runbook: docs/runbooks/rotation-dead-man.md'
     severity: 1
     query: successfulRunQuery
+    queryTimeRange: ''
     evaluationFrequency: 'PT30M'
     windowSize: 'PT${3 * rotationIntervalHours}H'
     // Zero rows is the condition: "fewer than one successful run in the window".
@@ -152,6 +168,7 @@ resource rule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
       scopes: [applicationInsightsId]
       evaluationFrequency: r.evaluationFrequency
       windowSize: r.windowSize
+      overrideQueryTimeRange: empty(r.queryTimeRange) ? null : r.queryTimeRange
       criteria: {
         allOf: [
           {
