@@ -146,7 +146,13 @@ export const configSchema = z
               .strict(),
           )
           .default([]),
-        remindEvery: duration("remindEvery").optional(),
+        // The Azure Monitor rules read each condition's latest row 2 days back (infra/app/alerts.bicep):
+        // a longer cadence would let a condition that is still failing fall out of range and resolve there.
+        remindEvery: duration("remindEvery")
+          .refine((ms) => ms > 0 && ms < 2 * 86_400_000, {
+            message: "remindEvery must be more than 0 and less than P2D (the alert rules look back 2 days)",
+          })
+          .optional(),
         expiryWarning: duration("expiryWarning").optional(),
       })
       .strict()

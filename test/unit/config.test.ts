@@ -115,7 +115,7 @@ describe("configuration", () => {
       { name: "a", adminUrl: "https://k:8444", pluginTags: ["a", "b", "c", "d", "e", "f"] },
       { name: "b", adminUrl: "https://k:8444", pluginTags: ["has space"] },
     ];
-    doc.alerts = { webhooks: [{ url: "http://hooks.example.com/x" }] };
+    doc.alerts = { webhooks: [{ url: "http://hooks.example.com/x" }], remindEvery: "P3D" };
     expect(issues(doc).map((i) => i.path)).toEqual(
       expect.arrayContaining([
         "keyVault.url",
@@ -123,6 +123,7 @@ describe("configuration", () => {
         "credentials[0].kong[0].pluginTags",
         "credentials[0].kong[1].pluginTags",
         "alerts.webhooks[0].url",
+        "alerts.remindEvery",
       ]),
     );
 
