@@ -246,4 +246,37 @@ describe("alert dedup with blob state (Azurite)", () => {
     ]);
     expect(await state.list("")).toEqual([]);
   });
+
+  it("keeps the failed phase and a sink's missed notifications in blobs; evidence decides what resolves", async () => {
+    let down = true;
+    const flaky: AlertEvent[] = [];
+    const { alerter, sink, state, clock } = setup([
+      {
+        name: "webhook:generic:hooks.example",
+        send: async (e) => {
+          if (down) throw new Error("connect ECONNREFUSED");
+          flaky.push(e);
+        },
+      },
+    ]);
+    await alerter.report({ ...drift, phase: "observe" }, true);
+    const [key] = await state.list("KeySyncDrift/");
+    expect(await state.get(key!)).toMatchObject({ phase: "observe", count: 1 });
+    expect(await alerter.sinkHealth()).toEqual([
+      expect.objectContaining({ sink: "webhook:generic:hooks.example", undelivered: 1 }),
+    ]);
+
+    // Not failing, but no evidence for the observe phase: kept, nothing sent.
+    await alerter.report(drift, false, (entry) => entry.phase !== "observe");
+    expect(sink.events.map((e) => e.status)).toEqual(["firing"]);
+    expect(await state.list("KeySyncDrift/")).toHaveLength(1);
+
+    down = false;
+    clock.advance(MINUTE);
+    await alerter.report(drift, false, (entry) => entry.phase === "observe");
+    expect(sink.events.map((e) => e.status)).toEqual(["firing", "resolved"]);
+    expect(flaky.map((e) => e.status)).toEqual(["firing", "resolved"]);
+    expect(await state.list("KeySyncDrift/")).toEqual([]);
+    expect(await alerter.sinkHealth()).toEqual([]);
+  });
 });
