@@ -82,8 +82,12 @@ export function judgeRun(targets: readonly string[], report: RunReport): Judgeme
   return [undefined, ...targets].map((target) => {
     const c: Condition = { event: "KeyRotationFailed", ...at(report.credential, target) };
     // A failure pinned on one Kong target is that target's condition; anything else is the credential's.
-    if (failed && report.error && report.failedTarget === target && phase)
-      return fail(c, report.error, phase);
+    if (failed && report.error && report.failedTarget === target && phase) {
+      const judged = fail(c, report.error, phase);
+      // The trigger reason of the work that failed (engine/triggers.ts), carried by the alert.
+      if (report.trigger) judged.condition.trigger = report.trigger;
+      return judged;
+    }
     const resolves: ResolveEvidence = (entry: FiringEntry) => {
       if (target !== undefined) {
         if (entry.phase === OBSERVE_PHASE) return readable(target);

@@ -173,9 +173,11 @@ describe("KeyRotationFailed: fire, remind, resolve, and no evidence", () => {
         outcome: "failed",
         steps: [step("create", "done"), step("publish", "failed")],
         error: error("GRAPH_FORBIDDEN"),
+        trigger: "Renewal",
       }),
     );
     expect(sent[0]?.phase).toBe("publish");
+    expect(sent[0]?.trigger).toBe("Renewal");
     expect(drain()).toEqual([["firing", undefined, "GRAPH_FORBIDDEN"]]);
 
     // Everything read and in sync, nothing done: nothing relevant to publish happened.
