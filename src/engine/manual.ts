@@ -12,7 +12,7 @@ import { effectiveActive, inFlight } from "./model.js";
 import { observe } from "./observe.js";
 import { rollbackCandidate } from "./plan.js";
 import {
-  createdSince,
+  answers,
   newRequest,
   noPendingRequest,
   pendingRequest,
@@ -116,7 +116,7 @@ export async function cancelRequest(
   };
   await book.write(held.holder, requestTag(request));
   const abandoned =
-    request.kind === "rotate" && request.force ? inFlight(gens).filter((g) => createdSince(g, request)) : [];
+    request.kind === "rotate" && request.force ? inFlight(gens).filter((g) => answers(g, held)) : [];
   for (const g of abandoned)
     await book.write(g, phaseTags("retiring", { [TAG_RETIRE_AFTER]: now.toISOString() }));
   ports.logger.log("info", "ManualRequestCancelled", {

@@ -17,7 +17,7 @@ import {
 } from "./model.js";
 import type { Snapshot, UnmanagedKey } from "./types.js";
 import type { Generation } from "./tags.js";
-import { createdSince, pendingRequest, type HeldRequest } from "./requests.js";
+import { answers, pendingRequest, type HeldRequest } from "./requests.js";
 import { evaluateTriggers, type Trigger, type TriggerReason } from "./triggers.js";
 
 export type PublishMethod = "addKey" | "patch";
@@ -266,7 +266,7 @@ function requestCompletion(
   const everywhere = s.targets.every((t) => targetHolds(t, active.x5t ?? ""));
   let fulfilled: boolean;
   if (r.kind === "rollback") fulfilled = r.to !== undefined && active.version === r.to && everywhere;
-  else if (r.force) fulfilled = createdSince(active, r) && everywhere;
+  else if (r.force) fulfilled = answers(active, held) && everywhere;
   // A plain "run now" request is done when the credential has nothing left to do.
   else fulfilled = actions.every((a) => a.blocked !== undefined) && everywhere;
   if (!fulfilled) return undefined;

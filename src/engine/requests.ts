@@ -138,15 +138,15 @@ export function newRequest(
 }
 
 /**
- * Was the generation created after the request was made? Key Vault reports `created` in whole seconds
- * (Unix time), so the request's time is compared at that resolution: a version created in the same
- * second as the request counts as made for it.
+ * Does the generation answer the held request, i.e. was it made after the request? Never the generation
+ * that holds the request (it existed when the request was made). Key Vault reports `created` in whole
+ * seconds (Unix time), so the request's time is compared at that resolution.
  */
-export function createdSince(
-  g: Pick<Generation, "createdOn">,
-  r: Pick<ManualRequest, "requestedAt">,
-): boolean {
-  return g.createdOn.getTime() >= Math.floor(r.requestedAt.getTime() / 1000) * 1000;
+export function answers(g: Pick<Generation, "createdOn" | "version">, held: HeldRequest): boolean {
+  return (
+    g.version !== held.holder.version &&
+    g.createdOn.getTime() >= Math.floor(held.request.requestedAt.getTime() / 1000) * 1000
+  );
 }
 
 /** Every readable request, newest first. */

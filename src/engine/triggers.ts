@@ -10,7 +10,7 @@
  */
 import type { Policy } from "../config/load.js";
 import { effectiveActive, keyAtApp } from "./model.js";
-import { createdSince, pendingRequest, policyDifferences, policyFingerprint } from "./requests.js";
+import { answers, pendingRequest, policyDifferences, policyFingerprint } from "./requests.js";
 import type { Snapshot } from "./types.js";
 import type { Generation } from "./tags.js";
 
@@ -50,9 +50,10 @@ export const noActiveGeneration: TriggerPolicy = {
 export const manualRequest: TriggerPolicy = {
   name: "ManualRequest",
   evaluate: ({ snapshot, now }) => {
-    const r = pendingRequest(snapshot.generations)?.request;
-    if (r?.kind !== "rotate" || !r.force) return undefined;
-    const answered = snapshot.generations.some((g) => createdSince(g, r));
+    const held = pendingRequest(snapshot.generations);
+    const r = held?.request;
+    if (!held || r?.kind !== "rotate" || !r.force) return undefined;
+    const answered = snapshot.generations.some((g) => answers(g, held));
     if (answered) return undefined;
     const who = r.actor ? ` by ${r.actor}` : "";
     return due(
