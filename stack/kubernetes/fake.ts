@@ -348,9 +348,11 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         uid: randomUUID(),
         resourceVersion: nextRv(),
         labels: {
+          // The Kong chart's selector labels (charts/kong templates/_helpers.tpl `kong.selectorLabels`).
           ...(opts.proxyLabels ?? {
             "app.kubernetes.io/name": "gateway",
             "app.kubernetes.io/instance": "kong",
+            "app.kubernetes.io/component": "app",
           }),
         },
       },
@@ -381,7 +383,11 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       namespace: ns,
       uid: kicPodUid,
       resourceVersion: nextRv(),
-      labels: { "app.kubernetes.io/name": "controller" },
+      labels: {
+        "app.kubernetes.io/name": "controller",
+        "app.kubernetes.io/instance": "kong",
+        "app.kubernetes.io/component": "app",
+      },
     },
     spec: { containers: [{ name: "ingress-controller", ports: [] }] },
     status: {
@@ -434,6 +440,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
   };
 
   let lastPushed = "";
+  let lastConfigs = new Map<string, Record<string, unknown>>();
   let lastFailed = false;
   const sync = () => {
     const configs = new Map<string, Record<string, unknown>>();
@@ -455,6 +462,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     const hash = createHash("md5").update(canonical).digest("hex");
     if (hash === lastPushed && !lastFailed) return;
     lastPushed = hash;
+    lastConfigs = configs;
     lastFailed = false;
     for (const pod of podStates) {
       const url = `https://${pod.spec.name}:8444`;
@@ -752,7 +760,14 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       return probeLogin(config, clientId, opts.tls.ca);
     },
     setLag: (ms: number) => void (s.spec.lagMs = ms),
-    setStuck: (stuck: boolean) => void (s.spec.stuck = stuck),
+    /** A pod that recovers loads the current config at once, as a restarted pod gets it from KIC. */
+    setStuck: (stuck: boolean) => {
+      s.spec.stuck = stuck;
+      if (!stuck && lastPushed) {
+        s.hash = lastPushed;
+        s.config = new Map(lastConfigs);
+      }
+    },
     setRejects: (rejects: boolean) => void (s.spec.rejects = rejects),
   }));
 
