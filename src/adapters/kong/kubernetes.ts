@@ -545,7 +545,7 @@ export class KubernetesKongTarget implements KongTarget {
       wrote,
       writtenAt: at.toISOString(),
       before,
-      views,
+      views: views.map((v) => ({ ...v })),
     };
   }
 
