@@ -41,9 +41,12 @@
  * - Each proxy pod serves Kong's Status API `GET /status` (plain HTTP, the chart's default `status` port):
  *   `configuration_hash` is 32 hex chars, all zeros before any config (kong/api/routes/health.lua).
  *
+ * - Each proxy pod's Admin API (port `admin-tls`, HTTPS) answers `GET /plugins?tags=` with the plugins it
+ *   runs, tagged as KIC tags them.
+ *
  * Not reproduced: watch, list pagination, server-side apply, dryRun, the event aggregator's
  * "(combined from similar events)" rewrite, KongClusterPlugin, KIC's own config translation beyond the
- * patched plugin, the proxies' Admin API.
+ * patched plugin, Admin API mTLS (KIC's client certificate) and every Admin API route but `GET /plugins`.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -132,6 +135,8 @@ interface StoredObject {
 export interface ProxyPod {
   readonly name: string;
   readonly statusUrl: string;
+  /** The pod's Admin API server (request log, fault injection). */
+  readonly admin: RunningServer;
   /** configuration_hash the pod reports. */
   readonly hash: string;
   /** The effective openid-connect config the pod runs (with client_jwk), or undefined before any push. */
@@ -307,7 +312,35 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     hash: string;
     config: Map<string, Record<string, unknown>>;
     timers: Set<NodeJS.Timeout>;
+    admin: RunningServer;
   }
+  /**
+   * The proxy's Admin API (DB-less, as KIC runs it), read-only: `GET /plugins?tags=` with the tags KIC puts
+   * on every entity it generates (`k8s-name:`, `k8s-namespace:`, `k8s-kind:`, `k8s-uid:`, `k8s-group:`,
+   * `k8s-version:`; internal/util `GenerateTagsForObject`), `a,b` = AND (kong/api/endpoints.lua).
+   */
+  const adminHandler =
+    (state: PodState) =>
+    async (req: Request): Promise<Reply> => {
+      if (req.method !== "GET" || req.path !== "/plugins")
+        return { status: 404, body: { message: "Not found" } };
+      const wanted = (req.url.searchParams.get("tags") ?? "").split(",").filter(Boolean);
+      const data = [...state.config.entries()].flatMap(([name, config]) => {
+        const p = plugins.get(key(ns, name));
+        if (!p) return [];
+        const tags = [
+          `k8s-name:${p.name}`,
+          `k8s-namespace:${p.namespace}`,
+          "k8s-kind:KongPlugin",
+          `k8s-uid:${p.metadata.uid}`,
+          `k8s-group:${GROUP_KONG}`,
+          "k8s-version:v1",
+        ];
+        if (!wanted.every((t) => tags.includes(t))) return [];
+        return [{ id: p.metadata.uid, name: p.plugin, config, tags, enabled: true }];
+      });
+      return { status: 200, body: { data, next: null } };
+    };
   const podStates: PodState[] = [];
   for (const spec of opts.proxyPods ?? [{ name: "kong-gateway-0" }]) {
     const state = {
@@ -338,6 +371,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     });
     await new Promise<void>((resolve) => state.server.listen(0, "127.0.0.1", resolve));
     state.port = (state.server.address() as AddressInfo).port;
+    state.admin = await startHttpsServer(`kong-admin-${spec.name}`, opts.tls, adminHandler(state));
     podStates.push(state);
     podObjects.set(spec.name, {
       apiVersion: "v1",
@@ -363,6 +397,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
             ports: [
               { name: "proxy", containerPort: 8000, protocol: "TCP" },
               { name: "status", containerPort: state.port, protocol: "TCP" },
+              { name: "admin-tls", containerPort: state.admin.port, protocol: "TCP" },
             ],
           },
         ],
@@ -750,6 +785,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
   const pods: ProxyPod[] = podStates.map((s) => ({
     name: s.spec.name,
     statusUrl: `http://127.0.0.1:${s.port}/status`,
+    admin: s.admin,
     get hash() {
       return s.hash;
     },
@@ -819,6 +855,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         for (const t of s.timers) clearTimeout(t);
         for (const sock of s.sockets) sock.destroy();
         await new Promise<void>((resolve) => s.server.close(() => resolve()));
+        await s.admin.close();
       }
       await server.close();
     },

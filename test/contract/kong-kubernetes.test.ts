@@ -446,4 +446,44 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
       code: "KONG_KIC_NO_PROXY_PODS",
     });
   });
+
+  it("with proxyAdmin, each pod must also hold our kid in its Admin API", async () => {
+    const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-1" }] });
+    const caFile = join(dir, "local-ca.pem");
+    writeFileSync(caFile, tls.ca);
+    const t = target(k, ROTATOR_TOKEN, { proxyAdmin: { caFile } });
+    const { receipt } = await t.apply(next);
+    const pod = k.pods[1];
+    // gw-1's Admin API still shows the old key although its hash moved (a stale worker, say).
+    pod?.admin.faults.add({
+      path: "/plugins",
+      times: Infinity,
+      fault: {
+        kind: "status",
+        status: 200,
+        body: {
+          data: [
+            {
+              id: "p-1",
+              name: "openid-connect",
+              config: {
+                client_id: ["client-a", CLIENT],
+                client_auth: ["private_key_jwt"],
+                client_jwk: [otherA, oldOurs],
+              },
+            },
+          ],
+          next: null,
+        },
+      },
+    });
+    const seen = await pollConfirm(t, next, receipt, (c) => c.state !== "pending", 1000);
+    expect(seen.at(-1)).toMatchObject({ state: "pending", lagging: ["gw-1"] });
+    expect((seen.at(-1) as { detail: string }).detail).toContain("still holds kid kid-old");
+    pod?.admin.faults.clear();
+    expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, receipt)).toEqual({ state: "confirmed" });
+    expect(k.pods[0]?.admin.requests.map((r) => r.path)).toContainEqual(
+      expect.stringMatching(/^\/plugins\?tags=k8s-uid%3A/),
+    );
+  });
 });

@@ -33,7 +33,8 @@ import {
   type V1Pod,
   type V1Secret,
 } from "@kubernetes/client-node";
-import { fetch } from "undici";
+import { readFileSync } from "node:fs";
+import { Agent, fetch } from "undici";
 import type { Clock } from "../../clock.js";
 import { systemClock } from "../../clock.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
@@ -51,7 +52,9 @@ import {
   checkClientAlg,
   clientSlot,
   diagnosePlugin,
+  effectiveJwk,
   holdsJwk,
+  parsePlugin,
   placeJwk,
   toView,
   type JwkEntry,
@@ -75,6 +78,19 @@ export interface KubernetesTargetConfig {
   statusPort?: string | number;
   /** Scheme of the Status API (default `http`: the chart's status listener has no TLS unless enabled). */
   statusScheme?: "http" | "https";
+  /**
+   * Also read each proxy pod's Admin API (`GET /plugins?tags=k8s-uid:<KongPlugin uid>`) and require that the
+   * pod holds our kid. Off by default: KIC's Admin API usually needs KIC's client certificate.
+   */
+  proxyAdmin?: {
+    /** Container port name or number (default `admin-tls`, KIC's `--kong-admin-svc-port-names` default). */
+    port?: string | number;
+    scheme?: "http" | "https";
+    /** PEM files: the CA of the Admin API's certificate, and a client certificate and key for mTLS. */
+    caFile?: string;
+    certFile?: string;
+    keyFile?: string;
+  };
 }
 
 export interface KubernetesTargetOptions {
@@ -135,6 +151,7 @@ interface KongPluginResource {
 interface LivePod {
   name: string;
   url: string;
+  adminUrl?: string;
   image?: string;
 }
 
@@ -159,6 +176,7 @@ export class KubernetesKongTarget implements KongTarget {
   private readonly clock: Clock;
   private readonly policy: RetryPolicy;
   private readonly statusTimeoutMs: number;
+  private readonly adminDispatcher: Agent | undefined;
 
   constructor(private readonly opts: KubernetesTargetOptions) {
     this.t = opts.target;
@@ -166,6 +184,30 @@ export class KubernetesKongTarget implements KongTarget {
     this.clock = opts.clock ?? systemClock;
     this.policy = { ...defaultRetryPolicy, ...opts.retry };
     this.statusTimeoutMs = opts.statusTimeoutMs ?? 5000;
+    const admin = this.t.proxyAdmin;
+    const pem = (path: string | undefined) => {
+      if (!path) return undefined;
+      try {
+        return readFileSync(path, "utf8");
+      } catch (e) {
+        throw new RotatorError(
+          "CONFIG_INVALID",
+          `Kong target ${this.name}: cannot read proxyAdmin file ${path}`,
+          "proxyAdmin caFile, certFile and keyFile must be readable PEM files.",
+          { cause: e },
+        );
+      }
+    };
+    this.adminDispatcher =
+      admin && (admin.caFile || admin.certFile)
+        ? new Agent({
+            connect: {
+              ...(admin.caFile ? { ca: pem(admin.caFile) } : {}),
+              ...(admin.certFile ? { cert: pem(admin.certFile) } : {}),
+              ...(admin.keyFile ? { key: pem(admin.keyFile) } : {}),
+            },
+          })
+        : undefined;
     const kc = new KubeConfig();
     try {
       if (this.t.kubeconfig) kc.loadFromFile(this.t.kubeconfig);
@@ -372,7 +414,7 @@ export class KubernetesKongTarget implements KongTarget {
   }
 
   /** Each KongPlugin as the plugin KIC sends to Kong: its config with the Secret's array at client_jwk. */
-  private async resolve(): Promise<{ secret: V1Secret; plugins: OidcPlugin[] }> {
+  private async resolve(): Promise<{ secret: V1Secret; plugins: OidcPlugin[]; uids: string[] }> {
     const [resources, secret] = await Promise.all([this.plugins(), this.readSecret()]);
     const jwks = this.jwks(secret);
     const plugins = resources.map((r) => ({
@@ -380,7 +422,7 @@ export class KubernetesKongTarget implements KongTarget {
       name: r.plugin,
       config: { ...r.config, client_jwk: structuredClone(jwks) },
     }));
-    return { secret, plugins };
+    return { secret, plugins, uids: resources.map((r) => r.uid) };
   }
 
   private async livePods(): Promise<LivePod[]> {
@@ -406,9 +448,14 @@ export class KubernetesKongTarget implements KongTarget {
         continue;
       const host = ip.includes(":") ? `[${ip}]` : ip;
       const container = pod.spec?.containers.find((c) => c.ports?.some((p) => p.containerPort === port));
+      const admin = this.t.proxyAdmin;
+      const adminPort = admin ? this.statusPortOf(pod, admin.port ?? "admin-tls") : undefined;
       live.push({
         name: pod.metadata?.name ?? ip,
         url: `${scheme}://${host}:${port}/status`,
+        ...(adminPort === undefined
+          ? {}
+          : { adminUrl: `${admin?.scheme ?? "https"}://${host}:${adminPort}` }),
         ...(container?.image ? { image: container.image } : {}),
       });
     }
@@ -419,6 +466,39 @@ export class KubernetesKongTarget implements KongTarget {
     for (const c of pod.spec?.containers ?? [])
       for (const p of c.ports ?? [])
         if (typeof want === "number" ? p.containerPort === want : p.name === want) return p.containerPort;
+    return undefined;
+  }
+
+  /**
+   * Why the pod's Admin API does not show our kid in every plugin KIC made from our KongPlugins, or
+   * undefined when it does. Plugins are found by KIC's `k8s-uid:` tag and judged with ./plugin.ts rules.
+   */
+  private async podLacksKid(pod: LivePod, uids: string[], kid: string): Promise<string | undefined> {
+    if (!pod.adminUrl)
+      return `no "${String(this.t.proxyAdmin?.port ?? "admin-tls")}" port to read the Admin API`;
+    for (const uid of uids) {
+      let body: unknown;
+      try {
+        const res = await fetch(
+          `${pod.adminUrl}/plugins?tags=${encodeURIComponent(`k8s-uid:${uid}`)}&size=1000`,
+          {
+            signal: AbortSignal.timeout(this.statusTimeoutMs),
+            ...(this.adminDispatcher ? { dispatcher: this.adminDispatcher } : {}),
+          },
+        );
+        if (res.status !== 200) return `Admin API answered ${res.status}`;
+        body = await res.json();
+      } catch (e) {
+        return `Admin API unreachable (${e instanceof Error ? e.name : "error"})`;
+      }
+      const items = isRecord(body) && Array.isArray(body.data) ? body.data : [];
+      if (items.length === 0) return `Admin API shows no plugin tagged k8s-uid:${uid} yet`;
+      for (const item of items) {
+        const p = parsePlugin(item, this.name, `${pod.name} GET /plugins`);
+        const held = effectiveJwk(p, clientSlot(p, this.opts.clientId, this.name).index);
+        if (held?.kid !== kid) return `plugin ${p.id} still holds kid ${str(held?.kid) ?? "(none)"}`;
+      }
+    }
     return undefined;
   }
 
@@ -585,7 +665,7 @@ export class KubernetesKongTarget implements KongTarget {
    * - pending: otherwise, naming the pods that have not moved.
    */
   async confirm(expect: { kid: string; x5t: string }, receipt: KicApplyReceipt): Promise<KicConfirmation> {
-    const { plugins, secret } = await this.resolve();
+    const { plugins, secret, uids } = await this.resolve();
     const plugin = plugins[0];
     const index = plugin ? clientSlot(plugin, this.opts.clientId, this.name).index : 0;
     const entry = this.jwks(secret)[index];
@@ -628,6 +708,14 @@ export class KubernetesKongTarget implements KongTarget {
         notes.push(
           `${s.pod.name}: ${before === s.hash ? "configuration_hash unchanged since the write" : "configuration_hash differs from the other pods"}`,
         );
+        continue;
+      }
+      if (this.t.proxyAdmin) {
+        const missing = await this.podLacksKid(s.pod, uids, expect.kid);
+        if (missing) {
+          lagging.push(s.pod.name);
+          notes.push(`${s.pod.name}: ${missing}`);
+        }
       }
     }
     if (lagging.length === 0) return { state: "confirmed" };
