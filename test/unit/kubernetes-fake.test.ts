@@ -14,6 +14,9 @@ import {
 } from "@kubernetes/client-node";
 import { ensureCa, issueServerTls, type ServerTls } from "../../stack/common/tls.js";
 import { startKubernetesFake, type KubernetesFake } from "../../stack/kubernetes/fake.js";
+import { startHttpsServer } from "../../stack/common/server.js";
+import { generateRsaJwk } from "../../stack/kong/seed.js";
+import { createLocalJWKSet, jwtVerify, type JWK } from "jose";
 
 const NS = "kong";
 const TOKEN = "k8s-fake-test-token-0123456789";
@@ -205,5 +208,43 @@ describe("kubernetes fake: Pods and Events", () => {
     expect(total).toBe(25);
     // Two distinct messages (one per pod URL): two Event objects, deduplicated by count.
     expect(k.events()).toHaveLength(2);
+  });
+
+  it("each pod signs the login with the JWK it holds: old key until KIC pushes, the new one after", async () => {
+    const k = await start();
+    const oldKey = generateRsaJwk({ kid: "kid-old" });
+    const newKey = generateRsaJwk({ kid: "kid-new" });
+    const pub = (j: Record<string, string>): JWK => ({ kty: "RSA", n: j.n, e: j.e, kid: j.kid, alg: j.alg });
+    // A token endpoint that accepts assertions signed by the key registered as current.
+    let registered: JWK[] = [pub(oldKey)];
+    const idp = await startHttpsServer("idp", tls, async (req) => {
+      const assertion = new URLSearchParams(req.body.toString("utf8")).get("client_assertion") ?? "";
+      try {
+        await jwtVerify(assertion, createLocalJWKSet({ keys: registered }));
+        return { status: 200, body: { access_token: "t", token_type: "Bearer", expires_in: 60 } };
+      } catch {
+        return { status: 401, body: { error: "invalid_client" } };
+      }
+    });
+    try {
+      k.addKongPlugin({
+        name: "p",
+        namespace: NS,
+        plugin: "openid-connect",
+        config: { client_id: ["c1"], client_auth: ["private_key_jwt"], token_endpoint: `${idp.url}/token` },
+        configPatches: [{ path: "/client_jwk", valueFrom: { secretKeyRef: { name: "jwk", key: "v" } } }],
+      });
+      k.pods[1]?.setRejects(false);
+      k.addSecret(NS, "jwk", { v: JSON.stringify([oldKey]) });
+      k.syncNow();
+      expect(await k.pods[0]?.probe("p", "c1")).toMatchObject({ ok: true, kid: "kid-old" });
+      k.addSecret(NS, "jwk", { v: JSON.stringify([newKey]) });
+      registered = [pub(newKey)];
+      expect(await k.pods[0]?.probe("p", "c1")).toMatchObject({ ok: false, status: 401, kid: "kid-old" });
+      k.syncNow();
+      expect(await k.pods[0]?.probe("p", "c1")).toMatchObject({ ok: true, kid: "kid-new" });
+    } finally {
+      await idp.close();
+    }
   });
 });
