@@ -118,6 +118,8 @@ export interface KubernetesFakeOptions {
   /** client-go EventCorrelator spam filter (defaults 25 and 1/300 per second). */
   eventBurst?: number;
   eventQps?: number;
+  /** KIC's CRDs are installed (default); without them `kongplugins` is 404 like any unknown resource. */
+  kicCrds?: boolean;
   /** Events KIC already emitted on its pod before the test (a long-running controller). */
   priorEvents?: number;
 }
@@ -737,6 +739,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     }
     // /apis/configuration.konghq.com/v1/namespaces/{ns}/kongplugins[/{name}]
     if (
+      opts.kicCrds !== false &&
       parts[0] === "apis" &&
       parts[1] === GROUP_KONG &&
       parts[2] === "v1" &&

@@ -354,6 +354,11 @@ describe("kubernetes (KIC) target: typed errors", () => {
     );
   });
 
+  it("a cluster without KIC's CRDs", async () => {
+    const k = await fake({ kicCrds: false }, false);
+    expect((await failure(target(k).inspect())).code).toBe("KONG_KIC_CRD_MISSING");
+  });
+
   it("a Secret value that is not a JSON array is refused without echoing it", async () => {
     const k = await fake();
     k.addSecret(NS, SECRET, { [KEY]: `{"d":"${oldOurs.d}"` });

@@ -308,7 +308,9 @@ export class KubernetesKongTarget implements KongTarget {
         "The service account token or kubeconfig credentials are missing, expired or for another cluster.",
         opts,
       );
-    if (code === 403 && message?.startsWith("admission webhook"))
+    // A webhook denial's status is the webhook's own code, 403 when it set none and 400 on older API servers
+    // (apiserver admission/plugin/webhook/errors `ToStatusErr`); the message prefix is what identifies it.
+    if (code >= 400 && code < 500 && message?.startsWith("admission webhook"))
       return new RotatorError(
         "KONG_KIC_WEBHOOK_REJECTED",
         `Kong target ${this.name}: KIC's admission webhook refused the change to secret ${this.t.secretName}: ${redactText(message).slice(0, 400)}`,
@@ -325,6 +327,13 @@ export class KubernetesKongTarget implements KongTarget {
         opts,
       );
     }
+    if (code === 404 && what.resource === "kongplugins")
+      return new RotatorError(
+        "KONG_KIC_CRD_MISSING",
+        `Kong target ${this.name}: the API server does not serve kongplugins.${KONG_GROUP}`,
+        "Install the Kong Ingress Controller's CRDs (KIC 3.1+), or point kubeconfig at the cluster that runs KIC.",
+        opts,
+      );
     if (code === 404 && what.resource === "secrets")
       return new RotatorError(
         "KONG_KIC_SECRET_NOT_FOUND",
