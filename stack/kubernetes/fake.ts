@@ -95,6 +95,8 @@ export interface KongPluginSpec {
 
 export interface ProxyPodSpec {
   name: string;
+  /** Container image (default kong/kong-gateway:3.10.0.16). */
+  image?: string;
   /** Delay between KIC's push and the pod reporting the new configuration. */
   lagMs?: number;
   /** The pod never applies pushes (hash frozen), though KIC's push to it "succeeds". */
@@ -396,6 +398,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         containers: [
           {
             name: "proxy",
+            image: spec.image ?? "kong/kong-gateway:3.10.0.16",
             ports: [
               { name: "proxy", containerPort: 8000, protocol: "TCP" },
               { name: "status", containerPort: state.port, protocol: "TCP" },

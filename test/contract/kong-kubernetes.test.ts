@@ -295,7 +295,7 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
   it("diagnose reports DB-less proxies and the plugin's public facts", async () => {
     const k = await fake();
     const d = await target(k).diagnose();
-    expect(d.node).toMatchObject({ database: "off" });
+    expect(d.node).toEqual({ database: "off", role: "traditional", version: "3.10.0.16" });
     expect(d.plugins).toEqual([
       expect.objectContaining({
         pluginId: `${NS}/${PLUGIN}`,
@@ -429,6 +429,33 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
     const { receipt } = await t.apply(next);
     const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");
     expect(seen.at(-1)).toEqual({ state: "confirmed" });
+  });
+
+  it("after a rollout replaced every snapshotted pod, the new pods confirm by agreeing on one hash", async () => {
+    const k = await fake({ proxyPods: [{ name: "gw-new-0" }, { name: "gw-new-1", lagMs: 300 }] });
+    const t = target(k);
+    const { receipt } = await t.apply(next);
+    const rolled = { ...receipt, before: { "gw-old-0": "0123456789abcdef0123456789abcdef" } };
+    const seen = await pollConfirm(t, next, rolled, (c) => c.state === "confirmed");
+    expect(seen).toContainEqual(expect.objectContaining({ state: "pending", lagging: ["gw-new-1"] }));
+    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+  });
+
+  it("429 and 5xx from the API server are retried (Retry-After honoured)", async () => {
+    const k = await fake();
+    k.faults.add({
+      method: "GET",
+      path: "/secrets/",
+      times: 1,
+      fault: { kind: "status", status: 429, retryAfter: "0" },
+    });
+    k.faults.add({ method: "PATCH", path: "/secrets/", times: 1, fault: { kind: "status", status: 503 } });
+    await target(k).apply(next);
+    expect(stored(k)[1]?.kid).toBe(next.kid);
+    expect(k.requests.filter((r) => r.fault).map((r) => `${r.method} ${r.status}`)).toEqual([
+      "GET 429",
+      "PATCH 503",
+    ]);
   });
 
   it("the Secret changed by someone else after our write fails the confirmation", async () => {

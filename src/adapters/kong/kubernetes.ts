@@ -668,7 +668,8 @@ export class KubernetesKongTarget implements KongTarget {
    * waits: the caller polls and decides how long a pod may lag.
    * - confirmed: the Secret still holds the key, and every live proxy pod reports one configuration_hash
    *   that differs from its pre-write hash (pods started since report that same hash). When nothing was
-   *   written (the Secret already held the key), every pod reporting one non-zero hash confirms.
+   *   written (the Secret already held the key), or no snapshotted pod is left (a rollout replaced them),
+   *   every pod reporting one non-zero hash confirms.
    * - failed: the Secret no longer holds the key; no proxy pod matches the selector; or a
    *   KongConfigurationApplyFailed Event newer than the write while some pod has not moved.
    * - pending: otherwise, naming the pods that have not moved.
@@ -700,6 +701,10 @@ export class KubernetesKongTarget implements KongTarget {
       if (s.hash && before !== undefined && s.hash !== before && s.hash !== ZERO_HASH) moved.add(s.hash);
     }
     const target = moved.size === 1 ? [...moved][0] : undefined;
+    // Nothing written, or every snapshotted pod replaced since (a rollout): no "before" to move from, so
+    // every pod reporting one non-zero hash is the evidence (weaker; proxyAdmin then checks the kid).
+    const byAgreement = !receipt.wrote || !seen.some((s) => receipt.before[s.pod.name] !== undefined);
+    const common = seen.find((x) => x.hash)?.hash;
     const lagging: string[] = [];
     const notes: string[] = [];
     for (const s of seen) {
@@ -709,9 +714,9 @@ export class KubernetesKongTarget implements KongTarget {
         continue;
       }
       const before = receipt.before[s.pod.name];
-      const ok = receipt.wrote
-        ? target !== undefined && s.hash === target
-        : s.hash !== ZERO_HASH && s.hash === seen.find((x) => x.hash)?.hash;
+      const ok = byAgreement
+        ? s.hash !== ZERO_HASH && s.hash === common
+        : target !== undefined && s.hash === target;
       if (!ok) {
         lagging.push(s.pod.name);
         notes.push(
