@@ -30,7 +30,9 @@
  *   every `--proxy-sync-seconds` (default 3); each pod applies it after its own lag (or never).
  * - The admission webhook (3.1.0+, #5203) rejects a Secret write that makes a referring plugin invalid:
  *   403 with `admission webhook "secrets.validation.ingress-controller.konghq.com" denied the request: ...`
- *   (apiserver admission/plugin/webhook/errors `ToStatusErr`: code 0 becomes 403, message prefixed). The
+ *   (apiserver admission/plugin/webhook/errors `ToStatusErr`: code 0 becomes 403, message prefixed), for
+ *   Secrets labelled `konghq.com/validate` or `konghq.com/credential` (the chart's objectSelector since 3.2,
+ *   unless `webhookFilterSecrets: false`; KIC CHANGELOG 3.2 "Breaking changes"). The
  *   webhook name follows KIC's `<resource>.validation.ingress-controller.konghq.com` pattern; the message
  *   after the prefix follows KIC's `ErrTextPluginConfigInvalid` / `ErrTextPluginConfigViolatesSchema`.
  * - Events on the KIC pod, one per proxy URL and push: `KongConfigurationSucceeded` (Normal) /
@@ -113,6 +115,11 @@ export interface KubernetesFakeOptions {
   proxySyncMs?: number;
   /** KIC's admission webhook for Secrets (default on). */
   webhook?: boolean;
+  /**
+   * The chart's webhook objectSelector since KIC 3.2 (`admissionWebhook.filterSecrets`, default on): only
+   * Secrets labelled `konghq.com/credential` or `konghq.com/validate` (old or new object) are checked.
+   */
+  webhookFilterSecrets?: boolean;
   /** Namespace and labels of the proxy pods; the KIC pod lives in the same namespace. */
   namespace?: string;
   proxyLabels?: Record<string, string>;
@@ -665,7 +672,11 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
           `Secret "${name}" is invalid: data[${k}]: Invalid value: illegal base64 data`,
         );
     next.data = data;
-    if (webhook)
+    const labelled = (o: unknown) => {
+      const l = isRecord(o) && isRecord(o.metadata) && isRecord(o.metadata.labels) ? o.metadata.labels : {};
+      return "konghq.com/credential" in l || "konghq.com/validate" in l;
+    };
+    if (webhook && (opts.webhookFilterSecrets === false || labelled(current) || labelled(next)))
       for (const p of plugins.values()) {
         if (
           p.namespace !== namespace ||

@@ -10,10 +10,8 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
 import type { RotatorError } from "../../src/errors.js";
 import {
-  CREDENTIAL_LABEL,
   KubernetesKongTarget,
-  MANAGED_BY,
-  MANAGED_BY_LABEL,
+  SECRET_LABELS,
   type KicApplyReceipt,
   type KicConfirmation,
   type KubernetesTargetConfig,
@@ -208,7 +206,11 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
     expect(jwks[2]).toEqual(otherC);
     expect(jwks[1]).toEqual(next);
     const secret = k.getSecret(NS, SECRET);
-    expect(secret?.metadata.labels).toEqual({ [MANAGED_BY_LABEL]: MANAGED_BY, [CREDENTIAL_LABEL]: CLIENT });
+    expect(secret?.metadata.labels).toEqual({
+      "konghq.com/secret": "true",
+      "konghq.com/validate": "plugin",
+      "app.kubernetes.io/managed-by": "kong-entra-key-rotator",
+    });
     const receipt = views.receipt;
     expect(receipt).toMatchObject({
       kind: "kubernetes",
@@ -245,7 +247,7 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
     const t = target(k);
     const r = await t.apply(next);
     expect(r.receipt.wrote).toBe(false);
-    expect(k.getSecret(NS, SECRET)?.metadata.labels).toMatchObject({ [CREDENTIAL_LABEL]: CLIENT });
+    expect(k.getSecret(NS, SECRET)?.metadata.labels).toEqual(SECRET_LABELS);
     expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, r.receipt)).toEqual({ state: "confirmed" });
   });
 

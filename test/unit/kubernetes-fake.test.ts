@@ -171,6 +171,34 @@ describe("kubernetes fake: Secrets", () => {
   });
 });
 
+describe("kubernetes fake: KIC's Secret webhook", () => {
+  it("checks only Secrets labelled konghq.com/validate or /credential (the chart's filter since 3.2)", async () => {
+    const k = await start();
+    k.addKongPlugin({
+      name: "p",
+      namespace: NS,
+      plugin: "openid-connect",
+      config: { client_id: ["c1"], client_auth: ["private_key_jwt"] },
+      configPatches: [{ path: "/client_jwk", valueFrom: { secretKeyRef: { name: "s", key: "a" } } }],
+    });
+    const core = api(k);
+    const merge = (body: unknown) =>
+      core.patchNamespacedSecret(
+        { name: "s", namespace: NS, body },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+    await merge({ data: { a: b64("not json") } }); // unlabelled: not checked
+    const denied = await statusOf(
+      merge({ metadata: { labels: { "konghq.com/validate": "plugin" } }, data: { a: b64('[{"kid":"x"}]') } }),
+    );
+    expect(denied.code).toBe(403);
+    expect(String(denied.body.message)).toMatch(
+      /^admission webhook "secrets\.validation\.ingress-controller\.konghq\.com" denied the request: .*kty/,
+    );
+    expect(k.secretValue(NS, "s", "a")).toBe("not json");
+  });
+});
+
 describe("kubernetes fake: Pods and Events", () => {
   it("label selectors, pod IPs and the status port", async () => {
     const k = await start();

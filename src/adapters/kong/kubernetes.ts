@@ -129,9 +129,21 @@ export type KicConfirmation =
   | { state: "pending"; detail: string; lagging: string[] }
   | { state: "failed"; code: string; detail: string; lagging: string[] };
 
-export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
-export const MANAGED_BY = "kong-entra-key-rotator";
-export const CREDENTIAL_LABEL = "konghq.com/credential";
+/**
+ * Labels the rotator puts on the Secret:
+ * - `konghq.com/secret: "true"`: KIC's default `--secret-label-selector` (DefaultSecretLabelSelector). KIC also
+ *   reconciles Secrets a KongPlugin refers to without it, but the docs say to label them.
+ * - `konghq.com/validate: plugin`: since KIC 3.2 the chart's webhook only checks Secrets labelled
+ *   `konghq.com/credential` or `konghq.com/validate` ("Secrets with plugin configuration should use a
+ *   konghq.com/validate: plugin label", KIC CHANGELOG; admission handler), so a bad JWK is refused on write.
+ *   Not `konghq.com/credential`: that marks a consumer credential and its value must be a credential type.
+ * - `app.kubernetes.io/managed-by`: who writes it.
+ */
+export const SECRET_LABELS: Readonly<Record<string, string>> = {
+  "konghq.com/secret": "true",
+  "konghq.com/validate": "plugin",
+  "app.kubernetes.io/managed-by": "kong-entra-key-rotator",
+};
 
 const KONG_GROUP = "configuration.konghq.com";
 const ZERO_HASH = "0".repeat(32);
@@ -581,8 +593,7 @@ export class KubernetesKongTarget implements KongTarget {
           "client_jwk is positional: give each KongPlugin its own Secret, or list config.client_id in the same order in all of them.",
         );
       const labels = secret.metadata?.labels ?? {};
-      const labelled =
-        labels[MANAGED_BY_LABEL] === MANAGED_BY && labels[CREDENTIAL_LABEL] === this.opts.clientId;
+      const labelled = Object.entries(SECRET_LABELS).every(([k, v]) => labels[k] === v);
       const held = holdsJwk(this.jwks(secret)[first.slot.index], jwk);
       const before = await this.snapshot();
       if (held && labelled) {
@@ -595,7 +606,7 @@ export class KubernetesKongTarget implements KongTarget {
       const body = {
         metadata: {
           resourceVersion: secret.metadata?.resourceVersion,
-          labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [CREDENTIAL_LABEL]: this.opts.clientId },
+          labels: { ...SECRET_LABELS },
         },
         ...(held ? {} : { data: { [secretKey]: Buffer.from(text, "utf8").toString("base64") } }),
       };
