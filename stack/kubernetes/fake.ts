@@ -167,6 +167,7 @@ export interface KubernetesFake extends RunningServer {
     name: string,
     data: Record<string, string>,
     labels?: Record<string, string>,
+    immutable?: boolean,
   ): void;
   getSecret(namespace: string, name: string): StoredObject | undefined;
   /** Decoded value of one Secret key. */
@@ -672,6 +673,14 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
           `Secret "${name}" is invalid: data[${k}]: Invalid value: illegal base64 data`,
         );
     next.data = data;
+    // pkg/apis/core/validation ValidateSecretUpdate: an immutable Secret's data cannot change.
+    if (current.immutable === true && JSON.stringify(data) !== JSON.stringify(current.data ?? {}))
+      return status(
+        422,
+        "Invalid",
+        `Secret "${name}" is invalid: data: Forbidden: field is immutable when \`immutable\` is set`,
+        { name, kind: "Secret", causes: [{ reason: "FieldValueForbidden", field: "data" }] },
+      );
     const labelled = (o: unknown) => {
       const l = isRecord(o) && isRecord(o.metadata) && isRecord(o.metadata.labels) ? o.metadata.labels : {};
       return "konghq.com/credential" in l || "konghq.com/validate" in l;
@@ -828,7 +837,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     ...server,
     kicPod: kicPodName,
     pods,
-    addSecret(namespace, name, data, labels) {
+    addSecret(namespace, name, data, labels, immutable) {
       const encoded: Record<string, string> = {};
       for (const [k, v] of Object.entries(data)) {
         noteJwkValue(v);
@@ -847,6 +856,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
           ...(labels ? { labels } : {}),
         },
         data: encoded,
+        ...(immutable ? { immutable: true } : {}),
       });
     },
     getSecret: (namespace, name) => secrets.get(key(namespace, name)),

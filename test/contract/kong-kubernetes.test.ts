@@ -356,6 +356,15 @@ describe("kubernetes (KIC) target: typed errors", () => {
     );
   });
 
+  it("an immutable Secret is refused by the API server with a typed error", async () => {
+    const k = await fake();
+    k.addSecret(NS, SECRET, { [KEY]: JSON.stringify([otherA, oldOurs, otherC]) }, undefined, true);
+    const e = await failure(target(k).apply(next));
+    expect(e.code).toBe("KONG_KIC_SECRET_IMMUTABLE");
+    expect(e.status).toBe(422);
+    expect(stored(k)[1]?.kid).toBe("kid-old");
+  });
+
   it("a cluster without KIC's CRDs", async () => {
     const k = await fake({ kicCrds: false }, false);
     expect((await failure(target(k).inspect())).code).toBe("KONG_KIC_CRD_MISSING");

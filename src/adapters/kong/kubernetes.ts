@@ -353,6 +353,13 @@ export class KubernetesKongTarget implements KongTarget {
         "Create the Secret the KongPlugin's configPatches secretKeyRef names (it may start with an empty JSON array `[]`), or fix secretName/namespace.",
         opts,
       );
+    if (code === 422 && what.resource === "secrets" && message?.includes("immutable"))
+      return new RotatorError(
+        "KONG_KIC_SECRET_IMMUTABLE",
+        `Kong target ${this.name}: secret ${this.t.secretName} is immutable; its data cannot change`,
+        "Recreate the Secret without `immutable: true` (Kubernetes never lets an immutable Secret's data change).",
+        opts,
+      );
     if (code === 409)
       return new RotatorError(
         "KONG_K8S_CONFLICT",
