@@ -356,6 +356,26 @@ describe("kubernetes (KIC) target: typed errors", () => {
     );
   });
 
+  it("two KongPlugins sharing the Secret: one write when the client order agrees, refused when it does not", async () => {
+    const k = await fake();
+    const second = (name: string, clients: string[]) =>
+      k.addKongPlugin({
+        name,
+        namespace: NS,
+        plugin: "openid-connect",
+        config: { client_id: clients, client_auth: ["private_key_jwt"] },
+        configPatches: [{ path: "/client_jwk", valueFrom: { secretKeyRef: { name: SECRET, key: KEY } } }],
+      });
+    second("orders-oidc-eu", ["client-a", CLIENT, "client-c"]);
+    const views = await target(k).apply(next);
+    expect(views.map((v) => v.pluginId)).toEqual([`${NS}/${PLUGIN}`, `${NS}/orders-oidc-eu`]);
+    expect(patches(k)).toHaveLength(1);
+    second("orders-oidc-us", [CLIENT]);
+    const e = await failure(target(k).apply(newer));
+    expect(e.code).toBe("KONG_KIC_SHARED_SECRET_LAYOUT");
+    expect(stored(k)[1]?.kid).toBe(next.kid);
+  });
+
   it("an immutable Secret is refused by the API server with a typed error", async () => {
     const k = await fake();
     k.addSecret(NS, SECRET, { [KEY]: JSON.stringify([otherA, oldOurs, otherC]) }, undefined, true);

@@ -463,7 +463,7 @@ export class KubernetesKongTarget implements KongTarget {
     const scheme = this.t.statusScheme ?? "http";
     const live: LivePod[] = [];
     for (const pod of list.items) {
-      const port = this.statusPortOf(pod, want);
+      const port = this.portOf(pod, want);
       const ip = pod.status?.podIP;
       const ready = pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
       if (
@@ -477,7 +477,7 @@ export class KubernetesKongTarget implements KongTarget {
       const host = ip.includes(":") ? `[${ip}]` : ip;
       const container = pod.spec?.containers.find((c) => c.ports?.some((p) => p.containerPort === port));
       const admin = this.t.proxyAdmin;
-      const adminPort = admin ? this.statusPortOf(pod, admin.port ?? "admin-tls") : undefined;
+      const adminPort = admin ? this.portOf(pod, admin.port ?? "admin-tls") : undefined;
       live.push({
         name: pod.metadata?.name ?? ip,
         url: `${scheme}://${host}:${port}/status`,
@@ -490,7 +490,7 @@ export class KubernetesKongTarget implements KongTarget {
     return live;
   }
 
-  private statusPortOf(pod: V1Pod, want: string | number): number | undefined {
+  private portOf(pod: V1Pod, want: string | number): number | undefined {
     for (const c of pod.spec?.containers ?? [])
       for (const p of c.ports ?? [])
         if (typeof want === "number" ? p.containerPort === want : p.name === want) return p.containerPort;
