@@ -21,7 +21,8 @@
  *   resource "secrets" in API group "" in the namespace "ns"` (apiserver endpoints/handlers/responsewriters/
  *   errors.go `forbiddenMessage` inside apierrors `NewForbidden`); 404 `secrets "x" not found`.
  * - RBAC: each token has rules `{verbs, resources, resourceNames?, namespaces?}`. `resourceNames` only ever
- *   matches requests that name one object (get/patch), never list, as in RBAC.
+ *   matches requests that name one object (get/patch), never list, as in RBAC. SelfSubjectAccessReview
+ *   answers "can I?" from the same rules (201, `status.allowed`).
  *
  * KIC behaviours simulated (Kong/kubernetes-ingress-controller; docs app/kubernetes-ingress-controller):
  * - A KongPlugin's `configPatches[{path, valueFrom.secretKeyRef{name,key}}]` (3.1.0, #5158/#5208) is an
@@ -573,14 +574,51 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     const token = bearer(req.headers.authorization);
     const id = token ? opts.tokens[token] : undefined;
     if (!id) return status(401, "Unauthorized", "Unauthorized");
-    const ok = id.rules.some(
+    return allowed(id, verb, resource, namespace, name)
+      ? id
+      : forbidden(id.user, verb, resource, namespace, name, group);
+  };
+  const allowed = (id: Identity, verb: string, resource: string, namespace: string, name?: string) =>
+    id.rules.some(
       (r) =>
         (r.verbs.includes(verb) || r.verbs.includes("*")) &&
         (r.resources.includes(resource) || r.resources.includes("*")) &&
         (!r.namespaces || r.namespaces.includes(namespace)) &&
         (!r.resourceNames || (name !== undefined && r.resourceNames.includes(name))),
     );
-    return ok ? id : forbidden(id.user, verb, resource, namespace, name, group);
+
+  /**
+   * `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews` ("kubectl auth can-i"): any authenticated
+   * user may ask about itself (the system:basic-user ClusterRole); the answer echoes the spec with
+   * `status.allowed` (and `denied` when refused).
+   */
+  const accessReview = (req: Request): Reply => {
+    const token = bearer(req.headers.authorization);
+    const id = token ? opts.tokens[token] : undefined;
+    if (!id) return status(401, "Unauthorized", "Unauthorized");
+    const body = parseJsonBody(req);
+    const spec = isRecord(body) && isRecord(body.spec) ? body.spec : {};
+    const ra = isRecord(spec.resourceAttributes) ? spec.resourceAttributes : undefined;
+    if (!ra)
+      return status(
+        422,
+        "Invalid",
+        "SelfSubjectAccessReview.authorization.k8s.io is invalid: spec.resourceAttributes: Required value",
+      );
+    const str = (v: unknown) => (typeof v === "string" ? v : "");
+    const ok = allowed(id, str(ra.verb), str(ra.resource), str(ra.namespace), str(ra.name) || undefined);
+    return {
+      status: 201,
+      body: {
+        kind: "SelfSubjectAccessReview",
+        apiVersion: "authorization.k8s.io/v1",
+        metadata: { creationTimestamp: null },
+        spec,
+        status: ok
+          ? { allowed: true, reason: "RBAC: allowed by the fake's rules" }
+          : { allowed: false, denied: false },
+      },
+    };
   };
 
   const list = (kind: string, items: StoredObject[]) => ({
@@ -711,6 +749,8 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
   const handler = async (req: Request): Promise<Reply> => {
     const parts = req.path.split("/").filter(Boolean).map(decodeURIComponent);
     const q = req.url.searchParams;
+    if (req.method === "POST" && req.path === "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+      return accessReview(req);
     // /api/v1/namespaces/{ns}/{resource}[/{name}]
     if (parts[0] === "api" && parts[1] === "v1" && parts[2] === "namespaces" && parts[3] && parts[4]) {
       const [, , , namespace, resource, name] = parts as [string, string, string, string, string, string?];

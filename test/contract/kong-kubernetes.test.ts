@@ -322,6 +322,22 @@ describe("kubernetes (KIC) target: typed errors", () => {
     expectClean(e);
   });
 
+  it("checkAccess (for doctor) asks SelfSubjectAccessReview and writes nothing", async () => {
+    const k = await fake();
+    const can = (checks: { verb: string; resource: string; allowed: boolean }[]) =>
+      checks.map((c) => `${c.verb} ${c.resource} ${c.allowed ? "yes" : "no"}`);
+    expect(can(await target(k).checkAccess())).toEqual([
+      "get secrets yes",
+      "patch secrets yes",
+      "list kongplugins yes",
+      "list pods yes",
+      "list events yes",
+    ]);
+    expect(can(await target(k, READONLY_TOKEN).checkAccess())).toContain("patch secrets no");
+    expect(can(await target(k, NO_EVENTS_TOKEN).checkAccess())).toContain("list events no");
+    expect(patches(k)).toHaveLength(0);
+  });
+
   it("an unknown token is 401", async () => {
     const k = await fake();
     const e = await failure(target(k, "not-a-token-at-all").inspect());

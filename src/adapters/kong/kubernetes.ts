@@ -22,6 +22,7 @@
  */
 import {
   ApiException,
+  AuthorizationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -124,6 +125,18 @@ export interface KicApplyReceipt {
   views: KongPluginView[];
 }
 
+/** One permission the target needs, and whether the API server grants it (SelfSubjectAccessReview). */
+export interface KicAccessCheck {
+  verb: string;
+  group: string;
+  resource: string;
+  namespace: string;
+  name?: string;
+  /** False for what only sharpens confirmation (events). */
+  required: boolean;
+  allowed: boolean;
+}
+
 export type KicConfirmation =
   | { state: "confirmed" }
   | { state: "pending"; detail: string; lagging: string[] }
@@ -185,6 +198,7 @@ export class KubernetesKongTarget implements KongTarget {
   private readonly t: KubernetesTargetConfig;
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
+  private readonly authz: AuthorizationV1Api;
   private readonly clock: Clock;
   private readonly policy: RetryPolicy;
   private readonly statusTimeoutMs: number;
@@ -242,6 +256,7 @@ export class KubernetesKongTarget implements KongTarget {
       );
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.authz = kc.makeApiClient(AuthorizationV1Api);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -558,6 +573,56 @@ export class KubernetesKongTarget implements KongTarget {
   // ---------------------------------------------------------------------------------------------
   // KongTarget
   // ---------------------------------------------------------------------------------------------
+
+  /**
+   * For `doctor`: may our identity do each call the target makes? Asked with SelfSubjectAccessReview
+   * (`kubectl auth can-i`), which writes nothing and which every authenticated identity may call.
+   */
+  async checkAccess(): Promise<KicAccessCheck[]> {
+    const ns = this.t.namespace;
+    const proxyNs = this.t.proxyNamespace ?? ns;
+    const wanted: Omit<KicAccessCheck, "allowed">[] = [
+      { verb: "get", group: "", resource: "secrets", namespace: ns, name: this.t.secretName, required: true },
+      {
+        verb: "patch",
+        group: "",
+        resource: "secrets",
+        namespace: ns,
+        name: this.t.secretName,
+        required: true,
+      },
+      { verb: "list", group: KONG_GROUP, resource: "kongplugins", namespace: ns, required: true },
+      { verb: "list", group: "", resource: "pods", namespace: proxyNs, required: true },
+      { verb: "list", group: "", resource: "events", namespace: proxyNs, required: false },
+    ];
+    return Promise.all(
+      wanted.map(async (w) => {
+        const review = await this.call(
+          { verb: "create", resource: "selfsubjectaccessreviews", namespace: w.namespace },
+          (o) =>
+            this.authz.createSelfSubjectAccessReview(
+              {
+                body: {
+                  apiVersion: "authorization.k8s.io/v1",
+                  kind: "SelfSubjectAccessReview",
+                  spec: {
+                    resourceAttributes: {
+                      verb: w.verb,
+                      group: w.group,
+                      resource: w.resource,
+                      namespace: w.namespace,
+                      ...(w.name ? { name: w.name } : {}),
+                    },
+                  },
+                },
+              },
+              o,
+            ),
+        );
+        return { ...w, allowed: review.status?.allowed === true };
+      }),
+    );
+  }
 
   async diagnose(): Promise<KongDiagnosis> {
     const [{ plugins }, pods] = await Promise.all([this.resolve(), this.livePods()]);
