@@ -10,8 +10,8 @@ import type { RotatorError } from "../../src/errors.js";
 import { createKongTarget } from "../../src/adapters/kong/admin.js";
 import { ensureCa, issueServerTls, type ServerTls } from "../../stack/common/tls.js";
 import { startKongFake, type KongFake, type KongFakeOptions } from "../../stack/kong/fake.js";
-import { generateRsaJwk, type SeedJwk } from "../../stack/kong/seed.js";
-import { failure, kongJwk } from "../support/kong-jwk.js";
+import type { SeedJwk } from "../../stack/kong/seed.js";
+import { failure, suiteKeys } from "../support/kong-jwk.js";
 
 const CLIENT = "11111111-2222-4333-8444-555555555555";
 const ADMIN_TOKEN = "kong-rbac-token-for-tests";
@@ -86,11 +86,7 @@ const writes = (k: KongFake) => k.requests.filter((r) => r.method !== "GET");
 
 beforeAll(async () => {
   tls = await issueServerTls(await ensureCa(resolve(".local/ca")));
-  otherA = generateRsaJwk({ kid: "kid-a" });
-  otherC = generateRsaJwk({ kid: "kid-c" });
-  oldOurs = generateRsaJwk({ kid: "kid-old" });
-  next = kongJwk();
-  newer = kongJwk();
+  ({ otherA, otherC, oldOurs, next, newer } = suiteKeys());
 });
 
 afterEach(async () => {

@@ -24,7 +24,7 @@ import {
   type KubernetesFakeOptions,
 } from "../../stack/kubernetes/fake.js";
 import { generateRsaJwk, type SeedJwk } from "../../stack/kong/seed.js";
-import { failure, kongJwk } from "../support/kong-jwk.js";
+import { failure, suiteKeys } from "../support/kong-jwk.js";
 
 const CLIENT = "11111111-2222-4333-8444-555555555555";
 const NS = "kong";
@@ -160,11 +160,7 @@ async function pollConfirm(
 beforeAll(async () => {
   tls = await issueServerTls(await ensureCa(resolve(".local/ca")));
   dir = mkdtempSync(join(tmpdir(), "kic-contract-"));
-  otherA = generateRsaJwk({ kid: "kid-a" });
-  otherC = generateRsaJwk({ kid: "kid-c" });
-  oldOurs = generateRsaJwk({ kid: "kid-old" });
-  next = kongJwk();
-  newer = kongJwk();
+  ({ otherA, otherC, oldOurs, next, newer } = suiteKeys());
 });
 
 afterEach(async () => {

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
 import { isRotatorError, type RotatorError } from "../../src/errors.js";
-import { generateRsaJwk } from "../../stack/kong/seed.js";
+import { generateRsaJwk, type SeedJwk } from "../../stack/kong/seed.js";
 
 /** A fresh PS256 key; `kid` doubles as x5t (random when not given), as the engine's JWKs do. */
 export function kongJwk(kid?: string): KongPrivateJwk {
@@ -38,4 +38,21 @@ export async function failure(p: Promise<unknown>): Promise<RotatorError> {
     throw e;
   }
   throw new Error("expected a RotatorError");
+}
+
+/** The keys of the Kong suites: two other clients' keys, our old key, and two new keys of ours. */
+export function suiteKeys(): {
+  otherA: SeedJwk;
+  otherC: SeedJwk;
+  oldOurs: SeedJwk;
+  next: KongPrivateJwk;
+  newer: KongPrivateJwk;
+} {
+  return {
+    otherA: generateRsaJwk({ kid: "kid-a" }),
+    otherC: generateRsaJwk({ kid: "kid-c" }),
+    oldOurs: generateRsaJwk({ kid: "kid-old" }),
+    next: kongJwk(),
+    newer: kongJwk(),
+  };
 }
