@@ -214,6 +214,9 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
       resourceVersion: secret?.metadata.resourceVersion,
     });
     expect(receipt.before).toEqual({ "gw-0": hashesBefore[0], "gw-1": hashesBefore[1] });
+    // By the API server's clock (Date header, whole seconds), not the local one.
+    expect(receipt.writtenAt).toMatch(/T\d\d:\d\d:\d\d\.000Z$/);
+    expect(Math.abs(Date.parse(receipt.writtenAt) - Date.now())).toBeLessThan(5000);
     // JSON-serialisable, so the engine can persist it between runs.
     expect(JSON.parse(JSON.stringify(receipt))).toEqual(receipt);
     const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");

@@ -118,7 +118,7 @@ export interface KicApplyReceipt {
   resourceVersion: string;
   /** False when the Secret already held exactly this key: nothing was written. */
   wrote: boolean;
-  /** When the write was accepted (ISO 8601). */
+  /** When the write was accepted (ISO 8601), by the API server's `Date` header when it sent one. */
   writtenAt: string;
   /** Each live proxy pod's configuration_hash before the write, by pod name. */
   before: Record<string, string>;
@@ -266,7 +266,11 @@ export class KubernetesKongTarget implements KongTarget {
   private async call<T>(
     what: { verb: string; resource: string; name?: string; namespace: string },
     op: (options: ConfigurationOptions) => Promise<T>,
-    extra?: (ctx: RequestContext) => void,
+    hooks: {
+      pre?: (ctx: RequestContext) => void;
+      /** Response headers (lower-case names) of the answer that was used. */
+      post?: (headers: Record<string, string>) => void;
+    } = {},
   ): Promise<T> {
     const classify = (e: unknown): RetryDecision => {
       if (e instanceof ApiException) {
@@ -288,10 +292,13 @@ export class KubernetesKongTarget implements KongTarget {
               {
                 pre: (ctx: RequestContext) => {
                   ctx.setSignal(signal);
-                  extra?.(ctx);
+                  hooks.pre?.(ctx);
                   return new Observable(Promise.resolve(ctx));
                 },
-                post: (res) => new Observable(Promise.resolve(res)),
+                post: (res) => {
+                  hooks.post?.(res.headers);
+                  return new Observable(Promise.resolve(res));
+                },
               },
             ],
             middlewareMergeStrategy: "append",
@@ -683,12 +690,20 @@ export class KubernetesKongTarget implements KongTarget {
         ...(held ? {} : { data: { [secretKey]: Buffer.from(text, "utf8").toString("base64") } }),
       };
       let written: V1Secret;
-      const at = this.clock.now();
+      // When the write happened, by the API server's clock (its `Date` header): Events carry cluster
+      // timestamps, so the local clock (skewed, or a test's fake clock) is only the fallback.
+      let at = this.clock.now();
       try {
         written = await this.call(
           { verb: "patch", resource: "secrets", name, namespace },
           (o) => this.core.patchNamespacedSecret({ name, namespace, body }, o),
-          (ctx) => ctx.setHeaderParam("Content-Type", PatchStrategy.MergePatch),
+          {
+            pre: (ctx) => ctx.setHeaderParam("Content-Type", PatchStrategy.MergePatch),
+            post: (headers) => {
+              const date = Date.parse(headers.date ?? "");
+              if (!Number.isNaN(date)) at = new Date(date);
+            },
+          },
         );
       } catch (e) {
         if (e instanceof RotatorError && e.code === "KONG_K8S_CONFLICT" && attempt < CONFLICT_ATTEMPTS)
