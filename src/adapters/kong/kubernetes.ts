@@ -116,7 +116,7 @@ export interface KicApplyReceipt {
   secretName: string;
   /** The Secret's resourceVersion after our write (or as read, when it already held the key). */
   resourceVersion: string;
-  /** False when the Secret already held exactly this key: nothing was written. */
+  /** False when the Secret already held exactly this key (then at most the labels were written). */
   wrote: boolean;
   /** When the write was accepted (ISO 8601), by the API server's `Date` header when it sent one. */
   writtenAt: string;
