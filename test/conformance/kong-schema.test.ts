@@ -28,7 +28,6 @@ import { Ajv, type ValidateFunction } from "ajv";
 import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { createKongTarget } from "../../src/adapters/kong/admin.js";
-import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
 import { ensureCa, issueServerTls } from "../../stack/common/tls.js";
 import { startKongFake, type KongFake } from "../../stack/kong/fake.js";
 import {
@@ -39,6 +38,7 @@ import {
   type SchemaVersion,
 } from "../../stack/kong/schema.js";
 import { generateRsaJwk } from "../../stack/kong/seed.js";
+import { kongJwk } from "../support/kong-jwk.js";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const fixtureDir = resolve(repoRoot, "../shared/fixtures/kong");
@@ -86,27 +86,6 @@ function stripNulls(v: unknown): unknown {
 function compile(version: SchemaVersion): ValidateFunction {
   const ajv = new Ajv({ strict: true, allErrors: true });
   return ajv.compile(preprocess(readFixture(version)) as object);
-}
-
-function kongJwk(kid: string): KongPrivateJwk {
-  const s = generateRsaJwk({ kid, alg: "PS256" });
-  const m = (k: string) => s[k] ?? "";
-  return {
-    kty: "RSA",
-    use: "sig",
-    alg: "PS256",
-    kid,
-    n: m("n"),
-    e: m("e"),
-    d: m("d"),
-    p: m("p"),
-    q: m("q"),
-    dp: m("dp"),
-    dq: m("dq"),
-    qi: m("qi"),
-    x5t: kid,
-    "x5t#S256": `${kid}-s256`,
-  };
 }
 
 /** Seeds and adapter writes covering the shapes the tests use: parallel arrays, padding, workspaces, tags, PUT. */

@@ -1,17 +1,17 @@
 /**
  * Contract: the Kong adapter (undici, as in production) against the Kong fake over HTTPS.
  */
-import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Clock } from "../../src/clock.js";
 import type { KongTargetConfig } from "../../src/config/load.js";
 import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
-import { RotatorError, isRotatorError } from "../../src/errors.js";
+import type { RotatorError } from "../../src/errors.js";
 import { createKongTarget } from "../../src/adapters/kong/admin.js";
 import { ensureCa, issueServerTls, type ServerTls } from "../../stack/common/tls.js";
 import { startKongFake, type KongFake, type KongFakeOptions } from "../../stack/kong/fake.js";
-import { generateRsaJwk, type SeedJwk } from "../../stack/kong/seed.js";
+import type { SeedJwk } from "../../stack/kong/seed.js";
+import { failure, suiteKeys } from "../support/kong-jwk.js";
 
 const CLIENT = "11111111-2222-4333-8444-555555555555";
 const ADMIN_TOKEN = "kong-rbac-token-for-tests";
@@ -24,28 +24,6 @@ let otherC: SeedJwk;
 let oldOurs: SeedJwk;
 let next: KongPrivateJwk;
 let newer: KongPrivateJwk;
-
-function kongJwk(): KongPrivateJwk {
-  const s = generateRsaJwk({ alg: "PS256" });
-  const x5t = randomBytes(20).toString("base64url");
-  const m = (k: string) => s[k] ?? "";
-  return {
-    kty: "RSA",
-    use: "sig",
-    alg: "PS256",
-    kid: x5t,
-    n: m("n"),
-    e: m("e"),
-    d: m("d"),
-    p: m("p"),
-    q: m("q"),
-    dp: m("dp"),
-    dq: m("dq"),
-    qi: m("qi"),
-    x5t,
-    "x5t#S256": randomBytes(32).toString("base64url"),
-  };
-}
 
 const recordingClock = (): Clock & { slept: number[] } => {
   const slept: number[] = [];
@@ -96,16 +74,6 @@ const threeClients = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-async function failure(p: Promise<unknown>): Promise<RotatorError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isRotatorError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a RotatorError");
-}
-
 /** Errors and their serialised form never contain key material, secrets or the admin token. */
 function expectClean(e: RotatorError): void {
   const text = `${e.message} ${e.hint} ${JSON.stringify(e.toJSON())}`;
@@ -118,11 +86,7 @@ const writes = (k: KongFake) => k.requests.filter((r) => r.method !== "GET");
 
 beforeAll(async () => {
   tls = await issueServerTls(await ensureCa(resolve(".local/ca")));
-  otherA = generateRsaJwk({ kid: "kid-a" });
-  otherC = generateRsaJwk({ kid: "kid-c" });
-  oldOurs = generateRsaJwk({ kid: "kid-old" });
-  next = kongJwk();
-  newer = kongJwk();
+  ({ otherA, otherC, oldOurs, next, newer } = suiteKeys());
 });
 
 afterEach(async () => {

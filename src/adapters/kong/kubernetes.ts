@@ -1,0 +1,873 @@
+/**
+ * KongTarget for Kong on Kubernetes with the Kong Ingress Controller (KIC 3.1+): the openid-connect plugin is
+ * a `KongPlugin` whose `configPatches[{path: /client_jwk, valueFrom.secretKeyRef}]` takes the JWK array from a
+ * Secret, and the rotator writes only that Secret, through the Kubernetes API (@kubernetes/client-node).
+ *
+ * Facts this relies on (docs app/kubernetes-ingress-controller/reference/secrets-in-plugins.md and
+ * custom-resources.md in Kong/developer.konghq.com; KIC CHANGELOG 3.1.0, #5158/#5208/#5203):
+ * - configPatches are RFC 6902 "add" operations of the Secret value onto `config`; the value must be JSON
+ *   (so the array is written as JSON text, strings quoted).
+ * - KIC watches every Secret a KongPlugin refers to and pushes the whole config to every proxy at most every
+ *   `--proxy-sync-seconds` (default 3). There is no `Programmed` condition on KongPlugin (removed in 2.11.1,
+ *   #4584), so confirmation reads each proxy pod's Status API `GET /status` -> `configuration_hash`
+ *   (kong/api/routes/health.lua), which changes when the pod loads a new config.
+ * - `KongConfigurationApplyFailed` Events on the KIC pod (internal/dataplane/kong_client.go) are only a hint:
+ *   client-go's spam filter drops all but 25 + 1 per 5 min per object (tools/record/events_cache.go), so a
+ *   change may produce no event at all. A failure event newer than our write fails the step early.
+ * - Since 3.1.0 KIC's admission webhook validates a Secret change against the plugins that use it: a bad
+ *   JWK fails the PATCH itself with `admission webhook "..." denied the request: ...`.
+ *
+ * Clients are matched with the same rules as the Admin API adapter (./plugin.ts): the KongPlugin's
+ * `config.client_id` decides our index in the Secret's array, and only our entry is replaced.
+ */
+import {
+  ApiException,
+  AuthorizationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  Observable,
+  PatchStrategy,
+  type ConfigurationOptions,
+  type CoreV1Event,
+  type RequestContext,
+  type V1Pod,
+  type V1Secret,
+} from "@kubernetes/client-node";
+import { readFileSync } from "node:fs";
+import { Agent, fetch } from "undici";
+import type { Clock } from "../../clock.js";
+import { systemClock } from "../../clock.js";
+import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
+import { RotatorError } from "../../errors.js";
+import {
+  defaultRetryPolicy,
+  parseRetryAfter,
+  withRetry,
+  type RetryDecision,
+  type RetryPolicy,
+} from "../../http/retry.js";
+import { redactText } from "../../log/redact.js";
+import type { KongDiagnosis, KongNodeInfo, KongPluginView, KongTarget } from "../../ports.js";
+import {
+  checkClientAlg,
+  clientSlot,
+  diagnosePlugin,
+  effectiveJwk,
+  holdsJwk,
+  parsePlugin,
+  placeJwk,
+  toView,
+  type JwkEntry,
+  type OidcPlugin,
+} from "./plugin.js";
+
+/** The `kubernetes:` block of a Kong target (issue 10's config contract, plus optional proxy discovery). */
+export interface KubernetesTargetConfig {
+  name: string;
+  namespace: string;
+  secretName: string;
+  /** Key in the Secret holding the JWK array (the one the KongPlugin's secretKeyRef names). */
+  secretKey: string;
+  /** Path to a kubeconfig file; absent = in-cluster service account. */
+  kubeconfig?: string;
+  /** Label selector of the Kong proxy pods (default `app.kubernetes.io/component=app`, the Kong chart's). */
+  proxySelector?: string;
+  /** Namespace of the proxy pods (default: `namespace`). */
+  proxyNamespace?: string;
+  /** Name or number of the proxy container port serving the Status API (default `status`, the chart's). */
+  statusPort?: string | number;
+  /** Scheme of the Status API (default `http`: the chart's status listener has no TLS unless enabled). */
+  statusScheme?: "http" | "https";
+  /**
+   * Also read each proxy pod's Admin API (`GET /plugins?tags=k8s-uid:<KongPlugin uid>`) and require that the
+   * pod holds our kid. Off by default: KIC's Admin API usually needs KIC's client certificate.
+   */
+  proxyAdmin?: {
+    /** Container port name or number (default `admin-tls`, KIC's `--kong-admin-svc-port-names` default). */
+    port?: string | number;
+    scheme?: "http" | "https";
+    /** PEM files: the CA of the Admin API's certificate, and a client certificate and key for mTLS. */
+    caFile?: string;
+    certFile?: string;
+    keyFile?: string;
+  };
+}
+
+export interface KubernetesTargetOptions {
+  target: KubernetesTargetConfig;
+  /** Our Entra app's client id, as listed in the KongPlugin's config.client_id. */
+  clientId: string;
+  clock?: Clock;
+  retry?: Partial<RetryPolicy>;
+  /** Per-request timeout of the proxy pods' Status API (default 5000 ms). */
+  statusTimeoutMs?: number;
+  /**
+   * Prefix of the in-cluster service-account files (`<prefix>/var/run/secrets/kubernetes.io/serviceaccount`);
+   * only for tests (KubeConfig.loadFromCluster's `pathPrefix`).
+   */
+  inClusterPathPrefix?: string;
+}
+
+/** What apply() leaves for confirm(): JSON-serialisable, to persist between runs. */
+export interface KicApplyReceipt {
+  kind: "kubernetes";
+  namespace: string;
+  secretName: string;
+  /** The Secret's resourceVersion after our write (or as read, when it already held the key). */
+  resourceVersion: string;
+  /** False when the Secret already held exactly this key (then at most the labels were written). */
+  wrote: boolean;
+  /** When the write was accepted (ISO 8601), by the API server's `Date` header when it sent one. */
+  writtenAt: string;
+  /** Each live proxy pod's configuration_hash before the write, by pod name. */
+  before: Record<string, string>;
+  views: KongPluginView[];
+}
+
+/** One permission the target needs, and whether the API server grants it (SelfSubjectAccessReview). */
+export interface KicAccessCheck {
+  verb: string;
+  group: string;
+  resource: string;
+  namespace: string;
+  name?: string;
+  /** False for what only sharpens confirmation (events). */
+  required: boolean;
+  allowed: boolean;
+}
+
+export type KicConfirmation =
+  | { state: "confirmed" }
+  | { state: "pending"; detail: string; lagging: string[] }
+  | { state: "failed"; code: string; detail: string; lagging: string[] };
+
+/**
+ * Labels the rotator puts on the Secret:
+ * - `konghq.com/secret: "true"`: KIC's default `--secret-label-selector` (DefaultSecretLabelSelector). KIC also
+ *   reconciles Secrets a KongPlugin refers to without it, but the docs say to label them.
+ * - `konghq.com/validate: plugin`: since KIC 3.2 the chart's webhook only checks Secrets labelled
+ *   `konghq.com/credential` or `konghq.com/validate` ("Secrets with plugin configuration should use a
+ *   konghq.com/validate: plugin label", KIC CHANGELOG; admission handler), so a bad JWK is refused on write.
+ *   Not `konghq.com/credential`: that marks a consumer credential and its value must be a credential type.
+ * - `app.kubernetes.io/managed-by`: who writes it.
+ */
+export const SECRET_LABELS: Readonly<Record<string, string>> = {
+  "konghq.com/secret": "true",
+  "konghq.com/validate": "plugin",
+  "app.kubernetes.io/managed-by": "kong-entra-key-rotator",
+};
+
+const KONG_GROUP = "configuration.konghq.com";
+const ZERO_HASH = "0".repeat(32);
+const CONFLICT_ATTEMPTS = 3;
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+interface KongPluginResource {
+  name: string;
+  plugin: string;
+  config: Record<string, unknown>;
+  uid: string;
+}
+
+interface LivePod {
+  name: string;
+  url: string;
+  adminUrl?: string;
+  image?: string;
+}
+
+/** The Status body of a failed call, when the API server sent one. */
+function statusMessage(e: ApiException<unknown>): string | undefined {
+  let body: unknown = e.body;
+  if (typeof body === "string") {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  return isRecord(body) ? str(body.message) : undefined;
+}
+
+export class KubernetesKongTarget implements KongTarget {
+  readonly name: string;
+  private readonly t: KubernetesTargetConfig;
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly authz: AuthorizationV1Api;
+  private readonly clock: Clock;
+  private readonly policy: RetryPolicy;
+  private readonly statusTimeoutMs: number;
+  private readonly adminDispatcher: Agent | undefined;
+
+  constructor(private readonly opts: KubernetesTargetOptions) {
+    this.t = opts.target;
+    this.name = opts.target.name;
+    this.clock = opts.clock ?? systemClock;
+    this.policy = { ...defaultRetryPolicy, ...opts.retry };
+    this.statusTimeoutMs = opts.statusTimeoutMs ?? 5000;
+    const admin = this.t.proxyAdmin;
+    const pem = (path: string | undefined) => {
+      if (!path) return undefined;
+      try {
+        return readFileSync(path, "utf8");
+      } catch (e) {
+        throw new RotatorError(
+          "CONFIG_INVALID",
+          `Kong target ${this.name}: cannot read proxyAdmin file ${path}`,
+          "proxyAdmin caFile, certFile and keyFile must be readable PEM files.",
+          { cause: e },
+        );
+      }
+    };
+    this.adminDispatcher =
+      admin && (admin.caFile || admin.certFile)
+        ? new Agent({
+            connect: {
+              ...(admin.caFile ? { ca: pem(admin.caFile) } : {}),
+              ...(admin.certFile ? { cert: pem(admin.certFile) } : {}),
+              ...(admin.keyFile ? { key: pem(admin.keyFile) } : {}),
+            },
+          })
+        : undefined;
+    const kc = new KubeConfig();
+    try {
+      if (this.t.kubeconfig) kc.loadFromFile(this.t.kubeconfig);
+      else kc.loadFromCluster(opts.inClusterPathPrefix);
+    } catch (e) {
+      throw new RotatorError(
+        "CONFIG_INVALID",
+        `Kong target ${this.name}: cannot load the Kubernetes credentials (${this.t.kubeconfig ? "kubeconfig file" : "in-cluster service account"})`,
+        this.t.kubeconfig
+          ? "Check that kubeconfig points at a readable kubeconfig file with a current context."
+          : "Run inside the cluster with a service account token mounted, or set kubeconfig.",
+        { cause: e },
+      );
+    }
+    if (!kc.getCurrentCluster())
+      throw new RotatorError(
+        "CONFIG_INVALID",
+        `Kong target ${this.name}: the Kubernetes configuration has no current cluster`,
+        "Set current-context in the kubeconfig, or run in-cluster (KUBERNETES_SERVICE_HOST must be set).",
+      );
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.authz = kc.makeApiClient(AuthorizationV1Api);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Kubernetes calls: retries (429/5xx/network, Retry-After) and typed errors
+  // ---------------------------------------------------------------------------------------------
+
+  private async call<T>(
+    what: { verb: string; resource: string; name?: string; namespace: string },
+    op: (options: ConfigurationOptions) => Promise<T>,
+    hooks: {
+      pre?: (ctx: RequestContext) => void;
+      /** Response headers (lower-case names) of the answer that was used. */
+      post?: (headers: Record<string, string>) => void;
+    } = {},
+  ): Promise<T> {
+    const classify = (e: unknown): RetryDecision => {
+      if (e instanceof ApiException) {
+        const code = (e as ApiException<unknown>).code;
+        if (code === 429 || code >= 500) {
+          const headers = (e as ApiException<unknown>).headers;
+          const ra = parseRetryAfter(headers["retry-after"], this.clock.now());
+          return { retry: true, ...(ra === undefined ? {} : { retryAfterMs: ra }) };
+        }
+        return { retry: false };
+      }
+      return { retry: true };
+    };
+    try {
+      return await withRetry(
+        (_attempt, signal) =>
+          op({
+            middleware: [
+              {
+                pre: (ctx: RequestContext) => {
+                  ctx.setSignal(signal);
+                  hooks.pre?.(ctx);
+                  return new Observable(Promise.resolve(ctx));
+                },
+                post: (res) => {
+                  hooks.post?.(res.headers);
+                  return new Observable(Promise.resolve(res));
+                },
+              },
+            ],
+            middlewareMergeStrategy: "append",
+          }),
+        classify,
+        { policy: this.policy, clock: this.clock },
+      );
+    } catch (e) {
+      throw this.typed(e, what);
+    }
+  }
+
+  private typed(
+    e: unknown,
+    what: { verb: string; resource: string; name?: string; namespace: string },
+  ): RotatorError {
+    if (e instanceof RotatorError) return e;
+    const where = `${what.resource}${what.name ? ` "${what.name}"` : ""} in namespace ${what.namespace}`;
+    if (!(e instanceof ApiException))
+      return new RotatorError(
+        "KONG_K8S_UNREACHABLE",
+        `Kong target ${this.name}: the Kubernetes API did not answer (${e instanceof Error ? e.name : "error"}) for ${what.verb} ${where}`,
+        "Check the API server address in the kubeconfig (or KUBERNETES_SERVICE_HOST), network policies and the cluster CA.",
+        { retryable: true, cause: e },
+      );
+    const code = (e as ApiException<unknown>).code;
+    const message = statusMessage(e as ApiException<unknown>);
+    const opts = {
+      status: code,
+      details: {
+        verb: what.verb,
+        resource: what.resource,
+        namespace: what.namespace,
+        ...(what.name ? { name: what.name } : {}),
+      },
+    };
+    if (code === 401)
+      return new RotatorError(
+        "KONG_K8S_UNAUTHORIZED",
+        `Kong target ${this.name}: the Kubernetes API rejected our credentials (401)`,
+        "The service account token or kubeconfig credentials are missing, expired or for another cluster.",
+        opts,
+      );
+    // A webhook denial's status is the webhook's own code, 403 when it set none and 400 on older API servers
+    // (apiserver admission/plugin/webhook/errors `ToStatusErr`); the message prefix is what identifies it.
+    if (code >= 400 && code < 500 && message?.startsWith("admission webhook"))
+      return new RotatorError(
+        "KONG_KIC_WEBHOOK_REJECTED",
+        `Kong target ${this.name}: KIC's admission webhook refused the change to secret ${this.t.secretName}: ${redactText(message).slice(0, 400)}`,
+        "KIC validated the plugin with the new Secret value and Kong's schema refused it; nothing was written. Check the KongPlugin's config and the key's members.",
+        opts,
+      );
+    if (code === 403) {
+      const scoped = what.name ? `, resourceNames: ["${what.name}"]` : "";
+      const group = what.resource === "kongplugins" ? KONG_GROUP : "";
+      return new RotatorError(
+        "KONG_K8S_FORBIDDEN",
+        `Kong target ${this.name}: Kubernetes RBAC denies ${what.verb} on ${where}`,
+        `Grant the rotator's identity a Role in namespace ${what.namespace} with { apiGroups: ["${group}"], resources: ["${what.resource}"], verbs: ["${what.verb}"]${scoped} } and bind it (see docs/kong-kubernetes.md).`,
+        opts,
+      );
+    }
+    if (code === 404 && what.resource === "kongplugins")
+      return new RotatorError(
+        "KONG_KIC_CRD_MISSING",
+        `Kong target ${this.name}: the API server does not serve kongplugins.${KONG_GROUP}`,
+        "Install the Kong Ingress Controller's CRDs (KIC 3.1+), or point kubeconfig at the cluster that runs KIC.",
+        opts,
+      );
+    if (code === 404 && what.resource === "secrets")
+      return new RotatorError(
+        "KONG_KIC_SECRET_NOT_FOUND",
+        `Kong target ${this.name}: secret ${this.t.secretName} does not exist in namespace ${what.namespace}`,
+        "Create the Secret the KongPlugin's configPatches secretKeyRef names (it may start with an empty JSON array `[]`), or fix secretName/namespace.",
+        opts,
+      );
+    if (code === 422 && what.resource === "secrets" && message?.includes("immutable"))
+      return new RotatorError(
+        "KONG_KIC_SECRET_IMMUTABLE",
+        `Kong target ${this.name}: secret ${this.t.secretName} is immutable; its data cannot change`,
+        "Recreate the Secret without `immutable: true` (Kubernetes never lets an immutable Secret's data change).",
+        opts,
+      );
+    if (code === 409)
+      return new RotatorError(
+        "KONG_K8S_CONFLICT",
+        `Kong target ${this.name}: secret ${this.t.secretName} kept changing while we wrote it`,
+        "Another writer is updating the Secret; the next run re-reads and re-applies.",
+        { ...opts, retryable: true },
+      );
+    return new RotatorError(
+      "KONG_K8S_ERROR",
+      `Kong target ${this.name}: Kubernetes answered ${code} for ${what.verb} ${where}`,
+      "See the API server's audit log for the request.",
+      { ...opts, retryable: code === 429 || code >= 500 },
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reading
+  // ---------------------------------------------------------------------------------------------
+
+  private readSecret(): Promise<V1Secret> {
+    const { namespace, secretName: name } = this.t;
+    return this.call({ verb: "get", resource: "secrets", name, namespace }, (o) =>
+      this.core.readNamespacedSecret({ name, namespace }, o),
+    );
+  }
+
+  /** The JWK array in the Secret (an absent key is an empty array). Never echoes the value. */
+  private jwks(secret: V1Secret): JwkEntry[] {
+    const b64 = secret.data?.[this.t.secretKey];
+    if (b64 === undefined) return [];
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(b64, "base64").toString("utf8"));
+    } catch {
+      parsed = undefined;
+    }
+    if (!Array.isArray(parsed) || !parsed.every(isRecord))
+      throw new RotatorError(
+        "KONG_KIC_SECRET_INVALID",
+        `Kong target ${this.name}: key ${this.t.secretKey} of secret ${this.t.secretName} is not a JSON array of JWK objects`,
+        'configPatches values are JSON: the key must hold a JSON array such as [{"kty":"RSA",...}].',
+      );
+    return parsed;
+  }
+
+  /** KongPlugins in the namespace whose configPatches put our Secret key at /client_jwk. */
+  private async plugins(): Promise<KongPluginResource[]> {
+    const { namespace } = this.t;
+    const list = await this.call({ verb: "list", resource: "kongplugins", namespace }, (o) =>
+      this.custom.listNamespacedCustomObject(
+        { group: KONG_GROUP, version: "v1", namespace, plural: "kongplugins" },
+        o,
+      ),
+    );
+    const items: unknown[] = isRecord(list) && Array.isArray(list.items) ? list.items : [];
+    const found: KongPluginResource[] = [];
+    for (const item of items) {
+      if (!isRecord(item) || !isRecord(item.metadata)) continue;
+      const patches = Array.isArray(item.configPatches) ? item.configPatches : [];
+      const ours = patches.some((p: unknown) => {
+        if (!isRecord(p) || p.path !== "/client_jwk" || !isRecord(p.valueFrom)) return false;
+        const ref = p.valueFrom.secretKeyRef;
+        return isRecord(ref) && ref.name === this.t.secretName && ref.key === this.t.secretKey;
+      });
+      if (!ours) continue;
+      found.push({
+        name: str(item.metadata.name) ?? "",
+        uid: str(item.metadata.uid) ?? "",
+        plugin: str(item.plugin) ?? "",
+        config: isRecord(item.config) ? item.config : {},
+      });
+    }
+    if (found.length === 0)
+      throw new RotatorError(
+        "KONG_PLUGIN_NOT_FOUND",
+        `Kong target ${this.name}: no KongPlugin in namespace ${namespace} takes /client_jwk from secret ${this.t.secretName} key ${this.t.secretKey}`,
+        `Add configPatches: [{ path: /client_jwk, valueFrom: { secretKeyRef: { name: ${this.t.secretName}, key: ${this.t.secretKey} } } }] to the openid-connect KongPlugin (KIC 3.1+).`,
+      );
+    return found;
+  }
+
+  /** Each KongPlugin as the plugin KIC sends to Kong: its config with the Secret's array at client_jwk. */
+  private async resolve(): Promise<{ secret: V1Secret; plugins: OidcPlugin[]; uids: string[] }> {
+    const [resources, secret] = await Promise.all([this.plugins(), this.readSecret()]);
+    const jwks = this.jwks(secret);
+    const plugins = resources.map((r) => ({
+      id: `${this.t.namespace}/${r.name}`,
+      name: r.plugin,
+      config: { ...r.config, client_jwk: structuredClone(jwks) },
+    }));
+    return { secret, plugins, uids: resources.map((r) => r.uid) };
+  }
+
+  private async livePods(): Promise<LivePod[]> {
+    const namespace = this.t.proxyNamespace ?? this.t.namespace;
+    const labelSelector = this.t.proxySelector ?? "app.kubernetes.io/component=app";
+    const list = await this.call({ verb: "list", resource: "pods", namespace }, (o) =>
+      this.core.listNamespacedPod({ namespace, labelSelector }, o),
+    );
+    const want = this.t.statusPort ?? "status";
+    const scheme = this.t.statusScheme ?? "http";
+    const live: LivePod[] = [];
+    for (const pod of list.items) {
+      const port = this.portOf(pod, want);
+      const ip = pod.status?.podIP;
+      const ready = pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+      if (
+        port === undefined ||
+        !ip ||
+        pod.status?.phase !== "Running" ||
+        !ready ||
+        pod.metadata?.deletionTimestamp
+      )
+        continue;
+      const host = ip.includes(":") ? `[${ip}]` : ip;
+      const container = pod.spec?.containers.find((c) => c.ports?.some((p) => p.containerPort === port));
+      const admin = this.t.proxyAdmin;
+      const adminPort = admin ? this.portOf(pod, admin.port ?? "admin-tls") : undefined;
+      live.push({
+        name: pod.metadata?.name ?? ip,
+        url: `${scheme}://${host}:${port}/status`,
+        ...(adminPort === undefined
+          ? {}
+          : { adminUrl: `${admin?.scheme ?? "https"}://${host}:${adminPort}` }),
+        ...(container?.image ? { image: container.image } : {}),
+      });
+    }
+    return live;
+  }
+
+  private portOf(pod: V1Pod, want: string | number): number | undefined {
+    for (const c of pod.spec?.containers ?? [])
+      for (const p of c.ports ?? [])
+        if (typeof want === "number" ? p.containerPort === want : p.name === want) return p.containerPort;
+    return undefined;
+  }
+
+  /**
+   * Why the pod's Admin API does not show our kid in every plugin KIC made from our KongPlugins, or
+   * undefined when it does. Plugins are found by KIC's `k8s-uid:` tag and judged with ./plugin.ts rules.
+   */
+  private async podLacksKid(pod: LivePod, uids: string[], kid: string): Promise<string | undefined> {
+    if (!pod.adminUrl)
+      return `no "${String(this.t.proxyAdmin?.port ?? "admin-tls")}" port to read the Admin API`;
+    for (const uid of uids) {
+      let body: unknown;
+      try {
+        const res = await fetch(
+          `${pod.adminUrl}/plugins?tags=${encodeURIComponent(`k8s-uid:${uid}`)}&size=1000`,
+          {
+            signal: AbortSignal.timeout(this.statusTimeoutMs),
+            ...(this.adminDispatcher ? { dispatcher: this.adminDispatcher } : {}),
+          },
+        );
+        if (res.status !== 200) return `Admin API answered ${res.status}`;
+        body = await res.json();
+      } catch (e) {
+        return `Admin API unreachable (${e instanceof Error ? e.name : "error"})`;
+      }
+      const items = isRecord(body) && Array.isArray(body.data) ? body.data : [];
+      if (items.length === 0) return `Admin API shows no plugin tagged k8s-uid:${uid} yet`;
+      for (const item of items) {
+        const p = parsePlugin(item, this.name, `${pod.name} GET /plugins`);
+        const held = effectiveJwk(p, clientSlot(p, this.opts.clientId, this.name).index);
+        if (held?.kid !== kid) return `plugin ${p.id} still holds kid ${str(held?.kid) ?? "(none)"}`;
+      }
+    }
+    return undefined;
+  }
+
+  /** `GET /status` → configuration_hash, or an error string. */
+  private async hashOf(pod: LivePod): Promise<{ hash?: string; error?: string }> {
+    try {
+      const res = await fetch(pod.url, { signal: AbortSignal.timeout(this.statusTimeoutMs) });
+      if (res.status !== 200) return { error: `status API answered ${res.status}` };
+      const body: unknown = await res.json();
+      const hash = isRecord(body) ? str(body.configuration_hash) : undefined;
+      return hash ? { hash } : { error: "status API reports no configuration_hash" };
+    } catch (e) {
+      return { error: `status API unreachable (${e instanceof Error ? e.name : "error"})` };
+    }
+  }
+
+  private async snapshot(): Promise<Record<string, string>> {
+    const pods = await this.livePods();
+    const out: Record<string, string> = {};
+    await Promise.all(
+      pods.map(async (p) => {
+        const { hash } = await this.hashOf(p);
+        out[p.name] = hash ?? "";
+      }),
+    );
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // KongTarget
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * For `doctor`: may our identity do each call the target makes? Asked with SelfSubjectAccessReview
+   * (`kubectl auth can-i`), which writes nothing and which every authenticated identity may call.
+   */
+  async checkAccess(): Promise<KicAccessCheck[]> {
+    const ns = this.t.namespace;
+    const proxyNs = this.t.proxyNamespace ?? ns;
+    const wanted: Omit<KicAccessCheck, "allowed">[] = [
+      { verb: "get", group: "", resource: "secrets", namespace: ns, name: this.t.secretName, required: true },
+      {
+        verb: "patch",
+        group: "",
+        resource: "secrets",
+        namespace: ns,
+        name: this.t.secretName,
+        required: true,
+      },
+      { verb: "list", group: KONG_GROUP, resource: "kongplugins", namespace: ns, required: true },
+      { verb: "list", group: "", resource: "pods", namespace: proxyNs, required: true },
+      { verb: "list", group: "", resource: "events", namespace: proxyNs, required: false },
+    ];
+    return Promise.all(
+      wanted.map(async (w) => {
+        const review = await this.call(
+          { verb: "create", resource: "selfsubjectaccessreviews", namespace: w.namespace },
+          (o) =>
+            this.authz.createSelfSubjectAccessReview(
+              {
+                body: {
+                  apiVersion: "authorization.k8s.io/v1",
+                  kind: "SelfSubjectAccessReview",
+                  spec: {
+                    resourceAttributes: {
+                      verb: w.verb,
+                      group: w.group,
+                      resource: w.resource,
+                      namespace: w.namespace,
+                      ...(w.name ? { name: w.name } : {}),
+                    },
+                  },
+                },
+              },
+              o,
+            ),
+        );
+        return { ...w, allowed: review.status?.allowed === true };
+      }),
+    );
+  }
+
+  async diagnose(): Promise<KongDiagnosis> {
+    const [{ plugins }, pods] = await Promise.all([this.resolve(), this.livePods()]);
+    const tag = pods.map((p) => p.image?.split("@")[0]?.split(":")[1]).find((v) => v !== undefined);
+    // KIC runs the proxies DB-less; the Kong version is the proxy image's tag when it is a version.
+    const node: KongNodeInfo = {
+      database: "off",
+      role: "traditional",
+      ...(tag && /^\d+\.\d+/.test(tag) ? { version: tag } : {}),
+    };
+    return { node, plugins: plugins.map((p) => diagnosePlugin(p, this.opts.clientId, undefined)) };
+  }
+
+  async inspect(): Promise<KongPluginView[]> {
+    const { plugins } = await this.resolve();
+    return plugins.map((p) => toView(p, clientSlot(p, this.opts.clientId, this.name).index, undefined));
+  }
+
+  /**
+   * Replace only our entry of the Secret's JWK array (the others' entries kept as read), label the Secret,
+   * and read it back. The PATCH is a JSON merge patch carrying the resourceVersion we read, so a concurrent
+   * writer makes it fail with 409 and we re-read (at most 3 times) instead of overwriting their change.
+   */
+  async apply(jwk: KongPrivateJwk): Promise<KongPluginView[] & { receipt: KicApplyReceipt }> {
+    const { namespace, secretName: name, secretKey } = this.t;
+    for (let attempt = 1; ; attempt++) {
+      const { secret, plugins } = await this.resolve();
+      const layouts = plugins.map((plugin) => {
+        const slot = clientSlot(plugin, this.opts.clientId, this.name);
+        checkClientAlg(plugin, slot, this.opts.clientId);
+        return { plugin, slot, next: placeJwk(plugin, slot, jwk) };
+      });
+      const [first] = layouts;
+      if (!first) throw new Error("resolve() returned no plugin"); // plugins() throws KONG_PLUGIN_NOT_FOUND first
+      const text = JSON.stringify(first.next);
+      if (layouts.some((l) => JSON.stringify(l.next) !== text))
+        throw new RotatorError(
+          "KONG_KIC_SHARED_SECRET_LAYOUT",
+          `Kong target ${this.name}: KongPlugins ${layouts.map((l) => l.plugin.id).join(", ")} share secret ${name} but list the clients in different orders`,
+          "client_jwk is positional: give each KongPlugin its own Secret, or list config.client_id in the same order in all of them.",
+        );
+      const labels = secret.metadata?.labels ?? {};
+      const labelled = Object.entries(SECRET_LABELS).every(([k, v]) => labels[k] === v);
+      const held = holdsJwk(this.jwks(secret)[first.slot.index], jwk);
+      const before = await this.snapshot();
+      if (held && labelled) {
+        const views = plugins.map((p) => toView(p, first.slot.index, undefined));
+        return Object.assign(views, {
+          receipt: this.receipt(secret.metadata?.resourceVersion ?? "", false, before, views),
+        });
+      }
+      // Only the labels are missing: the value (and so Kong's config) stays as it is.
+      const body = {
+        metadata: {
+          resourceVersion: secret.metadata?.resourceVersion,
+          labels: { ...SECRET_LABELS },
+        },
+        ...(held ? {} : { data: { [secretKey]: Buffer.from(text, "utf8").toString("base64") } }),
+      };
+      let written: V1Secret;
+      // When the write happened, by the API server's clock (its `Date` header): Events carry cluster
+      // timestamps, so the local clock (skewed, or a test's fake clock) is only the fallback.
+      let at = this.clock.now();
+      try {
+        written = await this.call(
+          { verb: "patch", resource: "secrets", name, namespace },
+          (o) => this.core.patchNamespacedSecret({ name, namespace, body }, o),
+          {
+            pre: (ctx) => ctx.setHeaderParam("Content-Type", PatchStrategy.MergePatch),
+            post: (headers) => {
+              const date = Date.parse(headers.date ?? "");
+              if (!Number.isNaN(date)) at = new Date(date);
+            },
+          },
+        );
+      } catch (e) {
+        if (e instanceof RotatorError && e.code === "KONG_K8S_CONFLICT" && attempt < CONFLICT_ATTEMPTS)
+          continue;
+        throw e;
+      }
+      const views = await this.readBack(jwk, first.slot.index, plugins);
+      return Object.assign(views, {
+        receipt: this.receipt(written.metadata?.resourceVersion ?? "", !held, before, views, at),
+      });
+    }
+  }
+
+  private receipt(
+    resourceVersion: string,
+    wrote: boolean,
+    before: Record<string, string>,
+    views: KongPluginView[],
+    at: Date = this.clock.now(),
+  ): KicApplyReceipt {
+    return {
+      kind: "kubernetes",
+      namespace: this.t.namespace,
+      secretName: this.t.secretName,
+      resourceVersion,
+      wrote,
+      writtenAt: at.toISOString(),
+      before,
+      views: views.map((v) => ({ ...v })),
+    };
+  }
+
+  private async readBack(
+    jwk: KongPrivateJwk,
+    index: number,
+    plugins: OidcPlugin[],
+  ): Promise<KongPluginView[]> {
+    const got = this.jwks(await this.readSecret())[index] ?? {};
+    const mismatched = (["kid", "n", "alg"] as const).filter((k) => got[k] !== jwk[k]);
+    if (mismatched.length)
+      throw new RotatorError(
+        "KONG_READBACK_MISMATCH",
+        `Kong target ${this.name}: secret ${this.t.secretName} reads back with kid ${str(got.kid) ?? "(none)"} at index ${index} instead of ${jwk.kid}`,
+        "Another writer changed the Secret concurrently; the next run re-applies.",
+        { retryable: true, details: { index, mismatched } },
+      );
+    return plugins.map((p) =>
+      toView({ ...p, config: { ...p.config, client_jwk: this.placed(p, index, got) } }, index, undefined),
+    );
+  }
+
+  private placed(p: OidcPlugin, index: number, entry: JwkEntry): unknown[] {
+    const arr = Array.isArray(p.config.client_jwk) ? p.config.client_jwk.slice() : [];
+    arr[index] = entry;
+    return arr;
+  }
+
+  /**
+   * One observation of whether the proxies run the key `expect`, after apply() returned `receipt`. Never
+   * waits: the caller polls and decides how long a pod may lag.
+   * - confirmed: the Secret still holds the key, and every live proxy pod reports one configuration_hash
+   *   that differs from its pre-write hash (pods started since report that same hash). When nothing was
+   *   written (the Secret already held the key), or no snapshotted pod is left (a rollout replaced them),
+   *   every pod reporting one non-zero hash confirms.
+   * - failed: the Secret no longer holds the key; no proxy pod matches the selector; or a
+   *   KongConfigurationApplyFailed Event newer than the write while some pod has not moved.
+   * - pending: otherwise, naming the pods that have not moved.
+   */
+  async confirm(expect: { kid: string; x5t: string }, receipt: KicApplyReceipt): Promise<KicConfirmation> {
+    const { plugins, secret, uids } = await this.resolve();
+    const plugin = plugins[0];
+    const index = plugin ? clientSlot(plugin, this.opts.clientId, this.name).index : 0;
+    const entry = this.jwks(secret)[index];
+    if (!entry || entry.kid !== expect.kid || (entry.x5t !== undefined && entry.x5t !== expect.x5t))
+      return {
+        state: "failed",
+        code: "KONG_KIC_SECRET_CHANGED",
+        detail: `secret ${this.t.secretName} no longer holds kid ${expect.kid} for our client (it holds ${str(entry?.kid) ?? "nothing"})`,
+        lagging: [],
+      };
+    const pods = await this.livePods();
+    if (pods.length === 0)
+      return {
+        state: "failed",
+        code: "KONG_KIC_NO_PROXY_PODS",
+        detail: `no ready proxy pod matches ${this.t.proxySelector ?? "app.kubernetes.io/component=app"} with a "${String(this.t.statusPort ?? "status")}" port in namespace ${this.t.proxyNamespace ?? this.t.namespace}`,
+        lagging: [],
+      };
+    const seen = await Promise.all(pods.map(async (p) => ({ pod: p, ...(await this.hashOf(p)) })));
+    const moved = new Set<string>();
+    for (const s of seen) {
+      const before = receipt.before[s.pod.name];
+      if (s.hash && before !== undefined && s.hash !== before && s.hash !== ZERO_HASH) moved.add(s.hash);
+    }
+    const target = moved.size === 1 ? [...moved][0] : undefined;
+    // Nothing written, or every snapshotted pod replaced since (a rollout): no "before" to move from, so
+    // every pod reporting one non-zero hash is the evidence (weaker; proxyAdmin then checks the kid).
+    const byAgreement = !receipt.wrote || !seen.some((s) => receipt.before[s.pod.name] !== undefined);
+    const common = seen.find((x) => x.hash)?.hash;
+    const lagging: string[] = [];
+    const notes: string[] = [];
+    for (const s of seen) {
+      if (!s.hash) {
+        lagging.push(s.pod.name);
+        notes.push(`${s.pod.name}: ${s.error ?? "no hash"}`);
+        continue;
+      }
+      const before = receipt.before[s.pod.name];
+      const ok = byAgreement
+        ? s.hash !== ZERO_HASH && s.hash === common
+        : target !== undefined && s.hash === target;
+      if (!ok) {
+        lagging.push(s.pod.name);
+        notes.push(
+          `${s.pod.name}: ${before === s.hash ? "configuration_hash unchanged since the write" : "configuration_hash differs from the other pods"}`,
+        );
+        continue;
+      }
+      if (this.t.proxyAdmin) {
+        const missing = await this.podLacksKid(s.pod, uids, expect.kid);
+        if (missing) {
+          lagging.push(s.pod.name);
+          notes.push(`${s.pod.name}: ${missing}`);
+        }
+      }
+    }
+    if (lagging.length === 0) return { state: "confirmed" };
+    const failure = await this.applyFailedSince(new Date(receipt.writtenAt));
+    if (failure)
+      return {
+        state: "failed",
+        code: "KONG_KIC_APPLY_FAILED",
+        detail: `KIC reported KongConfigurationApplyFailed after the write (${failure}); pods not updated: ${lagging.join(", ")}`,
+        lagging,
+      };
+    return { state: "pending", detail: notes.join("; "), lagging };
+  }
+
+  /**
+   * A `KongConfigurationApplyFailed` Event whose lastTimestamp is after the write's second (Event times have
+   * second precision), as a short description. Unreadable Events (RBAC) are no signal, not an error.
+   */
+  private async applyFailedSince(writtenAt: Date): Promise<string | undefined> {
+    const namespace = this.t.proxyNamespace ?? this.t.namespace;
+    let events: CoreV1Event[];
+    try {
+      const list = await this.call({ verb: "list", resource: "events", namespace }, (o) =>
+        this.core.listNamespacedEvent({ namespace, fieldSelector: "reason=KongConfigurationApplyFailed" }, o),
+      );
+      events = list.items;
+    } catch (e) {
+      if (
+        e instanceof RotatorError &&
+        (e.code === "KONG_K8S_FORBIDDEN" || e.code === "KONG_K8S_UNAUTHORIZED")
+      )
+        return undefined;
+      throw e;
+    }
+    const after = Math.floor(writtenAt.getTime() / 1000) * 1000;
+    for (const e of events) {
+      const last = e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp;
+      if (last && new Date(last).getTime() > after)
+        return `${e.involvedObject.kind ?? "object"} ${e.involvedObject.name ?? ""}: ${redactText(e.message ?? "").slice(0, 200)}`;
+    }
+    return undefined;
+  }
+}

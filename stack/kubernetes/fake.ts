@@ -1,0 +1,930 @@
+/**
+ * Fake Kubernetes API server (HTTPS, bearer tokens, RBAC-like rules) for the resources the KIC target uses,
+ * with the Kong Ingress Controller (KIC 3.1+) and its Kong proxy pods simulated behind it.
+ *
+ * API server behaviours reproduced (kubernetes/kubernetes, staging/src/k8s.io/apimachinery and apiserver):
+ * - `GET|PATCH /api/v1/namespaces/{ns}/secrets/{name}`; PATCH with `application/json-patch+json`,
+ *   `application/merge-patch+json` or `application/strategic-merge-patch+json` (./patch.ts); any other
+ *   Content-Type is 415 UnsupportedMediaType. `metadata.resourceVersion` in the patched object is a
+ *   precondition: a stale one is 409 Conflict "the object has been modified; please apply your changes to
+ *   the latest version and try again" (apimachinery pkg/api/errors `NewConflict`). Every accepted write
+ *   bumps resourceVersion (one counter per server, like etcd's revision). `data` values must be base64.
+ * - `GET /api/v1/namespaces/{ns}/events?fieldSelector=` (core/v1 Event field labels:
+ *   involvedObject.{kind,namespace,name,uid,apiVersion,resourceVersion,fieldPath}, reason,
+ *   reportingComponent, source, type, metadata.{name,namespace}; any other label is 400
+ *   "field label not supported: x", pkg/registry/core/event/strategy.go `ToSelectableFields`).
+ * - `GET /api/v1/namespaces/{ns}/pods?labelSelector=` (pkg/labels grammar), with status.podIP/podIPs,
+ *   phase and the Ready condition.
+ * - `GET /apis/configuration.konghq.com/v1/namespaces/{ns}/kongplugins[/{name}]` (the KongPlugin CRD).
+ * - Errors are `Status` bodies `{kind:"Status",apiVersion:"v1",metadata:{},status:"Failure",message,reason,
+ *   details,code}`: 401 Unauthorized; 403 Forbidden `secrets "x" is forbidden: User "u" cannot patch
+ *   resource "secrets" in API group "" in the namespace "ns"` (apiserver endpoints/handlers/responsewriters/
+ *   errors.go `forbiddenMessage` inside apierrors `NewForbidden`); 404 `secrets "x" not found`.
+ * - RBAC: each token has rules `{verbs, resources, resourceNames?, namespaces?}`. `resourceNames` only ever
+ *   matches requests that name one object (get/patch), never list, as in RBAC. SelfSubjectAccessReview
+ *   answers "can I?" from the same rules (201, `status.allowed`).
+ *
+ * KIC behaviours simulated (Kong/kubernetes-ingress-controller; docs app/kubernetes-ingress-controller):
+ * - A KongPlugin's `configPatches[{path, valueFrom.secretKeyRef{name,key}}]` (3.1.0, #5158/#5208) is an
+ *   RFC 6902 "add" of the Secret value, parsed as JSON, onto `config`.
+ * - KIC watches every Secret a KongPlugin refers to and pushes the whole config to every proxy pod at most
+ *   every `--proxy-sync-seconds` (default 3); each pod applies it after its own lag (or never).
+ * - The admission webhook (3.1.0+, #5203) rejects a Secret write that makes a referring plugin invalid:
+ *   403 with `admission webhook "secrets.validation.ingress-controller.konghq.com" denied the request: ...`
+ *   (apiserver admission/plugin/webhook/errors `ToStatusErr`: code 0 becomes 403, message prefixed), for
+ *   Secrets labelled `konghq.com/validate` or `konghq.com/credential` (the chart's objectSelector since 3.2,
+ *   unless `webhookFilterSecrets: false`; KIC CHANGELOG 3.2 "Breaking changes"). The
+ *   webhook name follows KIC's `<resource>.validation.ingress-controller.konghq.com` pattern; the message
+ *   after the prefix follows KIC's `ErrTextPluginConfigInvalid` / `ErrTextPluginConfigViolatesSchema`.
+ * - Events on the KIC pod, one per proxy URL and push: `KongConfigurationSucceeded` (Normal) /
+ *   `KongConfigurationApplyFailed` (Warning) (internal/dataplane/kong_client.go). They go through client-go's
+ *   EventCorrelator (tools/record/events_cache.go): the spam filter is a token bucket per source+object
+ *   (burst 25, refill 1 per 300 s) that drops events silently; identical events (same reason+message) update
+ *   the existing Event's count and lastTimestamp instead of creating one. Timestamps are RFC 3339 seconds.
+ * - Each proxy pod serves Kong's Status API `GET /status` (plain HTTP, the chart's default `status` port):
+ *   `configuration_hash` is 32 hex chars, all zeros before any config (kong/api/routes/health.lua).
+ *
+ * - Each proxy pod's Admin API (port `admin-tls`, HTTPS) answers `GET /plugins?tags=` with the plugins it
+ *   runs, tagged as KIC tags them.
+ *
+ * Not reproduced: watch, list pagination, server-side apply, dryRun, the event aggregator's
+ * "(combined from similar events)" rewrite, KongClusterPlugin, KIC's own config translation beyond the
+ * patched plugin, Admin API mTLS (KIC's client certificate) and every Admin API route but `GET /plugins`.
+ */
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { bearer } from "../common/auth.js";
+import { notePrivateJwk, noteSecret } from "../common/capture.js";
+import {
+  parseJsonBody,
+  startHttpsServer,
+  type Reply,
+  type Request,
+  type RunningServer,
+} from "../common/server.js";
+import type { ServerTls } from "../common/tls.js";
+import { probeLogin, type ProbeResult } from "../kong/probe.js";
+import {
+  PatchError,
+  jsonPatch,
+  matchesLabels,
+  mergePatch,
+  parseFieldSelector,
+  parseLabelSelector,
+} from "./patch.js";
+
+export interface RbacRule {
+  verbs: string[];
+  /** Plural resource names, e.g. "secrets", "pods", "events", "kongplugins". */
+  resources: string[];
+  resourceNames?: string[];
+  /** Namespaces the rule applies in (a RoleBinding's namespace); all when absent. */
+  namespaces?: string[];
+}
+
+export interface Identity {
+  user: string;
+  rules: RbacRule[];
+}
+
+export interface KongPluginSpec {
+  name: string;
+  namespace: string;
+  plugin: string;
+  config: Record<string, unknown>;
+  configPatches?: { path: string; valueFrom: { secretKeyRef: { name: string; key: string } } }[];
+}
+
+export interface ProxyPodSpec {
+  name: string;
+  /** Container image (default kong/kong-gateway:3.10.0.16). */
+  image?: string;
+  /** Delay between KIC's push and the pod reporting the new configuration. */
+  lagMs?: number;
+  /** The pod never applies pushes (hash frozen), though KIC's push to it "succeeds". */
+  stuck?: boolean;
+  /** The pod's Admin API refuses pushes: KIC records KongConfigurationApplyFailed. */
+  rejects?: boolean;
+  ready?: boolean;
+}
+
+export interface KubernetesFakeOptions {
+  tls: ServerTls;
+  tokens: Record<string, Identity>;
+  /** `--proxy-sync-seconds` in ms (default 3000). */
+  proxySyncMs?: number;
+  /** KIC's admission webhook for Secrets (default on). */
+  webhook?: boolean;
+  /**
+   * The chart's webhook objectSelector since KIC 3.2 (`admissionWebhook.filterSecrets`, default on): only
+   * Secrets labelled `konghq.com/credential` or `konghq.com/validate` (old or new object) are checked.
+   */
+  webhookFilterSecrets?: boolean;
+  /** Namespace and labels of the proxy pods; the KIC pod lives in the same namespace. */
+  namespace?: string;
+  proxyLabels?: Record<string, string>;
+  proxyPods?: ProxyPodSpec[];
+  /** client-go EventCorrelator spam filter (defaults 25 and 1/300 per second). */
+  eventBurst?: number;
+  eventQps?: number;
+  /** KIC's CRDs are installed (default); without them `kongplugins` is 404 like any unknown resource. */
+  kicCrds?: boolean;
+  /** Events KIC already emitted on its pod before the test (a long-running controller). */
+  priorEvents?: number;
+}
+
+interface StoredObject {
+  [k: string]: unknown;
+  metadata: Record<string, unknown> & {
+    name: string;
+    namespace: string;
+    resourceVersion: string;
+    uid: string;
+  };
+}
+
+export interface ProxyPod {
+  readonly name: string;
+  readonly statusUrl: string;
+  /** The pod's Admin API server (request log, fault injection). */
+  readonly admin: RunningServer;
+  /** configuration_hash the pod reports. */
+  readonly hash: string;
+  /** The effective openid-connect config the pod runs (with client_jwk), or undefined before any push. */
+  pluginConfig(plugin: string): Record<string, unknown> | undefined;
+  /** Log in as Kong would with what this pod holds. */
+  probe(plugin: string, clientId: string): Promise<ProbeResult>;
+  setLag(ms: number): void;
+  setStuck(stuck: boolean): void;
+  setRejects(rejects: boolean): void;
+}
+
+export interface KubernetesFake extends RunningServer {
+  readonly kicPod: string;
+  readonly pods: ProxyPod[];
+  addSecret(
+    namespace: string,
+    name: string,
+    data: Record<string, string>,
+    labels?: Record<string, string>,
+    immutable?: boolean,
+  ): void;
+  getSecret(namespace: string, name: string): StoredObject | undefined;
+  /** Decoded value of one Secret key. */
+  secretValue(namespace: string, name: string, key: string): string | undefined;
+  addKongPlugin(spec: KongPluginSpec): void;
+  /** Events as stored (after the spam filter). */
+  events(): StoredObject[];
+  /** Run one KIC sync now (tests; the timer also runs every proxySyncMs). */
+  syncNow(): void;
+  setWebhook(on: boolean): void;
+}
+
+const ZERO_HASH = "0".repeat(32);
+const GROUP_KONG = "configuration.konghq.com";
+const now = () => new Date();
+const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+
+function status(code: number, reason: string, message: string, details?: Record<string, unknown>): Reply {
+  return {
+    status: code,
+    body: {
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message,
+      reason,
+      ...(details ? { details } : {}),
+      code,
+    },
+  };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The plugin's validity under the bits of Kong's openid-connect schema a JWK array touches. */
+function checkJwkArray(value: unknown): string | undefined {
+  if (!Array.isArray(value)) return "client_jwk: expected an array";
+  for (const [i, e] of value.entries()) {
+    if (!isRecord(e)) return `client_jwk.${i + 1}: expected a record`;
+    if (typeof e.kty !== "string") return `client_jwk.${i + 1}.kty: required field missing`;
+    if (e.kty === "RSA" && (typeof e.n !== "string" || typeof e.e !== "string"))
+      return `client_jwk.${i + 1}: RSA key needs n and e`;
+  }
+  return undefined;
+}
+
+/** Report the private members of every JWK in a Secret value (hygiene checks, stack/common/capture.ts). */
+function noteJwkValue(text: string): void {
+  try {
+    const v: unknown = JSON.parse(text);
+    for (const e of Array.isArray(v) ? v : [v]) if (isRecord(e)) notePrivateJwk(e);
+  } catch {
+    // not JSON: nothing to report
+  }
+}
+
+export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<KubernetesFake> {
+  for (const token of Object.keys(opts.tokens)) noteSecret("admin-token", token);
+  const ns = opts.namespace ?? "kong";
+  const proxySyncMs = opts.proxySyncMs ?? 3000;
+  const burst = opts.eventBurst ?? 25;
+  const qps = opts.eventQps ?? 1 / 300;
+  let webhook = opts.webhook ?? true;
+  let revision = 1000;
+  const nextRv = () => String(++revision);
+
+  const secrets = new Map<string, StoredObject>();
+  const plugins = new Map<string, StoredObject & KongPluginSpec>();
+  const events: StoredObject[] = [];
+  const podObjects = new Map<string, StoredObject>();
+  const key = (n: string, name: string) => `${n}/${name}`;
+
+  // ---- client-go EventCorrelator (spam filter + dedup) ----------------------------------------
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  const kicPodName = `kong-controller-${randomBytes(4).toString("hex")}-kic`;
+  const kicPodUid: string = randomUUID();
+  const recordEvent = (
+    type: "Normal" | "Warning",
+    reason: string,
+    message: string,
+    obj = {
+      kind: "Pod",
+      name: kicPodName,
+      uid: kicPodUid,
+      apiVersion: "v1",
+    },
+  ) => {
+    const spamKey = ["kong-client", "", obj.kind, ns, obj.name, obj.uid, obj.apiVersion].join("");
+    const t = Date.now();
+    const b = buckets.get(spamKey) ?? { tokens: burst, at: t };
+    b.tokens = Math.min(burst, b.tokens + ((t - b.at) / 1000) * qps);
+    b.at = t;
+    buckets.set(spamKey, b);
+    if (b.tokens < 1) return; // EventSourceObjectSpamFilter.Filter: skipped, nothing written
+    b.tokens -= 1;
+    const ts = rfc3339(now());
+    const existing = events.find(
+      (e) =>
+        (e.involvedObject as Record<string, unknown>).uid === obj.uid &&
+        e.reason === reason &&
+        e.message === message &&
+        e.type === type,
+    );
+    if (existing) {
+      existing.count = (existing.count as number) + 1;
+      existing.lastTimestamp = ts;
+      existing.metadata.resourceVersion = nextRv();
+      return;
+    }
+    events.push({
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: {
+        name: `${obj.name}.${randomBytes(8).toString("hex")}`,
+        namespace: ns,
+        uid: randomUUID(),
+        resourceVersion: nextRv(),
+        creationTimestamp: ts,
+      },
+      involvedObject: {
+        kind: obj.kind,
+        namespace: ns,
+        name: obj.name,
+        uid: obj.uid,
+        apiVersion: obj.apiVersion,
+      },
+      reason,
+      message,
+      source: { component: "kong-client" },
+      firstTimestamp: ts,
+      lastTimestamp: ts,
+      count: 1,
+      type,
+      eventTime: null,
+      reportingComponent: "",
+      reportingInstance: "",
+    });
+  };
+  for (let i = 0; i < (opts.priorEvents ?? 0); i++)
+    recordEvent(
+      "Normal",
+      "KongConfigurationSucceeded",
+      `successfully applied Kong configuration to https://earlier-${i}:8444`,
+    );
+
+  // ---- proxy pods ------------------------------------------------------------------------------
+  interface PodState {
+    spec: ProxyPodSpec;
+    server: Server;
+    sockets: Set<Socket>;
+    port: number;
+    hash: string;
+    config: Map<string, Record<string, unknown>>;
+    timers: Set<NodeJS.Timeout>;
+    admin: RunningServer;
+  }
+  /**
+   * The proxy's Admin API (DB-less, as KIC runs it), read-only: `GET /plugins?tags=` with the tags KIC puts
+   * on every entity it generates (`k8s-name:`, `k8s-namespace:`, `k8s-kind:`, `k8s-uid:`, `k8s-group:`,
+   * `k8s-version:`; internal/util `GenerateTagsForObject`), `a,b` = AND (kong/api/endpoints.lua).
+   */
+  const adminHandler =
+    (state: PodState) =>
+    async (req: Request): Promise<Reply> => {
+      if (req.method !== "GET" || req.path !== "/plugins")
+        return { status: 404, body: { message: "Not found" } };
+      const wanted = (req.url.searchParams.get("tags") ?? "").split(",").filter(Boolean);
+      const data = [...state.config.entries()].flatMap(([name, config]) => {
+        const p = plugins.get(key(ns, name));
+        if (!p) return [];
+        const tags = [
+          `k8s-name:${p.name}`,
+          `k8s-namespace:${p.namespace}`,
+          "k8s-kind:KongPlugin",
+          `k8s-uid:${p.metadata.uid}`,
+          `k8s-group:${GROUP_KONG}`,
+          "k8s-version:v1",
+        ];
+        if (!wanted.every((t) => tags.includes(t))) return [];
+        return [{ id: p.metadata.uid, name: p.plugin, config, tags, enabled: true }];
+      });
+      return { status: 200, body: { data, next: null } };
+    };
+  const podStates: PodState[] = [];
+  for (const spec of opts.proxyPods ?? [{ name: "kong-gateway-0" }]) {
+    const state = {
+      spec: { ...spec },
+      hash: ZERO_HASH,
+      config: new Map(),
+      timers: new Set(),
+    } as unknown as PodState;
+    state.sockets = new Set();
+    state.server = createServer((req, res) => {
+      if (req.method === "GET" && req.url === "/status") {
+        res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
+        res.end(
+          JSON.stringify({
+            database: { reachable: true },
+            server: { connections_accepted: 1, connections_active: 1, total_requests: 1 },
+            configuration_hash: state.hash,
+          }),
+        );
+        return;
+      }
+      res.writeHead(404, { "content-type": "application/json; charset=utf-8" });
+      res.end(JSON.stringify({ message: "Not found" }));
+    });
+    state.server.on("connection", (s: Socket) => {
+      state.sockets.add(s);
+      s.on("close", () => state.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => state.server.listen(0, "127.0.0.1", resolve));
+    state.port = (state.server.address() as AddressInfo).port;
+    state.admin = await startHttpsServer(`kong-admin-${spec.name}`, opts.tls, adminHandler(state));
+    podStates.push(state);
+    podObjects.set(spec.name, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name: spec.name,
+        namespace: ns,
+        uid: randomUUID(),
+        resourceVersion: nextRv(),
+        labels: {
+          // The Kong chart's selector labels (charts/kong templates/_helpers.tpl `kong.selectorLabels`).
+          ...(opts.proxyLabels ?? {
+            "app.kubernetes.io/name": "gateway",
+            "app.kubernetes.io/instance": "kong",
+            "app.kubernetes.io/component": "app",
+          }),
+        },
+      },
+      spec: {
+        containers: [
+          {
+            name: "proxy",
+            image: spec.image ?? "kong/kong-gateway:3.10.0.16",
+            ports: [
+              { name: "proxy", containerPort: 8000, protocol: "TCP" },
+              { name: "status", containerPort: state.port, protocol: "TCP" },
+              { name: "admin-tls", containerPort: state.admin.port, protocol: "TCP" },
+            ],
+          },
+        ],
+      },
+      status: {
+        phase: "Running",
+        podIP: "127.0.0.1",
+        podIPs: [{ ip: "127.0.0.1" }],
+        conditions: [{ type: "Ready", status: spec.ready === false ? "False" : "True" }],
+      },
+    });
+  }
+  podObjects.set(kicPodName, {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name: kicPodName,
+      namespace: ns,
+      uid: kicPodUid,
+      resourceVersion: nextRv(),
+      labels: {
+        "app.kubernetes.io/name": "controller",
+        "app.kubernetes.io/instance": "kong",
+        "app.kubernetes.io/component": "app",
+      },
+    },
+    spec: { containers: [{ name: "ingress-controller", ports: [] }] },
+    status: {
+      phase: "Running",
+      podIP: "127.0.0.1",
+      podIPs: [{ ip: "127.0.0.1" }],
+      conditions: [{ type: "Ready", status: "True" }],
+    },
+  });
+
+  // ---- KIC translation and sync loop --------------------------------------------------------------
+  const decoded = (namespace: string, name: string, k: string): string | undefined => {
+    const s = secrets.get(key(namespace, name));
+    const data = isRecord(s?.data) ? s.data : {};
+    const v = data[k];
+    return typeof v === "string" ? Buffer.from(v, "base64").toString("utf8") : undefined;
+  };
+
+  /** KongPlugin config with its configPatches applied, or the translation error (KIC kongstate). */
+  const translate = (
+    p: KongPluginSpec,
+    override?: { secret: string; data: Record<string, unknown> },
+  ): { config?: Record<string, unknown>; error?: string } => {
+    let config: unknown = structuredClone(p.config);
+    for (const patch of p.configPatches ?? []) {
+      const ref = patch.valueFrom.secretKeyRef;
+      let raw: string | undefined;
+      if (override && override.secret === ref.name) {
+        const v = override.data[ref.key];
+        raw = typeof v === "string" ? Buffer.from(v, "base64").toString("utf8") : undefined;
+      } else raw = decoded(p.namespace, ref.name, ref.key);
+      if (raw === undefined)
+        return { error: `could not parse plugin configuration: secret ${ref.name} has no key ${ref.key}` };
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        return {
+          error: `could not parse plugin configuration: invalid JSON in secret ${ref.name} key ${ref.key}`,
+        };
+      }
+      config = jsonPatch(config, [{ op: "add", path: patch.path, value }]);
+    }
+    const cfg = config as Record<string, unknown>;
+    if (p.plugin === "openid-connect" && cfg.client_jwk !== undefined) {
+      const bad = checkJwkArray(cfg.client_jwk);
+      if (bad) return { error: `plugin failed schema validation: ${bad}` };
+    }
+    return { config: cfg };
+  };
+
+  let lastPushed = "";
+  let lastConfigs = new Map<string, Record<string, unknown>>();
+  let lastFailed = false;
+  const sync = () => {
+    const configs = new Map<string, Record<string, unknown>>();
+    for (const p of plugins.values()) {
+      const t = translate(p);
+      if (t.error) {
+        recordEvent("Warning", "KongConfigurationTranslationFailed", t.error, {
+          kind: "KongPlugin",
+          name: p.name,
+          uid: p.metadata.uid,
+          apiVersion: `${GROUP_KONG}/v1`,
+        });
+        continue;
+      }
+      if (t.config) configs.set(p.name, t.config);
+    }
+    // Kong's configuration_hash is an MD5 over the declarative config (kong/db/declarative).
+    const canonical = JSON.stringify([...configs.entries()].sort(([a], [b]) => a.localeCompare(b)));
+    const hash = createHash("md5").update(canonical).digest("hex");
+    if (hash === lastPushed && !lastFailed) return;
+    lastPushed = hash;
+    lastConfigs = configs;
+    lastFailed = false;
+    for (const pod of podStates) {
+      const url = `https://${pod.spec.name}:8444`;
+      if (pod.spec.rejects) {
+        lastFailed = true;
+        recordEvent(
+          "Warning",
+          "KongConfigurationApplyFailed",
+          `failed to apply Kong configuration to ${url}: HTTP status 400 (message: "declarative config is invalid")`,
+        );
+        continue;
+      }
+      recordEvent(
+        "Normal",
+        "KongConfigurationSucceeded",
+        `successfully applied Kong configuration to ${url}`,
+      );
+      if (pod.spec.stuck) continue;
+      const apply = () => {
+        pod.hash = hash;
+        pod.config = new Map(configs);
+      };
+      const lag = pod.spec.lagMs ?? 0;
+      if (lag <= 0) apply();
+      else {
+        const timer = setTimeout(() => {
+          pod.timers.delete(timer);
+          if (!pod.spec.stuck) apply();
+        }, lag);
+        pod.timers.add(timer);
+      }
+    }
+  };
+  const ticker = setInterval(sync, proxySyncMs);
+
+  // ---- HTTP API ----------------------------------------------------------------------------------
+  const forbidden = (
+    user: string,
+    verb: string,
+    resource: string,
+    namespace: string,
+    name?: string,
+    group = "",
+  ) =>
+    status(
+      403,
+      "Forbidden",
+      `${name ? `${resource}${group ? `.${group}` : ""} "${name}"` : `${resource}${group ? `.${group}` : ""}`} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" in the namespace "${namespace}"`,
+      { ...(name ? { name } : {}), ...(group ? { group } : {}), kind: resource },
+    );
+
+  const authorize = (
+    req: Request,
+    verb: string,
+    resource: string,
+    namespace: string,
+    name?: string,
+    group = "",
+  ): Reply | Identity => {
+    const token = bearer(req.headers.authorization);
+    const id = token ? opts.tokens[token] : undefined;
+    if (!id) return status(401, "Unauthorized", "Unauthorized");
+    return allowed(id, verb, resource, namespace, name)
+      ? id
+      : forbidden(id.user, verb, resource, namespace, name, group);
+  };
+  const allowed = (id: Identity, verb: string, resource: string, namespace: string, name?: string) =>
+    id.rules.some(
+      (r) =>
+        (r.verbs.includes(verb) || r.verbs.includes("*")) &&
+        (r.resources.includes(resource) || r.resources.includes("*")) &&
+        (!r.namespaces || r.namespaces.includes(namespace)) &&
+        (!r.resourceNames || (name !== undefined && r.resourceNames.includes(name))),
+    );
+
+  /**
+   * `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews` ("kubectl auth can-i"): any authenticated
+   * user may ask about itself (the system:basic-user ClusterRole); the answer echoes the spec with
+   * `status.allowed` (and `denied` when refused).
+   */
+  const accessReview = (req: Request): Reply => {
+    const token = bearer(req.headers.authorization);
+    const id = token ? opts.tokens[token] : undefined;
+    if (!id) return status(401, "Unauthorized", "Unauthorized");
+    const body = parseJsonBody(req);
+    const spec = isRecord(body) && isRecord(body.spec) ? body.spec : {};
+    const ra = isRecord(spec.resourceAttributes) ? spec.resourceAttributes : undefined;
+    if (!ra)
+      return status(
+        422,
+        "Invalid",
+        "SelfSubjectAccessReview.authorization.k8s.io is invalid: spec.resourceAttributes: Required value",
+      );
+    const str = (v: unknown) => (typeof v === "string" ? v : "");
+    const ok = allowed(id, str(ra.verb), str(ra.resource), str(ra.namespace), str(ra.name) || undefined);
+    return {
+      status: 201,
+      body: {
+        kind: "SelfSubjectAccessReview",
+        apiVersion: "authorization.k8s.io/v1",
+        metadata: { creationTimestamp: null },
+        spec,
+        status: ok
+          ? { allowed: true, reason: "RBAC: allowed by the fake's rules" }
+          : { allowed: false, denied: false },
+      },
+    };
+  };
+
+  const list = (kind: string, items: StoredObject[]) => ({
+    kind: `${kind}List`,
+    apiVersion: "v1",
+    metadata: { resourceVersion: String(revision) },
+    items,
+  });
+
+  const EVENT_FIELDS = new Set([
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+    "metadata.name",
+    "metadata.namespace",
+  ]);
+  const eventField = (e: StoredObject, f: string): string => {
+    const io = e.involvedObject as Record<string, unknown>;
+    if (f.startsWith("involvedObject.")) return String(io[f.slice("involvedObject.".length)] ?? "");
+    if (f === "source") return String((e.source as Record<string, unknown>).component ?? "");
+    if (f.startsWith("metadata.")) return String(e.metadata[f.slice("metadata.".length)] ?? "");
+    return String(e[f] ?? "");
+  };
+
+  const patchSecret = (req: Request, namespace: string, name: string): Reply => {
+    const current = secrets.get(key(namespace, name));
+    if (!current) return status(404, "NotFound", `secrets "${name}" not found`, { name, kind: "secrets" });
+    const type = String(req.headers["content-type"] ?? "")
+      .split(";")[0]
+      ?.trim();
+    let body: unknown;
+    try {
+      body = parseJsonBody(req);
+    } catch {
+      return status(400, "BadRequest", "error decoding patch: invalid character in JSON");
+    }
+    let next: unknown;
+    try {
+      if (type === "application/json-patch+json") next = jsonPatch(current, body);
+      else if (type === "application/merge-patch+json" || type === "application/strategic-merge-patch+json")
+        next = mergePatch(current, body);
+      else
+        return status(
+          415,
+          "UnsupportedMediaType",
+          `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+        );
+    } catch (e) {
+      if (e instanceof PatchError)
+        return status(422, "Invalid", "the server rejected our request due to an error in our request", {
+          causes: [{ message: e.message }],
+        });
+      throw e;
+    }
+    if (!isRecord(next) || !isRecord(next.metadata))
+      return status(422, "Invalid", `Secret "${name}" is invalid: metadata: Required value`);
+    const meta = next.metadata;
+    if (meta.resourceVersion !== undefined && meta.resourceVersion !== current.metadata.resourceVersion)
+      return status(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on secrets "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        { name, kind: "secrets" },
+      );
+    if (meta.name !== name || meta.namespace !== namespace || meta.uid !== current.metadata.uid)
+      return status(
+        422,
+        "Invalid",
+        `Secret "${name}" is invalid: metadata.name: Invalid value: field is immutable`,
+      );
+    // stringData is write-only and merged into data (pkg/apis/core/v1 conversion of Secret).
+    const data: Record<string, unknown> = isRecord(next.data) ? { ...next.data } : {};
+    if (isRecord(next.stringData))
+      for (const [k, v] of Object.entries(next.stringData))
+        data[k] = Buffer.from(String(v), "utf8").toString("base64");
+    delete next.stringData;
+    for (const [k, v] of Object.entries(data))
+      if (typeof v !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(v))
+        return status(
+          422,
+          "Invalid",
+          `Secret "${name}" is invalid: data[${k}]: Invalid value: illegal base64 data`,
+        );
+    next.data = data;
+    // pkg/apis/core/validation ValidateSecretUpdate: an immutable Secret's data cannot change.
+    if (current.immutable === true && JSON.stringify(data) !== JSON.stringify(current.data ?? {}))
+      return status(
+        422,
+        "Invalid",
+        `Secret "${name}" is invalid: data: Forbidden: field is immutable when \`immutable\` is set`,
+        { name, kind: "Secret", causes: [{ reason: "FieldValueForbidden", field: "data" }] },
+      );
+    const labelled = (o: unknown) => {
+      const l = isRecord(o) && isRecord(o.metadata) && isRecord(o.metadata.labels) ? o.metadata.labels : {};
+      return "konghq.com/credential" in l || "konghq.com/validate" in l;
+    };
+    if (webhook && (opts.webhookFilterSecrets === false || labelled(current) || labelled(next)))
+      for (const p of plugins.values()) {
+        if (
+          p.namespace !== namespace ||
+          !(p.configPatches ?? []).some((c) => c.valueFrom.secretKeyRef.name === name)
+        )
+          continue;
+        const t = translate(p, { secret: name, data });
+        if (t.error)
+          return status(
+            403,
+            "",
+            `admission webhook "secrets.validation.ingress-controller.konghq.com" denied the request: Change on secret will generate invalid configuration for KongPlugin ${p.name}: ${t.error}`,
+            { name, kind: "secrets" },
+          );
+      }
+    for (const v of Object.values(data)) noteJwkValue(Buffer.from(v as string, "base64").toString("utf8"));
+    meta.resourceVersion = nextRv();
+    const stored = next as StoredObject;
+    secrets.set(key(namespace, name), stored);
+    return { status: 200, body: stored };
+  };
+
+  const handler = async (req: Request): Promise<Reply> => {
+    const parts = req.path.split("/").filter(Boolean).map(decodeURIComponent);
+    const q = req.url.searchParams;
+    if (req.method === "POST" && req.path === "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+      return accessReview(req);
+    // /api/v1/namespaces/{ns}/{resource}[/{name}]
+    if (parts[0] === "api" && parts[1] === "v1" && parts[2] === "namespaces" && parts[3] && parts[4]) {
+      const [, , , namespace, resource, name] = parts as [string, string, string, string, string, string?];
+      if (resource === "secrets" && name) {
+        const verb = req.method === "GET" ? "get" : req.method === "PATCH" ? "patch" : undefined;
+        if (!verb)
+          return status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+          );
+        const auth = authorize(req, verb, "secrets", namespace, name);
+        if (!("rules" in auth)) return auth;
+        if (verb === "get") {
+          const s = secrets.get(key(namespace, name));
+          return s
+            ? { status: 200, body: s }
+            : status(404, "NotFound", `secrets "${name}" not found`, { name, kind: "secrets" });
+        }
+        return patchSecret(req, namespace, name);
+      }
+      if ((resource === "events" || resource === "pods") && !name && req.method === "GET") {
+        const auth = authorize(req, "list", resource, namespace);
+        if (!("rules" in auth)) return auth;
+        try {
+          if (resource === "pods") {
+            const sel = parseLabelSelector(q.get("labelSelector") ?? "");
+            const items = [...podObjects.values()].filter(
+              (p) =>
+                p.metadata.namespace === namespace &&
+                matchesLabels(sel, p.metadata.labels as Record<string, string>),
+            );
+            return { status: 200, body: list("Pod", items) };
+          }
+          const fields = parseFieldSelector(q.get("fieldSelector") ?? "");
+          const bad = fields.find((f) => !EVENT_FIELDS.has(f.key));
+          if (bad) return status(400, "BadRequest", `field label not supported: ${bad.key}`);
+          const items = events.filter(
+            (e) =>
+              e.metadata.namespace === namespace &&
+              fields.every((f) => (eventField(e, f.key) === f.value) === (f.op === "=")),
+          );
+          return { status: 200, body: list("Event", items) };
+        } catch (e) {
+          if (e instanceof PatchError) return status(400, "BadRequest", e.message);
+          throw e;
+        }
+      }
+    }
+    // /apis/configuration.konghq.com/v1/namespaces/{ns}/kongplugins[/{name}]
+    if (
+      opts.kicCrds !== false &&
+      parts[0] === "apis" &&
+      parts[1] === GROUP_KONG &&
+      parts[2] === "v1" &&
+      parts[3] === "namespaces" &&
+      parts[5] === "kongplugins" &&
+      req.method === "GET"
+    ) {
+      const namespace = parts[4] ?? "";
+      const name = parts[6];
+      const auth = authorize(req, name ? "get" : "list", "kongplugins", namespace, name, GROUP_KONG);
+      if (!("rules" in auth)) return auth;
+      const view = (p: StoredObject & KongPluginSpec) => ({
+        apiVersion: `${GROUP_KONG}/v1`,
+        kind: "KongPlugin",
+        metadata: p.metadata,
+        plugin: p.plugin,
+        config: p.config,
+        ...(p.configPatches ? { configPatches: p.configPatches } : {}),
+      });
+      if (name) {
+        const p = plugins.get(key(namespace, name));
+        return p
+          ? { status: 200, body: view(p) }
+          : status(404, "NotFound", `kongplugins.${GROUP_KONG} "${name}" not found`, {
+              name,
+              group: GROUP_KONG,
+              kind: "kongplugins",
+            });
+      }
+      const items = [...plugins.values()].filter((p) => p.namespace === namespace).map(view);
+      return {
+        status: 200,
+        body: {
+          apiVersion: `${GROUP_KONG}/v1`,
+          kind: "KongPluginList",
+          metadata: { resourceVersion: String(revision) },
+          items,
+        },
+      };
+    }
+    return status(404, "NotFound", "the server could not find the requested resource");
+  };
+
+  const server = await startHttpsServer("kubernetes", opts.tls, (req) => handler(req));
+
+  const pods: ProxyPod[] = podStates.map((s) => ({
+    name: s.spec.name,
+    statusUrl: `http://127.0.0.1:${s.port}/status`,
+    admin: s.admin,
+    get hash() {
+      return s.hash;
+    },
+    pluginConfig: (plugin: string) => s.config.get(plugin),
+    probe: async (plugin: string, clientId: string) => {
+      const config = s.config.get(plugin);
+      if (!config) return { ok: false, status: 0, error: "the pod holds no config for this plugin" };
+      return probeLogin(config, clientId, opts.tls.ca);
+    },
+    setLag: (ms: number) => void (s.spec.lagMs = ms),
+    /** A pod that recovers loads the current config at once, as a restarted pod gets it from KIC. */
+    setStuck: (stuck: boolean) => {
+      s.spec.stuck = stuck;
+      if (!stuck && lastPushed) {
+        s.hash = lastPushed;
+        s.config = new Map(lastConfigs);
+      }
+    },
+    setRejects: (rejects: boolean) => void (s.spec.rejects = rejects),
+  }));
+
+  return {
+    ...server,
+    kicPod: kicPodName,
+    pods,
+    addSecret(namespace, name, data, labels, immutable) {
+      const encoded: Record<string, string> = {};
+      for (const [k, v] of Object.entries(data)) {
+        noteJwkValue(v);
+        encoded[k] = Buffer.from(v, "utf8").toString("base64");
+      }
+      secrets.set(key(namespace, name), {
+        apiVersion: "v1",
+        kind: "Secret",
+        type: "Opaque",
+        metadata: {
+          name,
+          namespace,
+          uid: randomUUID(),
+          resourceVersion: nextRv(),
+          creationTimestamp: rfc3339(now()),
+          ...(labels ? { labels } : {}),
+        },
+        data: encoded,
+        ...(immutable ? { immutable: true } : {}),
+      });
+    },
+    getSecret: (namespace, name) => secrets.get(key(namespace, name)),
+    secretValue: decoded,
+    addKongPlugin(spec) {
+      plugins.set(key(spec.namespace, spec.name), {
+        ...structuredClone(spec),
+        metadata: {
+          name: spec.name,
+          namespace: spec.namespace,
+          uid: randomUUID(),
+          resourceVersion: nextRv(),
+          generation: 1,
+        },
+      });
+    },
+    events: () => events,
+    syncNow: sync,
+    setWebhook: (on) => void (webhook = on),
+    async close() {
+      clearInterval(ticker);
+      for (const s of podStates) {
+        for (const t of s.timers) clearTimeout(t);
+        for (const sock of s.sockets) sock.destroy();
+        await new Promise<void>((resolve) => s.server.close(() => resolve()));
+        await s.admin.close();
+      }
+      await server.close();
+    },
+  };
+}

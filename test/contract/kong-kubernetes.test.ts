@@ -1,0 +1,567 @@
+/**
+ * Contract: the KIC (Kubernetes) Kong target through the real @kubernetes/client-node, against the fake
+ * Kubernetes API server over HTTPS (stack/kubernetes), with KIC and the Kong proxy pods simulated.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
+import type { RotatorError } from "../../src/errors.js";
+import {
+  KubernetesKongTarget,
+  SECRET_LABELS,
+  type KicApplyReceipt,
+  type KicConfirmation,
+  type KubernetesTargetConfig,
+} from "../../src/adapters/kong/kubernetes.js";
+import { ensureCa, issueServerTls, type ServerTls } from "../../stack/common/tls.js";
+import {
+  startKubernetesFake,
+  type Identity,
+  type KubernetesFake,
+  type KubernetesFakeOptions,
+} from "../../stack/kubernetes/fake.js";
+import { generateRsaJwk, type SeedJwk } from "../../stack/kong/seed.js";
+import { failure, suiteKeys } from "../support/kong-jwk.js";
+
+const CLIENT = "11111111-2222-4333-8444-555555555555";
+const NS = "kong";
+const SECRET = "orders-oidc-jwk";
+const KEY = "client_jwk";
+const PLUGIN = "orders-oidc";
+const ROTATOR_TOKEN = "k8s-token-rotator-0123456789";
+const READONLY_TOKEN = "k8s-token-readonly-0123456789";
+const NO_EVENTS_TOKEN = "k8s-token-no-events-0123456789";
+
+/** The Role docs/kong-kubernetes.md asks for. */
+const rotatorRules: Identity["rules"] = [
+  { verbs: ["get", "patch"], resources: ["secrets"], resourceNames: [SECRET], namespaces: [NS] },
+  { verbs: ["list"], resources: ["pods", "events", "kongplugins"], namespaces: [NS] },
+];
+const tokens: Record<string, Identity> = {
+  [ROTATOR_TOKEN]: { user: "system:serviceaccount:kong:key-rotator", rules: rotatorRules },
+  [READONLY_TOKEN]: {
+    user: "system:serviceaccount:kong:viewer",
+    rules: [
+      { verbs: ["get"], resources: ["secrets"], namespaces: [NS] },
+      { verbs: ["list"], resources: ["pods", "events", "kongplugins"], namespaces: [NS] },
+    ],
+  },
+  [NO_EVENTS_TOKEN]: {
+    user: "system:serviceaccount:kong:no-events",
+    rules: rotatorRules.map((r) => ({ ...r, resources: r.resources.filter((x) => x !== "events") })),
+  },
+};
+
+let tls: ServerTls;
+let k8s: KubernetesFake | undefined;
+let otherA: SeedJwk;
+let otherC: SeedJwk;
+let oldOurs: SeedJwk;
+let next: KongPrivateJwk;
+let newer: KongPrivateJwk;
+let dir: string;
+
+const retry = {
+  maxAttempts: 3,
+  baseDelayMs: 2,
+  maxDelayMs: 8,
+  attemptTimeoutMs: 2000,
+  maxRetryAfterMs: 1000,
+};
+
+async function fake(opts: Partial<KubernetesFakeOptions> = {}, seed = true): Promise<KubernetesFake> {
+  k8s = await startKubernetesFake({ tls, tokens, proxySyncMs: 100, namespace: NS, ...opts });
+  if (seed) {
+    k8s.addKongPlugin({
+      name: PLUGIN,
+      namespace: NS,
+      plugin: "openid-connect",
+      config: {
+        issuer: "https://login.microsoftonline.com/tenant/v2.0",
+        client_id: ["client-a", CLIENT, "client-c"],
+        client_auth: ["private_key_jwt", "private_key_jwt", "client_secret_post"],
+      },
+      configPatches: [{ path: "/client_jwk", valueFrom: { secretKeyRef: { name: SECRET, key: KEY } } }],
+    });
+    k8s.addSecret(NS, SECRET, { [KEY]: JSON.stringify([otherA, oldOurs, otherC]) });
+    k8s.syncNow();
+  }
+  return k8s;
+}
+
+function kubeconfig(k: KubernetesFake, token: string): string {
+  const path = join(dir, `kubeconfig-${randomBytes(4).toString("hex")}`);
+  const ca = Buffer.from(tls.ca).toString("base64");
+  writeFileSync(
+    path,
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      "clusters:",
+      `- name: fake\n  cluster:\n    server: ${k.url}\n    certificate-authority-data: ${ca}`,
+      "users:",
+      `- name: rotator\n  user:\n    token: ${token}`,
+      "contexts:",
+      `- name: fake\n  context:\n    cluster: fake\n    user: rotator\n    namespace: ${NS}`,
+      "current-context: fake",
+      "",
+    ].join("\n"),
+  );
+  return path;
+}
+
+function target(k: KubernetesFake, token = ROTATOR_TOKEN, over: Partial<KubernetesTargetConfig> = {}) {
+  return new KubernetesKongTarget({
+    target: {
+      name: "aks",
+      namespace: NS,
+      secretName: SECRET,
+      secretKey: KEY,
+      kubeconfig: kubeconfig(k, token),
+      ...over,
+    },
+    clientId: CLIENT,
+    retry,
+  });
+}
+
+const stored = (k: KubernetesFake): Record<string, unknown>[] =>
+  JSON.parse(k.secretValue(NS, SECRET, KEY) ?? "null") as Record<string, unknown>[];
+const patches = (k: KubernetesFake) => k.requests.filter((r) => r.method === "PATCH");
+
+function expectClean(e: RotatorError): void {
+  const text = `${e.message} ${e.hint} ${JSON.stringify(e.toJSON())}`;
+  for (const secret of [next.d, next.p, otherA.d, otherC.d, oldOurs.d, ROTATOR_TOKEN, READONLY_TOKEN])
+    expect(text).not.toContain(secret);
+}
+
+/** Poll confirm() until `done` (every 50 ms, at most `ms`), returning every observation. */
+async function pollConfirm(
+  t: KubernetesKongTarget,
+  jwk: KongPrivateJwk,
+  receipt: KicApplyReceipt,
+  done: (c: KicConfirmation) => boolean,
+  ms = 8000,
+): Promise<KicConfirmation[]> {
+  const seen: KicConfirmation[] = [];
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const c = await t.confirm({ kid: jwk.kid, x5t: jwk.x5t }, receipt);
+    seen.push(c);
+    if (done(c)) return seen;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return seen;
+}
+
+beforeAll(async () => {
+  tls = await issueServerTls(await ensureCa(resolve(".local/ca")));
+  dir = mkdtempSync(join(tmpdir(), "kic-contract-"));
+  ({ otherA, otherC, oldOurs, next, newer } = suiteKeys());
+});
+
+afterEach(async () => {
+  await k8s?.close();
+  k8s = undefined;
+});
+
+describe("kubernetes (KIC) target: inspect and apply", () => {
+  it("inspect finds our entry through the KongPlugin's client_id", async () => {
+    const k = await fake();
+    expect(await target(k).inspect()).toEqual([
+      {
+        pluginId: `${NS}/${PLUGIN}`,
+        clientIndex: 1,
+        kid: "kid-old",
+        alg: "PS256",
+        modulusPrefix: oldOurs.n?.slice(0, 12),
+      },
+    ]);
+  });
+
+  it("apply replaces only our entry, keeps the others' entries, writes JSON, labels the Secret, and confirms", async () => {
+    const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-1" }] });
+    const t = target(k);
+    const hashesBefore = k.pods.map((p) => p.hash);
+    const views = await t.apply(next);
+    expect([...views]).toEqual([
+      {
+        pluginId: `${NS}/${PLUGIN}`,
+        clientIndex: 1,
+        kid: next.kid,
+        x5t: next.x5t,
+        alg: "PS256",
+        modulusPrefix: next.n.slice(0, 12),
+      },
+    ]);
+    const jwks = stored(k);
+    expect(jwks[0]).toEqual(otherA);
+    expect(jwks[2]).toEqual(otherC);
+    expect(jwks[1]).toEqual(next);
+    const secret = k.getSecret(NS, SECRET);
+    expect(secret?.metadata.labels).toEqual({
+      "konghq.com/secret": "true",
+      "konghq.com/validate": "plugin",
+      "app.kubernetes.io/managed-by": "kong-entra-key-rotator",
+    });
+    const receipt = views.receipt;
+    expect(receipt).toMatchObject({
+      kind: "kubernetes",
+      wrote: true,
+      resourceVersion: secret?.metadata.resourceVersion,
+    });
+    expect(receipt.before).toEqual({ "gw-0": hashesBefore[0], "gw-1": hashesBefore[1] });
+    // By the API server's clock (Date header, whole seconds), not the local one.
+    expect(receipt.writtenAt).toMatch(/T\d\d:\d\d:\d\d\.000Z$/);
+    expect(Math.abs(Date.parse(receipt.writtenAt) - Date.now())).toBeLessThan(5000);
+    // JSON-serialisable, so the engine can persist it between runs.
+    expect(JSON.parse(JSON.stringify(receipt))).toEqual(receipt);
+    const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");
+    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+    for (const pod of k.pods) {
+      const held = pod.pluginConfig(PLUGIN)?.client_jwk as Record<string, unknown>[];
+      expect(held.map((j) => j.kid)).toEqual(["kid-a", next.kid, "kid-c"]);
+    }
+    expect(patches(k)).toHaveLength(1);
+  });
+
+  it("a second apply of the same key writes nothing and confirms on agreement", async () => {
+    const k = await fake();
+    const t = target(k);
+    const first = await t.apply(next);
+    await pollConfirm(t, next, first.receipt, (c) => c.state === "confirmed");
+    const again = await t.apply(next);
+    expect(again.receipt.wrote).toBe(false);
+    expect(patches(k)).toHaveLength(1);
+    expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, again.receipt)).toEqual({ state: "confirmed" });
+  });
+
+  it("a Secret holding the key but unlabelled gets only the labels (no config change to wait for)", async () => {
+    const k = await fake();
+    k.addSecret(NS, SECRET, { [KEY]: JSON.stringify([otherA, next, otherC]) });
+    k.syncNow();
+    const t = target(k);
+    const r = await t.apply(next);
+    expect(r.receipt.wrote).toBe(false);
+    expect(k.getSecret(NS, SECRET)?.metadata.labels).toEqual(SECRET_LABELS);
+    expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, r.receipt)).toEqual({ state: "confirmed" });
+  });
+
+  it("a concurrent writer makes the merge patch fail with 409; apply re-reads and keeps their change", async () => {
+    const k = await fake();
+    let raced = false;
+    k.hook.set(async (stage, req) => {
+      if (stage === "before" && req.method === "PATCH" && !raced) {
+        raced = true;
+        const theirs = generateRsaJwk({ kid: "kid-c2" });
+        k.addSecret(NS, SECRET, { [KEY]: JSON.stringify([otherA, oldOurs, theirs]) });
+      }
+      return undefined;
+    });
+    await target(k).apply(next);
+    expect(stored(k).map((j) => j.kid)).toEqual(["kid-a", next.kid, "kid-c2"]);
+    expect(patches(k).map((r) => r.status)).toEqual([409, 200]);
+  });
+
+  it("in-cluster: the service-account token and CA files and KUBERNETES_SERVICE_HOST/PORT", async () => {
+    const k = await fake();
+    const prefix = mkdtempSync(join(tmpdir(), "kic-sa-"));
+    const sa = join(prefix, "var/run/secrets/kubernetes.io/serviceaccount");
+    mkdirSync(sa, { recursive: true });
+    writeFileSync(join(sa, "token"), ROTATOR_TOKEN);
+    writeFileSync(join(sa, "ca.crt"), tls.ca);
+    writeFileSync(join(sa, "namespace"), NS);
+    const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+    process.env.KUBERNETES_SERVICE_HOST = "127.0.0.1";
+    process.env.KUBERNETES_SERVICE_PORT = String(k.port);
+    try {
+      const t = new KubernetesKongTarget({
+        target: { name: "aks", namespace: NS, secretName: SECRET, secretKey: KEY },
+        clientId: CLIENT,
+        retry,
+        inClusterPathPrefix: prefix,
+      });
+      expect((await t.inspect())[0]?.kid).toBe("kid-old");
+    } finally {
+      if (saved.host === undefined) delete process.env.KUBERNETES_SERVICE_HOST;
+      else process.env.KUBERNETES_SERVICE_HOST = saved.host;
+      if (saved.port === undefined) delete process.env.KUBERNETES_SERVICE_PORT;
+      else process.env.KUBERNETES_SERVICE_PORT = saved.port;
+    }
+  });
+
+  it("diagnose reports DB-less proxies and the plugin's public facts", async () => {
+    const k = await fake();
+    const d = await target(k).diagnose();
+    expect(d.node).toEqual({ database: "off", role: "traditional", version: "3.10.0.16" });
+    expect(d.plugins).toEqual([
+      expect.objectContaining({
+        pluginId: `${NS}/${PLUGIN}`,
+        name: "openid-connect",
+        clientIndex: 1,
+        clientAuth: "private_key_jwt",
+      }),
+    ]);
+    expect(JSON.stringify(d)).not.toContain(oldOurs.d);
+  });
+});
+
+describe("kubernetes (KIC) target: typed errors", () => {
+  it("RBAC without patch: names the verb and resource, and writes nothing", async () => {
+    const k = await fake();
+    const e = await failure(target(k, READONLY_TOKEN).apply(next));
+    expect(e.code).toBe("KONG_K8S_FORBIDDEN");
+    expect(e.status).toBe(403);
+    expect(e.message).toContain("patch");
+    expect(e.hint).toContain('resources: ["secrets"], verbs: ["patch"], resourceNames: ["orders-oidc-jwk"]');
+    expect(stored(k)[1]?.kid).toBe("kid-old");
+    expectClean(e);
+  });
+
+  it("checkAccess (for doctor) asks SelfSubjectAccessReview and writes nothing", async () => {
+    const k = await fake();
+    const can = (checks: { verb: string; resource: string; allowed: boolean }[]) =>
+      checks.map((c) => `${c.verb} ${c.resource} ${c.allowed ? "yes" : "no"}`);
+    expect(can(await target(k).checkAccess())).toEqual([
+      "get secrets yes",
+      "patch secrets yes",
+      "list kongplugins yes",
+      "list pods yes",
+      "list events yes",
+    ]);
+    expect(can(await target(k, READONLY_TOKEN).checkAccess())).toContain("patch secrets no");
+    expect(can(await target(k, NO_EVENTS_TOKEN).checkAccess())).toContain("list events no");
+    expect(patches(k)).toHaveLength(0);
+  });
+
+  it("an unknown token is 401", async () => {
+    const k = await fake();
+    const e = await failure(target(k, "not-a-token-at-all").inspect());
+    expect(e.code).toBe("KONG_K8S_UNAUTHORIZED");
+    expectClean(e);
+  });
+
+  it("KIC's admission webhook refuses an invalid JWK: the write fails and nothing changes", async () => {
+    const k = await fake();
+    const broken = { ...next, n: undefined } as unknown as KongPrivateJwk;
+    const rv = k.getSecret(NS, SECRET)?.metadata.resourceVersion;
+    const e = await failure(target(k).apply(broken));
+    expect(e.code).toBe("KONG_KIC_WEBHOOK_REJECTED");
+    expect(e.status).toBe(403);
+    expect(e.message).toContain("admission webhook");
+    expect(k.getSecret(NS, SECRET)?.metadata.resourceVersion).toBe(rv);
+    expectClean(e);
+  });
+
+  it("a missing Secret and a Secret no KongPlugin uses", async () => {
+    const k = await fake({}, false);
+    k.addKongPlugin({
+      name: PLUGIN,
+      namespace: NS,
+      plugin: "openid-connect",
+      config: { client_id: [CLIENT], client_auth: ["private_key_jwt"] },
+      configPatches: [{ path: "/client_jwk", valueFrom: { secretKeyRef: { name: SECRET, key: KEY } } }],
+    });
+    expect((await failure(target(k).inspect())).code).toBe("KONG_KIC_SECRET_NOT_FOUND");
+    expect((await failure(target(k, ROTATOR_TOKEN, { secretKey: "other" }).inspect())).code).toBe(
+      "KONG_PLUGIN_NOT_FOUND",
+    );
+  });
+
+  it("two KongPlugins sharing the Secret: one write when the client order agrees, refused when it does not", async () => {
+    const k = await fake();
+    const second = (name: string, clients: string[]) =>
+      k.addKongPlugin({
+        name,
+        namespace: NS,
+        plugin: "openid-connect",
+        config: { client_id: clients, client_auth: ["private_key_jwt"] },
+        configPatches: [{ path: "/client_jwk", valueFrom: { secretKeyRef: { name: SECRET, key: KEY } } }],
+      });
+    second("orders-oidc-eu", ["client-a", CLIENT, "client-c"]);
+    const views = await target(k).apply(next);
+    expect(views.map((v) => v.pluginId)).toEqual([`${NS}/${PLUGIN}`, `${NS}/orders-oidc-eu`]);
+    expect(patches(k)).toHaveLength(1);
+    second("orders-oidc-us", [CLIENT]);
+    const e = await failure(target(k).apply(newer));
+    expect(e.code).toBe("KONG_KIC_SHARED_SECRET_LAYOUT");
+    expect(stored(k)[1]?.kid).toBe(next.kid);
+  });
+
+  it("an immutable Secret is refused by the API server with a typed error", async () => {
+    const k = await fake();
+    k.addSecret(NS, SECRET, { [KEY]: JSON.stringify([otherA, oldOurs, otherC]) }, undefined, true);
+    const e = await failure(target(k).apply(next));
+    expect(e.code).toBe("KONG_KIC_SECRET_IMMUTABLE");
+    expect(e.status).toBe(422);
+    expect(stored(k)[1]?.kid).toBe("kid-old");
+  });
+
+  it("a cluster without KIC's CRDs", async () => {
+    const k = await fake({ kicCrds: false }, false);
+    expect((await failure(target(k).inspect())).code).toBe("KONG_KIC_CRD_MISSING");
+  });
+
+  it("a Secret value that is not a JSON array is refused without echoing it", async () => {
+    const k = await fake();
+    k.addSecret(NS, SECRET, { [KEY]: `{"d":"${oldOurs.d}"` });
+    const e = await failure(target(k).inspect());
+    expect(e.code).toBe("KONG_KIC_SECRET_INVALID");
+    expectClean(e);
+  });
+});
+
+describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
+  it("a lagging pod keeps the step pending, named, until it reports the new hash", async () => {
+    const k = await fake({ proxyPods: [{ name: "gw-fast" }, { name: "gw-slow", lagMs: 1500 }] });
+    const t = target(k);
+    const { receipt } = await t.apply(next);
+    const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");
+    expect(seen).toContainEqual(expect.objectContaining({ state: "pending", lagging: ["gw-slow"] }));
+    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+  });
+
+  it("a pod that never syncs stays pending (never confirmed), then confirms once it recovers", async () => {
+    const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-stuck" }] });
+    k.pods[1]?.setStuck(true);
+    const t = target(k);
+    const { receipt } = await t.apply(newer);
+    const seen = await pollConfirm(t, newer, receipt, (c) => c.state !== "pending", 1200);
+    expect(seen.every((c) => c.state === "pending")).toBe(true);
+    expect(seen.at(-1)).toMatchObject({ state: "pending", lagging: ["gw-stuck"] });
+    k.pods[1]?.setStuck(false);
+    expect(await t.confirm({ kid: newer.kid, x5t: newer.x5t }, receipt)).toEqual({ state: "confirmed" });
+  });
+
+  it("a KongConfigurationApplyFailed event after the write fails fast, naming the pods", async () => {
+    const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-bad" }] });
+    k.pods[1]?.setRejects(true);
+    const t = target(k);
+    const { receipt } = await t.apply(next);
+    const seen = await pollConfirm(t, next, receipt, (c) => c.state !== "pending");
+    expect(seen.at(-1)).toMatchObject({
+      state: "failed",
+      code: "KONG_KIC_APPLY_FAILED",
+      lagging: ["gw-bad"],
+    });
+  });
+
+  it("events spam-filtered away: no event at all, and /status still confirms", async () => {
+    const k = await fake({ priorEvents: 25, proxyPods: [{ name: "gw-0" }, { name: "gw-1" }] });
+    const t = target(k);
+    const count = () => k.events().reduce((n, e) => n + (e.count as number), 0);
+    const before = count();
+    const { receipt } = await t.apply(next);
+    const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");
+    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+    expect(count()).toBe(before);
+  });
+
+  it("a failure hidden by the spam filter is not seen as one: pending, not failed", async () => {
+    const k = await fake({ priorEvents: 25, proxyPods: [{ name: "gw-bad" }] });
+    k.pods[0]?.setRejects(true);
+    const t = target(k);
+    const { receipt } = await t.apply(next);
+    const seen = await pollConfirm(t, next, receipt, (c) => c.state !== "pending", 600);
+    expect(seen.at(-1)).toMatchObject({ state: "pending", lagging: ["gw-bad"] });
+  });
+
+  it("without the right to list events, confirmation still works from /status", async () => {
+    const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-slow", lagMs: 400 }] });
+    const t = target(k, NO_EVENTS_TOKEN);
+    const { receipt } = await t.apply(next);
+    const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");
+    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+  });
+
+  it("after a rollout replaced every snapshotted pod, the new pods confirm by agreeing on one hash", async () => {
+    const k = await fake({ proxyPods: [{ name: "gw-new-0" }, { name: "gw-new-1", lagMs: 300 }] });
+    const t = target(k);
+    const { receipt } = await t.apply(next);
+    const rolled = { ...receipt, before: { "gw-old-0": "0123456789abcdef0123456789abcdef" } };
+    const seen = await pollConfirm(t, next, rolled, (c) => c.state === "confirmed");
+    expect(seen).toContainEqual(expect.objectContaining({ state: "pending", lagging: ["gw-new-1"] }));
+    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+  });
+
+  it("429 and 5xx from the API server are retried (Retry-After honoured)", async () => {
+    const k = await fake();
+    k.faults.add({
+      method: "GET",
+      path: "/secrets/",
+      times: 1,
+      fault: { kind: "status", status: 429, retryAfter: "0" },
+    });
+    k.faults.add({ method: "PATCH", path: "/secrets/", times: 1, fault: { kind: "status", status: 503 } });
+    await target(k).apply(next);
+    expect(stored(k)[1]?.kid).toBe(next.kid);
+    expect(k.requests.filter((r) => r.fault).map((r) => `${r.method} ${r.status}`)).toEqual([
+      "GET 429",
+      "PATCH 503",
+    ]);
+  });
+
+  it("the Secret changed by someone else after our write fails the confirmation", async () => {
+    const k = await fake();
+    const t = target(k);
+    const { receipt } = await t.apply(next);
+    k.addSecret(NS, SECRET, { [KEY]: JSON.stringify([otherA, oldOurs, otherC]) });
+    expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, receipt)).toMatchObject({
+      state: "failed",
+      code: "KONG_KIC_SECRET_CHANGED",
+    });
+  });
+
+  it("no proxy pod behind the selector fails with a hint, instead of waiting forever", async () => {
+    const k = await fake();
+    const t = target(k, ROTATOR_TOKEN, { proxySelector: "app.kubernetes.io/name=nothing" });
+    const { receipt } = await t.apply(next);
+    expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, receipt)).toMatchObject({
+      state: "failed",
+      code: "KONG_KIC_NO_PROXY_PODS",
+    });
+  });
+
+  it("with proxyAdmin, each pod must also hold our kid in its Admin API", async () => {
+    const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-1" }] });
+    const caFile = join(dir, "local-ca.pem");
+    writeFileSync(caFile, tls.ca);
+    const t = target(k, ROTATOR_TOKEN, { proxyAdmin: { caFile } });
+    const { receipt } = await t.apply(next);
+    const pod = k.pods[1];
+    // gw-1's Admin API still shows the old key although its hash moved (a stale worker, say).
+    pod?.admin.faults.add({
+      path: "/plugins",
+      times: Infinity,
+      fault: {
+        kind: "status",
+        status: 200,
+        body: {
+          data: [
+            {
+              id: "p-1",
+              name: "openid-connect",
+              config: {
+                client_id: ["client-a", CLIENT],
+                client_auth: ["private_key_jwt"],
+                client_jwk: [otherA, oldOurs],
+              },
+            },
+          ],
+          next: null,
+        },
+      },
+    });
+    const seen = await pollConfirm(t, next, receipt, (c) => c.state !== "pending", 1000);
+    expect(seen.at(-1)).toMatchObject({ state: "pending", lagging: ["gw-1"] });
+    expect((seen.at(-1) as { detail: string }).detail).toContain("still holds kid kid-old");
+    pod?.admin.faults.clear();
+    expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, receipt)).toEqual({ state: "confirmed" });
+    expect(k.pods[0]?.admin.requests.map((r) => r.path)).toContainEqual(
+      expect.stringMatching(/^\/plugins\?tags=k8s-uid%3A/),
+    );
+  });
+});
