@@ -14,7 +14,7 @@
 import type { TokenCredential } from "@azure/identity";
 import { BlobServiceClient, type StoragePipelineOptions } from "@azure/storage-blob";
 import { RotatorError } from "../errors.js";
-import { registerSecret } from "../log/redact.js";
+import { registerProcessSecret } from "../log/redact.js";
 
 export interface StorageConnection {
   blob: BlobServiceClient;
@@ -64,7 +64,8 @@ function fromConnectionString(connectionString: string): StorageConnection {
     const eq = part.indexOf("=");
     if (eq < 0) continue;
     const name = part.slice(0, eq).trim().toLowerCase();
-    if (name === "accountkey" || name === "sharedaccesssignature") registerSecret(part.slice(eq + 1).trim());
+    if (name === "accountkey" || name === "sharedaccesssignature")
+      registerProcessSecret(part.slice(eq + 1).trim());
   }
   let blob: BlobServiceClient;
   try {

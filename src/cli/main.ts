@@ -30,7 +30,7 @@ import { fileURLToPath } from "node:url";
 import { credentialOf, loadConfig, type Config } from "../config/load.js";
 import { isConfigurationError, isRotatorError, toRotatorError } from "../errors.js";
 import { jsonLogger, type Logger } from "../log/logger.js";
-import { redact, redactText, registerSecret } from "../log/redact.js";
+import { redact, redactText, registerSecret, withSecretScope } from "../log/redact.js";
 import { createRuntime, type Runtime } from "../app/runtime.js";
 import {
   cancelRequested,
@@ -354,10 +354,13 @@ function cliLogger(io: CliIo, verbose: boolean): Logger {
 const isEntry =
   process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isEntry) {
-  const code = await main(process.argv.slice(2), {
-    out: (s) => process.stdout.write(s + "\n"),
-    err: (s) => process.stderr.write(s + "\n"),
-    env: process.env,
-  });
+  // One command, one secret scope: values registered for redaction are dropped when it ends.
+  const code = await withSecretScope(() =>
+    main(process.argv.slice(2), {
+      out: (s) => process.stdout.write(s + "\n"),
+      err: (s) => process.stderr.write(s + "\n"),
+      env: process.env,
+    }),
+  );
   process.exitCode = code;
 }

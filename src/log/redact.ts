@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+
 /**
  * Secret hygiene: the last line of defence before anything leaves the process (logs, alerts, HTTP
  * responses, CLI output). Code must not put secrets into messages in the first place; this scrubber
@@ -8,12 +10,65 @@
  * - compact JWS/JWE (tokens, client assertions, proofs): `eyJ...` with two or more dots;
  * - `Bearer <token>` and `Kong-Admin-Token` header values;
  * - values of private JWK members (`d p q dp dq qi k oth r t`) in JSON text;
- * - any value registered with `registerSecret` (admin tokens read from env or Key Vault).
+ * - any value registered with `registerSecret` (admin tokens read from env or Key Vault) in the current
+ *   secret scope.
+ *
+ * Registered values live only as long as the run that read them: each function invocation and CLI command
+ * runs in `withSecretScope`, registrations go to that scope (AsyncLocalStorage, so concurrent invocations
+ * do not see each other's values) and are dropped when it ends. Outside any scope a registration goes to a
+ * small bounded set (the most recent UNSCOPED_LIMIT values), so the registry never grows with the number
+ * of runs or of values rotated through Key Vault. Values the process holds for its whole life, read once
+ * from its own environment (a storage account key in AzureWebJobsStorage), are registered with
+ * `registerProcessSecret`: there are as many as the environment has, whatever the number of runs.
  */
-const known = new Set<string>();
+interface SecretScope {
+  values: Set<string>;
+  parent?: SecretScope;
+}
+
+const scopes = new AsyncLocalStorage<SecretScope>();
+const UNSCOPED_LIMIT = 16;
+const unscoped = new Set<string>();
+const processWide = new Set<string>();
+
+export function registerProcessSecret(value: string | undefined): void {
+  if (value && value.length >= 6) processWide.add(value);
+}
 
 export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 6) known.add(value);
+  if (!value || value.length < 6) return;
+  const scope = scopes.getStore();
+  if (scope) {
+    scope.values.add(value);
+    return;
+  }
+  unscoped.delete(value);
+  unscoped.add(value);
+  if (unscoped.size > UNSCOPED_LIMIT) unscoped.delete(unscoped.values().next().value as string);
+}
+
+/** Run `fn` with its own secret registrations (nested scopes also redact the outer scopes' values). */
+export async function withSecretScope<T>(fn: () => Promise<T>): Promise<T> {
+  const parent = scopes.getStore();
+  const scope: SecretScope = { values: new Set(), ...(parent ? { parent } : {}) };
+  try {
+    return await scopes.run(scope, fn);
+  } finally {
+    scope.values.clear();
+  }
+}
+
+/** How many values the redactor holds for the caller's context (tests prove it does not grow). */
+export function registeredSecretCount(): number {
+  let n = unscoped.size + processWide.size;
+  for (let s = scopes.getStore(); s; s = s.parent) n += s.values.size;
+  return n;
+}
+
+function* registered(): Generator<string> {
+  for (let s = scopes.getStore(); s; s = s.parent) yield* s.values;
+  yield* unscoped;
+  yield* processWide;
 }
 
 const PEM_PRIVATE = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g;
@@ -30,7 +85,7 @@ export function redactText(text: string): string {
     .replace(COMPACT_JWT, REDACTED)
     .replace(BEARER, `$1 ${REDACTED}`)
     .replace(PRIVATE_MEMBER, `$1"${REDACTED}"`);
-  for (const s of known) if (out.includes(s)) out = out.split(s).join(REDACTED);
+  for (const s of registered()) if (out.includes(s)) out = out.split(s).join(REDACTED);
   return out;
 }
 

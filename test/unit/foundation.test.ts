@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { formatDuration, parseDuration } from "../../src/duration.js";
 import { backoffDelay, defaultRetryPolicy, parseRetryAfter, withRetry } from "../../src/http/retry.js";
-import { redact, redactText, registerSecret, REDACTED } from "../../src/log/redact.js";
+import {
+  redact,
+  redactText,
+  registeredSecretCount,
+  registerSecret,
+  REDACTED,
+  withSecretScope,
+} from "../../src/log/redact.js";
 import { RotatorError } from "../../src/errors.js";
 import type { Clock } from "../../src/clock.js";
 
@@ -87,6 +94,39 @@ describe("retry policy", () => {
 });
 
 describe("secret hygiene", () => {
+  it("forgets the secrets of a run when it ends: the registry does not grow across runs", async () => {
+    const baseline = registeredSecretCount();
+    for (let run = 0; run < 50; run++) {
+      const secret = `kv-secret-of-run-${run}-${"x".repeat(20)}`;
+      await withSecretScope(async () => {
+        registerSecret(secret);
+        await new Promise((r) => setImmediate(r));
+        expect(redactText(`leak ${secret}`)).toBe(`leak ${REDACTED}`);
+        expect(registeredSecretCount()).toBe(baseline + 1);
+      });
+      // After the run: no longer held (the patterns still apply to PEMs, tokens and JWK members).
+      expect(redactText(`later ${secret}`)).toBe(`later ${secret}`);
+    }
+    expect(registeredSecretCount()).toBe(baseline);
+  });
+
+  it("keeps concurrent runs apart and bounds registrations made outside any run", async () => {
+    await Promise.all(
+      ["run-a-secret-value", "run-b-secret-value"].map((mine, i, all) =>
+        withSecretScope(async () => {
+          registerSecret(mine);
+          await new Promise((r) => setTimeout(r, 5));
+          expect(redactText(mine)).toBe(REDACTED);
+          expect(redactText(all[1 - i]!)).toBe(all[1 - i]);
+        }),
+      ),
+    );
+    const baseline = registeredSecretCount();
+    for (let i = 0; i < 100; i++) registerSecret(`unscoped-secret-${i}-padding`);
+    expect(registeredSecretCount()).toBeLessThanOrEqual(baseline + 16);
+    expect(redactText("unscoped-secret-99-padding")).toBe(REDACTED);
+  });
+
   it("scrubs PEM keys, tokens, bearer headers, private JWK members and registered secrets", () => {
     registerSecret("kong-admin-s3cret-token");
     const text = [

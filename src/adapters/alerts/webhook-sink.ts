@@ -30,7 +30,7 @@ import {
   type RetryPolicy,
 } from "../../http/retry.js";
 import { silentLogger, type Logger } from "../../log/logger.js";
-import { redactText, registerSecret } from "../../log/redact.js";
+import { redactText, registerProcessSecret } from "../../log/redact.js";
 import type { AlertEvent, AlertSink } from "../../ports.js";
 
 export type WebhookFormat = "generic" | "teams" | "slack";
@@ -86,7 +86,8 @@ export function createWebhookSink(opts: WebhookSinkOptions): AlertSink {
       "Set alerts.webhooks[].url to the webhook's https URL (plain http only to 127.0.0.1 / localhost).",
     );
   const url = new URL(opts.url);
-  registerSecret(opts.url);
+  // Lives as long as the runtime that holds the sink (configuration): registered for the process.
+  registerProcessSecret(opts.url);
   const format = opts.format ?? "generic";
   const name = webhookSinkName(url.host, format);
   const clock = opts.clock ?? systemClock;
