@@ -1,6 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { isRotatorError } from "../errors.js";
-import { errorResponse, json, problem } from "./http.js";
+import { withSecretScope } from "../log/redact.js";
+import { authorize, callerOf, errorResponse, json, problem } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 
 /**
@@ -8,10 +9,13 @@ import { functionsRuntime } from "./runtime.js";
  * secrets: lines carry identifiers, codes and hints only). A configuration that does not load is reported
  * as fail lines with the offending paths. 200 with `ok: false` when a check fails: the diagnosis worked.
  */
-export async function doctorHttpHandler(
-  req: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
+export function doctorHttpHandler(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return withSecretScope(() => handle(req, context));
+}
+
+async function handle(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const denied = authorize(callerOf(req), "read");
+  if (denied) return denied;
   const name = req.query.get("credential") ?? undefined;
   try {
     // Loaded on first use, not at module load: doctor pulls in the storage SDK (cold start).

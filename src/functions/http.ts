@@ -135,29 +135,115 @@ export async function readJsonBody(req: HttpRequest): Promise<BodyResult> {
   }
 }
 
+/** The actor written to the audit line when App Service authentication did not identify the caller. */
+export const FUNCTION_KEY_CALLER = "function-key caller";
+
+export const OPERATOR_ROLE = "Rotation.Operator";
+export const READER_ROLE = "Rotation.Reader";
+
+export interface Caller {
+  /** Who, for the audit line: the principal's name or id, or FUNCTION_KEY_CALLER. */
+  actor: string;
+  /** True only when App Service authentication is on and set a principal that decodes. */
+  authenticated: boolean;
+  /** App roles of the authenticated principal (empty otherwise). */
+  roles: string[];
+  /** App Service authentication is enabled on this app (the platform's WEBSITE_AUTH_ENABLED). */
+  authEnabled: boolean;
+}
+
 /**
- * The caller, from App Service authentication's `x-ms-client-principal` (base64 JSON) when present
- * (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities), else
- * `x-ms-client-principal-name`, else "function-key".
+ * App Service authentication sets WEBSITE_AUTH_ENABLED=True in the app's environment when it is on
+ * (https://learn.microsoft.com/azure/app-service/reference-app-settings#authentication--authorization).
  */
-export function callerOf(req: HttpRequest): string {
+export function appServiceAuthEnabled(env: NodeJS.ProcessEnv): boolean {
+  return env.WEBSITE_AUTH_ENABLED?.toLowerCase() === "true";
+}
+
+interface ClientPrincipal {
+  auth_typ?: unknown;
+  name_typ?: unknown;
+  role_typ?: unknown;
+  claims?: unknown;
+}
+
+/**
+ * The caller. `x-ms-client-principal` (base64 JSON: auth_typ, name_typ, role_typ, claims[{typ, val}]) is
+ * trusted only when App Service authentication is enabled: then the platform strips any such header sent
+ * by a client and sets its own ("External requests aren't allowed to set these headers, so they're present
+ * only if set by App Service", https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities).
+ * Without it anyone holding the function key could write the header, so it is ignored and the actor is
+ * FUNCTION_KEY_CALLER. A header that does not decode to a principal with claims is ignored too.
+ */
+export function callerOf(req: HttpRequest, env: NodeJS.ProcessEnv = process.env): Caller {
+  const authEnabled = appServiceAuthEnabled(env);
+  const anonymous: Caller = { actor: FUNCTION_KEY_CALLER, authenticated: false, roles: [], authEnabled };
   const encoded = req.headers.get("x-ms-client-principal");
-  if (encoded) {
-    try {
-      const p = JSON.parse(Buffer.from(encoded, "base64").toString("utf8")) as {
-        userDetails?: unknown;
-        userId?: unknown;
-        claims?: { typ: string; val: string }[];
-      };
-      const name =
-        typeof p.userDetails === "string"
-          ? p.userDetails
-          : p.claims?.find((c) => c.typ === "name" || c.typ.endsWith("/upn"))?.val;
-      if (name) return name.slice(0, 200);
-      if (typeof p.userId === "string") return p.userId.slice(0, 200);
-    } catch {
-      return "unparseable-principal";
-    }
+  if (!authEnabled || !encoded) return anonymous;
+  let p: ClientPrincipal;
+  try {
+    p = JSON.parse(Buffer.from(encoded, "base64").toString("utf8")) as ClientPrincipal;
+  } catch {
+    return anonymous;
   }
-  return req.headers.get("x-ms-client-principal-name")?.slice(0, 200) ?? "function-key";
+  if (p === null || typeof p !== "object" || !Array.isArray(p.claims)) return anonymous;
+  const claims = p.claims.filter(
+    (c): c is { typ: string; val: string } =>
+      c !== null && typeof c === "object" && typeof c.typ === "string" && typeof c.val === "string",
+  );
+  const of = (...types: unknown[]) => claims.filter((c) => types.includes(c.typ)).map((c) => c.val);
+  // Entra access tokens carry app roles as `roles` claims; role_typ names the type the platform used.
+  const roles = [...new Set(of("roles", p.role_typ))];
+  const name =
+    of(
+      p.name_typ,
+      "name",
+      "preferred_username",
+      "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
+    )[0] ??
+    of("http://schemas.microsoft.com/identity/claims/objectidentifier", "oid", "appid", "azp")[0] ??
+    req.headers.get("x-ms-client-principal-name") ??
+    undefined;
+  if (!name) return anonymous;
+  return { actor: name.slice(0, 200), authenticated: true, roles, authEnabled };
+}
+
+export type Access = "read" | "rotate";
+
+/**
+ * Authorization on top of the function key (every route is authLevel "function", so the host has checked
+ * the key before the handler runs). With App Service authentication on:
+ * - rotate needs an authenticated principal holding the Rotation.Operator app role (401 without a
+ *   principal, 403 without the role): a shared key alone cannot start a rotation;
+ * - reads need nothing more than the key, but a principal that is present must hold Rotation.Reader or
+ *   Rotation.Operator.
+ * Without App Service authentication the key is the only gate, as before.
+ */
+export function authorize(caller: Caller, access: Access): HttpResponseInit | undefined {
+  if (!caller.authEnabled) return undefined;
+  if (access === "rotate") {
+    if (!caller.authenticated)
+      return problem(
+        401,
+        "AUTHENTICATION_REQUIRED",
+        "a manual rotation needs a signed-in caller",
+        `Call with an Entra access token for the rotator's API, issued to a principal that holds the ${OPERATOR_ROLE} app role (docs/permissions.md).`,
+      );
+    if (!caller.roles.includes(OPERATOR_ROLE))
+      return problem(
+        403,
+        "ROLE_REQUIRED",
+        `${caller.actor} does not hold the ${OPERATOR_ROLE} app role`,
+        `Ask an administrator to assign the ${OPERATOR_ROLE} app role of the rotator's API to you (docs/permissions.md).`,
+      );
+    return undefined;
+  }
+  if (caller.authenticated && !caller.roles.some((r) => r === READER_ROLE || r === OPERATOR_ROLE))
+    return problem(
+      403,
+      "ROLE_REQUIRED",
+      `${caller.actor} holds neither the ${READER_ROLE} nor the ${OPERATOR_ROLE} app role`,
+      `Ask an administrator to assign the ${READER_ROLE} app role of the rotator's API to you (docs/permissions.md).`,
+    );
+  return undefined;
 }

@@ -3,7 +3,8 @@ import { z } from "zod";
 import { cancelRequested, rotate } from "../app/service.js";
 import { isRotatorError } from "../errors.js";
 import { parseDuration } from "../duration.js";
-import { callerOf, errorResponse, json, problem, readJsonBody } from "./http.js";
+import { withSecretScope } from "../log/redact.js";
+import { authorize, callerOf, errorResponse, json, problem, readJsonBody } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 
 const bodySchema = z
@@ -30,10 +31,14 @@ const bodySchema = z
  */
 const BUDGET_MS = Math.min(parseDuration(process.env.ROTATE_HTTP_BUDGET ?? "PT3M") ?? 180_000, 220_000);
 
-export async function rotateHttpHandler(
-  req: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
+export function rotateHttpHandler(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return withSecretScope(() => handle(req, context));
+}
+
+async function handle(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const caller = callerOf(req);
+  const denied = authorize(caller, "rotate");
+  if (denied) return denied;
   const name = req.params.name ?? "";
   const body = await readJsonBody(req);
   if (!body.ok) return body.response;
@@ -54,10 +59,11 @@ export async function rotateHttpHandler(
         `no credential named "${name.slice(0, 64)}"`,
         "GET /api/credentials lists the configured names.",
       );
-    const actor = callerOf(req);
+    const actor = caller.actor;
     rt.logger.log("info", "ManualRotationAudit", {
       credential: name,
       actor,
+      authenticated: caller.authenticated,
       reason: parsed.data.reason,
       force: parsed.data.force === true,
       rollback: parsed.data.rollback === true,

@@ -1,11 +1,16 @@
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { rotateAll } from "../app/service.js";
+import { withSecretScope } from "../log/redact.js";
 import { functionsRuntime } from "./runtime.js";
 
 /** Hourly by default; ROTATION_SCHEDULE (NCRONTAB, six fields) overrides. Timer runs are singletons. */
 export const ROTATION_SCHEDULE = process.env.ROTATION_SCHEDULE ?? "0 0 * * * *";
 
-export async function rotationTimerHandler(timer: Timer, context: InvocationContext): Promise<void> {
+export function rotationTimerHandler(timer: Timer, context: InvocationContext): Promise<void> {
+  return withSecretScope(() => run(timer, context));
+}
+
+async function run(timer: Timer, context: InvocationContext): Promise<void> {
   const rt = await functionsRuntime();
   const results = await rotateAll(rt, {
     trigger: "timer",

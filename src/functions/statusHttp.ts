@@ -1,17 +1,21 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { status } from "../app/service.js";
 import { renderStatusPage } from "../app/status-page.js";
-import { errorResponse, html, json, problem, prefersHtml } from "./http.js";
+import { withSecretScope } from "../log/redact.js";
+import { authorize, callerOf, errorResponse, html, json, problem, prefersHtml } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 
 /**
  * GET /api/credentials and /api/credentials/{name}: generations, targets, open alerts, last success/failure.
  * No secrets. With `Accept: text/html` preferred over JSON (a browser), the same views as the status page.
  */
-export async function statusHttpHandler(
-  req: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
+export function statusHttpHandler(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return withSecretScope(() => handle(req, context));
+}
+
+async function handle(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const denied = authorize(callerOf(req), "read");
+  if (denied) return denied;
   const name = req.params.name;
   try {
     const rt = await functionsRuntime();

@@ -1,11 +1,16 @@
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { syncCheck } from "../app/service.js";
+import { withSecretScope } from "../log/redact.js";
 import { functionsRuntime } from "./runtime.js";
 
 /** Every 15 minutes by default; SYNC_CHECK_SCHEDULE overrides. */
 export const SYNC_CHECK_SCHEDULE = process.env.SYNC_CHECK_SCHEDULE ?? "0 */15 * * * *";
 
-export async function syncCheckTimerHandler(_timer: Timer, context: InvocationContext): Promise<void> {
+export function syncCheckTimerHandler(_timer: Timer, context: InvocationContext): Promise<void> {
+  return withSecretScope(() => run(_timer, context));
+}
+
+async function run(_timer: Timer, context: InvocationContext): Promise<void> {
   const rt = await functionsRuntime();
   for (const r of await syncCheck(rt)) {
     if (r.kind === "checked")

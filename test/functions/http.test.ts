@@ -24,6 +24,8 @@ import { functionsRuntime, setFunctionsRuntime } from "../../src/functions/runti
 import {
   bodyText,
   CERT_NAME,
+  clientPrincipal,
+  withAppServiceAuth,
   expectNoSecrets,
   httpRequest,
   invocation,
@@ -117,15 +119,6 @@ const ourKid = () =>
   (h.stack.kong.getPlugin(h.stack.pluginId)!.config.client_jwk as Record<string, unknown>[])[1]?.kid as
     string | undefined;
 const versions = () => h.stack.keyVault.versions(CERT_NAME);
-const principal = (userDetails: string) =>
-  Buffer.from(
-    JSON.stringify({
-      identityProvider: "aad",
-      userId: "0b1c2d3e",
-      userDetails,
-      userRoles: ["anonymous", "authenticated"],
-    }),
-  ).toString("base64");
 
 beforeAll(async () => {
   h = await startHarness();
@@ -270,11 +263,13 @@ describe("POST rotate: behaviour on the stack", () => {
 
   it("a forced rotation answers 202 with plan, steps and status, and is audited with the caller and reason", async () => {
     const old = ourKid()!;
-    const res = await post(
-      CREDENTIAL,
-      { force: true, reason: "quarterly drill" },
-      { "x-ms-client-principal": principal("alice@contoso.example") },
-      "inv-forced-1",
+    const res = await withAppServiceAuth(() =>
+      post(
+        CREDENTIAL,
+        { force: true, reason: "quarterly drill" },
+        { "x-ms-client-principal": clientPrincipal("alice@contoso.example", ["Rotation.Operator"]) },
+        "inv-forced-1",
+      ),
     );
     expect(res.status).toBe(202);
     expect(res.headers).toMatchObject({ "cache-control": "no-store" });
@@ -305,7 +300,7 @@ describe("POST rotate: behaviour on the stack", () => {
     });
   });
 
-  it("audits callers without App Service authentication as their principal name or the function key", async () => {
+  it("without App Service authentication, principal headers are not trusted: the actor is the function-key caller", async () => {
     await post(
       CREDENTIAL,
       { dryRun: true, reason: "who am i" },
@@ -320,9 +315,14 @@ describe("POST rotate: behaviour on the stack", () => {
       "inv-garbled",
     );
     const actor = (id: string) => h.events("ManualRotationAudit").find((e) => e.invocationId === id)?.actor;
-    expect(actor("inv-named")).toBe("bob@contoso.example");
-    expect(actor("inv-key")).toBe("function-key");
-    expect(actor("inv-garbled")).toBe("unparseable-principal");
+    await post(
+      CREDENTIAL,
+      { dryRun: true },
+      { "x-ms-client-principal": clientPrincipal("mallory@contoso.example", ["Rotation.Operator"]) },
+      "inv-forged",
+    );
+    for (const id of ["inv-named", "inv-key", "inv-garbled", "inv-forged"])
+      expect(actor(id)).toBe("function-key caller");
   });
 
   it("a failed run reports its error code and hint; status then shows the last failure", async () => {
