@@ -25,6 +25,7 @@ import { createDeferredWebhookSink } from "../adapters/alerts/webhook-sink.js";
 import { createBlobAlertStateStore } from "../adapters/alerts/state-blob.js";
 import { createMemoryAlertStateStore } from "../adapters/alerts/state-memory.js";
 import type { EnginePorts } from "../engine/types.js";
+import { tracedPorts } from "../telemetry/tracing.js";
 import { serviceCredential } from "./identity.js";
 
 export interface RuntimeOptions {
@@ -169,13 +170,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     storage: storage?.describe ?? "none (in-memory; --no-other-writer)",
     ...(storage ? { blob: storage.blob } : {}),
     credential: (name) => credentialOf(config, name),
-    enginePorts: (cred) => ({
-      store,
-      directory: directoryFor(cred),
-      tokens,
-      kong: kongTargets(cred),
-      clock,
-      logger,
-    }),
+    // Every Key Vault, Graph, token endpoint and Kong call runs in a span (no-op without telemetry).
+    enginePorts: (cred) =>
+      tracedPorts(
+        { store, directory: directoryFor(cred), tokens, kong: kongTargets(cred), clock, logger },
+        cred.name,
+      ),
   };
 }

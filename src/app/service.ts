@@ -21,6 +21,7 @@ import type { ManualRequest } from "../engine/requests.js";
 import type { SafeError } from "../engine/types.js";
 import type { RunRecord } from "../ports.js";
 import type { OpenAlert } from "../adapters/alerts/dedup.js";
+import { recordRotation, recordStatus, recordStep } from "../telemetry/metrics.js";
 import type { Runtime } from "./runtime.js";
 import { judgeNotStarted, judgeRun, judgeSync, judgeSyncError, reportJudgements } from "./alert-evidence.js";
 
@@ -75,6 +76,7 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
       rollback: req.rollback,
       reason: req.reason,
     });
+    measure(rt, report, req.trigger);
     return { credential: name, kind: "done", report };
   }
   const lease = await rt.leases.tryAcquire(name, holderId(req.trigger));
@@ -101,6 +103,7 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
       signal,
       ...(req.onProgress ? { onProgress: req.onProgress } : {}),
     });
+    measure(rt, report, req.trigger);
     const manual = req.trigger === "http" || req.trigger === "cli";
     if (manual && !submitted && (report.outcome === "failed" || report.outcome === "stuck") && report.error)
       await recordUnfinished(cred, ports, {
@@ -159,6 +162,14 @@ export async function rotateAll(rt: Runtime, req: RotateRequest): Promise<BatchR
     }
   }
   return results;
+}
+
+/** Metrics of one run (src/telemetry/metrics.ts): outcome, step durations, and the status it ended on. */
+function measure(rt: Runtime, report: RunReport, trigger: Trigger): void {
+  recordRotation(report.credential, report.outcome, trigger);
+  for (const s of report.steps)
+    if (s.status !== "skipped") recordStep(report.credential, s.action, s.status, s.durationMs);
+  if (report.status) recordStatus(report.status, rt.clock.now());
 }
 
 async function afterRun(
@@ -223,7 +234,9 @@ export async function status(rt: Runtime, name?: string): Promise<CredentialView
       );
       try {
         const snapshot = await observe(cred, rt.enginePorts(cred));
-        return { ...credentialStatus(snapshot, rt.clock.now()), ...history, ...alerts };
+        const view: CredentialView = { ...credentialStatus(snapshot, rt.clock.now()), ...history, ...alerts };
+        recordStatus(view, rt.clock.now());
+        return view;
       } catch (e) {
         // A request stays visible while Graph or Kong is down: it lives in Key Vault.
         const request = await pendingRequestOf(cred, rt.enginePorts(cred)).catch(() => undefined);
@@ -261,6 +274,15 @@ export async function syncCheck(rt: Runtime, names?: string[]): Promise<SyncResu
         reapply: rt.config.sync.reapplyOnDrift,
         expiryWarningMs: rt.config.alerts.expiryWarningMs,
       });
+      // The gauges show the state after re-applying: a target put back on the active key is not drifting.
+      const reapplied = new Set(report.findings.flatMap((f) => (f.reapplied && f.target ? [f.target] : [])));
+      recordStatus(
+        {
+          ...report.status,
+          targets: report.status.targets.map((t) => (reapplied.has(t.name) ? { ...t, inSync: true } : t)),
+        },
+        rt.clock.now(),
+      );
       await alertSync(rt, cred, report);
       results.push({ credential: cred.name, kind: "checked", report });
     } catch (e) {

@@ -1,4 +1,8 @@
-/** Entry point for the Functions host (package.json "main"): registers every function. */
+/**
+ * Entry point for the Functions host (package.json "main"): starts telemetry when configured (first, so
+ * its setup precedes the registrations), then registers every function.
+ */
+import "./telemetry.js";
 import "./rotationTimer.js";
 import "./syncCheckTimer.js";
 import "./rotateHttp.js";

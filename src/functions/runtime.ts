@@ -4,6 +4,21 @@
  */
 import { RotatorError } from "../errors.js";
 import type { Runtime } from "../app/runtime.js";
+import { jsonLogger, type Logger } from "../log/logger.js";
+import { otelLogger } from "../log/otel.js";
+import { CUSTOM_EVENTS, telemetryConfigured } from "../telemetry/azure.js";
+import { INSTRUMENTATION_NAME } from "../telemetry/metrics.js";
+
+/**
+ * With telemetry configured, the rotator's structured events go out as OpenTelemetry log records (fields as
+ * customDimensions; alert and run events as customEvents). Without it, JSON lines on stderr, which the
+ * host shows in its console (`func start`).
+ */
+export function functionsLogger(env: NodeJS.ProcessEnv = process.env): Logger {
+  return telemetryConfigured(env)
+    ? otelLogger({ name: INSTRUMENTATION_NAME, customEvents: CUSTOM_EVENTS })
+    : jsonLogger();
+}
 
 let cached: Promise<Runtime> | undefined;
 
@@ -22,7 +37,7 @@ export function functionsRuntime(): Promise<Runtime> {
       import("../config/load.js"),
       import("../app/runtime.js"),
     ]);
-    return createRuntime({ config: await loadConfig(path) });
+    return createRuntime({ config: await loadConfig(path), logger: functionsLogger() });
   })();
   cached.catch(() => (cached = undefined));
   return cached;

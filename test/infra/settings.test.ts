@@ -30,7 +30,9 @@ type Exception =
   /** Read by the code as an alternative form of a setting infra sets another way; infra must not set both. */
   | { kind: "alternative"; to: string; why: string }
   /** Read through a name the configuration file gives (a dynamic read); infra and the example set the documented name. */
-  | { kind: "config-named"; why: string };
+  | { kind: "config-named"; why: string }
+  /** Read by the code, set by the platform itself: neither infra nor the local example may set it. */
+  | { kind: "platform"; why: string };
 
 const EXCEPTIONS: Record<string, Exception> = {
   // ---- local-only: code paths for running outside Azure ----
@@ -84,11 +86,11 @@ const EXCEPTIONS: Record<string, Exception> = {
     where: ["infra"],
     why: "host storage with the user-assigned identity; the rotator itself uses AZURE_CLIENT_ID (same value)",
   },
-  APPLICATIONINSIGHTS_CONNECTION_STRING: { kind: "host-only", where: ["infra"], why: "host telemetry" },
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: {
-    kind: "host-only",
-    where: ["infra"],
-    why: "host telemetry with the managed identity (local auth is off)",
+
+  // ---- set by the platform ----
+  WEBSITE_AUTH_ENABLED: {
+    kind: "platform",
+    why: "App Service sets it to True when App Service authentication is on; the HTTP functions trust x-ms-client-principal only then",
   },
 
   // ---- named by the configuration file ----
@@ -150,7 +152,10 @@ function parityProblems(input: ParityInput): string[] {
     const at = where.join(", ");
     if (ex?.kind === "host-only")
       problems.push(`${name} is listed as host-only but the code reads it (${at})`);
-    if (ex?.kind === "local-only") {
+    if (ex?.kind === "platform") {
+      if (infra.has(name)) problems.push(`${name} is set by the platform but infra sets it`);
+      if (local.has(name)) problems.push(`${name} is set by the platform but the local example sets it`);
+    } else if (ex?.kind === "local-only") {
       if (infra.has(name)) problems.push(`${name} is local-only but infra sets it`);
     } else if (ex?.kind === "alternative") {
       if (infra.has(name))
@@ -158,7 +163,7 @@ function parityProblems(input: ParityInput): string[] {
       if (!infra.has(ex.to)) problems.push(`${name} is an alternative to ${ex.to}, which infra does not set`);
     } else if (!infra.has(name))
       problems.push(`code reads ${name} (${at}) but infra/app/rotator.bicep does not set it`);
-    if (!documentedLocally(name))
+    if (ex?.kind !== "platform" && !documentedLocally(name))
       problems.push(`code reads ${name} (${at}) but local.settings.example.json does not document it`);
     if (!input.docs.includes(name))
       problems.push(`code reads ${name} (${at}) but neither README.md nor infra/README.md mentions it`);
@@ -195,7 +200,10 @@ function parityProblems(input: ParityInput): string[] {
 
   // Stale exceptions hide future drift: each must still describe something true.
   for (const [name, ex] of Object.entries(EXCEPTIONS)) {
-    if ((ex.kind === "local-only" || ex.kind === "alternative") && !input.code.has(name))
+    if (
+      (ex.kind === "local-only" || ex.kind === "alternative" || ex.kind === "platform") &&
+      !input.code.has(name)
+    )
       problems.push(`exception ${name} (${ex.kind}): the code no longer reads it`);
     if (ex.kind === "host-only")
       for (const place of ex.where)
@@ -283,13 +291,23 @@ describe("parity checker", () => {
     ]);
   });
 
+  it("reports a platform-set setting that infra or the local example sets", () => {
+    const input = base();
+    input.infra.push("WEBSITE_AUTH_ENABLED");
+    input.local.push("WEBSITE_AUTH_ENABLED");
+    expect(parityProblems(input)).toEqual([
+      "WEBSITE_AUTH_ENABLED is set by the platform but infra sets it",
+      "WEBSITE_AUTH_ENABLED is set by the platform but the local example sets it",
+    ]);
+  });
+
   it("reports unexplained dynamic reads and stale exceptions", () => {
     const input = base();
     input.dynamic.push({ path: "src/y.ts", expr: "name" });
-    input.infra = input.infra.filter((s) => s !== "APPLICATIONINSIGHTS_AUTHENTICATION_STRING");
+    input.infra = input.infra.filter((s) => s !== "AzureWebJobsStorage__credential");
     expect(parityProblems(input)).toEqual([
       "src/y.ts reads env[name], a name computed at run time: explain it in DYNAMIC_READS",
-      "exception APPLICATIONINSIGHTS_AUTHENTICATION_STRING (host-only, infra): not set there any more",
+      "exception AzureWebJobsStorage__credential (host-only, infra): not set there any more",
     ]);
   });
 });
