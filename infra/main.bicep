@@ -75,6 +75,23 @@ param operatorPrincipalType string = 'User'
 @description('Key Vault purge protection (cannot be turned off once on).')
 param keyVaultPurgeProtection bool = true
 
+// ---- Key Vault network (docs/permissions.md, "Network") ----
+
+@description('Key Vault public network access: Enabled (default) or Disabled (private endpoint only; then set keyVaultPrivateEndpointSubnetId and give the Function App VNet integration).')
+@allowed(['Enabled', 'Disabled'])
+param keyVaultPublicNetworkAccess string = 'Enabled'
+
+@description('Optional Key Vault firewall: public IPv4 addresses or CIDR ranges allowed (e.g. the operators\' egress). When set, other public callers are denied; trusted Azure services still bypass.')
+param keyVaultAllowedIpRanges array = []
+
+@description('Optional subnet (resource id) for a Key Vault private endpoint; the privatelink DNS zone is created and linked to that subnet\'s VNet.')
+param keyVaultPrivateEndpointSubnetId string = ''
+
+// ---- identity on the HTTP functions (docs/permissions.md, "Manual rotation") ----
+
+@description('Optional client id of the Entra app registration that represents the rotator\'s API (app roles Rotation.Operator and Rotation.Reader, identifier URI api://<client id>). When set, App Service authentication is turned on and POST /api/credentials/{name}/rotate needs the Rotation.Operator role.')
+param authClientId string = ''
+
 @description('Optional base URL of docs/runbooks, linked from each alert.')
 param runbookBaseUrl string = ''
 
@@ -83,6 +100,9 @@ var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-rotator-${resourceToken}'
 // Container names: 3-63 lower-case letters, digits and dashes.
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
+// The rotator's own blob containers (src/adapters: lease/blob.ts, alerts/state-blob.ts, history/blob.ts),
+// created here so that the operator's role can be scoped to them alone.
+var rotatorContainerNames = ['rotator-locks', 'rotator-alerts', 'rotator-runs']
 var createVnet = empty(vnetIntegrationSubnetId) && !empty(vnetAddressPrefix)
 
 resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
@@ -110,6 +130,7 @@ module storage 'core/storage/storage-account.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    rotatorContainerNames: rotatorContainerNames
   }
 }
 
@@ -124,6 +145,21 @@ module keyVault 'core/security/keyvault.bicep' = {
     enablePurgeProtection: keyVaultPurgeProtection
     kongAdminTokenSecretName: kongAdminTokenSecretName
     kongAdminToken: kongAdminToken
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
+    publicNetworkAccess: keyVaultPublicNetworkAccess
+    allowedIpRanges: keyVaultAllowedIpRanges
+  }
+}
+
+module keyVaultPrivateEndpoint 'core/security/keyvault-private-endpoint.bicep' = if (!empty(keyVaultPrivateEndpointSubnetId)) {
+  name: 'keyvault-private-endpoint'
+  scope: rg
+  params: {
+    name: 'pe-kv-rotator-${resourceToken}'
+    location: location
+    tags: tags
+    vaultId: keyVault.outputs.id
+    subnetId: keyVaultPrivateEndpointSubnetId
   }
 }
 
@@ -160,6 +196,7 @@ module rbac 'app/rbac.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
+    rotatorContainerNames: storage.outputs.rotatorContainerNames
   }
 }
 
@@ -186,6 +223,7 @@ module rotator 'app/rotator.bicep' = {
     syncCheckSchedule: syncCheckSchedule
     rotateHttpBudget: rotateHttpBudget
     virtualNetworkSubnetId: !empty(vnetIntegrationSubnetId) ? vnetIntegrationSubnetId : (createVnet ? vnet.outputs.appSubnetId : '')
+    authClientId: authClientId
   }
 }
 

@@ -1,22 +1,20 @@
-// Azure Monitor alerting on the rotator's structured log events.
+// Azure Monitor alerting on the rotator's own telemetry: custom events and custom metrics that the
+// Function App's worker exports itself with OpenTelemetry (src/telemetry/azure.ts, Azure Monitor
+// exporters, authenticated with the managed identity), not console lines the host may or may not forward.
 //
-// How the events reach Application Insights: the rotator writes one JSON object per line to stderr
-// (src/log/logger.ts), e.g.
-//   {"time":"...","level":"error","event":"KeyRotationFailed","status":"firing","credential":"orders-api",
-//    "target":"prod","phase":"activate","code":"KONG_UNREACHABLE","message":"...","hint":"...","alertTime":"..."}
-// and the Functions host forwards the worker's console output to the `traces` table, the line being the
-// trace's `message`. The queries below therefore parse the JSON object out of `message`.
-//
-// The events (src/adapters/alerts/log-sink.ts, src/app/service.ts, src/engine/reconcile.ts):
-//   - KeyRotationFailed / KeySyncDrift / KeyExpiring with status firing | reminder | resolved. The rotator
-//     deduplicates (state in blob storage): one `firing` on the transition to failing, a `reminder` every
-//     alerts.remindEvery while it persists, one `resolved` only on evidence of recovery
-//     (docs/runbooks/alerts.md). A rule fires while a condition's latest row is firing/reminder and, being
-//     stateful (autoMitigate), resolves when its latest row is `resolved`: it looks back alertLookback,
-//     which must exceed alerts.remindEvery, so a condition that stays firing always has a row in range.
-//   - RotationRun with outcome ok | noop | failed | stuck | planned, one per credential per run. The
-//     dead-man switch fires when no run succeeded (ok or noop) within 3x the rotation schedule: the timer
-//     is not running, cannot load its configuration, or crashes before finishing.
+// - customEvents, one row per alert state change (src/adapters/alerts/log-sink.ts through
+//   src/log/otel.ts, which marks the event with microsoft.custom_event.name): name = KeyRotationFailed |
+//   KeySyncDrift | KeyExpiring, customDimensions.status = firing | reminder | resolved, plus credential,
+//   target, phase, code, message, hint. The rotator deduplicates (state in blob storage): one `firing` on
+//   the transition to failing, a `reminder` every alerts.remindEvery while it persists, one `resolved` only
+//   on evidence of recovery (docs/runbooks/alerts.md). A rule fires while a condition's latest row is
+//   firing/reminder and, being stateful (autoMitigate), resolves when its latest row is `resolved`: it
+//   looks back alertLookback, which must exceed alerts.remindEvery, so a condition that stays firing always
+//   has a row in range.
+// - customMetrics `rotator.rotations` (src/telemetry/metrics.ts), a counter exported as deltas (one row per
+//   export interval in which runs happened) with customDimensions.outcome = ok | noop | failed | stuck |
+//   planned. The dead-man switch fires when no successful run (ok or noop) arrived within 3x the rotation
+//   schedule: the timer is not running, cannot load its configuration, or crashes before finishing.
 //
 // Runbooks: docs/runbooks/*.md (linked from each rule when runbookBaseUrl is set).
 param location string = resourceGroup().location
@@ -63,15 +61,13 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
 // row, so the rule counts the conditions whose latest row is firing or reminder. The rotator already
 // deduplicated, so each row is a state change or a reminder.
 var alertEventQuery = '''
-traces
-| where message has "__EVENT__"
-| where indexof(message, "{") >= 0
-| extend e = parse_json(substring(message, indexof(message, "{")))
-| where tostring(e.event) == "__EVENT__" and tostring(e.status) in ("firing", "reminder", "resolved")
-| extend credential = tostring(e.credential), target = tostring(e.target), status = tostring(e.status)
+customEvents
+| where name == "__EVENT__"
+| extend credential = tostring(customDimensions.credential), target = tostring(customDimensions.target), status = tostring(customDimensions.status)
+| where status in ("firing", "reminder", "resolved")
 | summarize arg_max(timestamp, *) by credential, target
 | where status in ("firing", "reminder")
-| project timestamp, credential, target, phase = tostring(e.phase), code = tostring(e.code), detail = tostring(e.message), hint = tostring(e.hint)
+| project timestamp, credential, target, phase = tostring(customDimensions.phase), code = tostring(customDimensions.code), detail = tostring(customDimensions.message), hint = tostring(customDimensions.hint)
 '''
 
 // How far back the alert-event rules read each condition's latest row: overrideQueryTimeRange replaces
@@ -80,14 +76,13 @@ traces
 // alerts.remindEvery (default PT4H), else a condition still firing would fall out of range and resolve.
 var alertLookback = 'P2D'
 
-// Successful runs (ok: steps ran; noop: nothing was due). Dry runs (planned) do not count.
+// Successful runs (ok: steps ran; noop: nothing was due). Dry runs (planned) do not count. Each row is one
+// export interval's count (valueSum) of runs with that outcome.
 var successfulRunQuery = '''
-traces
-| where message has "RotationRun"
-| where indexof(message, "{") >= 0
-| extend e = parse_json(substring(message, indexof(message, "{")))
-| where tostring(e.event) == "RotationRun" and tostring(e.outcome) in ("ok", "noop")
-| project timestamp, credential = tostring(e.credential), outcome = tostring(e.outcome)
+customMetrics
+| where name == "rotator.rotations"
+| where tostring(customDimensions.outcome) in ("ok", "noop") and valueSum > 0
+| project timestamp, credential = tostring(customDimensions.credential), outcome = tostring(customDimensions.outcome), runs = valueSum
 '''
 
 var perCredential = [
@@ -141,7 +136,7 @@ var rules = [
   {
     key: 'rotation-dead-man'
     displayName: 'Kong key rotator not running'
-    description: 'No successful rotation run (RotationRun ok or noop) within 3x the rotation schedule. Runbook: docs/runbooks/rotation-dead-man.md'
+    description: 'No successful rotation run (rotator.rotations with outcome ok or noop) within 3x the rotation schedule. Runbook: docs/runbooks/rotation-dead-man.md'
     severity: 1
     query: successfulRunQuery
     queryTimeRange: ''

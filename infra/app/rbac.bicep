@@ -14,6 +14,9 @@ param operatorPrincipalId string = ''
 @allowed(['User', 'Group', 'ServicePrincipal'])
 param operatorPrincipalType string = 'User'
 
+@description('The rotator\'s own blob containers (lease, alert state, run history): the only storage an operator gets.')
+param rotatorContainerNames array
+
 var roles = {
   // Host storage with an identity needs Blob Data Owner (timer locks, keys); it includes everything the
   // rotator's lease, alert state and run history need (Blob Data Contributor).
@@ -92,22 +95,34 @@ resource identityTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' 
 }
 
 // The operator runs the same engine from a terminal, so needs the same data-plane roles, plus setting the
-// Kong token secret. No storage Owner: the CLI uses the lease, alert state and history only.
+// Kong token secret. Storage: Blob Data Contributor on the rotator's three containers only (the CLI uses the
+// lease, alert state and history), not on the account. The account also holds the deployment package
+// container (the code that runs as the service identity, which reads every private key) and the host's
+// keys and locks (azure-webjobs-*): an operator can neither read nor write those. The rotator uses no
+// queue or table, so the operator gets no queue or table role.
 var operatorVaultRoles = [
   roles.keyVaultCertificatesOfficer
   roles.keyVaultSecretsOfficer
   roles.keyVaultCryptoUser
 ]
 
-resource operatorStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
-  name: guid(storage.id, operatorPrincipalId, roles.storageBlobDataContributor)
-  scope: storage
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
-    principalId: operatorPrincipalId
-    principalType: operatorPrincipalType
+resource rotatorContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = [
+  for c in rotatorContainerNames: {
+    name: '${storageAccountName}/default/${c}'
   }
-}
+]
+
+resource operatorStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (c, i) in (empty(operatorPrincipalId) ? [] : rotatorContainerNames): {
+    name: guid(rotatorContainers[i].id, operatorPrincipalId, roles.storageBlobDataContributor)
+    scope: rotatorContainers[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+      principalId: operatorPrincipalId
+      principalType: operatorPrincipalType
+    }
+  }
+]
 
 resource operatorVault 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for role in (empty(operatorPrincipalId) ? [] : operatorVaultRoles): {

@@ -46,6 +46,9 @@ param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
+@description('Optional client id of the Entra app registration of the rotator\'s API (app roles Rotation.Operator, Rotation.Reader). When set, App Service authentication validates Entra tokens sent to the HTTP functions; empty: function keys only.')
+param authClientId string = ''
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
@@ -140,7 +143,58 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       // ---- host telemetry with the managed identity (local auth is off on the component) ----
       // https://learn.microsoft.com/azure/azure-monitor/app/azure-ad-authentication
       APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+      // The worker's own OpenTelemetry exporters (src/telemetry/azure.ts) read the same two settings and
+      // authenticate with the same identity.
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+    }
+  }
+
+  // App Service authentication (Entra) in front of the HTTP functions. Requests without a token still reach
+  // the functions (AllowAnonymous: the function key stays the host's gate for reads), but a token that is
+  // present is validated, and only then does the platform set x-ms-client-principal, stripping any such
+  // header a client sent; it also sets WEBSITE_AUTH_ENABLED=True, which is how the code knows to trust the
+  // header (src/functions/http.ts). POST /rotate then needs the Rotation.Operator app role.
+  // https://learn.microsoft.com/azure/app-service/configure-authentication-provider-aad ;
+  // resource: https://learn.microsoft.com/azure/templates/microsoft.web/sites/config-authsettingsv2
+  resource auth 'config' = if (!empty(authClientId)) {
+    name: 'authsettingsV2'
+    // Two writes to the site's config at once can conflict: one after the other.
+    dependsOn: [appSettings]
+    properties: {
+      platform: {
+        enabled: true
+      }
+      globalValidation: {
+        requireAuthentication: false
+        unauthenticatedClientAction: 'AllowAnonymous'
+      }
+      httpSettings: {
+        requireHttps: true
+      }
+      identityProviders: {
+        azureActiveDirectory: {
+          enabled: true
+          registration: {
+            clientId: authClientId
+            openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+          }
+          validation: {
+            // Tokens requested for the API's identifier URI (v1 tokens carry it as aud) or its client id (v2).
+            allowedAudiences: [
+              'api://${authClientId}'
+              authClientId
+            ]
+          }
+          login: {
+            disableWWWAuthenticate: false
+          }
+        }
+      }
+      login: {
+        tokenStore: {
+          enabled: false
+        }
+      }
     }
   }
 }

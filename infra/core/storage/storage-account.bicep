@@ -4,13 +4,17 @@
 //   - the deployment package container (Flex Consumption pulls the app package from it);
 //   - the host's own state (timer singleton locks, function keys);
 //   - the rotator's state: the per-credential lease (rotator-locks), alert state (rotator-alerts) and run
-//     history (rotator-runs). The rotator creates its containers on first use.
+//     history (rotator-runs). They are created here so that an operator's role can be scoped to them
+//     (app/rbac.bicep); the rotator would otherwise create them on first use.
 param name string
 param location string = resourceGroup().location
 param tags object = {}
 
 @description('Blob container the Flex Consumption app is deployed from.')
 param deploymentContainerName string
+
+@description('The rotator\'s own containers (lease, alert state, run history).')
+param rotatorContainerNames array
 
 @description('Blob endpoint access from the network: "Enabled" (default) or "Disabled" when private endpoints are added outside this template.')
 @allowed(['Enabled', 'Disabled'])
@@ -48,8 +52,17 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
+resource rotatorContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
+  for c in rotatorContainerNames: {
+    parent: storage::blobServices
+    name: c
+    properties: { publicAccess: 'None' }
+  }
+]
+
 output id string = storage.id
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output queueEndpoint string = storage.properties.primaryEndpoints.queue
 output tableEndpoint string = storage.properties.primaryEndpoints.table
+output rotatorContainerNames array = [for (c, i) in rotatorContainerNames: rotatorContainers[i].name]

@@ -17,8 +17,10 @@ export function mergeRun(entry: Entry, run: RunRecord): Entry {
   return entry;
 }
 
+export const DEFAULT_HISTORY_CONTAINER = "rotator-runs";
+
 export function createBlobRunHistory(opts: { blob: BlobServiceClient; container?: string }): RunHistory {
-  const container = opts.blob.getContainerClient(opts.container ?? "rotator-runs");
+  const container = opts.blob.getContainerClient(opts.container ?? DEFAULT_HISTORY_CONTAINER);
   const blobOf = (credential: string) => container.getBlockBlobClient(`${credential}.json`);
   const get = async (credential: string): Promise<Entry> => {
     try {
