@@ -146,6 +146,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       // The worker's own OpenTelemetry exporters (src/telemetry/azure.ts) read the same two settings and
       // authenticate with the same identity.
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+      // Read by @azure/monitor-opentelemetry-exporter (export/base.js): no "statsbeat", the exporter's own
+      // usage telemetry to a Microsoft endpoint, and so no instance-metadata probe when it starts.
+      APPLICATION_INSIGHTS_NO_STATSBEAT: 'true'
     }
   }
 

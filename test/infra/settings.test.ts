@@ -86,6 +86,11 @@ const EXCEPTIONS: Record<string, Exception> = {
     where: ["infra"],
     why: "host storage with the user-assigned identity; the rotator itself uses AZURE_CLIENT_ID (same value)",
   },
+  APPLICATION_INSIGHTS_NO_STATSBEAT: {
+    kind: "host-only",
+    where: ["infra", "local"],
+    why: "read by @azure/monitor-opentelemetry-exporter: no statsbeat (its own usage telemetry to Microsoft), no metadata probe at start",
+  },
 
   // ---- set by the platform ----
   WEBSITE_AUTH_ENABLED: {
