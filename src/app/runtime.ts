@@ -9,7 +9,7 @@ import { credentialOf, type Config, type CredentialConfig, type KongTargetConfig
 import { systemClock, type Clock } from "../clock.js";
 import { RotatorError } from "../errors.js";
 import { jsonLogger, type Logger } from "../log/logger.js";
-import { registerSecret } from "../log/redact.js";
+import { registerProcessSecret, registerSecret } from "../log/redact.js";
 import type { AlertSink, AlertStateStore, KongTarget, LeaseManager, RunHistory } from "../ports.js";
 import { createBlobRunHistory, createMemoryRunHistory } from "../adapters/history/blob.js";
 import { createKeyVaultSecretReader, createKeyVaultStore } from "../adapters/keyvault/store.js";
@@ -118,6 +118,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     clock,
   });
 
+  // Kong tokens held in the process environment live as long as the process: redacted for its whole life.
+  // Tokens read from Key Vault are registered for the run that read them (src/log/redact.ts).
+  for (const t of config.credentials.flatMap((c) => c.kong)) {
+    const ref = t.adminToken;
+    if (ref && "env" in ref) registerProcessSecret(env[ref.env]);
+  }
+
   const adminTokenOf = async (t: KongTargetConfig): Promise<string | undefined> => {
     const ref = t.adminToken;
     if (!ref) return undefined;
@@ -132,8 +139,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         );
     } else {
       value = await secrets.read(ref.keyVaultSecret);
+      registerSecret(value);
     }
-    registerSecret(value);
     return value;
   };
 
