@@ -12,13 +12,14 @@
  * - runs each invocation in the trace context the host passed (traceparent/tracestate), so the rotator's
  *   spans are children of the host's invocation span;
  * - flushes after each invocation: a Flex Consumption instance may be frozen or removed when idle.
+ * The SDK loads in the background while the host indexes the functions; the first invocation waits for it.
  */
 import { app, type LogLevel as FunctionsLogLevel } from "@azure/functions";
 import { context as otelContext, propagation } from "@opentelemetry/api";
 import { logs, SeverityNumber } from "@opentelemetry/api-logs";
 import { redactText } from "../log/redact.js";
 import { INSTRUMENTATION_NAME } from "../telemetry/metrics.js";
-import { startAzureMonitor, type TelemetryHandle } from "../telemetry/azure.js";
+import { startAzureMonitor, telemetryConfigured, type TelemetryHandle } from "../telemetry/azure.js";
 
 const SEVERITY: Record<FunctionsLogLevel, SeverityNumber> = {
   trace: SeverityNumber.TRACE,
@@ -30,8 +31,11 @@ const SEVERITY: Record<FunctionsLogLevel, SeverityNumber> = {
   none: SeverityNumber.UNSPECIFIED,
 };
 
-/** Register the worker side of OpenTelemetry with the Functions library (exported for tests). */
-export function wireFunctionsTelemetry(handle: TelemetryHandle): void {
+/**
+ * Register the worker side of OpenTelemetry with the Functions library. The SDK loads in the background
+ * (`started`): the entry's import does not wait for it, the first invocation does.
+ */
+export function wireFunctionsTelemetry(started: Promise<TelemetryHandle | undefined>): void {
   app.setup({ capabilities: { WorkerOpenTelemetryEnabled: true } });
   app.hook.log((c) => {
     logs.getLogger(INSTRUMENTATION_NAME).emit({
@@ -46,7 +50,8 @@ export function wireFunctionsTelemetry(handle: TelemetryHandle): void {
       },
     });
   });
-  app.hook.preInvocation((c) => {
+  app.hook.preInvocation(async (c) => {
+    await started;
     const tc = c.invocationContext.traceContext;
     const carrier: Record<string, string> = {};
     if (tc?.traceParent) carrier.traceparent = tc.traceParent;
@@ -56,8 +61,21 @@ export function wireFunctionsTelemetry(handle: TelemetryHandle): void {
       c.functionHandler,
     );
   });
-  app.hook.postInvocation(() => handle.flush());
+  app.hook.postInvocation(async () => (await started)?.flush());
 }
 
-export const telemetry = await startAzureMonitor(process.env);
+/**
+ * The telemetry start, when configured; undefined otherwise. A failure to start (a malformed connection
+ * string, for example) is reported on stderr and leaves telemetry off: it must not stop rotations.
+ */
+export const telemetry: Promise<TelemetryHandle | undefined> | undefined = telemetryConfigured(process.env)
+  ? startAzureMonitor(process.env).catch((e: unknown) => {
+      console.error(
+        redactText(
+          `telemetry could not start, continuing without it: ${e instanceof Error ? e.message : String(e)}`,
+        ),
+      );
+      return undefined;
+    })
+  : undefined;
 if (telemetry) wireFunctionsTelemetry(telemetry);

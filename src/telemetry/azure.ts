@@ -59,10 +59,20 @@ export function parseAuthenticationString(value: string | undefined): { clientId
 async function exportCredential(env: NodeJS.ProcessEnv): Promise<TokenCredential | undefined> {
   const aad = parseAuthenticationString(env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING);
   if (!aad) return undefined;
-  const { ManagedIdentityCredential } = await import("@azure/identity");
+  const { ManagedIdentityCredential } = namespace(await import("@azure/identity"));
   return aad.clientId
     ? new ManagedIdentityCredential({ clientId: aad.clientId })
     : new ManagedIdentityCredential();
+}
+
+/**
+ * The exports of a dynamically imported module. Node gives a CommonJS module's exports as named exports
+ * (and as `default`); in the esbuild bundle (scripts/package.ts, code splitting) a CommonJS module's chunk
+ * has only `export default module.exports`. Most OpenTelemetry packages are CommonJS.
+ */
+function namespace<T extends object>(m: T): T {
+  const d = (m as { default?: unknown }).default;
+  return d !== null && typeof d === "object" && Object.keys(m).length === 1 ? (d as T) : m;
 }
 
 /** Register the SDK providers with the Azure Monitor exporters; undefined when telemetry is not configured. */
@@ -73,15 +83,15 @@ export async function startAzureMonitor(
   if (!telemetryConfigured(env) || !connectionString) return undefined;
   const [exporters, api, apiLogs, contextHooks, core, resources, sdkTrace, sdkMetrics, sdkLogs, credential] =
     await Promise.all([
-      import("@azure/monitor-opentelemetry-exporter"),
-      import("@opentelemetry/api"),
-      import("@opentelemetry/api-logs"),
-      import("@opentelemetry/context-async-hooks"),
-      import("@opentelemetry/core"),
-      import("@opentelemetry/resources"),
-      import("@opentelemetry/sdk-trace-base"),
-      import("@opentelemetry/sdk-metrics"),
-      import("@opentelemetry/sdk-logs"),
+      import("@azure/monitor-opentelemetry-exporter").then(namespace),
+      import("@opentelemetry/api").then(namespace),
+      import("@opentelemetry/api-logs").then(namespace),
+      import("@opentelemetry/context-async-hooks").then(namespace),
+      import("@opentelemetry/core").then(namespace),
+      import("@opentelemetry/resources").then(namespace),
+      import("@opentelemetry/sdk-trace-base").then(namespace),
+      import("@opentelemetry/sdk-metrics").then(namespace),
+      import("@opentelemetry/sdk-logs").then(namespace),
       exportCredential(env),
     ]);
   const options = { connectionString, ...(credential ? { credential } : {}) };

@@ -31,7 +31,7 @@ describe("telemetry start-up in the Function App", () => {
     const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
     try {
       const { telemetry } = await import("../../src/functions/telemetry.js");
-      expect(telemetry).toBeDefined();
+      expect(await telemetry).toBeDefined();
       expect(metrics.getMeterProvider().constructor.name).toBe("MeterProvider");
       trace.getTracer("startup-test").startSpan("probe").end();
       expect(connect).not.toHaveBeenCalled();

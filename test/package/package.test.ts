@@ -19,6 +19,8 @@ const LOADER = join(HERE, "load-entry.mjs");
 const MAX_BYTES = 10 * 1024 * 1024;
 
 interface Loaded {
+  /** What the process wrote on stderr (not part of the loader's JSON line). */
+  stderr: string;
   importMs: number;
   connections: { kind: string; target: string }[];
   registered: { name: string; bindings: Record<string, Record<string, unknown>> }[];
@@ -37,13 +39,13 @@ async function load(
     entry,
     ...(opts.invoke ?? []),
   ];
-  const { stdout } = await run(process.execPath, args, {
+  const { stdout, stderr } = await run(process.execPath, args, {
     cwd: opts.cwd ?? process.cwd(),
     env: { ...process.env, ...opts.env },
     maxBuffer: 16 * 1024 * 1024,
   });
   const last = stdout.trim().split("\n").at(-1) ?? "";
-  return JSON.parse(last) as Loaded;
+  return { ...(JSON.parse(last) as Omit<Loaded, "stderr">), stderr };
 }
 
 /** What the host indexes: each function's name and bindings (binding names are random per load). */
@@ -183,6 +185,26 @@ describe("deployment package", () => {
       expect(JSON.stringify(invoked?.body)).toContain(CREDENTIAL);
       expect(stack.keyVault.requests.length).toBeGreaterThan(0);
       expect(stack.kong.requests.length).toBeGreaterThan(0);
+    }, 60_000);
+
+    it("with telemetry configured, the bundled OpenTelemetry SDK starts, and nothing connects at import", async () => {
+      const telemetryEnv = {
+        ...env,
+        // As infra/app/rotator.bicep sets them; nothing listens on the ingestion endpoint.
+        APPLICATIONINSIGHTS_CONNECTION_STRING:
+          "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:9/",
+        APPLICATIONINSIGHTS_AUTHENTICATION_STRING:
+          "ClientId=11111111-1111-1111-1111-111111111111;Authorization=AAD",
+        APPLICATION_INSIGHTS_NO_STATSBEAT: "true",
+      };
+      const loaded = await load(entry, {
+        cwd: pkg.outDir,
+        env: telemetryEnv,
+        invoke: ["listCredentials", "GET", "http://localhost:7071/api/credentials"],
+      });
+      expect(loaded.connections).toEqual([]);
+      expect(loaded.invoked?.status, JSON.stringify(loaded.invoked)).toBe(200);
+      expect(loaded.stderr).not.toContain("telemetry could not start");
     }, 60_000);
 
     it("GET /api/doctor runs the lazily loaded preflight checks", async () => {
