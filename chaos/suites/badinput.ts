@@ -11,7 +11,7 @@ import { statusHttpHandler } from "../../src/functions/statusHttp.js";
 import { PARTNER_CLIENT_ID, SERVICE_CLIENT_ID } from "../../stack/stack.js";
 import type { Fault, RunningServer } from "../../stack/common/server.js";
 import { addLane, writeConfig, type Lane } from "../lib/lanes.js";
-import { captureResponse, context, httpRequest, principal } from "../lib/functions.js";
+import { captureResponse, context, httpRequest, principal, withAppServiceAuth } from "../lib/functions.js";
 import { functionRegistrations } from "../lib/registrations.js";
 import type { ChaosStack } from "../lib/stack.js";
 import type { Runtime } from "../../src/app/runtime.js";
@@ -526,10 +526,13 @@ export async function badInput(
     },
   } as Runtime;
   const internal = await http(cs, broken, ok.name, "{}");
-  for (const reason of ["chaos audit 1", "chaos audit 2", "chaos audit 3"])
-    await http(cs, rt, ok.name, JSON.stringify({ dryRun: true, reason }), {
-      "x-ms-client-principal": principal("auditor@example.test"),
-    });
+  // With App Service authentication on, as the platform reports it: the principal is trusted and audited.
+  await withAppServiceAuth(async () => {
+    for (const reason of ["chaos audit 1", "chaos audit 2", "chaos audit 3"])
+      await http(cs, rt, ok.name, JSON.stringify({ dryRun: true, reason }), {
+        "x-ms-client-principal": principal("auditor@example.test", ["Rotation.Operator"]),
+      });
+  });
   const auditLines = cs.capture.count(
     "log",
     /"event":"ManualRotationAudit"[^\n]*"actor":"auditor@example.test"/,

@@ -126,34 +126,5 @@ export function expectNoSecrets(stack: LocalStack, texts: string[]): void {
   }
 }
 
-/**
- * An `x-ms-client-principal` value as App Service authentication (Entra provider) sets it: base64 JSON with
- * auth_typ, name_typ, role_typ and the token's claims, app roles as `roles` claims
- * (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities).
- */
-export function clientPrincipal(name: string, roles: string[] = []): string {
-  return Buffer.from(
-    JSON.stringify({
-      auth_typ: "aad",
-      name_typ: "name",
-      role_typ: "roles",
-      claims: [
-        { typ: "name", val: name },
-        { typ: "http://schemas.microsoft.com/identity/claims/objectidentifier", val: "0b1c2d3e" },
-        ...roles.map((val) => ({ typ: "roles", val })),
-      ],
-    }),
-  ).toString("base64");
-}
-
-/** Run `fn` as if App Service authentication were on (the platform sets WEBSITE_AUTH_ENABLED=True). */
-export async function withAppServiceAuth<T>(fn: () => Promise<T>): Promise<T> {
-  const before = process.env.WEBSITE_AUTH_ENABLED;
-  process.env.WEBSITE_AUTH_ENABLED = "True";
-  try {
-    return await fn();
-  } finally {
-    if (before === undefined) delete process.env.WEBSITE_AUTH_ENABLED;
-    else process.env.WEBSITE_AUTH_ENABLED = before;
-  }
-}
+/** App Service authentication's principal header, and running with it on: one implementation, in chaos/lib. */
+export { principal as clientPrincipal, withAppServiceAuth } from "../../chaos/lib/functions.js";
