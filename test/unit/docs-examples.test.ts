@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parse as parseYaml } from "yaml";
+import { parseAllDocuments } from "yaml";
 import { parseConfig } from "../../src/config/load.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -59,12 +59,16 @@ function examples(): Example[] {
         .split("\n")
         .map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l))
         .join("\n");
-      const doc: unknown = m[2] === "json" ? JSON.parse(body) : parseYaml(body);
-      if (doc === null || typeof doc !== "object" || Array.isArray(doc)) continue;
-      const keys = Object.keys(doc);
-      if (keys.length === 0 || !keys.every((k) => CONFIG_KEYS.has(k))) continue;
+      // A YAML block may hold several documents (Kubernetes manifests): each is looked at on its own.
+      const docs: unknown[] =
+        m[2] === "json" ? [JSON.parse(body)] : parseAllDocuments(body).map((d) => d.toJS() as unknown);
       const line = text.slice(0, m.index).split("\n").length;
-      found.push({ where: `${relative(ROOT, file)}:${line}`, doc: doc as Record<string, unknown> });
+      for (const doc of docs) {
+        if (doc === null || typeof doc !== "object" || Array.isArray(doc)) continue;
+        const keys = Object.keys(doc);
+        if (keys.length === 0 || !keys.every((k) => CONFIG_KEYS.has(k))) continue;
+        found.push({ where: `${relative(ROOT, file)}:${line}`, doc: doc as Record<string, unknown> });
+      }
     }
   }
   return found;
