@@ -200,19 +200,73 @@ export interface KongPluginDiagnosis {
   sessionStorage?: string;
 }
 
+/** One gateway behind a target (data plane, DB-less node, proxy pod, Konnect node), public facts only. */
+export interface KongGatewayDiagnosis {
+  name: string;
+  /** Seen recently (data planes and Konnect nodes); false for stale rows of disconnected gateways. */
+  live: boolean;
+  configHash?: string;
+  /** Does it run the config the control plane expects (when the target can tell)? */
+  inSync?: boolean;
+  version?: string;
+  syncStatus?: string;
+  /** Why it could not be read. */
+  error?: string;
+}
+
 export interface KongDiagnosis {
   node: KongNodeInfo;
   plugins: KongPluginDiagnosis[];
+  /** The gateways that serve the plugin, when the target has a separate data plane. */
+  gateways?: KongGatewayDiagnosis[];
+  /** Can the rotator's credential write the plugin? undefined when it cannot tell without writing. */
+  canWrite?: boolean;
 }
+
+/** What apply() did: the plugins as read back (or as read, when nothing had to change). */
+export interface KongApplyReceipt {
+  plugins: KongPluginView[];
+  /** Did apply write anything? False when every plugin already held the key. */
+  wrote: boolean;
+}
+
+/**
+ * Where a target's confirmation starts: what the gateways held before the write (opaque, short, public:
+ * config hashes, never config) and when the write happened. Persisted by the engine so that a later run
+ * resumes the same confirmation.
+ */
+export interface KongConfirmBase {
+  /** From baseline(), taken before the write; absent when the target needs none or it is unknown. */
+  baseline?: string;
+  appliedAt: Date;
+}
+
+/** A gateway (data plane, DB-less node, proxy pod) that does not hold the key yet, by name. */
+export type KongConfirmation =
+  | { state: "confirmed"; detail: string }
+  | { state: "pending"; detail: string; lagging: string[] }
+  | { state: "failed"; code: string; detail: string; lagging: string[] };
 
 export interface KongTarget {
   readonly name: string;
+  /**
+   * How long the gateways may take to hold a written key before confirmation fails (ms). 0: the write is
+   * confirmed by its read-back (a traditional node serves what its database holds).
+   */
+  readonly maxLagMs: number;
   /** Read-only: node info and every resolved plugin's public facts, without rejecting bad plugins. */
   diagnose(): Promise<KongDiagnosis>;
   /** Resolve the plugin(s) and report our client's current JWK. Throws typed errors for bad plugins. */
   inspect(): Promise<KongPluginView[]>;
+  /**
+   * What the gateways hold before a write (e.g. the live data planes' config hashes), at most 120
+   * characters, for confirm(); undefined when confirmation needs no baseline.
+   */
+  baseline(): Promise<string | undefined>;
   /** Replace only our client's client_jwk entry in every resolved plugin, then read back and compare. */
-  apply(jwk: KongPrivateJwk): Promise<KongPluginView[]>;
+  apply(jwk: KongPrivateJwk): Promise<KongApplyReceipt>;
+  /** Do the gateways behind this target hold the key now? One look, no waiting. */
+  confirm(expect: { kid: string }, since: KongConfirmBase): Promise<KongConfirmation>;
 }
 
 // ---------------------------------------------------------------------------------------------

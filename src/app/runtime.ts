@@ -5,7 +5,7 @@
  */
 import type { TokenCredential } from "@azure/identity";
 import type { BlobServiceClient } from "@azure/storage-blob";
-import { credentialOf, type Config, type CredentialConfig, type KongTargetConfig } from "../config/load.js";
+import { credentialOf, type Config, type CredentialConfig, type SecretRef } from "../config/load.js";
 import { systemClock, type Clock } from "../clock.js";
 import { RotatorError } from "../errors.js";
 import { jsonLogger, type Logger } from "../log/logger.js";
@@ -15,7 +15,7 @@ import { createBlobRunHistory, createMemoryRunHistory } from "../adapters/histor
 import { createKeyVaultSecretReader, createKeyVaultStore } from "../adapters/keyvault/store.js";
 import { createGraphDirectory } from "../adapters/entra/graph.js";
 import { createTokenEndpoint } from "../adapters/entra/token-endpoint.js";
-import { createKongTarget } from "../adapters/kong/admin.js";
+import { createTargetOfKind, lazyKongTarget } from "../adapters/kong/kinds.js";
 import { storageFromEnv } from "../adapters/storage.js";
 import { createBlobLeaseManager } from "../adapters/lease/blob.js";
 import { createNoLeaseManager } from "../adapters/lease/none.js";
@@ -121,12 +121,15 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   // Kong tokens held in the process environment live as long as the process: redacted for its whole life.
   // Tokens read from Key Vault are registered for the run that read them (src/log/redact.ts).
   for (const t of config.credentials.flatMap((c) => c.kong)) {
-    const ref = t.adminToken;
+    const ref = "konnect" in t ? t.konnect.token : "adminToken" in t ? t.adminToken : undefined;
     if (ref && "env" in ref) registerProcessSecret(env[ref.env]);
   }
 
-  const adminTokenOf = async (t: KongTargetConfig): Promise<string | undefined> => {
-    const ref = t.adminToken;
+  const secretOf = async (
+    target: string,
+    ref: SecretRef | undefined,
+    what: string,
+  ): Promise<string | undefined> => {
     if (!ref) return undefined;
     let value: string | undefined;
     if ("env" in ref) {
@@ -134,8 +137,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       if (!value)
         throw new RotatorError(
           "KONG_TOKEN_MISSING",
-          `Kong target ${t.name}: environment variable ${ref.env} is not set`,
-          `Set ${ref.env} (an app setting in Azure, ideally a Key Vault reference) to the Kong RBAC token.`,
+          `Kong target ${target}: environment variable ${ref.env} is not set`,
+          `Set ${ref.env} (an app setting in Azure, ideally a Key Vault reference) to the ${what}.`,
         );
     } else {
       value = await secrets.read(ref.keyVaultSecret);
@@ -145,24 +148,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   };
 
   const kongTargets = (cred: CredentialConfig): KongTarget[] =>
-    cred.kong.map((target) => {
-      let resolved: Promise<KongTarget> | undefined;
-      const get = () =>
-        (resolved ??= adminTokenOf(target).then((adminToken) =>
-          createKongTarget({
-            target,
-            clientId: cred.entra.clientId,
-            clock,
-            ...(adminToken ? { adminToken } : {}),
-          }),
-        ));
-      return {
-        name: target.name,
-        diagnose: async () => (await get()).diagnose(),
-        inspect: async () => (await get()).inspect(),
-        apply: async (jwk) => (await get()).apply(jwk),
-      };
-    });
+    cred.kong.map((target) =>
+      lazyKongTarget(target, () =>
+        createTargetOfKind({ target, clientId: cred.entra.clientId, clock, secret: secretOf }),
+      ),
+    );
 
   return {
     config,

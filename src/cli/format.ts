@@ -65,7 +65,13 @@ export function statusText(v: CredentialView): string {
     lines.push(
       `  ${g.phase.padEnd(9)} ${g.x5t ?? "(pending)"}  ${g.notBefore?.slice(0, 10) ?? "?"} → ${g.expiresOn?.slice(0, 10) ?? "?"}` +
         `${g.retireAfter ? `  retireAfter ${g.retireAfter}` : ""}${g.atIdp ? "  at IdP" : ""}${g.enabled ? "" : "  disabled"}` +
-        `${g.failures ? `  failures ${g.failures}${g.lastError ? ` (${g.lastError})` : ""}` : ""}`,
+        `${g.failures ? `  failures ${g.failures}${g.lastError ? ` (${g.lastError})` : ""}` : ""}` +
+        (g.confirming ?? [])
+          .map(
+            (c) =>
+              `\n    kong ${c.target}: written ${c.appliedAt}, not confirmed by ${c.lagging.join(", ") || "(not yet looked)"}`,
+          )
+          .join(""),
     );
   for (const t of v.targets)
     lines.push(

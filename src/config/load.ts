@@ -7,20 +7,54 @@ import { configSchema, defaultPolicy, policySchema, type ParsedConfig } from "./
 export type Policy = z.output<typeof policySchema>;
 export type SecretRef = { env: string } | { keyVaultSecret: string };
 
-export interface KongTargetConfig {
+interface PluginSelector {
+  pluginId?: string;
+  pluginTags?: string[];
+}
+
+/** Admin API target: a traditional node, or a hybrid control plane whose data planes are confirmed. */
+export interface KongTargetConfig extends PluginSelector {
   name: string;
   adminUrl: string;
   workspace?: string;
-  pluginId?: string;
-  pluginTags?: string[];
+  adminToken?: SecretRef;
+  /** Hybrid confirmation: auto (from GET / configuration.role), always, never; maxLag in ms. */
+  dataPlanes?: { confirm: "auto" | "always" | "never"; maxLagMs: number };
+}
+
+/** Konnect control plane (Control Planes Config API v2). */
+export interface KonnectTargetConfig extends PluginSelector {
+  name: string;
+  konnect: { region: string; controlPlaneId: string; token: SecretRef; baseUrl?: string; maxLagMs: number };
+}
+
+/** Kong Ingress Controller: the Secret a KongPlugin's configPatches reference. */
+export interface KubernetesTargetConfig {
+  name: string;
+  kubernetes: {
+    namespace: string;
+    secretName: string;
+    secretKey: string;
+    kubeconfig?: string;
+    maxLagMs: number;
+  };
+}
+
+/** DB-less nodes, each written with POST /config. */
+export interface DblessTargetConfig extends PluginSelector {
+  name: string;
+  dbless: { nodes: string[]; maxLagMs: number };
   adminToken?: SecretRef;
 }
+
+export type KongTargetSpec =
+  KongTargetConfig | KonnectTargetConfig | KubernetesTargetConfig | DblessTargetConfig;
 
 export interface CredentialConfig {
   name: string;
   certificateName: string;
   entra: { tenantId: string; clientId: string };
-  kong: KongTargetConfig[];
+  kong: KongTargetSpec[];
   /** Effective policy: defaults, then the file's `policy`, then the credential's own `policy`. */
   policy: Policy;
 }
@@ -108,7 +142,7 @@ function resolve(cfg: ParsedConfig, source: string): Config {
       name: c.name,
       certificateName: c.certificateName,
       entra: c.entra,
-      kong: c.kong.map((t) => ({ ...t })),
+      kong: c.kong.map(toTargetSpec),
       policy,
     };
   });
@@ -126,6 +160,40 @@ function resolve(cfg: ParsedConfig, source: string): Config {
       expiryWarningMs: cfg.alerts?.expiryWarning ?? 14 * 86_400_000,
     },
     sync: { reapplyOnDrift: cfg.sync?.reapplyOnDrift ?? true },
+  };
+}
+
+type ParsedTarget = ParsedConfig["credentials"][number]["kong"][number];
+
+/** The schema guarantees exactly one kind per target (./schema.ts). */
+function toTargetSpec(t: ParsedTarget): KongTargetSpec {
+  const select = {
+    ...(t.pluginId !== undefined ? { pluginId: t.pluginId } : {}),
+    ...(t.pluginTags !== undefined ? { pluginTags: t.pluginTags } : {}),
+  };
+  const token = t.adminToken !== undefined ? { adminToken: t.adminToken } : {};
+  if (t.konnect) {
+    const { maxLag, ...k } = t.konnect;
+    return { name: t.name, konnect: { ...k, maxLagMs: maxLag }, ...select };
+  }
+  if (t.kubernetes) {
+    const { maxLag, ...k } = t.kubernetes;
+    return { name: t.name, kubernetes: { ...k, maxLagMs: maxLag } };
+  }
+  if (t.dbless)
+    return {
+      name: t.name,
+      dbless: { nodes: t.dbless.nodes, maxLagMs: t.dbless.maxLag },
+      ...select,
+      ...token,
+    };
+  return {
+    name: t.name,
+    adminUrl: t.adminUrl ?? "",
+    ...(t.workspace !== undefined ? { workspace: t.workspace } : {}),
+    ...(t.dataPlanes ? { dataPlanes: { confirm: t.dataPlanes.confirm, maxLagMs: t.dataPlanes.maxLag } } : {}),
+    ...select,
+    ...token,
   };
 }
 

@@ -88,12 +88,60 @@ const secretRef = z.union([
     .strict(),
 ]);
 
+const targetName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-_.]{0,62}$/i, { message: "must be 1-63 letters, digits, '-', '_' or '.'" });
+
+/** Kubernetes object names: DNS-1123 subdomain (namespaces: DNS-1123 label). */
+const dns1123 = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, {
+  message: "must be a Kubernetes object name (lower case, digits, '-', '.')",
+});
+
+/** Konnect regions (servers of the Control Planes Config API v2 spec: https://{region}.api.konghq.com/v2). */
+export const KONNECT_REGIONS = ["us", "eu", "au", "me", "in", "sg"] as const;
+
+/**
+ * One Kong target: exactly one of adminUrl (traditional or hybrid control plane), konnect, kubernetes
+ * (KIC) or dbless. See README "Supported Kong deployments".
+ */
 const kongTarget = z
   .object({
-    name: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9-_.]{0,62}$/i, { message: "must be 1-63 letters, digits, '-', '_' or '.'" }),
-    adminUrl: localOrHttpsUrl,
+    name: targetName,
+    adminUrl: localOrHttpsUrl.optional(),
+    dataPlanes: z
+      .object({
+        confirm: z.enum(["auto", "always", "never"]).default("auto"),
+        maxLag: duration("dataPlanes.maxLag").default(120_000),
+      })
+      .strict()
+      .optional(),
+    konnect: z
+      .object({
+        region: z.enum(KONNECT_REGIONS, { message: `must be one of ${KONNECT_REGIONS.join(", ")}` }),
+        controlPlaneId: z.string().uuid({ message: "must be the control plane's UUID" }),
+        token: secretRef,
+        baseUrl: localOrHttpsUrl.optional(),
+        maxLag: duration("konnect.maxLag").default(120_000),
+      })
+      .strict()
+      .optional(),
+    kubernetes: z
+      .object({
+        namespace: dns1123,
+        secretName: dns1123,
+        secretKey: z.string().regex(/^[-._a-zA-Z0-9]{1,253}$/, { message: "must be a valid Secret key" }),
+        kubeconfig: z.string().min(1).optional(),
+        maxLag: duration("kubernetes.maxLag").default(120_000),
+      })
+      .strict()
+      .optional(),
+    dbless: z
+      .object({
+        nodes: z.array(localOrHttpsUrl).min(1, { message: "at least one DB-less node Admin API URL" }),
+        maxLag: duration("dbless.maxLag").default(60_000),
+      })
+      .strict()
+      .optional(),
     workspace: z.string().min(1).optional(),
     pluginId: z.string().uuid({ message: "must be the plugin's UUID" }).optional(),
     pluginTags: z
@@ -106,9 +154,54 @@ const kongTarget = z
     adminToken: secretRef.optional(),
   })
   .strict()
-  .refine((t) => (t.pluginId === undefined) !== (t.pluginTags === undefined), {
-    message: "set exactly one of pluginId or pluginTags",
-    path: ["pluginId"],
+  .superRefine((t, ctx) => {
+    const kinds = (["adminUrl", "konnect", "kubernetes", "dbless"] as const).filter(
+      (k) => t[k] !== undefined,
+    );
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["adminUrl"],
+        message:
+          kinds.length === 0
+            ? "set one of adminUrl, konnect, kubernetes or dbless"
+            : `a target has exactly one kind; found ${kinds.join(" and ")}`,
+      });
+      return;
+    }
+    const kind = kinds[0];
+    if (kind === "kubernetes") {
+      for (const k of ["pluginId", "pluginTags", "workspace", "adminToken", "dataPlanes"] as const)
+        if (t[k] !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: [k],
+            message: `${k} does not apply to a kubernetes target (the rotator writes only the Secret the KongPlugin references)`,
+          });
+      return;
+    }
+    if ((t.pluginId === undefined) === (t.pluginTags === undefined))
+      ctx.addIssue({
+        code: "custom",
+        path: ["pluginId"],
+        message: "set exactly one of pluginId or pluginTags",
+      });
+    if (t.dataPlanes !== undefined && kind !== "adminUrl")
+      ctx.addIssue({
+        code: "custom",
+        path: ["dataPlanes"],
+        message: "dataPlanes applies only to an adminUrl target",
+      });
+    if (kind === "konnect")
+      for (const k of ["workspace", "adminToken"] as const)
+        if (t[k] !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: [k],
+            message: `${k} does not apply to a konnect target (use konnect.token)`,
+          });
+    if (kind === "dbless" && t.workspace !== undefined)
+      ctx.addIssue({ code: "custom", path: ["workspace"], message: "DB-less nodes have no workspaces" });
   });
 
 const credential = z

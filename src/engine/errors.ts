@@ -137,3 +137,36 @@ export function rollbackRefused(why: string, requestId: string | undefined): Rot
     { details: requestId ? { request: requestId } : {} },
   );
 }
+
+/** A target's gateways stayed behind past its maxLag: the key was written but is not everywhere yet. */
+export function kongNotConfirmed(
+  target: string,
+  kid: string,
+  lagging: string[],
+  detail: string,
+  maxLagMs: number,
+): RotatorError {
+  const who = lagging.length ? lagging.join(", ") : "its gateways";
+  return new RotatorError(
+    "KONG_NOT_CONFIRMED",
+    `Kong target ${target}: ${who} did not confirm key ${kid} within ${Math.round(maxLagMs / 1000)} s (${detail})`,
+    "The control plane holds the new key but these gateways do not yet: the generation stays verified and the old key stays registered at the IdP. " +
+      "Check that the named data planes/nodes are connected and syncing; the next run resumes the confirmation.",
+    { retryable: true, details: { target, lagging } },
+  );
+}
+
+/** A target reported that its gateways cannot take the key (not a lag). */
+export function kongConfirmFailed(
+  target: string,
+  code: string,
+  detail: string,
+  lagging: string[],
+): RotatorError {
+  return new RotatorError(
+    code,
+    `Kong target ${target}: confirmation failed${lagging.length ? ` on ${lagging.join(", ")}` : ""} (${detail})`,
+    "The gateways named did not take the new configuration; the generation stays verified and the old key stays registered at the IdP.",
+    { details: { target, lagging } },
+  );
+}

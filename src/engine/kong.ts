@@ -1,13 +1,38 @@
 /**
- * Push one generation's private JWK to a Kong target. The JWK is read from Key Vault's backing secret
- * (the only place private key material flows) and goes straight to the Admin API; it is never logged,
- * returned or stored.
+ * Push one generation's private JWK to Kong targets and confirm that their gateways hold it. The JWK is
+ * read from Key Vault's backing secret (the only place private key material flows) and goes straight to
+ * the targets; it is never logged, returned or stored.
+ *
+ * Apply and confirm are separate: apply writes the control plane (and reads it back); confirm asks
+ * whether the gateways behind it (data planes, DB-less nodes, proxy pods) hold the key. Before a write,
+ * the target's baseline and the write time are persisted in a tag (./confirm-tag.ts), so a later run
+ * resumes the same confirmation instead of starting over. Within a run, confirm is polled until every
+ * target confirms or one stays behind past its `maxLagMs`: the step then fails naming the gateways, the
+ * generation stays `verified` (the old key stays registered at the IdP) and a later run resumes.
  */
 import type { CredentialConfig } from "../config/load.js";
 import { pemToKongJwk, type KongPrivateJwk } from "../crypto/keymaterial.js";
-import type { CertificateStore, KongTarget } from "../ports.js";
-import { atTarget, certMismatch, readbackMismatch } from "./errors.js";
-import type { Generation } from "./tags.js";
+import type { CertificateStore, KongConfirmBase, KongTarget } from "../ports.js";
+import { confirmRecordChanges, confirmRecords, TAG_KONG_CONFIRM } from "./confirm-tag.js";
+import {
+  atTarget,
+  certMismatch,
+  kongConfirmFailed,
+  kongNotConfirmed,
+  readbackMismatch,
+  runAborted,
+} from "./errors.js";
+import type { StepContext } from "./steps/context.js";
+import type { EnginePorts } from "./types.js";
+
+/** What pushing needs from a step: the tag book, the clock, the lease signal, progress. */
+export type PushContext = Pick<StepContext, "tags" | "signal" | "progress"> & {
+  ports: Pick<EnginePorts, "clock">;
+};
+import type { Generation, TagChanges } from "./tags.js";
+
+/** How often a pending confirmation is looked at again within a run. */
+export const CONFIRM_POLL_MS = 2_000;
 
 export async function loadJwk(
   store: CertificateStore,
@@ -19,19 +44,128 @@ export async function loadJwk(
   return jwk;
 }
 
-/** Apply and check the adapter's read-back: every plugin must now report the new kid. */
-export async function applyTo(target: KongTarget, jwk: KongPrivateJwk): Promise<number> {
-  let views;
+/** Apply to one target, persisting where its confirmation starts before the write. */
+async function applyTo(
+  ctx: PushContext,
+  g: Generation,
+  target: KongTarget,
+  jwk: KongPrivateJwk,
+): Promise<{ since: KongConfirmBase; plugins: number }> {
+  const recorded = confirmRecords(ctx.tags.current(g))[target.name];
   try {
-    views = await target.apply(jwk);
+    let since: KongConfirmBase;
+    if (recorded)
+      since = {
+        appliedAt: recorded.appliedAt,
+        ...(recorded.baseline ? { baseline: recorded.baseline } : {}),
+      };
+    else {
+      const baseline = await target.baseline();
+      since = { appliedAt: ctx.ports.clock.now(), ...(baseline ? { baseline } : {}) };
+      if (target.maxLagMs > 0)
+        await ctx.tags.write(
+          g,
+          confirmRecordChanges(ctx.tags.current(g), target.name, { ...since, lagging: [] }),
+        );
+    }
+    const receipt = await target.apply(jwk);
+    if (!receipt.plugins.every((v) => v.kid === jwk.kid))
+      throw readbackMismatch(
+        target.name,
+        jwk.kid,
+        receipt.plugins.map((v) => v.kid),
+      );
+    // The target already held the key and no write of ours is on record: the baseline was taken after
+    // someone else's write and may already be the new state, so it proves nothing.
+    if (!recorded && !receipt.wrote) since = { appliedAt: since.appliedAt };
+    return { since, plugins: receipt.plugins.length };
   } catch (e) {
     throw atTarget(e, target.name);
   }
-  if (!views.every((v) => v.kid === jwk.kid))
-    throw readbackMismatch(
-      target.name,
-      jwk.kid,
-      views.map((v) => v.kid),
+}
+
+/**
+ * Apply the key to every target, then wait (within the run) until every one confirms. Returns a summary per
+ * target. Throws KONG_NOT_CONFIRMED (naming the gateways) when a target stays behind past its maxLag.
+ */
+export async function pushAndConfirm(
+  ctx: PushContext,
+  g: Generation,
+  targets: readonly KongTarget[],
+  jwk: KongPrivateJwk,
+): Promise<string[]> {
+  const pending: { target: KongTarget; since: KongConfirmBase; plugins: number }[] = [];
+  for (const target of targets) {
+    // A lost lease means another writer may be working: stop before the next write.
+    if (ctx.signal?.aborted) throw runAborted();
+    pending.push({ target, ...(await applyTo(ctx, g, target, jwk)) });
+  }
+  const done: string[] = [];
+  for (;;) {
+    for (const p of [...pending]) {
+      const c = await confirmOnce(p.target, jwk.kid, p.since);
+      if (c.state === "confirmed") {
+        pending.splice(pending.indexOf(p), 1);
+        done.push(`${p.target.name}: ${p.plugins} plugin(s) on ${jwk.kid}; ${c.detail}`);
+        ctx.progress(`Kong target ${p.target.name}: confirmed (${c.detail})`);
+        continue;
+      }
+      if (c.state === "failed") throw kongConfirmFailed(p.target.name, c.code, c.detail, c.lagging);
+      const waited = ctx.ports.clock.now().getTime() - p.since.appliedAt.getTime();
+      if (waited >= p.target.maxLagMs) {
+        await ctx.tags
+          .write(
+            g,
+            confirmRecordChanges(ctx.tags.current(g), p.target.name, { ...p.since, lagging: c.lagging }),
+          )
+          .catch(() => undefined);
+        throw kongNotConfirmed(p.target.name, jwk.kid, c.lagging, c.detail, p.target.maxLagMs);
+      }
+      ctx.progress(
+        `Kong target ${p.target.name}: waiting for ${c.lagging.join(", ") || "the gateways"} (${c.detail})`,
+      );
+    }
+    if (pending.length === 0) return done;
+    if (ctx.signal?.aborted) throw runAborted();
+    const remaining = Math.min(
+      ...pending.map(
+        (p) => p.since.appliedAt.getTime() + p.target.maxLagMs - ctx.ports.clock.now().getTime(),
+      ),
     );
-  return views.length;
+    await ctx.ports.clock.sleep(Math.max(1, Math.min(CONFIRM_POLL_MS, remaining)), ctx.signal);
+  }
+}
+
+async function confirmOnce(target: KongTarget, kid: string, since: KongConfirmBase) {
+  try {
+    return await target.confirm({ kid }, since);
+  } catch (e) {
+    throw atTarget(e, target.name);
+  }
+}
+
+/** Tag changes that drop the targets' confirmation records once they confirmed (others' records stay). */
+export function clearConfirmRecords(
+  tags: Readonly<Record<string, string>>,
+  targets: readonly KongTarget[],
+): TagChanges {
+  let base: Record<string, string> = {};
+  let changes: TagChanges = { [TAG_KONG_CONFIRM]: undefined };
+  for (const [name, record] of Object.entries(confirmRecords(tags))) {
+    if (targets.some((t) => t.name === name)) continue;
+    changes = confirmRecordChanges(base, name, record);
+    base = { [TAG_KONG_CONFIRM]: changes[TAG_KONG_CONFIRM] ?? "" };
+  }
+  return changes;
+}
+
+/** Drop the targets' confirmation records from the generation, writing only when there is one. */
+export async function forgetConfirmations(
+  ctx: Pick<PushContext, "tags">,
+  g: Generation,
+  targets: readonly KongTarget[],
+): Promise<void> {
+  const current = ctx.tags.current(g);
+  const changes = clearConfirmRecords(current, targets);
+  if (current[TAG_KONG_CONFIRM] !== changes[TAG_KONG_CONFIRM]) await ctx.tags.write(g, changes);
 }

@@ -8,6 +8,7 @@ import type { SafeError, Snapshot, UnmanagedKey } from "./types.js";
 import type { Phase } from "./tags.js";
 import { pendingRequest, type ManualRequest } from "./requests.js";
 import type { TriggerReason } from "./triggers.js";
+import { confirmRecords } from "./confirm-tag.js";
 
 export interface GenerationStatus {
   version: string;
@@ -27,6 +28,8 @@ export interface GenerationStatus {
   lastError?: string;
   /** Is the generation's certificate listed on the Entra app? */
   atIdp: boolean;
+  /** Kong targets written with this key whose gateways had not all confirmed at the last look. */
+  confirming?: { target: string; appliedAt: string; lagging: string[] }[];
 }
 
 export interface TargetStatus {
@@ -82,6 +85,18 @@ export function requestStatus(r: ManualRequest, now: Date): RequestStatus {
 
 const iso = (d: Date | undefined): string | undefined => d?.toISOString();
 
+function confirming(tags: Readonly<Record<string, string>>): Pick<GenerationStatus, "confirming"> {
+  const records = Object.entries(confirmRecords(tags));
+  if (records.length === 0) return {};
+  return {
+    confirming: records.map(([target, r]) => ({
+      target,
+      appliedAt: r.appliedAt.toISOString(),
+      lagging: r.lagging,
+    })),
+  };
+}
+
 export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
   const active = effectiveActive(s.generations);
   const planned = plan(s, s.policy, now);
@@ -105,6 +120,7 @@ export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
       failures: g.failures,
       lastError: g.lastError,
       atIdp: keyAtApp(s.app, g) !== undefined,
+      ...confirming(g.tags),
     })),
     targets: s.targets.map((t) => ({
       name: t.name,

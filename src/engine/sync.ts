@@ -8,7 +8,8 @@ import type { CredentialConfig } from "../config/load.js";
 import { toRotatorError } from "../errors.js";
 import type { KongPrivateJwk } from "../crypto/keymaterial.js";
 import { redact } from "../log/redact.js";
-import { applyTo, loadJwk } from "./kong.js";
+import { forgetConfirmations, loadJwk, pushAndConfirm } from "./kong.js";
+import { TagBook } from "./steps/context.js";
 import { effectiveActive, keyAtApp, targetHolds } from "./model.js";
 import type { EnginePorts, SafeError } from "./types.js";
 import { observe } from "./observe.js";
@@ -97,7 +98,10 @@ export async function checkSync(
       if (options.reapply && atIdp && target) {
         try {
           jwk ??= loadJwk(ports.store, cred, active);
-          await applyTo(target, await jwk);
+          const tags = new TagBook(ports.store, cred.certificateName);
+          const ctx = { tags, ports, progress: () => undefined };
+          await pushAndConfirm(ctx, active, [target], await jwk);
+          await forgetConfirmations(ctx, active, [target]);
           finding.reapplied = true;
         } catch (e) {
           finding.error = redact(toRotatorError(e).toJSON());

@@ -103,7 +103,8 @@ describe("kong adapter: resolve and apply", () => {
       { pluginId: id, clientIndex: 1, kid: "kid-old", alg: "PS256", modulusPrefix: oldOurs.n?.slice(0, 12) },
     ]);
     const before = k.getPlugin(id);
-    const views = await t.apply(next);
+    const { plugins: views, wrote } = await t.apply(next);
+    expect(wrote).toBe(true);
     expect(views).toEqual([
       {
         pluginId: id,
@@ -135,7 +136,7 @@ describe("kong adapter: resolve and apply", () => {
     const t = target(k, { pluginId: id });
     await t.apply(next);
     const patches = writes(k).length;
-    expect((await t.apply(next))[0]?.kid).toBe(next.kid);
+    expect((await t.apply(next)).plugins[0]?.kid).toBe(next.kid);
     expect(writes(k).length).toBe(patches);
   });
 
@@ -173,9 +174,11 @@ describe("kong adapter: resolve and apply", () => {
       tags: ["rotator", "eu"],
       config: threeClients(),
     }).id;
-    const views = await target(k, { pluginTags: ["rotator", "eu"], workspace: "team-a", pageSize: 2 }).apply(
-      next,
-    );
+    const { plugins: views } = await target(k, {
+      pluginTags: ["rotator", "eu"],
+      workspace: "team-a",
+      pageSize: 2,
+    }).apply(next);
     expect(views.map((v) => v.pluginId).sort()).toEqual([...ids].sort());
     for (const id of ids) expect(kids(k, id)).toEqual(["kid-a", next.kid, "kid-c"]);
     expect(kids(k, onlyOne)).toEqual(["kid-a", "kid-old", "kid-c"]);
@@ -211,7 +214,7 @@ describe("kong adapter: resolve and apply", () => {
         client_jwk: [otherA],
       },
     });
-    const [view] = await target(k, { pluginId: id }).apply(next);
+    const [view] = (await target(k, { pluginId: id }).apply(next)).plugins;
     expect(view?.clientIndex).toBe(2);
     expect(kids(k, id)).toEqual(["kid-a", "kid-a", next.kid]);
     const jwks = k.getPlugin(id)?.config.client_jwk as SeedJwk[];
@@ -221,7 +224,9 @@ describe("kong adapter: resolve and apply", () => {
   it("sends Kong-Admin-Token; without it Kong answers 401 and the adapter says KONG_UNAUTHORIZED", async () => {
     const k = await fake({ adminToken: ADMIN_TOKEN });
     const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
-    expect((await target(k, { pluginId: id, token: ADMIN_TOKEN }).apply(next))[0]?.kid).toBe(next.kid);
+    expect((await target(k, { pluginId: id, token: ADMIN_TOKEN }).apply(next)).plugins[0]?.kid).toBe(
+      next.kid,
+    );
     const missing = await failure(target(k, { pluginId: id }).inspect());
     expect(missing).toMatchObject({ code: "KONG_UNAUTHORIZED", status: 401 });
     expect(missing.hint).toContain("RBAC");
@@ -289,7 +294,7 @@ describe("kong adapter: plugins it must not write", () => {
     const e = await failure(t.apply(next));
     expect(e).toMatchObject({ code: "KONG_DBLESS", status: 405, retryable: false });
     expect(e.hint).toBe(
-      "DB-less Kong: the Admin API is read-only; manage client_jwk through your declarative config or use a DB-backed/hybrid control plane",
+      "DB-less Kong: the Admin API is read-only. Configure this target as `dbless: { nodes: [...] }` (POST /config per node) instead of adminUrl.",
     );
     expect(writes(k)).toHaveLength(1);
   });
@@ -344,7 +349,7 @@ describe("kong adapter: plugins it must not write", () => {
     expect(e).toMatchObject({ code: "KONG_READBACK_MISMATCH", retryable: true });
     expect(e.message).toContain("kid-old");
     expectClean(e);
-    expect((await t.apply(next))[0]?.kid).toBe(next.kid);
+    expect((await t.apply(next)).plugins[0]?.kid).toBe(next.kid);
   });
 });
 
@@ -358,7 +363,7 @@ describe("kong adapter: retries", () => {
       fault: { kind: "status", status: 429, retryAfter: "2", body: { message: "API rate limit exceeded" } },
     });
     const clock = recordingClock();
-    expect((await target(k, { pluginId: id, clock }).apply(next))[0]?.kid).toBe(next.kid);
+    expect((await target(k, { pluginId: id, clock }).apply(next)).plugins[0]?.kid).toBe(next.kid);
     expect(clock.slept).toEqual([2000, 2000]);
   });
 
@@ -368,11 +373,11 @@ describe("kong adapter: retries", () => {
     k.faults.add({ method: "PATCH", times: 2, fault: { kind: "status", status: 502 } });
     k.faults.add({ method: "GET", times: 1, fault: { kind: "reset" } });
     const clock = recordingClock();
-    expect((await target(k, { pluginId: id, clock }).apply(next))[0]?.kid).toBe(next.kid);
+    expect((await target(k, { pluginId: id, clock }).apply(next)).plugins[0]?.kid).toBe(next.kid);
     expect(clock.slept).toHaveLength(3);
     expect(clock.slept.every((ms) => ms <= retry.maxDelayMs)).toBe(true);
     k.faults.add({ method: "PATCH", times: 1, fault: { kind: "hang" } });
-    expect((await target(k, { pluginId: id }).apply(newer))[0]?.kid).toBe(newer.kid);
+    expect((await target(k, { pluginId: id }).apply(newer)).plugins[0]?.kid).toBe(newer.kid);
     expect(k.requests.filter((r) => r.fault === "hang")).toHaveLength(1);
   });
 

@@ -46,7 +46,7 @@ describe("configuration", () => {
     expect(p.renewBefore).toBe(30 * 86_400_000);
     expect(p.overlap).toBe(24 * 3_600_000);
     expect(p.verifyTimeout).toBe(10 * 60_000);
-    expect(cfg.credentials[0]!.kong[0]!.adminUrl).toBe("https://kong-admin.example:8444");
+    expect(cfg.credentials[0]!.kong[0]).toMatchObject({ adminUrl: "https://kong-admin.example:8444" });
   });
 
   it("lets a credential override the global policy", () => {
@@ -103,7 +103,7 @@ describe("configuration", () => {
     (local.credentials as Record<string, unknown>[])[0]!.kong = [
       { name: "dev", adminUrl: "http://127.0.0.1:8001", pluginTags: ["r"] },
     ];
-    expect(parseConfig(local).credentials[0]!.kong[0]!.adminUrl).toBe("http://127.0.0.1:8001");
+    expect(parseConfig(local).credentials[0]!.kong[0]).toMatchObject({ adminUrl: "http://127.0.0.1:8001" });
   });
 
   it("enforces at load every rule the adapters enforce, so the runtime accepts what validation accepted", () => {
@@ -141,7 +141,7 @@ describe("configuration", () => {
       `keyVault: { url: https://v.vault.azure.net }\ncredentials:\n  - name: a\n    certificateName: c\n    entra: { tenantId: contoso.onmicrosoft.com, clientId: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee }\n    kong: [ { name: k, adminUrl: "https://k:8444", pluginTags: [rotator:a] } ]\n`,
       "rotator.yaml",
     );
-    expect(cfg.credentials[0]!.kong[0]!.pluginTags).toEqual(["rotator:a"]);
+    expect(cfg.credentials[0]!.kong[0]).toMatchObject({ pluginTags: ["rotator:a"] });
     expect(() => parseConfigText("{ not json", "x.json")).toThrow(/not valid JSON/);
   });
 });

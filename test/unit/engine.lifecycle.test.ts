@@ -301,8 +301,9 @@ describe("Kong targets", () => {
     w.calls.afterMutation = (op) => op === "kong[edge].apply" && edge?.hold(oldJwk);
     const r = await reconcile(w.cred, w.ports);
     expect(r.outcome).toBe("failed");
-    expect(r.error?.code).toBe("ENGINE_NO_PROGRESS");
-    expect(kinds(r)).toEqual(["sync:done"]);
+    // The revert lands before the confirmation looks: the step fails instead of reporting success.
+    expect(r.error?.code).toBe("KONG_READBACK_MISMATCH");
+    expect(kinds(r)).toEqual(["sync:failed"]);
     expect(w.calls.count("kong[edge].apply")).toBe(1);
   });
 

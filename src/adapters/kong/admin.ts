@@ -9,6 +9,9 @@
  * - An entry that already holds the key (as just read) is neither rewritten nor read again, so re-runs
  *   converge without writes.
  * - Every plugin is checked before the first write, so one bad plugin does not leave the others half-done.
+ * - confirm(): a traditional node serves what its database holds, so the read-back confirms. A hybrid
+ *   control plane (`dataPlanes.confirm`: `always`, or `auto` with `GET /` configuration.role =
+ *   control_plane) is confirmed on its data planes through `GET /clustering/data-planes` (./hybrid.ts).
  */
 import type { Dispatcher } from "undici";
 import type { Clock } from "../../clock.js";
@@ -18,15 +21,22 @@ import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
 import type { RetryPolicy } from "../../http/retry.js";
 import { registerSecret } from "../../log/redact.js";
-import type { KongDiagnosis, KongNodeInfo, KongPluginView, KongTarget } from "../../ports.js";
+import type {
+  KongConfirmation,
+  KongDiagnosis,
+  KongNodeInfo,
+  KongPluginView,
+  KongTarget,
+} from "../../ports.js";
+import { baselineOf, judgeDataPlanes, liveRows, parseDataPlanes, type DataPlaneRow } from "./hybrid.js";
 import { KongClient } from "./client.js";
 import {
-  checkClientAlg,
   clientSlot,
   diagnosePlugin,
-  holdsJwk,
   parsePlugin,
-  placeJwk,
+  planJwkWrite,
+  pluginsOff,
+  revertedConfirmation,
   toView,
   type ClientSlot,
   type JwkEntry,
@@ -47,6 +57,10 @@ export interface KongTargetOptions {
 }
 
 const MAX_PAGES = 1000;
+/** Default for dataPlanes.maxLag: four ping intervals. */
+export const DEFAULT_MAX_LAG_MS = 120_000;
+export const DBLESS_HINT =
+  "DB-less Kong: the Admin API is read-only. Configure this target as `dbless: { nodes: [...] }` (POST /config per node) instead of adminUrl.";
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -167,13 +181,68 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
     return info;
   };
 
+  const confirmMode = t.dataPlanes?.confirm ?? "auto";
+  let hybrid: Promise<boolean> | undefined;
+  const isHybrid = (): Promise<boolean> =>
+    confirmMode === "never"
+      ? Promise.resolve(false)
+      : confirmMode === "always"
+        ? Promise.resolve(true)
+        : (hybrid ??= nodeInfo().then((n) => n.role === "control_plane"));
+
+  /** Every data-plane row, all pages (Kong pages with `next`). */
+  const dataPlanes = async (): Promise<DataPlaneRow[]> => {
+    const rows: DataPlaneRow[] = [];
+    let path: string | undefined = "clustering/data-planes";
+    for (let page = 0; path && page < MAX_PAGES; page++) {
+      const parsed = parseDataPlanes(await client.get(path));
+      if (!parsed)
+        throw new RotatorError(
+          "KONG_BAD_RESPONSE",
+          `Kong target ${t.name}: GET /clustering/data-planes did not return a list`,
+          "Check that adminUrl points at the control plane's Admin API.",
+        );
+      rows.push(...parsed.rows);
+      path = parsed.next;
+    }
+    return rows;
+  };
+  const now = () => (opts.clock ?? { now: () => new Date() }).now();
+
   return {
     name: t.name,
+    maxLagMs: confirmMode === "never" ? 0 : (t.dataPlanes?.maxLagMs ?? DEFAULT_MAX_LAG_MS),
 
     async diagnose(): Promise<KongDiagnosis> {
       const node = await nodeInfo();
       const plugins = await resolve();
-      return { node, plugins: plugins.map((p) => diagnosePlugin(p, opts.clientId, t.workspace)) };
+      const d: KongDiagnosis = {
+        node,
+        plugins: plugins.map((p) => diagnosePlugin(p, opts.clientId, t.workspace)),
+      };
+      if (await isHybrid()) {
+        const rows = await dataPlanes();
+        const live = new Set(liveRows(rows, now()).map((r) => r.id));
+        d.gateways = rows.map((r) => ({
+          name: r.hostname ?? r.id,
+          live: live.has(r.id),
+          ...(r.configHash ? { configHash: r.configHash } : {}),
+          ...(r.version ? { version: r.version } : {}),
+          ...(r.syncStatus ? { syncStatus: r.syncStatus } : {}),
+        }));
+      }
+      return d;
+    },
+
+    async baseline() {
+      return (await isHybrid()) ? baselineOf(liveRows(await dataPlanes(), now())) : undefined;
+    },
+
+    async confirm(expect, since): Promise<KongConfirmation> {
+      const off = pluginsOff(await resolve(), opts.clientId, t.name, expect.kid);
+      if (off.length) return revertedConfirmation(off, expect.kid);
+      if (!(await isHybrid())) return { state: "confirmed", detail: "read back from the Admin API" };
+      return judgeDataPlanes(liveRows(await dataPlanes(), now()), since.baseline);
     },
 
     async inspect() {
@@ -184,34 +253,29 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
         throw new RotatorError(
           "KONG_DBLESS",
           `Kong target ${t.name}: the node runs DB-less (configuration.database = off); its Admin API is read-only`,
-          "DB-less Kong: the Admin API is read-only; manage client_jwk through your declarative config or use a DB-backed/hybrid control plane",
+          DBLESS_HINT,
         );
       return plugins.map((p) => toView(p, clientSlot(p, opts.clientId, t.name).index, t.workspace));
     },
 
     async apply(jwk) {
       const plugins = await resolve();
-      const plans = plugins.map((plugin) => {
-        const slot = clientSlot(plugin, opts.clientId, t.name);
-        checkClientAlg(plugin, slot, opts.clientId);
-        const current: unknown = Array.isArray(plugin.config.client_jwk)
-          ? plugin.config.client_jwk[slot.index]
-          : undefined;
-        const write = holdsJwk(isRecord(current) ? current : undefined, jwk)
-          ? undefined
-          : placeJwk(plugin, slot, jwk);
-        return { plugin, slot, write };
-      });
+      const plans = plugins.map((plugin) => ({
+        plugin,
+        ...planJwkWrite(plugin, opts.clientId, t.name, jwk),
+      }));
       const views: KongPluginView[] = [];
+      let wrote = false;
       for (const { plugin, slot, write } of plans) {
         if (!write) {
           views.push(toView(plugin, slot.index, t.workspace));
           continue;
         }
         await client.patch(pluginPath(plugin.id), { config: { client_jwk: write } });
+        wrote = true;
         views.push(await readBack(plugin, slot, jwk));
       }
-      return views;
+      return { plugins: views, wrote };
     },
   };
 }

@@ -8,7 +8,8 @@
  * message, fields}`; 404 `{"message":"Not found"}`; DB-less writes 405 `{code: 12, name: "operation
  * unsupported", message: "cannot update 'plugins' entities when not using a database"}`
  * (https://developer.konghq.com/gateway/db-less-mode/); RBAC 401 `{"message":"Invalid RBAC credentials"}`.
- * Replaying a PATCH is safe: the adapter always sends the complete client_jwk array, so it is idempotent.
+ * Replaying a write is safe: PATCH always sends the complete client_jwk array, PUT (Konnect) the whole
+ * plugin and POST /config (DB-less) the whole declarative config, so each is idempotent.
  */
 import { request, type Dispatcher } from "undici";
 import type { Clock } from "../../clock.js";
@@ -28,6 +29,8 @@ export interface KongClientOptions {
   target: string;
   adminUrl: string;
   adminToken?: string;
+  /** Konnect: a bearer token (system-account `spat_` or personal `kpat_`) instead of Kong-Admin-Token. */
+  bearerToken?: string;
   clock?: Clock;
   retry?: Partial<RetryPolicy>;
   dispatcher?: Dispatcher;
@@ -120,10 +123,23 @@ export class KongClient {
     return this.call("PATCH", path, body);
   }
 
-  private async call(method: "GET" | "PATCH", path: string, body?: unknown): Promise<unknown> {
+  put(path: string, body: unknown): Promise<unknown> {
+    return this.call("PUT", path, body);
+  }
+
+  post(path: string, body: unknown): Promise<unknown> {
+    return this.call("POST", path, body);
+  }
+
+  private async call(
+    method: "GET" | "PATCH" | "PUT" | "POST",
+    path: string,
+    body?: unknown,
+  ): Promise<unknown> {
     const url = new URL(path.replace(/^\//, ""), this.base);
     const headers: Record<string, string> = { accept: "application/json" };
     if (this.opts.adminToken) headers["kong-admin-token"] = this.opts.adminToken;
+    if (this.opts.bearerToken) headers.authorization = `Bearer ${this.opts.bearerToken}`;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload !== undefined) headers["content-type"] = "application/json";
     const what = `${method} ${url.pathname}`;
@@ -209,9 +225,13 @@ export class KongClient {
       return new RotatorError(
         "KONG_UNAUTHORIZED",
         msg,
-        status === 401
-          ? "Kong rejected the admin credentials: set adminToken to a valid RBAC user token (sent as Kong-Admin-Token)."
-          : "The RBAC user lacks permission: grant read and update on /plugins (in the target's workspace).",
+        this.opts.bearerToken
+          ? status === 401
+            ? "Konnect rejected the token: set konnect.token to a valid system-account token (spat_...); a revoked token may keep working up to 15 minutes."
+            : "The Konnect system account lacks permission: give it the Control Plane Admin role (or a role that can edit plugins and read nodes) on this control plane."
+          : status === 401
+            ? "Kong rejected the admin credentials: set adminToken to a valid RBAC user token (sent as Kong-Admin-Token)."
+            : "The RBAC user lacks permission: grant read and update on /plugins (in the target's workspace).",
         { status },
       );
     if (status === 404)
@@ -229,7 +249,7 @@ export class KongClient {
       return new RotatorError(
         "KONG_DBLESS",
         `${msg}: Kong runs DB-less`,
-        "DB-less Kong: the Admin API is read-only; manage client_jwk through your declarative config or use a DB-backed/hybrid control plane",
+        "DB-less Kong: the Admin API is read-only. Configure this target as `dbless: { nodes: [...] }` (POST /config per node) instead of adminUrl.",
         { status },
       );
     if (status === 405)

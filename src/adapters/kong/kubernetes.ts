@@ -48,7 +48,7 @@ import {
   type RetryPolicy,
 } from "../../http/retry.js";
 import { redactText } from "../../log/redact.js";
-import type { KongDiagnosis, KongNodeInfo, KongPluginView, KongTarget } from "../../ports.js";
+import type { KongDiagnosis, KongNodeInfo, KongPluginView } from "../../ports.js";
 import {
   checkClientAlg,
   clientSlot,
@@ -193,7 +193,8 @@ function statusMessage(e: ApiException<unknown>): string | undefined {
   return isRecord(body) ? str(body.message) : undefined;
 }
 
-export class KubernetesKongTarget implements KongTarget {
+/** The KIC target with its own receipt; ./kubernetes-port.ts adapts it to the engine's KongTarget port. */
+export class KubernetesKongTarget {
   readonly name: string;
   private readonly t: KubernetesTargetConfig;
   private readonly core: CoreV1Api;
@@ -565,7 +566,8 @@ export class KubernetesKongTarget implements KongTarget {
     }
   }
 
-  private async snapshot(): Promise<Record<string, string>> {
+  /** Each live proxy pod's configuration_hash (empty when unreadable), by pod name. */
+  async snapshot(): Promise<Record<string, string>> {
     const pods = await this.livePods();
     const out: Record<string, string> = {};
     await Promise.all(

@@ -9,7 +9,7 @@
  */
 import { publicView, type KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
-import type { KongPluginDiagnosis, KongPluginView } from "../../ports.js";
+import type { KongConfirmation, KongPluginDiagnosis, KongPluginView } from "../../ports.js";
 
 export type JwkEntry = Record<string, unknown>;
 
@@ -184,4 +184,38 @@ export function diagnosePlugin(
     d.jwk = jwk;
   }
   return d;
+}
+
+/**
+ * Check that our client can take the key and compute the new client_jwk array; `write` is absent when
+ * our entry already holds exactly this key (re-runs converge without writes).
+ */
+export function planJwkWrite(
+  plugin: OidcPlugin,
+  clientId: string,
+  target: string,
+  jwk: KongPrivateJwk,
+): { slot: ClientSlot; write?: JwkEntry[] } {
+  const slot = clientSlot(plugin, clientId, target);
+  checkClientAlg(plugin, slot, clientId);
+  const current: unknown = arrayOf(plugin.config.client_jwk)[slot.index];
+  return holdsJwk(isRecord(current) ? current : undefined, jwk)
+    ? { slot }
+    : { slot, write: placeJwk(plugin, slot, jwk) };
+}
+
+/** Plugins whose effective entry for our client does not carry `kid` (a concurrent writer reverted it). */
+export function pluginsOff(plugins: OidcPlugin[], clientId: string, target: string, kid: string): string[] {
+  return plugins
+    .filter((p) => toView(p, clientSlot(p, clientId, target).index, undefined).kid !== kid)
+    .map((p) => p.id);
+}
+
+export function revertedConfirmation(off: string[], kid: string): KongConfirmation {
+  return {
+    state: "failed",
+    code: "KONG_READBACK_MISMATCH",
+    detail: `plugin(s) ${off.join(", ")} no longer hold ${kid} (a concurrent writer?)`,
+    lagging: [],
+  };
 }

@@ -1,11 +1,13 @@
 /**
- * activate: push the verified key to every Kong target (each apply reads back), then tag the new
+ * activate: push the verified key to every Kong target (each apply reads back) and wait until every
+ * target confirms that its gateways hold it (../kong.ts; a target whose gateways stay behind past its
+ * maxLag fails the step, naming them), then tag the new
  * generation `active` FIRST and the previous one `retiring` (retireAfter = now + overlap). A crash
  * between the two writes leaves two `active` generations; the newest activatedAt wins on the next run.
  * A failing target leaves the generation `verified`: targets already updated hold a key the IdP accepts.
  */
-import { activateNotVerified, activateShorterLifetime, runAborted } from "../errors.js";
-import { loadJwk, applyTo } from "../kong.js";
+import { activateNotVerified, activateShorterLifetime } from "../errors.js";
+import { clearConfirmRecords, loadJwk, pushAndConfirm } from "../kong.js";
 import { activesNewestFirst, effectiveActive, keyAtApp } from "../model.js";
 import type { PlannedAction } from "../plan.js";
 import { phaseTags, TAG_ACTIVATED_AT, TAG_RETIRE_AFTER } from "../tags.js";
@@ -23,15 +25,17 @@ export async function activateGeneration(
     throw activateShorterLifetime(g.x5t, g.expiresOn, current.expiresOn);
 
   const jwk = await loadJwk(ctx.ports.store, ctx.cred, g);
-  for (const target of ctx.ports.kong) {
-    // A lost lease means another writer may be working: stop before the next write.
-    if (ctx.signal?.aborted) throw runAborted();
-    const plugins = await applyTo(target, jwk);
-    ctx.progress(`Kong target ${target.name}: ${plugins} plugin(s) confirmed on ${jwk.kid}`);
-  }
+  const confirmed = await pushAndConfirm(ctx, g, ctx.ports.kong, jwk);
+  for (const line of confirmed) ctx.progress(`Kong target ${line}`);
 
   const now = ctx.ports.clock.now();
-  await ctx.tags.write(g, phaseTags("active", { [TAG_ACTIVATED_AT]: now.toISOString() }));
+  await ctx.tags.write(
+    g,
+    phaseTags("active", {
+      [TAG_ACTIVATED_AT]: now.toISOString(),
+      ...clearConfirmRecords(ctx.tags.current(g), ctx.ports.kong),
+    }),
+  );
   const retireAfter = new Date(now.getTime() + ctx.cred.policy.overlap).toISOString();
   const previous = activesNewestFirst(s.generations).filter((x) => x.version !== g.version);
   for (const old of previous)

@@ -3,12 +3,12 @@
  * valid at the IdP (the planner checked), then tag it `active` FIRST and the generation rolled back from
  * `retiring` with `rotator-rolledBackAt` (retired by the normal rules after the overlap; never made
  * active again by the engine). Generations still in flight are retired too: activating one later would
- * undo the rollback. A crash before the tags leaves targets split; the next run (the request is durable)
+ * undo the rollback. Targets are confirmed as in activate (../kong.ts). A crash before the tags leaves targets split; the next run (the request is durable)
  * applies again. A crash between the tags leaves two `active` generations, and the newest activatedAt
  * (the restored one) wins.
  */
-import { EngineBug, runAborted } from "../errors.js";
-import { applyTo, loadJwk } from "../kong.js";
+import { EngineBug } from "../errors.js";
+import { clearConfirmRecords, loadJwk, pushAndConfirm } from "../kong.js";
 import { effectiveActive, inFlight } from "../model.js";
 import type { PlannedAction } from "../plan.js";
 import { phaseTags, TAG_ACTIVATED_AT, TAG_RETIRE_AFTER, TAG_ROLLED_BACK_AT } from "../tags.js";
@@ -25,16 +25,17 @@ export async function rollbackGeneration(
     throw new EngineBug(`planned rollback to ${to.version} does not leave the active generation`);
 
   const jwk = await loadJwk(ctx.ports.store, ctx.cred, to);
-  for (const target of ctx.ports.kong) {
-    if (ctx.signal?.aborted) throw runAborted();
-    const plugins = await applyTo(target, jwk);
-    ctx.progress(`Kong target ${target.name}: ${plugins} plugin(s) back on ${jwk.kid}`);
-  }
+  // Back on the previous key only once every target's gateways hold it (as for an activation).
+  await pushAndConfirm(ctx, to, ctx.ports.kong, jwk);
 
   const now = ctx.ports.clock.now();
   await ctx.tags.write(
     to,
-    phaseTags("active", { [TAG_ACTIVATED_AT]: now.toISOString(), [TAG_RETIRE_AFTER]: undefined }),
+    phaseTags("active", {
+      [TAG_ACTIVATED_AT]: now.toISOString(),
+      [TAG_RETIRE_AFTER]: undefined,
+      ...clearConfirmRecords(ctx.tags.current(to), ctx.ports.kong),
+    }),
   );
   const retireAfter = new Date(now.getTime() + ctx.cred.policy.overlap).toISOString();
   await ctx.tags.write(

@@ -1,6 +1,6 @@
-/** sync: put a Kong target that drifted away from the active key back on it (idempotent re-apply). */
+/** sync: put a Kong target that drifted away from the active key back on it (idempotent re-apply), and confirm its gateways hold it. */
 import { EngineBug } from "../errors.js";
-import { applyTo, loadJwk } from "../kong.js";
+import { forgetConfirmations, loadJwk, pushAndConfirm } from "../kong.js";
 import type { PlannedAction } from "../plan.js";
 import { generation, type StepContext, type StepOutcome } from "./context.js";
 
@@ -12,6 +12,7 @@ export async function syncTarget(
   const target = ctx.ports.kong.find((t) => t.name === action.target);
   if (!target)
     throw new EngineBug(`planned sync names Kong target ${action.target}, which is not configured`);
-  const plugins = await applyTo(target, await loadJwk(ctx.ports.store, ctx.cred, g));
-  return { detail: `${plugins} plugin(s) confirmed on ${action.x5t}` };
+  const [confirmed] = await pushAndConfirm(ctx, g, [target], await loadJwk(ctx.ports.store, ctx.cred, g));
+  await forgetConfirmations(ctx, g, [target]);
+  return { detail: `confirmed ${confirmed ?? action.x5t}` };
 }

@@ -4,11 +4,19 @@
  * adapter does (PATCH /plugins/{id} replaces arrays wholesale; the adapter keeps other clients' entries).
  * Kong signs with the JWK's own `alg` and puts `kid` in the assertion header, so both must be set.
  * Fault hooks: `dropWrites` (the Admin API answers 200 but the plugin keeps its old key, e.g. a concurrent
- * decK sync). Not reproduced: schema validation beyond required members, workspaces, hybrid sync.
+ * decK sync), `lag` (gateways named there have not taken the key: confirm answers pending; with
+ * `maxLagMs` 0 the target confirms by read-back alone). Not reproduced: schema validation beyond required
+ * members, workspaces.
  */
 import { RotatorError } from "../../../src/errors.js";
 import type { KongPrivateJwk } from "../../../src/crypto/keymaterial.js";
-import type { KongDiagnosis, KongPluginView, KongTarget } from "../../../src/ports.js";
+import type {
+  KongApplyReceipt,
+  KongConfirmation,
+  KongDiagnosis,
+  KongPluginView,
+  KongTarget,
+} from "../../../src/ports.js";
 import type { Calls } from "./calls.js";
 
 interface Plugin {
@@ -21,6 +29,9 @@ const PRIVATE = ["n", "e", "d", "p", "q", "dp", "dq", "qi"] as const;
 export class MemoryKongTarget implements KongTarget {
   readonly plugins: Plugin[];
   dropWrites = false;
+  maxLagMs = 0;
+  /** Gateways that do not hold the key yet: confirm answers pending naming them until `until` (never when absent). */
+  lag: { names: string[]; until?: Date; now: () => Date } | undefined;
 
   constructor(
     private readonly calls: Calls,
@@ -54,7 +65,30 @@ export class MemoryKongTarget implements KongTarget {
     return this.calls.run(`kong[${this.name}].inspect`, false, () => this.views());
   }
 
-  apply(jwk: KongPrivateJwk): Promise<KongPluginView[]> {
+  baseline(): Promise<string | undefined> {
+    return this.calls.run(`kong[${this.name}].baseline`, false, () =>
+      this.maxLagMs > 0 ? "base" : undefined,
+    );
+  }
+
+  confirm(expect: { kid: string }): Promise<KongConfirmation> {
+    return this.calls.run(`kong[${this.name}].confirm`, false, (): KongConfirmation => {
+      const off = this.plugins.filter((p) => p.jwk?.kid !== expect.kid).map((p) => p.pluginId);
+      if (off.length)
+        return {
+          state: "failed",
+          code: "KONG_READBACK_MISMATCH",
+          detail: "plugin(s) no longer hold the key",
+          lagging: [],
+        };
+      const lag = this.lag;
+      if (lag && (lag.until === undefined || lag.now() < lag.until))
+        return { state: "pending", detail: "data planes behind", lagging: [...lag.names] };
+      return { state: "confirmed", detail: "read back" };
+    });
+  }
+
+  apply(jwk: KongPrivateJwk): Promise<KongApplyReceipt> {
     return this.calls.run(`kong[${this.name}].apply`, true, () => {
       const missing = ["kid", "alg", "kty", ...PRIVATE].filter(
         (k) => typeof (jwk as unknown as Record<string, unknown>)[k] !== "string",
@@ -66,9 +100,10 @@ export class MemoryKongTarget implements KongTarget {
           "Send a complete private JWK.",
           { status: 400 },
         );
+      const wrote = this.plugins.some((p) => p.jwk?.kid !== jwk.kid);
       if (!this.dropWrites)
         for (const p of this.plugins) p.jwk = { ...(jwk as unknown as Record<string, string>) };
-      return this.views();
+      return { plugins: this.views(), wrote };
     });
   }
 

@@ -1,0 +1,72 @@
+/**
+ * One KongTarget per configured kind (README "Supported Kong deployments"): adminUrl (traditional or
+ * hybrid control plane), konnect, dbless and kubernetes. Secrets (tokens) are resolved on first use, so
+ * a missing token fails that target's first call, not the whole runtime.
+ */
+import type { Clock } from "../../clock.js";
+import type { KongTargetSpec, SecretRef } from "../../config/load.js";
+import { RotatorError } from "../../errors.js";
+import type { KongTarget } from "../../ports.js";
+import { createKongTarget, DEFAULT_MAX_LAG_MS } from "./admin.js";
+import { createDblessTarget } from "./dbless.js";
+import { createKonnectTarget } from "./konnect.js";
+
+export interface KindOptions {
+  target: KongTargetSpec;
+  clientId: string;
+  clock: Clock;
+  secret(target: string, ref: SecretRef | undefined, what: string): Promise<string | undefined>;
+}
+
+export async function createTargetOfKind(o: KindOptions): Promise<KongTarget> {
+  const t = o.target;
+  if ("konnect" in t) {
+    const token = await o.secret(t.name, t.konnect.token, "Konnect system-account token");
+    return createKonnectTarget({ target: t, clientId: o.clientId, clock: o.clock, token: token ?? "" });
+  }
+  if ("dbless" in t) {
+    const adminToken = await o.secret(t.name, t.adminToken, "Kong RBAC token of the DB-less nodes");
+    return createDblessTarget({
+      target: t,
+      clientId: o.clientId,
+      clock: o.clock,
+      ...(adminToken ? { adminToken } : {}),
+    });
+  }
+  if ("kubernetes" in t)
+    throw new RotatorError(
+      "KONG_KIND_UNSUPPORTED",
+      `Kong target ${t.name}: kubernetes (KIC) targets are not available in this build`,
+      "The Kubernetes adapter is not wired in yet; use an adminUrl, konnect or dbless target meanwhile (README 'Supported Kong deployments').",
+    );
+  const adminToken = await o.secret(t.name, t.adminToken, "Kong RBAC token");
+  return createKongTarget({
+    target: t,
+    clientId: o.clientId,
+    clock: o.clock,
+    ...(adminToken ? { adminToken } : {}),
+  });
+}
+
+/** The target's lag budget, known from configuration before the adapter is built. */
+export function maxLagOf(t: KongTargetSpec): number {
+  if ("konnect" in t) return t.konnect.maxLagMs;
+  if ("dbless" in t) return t.dbless.maxLagMs;
+  if ("kubernetes" in t) return t.kubernetes.maxLagMs;
+  return t.dataPlanes?.confirm === "never" ? 0 : (t.dataPlanes?.maxLagMs ?? DEFAULT_MAX_LAG_MS);
+}
+
+/** A KongTarget whose adapter is built on first use. */
+export function lazyKongTarget(t: KongTargetSpec, build: () => Promise<KongTarget>): KongTarget {
+  let resolved: Promise<KongTarget> | undefined;
+  const get = () => (resolved ??= build());
+  return {
+    name: t.name,
+    maxLagMs: maxLagOf(t),
+    diagnose: async () => (await get()).diagnose(),
+    inspect: async () => (await get()).inspect(),
+    baseline: async () => (await get()).baseline(),
+    apply: async (jwk) => (await get()).apply(jwk),
+    confirm: async (expect, since) => (await get()).confirm(expect, since),
+  };
+}
