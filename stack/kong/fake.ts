@@ -31,11 +31,23 @@
  *   writable while data planes receive the config asynchronously,
  *   https://developer.konghq.com/gateway/hybrid-mode/).
  *
- * Not reproduced: POST/DELETE, routes/services/consumers, instance_name lookups, RBAC roles/permissions
- * (one all-powerful token), plugins other than openid-connect are stored without config validation,
- * `POST /config`, hybrid-mode clustering, vault reference resolution, keyring encryption, Konnect.
+ * - Hybrid (`dataPlanes`): the node is a control plane (role control_plane); its data planes receive each
+ *   write after their own lag and are listed by `GET /clustering/data-planes` (./dataplanes.ts), which
+ *   answers 400 on any other role (Admin API EE spec, get-data-planes). The login probe signs with what the
+ *   data planes hold, so a key activated before they have it shows up as failed logins.
+ * - DB-less `GET /config` → `{config: "<declarative YAML>"}` (spec get-config) and `POST /config`, which
+ *   replaces the whole configuration (a body with `_format_version` is the declarative table, else its
+ *   `config` string is parsed; kong/api/routes/config.lua), validated like a plugin write (400 code 14
+ *   "invalid declarative configuration"); on a node with a database it answers 400. `GET /status` carries
+ *   `configuration_hash` on DB-less nodes and data planes only (kong/api/routes/health.lua).
+ *
+ * Not reproduced: POST/DELETE of entities, routes/services/consumers, instance_name lookups, RBAC
+ * roles/permissions (one all-powerful token), plugins other than openid-connect are stored without config
+ * validation, vault reference resolution, keyring encryption, `?check_hash`, Konnect (stack/konnect/).
  */
 import { randomUUID } from "node:crypto";
+import { parse as parseYaml, stringify as toYaml } from "yaml";
+import { configHash, DataPlanes, type DataPlaneSpec } from "./dataplanes.js";
 import type { ServerResponse } from "node:http";
 import { startHttpsServer, type Reply, type Request, type RunningServer } from "../common/server.js";
 import type { ServerTls } from "../common/tls.js";
@@ -53,6 +65,8 @@ export interface KongFakeOptions {
   dbless?: boolean;
   /** Kong version reported by `GET /`; also selects the published schema (3.4, 3.10 or 3.15). */
   version?: string;
+  /** Hybrid mode: this node is a control plane with these data planes. */
+  dataPlanes?: DataPlaneSpec[];
 }
 
 export interface PluginInput {
@@ -82,6 +96,14 @@ export interface KongFake extends RunningServer {
   setRole(role: string): void;
   /** Test hook: the next `count` PATCH/PUT answer 200 as if applied but are not stored (a lost write). */
   dropWrites(count: number): void;
+  /** Hybrid: change a data plane's lag / sync / connection (a recovered one takes the latest config). */
+  setDataPlane(hostname: string, change: Partial<Omit<DataPlaneSpec, "hostname">>): void;
+  /** Hybrid: the kid each data plane's copy of the plugin holds for the client. */
+  dataPlaneKids(pluginId: string, clientId: string): Record<string, string | undefined>;
+  /**
+   * The gateway login probe. On a control plane with data planes it signs with each connected data
+   * plane's copy and passes only when all of them log in (the error names the first that fails).
+   */
   probe(pluginId: string, clientId?: string): Promise<ProbeResult>;
 }
 
@@ -110,6 +132,18 @@ function mergeRecord(top: Record<string, unknown>, bottom: Record<string, unknow
   return out;
 }
 
+function invalidDeclarative(fields: Record<string, unknown>): Reply {
+  return {
+    status: 400,
+    body: {
+      code: 14,
+      name: "invalid declarative configuration",
+      message: "declarative config is invalid",
+      fields,
+    },
+  };
+}
+
 function invalidOptions(message: string): Reply {
   return {
     status: 400,
@@ -132,6 +166,10 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
   let dbless = opts.dbless ?? false;
   let role = "traditional";
   let dropWrites = 0;
+  const allPlugins = () =>
+    new Map([...plugins.entries()].map(([id, st]) => [id, st.entity as Record<string, unknown>]));
+  const dps = opts.dataPlanes ? new DataPlanes(opts.dataPlanes, version, allPlugins) : undefined;
+  if (dps) role = "control_plane";
 
   const ensureWorkspace = (name: string) => {
     if (!workspaces.has(name)) workspaces.set(name, { id: randomUUID(), name, created_at: now() });
@@ -144,6 +182,7 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
   const store = (id: string, workspace: string, entity: PluginEntity) => {
     plugins.set(id, { workspace, entity });
     accepted.push(structuredClone(entity));
+    dps?.push();
   };
 
   const find = (workspace: string, id: string): Stored | undefined => {
@@ -295,6 +334,42 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
     return { status: 200, body: structuredClone(next) };
   };
 
+  /** DB-less `GET|POST /config` (kong/api/routes/config.lua). */
+  const declarative = (req: Request): Reply => {
+    if (!dbless)
+      return {
+        status: 400,
+        body: { message: "this endpoint is only available when Kong is configured to not use a database" },
+      };
+    if (req.method === "GET") {
+      const doc = { _format_version: "3.0", plugins: [...plugins.values()].map((st) => st.entity) };
+      return { status: 200, body: { config: toYaml(doc) } };
+    }
+    if (req.method !== "POST") return METHOD_NOT_ALLOWED;
+    let body: unknown;
+    try {
+      body = JSON.parse(req.body.toString("utf8"));
+      if (isRecord(body) && body._format_version === undefined && typeof body.config === "string")
+        body = parseYaml(body.config);
+    } catch {
+      return { status: 400, body: { message: "Cannot parse JSON body" } };
+    }
+    if (!isRecord(body) || body._format_version === undefined)
+      return { status: 400, body: { message: "expected a declarative configuration" } };
+    const list = Array.isArray(body.plugins) ? body.plugins : [];
+    const next = new Map<string, Stored>();
+    for (const [i, p] of list.entries()) {
+      if (!isRecord(p) || typeof p.id !== "string")
+        return invalidDeclarative({ plugins: { [i + 1]: "id required" } });
+      const errors = validatePluginEntity(p, schema);
+      if (errors) return invalidDeclarative({ plugins: { [i + 1]: schemaViolation(errors).fields } });
+      next.set(p.id, { workspace: DEFAULT_WORKSPACE, entity: normalize(p as PluginEntity) });
+    }
+    plugins.clear();
+    for (const [id, st] of next) store(id, st.workspace, st.entity);
+    return { status: 201, body: { plugins: [...next.values()].map((st) => st.entity) } };
+  };
+
   const handler = async (req: Request, _res: ServerResponse): Promise<Reply> => {
     if (opts.adminToken !== undefined) {
       const token = req.headers["kong-admin-token"];
@@ -308,6 +383,31 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
       return NOT_FOUND;
     }
     if (segments.length === 0) return req.method === "GET" ? info() : METHOD_NOT_ALLOWED;
+    if (segments.join("/") === "clustering/data-planes") {
+      if (req.method !== "GET") return METHOD_NOT_ALLOWED;
+      if (!dps || role !== "control_plane")
+        return {
+          status: 400,
+          body: {
+            message:
+              "This endpoint is only available when Kong is running as a control plane for the cluster.",
+          },
+        };
+      return { status: 200, body: { data: dps.rows(), next: null } };
+    }
+    if (segments.length === 1 && segments[0] === "status") {
+      if (req.method !== "GET") return METHOD_NOT_ALLOWED;
+      return {
+        status: 200,
+        body: {
+          database: { reachable: true },
+          memory: { lua_shared_dicts: {}, workers_lua_vms: [] },
+          server: { connections_accepted: 1, connections_active: 1, total_requests: 1 },
+          ...(dbless ? { configuration_hash: configHash(allPlugins()) } : {}),
+        },
+      };
+    }
+    if (segments.length === 1 && segments[0] === "config") return declarative(req);
     if (segments.length === 1 && segments[0] === "workspaces") {
       if (req.method !== "GET") return METHOD_NOT_ALLOWED;
       const data = [...workspaces.values()].map((w) => ({
@@ -343,8 +443,30 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
 
   const server = await startHttpsServer("kong", opts.tls, handler);
 
+  const kidOf = (config: Record<string, unknown>, clientId: string): string | undefined => {
+    const ids = Array.isArray(config.client_id) ? config.client_id : [];
+    const jwks = Array.isArray(config.client_jwk) ? config.client_jwk : [];
+    const i = ids.indexOf(clientId);
+    const jwk: unknown = jwks[i] ?? jwks[0];
+    return isRecord(jwk) && typeof jwk.kid === "string" ? jwk.kid : undefined;
+  };
+  const probeConfig = (entity: Record<string, unknown> | undefined, clientId: string | undefined) => {
+    if (!entity) return Promise.resolve<ProbeResult>({ ok: false, status: 0, error: "plugin not found" });
+    if (entity.name !== "openid-connect")
+      return Promise.resolve<ProbeResult>({
+        ok: false,
+        status: 0,
+        error: `plugin is ${String(entity.name)}, not openid-connect`,
+      });
+    return probeLogin(isRecord(entity.config) ? entity.config : {}, clientId, opts.tls.ca);
+  };
+
   return {
     ...server,
+    async close() {
+      dps?.close();
+      await server.close();
+    },
     version,
     get workspaces() {
       return [...workspaces.keys()];
@@ -374,6 +496,7 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
       if (errors) throw new Error(`kong fake: seed plugin rejected: ${schemaViolation(errors).message}`);
       ensureWorkspace(workspace);
       store(id, workspace, normalize(entity as PluginEntity));
+      dps?.seed();
       return { id };
     },
     getPlugin(id) {
@@ -389,12 +512,27 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
     dropWrites(count) {
       dropWrites = count;
     },
+    setDataPlane(hostname, change) {
+      if (!dps) throw new Error("kong fake: no data planes (not started in hybrid mode)");
+      dps.set(hostname, change);
+    },
+    dataPlaneKids(pluginId, clientId) {
+      const out: Record<string, string | undefined> = {};
+      for (const dp of dps?.list ?? []) {
+        const e = dp.plugins.get(pluginId);
+        out[dp.hostname] = e && isRecord(e.config) ? kidOf(e.config, clientId) : undefined;
+      }
+      return out;
+    },
     async probe(pluginId, clientId) {
-      const s = plugins.get(pluginId);
-      if (!s) return { ok: false, status: 0, error: "plugin not found" };
-      if (s.entity.name !== "openid-connect")
-        return { ok: false, status: 0, error: `plugin is ${s.entity.name}, not openid-connect` };
-      return probeLogin(s.entity.config, clientId, opts.tls.ca);
+      if (!dps) return probeConfig(plugins.get(pluginId)?.entity, clientId);
+      let last: ProbeResult = { ok: false, status: 0, error: "no connected data plane" };
+      for (const dp of dps.list) {
+        if (dp.disconnected) continue;
+        last = await probeConfig(dp.plugins.get(pluginId), clientId);
+        if (!last.ok) return { ...last, error: `data plane ${dp.hostname}: ${last.error ?? "failed"}` };
+      }
+      return last;
     },
   };
 }

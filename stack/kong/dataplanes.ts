@@ -1,0 +1,131 @@
+/**
+ * Hybrid-mode data planes for the Kong fake: each holds its own copy of the plugins, received from the
+ * control plane after a configurable lag, and is listed by `GET /clustering/data-planes`.
+ *
+ * Real behaviours reproduced (github.com/Kong/kong; shared/facts/kong-modes-vaults-idps.md §2):
+ * - The control plane pushes a new config to connected data planes after a write; a data plane applies it
+ *   and pings at once with its new `config_hash` (`ping_immediately`, kong/clustering/data_plane.lua), then
+ *   every 30 s (CLUSTERING_PING_INTERVAL), which moves `last_seen`.
+ * - `config_hash` is a 32-hex digest of the config (md5 in kong/clustering/config_helper.lua); identical
+ *   configs give identical hashes.
+ * - Rows of disconnected data planes stay, with their old `last_seen` and hash, for
+ *   `cluster_data_plane_purge_delay` (14 days).
+ * - `sync_status` reports compatibility (`normal`), not freshness (kong/constants.lua).
+ * - Row fields as in kong/db/schema/entities/clustering_data_planes.lua and the Admin API EE spec
+ *   (GetConnectedDataPlanesListResponse): id, ip, hostname, version, config_hash, last_seen, updated_at,
+ *   sync_status, labels, cert_details.expiry_timestamp, ttl.
+ * Simulated faults: per data plane `lagMs` (time to apply a push), `neverSync` (connected, pinging, but
+ * never applies a push), `disconnected` (a stale row: last_seen hours ago).
+ */
+import { createHash, randomUUID } from "node:crypto";
+
+export interface DataPlaneSpec {
+  hostname: string;
+  lagMs?: number;
+  neverSync?: boolean;
+  disconnected?: boolean;
+}
+
+export interface DataPlaneState {
+  id: string;
+  hostname: string;
+  lagMs: number;
+  neverSync: boolean;
+  disconnected: boolean;
+  /** The plugins this data plane serves with (id → entity). */
+  plugins: Map<string, Record<string, unknown>>;
+  hash: string;
+  lastSeen: number;
+}
+
+const PING_S = 30;
+const nowS = () => Math.floor(Date.now() / 1000);
+
+export function configHash(plugins: ReadonlyMap<string, unknown>): string {
+  const sorted = [...plugins.entries()].sort(([a], [b]) => a.localeCompare(b));
+  return createHash("md5").update(JSON.stringify(sorted)).digest("hex");
+}
+
+export class DataPlanes {
+  readonly list: DataPlaneState[];
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    specs: DataPlaneSpec[],
+    private readonly version: string,
+    private readonly current: () => Map<string, Record<string, unknown>>,
+  ) {
+    this.list = specs.map((s) => ({
+      id: randomUUID(),
+      hostname: s.hostname,
+      lagMs: s.lagMs ?? 0,
+      neverSync: s.neverSync ?? false,
+      disconnected: s.disconnected ?? false,
+      plugins: new Map(),
+      hash: "0".repeat(32),
+      lastSeen: s.disconnected ? nowS() - 3 * 3600 : nowS(),
+    }));
+  }
+
+  /** Seeding: every connected data plane holds the control plane's config at once. */
+  seed(): void {
+    for (const dp of this.list) if (!dp.disconnected) this.take(dp);
+  }
+
+  /** After a control-plane write: push to every connected data plane, applied after its lag. */
+  push(): void {
+    for (const dp of this.list) {
+      if (dp.disconnected || dp.neverSync) continue;
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        if (!dp.disconnected && !dp.neverSync) this.take(dp);
+      }, dp.lagMs);
+      this.timers.add(t);
+    }
+  }
+
+  /** Change a data plane's behaviour; one that is connected and syncing again gets the latest config. */
+  set(hostname: string, change: Partial<Omit<DataPlaneSpec, "hostname">>): void {
+    const dp = this.list.find((d) => d.hostname === hostname);
+    if (!dp) throw new Error(`kong fake: no data plane ${hostname}`);
+    if (change.lagMs !== undefined) dp.lagMs = change.lagMs;
+    if (change.neverSync !== undefined) dp.neverSync = change.neverSync;
+    if (change.disconnected !== undefined) dp.disconnected = change.disconnected;
+    if (!dp.disconnected && !dp.neverSync) this.take(dp);
+  }
+
+  rows(): Record<string, unknown>[] {
+    const t = nowS();
+    return this.list.map((dp) => {
+      // Connected data planes ping every 30 s; a disconnected row keeps its last ping.
+      const lastSeen = dp.disconnected
+        ? dp.lastSeen
+        : Math.max(dp.lastSeen, t - ((t - dp.lastSeen) % PING_S));
+      return {
+        id: dp.id,
+        ip: "127.0.0.1",
+        hostname: dp.hostname,
+        version: this.version,
+        config_hash: dp.hash,
+        last_seen: lastSeen,
+        updated_at: lastSeen,
+        sync_status: "normal",
+        labels: {},
+        cert_details: { expiry_timestamp: t + 365 * 86_400 },
+        ttl: 1_209_600,
+      };
+    });
+  }
+
+  close(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private take(dp: DataPlaneState): void {
+    const config = this.current();
+    dp.plugins = new Map([...config.entries()].map(([k, v]) => [k, structuredClone(v)]));
+    dp.hash = configHash(config);
+    dp.lastSeen = nowS();
+  }
+}
