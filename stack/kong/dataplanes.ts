@@ -18,6 +18,8 @@
  * never applies a push), `disconnected` (a stale row: last_seen hours ago).
  */
 import { createHash, randomUUID } from "node:crypto";
+import { probeLogin, type ProbeResult } from "./probe.js";
+import { isRecord } from "./validate.js";
 
 export interface DataPlaneSpec {
   hostname: string;
@@ -115,6 +117,42 @@ export class DataPlanes {
         ttl: 1_209_600,
       };
     });
+  }
+
+  /** The kid each data plane's copy of the plugin holds for the client (parallel arrays, fallback to [0]). */
+  kids(pluginId: string, clientId: string): Record<string, string | undefined> {
+    const out: Record<string, string | undefined> = {};
+    for (const dp of this.list) {
+      const cfg = dp.plugins.get(pluginId)?.config;
+      const ids = isRecord(cfg) && Array.isArray(cfg.client_id) ? cfg.client_id : [];
+      const jwks = isRecord(cfg) && Array.isArray(cfg.client_jwk) ? cfg.client_jwk : [];
+      const jwk: unknown = jwks[ids.indexOf(clientId)] ?? jwks[0];
+      out[dp.hostname] = isRecord(jwk) && typeof jwk.kid === "string" ? jwk.kid : undefined;
+    }
+    return out;
+  }
+
+  /** The login probe with each connected data plane's copy; passes only when every one logs in. */
+  async probe(
+    pluginId: string,
+    clientId: string | undefined,
+    ca: string,
+    label: string,
+  ): Promise<ProbeResult> {
+    let last: ProbeResult = { ok: false, status: 0, error: `no connected ${label}` };
+    for (const dp of this.list) {
+      if (dp.disconnected) continue;
+      const e = dp.plugins.get(pluginId);
+      if (!e || e.name !== "openid-connect" || !isRecord(e.config))
+        return {
+          ok: false,
+          status: 0,
+          error: `${label} ${dp.hostname}: no openid-connect plugin ${pluginId}`,
+        };
+      last = await probeLogin(e.config, clientId, ca);
+      if (!last.ok) return { ...last, error: `${label} ${dp.hostname}: ${last.error ?? "failed"}` };
+    }
+    return last;
   }
 
   close(): void {

@@ -443,13 +443,6 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
 
   const server = await startHttpsServer("kong", opts.tls, handler);
 
-  const kidOf = (config: Record<string, unknown>, clientId: string): string | undefined => {
-    const ids = Array.isArray(config.client_id) ? config.client_id : [];
-    const jwks = Array.isArray(config.client_jwk) ? config.client_jwk : [];
-    const i = ids.indexOf(clientId);
-    const jwk: unknown = jwks[i] ?? jwks[0];
-    return isRecord(jwk) && typeof jwk.kid === "string" ? jwk.kid : undefined;
-  };
   const probeConfig = (entity: Record<string, unknown> | undefined, clientId: string | undefined) => {
     if (!entity) return Promise.resolve<ProbeResult>({ ok: false, status: 0, error: "plugin not found" });
     if (entity.name !== "openid-connect")
@@ -517,22 +510,12 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
       dps.set(hostname, change);
     },
     dataPlaneKids(pluginId, clientId) {
-      const out: Record<string, string | undefined> = {};
-      for (const dp of dps?.list ?? []) {
-        const e = dp.plugins.get(pluginId);
-        out[dp.hostname] = e && isRecord(e.config) ? kidOf(e.config, clientId) : undefined;
-      }
-      return out;
+      return dps?.kids(pluginId, clientId) ?? {};
     },
     async probe(pluginId, clientId) {
-      if (!dps) return probeConfig(plugins.get(pluginId)?.entity, clientId);
-      let last: ProbeResult = { ok: false, status: 0, error: "no connected data plane" };
-      for (const dp of dps.list) {
-        if (dp.disconnected) continue;
-        last = await probeConfig(dp.plugins.get(pluginId), clientId);
-        if (!last.ok) return { ...last, error: `data plane ${dp.hostname}: ${last.error ?? "failed"}` };
-      }
-      return last;
+      return dps
+        ? dps.probe(pluginId, clientId, opts.tls.ca, "data plane")
+        : probeConfig(plugins.get(pluginId)?.entity, clientId);
     },
   };
 }

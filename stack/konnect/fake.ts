@@ -1,0 +1,242 @@
+/**
+ * Fake Konnect Control Planes Config API v2, the part the rotator uses: plugins of one control plane,
+ * its expected config hash and its data plane nodes. HTTPS on 127.0.0.1 (stack/common/server.ts).
+ *
+ * Every request is first validated against the published OpenAPI spec (./schema/, a copy of
+ * ../shared/fixtures/kong/konnect-control-planes-config.v2.openapi.yaml; ./openapi.ts): an operation the
+ * spec does not have is 404/405 (there is no PATCH on plugins), bad parameters or bodies are 400.
+ *
+ * Real behaviours reproduced (the spec, info.version 3.15.0; shared/facts/kong-modes-vaults-idps.md §1):
+ * - `Authorization: Bearer <token>`; otherwise 401 `{message: "Unauthorized", status: 401}` (HTTP401Error).
+ * - `GET|PUT /v2/control-planes/{cp}/core-entities/plugins/{id}` (get-plugin, upsert-plugin). PUT replaces
+ *   the whole object: omitted fields fall back to their defaults (guess in the facts file, as the Admin
+ *   API's PUT). openid-connect configs are validated like the Kong fake (stack/kong/validate.ts, 3.15
+ *   schema), with Kong's schema-violation body.
+ * - `GET .../core-entities/plugins?tags=a,b` (AND), `size`, `offset`: `{data, offset, next}`.
+ * - `GET .../expected-config-hash` → `{expected_hash, created_at, updated_at}`; a node is in sync when its
+ *   `config_hash` equals it (get-expected-config-hash).
+ * - `GET .../nodes` (`page[size]`, `page[after]`) → `{items: [{id, version, hostname, last_ping, type,
+ *   config_hash, compatibility_status}], page: {total_count, next?}}`. Nodes receive a new config after their
+ *   own lag (stack/kong/dataplanes.ts); a disconnected node keeps its record and an old `last_ping`.
+ * - 429 with Retry-After through the shared fault injector (`faults`), as Konnect rate limits without
+ *   published figures.
+ * The login probe signs with what the connected nodes hold.
+ * Not reproduced: other entities, workspaces, incremental sync (`expected-config-version`), partials, RBAC
+ * roles (any valid token may do anything), the 15-minute validity of revoked tokens.
+ */
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { startHttpsServer, type Reply, type Request, type RunningServer } from "../common/server.js";
+import type { ServerTls } from "../common/tls.js";
+import { noteSecret } from "../common/capture.js";
+import { configHash, DataPlanes, type DataPlaneSpec } from "../kong/dataplanes.js";
+import type { ProbeResult } from "../kong/probe.js";
+import { loadOidcSchemaSubset } from "../kong/schema.js";
+import { isRecord, schemaViolation, validatePluginEntity, withDefaults } from "../kong/validate.js";
+import { openApiValidator } from "./openapi.js";
+
+export const KONNECT_SPEC = fileURLToPath(
+  new URL("./schema/konnect-control-planes-config.v2.openapi.yaml", import.meta.url),
+);
+
+export interface KonnectFakeOptions {
+  tls: ServerTls;
+  token: string;
+  controlPlaneId?: string;
+  nodes?: DataPlaneSpec[];
+  /** Kong version the nodes report. */
+  version?: string;
+}
+
+export interface KonnectFake extends RunningServer {
+  readonly controlPlaneId: string;
+  /** Requests the spec refused (method, path, reasons), for conformance tests. */
+  readonly rejected: { method: string; path: string; errors: string[] }[];
+  addPlugin(p: { id?: string; name: string; tags?: string[]; config: Record<string, unknown> }): {
+    id: string;
+  };
+  getPlugin(id: string): Record<string, unknown> | undefined;
+  setNode(hostname: string, change: Partial<Omit<DataPlaneSpec, "hostname">>): void;
+  nodeKids(pluginId: string, clientId: string): Record<string, string | undefined>;
+  probe(pluginId: string, clientId: string): Promise<ProbeResult>;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+export async function startKonnectFake(opts: KonnectFakeOptions): Promise<KonnectFake> {
+  noteSecret("admin-token", opts.token);
+  const cpId = opts.controlPlaneId ?? randomUUID();
+  const version = opts.version ?? "3.10.0.16";
+  const schema = loadOidcSchemaSubset("3.15");
+  const spec = openApiValidator(KONNECT_SPEC, "/v2");
+  const plugins = new Map<string, Record<string, unknown>>();
+  const nodes = new DataPlanes(opts.nodes ?? [], version, () => plugins);
+  const created = now();
+  let updated = created;
+  const rejected: KonnectFake["rejected"] = [];
+
+  const defaults = (e: Record<string, unknown>): Record<string, unknown> => ({
+    enabled: true,
+    protocols: ["grpc", "grpcs", "http", "https"],
+    tags: null,
+    route: null,
+    service: null,
+    consumer: null,
+    consumer_group: null,
+    instance_name: null,
+    ordering: null,
+    partials: null,
+    ...e,
+    config:
+      e.name === "openid-connect" && isRecord(e.config) ? withDefaults(e.config, schema) : (e.config ?? {}),
+  });
+
+  const put = (id: string, body: Record<string, unknown>): Reply => {
+    const candidate: Record<string, unknown> = { ...body, id, config: body.config ?? {} };
+    const errors = candidate.name === "openid-connect" ? validatePluginEntity(candidate, schema) : undefined;
+    if (errors) return { status: 400, body: schemaViolation(errors) };
+    const t = now();
+    const entity = defaults({
+      ...candidate,
+      created_at: plugins.get(id)?.created_at ?? t,
+      updated_at: t,
+    });
+    plugins.set(id, entity);
+    updated = t;
+    nodes.push();
+    return { status: 200, body: structuredClone(entity) };
+  };
+
+  const list = (url: URL): Reply => {
+    const tags = url.searchParams.get("tags");
+    const wanted = tags ? tags.split(",").filter(Boolean) : [];
+    const size = Number(url.searchParams.get("size") ?? "100");
+    const after = url.searchParams.get("offset");
+    const all = [...plugins.values()]
+      .filter((p) => wanted.every((w) => Array.isArray(p.tags) && p.tags.includes(w)))
+      .sort((a, b) => String(a.id).localeCompare(String(b.id)))
+      .filter((p) => !after || String(p.id) > Buffer.from(after, "base64url").toString("utf8"));
+    const page = all.slice(0, size);
+    const last = page[page.length - 1];
+    const offset = all.length > size && last ? Buffer.from(String(last.id)).toString("base64url") : undefined;
+    return {
+      status: 200,
+      body: {
+        data: structuredClone(page),
+        next: offset ? `?offset=${offset}` : null,
+        ...(offset ? { offset } : {}),
+      },
+    };
+  };
+
+  const listNodes = (url: URL): Reply => {
+    const size = Number(url.searchParams.get("page[size]") ?? "100");
+    const after = url.searchParams.get("page[after]");
+    const rows = nodes.rows();
+    const start = after ? Number(Buffer.from(after, "base64url").toString("utf8")) : 0;
+    const items = rows.slice(start, start + size).map((r) => ({
+      id: r.id,
+      version: r.version,
+      hostname: r.hostname,
+      last_ping: r.last_seen,
+      type: "kong-proxy",
+      created_at: created,
+      updated_at: r.updated_at,
+      config_hash: r.config_hash,
+      compatibility_status: { state: "COMPATIBILITY_STATE_FULLY_COMPATIBLE", issues: [] },
+    }));
+    const more = start + size < rows.length;
+    return {
+      status: 200,
+      body: {
+        items,
+        page: {
+          total_count: rows.length,
+          ...(more
+            ? {
+                next: `/v2/control-planes/${cpId}/nodes?page%5Bafter%5D=${Buffer.from(String(start + size)).toString("base64url")}`,
+              }
+            : {}),
+        },
+      },
+    };
+  };
+
+  const handler = async (req: Request): Promise<Reply> => {
+    const auth = req.headers.authorization;
+    if (auth !== `Bearer ${opts.token}`)
+      return { status: 401, body: { message: "Unauthorized", status: 401 } };
+    const v = spec.validate(req.method, req.url, req.body);
+    if (!v.ok) {
+      rejected.push({ method: req.method, path: req.url.pathname, errors: v.errors });
+      return {
+        status: v.status,
+        body: {
+          status: v.status,
+          title: v.status === 400 ? "Bad Request" : v.status === 404 ? "Not Found" : "Method Not Allowed",
+          detail: v.errors.join("; "),
+        },
+      };
+    }
+    if (v.op.params.controlPlaneId !== cpId)
+      return { status: 404, body: { message: "Not found", status: 404 } };
+    switch (v.op.operationId) {
+      case "get-plugin": {
+        const p = plugins.get(v.op.params.PluginId ?? "");
+        return p
+          ? { status: 200, body: structuredClone(p) }
+          : { status: 404, body: { message: "Not found" } };
+      }
+      case "upsert-plugin":
+        return put(
+          v.op.params.PluginId ?? "",
+          JSON.parse(req.body.toString("utf8")) as Record<string, unknown>,
+        );
+      case "list-plugin":
+        return list(req.url);
+      case "get-expected-config-hash":
+        return {
+          status: 200,
+          body: { expected_hash: configHash(plugins), created_at: created, updated_at: updated },
+        };
+      case "list-dataplane-nodes":
+        return listNodes(req.url);
+      default:
+        return {
+          status: 501,
+          body: { message: `${v.op.operationId} is not simulated by the fake`, status: 501 },
+        };
+    }
+  };
+
+  const server = await startHttpsServer("konnect", opts.tls, handler);
+  return {
+    ...server,
+    controlPlaneId: cpId,
+    rejected,
+    async close() {
+      nodes.close();
+      await server.close();
+    },
+    addPlugin(p) {
+      const id = p.id ?? randomUUID();
+      const r = put(id, { name: p.name, tags: p.tags ?? null, config: structuredClone(p.config) });
+      if (r.status !== 200) throw new Error(`konnect fake: seed plugin rejected: ${JSON.stringify(r.body)}`);
+      nodes.seed();
+      return { id };
+    },
+    getPlugin(id) {
+      const p = plugins.get(id);
+      return p ? structuredClone(p) : undefined;
+    },
+    setNode(hostname, change) {
+      nodes.set(hostname, change);
+    },
+    nodeKids(pluginId, clientId) {
+      return nodes.kids(pluginId, clientId);
+    },
+    probe(pluginId, clientId) {
+      return nodes.probe(pluginId, clientId, opts.tls.ca, "node");
+    },
+  };
+}
