@@ -12,7 +12,9 @@ import { ensureCa, issueServerTls, type LocalCa, type ServerTls } from "./common
 import { startEntraFake, type EntraFake } from "./entra/index.js";
 import type { PropagationDelay } from "./entra/directory.js";
 import { startKeyVaultFake, type KeyVaultFake } from "./keyvault/fake.js";
-import { startKongFake, type KongFake } from "./kong/fake.js";
+import { startKongFake, type KongFake, type ProbeResult } from "./kong/fake.js";
+import type { DataPlaneSpec } from "./kong/dataplanes.js";
+import { startKonnectFake, type KonnectFake } from "./konnect/fake.js";
 import { generateRsaJwk } from "./kong/seed.js";
 import { startAzurite, type RunningAzurite } from "./azurite.js";
 import { startWebhookReceiver, type RunningWebhookReceiver } from "./webhook-receiver.js";
@@ -32,14 +34,41 @@ export interface LocalStackOptions {
   createDelayMs?: number;
   /** Policy overrides written into the generated config. */
   policy?: Record<string, unknown>;
+  /**
+   * The Kong deployment: a traditional node (default), a hybrid control plane with data planes, two
+   * DB-less nodes, or a Konnect control plane with nodes.
+   */
+  kongMode?: KongMode;
+  /** Hybrid data planes / Konnect nodes (default: dp-1 and dp-2 in sync at once, plus a stale row). */
+  dataPlanes?: DataPlaneSpec[];
+  /** maxLag written into the target's config (hybrid, DB-less, Konnect). Default PT30S. */
+  maxLag?: string;
 }
+
+export type KongMode = "traditional" | "hybrid" | "dbless" | "konnect";
+
+const DEFAULT_DATA_PLANES: DataPlaneSpec[] = [
+  { hostname: "dp-1" },
+  { hostname: "dp-2", lagMs: 300 },
+  { hostname: "dp-retired", disconnected: true },
+];
 
 export interface LocalStack {
   ca: LocalCa;
   tls: ServerTls;
   entra: EntraFake;
   keyVault: KeyVaultFake;
+  /** The Admin API node (traditional or hybrid control plane; the first node when DB-less). */
   kong: KongFake;
+  kongMode: KongMode;
+  /** DB-less mode: every node. */
+  dblessNodes: KongFake[];
+  /** Konnect mode: the control plane. */
+  konnect?: KonnectFake;
+  /** The gateway login probe for our client, against what the gateways hold (every DP/node must pass). */
+  probe(): Promise<ProbeResult>;
+  /** The kid our client has on every gateway (data plane, node) by name. */
+  gatewayKids(): Record<string, string | undefined>;
   azurite: RunningAzurite;
   webhook: RunningWebhookReceiver;
   app: { appId: string; objectId: string };
@@ -71,8 +100,28 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     closers.push(() => keyVault.close());
     const adminToken = `kong-rbac-${randomBytes(12).toString("hex")}`;
-    const kong = await startKongFake({ tls, adminToken, version: "3.10.0.0" });
+    const mode = opts.kongMode ?? "traditional";
+    const dataPlanes = opts.dataPlanes ?? DEFAULT_DATA_PLANES;
+    const kong = await startKongFake({
+      tls,
+      adminToken,
+      version: "3.10.0.0",
+      ...(mode === "hybrid" ? { dataPlanes } : {}),
+      ...(mode === "dbless" ? { dbless: true } : {}),
+    });
     closers.push(() => kong.close());
+    const dblessNodes = [kong];
+    if (mode === "dbless") {
+      const second = await startKongFake({ tls, adminToken, version: "3.10.0.0", dbless: true });
+      closers.push(() => second.close());
+      dblessNodes.push(second);
+    }
+    const konnectToken = `spat_${randomBytes(16).toString("hex")}`;
+    const konnect =
+      mode === "konnect"
+        ? await startKonnectFake({ tls, token: konnectToken, nodes: dataPlanes })
+        : undefined;
+    if (konnect) closers.push(() => konnect.close());
     const azurite = await startAzurite();
     closers.push(() => azurite.close());
     const webhook = await startWebhookReceiver(tls);
@@ -88,7 +137,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     entra.addOwner(app.appId, SERVICE_CLIENT_ID);
 
     const partner = generateRsaJwk({ alg: "RS256", kid: "partner-key-1" });
-    const { id: pluginId } = kong.addPlugin({
+    const seed = {
       name: "openid-connect",
       tags: [`rotator:${CREDENTIAL}`],
       config: {
@@ -98,7 +147,39 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         client_jwk: [partner],
         scopes: ["https://graph.microsoft.com/.default"],
       },
-    });
+    };
+    const pluginId = konnect ? konnect.addPlugin(seed).id : kong.addPlugin(seed).id;
+    // DB-less nodes each carry the same declarative config (same plugin id).
+    for (const node of dblessNodes.slice(1)) node.addPlugin({ ...seed, id: pluginId });
+    const maxLag = opts.maxLag ?? "PT30S";
+    const tags = [`rotator:${CREDENTIAL}`];
+    const target: Record<string, unknown> =
+      mode === "konnect"
+        ? {
+            name: "konnect-eu",
+            konnect: {
+              region: "eu",
+              controlPlaneId: konnect?.controlPlaneId,
+              token: { env: "KONNECT_TOKEN" },
+              baseUrl: konnect?.url,
+              maxLag,
+            },
+            pluginTags: tags,
+          }
+        : mode === "dbless"
+          ? {
+              name: "edge",
+              dbless: { nodes: dblessNodes.map((n) => n.url), maxLag },
+              pluginTags: tags,
+              adminToken: { env: "KONG_ADMIN_TOKEN" },
+            }
+          : {
+              name: "local",
+              adminUrl: kong.url,
+              pluginTags: tags,
+              adminToken: { env: "KONG_ADMIN_TOKEN" },
+              ...(mode === "hybrid" ? { dataPlanes: { confirm: "auto", maxLag } } : {}),
+            };
 
     const config: Record<string, unknown> = {
       keyVault: { url: keyVault.url },
@@ -116,14 +197,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           name: CREDENTIAL,
           certificateName: `kong-${CREDENTIAL}`,
           entra: { tenantId: TENANT_ID, clientId: APP_CLIENT_ID },
-          kong: [
-            {
-              name: "local",
-              adminUrl: kong.url,
-              pluginTags: [`rotator:${CREDENTIAL}`],
-              adminToken: { env: "KONG_ADMIN_TOKEN" },
-            },
-          ],
+          kong: [target],
         },
       ],
       alerts: { webhooks: [{ url: `${webhook.url}/alerts`, format: "generic" }], remindEvery: "PT1H" },
@@ -134,7 +208,28 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       AZURE_CLIENT_SECRET: serviceSecret,
       AzureWebJobsStorage: azurite.connectionString,
       KONG_ADMIN_TOKEN: adminToken,
+      ...(konnect ? { KONNECT_TOKEN: konnectToken } : {}),
       NODE_EXTRA_CA_CERTS: ca.certPath,
+    };
+    const probe = async (): Promise<ProbeResult> => {
+      if (konnect) return konnect.probe(pluginId, APP_CLIENT_ID);
+      let last: ProbeResult = { ok: false, status: 0, error: "no node" };
+      for (const node of dblessNodes) {
+        last = await node.probe(pluginId, APP_CLIENT_ID);
+        if (!last.ok) return last;
+      }
+      return last;
+    };
+    const kidOf = (config: Record<string, unknown> | undefined): string | undefined => {
+      const jwks = Array.isArray(config?.client_jwk) ? (config.client_jwk as { kid?: string }[]) : [];
+      return (jwks[1] ?? jwks[0])?.kid;
+    };
+    const gatewayKids = (): Record<string, string | undefined> => {
+      if (konnect) return konnect.nodeKids(pluginId, APP_CLIENT_ID);
+      if (mode === "hybrid") return kong.dataPlaneKids(pluginId, APP_CLIENT_ID);
+      return Object.fromEntries(
+        dblessNodes.map((n) => [new URL(n.url).host, kidOf(n.getPlugin(pluginId)?.config)]),
+      );
     };
     return {
       ca,
@@ -142,6 +237,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       entra,
       keyVault,
       kong,
+      kongMode: mode,
+      dblessNodes: mode === "dbless" ? dblessNodes : [],
+      ...(konnect ? { konnect } : {}),
+      probe,
+      gatewayKids,
       azurite,
       webhook,
       app,

@@ -1,0 +1,181 @@
+/**
+ * End to end for every kind of Kong deployment on the local stack, through the CLI, with the gateway login
+ * probe signing with what the gateways (data planes, DB-less nodes, Konnect nodes) actually hold:
+ * - each kind rotates twice with 0 failed logins, and every live gateway holds the key when the run ends;
+ * - hybrid: a data plane lagging 20 s makes activation wait for it; one that never syncs fails the step
+ *   with an alert naming it, the old key stays registered, and a later run completes after it recovers.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  startLocalStack,
+  APP_CLIENT_ID,
+  CREDENTIAL,
+  type KongMode,
+  type LocalStack,
+} from "../../stack/stack.js";
+import { runCli } from "../support/cli.js";
+
+const POLICY = { overlap: "PT1H", verifyInterval: "PT0.3S", verifyConsecutive: 3, verifyTimeout: "PT30S" };
+
+/** Probe every 250 ms until stopped; returns the failed logins. */
+function probeLoop(stack: LocalStack): { stop(): Promise<string[]> } {
+  const failures: string[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const p = await stack.probe();
+      if (!p.ok) failures.push(`${new Date().toISOString()} ${p.error ?? p.status}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return failures;
+    },
+  };
+}
+
+function writeConfig(config: Record<string, unknown>): string {
+  const path = join(mkdtempSync(join(tmpdir(), "rotator-kong-modes-")), "rotator.yaml");
+  writeFileSync(path, stringify(config));
+  return path;
+}
+
+const activeKid = (stack: LocalStack) => stack.entra.keyCredentials(APP_CLIENT_ID).map((k) => k.x5t);
+
+async function bootstrapAndRotateTwice(stack: LocalStack, configPath: string): Promise<void> {
+  const cli = (...argv: string[]) => runCli(argv, configPath, stack.env);
+  const boot = await cli("rotate", CREDENTIAL);
+  expect(boot.code, boot.out + boot.err).toBe(0);
+  expect((await stack.probe()).ok).toBe(true);
+  const probes = probeLoop(stack);
+  const kids: string[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await cli("rotate", CREDENTIAL, "--force", "--reason", `e2e ${i}`);
+      expect(r.code, r.out + r.err).toBe(0);
+      const held = Object.entries(stack.gatewayKids()).filter(([name]) => !name.includes("retired"));
+      const kid = held[0]?.[1];
+      expect(kid).toBeDefined();
+      // Activation ended only once every live gateway held the new key.
+      for (const [, k] of held) expect(k).toBe(kid);
+      kids.push(kid!);
+    }
+  } finally {
+    expect(await probes.stop()).toEqual([]);
+  }
+  expect(new Set(kids).size).toBe(2);
+}
+
+describe.each<KongMode>(["hybrid", "dbless", "konnect"])("%s: rotates twice with 0 failed logins", (mode) => {
+  let stack: LocalStack;
+  let configPath: string;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      propagationDelayMs: 800,
+      createDelayMs: 100,
+      policy: POLICY,
+      kongMode: mode,
+    });
+    configPath = writeConfig(stack.config);
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("bootstrap, then two forced rotations", async () => {
+    await bootstrapAndRotateTwice(stack, configPath);
+    const status = await runCli(["status", "--json"], configPath, stack.env);
+    const [view] = JSON.parse(status.out) as { targets: { inSync: boolean }[] }[];
+    expect(view!.targets.map((t) => t.inSync)).toEqual([true]);
+  }, 120_000);
+});
+
+describe("hybrid: lagging and stuck data planes", () => {
+  let stack: LocalStack;
+  let configPath: string;
+  let strictPath: string;
+  const cli = (...argv: string[]) => runCli(argv, configPath, stack.env);
+
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      propagationDelayMs: 800,
+      createDelayMs: 100,
+      policy: POLICY,
+      kongMode: "hybrid",
+      maxLag: "PT40S",
+    });
+    configPath = writeConfig(stack.config);
+    // The same deployment with a 3 s lag budget, for the data plane that never syncs.
+    const strict = structuredClone(stack.config) as { credentials: { kong: { dataPlanes: object }[] }[] };
+    strict.credentials[0]!.kong[0]!.dataPlanes = { confirm: "auto", maxLag: "PT3S" };
+    strictPath = writeConfig(strict);
+    const boot = await cli("rotate", CREDENTIAL);
+    expect(boot.code, boot.out + boot.err).toBe(0);
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("a data plane lagging 20 s: activation waits for it, with no failed login", async () => {
+    stack.kong.setDataPlane("dp-2", { lagMs: 20_000 });
+    const probes = probeLoop(stack);
+    const started = Date.now();
+    let r;
+    try {
+      r = await cli("rotate", CREDENTIAL, "--force");
+    } finally {
+      expect(await probes.stop()).toEqual([]);
+    }
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(20_000);
+    expect(r.out + r.err).toMatch(/waiting for dp-2/);
+    const kids = stack.gatewayKids();
+    expect(kids["dp-1"]).toBe(kids["dp-2"]);
+    stack.kong.setDataPlane("dp-2", { lagMs: 300 });
+  }, 90_000);
+
+  it("a data plane that never syncs: the step fails with an alert naming it, the old key stays; a later run completes", async () => {
+    const before = activeKid(stack);
+    const oldKid = stack.gatewayKids()["dp-1"];
+    stack.kong.setDataPlane("dp-2", { neverSync: true });
+    const alertsBefore = stack.webhook.received.length;
+    const failed = await runCli(["rotate", CREDENTIAL, "--force"], strictPath, stack.env);
+    expect(failed.code).not.toBe(0);
+    expect(failed.out + failed.err).toMatch(/KONG_NOT_CONFIRMED/);
+    expect(failed.out + failed.err).toMatch(/dp-2/);
+    const alerts = stack.webhook.received.slice(alertsBefore).map((w) => JSON.stringify(w.body));
+    expect(alerts.some((a) => a.includes("KONG_NOT_CONFIRMED") && a.includes("dp-2"))).toBe(true);
+    // The old key is still registered (dp-2 still signs with it) and logins keep working.
+    expect(stack.gatewayKids()["dp-2"]).toBe(oldKid);
+    expect(activeKid(stack)).toEqual(expect.arrayContaining(before));
+    expect((await stack.probe()).ok).toBe(true);
+    const status = await runCli(["status", "--json"], strictPath, stack.env);
+    const [view] = JSON.parse(status.out) as {
+      active: string;
+      generations: { phase: string; confirming?: { target: string; lagging: string[] }[] }[];
+    }[];
+    expect(view!.active).toBe(oldKid);
+    const verified = view!.generations.find((g) => g.phase === "verified");
+    expect(verified?.confirming).toEqual([expect.objectContaining({ target: "local", lagging: ["dp-2"] })]);
+
+    stack.kong.setDataPlane("dp-2", { neverSync: false });
+    const later = await runCli(["run"], strictPath, stack.env);
+    expect(later.code, later.out + later.err).toBe(0);
+    const kids = stack.gatewayKids();
+    expect(kids["dp-2"]).not.toBe(oldKid);
+    expect(kids["dp-1"]).toBe(kids["dp-2"]);
+    const after = await runCli(["status", "--json"], strictPath, stack.env);
+    expect((JSON.parse(after.out) as { active: string }[])[0]!.active).toBe(kids["dp-2"]);
+    expect((await stack.probe()).ok).toBe(true);
+  }, 90_000);
+});
