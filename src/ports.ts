@@ -187,6 +187,8 @@ export interface KongPluginDiagnosis {
   workspace?: string;
   /** Index of our client_id in config.client_id; -1 when absent. */
   clientIndex: number;
+  /** How many clients config.client_id lists. */
+  clients?: number;
   /** Effective client_auth / client_alg for our client (parallel arrays falling back to entry 0). */
   clientAuth?: string;
   clientAlg?: string;
@@ -215,6 +217,8 @@ export interface KongGatewayDiagnosis {
 }
 
 export interface KongDiagnosis {
+  /** How the target is written and confirmed. */
+  kind: "admin" | "hybrid" | "dbless" | "konnect" | "kubernetes";
   node: KongNodeInfo;
   plugins: KongPluginDiagnosis[];
   /** The gateways that serve the plugin, when the target has a separate data plane. */

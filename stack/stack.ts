@@ -24,6 +24,8 @@ export const APP_CLIENT_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 export const SERVICE_CLIENT_ID = "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a";
 export const PARTNER_CLIENT_ID = "partner-portal";
 export const CREDENTIAL = "orders-api";
+/** A Kong Gateway release with the multi-client JWK signing fix (doctor warns on older ones). */
+export const KONG_VERSION = "3.10.0.16";
 
 export interface LocalStackOptions {
   /** Where the CA lives (default .local/ca). */
@@ -105,14 +107,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const kong = await startKongFake({
       tls,
       adminToken,
-      version: "3.10.0.0",
+      version: KONG_VERSION,
       ...(mode === "hybrid" ? { dataPlanes } : {}),
       ...(mode === "dbless" ? { dbless: true } : {}),
     });
     closers.push(() => kong.close());
     const dblessNodes = [kong];
     if (mode === "dbless") {
-      const second = await startKongFake({ tls, adminToken, version: "3.10.0.0", dbless: true });
+      const second = await startKongFake({ tls, adminToken, version: KONG_VERSION, dbless: true });
       closers.push(() => second.close());
       dblessNodes.push(second);
     }

@@ -14,16 +14,15 @@ import { effectiveActive, proofGeneration, unmanagedKeys } from "../engine/model
 import { parseGeneration, type Generation } from "../engine/tags.js";
 import type { Snapshot } from "../engine/types.js";
 import type { EntraApplication, KongDiagnosis, KongPluginDiagnosis, KongTarget } from "../ports.js";
+import { DBLESS_HINT } from "../adapters/kong/admin.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
+import { deploymentChecks } from "./doctor-kong.js";
 import type { Runtime } from "./runtime.js";
 
 export type DoctorReport = CheckReport;
 
 /** The algorithms an RSA key can sign for Entra client assertions (BRIEF, "Client assertion"). */
 const RSA_ALGS = new Set(["PS256", "RS256"]);
-
-const DBLESS_HINT =
-  "DB-less Kong: the Admin API is read-only; manage client_jwk through your declarative config or use a DB-backed/hybrid control plane";
 
 export async function doctor(rt: Runtime, name?: string): Promise<DoctorReport> {
   const creds = name ? [rt.credential(name)] : rt.config.credentials;
@@ -247,27 +246,18 @@ async function kongChecks(
     line({
       status: "pass",
       code: "KONG_REACHABLE",
-      message: `Kong ${d.node.version ?? "(version unknown)"} reachable with the configured token (role ${d.node.role ?? "?"}, database ${d.node.database ?? "?"}); ${d.plugins.length} plugin(s)`,
+      message: `Kong ${d.kind} target ${d.node.version ?? "(version unknown)"} reachable with the configured token (role ${d.node.role ?? "?"}, database ${d.node.database ?? "?"}); ${d.plugins.length} plugin(s)`,
     }),
   ];
+  checks.push(...deploymentChecks(d).map(line));
   // DB-less Kong answers writes with 405 (https://developer.konghq.com/gateway/db-less-mode/).
-  if (d.node.database === "off")
+  if (d.node.database === "off" && (d.kind === "admin" || d.kind === "hybrid"))
     checks.push(
       line({
         status: "fail",
         code: "KONG_DBLESS",
         message: "Kong runs DB-less (configuration.database is off): the Admin API cannot be written",
         hint: DBLESS_HINT,
-      }),
-    );
-  // The control plane pushes config to data planes asynchronously (https://developer.konghq.com/gateway/hybrid-mode/).
-  if (d.node.role === "control_plane")
-    checks.push(
-      line({
-        status: "warn",
-        code: "KONG_HYBRID",
-        message: "Kong is a hybrid control plane: data planes receive the new key asynchronously",
-        hint: "The rotator confirms the control plane's copy. Check data planes with GET /clustering/data-planes (config_hash) and keep policy.overlap well above their sync time.",
       }),
     );
   const active = generations ? effectiveActive(generations) : undefined;

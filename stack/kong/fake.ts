@@ -385,7 +385,7 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
     if (segments.length === 0) return req.method === "GET" ? info() : METHOD_NOT_ALLOWED;
     if (segments.join("/") === "clustering/data-planes") {
       if (req.method !== "GET") return METHOD_NOT_ALLOWED;
-      if (!dps || role !== "control_plane")
+      if (role !== "control_plane")
         return {
           status: 400,
           body: {
@@ -393,7 +393,7 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
               "This endpoint is only available when Kong is running as a control plane for the cluster.",
           },
         };
-      return { status: 200, body: { data: dps.rows(), next: null } };
+      return { status: 200, body: { data: dps?.rows() ?? [], next: null } };
     }
     if (segments.length === 1 && segments[0] === "status") {
       if (req.method !== "GET") return METHOD_NOT_ALLOWED;

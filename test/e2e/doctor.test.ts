@@ -162,7 +162,7 @@ describe("doctor", () => {
     }
   });
 
-  it("DB-less Kong fails with the KONG_DBLESS hint; a hybrid control plane warns", async () => {
+  it("DB-less Kong behind adminUrl fails with the KONG_DBLESS hint; a hybrid control plane without live data planes warns", async () => {
     const before = mutations();
     stack.kong.setDbless(true);
     try {
@@ -171,7 +171,7 @@ describe("doctor", () => {
       expect(find(report, "KONG_DBLESS")).toMatchObject({
         status: "fail",
         target: "local",
-        hint: expect.stringMatching(/declarative config/),
+        hint: expect.stringMatching(/dbless: \{ nodes/),
       });
     } finally {
       stack.kong.setDbless(false);
@@ -180,9 +180,10 @@ describe("doctor", () => {
     try {
       const { code, report } = await doctorJson();
       expect(code).toBe(0);
-      expect(find(report, "KONG_HYBRID")).toMatchObject({
+      expect(find(report, "KONG_REACHABLE")?.message).toMatch(/Kong hybrid target/);
+      expect(find(report, "KONG_GATEWAYS")).toMatchObject({
         status: "warn",
-        hint: expect.stringMatching(/clustering\/data-planes/),
+        message: expect.stringMatching(/^0 live data plane/),
       });
     } finally {
       stack.kong.setRole("traditional");

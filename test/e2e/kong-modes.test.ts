@@ -91,6 +91,18 @@ describe.each<KongMode>(["hybrid", "dbless", "konnect"])("%s: rotates twice with
     await stack?.close();
   });
 
+  it("doctor lists the gateways behind the target and their sync state", async () => {
+    const r = await runCli(["doctor", "--json"], configPath, stack.env);
+    const report = JSON.parse(r.out) as { checks: { code: string; status: string; message: string }[] };
+    const gateways = report.checks.find((c) => c.code === "KONG_GATEWAYS");
+    expect(gateways?.status, r.out).toBe("pass");
+    expect(gateways?.message).toMatch(
+      mode === "dbless" ? /2 live node/ : /2 live .*dp-1.*dp-2.*ignored.*dp-retired/,
+    );
+    expect(report.checks.find((c) => c.code === "KONG_DBLESS")).toBeUndefined();
+    expect(report.checks.find((c) => c.code === "KONG_WRITE_PERMISSION")?.message).toMatch(new RegExp(mode));
+  }, 60_000);
+
   it("bootstrap, then two forced rotations", async () => {
     await bootstrapAndRotateTwice(stack, configPath);
     const status = await runCli(["status", "--json"], configPath, stack.env);

@@ -217,6 +217,7 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
       const node = await nodeInfo();
       const plugins = await resolve();
       const d: KongDiagnosis = {
+        kind: (await isHybrid()) ? "hybrid" : "admin",
         node,
         plugins: plugins.map((p) => diagnosePlugin(p, opts.clientId, t.workspace)),
       };

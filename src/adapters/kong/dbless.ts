@@ -179,7 +179,7 @@ export function createDblessTarget(opts: DblessTargetOptions): KongTarget {
           });
         }
       }
-      return { node, plugins, gateways };
+      return { kind: "dbless", node, plugins, gateways };
     },
 
     async inspect(): Promise<KongPluginView[]> {

@@ -171,6 +171,7 @@ export function createKonnectTarget(opts: KonnectTargetOptions): KongTarget {
       const liveIds = new Set(live(nodes).map((n) => n.id));
       const versions = nodes.map((n) => n.version).filter((v): v is string => v !== undefined);
       return {
+        kind: "konnect",
         node: { role: "konnect", ...(versions[0] ? { version: versions.sort()[0] } : {}) },
         plugins: plugins.map(({ plugin }) => diagnosePlugin(plugin, opts.clientId, undefined)),
         gateways: nodes.map((n) => ({

@@ -158,7 +158,12 @@ export function diagnosePlugin(
 ): KongPluginDiagnosis {
   const c = plugin.config;
   const index = arrayOf(c.client_id).indexOf(clientId);
-  const d: KongPluginDiagnosis = { pluginId: plugin.id, name: plugin.name, clientIndex: index };
+  const d: KongPluginDiagnosis = {
+    pluginId: plugin.id,
+    name: plugin.name,
+    clientIndex: index,
+    clients: arrayOf(c.client_id).length,
+  };
   if (workspace !== undefined) d.workspace = workspace;
   const set = <K extends keyof KongPluginDiagnosis>(k: K, v: KongPluginDiagnosis[K] | undefined) => {
     if (v !== undefined) d[k] = v;

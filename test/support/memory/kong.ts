@@ -46,6 +46,7 @@ export class MemoryKongTarget implements KongTarget {
   /** A traditional DB-backed node; each plugin is openid-connect with our client at index 0 using private_key_jwt. */
   diagnose(): Promise<KongDiagnosis> {
     return this.calls.run(`kong[${this.name}].diagnose`, false, () => ({
+      kind: "admin" as const,
       node: { database: "postgres", role: "traditional" },
       plugins: this.plugins.map((p) => ({
         pluginId: p.pluginId,

@@ -1,0 +1,113 @@
+/**
+ * doctor lines about how a Kong target is deployed: its kind, the gateways behind it (data planes, DB-less
+ * nodes, Konnect nodes) and their sync state, what write permission the rotator needs, and the Kong version
+ * against the multi-client JWK signing fix. Pure: built from a KongDiagnosis (public facts only).
+ */
+import type { KongDiagnosis } from "../ports.js";
+import type { Check } from "./checks.js";
+
+type Line = Omit<Check, "area" | "target">;
+
+/**
+ * "switching clients within a single request (via client_arg) failed to use the matching client's JWK" is
+ * fixed in 3.10.0.16, 3.12.0.9, 3.13.0.8, 3.14.0.9 and 3.15.0.1 (openid-connect changelog,
+ * shared/facts/kong-modes-vaults-idps.md §9). A minor line absent here (3.11, < 3.10) has no fixed release.
+ */
+const MULTI_CLIENT_FIX: Record<string, string> = {
+  "3.10": "3.10.0.16",
+  "3.12": "3.12.0.9",
+  "3.13": "3.13.0.8",
+  "3.14": "3.14.0.9",
+  "3.15": "3.15.0.1",
+};
+
+const parts = (v: string): number[] => (/^\d+(?:\.\d+)*/.exec(v)?.[0] ?? "").split(".").map((x) => Number(x));
+
+function compare(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Does this Kong (Enterprise) version sign with the matching client's JWK when a plugin has several clients? */
+export function hasMultiClientFix(version: string): boolean | undefined {
+  const v = parts(version);
+  if (v.length < 2 || v.some((x) => Number.isNaN(x))) return undefined;
+  const minor = `${v[0]}.${v[1]}`;
+  const fix = MULTI_CLIENT_FIX[minor];
+  if (fix) return compare(v, parts(fix)) >= 0;
+  return compare(v, [3, 15]) > 0;
+}
+
+const PERMISSIONS: Record<KongDiagnosis["kind"], string> = {
+  admin: "RBAC: read and update on /plugins (in the target's workspace)",
+  hybrid: "RBAC on the control plane: read and update on /plugins, read on /clustering/data-planes",
+  dbless: "on every node: read GET /config and /status, and POST /config (RBAC token where enabled)",
+  konnect:
+    "a system-account token whose role can edit plugins and read nodes on this control plane (Control Plane Admin)",
+  kubernetes: "RBAC: get/update/patch on the Secret, list on Pods and Events in the namespace",
+};
+
+export function deploymentChecks(d: KongDiagnosis): Line[] {
+  const out: Line[] = [];
+  out.push({
+    status: "info",
+    code: "KONG_WRITE_PERMISSION",
+    message: `the rotator writes this ${d.kind} target with ${PERMISSIONS[d.kind]}; reads passed, the first apply proves the write`,
+    hint: "doctor never writes Kong. See README 'Supported Kong deployments' for the permissions per kind.",
+  });
+  if (d.gateways) {
+    const live = d.gateways.filter((g) => g.live && !g.error);
+    const what = d.kind === "dbless" ? "node" : d.kind === "konnect" ? "node" : "data plane";
+    const stale = d.gateways.filter((g) => !g.live && !g.error).map((g) => g.name);
+    const broken = d.gateways.filter((g) => g.error);
+    const hashes = new Set(live.map((g) => g.configHash ?? ""));
+    const behind = live.filter((g) => g.inSync === false).map((g) => g.name);
+    out.push({
+      status: live.length === 0 || broken.length ? "warn" : "pass",
+      code: "KONG_GATEWAYS",
+      message:
+        `${live.length} live ${what}(s): ${live.map((g) => `${g.name}${g.version ? ` (${g.version})` : ""}`).join(", ") || "none"}` +
+        (stale.length ? `; ignored (not seen recently): ${stale.join(", ")}` : "") +
+        (broken.length
+          ? `; unreadable: ${broken.map((g) => `${g.name} (${g.error ?? "?"})`).join(", ")}`
+          : ""),
+      ...(live.length === 0 || broken.length
+        ? {
+            hint:
+              live.length === 0
+                ? `No live ${what}: nothing would serve the key. A rotation confirms vacuously; check the ${what}s' connection.`
+                : "Fix the unreadable nodes' URLs or tokens: the rotator writes and confirms every node.",
+          }
+        : {}),
+    });
+    if (behind.length || (d.kind !== "dbless" && hashes.size > 1))
+      out.push({
+        status: "warn",
+        code: "KONG_GATEWAYS_OUT_OF_SYNC",
+        message: `${what}(s) not on one config: ${(behind.length ? behind : live.map((g) => `${g.name}=${(g.configHash ?? "?").slice(0, 8)}`)).join(", ")}`,
+        hint: "A rotation waits for every live gateway to take the new config (up to maxLag); check why these lag before rotating.",
+      });
+  }
+  const versions = [
+    ...new Set(
+      [d.node.version, ...(d.gateways ?? []).filter((g) => g.live).map((g) => g.version)].filter(
+        (v): v is string => v !== undefined,
+      ),
+    ),
+  ];
+  const multi = d.plugins.filter((p) => (p.clients ?? 0) > 1);
+  if (multi.length) {
+    const old = versions.filter((v) => hasMultiClientFix(v) === false);
+    if (old.length)
+      out.push({
+        status: "warn",
+        code: "KONG_MULTI_CLIENT_JWK",
+        message: `plugin(s) ${multi.map((p) => p.pluginId).join(", ")} list several clients, and Kong ${old.join(", ")} may sign with another client's JWK when a request switches clients`,
+        hint: "Fixed in Kong Gateway 3.10.0.16, 3.12.0.9, 3.13.0.8, 3.14.0.9 and 3.15.0.1: upgrade, or give our client its own plugin.",
+      });
+  }
+  return out;
+}
