@@ -13,7 +13,9 @@ const entries: Record<string, string> = {
 };
 
 const [name, ...args] = process.argv.slice(2);
-const entry = name ? entries[name] : undefined;
+// `npm run demo -- --kong <konnect|hybrid|dbless>`: the Kong deployment demo (stack/demo-kong.ts).
+const entry =
+  name === "demo" && args.includes("--kong") ? "stack/demo-kong.ts" : name ? entries[name] : undefined;
 if (!entry) {
   console.error(`usage: tsx stack/launch.ts <${Object.keys(entries).join("|")}> [args]`);
   process.exit(2);

@@ -25,8 +25,7 @@ export async function activateGeneration(
     throw activateShorterLifetime(g.x5t, g.expiresOn, current.expiresOn);
 
   const jwk = await loadJwk(ctx.ports.store, ctx.cred, g);
-  const confirmed = await pushAndConfirm(ctx, g, ctx.ports.kong, jwk);
-  for (const line of confirmed) ctx.progress(`Kong target ${line}`);
+  await pushAndConfirm(ctx, g, ctx.ports.kong, jwk);
 
   const now = ctx.ports.clock.now();
   await ctx.tags.write(

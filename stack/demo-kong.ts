@@ -1,0 +1,106 @@
+/**
+ * `npm run demo -- --kong konnect` (or `hybrid`, `dbless`): a rotation confirmed on lagging data planes.
+ * The local stack runs Kong as the chosen deployment with three gateways: dp-1 takes a new config at once,
+ * dp-2 six seconds later, and dp-retired is a disconnected node whose stale record must be ignored. The CLI
+ * (same entry point as the bin) bootstraps the credential and then rotates it, while the gateway login
+ * probe signs continuously with what the gateways hold. The timeline shows activation waiting for dp-2.
+ *
+ * Exit code 0 when no login failed after bootstrap and activation waited for the lagging gateway; 1 otherwise.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { stringify } from "yaml";
+import { main } from "../src/cli/main.js";
+import { startLocalStack, CREDENTIAL, type KongMode } from "./stack.js";
+
+const modeArg = process.argv[process.argv.indexOf("--kong") + 1];
+const modes: KongMode[] = ["konnect", "hybrid", "dbless"];
+if (!modes.includes(modeArg as KongMode)) {
+  console.error(`usage: npm run demo -- --kong <${modes.join("|")}>`);
+  process.exit(2);
+}
+const mode = modeArg as KongMode;
+const LAG_MS = 6_000;
+const started = Date.now();
+const t = () => `T+${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
+const say = (s: string) => console.log(`${t()}  ${s}`);
+
+say(
+  `starting the local stack with Kong as ${mode}: dp-1 in sync at once, dp-2 ${LAG_MS / 1000} s behind, dp-retired disconnected`,
+);
+const stack = await startLocalStack({
+  propagationDelayMs: () => 1000 + Math.round(Math.random() * 2000),
+  createDelayMs: 300,
+  kongMode: mode,
+  maxLag: "PT1M",
+  dataPlanes:
+    mode === "dbless"
+      ? undefined
+      : [
+          { hostname: "dp-1" },
+          { hostname: "dp-2", lagMs: LAG_MS },
+          { hostname: "dp-retired", disconnected: true },
+        ],
+  policy: { overlap: "PT1H", verifyInterval: "PT0.5S", verifyConsecutive: 3, verifyTimeout: "PT1M" },
+});
+const dir = resolve(".local/demo");
+mkdirSync(dir, { recursive: true });
+const configPath = resolve(dir, `rotator-${mode}.yaml`);
+writeFileSync(configPath, stringify(stack.config));
+
+const cli = async (...argv: string[]): Promise<number> =>
+  main([...argv, "--config", configPath], {
+    out: (s) => s.split("\n").forEach((l) => l.trim() && say(`  │ ${l}`)),
+    err: (s) => s.split("\n").forEach((l) => l.trim() && say(`  │ ${l}`)),
+    env: stack.env,
+  });
+const kids = () =>
+  Object.entries(stack.gatewayKids())
+    .map(([name, kid]) => `${name}=${kid ? `${kid.slice(0, 8)}…` : "none"}`)
+    .join("  ");
+
+let failures = 0;
+let attempts = 0;
+let probing = false;
+let running = true;
+const loop = (async () => {
+  while (running) {
+    if (probing) {
+      const r = await stack.probe();
+      attempts++;
+      if (!r.ok) {
+        failures++;
+        say(`  ✗ login failed: ${r.error ?? r.status}`);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+})();
+
+let code = 1;
+try {
+  say("1. bootstrap: create, register at Entra, verify, push and confirm on every live gateway");
+  if ((await cli("rotate", CREDENTIAL)) !== 0) throw new Error("bootstrap failed");
+  say(`   gateways: ${kids()}`);
+  probing = true;
+
+  say(`2. rotate: the control plane takes the key at once; activation waits until dp-2 holds it too`);
+  const t0 = Date.now();
+  const rc = await cli("rotate", CREDENTIAL, "--force", "--reason", "demo");
+  const waited = Date.now() - t0;
+  say(`   gateways: ${kids()}`);
+  say(`3. status`);
+  await cli("status");
+  const ok = rc === 0 && failures === 0 && waited >= LAG_MS;
+  say(
+    `${ok ? "OK" : "FAILED"}: rotation took ${(waited / 1000).toFixed(1)} s (dp-2 lag ${LAG_MS / 1000} s); ${attempts} gateway logins after bootstrap, ${failures} failed`,
+  );
+  code = ok ? 0 : 1;
+} catch (e) {
+  say(`FAILED: ${(e as Error).message}`);
+} finally {
+  running = false;
+  await loop;
+  await stack.close();
+}
+process.exit(code);
