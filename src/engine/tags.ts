@@ -113,7 +113,7 @@ export function mergeTags(
     throw new RotatorError(
       "TAG_LIMIT_EXCEEDED",
       `the certificate version would carry ${count} tags; Key Vault allows ${MAX_TAGS}`,
-      `The engine uses up to 13 tags named ${TAG_PREFIX}*; remove other tags from the certificate versions.`,
+      `The engine uses up to 14 tags named ${TAG_PREFIX}*; remove other tags from the certificate versions.`,
       { details: { count } },
     );
   for (const [k, v] of Object.entries(out))

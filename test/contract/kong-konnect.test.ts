@@ -88,7 +88,7 @@ describe("konnect adapter", () => {
     const { k, id } = await fake({
       nodes: [
         { hostname: "dp-a" },
-        { hostname: "dp-b", lagMs: 600 },
+        { hostname: "dp-b", lagMs: 2_000 },
         { hostname: "dp-old", disconnected: true },
       ],
     });
@@ -112,7 +112,7 @@ describe("konnect adapter", () => {
     await wait(50);
     expect(await t.confirm({ kid: next.kid }, since)).toMatchObject({ state: "pending", lagging: ["dp-b"] });
     expect((await k.probe(id, CLIENT)).ok).toBe(false);
-    await wait(800);
+    await wait(2_300);
     expect(await t.confirm({ kid: next.kid }, since)).toMatchObject({ state: "confirmed" });
     expect(k.nodeKids(id, CLIENT)).toEqual({ "dp-a": next.kid, "dp-b": next.kid, "dp-old": undefined });
     expect(k.rejected).toEqual([]);

@@ -58,7 +58,7 @@ describe("hybrid control plane", () => {
     const k = await fake({
       dataPlanes: [
         { hostname: "dp-fast" },
-        { hostname: "dp-slow", lagMs: 700 },
+        { hostname: "dp-slow", lagMs: 2_000 },
         { hostname: "dp-gone", disconnected: true },
       ],
     });
@@ -79,7 +79,7 @@ describe("hybrid control plane", () => {
     expect(pending).toMatchObject({ state: "pending", lagging: ["dp-slow"] });
     expect(k.dataPlaneKids(PLUGIN, CLIENT)).toMatchObject({ "dp-fast": next.kid, "dp-gone": undefined });
     expect((await k.probe(PLUGIN, CLIENT)).ok).toBe(false);
-    await wait(900);
+    await wait(2_300);
     expect(await t.confirm({ kid: next.kid }, since)).toMatchObject({ state: "confirmed" });
     const d = await t.diagnose();
     expect(d.gateways?.map((g) => [g.name, g.live])).toEqual([
