@@ -41,7 +41,13 @@ const stack = await startLocalStack({
           { hostname: "dp-2", lagMs: LAG_MS },
           { hostname: "dp-retired", disconnected: true },
         ],
-  policy: { overlap: "PT1H", verifyInterval: "PT0.5S", verifyConsecutive: 3, verifyTimeout: "PT1M" },
+  policy: {
+    overlap: "PT1H",
+    verifyInterval: "PT0.5S",
+    verifyConsecutive: 3,
+    verifyTimeout: "PT1M",
+    forceCooldown: "PT0S",
+  },
 });
 const dir = resolve(".local/demo");
 mkdirSync(dir, { recursive: true });

@@ -19,7 +19,13 @@ import {
 } from "../../stack/stack.js";
 import { runCli } from "../support/cli.js";
 
-const POLICY = { overlap: "PT1H", verifyInterval: "PT0.3S", verifyConsecutive: 3, verifyTimeout: "PT30S" };
+const POLICY = {
+  overlap: "PT1H",
+  verifyInterval: "PT0.3S",
+  verifyConsecutive: 3,
+  verifyTimeout: "PT30S",
+  forceCooldown: "PT0S",
+};
 
 /** Probe every 250 ms until stopped; returns the failed logins. */
 function probeLoop(stack: LocalStack): { stop(): Promise<string[]> } {
