@@ -145,3 +145,106 @@ describe("configuration", () => {
     expect(() => parseConfigText("{ not json", "x.json")).toThrow(/not valid JSON/);
   });
 });
+
+describe("Kong target kinds", () => {
+  const withKong = (kong: unknown[]) => {
+    const doc = valid() as Record<string, unknown>;
+    (doc.credentials as Record<string, unknown>[])[0]!.kong = kong;
+    return doc;
+  };
+  const CP = "9524ec7d-36d9-465d-a8c5-83a3c9390458";
+
+  it("parses the issue's contract: adminUrl + dataPlanes, konnect, kubernetes, dbless", () => {
+    const cfg = parseConfig(
+      withKong([
+        {
+          name: "prod-cp",
+          adminUrl: "https://cp.example:8444",
+          dataPlanes: { confirm: "auto", maxLag: "PT2M" },
+          pluginId: "6b0c7f3e-4a6f-4a8e-9d1b-2c3d4e5f6a7b",
+        },
+        {
+          name: "konnect-eu",
+          konnect: { region: "eu", controlPlaneId: CP, token: { env: "KONNECT_TOKEN" } },
+          pluginTags: ["rotator:orders-api"],
+        },
+        {
+          name: "aks",
+          kubernetes: { namespace: "kong", secretName: "orders-oidc-jwk", secretKey: "client_jwk" },
+        },
+        {
+          name: "edge",
+          dbless: { nodes: ["https://edge-1:8444", "https://edge-2:8444"] },
+          pluginTags: ["rotator:orders-api"],
+        },
+      ]),
+    );
+    expect(cfg.credentials[0]!.kong).toEqual([
+      {
+        name: "prod-cp",
+        adminUrl: "https://cp.example:8444",
+        dataPlanes: { confirm: "auto", maxLagMs: 120_000 },
+        pluginId: "6b0c7f3e-4a6f-4a8e-9d1b-2c3d4e5f6a7b",
+      },
+      {
+        name: "konnect-eu",
+        konnect: { region: "eu", controlPlaneId: CP, token: { env: "KONNECT_TOKEN" }, maxLagMs: 120_000 },
+        pluginTags: ["rotator:orders-api"],
+      },
+      {
+        name: "aks",
+        kubernetes: {
+          namespace: "kong",
+          secretName: "orders-oidc-jwk",
+          secretKey: "client_jwk",
+          maxLagMs: 120_000,
+        },
+      },
+      {
+        name: "edge",
+        dbless: { nodes: ["https://edge-1:8444", "https://edge-2:8444"], maxLagMs: 60_000 },
+        pluginTags: ["rotator:orders-api"],
+      },
+    ]);
+  });
+
+  it("refuses a target with no kind or two kinds, misplaced fields and bad values", () => {
+    const paths = (kong: unknown[]) => issues(withKong(kong)).map((i) => `${i.path}: ${i.message}`);
+    expect(paths([{ name: "none", pluginId: "6b0c7f3e-4a6f-4a8e-9d1b-2c3d4e5f6a7b" }])).toEqual([
+      "credentials[0].kong[0].adminUrl: set one of adminUrl, konnect, kubernetes or dbless",
+    ]);
+    expect(
+      paths([
+        { name: "two", adminUrl: "https://a:8444", dbless: { nodes: ["https://b:8444"] }, pluginTags: ["t"] },
+      ])[0],
+    ).toMatch(/exactly one kind; found adminUrl and dbless/);
+    expect(
+      paths([
+        { name: "k", kubernetes: { namespace: "kong", secretName: "s", secretKey: "k" }, pluginTags: ["t"] },
+      ])[0],
+    ).toMatch(/pluginTags does not apply to a kubernetes target/);
+    expect(
+      paths([
+        {
+          name: "dp",
+          dbless: { nodes: ["https://b:8444"] },
+          pluginTags: ["t"],
+          dataPlanes: { confirm: "always" },
+        },
+      ])[0],
+    ).toMatch(/dataPlanes applies only to an adminUrl target/);
+    expect(
+      paths([
+        { name: "kn", konnect: { region: "xx", controlPlaneId: CP, token: { env: "T" } }, pluginTags: ["t"] },
+      ])[0],
+    ).toMatch(/konnect\.region: must be one of us, eu, au, me, in, sg/);
+    expect(
+      paths([{ name: "kn", konnect: { region: "eu", controlPlaneId: CP, token: { env: "T" } } }])[0],
+    ).toMatch(/exactly one of pluginId or pluginTags/);
+    expect(
+      paths([
+        { name: "a", adminUrl: "https://a:8444", pluginTags: ["t"], dataPlanes: { confirm: "sometimes" } },
+      ])[0],
+    ).toMatch(/dataPlanes\.confirm/);
+  });
+});
