@@ -62,7 +62,8 @@ async function applyTo(
     else {
       const baseline = await target.baseline();
       since = { appliedAt: ctx.ports.clock.now(), ...(baseline ? { baseline } : {}) };
-      if (target.maxLagMs > 0)
+      // Persisted only when there is something to resume (a traditional node confirms by read-back at once).
+      if (target.maxLagMs > 0 && baseline !== undefined)
         await ctx.tags.write(
           g,
           confirmRecordChanges(ctx.tags.current(g), target.name, { ...since, lagging: [] }),
