@@ -11,7 +11,7 @@ import { createKonnectTarget, konnectBaseUrl } from "../../src/adapters/kong/kon
 import { ensureCa, issueServerTls, type ServerTls } from "../../stack/common/tls.js";
 import { startKonnectFake, type KonnectFake, type KonnectFakeOptions } from "../../stack/konnect/fake.js";
 import { generateRsaJwk, type SeedJwk } from "../../stack/kong/seed.js";
-import { kongJwk } from "../support/kong-jwk.js";
+import { kongJwk, partnerAndUs } from "../support/kong-jwk.js";
 
 const CLIENT = "11111111-2222-4333-8444-555555555555";
 const TOKEN = "spat_konnect-token-for-tests";
@@ -36,12 +36,7 @@ async function fake(opts: Partial<KonnectFakeOptions> = {}): Promise<{ k: Konnec
   const { id } = konnect.addPlugin({
     name: "openid-connect",
     tags: ["rotator:orders"],
-    config: {
-      issuer: ISSUER,
-      client_id: ["partner", CLIENT],
-      client_auth: ["private_key_jwt", "private_key_jwt"],
-      client_jwk: [partner],
-    },
+    config: partnerAndUs(ISSUER, CLIENT, partner),
   });
   return { k: konnect, id };
 }

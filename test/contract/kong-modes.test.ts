@@ -11,7 +11,7 @@ import { createDblessTarget } from "../../src/adapters/kong/dbless.js";
 import { ensureCa, issueServerTls, type ServerTls } from "../../stack/common/tls.js";
 import { startKongFake, type KongFake, type KongFakeOptions } from "../../stack/kong/fake.js";
 import { generateRsaJwk, type SeedJwk } from "../../stack/kong/seed.js";
-import { kongJwk } from "../support/kong-jwk.js";
+import { kongJwk, partnerAndUs } from "../support/kong-jwk.js";
 
 const CLIENT = "11111111-2222-4333-8444-555555555555";
 const PLUGIN = "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
@@ -24,20 +24,19 @@ const fakes: KongFake[] = [];
 
 const clock: Clock = { now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
 
-async function fake(opts: Partial<KongFakeOptions> = {}): Promise<KongFake> {
-  const k = await startKongFake({ tls, ...opts });
-  fakes.push(k);
+/** Our plugin as seeded (and as the operator's own pipeline would post it, with the old entry). */
+const seed = (k: KongFake) =>
   k.addPlugin({
     id: PLUGIN,
     name: "openid-connect",
     tags: ["rotator"],
-    config: {
-      issuer: ISSUER,
-      client_id: ["partner", CLIENT],
-      client_auth: ["private_key_jwt", "private_key_jwt"],
-      client_jwk: [partner],
-    },
+    config: partnerAndUs(ISSUER, CLIENT, partner),
   });
+
+async function fake(opts: Partial<KongFakeOptions> = {}): Promise<KongFake> {
+  const k = await startKongFake({ tls, ...opts });
+  fakes.push(k);
+  seed(k);
   return k;
 }
 
@@ -207,17 +206,7 @@ describe("DB-less nodes", () => {
     await t.apply(next);
     // The operator's pipeline posts its own file (with the old entry) to node b.
     const host = new URL(b!.url).host;
-    b!.addPlugin({
-      id: PLUGIN,
-      name: "openid-connect",
-      tags: ["rotator"],
-      config: {
-        issuer: ISSUER,
-        client_id: ["partner", CLIENT],
-        client_auth: ["private_key_jwt", "private_key_jwt"],
-        client_jwk: [partner],
-      },
-    });
+    seed(b!);
     expect(
       await t.confirm({ kid: next.kid }, { appliedAt: new Date(), ...(baseline ? { baseline } : {}) }),
     ).toMatchObject({ state: "pending", lagging: [host] });

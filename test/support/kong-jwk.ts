@@ -56,3 +56,13 @@ export function suiteKeys(): {
     newer: kongJwk(),
   };
 }
+
+/** An openid-connect config whose client_id lists a partner (with its own key) and our client (no key yet). */
+export function partnerAndUs(issuer: string, clientId: string, partner: SeedJwk): Record<string, unknown> {
+  return {
+    issuer,
+    client_id: ["partner", clientId],
+    client_auth: ["private_key_jwt", "private_key_jwt"],
+    client_jwk: [partner],
+  };
+}
