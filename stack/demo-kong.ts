@@ -1,5 +1,5 @@
 /**
- * `npm run demo -- --kong konnect` (or `hybrid`, `dbless`): a rotation confirmed on lagging data planes.
+ * `npm run demo -- --kong konnect` (or `hybrid`, `dbless`, `kubernetes`): a rotation confirmed on lagging data planes.
  * The local stack runs Kong as the chosen deployment with three gateways: dp-1 takes a new config at once,
  * dp-2 six seconds later, and dp-retired is a disconnected node whose stale record must be ignored. The CLI
  * (same entry point as the bin) bootstraps the credential and then rotates it, while the gateway login
@@ -14,7 +14,7 @@ import { main } from "../src/cli/main.js";
 import { startLocalStack, CREDENTIAL, type KongMode } from "./stack.js";
 
 const modeArg = process.argv[process.argv.indexOf("--kong") + 1];
-const modes: KongMode[] = ["konnect", "hybrid", "dbless"];
+const modes: KongMode[] = ["konnect", "hybrid", "dbless", "kubernetes"];
 if (!modes.includes(modeArg as KongMode)) {
   console.error(`usage: npm run demo -- --kong <${modes.join("|")}>`);
   process.exit(2);

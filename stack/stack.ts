@@ -6,6 +6,7 @@
  * yet). Used by `npm run stack`, `npm run demo` and the end-to-end tests.
  */
 import { randomBytes } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { stringify } from "yaml";
 import { ensureCa, issueServerTls, type LocalCa, type ServerTls } from "./common/tls.js";
@@ -15,6 +16,7 @@ import { startKeyVaultFake, type KeyVaultFake } from "./keyvault/fake.js";
 import { startKongFake, type KongFake, type ProbeResult } from "./kong/fake.js";
 import type { DataPlaneSpec } from "./kong/dataplanes.js";
 import { startKonnectFake, type KonnectFake } from "./konnect/fake.js";
+import { startKubernetesFake, type KubernetesFake } from "./kubernetes/fake.js";
 import { generateRsaJwk } from "./kong/seed.js";
 import { startAzurite, type RunningAzurite } from "./azurite.js";
 import { startWebhookReceiver, type RunningWebhookReceiver } from "./webhook-receiver.js";
@@ -47,7 +49,10 @@ export interface LocalStackOptions {
   maxLag?: string;
 }
 
-export type KongMode = "traditional" | "hybrid" | "dbless" | "konnect";
+export type KongMode = "traditional" | "hybrid" | "dbless" | "konnect" | "kubernetes";
+
+/** Kubernetes mode: the namespace, Secret and KongPlugin the stack seeds (KIC configPatches). */
+export const KIC = { namespace: "kong", secret: "orders-oidc-jwk", key: "client_jwk", plugin: "orders-oidc" };
 
 const DEFAULT_DATA_PLANES: DataPlaneSpec[] = [
   { hostname: "dp-1" },
@@ -67,6 +72,8 @@ export interface LocalStack {
   dblessNodes: KongFake[];
   /** Konnect mode: the control plane. */
   konnect?: KonnectFake;
+  /** Kubernetes mode: the API server with KIC and its proxy pods simulated. */
+  kubernetes?: KubernetesFake;
   /** The gateway login probe for our client, against what the gateways hold (every DP/node must pass). */
   probe(): Promise<ProbeResult>;
   /** The kid our client has on every gateway (data plane, node) by name. */
@@ -124,6 +131,40 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         ? await startKonnectFake({ tls, token: konnectToken, nodes: dataPlanes })
         : undefined;
     if (konnect) closers.push(() => konnect.close());
+    const k8sToken = `k8s-${randomBytes(16).toString("hex")}`;
+    const kubernetes =
+      mode === "kubernetes"
+        ? await startKubernetesFake({
+            tls,
+            namespace: KIC.namespace,
+            proxySyncMs: 300,
+            tokens: {
+              [k8sToken]: {
+                user: "system:serviceaccount:kong:key-rotator",
+                rules: [
+                  {
+                    verbs: ["get", "patch"],
+                    resources: ["secrets"],
+                    resourceNames: [KIC.secret],
+                    namespaces: [KIC.namespace],
+                  },
+                  {
+                    verbs: ["list"],
+                    resources: ["pods", "events", "kongplugins"],
+                    namespaces: [KIC.namespace],
+                  },
+                ],
+              },
+            },
+            proxyPods: dataPlanes.map((d) => ({
+              name: d.hostname,
+              ...(d.lagMs ? { lagMs: d.lagMs } : {}),
+              ...(d.neverSync ? { stuck: true } : {}),
+              ...(d.disconnected ? { ready: false } : {}),
+            })),
+          })
+        : undefined;
+    if (kubernetes) closers.push(() => kubernetes.close());
     const azurite = await startAzurite();
     closers.push(() => azurite.close());
     const webhook = await startWebhookReceiver(tls);
@@ -150,38 +191,87 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         scopes: ["https://graph.microsoft.com/.default"],
       },
     };
-    const pluginId = konnect ? konnect.addPlugin(seed).id : kong.addPlugin(seed).id;
+    let pluginId: string;
+    let kubeconfig = "";
+    if (kubernetes) {
+      pluginId = KIC.plugin;
+      kubernetes.addKongPlugin({
+        name: KIC.plugin,
+        namespace: KIC.namespace,
+        plugin: "openid-connect",
+        config: { ...seed.config, client_jwk: undefined },
+        configPatches: [
+          { path: "/client_jwk", valueFrom: { secretKeyRef: { name: KIC.secret, key: KIC.key } } },
+        ],
+      });
+      kubernetes.addSecret(KIC.namespace, KIC.secret, { [KIC.key]: JSON.stringify([partner]) });
+      kubernetes.syncNow();
+      kubeconfig = resolve(opts.caDir ?? ".local/ca", `kubeconfig-${randomBytes(4).toString("hex")}.yaml`);
+      writeFileSync(
+        kubeconfig,
+        stringify({
+          apiVersion: "v1",
+          kind: "Config",
+          clusters: [
+            {
+              name: "local",
+              cluster: {
+                server: kubernetes.url,
+                "certificate-authority-data": Buffer.from(tls.ca).toString("base64"),
+              },
+            },
+          ],
+          users: [{ name: "rotator", user: { token: k8sToken } }],
+          contexts: [
+            { name: "local", context: { cluster: "local", user: "rotator", namespace: KIC.namespace } },
+          ],
+          "current-context": "local",
+        }),
+      );
+      closers.push(async () => rmSync(kubeconfig, { force: true }));
+    } else pluginId = konnect ? konnect.addPlugin(seed).id : kong.addPlugin(seed).id;
     // DB-less nodes each carry the same declarative config (same plugin id).
     for (const node of dblessNodes.slice(1)) node.addPlugin({ ...seed, id: pluginId });
     const maxLag = opts.maxLag ?? "PT30S";
     const tags = [`rotator:${CREDENTIAL}`];
     const target: Record<string, unknown> =
-      mode === "konnect"
+      mode === "kubernetes"
         ? {
-            name: "konnect-eu",
-            konnect: {
-              region: "eu",
-              controlPlaneId: konnect?.controlPlaneId,
-              token: { env: "KONNECT_TOKEN" },
-              baseUrl: konnect?.url,
+            name: "aks",
+            kubernetes: {
+              namespace: KIC.namespace,
+              secretName: KIC.secret,
+              secretKey: KIC.key,
+              kubeconfig,
               maxLag,
             },
-            pluginTags: tags,
           }
-        : mode === "dbless"
+        : mode === "konnect"
           ? {
-              name: "edge",
-              dbless: { nodes: dblessNodes.map((n) => n.url), maxLag },
+              name: "konnect-eu",
+              konnect: {
+                region: "eu",
+                controlPlaneId: konnect?.controlPlaneId,
+                token: { env: "KONNECT_TOKEN" },
+                baseUrl: konnect?.url,
+                maxLag,
+              },
               pluginTags: tags,
-              adminToken: { env: "KONG_ADMIN_TOKEN" },
             }
-          : {
-              name: "local",
-              adminUrl: kong.url,
-              pluginTags: tags,
-              adminToken: { env: "KONG_ADMIN_TOKEN" },
-              ...(mode === "hybrid" ? { dataPlanes: { confirm: "auto", maxLag } } : {}),
-            };
+          : mode === "dbless"
+            ? {
+                name: "edge",
+                dbless: { nodes: dblessNodes.map((n) => n.url), maxLag },
+                pluginTags: tags,
+                adminToken: { env: "KONG_ADMIN_TOKEN" },
+              }
+            : {
+                name: "local",
+                adminUrl: kong.url,
+                pluginTags: tags,
+                adminToken: { env: "KONG_ADMIN_TOKEN" },
+                ...(mode === "hybrid" ? { dataPlanes: { confirm: "auto", maxLag } } : {}),
+              };
 
     const config: Record<string, unknown> = {
       keyVault: { url: keyVault.url },
@@ -215,6 +305,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     };
     const probe = async (): Promise<ProbeResult> => {
       if (konnect) return konnect.probe(pluginId, APP_CLIENT_ID);
+      if (kubernetes) {
+        let last: ProbeResult = { ok: false, status: 0, error: "no ready proxy pod" };
+        for (const [i, pod] of kubernetes.pods.entries()) {
+          if (dataPlanes[i]?.disconnected) continue;
+          last = await pod.probe(KIC.plugin, APP_CLIENT_ID);
+          if (!last.ok) return { ...last, error: `pod ${pod.name}: ${last.error ?? "failed"}` };
+        }
+        return last;
+      }
       let last: ProbeResult = { ok: false, status: 0, error: "no node" };
       for (const node of dblessNodes) {
         last = await node.probe(pluginId, APP_CLIENT_ID);
@@ -228,6 +327,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     };
     const gatewayKids = (): Record<string, string | undefined> => {
       if (konnect) return konnect.nodeKids(pluginId, APP_CLIENT_ID);
+      if (kubernetes)
+        return Object.fromEntries(kubernetes.pods.map((p) => [p.name, kidOf(p.pluginConfig(KIC.plugin))]));
       if (mode === "hybrid") return kong.dataPlaneKids(pluginId, APP_CLIENT_ID);
       return Object.fromEntries(
         dblessNodes.map((n) => [new URL(n.url).host, kidOf(n.getPlugin(pluginId)?.config)]),
@@ -242,6 +343,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       kongMode: mode,
       dblessNodes: mode === "dbless" ? dblessNodes : [],
       ...(konnect ? { konnect } : {}),
+      ...(kubernetes ? { kubernetes } : {}),
       probe,
       gatewayKids,
       azurite,

@@ -47,7 +47,8 @@ const PERMISSIONS: Record<KongDiagnosis["kind"], string> = {
   dbless: "on every node: read GET /config and /status, and POST /config (RBAC token where enabled)",
   konnect:
     "a system-account token whose role can edit plugins and read nodes on this control plane (Control Plane Admin)",
-  kubernetes: "RBAC: get/update/patch on the Secret, list on Pods and Events in the namespace",
+  kubernetes:
+    "Kubernetes RBAC: get and patch on the Secret, list on Pods, Events and KongPlugins in the namespace (docs/kong-kubernetes.md)",
 };
 
 export function deploymentChecks(d: KongDiagnosis): Line[] {
@@ -60,7 +61,12 @@ export function deploymentChecks(d: KongDiagnosis): Line[] {
   });
   if (d.gateways) {
     const live = d.gateways.filter((g) => g.live && !g.error);
-    const what = d.kind === "dbless" ? "node" : d.kind === "konnect" ? "node" : "data plane";
+    const what =
+      d.kind === "dbless" || d.kind === "konnect"
+        ? "node"
+        : d.kind === "kubernetes"
+          ? "proxy pod"
+          : "data plane";
     const stale = d.gateways.filter((g) => !g.live && !g.error).map((g) => g.name);
     const broken = d.gateways.filter((g) => g.error);
     const hashes = new Set(live.map((g) => g.configHash ?? ""));

@@ -79,43 +79,52 @@ async function bootstrapAndRotateTwice(stack: LocalStack, configPath: string): P
   expect(new Set(kids).size).toBe(2);
 }
 
-describe.each<KongMode>(["hybrid", "dbless", "konnect"])("%s: rotates twice with 0 failed logins", (mode) => {
-  let stack: LocalStack;
-  let configPath: string;
+describe.each<KongMode>(["hybrid", "dbless", "konnect", "kubernetes"])(
+  "%s: rotates twice with 0 failed logins",
+  (mode) => {
+    let stack: LocalStack;
+    let configPath: string;
 
-  beforeAll(async () => {
-    stack = await startLocalStack({
-      propagationDelayMs: 800,
-      createDelayMs: 100,
-      policy: POLICY,
-      kongMode: mode,
+    beforeAll(async () => {
+      stack = await startLocalStack({
+        propagationDelayMs: 800,
+        createDelayMs: 100,
+        policy: POLICY,
+        kongMode: mode,
+      });
+      configPath = writeConfig(stack.config);
+    }, 60_000);
+
+    afterAll(async () => {
+      await stack?.close();
     });
-    configPath = writeConfig(stack.config);
-  }, 60_000);
 
-  afterAll(async () => {
-    await stack?.close();
-  });
+    it("doctor lists the gateways behind the target and their sync state", async () => {
+      const r = await runCli(["doctor", "--json"], configPath, stack.env);
+      const report = JSON.parse(r.out) as { checks: { code: string; status: string; message: string }[] };
+      const gateways = report.checks.find((c) => c.code === "KONG_GATEWAYS");
+      expect(gateways?.status, r.out).toBe("pass");
+      expect(gateways?.message).toMatch(
+        mode === "dbless"
+          ? /2 live node/
+          : mode === "kubernetes"
+            ? /2 live proxy pod.*dp-1.*dp-2/
+            : /2 live .*dp-1.*dp-2.*ignored.*dp-retired/,
+      );
+      expect(report.checks.find((c) => c.code === "KONG_DBLESS")).toBeUndefined();
+      expect(report.checks.find((c) => c.code === "KONG_WRITE_PERMISSION")?.message).toMatch(
+        new RegExp(mode),
+      );
+    }, 60_000);
 
-  it("doctor lists the gateways behind the target and their sync state", async () => {
-    const r = await runCli(["doctor", "--json"], configPath, stack.env);
-    const report = JSON.parse(r.out) as { checks: { code: string; status: string; message: string }[] };
-    const gateways = report.checks.find((c) => c.code === "KONG_GATEWAYS");
-    expect(gateways?.status, r.out).toBe("pass");
-    expect(gateways?.message).toMatch(
-      mode === "dbless" ? /2 live node/ : /2 live .*dp-1.*dp-2.*ignored.*dp-retired/,
-    );
-    expect(report.checks.find((c) => c.code === "KONG_DBLESS")).toBeUndefined();
-    expect(report.checks.find((c) => c.code === "KONG_WRITE_PERMISSION")?.message).toMatch(new RegExp(mode));
-  }, 60_000);
-
-  it("bootstrap, then two forced rotations", async () => {
-    await bootstrapAndRotateTwice(stack, configPath);
-    const status = await runCli(["status", "--json"], configPath, stack.env);
-    const [view] = JSON.parse(status.out) as { targets: { inSync: boolean }[] }[];
-    expect(view!.targets.map((t) => t.inSync)).toEqual([true]);
-  }, 120_000);
-});
+    it("bootstrap, then two forced rotations", async () => {
+      await bootstrapAndRotateTwice(stack, configPath);
+      const status = await runCli(["status", "--json"], configPath, stack.env);
+      const [view] = JSON.parse(status.out) as { targets: { inSync: boolean }[] }[];
+      expect(view!.targets.map((t) => t.inSync)).toEqual([true]);
+    }, 120_000);
+  },
+);
 
 describe("hybrid: lagging and stuck data planes", () => {
   let stack: LocalStack;

@@ -1,4 +1,4 @@
-/** One KongTarget per configured kind; a kind without an adapter in this build fails with a clear error. */
+/** One KongTarget per configured kind, built on first use. */
 import { describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.js";
 import { createTargetOfKind, lazyKongTarget, maxLagOf } from "../../src/adapters/kong/kinds.js";
@@ -15,7 +15,7 @@ describe("Kong target kinds", () => {
     expect(maxLagOf({ name: "d", dbless: { nodes: ["https://n"], maxLagMs: 5 } })).toBe(5);
   });
 
-  it("kubernetes targets are refused with KONG_KIND_UNSUPPORTED until the KIC adapter is wired in", async () => {
+  it("a kubernetes target without a kubeconfig outside a cluster fails with a typed error on first use", async () => {
     const t: KongTargetSpec = {
       name: "aks",
       kubernetes: { namespace: "kong", secretName: "s", secretKey: "k", maxLagMs: 1000 },
@@ -24,7 +24,7 @@ describe("Kong target kinds", () => {
       createTargetOfKind({ target: t, clientId: "c", clock: systemClock, secret }),
     );
     expect(target.maxLagMs).toBe(1000);
-    await expect(target.inspect()).rejects.toMatchObject({ code: "KONG_KIND_UNSUPPORTED" });
+    await expect(target.inspect()).rejects.toMatchObject({ code: "KONG_K8S_UNREACHABLE" });
   });
 
   it("builds the Konnect and DB-less adapters", async () => {

@@ -5,11 +5,11 @@
  */
 import type { Clock } from "../../clock.js";
 import type { KongTargetSpec, SecretRef } from "../../config/load.js";
-import { RotatorError } from "../../errors.js";
 import type { KongTarget } from "../../ports.js";
 import { createKongTarget, DEFAULT_MAX_LAG_MS } from "./admin.js";
 import { createDblessTarget } from "./dbless.js";
 import { createKonnectTarget } from "./konnect.js";
+import { createKubernetesTarget } from "./kubernetes-port.js";
 
 export interface KindOptions {
   target: KongTargetSpec;
@@ -33,12 +33,7 @@ export async function createTargetOfKind(o: KindOptions): Promise<KongTarget> {
       ...(adminToken ? { adminToken } : {}),
     });
   }
-  if ("kubernetes" in t)
-    throw new RotatorError(
-      "KONG_KIND_UNSUPPORTED",
-      `Kong target ${t.name}: kubernetes (KIC) targets are not available in this build`,
-      "The Kubernetes adapter is not wired in yet; use an adminUrl, konnect or dbless target meanwhile (README 'Supported Kong deployments').",
-    );
+  if ("kubernetes" in t) return createKubernetesTarget({ target: t, clientId: o.clientId, clock: o.clock });
   const adminToken = await o.secret(t.name, t.adminToken, "Kong RBAC token");
   return createKongTarget({
     target: t,

@@ -642,7 +642,11 @@ export class KubernetesKongTarget {
       role: "traditional",
       ...(tag && /^\d+\.\d+/.test(tag) ? { version: tag } : {}),
     };
-    return { node, plugins: plugins.map((p) => diagnosePlugin(p, this.opts.clientId, undefined)) };
+    return {
+      kind: "kubernetes",
+      node,
+      plugins: plugins.map((p) => diagnosePlugin(p, this.opts.clientId, undefined)),
+    };
   }
 
   async inspect(): Promise<KongPluginView[]> {

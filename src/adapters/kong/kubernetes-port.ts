@@ -1,0 +1,84 @@
+/**
+ * The KIC target (./kubernetes.ts, which keeps its own receipt) behind the engine's KongTarget port:
+ * - baseline(): the live proxy pods' distinct `configuration_hash`es before the write (their `/status`),
+ *   sorted, at most three (more means the pods are not on one config: no baseline, agreement only);
+ * - apply(): the Secret write, reporting whether anything was written;
+ * - confirm(): KIC's confirmation with a receipt rebuilt from the baseline: a pod whose hash is still one
+ *   of the pre-write hashes has not moved; the others must agree on one new hash. Without a baseline (the
+ *   key was already there) every pod reporting one non-zero hash confirms.
+ */
+import type { KubernetesTargetConfig as KubernetesTargetSpec } from "../../config/load.js";
+import type { Clock } from "../../clock.js";
+import type { KongConfirmation, KongTarget } from "../../ports.js";
+import { KubernetesKongTarget, type KicApplyReceipt } from "./kubernetes.js";
+
+const MAX_BASELINE_HASHES = 3;
+
+export function createKubernetesTarget(opts: {
+  target: KubernetesTargetSpec;
+  clientId: string;
+  clock?: Clock;
+}): KongTarget {
+  const k = opts.target.kubernetes;
+  const kic = new KubernetesKongTarget({
+    target: {
+      name: opts.target.name,
+      namespace: k.namespace,
+      secretName: k.secretName,
+      secretKey: k.secretKey,
+      ...(k.kubeconfig ? { kubeconfig: k.kubeconfig } : {}),
+    },
+    clientId: opts.clientId,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
+  return {
+    name: opts.target.name,
+    maxLagMs: k.maxLagMs,
+    diagnose: async () => {
+      const [d, pods] = await Promise.all([kic.diagnose(), kic.snapshot()]);
+      return {
+        ...d,
+        kind: "kubernetes",
+        gateways: Object.entries(pods).map(([name, hash]) => ({
+          name,
+          live: true,
+          ...(hash ? { configHash: hash } : { error: "status API unreadable" }),
+        })),
+      };
+    },
+    inspect: () => kic.inspect(),
+    async baseline() {
+      const hashes = [...new Set(Object.values(await kic.snapshot()).filter(Boolean))].sort();
+      return hashes.length > 0 && hashes.length <= MAX_BASELINE_HASHES ? hashes.join(",") : undefined;
+    },
+    async apply(jwk) {
+      const r = await kic.apply(jwk);
+      return { plugins: r.slice(), wrote: r.receipt.wrote };
+    },
+    async confirm(expect, since): Promise<KongConfirmation> {
+      const before = since.baseline?.split(",") ?? [];
+      const now = await kic.snapshot();
+      const receipt: KicApplyReceipt = {
+        kind: "kubernetes",
+        namespace: k.namespace,
+        secretName: k.secretName,
+        resourceVersion: "",
+        wrote: before.length > 0,
+        writtenAt: since.appliedAt.toISOString(),
+        // A pod still on a pre-write hash has "before" = its hash (not moved); any other pod moved from one.
+        before: Object.fromEntries(
+          Object.entries(now).map(([pod, hash]) => [pod, before.includes(hash) ? hash : (before[0] ?? "")]),
+        ),
+        views: [],
+      };
+      // kid = x5t for the keys the engine pushes (src/engine/kong.ts loadJwk).
+      const c = await kic.confirm({ kid: expect.kid, x5t: expect.kid }, receipt);
+      return c.state === "confirmed"
+        ? {
+            state: "confirmed",
+            detail: `${Object.keys(now).length} proxy pod(s) on one new configuration_hash`,
+          }
+        : c;
+    },
+  };
+}
