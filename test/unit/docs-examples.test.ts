@@ -18,6 +18,7 @@ const PLACEHOLDERS: Record<string, string> = {
   tenantId: "11111111-2222-4333-8444-555555555555",
   clientId: "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
   pluginId: "6b0c7f3e-4a6f-4a8e-9d1b-2c3d4e5f6a7b",
+  controlPlaneId: "9524ec7d-36d9-465d-a8c5-83a3c9390458",
 };
 
 const BASE = {
