@@ -55,7 +55,7 @@ export function matchesHeader(key: StoredKey, header: AssertionHeader): boolean 
 }
 
 /** TTL-bounded in-memory storage for oidc-provider's own models (issued tokens, replay detection). */
-class MemoryAdapter implements Adapter {
+export class MemoryAdapter implements Adapter {
   private readonly entries = new Map<string, { payload: AdapterPayload; expiresAt: number }>();
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {

@@ -48,7 +48,7 @@ export interface LoginServer {
   issuer: string;
 }
 
-const decodeSegment = (segment: string | undefined): Record<string, unknown> | undefined => {
+export const decodeSegment = (segment: string | undefined): Record<string, unknown> | undefined => {
   try {
     const v: unknown = JSON.parse(Buffer.from(segment ?? "", "base64url").toString("utf8"));
     return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
@@ -305,7 +305,7 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
  * oidc-provider reads the request body from the stream itself, but the shared HTTPS plumbing has already
  * consumed it; hand the provider a readable copy that carries the original request's metadata.
  */
-function providerRequest(req: Request): IncomingMessage {
+export function providerRequest(req: Request): IncomingMessage {
   const copy = Readable.from([req.body]);
   return Object.assign(copy, {
     headers: req.raw.headers,

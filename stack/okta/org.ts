@@ -1,0 +1,261 @@
+/**
+ * The Okta org's state and its management API for OAuth 2.0 client JSON Web Keys
+ * (okta/okta-management-openapi-spec, dist/current/management-oneOfInheritance.yaml, tag
+ * ApplicationSSOPublicKeys: listJwk, addJwk, getJwk, deletejwk, activate/deactivateOAuth2ClientJsonWebKey).
+ */
+import { createPublicKey, randomBytes, type KeyObject } from "node:crypto";
+import type { Reply, Request } from "../common/server.js";
+import { parseJsonBody } from "../common/server.js";
+
+export type KeyStatus = "ACTIVE" | "INACTIVE";
+
+export interface StoredJwk {
+  id: string;
+  kid: string | null;
+  kty: "RSA";
+  alg?: string;
+  use: "sig";
+  e: string;
+  n: string;
+  status: KeyStatus;
+  created: string;
+  lastUpdated: string;
+  publicKey: KeyObject;
+  /** When the token endpoint starts accepting the key (Date.now() scale). */
+  visibleAt: number;
+}
+
+export interface OktaApp {
+  /** For OIDC apps the app id is the client_id. */
+  id: string;
+  label: string;
+  tokenEndpointAuthMethod: "private_key_jwt" | "client_secret_basic";
+  keys: StoredJwk[];
+}
+
+/**
+ * What an API token may do. An SSWS token acts with its admin's role
+ * (https://developer.okta.com/docs/guides/create-an-api-token/main/): a Super/Org/App Admin can manage
+ * apps; a Read-only Admin can read them; a user without an admin role can do neither.
+ */
+export type TokenRole = "SUPER_ADMIN" | "APP_ADMIN" | "READ_ONLY_ADMIN" | "NONE";
+
+/** At most 50 keys per client (spec example ErrorClientJsonWebKeyTooManyKids). */
+export const MAX_KEYS = 50;
+const MIN_RSA_BITS = 2048;
+const BASE62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/** Okta object ids: a 3-character type prefix and 17 base62 characters (e.g. 0oa…, pks…). */
+export function oktaId(prefix: string): string {
+  const bytes = randomBytes(17);
+  return prefix + Array.from(bytes, (b) => BASE62[b % 62]).join("");
+}
+
+/** Okta's error body (spec schema `Error`): errorCode, errorSummary, errorLink, errorId, errorCauses. */
+export function oktaError(
+  status: number,
+  errorCode: string,
+  errorSummary: string,
+  causes: string[] = [],
+  headers?: Record<string, string>,
+): Reply {
+  return {
+    status,
+    ...(headers ? { headers } : {}),
+    body: {
+      errorCode,
+      errorSummary,
+      errorLink: errorCode,
+      errorId: oktaId("oae"),
+      errorCauses: causes.map((errorSummary) => ({ errorSummary })),
+    },
+  };
+}
+
+/** Spec examples; every JWK validation failure is E0000001 "Api validation failed: JsonWebKey" with 400. */
+const invalidJwk = (cause: string) =>
+  oktaError(400, "E0000001", "Api validation failed: JsonWebKey", [cause]);
+export const CAUSES = {
+  tooMany: `You can't create a new key. You have reached the maximum number of keys allowed (${MAX_KEYS}). To add another key, you must first delete an existing one.`,
+  duplicateKid: "All keys in the 'jwks' must have a unique `kid`.",
+  nonUniqueKid:
+    "Each key should have a unique kid when adding multiple keys. Use the Apps API to update the JWKS to add a kid for the existing key, or delete the existing key and re-add the key with a kid using the JWKS APIs.",
+  tooShort: "RSA key length in the 'jwks' is less than '2,048' bits for the given key.",
+  deleteActive: "You can't delete an active JSON Web Key. Deactivate the key before deleting it.",
+  lastActive:
+    "Can't deactivate the only active JSON Web Key when the value for `token_endpoint_auth_method` is `private_key_jwt`.",
+} as const;
+
+export type PropagationDelay = number | (() => number);
+
+export class Org {
+  readonly apps = new Map<string, OktaApp>();
+  readonly tokens = new Map<string, TokenRole>();
+
+  constructor(private readonly propagationDelayMs: PropagationDelay = 0) {}
+
+  private delay(): number {
+    return typeof this.propagationDelayMs === "function"
+      ? this.propagationDelayMs()
+      : this.propagationDelayMs;
+  }
+
+  createApp(input: {
+    clientId?: string;
+    label?: string;
+    tokenEndpointAuthMethod?: OktaApp["tokenEndpointAuthMethod"];
+  }): OktaApp {
+    const app: OktaApp = {
+      id: input.clientId ?? oktaId("0oa"),
+      label: input.label ?? "Kong gateway client",
+      tokenEndpointAuthMethod: input.tokenEndpointAuthMethod ?? "private_key_jwt",
+      keys: [],
+    };
+    this.apps.set(app.id, app);
+    return app;
+  }
+
+  /** Build a key as addJwk would; `immediate` skips the propagation delay (a hand-made setup). */
+  buildKey(
+    jwk: { kid: string | null; n: string; e: string; alg?: string },
+    status: KeyStatus,
+    immediate = false,
+  ): StoredJwk {
+    const now = new Date().toISOString();
+    return {
+      id: oktaId("pks"),
+      kid: jwk.kid,
+      kty: "RSA",
+      ...(jwk.alg ? { alg: jwk.alg } : {}),
+      use: "sig",
+      e: jwk.e,
+      n: jwk.n,
+      status,
+      created: now,
+      lastUpdated: now,
+      publicKey: createPublicKey({ key: { kty: "RSA", n: jwk.n, e: jwk.e }, format: "jwk" }),
+      visibleAt: immediate ? Date.now() : Date.now() + this.delay(),
+    };
+  }
+}
+
+const str = (v: unknown): string | undefined => (typeof v === "string" && v.length > 0 ? v : undefined);
+
+/** The key as the API returns it (OAuth2ClientJsonWebKeyRsaResponse), with lifecycle `_links`. */
+export function keyView(orgUrl: string, app: OktaApp, k: StoredJwk): Record<string, unknown> {
+  const self = `${orgUrl}/api/v1/apps/${app.id}/credentials/jwks/${k.id}`;
+  const links =
+    k.status === "ACTIVE"
+      ? { deactivate: { href: `${self}/lifecycle/deactivate`, hints: { allow: ["POST"] } } }
+      : {
+          activate: { href: `${self}/lifecycle/activate`, hints: { allow: ["POST"] } },
+          delete: { href: self, hints: { allow: ["DELETE"] } },
+        };
+  return {
+    id: k.id,
+    kid: k.kid,
+    kty: k.kty,
+    ...(k.alg ? { alg: k.alg } : {}),
+    use: k.use,
+    e: k.e,
+    n: k.n,
+    status: k.status,
+    created: k.created,
+    lastUpdated: k.lastUpdated,
+    _links: links,
+  };
+}
+
+/** `/api/v1/apps/{appId}/credentials/jwks[/{keyId}[/lifecycle/{activate|deactivate}]]`. */
+export function managementHandler(org: Org, orgUrl: () => string): (req: Request) => Reply {
+  return (req) => {
+    // Authorization: SSWS {token} (spec securitySchemes.apiToken). Invalid or missing: 401 E0000011.
+    const auth = req.headers.authorization;
+    const token = typeof auth === "string" ? /^SSWS\s+(\S+)$/.exec(auth)?.[1] : undefined;
+    const role = token === undefined ? undefined : org.tokens.get(token);
+    if (role === undefined) return oktaError(401, "E0000011", "Invalid token provided");
+    const m =
+      /^\/api\/v1\/apps\/([^/]+)\/credentials\/jwks(?:\/([^/]+)(?:\/lifecycle\/(activate|deactivate))?)?$/.exec(
+        req.path,
+      );
+    const write = req.method !== "GET";
+    // Reads need okta.apps.read, writes okta.apps.manage (spec security per operation).
+    if (role === "NONE" || (write && role === "READ_ONLY_ADMIN"))
+      return oktaError(403, "E0000006", "You do not have permission to perform the requested action");
+    if (!m) return oktaError(404, "E0000022", "The endpoint does not support the provided HTTP method");
+    const [, appId = "", keyId, action] = m;
+    const app = org.apps.get(appId);
+    if (!app) return oktaError(404, "E0000007", `Not found: Resource not found: ${appId} (AppInstance)`);
+    const base = orgUrl();
+    if (keyId === undefined) {
+      // listJwk: a plain array (spec: `type: array`).
+      if (req.method === "GET") return { status: 200, body: app.keys.map((k) => keyView(base, app, k)) };
+      if (req.method === "POST") return addJwk(org, base, app, req);
+      return oktaError(405, "E0000022", "The endpoint does not support the provided HTTP method");
+    }
+    const key = app.keys.find((k) => k.id === keyId);
+    if (!key) return oktaError(404, "E0000007", `Not found: Resource not found: ${keyId} (JsonWebKey)`);
+    if (action !== undefined) {
+      if (req.method !== "POST")
+        return oktaError(405, "E0000022", "The endpoint does not support the provided HTTP method");
+      if (action === "deactivate" && key.status === "ACTIVE") {
+        const active = app.keys.filter((k) => k.status === "ACTIVE");
+        if (active.length === 1 && app.tokenEndpointAuthMethod === "private_key_jwt")
+          return invalidJwk(CAUSES.lastActive);
+      }
+      const status: KeyStatus = action === "activate" ? "ACTIVE" : "INACTIVE";
+      if (key.status !== status) {
+        key.status = status;
+        key.lastUpdated = new Date().toISOString();
+      }
+      return { status: 200, body: keyView(base, app, key) };
+    }
+    if (req.method === "GET") return { status: 200, body: keyView(base, app, key) };
+    if (req.method === "DELETE") {
+      // "You can only delete an inactive key." (deletejwk)
+      if (key.status === "ACTIVE") return invalidJwk(CAUSES.deleteActive);
+      app.keys.splice(app.keys.indexOf(key), 1);
+      return { status: 204 };
+    }
+    return oktaError(405, "E0000022", "The endpoint does not support the provided HTTP method");
+  };
+}
+
+function addJwk(org: Org, orgUrl: string, app: OktaApp, req: Request): Reply {
+  let body: unknown;
+  try {
+    body = parseJsonBody(req);
+  } catch {
+    return oktaError(400, "E0000003", "The request body was not well-formed.");
+  }
+  if (!body || typeof body !== "object" || Array.isArray(body))
+    return oktaError(400, "E0000003", "The request body was not well-formed.");
+  const b = body as Record<string, unknown>;
+  const n = str(b.n);
+  const e = str(b.e);
+  // This fake models RSA signing keys only (Okta also takes EC keys and encryption keys).
+  if (b.kty !== "RSA" || !n || !e || (b.use !== undefined && b.use !== "sig"))
+    return invalidJwk("An RSA signing key with `kty`, `n` and `e` is required.");
+  const status = b.status === undefined ? "ACTIVE" : b.status;
+  if (status !== "ACTIVE" && status !== "INACTIVE")
+    return oktaError(400, "E0000001", "Api validation failed: status", [
+      "status: must be ACTIVE or INACTIVE",
+    ]);
+  const kid = b.kid === undefined || b.kid === null ? null : str(b.kid);
+  if (kid === undefined) return invalidJwk("kid: must not be empty");
+  let key: StoredJwk;
+  try {
+    key = org.buildKey({ kid, n, e, ...(str(b.alg) ? { alg: str(b.alg) } : {}) }, status);
+  } catch {
+    return invalidJwk("The JSON Web Key is not a valid RSA public key.");
+  }
+  if ((key.publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS)
+    return invalidJwk(CAUSES.tooShort);
+  if (app.keys.length >= MAX_KEYS) return invalidJwk(CAUSES.tooMany);
+  // "This API doesn't allow you to add a key if the existing key doesn't have a `kid`" (addJwk).
+  if (app.keys.length > 0 && (kid === null || app.keys.some((k) => k.kid === null)))
+    return invalidJwk(CAUSES.nonUniqueKid);
+  if (app.keys.some((k) => k.kid === kid)) return invalidJwk(CAUSES.duplicateKid);
+  app.keys.push(key);
+  return { status: 201, body: keyView(orgUrl, app, key) };
+}
