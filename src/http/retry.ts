@@ -100,6 +100,16 @@ export async function withRetry<T>(
   }
 }
 
+/** Why a call got no usable answer, for messages: an HTTP status, a timeout, or a transport error code. */
+export function transportReason(e: unknown): string {
+  if (e instanceof TimeoutError) return "timed out";
+  if (e && typeof e === "object") {
+    if ("status" in e && typeof e.status === "number") return `HTTP ${e.status}`;
+    if ("code" in e) return String(e.code);
+  }
+  return "no answer";
+}
+
 function describe(error: unknown): string {
   if (error && typeof error === "object" && "code" in error && typeof error.code === "string")
     return error.code;

@@ -7,19 +7,19 @@
  * AADSTS700027 (key unknown here, e.g. not propagated yet) is worth polling again; other AADSTS errors are
  * not. 429, 5xx, resets and timeouts are retried with the shared policy, then reported as retryable.
  */
-import { request } from "undici";
 import { systemClock, type Clock } from "../../clock.js";
 import { clientAssertion, type JwsSigner } from "../../crypto/jws.js";
 import type { SigningAlg } from "../../crypto/keymaterial.js";
 import {
-  TimeoutError,
   defaultRetryPolicy,
   parseRetryAfter,
+  transportReason,
   withRetry,
   type RetryEvent,
   type RetryPolicy,
 } from "../../http/retry.js";
 import { toRotatorError } from "../../errors.js";
+import { postClientAssertion } from "../../http/token-request.js";
 import type { TokenAttempt, TokenEndpoint } from "../../ports.js";
 
 export interface TokenEndpointOptions {
@@ -32,7 +32,6 @@ export interface TokenEndpointOptions {
   onRetry?: (event: RetryEvent) => void;
 }
 
-const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /** Codes that a key still propagating produces (BRIEF, "Propagation"). */
 const PROPAGATION_CODES = new Set(["AADSTS700027"]);
 const MAX_DESCRIPTION = 400;
@@ -105,46 +104,28 @@ export function createTokenEndpoint(opts: TokenEndpointOptions): TokenEndpoint {
                 throw new SigningFailure("signing the client assertion failed", { cause });
               },
             );
-            const form = new URLSearchParams({
-              grant_type: "client_credentials",
-              client_id: clientId,
-              scope,
-              client_assertion_type: ASSERTION_TYPE,
-              client_assertion: assertion,
-            });
-            const res = await request(endpoint, {
-              method: "POST",
-              headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-              body: form.toString(),
+            const res = await postClientAssertion(
+              endpoint,
+              { client_id: clientId, scope },
+              assertion,
               signal,
-            });
-            if (res.statusCode === 200) {
-              await res.body.dump();
-              return { ok: true } as const;
-            }
-            const text = await res.body.text();
-            if (res.statusCode === 429 || res.statusCode >= 500) {
+            );
+            if (res.ok) return res;
+            if (res.status === 429 || res.status >= 500) {
               const header = res.headers["retry-after"];
               throw new TransientStatus(
-                res.statusCode,
+                res.status,
                 parseRetryAfter(Array.isArray(header) ? header[0] : header, clock.now()),
               );
             }
-            return parseTokenError(res.statusCode, text);
+            return parseTokenError(res.status, res.text);
           },
           classify,
           { policy, clock, ...(opts.onRetry ? { onRetry: opts.onRetry } : {}) },
         );
       } catch (e) {
         if (e instanceof SigningFailure) throw toRotatorError(e.cause, "ASSERTION_SIGNING_FAILED");
-        const why =
-          e instanceof TransientStatus
-            ? `HTTP ${e.status}`
-            : e instanceof TimeoutError
-              ? "timed out"
-              : e instanceof Error && "code" in e
-                ? String(e.code)
-                : "no answer";
+        const why = transportReason(e);
         return {
           ok: false,
           code: "TOKEN_ENDPOINT_UNAVAILABLE",
