@@ -1,0 +1,395 @@
+/**
+ * IdentityProvider for Okta over its REST APIs with undici (no SDK).
+ *
+ * Keys: the app's OAuth 2.0 client JSON Web Keys (okta/okta-management-openapi-spec,
+ * dist/current/management-oneOfInheritance.yaml, tag ApplicationSSOPublicKeys):
+ * - `GET /api/v1/apps/{appId}/credentials/jwks` lists them (a plain array; the spec's example wraps it in
+ *   `jwks.keys`, so both are read). For an OIDC app the app id is its client id.
+ * - `POST …/jwks` adds one; without `status` it is ACTIVE at once, so register() sends `status: INACTIVE`
+ *   and the key becomes usable only through activate() (`POST …/jwks/{keyId}/lifecycle/activate`).
+ * - withdraw() is `…/lifecycle/deactivate` (refused for the only active key of a private_key_jwt client);
+ *   remove() is `DELETE …/jwks/{keyId}` (refused for an active key).
+ * - At most 50 keys, unique `kid`s, RSA >= 2048 bits.
+ * Auth: `Authorization: SSWS <API token>` (spec securitySchemes.apiToken).
+ *
+ * Proof: one client credentials request with a `private_key_jwt` assertion at
+ * `<orgUrl>/oauth2/<authorizationServer>/v1/token` (or `/oauth2/v1/token`, the org authorization server),
+ * `aud` = that URL (https://developer.okta.com/docs/guides/build-self-signed-jwt/java/main/), with the
+ * configured scopes: a custom authorization server needs a scope unless it has default scopes.
+ *
+ * Throttling: Okta answers 429 with `X-Rate-Limit-Reset` (UTC epoch seconds) rather than Retry-After
+ * (https://developer.okta.com/docs/reference/rl-best-practices/); the wait is measured against the
+ * response's `Date` header when present, so a skewed local clock does not shorten it.
+ */
+import { request, type Dispatcher } from "undici";
+import { z } from "zod";
+import { systemClock, type Clock } from "../../clock.js";
+import { clientAssertion, type JwsSigner } from "../../crypto/jws.js";
+import type { SigningAlg } from "../../crypto/keymaterial.js";
+import { RotatorError, toRotatorError } from "../../errors.js";
+import {
+  defaultRetryPolicy,
+  parseRetryAfter,
+  transportReason,
+  withRetry,
+  type RetryDecision,
+  type RetryEvent,
+  type RetryPolicy,
+} from "../../http/retry.js";
+import { postClientAssertion } from "../../http/token-request.js";
+import type { IdentityProvider, IdpKey, IdpRules, PublicKeyMaterial } from "../../idp.js";
+import type { TokenAttempt } from "../../ports.js";
+import { oktaFailure, oktaRuleError, parseOktaError, type OktaOperation } from "./errors.js";
+
+export interface OktaIdpConfig {
+  /** https://<your-org>.okta.com (or a custom domain). */
+  orgUrl: string;
+  /** Custom authorization server id (e.g. "default"); omitted for the org authorization server. */
+  authorizationServer?: string;
+  /** The OIDC app's client id, which is also its app id. */
+  clientId: string;
+  /** The resolved API token (SSWS). Never logged or returned. */
+  token: string;
+  /** Scopes for the proof request: the Kong plugin's `config.scopes`. */
+  scopes?: string[];
+}
+
+export interface OktaIdpOptions {
+  clock?: Clock;
+  retry?: Partial<RetryPolicy>;
+  onRetry?: (event: RetryEvent) => void;
+}
+
+/** Okta's rules for client keys (see the module comment). */
+export const OKTA_RULES: IdpRules = { maxKeys: 50, algorithms: ["RS256"], kid: "registered", staged: true };
+
+const MAX_DESCRIPTION = 400;
+
+const jwkSchema = z.object({
+  id: z.string(),
+  kid: z.string().nullish(),
+  kty: z.string(),
+  use: z.string().nullish(),
+  n: z.string().nullish(),
+  status: z.string(),
+});
+const listSchema = z.union([z.array(jwkSchema), z.object({ jwks: z.object({ keys: z.array(jwkSchema) }) })]);
+type RawJwk = z.infer<typeof jwkSchema>;
+
+/** 429 or 5xx: retried with the shared policy. */
+class TransientStatus extends Error {
+  override readonly name = "TransientStatus";
+  constructor(
+    readonly status: number,
+    readonly text: string,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+/** The signer failed: not Okta's fault, and not retried. */
+class SigningFailure extends Error {
+  override readonly name = "SigningFailure";
+}
+
+const header = (h: Dispatcher.ResponseData["headers"], name: string) => {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** Okta's wait: `X-Rate-Limit-Reset` against the server's `Date`, else Retry-After. */
+export function oktaRetryAfter(headers: Dispatcher.ResponseData["headers"], now: Date): number | undefined {
+  const reset = Number(header(headers, "x-rate-limit-reset"));
+  if (Number.isFinite(reset) && reset > 0) {
+    const date = Date.parse(header(headers, "date") ?? "");
+    const base = Number.isNaN(date) ? now.getTime() : date;
+    return Math.max(0, reset * 1000 - base);
+  }
+  return parseRetryAfter(header(headers, "retry-after"), now);
+}
+
+const toIdpKey = (k: RawJwk): IdpKey => ({
+  id: k.id,
+  ...(k.kid ? { kid: k.kid } : {}),
+  usable: k.status === "ACTIVE",
+});
+
+export class OktaIdentityProvider implements IdentityProvider {
+  readonly rules = OKTA_RULES;
+  private readonly orgUrl: string;
+  private readonly tokenEndpoint: string;
+  private readonly clock: Clock;
+  private readonly policy: RetryPolicy;
+
+  constructor(
+    private readonly config: OktaIdpConfig,
+    private readonly options: OktaIdpOptions = {},
+  ) {
+    const bad = (field: string, why: string) =>
+      new RotatorError(
+        "OKTA_CONFIG_INVALID",
+        `okta.${field} ${why}`,
+        `Set okta.${field} in the credential's configuration.`,
+        {
+          details: { field },
+        },
+      );
+    let url: URL;
+    try {
+      url = new URL(config.orgUrl);
+    } catch {
+      throw bad("orgUrl", "is not a URL");
+    }
+    if (url.protocol !== "https:") throw bad("orgUrl", "must be an https URL");
+    if (!config.clientId) throw bad("clientId", "is empty");
+    if (!config.token) throw bad("token", "resolved to an empty secret");
+    if (config.authorizationServer !== undefined && !/^[A-Za-z0-9_-]+$/.test(config.authorizationServer))
+      throw bad("authorizationServer", "must be an authorization server id such as `default`");
+    this.orgUrl = url.origin;
+    this.tokenEndpoint =
+      config.authorizationServer === undefined
+        ? `${this.orgUrl}/oauth2/v1/token`
+        : `${this.orgUrl}/oauth2/${config.authorizationServer}/v1/token`;
+    this.clock = options.clock ?? systemClock;
+    this.policy = { ...defaultRetryPolicy, ...options.retry };
+  }
+
+  /** 429 and 5xx after Okta's reset time, transport failures with backoff; a failing signer not at all. */
+  private classify(e: unknown): RetryDecision {
+    if (e instanceof SigningFailure) return { retry: false };
+    return e instanceof TransientStatus && e.retryAfterMs !== undefined
+      ? { retry: true, retryAfterMs: e.retryAfterMs }
+      : { retry: true };
+  }
+
+  private retryOptions(): { policy: RetryPolicy; clock: Clock; onRetry?: (event: RetryEvent) => void } {
+    return {
+      policy: this.policy,
+      clock: this.clock,
+      ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
+    };
+  }
+
+  private jwksPath(keyId?: string, action?: "activate" | "deactivate"): string {
+    const base = `/api/v1/apps/${encodeURIComponent(this.config.clientId)}/credentials/jwks`;
+    if (keyId === undefined) return base;
+    return `${base}/${encodeURIComponent(keyId)}${action ? `/lifecycle/${action}` : ""}`;
+  }
+
+  /** One management call with the shared retry policy; a final non-2xx becomes a typed error. */
+  private async call(
+    op: OktaOperation,
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: unknown }> {
+    let result: { status: number; text: string };
+    try {
+      result = await withRetry(
+        async (_attempt, signal) => {
+          const res = await request(this.orgUrl + path, {
+            method,
+            headers: {
+              authorization: `SSWS ${this.config.token}`,
+              accept: "application/json",
+              ...(body === undefined ? {} : { "content-type": "application/json" }),
+            },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+            signal,
+          });
+          const text = await res.body.text();
+          if (res.statusCode === 429 || res.statusCode >= 500)
+            throw new TransientStatus(res.statusCode, text, oktaRetryAfter(res.headers, this.clock.now()));
+          return { status: res.statusCode, text };
+        },
+        (e) => this.classify(e),
+        this.retryOptions(),
+      );
+    } catch (e) {
+      if (e instanceof TransientStatus) throw oktaFailure(op, e.status, parseOktaError(e.text));
+      throw new RotatorError(
+        "OKTA_UNREACHABLE",
+        `Okta did not answer ${op} (${transportReason(e)})`,
+        "Check okta.orgUrl and the network path to Okta.",
+        {
+          retryable: true,
+          details: { operation: op },
+        },
+      );
+    }
+    if (result.status >= 300) throw oktaFailure(op, result.status, parseOktaError(result.text));
+    if (!result.text) return { status: result.status, json: undefined };
+    try {
+      return { status: result.status, json: JSON.parse(result.text) as unknown };
+    } catch {
+      throw new RotatorError(
+        "OKTA_BAD_RESPONSE",
+        `Okta answered ${op} with a body that is not JSON`,
+        "Check that okta.orgUrl points at the Okta org.",
+        {
+          details: { operation: op },
+        },
+      );
+    }
+  }
+
+  private async rawKeys(): Promise<RawJwk[]> {
+    const { json } = await this.call("listKeys", "GET", this.jwksPath());
+    const parsed = listSchema.safeParse(json);
+    if (!parsed.success)
+      throw new RotatorError(
+        "OKTA_BAD_RESPONSE",
+        "Okta listed the app's keys in an unexpected shape",
+        "Check that okta.orgUrl points at the Okta org.",
+        {
+          details: {
+            operation: "listKeys",
+            issues: parsed.error.issues.map((i) => i.path.join(".")).slice(0, 5),
+          },
+        },
+      );
+    const keys = Array.isArray(parsed.data) ? parsed.data : parsed.data.jwks.keys;
+    // Signing keys only: encryption keys (`use: enc`) are not client authentication keys.
+    return keys.filter((k) => k.use !== "enc");
+  }
+
+  async listKeys(): Promise<IdpKey[]> {
+    return (await this.rawKeys()).map(toIdpKey);
+  }
+
+  async register(material: PublicKeyMaterial): Promise<IdpKey> {
+    if (!this.rules.algorithms.includes(material.alg))
+      throw new RotatorError(
+        "OKTA_ALG_UNSUPPORTED",
+        `Okta does not accept ${material.alg} client assertions`,
+        `Use one of ${this.rules.algorithms.join(", ")} for Okta credentials (Kong's JWK alg).`,
+        { details: { alg: material.alg } },
+      );
+    const same = (keys: RawJwk[]) => keys.find((k) => k.kid === material.kid);
+    const existingOrConflict = (k: RawJwk): IdpKey => {
+      if (k.n === material.jwk.n) return toIdpKey(k);
+      throw new RotatorError(
+        "OKTA_KID_CONFLICT",
+        "the Okta app already holds a different key with this kid",
+        "A kid must identify one key; remove the other key or use a new certificate.",
+        {
+          details: { kid: material.kid, keyId: k.id },
+        },
+      );
+    };
+    const keys = await this.rawKeys();
+    const found = same(keys);
+    if (found) return existingOrConflict(found);
+    if (keys.length >= this.rules.maxKeys)
+      throw oktaRuleError("OKTA_KEY_LIMIT", { keys: keys.length, maxKeys: this.rules.maxKeys });
+    try {
+      const { json } = await this.call("addKey", "POST", this.jwksPath(), {
+        kty: "RSA",
+        kid: material.kid,
+        alg: material.alg,
+        use: "sig",
+        e: material.jwk.e,
+        n: material.jwk.n,
+        // Staged: without `status` Okta activates the key at once (spec: default ACTIVE).
+        status: "INACTIVE",
+      });
+      const parsed = jwkSchema.safeParse(json);
+      if (parsed.success) return toIdpKey(parsed.data);
+    } catch (e) {
+      // A retried POST whose first attempt landed is refused as a duplicate kid: the key is there.
+      if (!(e instanceof RotatorError && e.code === "OKTA_KID_CONFLICT")) throw e;
+    }
+    const again = same(await this.rawKeys());
+    if (again) return existingOrConflict(again);
+    throw new RotatorError(
+      "OKTA_BAD_RESPONSE",
+      "Okta accepted the key but does not list it",
+      "Retry; if it persists, check the app's keys in the Okta Admin Console.",
+      {
+        details: { kid: material.kid },
+      },
+    );
+  }
+
+  async activate(key: IdpKey): Promise<void> {
+    await this.call("activateKey", "POST", this.jwksPath(key.id, "activate"));
+  }
+
+  async withdraw(key: IdpKey): Promise<void> {
+    await this.call("deactivateKey", "POST", this.jwksPath(key.id, "deactivate"));
+  }
+
+  async remove(key: IdpKey): Promise<void> {
+    try {
+      await this.call("deleteKey", "DELETE", this.jwksPath(key.id));
+    } catch (e) {
+      // Already gone (a retried DELETE whose first attempt landed): the outcome asked for.
+      if (!(e instanceof RotatorError && e.code === "OKTA_KEY_NOT_FOUND")) throw e;
+    }
+  }
+
+  async verify(signer: JwsSigner, alg: SigningAlg): Promise<TokenAttempt> {
+    try {
+      return await withRetry(
+        async (_attempt, signal) => {
+          // signJwt puts `kid` = the signer's x5t in the header: the kid registered for the key.
+          const assertion = await clientAssertion(
+            signer,
+            alg,
+            this.config.clientId,
+            this.tokenEndpoint,
+            this.clock.now(),
+          ).catch((cause: unknown) => {
+            throw new SigningFailure("signing the client assertion failed", { cause });
+          });
+          const res = await postClientAssertion(
+            this.tokenEndpoint,
+            this.config.scopes?.length ? { scope: this.config.scopes.join(" ") } : {},
+            assertion,
+            signal,
+          );
+          if (res.ok) return res;
+          if (res.status === 429 || res.status >= 500)
+            throw new TransientStatus(res.status, res.text, oktaRetryAfter(res.headers, this.clock.now()));
+          return this.tokenError(res.status, res.text, alg);
+        },
+        (e) => this.classify(e),
+        this.retryOptions(),
+      );
+    } catch (e) {
+      if (e instanceof SigningFailure) throw toRotatorError(e.cause, "ASSERTION_SIGNING_FAILED");
+      return {
+        ok: false,
+        code: "TOKEN_ENDPOINT_UNAVAILABLE",
+        description: `the Okta token endpoint did not answer successfully (${transportReason(e)})`,
+        retryable: true,
+      };
+    }
+  }
+
+  /**
+   * OAuth error `{ error, error_description }` (RFC 6749 §5.2). `invalid_client` with an accepted algorithm
+   * is worth polling again (a key activated moments ago); other errors are not.
+   */
+  private tokenError(status: number, text: string, alg: SigningAlg): TokenAttempt {
+    let body: Record<string, unknown> = {};
+    try {
+      const v: unknown = JSON.parse(text);
+      if (v && typeof v === "object" && !Array.isArray(v)) body = v as Record<string, unknown>;
+    } catch {
+      // not JSON: reported by status
+    }
+    const code = typeof body.error === "string" ? body.error : `HTTP_${status}`;
+    const description =
+      typeof body.error_description === "string" && body.error_description
+        ? body.error_description
+        : `the token endpoint answered ${status}`;
+    return {
+      ok: false,
+      code,
+      description: description.slice(0, MAX_DESCRIPTION),
+      retryable: code === "invalid_client" && this.rules.algorithms.includes(alg),
+    };
+  }
+}
