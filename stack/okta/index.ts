@@ -21,7 +21,7 @@
  * per-endpoint rate-limit buckets (inject them), and the exact wording of every error.
  */
 import { noteSecret } from "../common/capture.js";
-import { startHttpsServer, type RunningServer } from "../common/server.js";
+import { startHttpsServer, type Reply, type Request, type RunningServer } from "../common/server.js";
 import type { ServerTls } from "../common/tls.js";
 import {
   MAX_KEYS,
@@ -42,6 +42,11 @@ export interface OktaFakeOptions {
   tls: ServerTls;
   /** Delay before the token endpoint accepts a newly added key; a function is drawn once per key. */
   propagationDelayMs?: PropagationDelay;
+  /**
+   * The org-wide management rate limit per minute (Okta's window is one minute); beyond it calls get 429.
+   * Every management response reports it in X-Rate-Limit-* headers. Default 600, not enforced unless set.
+   */
+  rateLimitPerMinute?: number;
 }
 
 export interface OktaKeyView {
@@ -80,6 +85,8 @@ export interface OktaFake {
   close(): Promise<void>;
 }
 
+const tooMany = () => oktaError(429, "E0000047", "API call exceeded rate limit due to too many requests.");
+
 export async function startOktaFake(opts: OktaFakeOptions): Promise<OktaFake> {
   const org = new Org(opts.propagationDelayMs);
   let orgUrl = "";
@@ -88,8 +95,24 @@ export async function startOktaFake(opts: OktaFakeOptions): Promise<OktaFake> {
   ]);
   const management = managementHandler(org, () => orgUrl);
   const token = tokenHandler(org, () => orgUrl, servers);
+  // "Okta provides three headers in each response" (https://developer.okta.com/docs/reference/rl-best-practices/).
+  const limit = opts.rateLimitPerMinute ?? 600;
+  let window = { minute: 0, used: 0 };
+  const limited = (req: Request): Reply => {
+    const minute = Math.floor(Date.now() / 60_000);
+    if (window.minute !== minute) window = { minute, used: 0 };
+    window.used++;
+    const headers = {
+      "x-rate-limit-limit": String(limit),
+      "x-rate-limit-remaining": String(Math.max(0, limit - window.used)),
+      "x-rate-limit-reset": String((minute + 1) * 60),
+    };
+    if (opts.rateLimitPerMinute !== undefined && window.used > limit) return { ...tooMany(), headers };
+    const reply = management(req);
+    return { ...reply, headers: { ...headers, ...reply.headers } };
+  };
   const server = await startHttpsServer("okta", opts.tls, async (req, res) => {
-    if (req.path.startsWith("/api/v1/")) return management(req);
+    if (req.path.startsWith("/api/v1/")) return limited(req);
     if (req.method === "POST") {
       if (req.path === "/oauth2/v1/token") return token(req, res, undefined);
       const m = /^\/oauth2\/([^/]+)\/v1\/token$/.exec(req.path);
@@ -132,7 +155,7 @@ export async function startOktaFake(opts: OktaFakeOptions): Promise<OktaFake> {
         fault: {
           kind: "status",
           status: 429,
-          body: oktaError(429, "E0000047", "API call exceeded rate limit due to too many requests.").body,
+          body: tooMany().body,
           headers: {
             "x-rate-limit-limit": String(limit),
             "x-rate-limit-remaining": "0",

@@ -390,6 +390,34 @@ describe("the Okta fake answers like Okta", () => {
     expect(res.headers.get("x-rate-limit-remaining")).toBe("0");
     expect(Number(res.headers.get("x-rate-limit-reset"))).toBeGreaterThan(Date.now() / 1000);
     expect(res.headers.get("retry-after")).toBeNull();
+    const ok = await call("GET", `/api/v1/apps/${clientId}/credentials/jwks`);
+    expect(ok.status).toBe(200);
+    expect(Number(ok.headers.get("x-rate-limit-remaining"))).toBeLessThan(
+      Number(ok.headers.get("x-rate-limit-limit")),
+    );
+  });
+
+  it("enforces a configured per-minute limit", async () => {
+    const ca = await ensureCa(resolve(".local/ca"));
+    const strict = await startOktaFake({ tls: await issueServerTls(ca), rateLimitPerMinute: 2 });
+    try {
+      strict.addApiToken(ADMIN_TOKEN, "SUPER_ADMIN");
+      const { clientId } = strict.createApp();
+      const get = () =>
+        fetch(`${strict.orgUrl}/api/v1/apps/${clientId}/credentials/jwks`, {
+          headers: { authorization: `SSWS ${ADMIN_TOKEN}` },
+        });
+      // Five calls span at most two one-minute windows, so at most four fit under a limit of 2.
+      const answers = [];
+      for (let i = 0; i < 5; i++) answers.push(await get());
+      expect(answers[0]?.status).toBe(200);
+      const throttled = answers.find((a) => a.status === 429);
+      if (!throttled) throw new Error("no call was throttled");
+      expect(await throttled.json()).toMatchObject({ errorCode: "E0000047" });
+      expect(throttled.headers.get("x-rate-limit-remaining")).toBe("0");
+    } finally {
+      await strict.close();
+    }
   });
 
   it("checks aud = the token endpoint URL, the kid, and the scope at the token endpoint", async () => {
