@@ -160,6 +160,55 @@ describe("Okta adapter against the Okta fake", () => {
     expect(posts(clientId)).toHaveLength(0);
   });
 
+  it("reports an app whose existing key has no kid as OKTA_KID_CONFLICT", async () => {
+    const { clientId } = fake.createApp();
+    fake.seedKey(clientId, { kid: null, n: bootstrap.material.jwk.n, e: bootstrap.material.jwk.e });
+    const e = await failure(idp(clientId).register((await generation()).material));
+    expect(e).toMatchObject({ code: "OKTA_KID_CONFLICT", status: 400 });
+    expect(fake.keys(clientId)).toHaveLength(1);
+  });
+
+  it("registers once when the answer to the POST is lost and the POST is retried", async () => {
+    const clientId = appWithBootstrapKey();
+    const next = await generation();
+    let dropped = 0;
+    fake.server.hook.set(async (stage, req) =>
+      stage === "after" && req.method === "POST" && req.path.endsWith("/credentials/jwks") && dropped++ === 0
+        ? "drop"
+        : undefined,
+    );
+    try {
+      const key = await idp(clientId).register(next.material);
+      expect(key).toMatchObject({ kid: next.material.kid, usable: false });
+    } finally {
+      fake.server.hook.set(undefined);
+    }
+    expect(dropped).toBe(2);
+    expect(fake.keys(clientId).filter((k) => k.kid === next.material.kid)).toHaveLength(1);
+  });
+
+  it("retries a throttled token endpoint and then proves the key", async () => {
+    const clientId = appWithBootstrapKey();
+    fake.server.faults.add({
+      method: "POST",
+      path: "/oauth2/default/v1/token",
+      times: 1,
+      fault: {
+        kind: "status",
+        status: 429,
+        body: {
+          errorCode: "E0000047",
+          errorSummary: "API call exceeded rate limit due to too many requests.",
+        },
+        headers: { "x-rate-limit-reset": String(Math.ceil(Date.now() / 1000) + 2) },
+      },
+    });
+    const clock = new FakeClock(new Date());
+    const start = clock.now().getTime();
+    expect(await idp(clientId, {}, clock).verify(bootstrap.signer, "RS256")).toEqual({ ok: true });
+    expect(clock.now().getTime() - start).toBeGreaterThanOrEqual(1000);
+  });
+
   it("refuses PS256: at registration without calling Okta, and at the token endpoint", async () => {
     const clientId = appWithBootstrapKey();
     const okta = idp(clientId);
@@ -216,12 +265,13 @@ describe("Okta adapter against the Okta fake", () => {
     const clientId = appWithBootstrapKey();
     const clock = new FakeClock(new Date());
     const start = clock.now().getTime();
+    const before = fake.server.requests.length;
     fake.rateLimit(2, 3);
     expect(await idp(clientId, {}, clock).listKeys()).toHaveLength(1);
     // Two waits of about 3 s each (the reset is whole seconds, measured against the whole-second Date).
     expect(clock.now().getTime() - start).toBeGreaterThanOrEqual(4000);
     expect(clock.now().getTime() - start).toBeLessThanOrEqual(8000);
-    expect(fake.server.requests.filter((r) => r.fault === "status")).toHaveLength(2);
+    expect(fake.server.requests.slice(before).map((r) => r.status)).toEqual([429, 429, 200]);
   });
 
   it("reports persistent throttling as retryable OKTA_RATE_LIMITED", async () => {

@@ -299,6 +299,9 @@ export class OktaIdentityProvider implements IdentityProvider {
     } catch (e) {
       // A retried POST whose first attempt landed is refused as a duplicate kid: the key is there.
       if (!(e instanceof RotatorError && e.code === "OKTA_KID_CONFLICT")) throw e;
+      const landed = same(await this.rawKeys());
+      if (landed) return existingOrConflict(landed);
+      throw e;
     }
     const again = same(await this.rawKeys());
     if (again) return existingOrConflict(again);
