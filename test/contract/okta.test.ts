@@ -6,7 +6,7 @@
 import { createPublicKey, generateKeyPairSync, randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { OktaIdentityProvider, type OktaIdpConfig } from "../../src/adapters/okta/index.js";
+import { OktaIdentityProvider, oktaRetryAfter, type OktaIdpConfig } from "../../src/adapters/okta/index.js";
 import type { Clock } from "../../src/clock.js";
 import { clientAssertion, localSigner, type JwsSigner } from "../../src/crypto/jws.js";
 import { RotatorError } from "../../src/errors.js";
@@ -272,6 +272,15 @@ describe("Okta adapter against the Okta fake", () => {
     expect(clock.now().getTime() - start).toBeGreaterThanOrEqual(4000);
     expect(clock.now().getTime() - start).toBeLessThanOrEqual(8000);
     expect(fake.server.requests.slice(before).map((r) => r.status)).toEqual([429, 429, 200]);
+  });
+
+  it("measures Okta's reset against the response's Date, not the local clock", () => {
+    const date = new Date(95_000).toUTCString();
+    const skewed = new Date(10_000_000);
+    expect(oktaRetryAfter({ "x-rate-limit-reset": "100", date }, skewed)).toBe(5000);
+    expect(oktaRetryAfter({ "x-rate-limit-reset": "100" }, new Date(98_000))).toBe(2000);
+    expect(oktaRetryAfter({ "x-rate-limit-reset": "90", date }, skewed)).toBeUndefined();
+    expect(oktaRetryAfter({ "retry-after": "7" }, skewed)).toBe(7000);
   });
 
   it("reports persistent throttling as retryable OKTA_RATE_LIMITED", async () => {

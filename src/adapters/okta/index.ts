@@ -98,13 +98,17 @@ const header = (h: Dispatcher.ResponseData["headers"], name: string) => {
   return Array.isArray(v) ? v[0] : v;
 };
 
-/** Okta's wait: `X-Rate-Limit-Reset` against the server's `Date`, else Retry-After. */
+/**
+ * Okta's wait: `X-Rate-Limit-Reset` against the server's `Date`, else Retry-After. A reset already past
+ * (clock skew, a window that just turned) gives no server wait, so the policy's backoff applies instead
+ * of an immediate retry.
+ */
 export function oktaRetryAfter(headers: Dispatcher.ResponseData["headers"], now: Date): number | undefined {
   const reset = Number(header(headers, "x-rate-limit-reset"));
   if (Number.isFinite(reset) && reset > 0) {
     const date = Date.parse(header(headers, "date") ?? "");
-    const base = Number.isNaN(date) ? now.getTime() : date;
-    return Math.max(0, reset * 1000 - base);
+    const wait = reset * 1000 - (Number.isNaN(date) ? now.getTime() : date);
+    return wait > 0 ? wait : undefined;
   }
   return parseRetryAfter(header(headers, "retry-after"), now);
 }
