@@ -121,6 +121,31 @@ class ApplicationClients extends MemoryAdapter {
   }
 }
 
+/**
+ * The oidc-provider configuration every fake IdP shares: clients from `clients` (rebuilt per request),
+ * in-memory storage for the provider's own models, a fresh signing key, and only the client credentials
+ * grant with `private_key_jwt`. Each fake adds its IdP's algorithms, routes, lifetimes and claim checks.
+ */
+export function clientCredentialsProvider(clients: Adapter): Record<string, unknown> {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const stores = new Map<string, MemoryAdapter>();
+  return {
+    adapter: (name: string) => {
+      if (name === "Client") return clients;
+      let store = stores.get(name);
+      if (!store) stores.set(name, (store = new MemoryAdapter()));
+      return store;
+    },
+    clients: [],
+    jwks: {
+      keys: [{ ...privateKey.export({ format: "jwk" }), kid: randomUUID(), alg: "RS256", use: "sig" }],
+    },
+    cookies: { keys: [randomBytes(32).toString("base64url")] },
+    features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
+    clientAuthMethods: ["private_key_jwt"],
+  };
+}
+
 export interface AssertionVerifier {
   /** Let oidc-provider handle one token request; `reply` then turns its outcome into Entra's response. */
   handle(request: AssertionRequest, req: IncomingMessage, res: ServerResponse): Promise<void>;
@@ -133,22 +158,8 @@ export function createAssertionVerifier(opts: {
   directory: Directory;
   reply: TokenReply;
 }): AssertionVerifier {
-  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const signingKey = { ...privateKey.export({ format: "jwk" }), kid: randomUUID(), alg: "RS256", use: "sig" };
-  const clients = new ApplicationClients(opts.directory);
-  const stores = new Map<string, MemoryAdapter>();
   const provider = new Provider(opts.issuer, {
-    adapter: (name: string) => {
-      if (name === "Client") return clients;
-      let store = stores.get(name);
-      if (!store) stores.set(name, (store = new MemoryAdapter()));
-      return store;
-    },
-    clients: [],
-    jwks: { keys: [signingKey] },
-    cookies: { keys: [randomBytes(32).toString("base64url")] },
-    features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
-    clientAuthMethods: ["private_key_jwt"],
+    ...clientCredentialsProvider(new ApplicationClients(opts.directory)),
     enabledJWA: { clientAuthSigningAlgValues: ["PS256", "RS256"] },
     routes: { token: opts.tokenPath },
     // Entra's app-only access tokens live about an hour (expires_in 3599).

@@ -17,7 +17,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ServerResponse } from "node:http";
-import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import Provider, {
   errors,
   type AdapterPayload,
@@ -26,7 +26,7 @@ import Provider, {
 } from "oidc-provider";
 import { noteSecret } from "../common/capture.js";
 import type { Reply, Request } from "../common/server.js";
-import { MemoryAdapter } from "../entra/assertions.js";
+import { MemoryAdapter, clientCredentialsProvider } from "../entra/assertions.js";
 import { decodeSegment, providerRequest } from "../entra/login.js";
 import type { OktaApp, Org } from "./org.js";
 
@@ -82,23 +82,8 @@ class AppClients extends MemoryAdapter {
 }
 
 function createVerifier(org: Org, issuer: string, tokenPath: string, tokenEndpoint: string) {
-  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const clients = new AppClients(org);
-  const stores = new Map<string, MemoryAdapter>();
   const provider = new Provider(issuer, {
-    adapter: (name: string) => {
-      if (name === "Client") return clients;
-      let store = stores.get(name);
-      if (!store) stores.set(name, (store = new MemoryAdapter()));
-      return store;
-    },
-    clients: [],
-    jwks: {
-      keys: [{ ...privateKey.export({ format: "jwk" }), kid: randomUUID(), alg: "RS256", use: "sig" }],
-    },
-    cookies: { keys: [randomBytes(32).toString("base64url")] },
-    features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
-    clientAuthMethods: ["private_key_jwt"],
+    ...clientCredentialsProvider(new AppClients(org)),
     enabledJWA: { clientAuthSigningAlgValues: ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"] },
     routes: { token: tokenPath },
     ttl: { ClientCredentials: ACCESS_TOKEN_LIFETIME_SEC },
