@@ -176,6 +176,19 @@ export function createAssertionVerifier(opts: {
         throw new errors.InvalidClientAuth(`audience (aud) must be the token endpoint ${opts.tokenEndpoint}`);
     },
   });
+  return { handle: tokenRoute(provider, requests, opts.reply) };
+}
+
+/**
+ * Token requests through `provider`, each with its own request context in `requests` (which the client
+ * adapter reads to build the JWKS): oidc-provider's rejection lands in `request.error`, and `reply` turns
+ * the verdict into the IdP's own answer.
+ */
+export function tokenRoute<R extends { error?: ProviderError }>(
+  provider: Provider,
+  requests: AsyncLocalStorage<R>,
+  reply: (request: R, ctx: ProviderContext) => Promise<void>,
+): (request: R, req: IncomingMessage, res: ServerResponse) => Promise<void> {
   provider.on("grant.error", (_ctx, error) => {
     const request = requests.getStore();
     if (request) request.error = error;
@@ -183,10 +196,8 @@ export function createAssertionVerifier(opts: {
   provider.use(async (ctx, next) => {
     await next();
     const request = requests.getStore();
-    if (request && ctx.oidc?.route === "token") await opts.reply(request, ctx);
+    if (request && ctx.oidc?.route === "token") await reply(request, ctx);
   });
   const callback = provider.callback();
-  return {
-    handle: (request, req, res) => requests.run(request, () => callback(req, res)),
-  };
+  return (request, req, res) => requests.run(request, () => callback(req, res));
 }

@@ -26,7 +26,7 @@ import Provider, {
 } from "oidc-provider";
 import { noteSecret } from "../common/capture.js";
 import type { Reply, Request } from "../common/server.js";
-import { MemoryAdapter, clientCredentialsProvider } from "../entra/assertions.js";
+import { MemoryAdapter, clientCredentialsProvider, tokenRoute } from "../entra/assertions.js";
 import { decodeSegment, providerRequest } from "../entra/login.js";
 import type { OktaApp, Org } from "./org.js";
 
@@ -102,21 +102,13 @@ function createVerifier(org: Org, issuer: string, tokenPath: string, tokenEndpoi
         );
     },
   });
-  provider.on("grant.error", (_ctx, error) => {
-    const request = requests.getStore();
-    if (request) request.error = error;
-  });
-  provider.use(async (ctx, next) => {
-    await next();
-    const request = requests.getStore();
-    if (!request || ctx.oidc?.route !== "token") return;
+  const handle = tokenRoute(provider, requests, async (request, ctx) => {
     const out = ctx.status === 200 ? success(request) : failure(request.error);
     ctx.status = out.status;
     ctx.body = out.body;
   });
-  const callback = provider.callback();
   return (request: TokenRequest, req: Request, res: ServerResponse) =>
-    requests.run(request, () => callback(providerRequest(req), res));
+    handle(request, providerRequest(req), res);
 }
 
 function success(request: TokenRequest): Reply {
