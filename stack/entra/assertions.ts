@@ -54,8 +54,8 @@ export function matchesHeader(key: StoredKey, header: AssertionHeader): boolean 
   return (!header.x5t || header.x5t === key.x5t) && (!header.x5tS256 || header.x5tS256 === key.x5tS256);
 }
 
-/** TTL-bounded in-memory storage for oidc-provider's own models (issued tokens, replay detection). */
-class MemoryAdapter implements Adapter {
+/** TTL-bounded in-memory storage for oidc-provider's own models (issued tokens, replay detection); the Auth0 fake reuses it. */
+export class MemoryAdapter implements Adapter {
   private readonly entries = new Map<string, { payload: AdapterPayload; expiresAt: number }>();
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
