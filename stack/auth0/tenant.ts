@@ -9,6 +9,7 @@
  */
 import { X509Certificate, createPublicKey, randomBytes, type KeyObject } from "node:crypto";
 import { calculateJwkThumbprint, type JWK } from "jose";
+import { noteSecret } from "../common/capture.js";
 import type { Reply } from "../common/server.js";
 
 export type CredentialAlg = "RS256" | "RS384" | "PS256";
@@ -98,6 +99,7 @@ export class Tenant {
       credentials: [],
       grants: new Map(),
     };
+    noteSecret("client-secret", input.clientSecret);
     this.clients.set(client.clientId, client);
     return client;
   }
@@ -118,6 +120,7 @@ export class Tenant {
 
   issueToken(clientId: string, audience: string, scopes: string[], lifetimeSec: number): string {
     const token = randomBytes(32).toString("base64url");
+    noteSecret("access-token", token);
     this.tokens.set(token, { clientId, audience, scopes, expiresAt: Date.now() + lifetimeSec * 1000 });
     return token;
   }
