@@ -14,9 +14,8 @@
  * - A plan switch (`setPrivateKeyJwt(false)`), and rate limiting (`rateLimit`): 429 with
  *   `X-RateLimit-Limit/Remaining/Reset` (and `Retry-After` when asked).
  */
-import type { IncomingMessage } from "node:http";
-import { Readable } from "node:stream";
 import type { ProviderContext } from "oidc-provider";
+import { providerRequest } from "../common/oidc.js";
 import {
   parseJsonBody,
   startHttpsServer,
@@ -48,6 +47,8 @@ const SCOPES = {
   createCredential: ["create:client_credentials"],
   deleteCredential: ["delete:client_credentials"],
 } as const;
+/** Every Management API scope credential rotation needs (what docs/idp-auth0.md tells operators to grant). */
+export const ROTATION_SCOPES: readonly string[] = Object.values(SCOPES).flat();
 
 export interface Auth0FakeOptions {
   tls: ServerTls;
@@ -427,25 +428,4 @@ function decodeSegment(segment: string | undefined): Record<string, unknown> | u
   } catch {
     return undefined;
   }
-}
-
-/** The already-read request again, with `body` as its form-encoded body, for oidc-provider. */
-function providerRequest(req: Request, body: string): IncomingMessage {
-  const copy = Readable.from([Buffer.from(body)]);
-  const headers = {
-    ...req.raw.headers,
-    "content-type": "application/x-www-form-urlencoded",
-    "content-length": String(Buffer.byteLength(body)),
-  };
-  return Object.assign(copy, {
-    headers,
-    rawHeaders: Object.entries(headers).flatMap(([k, v]) => [k, String(v)]),
-    method: req.raw.method,
-    url: req.raw.url,
-    httpVersion: req.raw.httpVersion,
-    httpVersionMajor: req.raw.httpVersionMajor,
-    httpVersionMinor: req.raw.httpVersionMinor,
-    socket: req.raw.socket,
-    connection: req.raw.socket,
-  }) as unknown as IncomingMessage;
 }

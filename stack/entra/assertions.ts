@@ -16,16 +16,13 @@
  * Stricter than Entra may be: a replayed `jti` is refused (oidc-provider's replay detection); Microsoft does
  * not document replay checks for client assertions.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
-import Provider, {
-  errors,
-  type Adapter,
-  type AdapterPayload,
-  type ProviderContext,
-  type ProviderError,
-} from "oidc-provider";
+import { errors, type AdapterPayload, type ProviderContext, type ProviderError } from "oidc-provider";
+import {
+  MemoryAdapter,
+  createClientAssertionVerifier,
+  privateKeyJwtClient,
+  type ClientAssertionVerifier,
+} from "../common/oidc.js";
 import type { Directory, StoredApp, StoredKey } from "./directory.js";
 
 export interface AssertionHeader {
@@ -47,58 +44,24 @@ export interface AssertionRequest {
 
 export type TokenReply = (request: AssertionRequest, ctx: ProviderContext) => Promise<void>;
 
-const requests = new AsyncLocalStorage<AssertionRequest>();
-
 export function matchesHeader(key: StoredKey, header: AssertionHeader): boolean {
   if (!header.x5t && !header.x5tS256) return header.kid !== undefined && header.kid === key.x5t;
   return (!header.x5t || header.x5t === key.x5t) && (!header.x5tS256 || header.x5tS256 === key.x5tS256);
 }
 
-/** TTL-bounded in-memory storage for oidc-provider's own models (issued tokens, replay detection); the Auth0 fake reuses it. */
-export class MemoryAdapter implements Adapter {
-  private readonly entries = new Map<string, { payload: AdapterPayload; expiresAt: number }>();
-
-  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    this.entries.set(id, {
-      payload,
-      expiresAt: expiresIn === undefined ? Infinity : Date.now() + expiresIn * 1000,
-    });
-  }
-  async find(id: string): Promise<AdapterPayload | undefined> {
-    const e = this.entries.get(id);
-    if (!e) return undefined;
-    if (e.expiresAt <= Date.now()) {
-      this.entries.delete(id);
-      return undefined;
-    }
-    return e.payload;
-  }
-  async findByUserCode(): Promise<AdapterPayload | undefined> {
-    return undefined;
-  }
-  async findByUid(): Promise<AdapterPayload | undefined> {
-    return undefined;
-  }
-  async consume(id: string): Promise<void> {
-    const e = this.entries.get(id);
-    if (e) e.payload = { ...e.payload, consumed: Math.floor(Date.now() / 1000) };
-  }
-  async destroy(id: string): Promise<void> {
-    this.entries.delete(id);
-  }
-  async revokeByGrantId(): Promise<void> {}
-}
-
 /** Entra applications as oidc-provider clients, rebuilt from the directory on each lookup. */
 class ApplicationClients extends MemoryAdapter {
-  constructor(private readonly directory: Directory) {
+  constructor(
+    private readonly directory: Directory,
+    private readonly current: () => AssertionRequest | undefined,
+  ) {
     super();
   }
 
   override async find(id: string): Promise<AdapterPayload | undefined> {
     const app = this.directory.appByAppId(id);
     if (!app) return undefined;
-    const request = requests.getStore();
+    const request = this.current();
     const keys =
       request?.app === app
         ? this.directory
@@ -110,21 +73,11 @@ class ApplicationClients extends MemoryAdapter {
               ...(request.header.kid ? { kid: request.header.kid } : {}),
             }))
         : [];
-    return {
-      client_id: app.appId,
-      token_endpoint_auth_method: "private_key_jwt",
-      grant_types: ["client_credentials"],
-      response_types: [],
-      redirect_uris: [],
-      jwks: { keys },
-    };
+    return privateKeyJwtClient(app.appId, keys);
   }
 }
 
-export interface AssertionVerifier {
-  /** Let oidc-provider handle one token request; `reply` then turns its outcome into Entra's response. */
-  handle(request: AssertionRequest, req: IncomingMessage, res: ServerResponse): Promise<void>;
-}
+export type AssertionVerifier = ClientAssertionVerifier<AssertionRequest>;
 
 export function createAssertionVerifier(opts: {
   issuer: string;
@@ -133,49 +86,24 @@ export function createAssertionVerifier(opts: {
   directory: Directory;
   reply: TokenReply;
 }): AssertionVerifier {
-  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const signingKey = { ...privateKey.export({ format: "jwk" }), kid: randomUUID(), alg: "RS256", use: "sig" };
-  const clients = new ApplicationClients(opts.directory);
-  const stores = new Map<string, MemoryAdapter>();
-  const provider = new Provider(opts.issuer, {
-    adapter: (name: string) => {
-      if (name === "Client") return clients;
-      let store = stores.get(name);
-      if (!store) stores.set(name, (store = new MemoryAdapter()));
-      return store;
-    },
-    clients: [],
-    jwks: { keys: [signingKey] },
-    cookies: { keys: [randomBytes(32).toString("base64url")] },
-    features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
-    clientAuthMethods: ["private_key_jwt"],
-    enabledJWA: { clientAuthSigningAlgValues: ["PS256", "RS256"] },
-    routes: { token: opts.tokenPath },
+  return createClientAssertionVerifier<AssertionRequest>({
+    issuer: opts.issuer,
+    tokenPath: opts.tokenPath,
+    clients: (current) => new ApplicationClients(opts.directory, current),
+    algorithms: ["PS256", "RS256"],
     // Entra's app-only access tokens live about an hour (expires_in 3599).
-    ttl: { ClientCredentials: 3599 },
+    accessTokenTtlSec: 3599,
     // Entra validates with Microsoft.IdentityModel's default 5-minute clock skew
     // (https://learn.microsoft.com/dotnet/api/microsoft.identitymodel.tokens.tokenvalidationparameters.clockskew).
     clockTolerance: 300,
     // Entra: "aud: Must be https://login.microsoftonline.com/{tenantId}/oauth2/v2.0/token"
     // (https://learn.microsoft.com/entra/identity-platform/certificate-credentials#claims-payload);
     // oidc-provider alone would also accept its issuer identifier.
-    assertJwtClientAuthClaimsAndHeader: async (_ctx: ProviderContext, claims: { aud?: unknown }) => {
+    assertClaims: (claims) => {
       const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
       if (!aud.includes(opts.tokenEndpoint))
         throw new errors.InvalidClientAuth(`audience (aud) must be the token endpoint ${opts.tokenEndpoint}`);
     },
+    reply: opts.reply,
   });
-  provider.on("grant.error", (_ctx, error) => {
-    const request = requests.getStore();
-    if (request) request.error = error;
-  });
-  provider.use(async (ctx, next) => {
-    await next();
-    const request = requests.getStore();
-    if (request && ctx.oidc?.route === "token") await opts.reply(request, ctx);
-  });
-  const callback = provider.callback();
-  return {
-    handle: (request, req, res) => requests.run(request, () => callback(req, res)),
-  };
 }

@@ -9,18 +9,11 @@ import { resolve } from "node:path";
 import { SignJWT, calculateJwkThumbprint, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureCa, issueServerTls } from "../../stack/common/tls.js";
-import { startAuth0Fake, type Auth0Fake } from "../../stack/auth0/index.js";
+import { ROTATION_SCOPES, startAuth0Fake, type Auth0Fake } from "../../stack/auth0/index.js";
 import { selfSignedCertificate, type SelfSignedCertificate } from "../../stack/entra/certs.js";
 
 const API = "https://orders.example.com/";
 const MGMT = { clientId: "mgmtFakeTest0123456789abcdefghij", clientSecret: "fake-test-mgmt-secret-91c2" };
-const ALL = [
-  "read:clients",
-  "update:clients",
-  "read:client_credentials",
-  "create:client_credentials",
-  "delete:client_credentials",
-];
 
 let fake: Auth0Fake;
 let token: string;
@@ -103,7 +96,7 @@ beforeAll(async () => {
     tls: await issueServerTls(await ensureCa(resolve(".local/ca"))),
     defaultAudience: API,
   });
-  fake.addManagementClient({ ...MGMT, scopes: ALL });
+  fake.addManagementClient({ ...MGMT, scopes: [...ROTATION_SCOPES] });
   const t = await tokenRequest(
     {
       grant_type: "client_credentials",

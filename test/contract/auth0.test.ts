@@ -12,18 +12,11 @@ import { thumbprints, type SigningAlg } from "../../src/crypto/keymaterial.js";
 import { RotatorError } from "../../src/errors.js";
 import type { PublicKeyMaterial } from "../../src/idp.js";
 import { ensureCa, issueServerTls } from "../../stack/common/tls.js";
-import { startAuth0Fake, type Auth0Fake } from "../../stack/auth0/index.js";
+import { ROTATION_SCOPES, startAuth0Fake, type Auth0Fake } from "../../stack/auth0/index.js";
 import { selfSignedCertificate, type SelfSignedCertificate } from "../../stack/entra/certs.js";
 
 const API = "https://orders.example.com/";
 const MGMT = { clientId: "mgmtClient0123456789abcdefghijklm", clientSecret: "auth0-mgmt-secret-7f3a9c" };
-const ALL_SCOPES = [
-  "read:clients",
-  "update:clients",
-  "read:client_credentials",
-  "create:client_credentials",
-  "delete:client_credentials",
-];
 const FAST = { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 40, attemptTimeoutMs: 5000 };
 
 function recordingClock(): Clock & { slept: number[] } {
@@ -93,7 +86,7 @@ const requestsTo = (path: string, method?: string) =>
 beforeAll(async () => {
   const tls = await issueServerTls(await ensureCa(resolve(".local/ca")));
   fake = await startAuth0Fake({ tls, defaultAudience: API });
-  fake.addManagementClient({ ...MGMT, scopes: ALL_SCOPES });
+  fake.addManagementClient({ ...MGMT, scopes: [...ROTATION_SCOPES] });
 });
 
 afterAll(async () => {

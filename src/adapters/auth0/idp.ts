@@ -27,6 +27,7 @@ import { signJwt, type JwsSigner } from "../../crypto/jws.js";
 import type { SigningAlg } from "../../crypto/keymaterial.js";
 import { RotatorError, toRotatorError } from "../../errors.js";
 import {
+  RetryableStatus,
   TimeoutError,
   defaultRetryPolicy,
   parseRetryAfter,
@@ -78,16 +79,6 @@ export const AUTH0_RULES: IdpRules = {
 interface HttpAnswer {
   status: number;
   text: string;
-}
-
-class TransientStatus extends Error {
-  override readonly name = "TransientStatus";
-  constructor(
-    readonly status: number,
-    readonly retryAfterMs: number | undefined,
-  ) {
-    super(`HTTP ${status}`);
-  }
 }
 
 interface CredentialJson {
@@ -437,14 +428,14 @@ export class Auth0IdentityProvider implements IdentityProvider {
 
   private unavailable(e: unknown, op: Auth0Operation, subject: string): RotatorError {
     if (e instanceof RotatorError) return e;
-    const throttled = e instanceof TransientStatus && e.status === 429;
+    const throttled = e instanceof RetryableStatus && e.status === 429;
     return new RotatorError(
       throttled ? "AUTH0_THROTTLED" : "AUTH0_UNAVAILABLE",
       `Auth0 did not answer ${op} (${subject}) successfully: ${describeFailure(e)}`,
       throttled ? HINTS.throttled : HINTS.unavailable,
       {
         retryable: true,
-        ...(e instanceof TransientStatus ? { status: e.status } : {}),
+        ...(e instanceof RetryableStatus ? { status: e.status } : {}),
         details: { operation: op },
       },
     );
@@ -455,7 +446,7 @@ export class Auth0IdentityProvider implements IdentityProvider {
       (_attempt, signal) => op(signal),
       (e) => {
         if (e instanceof RotatorError) return { retry: false };
-        if (e instanceof TransientStatus)
+        if (e instanceof RetryableStatus)
           return e.retryAfterMs === undefined
             ? { retry: true }
             : { retry: true, retryAfterMs: e.retryAfterMs };
@@ -469,7 +460,7 @@ export class Auth0IdentityProvider implements IdentityProvider {
     );
   }
 
-  /** One HTTP exchange; 429 and 5xx throw TransientStatus with the server's requested wait. */
+  /** One HTTP exchange; 429 and 5xx throw RetryableStatus with the server's requested wait. */
   private async send(
     method: string,
     url: string,
@@ -495,7 +486,7 @@ export class Auth0IdentityProvider implements IdentityProvider {
       const reset = Number(header("x-ratelimit-reset"));
       const untilReset =
         Number.isFinite(reset) && reset > 0 ? Math.max(0, reset * 1000 - now.getTime()) : undefined;
-      throw new TransientStatus(
+      throw new RetryableStatus(
         res.statusCode,
         retryAfter ?? (res.statusCode === 429 ? untilReset : undefined),
       );
@@ -531,7 +522,7 @@ function tokenError(answer: HttpAnswer): TokenAttempt {
 }
 
 function describeFailure(e: unknown): string {
-  if (e instanceof TransientStatus) return `HTTP ${e.status}`;
+  if (e instanceof RetryableStatus) return `HTTP ${e.status}`;
   if (e instanceof TimeoutError) return "timed out";
   if (e instanceof Error && "code" in e) return String(e.code);
   return "no answer";

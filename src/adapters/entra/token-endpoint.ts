@@ -12,6 +12,7 @@ import { systemClock, type Clock } from "../../clock.js";
 import { clientAssertion, type JwsSigner } from "../../crypto/jws.js";
 import type { SigningAlg } from "../../crypto/keymaterial.js";
 import {
+  RetryableStatus,
   TimeoutError,
   defaultRetryPolicy,
   parseRetryAfter,
@@ -40,16 +41,6 @@ const MAX_DESCRIPTION = 400;
 /** The signer failed: not the token endpoint's fault, and not retried here. */
 class SigningFailure extends Error {
   override readonly name = "SigningFailure";
-}
-
-class TransientStatus extends Error {
-  override readonly name = "TransientStatus";
-  constructor(
-    readonly status: number,
-    readonly retryAfterMs: number | undefined,
-  ) {
-    super(`HTTP ${status}`);
-  }
 }
 
 /** The AADSTS code and the human part of error_description (Entra appends trace ids and a timestamp). */
@@ -87,7 +78,7 @@ export function createTokenEndpoint(opts: TokenEndpointOptions): TokenEndpoint {
 
   const classify = (e: unknown) => {
     if (e instanceof SigningFailure) return { retry: false };
-    if (e instanceof TransientStatus)
+    if (e instanceof RetryableStatus)
       return e.retryAfterMs === undefined ? { retry: true } : { retry: true, retryAfterMs: e.retryAfterMs };
     // Everything else thrown here is a transport failure: reset, refused, TLS, timeout.
     return { retry: true };
@@ -125,7 +116,7 @@ export function createTokenEndpoint(opts: TokenEndpointOptions): TokenEndpoint {
             const text = await res.body.text();
             if (res.statusCode === 429 || res.statusCode >= 500) {
               const header = res.headers["retry-after"];
-              throw new TransientStatus(
+              throw new RetryableStatus(
                 res.statusCode,
                 parseRetryAfter(Array.isArray(header) ? header[0] : header, clock.now()),
               );
@@ -138,7 +129,7 @@ export function createTokenEndpoint(opts: TokenEndpointOptions): TokenEndpoint {
       } catch (e) {
         if (e instanceof SigningFailure) throw toRotatorError(e.cause, "ASSERTION_SIGNING_FAILED");
         const why =
-          e instanceof TransientStatus
+          e instanceof RetryableStatus
             ? `HTTP ${e.status}`
             : e instanceof TimeoutError
               ? "timed out"
