@@ -19,9 +19,15 @@ const API = "https://orders.example.com/";
 const MGMT = { clientId: "mgmtClient0123456789abcdefghijklm", clientSecret: "auth0-mgmt-secret-7f3a9c" };
 const FAST = { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 40, attemptTimeoutMs: 5000 };
 
-function recordingClock(): Clock & { slept: number[] } {
+function recordingClock(): Clock & { slept: number[]; advance(ms: number): void } {
   const slept: number[] = [];
-  return { slept, now: () => new Date(), sleep: async (ms) => void slept.push(ms) };
+  let offset = 0;
+  return {
+    slept,
+    now: () => new Date(Date.now() + offset),
+    sleep: async (ms) => void slept.push(ms),
+    advance: (ms) => void (offset += ms),
+  };
 }
 
 interface Key {
@@ -229,6 +235,48 @@ describe("Auth0 IdentityProvider", () => {
     const e = await rejection(idp.listKeys());
     expect(e).toMatchObject({ code: "AUTH0_THROTTLED", retryable: true });
     fake.server.faults.clear();
+  });
+
+  it("fetches a new management token only near the cached one's expiry", async () => {
+    const { idp, clock } = setup();
+    const tokens = requestsTo("/oauth/token");
+    await idp.listKeys();
+    clock.advance(86_400_000 - 120_000);
+    await idp.listKeys();
+    expect(requestsTo("/oauth/token")).toBe(tokens + 1);
+    clock.advance(90_000); // within the last minute of 86400 s
+    await idp.listKeys();
+    expect(requestsTo("/oauth/token")).toBe(tokens + 2);
+  });
+
+  it("a registration whose answer was lost is not registered twice", async () => {
+    const { clientId, idp } = setup();
+    const key = await newKey();
+    let dropped = 0;
+    fake.server.hook.set(async (stage, req) =>
+      stage === "after" && req.method === "POST" && req.path.endsWith("/credentials") && dropped++ === 0
+        ? "drop"
+        : undefined,
+    );
+    try {
+      const registered = await idp.register(key.material);
+      expect(dropped).toBeGreaterThan(0);
+      expect(fake.client(clientId).credentials.map((c) => c.id)).toEqual([registered.id]);
+    } finally {
+      fake.server.hook.set(undefined);
+    }
+  });
+
+  it("a 2xx body that is not JSON is AUTH0_UNAVAILABLE (retryable), not a crash", async () => {
+    const { clientId, idp } = setup();
+    await idp.listKeys();
+    fake.server.faults.add({
+      path: `/api/v2/clients/${clientId}/credentials`,
+      times: 1,
+      fault: { kind: "garbage", status: 200 },
+    });
+    const e = await rejection(idp.listKeys());
+    expect(e).toMatchObject({ code: "AUTH0_UNAVAILABLE", retryable: true });
   });
 
   it("refuses an assertion over 2048 bytes before sending it", async () => {

@@ -114,6 +114,8 @@ export class Auth0IdentityProvider implements IdentityProvider {
   private readonly clock: Clock;
   private readonly policy: RetryPolicy;
   private cached: { token: string; refreshAt: number } | undefined;
+  /** The token request in flight, so that concurrent calls share one. */
+  private fetching: Promise<string> | undefined;
 
   constructor(
     private readonly config: Auth0IdpConfig,
@@ -146,9 +148,8 @@ export class Auth0IdentityProvider implements IdentityProvider {
     if (!this.rules.algorithms.includes(material.alg))
       throw new RotatorError("AUTH0_ALG_UNSUPPORTED", `Auth0 does not take ${material.alg} here`, HINTS.alg);
     const kid = KID_FORMAT.test(material.kid) ? material.kid : undefined;
-    const existing = await this.findRegistered(material, kid);
+    const { found: existing, credentials: current } = await this.findRegistered(material, kid);
     if (existing) return existing;
-    const current = await this.listCredentials();
     if (current.length >= this.rules.maxKeys)
       throw new RotatorError(
         "AUTH0_CREDENTIAL_LIMIT",
@@ -174,10 +175,11 @@ export class Auth0IdentityProvider implements IdentityProvider {
       )) as CredentialJson;
       return this.toKey(created, []);
     } catch (e) {
-      // A retried POST whose first attempt took effect: the kid now exists (409). Return what is registered.
-      if (e instanceof RotatorError && e.status === 409) {
-        const again = await this.findRegistered(material, kid);
-        if (again) return again;
+      // A POST whose answer was lost may have taken effect: a retry then meets the kid (409), or the
+      // retries ran out. Return the credential if it is registered.
+      if (e instanceof RotatorError && (e.status === 409 || e.retryable)) {
+        const again = await this.findRegistered(material, kid).catch(() => undefined);
+        if (again?.found) return again.found;
       }
       throw e;
     }
@@ -295,11 +297,11 @@ export class Auth0IdentityProvider implements IdentityProvider {
   private async findRegistered(
     material: PublicKeyMaterial,
     kid: string | undefined,
-  ): Promise<IdpKey | undefined> {
+  ): Promise<{ found: IdpKey | undefined; credentials: CredentialJson[] }> {
     const thumbprint = rsaThumbprint(material.jwk);
     const [client, credentials] = await Promise.all([this.readClient(), this.listCredentials()]);
     const found = credentials.find((c) => (kid !== undefined && c.kid === kid) || c.kid === thumbprint);
-    return found ? this.toKey(found, attachedIds(client) ?? []) : undefined;
+    return { found: found ? this.toKey(found, attachedIds(client) ?? []) : undefined, credentials };
   }
 
   private async readClient(): Promise<ClientJson> {
@@ -369,13 +371,18 @@ export class Auth0IdentityProvider implements IdentityProvider {
     }
     if (answer.status === 401) this.cached = undefined;
     if (answer.status >= 200 && answer.status < 300)
-      return answer.text ? (JSON.parse(answer.text) as unknown) : undefined;
+      return answer.text ? parseJson(answer.text, op) : undefined;
     throw managementFailure(op, answer.status, parseManagementError(answer.text), subject);
   }
 
   private async managementToken(): Promise<string> {
+    if (this.cached && this.clock.now().getTime() < this.cached.refreshAt) return this.cached.token;
+    this.fetching ??= this.fetchManagementToken().finally(() => (this.fetching = undefined));
+    return this.fetching;
+  }
+
+  private async fetchManagementToken(): Promise<string> {
     const now = this.clock.now().getTime();
-    if (this.cached && now < this.cached.refreshAt) return this.cached.token;
     const audience = `${this.base}/api/v2/`;
     const answer = await this.retrying((signal) =>
       this.send(
@@ -410,8 +417,11 @@ export class Auth0IdentityProvider implements IdentityProvider {
         { status: answer.status, details },
       );
     }
-    const parsed = JSON.parse(answer.text) as { access_token?: unknown; expires_in?: unknown };
-    if (typeof parsed.access_token !== "string")
+    const parsed = parseJson(answer.text, "get-token") as {
+      access_token?: unknown;
+      expires_in?: unknown;
+    } | null;
+    if (typeof parsed?.access_token !== "string")
       throw new RotatorError(
         "AUTH0_UNAUTHORIZED",
         "Auth0 answered without an access token",
@@ -492,6 +502,20 @@ export class Auth0IdentityProvider implements IdentityProvider {
       );
     }
     return { status: res.statusCode, text };
+  }
+}
+
+/** A 2xx body that is not JSON: Auth0 (or something in front of it) answered garbage; worth a later retry. */
+function parseJson(text: string, op: Auth0Operation): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new RotatorError(
+      "AUTH0_UNAVAILABLE",
+      `Auth0 answered ${op} with a body that is not JSON`,
+      HINTS.unavailable,
+      { retryable: true, details: { operation: op } },
+    );
   }
 }
 
