@@ -131,7 +131,6 @@ export class Auth0IdentityProvider implements IdentityProvider {
     this.base = base.replace(/\/+$/, "");
     this.clock = options.clock ?? systemClock;
     this.policy = { ...defaultRetryPolicy, ...options.retry };
-    registerSecret(config.management.clientSecret);
   }
 
   get tokenEndpoint(): string {
@@ -375,10 +374,21 @@ export class Auth0IdentityProvider implements IdentityProvider {
     throw managementFailure(op, answer.status, parseManagementError(answer.text), subject);
   }
 
+  /**
+   * The cached or a new management token. The secret and the token are registered with the redactor on
+   * every use, as registrations last only for the current run's secret scope (src/log/redact.ts) while
+   * this adapter and its cached token may serve several runs.
+   */
   private async managementToken(): Promise<string> {
-    if (this.cached && this.clock.now().getTime() < this.cached.refreshAt) return this.cached.token;
+    registerSecret(this.config.management.clientSecret);
+    if (this.cached && this.clock.now().getTime() < this.cached.refreshAt) {
+      registerSecret(this.cached.token);
+      return this.cached.token;
+    }
     this.fetching ??= this.fetchManagementToken().finally(() => (this.fetching = undefined));
-    return this.fetching;
+    const token = await this.fetching;
+    registerSecret(token);
+    return token;
   }
 
   private async fetchManagementToken(): Promise<string> {
@@ -427,7 +437,6 @@ export class Auth0IdentityProvider implements IdentityProvider {
         "Auth0 answered without an access token",
         HINTS.unauthorized,
       );
-    registerSecret(parsed.access_token);
     const lifetimeMs = (typeof parsed.expires_in === "number" ? parsed.expires_in : 86400) * 1000;
     this.cached = {
       token: parsed.access_token,
