@@ -36,7 +36,7 @@ import {
   type RetryPolicy,
 } from "../../http/retry.js";
 import type { IdentityProvider, IdpKey, IdpRules, PublicKeyMaterial } from "../../idp.js";
-import { registerSecret } from "../../log/redact.js";
+import { redactText, registerSecret } from "../../log/redact.js";
 import type { TokenAttempt } from "../../ports.js";
 import { HINTS, managementFailure, parseManagementError, type Auth0Operation } from "./errors.js";
 
@@ -546,7 +546,7 @@ function tokenError(answer: HttpAnswer): TokenAttempt {
   return {
     ok: false,
     code: err.error ?? `HTTP_${answer.status}`,
-    description: (err.description ?? `the token endpoint answered ${answer.status}`).slice(
+    description: redactText(err.description ?? `the token endpoint answered ${answer.status}`).slice(
       0,
       MAX_DESCRIPTION,
     ),
