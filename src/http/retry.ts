@@ -62,6 +62,17 @@ export function backoffDelay(
   return Math.round(exp / 2 + (random() * exp) / 2);
 }
 
+/** An HTTP answer worth retrying (429, 5xx), with the wait the server asked for (Retry-After and the like). */
+export class RetryableStatus extends Error {
+  override readonly name = "RetryableStatus";
+  constructor(
+    readonly status: number,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
 export class TimeoutError extends Error {
   override readonly name = "TimeoutError";
 }

@@ -4,7 +4,7 @@
  * product sends to an alert webhook. Nothing is recorded unless a listener is registered, so the fakes
  * behave exactly as before when no hygiene check runs.
  */
-export type SecretKind = "private-jwk-member" | "admin-token" | "client-secret";
+export type SecretKind = "private-jwk-member" | "admin-token" | "client-secret" | "access-token";
 
 export interface CaptureListener {
   secret?(kind: SecretKind, value: string): void;

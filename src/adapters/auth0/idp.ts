@@ -1,0 +1,562 @@
+/**
+ * IdentityProvider (src/idp.ts) for Auth0, over the Management API v2 and the Authentication API's token
+ * endpoint with undici (no SDK).
+ *
+ * - Credentials: `POST /api/v2/clients/{id}/credentials` {credential_type: "public_key", name, pem, alg,
+ *   kid, parse_expiry_from_cert}, `GET …/credentials`, `DELETE …/credentials/{credential_id}`
+ *   (https://auth0.com/docs/api/management/v2/clients/post-credentials). `kid` "should match" the JWT
+ *   header's kid; without one Auth0 assigns the RFC 7638 thumbprint.
+ * - Attach/detach: `PATCH /api/v2/clients/{id}` with `client_authentication_methods.private_key_jwt.credentials`
+ *   sent whole; the first attach sets `token_endpoint_auth_method: null` in the same PATCH, as the example
+ *   in https://auth0.com/docs/get-started/applications/configure-private-key-jwt does (the two are mutually
+ *   exclusive).
+ * - "The current application storage limit is two credentials at one time"; a credential is disabled
+ *   (detached) before it is deleted (https://auth0.com/docs/get-started/applications/rotate-credentials).
+ * - The management token comes from client credentials with audience `https://<domain>/api/v2/` and is
+ *   cached until a minute (or a tenth of its lifetime) before it expires.
+ * - 429 (honouring Retry-After, else X-RateLimit-Reset), 5xx, resets and timeouts are retried with the
+ *   shared policy (src/http/retry.ts).
+ * - verify(): one client_credentials request with a `private_key_jwt` assertion shaped like Kong's
+ *   (aud = token endpoint, exp = iat + 60, random jti) and no `audience`, as Kong sends none, so the tenant's
+ *   default audience applies. Assertions over 2048 bytes are refused before sending.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { request } from "undici";
+import { systemClock, type Clock } from "../../clock.js";
+import { signJwt, type JwsSigner } from "../../crypto/jws.js";
+import type { SigningAlg } from "../../crypto/keymaterial.js";
+import { RotatorError, toRotatorError } from "../../errors.js";
+import {
+  RetryableStatus,
+  TimeoutError,
+  defaultRetryPolicy,
+  parseRetryAfter,
+  withRetry,
+  type RetryEvent,
+  type RetryPolicy,
+} from "../../http/retry.js";
+import type { IdentityProvider, IdpKey, IdpRules, PublicKeyMaterial } from "../../idp.js";
+import { redactText, registerSecret } from "../../log/redact.js";
+import type { TokenAttempt } from "../../ports.js";
+import { HINTS, managementFailure, parseManagementError, type Auth0Operation } from "./errors.js";
+
+export interface Auth0IdpConfig {
+  /** The tenant's domain, like example.eu.auth0.com (or its custom domain). */
+  domain?: string;
+  /** Overrides `https://<domain>` (tests, the local stack). */
+  baseUrl?: string;
+  /** The application whose credentials are rotated (the client Kong authenticates as). */
+  clientId: string;
+  /** A Machine-to-Machine application authorized for the Management API; the secret already resolved. */
+  management: { clientId: string; clientSecret: string };
+  /** Sent as `audience` by verify(); unset, like Kong, so the tenant's default audience applies. */
+  audience?: string;
+}
+
+export interface Auth0IdpOptions {
+  clock?: Clock;
+  retry?: Partial<RetryPolicy>;
+  onRetry?: (event: RetryEvent) => void;
+}
+
+/** "The maximum size of the assertion is 2048 bytes"
+ * (https://auth0.com/docs/get-started/authentication-and-authorization-flow/authenticate-with-private-key-jwt). */
+export const MAX_ASSERTION_BYTES = 2048;
+/** Kong's generate_private_key_jwt uses exp = iat + 60 (facts §7); Auth0 allows at most 5 minutes. */
+const ASSERTION_LIFETIME_SEC = 60;
+const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/** "Valid format is [0-9a-zA-Z-_]{10,64}" (PostClientCredentialRequestContent.kid). */
+const KID_FORMAT = /^[0-9a-zA-Z_-]{10,64}$/;
+const MAX_DESCRIPTION = 400;
+
+export const AUTH0_RULES: IdpRules = {
+  maxKeys: 2,
+  algorithms: ["RS256", "PS256"],
+  kid: "optional",
+  staged: true,
+};
+
+interface HttpAnswer {
+  status: number;
+  text: string;
+}
+
+interface CredentialJson {
+  id: string;
+  kid?: string;
+  name?: string;
+  alg?: string;
+  expires_at?: string;
+}
+interface ClientJson {
+  token_endpoint_auth_method?: string | null;
+  client_authentication_methods?: Record<string, unknown> | null;
+}
+
+/** RFC 7638 JWK thumbprint of an RSA key: Auth0's default kid. */
+export function rsaThumbprint(jwk: { n: string; e: string }): string {
+  return createHash("sha256")
+    .update(JSON.stringify({ e: jwk.e, kty: "RSA", n: jwk.n }))
+    .digest("base64url");
+}
+
+const attachedIds = (client: ClientJson): string[] | null => {
+  const pk = client.client_authentication_methods?.private_key_jwt as { credentials?: unknown } | undefined;
+  if (!pk || !Array.isArray(pk.credentials)) return null;
+  return pk.credentials
+    .map((c: unknown) => (c && typeof c === "object" ? (c as { id?: unknown }).id : undefined))
+    .filter((id): id is string => typeof id === "string");
+};
+
+export class Auth0IdentityProvider implements IdentityProvider {
+  readonly rules: IdpRules = AUTH0_RULES;
+  private readonly base: string;
+  private readonly clock: Clock;
+  private readonly policy: RetryPolicy;
+  private cached: { token: string; refreshAt: number } | undefined;
+  /** The token request in flight, so that concurrent calls share one. */
+  private fetching: Promise<string> | undefined;
+
+  constructor(
+    private readonly config: Auth0IdpConfig,
+    private readonly options: Auth0IdpOptions = {},
+  ) {
+    const base = config.baseUrl ?? (config.domain ? `https://${config.domain}` : undefined);
+    if (!base)
+      throw new RotatorError(
+        "AUTH0_CONFIG_INVALID",
+        "The Auth0 credential needs a domain",
+        "Set auth0.domain, like example.eu.auth0.com.",
+      );
+    this.base = base.replace(/\/+$/, "");
+    this.clock = options.clock ?? systemClock;
+    this.policy = { ...defaultRetryPolicy, ...options.retry };
+  }
+
+  get tokenEndpoint(): string {
+    return `${this.base}/oauth/token`;
+  }
+
+  async listKeys(): Promise<IdpKey[]> {
+    const [client, credentials] = await Promise.all([this.readClient(), this.listCredentials()]);
+    const attached = attachedIds(client) ?? [];
+    return credentials.map((c) => this.toKey(c, attached));
+  }
+
+  async register(material: PublicKeyMaterial): Promise<IdpKey> {
+    if (!this.rules.algorithms.includes(material.alg))
+      throw new RotatorError("AUTH0_ALG_UNSUPPORTED", `Auth0 does not take ${material.alg} here`, HINTS.alg);
+    const kid = KID_FORMAT.test(material.kid) ? material.kid : undefined;
+    const { found: existing, credentials: current } = await this.findRegistered(material, kid);
+    if (existing) return existing;
+    if (current.length >= this.rules.maxKeys)
+      throw new RotatorError(
+        "AUTH0_CREDENTIAL_LIMIT",
+        `Client ${this.config.clientId} already holds ${current.length} credentials (at most ${this.rules.maxKeys})`,
+        HINTS.limit,
+        { details: { credentialIds: current.map((c) => c.id) } },
+      );
+    const body = {
+      credential_type: "public_key",
+      name: material.displayName.slice(0, 128),
+      pem: material.certPem,
+      alg: material.alg,
+      parse_expiry_from_cert: true,
+      ...(kid ? { kid } : {}),
+    };
+    try {
+      const created = (await this.management(
+        "create-credential",
+        "POST",
+        `/credentials`,
+        body,
+        `a credential for client ${this.config.clientId}`,
+      )) as CredentialJson;
+      return this.toKey(created, []);
+    } catch (e) {
+      // A POST whose answer was lost may have taken effect: a retry then meets the kid (409), or the
+      // retries ran out. Return the credential if it is registered.
+      if (e instanceof RotatorError && (e.status === 409 || e.retryable)) {
+        const again = await this.findRegistered(material, kid).catch(() => undefined);
+        if (again?.found) return again.found;
+      }
+      throw e;
+    }
+  }
+
+  async activate(key: IdpKey): Promise<void> {
+    const client = await this.readClient();
+    const attached = attachedIds(client);
+    if (attached?.includes(key.id)) return;
+    await this.patchAttached(client, [...(attached ?? []), key.id]);
+  }
+
+  async withdraw(key: IdpKey): Promise<void> {
+    const client = await this.readClient();
+    const attached = attachedIds(client);
+    if (!attached?.includes(key.id)) return;
+    const rest = attached.filter((id) => id !== key.id);
+    if (rest.length === 0)
+      throw new RotatorError(
+        "AUTH0_LAST_CREDENTIAL",
+        `Credential ${key.id} is the only one attached to client ${this.config.clientId}`,
+        HINTS.lastCredential,
+      );
+    await this.patchAttached(client, rest);
+  }
+
+  async remove(key: IdpKey): Promise<void> {
+    const client = await this.readClient();
+    if (attachedIds(client)?.includes(key.id))
+      throw new RotatorError(
+        "AUTH0_CREDENTIAL_ATTACHED",
+        `Credential ${key.id} is attached to client ${this.config.clientId}; it can't be deleted`,
+        HINTS.attached,
+      );
+    try {
+      await this.management(
+        "delete-credential",
+        "DELETE",
+        `/credentials/${encodeURIComponent(key.id)}`,
+        undefined,
+        `credential ${key.id}`,
+      );
+    } catch (e) {
+      if (e instanceof RotatorError && e.code === "AUTH0_NOT_FOUND") return; // already gone
+      throw e;
+    }
+  }
+
+  async verify(signer: JwsSigner, alg: SigningAlg): Promise<TokenAttempt> {
+    const endpoint = this.tokenEndpoint;
+    try {
+      return await this.retrying(async (signal) => {
+        const iat = Math.floor(this.clock.now().getTime() / 1000);
+        let assertion: string;
+        try {
+          assertion = await signJwt(signer, alg, {
+            iss: this.config.clientId,
+            sub: this.config.clientId,
+            aud: endpoint,
+            iat,
+            exp: iat + ASSERTION_LIFETIME_SEC,
+            jti: randomUUID(),
+          });
+        } catch (cause) {
+          throw toRotatorError(cause, "ASSERTION_SIGNING_FAILED");
+        }
+        if (Buffer.byteLength(assertion) > MAX_ASSERTION_BYTES)
+          return {
+            ok: false,
+            code: "AUTH0_ASSERTION_TOO_LARGE",
+            description: `the client assertion is ${Buffer.byteLength(assertion)} bytes; Auth0 takes at most ${MAX_ASSERTION_BYTES}`,
+            retryable: false,
+          } as const;
+        const form = new URLSearchParams({
+          grant_type: "client_credentials",
+          client_id: this.config.clientId,
+          client_assertion_type: ASSERTION_TYPE,
+          client_assertion: assertion,
+          ...(this.config.audience ? { audience: this.config.audience } : {}),
+        });
+        const answer = await this.send(
+          "POST",
+          endpoint,
+          { "content-type": "application/x-www-form-urlencoded" },
+          form.toString(),
+          signal,
+        );
+        if (answer.status === 200) return { ok: true } as const;
+        return tokenError(answer);
+      });
+    } catch (e) {
+      if (e instanceof RotatorError) throw e;
+      return {
+        ok: false,
+        code: "TOKEN_ENDPOINT_UNAVAILABLE",
+        description: `the token endpoint did not answer successfully (${describeFailure(e)})`,
+        retryable: true,
+      };
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private toKey(c: CredentialJson, attached: string[]): IdpKey {
+    return {
+      id: c.id,
+      ...(c.kid ? { kid: c.kid } : {}),
+      usable: attached.includes(c.id),
+      ...(c.name ? { displayName: c.name } : {}),
+      ...(c.expires_at ? { expiresAt: c.expires_at } : {}),
+    };
+  }
+
+  /** The credential already registered for this key: same kid, or Auth0's default kid for its public key. */
+  private async findRegistered(
+    material: PublicKeyMaterial,
+    kid: string | undefined,
+  ): Promise<{ found: IdpKey | undefined; credentials: CredentialJson[] }> {
+    const thumbprint = rsaThumbprint(material.jwk);
+    const [client, credentials] = await Promise.all([this.readClient(), this.listCredentials()]);
+    const found = credentials.find((c) => (kid !== undefined && c.kid === kid) || c.kid === thumbprint);
+    return { found: found ? this.toKey(found, attachedIds(client) ?? []) : undefined, credentials };
+  }
+
+  private async readClient(): Promise<ClientJson> {
+    return (await this.management(
+      "read-client",
+      "GET",
+      "",
+      undefined,
+      `client ${this.config.clientId}`,
+    )) as ClientJson;
+  }
+
+  private async listCredentials(): Promise<CredentialJson[]> {
+    const v = await this.management(
+      "list-credentials",
+      "GET",
+      "/credentials",
+      undefined,
+      `credentials of client ${this.config.clientId}`,
+    );
+    return Array.isArray(v) ? (v as CredentialJson[]) : [];
+  }
+
+  /** PATCH the whole attached list; the first attach also clears token_endpoint_auth_method. */
+  private async patchAttached(client: ClientJson, ids: string[]): Promise<void> {
+    const body = {
+      client_authentication_methods: {
+        ...(client.client_authentication_methods ?? {}),
+        private_key_jwt: { credentials: ids.map((id) => ({ id })) },
+      },
+      ...(client.token_endpoint_auth_method !== null ? { token_endpoint_auth_method: null } : {}),
+    };
+    await this.management("update-client", "PATCH", "", body, `client ${this.config.clientId}`);
+  }
+
+  /** One Management API call under /api/v2/clients/{clientId}; a fresh token once if the cached one is refused. */
+  private async management(
+    op: Exclude<Auth0Operation, "get-token">,
+    method: "GET" | "POST" | "PATCH" | "DELETE",
+    suffix: string,
+    body: unknown,
+    subject: string,
+  ): Promise<unknown> {
+    const url = `${this.base}/api/v2/clients/${encodeURIComponent(this.config.clientId)}${suffix}`;
+    const call = async (token: string) =>
+      this.retrying((signal) =>
+        this.send(
+          method,
+          url,
+          {
+            authorization: `Bearer ${token}`,
+            ...(body === undefined ? {} : { "content-type": "application/json" }),
+          },
+          body === undefined ? undefined : JSON.stringify(body),
+          signal,
+        ),
+      );
+    const hadCached = this.cached !== undefined;
+    let answer = await call(await this.managementToken()).catch((e: unknown) => {
+      throw this.unavailable(e, op, subject);
+    });
+    if (answer.status === 401 && hadCached) {
+      this.cached = undefined;
+      answer = await call(await this.managementToken()).catch((e: unknown) => {
+        throw this.unavailable(e, op, subject);
+      });
+    }
+    if (answer.status === 401) this.cached = undefined;
+    if (answer.status >= 200 && answer.status < 300)
+      return answer.text ? parseJson(answer.text, op) : undefined;
+    throw managementFailure(op, answer.status, parseManagementError(answer.text), subject);
+  }
+
+  /**
+   * The cached or a new management token. The secret and the token are registered with the redactor on
+   * every use, as registrations last only for the current run's secret scope (src/log/redact.ts) while
+   * this adapter and its cached token may serve several runs.
+   */
+  private async managementToken(): Promise<string> {
+    registerSecret(this.config.management.clientSecret);
+    if (this.cached && this.clock.now().getTime() < this.cached.refreshAt) {
+      registerSecret(this.cached.token);
+      return this.cached.token;
+    }
+    this.fetching ??= this.fetchManagementToken().finally(() => (this.fetching = undefined));
+    const token = await this.fetching;
+    registerSecret(token);
+    return token;
+  }
+
+  private async fetchManagementToken(): Promise<string> {
+    const now = this.clock.now().getTime();
+    const audience = `${this.base}/api/v2/`;
+    const answer = await this.retrying((signal) =>
+      this.send(
+        "POST",
+        this.tokenEndpoint,
+        { "content-type": "application/json" },
+        JSON.stringify({
+          grant_type: "client_credentials",
+          client_id: this.config.management.clientId,
+          client_secret: this.config.management.clientSecret,
+          audience,
+        }),
+        signal,
+      ),
+    ).catch((e: unknown) => {
+      throw this.unavailable(e, "get-token", "the management token");
+    });
+    if (answer.status !== 200) {
+      const err = parseOAuthError(answer.text);
+      const details = { operation: "get-token", ...(err.error ? { error: err.error } : {}) };
+      if (answer.status === 403)
+        throw new RotatorError(
+          "AUTH0_FORBIDDEN",
+          `Management client ${this.config.management.clientId} is not authorized for the Auth0 Management API`,
+          HINTS.notAuthorizedForApi,
+          { status: 403, details },
+        );
+      throw new RotatorError(
+        "AUTH0_UNAUTHORIZED",
+        `Auth0 refused the management client ${this.config.management.clientId} (HTTP ${answer.status})`,
+        HINTS.unauthorized,
+        { status: answer.status, details },
+      );
+    }
+    const parsed = parseJson(answer.text, "get-token") as {
+      access_token?: unknown;
+      expires_in?: unknown;
+    } | null;
+    if (typeof parsed?.access_token !== "string")
+      throw new RotatorError(
+        "AUTH0_UNAUTHORIZED",
+        "Auth0 answered without an access token",
+        HINTS.unauthorized,
+      );
+    const lifetimeMs = (typeof parsed.expires_in === "number" ? parsed.expires_in : 86400) * 1000;
+    this.cached = {
+      token: parsed.access_token,
+      refreshAt: now + lifetimeMs - Math.min(60_000, lifetimeMs / 10),
+    };
+    return parsed.access_token;
+  }
+
+  private unavailable(e: unknown, op: Auth0Operation, subject: string): RotatorError {
+    if (e instanceof RotatorError) return e;
+    const throttled = e instanceof RetryableStatus && e.status === 429;
+    return new RotatorError(
+      throttled ? "AUTH0_THROTTLED" : "AUTH0_UNAVAILABLE",
+      `Auth0 did not answer ${op} (${subject}) successfully: ${describeFailure(e)}`,
+      throttled ? HINTS.throttled : HINTS.unavailable,
+      {
+        retryable: true,
+        ...(e instanceof RetryableStatus ? { status: e.status } : {}),
+        details: { operation: op },
+      },
+    );
+  }
+
+  private retrying<T>(op: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withRetry(
+      (_attempt, signal) => op(signal),
+      (e) => {
+        if (e instanceof RotatorError) return { retry: false };
+        if (e instanceof RetryableStatus)
+          return e.retryAfterMs === undefined
+            ? { retry: true }
+            : { retry: true, retryAfterMs: e.retryAfterMs };
+        return { retry: true }; // transport: reset, refused, TLS, timeout
+      },
+      {
+        policy: this.policy,
+        clock: this.clock,
+        ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
+      },
+    );
+  }
+
+  /** One HTTP exchange; 429 and 5xx throw RetryableStatus with the server's requested wait. */
+  private async send(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal,
+  ): Promise<HttpAnswer> {
+    const res = await request(url, {
+      method: method as "GET",
+      headers: { accept: "application/json", ...headers },
+      ...(body === undefined ? {} : { body }),
+      signal,
+    });
+    const text = await res.body.text();
+    if (res.statusCode === 429 || res.statusCode >= 500) {
+      const header = (name: string) => {
+        const v = res.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      const now = this.clock.now();
+      const retryAfter = parseRetryAfter(header("retry-after"), now);
+      // Auth0 documents X-RateLimit-Reset (epoch seconds) rather than Retry-After for its APIs.
+      const reset = Number(header("x-ratelimit-reset"));
+      const untilReset =
+        Number.isFinite(reset) && reset > 0 ? Math.max(0, reset * 1000 - now.getTime()) : undefined;
+      throw new RetryableStatus(
+        res.statusCode,
+        retryAfter ?? (res.statusCode === 429 ? untilReset : undefined),
+      );
+    }
+    return { status: res.statusCode, text };
+  }
+}
+
+/** A 2xx body that is not JSON: Auth0 (or something in front of it) answered garbage; worth a later retry. */
+function parseJson(text: string, op: Auth0Operation): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new RotatorError(
+      "AUTH0_UNAVAILABLE",
+      `Auth0 answered ${op} with a body that is not JSON`,
+      HINTS.unavailable,
+      { retryable: true, details: { operation: op } },
+    );
+  }
+}
+
+function parseOAuthError(text: string): { error?: string; description?: string } {
+  try {
+    const v = JSON.parse(text) as { error?: unknown; error_description?: unknown };
+    return {
+      ...(typeof v.error === "string" ? { error: v.error } : {}),
+      ...(typeof v.error_description === "string" ? { description: v.error_description } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
+/** A refused assertion: OAuth `error` as the code, `error_description` as the description. */
+function tokenError(answer: HttpAnswer): TokenAttempt {
+  const err = parseOAuthError(answer.text);
+  return {
+    ok: false,
+    code: err.error ?? `HTTP_${answer.status}`,
+    description: redactText(err.description ?? `the token endpoint answered ${answer.status}`).slice(
+      0,
+      MAX_DESCRIPTION,
+    ),
+    retryable: false,
+  };
+}
+
+function describeFailure(e: unknown): string {
+  if (e instanceof RetryableStatus) return `HTTP ${e.status}`;
+  if (e instanceof TimeoutError) return "timed out";
+  if (e instanceof Error && "code" in e) return String(e.code);
+  return "no answer";
+}
