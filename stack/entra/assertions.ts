@@ -16,6 +16,7 @@
  * Stricter than Entra may be: a replayed `jti` is refused (oidc-provider's replay detection); Microsoft does
  * not document replay checks for client assertions.
  */
+import { MemoryAdapter } from "../common/oidc.js";
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
@@ -54,40 +55,7 @@ export function matchesHeader(key: StoredKey, header: AssertionHeader): boolean 
   return (!header.x5t || header.x5t === key.x5t) && (!header.x5tS256 || header.x5tS256 === key.x5tS256);
 }
 
-/** TTL-bounded in-memory storage for oidc-provider's own models (issued tokens, replay detection). */
-export class MemoryAdapter implements Adapter {
-  private readonly entries = new Map<string, { payload: AdapterPayload; expiresAt: number }>();
-
-  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    this.entries.set(id, {
-      payload,
-      expiresAt: expiresIn === undefined ? Infinity : Date.now() + expiresIn * 1000,
-    });
-  }
-  async find(id: string): Promise<AdapterPayload | undefined> {
-    const e = this.entries.get(id);
-    if (!e) return undefined;
-    if (e.expiresAt <= Date.now()) {
-      this.entries.delete(id);
-      return undefined;
-    }
-    return e.payload;
-  }
-  async findByUserCode(): Promise<AdapterPayload | undefined> {
-    return undefined;
-  }
-  async findByUid(): Promise<AdapterPayload | undefined> {
-    return undefined;
-  }
-  async consume(id: string): Promise<void> {
-    const e = this.entries.get(id);
-    if (e) e.payload = { ...e.payload, consumed: Math.floor(Date.now() / 1000) };
-  }
-  async destroy(id: string): Promise<void> {
-    this.entries.delete(id);
-  }
-  async revokeByGrantId(): Promise<void> {}
-}
+export { MemoryAdapter };
 
 /** Entra applications as oidc-provider clients, rebuilt from the directory on each lookup. */
 class ApplicationClients extends MemoryAdapter {
