@@ -53,14 +53,22 @@ export interface SecretInfo {
 }
 
 export interface CertificateStore {
-  /** Start creating a new version with the given tags and wait for it to complete. */
+  /**
+   * Start creating a new version with the given tags and wait for it to complete. With `maxWaitMs`, a
+   * creation still in progress after that long throws KV_CREATE_PENDING (it completes in Key Vault and
+   * `awaitPendingCreate` picks it up later).
+   */
   createVersion(
     name: string,
     policy: CertificatePolicyInput,
     tags: Record<string, string>,
+    wait?: { maxWaitMs?: number },
   ): Promise<CertificateVersion>;
-  /** If a creation is in progress for `name`, wait for it; resolves undefined when none is pending. */
-  awaitPendingCreate(name: string): Promise<CertificateVersion | undefined>;
+  /**
+   * If a creation is in progress for `name`, wait for it; resolves undefined when none is pending. With
+   * `maxWaitMs`, throws KV_CREATE_PENDING when it is still in progress after that long.
+   */
+  awaitPendingCreate(name: string, wait?: { maxWaitMs?: number }): Promise<CertificateVersion | undefined>;
   /** All versions with tags, newest first. Empty when the certificate does not exist. */
   listVersions(name: string): Promise<CertificateVersion[]>;
   /** The certificate's current policy, or undefined when the certificate does not exist. */

@@ -155,6 +155,16 @@ const AMBIGUOUS = new Set(["KV_UNAVAILABLE", "KV_THROTTLED", "KV_BAD_RESPONSE", 
  */
 const RESEND = new Set(["KV_UNAVAILABLE", "KV_BAD_RESPONSE", "KV_CONFLICT"]);
 
+/** A creation still in progress after the caller's wait budget (not a failure: it continues later). */
+function createPending(call: KeyVaultCall): RotatorError {
+  return new RotatorError(
+    "KV_CREATE_PENDING",
+    `Key Vault ${call.action} '${call.name}' is still in progress`,
+    "Key Vault completes the operation on its own; the next run continues with the new version.",
+    { retryable: true, details: { operation: call.action, name: call.name } },
+  );
+}
+
 interface PollerLike {
   isDone(): boolean;
   poll(): Promise<void>;
@@ -171,10 +181,19 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
   const secrets = new SecretClient(opts.vaultUrl, opts.credential, options);
   const keys = new KeyClient(opts.vaultUrl, opts.credential, options);
 
-  /** Poll a creation until it completes; the result is the certificate's latest version, the new one. */
-  async function untilCreated(poller: PollerLike, call: KeyVaultCall): Promise<CertificateVersion> {
+  /**
+   * Poll a creation until it completes; the result is the certificate's latest version, the new one.
+   * Past `maxWaitMs` it throws KV_CREATE_PENDING: the operation goes on in Key Vault, and the caller
+   * continues it in a later run (awaitPendingCreate) instead of holding its worker.
+   */
+  async function untilCreated(
+    poller: PollerLike,
+    call: KeyVaultCall,
+    maxWaitMs = Number.POSITIVE_INFINITY,
+  ): Promise<CertificateVersion> {
     const started = clock.now().getTime();
     while (!poller.isDone()) {
+      if (clock.now().getTime() - started + pollIntervalMs > maxWaitMs) throw createPending(call);
       if (clock.now().getTime() - started > createTimeoutMs)
         throw new RotatorError(
           "KV_CREATE_TIMEOUT",
@@ -227,7 +246,10 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
     }
   }
 
-  async function awaitPendingCreate(name: string): Promise<CertificateVersion | undefined> {
+  async function awaitPendingCreate(
+    name: string,
+    wait: { maxWaitMs?: number } = {},
+  ): Promise<CertificateVersion | undefined> {
     const call: KeyVaultCall = { area: "certificates", action: "resume creation of", name };
     let poller: Awaited<ReturnType<CertificateClient["getCertificateOperation"]>>;
     try {
@@ -238,7 +260,7 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
       throw e;
     }
     if (poller.getOperationState().certificateOperation?.status !== "inProgress") return undefined;
-    return kvCall(call, () => untilCreated(poller, call));
+    return kvCall(call, () => untilCreated(poller, call, wait.maxWaitMs));
   }
 
   async function getVersion(
@@ -269,8 +291,9 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
     name: string,
     before: Set<string>,
     tags: Record<string, string>,
+    wait: { maxWaitMs?: number },
   ): Promise<CertificateVersion | undefined> {
-    const resumed = await awaitPendingCreate(name);
+    const resumed = await awaitPendingCreate(name, wait);
     if (resumed && !before.has(resumed.version) && hasTags(resumed.tags, tags)) return resumed;
     const landed = (await listVersions(name)).find(
       (v) => !before.has(v.version) && v.x5t !== undefined && hasTags(v.tags, tags),
@@ -284,6 +307,7 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
     name: string,
     input: CertificatePolicyInput,
     tags: Record<string, string>,
+    wait: { maxWaitMs?: number } = {},
   ): Promise<CertificateVersion> {
     const call: KeyVaultCall = { area: "certificates", action: "create a version of", name };
     const before = new Set((await listVersions(name)).map((v) => v.version));
@@ -292,10 +316,10 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
         const poller = await kvCall(call, () =>
           certificates.beginCreateCertificate(name, rotationPolicy(input), { tags }),
         );
-        return await kvCall(call, () => untilCreated(poller, call));
+        return await kvCall(call, () => untilCreated(poller, call, wait.maxWaitMs));
       } catch (e) {
         if (!(e instanceof RotatorError) || !AMBIGUOUS.has(e.code)) throw e;
-        const landed = await findCreated(name, before, tags);
+        const landed = await findCreated(name, before, tags, wait);
         if (landed) return landed;
         if (!RESEND.has(e.code) || attempt >= policy.maxAttempts) throw e;
         await clock.sleep(backoffDelay(attempt, policy));
