@@ -96,6 +96,27 @@ export interface CertificateStore {
   ): Promise<void>;
   /** A signer that signs with the version's key inside Key Vault (no export). */
   signer(name: string, version: string, thumbprints: { x5t: string; x5tS256?: string }): JwsSigner;
+  /**
+   * Every certificate of the vault with the tags and expiry of its latest version, in pages of up to 25
+   * (one Key Vault call per page). The fleet scheduler decides from this alone which credentials have
+   * work. Optional: without it every credential counts as having work.
+   */
+  listCertificates?(): Promise<CertificateListing>;
+}
+
+export interface CertificateSummary {
+  name: string;
+  enabled: boolean;
+  /** Absent while the latest version is still being issued. */
+  x5t?: string;
+  expiresOn?: Date;
+  tags: Record<string, string>;
+}
+
+export interface CertificateListing {
+  certificates: CertificateSummary[];
+  /** Key Vault calls made (pages). */
+  calls: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,4 +383,15 @@ export interface RunRecord {
 export interface RunHistory {
   get(credential: string): Promise<{ lastSuccess?: RunRecord; lastFailure?: RunRecord }>;
   record(credential: string, run: RunRecord): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fleet work queue (Azure Storage queue; the queue-triggered function consumes it)
+// ---------------------------------------------------------------------------------------------
+
+export interface WorkQueue {
+  /** The queue's name (the poison queue is `${name}-poison`). */
+  readonly name: string;
+  /** Enqueue one message, invisible for `delayMs` (0: at once). */
+  send(body: string, delayMs?: number): Promise<void>;
 }

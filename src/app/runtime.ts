@@ -10,7 +10,15 @@ import { systemClock, type Clock } from "../clock.js";
 import { RotatorError } from "../errors.js";
 import { jsonLogger, type Logger } from "../log/logger.js";
 import { registerProcessSecret, registerSecret } from "../log/redact.js";
-import type { AlertSink, AlertStateStore, KongTarget, LeaseManager, RunHistory } from "../ports.js";
+import type {
+  AlertSink,
+  AlertStateStore,
+  KongTarget,
+  LeaseManager,
+  RunHistory,
+  WorkQueue,
+} from "../ports.js";
+import { createStorageWorkQueue, queueServiceFromEnv } from "../adapters/queue/storage-queue.js";
 import { createBlobRunHistory, createMemoryRunHistory } from "../adapters/history/blob.js";
 import { createKeyVaultSecretReader, createKeyVaultStore } from "../adapters/keyvault/store.js";
 import { createGraphDirectory } from "../adapters/entra/graph.js";
@@ -27,6 +35,7 @@ import { createMemoryAlertStateStore } from "../adapters/alerts/state-memory.js"
 import type { EnginePorts } from "../engine/types.js";
 import { tracedPorts } from "../telemetry/tracing.js";
 import { serviceCredential } from "./identity.js";
+import { WORK_QUEUE } from "./fleet.js";
 
 export interface RuntimeOptions {
   config: Config;
@@ -54,6 +63,8 @@ export interface Runtime {
   storage: string;
   /** The storage account's blob service, when AzureWebJobsStorage is configured (doctor probes it). */
   blob?: BlobServiceClient;
+  /** The fleet's work queue (app/fleet.ts), when AzureWebJobsStorage is configured. */
+  queue?: WorkQueue;
   credential(name: string): CredentialConfig;
   enginePorts(cred: CredentialConfig): EnginePorts;
 }
@@ -82,6 +93,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     alertState = createBlobAlertStateStore({ blob: storage.blob });
   }
 
+  const queues = storage ? queueServiceFromEnv(env, credential) : undefined;
   const history = storage ? createBlobRunHistory({ blob: storage.blob }) : createMemoryRunHistory();
 
   const sinks: AlertSink[] = [
@@ -166,6 +178,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       readOpenAlerts(storage ? createBlobAlertStateStore({ blob: storage.blob }) : alertState, credential),
     storage: storage?.describe ?? "none (in-memory; --no-other-writer)",
     ...(storage ? { blob: storage.blob } : {}),
+    ...(queues ? { queue: createStorageWorkQueue(queues, WORK_QUEUE) } : {}),
     credential: (name) => credentialOf(config, name),
     // Every Key Vault, Graph, token endpoint and Kong call runs in a span (no-op without telemetry).
     enginePorts: (cred) =>

@@ -25,7 +25,7 @@ import { recordRotation, recordStatus, recordStep } from "../telemetry/metrics.j
 import type { Runtime } from "./runtime.js";
 import { judgeNotStarted, judgeRun, judgeSync, judgeSyncError, reportJudgements } from "./alert-evidence.js";
 
-export type Trigger = "timer" | "http" | "cli" | "sync-timer";
+export type Trigger = "timer" | "http" | "cli" | "sync-timer" | "queue";
 
 export interface RotateRequest {
   /** A new generation even if none is due: recorded as a durable request that later runs carry out. */
@@ -41,6 +41,8 @@ export interface RotateRequest {
   actor?: string;
   /** Stop before the next step after this many ms; the next run resumes (HTTP has a response deadline). */
   budgetMs?: number;
+  /** In-run polling budget for waits; past it the run ends `waiting` (engine/wait.ts). */
+  waitBudgetMs?: number;
   onProgress?: (e: ProgressEvent) => void;
 }
 
@@ -101,6 +103,7 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
     const report = await reconcile(cred, ports, {
       reason: req.reason ?? req.trigger,
       signal,
+      ...(req.waitBudgetMs === undefined ? {} : { waitBudgetMs: req.waitBudgetMs }),
       ...(req.onProgress ? { onProgress: req.onProgress } : {}),
     });
     measure(rt, report, req.trigger);

@@ -21,6 +21,7 @@ import { TagBook, type StepContext, type StepWait } from "./steps/context.js";
 import { executeAction } from "./steps/index.js";
 import { failureTags, parseGeneration, type Generation } from "./tags.js";
 import { CREATE_RECHECK_MS } from "./wait.js";
+import { nextDueChange } from "./schedule.js";
 
 export type { EnginePorts } from "./types.js";
 
@@ -359,6 +360,20 @@ async function noteRequestAttempt(
   }
 }
 
+/** Best effort: a missing due time only makes the fleet timer schedule one more (noop) run. */
+async function recordNextDue(cred: CredentialConfig, ports: EnginePorts, s: Snapshot): Promise<void> {
+  const change = nextDueChange(s, ports.clock.now());
+  if (!change) return;
+  try {
+    await new TagBook(ports.store, cred.certificateName).write(change.generation, change.changes);
+  } catch (e) {
+    ports.logger.log("warn", "NextDueNotRecorded", {
+      credential: cred.name,
+      code: toRotatorError(e).code,
+    });
+  }
+}
+
 async function finish(
   cred: CredentialConfig,
   ports: EnginePorts,
@@ -385,6 +400,8 @@ async function finish(
       if (noted.request) report.trigger ??= "ManualRequest";
     }
   }
+  if (last && !failure && !wait && (report.outcome === "ok" || report.outcome === "noop"))
+    await recordNextDue(cred, ports, last);
   if (last) report.status = credentialStatus(last, ports.clock.now());
   ports.logger.log(failure ? "error" : "info", "RotationRun", {
     credential: report.credential,

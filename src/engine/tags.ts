@@ -32,6 +32,12 @@ export const TAG_ROLLED_BACK_AT = "rotator-rolledBackAt";
  * first and latest probe times. One tag, cleared when the phase changes or verification times out.
  */
 export const TAG_VERIFY = "rotator-verify";
+/**
+ * On the active generation: the next time a rotation run has anything to do (renewal, retirement), as
+ * of the last run that finished cleanly. The fleet timer reads it from one certificate listing
+ * (engine/schedule.ts), so idle ticks touch nothing else.
+ */
+export const TAG_NEXT_DUE = "rotator-nextDue";
 
 export const MAX_TAGS = 15;
 const MAX_TAG_VALUE = 256;

@@ -26,6 +26,11 @@
  *   (https://learn.microsoft.com/rest/api/keyvault/certificates/get-certificate/get-certificate).
  *   While pending, a version has no `cer`/`x5t` and is disabled.
  * - Versions are listed with paging (`value`, `nextLink`, `maxresults` up to 25) in no particular order.
+ * - GET /certificates lists the vault's certificates with the same paging, one item per certificate with
+ *   the id without version, `x5t`, `attributes` (incl. `exp`) and `tags` of its current version; a
+ *   certificate whose newest version is still being issued is shown with that version only with
+ *   `includePending=true` ("Specifies whether to include certificates which are not completely
+ *   provisioned", https://learn.microsoft.com/rest/api/keyvault/certificates/get-certificates/get-certificates).
  * - PATCH /certificates/{name}/{version} replaces that version's tags and sets `enabled`; certificate
  *   attributes are mirrored to the addressable key and secret ("Certificate attributes and tags",
  *   about-certificates).
@@ -557,6 +562,61 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
 
   // --- route handlers -------------------------------------------------------------------------------
 
+  /**
+   * One page of a listing (`maxresults` up to 25, `$skiptoken`, `nextLink`); items are listed as
+   * `item(x)`, and `link(skiptoken, max)` builds the next page's URL.
+   */
+  function paged<T>(
+    req: Request,
+    items: T[],
+    item: (x: T) => Record<string, unknown>,
+    link: (skiptoken: string, max: number) => string,
+  ): Reply {
+    const max = Number(req.url.searchParams.get("maxresults") ?? pageSize);
+    if (!Number.isInteger(max) || max < 1 || max > MAX_PAGE)
+      return badParameter(`maxresults must be between 1 and ${MAX_PAGE}.`);
+    const skip = Number(
+      Buffer.from(req.url.searchParams.get("$skiptoken") ?? "", "base64url").toString() || "0",
+    );
+    const page = items.slice(skip, skip + Math.min(max, pageSize));
+    const next =
+      skip + page.length < items.length
+        ? Buffer.from(String(skip + page.length)).toString("base64url")
+        : undefined;
+    return { status: 200, body: { value: page.map(item), nextLink: next ? link(next, max) : null } };
+  }
+
+  /** A version as list items show it: no `cer`, no policy. */
+  function versionItem(id: string, v: CertVersion): Record<string, unknown> {
+    return {
+      id,
+      ...(completed(v) ? { x5t: x5t(v) } : {}),
+      attributes: certAttributes(v),
+      ...(Object.keys(v.tags).length ? { tags: v.tags } : {}),
+    };
+  }
+
+  function listCertificates(req: Request, base: string, apiVersion: string): Reply {
+    try {
+      requireAction(ACTION.certRead);
+    } catch (e) {
+      if (e instanceof HttpError) return e.reply;
+      throw e;
+    }
+    const includePending = req.url.searchParams.get("includePending") === "true";
+    const items = [...certs.values()]
+      .map((c) => ({ c, v: includePending ? latest(c.versions) : c.versions.findLast(completed) }))
+      .filter((x): x is { c: Certificate; v: CertVersion } => x.v !== undefined)
+      .sort((a, b) => a.c.name.localeCompare(b.c.name));
+    return paged(
+      req,
+      items,
+      ({ c, v }) => versionItem(`${base}/certificates/${c.name}`, v),
+      (token, max) =>
+        `${base}/certificates?api-version=${apiVersion}&$skiptoken=${token}&maxresults=${max}${includePending ? "&includePending=true" : ""}`,
+    );
+  }
+
   async function handleCertificates(
     req: Request,
     base: string,
@@ -619,32 +679,14 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
     if (seg.length === 2 && sub === "versions" && req.method === "GET") {
       requireAction(ACTION.certRead);
       const c = findCert(name);
-      const max = Number(req.url.searchParams.get("maxresults") ?? pageSize);
-      if (!Number.isInteger(max) || max < 1 || max > MAX_PAGE)
-        return badParameter(`maxresults must be between 1 and ${MAX_PAGE}.`);
-      const skip = Number(
-        Buffer.from(req.url.searchParams.get("$skiptoken") ?? "", "base64url").toString() || "0",
+      const sorted = [...c.versions].sort((x, y) => x.version.localeCompare(y.version));
+      return paged(
+        req,
+        sorted,
+        (v) => versionItem(`${base}/certificates/${c.name}/${v.version}`, v),
+        (token, max) =>
+          `${base}/certificates/${c.name}/versions?api-version=${apiVersion}&$skiptoken=${token}&maxresults=${max}`,
       );
-      const sorted = [...c.versions].sort((a, b) => a.version.localeCompare(b.version));
-      const page = sorted.slice(skip, skip + Math.min(max, pageSize));
-      const next =
-        skip + page.length < sorted.length
-          ? Buffer.from(String(skip + page.length)).toString("base64url")
-          : undefined;
-      return {
-        status: 200,
-        body: {
-          value: page.map((v) => ({
-            id: `${base}/certificates/${c.name}/${v.version}`,
-            ...(completed(v) ? { x5t: x5t(v) } : {}),
-            attributes: certAttributes(v),
-            ...(Object.keys(v.tags).length ? { tags: v.tags } : {}),
-          })),
-          nextLink: next
-            ? `${base}/certificates/${c.name}/versions?api-version=${apiVersion}&$skiptoken=${next}&maxresults=${max}`
-            : null,
-        },
-      };
     }
     if ((seg.length === 1 || seg.length === 2) && extra === undefined) {
       const version = sub ?? "";
@@ -853,6 +895,8 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
     if (!API_VERSIONS.has(apiVersion))
       return badParameter(`The specified version (${apiVersion}) is not recognized.`);
     const [collection = "", ...seg] = req.path.replace(/^\/+/, "").split("/").map(decodeURIComponent);
+    if (collection === "certificates" && seg.length === 0 && req.method === "GET")
+      return listCertificates(req, base, apiVersion);
     const name = seg[0] ?? "";
     if (!NAME.test(name))
       return badParameter(`The name '${name}' is invalid: use 1-127 letters, digits and dashes.`);

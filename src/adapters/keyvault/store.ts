@@ -29,6 +29,8 @@ import type { JwsSigner } from "../../crypto/jws.js";
 import { thumbprints } from "../../crypto/keymaterial.js";
 import { registerSecret } from "../../log/redact.js";
 import type {
+  CertificateListing,
+  CertificateSummary,
   CertificatePolicyInput,
   CertificatePolicyView,
   CertificateStore,
@@ -416,7 +418,35 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
     };
   }
 
+  async function listCertificates(): Promise<CertificateListing> {
+    const call: KeyVaultCall = { area: "certificates", action: "list the certificates of", name: "vault" };
+    let calls = 0;
+    const certificates_: CertificateSummary[] = [];
+    await kvCall(call, async () => {
+      // Pages of 25, Key Vault's maximum `maxresults` (https://learn.microsoft.com/rest/api/keyvault/certificates/get-certificates/get-certificates);
+      // includePending: a certificate whose latest version is still being issued is listed too.
+      const pages = certificates
+        .listPropertiesOfCertificates({ includePending: true })
+        .byPage({ maxPageSize: 25 });
+      for await (const page of pages) {
+        calls++;
+        for (const p of page) {
+          if (!p.name) continue;
+          certificates_.push({
+            name: p.name,
+            enabled: p.enabled !== false,
+            tags: { ...(p.tags ?? {}) },
+            ...(p.x509Thumbprint ? { x5t: Buffer.from(p.x509Thumbprint).toString("base64url") } : {}),
+            ...(p.expiresOn ? { expiresOn: p.expiresOn } : {}),
+          });
+        }
+      }
+    });
+    return { certificates: certificates_, calls };
+  }
+
   return {
+    listCertificates,
     createVersion,
     awaitPendingCreate,
     listVersions,
