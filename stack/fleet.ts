@@ -5,9 +5,11 @@
  * - `targetsPerCredential` targets per credential, each an openid-connect plugin on the stack's Kong;
  * - with `sharedPlugins`, the first target of every credential is one of that many plugins, shared
  *   round-robin: the plugin's client_id array lists every client that uses it (a common setup; the
- *   manual guide's has two clients in one plugin).
+ *   manual guide's has two clients in one plugin). client_jwk is positional, so a shared plugin starts
+ *   with one hand-pasted placeholder key per client, as a hand-made setup would have.
  */
 import { randomUUID } from "node:crypto";
+import { generateRsaJwk } from "./kong/seed.js";
 import type { LocalStack } from "./stack.js";
 import { SERVICE_CLIENT_ID, TENANT_ID } from "./stack.js";
 
@@ -34,6 +36,7 @@ export function seedFleet(stack: LocalStack, opts: FleetOptions): SeededFleet {
     stack.entra.addOwner(app.appId, SERVICE_CLIENT_ID);
     return { name, clientId: app.appId, plugins: [] as string[] };
   });
+  let placeholder: Record<string, unknown> | undefined;
   const plugin = (clients: string[], tag: string): string =>
     stack.kong.addPlugin({
       name: "openid-connect",
@@ -42,6 +45,13 @@ export function seedFleet(stack: LocalStack, opts: FleetOptions): SeededFleet {
         issuer: stack.entra.issuer,
         client_id: clients,
         client_auth: clients.map(() => "private_key_jwt"),
+        ...(clients.length > 1
+          ? {
+              client_jwk: clients.map(
+                () => (placeholder ??= generateRsaJwk({ alg: "PS256", kid: "hand-pasted" })),
+              ),
+            }
+          : {}),
         scopes: ["https://graph.microsoft.com/.default"],
       },
     }).id;

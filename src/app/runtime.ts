@@ -27,6 +27,12 @@ import { createTargetOfKind, lazyKongTarget } from "../adapters/kong/kinds.js";
 import { storageFromEnv } from "../adapters/storage.js";
 import { createBlobLeaseManager } from "../adapters/lease/blob.js";
 import { createNoLeaseManager } from "../adapters/lease/none.js";
+import {
+  createLeasedPluginLock,
+  createLocalPluginLock,
+  PLUGIN_LOCK_CONTAINER,
+  type PluginLock,
+} from "../adapters/lease/plugin-lock.js";
 import { createAlerter, readOpenAlerts, type Alerter, type OpenAlert } from "../adapters/alerts/dedup.js";
 import { createLogSink } from "../adapters/alerts/log-sink.js";
 import { createDeferredWebhookSink } from "../adapters/alerts/webhook-sink.js";
@@ -94,6 +100,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   }
 
   const queues = storage ? queueServiceFromEnv(env, credential) : undefined;
+  // One writer per Kong plugin, across credentials that share it (and across instances with storage).
+  const pluginLock: PluginLock = storage
+    ? createLeasedPluginLock({
+        leases: createBlobLeaseManager({ blob: storage.blob, container: PLUGIN_LOCK_CONTAINER, logger }),
+        clock,
+      })
+    : createLocalPluginLock();
   const history = storage ? createBlobRunHistory({ blob: storage.blob }) : createMemoryRunHistory();
 
   const sinks: AlertSink[] = [
@@ -162,7 +175,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const kongTargets = (cred: CredentialConfig): KongTarget[] =>
     cred.kong.map((target) =>
       lazyKongTarget(target, () =>
-        createTargetOfKind({ target, clientId: cred.entra.clientId, clock, secret: secretOf }),
+        createTargetOfKind({ target, clientId: cred.entra.clientId, clock, secret: secretOf, pluginLock }),
       ),
     );
 

@@ -12,6 +12,9 @@
  * - confirm(): a traditional node serves what its database holds, so the read-back confirms. A hybrid
  *   control plane (`dataPlanes.confirm`: `always`, or `auto` with `GET /` configuration.role =
  *   control_plane) is confirmed on its data planes through `GET /clustering/data-planes` (./hybrid.ts).
+ * - With a `pluginLock`, each plugin write is done as the plugin's only writer: the plugin is read again
+ *   under the lock, our entry placed into that fresh array, written and read back. Credentials whose
+ *   clients share a plugin therefore never overwrite each other's entries (adapters/lease/plugin-lock.ts).
  */
 import type { Dispatcher } from "undici";
 import type { Clock } from "../../clock.js";
@@ -29,6 +32,7 @@ import type {
   KongTarget,
 } from "../../ports.js";
 import { baselineOf, judgeDataPlanes, liveRows, parseDataPlanes, type DataPlaneRow } from "./hybrid.js";
+import type { PluginLock } from "../lease/plugin-lock.js";
 import { KongClient } from "./client.js";
 import {
   clientSlot,
@@ -54,6 +58,8 @@ export interface KongTargetOptions {
   dispatcher?: Dispatcher;
   /** Page size for tag lookups (Kong's default is 100, its maximum 1000). */
   pageSize?: number;
+  /** Serialises writes per plugin across credentials (and processes, when lease-backed). */
+  pluginLock?: PluginLock;
 }
 
 const MAX_PAGES = 1000;
@@ -272,9 +278,24 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
           views.push(toView(plugin, slot.index, t.workspace));
           continue;
         }
-        await client.patch(pluginPath(plugin.id), { config: { client_jwk: write } });
-        wrote = true;
-        views.push(await readBack(plugin, slot, jwk));
+        if (!opts.pluginLock) {
+          await client.patch(pluginPath(plugin.id), { config: { client_jwk: write } });
+          wrote = true;
+          views.push(await readBack(plugin, slot, jwk));
+          continue;
+        }
+        const key = `${t.adminUrl}|${t.workspace ?? ""}|${plugin.id}`;
+        views.push(
+          await opts.pluginLock.run(key, async () => {
+            // Fresh under the lock: another credential may have written its own entry since our read.
+            const fresh = await load(plugin.id);
+            const again = planJwkWrite(fresh, opts.clientId, t.name, jwk);
+            if (!again.write) return toView(fresh, again.slot.index, t.workspace);
+            await client.patch(pluginPath(fresh.id), { config: { client_jwk: again.write } });
+            wrote = true;
+            return readBack(fresh, again.slot, jwk);
+          }),
+        );
       }
       return { plugins: views, wrote };
     },

@@ -6,6 +6,7 @@
 import type { Clock } from "../../clock.js";
 import type { KongTargetSpec, SecretRef } from "../../config/load.js";
 import type { KongTarget } from "../../ports.js";
+import type { PluginLock } from "../lease/plugin-lock.js";
 import { createKongTarget, DEFAULT_MAX_LAG_MS } from "./admin.js";
 import { createDblessTarget } from "./dbless.js";
 import { createKonnectTarget } from "./konnect.js";
@@ -16,6 +17,8 @@ export interface KindOptions {
   clientId: string;
   clock: Clock;
   secret(target: string, ref: SecretRef | undefined, what: string): Promise<string | undefined>;
+  /** One writer per plugin for Admin API targets (adapters/lease/plugin-lock.ts). */
+  pluginLock?: PluginLock;
 }
 
 export async function createTargetOfKind(o: KindOptions): Promise<KongTarget> {
@@ -40,6 +43,7 @@ export async function createTargetOfKind(o: KindOptions): Promise<KongTarget> {
     clientId: o.clientId,
     clock: o.clock,
     ...(adminToken ? { adminToken } : {}),
+    ...(o.pluginLock ? { pluginLock: o.pluginLock } : {}),
   });
 }
 
