@@ -41,6 +41,8 @@ import { createMemoryAlertStateStore } from "../adapters/alerts/state-memory.js"
 import type { EnginePorts } from "../engine/types.js";
 import { tracedPorts } from "../telemetry/tracing.js";
 import { serviceCredential } from "./identity.js";
+import { effectiveLimits } from "../limits.js";
+import { createLimiters, limitedDirectory, limitedStore } from "./limited.js";
 import { WORK_QUEUE } from "./fleet.js";
 
 export interface RuntimeOptions {
@@ -124,9 +126,15 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     logger,
   });
 
-  const store = createKeyVaultStore({ vaultUrl: config.keyVault.url, credential, clock });
+  // Shared by every credential of the process: the documented limits are per vault and per tenant.
+  const limiters = createLimiters(effectiveLimits(config.limits), clock);
+  const store = limitedStore(
+    createKeyVaultStore({ vaultUrl: config.keyVault.url, credential, clock }),
+    limiters,
+  );
   const secrets = createKeyVaultSecretReader({ vaultUrl: config.keyVault.url, credential, clock });
-  const directoryFor = (cred: CredentialConfig) =>
+  const directoryFor = (cred: CredentialConfig) => limitedDirectory(graphDirectoryFor(cred), limiters);
+  const graphDirectoryFor = (cred: CredentialConfig) =>
     createGraphDirectory({
       credential,
       graphBaseUrl: config.cloud.graphBaseUrl,
