@@ -392,6 +392,6 @@ export interface RunHistory {
 export interface WorkQueue {
   /** The queue's name (the poison queue is `${name}-poison`). */
   readonly name: string;
-  /** Enqueue one message, invisible for `delayMs` (0: at once). */
+  /** Enqueue one message, invisible for `delayMs` (0: at once; whole seconds, rounded down). */
   send(body: string, delayMs?: number): Promise<void>;
 }

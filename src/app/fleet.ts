@@ -25,6 +25,12 @@ export const WORK_QUEUE = "rotation-work";
 export const POISON_QUEUE = `${WORK_QUEUE}-poison`;
 /** A credential busy with another writer is looked at again after this long. */
 export const BUSY_RECHECK_MS = 30_000;
+/**
+ * Waiting work is made visible this much before its `nextRunAt`, and the run polls the rest in-run
+ * (within its wait budget): it hides the queue trigger's polling latency (host.json
+ * `maxPollingInterval`, 1 s) and the whole-second granularity of a message's visibility timeout.
+ */
+export const EARLY_DELIVERY_MS = 1_500;
 
 const messageSchema = z.object({
   v: z.literal(1),
@@ -155,7 +161,7 @@ export async function processWork(
   }
   const r = result.report;
   if (r.outcome === "waiting" && r.nextRunAt) {
-    const delay = Math.max(0, new Date(r.nextRunAt).getTime() - now.getTime());
+    const delay = Math.max(0, new Date(r.nextRunAt).getTime() - now.getTime() - EARLY_DELIVERY_MS);
     await queue.send(workMessage(msg.credential, r.steps.at(-1)?.detail ?? "waiting", now), delay);
     return { kind: "waiting", credential: msg.credential, nextRunAt: r.nextRunAt };
   }

@@ -9,10 +9,10 @@
 export const KV_CREATE_PENDING = "KV_CREATE_PENDING";
 
 /**
- * When to look at a pending creation again: the Key Vault SDK's poller waits 2 s between checks
- * (@azure/keyvault-certificates, CreateCertificatePoller `intervalInMs` default 2000).
+ * When to look at a pending creation again: as often as the Key Vault adapter polls it (1 s; the SDK's
+ * own poller waits 2 s, @azure/keyvault-certificates CreateCertificatePoller `intervalInMs`).
  */
-export const CREATE_RECHECK_MS = 2_000;
+export const CREATE_RECHECK_MS = 1_000;
 
 /**
  * A few seconds of in-run polling: enough for a typical self-signed creation and a couple of

@@ -56,6 +56,11 @@
  *   (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates#object-identifiers).
  * - Faults (429 + Retry-After, 5xx, resets, hangs, garbage) come from the shared FaultInjector.
  *
+ * - With `rateLimits`, the service limits per vault: 20 RSA-2048 key creates (certificate creates and
+ *   imports) and 4,000 other transactions per 10 s; past them 429 `Throttled` with Retry-After
+ *   (https://learn.microsoft.com/azure/key-vault/general/service-limits,
+ *   https://learn.microsoft.com/azure/key-vault/general/overview-throttling).
+ *
  * Not reproduced: issuers other than Self and manual merge; PKCS#12 content type (creates asking for it
  * get 400 rather than a PFX); HSM key types; EC signing; cancel/delete of pending operations; deletion,
  * soft delete, backup and restore; policy update; import of PKCS#12 (PFX) values and of certificate
@@ -72,6 +77,7 @@ import {
   webcrypto,
 } from "node:crypto";
 import type { ServerTls } from "../common/tls.js";
+import { SlidingWindow } from "../common/ratelimit.js";
 import { bearer } from "../common/auth.js";
 import {
   parseJsonBody,
@@ -102,6 +108,8 @@ export interface KeyVaultFakeOptions {
   verifyToken: (token: string, resource: string) => Promise<boolean>;
   /** How long a creation stays inProgress. Default 1000 ms (the real service takes seconds). */
   createDelayMs?: number;
+  /** Enforce the documented per-vault transaction limits (429 + Retry-After). */
+  rateLimits?: boolean;
   /** Page size of version listings when the client does not ask for less. Real Key Vault: 25. */
   pageSize?: number;
   /** Time source for attributes and validity. */
@@ -560,6 +568,24 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
     return { name: entry.name, v };
   }
 
+  // --- throttling -------------------------------------------------------------------------------------
+
+  const createWindow = new SlidingWindow(20, 10_000);
+  const otherWindow = new SlidingWindow(4_000, 10_000);
+  function throttle(req: Request): Reply | undefined {
+    if (!opts.rateLimits) return undefined;
+    const isCreate = req.method === "POST" && /^\/certificates\/[^/]+\/(create|import)$/.test(req.path);
+    const retryAfter = (isCreate ? createWindow : otherWindow).take();
+    if (retryAfter === undefined) return undefined;
+    return error(
+      429,
+      "Throttled",
+      "Request was not processed because too many requests were received.",
+      undefined,
+      { "retry-after": String(retryAfter) },
+    );
+  }
+
   // --- route handlers -------------------------------------------------------------------------------
 
   /**
@@ -890,6 +916,8 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
         undefined,
         challenge,
       );
+    const throttled = throttle(req);
+    if (throttled) return throttled;
     const apiVersion = req.url.searchParams.get("api-version");
     if (!apiVersion) return badParameter("The api-version query parameter is required.");
     if (!API_VERSIONS.has(apiVersion))

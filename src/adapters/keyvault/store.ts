@@ -46,7 +46,11 @@ export interface KeyVaultStoreOptions {
   credential: TokenCredential;
   retry?: Partial<RetryPolicy>;
   clock?: Clock;
-  /** Wait between polls of a pending creation. Default 2 s, the SDK poller's interval. */
+  /**
+   * Wait between polls of a pending creation. Default 1 s: half the SDK poller's 2 s, so a run notices a
+   * completed creation sooner; at most 20 creations are pending per 10 s (the RSA create limit), so
+   * polling costs at most 200 of the vault's 4,000 other operations per 10 s.
+   */
   pollIntervalMs?: number;
   /** Stop waiting for a creation after this long; it stays pending in Key Vault and a later run resumes it. */
   createTimeoutMs?: number;
@@ -176,7 +180,7 @@ interface PollerLike {
 export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStore {
   const clock = opts.clock ?? systemClock;
   const policy: RetryPolicy = { ...defaultRetryPolicy, ...opts.retry };
-  const pollIntervalMs = opts.pollIntervalMs ?? 2000;
+  const pollIntervalMs = opts.pollIntervalMs ?? 1000;
   const createTimeoutMs = opts.createTimeoutMs ?? 10 * 60_000;
   const options = keyVaultClientOptions(opts.vaultUrl, policy, clock);
   const certificates = new CertificateClient(opts.vaultUrl, opts.credential, options);

@@ -57,7 +57,7 @@ export function createStorageWorkQueue(service: QueueServiceClient, name: string
       try {
         await ensure();
         await client.sendMessage(Buffer.from(body, "utf8").toString("base64"), {
-          visibilityTimeout: Math.min(Math.max(0, Math.ceil(delayMs / 1000)), MAX_VISIBILITY_S),
+          visibilityTimeout: Math.min(Math.max(0, Math.floor(delayMs / 1000)), MAX_VISIBILITY_S),
         });
       } catch (e) {
         throw new RotatorError(
