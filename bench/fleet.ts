@@ -17,7 +17,7 @@
  * 3. P2: an idle rotation tick and an idle sync tick, external calls per credential.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseConfig } from "../src/config/load.js";
@@ -80,6 +80,7 @@ try {
     createRuntime({ config: parseConfig({ ...doc, credentials }), env: stack.env, logger: silentLogger });
   const all = runtime(fleet.credentials);
 
+  const ready = new Set<number>();
   const stats = new Map<
     number,
     { peakRss: number; processed: number; failed: number; poisoned: number; peakInFlight: number }
@@ -88,9 +89,10 @@ try {
     const child = fork(resolve("bench/worker.ts"), [], {
       execArgv: ["--import", "tsx"],
       env: { ...process.env, ...stack.env, ROTATOR_CONFIG: configPath, BENCH_BATCH_SIZE: String(BATCH) },
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
+      // The workers' JSON logs, for reading a run afterwards.
+      stdio: ["ignore", "ignore", openSync(resolve(dir, `worker-${i}.log`), "w"), "ipc"],
     });
-    child.on("message", (m) => stats.set(i, m as never));
+    child.on("message", (m) => (m === "ready" ? ready.add(i) : stats.set(i, m as never)));
     child.on("exit", (code) => {
       if (code !== 0 && !stopping) {
         console.error(`worker ${i} exited with ${code}`);
@@ -99,6 +101,10 @@ try {
     });
     workers.push(child);
   }
+
+  // Like instances that are already running: the first message must not wait for a worker to boot.
+  while (ready.size < W) await sleep(100);
+  log(`${W} worker(s) ready`);
 
   const phaseOf = (name: string) => stack.keyVault.versions(`kong-${name}`)[0]?.tags["rotator-phase"];
   const activatedAt = (name: string) =>

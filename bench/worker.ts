@@ -49,6 +49,7 @@ const report = () => {
   });
 };
 const timer = setInterval(report, 500);
+process.send?.("ready");
 process.on("message", (m) => {
   if (m !== "stop") return;
   clearInterval(timer);

@@ -9,6 +9,12 @@
 export const KV_CREATE_PENDING = "KV_CREATE_PENDING";
 
 /**
+ * A call that the process's own rate plan (src/limits.ts) cannot admit within the wait budget; its
+ * `details.until` is the reserved slot. The step returns a wait until then instead of holding a worker.
+ */
+export const RATE_DEFERRED = "RATE_DEFERRED";
+
+/**
  * When to look at a pending creation again: as often as the Key Vault adapter polls it (1 s; the SDK's
  * own poller waits 2 s, @azure/keyvault-certificates CreateCertificatePoller `intervalInMs`).
  */
