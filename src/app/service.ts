@@ -150,21 +150,24 @@ export async function cancelRequested(
 /** Every credential in turn; one that cannot even start is alerted and does not stop the others. */
 export async function rotateAll(rt: Runtime, req: RotateRequest): Promise<BatchResult[]> {
   const results: BatchResult[] = [];
-  for (const c of rt.config.credentials) {
-    try {
-      results.push(await rotate(rt, c.name, req));
-    } catch (e) {
-      const error = toRotatorError(e);
-      rt.logger.log("error", "RotationNotStarted", {
-        credential: c.name,
-        trigger: req.trigger,
-        error: error.toJSON(),
-      });
-      await reportJudgements(rt.alerter, [judgeNotStarted(c.name, error.toJSON())]);
-      results.push({ credential: c.name, kind: "error", error: error.toJSON() });
-    }
-  }
+  for (const c of rt.config.credentials) results.push(await rotateOrReport(rt, c.name, req));
   return results;
+}
+
+/** One credential of a batch: a run that cannot even start is alerted and reported, not thrown. */
+export async function rotateOrReport(rt: Runtime, name: string, req: RotateRequest): Promise<BatchResult> {
+  try {
+    return await rotate(rt, name, req);
+  } catch (e) {
+    const error = toRotatorError(e);
+    rt.logger.log("error", "RotationNotStarted", {
+      credential: name,
+      trigger: req.trigger,
+      error: error.toJSON(),
+    });
+    await reportJudgements(rt.alerter, [judgeNotStarted(name, error.toJSON())]);
+    return { credential: name, kind: "error", error: error.toJSON() };
+  }
 }
 
 /** Metrics of one run (src/telemetry/metrics.ts): outcome, step durations, and the status it ended on. */
