@@ -24,6 +24,7 @@ import { createKeyVaultSecretReader, createKeyVaultStore } from "../adapters/key
 import { createGraphDirectory } from "../adapters/entra/graph.js";
 import { createTokenEndpoint } from "../adapters/entra/token-endpoint.js";
 import { createTargetOfKind, lazyKongTarget } from "../adapters/kong/kinds.js";
+import type { KongReadCache } from "../adapters/kong/admin.js";
 import { storageFromEnv } from "../adapters/storage.js";
 import { createBlobLeaseManager } from "../adapters/lease/blob.js";
 import { createNoLeaseManager } from "../adapters/lease/none.js";
@@ -74,7 +75,8 @@ export interface Runtime {
   /** The fleet's work queue (app/fleet.ts), when AzureWebJobsStorage is configured. */
   queue?: WorkQueue;
   credential(name: string): CredentialConfig;
-  enginePorts(cred: CredentialConfig): EnginePorts;
+  /** `kongReads`: one sync tick's Kong read cache, shared by every credential (adapters/kong/admin.ts). */
+  enginePorts(cred: CredentialConfig, options?: { kongReads?: KongReadCache }): EnginePorts;
 }
 
 export function createRuntime(options: RuntimeOptions): Runtime {
@@ -180,10 +182,17 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     return value;
   };
 
-  const kongTargets = (cred: CredentialConfig): KongTarget[] =>
+  const kongTargets = (cred: CredentialConfig, reads?: KongReadCache): KongTarget[] =>
     cred.kong.map((target) =>
       lazyKongTarget(target, () =>
-        createTargetOfKind({ target, clientId: cred.entra.clientId, clock, secret: secretOf, pluginLock }),
+        createTargetOfKind({
+          target,
+          clientId: cred.entra.clientId,
+          clock,
+          secret: secretOf,
+          pluginLock,
+          ...(reads ? { reads } : {}),
+        }),
       ),
     );
 
@@ -202,9 +211,16 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     ...(queues ? { queue: createStorageWorkQueue(queues, WORK_QUEUE) } : {}),
     credential: (name) => credentialOf(config, name),
     // Every Key Vault, Graph, token endpoint and Kong call runs in a span (no-op without telemetry).
-    enginePorts: (cred) =>
+    enginePorts: (cred, options = {}) =>
       tracedPorts(
-        { store, directory: directoryFor(cred), tokens, kong: kongTargets(cred), clock, logger },
+        {
+          store,
+          directory: directoryFor(cred),
+          tokens,
+          kong: kongTargets(cred, options.kongReads),
+          clock,
+          logger,
+        },
         cred.name,
       ),
   };

@@ -269,6 +269,8 @@ export type SyncResult =
 /** Drift detection for every credential; re-applies under the lease when configured to. */
 export async function syncCheck(rt: Runtime, names?: string[]): Promise<SyncResult[]> {
   const results: SyncResult[] = [];
+  // One tick reads each Kong plugin (and node) once, however many credentials share it.
+  const kongReads = new Map<string, Promise<unknown>>();
   for (const cred of names ? names.map((n) => rt.credential(n)) : rt.config.credentials) {
     const lease = await rt.leases.tryAcquire(cred.name, holderId("sync-timer"));
     if (!lease) {
@@ -276,7 +278,7 @@ export async function syncCheck(rt: Runtime, names?: string[]): Promise<SyncResu
       continue;
     }
     try {
-      const report = await checkSync(cred, rt.enginePorts(cred), {
+      const report = await checkSync(cred, rt.enginePorts(cred, { kongReads }), {
         reapply: rt.config.sync.reapplyOnDrift,
         expiryWarningMs: rt.config.alerts.expiryWarningMs,
       });

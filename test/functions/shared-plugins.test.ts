@@ -12,6 +12,7 @@ import { createRuntime } from "../../src/app/runtime.js";
 import { jsonLogger } from "../../src/log/logger.js";
 import { setFunctionsRuntime } from "../../src/functions/runtime.js";
 import { rotationTimerHandler } from "../../src/functions/rotationTimer.js";
+import { syncCheckTimerHandler } from "../../src/functions/syncCheckTimer.js";
 import { invocation, startQueueWorkers, timerInfo } from "./harness.js";
 
 let stack: LocalStack;
@@ -66,3 +67,16 @@ it("20 credentials sharing 4 plugins, rotated concurrently: every client's JWK e
   for (const m of fleet.members)
     expect(await stack.kong.probe(m.plugins[0]!, m.clientId)).toMatchObject({ ok: true });
 }, 180_000);
+
+it("the sync timer reads each shared plugin once per tick, and finds all 20 in sync", async () => {
+  const before = stack.kong.requests.length;
+  const { context, lines } = invocation("syncCheckTimer");
+  await syncCheckTimerHandler(timerInfo(), context);
+  expect(lines.filter((l) => l.endsWith(": in sync"))).toHaveLength(20);
+  const reads = stack.kong.requests.slice(before).filter((r) => r.method === "GET");
+  const byPath = new Map<string, number>();
+  for (const r of reads) byPath.set(r.path, (byPath.get(r.path) ?? 0) + 1);
+  // 4 plugins and the node's GET /, each once, for 20 credentials.
+  expect(reads).toHaveLength(5);
+  expect(Math.max(...byPath.values())).toBe(1);
+}, 60_000);

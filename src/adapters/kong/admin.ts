@@ -16,6 +16,7 @@
  *   under the lock, our entry placed into that fresh array, written and read back. Credentials whose
  *   clients share a plugin therefore never overwrite each other's entries (adapters/lease/plugin-lock.ts).
  */
+import { createHash } from "node:crypto";
 import type { Dispatcher } from "undici";
 import type { Clock } from "../../clock.js";
 import type { KongTargetConfig } from "../../config/load.js";
@@ -60,7 +61,16 @@ export interface KongTargetOptions {
   pageSize?: number;
   /** Serialises writes per plugin across credentials (and processes, when lease-backed). */
   pluginLock?: PluginLock;
+  /**
+   * Shared by every credential's targets during one sync tick: a plugin (and the node's `GET /`) read
+   * once answers every credential that inspects it. Only inspection reads go through it; writes and
+   * read-backs always read fresh.
+   */
+  reads?: KongReadCache;
 }
+
+/** Admin API GET answers by `${adminUrl}|${token}|${path}` (the token decides what the caller may see). */
+export type KongReadCache = Map<string, Promise<unknown>>;
 
 const MAX_PAGES = 1000;
 /** Default for dataPlanes.maxLag: four ping intervals. */
@@ -91,8 +101,22 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
 
   const load = async (id: string): Promise<OidcPlugin> =>
     parsePlugin(await client.get(pluginPath(id)), t.name, `GET ${pluginPath(id)}`);
+  const readerKey = createHash("sha256")
+    .update(opts.adminToken ?? "")
+    .digest("hex")
+    .slice(0, 16);
+  /** An inspection read: answered from the tick's cache when there is one. */
+  const inspectGet = (path: string): Promise<unknown> => {
+    if (!opts.reads) return client.get(path);
+    const key = `${t.adminUrl}|${readerKey}|${path}`;
+    let hit = opts.reads.get(key);
+    if (!hit) opts.reads.set(key, (hit = client.get(path)));
+    return hit;
+  };
+  const inspectLoad = async (id: string): Promise<OidcPlugin> =>
+    parsePlugin(await inspectGet(pluginPath(id)), t.name, `GET ${pluginPath(id)}`);
 
-  const byTags = async (tags: string[]): Promise<OidcPlugin[]> => {
+  const byTags = async (tags: string[], get: (path: string) => Promise<unknown>): Promise<OidcPlugin[]> => {
     // The config schema applies the same rule, so configured tags never fail here.
     const problem = kongTagsProblem(tags);
     if (problem)
@@ -108,7 +132,7 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
       const query = new URLSearchParams({ tags: tags.join(","), size: String(pageSize) });
       if (offset) query.set("offset", offset);
       const where = `GET ${prefix}plugins?${query.toString()}`;
-      const body = await client.get(`${prefix}plugins?${query.toString()}`);
+      const body = await get(`${prefix}plugins?${query.toString()}`);
       if (!isRecord(body) || !Array.isArray(body.data))
         throw new RotatorError(
           "KONG_BAD_RESPONSE",
@@ -134,10 +158,12 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
     );
   };
 
-  const resolve = async (): Promise<OidcPlugin[]> => {
+  /** The target's plugins; `fresh` bypasses the tick's read cache (before a write). */
+  const resolve = async (fresh = false): Promise<OidcPlugin[]> => {
     let plugins: OidcPlugin[];
-    if (t.pluginId) plugins = [await load(t.pluginId)];
-    else if (t.pluginTags?.length) plugins = await byTags(t.pluginTags);
+    if (t.pluginId) plugins = [await (fresh ? load : inspectLoad)(t.pluginId)];
+    else if (t.pluginTags?.length)
+      plugins = await byTags(t.pluginTags, fresh ? (path) => client.get(path) : inspectGet);
     else
       throw new RotatorError(
         "CONFIG_INVALID",
@@ -175,7 +201,7 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
 
   /** `GET /` node information (https://developer.konghq.com/api/gateway/admin-ee/, "Information"). */
   const nodeInfo = async (): Promise<KongNodeInfo> => {
-    const body = await client.get("");
+    const body = await inspectGet("");
     const configuration = isRecord(body) && isRecord(body.configuration) ? body.configuration : {};
     const info: KongNodeInfo = {};
     const version = isRecord(body) ? str(body.version) : undefined;
@@ -266,7 +292,7 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
     },
 
     async apply(jwk) {
-      const plugins = await resolve();
+      const plugins = await resolve(true);
       const plans = plugins.map((plugin) => ({
         plugin,
         ...planJwkWrite(plugin, opts.clientId, t.name, jwk),
