@@ -36,7 +36,6 @@ import { createRuntime, type Runtime } from "../app/runtime.js";
 import {
   cancelRequested,
   rotate,
-  rotateAll,
   status,
   syncCheck,
   type BatchResult,
