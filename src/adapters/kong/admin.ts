@@ -323,6 +323,10 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
           }),
         );
       }
+      // What this tick read before the write is stale now: later inspections read again.
+      if (wrote && opts.reads)
+        for (const key of [...opts.reads.keys()])
+          if (key.startsWith(`${t.adminUrl}|${readerKey}|`)) opts.reads.delete(key);
       return { plugins: views, wrote };
     },
   };
