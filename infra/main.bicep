@@ -200,11 +200,20 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+module queues 'app/queues.bicep' = {
+  name: 'queues'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
 module rotator 'app/rotator.bicep' = {
   name: 'rotator'
   scope: rg
   // The host reaches storage with the identity from its first start: assign the roles first.
-  dependsOn: [rbac]
+  dependsOn: [rbac, queues]
   params: {
     name: functionAppName
     planName: 'plan-rotator-${resourceToken}'

@@ -53,14 +53,22 @@ export interface SecretInfo {
 }
 
 export interface CertificateStore {
-  /** Start creating a new version with the given tags and wait for it to complete. */
+  /**
+   * Start creating a new version with the given tags and wait for it to complete. With `maxWaitMs`, a
+   * creation still in progress after that long throws KV_CREATE_PENDING (it completes in Key Vault and
+   * `awaitPendingCreate` picks it up later).
+   */
   createVersion(
     name: string,
     policy: CertificatePolicyInput,
     tags: Record<string, string>,
+    wait?: { maxWaitMs?: number },
   ): Promise<CertificateVersion>;
-  /** If a creation is in progress for `name`, wait for it; resolves undefined when none is pending. */
-  awaitPendingCreate(name: string): Promise<CertificateVersion | undefined>;
+  /**
+   * If a creation is in progress for `name`, wait for it; resolves undefined when none is pending. With
+   * `maxWaitMs`, throws KV_CREATE_PENDING when it is still in progress after that long.
+   */
+  awaitPendingCreate(name: string, wait?: { maxWaitMs?: number }): Promise<CertificateVersion | undefined>;
   /** All versions with tags, newest first. Empty when the certificate does not exist. */
   listVersions(name: string): Promise<CertificateVersion[]>;
   /** The certificate's current policy, or undefined when the certificate does not exist. */
@@ -88,6 +96,27 @@ export interface CertificateStore {
   ): Promise<void>;
   /** A signer that signs with the version's key inside Key Vault (no export). */
   signer(name: string, version: string, thumbprints: { x5t: string; x5tS256?: string }): JwsSigner;
+  /**
+   * Every certificate of the vault with the tags and expiry of its latest version, in pages of up to 25
+   * (one Key Vault call per page). The fleet scheduler decides from this alone which credentials have
+   * work. Optional: without it every credential counts as having work.
+   */
+  listCertificates?(): Promise<CertificateListing>;
+}
+
+export interface CertificateSummary {
+  name: string;
+  enabled: boolean;
+  /** Absent while the latest version is still being issued. */
+  x5t?: string;
+  expiresOn?: Date;
+  tags: Record<string, string>;
+}
+
+export interface CertificateListing {
+  certificates: CertificateSummary[];
+  /** Key Vault calls made (pages). */
+  calls: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,4 +383,15 @@ export interface RunRecord {
 export interface RunHistory {
   get(credential: string): Promise<{ lastSuccess?: RunRecord; lastFailure?: RunRecord }>;
   record(credential: string, run: RunRecord): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fleet work queue (Azure Storage queue; the queue-triggered function consumes it)
+// ---------------------------------------------------------------------------------------------
+
+export interface WorkQueue {
+  /** The queue's name (the poison queue is `${name}-poison`). */
+  readonly name: string;
+  /** Enqueue one message, invisible for `delayMs` (0: at once; whole seconds, rounded down). */
+  send(body: string, delayMs?: number): Promise<void>;
 }

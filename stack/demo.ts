@@ -23,6 +23,9 @@ import { jsonLogger } from "../src/log/logger.js";
 import { setFunctionsRuntime } from "../src/functions/runtime.js";
 import { rotationTimerHandler } from "../src/functions/rotationTimer.js";
 import { rotateHttpHandler } from "../src/functions/rotateHttp.js";
+import { rotationWorkHandler } from "../src/functions/rotationQueue.js";
+import { WORK_QUEUE } from "../src/app/fleet.js";
+import { startQueueHost } from "./queue-host.js";
 import { status } from "../src/app/service.js";
 import { startLocalStack, APP_CLIENT_ID, CREDENTIAL } from "./stack.js";
 import { probeLogin } from "./kong/probe.js";
@@ -92,9 +95,17 @@ const timer: Timer = {
   schedule: { adjustForDST: false },
   scheduleStatus: { last: "", next: "", lastUpdated: "" },
 };
+// The queue-triggered function, driven as the Functions host would: the timer only enqueues the work.
+const worker = await startQueueHost({
+  connectionString: stack.env.AzureWebJobsStorage!,
+  queueName: WORK_QUEUE,
+  maxPollingIntervalMs: 500,
+  handler: (message) => rotationWorkHandler(message, ctx("rotationWork")),
+});
 const runTimer = async (why: string) => {
-  say(`rotationTimer fires (${why})`);
+  say(`rotationTimer fires (${why}); the rotationWork queue function does the enqueued work`);
   await rotationTimerHandler(timer, ctx("rotationTimer"));
+  await worker.idle();
 };
 const postRotate = async (body: Record<string, unknown>, principal: string) =>
   rotateHttpHandler(
@@ -243,6 +254,7 @@ console.log(`retired keys refused at the token endpoint: ${!retired1.ok && !reti
 writeFileSync(resolve(logDir, "rotator.log"), logLines.join("\n") + "\n");
 console.log(`structured service log (redacted): ${resolve(logDir, "rotator.log")}`);
 
+await worker.stop();
 await stack.close();
 if (problems.length) {
   console.log(`\nDEMO FAILED:\n  - ${problems.join("\n  - ")}`);

@@ -1,5 +1,5 @@
 /**
- * Entry point for `npm run stack` and `npm run demo`: makes sure the local CA exists, then runs the real
+ * Entry point for `npm run stack`, `npm run demo` and `npm run bench`: makes sure the local CA exists, then runs the real
  * entry in a child Node process that trusts it through NODE_EXTRA_CA_CERTS (Node reads that variable only
  * at start-up, exactly as a deployed Function App would read its own trust settings).
  */
@@ -10,6 +10,7 @@ import { ensureCa } from "./common/tls.js";
 const entries: Record<string, string> = {
   stack: "stack/main.ts",
   demo: "stack/demo.ts",
+  bench: "bench/fleet.ts",
 };
 
 const [name, ...args] = process.argv.slice(2);

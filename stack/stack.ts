@@ -47,6 +47,10 @@ export interface LocalStackOptions {
   dataPlanes?: DataPlaneSpec[];
   /** maxLag written into the target's config (hybrid, DB-less, Konnect). Default PT30S. */
   maxLag?: string;
+  /** Latency added to every Kong plugin write (ms). */
+  kongWriteLatencyMs?: number;
+  /** The Key Vault and Graph fakes enforce their documented rate limits (429 + Retry-After). */
+  rateLimits?: boolean;
 }
 
 export type KongMode = "traditional" | "hybrid" | "dbless" | "konnect" | "kubernetes";
@@ -99,6 +103,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       tls,
       tenantId: TENANT_ID,
       propagationDelayMs: opts.propagationDelayMs ?? 3000,
+      ...(opts.rateLimits ? { rateLimits: true } : {}),
     });
     closers.push(() => entra.close());
     const keyVault = await startKeyVaultFake({
@@ -106,6 +111,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       authority: `${entra.authorityHost}/${TENANT_ID}`,
       verifyToken: (token, resource) => entra.verifyToken(token, resource),
       createDelayMs: opts.createDelayMs ?? 500,
+      ...(opts.rateLimits ? { rateLimits: true } : {}),
     });
     closers.push(() => keyVault.close());
     const adminToken = `kong-rbac-${randomBytes(12).toString("hex")}`;
@@ -117,6 +123,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       version: KONG_VERSION,
       ...(mode === "hybrid" ? { dataPlanes } : {}),
       ...(mode === "dbless" ? { dbless: true } : {}),
+      ...(opts.kongWriteLatencyMs ? { writeLatencyMs: opts.kongWriteLatencyMs } : {}),
     });
     closers.push(() => kong.close());
     const dblessNodes = [kong];

@@ -22,7 +22,6 @@ var roles = {
   // rotator's lease, alert state and run history need (Blob Data Contributor).
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
-  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   // Create certificate versions, list them, update tags and enabled.
   keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985'
@@ -48,9 +47,9 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
 
+// Queue access is granted on the two work queues only (app/queues.bicep), not on the account.
 var storageRoles = [
   roles.storageBlobDataOwner
-  roles.storageQueueDataContributor
   roles.storageTableDataContributor
 ]
 

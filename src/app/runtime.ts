@@ -10,15 +10,30 @@ import { systemClock, type Clock } from "../clock.js";
 import { RotatorError } from "../errors.js";
 import { jsonLogger, type Logger } from "../log/logger.js";
 import { registerProcessSecret, registerSecret } from "../log/redact.js";
-import type { AlertSink, AlertStateStore, KongTarget, LeaseManager, RunHistory } from "../ports.js";
+import type {
+  AlertSink,
+  AlertStateStore,
+  KongTarget,
+  LeaseManager,
+  RunHistory,
+  WorkQueue,
+} from "../ports.js";
+import { createStorageWorkQueue, queueServiceFromEnv } from "../adapters/queue/storage-queue.js";
 import { createBlobRunHistory, createMemoryRunHistory } from "../adapters/history/blob.js";
 import { createKeyVaultSecretReader, createKeyVaultStore } from "../adapters/keyvault/store.js";
 import { createGraphDirectory } from "../adapters/entra/graph.js";
 import { createTokenEndpoint } from "../adapters/entra/token-endpoint.js";
 import { createTargetOfKind, lazyKongTarget } from "../adapters/kong/kinds.js";
+import type { KongReadCache } from "../adapters/kong/admin.js";
 import { storageFromEnv } from "../adapters/storage.js";
 import { createBlobLeaseManager } from "../adapters/lease/blob.js";
 import { createNoLeaseManager } from "../adapters/lease/none.js";
+import {
+  createLeasedPluginLock,
+  createLocalPluginLock,
+  PLUGIN_LOCK_CONTAINER,
+  type PluginLock,
+} from "../adapters/lease/plugin-lock.js";
 import { createAlerter, readOpenAlerts, type Alerter, type OpenAlert } from "../adapters/alerts/dedup.js";
 import { createLogSink } from "../adapters/alerts/log-sink.js";
 import { createDeferredWebhookSink } from "../adapters/alerts/webhook-sink.js";
@@ -27,6 +42,9 @@ import { createMemoryAlertStateStore } from "../adapters/alerts/state-memory.js"
 import type { EnginePorts } from "../engine/types.js";
 import { tracedPorts } from "../telemetry/tracing.js";
 import { serviceCredential } from "./identity.js";
+import { effectiveLimits } from "../limits.js";
+import { createLimiters, limitedDirectory, limitedStore } from "./limited.js";
+import { WORK_QUEUE } from "./fleet.js";
 
 export interface RuntimeOptions {
   config: Config;
@@ -54,8 +72,11 @@ export interface Runtime {
   storage: string;
   /** The storage account's blob service, when AzureWebJobsStorage is configured (doctor probes it). */
   blob?: BlobServiceClient;
+  /** The fleet's work queue (app/fleet.ts), when AzureWebJobsStorage is configured. */
+  queue?: WorkQueue;
   credential(name: string): CredentialConfig;
-  enginePorts(cred: CredentialConfig): EnginePorts;
+  /** `kongReads`: one sync tick's Kong read cache, shared by every credential (adapters/kong/admin.ts). */
+  enginePorts(cred: CredentialConfig, options?: { kongReads?: KongReadCache }): EnginePorts;
 }
 
 export function createRuntime(options: RuntimeOptions): Runtime {
@@ -82,6 +103,14 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     alertState = createBlobAlertStateStore({ blob: storage.blob });
   }
 
+  const queues = storage ? queueServiceFromEnv(env, credential) : undefined;
+  // One writer per Kong plugin, across credentials that share it (and across instances with storage).
+  const pluginLock: PluginLock = storage
+    ? createLeasedPluginLock({
+        leases: createBlobLeaseManager({ blob: storage.blob, container: PLUGIN_LOCK_CONTAINER, logger }),
+        clock,
+      })
+    : createLocalPluginLock();
   const history = storage ? createBlobRunHistory({ blob: storage.blob }) : createMemoryRunHistory();
 
   const sinks: AlertSink[] = [
@@ -99,9 +128,15 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     logger,
   });
 
-  const store = createKeyVaultStore({ vaultUrl: config.keyVault.url, credential, clock });
+  // Shared by every credential of the process: the documented limits are per vault and per tenant.
+  const limiters = createLimiters(effectiveLimits(config.limits), clock);
+  const store = limitedStore(
+    createKeyVaultStore({ vaultUrl: config.keyVault.url, credential, clock }),
+    limiters,
+  );
   const secrets = createKeyVaultSecretReader({ vaultUrl: config.keyVault.url, credential, clock });
-  const directoryFor = (cred: CredentialConfig) =>
+  const directoryFor = (cred: CredentialConfig) => limitedDirectory(graphDirectoryFor(cred), limiters);
+  const graphDirectoryFor = (cred: CredentialConfig) =>
     createGraphDirectory({
       credential,
       graphBaseUrl: config.cloud.graphBaseUrl,
@@ -147,10 +182,17 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     return value;
   };
 
-  const kongTargets = (cred: CredentialConfig): KongTarget[] =>
+  const kongTargets = (cred: CredentialConfig, reads?: KongReadCache): KongTarget[] =>
     cred.kong.map((target) =>
       lazyKongTarget(target, () =>
-        createTargetOfKind({ target, clientId: cred.entra.clientId, clock, secret: secretOf }),
+        createTargetOfKind({
+          target,
+          clientId: cred.entra.clientId,
+          clock,
+          secret: secretOf,
+          pluginLock,
+          ...(reads ? { reads } : {}),
+        }),
       ),
     );
 
@@ -166,11 +208,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       readOpenAlerts(storage ? createBlobAlertStateStore({ blob: storage.blob }) : alertState, credential),
     storage: storage?.describe ?? "none (in-memory; --no-other-writer)",
     ...(storage ? { blob: storage.blob } : {}),
+    ...(queues ? { queue: createStorageWorkQueue(queues, WORK_QUEUE) } : {}),
     credential: (name) => credentialOf(config, name),
     // Every Key Vault, Graph, token endpoint and Kong call runs in a span (no-op without telemetry).
-    enginePorts: (cred) =>
+    enginePorts: (cred, options = {}) =>
       tracedPorts(
-        { store, directory: directoryFor(cred), tokens, kong: kongTargets(cred), clock, logger },
+        {
+          store,
+          directory: directoryFor(cred),
+          tokens,
+          kong: kongTargets(cred, options.kongReads),
+          clock,
+          logger,
+        },
         cred.name,
       ),
   };

@@ -25,7 +25,7 @@ import { recordRotation, recordStatus, recordStep } from "../telemetry/metrics.j
 import type { Runtime } from "./runtime.js";
 import { judgeNotStarted, judgeRun, judgeSync, judgeSyncError, reportJudgements } from "./alert-evidence.js";
 
-export type Trigger = "timer" | "http" | "cli" | "sync-timer";
+export type Trigger = "timer" | "http" | "cli" | "sync-timer" | "queue";
 
 export interface RotateRequest {
   /** A new generation even if none is due: recorded as a durable request that later runs carry out. */
@@ -41,6 +41,8 @@ export interface RotateRequest {
   actor?: string;
   /** Stop before the next step after this many ms; the next run resumes (HTTP has a response deadline). */
   budgetMs?: number;
+  /** In-run polling budget for waits; past it the run ends `waiting` (engine/wait.ts). */
+  waitBudgetMs?: number;
   onProgress?: (e: ProgressEvent) => void;
 }
 
@@ -101,6 +103,7 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
     const report = await reconcile(cred, ports, {
       reason: req.reason ?? req.trigger,
       signal,
+      ...(req.waitBudgetMs === undefined ? {} : { waitBudgetMs: req.waitBudgetMs }),
       ...(req.onProgress ? { onProgress: req.onProgress } : {}),
     });
     measure(rt, report, req.trigger);
@@ -147,21 +150,24 @@ export async function cancelRequested(
 /** Every credential in turn; one that cannot even start is alerted and does not stop the others. */
 export async function rotateAll(rt: Runtime, req: RotateRequest): Promise<BatchResult[]> {
   const results: BatchResult[] = [];
-  for (const c of rt.config.credentials) {
-    try {
-      results.push(await rotate(rt, c.name, req));
-    } catch (e) {
-      const error = toRotatorError(e);
-      rt.logger.log("error", "RotationNotStarted", {
-        credential: c.name,
-        trigger: req.trigger,
-        error: error.toJSON(),
-      });
-      await reportJudgements(rt.alerter, [judgeNotStarted(c.name, error.toJSON())]);
-      results.push({ credential: c.name, kind: "error", error: error.toJSON() });
-    }
-  }
+  for (const c of rt.config.credentials) results.push(await rotateOrReport(rt, c.name, req));
   return results;
+}
+
+/** One credential of a batch: a run that cannot even start is alerted and reported, not thrown. */
+export async function rotateOrReport(rt: Runtime, name: string, req: RotateRequest): Promise<BatchResult> {
+  try {
+    return await rotate(rt, name, req);
+  } catch (e) {
+    const error = toRotatorError(e);
+    rt.logger.log("error", "RotationNotStarted", {
+      credential: name,
+      trigger: req.trigger,
+      error: error.toJSON(),
+    });
+    await reportJudgements(rt.alerter, [judgeNotStarted(name, error.toJSON())]);
+    return { credential: name, kind: "error", error: error.toJSON() };
+  }
 }
 
 /** Metrics of one run (src/telemetry/metrics.ts): outcome, step durations, and the status it ended on. */
@@ -263,6 +269,8 @@ export type SyncResult =
 /** Drift detection for every credential; re-applies under the lease when configured to. */
 export async function syncCheck(rt: Runtime, names?: string[]): Promise<SyncResult[]> {
   const results: SyncResult[] = [];
+  // One tick reads each Kong plugin (and node) once, however many credentials share it.
+  const kongReads = new Map<string, Promise<unknown>>();
   for (const cred of names ? names.map((n) => rt.credential(n)) : rt.config.credentials) {
     const lease = await rt.leases.tryAcquire(cred.name, holderId("sync-timer"));
     if (!lease) {
@@ -270,7 +278,7 @@ export async function syncCheck(rt: Runtime, names?: string[]): Promise<SyncResu
       continue;
     }
     try {
-      const report = await checkSync(cred, rt.enginePorts(cred), {
+      const report = await checkSync(cred, rt.enginePorts(cred, { kongReads }), {
         reapply: rt.config.sync.reapplyOnDrift,
         expiryWarningMs: rt.config.alerts.expiryWarningMs,
       });

@@ -11,6 +11,7 @@ const mark: Record<ProgressEvent["event"], string> = {
   done: "✓",
   skip: "-",
   fail: "✗",
+  wait: "⏸",
 };
 
 export function progressLine(e: ProgressEvent): string {
@@ -33,10 +34,11 @@ export function reportText(r: RunReport): string {
   }
   for (const s of r.steps)
     lines.push(
-      `  ${s.status === "done" ? "✓" : s.status === "failed" ? "✗" : "-"} ${s.action}${s.target ? ` [${s.target}]` : ""}: ${s.detail} (${s.durationMs} ms)`,
+      `  ${s.status === "done" ? "✓" : s.status === "failed" ? "✗" : s.status === "waiting" ? "⏸" : "-"} ${s.action}${s.target ? ` [${s.target}]` : ""}: ${s.detail} (${s.durationMs} ms)`,
     );
   if (r.error) lines.push(`  error ${r.error.code}: ${r.error.message}`, `  hint: ${r.error.hint}`);
   if (r.failedTarget) lines.push(`  failed target: ${r.failedTarget}`);
+  if (r.nextRunAt) lines.push(`  continues at ${r.nextRunAt}`);
   for (const u of r.unmanaged)
     lines.push(
       `  note: unmanaged key at the app ${u.x5t ?? u.keyId}${u.displayName ? ` (${u.displayName})` : ""} is left alone`,

@@ -3,7 +3,8 @@
  * kong-key-rotator: the same engine as the Azure Functions, from a terminal.
  *
  *   plan [name]               dry run: what the next run would do (no change)
- *   run [name]                reconcile every credential (or one): the timer's job
+ *   run [name]                reconcile every credential (or one): the timer's job; several credentials
+ *                             run 8 at a time, waits not holding a slot, with progress on stderr
  *   rotate <name> [--force]   rotate one credential now (--force: even if not due; recorded as a
  *                             durable request that later runs finish; --override-cooldown skips
  *                             policy.forceCooldown); --rollback: back to the previous generation;
@@ -35,12 +36,12 @@ import { createRuntime, type Runtime } from "../app/runtime.js";
 import {
   cancelRequested,
   rotate,
-  rotateAll,
   status,
   syncCheck,
   type BatchResult,
   type RotateRequest,
 } from "../app/service.js";
+import { runScheduled } from "../app/scheduler.js";
 import { doctor } from "../app/doctor.js";
 import { renderStatusPage } from "../app/status-page.js";
 import { adopt } from "../app/adopt.js";
@@ -55,6 +56,9 @@ import {
   statusText,
   syncText,
 } from "./format.js";
+
+/** Credentials `run` works on at once (the rate plan in src/limits.ts paces their calls). */
+const RUN_CONCURRENCY = 8;
 
 const USAGE = `usage: kong-key-rotator <plan|run|rotate|status|sync|doctor> [name] [--config file] [--json] [--force] [--reason text] [--no-other-writer] [--verbose]
        kong-key-rotator rotate <name> [--force [--override-cooldown] | --rollback | --cancel] [--reason text]
@@ -251,7 +255,18 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const results: BatchResult[] = name
       ? [await rotate(rt, name, req)]
       : command === "run"
-        ? await rotateAll(rt, req)
+        ? // The fleet scheduler in-process: bounded concurrency, waits do not hold a slot (app/scheduler.ts).
+          await runScheduled(rt, names, req, {
+            concurrency: RUN_CONCURRENCY,
+            ...(asJson
+              ? {}
+              : {
+                  onStatus: (p) =>
+                    io.err(
+                      `[run] done ${p.done} / in flight ${p.inFlight} / waiting ${p.waiting} / failed ${p.failed} (of ${p.total})`,
+                    ),
+                }),
+          })
         : await eachCredential(rt, names, req);
     print(results.map(batchText).join("\n"), results);
     if (

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import type { LimitOverrides } from "../limits.js";
 import { RotatorError } from "../errors.js";
 import { configSchema, defaultPolicy, policySchema, type ParsedConfig } from "./schema.js";
 
@@ -69,6 +70,8 @@ export interface Config {
     expiryWarningMs: number;
   };
   sync: { reapplyOnDrift: boolean };
+  /** Overrides of the documented rate limits (src/limits.ts), per process. */
+  limits?: LimitOverrides;
 }
 
 export interface ConfigIssue {
@@ -160,6 +163,7 @@ function resolve(cfg: ParsedConfig, source: string): Config {
       expiryWarningMs: cfg.alerts?.expiryWarning ?? 14 * 86_400_000,
     },
     sync: { reapplyOnDrift: cfg.sync?.reapplyOnDrift ?? true },
+    ...(cfg.limits ? { limits: cfg.limits } : {}),
   };
 }
 

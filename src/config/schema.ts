@@ -254,6 +254,16 @@ export const configSchema = z
       .object({ reapplyOnDrift: z.boolean().default(true) })
       .strict()
       .optional(),
+    /** Rate limits to plan for, per process (src/limits.ts has the documented values). */
+    limits: z
+      .object({
+        keyVaultCreates: z.number().int().min(1).optional(),
+        keyVaultOther: z.number().int().min(1).optional(),
+        graphWritesPerApp: z.number().int().min(1).optional(),
+        graphWritesPerTenant: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {

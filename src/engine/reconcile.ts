@@ -17,9 +17,11 @@ import type { EnginePorts, SafeError, Snapshot, UnmanagedKey } from "./types.js"
 import { observe } from "./observe.js";
 import { describeAction, plan, type ActionKind, type Plan, type PlannedAction } from "./plan.js";
 import { credentialStatus, type CredentialStatus } from "./status.js";
-import { TagBook, type StepContext } from "./steps/context.js";
+import { TagBook, type StepContext, type StepWait } from "./steps/context.js";
 import { executeAction } from "./steps/index.js";
 import { failureTags, parseGeneration, type Generation } from "./tags.js";
+import { CREATE_RECHECK_MS } from "./wait.js";
+import { nextDueChange } from "./schedule.js";
 
 export type { EnginePorts } from "./types.js";
 
@@ -37,12 +39,18 @@ export interface RunOptions {
   reason?: string;
   /** The lease: when it aborts, the run stops before its next step. */
   signal?: AbortSignal;
+  /**
+   * How long a step may poll in-run for something that is not ready yet (Key Vault creation,
+   * verification streak) before the run ends `waiting` with `nextRunAt` (engine/wait.ts). Default:
+   * no limit, the run waits in-process as long as the policy allows and never ends `waiting`.
+   */
+  waitBudgetMs?: number;
   onProgress?: (e: ProgressEvent) => void;
 }
 
 export interface ProgressEvent {
   credential: string;
-  event: "start" | "progress" | "done" | "skip" | "fail";
+  event: "start" | "progress" | "done" | "skip" | "fail" | "wait";
   action: ActionKind;
   description: string;
   version?: string;
@@ -57,13 +65,14 @@ export interface StepRecord {
   version?: string;
   x5t?: string;
   target?: string;
-  status: "done" | "skipped" | "failed";
+  status: "done" | "skipped" | "failed" | "waiting";
   detail: string;
   startedAt: string;
   durationMs: number;
 }
 
-export type RunOutcome = "ok" | "noop" | "planned" | "failed" | "stuck";
+/** `waiting`: a step is waiting on something external; run again at `RunReport.nextRunAt`. */
+export type RunOutcome = "ok" | "noop" | "planned" | "failed" | "stuck" | "waiting";
 
 export interface RunReport {
   credential: string;
@@ -79,6 +88,8 @@ export interface RunReport {
   trigger?: TriggerReason;
   /** Absent only when the state could not be observed at all. */
   status?: CredentialStatus;
+  /** For `waiting`: when to run again (ISO 8601). */
+  nextRunAt?: string;
 }
 
 export async function reconcile(
@@ -105,9 +116,19 @@ export async function reconcile(
       ...extra,
     });
 
+  const waitBudgetMs = options.waitBudgetMs ?? Number.POSITIVE_INFINITY;
+  const observeOptions = Number.isFinite(waitBudgetMs) ? { maxWaitMs: waitBudgetMs } : {};
+  const creatingWait = (s: Snapshot): StepWait | undefined =>
+    s.creating === undefined
+      ? undefined
+      : {
+          until: new Date(clock.now().getTime() + CREATE_RECHECK_MS),
+          reason: `Key Vault is still issuing version ${s.creating}`,
+        };
+
   let snapshot: Snapshot;
   try {
-    snapshot = await observe(cred, ports);
+    snapshot = await observe(cred, ports, observeOptions);
   } catch (e) {
     return finish(cred, ports, report, undefined, { error: toRotatorError(e) });
   }
@@ -124,6 +145,8 @@ export async function reconcile(
     report.outcome = "planned";
     return finish(cred, ports, report, snapshot);
   }
+  const pendingAtStart = creatingWait(snapshot);
+  if (pendingAtStart) return finish(cred, ports, report, snapshot, undefined, pendingAtStart);
 
   let force = options.force === true;
   const done = new Set<string>();
@@ -170,11 +193,19 @@ export async function reconcile(
       snapshot,
       tags,
       ...(options.signal ? { signal: options.signal } : {}),
+      waitBudgetMs,
       progress: (detail) => emit("progress", action, { detail }),
     };
     emit("start", action);
     try {
       const out = await executeAction(ctx, action);
+      if (out.wait) {
+        const record = stepRecord(action, "waiting", out.detail, startedAt, clock.now());
+        report.steps.push(record);
+        logger.log("info", "RotationStep", { credential: cred.name, ...record });
+        emit("wait", action, { detail: out.detail });
+        return finish(cred, ports, report, snapshot, undefined, out.wait);
+      }
       const record = stepRecord(action, "done", out.detail, startedAt, clock.now());
       if (out.version) record.version = out.version;
       if (out.x5t) record.x5t = out.x5t;
@@ -203,10 +234,12 @@ export async function reconcile(
     if (action.kind === "create" || action.kind === "activate") force = false;
 
     try {
-      snapshot = await observe(cred, ports);
+      snapshot = await observe(cred, ports, observeOptions);
     } catch (e) {
       return finish(cred, ports, report, snapshot, { error: toRotatorError(e) });
     }
+    const pending = creatingWait(snapshot);
+    if (pending) return finish(cred, ports, report, snapshot, undefined, pending);
     current = plan(snapshot, cred.policy, snapshot.observedAt, { force });
   }
 
@@ -327,14 +360,33 @@ async function noteRequestAttempt(
   }
 }
 
+/** Best effort: a missing due time only makes the fleet timer schedule one more (noop) run. */
+async function recordNextDue(cred: CredentialConfig, ports: EnginePorts, s: Snapshot): Promise<void> {
+  const change = nextDueChange(s, ports.clock.now());
+  if (!change) return;
+  try {
+    await new TagBook(ports.store, cred.certificateName).write(change.generation, change.changes);
+  } catch (e) {
+    ports.logger.log("warn", "NextDueNotRecorded", {
+      credential: cred.name,
+      code: toRotatorError(e).code,
+    });
+  }
+}
+
 async function finish(
   cred: CredentialConfig,
   ports: EnginePorts,
   report: RunReport,
   snapshot: Snapshot | undefined,
   failure?: { error: RotatorError; stuck?: boolean; reobserve?: boolean },
+  wait?: StepWait,
 ): Promise<RunReport> {
   let last = snapshot;
+  if (wait) {
+    report.outcome = "waiting";
+    report.nextRunAt = wait.until.toISOString();
+  }
   if (failure) {
     report.outcome = failure.stuck ? "stuck" : "failed";
     report.error = safe(failure.error);
@@ -348,6 +400,8 @@ async function finish(
       if (noted.request) report.trigger ??= "ManualRequest";
     }
   }
+  if (last && !failure && !wait && (report.outcome === "ok" || report.outcome === "noop"))
+    await recordNextDue(cred, ports, last);
   if (last) report.status = credentialStatus(last, ports.clock.now());
   ports.logger.log(failure ? "error" : "info", "RotationRun", {
     credential: report.credential,
@@ -356,6 +410,7 @@ async function finish(
     ...(report.reason ? { reason: report.reason } : {}),
     ...(report.error ? { code: report.error.code } : {}),
     ...(report.failedTarget ? { target: report.failedTarget } : {}),
+    ...(wait ? { nextRunAt: report.nextRunAt, waitingFor: wait.reason } : {}),
   });
   return report;
 }

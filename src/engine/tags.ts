@@ -27,6 +27,17 @@ export const TAG_POLICY = "rotator-policy";
 export const TAG_REQUEST = "rotator-request";
 /** Set on a generation that a rollback took out of service: it never becomes active again by itself. */
 export const TAG_ROLLED_BACK_AT = "rotator-rolledBackAt";
+/**
+ * Verification in progress across runs (`formatVerifyProgress`): the streak so far, the attempts, the
+ * first and latest probe times. One tag, cleared when the phase changes or verification times out.
+ */
+export const TAG_VERIFY = "rotator-verify";
+/**
+ * On the active generation: the next time a rotation run has anything to do (renewal, retirement), as
+ * of the last run that finished cleanly. The fleet timer reads it from one certificate listing
+ * (engine/schedule.ts), so idle ticks touch nothing else.
+ */
+export const TAG_NEXT_DUE = "rotator-nextDue";
 
 export const MAX_TAGS = 15;
 const MAX_TAG_VALUE = 256;
@@ -95,6 +106,45 @@ export function parseGeneration(v: CertificateVersion): Generation | undefined {
   };
 }
 
+/** Saved state of a verification that continues in a later run (a `StreakState` from propagation.ts). */
+export interface VerifyProgress {
+  streak: number;
+  attempts: number;
+  firstAt: Date;
+  lastAt?: Date;
+  lastFailure?: string;
+}
+
+/** `s=2;n=7;f=<ISO>;l=<ISO>;e=<code>`: under 120 characters, well within Key Vault's 256. */
+export function formatVerifyProgress(p: VerifyProgress): string {
+  return [
+    `s=${p.streak}`,
+    `n=${p.attempts}`,
+    `f=${p.firstAt.toISOString()}`,
+    ...(p.lastAt ? [`l=${p.lastAt.toISOString()}`] : []),
+    ...(p.lastFailure ? [`e=${p.lastFailure.replace(/[^A-Za-z0-9_.-]/g, "").slice(0, 64)}`] : []),
+  ].join(";");
+}
+
+/** Undefined when absent or unreadable (verification then starts over, which only costs time). */
+export function parseVerifyProgress(v: string | undefined): VerifyProgress | undefined {
+  if (!v) return undefined;
+  const f = Object.fromEntries(v.split(";").map((kv) => [kv.slice(0, 1), kv.slice(2)]));
+  const streak = Number(f["s"]);
+  const attempts = Number(f["n"]);
+  const firstAt = date(f["f"]);
+  const lastAt = date(f["l"]);
+  if (!Number.isInteger(streak) || !Number.isInteger(attempts) || streak < 0 || attempts < streak || !firstAt)
+    return undefined;
+  return {
+    streak,
+    attempts,
+    firstAt,
+    ...(lastAt ? { lastAt } : {}),
+    ...(f["e"] ? { lastFailure: f["e"] } : {}),
+  };
+}
+
 /** Changes to rotator tags; `undefined` removes the tag. */
 export type TagChanges = Partial<Record<string, string | undefined>>;
 
@@ -138,5 +188,11 @@ export function failureTags(tags: Readonly<Record<string, string>>, code: string
 
 /** Tag changes for a phase transition; the last error is cleared (the failure count is history and stays). */
 export function phaseTags(phase: Phase, extra: TagChanges = {}): TagChanges {
-  return { [TAG_PHASE]: phase, [TAG_LAST_ERROR]: undefined, [TAG_LAST_FAILURE_AT]: undefined, ...extra };
+  return {
+    [TAG_PHASE]: phase,
+    [TAG_LAST_ERROR]: undefined,
+    [TAG_LAST_FAILURE_AT]: undefined,
+    [TAG_VERIFY]: undefined,
+    ...extra,
+  };
 }

@@ -42,6 +42,8 @@ export interface Snapshot {
   app: EntraApplication;
   /** One entry per configured Kong target, in configuration order. */
   targets: TargetObservation[];
+  /** A Key Vault creation (this version) is still in progress; it is not in `generations` yet. */
+  creating?: string;
 }
 
 export interface UnmanagedKey {

@@ -8,3 +8,4 @@ import "./syncCheckTimer.js";
 import "./rotateHttp.js";
 import "./statusHttp.js";
 import "./doctorHttp.js";
+import "./rotationQueue.js";

@@ -16,6 +16,7 @@
  */
 import { compactVerify, decodeProtectedHeader } from "jose";
 import { bearer, type AccessTokenClaims, type LocalTokenIssuer } from "../common/auth.js";
+import { SlidingWindow } from "../common/ratelimit.js";
 import { startHttpsServer, type Reply, type Request, type RunningServer } from "../common/server.js";
 import type { ServerTls } from "../common/tls.js";
 import { InvalidCertificateError, type Directory, type StoredApp, type StoredKey } from "./directory.js";
@@ -44,6 +45,12 @@ export interface GraphServerOptions {
   tokens: LocalTokenIssuer;
   /** Audiences a Graph token may carry. */
   audiences: () => string[];
+  /**
+   * Enforce Graph's application write limits: 3,000 per 150 s per app per tenant, 18,000 per 5 min per
+   * tenant (https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits);
+   * past them 429 with Retry-After (https://learn.microsoft.com/graph/throttling).
+   */
+  rateLimits?: boolean;
 }
 
 class GraphFailure extends Error {
@@ -51,6 +58,7 @@ class GraphFailure extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly retryAfter?: number,
   ) {
     super(message);
   }
@@ -171,6 +179,8 @@ function checkTypeAndUsage(entry: Record<string, unknown>): void {
 export async function startGraphServer(opts: GraphServerOptions): Promise<RunningServer> {
   const { directory, tokens } = opts;
   let base = "";
+  const writesPerTenant = new SlidingWindow(18_000, 300_000);
+  const writesPerApp = new Map<string, SlidingWindow>();
 
   const authenticate = async (req: Request): Promise<Caller> => {
     const token = bearer(req.headers.authorization);
@@ -353,6 +363,13 @@ export async function startGraphServer(opts: GraphServerOptions): Promise<Runnin
     }
 
     const app = find(objectId, appId);
+    if (opts.rateLimits && (action || req.method === "PATCH")) {
+      const perApp = writesPerApp.get(caller.appid) ?? new SlidingWindow(3_000, 150_000);
+      writesPerApp.set(caller.appid, perApp);
+      const retryAfter = writesPerTenant.take() ?? perApp.take();
+      if (retryAfter !== undefined)
+        throw new GraphFailure(429, "TooManyRequests", "Too many requests.", retryAfter);
+    }
     if (action) {
       if (req.method !== "POST")
         throw new GraphFailure(
@@ -388,7 +405,12 @@ export async function startGraphServer(opts: GraphServerOptions): Promise<Runnin
     try {
       return await handle(req);
     } catch (e) {
-      if (e instanceof GraphFailure) return graphError(req, e.status, e.code, e.message);
+      if (e instanceof GraphFailure) {
+        const reply = graphError(req, e.status, e.code, e.message);
+        if (e.retryAfter !== undefined)
+          reply.headers = { ...reply.headers, "retry-after": String(e.retryAfter) };
+        return reply;
+      }
       throw e;
     }
   });

@@ -53,6 +53,8 @@ export interface EntraFakeOptions {
   tenantId: string;
   /** Delay before the token endpoint accepts a newly added key; a function is drawn once per key. */
   propagationDelayMs?: PropagationDelay;
+  /** Enforce Graph's documented application write limits (stack/entra/graph.ts). */
+  rateLimits?: boolean;
 }
 
 export interface KeyCredentialView {
@@ -116,6 +118,7 @@ export async function startEntraFake(opts: EntraFakeOptions): Promise<EntraFake>
     directory,
     tokens,
     audiences: () => [...graphResources],
+    ...(opts.rateLimits ? { rateLimits: true } : {}),
   });
   resources.add(graph.url);
   graphResources.add(graph.url);

@@ -26,6 +26,11 @@
  *   (https://learn.microsoft.com/rest/api/keyvault/certificates/get-certificate/get-certificate).
  *   While pending, a version has no `cer`/`x5t` and is disabled.
  * - Versions are listed with paging (`value`, `nextLink`, `maxresults` up to 25) in no particular order.
+ * - GET /certificates lists the vault's certificates with the same paging, one item per certificate with
+ *   the id without version, `x5t`, `attributes` (incl. `exp`) and `tags` of its current version; a
+ *   certificate whose newest version is still being issued is shown with that version only with
+ *   `includePending=true` ("Specifies whether to include certificates which are not completely
+ *   provisioned", https://learn.microsoft.com/rest/api/keyvault/certificates/get-certificates/get-certificates).
  * - PATCH /certificates/{name}/{version} replaces that version's tags and sets `enabled`; certificate
  *   attributes are mirrored to the addressable key and secret ("Certificate attributes and tags",
  *   about-certificates).
@@ -51,6 +56,11 @@
  *   (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates#object-identifiers).
  * - Faults (429 + Retry-After, 5xx, resets, hangs, garbage) come from the shared FaultInjector.
  *
+ * - With `rateLimits`, the service limits per vault: 20 RSA-2048 key creates (certificate creates and
+ *   imports) and 4,000 other transactions per 10 s; past them 429 `Throttled` with Retry-After
+ *   (https://learn.microsoft.com/azure/key-vault/general/service-limits,
+ *   https://learn.microsoft.com/azure/key-vault/general/overview-throttling).
+ *
  * Not reproduced: issuers other than Self and manual merge; PKCS#12 content type (creates asking for it
  * get 400 rather than a PFX); HSM key types; EC signing; cancel/delete of pending operations; deletion,
  * soft delete, backup and restore; policy update; import of PKCS#12 (PFX) values and of certificate
@@ -67,6 +77,7 @@ import {
   webcrypto,
 } from "node:crypto";
 import type { ServerTls } from "../common/tls.js";
+import { SlidingWindow } from "../common/ratelimit.js";
 import { bearer } from "../common/auth.js";
 import {
   parseJsonBody,
@@ -97,6 +108,8 @@ export interface KeyVaultFakeOptions {
   verifyToken: (token: string, resource: string) => Promise<boolean>;
   /** How long a creation stays inProgress. Default 1000 ms (the real service takes seconds). */
   createDelayMs?: number;
+  /** Enforce the documented per-vault transaction limits (429 + Retry-After). */
+  rateLimits?: boolean;
   /** Page size of version listings when the client does not ask for less. Real Key Vault: 25. */
   pageSize?: number;
   /** Time source for attributes and validity. */
@@ -555,7 +568,80 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
     return { name: entry.name, v };
   }
 
+  // --- throttling -------------------------------------------------------------------------------------
+
+  const createWindow = new SlidingWindow(20, 10_000);
+  const otherWindow = new SlidingWindow(4_000, 10_000);
+  function throttle(req: Request): Reply | undefined {
+    if (!opts.rateLimits) return undefined;
+    const isCreate = req.method === "POST" && /^\/certificates\/[^/]+\/(create|import)$/.test(req.path);
+    const retryAfter = (isCreate ? createWindow : otherWindow).take();
+    if (retryAfter === undefined) return undefined;
+    return error(
+      429,
+      "Throttled",
+      "Request was not processed because too many requests were received.",
+      undefined,
+      { "retry-after": String(retryAfter) },
+    );
+  }
+
   // --- route handlers -------------------------------------------------------------------------------
+
+  /**
+   * One page of a listing (`maxresults` up to 25, `$skiptoken`, `nextLink`); items are listed as
+   * `item(x)`, and `link(skiptoken, max)` builds the next page's URL.
+   */
+  function paged<T>(
+    req: Request,
+    items: T[],
+    item: (x: T) => Record<string, unknown>,
+    link: (skiptoken: string, max: number) => string,
+  ): Reply {
+    const max = Number(req.url.searchParams.get("maxresults") ?? pageSize);
+    if (!Number.isInteger(max) || max < 1 || max > MAX_PAGE)
+      return badParameter(`maxresults must be between 1 and ${MAX_PAGE}.`);
+    const skip = Number(
+      Buffer.from(req.url.searchParams.get("$skiptoken") ?? "", "base64url").toString() || "0",
+    );
+    const page = items.slice(skip, skip + Math.min(max, pageSize));
+    const next =
+      skip + page.length < items.length
+        ? Buffer.from(String(skip + page.length)).toString("base64url")
+        : undefined;
+    return { status: 200, body: { value: page.map(item), nextLink: next ? link(next, max) : null } };
+  }
+
+  /** A version as list items show it: no `cer`, no policy. */
+  function versionItem(id: string, v: CertVersion): Record<string, unknown> {
+    return {
+      id,
+      ...(completed(v) ? { x5t: x5t(v) } : {}),
+      attributes: certAttributes(v),
+      ...(Object.keys(v.tags).length ? { tags: v.tags } : {}),
+    };
+  }
+
+  function listCertificates(req: Request, base: string, apiVersion: string): Reply {
+    try {
+      requireAction(ACTION.certRead);
+    } catch (e) {
+      if (e instanceof HttpError) return e.reply;
+      throw e;
+    }
+    const includePending = req.url.searchParams.get("includePending") === "true";
+    const items = [...certs.values()]
+      .map((c) => ({ c, v: includePending ? latest(c.versions) : c.versions.findLast(completed) }))
+      .filter((x): x is { c: Certificate; v: CertVersion } => x.v !== undefined)
+      .sort((a, b) => a.c.name.localeCompare(b.c.name));
+    return paged(
+      req,
+      items,
+      ({ c, v }) => versionItem(`${base}/certificates/${c.name}`, v),
+      (token, max) =>
+        `${base}/certificates?api-version=${apiVersion}&$skiptoken=${token}&maxresults=${max}${includePending ? "&includePending=true" : ""}`,
+    );
+  }
 
   async function handleCertificates(
     req: Request,
@@ -619,32 +705,14 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
     if (seg.length === 2 && sub === "versions" && req.method === "GET") {
       requireAction(ACTION.certRead);
       const c = findCert(name);
-      const max = Number(req.url.searchParams.get("maxresults") ?? pageSize);
-      if (!Number.isInteger(max) || max < 1 || max > MAX_PAGE)
-        return badParameter(`maxresults must be between 1 and ${MAX_PAGE}.`);
-      const skip = Number(
-        Buffer.from(req.url.searchParams.get("$skiptoken") ?? "", "base64url").toString() || "0",
+      const sorted = [...c.versions].sort((x, y) => x.version.localeCompare(y.version));
+      return paged(
+        req,
+        sorted,
+        (v) => versionItem(`${base}/certificates/${c.name}/${v.version}`, v),
+        (token, max) =>
+          `${base}/certificates/${c.name}/versions?api-version=${apiVersion}&$skiptoken=${token}&maxresults=${max}`,
       );
-      const sorted = [...c.versions].sort((a, b) => a.version.localeCompare(b.version));
-      const page = sorted.slice(skip, skip + Math.min(max, pageSize));
-      const next =
-        skip + page.length < sorted.length
-          ? Buffer.from(String(skip + page.length)).toString("base64url")
-          : undefined;
-      return {
-        status: 200,
-        body: {
-          value: page.map((v) => ({
-            id: `${base}/certificates/${c.name}/${v.version}`,
-            ...(completed(v) ? { x5t: x5t(v) } : {}),
-            attributes: certAttributes(v),
-            ...(Object.keys(v.tags).length ? { tags: v.tags } : {}),
-          })),
-          nextLink: next
-            ? `${base}/certificates/${c.name}/versions?api-version=${apiVersion}&$skiptoken=${next}&maxresults=${max}`
-            : null,
-        },
-      };
     }
     if ((seg.length === 1 || seg.length === 2) && extra === undefined) {
       const version = sub ?? "";
@@ -848,11 +916,15 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
         undefined,
         challenge,
       );
+    const throttled = throttle(req);
+    if (throttled) return throttled;
     const apiVersion = req.url.searchParams.get("api-version");
     if (!apiVersion) return badParameter("The api-version query parameter is required.");
     if (!API_VERSIONS.has(apiVersion))
       return badParameter(`The specified version (${apiVersion}) is not recognized.`);
     const [collection = "", ...seg] = req.path.replace(/^\/+/, "").split("/").map(decodeURIComponent);
+    if (collection === "certificates" && seg.length === 0 && req.method === "GET")
+      return listCertificates(req, base, apiVersion);
     const name = seg[0] ?? "";
     if (!NAME.test(name))
       return badParameter(`The name '${name}' is invalid: use 1-127 letters, digits and dashes.`);

@@ -67,6 +67,8 @@ export interface KongFakeOptions {
   version?: string;
   /** Hybrid mode: this node is a control plane with these data planes. */
   dataPlanes?: DataPlaneSpec[];
+  /** Added to every plugin write (PATCH/PUT), e.g. a remote control plane's database round trip. */
+  writeLatencyMs?: number;
 }
 
 export interface PluginInput {
@@ -435,6 +437,7 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
       }
       case "PATCH":
       case "PUT":
+        if (opts.writeLatencyMs) await new Promise((r) => setTimeout(r, opts.writeLatencyMs));
         return writePlugin(req.method, workspace, id, req);
       default:
         return METHOD_NOT_ALLOWED;

@@ -17,8 +17,8 @@ afterAll(async () => {
   await cs?.close();
 });
 
-// After the forced rotation's durable request is written (#7), after addKey (#9), before removeKey (#16).
-const SELECTED = new Set(["after#7", "after#9", "before#16"]);
+// After the forced rotation's durable request is written (#8), after addKey (#10), before removeKey (#18).
+const SELECTED = new Set(["after#8", "after#10", "before#18"]);
 
 it("converges after a SIGKILL right before or after a mutating call, with the invariants holding after every call", async () => {
   const r = await crashMatrix(cs, {
@@ -34,6 +34,8 @@ it("converges after a SIGKILL right before or after a mutating call, with the in
     "Key Vault tag verified",
     "Kong PATCH plugin",
     "Key Vault tag active",
+    // the run ends clean: the next due time (renewal) goes on the active generation (engine/schedule.ts)
+    "Key Vault tag active",
     // rotate --force: the request is recorded on the active generation before anything else
     "Key Vault tag active",
     "Key Vault create version",
@@ -45,8 +47,12 @@ it("converges after a SIGKILL right before or after a mutating call, with the in
     "Key Vault tag retiring",
     // the request is marked done on the generation that holds it (now retiring)
     "Key Vault tag retiring",
+    // next due: the old generation's retirement
+    "Key Vault tag active",
     "Graph removeKey",
     "Key Vault disable + tag retired",
+    // next due: the new generation's renewal
+    "Key Vault tag active",
   ]);
   expect(r.points.map((p) => `${p.stage}#${p.index}`).sort()).toEqual([...SELECTED].sort());
   for (const p of r.points) {

@@ -11,6 +11,9 @@ import { parseConfig } from "../../src/config/load.js";
 import { createRuntime, type Runtime } from "../../src/app/runtime.js";
 import { jsonLogger } from "../../src/log/logger.js";
 import { setFunctionsRuntime } from "../../src/functions/runtime.js";
+import { rotationPoisonHandler, rotationWorkHandler } from "../../src/functions/rotationQueue.js";
+import { POISON_QUEUE, WORK_QUEUE } from "../../src/app/fleet.js";
+import { startQueueHost, type QueueHost } from "../../stack/queue-host.js";
 
 export const CERT_NAME = `kong-${CREDENTIAL}`;
 
@@ -128,3 +131,50 @@ export function expectNoSecrets(stack: LocalStack, texts: string[]): void {
 
 /** App Service authentication's principal header, and running with it on: one implementation, in chaos/lib. */
 export { principal as clientPrincipal, withAppServiceAuth } from "../../chaos/lib/functions.js";
+
+/**
+ * The queue-triggered functions driven as the Functions host would (stack/queue-host.ts) against the
+ * stack's Azurite queues: the work queue with rotationWork, its poison queue with rotationPoison.
+ * Invocation log lines are collected in `lines`.
+ */
+export async function startQueueWorkers(
+  stack: LocalStack,
+  options: { maxDequeueCount?: number; batchSize?: number } = {},
+): Promise<{ work: QueueHost; poison: QueueHost; lines: string[]; stop(): Promise<void> }> {
+  const lines: string[] = [];
+  const invoke =
+    (name: string, handler: (m: unknown, c: InvocationContext) => Promise<void>) =>
+    async (message: unknown, meta: { id: string; dequeueCount: number }) => {
+      const context = new InvocationContext({
+        invocationId: meta.id,
+        functionName: name,
+        triggerMetadata: { dequeueCount: meta.dequeueCount },
+        logHandler: (_level, ...args) => lines.push(args.map(String).join(" ")),
+      });
+      await handler(message, context);
+    };
+  const common = {
+    connectionString: stack.env.AzureWebJobsStorage!,
+    maxPollingIntervalMs: 200,
+    ...(options.maxDequeueCount ? { maxDequeueCount: options.maxDequeueCount } : {}),
+    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+  };
+  const work = await startQueueHost({
+    ...common,
+    queueName: WORK_QUEUE,
+    handler: invoke("rotationWork", rotationWorkHandler),
+  });
+  const poison = await startQueueHost({
+    ...common,
+    queueName: POISON_QUEUE,
+    handler: invoke("rotationPoison", rotationPoisonHandler),
+  });
+  return {
+    work,
+    poison,
+    lines,
+    async stop() {
+      await Promise.all([work.stop(), poison.stop()]);
+    },
+  };
+}

@@ -237,8 +237,8 @@ describe("POST rotate: behaviour on the stack", () => {
       (r) =>
         r.status === 202 && rotateBody(r).steps.some((s) => s.action === "create" && s.status === "done"),
     );
-    const rotatedByTimer = timer.lines.includes(`${CREDENTIAL}: ok`);
-    expect(rotatedByHttp.length + (rotatedByTimer ? 1 : 0)).toBe(1);
+    // The timer only enqueues work (app/fleet.ts); the rotation itself is the HTTP winner's.
+    expect(rotatedByHttp.length).toBe(1);
     const busy = responses.filter((r) => r.status === 409);
     expect(busy.length).toBeGreaterThan(0);
     for (const r of busy) expect(errorOf(r).code).toBe("BUSY");
@@ -247,8 +247,7 @@ describe("POST rotate: behaviour on the stack", () => {
       expect(r.status).toBe(202);
       expect(rotateBody(r).outcome).toBe("noop");
     }
-    expect(timer.lines).toHaveLength(1);
-    expect(timer.lines[0]).toMatch(new RegExp(`^${CREDENTIAL}: (ok|noop|busy)`));
+    expect(timer.lines[0]).toMatch(/^[01] of 1 credential\(s\) enqueued \(1 Key Vault list call\(s\)\)$/);
 
     const x5t = versions()[0]!.x5t!;
     expect(ourKid()).toBe(x5t);

@@ -10,9 +10,21 @@ import { createBlobLeaseManager } from "../../src/adapters/lease/blob.js";
 import { rotationTimerHandler } from "../../src/functions/rotationTimer.js";
 import { syncCheckTimerHandler } from "../../src/functions/syncCheckTimer.js";
 import { setFunctionsRuntime } from "../../src/functions/runtime.js";
-import { CERT_NAME, expectNoSecrets, invocation, startHarness, timerInfo, type Harness } from "./harness.js";
+import { rotationWorkHandler } from "../../src/functions/rotationQueue.js";
+import { WORK_QUEUE, workMessage } from "../../src/app/fleet.js";
+import { QueueServiceClient } from "@azure/storage-queue";
+import {
+  CERT_NAME,
+  expectNoSecrets,
+  invocation,
+  startHarness,
+  startQueueWorkers,
+  timerInfo,
+  type Harness,
+} from "./harness.js";
 
 let h: Harness;
+let workers: Awaited<ReturnType<typeof startQueueWorkers>>;
 const contextLines: string[] = [];
 
 async function runTimer(
@@ -25,7 +37,12 @@ async function runTimer(
   contextLines.push(...lines);
   return lines;
 }
-const rotation = (isPastDue = false) => runTimer(rotationTimerHandler, "rotationTimer", isPastDue);
+/** A timer tick, then the queue-triggered work it enqueued, until the queue is empty. */
+const rotation = async (isPastDue = false) => {
+  const lines = await runTimer(rotationTimerHandler, "rotationTimer", isPastDue);
+  await workers.work.idle();
+  return lines;
+};
 const syncCheck = () => runTimer(syncCheckTimerHandler, "syncCheckTimer");
 
 const clientJwks = () =>
@@ -47,9 +64,11 @@ async function driftKong(): Promise<Record<string, string>> {
 
 beforeAll(async () => {
   h = await startHarness();
+  workers = await startQueueWorkers(h.stack);
 }, 60_000);
 
 afterAll(async () => {
+  await workers?.stop();
   await h?.close();
 });
 
@@ -72,7 +91,9 @@ describe("entry point", () => {
         "getCredential",
         "listCredentials",
         "rotateCredential",
+        "rotationPoison",
         "rotationTimer",
+        "rotationWork",
         "syncCheckTimer",
       ]);
     } finally {
@@ -82,8 +103,12 @@ describe("entry point", () => {
 });
 
 describe("rotationTimer", () => {
-  it("bootstraps the credential on its first run", async () => {
-    expect(await rotation()).toEqual([`${CREDENTIAL}: ok`]);
+  it("bootstraps the credential on its first run: the tick enqueues it, the queue function rotates it", async () => {
+    expect(await rotation()).toEqual([
+      "1 of 1 credential(s) enqueued (1 Key Vault list call(s))",
+      `${CREDENTIAL}: no certificate yet (bootstrap)`,
+    ]);
+    expect(workers.lines.at(-1)).toBe(`${CREDENTIAL}: ok`);
     const versions = h.stack.keyVault.versions(CERT_NAME);
     expect(versions).toHaveLength(1);
     const x5t = versions[0]!.x5t!;
@@ -92,17 +117,24 @@ describe("rotationTimer", () => {
     expect(await h.stack.kong.probe(h.stack.pluginId, APP_CLIENT_ID)).toMatchObject({ ok: true, kid: x5t });
     expect(h.events("RotationRequested").at(-1)).toMatchObject({
       credential: CREDENTIAL,
-      trigger: "timer",
-      reason: "schedule",
+      trigger: "queue",
+      reason: "no certificate yet (bootstrap)",
     });
   });
 
-  it("then finds nothing to do, and changes nothing", async () => {
+  it("then finds nothing to do from one certificate listing: no message, no other call", async () => {
     const before = h.mutations();
-    expect(await rotation(true)).toEqual([`${CREDENTIAL}: noop`]);
+    const idle = {
+      kv: h.stack.keyVault.requests.length,
+      graph: h.stack.entra.graph.requests.length,
+      kong: h.stack.kong.requests.length,
+    };
+    expect(await rotation(true)).toEqual(["0 of 1 credential(s) enqueued (1 Key Vault list call(s))"]);
+    expect(h.stack.keyVault.requests.length - idle.kv).toBeLessThanOrEqual(2); // 401 challenge + list
+    expect(h.stack.entra.graph.requests.length).toBe(idle.graph);
+    expect(h.stack.kong.requests.length).toBe(idle.kong);
     expect(h.mutations()).toBe(before);
     expect(h.stack.keyVault.versions(CERT_NAME)).toHaveLength(1);
-    expect(h.events("RotationRequested").at(-1)).toMatchObject({ reason: "schedule (past due)" });
   });
 
   it("reports busy, and changes nothing, while another writer holds the lease", async () => {
@@ -113,11 +145,17 @@ describe("rotationTimer", () => {
     expect(lease).toBeDefined();
     const before = h.mutations();
     try {
-      const [line] = await rotation();
-      expect(line).toMatch(new RegExp(`^${CREDENTIAL}: busy`));
+      // A message for the credential (a duplicate or a redelivery) finds it busy and looks again later.
+      const { context, lines } = invocation("rotationWork");
+      await rotationWorkHandler(workMessage(CREDENTIAL, "test", new Date()), context);
+      expect(lines[0]).toMatch(new RegExp(`^${CREDENTIAL}: busy; looked at again at `));
       expect(await syncCheck()).toEqual([`${CREDENTIAL}: busy`]);
     } finally {
       await lease!.release();
+      // The busy message re-enqueued itself 30 s out; a later run of the credential would find nothing.
+      await QueueServiceClient.fromConnectionString(h.stack.env.AzureWebJobsStorage!)
+        .getQueueClient(WORK_QUEUE)
+        .clearMessages();
     }
     expect(h.mutations()).toBe(before);
   });

@@ -66,11 +66,6 @@ const EXCEPTIONS: Record<string, Exception> = {
     where: ["local"],
     why: "read by Node.js at startup: the local stack's CA, or a private authority / Kong CA (docs/permissions.md explains adding it in Azure)",
   },
-  AzureWebJobsStorage__queueServiceUri: {
-    kind: "host-only",
-    where: ["infra"],
-    why: "host storage with an identity (queues)",
-  },
   AzureWebJobsStorage__tableServiceUri: {
     kind: "host-only",
     where: ["infra"],

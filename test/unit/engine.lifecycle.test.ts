@@ -226,6 +226,7 @@ describe("activation guards", () => {
       ports: w.ports,
       snapshot,
       tags: new TagBook(w.store, w.cred.certificateName),
+      waitBudgetMs: Number.POSITIVE_INFINITY,
       progress: () => {},
     };
     await expect(

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { awaitConsecutiveSuccesses, type ProbeResult } from "../../src/engine/propagation.js";
+import {
+  awaitConsecutiveSuccesses,
+  continueConsecutive,
+  type ProbeResult,
+} from "../../src/engine/propagation.js";
 import { FakeClock } from "../support/fake-clock.js";
 
 const script = (answers: boolean[]) => {
@@ -14,7 +18,7 @@ describe("awaitConsecutiveSuccesses", () => {
     const clock = new FakeClock();
     const start = clock.now().getTime();
     const out = await awaitConsecutiveSuccesses(script([true, true, false, true, true, true]), policy, clock);
-    expect(out).toEqual({ result: "ok", attempts: 6, lastFailure: "AADSTS700027" });
+    expect(out).toMatchObject({ result: "ok", attempts: 6, lastFailure: "AADSTS700027" });
     expect(clock.now().getTime() - start).toBe(5 * 5_000);
   });
 
@@ -34,6 +38,29 @@ describe("awaitConsecutiveSuccesses", () => {
       signal: ac.signal,
       onAttempt: (n) => n === 2 && ac.abort(),
     });
-    expect(out).toEqual({ result: "aborted", attempts: 2 });
+    expect(out).toMatchObject({ result: "aborted", attempts: 2 });
+  });
+
+  it("resumes from a saved streak: a budget ends the call with the next probe's time, not a sleep", async () => {
+    const clock = new FakeClock();
+    const start = clock.now().getTime();
+    const probe = script([false, true, true, true]);
+    const first = await continueConsecutive(probe, policy, clock, undefined, { budgetMs: 6_000 });
+    expect(first).toMatchObject({ result: "wait", attempts: 2, state: { streak: 1 } });
+    expect(first.nextAt?.getTime()).toBe(start + 10_000);
+    expect(clock.now().getTime() - start).toBe(5_000);
+    // A later run (here: 2 s after the probe was due) continues the same streak and timeout.
+    clock.advance(7_000);
+    const second = await continueConsecutive(probe, policy, clock, first.state, { budgetMs: 6_000 });
+    expect(second).toMatchObject({ result: "ok", attempts: 4, state: { streak: 3 } });
+  });
+
+  it("counts the timeout from the first probe of the first run", async () => {
+    const clock = new FakeClock();
+    const first = await continueConsecutive(script([]), policy, clock, undefined, { budgetMs: 0 });
+    expect(first.result).toBe("wait");
+    clock.advance(61_000);
+    const later = await continueConsecutive(script([true]), policy, clock, first.state, { budgetMs: 5_000 });
+    expect(later).toMatchObject({ result: "timeout", attempts: 1 });
   });
 });

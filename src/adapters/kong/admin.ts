@@ -12,7 +12,11 @@
  * - confirm(): a traditional node serves what its database holds, so the read-back confirms. A hybrid
  *   control plane (`dataPlanes.confirm`: `always`, or `auto` with `GET /` configuration.role =
  *   control_plane) is confirmed on its data planes through `GET /clustering/data-planes` (./hybrid.ts).
+ * - With a `pluginLock`, each plugin write is done as the plugin's only writer: the plugin is read again
+ *   under the lock, our entry placed into that fresh array, written and read back. Credentials whose
+ *   clients share a plugin therefore never overwrite each other's entries (adapters/lease/plugin-lock.ts).
  */
+import { createHash } from "node:crypto";
 import type { Dispatcher } from "undici";
 import type { Clock } from "../../clock.js";
 import type { KongTargetConfig } from "../../config/load.js";
@@ -29,6 +33,7 @@ import type {
   KongTarget,
 } from "../../ports.js";
 import { baselineOf, judgeDataPlanes, liveRows, parseDataPlanes, type DataPlaneRow } from "./hybrid.js";
+import type { PluginLock } from "../lease/plugin-lock.js";
 import { KongClient } from "./client.js";
 import {
   clientSlot,
@@ -54,7 +59,18 @@ export interface KongTargetOptions {
   dispatcher?: Dispatcher;
   /** Page size for tag lookups (Kong's default is 100, its maximum 1000). */
   pageSize?: number;
+  /** Serialises writes per plugin across credentials (and processes, when lease-backed). */
+  pluginLock?: PluginLock;
+  /**
+   * Shared by every credential's targets during one sync tick: a plugin (and the node's `GET /`) read
+   * once answers every credential that inspects it. Only inspection reads go through it; writes and
+   * read-backs always read fresh.
+   */
+  reads?: KongReadCache;
 }
+
+/** Admin API GET answers by `${adminUrl}|${token}|${path}` (the token decides what the caller may see). */
+export type KongReadCache = Map<string, Promise<unknown>>;
 
 const MAX_PAGES = 1000;
 /** Default for dataPlanes.maxLag: four ping intervals. */
@@ -85,8 +101,22 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
 
   const load = async (id: string): Promise<OidcPlugin> =>
     parsePlugin(await client.get(pluginPath(id)), t.name, `GET ${pluginPath(id)}`);
+  const readerKey = createHash("sha256")
+    .update(opts.adminToken ?? "")
+    .digest("hex")
+    .slice(0, 16);
+  /** An inspection read: answered from the tick's cache when there is one. */
+  const inspectGet = (path: string): Promise<unknown> => {
+    if (!opts.reads) return client.get(path);
+    const key = `${t.adminUrl}|${readerKey}|${path}`;
+    let hit = opts.reads.get(key);
+    if (!hit) opts.reads.set(key, (hit = client.get(path)));
+    return hit;
+  };
+  const inspectLoad = async (id: string): Promise<OidcPlugin> =>
+    parsePlugin(await inspectGet(pluginPath(id)), t.name, `GET ${pluginPath(id)}`);
 
-  const byTags = async (tags: string[]): Promise<OidcPlugin[]> => {
+  const byTags = async (tags: string[], get: (path: string) => Promise<unknown>): Promise<OidcPlugin[]> => {
     // The config schema applies the same rule, so configured tags never fail here.
     const problem = kongTagsProblem(tags);
     if (problem)
@@ -102,7 +132,7 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
       const query = new URLSearchParams({ tags: tags.join(","), size: String(pageSize) });
       if (offset) query.set("offset", offset);
       const where = `GET ${prefix}plugins?${query.toString()}`;
-      const body = await client.get(`${prefix}plugins?${query.toString()}`);
+      const body = await get(`${prefix}plugins?${query.toString()}`);
       if (!isRecord(body) || !Array.isArray(body.data))
         throw new RotatorError(
           "KONG_BAD_RESPONSE",
@@ -128,10 +158,12 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
     );
   };
 
-  const resolve = async (): Promise<OidcPlugin[]> => {
+  /** The target's plugins; `fresh` bypasses the tick's read cache (before a write). */
+  const resolve = async (fresh = false): Promise<OidcPlugin[]> => {
     let plugins: OidcPlugin[];
-    if (t.pluginId) plugins = [await load(t.pluginId)];
-    else if (t.pluginTags?.length) plugins = await byTags(t.pluginTags);
+    if (t.pluginId) plugins = [await (fresh ? load : inspectLoad)(t.pluginId)];
+    else if (t.pluginTags?.length)
+      plugins = await byTags(t.pluginTags, fresh ? (path) => client.get(path) : inspectGet);
     else
       throw new RotatorError(
         "CONFIG_INVALID",
@@ -169,7 +201,7 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
 
   /** `GET /` node information (https://developer.konghq.com/api/gateway/admin-ee/, "Information"). */
   const nodeInfo = async (): Promise<KongNodeInfo> => {
-    const body = await client.get("");
+    const body = await inspectGet("");
     const configuration = isRecord(body) && isRecord(body.configuration) ? body.configuration : {};
     const info: KongNodeInfo = {};
     const version = isRecord(body) ? str(body.version) : undefined;
@@ -260,7 +292,7 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
     },
 
     async apply(jwk) {
-      const plugins = await resolve();
+      const plugins = await resolve(true);
       const plans = plugins.map((plugin) => ({
         plugin,
         ...planJwkWrite(plugin, opts.clientId, t.name, jwk),
@@ -272,10 +304,29 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
           views.push(toView(plugin, slot.index, t.workspace));
           continue;
         }
-        await client.patch(pluginPath(plugin.id), { config: { client_jwk: write } });
-        wrote = true;
-        views.push(await readBack(plugin, slot, jwk));
+        if (!opts.pluginLock) {
+          await client.patch(pluginPath(plugin.id), { config: { client_jwk: write } });
+          wrote = true;
+          views.push(await readBack(plugin, slot, jwk));
+          continue;
+        }
+        const key = `${t.adminUrl}|${t.workspace ?? ""}|${plugin.id}`;
+        views.push(
+          await opts.pluginLock.run(key, async () => {
+            // Fresh under the lock: another credential may have written its own entry since our read.
+            const fresh = await load(plugin.id);
+            const again = planJwkWrite(fresh, opts.clientId, t.name, jwk);
+            if (!again.write) return toView(fresh, again.slot.index, t.workspace);
+            await client.patch(pluginPath(fresh.id), { config: { client_jwk: again.write } });
+            wrote = true;
+            return readBack(fresh, again.slot, jwk);
+          }),
+        );
       }
+      // What this tick read before the write is stale now: later inspections read again.
+      if (wrote && opts.reads)
+        for (const key of [...opts.reads.keys()])
+          if (key.startsWith(`${t.adminUrl}|${readerKey}|`)) opts.reads.delete(key);
       return { plugins: views, wrote };
     },
   };

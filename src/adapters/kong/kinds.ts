@@ -6,7 +6,8 @@
 import type { Clock } from "../../clock.js";
 import type { KongTargetSpec, SecretRef } from "../../config/load.js";
 import type { KongTarget } from "../../ports.js";
-import { createKongTarget, DEFAULT_MAX_LAG_MS } from "./admin.js";
+import type { PluginLock } from "../lease/plugin-lock.js";
+import { createKongTarget, DEFAULT_MAX_LAG_MS, type KongReadCache } from "./admin.js";
 import { createDblessTarget } from "./dbless.js";
 import { createKonnectTarget } from "./konnect.js";
 import { createKubernetesTarget } from "./kubernetes-port.js";
@@ -16,6 +17,10 @@ export interface KindOptions {
   clientId: string;
   clock: Clock;
   secret(target: string, ref: SecretRef | undefined, what: string): Promise<string | undefined>;
+  /** One writer per plugin for Admin API targets (adapters/lease/plugin-lock.ts). */
+  pluginLock?: PluginLock;
+  /** One sync tick's read cache for Admin API targets (adapters/kong/admin.ts). */
+  reads?: KongReadCache;
 }
 
 export async function createTargetOfKind(o: KindOptions): Promise<KongTarget> {
@@ -40,6 +45,8 @@ export async function createTargetOfKind(o: KindOptions): Promise<KongTarget> {
     clientId: o.clientId,
     clock: o.clock,
     ...(adminToken ? { adminToken } : {}),
+    ...(o.pluginLock ? { pluginLock: o.pluginLock } : {}),
+    ...(o.reads ? { reads: o.reads } : {}),
   });
 }
 

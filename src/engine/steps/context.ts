@@ -16,15 +16,32 @@ export interface StepContext {
   snapshot: Snapshot;
   tags: TagBook;
   signal?: AbortSignal;
+  /**
+   * How long the step may poll in this run before it hands back a `wait` (docs/engine.md, "Waits").
+   * Infinity: wait in-run as long as the policy allows (the run then never ends `waiting`).
+   */
+  waitBudgetMs: number;
   /** Intermediate progress of the running step (verify attempts, per-target applies). */
   progress(detail: string): void;
 }
 
-/** What a step reports back; `version`/`x5t` only when the step made a new generation. */
+/**
+ * What a step reports back; `version`/`x5t` only when the step made a new generation. `wait`: the step
+ * is not finished and must not be retried before `until` (a Key Vault creation still pending, a
+ * verification streak in progress). Its progress is already persisted in tags, so `reconcile` ends the
+ * run as `waiting` with `nextRunAt = until`, and whoever runs it again then (a queue message with a
+ * visibility delay, the CLI's loop) continues where it stopped.
+ */
 export interface StepOutcome {
   detail: string;
   version?: string;
   x5t?: string;
+  wait?: StepWait;
+}
+
+export interface StepWait {
+  until: Date;
+  reason: string;
 }
 
 export class TagBook {

@@ -1,13 +1,24 @@
 /**
  * verify: prove the new key at the token endpoint with client assertions signed by it (inside Key
- * Vault), requiring policy.verifyConsecutive consecutive acceptances within policy.verifyTimeout. On
- * timeout the generation stays `published` and the run is reported stuck; the next run verifies again.
+ * Vault), requiring policy.verifyConsecutive consecutive acceptances within policy.verifyTimeout.
+ *
+ * Resumable: the streak, the attempt count and the first/latest probe times live in the generation's
+ * `rotator-verify` tag. A run polls for at most `ctx.waitBudgetMs`, saves the streak and returns a
+ * `wait` until the next probe is due; the next run continues the same streak and the same timeout. On
+ * timeout the saved streak is cleared, the generation stays `published` and the run is reported stuck;
+ * the next run verifies again from scratch.
  */
 import { toRotatorError } from "../../errors.js";
 import { runAborted, verifyTimeout } from "../errors.js";
 import type { PlannedAction } from "../plan.js";
-import { awaitConsecutiveSuccesses, type ProbeResult } from "../propagation.js";
-import { phaseTags, TAG_VERIFIED_AT } from "../tags.js";
+import { continueConsecutive, type ProbeResult } from "../propagation.js";
+import {
+  formatVerifyProgress,
+  parseVerifyProgress,
+  phaseTags,
+  TAG_VERIFIED_AT,
+  TAG_VERIFY,
+} from "../tags.js";
 import { generation, signerFor, type StepContext, type StepOutcome } from "./context.js";
 
 export async function verifyGeneration(
@@ -28,11 +39,14 @@ export async function verifyGeneration(
       return { ok: false, code: toRotatorError(e).code };
     }
   };
-  const out = await awaitConsecutiveSuccesses(
+  const saved = parseVerifyProgress(ctx.tags.current(g)[TAG_VERIFY]);
+  const out = await continueConsecutive(
     probe,
     { intervalMs: p.verifyInterval, consecutive: p.verifyConsecutive, timeoutMs: p.verifyTimeout },
     clock,
+    saved,
     {
+      budgetMs: ctx.waitBudgetMs,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       onAttempt: (n, ok, streak) =>
         ctx.progress(
@@ -40,9 +54,17 @@ export async function verifyGeneration(
         ),
     },
   );
+  // Aborted: the lease may be lost, so nothing more is written; the streak of this run is lost (time only).
   if (out.result === "aborted") throw runAborted();
-  if (out.result === "timeout")
+  if (out.result === "timeout") {
+    await ctx.tags.write(g, { [TAG_VERIFY]: undefined });
     throw verifyTimeout(g.x5t ?? g.version, clientId, p.verifyTimeout, p.verifyConsecutive, out.lastFailure);
+  }
+  if (out.result === "wait") {
+    await ctx.tags.write(g, { [TAG_VERIFY]: formatVerifyProgress(out.state) });
+    const reason = `verification: ${out.state.streak}/${p.verifyConsecutive} accepted in a row after ${out.attempts} attempt(s)`;
+    return { detail: reason, wait: { until: out.nextAt ?? clock.now(), reason } };
+  }
   await ctx.tags.write(g, phaseTags("verified", { [TAG_VERIFIED_AT]: clock.now().toISOString() }));
   return { detail: `accepted ${p.verifyConsecutive} times in a row after ${out.attempts} attempt(s)` };
 }

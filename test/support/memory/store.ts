@@ -1,7 +1,9 @@
 /**
  * In-memory CertificateStore with Key Vault's semantics as the engine relies on them:
  * - certificate creation is an operation that continues server-side; a version without an x509
- *   thumbprint is visible until it completes (here: when awaitPendingCreate is called);
+ *   thumbprint is visible until it completes (here: when awaitPendingCreate is called, and no sooner
+ *   than `createLatencyMs` after the create on the fake clock; a caller's `maxWaitMs` shorter than what
+ *   is left answers KV_CREATE_PENDING, as the Key Vault adapter does);
  * - `updateCertificateProperties` replaces the tag map when tags are given and leaves it otherwise;
  *   at most 15 tags, names ≤ 512 and values ≤ 256 characters
  *   (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates);
@@ -62,6 +64,8 @@ function addMonths(d: Date, months: number): Date {
 export class MemoryCertificateStore implements CertificateStore {
   private readonly certs = new Map<string, StoredVersion[]>();
   private seq = 0;
+  /** How long Key Vault takes to issue a certificate (fake clock). */
+  createLatencyMs = 0;
 
   constructor(
     private readonly calls: Calls,
@@ -72,6 +76,7 @@ export class MemoryCertificateStore implements CertificateStore {
     name: string,
     policy: CertificatePolicyInput,
     tags: Record<string, string>,
+    wait: { maxWaitMs?: number } = {},
   ): Promise<CertificateVersion> {
     const v = await this.calls.run("store.createVersion", true, () => {
       checkTags(tags);
@@ -86,17 +91,32 @@ export class MemoryCertificateStore implements CertificateStore {
       this.certs.set(name, [...(this.certs.get(name) ?? []), created]);
       return created;
     });
-    await this.complete(v);
+    await this.untilIssued(v, wait.maxWaitMs);
     return view(v);
   }
 
-  awaitPendingCreate(name: string): Promise<CertificateVersion | undefined> {
+  awaitPendingCreate(
+    name: string,
+    wait: { maxWaitMs?: number } = {},
+  ): Promise<CertificateVersion | undefined> {
     return this.calls.run("store.awaitPendingCreate", false, async () => {
       const pending = (this.certs.get(name) ?? []).find((v) => !v.cert);
       if (!pending) return undefined;
-      await this.complete(pending);
+      await this.untilIssued(pending, wait.maxWaitMs);
       return view(pending);
     });
+  }
+
+  private async untilIssued(v: StoredVersion, maxWaitMs = Number.POSITIVE_INFINITY): Promise<void> {
+    const left = v.createdOn.getTime() + this.createLatencyMs - this.clock.now().getTime();
+    if (left > maxWaitMs) {
+      await this.clock.sleep(maxWaitMs);
+      throw new RotatorError("KV_CREATE_PENDING", "creation still in progress", "Continue later.", {
+        retryable: true,
+      });
+    }
+    if (left > 0) await this.clock.sleep(left);
+    await this.complete(v);
   }
 
   listVersions(name: string): Promise<CertificateVersion[]> {

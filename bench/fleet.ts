@@ -1,0 +1,249 @@
+/**
+ * `npm run bench [-- --credentials N --workers W --batch B]`: the fleet benchmark on the local stack
+ * (docs/performance.md, "Fleet"). Not a test: it measures and prints.
+ *
+ * Set-up: N credentials (default 1,000) with 2 Kong targets each (one plugin per target); injected
+ * latencies: Key Vault create 3 s, Entra propagation 5 s, Kong plugin write 200 ms; the Key Vault and
+ * Graph fakes enforce their documented rate limits (429 + Retry-After); the product's default
+ * verification policy (5 s apart, 5 in a row). W worker processes (default 2) each run the real
+ * queue-triggered handlers as one Function instance would (bench/worker.ts); the product's per-process
+ * limits are set to the documented values divided by W (`limits:` in the config).
+ *
+ * Phases, in one run:
+ * 1. P4: one credential alone, timer tick to active; minus the injected latency and the confirmation
+ *    window, what is left is the product's own overhead.
+ * 2. P1: one timer tick for the other N-1; wall time until all are active, against the bound
+ *    max over limited resources (work / rate) + one rotation (phase 1's time), work counted at the fakes.
+ * 3. P2: an idle rotation tick and an idle sync tick, external calls per credential.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { parseConfig } from "../src/config/load.js";
+import { createRuntime, type Runtime } from "../src/app/runtime.js";
+import { enqueueDue } from "../src/app/fleet.js";
+import { syncCheck } from "../src/app/service.js";
+import { DOCUMENTED_LIMITS } from "../src/limits.js";
+import { silentLogger } from "../src/log/logger.js";
+import { startLocalStack } from "../stack/stack.js";
+import { seedFleet } from "../stack/fleet.js";
+
+const { values } = parseArgs({
+  options: {
+    credentials: { type: "string", default: "1000" },
+    workers: { type: "string", default: "2" },
+    batch: { type: "string", default: "16" },
+  },
+});
+const N = Number(values.credentials);
+const W = Number(values.workers);
+const BATCH = Number(values.batch);
+if (!(N >= 2 && W >= 1 && BATCH >= 1)) throw new Error("--credentials ≥ 2, --workers ≥ 1, --batch ≥ 1");
+
+const CREATE_MS = 3_000;
+const PROPAGATION_MS = 5_000;
+const KONG_WRITE_MS = 200;
+const TARGETS = 2;
+const VERIFY_INTERVAL_S = 5;
+const VERIFY_CONSECUTIVE = 5;
+
+const log = (s: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const stack = await startLocalStack({
+  createDelayMs: CREATE_MS,
+  propagationDelayMs: PROPAGATION_MS,
+  kongWriteLatencyMs: KONG_WRITE_MS,
+  rateLimits: true,
+  policy: {
+    verifyInterval: `PT${VERIFY_INTERVAL_S}S`,
+    verifyConsecutive: VERIFY_CONSECUTIVE,
+    verifyTimeout: "PT10M",
+  },
+});
+const workers: ChildProcess[] = [];
+let stopping = false;
+try {
+  log(`seeding ${N} credentials × ${TARGETS} Kong targets`);
+  const fleet = seedFleet(stack, { credentials: N, targetsPerCredential: TARGETS });
+  const doc = {
+    ...stack.config,
+    credentials: fleet.credentials,
+    limits: { keyVaultCreates: Math.floor(DOCUMENTED_LIMITS.keyVaultCreates.requests / W) },
+  };
+  const dir = resolve(".local/bench");
+  mkdirSync(dir, { recursive: true });
+  const configPath = resolve(dir, "config.json");
+  writeFileSync(configPath, JSON.stringify(doc));
+  const runtime = (credentials: unknown[]): Runtime =>
+    createRuntime({ config: parseConfig({ ...doc, credentials }), env: stack.env, logger: silentLogger });
+  const all = runtime(fleet.credentials);
+
+  const ready = new Set<number>();
+  const stats = new Map<
+    number,
+    { peakRss: number; processed: number; failed: number; poisoned: number; peakInFlight: number }
+  >();
+  for (let i = 0; i < W; i++) {
+    const child = fork(resolve("bench/worker.ts"), [], {
+      execArgv: ["--import", "tsx"],
+      env: { ...process.env, ...stack.env, ROTATOR_CONFIG: configPath, BENCH_BATCH_SIZE: String(BATCH) },
+      // The workers' JSON logs, for reading a run afterwards.
+      stdio: ["ignore", "ignore", openSync(resolve(dir, `worker-${i}.log`), "w"), "ipc"],
+    });
+    child.on("message", (m) => (m === "ready" ? ready.add(i) : stats.set(i, m as never)));
+    child.on("exit", (code) => {
+      if (code !== 0 && !stopping) {
+        console.error(`worker ${i} exited with ${code}`);
+        process.exit(1);
+      }
+    });
+    workers.push(child);
+  }
+
+  // Like instances that are already running: the first message must not wait for a worker to boot.
+  while (ready.size < W) await sleep(100);
+  log(`${W} worker(s) ready`);
+
+  const phaseOf = (name: string) => stack.keyVault.versions(`kong-${name}`)[0]?.tags["rotator-phase"];
+  const activatedAt = (name: string) =>
+    Date.parse(stack.keyVault.versions(`kong-${name}`)[0]?.tags["rotator-activatedAt"] ?? "");
+  async function untilActive(names: string[], since: number, limitMs: number): Promise<void> {
+    let last = 0;
+    for (;;) {
+      const phases = names.map(phaseOf);
+      const active = phases.filter((p) => p === "active").length;
+      if (active === names.length) return;
+      if (Date.now() - last > 10_000) {
+        last = Date.now();
+        const inFlight = phases.filter(
+          (p) => p === "pending" || p === "published" || p === "verified",
+        ).length;
+        const notStarted = phases.filter((p) => p === undefined).length;
+        const failed = [...stats.values()].reduce((a, s) => a + s.failed, 0);
+        log(
+          `${Math.round((Date.now() - since) / 1000)} s: done ${active}, in flight ${inFlight}, not started ${notStarted}, failed attempts ${failed}`,
+        );
+      }
+      if (Date.now() - since > limitMs) throw new Error(`not converged after ${limitMs} ms`);
+      await sleep(250);
+    }
+  }
+
+  // --- P4: one rotation alone ----------------------------------------------------------------------------
+  const [first, ...rest] = fleet.members;
+  const one = runtime([fleet.credentials[0]]);
+  const t0 = Date.now();
+  await enqueueDue(one, one.queue!);
+  await untilActive([first!.name], t0, 120_000);
+  const oneMs = activatedAt(first!.name) - t0;
+  const windowMs = (VERIFY_CONSECUTIVE - 1) * VERIFY_INTERVAL_S * 1000;
+  const injectedMs = CREATE_MS + PROPAGATION_MS + TARGETS * KONG_WRITE_MS;
+  const p4 = oneMs - injectedMs - windowMs;
+  log(`one rotation: ${(oneMs / 1000).toFixed(1)} s`);
+
+  // --- P1: the fleet ---------------------------------------------------------------------------------------
+  const kvBefore = stack.keyVault.requests.length;
+  const graphBefore = stack.entra.graph.requests.length;
+  const kongBefore = stack.kong.requests.length;
+  const t1 = Date.now();
+  const tick = await enqueueDue(all, all.queue!);
+  log(`tick: ${tick.enqueued} enqueued, ${tick.listCalls} Key Vault list call(s)`);
+  const names = rest.map((m) => m.name);
+  await untilActive(names, t1, 60 * 60_000);
+  const wallMs = Math.max(...names.map(activatedAt)) - t1;
+  const kv = stack.keyVault.requests.slice(kvBefore);
+  const graph = stack.entra.graph.requests.slice(graphBefore);
+  const kong = stack.kong.requests.slice(kongBefore);
+  const kvCreates = kv.filter(
+    (r) => r.method === "POST" && /\/create(\?|$)/.test(r.path) && r.status === 202,
+  ).length;
+  const kvOther = kv.filter((r) => r.status !== 429 && r.status !== 401).length - kvCreates;
+  const graphWrites = graph.filter((r) => r.method !== "GET" && r.status !== 429 && r.status !== 401).length;
+  const perPlugin = new Map<string, number>();
+  for (const r of kong) if (r.method === "PATCH") perPlugin.set(r.path, (perPlugin.get(r.path) ?? 0) + 1);
+  const kongMax = Math.max(0, ...perPlugin.values());
+  const rate = (l: { requests: number; perMs: number }) => l.requests / (l.perMs / 1000);
+  const resources = [
+    { name: "Key Vault RSA creates", work: kvCreates, rate: rate(DOCUMENTED_LIMITS.keyVaultCreates) },
+    { name: "Key Vault other ops", work: kvOther, rate: rate(DOCUMENTED_LIMITS.keyVaultOther) },
+    { name: "Graph writes (per app)", work: graphWrites, rate: rate(DOCUMENTED_LIMITS.graphWritesPerApp) },
+    { name: "Kong writes (busiest plugin)", work: kongMax, rate: 1000 / KONG_WRITE_MS },
+  ].map((r) => ({ ...r, seconds: r.work / r.rate }));
+  const binding = resources.reduce((a, b) => (b.seconds > a.seconds ? b : a));
+  const boundMs = binding.seconds * 1000 + oneMs;
+  const throttled = {
+    kv: kv.filter((r) => r.status === 429).length,
+    graph: graph.filter((r) => r.status === 429).length,
+  };
+
+  // --- P2: idle ticks ---------------------------------------------------------------------------------------
+  const count = () => ({
+    kv: stack.keyVault.requests.length,
+    graph: stack.entra.graph.requests.length,
+    kong: stack.kong.requests.length,
+  });
+  const idle0 = count();
+  const idleTick = await enqueueDue(all, all.queue!);
+  const idle1 = count();
+  await syncCheck(all);
+  const idle2 = count();
+  const per = (a: number, b: number) => ((b - a) / N).toFixed(3);
+
+  stopping = true;
+  for (const w of workers) w.send("stop");
+  await sleep(1_500);
+  const peakRss = Math.max(...[...stats.values()].map((s) => s.peakRss));
+  const peakInFlight = Math.max(...[...stats.values()].map((s) => s.peakInFlight));
+  const poisoned = [...stats.values()].reduce((a, s) => a + s.poisoned, 0);
+
+  const rows: [string, string][] = [
+    [
+      "credentials × Kong targets",
+      `${N} × ${TARGETS} (${W} worker process(es), batchSize ${BATCH}, peak ${peakInFlight} in flight per worker)`,
+    ],
+    [
+      "injected latency",
+      `KV create ${CREATE_MS / 1000} s, Entra propagation ${PROPAGATION_MS / 1000} s, Kong write ${KONG_WRITE_MS} ms`,
+    ],
+    [
+      "verification policy",
+      `${VERIFY_CONSECUTIVE} in a row, ${VERIFY_INTERVAL_S} s apart (confirmation window ${(windowMs / 1000).toFixed(0)} s)`,
+    ],
+    ...resources.map((r): [string, string] => [
+      `  work ÷ rate: ${r.name}`,
+      `${r.work} ÷ ${r.rate}/s = ${r.seconds.toFixed(1)} s`,
+    ]),
+    [
+      "P1 bound",
+      `${binding.name} ${binding.seconds.toFixed(1)} s + one rotation ${(oneMs / 1000).toFixed(1)} s = ${(boundMs / 1000).toFixed(1)} s`,
+    ],
+    ["P1 fleet wall time", `${(wallMs / 1000).toFixed(1)} s for ${names.length} credentials`],
+    ["P1 ratio (goal ≤ 1.2, must ≤ 1.5)", `${(wallMs / boundMs).toFixed(2)}×`],
+    [
+      "  429s answered (backstop)",
+      `Key Vault ${throttled.kv}, Graph ${throttled.graph}; poisoned messages ${poisoned}`,
+    ],
+    [
+      "P2 idle rotation tick, calls per credential",
+      `KV ${per(idle0.kv, idle1.kv)} (${idleTick.listCalls} list call(s), ${idleTick.enqueued} enqueued), Graph ${per(idle0.graph, idle1.graph)}, Kong ${per(idle0.kong, idle1.kong)}`,
+    ],
+    [
+      "P2 idle sync tick, calls per credential",
+      `KV ${per(idle1.kv, idle2.kv)}, Graph ${per(idle1.graph, idle2.graph)}, Kong ${per(idle1.kong, idle2.kong)}`,
+    ],
+    [
+      "P4 one rotation",
+      `${(oneMs / 1000).toFixed(1)} s − injected ${(injectedMs / 1000).toFixed(1)} s − window ${(windowMs / 1000).toFixed(0)} s = ${(p4 / 1000).toFixed(1)} s beyond (goal ≤ 3 s)`,
+    ],
+    ["worker peak memory (RSS)", `${(peakRss / 2 ** 20).toFixed(0)} MiB`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  console.log(`\n| ${"measure".padEnd(width)} | value |\n|${"-".repeat(width + 2)}|-------|`);
+  for (const [k, v] of rows) console.log(`| ${k.padEnd(width)} | ${v} |`);
+} finally {
+  stopping = true;
+  for (const w of workers) if (w.exitCode === null) w.kill();
+  await stack.close();
+}

@@ -1,0 +1,60 @@
+/**
+ * One benchmark worker = one Function App instance: the real queue-triggered handlers, driven against
+ * Azurite by stack/queue-host.ts exactly as the Functions host's queue trigger would (batchSize,
+ * newBatchThreshold, polling back-off, maxDequeueCount, poison queue). Configuration and identity come
+ * from the environment (ROTATOR_CONFIG, AzureWebJobsStorage, AZURE_*), as in Azure. Reports its peak
+ * memory and counters to the parent over IPC.
+ */
+import azureFunctions from "@azure/functions";
+import { POISON_QUEUE, WORK_QUEUE } from "../src/app/fleet.js";
+import { rotationPoisonHandler, rotationWorkHandler } from "../src/functions/rotationQueue.js";
+import { startQueueHost } from "../stack/queue-host.js";
+
+// The package is CommonJS; under tsx only its default export carries the classes (as in stack/demo.ts).
+const { InvocationContext } = azureFunctions;
+const batchSize = Number(process.env.BENCH_BATCH_SIZE ?? "16");
+const context = (name: string, dequeueCount = 1) =>
+  new InvocationContext({
+    functionName: name,
+    invocationId: `bench-${process.pid}-${Date.now()}`,
+    triggerMetadata: { dequeueCount },
+    logHandler: () => undefined,
+  });
+const common = {
+  connectionString: process.env.AzureWebJobsStorage ?? "",
+  batchSize,
+  // host.json extensions.queues.maxPollingInterval
+  maxPollingIntervalMs: 1_000,
+};
+const work = await startQueueHost({
+  ...common,
+  queueName: WORK_QUEUE,
+  handler: (m, meta) => rotationWorkHandler(m, context("rotationWork", meta.dequeueCount)),
+});
+const poison = await startQueueHost({
+  ...common,
+  queueName: POISON_QUEUE,
+  handler: (m, meta) => rotationPoisonHandler(m, context("rotationPoison", meta.dequeueCount)),
+});
+
+let peakRss = 0;
+const report = () => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  process.send?.({
+    peakRss,
+    processed: work.processed,
+    failed: work.failed,
+    poisoned: work.poisoned,
+    peakInFlight: work.peakInFlight,
+  });
+};
+const timer = setInterval(report, 500);
+process.send?.("ready");
+process.on("message", (m) => {
+  if (m !== "stop") return;
+  clearInterval(timer);
+  void Promise.all([work.stop(), poison.stop()]).then(() => {
+    report();
+    process.exit(0);
+  });
+});

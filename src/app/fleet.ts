@@ -1,0 +1,195 @@
+/**
+ * The fleet on Azure Functions queues (README "Scaling out"):
+ * - the rotation timer lists the vault's certificates once (tags and expiry of each latest version, 25
+ *   per call) and enqueues one message per credential with work (`enqueueDue`);
+ * - the queue-triggered function runs that credential's work under its lease with a wait budget
+ *   (`processWork`); work that waits (Key Vault create, verification streak) is re-enqueued with a
+ *   visibility delay until `nextRunAt`, so no invocation holds a worker for minutes;
+ * - a message whose processing keeps failing is moved by the host to `<queue>-poison` after
+ *   `maxDequeueCount` attempts (host.json), and `poisoned` raises an alert naming the credential.
+ *
+ * Messages are idempotent: a message only says "look at this credential"; the run decides from the
+ * state in Key Vault what to do, under the credential's lease. A duplicate or a redelivery finds the
+ * work done (noop) or another writer holding the lease (busy: looked at again later).
+ */
+import { z } from "zod";
+import { RotatorError } from "../errors.js";
+import { workDue } from "../engine/schedule.js";
+import type { CertificateSummary, WorkQueue } from "../ports.js";
+import { DEFAULT_WAIT_BUDGET_MS } from "../engine/wait.js";
+import type { Runtime } from "./runtime.js";
+import { rotate, type RotateResult, type Trigger } from "./service.js";
+
+/** The work queue's name; the Functions host moves failing messages to `${WORK_QUEUE}-poison`. */
+export const WORK_QUEUE = "rotation-work";
+export const POISON_QUEUE = `${WORK_QUEUE}-poison`;
+/** A credential busy with another writer is looked at again after this long. */
+export const BUSY_RECHECK_MS = 30_000;
+/**
+ * Waiting work is made visible this much before its `nextRunAt`, and the run polls the rest in-run
+ * (within its wait budget): it hides the queue trigger's polling latency (host.json
+ * `maxPollingInterval`, 1 s) and the whole-second granularity of a message's visibility timeout.
+ */
+export const EARLY_DELIVERY_MS = 1_500;
+
+const messageSchema = z.object({
+  v: z.literal(1),
+  credential: z.string().min(1).max(63),
+  reason: z.string().max(300),
+  at: z.string(),
+});
+export type WorkMessage = z.infer<typeof messageSchema>;
+
+export function workMessage(credential: string, reason: string, at: Date): string {
+  const m: WorkMessage = { v: 1, credential, reason: reason.slice(0, 300), at: at.toISOString() };
+  return JSON.stringify(m);
+}
+
+/** The Functions host hands the trigger the decoded message: a string, or the parsed object for JSON. */
+export function parseWorkMessage(raw: unknown): WorkMessage | undefined {
+  let value = raw;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return undefined;
+    }
+  }
+  const parsed = messageSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
+export interface DueWork {
+  credential: string;
+  reason: string;
+}
+
+export interface TickPlan {
+  due: DueWork[];
+  /** Key Vault list calls made (one per 25 certificates). */
+  listCalls: number;
+}
+
+/** Which credentials have work now: one certificate listing of the vault, nothing else. */
+export async function dueWork(rt: Runtime): Promise<TickPlan> {
+  const now = rt.clock.now();
+  // One store serves every credential (one vault per configuration).
+  const [first] = rt.config.credentials;
+  const store = first ? rt.enginePorts(first).store : undefined;
+  let byName: Map<string, CertificateSummary> | undefined;
+  let listCalls = 0;
+  if (store?.listCertificates) {
+    const listing = await store.listCertificates();
+    listCalls = listing.calls;
+    // Key Vault object names are case-insensitive.
+    byName = new Map(listing.certificates.map((c) => [c.name.toLowerCase(), c]));
+  }
+  const due: DueWork[] = [];
+  for (const cred of rt.config.credentials) {
+    const reason = byName
+      ? workDue(byName.get(cred.certificateName.toLowerCase()), cred.policy, cred.name, now)
+      : "the store cannot list certificates";
+    if (reason) due.push({ credential: cred.name, reason });
+  }
+  return { due, listCalls };
+}
+
+export interface TickResult extends TickPlan {
+  enqueued: number;
+}
+
+/** The rotation timer's tick: enqueue one message per credential with work. */
+export async function enqueueDue(rt: Runtime, queue: WorkQueue): Promise<TickResult> {
+  const plan = await dueWork(rt);
+  const now = rt.clock.now();
+  let enqueued = 0;
+  for (const d of plan.due) {
+    await queue.send(workMessage(d.credential, d.reason, now));
+    enqueued++;
+  }
+  rt.logger.log("info", "FleetTick", {
+    credentials: rt.config.credentials.length,
+    due: plan.due.length,
+    enqueued,
+    listCalls: plan.listCalls,
+  });
+  return { ...plan, enqueued };
+}
+
+export type WorkOutcome =
+  | { kind: "dropped"; why: string }
+  | { kind: "busy"; credential: string; recheckAt: string }
+  | { kind: "waiting"; credential: string; nextRunAt: string }
+  | { kind: "done"; credential: string; outcome: string };
+
+export interface WorkOptions {
+  /** In-run polling budget (engine/wait.ts). */
+  waitBudgetMs?: number;
+  trigger?: Trigger;
+}
+
+/**
+ * One queue message: the credential's work under its lease. Waiting work and busy credentials are
+ * re-enqueued with a delay; a failed run throws, so the host retries the message and finally moves it to
+ * the poison queue.
+ */
+export async function processWork(
+  rt: Runtime,
+  queue: WorkQueue,
+  raw: unknown,
+  options: WorkOptions = {},
+): Promise<WorkOutcome> {
+  const msg = parseWorkMessage(raw);
+  if (!msg) {
+    rt.logger.log("error", "FleetMessageInvalid", { queue: queue.name });
+    return { kind: "dropped", why: "not a rotation work message" };
+  }
+  if (!rt.config.credentials.some((c) => c.name === msg.credential)) {
+    rt.logger.log("warn", "FleetMessageUnknownCredential", { credential: msg.credential });
+    return { kind: "dropped", why: `no credential named ${msg.credential} in the configuration` };
+  }
+  const result: RotateResult = await rotate(rt, msg.credential, {
+    trigger: options.trigger ?? "queue",
+    reason: msg.reason,
+    waitBudgetMs: options.waitBudgetMs ?? DEFAULT_WAIT_BUDGET_MS,
+  });
+  const now = rt.clock.now();
+  if (result.kind === "busy") {
+    const at = new Date(now.getTime() + BUSY_RECHECK_MS);
+    await queue.send(workMessage(msg.credential, "busy: look again", now), BUSY_RECHECK_MS);
+    return { kind: "busy", credential: msg.credential, recheckAt: at.toISOString() };
+  }
+  const r = result.report;
+  if (r.outcome === "waiting" && r.nextRunAt) {
+    const delay = Math.max(0, new Date(r.nextRunAt).getTime() - now.getTime() - EARLY_DELIVERY_MS);
+    await queue.send(workMessage(msg.credential, r.steps.at(-1)?.detail ?? "waiting", now), delay);
+    return { kind: "waiting", credential: msg.credential, nextRunAt: r.nextRunAt };
+  }
+  if (r.outcome === "failed") {
+    // Already alerted by the run; throwing lets the host retry with its backoff, then poison.
+    throw new RotatorError(
+      "FLEET_WORK_FAILED",
+      `rotation work for ${msg.credential} failed: ${r.error?.code ?? "unknown"}`,
+      "The host retries the message; after maxDequeueCount it goes to the poison queue and alerts.",
+      { retryable: true, details: { credential: msg.credential, code: r.error?.code ?? null } },
+    );
+  }
+  return { kind: "done", credential: msg.credential, outcome: r.outcome };
+}
+
+/** A message the host gave up on: alert naming the credential (deduplicated like every alert). */
+export async function poisoned(rt: Runtime, raw: unknown, dequeueCount?: number): Promise<void> {
+  const msg = parseWorkMessage(raw);
+  const credential = msg?.credential ?? "(unreadable message)";
+  rt.logger.log("error", "FleetMessagePoisoned", { credential, dequeueCount });
+  await rt.alerter.report(
+    {
+      event: "KeyRotationFailed",
+      credential,
+      code: "ROTATION_POISONED",
+      message: `rotation work for ${credential} failed on every attempt${dequeueCount ? ` (${dequeueCount})` : ""} and was moved to the poison queue ${POISON_QUEUE}`,
+      hint: "See the credential's last failure (GET /api/credentials/{name}) and the runbook for its error code; the next timer tick enqueues it again.",
+    },
+    true,
+  );
+}
