@@ -7,9 +7,9 @@
  * write is refused by mergeTags with TAG_VALUE_TOO_LONG.
  */
 import type { KongConfirmBase } from "../ports.js";
-import type { TagChanges } from "./tags.js";
+import { TAG_KONG_CONFIRM, type TagChanges } from "./tags.js";
 
-export const TAG_KONG_CONFIRM = "rotator-kongConfirm";
+export { TAG_KONG_CONFIRM };
 const MAX_VALUE = 256;
 
 export interface ConfirmRecord extends KongConfirmBase {

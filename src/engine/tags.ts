@@ -39,6 +39,9 @@ export const TAG_VERIFY = "rotator-verify";
  */
 export const TAG_NEXT_DUE = "rotator-nextDue";
 
+/** Written by engine/confirm-tag.ts while a Kong push is being confirmed. */
+export const TAG_KONG_CONFIRM = "rotator-kongConfirm";
+
 export const MAX_TAGS = 15;
 const MAX_TAG_VALUE = 256;
 
@@ -193,6 +196,11 @@ export function phaseTags(phase: Phase, extra: TagChanges = {}): TagChanges {
     [TAG_LAST_ERROR]: undefined,
     [TAG_LAST_FAILURE_AT]: undefined,
     [TAG_VERIFY]: undefined,
+    // Transient tags end with the phase they serve, so a generation's tag count stays within Key
+    // Vault's 15 over its whole life: the Kong confirmation record (written while a push is being
+    // confirmed) and the fleet's next-due time (meaningful only on the active generation).
+    [TAG_KONG_CONFIRM]: undefined,
+    ...(phase === "active" ? {} : { [TAG_NEXT_DUE]: undefined }),
     ...extra,
   };
 }

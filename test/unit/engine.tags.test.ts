@@ -44,3 +44,34 @@ describe("tags", () => {
     });
   });
 });
+
+describe("tag budget", () => {
+  it("a generation keeps at most 14 rotator tags over its life: transient tags end with their phase", async () => {
+    const t = await import("../../src/engine/tags.js");
+    const permanent: Record<string, string> = Object.fromEntries(
+      [
+        t.TAG_PHASE,
+        t.TAG_ENTRA_KEY_ID,
+        t.TAG_PUBLISHED_AT,
+        t.TAG_VERIFIED_AT,
+        t.TAG_ACTIVATED_AT,
+        t.TAG_RETIRE_AFTER,
+        t.TAG_RETIRED_AT,
+        t.TAG_FAILURES,
+        t.TAG_LAST_ERROR,
+        t.TAG_LAST_FAILURE_AT,
+        t.TAG_POLICY,
+        t.TAG_REQUEST,
+        t.TAG_ROLLED_BACK_AT,
+      ].map((k) => [k, "x"]),
+    );
+    for (const transient of [t.TAG_VERIFY, t.TAG_KONG_CONFIRM, t.TAG_NEXT_DUE]) {
+      const tags = t.mergeTags(permanent, { [transient]: "x" });
+      expect(Object.keys(tags)).toHaveLength(14);
+      const next = t.mergeTags(tags, t.phaseTags("retiring"));
+      expect(next[transient]).toBeUndefined();
+    }
+    // The next-due time stays while the generation stays active.
+    expect(t.mergeTags({ [t.TAG_NEXT_DUE]: "x" }, t.phaseTags("active"))[t.TAG_NEXT_DUE]).toBe("x");
+  });
+});
