@@ -36,7 +36,7 @@ import { isRecord, schemaViolation, validatePluginEntity, withDefaults } from ".
 import { openApiValidator } from "./openapi.js";
 
 export const KONNECT_SPEC = fileURLToPath(
-  new URL("./schema/konnect-control-planes-config.v2.openapi.yaml", import.meta.url),
+  new URL("./fixtures/konnect-control-planes-config.v2.openapi.yaml", import.meta.url),
 );
 
 export interface KonnectFakeOptions {

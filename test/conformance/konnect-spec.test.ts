@@ -1,6 +1,6 @@
 /**
  * Conformance of the Konnect fake with the published Control Planes Config API v2 spec:
- * 1. the committed copy under stack/konnect/schema/ is the fixture, byte for byte;
+ * 1. the committed copy under stack/konnect/fixtures/ is the fixture, byte for byte;
  * 2. the fake refuses requests the spec does not allow (no PATCH, unknown or ill-typed parameters, bodies
  *    that do not match the Plugin schema), so a client that passes against it sends only spec-valid requests;
  * 3. everything the Konnect adapter sends in a rotation is accepted (the fake records no rejection).
