@@ -81,22 +81,8 @@ export function createClientAssertionVerifier<T extends { error?: ProviderError 
   reply: (request: T, ctx: ProviderContext) => Promise<void>;
 }): ClientAssertionVerifier<T> {
   const requests = new AsyncLocalStorage<T>();
-  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const signingKey = { ...privateKey.export({ format: "jwk" }), kid: randomUUID(), alg: "RS256", use: "sig" };
-  const clients = opts.clients(() => requests.getStore());
-  const stores = new Map<string, MemoryAdapter>();
   const provider = new Provider(opts.issuer, {
-    adapter: (name: string) => {
-      if (name === "Client") return clients;
-      let store = stores.get(name);
-      if (!store) stores.set(name, (store = new MemoryAdapter()));
-      return store;
-    },
-    clients: [],
-    jwks: { keys: [signingKey] },
-    cookies: { keys: [randomBytes(32).toString("base64url")] },
-    features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
-    clientAuthMethods: ["private_key_jwt"],
+    ...clientCredentialsProvider(opts.clients(() => requests.getStore())),
     enabledJWA: { clientAuthSigningAlgValues: opts.algorithms },
     routes: { token: opts.tokenPath },
     ttl: { ClientCredentials: opts.accessTokenTtlSec },
@@ -104,19 +90,7 @@ export function createClientAssertionVerifier<T extends { error?: ProviderError 
     assertJwtClientAuthClaimsAndHeader: async (_ctx: ProviderContext, claims: Record<string, unknown>) =>
       opts.assertClaims(claims),
   });
-  provider.on("grant.error", (_ctx, error) => {
-    const request = requests.getStore();
-    if (request) request.error = error;
-  });
-  provider.use(async (ctx, next) => {
-    await next();
-    const request = requests.getStore();
-    if (request && ctx.oidc?.route === "token") await opts.reply(request, ctx);
-  });
-  const callback = provider.callback();
-  return {
-    handle: (request, req, res) => requests.run(request, () => callback(req, res)),
-  };
+  return { handle: tokenRoute(provider, requests, opts.reply) };
 }
 
 /** The already-read request again as a stream for oidc-provider, optionally with another (form) body. */
@@ -144,4 +118,52 @@ export function providerRequest(req: Request, formBody?: string): IncomingMessag
     socket: req.raw.socket,
     connection: req.raw.socket,
   }) as unknown as IncomingMessage;
+}
+
+/**
+ * The oidc-provider configuration every fake IdP shares: clients from `clients` (rebuilt per request),
+ * in-memory storage for the provider's own models, a fresh signing key, and only the client credentials
+ * grant with `private_key_jwt`. Each fake adds its IdP's algorithms, routes, lifetimes and claim checks.
+ */
+export function clientCredentialsProvider(clients: Adapter): Record<string, unknown> {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const stores = new Map<string, MemoryAdapter>();
+  return {
+    adapter: (name: string) => {
+      if (name === "Client") return clients;
+      let store = stores.get(name);
+      if (!store) stores.set(name, (store = new MemoryAdapter()));
+      return store;
+    },
+    clients: [],
+    jwks: {
+      keys: [{ ...privateKey.export({ format: "jwk" }), kid: randomUUID(), alg: "RS256", use: "sig" }],
+    },
+    cookies: { keys: [randomBytes(32).toString("base64url")] },
+    features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
+    clientAuthMethods: ["private_key_jwt"],
+  };
+}
+
+/**
+ * Token requests through `provider`, each with its own request context in `requests` (which the client
+ * adapter reads to build the JWKS): oidc-provider's rejection lands in `request.error`, and `reply` turns
+ * the verdict into the IdP's own answer.
+ */
+export function tokenRoute<R extends { error?: ProviderError }>(
+  provider: Provider,
+  requests: AsyncLocalStorage<R>,
+  reply: (request: R, ctx: ProviderContext) => Promise<void>,
+): (request: R, req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  provider.on("grant.error", (_ctx, error) => {
+    const request = requests.getStore();
+    if (request) request.error = error;
+  });
+  provider.use(async (ctx, next) => {
+    await next();
+    const request = requests.getStore();
+    if (request && ctx.oidc?.route === "token") await reply(request, ctx);
+  });
+  const callback = provider.callback();
+  return (request, req, res) => requests.run(request, () => callback(req, res));
 }

@@ -16,13 +16,11 @@
  * Stricter than Entra may be: a replayed `jti` is refused (oidc-provider's replay detection); Microsoft does
  * not document replay checks for client assertions.
  */
-import { MemoryAdapter } from "../common/oidc.js";
+import { MemoryAdapter, clientCredentialsProvider, tokenRoute } from "../common/oidc.js";
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import Provider, {
   errors,
-  type Adapter,
   type AdapterPayload,
   type ProviderContext,
   type ProviderError,
@@ -89,31 +87,6 @@ class ApplicationClients extends MemoryAdapter {
   }
 }
 
-/**
- * The oidc-provider configuration every fake IdP shares: clients from `clients` (rebuilt per request),
- * in-memory storage for the provider's own models, a fresh signing key, and only the client credentials
- * grant with `private_key_jwt`. Each fake adds its IdP's algorithms, routes, lifetimes and claim checks.
- */
-export function clientCredentialsProvider(clients: Adapter): Record<string, unknown> {
-  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const stores = new Map<string, MemoryAdapter>();
-  return {
-    adapter: (name: string) => {
-      if (name === "Client") return clients;
-      let store = stores.get(name);
-      if (!store) stores.set(name, (store = new MemoryAdapter()));
-      return store;
-    },
-    clients: [],
-    jwks: {
-      keys: [{ ...privateKey.export({ format: "jwk" }), kid: randomUUID(), alg: "RS256", use: "sig" }],
-    },
-    cookies: { keys: [randomBytes(32).toString("base64url")] },
-    features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
-    clientAuthMethods: ["private_key_jwt"],
-  };
-}
-
 export interface AssertionVerifier {
   /** Let oidc-provider handle one token request; `reply` then turns its outcome into Entra's response. */
   handle(request: AssertionRequest, req: IncomingMessage, res: ServerResponse): Promise<void>;
@@ -145,27 +118,4 @@ export function createAssertionVerifier(opts: {
     },
   });
   return { handle: tokenRoute(provider, requests, opts.reply) };
-}
-
-/**
- * Token requests through `provider`, each with its own request context in `requests` (which the client
- * adapter reads to build the JWKS): oidc-provider's rejection lands in `request.error`, and `reply` turns
- * the verdict into the IdP's own answer.
- */
-export function tokenRoute<R extends { error?: ProviderError }>(
-  provider: Provider,
-  requests: AsyncLocalStorage<R>,
-  reply: (request: R, ctx: ProviderContext) => Promise<void>,
-): (request: R, req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  provider.on("grant.error", (_ctx, error) => {
-    const request = requests.getStore();
-    if (request) request.error = error;
-  });
-  provider.use(async (ctx, next) => {
-    await next();
-    const request = requests.getStore();
-    if (request && ctx.oidc?.route === "token") await reply(request, ctx);
-  });
-  const callback = provider.callback();
-  return (request, req, res) => requests.run(request, () => callback(req, res));
 }

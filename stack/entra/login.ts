@@ -11,9 +11,9 @@
  * Does not reproduce: other grants, the v1.0 endpoint, domain-name tenants, token caching, region
  * discovery, or the exact text of every AADSTS message (codes and statuses are the contract).
  */
+import { providerRequest } from "../common/oidc.js";
 import { timingSafeEqual } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { Readable } from "node:stream";
+import type { ServerResponse } from "node:http";
 import type { ProviderContext, ProviderError } from "oidc-provider";
 import type { LocalTokenIssuer } from "../common/auth.js";
 import { startHttpsServer, type Reply, type Request, type RunningServer } from "../common/server.js";
@@ -301,24 +301,7 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
   return { server, tokenEndpoint, issuer };
 }
 
-/**
- * oidc-provider reads the request body from the stream itself, but the shared HTTPS plumbing has already
- * consumed it; hand the provider a readable copy that carries the original request's metadata.
- */
-export function providerRequest(req: Request): IncomingMessage {
-  const copy = Readable.from([req.body]);
-  return Object.assign(copy, {
-    headers: req.raw.headers,
-    rawHeaders: req.raw.rawHeaders,
-    method: req.raw.method,
-    url: req.raw.url,
-    httpVersion: req.raw.httpVersion,
-    httpVersionMajor: req.raw.httpVersionMajor,
-    httpVersionMinor: req.raw.httpVersionMinor,
-    socket: req.raw.socket,
-    connection: req.raw.socket,
-  }) as unknown as IncomingMessage;
-}
+export { providerRequest };
 
 function openidConfiguration(host: string, tenant: string): Record<string, unknown> {
   const base = `${host}/${tenant}`;

@@ -26,7 +26,7 @@ import Provider, {
 } from "oidc-provider";
 import { noteSecret } from "../common/capture.js";
 import type { Reply, Request } from "../common/server.js";
-import { MemoryAdapter, clientCredentialsProvider, tokenRoute } from "../entra/assertions.js";
+import { MemoryAdapter, clientCredentialsProvider, tokenRoute } from "../common/oidc.js";
 import { decodeSegment, providerRequest } from "../entra/login.js";
 import type { OktaApp, Org } from "./org.js";
 
