@@ -3,6 +3,7 @@ import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import type { LimitOverrides } from "../limits.js";
 import { RotatorError } from "../errors.js";
+import { MAX_SECRET_NAME, referenceSecretName, X5T_LENGTH } from "../engine/vault-ref.js";
 import { configSchema, defaultPolicy, policySchema, type ParsedConfig } from "./schema.js";
 
 export type Policy = z.output<typeof policySchema>;
@@ -13,9 +14,21 @@ interface PluginSelector {
   pluginTags?: string[];
 }
 
-/** Admin API target: a traditional node, or a hybrid control plane whose data planes are confirmed. */
-export interface KongTargetConfig extends PluginSelector {
+/** Vault-reference mode: Kong reads the private JWK members from a Key Vault secret (README). */
+export interface VaultReferenceConfig {
+  /** The Kong vault entity's prefix (or the backend name `azure`). */
+  prefix: string;
+  /** Start of each generation's secret name: `<secretPrefix><credential>-<x5t>`. */
+  secretPrefix: string;
+}
+
+interface TargetCommon {
   name: string;
+  vaultReference?: VaultReferenceConfig;
+}
+
+/** Admin API target: a traditional node, or a hybrid control plane whose data planes are confirmed. */
+export interface KongTargetConfig extends PluginSelector, TargetCommon {
   adminUrl: string;
   workspace?: string;
   adminToken?: SecretRef;
@@ -24,14 +37,12 @@ export interface KongTargetConfig extends PluginSelector {
 }
 
 /** Konnect control plane (Control Planes Config API v2). */
-export interface KonnectTargetConfig extends PluginSelector {
-  name: string;
+export interface KonnectTargetConfig extends PluginSelector, TargetCommon {
   konnect: { region: string; controlPlaneId: string; token: SecretRef; baseUrl?: string; maxLagMs: number };
 }
 
 /** Kong Ingress Controller: the Secret a KongPlugin's configPatches reference. */
-export interface KubernetesTargetConfig {
-  name: string;
+export interface KubernetesTargetConfig extends TargetCommon {
   kubernetes: {
     namespace: string;
     secretName: string;
@@ -42,8 +53,7 @@ export interface KubernetesTargetConfig {
 }
 
 /** DB-less nodes, each written with POST /config. */
-export interface DblessTargetConfig extends PluginSelector {
-  name: string;
+export interface DblessTargetConfig extends PluginSelector, TargetCommon {
   dbless: { nodes: string[]; maxLagMs: number };
   adminToken?: SecretRef;
 }
@@ -141,6 +151,15 @@ function resolve(cfg: ParsedConfig, source: string): Config {
         message:
           "verifyTimeout is shorter than verifyConsecutive × verifyInterval; verification could never pass",
       });
+    c.kong.forEach((t, j) => {
+      if (!t.vaultReference) return;
+      const longest = referenceSecretName(t.vaultReference, c.name, "x".repeat(X5T_LENGTH)).length;
+      if (longest > MAX_SECRET_NAME)
+        issues.push({
+          path: `credentials[${i}].kong[${j}].vaultReference.secretPrefix`,
+          message: `secret names would be ${longest} characters (secretPrefix + credential name + '-' + ${X5T_LENGTH}-character x5t); Key Vault allows ${MAX_SECRET_NAME}`,
+        });
+    });
     return {
       name: c.name,
       certificateName: c.certificateName,
@@ -176,13 +195,14 @@ function toTargetSpec(t: ParsedTarget): KongTargetSpec {
     ...(t.pluginTags !== undefined ? { pluginTags: t.pluginTags } : {}),
   };
   const token = t.adminToken !== undefined ? { adminToken: t.adminToken } : {};
+  const ref = t.vaultReference ? { vaultReference: t.vaultReference } : {};
   if (t.konnect) {
     const { maxLag, ...k } = t.konnect;
-    return { name: t.name, konnect: { ...k, maxLagMs: maxLag }, ...select };
+    return { name: t.name, konnect: { ...k, maxLagMs: maxLag }, ...select, ...ref };
   }
   if (t.kubernetes) {
     const { maxLag, ...k } = t.kubernetes;
-    return { name: t.name, kubernetes: { ...k, maxLagMs: maxLag } };
+    return { name: t.name, kubernetes: { ...k, maxLagMs: maxLag }, ...ref };
   }
   if (t.dbless)
     return {
@@ -190,6 +210,7 @@ function toTargetSpec(t: ParsedTarget): KongTargetSpec {
       dbless: { nodes: t.dbless.nodes, maxLagMs: t.dbless.maxLag },
       ...select,
       ...token,
+      ...ref,
     };
   return {
     name: t.name,
@@ -198,6 +219,7 @@ function toTargetSpec(t: ParsedTarget): KongTargetSpec {
     ...(t.dataPlanes ? { dataPlanes: { confirm: t.dataPlanes.confirm, maxLagMs: t.dataPlanes.maxLag } } : {}),
     ...select,
     ...token,
+    ...ref,
   };
 }
 

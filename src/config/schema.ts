@@ -101,6 +101,25 @@ const dns1123 = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, {
 export const KONNECT_REGIONS = ["us", "eu", "au", "me", "in", "sg"] as const;
 
 /**
+ * Vault-reference mode (README "Vault-reference mode"): Kong reads the private JWK members from a Key Vault
+ * secret through its vault entity `prefix`. Kong's vault schema matches prefixes with
+ * `^[a-z][a-z%d-]-[a-z%d]+$` (kong/db/schema/entities/vaults.lua); `azure` (the backend name) also works.
+ * Key Vault object names are 1-127 of `[0-9a-zA-Z-]`
+ * (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates#objects-identifiers-and-versioning);
+ * the whole secret name's length is checked at load, where the credential name is known.
+ */
+const vaultReference = z
+  .object({
+    prefix: z.string().regex(/^[a-z][a-z0-9-]*[a-z0-9]$/, {
+      message: "must be a Kong vault prefix (lower-case letters, digits, '-'; e.g. azure-kv) or azure",
+    }),
+    secretPrefix: z.string().regex(/^[0-9a-zA-Z-]{0,100}$/, {
+      message: "must be letters, digits and '-' (it starts Key Vault secret names)",
+    }),
+  })
+  .strict();
+
+/**
  * One Kong target: exactly one of adminUrl (traditional or hybrid control plane), konnect, kubernetes
  * (KIC) or dbless. See README "Supported Kong deployments".
  */
@@ -152,6 +171,7 @@ const kongTarget = z
       })
       .optional(),
     adminToken: secretRef.optional(),
+    vaultReference: vaultReference.optional(),
   })
   .strict()
   .superRefine((t, ctx) => {

@@ -248,3 +248,40 @@ describe("Kong target kinds", () => {
     ).toMatch(/dataPlanes\.confirm/);
   });
 });
+
+describe("vault-reference mode", () => {
+  const withRef = (ref: unknown, kind: Record<string, unknown> = {}) => {
+    const doc = valid();
+    Object.assign(doc.credentials[0]!.kong[0]!, { vaultReference: ref }, kind);
+    return doc;
+  };
+
+  it("keeps vaultReference on every target kind", () => {
+    const ref = { prefix: "azure-kv", secretPrefix: "kong-jwk-" };
+    expect(parseConfig(withRef(ref)).credentials[0]!.kong[0]).toMatchObject({ vaultReference: ref });
+    const kic = withRef(ref);
+    const t = kic.credentials[0]!.kong[0]! as Record<string, unknown>;
+    for (const k of ["adminUrl", "pluginId", "adminToken"]) delete t[k];
+    t.kubernetes = { namespace: "kong", secretName: "oidc-jwk", secretKey: "client_jwk" };
+    expect(parseConfig(kic).credentials[0]!.kong[0]).toMatchObject({ vaultReference: ref });
+  });
+
+  it("refuses bad prefixes and secret names Key Vault would refuse, with their paths", () => {
+    expect(issues(withRef({ prefix: "Azure_KV", secretPrefix: "kong_jwk" })).map((i) => i.path)).toEqual([
+      "credentials[0].kong[0].vaultReference.prefix",
+      "credentials[0].kong[0].vaultReference.secretPrefix",
+    ]);
+    expect(issues(withRef({ prefix: "azure" })).map((i) => i.path)).toEqual([
+      "credentials[0].kong[0].vaultReference.secretPrefix",
+    ]);
+    // 100 + "orders-api" (10) + "-" + 27 = 138 > 127.
+    const long = issues(withRef({ prefix: "azure", secretPrefix: "k".repeat(100) }));
+    expect(long).toEqual([
+      {
+        path: "credentials[0].kong[0].vaultReference.secretPrefix",
+        message: expect.stringContaining("138 characters") as string,
+      },
+    ]);
+    expect(() => parseConfig(withRef({ prefix: "azure", secretPrefix: "k".repeat(89) }))).not.toThrow();
+  });
+});
