@@ -102,6 +102,21 @@ export interface CertificateStore {
    * work. Optional: without it every credential counts as having work.
    */
   listCertificates?(): Promise<CertificateListing>;
+  /**
+   * Vault-reference mode (src/engine/vault-ref.ts): plain secrets that Kong reads through its vault entity.
+   * Optional: a store without them cannot serve a target with `vaultReference`.
+   */
+  secrets?: PlainSecrets;
+}
+
+/** Plain Key Vault secrets (not certificates' backing secrets). Values are SECRET. */
+export interface PlainSecrets {
+  /** Write a new version of the secret with this content type. */
+  set(name: string, value: string, contentType: string): Promise<void>;
+  /** The secret's latest version. Throws KV_NOT_FOUND / KV_VERSION_DISABLED / KV_FORBIDDEN. */
+  get(name: string): Promise<{ value: string; contentType?: string }>;
+  /** Disable the secret's latest version; resolves when it is absent or already disabled. */
+  disable(name: string): Promise<"disabled" | "absent">;
 }
 
 export interface CertificateSummary {

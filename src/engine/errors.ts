@@ -170,3 +170,21 @@ export function kongConfirmFailed(
     { details: { target, lagging } },
   );
 }
+
+export function vaultSecretUnsupported(target: string): RotatorError {
+  return new RotatorError(
+    "VAULT_SECRETS_UNSUPPORTED",
+    `Kong target ${target} uses vaultReference, but the certificate store cannot write plain secrets`,
+    "Vault-reference mode needs the Key Vault store; remove vaultReference or run with Key Vault.",
+    { details: { target } },
+  );
+}
+
+export function vaultSecretMismatch(target: string, secret: string): RotatorError {
+  return new RotatorError(
+    "VAULT_SECRET_MISMATCH",
+    `Kong target ${target}: Key Vault secret ${secret} does not hold this key's private members (application/json) after writing it`,
+    "Another writer may be changing the secret; the plugin was not changed. Check the secret's versions in Key Vault.",
+    { details: { target, secret } },
+  );
+}

@@ -12,6 +12,7 @@
  */
 import type { CredentialConfig } from "../config/load.js";
 import { pemToKongJwk, type KongPrivateJwk } from "../crypto/keymaterial.js";
+import { isRotatorError } from "../errors.js";
 import type { CertificateStore, KongConfirmBase, KongTarget } from "../ports.js";
 import { confirmRecordChanges, confirmRecords, TAG_KONG_CONFIRM } from "./confirm-tag.js";
 import {
@@ -21,15 +22,24 @@ import {
   kongNotConfirmed,
   readbackMismatch,
   runAborted,
+  vaultSecretMismatch,
+  vaultSecretUnsupported,
 } from "./errors.js";
 import type { StepContext } from "./steps/context.js";
 import type { EnginePorts } from "./types.js";
 
-/** What pushing needs from a step: the tag book, the clock, the lease signal, progress. */
-export type PushContext = Pick<StepContext, "tags" | "signal" | "progress"> & {
-  ports: Pick<EnginePorts, "clock">;
+/** What pushing needs from a step: the credential, the tag book, the clock, the store, the lease signal, progress. */
+export type PushContext = Pick<StepContext, "cred" | "tags" | "signal" | "progress"> & {
+  ports: Pick<EnginePorts, "clock" | "store">;
 };
 import type { Generation, TagChanges } from "./tags.js";
+import {
+  holdsPrivateMembers,
+  privateMembersJson,
+  referencedJwk,
+  referenceSecretName,
+  SECRET_CONTENT_TYPE,
+} from "./vault-ref.js";
 
 /** How often a pending confirmation is looked at again within a run. */
 export const CONFIRM_POLL_MS = 2_000;
@@ -42,6 +52,32 @@ export async function loadJwk(
   const { jwk } = pemToKongJwk(await store.readPem(cred.certificateName, g.version), cred.policy.algorithm);
   if (jwk.kid !== g.x5t) throw certMismatch(g.version, g.x5t, jwk.kid);
   return jwk;
+}
+
+/**
+ * What the target receives. Inline: the JWK. Vault-reference mode (./vault-ref.ts): the generation's
+ * secret is written (unless it already holds the members) and read back BEFORE the plugin changes, because
+ * Kong resolves a reference it cannot fetch to "" and logins would fail; the target then gets the public
+ * members and references, never a private member.
+ */
+async function jwkFor(ctx: PushContext, target: KongTarget, jwk: KongPrivateJwk): Promise<KongPrivateJwk> {
+  const ref = ctx.cred.kong.find((t) => t.name === target.name)?.vaultReference;
+  if (!ref) return jwk;
+  const secrets = ctx.ports.store.secrets;
+  if (!secrets) throw vaultSecretUnsupported(target.name);
+  const name = referenceSecretName(ref, ctx.cred.name, jwk.kid);
+  const holds = (r: { value: string; contentType?: string } | undefined) =>
+    r !== undefined && r.contentType === SECRET_CONTENT_TYPE && holdsPrivateMembers(r.value, jwk);
+  const current = await secrets.get(name).catch((e: unknown) => {
+    if (isRotatorError(e) && e.code === "KV_NOT_FOUND") return undefined;
+    throw e;
+  });
+  if (!holds(current)) {
+    await secrets.set(name, privateMembersJson(jwk), SECRET_CONTENT_TYPE);
+    if (!holds(await secrets.get(name))) throw vaultSecretMismatch(target.name, name);
+    ctx.progress(`Kong target ${target.name}: wrote and read back Key Vault secret ${name}`);
+  }
+  return referencedJwk(jwk, ref, name);
 }
 
 /** Apply to one target, persisting where its confirmation starts before the write. */
@@ -69,7 +105,7 @@ async function applyTo(
           confirmRecordChanges(ctx.tags.current(g), target.name, { ...since, lagging: [] }),
         );
     }
-    const receipt = await target.apply(jwk);
+    const receipt = await target.apply(await jwkFor(ctx, target, jwk));
     if (!receipt.plugins.every((v) => v.kid === jwk.kid))
       throw readbackMismatch(
         target.name,

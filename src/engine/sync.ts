@@ -99,7 +99,7 @@ export async function checkSync(
         try {
           jwk ??= loadJwk(ports.store, cred, active);
           const tags = new TagBook(ports.store, cred.certificateName);
-          const ctx = { tags, ports, progress: () => undefined };
+          const ctx = { cred, tags, ports, progress: () => undefined };
           await pushAndConfirm(ctx, active, [target], await jwk);
           await forgetConfirmations(ctx, active, [target]);
           finding.reapplied = true;

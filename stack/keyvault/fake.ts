@@ -51,7 +51,8 @@
  *   Azure/azure-sdk-for-python#12104). The new version is completed at once, has no pending operation
  *   (GET .../pending is 404 while it is the latest), and its policy (kty, size, exportable, content type,
  *   subject) becomes the certificate's; an import while a create is inProgress is 409.
- * - Plain secrets: PUT creates a version, GET returns the latest or a given version.
+ * - Plain secrets: PUT creates a version, GET returns the latest or a given version, PATCH of a version
+ *   updates its attributes (enabled), contentType and tags; GET of a disabled version is 403 SecretDisabled.
  * - Object names are case-insensitive and limited to 1-127 letters, digits and dashes
  *   (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates#object-identifiers).
  * - Faults (429 + Retry-After, 5xx, resets, hangs, garbage) come from the shared FaultInjector.
@@ -196,6 +197,7 @@ const ACTION = {
   certUpdate: "Microsoft.KeyVault/vaults/certificates/update/action",
   secretGet: "Microsoft.KeyVault/vaults/secrets/getSecret/action",
   secretSet: "Microsoft.KeyVault/vaults/secrets/setSecret/action",
+  secretUpdate: "Microsoft.KeyVault/vaults/secrets/update/action",
   keyRead: "Microsoft.KeyVault/vaults/keys/read",
   keySign: "Microsoft.KeyVault/vaults/keys/sign/action",
 } as const;
@@ -763,6 +765,27 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
         attrs.enabled !== false,
       );
       return { status: 200, body: secretBundle(base, stored, v) };
+    }
+    if (req.method === "PATCH" && seg.length === 2) {
+      // Update Secret (https://learn.microsoft.com/rest/api/keyvault/secrets/update-secret): attributes,
+      // contentType and tags of one version; the response is the bundle without its value.
+      requireAction(ACTION.secretUpdate);
+      const s = secrets.get(name.toLowerCase());
+      const v = s?.versions.find((x) => x.version === version);
+      if (!s || !v)
+        return error(
+          404,
+          "SecretNotFound",
+          `A secret with (name/id) ${name}/${version} was not found in this key vault. ${NOT_FOUND_HELP}`,
+        );
+      const body = asObject(parseBody(req));
+      const attrs = asObject(body.attributes);
+      if (typeof attrs.enabled === "boolean") v.enabled = attrs.enabled;
+      if (typeof body.contentType === "string") v.contentType = body.contentType;
+      if (body.tags !== undefined) v.tags = asStringRecord(body.tags, "tags");
+      v.updated = unix(now());
+      const { value: _value, ...rest } = secretBundle(base, s.name, v);
+      return { status: 200, body: rest };
     }
     if (req.method !== "GET")
       return error(

@@ -557,3 +557,33 @@ describe("faults", () => {
     },
   );
 });
+
+describe("plain secrets (vault-reference mode)", () => {
+  it("writes with a content type, reads the latest version back, and disables it idempotently", async () => {
+    const secrets = store.secrets!;
+    const from = fake.requests.length;
+    const value = JSON.stringify({ d: "private-d", p: "private-p" });
+    await secrets.set("kong-jwk-orders-api-abc", value, "application/json");
+    expect(await secrets.get("kong-jwk-orders-api-abc")).toEqual({ value, contentType: "application/json" });
+    expect(await secrets.disable("kong-jwk-orders-api-abc")).toBe("disabled");
+    await expectRotatorError(secrets.get("kong-jwk-orders-api-abc"), "KV_VERSION_DISABLED");
+    expect(await secrets.disable("kong-jwk-orders-api-abc")).toBe("disabled");
+    expect(await secrets.disable("kong-jwk-never-written")).toBe("absent");
+    // The SecretClient's first request is the anonymous challenge (401).
+    expect((await log(from)).filter((l) => !l.endsWith(" 401"))).toEqual([
+      "PUT /secrets/kong-jwk-orders-api-abc 200",
+      "GET /secrets/kong-jwk-orders-api-abc/ 200",
+      "GET /secrets/kong-jwk-orders-api-abc/ 200",
+      expect.stringMatching(/^PATCH \/secrets\/kong-jwk-orders-api-abc\/[0-9a-f]{32} 200$/) as string,
+      "GET /secrets/kong-jwk-orders-api-abc/ 403",
+      "GET /secrets/kong-jwk-orders-api-abc/ 403",
+      "GET /secrets/kong-jwk-never-written/ 404",
+    ]);
+  });
+
+  it("maps a missing secrets role to KV_FORBIDDEN", async () => {
+    fake.deny("Microsoft.KeyVault/vaults/secrets/getSecret");
+    await store.secrets!.set("kong-jwk-denied", "{}", "application/json");
+    await expectRotatorError(store.secrets!.get("kong-jwk-denied"), "KV_FORBIDDEN");
+  });
+});

@@ -36,6 +36,7 @@ import type {
   CertificateStore,
   CertificateVersion,
   ImportMaterial,
+  PlainSecrets,
   SecretInfo,
 } from "../../ports.js";
 import { kvCall, type KeyVaultCall } from "./errors.js";
@@ -472,6 +473,45 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
       );
     },
     signer,
+    secrets: plainSecrets(secrets),
+  };
+}
+
+/** Plain secrets for vault-reference mode (PUT / GET / PATCH https://learn.microsoft.com/rest/api/keyvault/secrets). */
+function plainSecrets(client: SecretClient): PlainSecrets {
+  return {
+    async set(name, value, contentType) {
+      registerSecret(value);
+      await kvCall({ area: "secrets", action: "write secret", name }, () =>
+        client.setSecret(name, value, { contentType }),
+      );
+    },
+    async get(name) {
+      const call: KeyVaultCall = { area: "secrets", action: "read secret", name };
+      const secret = await kvCall(call, () => client.getSecret(name));
+      if (typeof secret.value !== "string") throw badResponse(call, "the secret has no value");
+      registerSecret(secret.value);
+      return {
+        value: secret.value,
+        ...(secret.properties.contentType ? { contentType: secret.properties.contentType } : {}),
+      };
+    },
+    async disable(name) {
+      const call: KeyVaultCall = { area: "secrets", action: "disable secret", name };
+      let version: string | undefined;
+      try {
+        version = (await kvCall(call, () => client.getSecret(name))).properties.version;
+      } catch (e) {
+        // Getting a disabled version is refused (SecretDisabled): it is already what we want.
+        if (e instanceof RotatorError && e.code === "KV_NOT_FOUND") return "absent";
+        if (e instanceof RotatorError && e.code === "KV_VERSION_DISABLED") return "disabled";
+        throw e;
+      }
+      if (!version) throw badResponse(call, "the secret has no version");
+      const v = version;
+      await kvCall(call, () => client.updateSecretProperties(name, v, { enabled: false }));
+      return "disabled";
+    },
   };
 }
 

@@ -4,10 +4,11 @@
  * is listed. Removal comes before the `retired` tag: a crash in between leaves a `retiring` generation
  * whose key is already gone, and the next run only writes the tag.
  */
-import { mapPatchError } from "../errors.js";
+import { mapPatchError, vaultSecretUnsupported } from "../errors.js";
 import { proofGeneration } from "../model.js";
 import type { PlannedAction } from "../plan.js";
-import { phaseTags, TAG_RETIRE_AFTER, TAG_RETIRED_AT } from "../tags.js";
+import { phaseTags, TAG_RETIRE_AFTER, TAG_RETIRED_AT, type Generation } from "../tags.js";
+import { referenceSecretName } from "../vault-ref.js";
 import { generation, signerFor, type StepContext, type StepOutcome } from "./context.js";
 
 async function removeFromApp(ctx: StepContext, keyId: string): Promise<string> {
@@ -31,12 +32,35 @@ export async function retireGeneration(
 ): Promise<StepOutcome> {
   const g = generation(ctx.snapshot, action.version);
   const removed = action.keyId ? await removeFromApp(ctx, action.keyId) : "not listed at the app";
+  const secrets = await disableReferenceSecrets(ctx, g);
   await ctx.tags.write(
     g,
     phaseTags("retired", { [TAG_RETIRED_AT]: ctx.ports.clock.now().toISOString() }),
     false,
   );
-  return { detail: `${removed}; Key Vault version disabled` };
+  return { detail: `${removed}; Key Vault version disabled${secrets}` };
+}
+
+/**
+ * Vault-reference mode: disable the generation's secret(s) before the `retired` tag (a crash in between
+ * re-runs this; disabling is idempotent). The planner retires only generations no target holds; a
+ * snapshot that still shows one holding it keeps the secret, since Kong would resolve its references to "".
+ */
+async function disableReferenceSecrets(ctx: StepContext, g: Generation): Promise<string> {
+  if (!g.x5t) return "";
+  const x5t = g.x5t;
+  const names = new Set(
+    ctx.cred.kong.flatMap((t) =>
+      t.vaultReference ? [referenceSecretName(t.vaultReference, ctx.cred.name, x5t)] : [],
+    ),
+  );
+  if (names.size === 0) return "";
+  const held = ctx.snapshot.targets.some((t) => t.plugins?.some((p) => p.kid === x5t || p.x5t === x5t));
+  if (held) return "; reference secret kept (a target still holds the key)";
+  const store = ctx.ports.store.secrets;
+  if (!store) throw vaultSecretUnsupported("(retire)");
+  for (const name of names) await store.disable(name);
+  return `; reference secret(s) ${[...names].join(", ")} disabled`;
 }
 
 export async function removeLeaked(
