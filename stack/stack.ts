@@ -51,7 +51,17 @@ export interface LocalStackOptions {
   kongWriteLatencyMs?: number;
   /** The Key Vault and Graph fakes enforce their documented rate limits (429 + Retry-After). */
   rateLimits?: boolean;
+  /**
+   * Vault-reference mode: the Kong node(s) get an Azure Key Vault vault entity (prefix `azure-kv`) reading
+   * the Key Vault fake with Kong's own identity, and the target gets `vaultReference`. Traditional, hybrid
+   * and DB-less only (the Konnect and KIC fakes do not resolve references).
+   */
+  vaultReference?: boolean;
 }
+
+/** Vault-reference mode: Kong's own identity (client credentials, as Kong's AZURE_CLIENT_SECRET). */
+export const KONG_IDENTITY_CLIENT_ID = "7e6d5c4b-3a29-4817-9f6e-5d4c3b2a1908";
+export const VAULT_REFERENCE = { prefix: "azure-kv", secretPrefix: "kong-jwk-" };
 
 export type KongMode = "traditional" | "hybrid" | "dbless" | "konnect" | "kubernetes";
 
@@ -185,6 +195,21 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       appRoles: ["Application.ReadWrite.OwnedBy"],
     });
     entra.addOwner(app.appId, SERVICE_CLIENT_ID);
+    if (opts.vaultReference) {
+      if (mode === "konnect" || mode === "kubernetes")
+        throw new Error(`local stack: vaultReference is not reproduced in ${mode} mode`);
+      const clientSecret = randomBytes(24).toString("base64url");
+      entra.addServicePrincipal({ clientId: KONG_IDENTITY_CLIENT_ID, clientSecret, appRoles: [] });
+      for (const node of dblessNodes)
+        node.addVault({
+          prefix: VAULT_REFERENCE.prefix,
+          vaultUri: keyVault.url,
+          tenantId: TENANT_ID,
+          clientId: KONG_IDENTITY_CLIENT_ID,
+          clientSecret,
+          authorityHost: entra.authorityHost,
+        });
+    }
 
     const partner = generateRsaJwk({ alg: "RS256", kid: "partner-key-1" });
     const seed = {
@@ -279,6 +304,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
                 adminToken: { env: "KONG_ADMIN_TOKEN" },
                 ...(mode === "hybrid" ? { dataPlanes: { confirm: "auto", maxLag } } : {}),
               };
+    if (opts.vaultReference) target.vaultReference = VAULT_REFERENCE;
 
     const config: Record<string, unknown> = {
       keyVault: { url: keyVault.url },

@@ -8,7 +8,7 @@ import type { Clock } from "../clock.js";
 import { RotatorError } from "../errors.js";
 import { RATE_DEFERRED } from "../engine/wait.js";
 import type { Limits, RateLimit } from "../limits.js";
-import type { CertificateStore, EntraDirectory } from "../ports.js";
+import type { CertificateStore, EntraDirectory, PlainSecrets } from "../ports.js";
 
 export interface Limiter {
   readonly limit: RateLimit;
@@ -131,6 +131,15 @@ export function limitedStore(store: CertificateStore, l: FleetLimiters): Certifi
       return { ...s, sign: (input, alg) => other(() => s.sign(input, alg)) };
     },
     ...(store.listCertificates ? { listCertificates: () => other(() => store.listCertificates!()) } : {}),
+    ...(store.secrets ? { secrets: limitedSecrets(store.secrets, other) } : {}),
+  };
+}
+
+function limitedSecrets(s: PlainSecrets, other: <T>(call: () => Promise<T>) => Promise<T>): PlainSecrets {
+  return {
+    set: (...a) => other(() => s.set(...a)),
+    get: (...a) => other(() => s.get(...a)),
+    disable: (...a) => other(() => s.disable(...a)),
   };
 }
 

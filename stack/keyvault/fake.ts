@@ -146,6 +146,10 @@ export interface KeyVaultFake extends RunningServer {
   seedCertificate(name: string, policy: WirePolicy | undefined, options?: SeedOptions): Promise<string>;
   /** Store a plain secret directly. Returns the version. */
   putSecret(name: string, value: string, contentType?: string): string;
+  /** Names of the plain secrets, as first written (test inspection, no HTTP). */
+  secretNames(): string[];
+  /** The latest version of a plain secret: value, content type, enabled (test inspection, no HTTP). */
+  secret(name: string): { value: string; contentType?: string; enabled: boolean } | undefined;
   /** Refuse every data action starting with `prefix` (e.g. "Microsoft.KeyVault/vaults/secrets/") with 403 ForbiddenByRbac. */
   deny(prefix: string): void;
   /** Lift all denials. */
@@ -1006,6 +1010,13 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
       }
     },
     putSecret: (name, value, contentType) => storeSecret(name, value, contentType, {}, true).v.version,
+    secretNames: () => [...secrets.values()].map((x) => x.name),
+    secret: (name) => {
+      const v = latest(secrets.get(name.toLowerCase())?.versions ?? []);
+      return (
+        v && { value: v.value, enabled: v.enabled, ...(v.contentType ? { contentType: v.contentType } : {}) }
+      );
+    },
     deny: (prefix) => void denied.add(prefix),
     allowAll: () => denied.clear(),
     mutations: () =>

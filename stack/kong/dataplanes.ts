@@ -19,6 +19,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { probeLogin, type ProbeResult } from "./probe.js";
+import type { KongVaults } from "./vault.js";
 import { isRecord } from "./validate.js";
 
 export interface DataPlaneSpec {
@@ -138,6 +139,7 @@ export class DataPlanes {
     clientId: string | undefined,
     ca: string,
     label: string,
+    vaults?: KongVaults,
   ): Promise<ProbeResult> {
     let last: ProbeResult = { ok: false, status: 0, error: `no connected ${label}` };
     for (const dp of this.list) {
@@ -149,7 +151,7 @@ export class DataPlanes {
           status: 0,
           error: `${label} ${dp.hostname}: no openid-connect plugin ${pluginId}`,
         };
-      last = await probeLogin(e.config, clientId, ca);
+      last = await probeLogin(e.config, clientId, ca, vaults);
       if (!last.ok) return { ...last, error: `${label} ${dp.hostname}: ${last.error ?? "failed"}` };
     }
     return last;

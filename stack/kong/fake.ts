@@ -43,7 +43,8 @@
  *
  * Not reproduced: POST/DELETE of entities, routes/services/consumers, instance_name lookups, RBAC
  * roles/permissions (one all-powerful token), plugins other than openid-connect are stored without config
- * validation, vault reference resolution, keyring encryption, `?check_hash`, Konnect (stack/konnect/).
+ * validation, the `/vaults` Admin API (vaults are added with `addVault`; references are resolved by the
+ * login probe, ./vault.ts), keyring encryption, `?check_hash`, Konnect (stack/konnect/).
  */
 import { randomUUID } from "node:crypto";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
@@ -53,6 +54,7 @@ import { startHttpsServer, type Reply, type Request, type RunningServer } from "
 import type { ServerTls } from "../common/tls.js";
 import { noteSecret } from "../common/capture.js";
 import { probeLogin, type ProbeResult } from "./probe.js";
+import { KongVaults, type AzureVaultSpec } from "./vault.js";
 import { loadOidcSchemaSubset, schemaVersionFor, type OidcSchemaSubset } from "./schema.js";
 import { isRecord, schemaViolation, validatePluginEntity, withDefaults } from "./validate.js";
 
@@ -107,6 +109,10 @@ export interface KongFake extends RunningServer {
    * plane's copy and passes only when all of them log in (the error names the first that fails).
    */
   probe(pluginId: string, clientId?: string): Promise<ProbeResult>;
+  /** An Azure Key Vault vault entity whose references the probe resolves with Kong's identity (./vault.ts). */
+  addVault(spec: AzureVaultSpec): void;
+  /** Key Vault reads the vault made (cache misses). */
+  vaultFetches(): number;
 }
 
 const DEFAULT_WORKSPACE = "default";
@@ -445,6 +451,7 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
   };
 
   const server = await startHttpsServer("kong", opts.tls, handler);
+  const vaults = new KongVaults(opts.tls.ca);
 
   const probeConfig = (entity: Record<string, unknown> | undefined, clientId: string | undefined) => {
     if (!entity) return Promise.resolve<ProbeResult>({ ok: false, status: 0, error: "plugin not found" });
@@ -454,7 +461,7 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
         status: 0,
         error: `plugin is ${String(entity.name)}, not openid-connect`,
       });
-    return probeLogin(isRecord(entity.config) ? entity.config : {}, clientId, opts.tls.ca);
+    return probeLogin(isRecord(entity.config) ? entity.config : {}, clientId, opts.tls.ca, vaults);
   };
 
   return {
@@ -502,6 +509,10 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
     setDbless(b) {
       dbless = b;
     },
+    addVault(spec) {
+      vaults.add(spec);
+    },
+    vaultFetches: () => vaults.fetches,
     setRole(r) {
       role = r;
     },
@@ -517,7 +528,7 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
     },
     async probe(pluginId, clientId) {
       return dps
-        ? dps.probe(pluginId, clientId, opts.tls.ca, "data plane")
+        ? dps.probe(pluginId, clientId, opts.tls.ca, "data plane", vaults)
         : probeConfig(plugins.get(pluginId)?.entity, clientId);
     },
   };

@@ -27,6 +27,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { randomBytes } from "node:crypto";
 import { SignJWT, importJWK, type JWK } from "jose";
 import { isRecord } from "./validate.js";
+import type { KongVaults } from "./vault.js";
 
 export interface ProbeResult {
   ok: boolean;
@@ -46,15 +47,16 @@ interface HttpResult {
   body: unknown;
 }
 
-function send(
+export function send(
   url: string,
   ca: string,
   timeoutMs: number,
   form?: Record<string, string>,
+  extraHeaders: Record<string, string> = {},
 ): Promise<HttpResult> {
   const target = new URL(url);
   const payload = form ? new URLSearchParams(form).toString() : undefined;
-  const headers: Record<string, string> = { accept: "application/json" };
+  const headers: Record<string, string> = { accept: "application/json", ...extraHeaders };
   if (payload !== undefined) {
     headers["content-type"] = "application/x-www-form-urlencoded; charset=utf-8";
     headers["content-length"] = String(Buffer.byteLength(payload));
@@ -107,6 +109,7 @@ export async function probeLogin(
   config: Record<string, unknown>,
   clientId: string | undefined,
   ca: string,
+  vaults?: KongVaults,
 ): Promise<ProbeResult> {
   const clients = arrayOf(config.client_id);
   const index = clientId === undefined ? 0 : clients.indexOf(clientId);
@@ -118,8 +121,10 @@ export async function probeLogin(
   if (auth !== "private_key_jwt")
     return { ok: false, status: 0, error: `client_auth is ${String(auth ?? "unset")}, not private_key_jwt` };
   const jwks = arrayOf(config.client_jwk);
-  const jwk = jwks[index] ?? jwks[0];
-  if (!isRecord(jwk)) return { ok: false, status: 0, error: "no client_jwk for this client" };
+  const stored = jwks[index] ?? jwks[0];
+  if (!isRecord(stored)) return { ok: false, status: 0, error: "no client_jwk for this client" };
+  // Referenceable members are resolved when the config loads (./vault.ts); unresolvable ones become "".
+  const jwk = vaults ? await vaults.resolveEntry(stored) : stored;
   const alg = typeof jwk.alg === "string" ? jwk.alg : "RS256";
   const kid = typeof jwk.kid === "string" ? jwk.kid : undefined;
   const timeoutMs = typeof config.timeout === "number" ? config.timeout : 10_000;

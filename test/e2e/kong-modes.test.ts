@@ -18,6 +18,7 @@ import {
   type LocalStack,
 } from "../../stack/stack.js";
 import { runCli } from "../support/cli.js";
+import { probeLoop } from "../support/e2e.js";
 
 const POLICY = {
   overlap: "PT1H",
@@ -26,26 +27,6 @@ const POLICY = {
   verifyTimeout: "PT30S",
   forceCooldown: "PT0S",
 };
-
-/** Probe every 250 ms until stopped; returns the failed logins. */
-function probeLoop(stack: LocalStack): { stop(): Promise<string[]> } {
-  const failures: string[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const p = await stack.probe();
-      if (!p.ok) failures.push(`${new Date().toISOString()} ${p.error ?? p.status}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return failures;
-    },
-  };
-}
 
 function writeConfig(config: Record<string, unknown>): string {
   const path = join(mkdtempSync(join(tmpdir(), "rotator-kong-modes-")), "rotator.yaml");
@@ -60,7 +41,7 @@ async function bootstrapAndRotateTwice(stack: LocalStack, configPath: string): P
   const boot = await cli("rotate", CREDENTIAL);
   expect(boot.code, boot.out + boot.err).toBe(0);
   expect((await stack.probe()).ok).toBe(true);
-  const probes = probeLoop(stack);
+  const probes = probeLoop(() => stack.probe());
   const kids: string[] = [];
   try {
     for (let i = 0; i < 2; i++) {
@@ -155,7 +136,7 @@ describe("hybrid: lagging and stuck data planes", () => {
 
   it("a data plane lagging 20 s: activation waits for it, with no failed login", async () => {
     stack.kong.setDataPlane("dp-2", { lagMs: 20_000 });
-    const probes = probeLoop(stack);
+    const probes = probeLoop(() => stack.probe());
     const started = Date.now();
     let r;
     try {

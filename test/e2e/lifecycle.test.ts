@@ -9,16 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { BlobServiceClient } from "@azure/storage-blob";
-import {
-  startLocalStack,
-  APP_CLIENT_ID,
-  CREDENTIAL,
-  SERVICE_CLIENT_ID,
-  type LocalStack,
-} from "../../stack/stack.js";
+import { APP_CLIENT_ID, CREDENTIAL, SERVICE_CLIENT_ID, type LocalStack } from "../../stack/stack.js";
 import { probeLogin } from "../../stack/kong/probe.js";
 import { main } from "../../src/cli/main.js";
 import { runCli } from "../support/cli.js";
+import { startE2eStack } from "../support/e2e.js";
 import { createBlobLeaseManager } from "../../src/adapters/lease/blob.js";
 
 let stack: LocalStack;
@@ -37,20 +32,7 @@ const mutations = () =>
   ).length;
 
 beforeAll(async () => {
-  stack = await startLocalStack({
-    propagationDelayMs: 1200,
-    createDelayMs: 200,
-    policy: {
-      overlap: "PT3S",
-      verifyInterval: "PT0.3S",
-      verifyConsecutive: 3,
-      verifyTimeout: "PT30S",
-      forceCooldown: "PT0S",
-    },
-  });
-  const dir = mkdtempSync(join(tmpdir(), "rotator-e2e-"));
-  configPath = join(dir, "rotator.yaml");
-  writeFileSync(configPath, stack.configYaml());
+  ({ stack, configPath } = await startE2eStack());
 }, 60_000);
 
 afterAll(async () => {

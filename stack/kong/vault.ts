@@ -1,0 +1,113 @@
+/**
+ * Kong vault references for the Kong fake: `{vault://<prefix>/<secret>/<json-key>}` in referenceable
+ * fields, resolved through an Azure Key Vault vault entity with Kong's own identity.
+ *
+ * Real behaviours reproduced (sources: kong/pdk/vault.lua in github.com/Kong/kong; Kong's Azure vault docs
+ * app/gateway/vault/azure.md; /work/shared/facts/kong-modes-vaults-idps.md §5):
+ * - Reference form `{vault://<prefix-or-name>/<resource>/<key>}`; `<key>` is looked up in the secret's
+ *   value parsed as a flat JSON object and must be a string (`extract_key_from_json_string`).
+ * - The vault entity is found by its prefix, or by the backend name `azure`.
+ * - The Azure backend reads `GET {vault_uri}/secrets/{name}` with a token for https://vault.azure.net from
+ *   the client-credentials flow (`AZURE_CLIENT_SECRET` + client_id + tenant_id; lua-resty-azure
+ *   ClientCredentials).
+ * - The cache is keyed by the reference string; with `ttl` 0 (the Azure default) a cached value is never
+ *   re-read, so a changed value under the same reference is not picked up, and a new reference string is a
+ *   cache miss fetched at once.
+ * - A failed fetch resolves the field to "" (changelog 3.4.1/3.5.0 "fallback to empty string"), so the
+ *   gateway signs with no usable key and logins fail.
+ *
+ * Not reproduced: `ttl` > 0 / the rotation timer, `neg_ttl` (a failure is not cached), `resurrect_ttl`,
+ * `#version` fragments, per-reference `?ttl=` options, the Admin API `/vaults` endpoints (vaults are added
+ * with `addVault`), other backends, managed or workload identity.
+ */
+import { send } from "./probe.js";
+import { isRecord } from "./validate.js";
+
+export interface AzureVaultSpec {
+  /** The vault entity's prefix (references may also use the backend name `azure`). */
+  prefix: string;
+  vaultUri: string;
+  tenantId: string;
+  clientId: string;
+  /** Kong's AZURE_CLIENT_SECRET. */
+  clientSecret: string;
+  /** Where the Azure backend gets tokens (login.microsoftonline.com in Azure). */
+  authorityHost: string;
+  ttl?: number;
+}
+
+const REFERENCE = /^\{vault:\/\/([^/{}]+)\/([^/{}]+)\/([^/{}#?]+)\}$/;
+const KEY_VAULT_SCOPE = "https://vault.azure.net/.default";
+
+export class KongVaults {
+  private readonly vaults: AzureVaultSpec[] = [];
+  private readonly cache = new Map<string, string>();
+  /** Key Vault reads made (one per cache miss), for tests. */
+  fetches = 0;
+
+  constructor(private readonly ca: string) {}
+
+  add(spec: AzureVaultSpec): void {
+    if ((spec.ttl ?? 0) !== 0) throw new Error("kong fake: only vault ttl 0 is reproduced");
+    this.vaults.push(spec);
+  }
+
+  static isReference(v: unknown): v is string {
+    return typeof v === "string" && REFERENCE.test(v);
+  }
+
+  /** The value Kong uses for a field: the resolved reference, "" when it cannot be fetched. */
+  async resolve(reference: string): Promise<string> {
+    const cached = this.cache.get(reference);
+    if (cached !== undefined) return cached;
+    const m = REFERENCE.exec(reference);
+    const vault = m && this.vaults.find((v) => v.prefix === m[1] || m[1] === "azure");
+    if (!m || !vault) return "";
+    const value = await this.fetch(vault, m[2] ?? "", m[3] ?? "").catch(() => undefined);
+    if (value === undefined) return "";
+    this.cache.set(reference, value);
+    return value;
+  }
+
+  /** A copy of a client_jwk entry with every reference resolved. */
+  async resolveEntry(entry: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(entry))
+      out[k] = KongVaults.isReference(v) ? await this.resolve(v) : v;
+    return out;
+  }
+
+  private async fetch(vault: AzureVaultSpec, secret: string, key: string): Promise<string | undefined> {
+    this.fetches++;
+    const token = await send(
+      `${vault.authorityHost.replace(/\/+$/, "")}/${vault.tenantId}/oauth2/v2.0/token`,
+      this.ca,
+      10_000,
+      {
+        grant_type: "client_credentials",
+        client_id: vault.clientId,
+        client_secret: vault.clientSecret,
+        scope: KEY_VAULT_SCOPE,
+      },
+    );
+    const accessToken = isRecord(token.body) ? token.body.access_token : undefined;
+    if (token.status !== 200 || typeof accessToken !== "string") return undefined;
+    const res = await send(
+      `${vault.vaultUri.replace(/\/+$/, "")}/secrets/${encodeURIComponent(secret)}?api-version=7.4`,
+      this.ca,
+      10_000,
+      undefined,
+      { authorization: `Bearer ${accessToken}` },
+    );
+    const value = isRecord(res.body) ? res.body.value : undefined;
+    if (res.status !== 200 || typeof value !== "string") return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+    const member = isRecord(parsed) ? parsed[key] : undefined;
+    return typeof member === "string" ? member : undefined;
+  }
+}
