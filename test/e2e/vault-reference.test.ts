@@ -148,3 +148,32 @@ describe("vault-reference mode", () => {
     expect((await stack.kong.probe(stack.pluginId, APP_CLIENT_ID)).ok).toBe(true);
   });
 });
+
+describe.each(["hybrid", "dbless"] as const)("vault-reference mode, %s", (kongMode) => {
+  let local: LocalStack;
+  let path: string;
+  beforeAll(async () => {
+    ({ stack: local, configPath: path } = await startE2eStack({ vaultReference: true, kongMode }));
+  }, 60_000);
+  afterAll(async () => {
+    await local?.close();
+  });
+
+  it("rotates twice with 0 failed logins on every gateway, which hold references only", async () => {
+    const run = (...argv: string[]) => runCli(argv, path, local.env);
+    const boot = await run("rotate", CREDENTIAL);
+    expect(boot.code, boot.out + boot.err).toBe(0);
+    const probes = probeLoop(() => local.probe(), 200);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await run("rotate", CREDENTIAL, "--force", "--reason", `vault ${kongMode} ${i}`);
+        expect(r.code, r.out + r.err).toBe(0);
+      }
+    } finally {
+      expect(await probes.stop()).toEqual([]);
+    }
+    const jwk = (local.kong.getPlugin(local.pluginId)!.config.client_jwk as Record<string, unknown>[])[1]!;
+    for (const m of MEMBERS) expect(jwk[m]).toBe(`{vault://azure-kv/${secretName(String(jwk.kid))}/${m}}`);
+    expect((await local.probe()).ok).toBe(true);
+  });
+});
