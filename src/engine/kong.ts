@@ -68,8 +68,10 @@ async function jwkFor(ctx: PushContext, target: KongTarget, jwk: KongPrivateJwk)
   const name = referenceSecretName(ref, ctx.cred.name, jwk.kid);
   const holds = (r: { value: string; contentType?: string } | undefined) =>
     r !== undefined && r.contentType === SECRET_CONTENT_TYPE && holdsPrivateMembers(r.value, jwk);
+  // Absent, or disabled when the generation was retired and is now rolled back to: write a new version.
   const current = await secrets.get(name).catch((e: unknown) => {
-    if (isRotatorError(e) && e.code === "KV_NOT_FOUND") return undefined;
+    if (isRotatorError(e) && (e.code === "KV_NOT_FOUND" || e.code === "KV_VERSION_DISABLED"))
+      return undefined;
     throw e;
   });
   if (!holds(current)) {

@@ -21,6 +21,7 @@ import type {
   CertificateStore,
   CertificateVersion,
   ImportMaterial,
+  PlainSecrets,
   SecretInfo,
 } from "../../../src/ports.js";
 import { issueSelfSigned, type TestCertificate } from "../certs.js";
@@ -66,6 +67,31 @@ export class MemoryCertificateStore implements CertificateStore {
   private seq = 0;
   /** How long Key Vault takes to issue a certificate (fake clock). */
   createLatencyMs = 0;
+  /** Plain secrets (vault-reference mode): latest version only; GET of a disabled one is refused. */
+  readonly plain = new Map<string, { value: string; contentType: string; enabled: boolean }>();
+  readonly secrets: PlainSecrets = {
+    set: (name, value, contentType) =>
+      this.calls.run("store.secrets.set", true, () => {
+        this.plain.set(name, { value, contentType, enabled: true });
+      }),
+    get: (name) =>
+      this.calls.run("store.secrets.get", false, () => {
+        const s = this.plain.get(name);
+        if (!s) throw notFound(`secret ${name}`);
+        if (!s.enabled)
+          throw new RotatorError("KV_VERSION_DISABLED", "the version is disabled", "Enable it.", {
+            status: 403,
+          });
+        return { value: s.value, contentType: s.contentType };
+      }),
+    disable: (name) =>
+      this.calls.run("store.secrets.disable", true, () => {
+        const s = this.plain.get(name);
+        if (!s) return "absent" as const;
+        s.enabled = false;
+        return "disabled" as const;
+      }),
+  };
 
   constructor(
     private readonly calls: Calls,
