@@ -240,6 +240,11 @@ export interface KongPluginDiagnosis {
   jwk?: { kid?: string; x5t?: string; x5tS256?: string; alg?: string; kty?: string; n?: string; e?: string };
   /** Our client has no client_jwk entry of its own: `jwk` is client_jwk[0], another client's key. */
   jwkIsFallback?: boolean;
+  /**
+   * How our effective entry holds the private members d, p, q, dp, dq, qi: all as `{vault://...}`
+   * references, inline (any member a literal value), or none of them set. Never the values.
+   */
+  jwkPrivate?: "reference" | "inline" | "none";
   issuer?: string;
   issuersAllowed?: string[];
   /** config.session_storage ("cookie" by default). */

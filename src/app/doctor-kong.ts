@@ -3,6 +3,7 @@
  * nodes, Konnect nodes) and their sync state, what write permission the rotator needs, and the Kong version
  * against the multi-client JWK signing fix. Pure: built from a KongDiagnosis (public facts only).
  */
+import type { CredentialConfig } from "../config/load.js";
 import type { KongDiagnosis } from "../ports.js";
 import type { Check } from "./checks.js";
 
@@ -115,5 +116,39 @@ export function deploymentChecks(d: KongDiagnosis): Line[] {
         hint: "Fixed in Kong Gateway 3.10.0.16, 3.12.0.9, 3.13.0.8, 3.14.0.9 and 3.15.0.1: upgrade, or give our client its own plugin.",
       });
   }
+  return out;
+}
+
+/**
+ * Vault-reference mode (README "Vault-reference mode"): what doctor can tell from public facts. It does not
+ * check the vault entity or Kong's identity (Kong's Admin API does not show whether a reference resolves).
+ */
+export function vaultReferenceChecks(cred: CredentialConfig, target: string, d: KongDiagnosis): Line[] {
+  const ref = cred.kong.find((t) => t.name === target)?.vaultReference;
+  if (!ref) return [];
+  const out: Line[] = [
+    {
+      status: "info",
+      code: "KONG_VAULT_REFERENCE",
+      message: `private JWK members go to Key Vault secrets ${ref.secretPrefix}${cred.name}-<x5t>, referenced through Kong vault '${ref.prefix}'`,
+      hint: "doctor does not check the vault entity or that Kong's identity can read the secrets (Key Vault Secrets User): see docs/permissions.md 'Vault-reference mode'.",
+    },
+  ];
+  if (d.kind === "konnect")
+    out.push({
+      status: "warn",
+      code: "KONG_VAULT_DEDICATED_CLOUD",
+      message:
+        "a Konnect Dedicated Cloud Gateway cannot use an Azure Key Vault vault (no client secret env var, no managed identity)",
+      hint: "Use vault-reference mode only with self-managed or hybrid data planes that can reach Key Vault with their own identity.",
+    });
+  const inline = d.plugins.filter((p) => p.clientIndex >= 0 && !p.jwkIsFallback && p.jwkPrivate === "inline");
+  if (inline.length)
+    out.push({
+      status: "warn",
+      code: "KONG_JWK_INLINE",
+      message: `plugin(s) ${inline.map((p) => p.pluginId).join(", ")} hold our private key inline; the next activation replaces it with references`,
+      hint: "Rotate (rotate --force) to move the key into Key Vault; until then the private key sits in Kong's configuration.",
+    });
   return out;
 }

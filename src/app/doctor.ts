@@ -16,7 +16,7 @@ import type { Snapshot } from "../engine/types.js";
 import type { EntraApplication, KongDiagnosis, KongPluginDiagnosis, KongTarget } from "../ports.js";
 import { DBLESS_HINT } from "../adapters/kong/admin.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
-import { deploymentChecks } from "./doctor-kong.js";
+import { deploymentChecks, vaultReferenceChecks } from "./doctor-kong.js";
 import type { Runtime } from "./runtime.js";
 
 export type DoctorReport = CheckReport;
@@ -250,6 +250,7 @@ async function kongChecks(
     }),
   ];
   checks.push(...deploymentChecks(d).map(line));
+  checks.push(...vaultReferenceChecks(cred, target.name, d).map(line));
   // DB-less Kong answers writes with 405 (https://developer.konghq.com/gateway/db-less-mode/).
   if (d.node.database === "off" && (d.kind === "admin" || d.kind === "hybrid"))
     checks.push(

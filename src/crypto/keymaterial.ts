@@ -8,6 +8,9 @@ export type SigningAlg = "PS256" | "RS256";
  * `alg` (RS256 if absent, so it is always set) and puts `kid` in the assertion header; Entra identifies the
  * certificate by thumbprint, so `kid` = `x5t` (BRIEF, "How the plugin signs").
  */
+/** The private members of an RSA JWK (RFC 7518 §6.3.2); the ones Kong marks referenceable in client_jwk. */
+export const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi"] as const;
+
 export interface KongPrivateJwk {
   kty: "RSA";
   use: "sig";
@@ -139,7 +142,7 @@ export function keyToKongJwk(privateKey: KeyObject, certDer: Uint8Array, alg: Si
       "The PEM bundle pairs a key with another certificate; re-export it.",
     );
   const j = privateKey.export({ format: "jwk" });
-  const need = ["n", "e", "d", "p", "q", "dp", "dq", "qi"] as const;
+  const need = ["n", "e", ...PRIVATE_JWK_MEMBERS] as const;
   for (const k of need)
     if (typeof j[k] !== "string")
       throw new RotatorError(

@@ -11,10 +11,7 @@
  * - a failed fetch resolves to "", so the secret must exist and be readable before the plugin changes.
  */
 import type { VaultReferenceConfig } from "../config/load.js";
-import type { KongPrivateJwk } from "../crypto/keymaterial.js";
-
-export const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi"] as const;
-export type PrivateMember = (typeof PRIVATE_MEMBERS)[number];
+import { PRIVATE_JWK_MEMBERS as PRIVATE_MEMBERS, type KongPrivateJwk } from "../crypto/keymaterial.js";
 
 /** Key Vault object names: 1-127 of [0-9a-zA-Z-]. */
 export const MAX_SECRET_NAME = 127;

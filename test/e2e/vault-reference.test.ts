@@ -86,6 +86,13 @@ describe("vault-reference mode", () => {
     expect(p.error).toMatch(/unable to encode JWT/);
   });
 
+  it("doctor describes the mode and finds no inline private key", async () => {
+    const r = await cli("doctor", "--json");
+    const codes = (JSON.parse(r.out) as { checks: { code: string }[] }).checks.map((c) => c.code);
+    expect(codes).toContain("KONG_VAULT_REFERENCE");
+    expect(codes).not.toContain("KONG_JWK_INLINE");
+  });
+
   it("writes the secret, reads it back, then writes the plugin", () => {
     const name = secretName(String(ourJwk().kid));
     const kv = stack.keyVault.requests.filter((r) => r.path.split("?")[0]!.startsWith(`/secrets/${name}`));

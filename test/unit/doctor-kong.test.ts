@@ -1,6 +1,8 @@
 /** doctor's deployment lines: gateways and their sync state, permissions, the multi-client JWK fix. */
 import { describe, expect, it } from "vitest";
-import { deploymentChecks, hasMultiClientFix } from "../../src/app/doctor-kong.js";
+import { deploymentChecks, hasMultiClientFix, vaultReferenceChecks } from "../../src/app/doctor-kong.js";
+import { diagnosePlugin } from "../../src/adapters/kong/plugin.js";
+import type { CredentialConfig } from "../../src/config/load.js";
 import type { KongDiagnosis } from "../../src/ports.js";
 
 const plugin = (clients: number) => ({ pluginId: "p1", name: "openid-connect", clientIndex: 0, clients });
@@ -79,5 +81,63 @@ describe("gateways", () => {
       status: "warn",
       message: expect.stringMatching(/unreadable: edge-2:8444 \(KONG_UNAVAILABLE\)/),
     });
+  });
+});
+
+describe("vault-reference mode lines", () => {
+  const cred = (withRef: boolean) =>
+    ({
+      name: "orders-api",
+      kong: [
+        {
+          name: "t",
+          adminUrl: "https://kong.example",
+          ...(withRef ? { vaultReference: { prefix: "azure-kv", secretPrefix: "kong-jwk-" } } : {}),
+        },
+      ],
+    }) as unknown as CredentialConfig;
+  const diag = (kind: KongDiagnosis["kind"], jwkPrivate: "reference" | "inline" | "none"): KongDiagnosis => ({
+    kind,
+    node: {},
+    plugins: [{ ...plugin(1), jwkPrivate }],
+  });
+  const codes = (lines: { code: string; status: string }[]) => lines.map((l) => `${l.status}:${l.code}`);
+
+  it("says nothing without vaultReference", () => {
+    expect(vaultReferenceChecks(cred(false), "t", diag("admin", "inline"))).toEqual([]);
+  });
+
+  it("warns about an inline private key and about Dedicated Cloud Gateways", () => {
+    expect(codes(vaultReferenceChecks(cred(true), "t", diag("admin", "reference")))).toEqual([
+      "info:KONG_VAULT_REFERENCE",
+    ]);
+    expect(codes(vaultReferenceChecks(cred(true), "t", diag("admin", "inline")))).toEqual([
+      "info:KONG_VAULT_REFERENCE",
+      "warn:KONG_JWK_INLINE",
+    ]);
+    expect(codes(vaultReferenceChecks(cred(true), "t", diag("konnect", "none")))).toEqual([
+      "info:KONG_VAULT_REFERENCE",
+      "warn:KONG_VAULT_DEDICATED_CLOUD",
+    ]);
+  });
+
+  it("classifies the stored private members without exposing them", () => {
+    const entry = (jwk: Record<string, string>) =>
+      diagnosePlugin(
+        {
+          id: "p1",
+          name: "openid-connect",
+          config: { client_id: ["c"], client_auth: ["private_key_jwt"], client_jwk: [{ kid: "k", ...jwk }] },
+        },
+        "c",
+        undefined,
+      );
+    const refs = Object.fromEntries(
+      ["d", "p", "q", "dp", "dq", "qi"].map((m) => [m, `{vault://azure-kv/s/${m}}`]),
+    );
+    expect(entry(refs).jwkPrivate).toBe("reference");
+    expect(entry({ ...refs, d: "secret-d-value" }).jwkPrivate).toBe("inline");
+    expect(entry({}).jwkPrivate).toBe("none");
+    expect(JSON.stringify(entry({ ...refs, d: "secret-d-value" }))).not.toContain("secret-d-value");
   });
 });

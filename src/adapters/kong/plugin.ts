@@ -7,7 +7,7 @@
  * kong/plugins/openid-connect/clients.lua in github.com/Kong/kong). Errors name plugins and clients only,
  * never config values: the config holds other clients' private keys.
  */
-import { publicView, type KongPrivateJwk } from "../../crypto/keymaterial.js";
+import { PRIVATE_JWK_MEMBERS, publicView, type KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
 import type { KongConfirmation, KongPluginDiagnosis, KongPluginView } from "../../ports.js";
 
@@ -187,6 +187,9 @@ export function diagnosePlugin(
     const s256 = str(e["x5t#S256"]);
     if (s256 !== undefined) jwk.x5tS256 = s256;
     d.jwk = jwk;
+    const priv = PRIVATE_JWK_MEMBERS.map((m) => str(e[m])).filter((v) => v !== undefined && v !== "");
+    d.jwkPrivate =
+      priv.length === 0 ? "none" : priv.every((v) => /^\{vault:\/\/.+\}$/.test(v!)) ? "reference" : "inline";
   }
   return d;
 }
