@@ -65,9 +65,15 @@ afterAll(async () => {
 });
 
 describe("Konnect fake vs the published spec", () => {
-  it.skipIf(!existsSync(fixture))("the committed spec copy is the fixture", () => {
-    expect(readFileSync(KONNECT_SPEC, "utf8")).toBe(readFileSync(fixture, "utf8"));
-  });
+  // Under CI=true ../shared is always there, so a missing fixture fails (as in kong-schema.test.ts);
+  // elsewhere the comparison is skipped.
+  it.skipIf(!existsSync(fixture) && process.env.CI !== "true")(
+    "the committed spec copy is the fixture",
+    () => {
+      expect(fixture, "../shared/fixtures/kong is missing").not.toBe("");
+      expect(readFileSync(KONNECT_SPEC, "utf8")).toBe(readFileSync(fixture, "utf8"));
+    },
+  );
 
   it("refuses what the spec does not allow", async () => {
     const cp = `/v2/control-planes/${k.controlPlaneId}`;
