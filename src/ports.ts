@@ -1,11 +1,12 @@
 /**
- * The ports of the rotation engine. Each real service (Key Vault, Entra/Graph, Kong Admin API, lease
+ * The ports of the rotation engine. Each real service (Key Vault, the identity provider, Kong, lease
  * storage, alert sinks) is an adapter behind one of these small interfaces; tests use in-memory versions.
  * Nothing here carries private key material except `CertificateStore.readPem`, whose result goes straight
  * to Kong and is never logged.
  */
 import type { JwsSigner } from "./crypto/jws.js";
 import type { KongPrivateJwk, SigningAlg } from "./crypto/keymaterial.js";
+import type { RotatorError } from "./errors.js";
 
 // ---------------------------------------------------------------------------------------------
 // Key Vault
@@ -135,67 +136,95 @@ export interface CertificateListing {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Entra ID / Microsoft Graph
+// Identity provider
 // ---------------------------------------------------------------------------------------------
 
-export interface KeyCredential {
-  keyId: string;
-  type: string;
-  usage: string;
-  displayName?: string | null;
-  startDateTime?: string | null;
-  endDateTime?: string | null;
-  /** As Graph returns it (base64 Edm.Binary). */
-  customKeyIdentifier?: string | null;
-  /** base64url SHA-1 thumbprint derived from customKeyIdentifier, when it is one. */
+/** One key registered for the client at the identity provider (public facts only). */
+export interface IdpKey {
+  /** The provider's own id of the key (what remove/withdraw address). */
+  id: string;
+  /** The key id assertions are matched on, when the provider keeps one. */
+  kid?: string;
+  /** base64url SHA-1 thumbprint of the certificate, when the provider keeps the certificate. */
   x5t?: string;
+  /** Usable for client authentication now (registered keys may be staged or withdrawn). */
+  usable: boolean;
+  displayName?: string;
+  /** ISO 8601, when the provider keeps them. */
+  notBefore?: string;
+  expiresAt?: string;
 }
 
-export interface EntraApplication {
-  objectId: string;
-  appId: string;
+/** What the provider allows, so that the planner stays within it instead of failing at the API. */
+export interface IdpRules {
+  /** The most keys the client may hold at once. */
+  maxKeys: number;
+  /** JWS algorithms the token endpoint accepts for client assertions. */
+  algorithms: readonly SigningAlg[];
+  /**
+   * How the provider matches an assertion to a key: by the certificate thumbprint (`x5t`), by the kid
+   * registered with the key (`registered`: the JWK's kid must be one the provider holds), or by the
+   * registered kid when present (`optional`). The engine registers every key with kid = x5t, so Kong's
+   * JWK (kid = x5t) matches under all three.
+   */
+  kid: "x5t" | "registered" | "optional";
+  /** A registered key is made usable by a separate call (activate). */
+  staged: boolean;
+}
+
+/** The public half of a key generation, as the provider needs it to register the key. */
+export interface PublicKeyMaterial {
+  /** DER of the self-signed certificate. */
+  certDer: Uint8Array;
+  /** PEM of the certificate. */
+  certPem: string;
+  /** Public RSA JWK members. */
+  jwk: { kty: "RSA"; n: string; e: string };
+  /** The kid Kong will send: the certificate's x5t. */
+  kid: string;
+  x5t: string;
+  alg: SigningAlg;
+  notAfter: Date;
   displayName: string;
-  keyCredentials: KeyCredential[];
-}
-
-export interface EntraDirectory {
-  /** Resolve the application by appId (client id); throws ENTRA_APP_NOT_FOUND. */
-  getApplication(clientId: string): Promise<EntraApplication>;
-  /** addKey with a proof signed by a currently valid key of the app. */
-  addKey(
-    app: EntraApplication,
-    certDer: Uint8Array,
-    proofSigner: JwsSigner,
-    displayName: string,
-  ): Promise<KeyCredential>;
-  /** removeKey with a proof signed by a currently valid key of the app (not the key being removed). */
-  removeKey(app: EntraApplication, keyId: string, proofSigner: JwsSigner): Promise<void>;
-  /**
-   * Fallback when the app has no valid key: PATCH keyCredentials, re-sending existing entries and adding
-   * `add` / dropping `removeKeyIds`. Needs Application.ReadWrite.OwnedBy (owner) or .All.
-   */
-  /**
-   * Preflight for the PATCH fallback, without writing: may the service identity PATCH this app's
-   * keyCredentials? `undefined` when it cannot tell (the PATCH itself then decides).
-   */
-  canPatchKeyCredentials?(app: EntraApplication): Promise<boolean | undefined>;
-  patchKeyCredentials(
-    app: EntraApplication,
-    change: { add?: { certDer: Uint8Array; displayName: string }; removeKeyIds?: string[] },
-  ): Promise<EntraApplication>;
 }
 
 export type TokenAttempt =
   { ok: true } | { ok: false; code: string; description: string; retryable: boolean };
 
-export interface TokenEndpoint {
-  /** One client-credentials request with an assertion signed by `signer`. Never returns the token. */
-  tryClientAssertion(
-    tenantId: string,
-    clientId: string,
-    signer: JwsSigner,
-    alg: SigningAlg,
-  ): Promise<TokenAttempt>;
+/**
+ * Where a client's public keys are registered and where a client assertion is proven. The engine uses
+ * it without knowing which provider is behind it; each adapter keeps its provider's details (how a key
+ * is written, what proof a write needs) to itself.
+ */
+export interface IdentityProvider {
+  /** The provider's kind, for messages and telemetry (a configuration key, not behaviour). */
+  readonly kind: string;
+  /** The client at the provider, for messages: "app <client id>", "client <id>". */
+  readonly client: string;
+  readonly rules: IdpRules;
+  /** Every key registered for the client, usable or not. */
+  listKeys(): Promise<IdpKey[]>;
+  /**
+   * Register the key; idempotent: a key already registered (same kid or thumbprint) is returned as is.
+   * `current` signs with the client's currently valid key, for providers whose writes need a proof of
+   * possession; without it such a provider falls back to its privileged path or refuses.
+   */
+  register(material: PublicKeyMaterial, current?: JwsSigner): Promise<IdpKey>;
+  /** Make a registered key usable (no-op where registration already does). */
+  activate(key: IdpKey): Promise<void>;
+  /** Stop a key being usable without deleting it (no-op where not applicable). */
+  withdraw(key: IdpKey): Promise<void>;
+  /** Delete the key, after withdraw where the provider requires it. Resolves when it is already gone. */
+  remove(key: IdpKey, current?: JwsSigner): Promise<void>;
+  /** One token request with a client assertion signed by `signer`. Never returns the token. */
+  verify(signer: JwsSigner, alg: SigningAlg): Promise<TokenAttempt>;
+  /**
+   * Before a new generation is created without a current key to sign with (bootstrap, every key
+   * expired): the error registering it would meet, when the provider can tell without writing.
+   */
+  preflightRegister?(current: boolean): Promise<RotatorError | undefined>;
+  /** A hint for a key the token endpoint keeps rejecting (where to look at the provider). */
+  verifyHint?(x5t: string): string;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -338,13 +338,13 @@ export async function badInput(
       run: rotateLane(missingPlugin),
     },
     {
-      area: "entra",
+      area: "idp",
       name: "unknown Entra app (clientId)",
       expect: /^ENTRA_APP_NOT_FOUND$/,
       run: rotateLane(unknownApp),
     },
     {
-      area: "entra",
+      area: "idp",
       name: "no valid key and no permission for the PATCH fallback",
       expect: /^ENTRA_PATCH_FORBIDDEN$/,
       run: async () => {

@@ -21,10 +21,11 @@ import {
   mergeTags,
   parseGeneration,
   TAG_ACTIVATED_AT,
-  TAG_ENTRA_KEY_ID,
+  TAG_IDP_KEY_ID,
   type Generation,
 } from "../engine/tags.js";
-import type { CertificateVersion, KeyCredential, KongTarget } from "../ports.js";
+import type { CertificateVersion, IdpKey, KongTarget } from "../ports.js";
+import { keyAtIdp } from "../engine/model.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
 import type { CertificateInput } from "./cert-input.js";
 import type { Runtime } from "./runtime.js";
@@ -124,26 +125,26 @@ async function checkAndPlan(
 
   const checks: Check[] = [...certificateChecks(input.privateKey, cert, der, cred, now)];
   const ports = rt.enginePorts(cred);
-  const [kv, entra, kong] = await Promise.all([
+  const [kv, idp, kong] = await Promise.all([
     generationCheck(rt, cred),
-    entraCheck(rt, cred, t.x5t, now),
+    idpCheck(rt, cred, t.x5t, now),
     Promise.all(ports.kong.map((target) => kongCheck(target, cred, t.x5t, modulus))),
   ]);
-  checks.push(...kv, ...entra.checks, ...kong.flat());
+  checks.push(...kv, ...idp.checks, ...kong.flat());
   const scoped = checks.map((c) => ({ ...scope, ...c }));
   const r = report(scoped);
-  const keyId = entra.key?.keyId ?? "<keyId of the registered certificate>";
-  const tagList = `rotator-phase=active, ${TAG_ENTRA_KEY_ID}=${keyId}, ${TAG_ACTIVATED_AT}=<now>`;
+  const keyId = idp.key?.id ?? "<the IdP's id of the registered key>";
+  const tagList = `rotator-phase=active, ${TAG_IDP_KEY_ID}=${keyId}, ${TAG_ACTIVATED_AT}=<now>`;
   const actions = [
     `import ${t.x5t} (${cert.subject}) into Key Vault certificate ${cred.certificateName} as a new version: exportable RSA, PEM, tagged ${tagList}`,
-    "the engine then treats it as the active generation: the next rotation adds a new key with addKey (proof signed by this key), activates it on every Kong target, and retires this key after policy.overlap",
+    `the engine then treats it as the active generation: the next rotation registers a new key at ${ports.idp.client} (signed by this key where the IdP asks for a proof), activates it on every Kong target, and retires this key after policy.overlap`,
   ];
   const base: AdoptReport = { credential: cred.name, ...r, certificate, actions, applied: false };
-  if (!apply || !r.ok || !entra.key) return base;
+  if (!apply || !r.ok || !idp.key) return base;
 
   const tags = mergeTags(
     {},
-    phaseTags("active", { [TAG_ENTRA_KEY_ID]: entra.key.keyId, [TAG_ACTIVATED_AT]: now.toISOString() }),
+    phaseTags("active", { [TAG_IDP_KEY_ID]: idp.key.id, [TAG_ACTIVATED_AT]: now.toISOString() }),
   );
   const imported: CertificateVersion = await ports.store.importVersion(
     cred.certificateName,
@@ -160,7 +161,7 @@ async function checkAndPlan(
     credential: cred.name,
     version: imported.version,
     x5t: t.x5t,
-    entraKeyId: entra.key.keyId,
+    idpKeyId: idp.key.id,
   });
   return { ...base, applied: true, version: imported.version };
 }
@@ -274,48 +275,45 @@ async function generationCheck(rt: Runtime, cred: CredentialConfig): Promise<Che
   }
 }
 
-async function entraCheck(
+async function idpCheck(
   rt: Runtime,
   cred: CredentialConfig,
   x5t: string,
   now: Date,
-): Promise<{ checks: Check[]; key?: KeyCredential }> {
-  const area = "entra" as const;
+): Promise<{ checks: Check[]; key?: IdpKey }> {
+  const area = "idp" as const;
+  const { idp } = rt.enginePorts(cred);
+  const fail = (code: string, message: string, hint: string) => ({
+    checks: [{ status: "fail" as const, area, code, message, hint }],
+  });
   try {
-    const app = await rt.enginePorts(cred).directory.getApplication(cred.entra.clientId);
-    const key = app.keyCredentials.find((k) => k.x5t === x5t);
+    const key = keyAtIdp(await idp.listKeys(), { x5t });
     if (!key)
-      return {
-        checks: [
-          {
-            status: "fail",
-            area,
-            code: "ADOPT_NOT_AT_ENTRA",
-            message: `app ${app.appId} does not list certificate ${x5t}`,
-            hint: "Adopt the certificate the app registration holds (Certificates & secrets), or upload this one there first.",
-          },
-        ],
-      };
-    const end = key.endDateTime ? Date.parse(key.endDateTime) : Number.POSITIVE_INFINITY;
+      return fail(
+        "ADOPT_NOT_AT_IDP",
+        `${idp.client} does not list certificate ${x5t}`,
+        "Adopt the key the IdP holds for the client (kid or thumbprint = the certificate's x5t), or register this one there first.",
+      );
+    const end = key.expiresAt ? Date.parse(key.expiresAt) : Number.POSITIVE_INFINITY;
     if (end <= now.getTime())
-      return {
-        checks: [
-          {
-            status: "fail",
-            area,
-            code: "ADOPT_ENTRA_KEY_EXPIRED",
-            message: `the app's entry for ${x5t} (keyId ${key.keyId}) has expired`,
-            hint: "An expired registration cannot prove possession for addKey; let the rotator bootstrap instead.",
-          },
-        ],
-      };
+      return fail(
+        "ADOPT_IDP_KEY_EXPIRED",
+        `the IdP's entry for ${x5t} (id ${key.id}) has expired`,
+        "An expired registration signs nothing; let the rotator bootstrap instead.",
+      );
+    if (!key.usable)
+      return fail(
+        "ADOPT_IDP_KEY_NOT_USABLE",
+        `${idp.client} holds ${x5t} (id ${key.id}) but it is not usable (inactive or detached)`,
+        "Adopt the key Kong logs in with now; activate it at the IdP first if it is that one.",
+      );
     return {
       checks: [
         {
           status: "pass",
           area,
-          code: "ADOPT_AT_ENTRA",
-          message: `app ${app.appId} lists certificate ${x5t} as keyId ${key.keyId}`,
+          code: "ADOPT_AT_IDP",
+          message: `${idp.client} lists certificate ${x5t} as key ${key.id}, usable`,
         },
       ],
       key,
@@ -347,7 +345,7 @@ async function kongCheck(
         return line({
           status: "fail",
           code: "KONG_CLIENT_NOT_FOUND",
-          message: `${id} has no client_id ${cred.entra.clientId}`,
+          message: `${id} has no client_id ${cred.idp.clientId}`,
           hint: "Add the app's client id to config.client_id.",
         });
       const jwk = p.jwkIsFallback ? undefined : p.jwk;

@@ -6,7 +6,7 @@ import { ConfigError } from "../config/load.js";
 import { toRotatorError } from "../errors.js";
 
 export type CheckStatus = "pass" | "info" | "warn" | "fail";
-export type CheckArea = "config" | "keyvault" | "entra" | "kong" | "storage" | "alerts" | "certificate";
+export type CheckArea = "config" | "keyvault" | "idp" | "kong" | "storage" | "alerts" | "certificate";
 
 export interface Check {
   status: CheckStatus;

@@ -1,6 +1,7 @@
 /**
  * `doctor`: read-only preflight checks of everything a credential's rotation depends on — Key Vault
- * (reachable, roles, policy), the Entra app (keys, whether addKey can be used), every Kong target (plugin,
+ * (reachable, roles, policy), the identity provider (the client's keys, its key limit, for Entra whether
+ * addKey can be used), every Kong target (plugin,
  * client slot, JWK, node mode, issuer, session storage) and the storage behind the one-writer lease.
  *
  * Nothing is changed: every call is a read, except the identity's token requests and one Key Vault `sign`
@@ -10,19 +11,18 @@ import type { CredentialConfig } from "../config/load.js";
 import { DEFAULT_LEASE_CONTAINER } from "../adapters/lease/blob.js";
 import { storageError } from "../adapters/storage.js";
 import { createWebhookSink } from "../adapters/alerts/webhook-sink.js";
-import { effectiveActive, proofGeneration, unmanagedKeys } from "../engine/model.js";
+import { currentGeneration, effectiveActive, keyAtIdp, unmanagedKeys } from "../engine/model.js";
 import { parseGeneration, type Generation } from "../engine/tags.js";
 import type { Snapshot } from "../engine/types.js";
-import type { EntraApplication, KongDiagnosis, KongPluginDiagnosis, KongTarget } from "../ports.js";
+import type { IdpConfig } from "../config/load.js";
+import { IDP_RULES } from "../idp-rules.js";
+import type { IdpKey, KongDiagnosis, KongPluginDiagnosis, KongTarget } from "../ports.js";
 import { DBLESS_HINT } from "../adapters/kong/admin.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
 import { deploymentChecks, vaultReferenceChecks } from "./doctor-kong.js";
 import type { Runtime } from "./runtime.js";
 
 export type DoctorReport = CheckReport;
-
-/** The algorithms an RSA key can sign for Entra client assertions (BRIEF, "Client assertion"). */
-const RSA_ALGS = new Set(["PS256", "RS256"]);
 
 export async function doctor(rt: Runtime, name?: string): Promise<DoctorReport> {
   const creds = name ? [rt.credential(name)] : rt.config.credentials;
@@ -36,11 +36,11 @@ async function credentialChecks(rt: Runtime, cred: CredentialConfig): Promise<Ch
   const ports = rt.enginePorts(cred);
   const scope = { credential: cred.name };
   const kv = await keyVaultChecks(rt, cred);
-  const [entra, kong] = await Promise.all([
-    entraChecks(rt, cred, kv.generations),
+  const [idp, kong] = await Promise.all([
+    idpChecks(rt, cred, kv.generations),
     Promise.all(ports.kong.map((t) => kongChecks(cred, t, kv.generations))),
   ]);
-  return [...kv.checks, ...entra, ...kong.flat()].map((c) => ({ ...scope, ...c }));
+  return [...kv.checks, ...idp, ...kong.flat()].map((c) => ({ ...scope, ...c }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,38 +152,40 @@ async function keyVaultChecks(
 const BOOTSTRAP_HINT =
   "Until a key of ours is registered and valid, registration uses PATCH keyCredentials, which needs Application.ReadWrite.OwnedBy with the service identity an owner of the app (or Application.ReadWrite.All). Once the first key is active, addKey/removeKey need no Graph write permission.";
 
-async function entraChecks(
+async function idpChecks(
   rt: Runtime,
   cred: CredentialConfig,
   generations: Generation[] | undefined,
 ): Promise<Check[]> {
-  const { directory } = rt.enginePorts(cred);
-  let app: EntraApplication;
+  const { idp } = rt.enginePorts(cred);
+  const area = "idp" as const;
+  let keys: IdpKey[];
   try {
-    app = await directory.getApplication(cred.entra.clientId);
+    keys = await idp.listKeys();
   } catch (e) {
-    return [errorCheck("entra", e)];
+    return [errorCheck(area, e)];
   }
   const now = rt.clock.now();
+  const limit = Number.isFinite(idp.rules.maxKeys) ? ` (at most ${idp.rules.maxKeys})` : "";
   const checks: Check[] = [
     {
       status: "pass",
-      area: "entra",
-      code: "ENTRA_APP_OK",
-      message: `app ${app.displayName} (${app.appId}) has ${app.keyCredentials.length} certificate(s)`,
+      area,
+      code: "IDP_CLIENT_OK",
+      message: `${idp.client} (${idp.kind}) holds ${keys.length} key(s)${limit}`,
     },
   ];
-  for (const k of app.keyCredentials) {
-    const end = k.endDateTime ? new Date(k.endDateTime) : undefined;
+  for (const k of keys) {
+    const end = k.expiresAt ? new Date(k.expiresAt) : undefined;
     const expired = end !== undefined && end.getTime() <= now.getTime();
     checks.push({
       status: expired ? "warn" : "info",
-      area: "entra",
-      code: expired ? "ENTRA_KEY_EXPIRED" : "ENTRA_KEY",
-      message: `key ${k.x5t ?? "(no thumbprint)"} (keyId ${k.keyId}${k.displayName ? `, ${k.displayName}` : ""}) ${expired ? "expired" : "expires"} ${end?.toISOString() ?? "never"}`,
-      ...(expired
-        ? { hint: "An expired key no longer signs anything; remove it from the app registration." }
-        : {}),
+      area,
+      code: expired ? "IDP_KEY_EXPIRED" : "IDP_KEY",
+      message:
+        `key ${k.x5t ?? k.kid ?? "(no kid)"} (id ${k.id}${k.displayName ? `, ${k.displayName}` : ""}) ` +
+        `${k.usable ? "usable" : "registered, not usable"}; ${expired ? "expired" : "expires"} ${end?.toISOString() ?? "(not kept by the IdP)"}`,
+      ...(expired ? { hint: "An expired key no longer signs anything; remove it at the IdP." } : {}),
     });
   }
   if (!generations) return checks;
@@ -193,34 +195,69 @@ async function entraChecks(
     policy: cred.policy,
     observedAt: now,
     generations,
-    app,
+    idp: { client: idp.client, rules: idp.rules, keys },
     targets: [],
   };
-  const proof = proofGeneration(snapshot, now);
-  checks.push(
-    proof
-      ? {
-          status: "pass",
-          area: "entra",
-          code: "ENTRA_ADDKEY_OK",
-          message: `the active key ${proof.x5t ?? ""} is registered and valid: the next key is added with addKey, signed by it`,
-        }
-      : {
-          status: "warn",
-          area: "entra",
-          code: "ENTRA_BOOTSTRAP_PATCH",
-          message:
-            "the app has no valid key of an active generation: the next registration uses PATCH keyCredentials",
-          hint: BOOTSTRAP_HINT,
-        },
-  );
+  const active = effectiveActive(generations);
+  const activeKey = active && keyAtIdp(keys, active);
+  if (active)
+    checks.push(
+      activeKey?.usable
+        ? {
+            status: "pass",
+            area,
+            code: "IDP_ACTIVE_KEY_OK",
+            message: `the active key ${active.x5t ?? active.version} is registered and usable`,
+          }
+        : {
+            status: "fail",
+            area,
+            code: "IDP_ACTIVE_KEY_MISSING",
+            message: `the active key ${active.x5t ?? active.version} is ${activeKey ? "registered but not usable" : "not registered"} at ${idp.client}`,
+            hint: "Kong's logins with it fail. The next rotation run registers a new key (trigger KeyMissingAtIdp); run `rotate` now.",
+          },
+    );
+  if (keys.length >= idp.rules.maxKeys) {
+    const retiring = generations.find((g) => g.phase === "retiring" && keyAtIdp(keys, g));
+    checks.push({
+      status: retiring ? "info" : "warn",
+      area,
+      code: "IDP_KEY_LIMIT",
+      message:
+        `${idp.client} holds ${keys.length} key(s), the most it allows: the next rotation waits for a free slot` +
+        (retiring ? ` (retiring ${retiring.x5t ?? retiring.version} is removed after its overlap)` : ""),
+      ...(retiring
+        ? {}
+        : { hint: "No retiring generation will free a slot: remove a key that nothing uses at the IdP." }),
+    });
+  }
+  if (cred.idp.kind === "entra") {
+    const current = currentGeneration(snapshot, now);
+    checks.push(
+      current
+        ? {
+            status: "pass",
+            area,
+            code: "ENTRA_ADDKEY_OK",
+            message: `the active key ${current.x5t ?? ""} is registered and valid: the next key is added with addKey, signed by it`,
+          }
+        : {
+            status: "warn",
+            area,
+            code: "ENTRA_BOOTSTRAP_PATCH",
+            message:
+              "the app has no valid key of an active generation: the next registration uses PATCH keyCredentials",
+            hint: BOOTSTRAP_HINT,
+          },
+    );
+  }
   for (const u of unmanagedKeys(snapshot))
     checks.push({
       status: "warn",
-      area: "entra",
-      code: "ENTRA_UNMANAGED_KEY",
-      message: `key ${u.x5t ?? u.keyId} at the app belongs to no tracked generation; it is left alone`,
-      hint: "A key made by hand: adopt it (`kong-key-rotator adopt <name> --cert <file>`) so that rotation retires it, or remove it from the app when nothing uses it.",
+      area,
+      code: "IDP_UNMANAGED_KEY",
+      message: `key ${u.x5t ?? u.keyId} at ${idp.client} belongs to no tracked generation; it is left alone`,
+      hint: "A key made by hand: adopt it (`kong-key-rotator adopt <name> --cert <file>`) so that rotation retires it, or remove it at the IdP when nothing uses it.",
     });
   return checks;
 }
@@ -291,8 +328,8 @@ function pluginChecks(
       {
         status: "fail",
         code: "KONG_CLIENT_NOT_FOUND",
-        message: `${id} has no client_id ${cred.entra.clientId}`,
-        hint: "Add the Entra app's client id to config.client_id (a vault reference there cannot be matched; use the literal id).",
+        message: `${id} has no client_id ${cred.idp.clientId}`,
+        hint: "Add the client id to config.client_id (a vault reference there cannot be matched; use the literal id).",
       },
     ];
   const i = p.clientIndex;
@@ -301,33 +338,35 @@ function pluginChecks(
       {
         status: "fail",
         code: "KONG_NOT_PRIVATE_KEY_JWT",
-        message: `${id}: client ${cred.entra.clientId} (index ${i}) uses client_auth ${p.clientAuth ?? "unset"}, not private_key_jwt`,
+        message: `${id}: client ${cred.idp.clientId} (index ${i}) uses client_auth ${p.clientAuth ?? "unset"}, not private_key_jwt`,
         hint: `Set config.client_auth[${i}] to "private_key_jwt" (client_auth is parallel to client_id and falls back to its first entry).`,
       },
     ];
-  if (p.clientAlg !== undefined && !RSA_ALGS.has(p.clientAlg))
+  const algorithms: readonly string[] = IDP_RULES[cred.idp.kind].algorithms;
+  if (p.clientAlg !== undefined && !algorithms.includes(p.clientAlg))
     out.push({
       status: "fail",
       code: "KONG_CLIENT_ALG_INCOMPATIBLE",
-      message: `${id}: client_alg ${p.clientAlg} cannot be signed by an RSA key for Entra`,
-      hint: `Set config.client_alg[${i}] to PS256 or RS256 (or remove client_alg).`,
+      message: `${id}: client_alg ${p.clientAlg} is not an algorithm ${cred.idp.kind} accepts from the rotator's RSA keys`,
+      hint: `Set config.client_alg[${i}] to ${algorithms.join(" or ")} (or remove client_alg).`,
     });
   else
     out.push({
       status: "pass",
       code: "KONG_CLIENT_OK",
-      message: `${id}: openid-connect, client ${cred.entra.clientId} at index ${i} uses private_key_jwt`,
+      message: `${id}: openid-connect, client ${cred.idp.clientId} at index ${i} uses private_key_jwt`,
     });
-  out.push(...jwkChecks(id, i, p, active, hasGenerations));
-  out.push(issuerCheck(id, p, cred.entra.tenantId));
-  // Entra's tokens are large; cookie sessions split them over several cookies and hit header limits
+  out.push(...jwkChecks(id, i, p, active, hasGenerations, cred.idp));
+  out.push(issuerCheck(id, p, cred.idp));
+  // ID tokens with many claims (Entra's especially) make large sessions; cookie sessions split them over
+  // several cookies and hit header limits
   // (https://developer.konghq.com/plugins/openid-connect/, session_storage).
   if (p.sessionStorage === undefined || p.sessionStorage === "cookie")
     out.push({
       status: "warn",
       code: "KONG_SESSION_COOKIE",
       message: `${id}: session_storage is ${p.sessionStorage ?? "unset (cookie)"}`,
-      hint: "Entra ID tokens make large sessions; with cookie storage they are split across cookies and can exceed header limits. Use session_storage: redis (with config.redis).",
+      hint: "ID tokens (Entra's especially) make large sessions; with cookie storage they are split across cookies and can exceed header limits. Use session_storage: redis (with config.redis).",
     });
   else
     out.push({
@@ -344,6 +383,7 @@ function jwkChecks(
   p: KongPluginDiagnosis,
   active: Generation | undefined,
   hasGenerations: boolean,
+  idp: IdpConfig,
 ): Omit<Check, "area" | "target">[] {
   const jwk = p.jwkIsFallback ? undefined : p.jwk;
   if (!jwk)
@@ -365,12 +405,12 @@ function jwkChecks(
       message: `${id}: our JWK has no alg`,
       hint: "Kong signs with the JWK's alg and defaults to RS256 when absent; set alg (PS256 or RS256) explicitly.",
     });
-  else if (!RSA_ALGS.has(jwk.alg))
+  else if (!(IDP_RULES[idp.kind].algorithms as readonly string[]).includes(jwk.alg))
     out.push({
       status: "fail",
       code: "KONG_JWK_ALG_UNSUPPORTED",
-      message: `${id}: our JWK has alg ${jwk.alg}`,
-      hint: "Entra accepts RSA client assertions only: PS256 or RS256.",
+      message: `${id}: our JWK has alg ${jwk.alg}, which ${idp.kind} does not accept`,
+      hint: `Use ${IDP_RULES[idp.kind].algorithms.join(" or ")} (policy.algorithm); the next rotation writes it.`,
     });
   if (!jwk.kid || !jwk.x5t || jwk.kid !== jwk.x5t)
     out.push({
@@ -401,19 +441,50 @@ function jwkChecks(
   return out;
 }
 
-function issuerCheck(id: string, p: KongPluginDiagnosis, tenantId: string): Omit<Check, "area" | "target"> {
+/** The issuer Kong should name for the credential's IdP (each provider's documented issuer form). */
+function expectedIssuer(idp: IdpConfig): { matches: (u: string) => boolean; what: string; hint: string } {
+  const trim = (u: string) => u.replace(/\/+$/, "");
+  switch (idp.kind) {
+    case "entra":
+      return {
+        matches: (u) => u.includes(idp.tenantId),
+        what: `tenant ${idp.tenantId}`,
+        hint: `Set config.issuer to https://login.microsoftonline.com/${idp.tenantId}/v2.0 (or the cloud's authority), so that tokens are requested from and validated against the app's tenant.`,
+      };
+    case "okta": {
+      // https://developer.okta.com/docs/concepts/auth-servers/: a custom authorization server's issuer is
+      // <orgUrl>/oauth2/<id>; the org authorization server's is the org URL itself.
+      const issuer = idp.authorizationServer ? `${idp.orgUrl}/oauth2/${idp.authorizationServer}` : idp.orgUrl;
+      return {
+        matches: (u) => trim(u) === issuer,
+        what: `Okta authorization server ${issuer}`,
+        hint: `Set config.issuer to ${issuer}: the rotator verifies keys at that authorization server's token endpoint.`,
+      };
+    }
+    case "auth0":
+      // Auth0's issuer is https://<domain>/ (with the trailing slash).
+      return {
+        matches: (u) => trim(u) === `https://${idp.domain}`,
+        what: `Auth0 tenant https://${idp.domain}/`,
+        hint: `Set config.issuer to https://${idp.domain}/.`,
+      };
+  }
+}
+
+function issuerCheck(id: string, p: KongPluginDiagnosis, idp: IdpConfig): Omit<Check, "area" | "target"> {
   const issuers = [p.issuer, ...(p.issuersAllowed ?? [])].filter((x): x is string => x !== undefined);
-  if (issuers.some((u) => u.includes(tenantId)))
+  const expected = expectedIssuer(idp);
+  if (issuers.some((u) => expected.matches(u)))
     return {
       status: "pass",
       code: "KONG_ISSUER_OK",
-      message: `${id}: issuer ${p.issuer ?? ""} is the tenant ${tenantId}`,
+      message: `${id}: issuer ${p.issuer ?? ""} is the ${expected.what}`,
     };
   return {
     status: "warn",
     code: "KONG_ISSUER_TENANT",
-    message: `${id}: neither issuer (${p.issuer ?? "unset"}) nor issuers_allowed names tenant ${tenantId}`,
-    hint: `Set config.issuer to https://login.microsoftonline.com/${tenantId}/v2.0 (or the cloud's authority), so that tokens are requested from and validated against the app's tenant.`,
+    message: `${id}: neither issuer (${p.issuer ?? "unset"}) nor issuers_allowed names the ${expected.what}`,
+    hint: expected.hint,
   };
 }
 

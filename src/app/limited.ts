@@ -8,7 +8,8 @@ import type { Clock } from "../clock.js";
 import { RotatorError } from "../errors.js";
 import { RATE_DEFERRED } from "../engine/wait.js";
 import type { Limits, RateLimit } from "../limits.js";
-import type { CertificateStore, EntraDirectory, PlainSecrets } from "../ports.js";
+import type { CertificateStore, PlainSecrets } from "../ports.js";
+import type { EntraDirectory } from "../adapters/entra/types.js";
 
 export interface Limiter {
   readonly limit: RateLimit;

@@ -21,7 +21,6 @@ import type {
 import { createStorageWorkQueue, queueServiceFromEnv } from "../adapters/queue/storage-queue.js";
 import { createBlobRunHistory, createMemoryRunHistory } from "../adapters/history/blob.js";
 import { createKeyVaultSecretReader, createKeyVaultStore } from "../adapters/keyvault/store.js";
-import { createGraphDirectory } from "../adapters/entra/graph.js";
 import { createTokenEndpoint } from "../adapters/entra/token-endpoint.js";
 import { createTargetOfKind, lazyKongTarget } from "../adapters/kong/kinds.js";
 import type { KongReadCache } from "../adapters/kong/admin.js";
@@ -43,7 +42,8 @@ import type { EnginePorts } from "../engine/types.js";
 import { tracedPorts } from "../telemetry/tracing.js";
 import { serviceCredential } from "./identity.js";
 import { effectiveLimits } from "../limits.js";
-import { createLimiters, limitedDirectory, limitedStore } from "./limited.js";
+import { createLimiters, limitedStore } from "./limited.js";
+import { createIdentityProvider } from "./idp.js";
 import { WORK_QUEUE } from "./fleet.js";
 
 export interface RuntimeOptions {
@@ -135,59 +135,59 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     limiters,
   );
   const secrets = createKeyVaultSecretReader({ vaultUrl: config.keyVault.url, credential, clock });
-  const directoryFor = (cred: CredentialConfig) => limitedDirectory(graphDirectoryFor(cred), limiters);
-  const graphDirectoryFor = (cred: CredentialConfig) =>
-    createGraphDirectory({
-      credential,
-      graphBaseUrl: config.cloud.graphBaseUrl,
-      clock,
-      selfRotation: {
-        authorityHost: config.cloud.authorityHost,
-        tenantId: cred.entra.tenantId,
-        algorithm: cred.policy.algorithm,
-      },
-    });
   const tokens = createTokenEndpoint({
     authorityHost: config.cloud.authorityHost,
     scope: `${config.cloud.graphBaseUrl}/.default`,
     clock,
   });
 
-  // Kong tokens held in the process environment live as long as the process: redacted for its whole life.
-  // Tokens read from Key Vault are registered for the run that read them (src/log/redact.ts).
+  // Kong and IdP tokens held in the process environment live as long as the process: redacted for its
+  // whole life. Tokens read from Key Vault are registered for the run that read them (src/log/redact.ts).
   for (const t of config.credentials.flatMap((c) => c.kong)) {
     const ref = "konnect" in t ? t.konnect.token : "adminToken" in t ? t.adminToken : undefined;
     if (ref && "env" in ref) registerProcessSecret(env[ref.env]);
   }
+  for (const { idp } of config.credentials) {
+    const ref =
+      idp.kind === "okta" ? idp.token : idp.kind === "auth0" ? idp.management.clientSecret : undefined;
+    if (ref && "env" in ref) registerProcessSecret(env[ref.env]);
+  }
+
+  const readSecret = async (ref: SecretRef, missing: (name: string) => RotatorError): Promise<string> => {
+    if ("env" in ref) {
+      const value = env[ref.env];
+      if (!value) throw missing(ref.env);
+      return value;
+    }
+    const value = await secrets.read(ref.keyVaultSecret);
+    registerSecret(value);
+    return value;
+  };
 
   const secretOf = async (
     target: string,
     ref: SecretRef | undefined,
     what: string,
-  ): Promise<string | undefined> => {
-    if (!ref) return undefined;
-    let value: string | undefined;
-    if ("env" in ref) {
-      value = env[ref.env];
-      if (!value)
-        throw new RotatorError(
-          "KONG_TOKEN_MISSING",
-          `Kong target ${target}: environment variable ${ref.env} is not set`,
-          `Set ${ref.env} (an app setting in Azure, ideally a Key Vault reference) to the ${what}.`,
+  ): Promise<string | undefined> =>
+    ref === undefined
+      ? undefined
+      : readSecret(
+          ref,
+          (name) =>
+            new RotatorError(
+              "KONG_TOKEN_MISSING",
+              `Kong target ${target}: environment variable ${name} is not set`,
+              `Set ${name} (an app setting in Azure, ideally a Key Vault reference) to the ${what}.`,
+            ),
         );
-    } else {
-      value = await secrets.read(ref.keyVaultSecret);
-      registerSecret(value);
-    }
-    return value;
-  };
+  const idpDeps = { config, credential, clock, limiters, tokens, secret: readSecret };
 
   const kongTargets = (cred: CredentialConfig, reads?: KongReadCache): KongTarget[] =>
     cred.kong.map((target) =>
       lazyKongTarget(target, () =>
         createTargetOfKind({
           target,
-          clientId: cred.entra.clientId,
+          clientId: cred.idp.clientId,
           clock,
           secret: secretOf,
           pluginLock,
@@ -215,8 +215,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       tracedPorts(
         {
           store,
-          directory: directoryFor(cred),
-          tokens,
+          idp: createIdentityProvider(cred, idpDeps),
           kong: kongTargets(cred, options.kongReads),
           clock,
           logger,

@@ -23,6 +23,7 @@ import type { RunRecord } from "../ports.js";
 import type { OpenAlert } from "../adapters/alerts/dedup.js";
 import { recordRotation, recordStatus, recordStep } from "../telemetry/metrics.js";
 import type { Runtime } from "./runtime.js";
+import { describeClient } from "./idp.js";
 import { judgeNotStarted, judgeRun, judgeSync, judgeSyncError, reportJudgements } from "./alert-evidence.js";
 
 export type Trigger = "timer" | "http" | "cli" | "sync-timer" | "queue";
@@ -251,6 +252,7 @@ export async function status(rt: Runtime, name?: string): Promise<CredentialView
           generations: [],
           targets: [],
           unmanagedKeys: [],
+          idp: { client: describeClient(cred.idp) },
           ...history,
           ...(request ? { request: requestStatus(request, rt.clock.now()) } : {}),
           ...alerts,

@@ -4,6 +4,7 @@ import type { z } from "zod";
 import type { LimitOverrides } from "../limits.js";
 import { RotatorError } from "../errors.js";
 import { MAX_SECRET_NAME, referenceSecretName, X5T_LENGTH } from "../engine/vault-ref.js";
+import { defaultAlgorithm, IDP_RULES } from "../idp-rules.js";
 import { configSchema, defaultPolicy, policySchema, type ParsedConfig } from "./schema.js";
 
 export type Policy = z.output<typeof policySchema>;
@@ -61,10 +62,40 @@ export interface DblessTargetConfig extends PluginSelector, TargetCommon {
 export type KongTargetSpec =
   KongTargetConfig | KonnectTargetConfig | KubernetesTargetConfig | DblessTargetConfig;
 
+/** Entra ID: the app registration (client id) in its tenant. */
+export interface EntraIdpConfig {
+  kind: "entra";
+  tenantId: string;
+  clientId: string;
+}
+
+/** Okta: the OIDC app (its client id is its app id) and the authorization server Kong uses. */
+export interface OktaIdpConfig {
+  kind: "okta";
+  orgUrl: string;
+  authorizationServer?: string;
+  clientId: string;
+  /** API token (SSWS) of an admin who may manage the app's keys. */
+  token: SecretRef;
+  /** The Kong plugin's config.scopes, sent with the rotator's token requests. */
+  scopes?: string[];
+}
+
+/** Auth0: the application Kong authenticates as, and a Management API machine-to-machine client. */
+export interface Auth0IdpConfig {
+  kind: "auth0";
+  domain: string;
+  clientId: string;
+  management: { clientId: string; clientSecret: SecretRef };
+}
+
+/** A credential's identity provider: exactly one (README "Configuration reference"). */
+export type IdpConfig = EntraIdpConfig | OktaIdpConfig | Auth0IdpConfig;
+
 export interface CredentialConfig {
   name: string;
   certificateName: string;
-  entra: { tenantId: string; clientId: string };
+  idp: IdpConfig;
   kong: KongTargetSpec[];
   /** Effective policy: defaults, then the file's `policy`, then the credential's own `policy`. */
   policy: Policy;
@@ -130,10 +161,18 @@ export function parseConfig(doc: unknown, source = "(inline)"): Config {
 
 function resolve(cfg: ParsedConfig, source: string): Config {
   const issues: ConfigIssue[] = [];
-  const base: Policy = { ...policySchema.parse(defaultPolicy), ...(cfg.policy ?? {}) };
+  const base = { ...policySchema.omit({ algorithm: true }).parse(defaultPolicy), ...(cfg.policy ?? {}) };
   const credentials = cfg.credentials.map((c, i): CredentialConfig => {
-    const policy: Policy = { ...base, ...(c.policy ?? {}) } as Policy;
+    const idp = toIdpConfig(c);
     const where = `credentials[${i}].policy`;
+    const algorithm = c.policy?.algorithm ?? cfg.policy?.algorithm ?? defaultAlgorithm(idp.kind);
+    const accepted = IDP_RULES[idp.kind].algorithms;
+    if (!accepted.includes(algorithm))
+      issues.push({
+        path: `${c.policy?.algorithm ? where : "policy"}.algorithm`,
+        message: `${idp.kind} does not accept ${algorithm} client assertions for credential ${c.name}; use ${accepted.join(" or ")}`,
+      });
+    const policy: Policy = { ...base, ...(c.policy ?? {}), algorithm } as Policy;
     const validityMs = policy.validityMonths * MONTH_MS;
     if (policy.renewBefore >= validityMs)
       issues.push({
@@ -163,7 +202,7 @@ function resolve(cfg: ParsedConfig, source: string): Config {
     return {
       name: c.name,
       certificateName: c.certificateName,
-      entra: c.entra,
+      idp,
       kong: c.kong.map(toTargetSpec),
       policy,
     };
@@ -186,7 +225,24 @@ function resolve(cfg: ParsedConfig, source: string): Config {
   };
 }
 
-type ParsedTarget = ParsedConfig["credentials"][number]["kong"][number];
+type ParsedCredential = ParsedConfig["credentials"][number];
+type ParsedTarget = ParsedCredential["kong"][number];
+
+/** The schema guarantees exactly one IdP per credential (./schema.ts). */
+function toIdpConfig(c: ParsedCredential): IdpConfig {
+  if (c.okta)
+    return {
+      kind: "okta",
+      orgUrl: c.okta.orgUrl,
+      clientId: c.okta.clientId,
+      token: c.okta.token,
+      ...(c.okta.authorizationServer ? { authorizationServer: c.okta.authorizationServer } : {}),
+      ...(c.okta.scopes ? { scopes: c.okta.scopes } : {}),
+    };
+  if (c.auth0) return { kind: "auth0", ...c.auth0 };
+  if (c.entra) return { kind: "entra", ...c.entra };
+  throw new Error("unreachable: the schema requires exactly one identity provider");
+}
 
 /** The schema guarantees exactly one kind per target (./schema.ts). */
 function toTargetSpec(t: ParsedTarget): KongTargetSpec {

@@ -44,7 +44,9 @@ const tenant = z.union([
 
 export const policySchema = z
   .object({
-    algorithm: z.enum(["PS256", "RS256"], { message: "Entra accepts only RSA assertions: PS256 or RS256" }),
+    algorithm: z.enum(["PS256", "RS256"], {
+      message: "the rotator issues RSA keys: PS256 or RS256 (each IdP accepts a subset, checked at load)",
+    }),
     keySize: z.union([z.literal(2048), z.literal(3072), z.literal(4096)], {
       message: "keySize must be 2048, 3072 or 4096",
     }),
@@ -61,8 +63,8 @@ export const policySchema = z
   })
   .strict();
 
+/** `algorithm` has no default here: it defaults per IdP (src/idp-rules.ts) when no policy sets it. */
 export const defaultPolicy = {
-  algorithm: "PS256",
   keySize: 2048,
   validityMonths: 6,
   renewBefore: "P30D",
@@ -232,11 +234,49 @@ const credential = z
     certificateName: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, {
       message: "must be a valid Key Vault certificate name (letters, digits, '-')",
     }),
-    entra: z.object({ tenantId: tenant, clientId: guid }).strict(),
+    entra: z.object({ tenantId: tenant, clientId: guid }).strict().optional(),
+    okta: z
+      .object({
+        orgUrl: httpsUrl,
+        authorizationServer: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be an authorization server id such as default" })
+          .optional(),
+        clientId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, { message: "must be the app's client id" }),
+        token: secretRef,
+        /** The Kong plugin's config.scopes, sent with the rotator's own token requests. */
+        scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).optional(),
+      })
+      .strict()
+      .optional(),
+    auth0: z
+      .object({
+        domain: z.string().regex(/^[a-zA-Z0-9.-]+(:[0-9]{1,5})?$/, {
+          message: "must be the tenant's domain (like example.eu.auth0.com), without https:// or a path",
+        }),
+        clientId: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,128}$/, { message: "must be the application's client id" }),
+        management: z.object({ clientId: z.string().min(1), clientSecret: secretRef }).strict(),
+      })
+      .strict()
+      .optional(),
     kong: z.array(kongTarget).min(1, { message: "at least one Kong target is required" }),
     policy: policySchema.partial().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const idps = (["entra", "okta", "auth0"] as const).filter((k) => c[k] !== undefined);
+    if (idps.length !== 1)
+      ctx.addIssue({
+        code: "custom",
+        path: ["entra"],
+        message:
+          idps.length === 0
+            ? "set the credential's identity provider: one of entra, okta or auth0"
+            : `a credential has exactly one identity provider; found ${idps.join(" and ")}`,
+      });
+  });
 
 export const configSchema = z
   .object({
@@ -310,12 +350,20 @@ export const configSchema = z
     });
     const apps = new Map<string, number>();
     cfg.credentials.forEach((c, i) => {
-      const key = `${c.entra.tenantId}/${c.entra.clientId}`;
+      const idp = c.entra
+        ? { kind: "entra", at: c.entra.tenantId, clientId: c.entra.clientId, what: "Entra app" }
+        : c.okta
+          ? { kind: "okta", at: c.okta.orgUrl, clientId: c.okta.clientId, what: "Okta app" }
+          : c.auth0
+            ? { kind: "auth0", at: c.auth0.domain, clientId: c.auth0.clientId, what: "Auth0 application" }
+            : undefined;
+      if (!idp) return;
+      const key = `${idp.kind}/${idp.at.toLowerCase()}/${idp.clientId}`;
       if (apps.has(key))
         ctx.addIssue({
           code: "custom",
-          path: ["credentials", i, "entra", "clientId"],
-          message: `app ${c.entra.clientId} is already rotated by credential #${apps.get(key)}: one credential per Entra app (two would race on its keyCredentials)`,
+          path: ["credentials", i, idp.kind, "clientId"],
+          message: `${idp.what} ${idp.clientId} is already rotated by credential #${apps.get(key)}: one credential per client (two would race on its keys)`,
         });
       apps.set(key, i);
     });

@@ -75,6 +75,30 @@ export function describeCertificate(der: Uint8Array): CertificateInfo {
   };
 }
 
+/** The public facts an identity provider registers: the certificate (DER and PEM) and its RSA members. */
+export function publicKeyOf(der: Uint8Array): {
+  x5t: string;
+  notAfter: Date;
+  certPem: string;
+  jwk: { kty: "RSA"; n: string; e: string };
+} {
+  const info = describeCertificate(der);
+  const pub = info.publicKey.export({ format: "jwk" });
+  if (pub.kty !== "RSA" || !pub.n || !pub.e)
+    throw new RotatorError(
+      "CERT_NOT_RSA",
+      `certificate ${info.x5t} does not hold an RSA public key`,
+      "The rotator issues RSA certificates; check the Key Vault certificate policy.",
+    );
+  const body = info.der.toString("base64").replace(/.{1,64}/g, "$&\n");
+  return {
+    x5t: info.x5t,
+    notAfter: info.notAfter,
+    certPem: `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`,
+    jwk: { kty: "RSA", n: pub.n, e: pub.e },
+  };
+}
+
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
 
 /**

@@ -11,17 +11,17 @@ export class EngineBug extends Error {
 
 export function verifyTimeout(
   x5t: string,
-  clientId: string,
   timeoutMs: number,
   consecutive: number,
   lastFailure: string | undefined,
+  idpHint: string | undefined,
 ): RotatorError {
   return new RotatorError(
     "VERIFY_TIMEOUT",
     `the token endpoint did not accept ${consecutive} consecutive assertions signed with key ${x5t} within ${Math.round(timeoutMs / 1000)} s` +
       (lastFailure ? ` (last answer: ${lastFailure})` : ""),
-    `Entra propagates a new key in seconds to minutes with no SLA; the key stays published and the next run verifies again. ` +
-      `If it keeps failing, check that key ${x5t} is listed under Certificates & secrets of app ${clientId} and that tenantId and clientId are right.`,
+    idpHint ??
+      `The key stays registered and the next run verifies again. If it keeps failing, check that key ${x5t} is registered and active for the client at the IdP.`,
     { retryable: true, details: { x5t, ...(lastFailure ? { lastFailure } : {}) } },
   );
 }
@@ -29,7 +29,7 @@ export function verifyTimeout(
 export function activateNotVerified(x5t: string | undefined, phase: string): RotatorError {
   return new RotatorError(
     "ACTIVATE_NOT_VERIFIED",
-    `generation ${x5t ?? "?"} is ${phase}, not verified and listed at the app; it will not be pushed to Kong`,
+    `generation ${x5t ?? "?"} is ${phase}, not verified and usable at the IdP; it will not be pushed to Kong`,
     "A key goes to Kong only after the token endpoint accepted it consistently (no outage). Run again: the engine verifies first.",
     { details: { x5t, phase } },
   );
@@ -63,34 +63,6 @@ export function readbackMismatch(target: string, kid: string, seen: (string | un
     "The Admin API accepted the change but the plugin does not hold the key; check for a concurrent writer (decK sync, another rotator).",
     { details: { target } },
   );
-}
-
-export function publishNotListed(x5t: string): RotatorError {
-  return new RotatorError(
-    "PUBLISH_NOT_LISTED",
-    `the app does not list key ${x5t} after the PATCH`,
-    "Graph accepted the update but the key is missing; another writer may have replaced keyCredentials. Run again.",
-    { retryable: true },
-  );
-}
-
-/** PATCH /applications needs Application.ReadWrite.OwnedBy (service is an owner) or Application.ReadWrite.All. */
-/** The PATCH fallback is not allowed: refused by Graph (`cause`), or seen beforehand (no cause). */
-export function patchForbidden(cause: unknown): RotatorError {
-  return new RotatorError(
-    "ENTRA_PATCH_FORBIDDEN",
-    (cause === undefined
-      ? "the service identity's Graph token grants no permission to PATCH /applications"
-      : "Graph refused PATCH /applications (403)") +
-      ": the app has no valid key of ours, so addKey cannot be used",
-    "Grant the service's identity the Microsoft Graph application permission Application.ReadWrite.OwnedBy and add it as an owner of the app " +
-      "(or grant Application.ReadWrite.All). Alternatively upload the pending certificate to the app once by hand; later rotations use addKey, which needs no permission.",
-    cause === undefined ? {} : { status: 403, cause },
-  );
-}
-
-export function mapPatchError(e: unknown): unknown {
-  return isRotatorError(e) && e.status === 403 ? patchForbidden(e) : e;
 }
 
 export function runAborted(): RotatorError {

@@ -1,8 +1,8 @@
 /**
  * Operator requests, written before the run that carries them out (write-ahead): a forced rotation or a
  * rollback survives a failed run, a crash, or an outage of the IdP or Kong. Recording a rotation needs
- * only Key Vault (the state store), so a request made while Graph or Kong is down is kept. A rollback is
- * checked against the IdP first (the previous key must still be registered), so it needs Graph too.
+ * only Key Vault (the state store), so a request made while the IdP or Kong is down is kept. A rollback is
+ * checked against the IdP first (the previous key must still be registered), so it needs the IdP too.
  * Callers hold the credential's lease.
  */
 import type { CredentialConfig } from "../config/load.js";

@@ -1,5 +1,5 @@
 /** Derived facts about a snapshot that the planner, the steps and the status view all ask. Pure. */
-import type { EntraApplication, KeyCredential } from "../ports.js";
+import type { IdpKey } from "../ports.js";
 import { IN_FLIGHT, type Generation } from "./tags.js";
 import type { Snapshot, TargetObservation, UnmanagedKey } from "./types.js";
 
@@ -27,36 +27,46 @@ export function inFlight(generations: readonly Generation[]): Generation[] {
     .sort((a, b) => b.createdOn.getTime() - a.createdOn.getTime());
 }
 
-/** The app's keyCredential for a generation, matched by thumbprint (or by the keyId we recorded). */
-export function keyAtApp(
-  app: EntraApplication,
-  g: Pick<Generation, "x5t" | "entraKeyId">,
-): KeyCredential | undefined {
-  return app.keyCredentials.find((k) => belongsTo(k, g));
+/**
+ * The IdP's key for a generation: the key id recorded when it was registered, or the thumbprint (every
+ * key is registered with kid = x5t; providers that keep the certificate report its x5t too).
+ */
+export function keyAtIdp(
+  keys: readonly IdpKey[],
+  g: Pick<Generation, "x5t" | "idpKeyId">,
+): IdpKey | undefined {
+  return keys.find((k) => belongsTo(k, g));
 }
 
-function belongsTo(k: KeyCredential, g: Pick<Generation, "x5t" | "entraKeyId">): boolean {
-  return (g.x5t !== undefined && k.x5t === g.x5t) || (g.entraKeyId !== undefined && k.keyId === g.entraKeyId);
+/** Registered and usable for client authentication now. */
+export function usableAtIdp(keys: readonly IdpKey[], g: Pick<Generation, "x5t" | "idpKeyId">): boolean {
+  return keyAtIdp(keys, g)?.usable === true;
 }
 
-function withinDates(k: KeyCredential, g: Generation, now: Date): boolean {
+function belongsTo(k: IdpKey, g: Pick<Generation, "x5t" | "idpKeyId">): boolean {
+  return (
+    (g.idpKeyId !== undefined && k.id === g.idpKeyId) ||
+    (g.x5t !== undefined && (k.x5t === g.x5t || k.kid === g.x5t))
+  );
+}
+
+function withinDates(k: IdpKey, g: Generation, now: Date): boolean {
   const t = now.getTime();
-  const start = k.startDateTime ? Date.parse(k.startDateTime) : Number.NEGATIVE_INFINITY;
-  const end = k.endDateTime ? Date.parse(k.endDateTime) : Number.POSITIVE_INFINITY;
+  const start = k.notBefore ? Date.parse(k.notBefore) : Number.NEGATIVE_INFINITY;
+  const end = k.expiresAt ? Date.parse(k.expiresAt) : Number.POSITIVE_INFINITY;
   return start <= t && t < end && (g.notBefore?.getTime() ?? 0) <= t && t < (g.expiresOn?.getTime() ?? 0);
 }
 
 /**
- * The generation whose key can sign Graph addKey/removeKey proofs: Graph requires a proof signed by a
- * *currently valid* certificate of the app (https://learn.microsoft.com/graph/application-rollkeys-prooftoken).
- * That is the active generation when its key is registered at the app and within its dates; otherwise
- * writes must use the PATCH fallback.
+ * The generation whose key is currently valid at the IdP: the active one, when its key is registered,
+ * usable and within its dates. Its signer goes with every IdP write, for providers whose writes need a
+ * proof of possession by a current key; without one they take their privileged path (or refuse).
  */
-export function proofGeneration(s: Snapshot, now: Date): Generation | undefined {
+export function currentGeneration(s: Snapshot, now: Date): Generation | undefined {
   const active = effectiveActive(s.generations);
   if (!active?.x5t || !active.enabled) return undefined;
-  const k = keyAtApp(s.app, active);
-  return k && withinDates(k, active, now) ? active : undefined;
+  const k = keyAtIdp(s.idp.keys, active);
+  return k?.usable && withinDates(k, active, now) ? active : undefined;
 }
 
 /** Kong targets that hold the thumbprint (as kid or x5t) in any plugin. */
@@ -74,9 +84,13 @@ export function targetHolds(t: TargetObservation, kid: string): boolean {
   return t.plugins !== undefined && t.plugins.every((p) => p.kid === kid);
 }
 
-/** Keys at the app that match no tracked generation: reported, never touched by the engine. */
+/** Keys at the IdP that match no tracked generation: reported, never touched by the engine. */
 export function unmanagedKeys(s: Snapshot): UnmanagedKey[] {
-  return s.app.keyCredentials
+  return s.idp.keys
     .filter((k) => !s.generations.some((g) => belongsTo(k, g)))
-    .map((k) => ({ keyId: k.keyId, x5t: k.x5t, displayName: k.displayName }));
+    .map((k) => ({
+      keyId: k.id,
+      ...(k.x5t || k.kid ? { x5t: k.x5t ?? k.kid } : {}),
+      ...(k.displayName ? { displayName: k.displayName } : {}),
+    }));
 }

@@ -1,6 +1,6 @@
 /**
- * Read the whole world for one credential: certificate versions with their phase tags, the Entra app's
- * keyCredentials, and what each Kong target holds. Read-only.
+ * Read the whole world for one credential: certificate versions with their phase tags, the keys the
+ * identity provider lists for the client, and what each Kong target holds. Read-only.
  */
 import type { CredentialConfig } from "../config/load.js";
 import { RotatorError, toRotatorError } from "../errors.js";
@@ -17,12 +17,12 @@ export interface ObserveOptions {
 
 export async function observe(
   cred: CredentialConfig,
-  ports: Pick<EnginePorts, "store" | "directory" | "kong" | "clock">,
+  ports: Pick<EnginePorts, "store" | "idp" | "kong" | "clock">,
   options: ObserveOptions = {},
 ): Promise<Snapshot> {
-  const [{ versions, creating }, app, targets] = await Promise.all([
+  const [{ versions, creating }, keys, targets] = await Promise.all([
     listCompletedVersions(cred.certificateName, ports, options),
-    ports.directory.getApplication(cred.entra.clientId),
+    ports.idp.listKeys(),
     // One failing target must not hide the others: each inspection's error is kept per target.
     Promise.all(
       ports.kong.map(async (t): Promise<TargetObservation> => {
@@ -40,7 +40,7 @@ export async function observe(
     policy: cred.policy,
     observedAt: ports.clock.now(),
     generations: versions.map(parseGeneration).filter((g): g is Generation => g !== undefined),
-    app,
+    idp: { client: ports.idp.client, rules: ports.idp.rules, keys },
     targets,
     ...(creating ? { creating } : {}),
   };

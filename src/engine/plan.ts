@@ -7,9 +7,9 @@ import type { Policy } from "../config/load.js";
 import {
   activesNewestFirst,
   effectiveActive,
+  currentGeneration,
   inFlight,
-  keyAtApp,
-  proofGeneration,
+  keyAtIdp,
   targetHolds,
   targetsReferencing,
   unknownTargets,
@@ -19,9 +19,6 @@ import type { Snapshot, UnmanagedKey } from "./types.js";
 import type { Generation } from "./tags.js";
 import { answers, pendingRequest, type HeldRequest } from "./requests.js";
 import { evaluateTriggers, type Trigger, type TriggerReason } from "./triggers.js";
-
-export type PublishMethod = "addKey" | "patch";
-export type RemovalMethod = "removeKey" | "patch";
 
 interface ActionBase {
   /** Why the planner chose this action (human readable, no secrets). */
@@ -35,19 +32,19 @@ interface ActionBase {
  */
 export type PlannedAction =
   | (ActionBase & { kind: "create"; trigger: TriggerReason })
-  | (ActionBase & { kind: "publish"; version?: string; x5t?: string; method: PublishMethod })
+  | (ActionBase & {
+      kind: "publish";
+      version?: string;
+      x5t?: string;
+      /** The current key (x5t) whose signer goes with the registration; absent at bootstrap. */
+      signedBy?: string;
+    })
   | (ActionBase & { kind: "verify"; version?: string; x5t?: string })
   | (ActionBase & { kind: "activate"; version?: string; x5t?: string })
   | (ActionBase & { kind: "sync"; version: string; x5t: string; target: string })
   | (ActionBase & { kind: "mark-retiring"; version: string; x5t?: string; retireAfter: string })
-  | (ActionBase & { kind: "retire"; version: string; x5t?: string; removal?: RemovalMethod; keyId?: string })
-  | (ActionBase & {
-      kind: "remove-leaked";
-      version: string;
-      x5t?: string;
-      removal: RemovalMethod;
-      keyId: string;
-    })
+  | (ActionBase & { kind: "retire"; version: string; x5t?: string; keyId?: string })
+  | (ActionBase & { kind: "remove-leaked"; version: string; x5t?: string; keyId: string })
   | (ActionBase & { kind: "disable"; version: string; x5t?: string })
   | (ActionBase & { kind: "rollback"; version?: string; x5t?: string; from?: string; requestId?: string })
   | (ActionBase & {
@@ -63,7 +60,7 @@ export type ActionKind = PlannedAction["kind"];
 
 export interface Plan {
   actions: PlannedAction[];
-  /** Keys at the app that match no generation: reported, never removed. */
+  /** Keys at the IdP that match no generation: reported, never removed. */
   unmanaged: UnmanagedKey[];
   /** Why a new generation is due now, or the next time one will be (the trigger chain's answer). */
   trigger?: Trigger;
@@ -78,8 +75,7 @@ export interface PlanOptions {
 
 export function plan(s: Snapshot, policy: Policy, now: Date, options: PlanOptions = {}): Plan {
   const active = effectiveActive(s.generations);
-  const proof = proofGeneration(s, now);
-  const removal: RemovalMethod = proof ? "removeKey" : "patch";
+  const current = currentGeneration(s, now);
 
   const markRetiring: PlannedAction[] = activesNewestFirst(s.generations)
     .slice(1)
@@ -125,17 +121,18 @@ export function plan(s: Snapshot, policy: Policy, now: Date, options: PlanOption
   const chain = rollingBack
     ? []
     : working
-      ? continueChain(s, working, proof)
+      ? continueChain(s, working, current)
       : decision.due
-        ? startChain(decision.due, proof)
+        ? startChain(s, decision.due, current)
         : [];
 
   const sync: PlannedAction[] = [];
   // An activation applies the JWK to every target anyway; otherwise targets that left the active key
-  // are put back on it. Only onto a key the IdP lists: pushing an unregistered key would cause an outage.
+  // are put back on it. Only onto a key the IdP accepts: pushing an unusable key would cause an outage.
   // A rollback in progress moves the targets itself: re-applying the active key would undo it.
   if (active?.x5t && chain[0]?.kind !== "activate" && !rollingBack) {
-    const atIdp = keyAtApp(s.app, active) !== undefined;
+    const activeKey = keyAtIdp(s.idp.keys, active);
+    const atIdp = activeKey?.usable === true;
     for (const t of s.targets) {
       if (t.plugins === undefined || targetHolds(t, active.x5t)) continue;
       sync.push({
@@ -146,7 +143,9 @@ export function plan(s: Snapshot, policy: Policy, now: Date, options: PlanOption
         reason: `Kong target ${t.name} does not hold the active key ${active.x5t}`,
         ...(atIdp
           ? {}
-          : { blocked: "the active key is not registered at the app; pushing it would break logins" }),
+          : {
+              blocked: `the active key is not ${activeKey ? "usable" : "registered"} at ${s.idp.client}; pushing it would break logins`,
+            }),
       });
     }
   }
@@ -154,27 +153,26 @@ export function plan(s: Snapshot, policy: Policy, now: Date, options: PlanOption
   const removals: PlannedAction[] = [];
   for (const g of s.generations) {
     if (g.phase === "retired") {
-      const k = keyAtApp(s.app, g);
+      const k = keyAtIdp(s.idp.keys, g);
       if (k)
         removals.push({
           kind: "remove-leaked",
           version: g.version,
           x5t: g.x5t,
-          keyId: k.keyId,
-          removal,
-          reason: `the app still lists retired generation ${g.x5t ?? g.version}`,
+          keyId: k.id,
+          reason: `${s.idp.client} still lists retired generation ${g.x5t ?? g.version}`,
           ...blockedIfReferenced(s, g),
         });
     }
   }
   for (const g of s.generations) {
     if (g.phase !== "retiring" || (g.retireAfter && g.retireAfter > now)) continue;
-    const k = keyAtApp(s.app, g);
+    const k = keyAtIdp(s.idp.keys, g);
     removals.push({
       kind: "retire",
       version: g.version,
       x5t: g.x5t,
-      ...(k ? { removal, keyId: k.keyId } : {}),
+      ...(k ? { keyId: k.id } : {}),
       reason: g.retireAfter
         ? `overlap ended at ${g.retireAfter.toISOString()}`
         : "retiring without a retireAfter time",
@@ -219,8 +217,8 @@ export function rollbackCandidate(
   if (!previous.enabled) return { blocked: `the previous generation ${name} is disabled in Key Vault` };
   if ((previous.expiresOn?.getTime() ?? 0) <= now.getTime())
     return { blocked: `the previous generation ${name} has expired` };
-  if (!keyAtApp(s.app, previous))
-    return { blocked: `the previous generation ${name} is no longer registered at the IdP` };
+  if (keyAtIdp(s.idp.keys, previous)?.usable !== true)
+    return { blocked: `the previous generation ${name} is no longer registered and usable at the IdP` };
   return { to: previous, from };
 }
 
@@ -289,41 +287,69 @@ function blockedIfReferenced(s: Snapshot, g: Generation): { blocked?: string } {
   return {};
 }
 
-function continueChain(s: Snapshot, w: Generation, proof: Generation | undefined): PlannedAction[] {
+/**
+ * The provider's key limit (some hold only 2): a new key needs a free slot. When there is none, the chain
+ * waits for the retiring generation that will free one, and says so; it never fails at the IdP's API.
+ */
+function keyLimit(s: Snapshot): string | undefined {
+  const { rules, keys, client } = s.idp;
+  if (keys.length < rules.maxKeys) return undefined;
+  const held = `${client} holds ${keys.length} key(s), the most it allows (${rules.maxKeys})`;
+  const freeing = s.generations
+    .filter((g) => g.phase === "retiring" && keyAtIdp(keys, g))
+    .sort((a, b) => (a.retireAfter?.getTime() ?? 0) - (b.retireAfter?.getTime() ?? 0))[0];
+  if (freeing)
+    return (
+      `${held}: the new key waits until retiring ${freeing.x5t ?? freeing.version} is removed` +
+      (freeing.retireAfter ? ` (its overlap ends at ${freeing.retireAfter.toISOString()})` : "")
+    );
+  const unmanaged = unmanagedKeys(s);
+  return unmanaged.length
+    ? `${held}: remove unmanaged key(s) ${unmanaged.map((k) => k.x5t ?? k.keyId).join(", ")} at the IdP to make room`
+    : `${held}: no retiring generation frees a slot`;
+}
+
+function continueChain(s: Snapshot, w: Generation, current: Generation | undefined): PlannedAction[] {
   const ref = { version: w.version, x5t: w.x5t };
-  const atApp = keyAtApp(s.app, w) !== undefined;
+  const key = keyAtIdp(s.idp.keys, w);
+  const usable = key?.usable === true;
+  const full = key ? undefined : keyLimit(s);
   const out: PlannedAction[] = [];
-  if (w.phase === "pending" || !atApp)
+  if (w.phase === "pending" || !usable)
     out.push({
       kind: "publish",
       ...ref,
-      method: proof ? "addKey" : "patch",
+      ...(current?.x5t ? { signedBy: current.x5t } : {}),
       reason:
         w.phase === "pending"
-          ? "the new certificate is not registered at the app yet"
-          : "its key is no longer listed at the app",
+          ? "the new key is not registered at the IdP yet"
+          : key
+            ? "its key is registered but not usable at the IdP"
+            : "its key is no longer registered at the IdP",
     });
-  if (w.phase !== "verified" || !atApp)
+  if (w.phase !== "verified" || !usable)
     out.push({
       kind: "verify",
       ...ref,
       reason: "the token endpoint has not yet accepted the new key consistently",
     });
   out.push({ kind: "activate", ...ref, reason: "the new key is verified at the IdP" });
-  return out;
+  return full ? out.map((a) => ({ ...a, blocked: full })) : out;
 }
 
-function startChain(trigger: Trigger, proof: Generation | undefined): PlannedAction[] {
-  return [
+function startChain(s: Snapshot, trigger: Trigger, current: Generation | undefined): PlannedAction[] {
+  const chain: PlannedAction[] = [
     { kind: "create", trigger: trigger.reason, reason: trigger.message },
     {
       kind: "publish",
-      method: proof ? "addKey" : "patch",
-      reason: "register the new certificate at the app",
+      ...(current?.x5t ? { signedBy: current.x5t } : {}),
+      reason: "register the new key at the IdP",
     },
     { kind: "verify", reason: "prove the new key at the token endpoint" },
     { kind: "activate", reason: "push the new key to every Kong target" },
   ];
+  const full = keyLimit(s);
+  return full ? chain.map((a) => ({ ...a, blocked: full })) : chain;
 }
 
 /** The next time-driven event when nothing is due now (for status output). */
@@ -348,7 +374,7 @@ export function describeAction(a: PlannedAction): string {
     case "create":
       return "create a new certificate version";
     case "publish":
-      return `publish ${gen} at the app (${a.method === "addKey" ? "addKey" : "PATCH keyCredentials"})`;
+      return `register ${gen} at the IdP` + (a.signedBy ? ` (signed by current key ${a.signedBy})` : "");
     case "verify":
       return `verify ${gen} at the token endpoint`;
     case "activate":
@@ -360,7 +386,7 @@ export function describeAction(a: PlannedAction): string {
     case "retire":
       return `retire ${gen}`;
     case "remove-leaked":
-      return `remove retired ${gen} from the app`;
+      return `remove retired ${gen} from the IdP`;
     case "disable":
       return `disable the Key Vault version of ${gen}`;
     case "rollback":

@@ -1,6 +1,6 @@
 /**
- * Wait until a probe succeeds N times in a row. A newly added Entra key is not accepted by every replica
- * at once (seconds to minutes, no SLA), so a single accepted assertion can be a false positive from a
+ * Wait until a probe succeeds N times in a row. A newly registered key is not accepted by every replica
+ * of the IdP at once (seconds to minutes, no SLA), so a single accepted assertion can be a false positive from a
  * replica that already has it; like HashiCorp's Azure secrets engine, require consecutive successes and
  * reset the streak on any failure. No fixed sleeps: time is the injected clock's.
  *

@@ -10,7 +10,7 @@
 import type { CredentialConfig } from "../config/load.js";
 import { RotatorError, toRotatorError } from "../errors.js";
 import { redact, redactText } from "../log/redact.js";
-import { EngineBug, noProgress, patchForbidden, rollbackRefused, runAborted } from "./errors.js";
+import { EngineBug, noProgress, rollbackRefused, runAborted } from "./errors.js";
 import { pendingRequest, requestTag } from "./requests.js";
 import type { TriggerReason } from "./triggers.js";
 import type { EnginePorts, SafeError, Snapshot, UnmanagedKey } from "./types.js";
@@ -175,15 +175,12 @@ export async function reconcile(
       });
       return finish(cred, ports, report, snapshot, { error });
     }
-    // Bootstrap registers through PATCH: when the identity visibly lacks the permission, refuse before
-    // Key Vault creates a version that could not be published.
-    const viaPatch = current.actions.some((a) => a.kind === "publish" && a.method === "patch");
-    if (
-      action.kind === "create" &&
-      viaPatch &&
-      (await ports.directory.canPatchKeyCredentials?.(snapshot.app)) === false
-    )
-      return finish(cred, ports, report, snapshot, { error: patchForbidden(undefined) });
+    // Without a current key to sign with, some providers register through a privileged path: when the
+    // identity visibly lacks it, refuse before Key Vault creates a version that could not be registered.
+    const bootstrap = current.actions.some((a) => a.kind === "publish" && a.signedBy === undefined);
+    const refused =
+      action.kind === "create" && bootstrap ? await ports.idp.preflightRegister?.(false) : undefined;
+    if (refused) return finish(cred, ports, report, snapshot, { error: refused });
 
     const startedAt = clock.now();
     const tags = new TagBook(ports.store, cred.certificateName);
@@ -316,7 +313,7 @@ async function recordFailure(
 
 /**
  * A run that worked on a pending request and failed counts as an attempt: status shows the attempts and
- * the last error, and `run` exits 1 while it stays so. When the run could not even observe (Graph down),
+ * the last error, and `run` exits 1 while it stays so. When the run could not even observe (the IdP down),
  * the request is found with a Key Vault listing alone. Best effort, like recordFailure.
  */
 async function noteRequestAttempt(

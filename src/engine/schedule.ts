@@ -2,7 +2,7 @@
  * When does a credential next have rotation work? Written by `reconcile` at the end of every clean run
  * (the `rotator-nextDue` tag on the active generation) and read by the fleet timer from one Key Vault
  * certificate listing, which reports the tags and expiry of each certificate's latest version. So a tick
- * where nothing is due costs one list call per 25 certificates and no Graph or Kong call.
+ * where nothing is due costs one list call per 25 certificates and no IdP or Kong call.
  *
  * The answer errs towards "work": anything the listing cannot vouch for (no certificate, a version in
  * flight, no recorded due time, a latest version that is not the active one) is work, and the run that

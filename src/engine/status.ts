@@ -3,7 +3,7 @@
  * from public facts (versions, thumbprints, dates, plugin ids, kids): never any secret.
  */
 import { describeAction, nextScheduled, plan, type PlannedAction } from "./plan.js";
-import { effectiveActive, keyAtApp, targetHolds, unmanagedKeys } from "./model.js";
+import { effectiveActive, keyAtIdp, targetHolds, unmanagedKeys } from "./model.js";
 import type { SafeError, Snapshot, UnmanagedKey } from "./types.js";
 import type { Phase } from "./tags.js";
 import { pendingRequest, type ManualRequest } from "./requests.js";
@@ -26,7 +26,7 @@ export interface GenerationStatus {
   retiredAt?: string;
   failures: number;
   lastError?: string;
-  /** Is the generation's certificate listed on the Entra app? */
+  /** Is the generation's key registered and usable at the identity provider? */
   atIdp: boolean;
   /** Kong targets written with this key whose gateways had not all confirmed at the last look. */
   confirming?: { target: string; appliedAt: string; lagging: string[] }[];
@@ -46,8 +46,10 @@ export interface CredentialStatus {
   targets: TargetStatus[];
   /** x5t of the active generation. */
   active?: string;
-  /** Keys at the app that match no generation (never touched). */
+  /** Keys at the IdP that match no generation (never touched). */
   unmanagedKeys: UnmanagedKey[];
+  /** The client at the identity provider, how many keys it holds (unknown when unreadable) and the most it may hold. */
+  idp: { client: string; keys?: number; maxKeys?: number };
   nextAction?: string;
   /** Why a new generation is due now, or the next trigger that will make one due. */
   trigger?: { reason: TriggerReason; message: string; dueAt: string };
@@ -119,7 +121,7 @@ export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
       retiredAt: iso(g.retiredAt),
       failures: g.failures,
       lastError: g.lastError,
-      atIdp: keyAtApp(s.app, g) !== undefined,
+      atIdp: keyAtIdp(s.idp.keys, g)?.usable === true,
       ...confirming(g.tags),
     })),
     targets: s.targets.map((t) => ({
@@ -134,6 +136,11 @@ export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
     })),
     active: active?.x5t,
     unmanagedKeys: unmanagedKeys(s),
+    idp: {
+      client: s.idp.client,
+      keys: s.idp.keys.length,
+      ...(Number.isFinite(s.idp.rules.maxKeys) ? { maxKeys: s.idp.rules.maxKeys } : {}),
+    },
     nextAction: nextAction(s, planned.actions, now),
     ...(trigger
       ? { trigger: { reason: trigger.reason, message: trigger.message, dueAt: trigger.dueAt.toISOString() } }

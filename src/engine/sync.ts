@@ -10,7 +10,7 @@ import type { KongPrivateJwk } from "../crypto/keymaterial.js";
 import { redact } from "../log/redact.js";
 import { forgetConfirmations, loadJwk, pushAndConfirm } from "./kong.js";
 import { TagBook } from "./steps/context.js";
-import { effectiveActive, keyAtApp, targetHolds } from "./model.js";
+import { effectiveActive, keyAtIdp, targetHolds } from "./model.js";
 import type { EnginePorts, SafeError } from "./types.js";
 import { observe } from "./observe.js";
 import { credentialStatus, type CredentialStatus } from "./status.js";
@@ -41,7 +41,7 @@ export interface SyncReport {
   status: CredentialStatus;
 }
 
-/** Observation failures (Key Vault or Graph unreachable) reject with a RotatorError. */
+/** Observation failures (Key Vault or the IdP unreachable) reject with a RotatorError. */
 export async function checkSync(
   cred: CredentialConfig,
   ports: EnginePorts,
@@ -53,13 +53,13 @@ export async function checkSync(
   const active = effectiveActive(s.generations);
   if (active?.x5t) {
     const x5t = active.x5t;
-    const atIdp = keyAtApp(s.app, active) !== undefined;
+    const atIdp = keyAtIdp(s.idp.keys, active)?.usable === true;
     if (!atIdp)
       findings.push({
         code: "ACTIVE_KEY_NOT_AT_IDP",
         x5t,
-        message: `the active key ${x5t} is not listed on app ${cred.entra.clientId}`,
-        hint: "Someone removed it from the app registration: Kong's logins fail. Run a forced rotation to register a new key.",
+        message: `the active key ${x5t} is not ${keyAtIdp(s.idp.keys, active) ? "usable" : "registered"} at ${s.idp.client}`,
+        hint: "Someone removed or deactivated it at the IdP: Kong's logins fail. Run a forced rotation to register a new key.",
       });
     const left = (active.expiresOn?.getTime() ?? 0) - now.getTime();
     if (left <= options.expiryWarningMs)

@@ -11,7 +11,10 @@ import { RotatorError } from "../errors.js";
 
 export const TAG_PREFIX = "rotator-";
 export const TAG_PHASE = "rotator-phase";
-export const TAG_ENTRA_KEY_ID = "rotator-entraKeyId";
+/** The IdP's id of the generation's key, recorded when it was registered. */
+export const TAG_IDP_KEY_ID = "rotator-idpKeyId";
+/** Where releases before the identity-provider port recorded it; read as a fallback, removed on the next write. */
+export const TAG_LEGACY_KEY_ID = "rotator-entraKeyId";
 export const TAG_PUBLISHED_AT = "rotator-publishedAt";
 export const TAG_VERIFIED_AT = "rotator-verifiedAt";
 export const TAG_ACTIVATED_AT = "rotator-activatedAt";
@@ -52,7 +55,7 @@ export const IN_FLIGHT: readonly Phase[] = ["pending", "published", "verified"];
 /** One tracked certificate version with its tags parsed. */
 export interface Generation extends Omit<CertificateVersion, "tags"> {
   phase: Phase;
-  entraKeyId?: string;
+  idpKeyId?: string;
   publishedAt?: Date;
   verifiedAt?: Date;
   activatedAt?: Date;
@@ -94,7 +97,7 @@ export function parseGeneration(v: CertificateVersion): Generation | undefined {
     notBefore: v.notBefore,
     expiresOn: v.expiresOn,
     phase,
-    entraKeyId: t[TAG_ENTRA_KEY_ID],
+    idpKeyId: t[TAG_IDP_KEY_ID] ?? t[TAG_LEGACY_KEY_ID],
     publishedAt: date(t[TAG_PUBLISHED_AT]),
     verifiedAt: date(t[TAG_VERIFIED_AT]),
     activatedAt: date(t[TAG_ACTIVATED_AT]),

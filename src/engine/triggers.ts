@@ -9,7 +9,7 @@
  * is active (see plan.ts).
  */
 import type { Policy } from "../config/load.js";
-import { effectiveActive, keyAtApp } from "./model.js";
+import { effectiveActive, keyAtIdp } from "./model.js";
 import { answers, pendingRequest, policyDifferences, policyFingerprint } from "./requests.js";
 import type { Snapshot } from "./types.js";
 import type { Generation } from "./tags.js";
@@ -70,15 +70,16 @@ export const forced: TriggerPolicy = {
   evaluate: ({ force, now }) => (force ? due("Forced", "forced rotation", now) : undefined),
 };
 
-/** Someone removed the active key at the IdP: alerting alone would leave Kong on a dead key. */
+/** Someone removed (or deactivated) the active key at the IdP: alerting alone would leave Kong on a dead key. */
 export const keyMissingAtIdp: TriggerPolicy = {
   name: "KeyMissingAtIdp",
   evaluate: ({ snapshot, now }) => {
     const active = effectiveActive(snapshot.generations);
-    if (!active || keyAtApp(snapshot.app, active)) return undefined;
+    const key = active && keyAtIdp(snapshot.idp.keys, active);
+    if (!active || key?.usable) return undefined;
     return due(
       "KeyMissingAtIdp",
-      `the active key ${active.x5t ?? active.version} is no longer registered at the IdP`,
+      `the active key ${active.x5t ?? active.version} is no longer ${key ? "usable" : "registered"} at ${snapshot.idp.client}`,
       now,
     );
   },

@@ -8,18 +8,17 @@ import type { RotatorError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import type {
   CertificateStore,
-  EntraApplication,
-  EntraDirectory,
+  IdentityProvider,
+  IdpKey,
+  IdpRules,
   KongPluginView,
   KongTarget,
-  TokenEndpoint,
 } from "../ports.js";
 import type { Generation } from "./tags.js";
 
 export interface EnginePorts {
   store: CertificateStore;
-  directory: EntraDirectory;
-  tokens: TokenEndpoint;
+  idp: IdentityProvider;
   kong: KongTarget[];
   clock: Clock;
   logger: Logger;
@@ -39,7 +38,8 @@ export interface Snapshot {
   observedAt: Date;
   /** Tracked generations (versions with a rotator-phase tag), newest first. */
   generations: Generation[];
-  app: EntraApplication;
+  /** The identity provider: the client (for messages), its rules, and every key it lists for the client. */
+  idp: { client: string; rules: IdpRules; keys: IdpKey[] };
   /** One entry per configured Kong target, in configuration order. */
   targets: TargetObservation[];
   /** A Key Vault creation (this version) is still in progress; it is not in `generations` yet. */

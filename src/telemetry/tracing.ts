@@ -1,6 +1,7 @@
 /**
- * Spans around the calls the rotator makes to Key Vault, Microsoft Graph, the Entra token endpoint and
- * the Kong Admin API, through the OpenTelemetry API only (no-op without a registered TracerProvider).
+ * Spans around the calls the rotator makes to Key Vault, the identity provider (its key management API
+ * and token endpoint; `rotator.idp` names which) and Kong, through the OpenTelemetry API only (no-op
+ * without a registered TracerProvider).
  *
  * The ports are wrapped, not the adapters: a span's attributes are only the dependency, the operation
  * (the port method's name), the credential, the Kong target's configured name and, on failure, the
@@ -11,10 +12,10 @@ import { SpanKind, SpanStatusCode, trace, type Attributes } from "@opentelemetry
 import type { JwsSigner } from "../crypto/jws.js";
 import type { EnginePorts } from "../engine/types.js";
 import { isRotatorError } from "../errors.js";
-import type { CertificateStore, EntraDirectory, KongTarget, TokenEndpoint } from "../ports.js";
+import type { CertificateStore, IdentityProvider, KongTarget } from "../ports.js";
 import { INSTRUMENTATION_NAME } from "./metrics.js";
 
-export type Dependency = "keyvault" | "graph" | "entra-token" | "kong";
+export type Dependency = "keyvault" | "idp" | "kong";
 
 export async function traced<T>(
   dependency: Dependency,
@@ -78,13 +79,15 @@ const STORE_METHODS = [
   "updateVersion",
 ] as const satisfies readonly AsyncMethods<CertificateStore>[];
 
-const DIRECTORY_METHODS = [
-  "getApplication",
-  "addKey",
-  "removeKey",
-  "canPatchKeyCredentials",
-  "patchKeyCredentials",
-] as const satisfies readonly AsyncMethods<EntraDirectory>[];
+const IDP_METHODS = [
+  "listKeys",
+  "register",
+  "activate",
+  "withdraw",
+  "remove",
+  "verify",
+  "preflightRegister",
+] as const satisfies readonly AsyncMethods<IdentityProvider>[];
 
 function tracedStore(store: CertificateStore, attributes: Attributes): CertificateStore {
   const out = wrap(store, "keyvault", STORE_METHODS, attributes);
@@ -102,8 +105,7 @@ export function tracedPorts(ports: EnginePorts, credential: string): EnginePorts
   return {
     ...ports,
     store: tracedStore(ports.store, attributes),
-    directory: wrap(ports.directory, "graph", DIRECTORY_METHODS, attributes),
-    tokens: wrap<TokenEndpoint>(ports.tokens, "entra-token", ["tryClientAssertion"], attributes),
+    idp: wrap(ports.idp, "idp", IDP_METHODS, { ...attributes, "rotator.idp": ports.idp.kind }),
     kong: ports.kong.map((k) =>
       wrap<KongTarget>(k, "kong", ["diagnose", "inspect", "apply"], {
         ...attributes,

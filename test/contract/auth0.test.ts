@@ -10,7 +10,7 @@ import type { Clock } from "../../src/clock.js";
 import { localSigner, type JwsSigner } from "../../src/crypto/jws.js";
 import { thumbprints, type SigningAlg } from "../../src/crypto/keymaterial.js";
 import { RotatorError } from "../../src/errors.js";
-import type { PublicKeyMaterial } from "../../src/idp.js";
+import type { PublicKeyMaterial } from "../../src/ports.js";
 import { ensureCa, issueServerTls } from "../../stack/common/tls.js";
 import { ROTATION_SCOPES, startAuth0Fake, type Auth0Fake } from "../../stack/auth0/index.js";
 import { selfSignedCertificate, type SelfSignedCertificate } from "../../stack/entra/certs.js";

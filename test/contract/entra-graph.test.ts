@@ -12,7 +12,7 @@ import type { Clock } from "../../src/clock.js";
 import { localSigner, signJwt, type JwsSigner } from "../../src/crypto/jws.js";
 import { thumbprints } from "../../src/crypto/keymaterial.js";
 import { RotatorError } from "../../src/errors.js";
-import type { EntraDirectory } from "../../src/ports.js";
+import type { EntraDirectory } from "../../src/adapters/entra/types.js";
 import { ensureCa, issueServerTls } from "../../stack/common/tls.js";
 import { selfSignedCertificate, type SelfSignedCertificate } from "../../stack/entra/certs.js";
 import { startEntraFake, type EntraFake } from "../../stack/entra/index.js";

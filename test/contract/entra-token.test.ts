@@ -13,7 +13,7 @@ import { createTokenEndpoint } from "../../src/adapters/entra/token-endpoint.js"
 import { systemClock, type Clock } from "../../src/clock.js";
 import { clientAssertion, localSigner, type JwsSigner } from "../../src/crypto/jws.js";
 import { thumbprints } from "../../src/crypto/keymaterial.js";
-import type { EntraDirectory, TokenEndpoint } from "../../src/ports.js";
+import type { EntraDirectory, TokenEndpoint } from "../../src/adapters/entra/types.js";
 import { ensureCa, issueServerTls } from "../../stack/common/tls.js";
 import { selfSignedCertificate, type SelfSignedCertificate } from "../../stack/entra/certs.js";
 import { startEntraFake, type EntraFake } from "../../stack/entra/index.js";

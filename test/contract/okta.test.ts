@@ -10,7 +10,7 @@ import { OktaIdentityProvider, oktaRetryAfter, type OktaIdpConfig } from "../../
 import type { Clock } from "../../src/clock.js";
 import { clientAssertion, localSigner, type JwsSigner } from "../../src/crypto/jws.js";
 import { RotatorError } from "../../src/errors.js";
-import type { PublicKeyMaterial } from "../../src/idp.js";
+import type { PublicKeyMaterial } from "../../src/ports.js";
 import { ensureCa, issueServerTls } from "../../stack/common/tls.js";
 import { MAX_KEYS, startOktaFake, type OktaFake } from "../../stack/okta/index.js";
 import { issueSelfSigned } from "../support/certs.js";

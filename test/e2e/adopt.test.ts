@@ -157,12 +157,12 @@ describe("adopt a hand-made setup", () => {
         "CERT_KEY_MATCH",
         "CERT_VALID",
         "ADOPT_NO_GENERATION",
-        "ADOPT_AT_ENTRA",
+        "ADOPT_AT_IDP",
         "ADOPT_KONG_MATCH",
       ]),
     );
     expect(report.checks.every((c) => c.status === "pass")).toBe(true);
-    expect(report.actions.join("\n")).toContain(`rotator-entraKeyId=${entraKeyId}`);
+    expect(report.actions.join("\n")).toContain(`rotator-idpKeyId=${entraKeyId}`);
     const human = await cli("adopt", CREDENTIAL, "--cert", pemPath);
     expect(human.code).toBe(0);
     expect(human.out).toMatch(/dry run: with --yes it would/);
@@ -183,14 +183,10 @@ describe("adopt a hand-made setup", () => {
     const before = mutations();
     const swapped = await adoptJson("--cert", file("swapped.pem", manual.keyPem + other.certPem), "--yes");
     expect(swapped.code).toBe(1);
-    expect(failing(swapped.report)).toEqual([
-      "CERT_KEY_MISMATCH",
-      "ADOPT_NOT_AT_ENTRA",
-      "ADOPT_KONG_MISMATCH",
-    ]);
+    expect(failing(swapped.report)).toEqual(["CERT_KEY_MISMATCH", "ADOPT_NOT_AT_IDP", "ADOPT_KONG_MISMATCH"]);
     const unrelated = await adoptJson("--cert", file("other.pem", other.keyPem + other.certPem), "--yes");
     expect(unrelated.code).toBe(1);
-    expect(failing(unrelated.report)).toEqual(["ADOPT_NOT_AT_ENTRA", "ADOPT_KONG_MISMATCH"]);
+    expect(failing(unrelated.report)).toEqual(["ADOPT_NOT_AT_IDP", "ADOPT_KONG_MISMATCH"]);
     const kong = unrelated.report.checks.find((c) => c.code === "ADOPT_KONG_MISMATCH")!;
     expect(kong).toMatchObject({
       target: "local",
@@ -239,7 +235,7 @@ describe("adopt a hand-made setup", () => {
     expect(version).toMatchObject({ x5t: manual.x5t, enabled: true, exportable: true, kty: "RSA" });
     expect(version!.tags).toMatchObject({
       "rotator-phase": "active",
-      "rotator-entraKeyId": entraKeyId,
+      "rotator-idpKeyId": entraKeyId,
       "rotator-activatedAt": expect.any(String),
     });
     expect(stack.keyVault.policy(CERT_NAME)).toMatchObject({
@@ -278,7 +274,7 @@ describe("adopt a hand-made setup", () => {
     const handMadeConfig = structuredClone(stack.kong.getPlugin(stack.pluginId)!.config);
     const r = await cli("rotate", CREDENTIAL, "--force", "--reason", "adopted");
     expect(r.code, r.out + r.err).toBe(0);
-    expect(r.out).toMatch(/publish: added with addKey/);
+    expect(r.out).toMatch(/publish: registered \(current key \S+ signed\)/);
     const fresh = ourJwk();
     expect(fresh.kid).not.toBe(manual.x5t);
     expect(await probe()).toMatchObject({ ok: true, kid: fresh.kid });

@@ -105,7 +105,7 @@ describe("doctor", () => {
     expect(statusOf(report, "KV_REACHABLE")).toBe("pass");
     expect(statusOf(report, "KV_NO_CERTIFICATE")).toBe("info");
     expect(statusOf(report, "KV_NO_GENERATION")).toBe("info");
-    expect(statusOf(report, "ENTRA_APP_OK")).toBe("pass");
+    expect(statusOf(report, "IDP_CLIENT_OK")).toBe("pass");
     expect(find(report, "ENTRA_BOOTSTRAP_PATCH")).toMatchObject({
       status: "warn",
       hint: expect.stringMatching(/Application\.ReadWrite\.OwnedBy/),

@@ -58,7 +58,7 @@ describe("the full lifecycle through the CLI", () => {
   it("bootstraps: the gateway logs in once the key has propagated and Kong holds it", async () => {
     const r = await cli("rotate", CREDENTIAL);
     expect(r.code, r.out + r.err).toBe(0);
-    expect(r.out).toMatch(/publish: added with PATCH keyCredentials/);
+    expect(r.out).toMatch(/publish: registered at app /);
     expect(r.err).toMatch(/verify .* at the token endpoint/);
     const jwk = ourJwk();
     expect(jwk.kid).toBe(jwk.x5t);
@@ -74,7 +74,7 @@ describe("the full lifecycle through the CLI", () => {
     const oldConfig = structuredClone(stack.kong.getPlugin(stack.pluginId)!.config);
     const r = await cli("rotate", CREDENTIAL, "--force", "--reason", "e2e");
     expect(r.code, r.out + r.err).toBe(0);
-    expect(r.out).toMatch(/publish: added with addKey/);
+    expect(r.out).toMatch(/publish: registered \(current key \S+ signed\)/);
     const fresh = ourJwk();
     expect(fresh.kid).not.toBe(old.kid);
     expect(await probe()).toMatchObject({ ok: true, kid: fresh.kid });

@@ -35,6 +35,7 @@ const X5T = {
 const data: CredentialView[] = [
   {
     credential: "orders-api",
+    idp: { client: "app 9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d" },
     active: X5T.active,
     nextAction: `retire ${X5T.retiring} after ${at(22 * H)}`,
     generations: [
@@ -107,6 +108,7 @@ const data: CredentialView[] = [
   },
   {
     credential: "billing-api",
+    idp: { client: "app 9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d" },
     active: X5T.stale,
     nextAction: "verify B1ll1ngNewK3y… (blocked: token endpoint rejects the key)",
     generations: [
@@ -193,6 +195,7 @@ const data: CredentialView[] = [
   },
   {
     credential: "legacy-app",
+    idp: { client: "app 9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d" },
     generations: [],
     targets: [],
     unmanagedKeys: [],
@@ -368,6 +371,7 @@ describe("status page without a browser", () => {
       [
         {
           credential: `x"><img src=x onerror=alert(1)>`,
+          idp: { client: "app 9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d" },
           generations: [],
           targets: [],
           unmanagedKeys: [],

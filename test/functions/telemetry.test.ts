@@ -164,8 +164,8 @@ describe("telemetry on the local stack", () => {
       "keyvault readPem",
       "keyvault updateVersion",
       "keyvault sign",
-      "graph getApplication",
-      "entra-token tryClientAssertion",
+      "idp listKeys",
+      "idp verify",
       "kong inspect",
       "kong apply",
     ])
@@ -173,8 +173,9 @@ describe("telemetry on the local stack", () => {
     expect(
       finished.some(
         (s) =>
-          s.attributes["rotator.dependency"] === "graph" &&
-          /addKey|patchKeyCredentials/.test(String(s.attributes["rotator.operation"])),
+          s.attributes["rotator.dependency"] === "idp" &&
+          s.attributes["rotator.idp"] === "entra" &&
+          s.attributes["rotator.operation"] === "register",
       ),
     ).toBe(true);
     for (const s of finished) {

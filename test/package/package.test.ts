@@ -215,7 +215,7 @@ describe("deployment package", () => {
       });
       expect(invoked?.status, JSON.stringify(invoked)).toBe(200);
       const body = invoked?.body as { checks: { area: string; code: string; status: string }[] };
-      for (const area of ["kong", "entra", "keyvault", "storage"])
+      for (const area of ["kong", "idp", "keyvault", "storage"])
         expect(
           body.checks.some((c) => c.area === area),
           `doctor reported nothing about ${area}`,

@@ -47,7 +47,14 @@ function targets(states: Partial<Record<string, TargetState>> = {}): TargetStatu
 }
 
 function status(states: Partial<Record<string, TargetState>> = {}, active = "x5t-1"): CredentialStatus {
-  return { credential: CRED, generations: [], targets: targets(states), active, unmanagedKeys: [] };
+  return {
+    credential: CRED,
+    generations: [],
+    targets: targets(states),
+    active,
+    unmanagedKeys: [],
+    idp: { client: "app a" },
+  };
 }
 
 const step = (action: StepRecord["action"], s: StepRecord["status"], target?: string): StepRecord => ({
@@ -273,8 +280,8 @@ describe("failedPhase", () => {
     ).toBe("publish");
     expect(failedPhase(run({ outcome: "failed", status: undefined }))).toBe("observe");
     expect(failedPhase(kongDown())).toBe("observe");
-    const publish: PlannedAction = { kind: "publish", method: "patch", reason: "r" };
-    // PATCH refused beforehand: nothing ran, the next action was create.
+    const publish: PlannedAction = { kind: "publish", reason: "r" };
+    // registration refused beforehand: nothing ran, the next action was create.
     expect(failedPhase(run({ outcome: "failed", plan: [create, publish] }))).toBe("create");
     // A requested rollback refused (its action blocked, nothing else to do): the rollback.
     const refused: PlannedAction = { kind: "rollback", reason: "r", blocked: "previous key retired" };

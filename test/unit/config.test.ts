@@ -285,3 +285,108 @@ describe("vault-reference mode", () => {
     expect(() => parseConfig(withRef({ prefix: "azure", secretPrefix: "k".repeat(89) }))).not.toThrow();
   });
 });
+
+describe("identity providers", () => {
+  const kong = valid().credentials[0]?.kong;
+  const okta = {
+    name: "billing",
+    certificateName: "kong-billing",
+    okta: {
+      orgUrl: "https://example.okta.com/",
+      authorizationServer: "default",
+      clientId: "0oa1b2c3d4e5f6g7h8i9",
+      token: { env: "OKTA_API_TOKEN" },
+      scopes: ["kong.gateway"],
+    },
+    kong,
+  };
+  const auth0 = {
+    name: "partners",
+    certificateName: "kong-partners",
+    auth0: {
+      domain: "example.eu.auth0.com",
+      clientId: "Xy7AbCdEfGhIjKlMnOpQrStUvWxYz012",
+      management: { clientId: "mgmt-m2m", clientSecret: { keyVaultSecret: "auth0-mgmt-secret" } },
+    },
+    kong,
+  };
+  const withCreds = (...credentials: unknown[]) => ({ ...valid(), credentials });
+
+  it("parses the issue's contract: entra, okta and auth0 credentials side by side", () => {
+    const cfg = parseConfig(withCreds(valid().credentials[0], okta, auth0));
+    expect(cfg.credentials.map((c) => c.idp)).toEqual([
+      {
+        kind: "entra",
+        tenantId: "11111111-2222-3333-4444-555555555555",
+        clientId: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+      },
+      {
+        kind: "okta",
+        orgUrl: "https://example.okta.com",
+        authorizationServer: "default",
+        clientId: "0oa1b2c3d4e5f6g7h8i9",
+        token: { env: "OKTA_API_TOKEN" },
+        scopes: ["kong.gateway"],
+      },
+      {
+        kind: "auth0",
+        domain: "example.eu.auth0.com",
+        clientId: "Xy7AbCdEfGhIjKlMnOpQrStUvWxYz012",
+        management: { clientId: "mgmt-m2m", clientSecret: { keyVaultSecret: "auth0-mgmt-secret" } },
+      },
+    ]);
+  });
+
+  it("defaults the algorithm per IdP: PS256 for Entra, RS256 for Okta (no PS256 there) and Auth0", () => {
+    const cfg = parseConfig(withCreds(valid().credentials[0], okta, auth0));
+    expect(cfg.credentials.map((c) => c.policy.algorithm)).toEqual(["PS256", "RS256", "RS256"]);
+  });
+
+  it("refuses an algorithm the IdP rejects, where it was set", () => {
+    expect(issues(withCreds({ ...okta, policy: { algorithm: "PS256" } }))).toEqual([
+      {
+        path: "credentials[0].policy.algorithm",
+        message: expect.stringContaining("okta does not accept PS256"),
+      },
+    ]);
+    expect(issues({ ...withCreds(okta), policy: { algorithm: "PS256" } })).toEqual([
+      { path: "policy.algorithm", message: expect.stringContaining("use RS256") },
+    ]);
+  });
+
+  it("requires exactly one IdP per credential", () => {
+    const { okta: _o, ...none } = okta;
+    expect(issues(withCreds(none))).toEqual([
+      { path: "credentials[0].entra", message: expect.stringContaining("one of entra, okta or auth0") },
+    ]);
+    expect(issues(withCreds({ ...okta, auth0: auth0.auth0 }))).toEqual([
+      { path: "credentials[0].entra", message: expect.stringContaining("found okta and auth0") },
+    ]);
+  });
+
+  it("refuses bad IdP fields and two credentials on one client", () => {
+    const bad = issues(
+      withCreds(
+        { ...okta, okta: { ...okta.okta, orgUrl: "http://example.okta.com", token: "plain" } },
+        { ...auth0, auth0: { ...auth0.auth0, domain: "https://example.auth0.com/" } },
+      ),
+    ).map((i) => i.path);
+    expect(bad).toEqual(
+      expect.arrayContaining([
+        "credentials[0].okta.orgUrl",
+        "credentials[0].okta.token",
+        "credentials[1].auth0.domain",
+      ]),
+    );
+    expect(
+      issues(withCreds(okta, { ...okta, name: "billing-2", certificateName: "kong-billing-2" })),
+    ).toEqual([
+      { path: "credentials[1].okta.clientId", message: expect.stringContaining("already rotated") },
+    ]);
+  });
+
+  it("accepts host:port as the Auth0 domain (a local stack or a proxy)", () => {
+    const cfg = parseConfig(withCreds({ ...auth0, auth0: { ...auth0.auth0, domain: "127.0.0.1:8443" } }));
+    expect(cfg.credentials[0]?.idp).toMatchObject({ kind: "auth0", domain: "127.0.0.1:8443" });
+  });
+});

@@ -7,7 +7,7 @@ import { activateGeneration } from "../../src/engine/steps/activate.js";
 import { TagBook } from "../../src/engine/steps/context.js";
 import {
   TAG_ACTIVATED_AT,
-  TAG_ENTRA_KEY_ID,
+  TAG_IDP_KEY_ID,
   TAG_FAILURES,
   TAG_LAST_ERROR,
   TAG_PHASE,
@@ -41,7 +41,7 @@ describe("bootstrap", () => {
     expect(w.calls.count("directory.addKey")).toBe(0);
     const v = activeVersion(w);
     const x5t = v.cert?.x5t ?? "";
-    expect(w.directory.find(x5t)?.keyId).toBe(v.tags[TAG_ENTRA_KEY_ID]);
+    expect(w.directory.find(x5t)?.keyId).toBe(v.tags[TAG_IDP_KEY_ID]);
     for (const t of w.kong) expect(t.kids()).toEqual(t.plugins.map(() => x5t));
     expect(r.status?.active).toBe(x5t);
     expect(w.violations).toEqual([]);
@@ -67,7 +67,7 @@ describe("bootstrap", () => {
     expect(next.steps[0]).toMatchObject({
       action: "publish",
       status: "done",
-      detail: expect.stringContaining("already listed"),
+      detail: expect.stringContaining("already registered"),
     });
     expect(w.phases()).toEqual(["active"]);
     expect(activeVersion(w).tags[TAG_LAST_ERROR]).toBeUndefined();
@@ -187,7 +187,7 @@ describe("verify", () => {
     expect(r.outcome).toBe("stuck");
     expect(r.error?.code).toBe("VERIFY_TIMEOUT");
     expect(r.error?.hint).toMatch(/propagat/);
-    expect(r.error?.hint).toContain(w.cred.entra.clientId);
+    expect(r.error?.hint).toContain(w.cred.idp.clientId);
     expect(r.error?.message).toContain("AADSTS700027");
     let v = only(versionsByPhase(w, "published"));
     expect(v.tags[TAG_FAILURES]).toBe("1");
@@ -373,7 +373,7 @@ describe("retirement", () => {
       expect.arrayContaining([
         expect.objectContaining({
           kind: "sync",
-          blocked: expect.stringContaining("not registered at the app"),
+          blocked: expect.stringContaining("not registered at app"),
         }),
         expect.objectContaining({
           kind: "retire",

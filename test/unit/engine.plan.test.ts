@@ -1,6 +1,7 @@
 /** The planner is pure: every trigger and guard is checked on hand-built snapshots. */
 import { describe, expect, it } from "vitest";
-import type { KeyCredential } from "../../src/ports.js";
+import type { IdpKey, IdpRules } from "../../src/ports.js";
+import { IDP_RULES } from "../../src/idp-rules.js";
 import { plan, type PlannedAction } from "../../src/engine/plan.js";
 import {
   parseGeneration,
@@ -47,20 +48,26 @@ function gen(
   return g;
 }
 
-function keyOf(g: Generation, o: { expired?: boolean } = {}): KeyCredential {
+function keyOf(g: Generation, o: { expired?: boolean; usable?: boolean } = {}): IdpKey {
   return {
-    keyId: `key-${g.version}`,
-    type: "AsymmetricX509Cert",
-    usage: "Verify",
-    startDateTime: g.notBefore?.toISOString() ?? null,
-    endDateTime: o.expired
-      ? new Date(NOW.getTime() - DAY).toISOString()
-      : (g.expiresOn?.toISOString() ?? null),
-    ...(g.x5t ? { x5t: g.x5t } : {}),
+    id: `key-${g.version}`,
+    usable: o.usable ?? true,
+    ...(g.notBefore ? { notBefore: g.notBefore.toISOString() } : {}),
+    ...(o.expired
+      ? { expiresAt: new Date(NOW.getTime() - DAY).toISOString() }
+      : g.expiresOn
+        ? { expiresAt: g.expiresOn.toISOString() }
+        : {}),
+    ...(g.x5t ? { x5t: g.x5t, kid: g.x5t } : {}),
   };
 }
 
-function snap(generations: Generation[], keys: KeyCredential[], targets?: TargetObservation[]): Snapshot {
+function snap(
+  generations: Generation[],
+  keys: IdpKey[],
+  targets?: TargetObservation[],
+  rules: IdpRules = IDP_RULES.entra,
+): Snapshot {
   const active = generations.find((g) => g.phase === "active");
   return {
     credential: "c",
@@ -68,7 +75,7 @@ function snap(generations: Generation[], keys: KeyCredential[], targets?: Target
     policy,
     observedAt: NOW,
     generations,
-    app: { objectId: "o", appId: "a", displayName: "app", keyCredentials: keys },
+    idp: { client: "app a", rules, keys },
     targets: targets ?? [
       {
         name: "edge",
@@ -81,10 +88,11 @@ function snap(generations: Generation[], keys: KeyCredential[], targets?: Target
 const kinds = (actions: PlannedAction[]) => actions.map((a) => (a.blocked ? `${a.kind}(blocked)` : a.kind));
 
 describe("plan: create triggers", () => {
-  it("bootstraps when there is no generation at all, publishing through the PATCH fallback", () => {
+  it("bootstraps when there is no generation at all, registering without a current key to sign", () => {
     const p = plan(snap([], []), policy, NOW);
     expect(kinds(p.actions)).toEqual(["create", "publish", "verify", "activate"]);
-    expect(p.actions[1]).toMatchObject({ kind: "publish", method: "patch" });
+    expect(p.actions[1]).toMatchObject({ kind: "publish" });
+    expect(p.actions[1]).not.toHaveProperty("signedBy");
   });
 
   it("does nothing while the active key is outside renewBefore", () => {
@@ -92,19 +100,20 @@ describe("plan: create triggers", () => {
     expect(plan(snap([a], [keyOf(a)]), policy, NOW).actions).toEqual([]);
   });
 
-  it("renews through addKey once the active key expires within renewBefore", () => {
+  it("renews, signed by the current key, once the active key expires within renewBefore", () => {
     const a = gen("active", { expiresInDays: 30 });
     const p = plan(snap([a], [keyOf(a)]), policy, NOW);
     expect(kinds(p.actions)).toEqual(["create", "publish", "verify", "activate"]);
-    expect(p.actions[1]).toMatchObject({ method: "addKey" });
+    expect(p.actions[1]).toMatchObject({ signedBy: a.x5t });
   });
 
-  it("falls back to PATCH when the active key has expired at the app or is not listed", () => {
+  it("registers without a current key when the active key has expired at the IdP, is not listed or is not usable", () => {
     const a = gen("active", { expiresInDays: 5 });
-    expect(plan(snap([a], [keyOf(a, { expired: true })]), policy, NOW).actions[1]).toMatchObject({
-      method: "patch",
-    });
-    expect(plan(snap([a], []), policy, NOW).actions[1]).toMatchObject({ method: "patch" });
+    for (const keys of [[keyOf(a, { expired: true })], [], [keyOf(a, { usable: false })]]) {
+      const publish = plan(snap([a], keys), policy, NOW).actions[1];
+      expect(publish?.kind).toBe("publish");
+      expect(publish).not.toHaveProperty("signedBy");
+    }
   });
 
   it("creates on force even when the active key is fresh", () => {
@@ -209,7 +218,6 @@ describe("plan: retiring and cleaning up", () => {
       expect.objectContaining({
         kind: "retire",
         version: due.version,
-        removal: "removeKey",
         keyId: `key-${due.version}`,
       }),
     ]);
@@ -263,7 +271,6 @@ describe("plan: retiring and cleaning up", () => {
         kind: "remove-leaked",
         version: retired.version,
         keyId: `key-${retired.version}`,
-        removal: "removeKey",
       }),
       expect.objectContaining({ kind: "disable", version: retired.version }),
     ]);
@@ -271,13 +278,7 @@ describe("plan: retiring and cleaning up", () => {
 
   it("reports keys that match no generation as unmanaged and never plans to touch them", () => {
     const a = gen("active", { ageDays: 1 });
-    const foreign: KeyCredential = {
-      keyId: "by-hand",
-      type: "AsymmetricX509Cert",
-      usage: "Verify",
-      x5t: "someone-elses",
-      displayName: "portal",
-    };
+    const foreign: IdpKey = { id: "by-hand", usable: true, x5t: "someone-elses", displayName: "portal" };
     const p = plan(snap([a], [keyOf(a), foreign]), policy, NOW);
     expect(p.unmanaged).toEqual([{ keyId: "by-hand", x5t: "someone-elses", displayName: "portal" }]);
     expect(p.actions).toEqual([]);
@@ -312,5 +313,71 @@ describe("plan: Kong drift", () => {
       { name: "edge", error: { code: "KONG_UNAVAILABLE", message: "down", hint: "" } },
     ];
     expect(plan(snap([a], [keyOf(a)], targets), policy, NOW).actions).toEqual([]);
+  });
+});
+
+describe("plan: the IdP's key limit", () => {
+  const two = IDP_RULES.auth0;
+  const retiring = (afterMs: number) =>
+    gen("retiring", {
+      ageDays: 40,
+      tags: {
+        [TAG_ACTIVATED_AT]: new Date(NOW.getTime() - 35 * DAY).toISOString(),
+        [TAG_RETIRE_AFTER]: new Date(NOW.getTime() + afterMs).toISOString(),
+      },
+    });
+
+  it("waits for the retiring key to be removed before a new one, and says so", () => {
+    const old = retiring(6 * 3_600_000);
+    const a = gen("active", { ageDays: 1 });
+    const p = plan(snap([a, old], [keyOf(a), keyOf(old)], undefined, two), policy, NOW, { force: true });
+    expect(kinds(p.actions)).toEqual([
+      "create(blocked)",
+      "publish(blocked)",
+      "verify(blocked)",
+      "activate(blocked)",
+    ]);
+    expect(p.actions[0]?.blocked).toContain(`the new key waits until retiring ${old.x5t} is removed`);
+    expect(p.actions[0]?.blocked).toContain(new Date(NOW.getTime() + 6 * 3_600_000).toISOString());
+  });
+
+  it("retires first and then creates, once the overlap is over", () => {
+    const old = retiring(-60_000);
+    const a = gen("active", { ageDays: 1 });
+    const p = plan(snap([a, old], [keyOf(a), keyOf(old)], undefined, two), policy, NOW, { force: true });
+    expect(kinds(p.actions)).toEqual([
+      "retire",
+      "create(blocked)",
+      "publish(blocked)",
+      "verify(blocked)",
+      "activate(blocked)",
+    ]);
+    const after = plan(snap([a, { ...old, phase: "retired" }], [keyOf(a)], undefined, two), policy, NOW, {
+      force: true,
+    });
+    expect(kinds(after.actions)).toContain("create");
+  });
+
+  it("names unmanaged keys that hold the slots when no retiring generation will free one", () => {
+    const a = gen("active", { ageDays: 1 });
+    const foreign: IdpKey = { id: "cred_hand", usable: true, kid: "someone-elses" };
+    const p = plan(snap([a], [keyOf(a), foreign], undefined, two), policy, NOW, { force: true });
+    expect(p.actions[0]).toMatchObject({ kind: "create" });
+    expect(p.actions[0]?.blocked).toContain("remove unmanaged key(s) someone-elses");
+  });
+
+  it("does not count against the limit a key that is already registered for the in-flight generation", () => {
+    const a = gen("active", { ageDays: 5 });
+    const w = gen("published", { ageDays: 0 });
+    const p = plan(snap([a, w], [keyOf(a), keyOf(w)], undefined, two), policy, NOW);
+    expect(kinds(p.actions)).toEqual(["verify", "activate"]);
+  });
+
+  it("makes a registered but staged key usable before verifying it", () => {
+    const a = gen("active", { ageDays: 5 });
+    const w = gen("published", { ageDays: 0 });
+    const p = plan(snap([a, w], [keyOf(a), keyOf(w, { usable: false })], undefined, two), policy, NOW);
+    expect(kinds(p.actions)).toEqual(["publish", "verify", "activate"]);
+    expect(p.actions[0]?.reason).toContain("registered but not usable");
   });
 });

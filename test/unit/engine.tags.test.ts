@@ -51,7 +51,7 @@ describe("tag budget", () => {
     const permanent: Record<string, string> = Object.fromEntries(
       [
         t.TAG_PHASE,
-        t.TAG_ENTRA_KEY_ID,
+        t.TAG_IDP_KEY_ID,
         t.TAG_PUBLISHED_AT,
         t.TAG_VERIFIED_AT,
         t.TAG_ACTIVATED_AT,

@@ -35,9 +35,9 @@ import {
   type RetryEvent,
   type RetryPolicy,
 } from "../../http/retry.js";
-import type { IdentityProvider, IdpKey, IdpRules, PublicKeyMaterial } from "../../idp.js";
+import type { IdentityProvider, IdpKey, IdpRules, PublicKeyMaterial, TokenAttempt } from "../../ports.js";
 import { redactText, registerSecret } from "../../log/redact.js";
-import type { TokenAttempt } from "../../ports.js";
+import { IDP_RULES } from "../../idp-rules.js";
 import { HINTS, managementFailure, parseManagementError, type Auth0Operation } from "./errors.js";
 
 export interface Auth0IdpConfig {
@@ -68,13 +68,6 @@ const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /** "Valid format is [0-9a-zA-Z-_]{10,64}" (PostClientCredentialRequestContent.kid). */
 const KID_FORMAT = /^[0-9a-zA-Z_-]{10,64}$/;
 const MAX_DESCRIPTION = 400;
-
-export const AUTH0_RULES: IdpRules = {
-  maxKeys: 2,
-  algorithms: ["RS256", "PS256"],
-  kid: "optional",
-  staged: true,
-};
 
 interface HttpAnswer {
   status: number;
@@ -109,7 +102,9 @@ const attachedIds = (client: ClientJson): string[] | null => {
 };
 
 export class Auth0IdentityProvider implements IdentityProvider {
-  readonly rules: IdpRules = AUTH0_RULES;
+  readonly kind = "auth0";
+  readonly rules: IdpRules = IDP_RULES.auth0;
+  readonly client: string;
   private readonly base: string;
   private readonly clock: Clock;
   private readonly policy: RetryPolicy;
@@ -131,6 +126,7 @@ export class Auth0IdentityProvider implements IdentityProvider {
     this.base = base.replace(/\/+$/, "");
     this.clock = options.clock ?? systemClock;
     this.policy = { ...defaultRetryPolicy, ...options.retry };
+    this.client = `Auth0 client ${config.clientId}`;
   }
 
   get tokenEndpoint(): string {

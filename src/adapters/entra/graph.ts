@@ -27,7 +27,7 @@ import { isMicrosoftAuthority } from "../../config/load.js";
 import { thumbprints } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
 import { defaultRetryPolicy, withRetry, type RetryEvent, type RetryPolicy } from "../../http/retry.js";
-import type { EntraApplication, EntraDirectory, KeyCredential } from "../../ports.js";
+import type { EntraApplication, EntraDirectory, KeyCredential } from "./types.js";
 import {
   HINTS,
   classifyGraphError,

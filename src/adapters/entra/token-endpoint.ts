@@ -20,7 +20,8 @@ import {
 } from "../../http/retry.js";
 import { toRotatorError } from "../../errors.js";
 import { postClientAssertion } from "../../http/token-request.js";
-import type { TokenAttempt, TokenEndpoint } from "../../ports.js";
+import type { TokenAttempt } from "../../ports.js";
+import type { TokenEndpoint } from "./types.js";
 
 export interface TokenEndpointOptions {
   /** https://login.microsoftonline.com, or the national cloud's authority. */

@@ -37,8 +37,8 @@ import {
   type RetryPolicy,
 } from "../../http/retry.js";
 import { postClientAssertion } from "../../http/token-request.js";
-import type { IdentityProvider, IdpKey, IdpRules, PublicKeyMaterial } from "../../idp.js";
-import type { TokenAttempt } from "../../ports.js";
+import type { IdentityProvider, IdpKey, IdpRules, PublicKeyMaterial, TokenAttempt } from "../../ports.js";
+import { IDP_RULES } from "../../idp-rules.js";
 import { oktaFailure, oktaRuleError, parseOktaError, type OktaOperation } from "./errors.js";
 
 export interface OktaIdpConfig {
@@ -59,9 +59,6 @@ export interface OktaIdpOptions {
   retry?: Partial<RetryPolicy>;
   onRetry?: (event: RetryEvent) => void;
 }
-
-/** Okta's rules for client keys (see the module comment). */
-export const OKTA_RULES: IdpRules = { maxKeys: 50, algorithms: ["RS256"], kid: "registered", staged: true };
 
 const MAX_DESCRIPTION = 400;
 
@@ -120,7 +117,9 @@ const toIdpKey = (k: RawJwk): IdpKey => ({
 });
 
 export class OktaIdentityProvider implements IdentityProvider {
-  readonly rules = OKTA_RULES;
+  readonly kind = "okta";
+  readonly rules: IdpRules = IDP_RULES.okta;
+  readonly client: string;
   private readonly orgUrl: string;
   private readonly tokenEndpoint: string;
   private readonly clock: Clock;
@@ -157,6 +156,7 @@ export class OktaIdentityProvider implements IdentityProvider {
         : `${this.orgUrl}/oauth2/${config.authorizationServer}/v1/token`;
     this.clock = options.clock ?? systemClock;
     this.policy = { ...defaultRetryPolicy, ...options.retry };
+    this.client = `Okta app ${config.clientId}`;
   }
 
   /** 429 and 5xx after Okta's reset time, transport failures with backoff; a failing signer not at all. */

@@ -8,7 +8,7 @@
  */
 import { activateNotVerified, activateShorterLifetime } from "../errors.js";
 import { clearConfirmRecords, loadJwk, pushAndConfirm } from "../kong.js";
-import { activesNewestFirst, effectiveActive, keyAtApp } from "../model.js";
+import { activesNewestFirst, effectiveActive, usableAtIdp } from "../model.js";
 import type { PlannedAction } from "../plan.js";
 import { phaseTags, TAG_ACTIVATED_AT, TAG_RETIRE_AFTER } from "../tags.js";
 import { generation, type StepContext, type StepOutcome } from "./context.js";
@@ -19,7 +19,7 @@ export async function activateGeneration(
 ): Promise<StepOutcome> {
   const s = ctx.snapshot;
   const g = generation(s, action.version);
-  if (g.phase !== "verified" || !keyAtApp(s.app, g)) throw activateNotVerified(g.x5t, g.phase);
+  if (g.phase !== "verified" || !usableAtIdp(s.idp.keys, g)) throw activateNotVerified(g.x5t, g.phase);
   const current = effectiveActive(s.generations);
   if (current && (g.expiresOn?.getTime() ?? 0) < (current.expiresOn?.getTime() ?? 0))
     throw activateShorterLifetime(g.x5t, g.expiresOn, current.expiresOn);

@@ -1,15 +1,16 @@
 /**
- * publish: register the generation's certificate on the Entra app.
- * - Already listed (a previous run crashed after Graph answered): only record it.
- * - A valid key of ours is listed: addKey with a proof signed by it; "an application does not need any
- *   specific permission to roll its own keys" (https://learn.microsoft.com/graph/api/application-addkey).
- * - Otherwise (bootstrap, every key expired): PATCH keyCredentials, which needs
- *   Application.ReadWrite.OwnedBy or .All (https://learn.microsoft.com/graph/api/application-update).
+ * publish: register the generation's key at the identity provider and make it usable there.
+ * - Already registered (a previous run crashed after the IdP answered): registration returns it; a key
+ *   registered but not yet usable (staged, or a crash before the activation) is activated.
+ * - With a current key of the client (the active generation, usable and within its dates), its signer
+ *   goes with the registration, for providers whose writes need a proof of possession.
+ * The key id the IdP gave is recorded in the generation's tags.
  */
-import { mapPatchError, publishNotListed, runAborted } from "../errors.js";
-import { keyAtApp, proofGeneration } from "../model.js";
+import { publicKeyOf } from "../../crypto/keymaterial.js";
+import { runAborted } from "../errors.js";
+import { currentGeneration, keyAtIdp } from "../model.js";
 import type { PlannedAction } from "../plan.js";
-import { phaseTags, TAG_ENTRA_KEY_ID, TAG_PUBLISHED_AT } from "../tags.js";
+import { phaseTags, TAG_IDP_KEY_ID, TAG_LEGACY_KEY_ID, TAG_PUBLISHED_AT } from "../tags.js";
 import { generation, signerFor, type StepContext, type StepOutcome } from "./context.js";
 
 export async function publishGeneration(
@@ -18,32 +19,41 @@ export async function publishGeneration(
 ): Promise<StepOutcome> {
   const s = ctx.snapshot;
   const g = generation(s, action.version);
-  const { store, directory, clock } = ctx.ports;
-  let keyId = keyAtApp(s.app, g)?.keyId;
-  let detail = "already listed at the app; recorded";
-  if (keyId === undefined) {
-    const der = await store.getCertificateDer(ctx.cred.certificateName, g.version);
-    const displayName = `kong-entra-key-rotator ${ctx.cred.name} ${g.version}`;
-    const proof = action.method === "addKey" ? proofGeneration(s, clock.now()) : undefined;
-    if (proof) {
-      keyId = (await directory.addKey(s.app, der, signerFor(ctx, proof), displayName)).keyId;
-      detail = `added with addKey (proof signed by ${proof.x5t})`;
-    } else {
-      if (ctx.signal?.aborted) throw runAborted();
-      let app;
-      try {
-        app = await directory.patchKeyCredentials(s.app, { add: { certDer: der, displayName } });
-      } catch (e) {
-        throw mapPatchError(e);
-      }
-      keyId = app.keyCredentials.find((k) => k.x5t === g.x5t)?.keyId;
-      if (keyId === undefined) throw publishNotListed(g.x5t ?? g.version);
-      detail = "added with PATCH keyCredentials (no valid key of ours at the app)";
-    }
+  const { store, idp, clock } = ctx.ports;
+  let key = keyAtIdp(s.idp.keys, g);
+  const notes: string[] = [];
+  if (!key) {
+    if (ctx.signal?.aborted) throw runAborted();
+    const certDer = await store.getCertificateDer(ctx.cred.certificateName, g.version);
+    const pub = publicKeyOf(certDer);
+    const current = currentGeneration(s, clock.now());
+    key = await idp.register(
+      {
+        certDer,
+        certPem: pub.certPem,
+        jwk: pub.jwk,
+        kid: pub.x5t,
+        x5t: pub.x5t,
+        alg: ctx.cred.policy.algorithm,
+        notAfter: pub.notAfter,
+        displayName: `kong-key-rotator ${ctx.cred.name} ${g.version}`,
+      },
+      current ? signerFor(ctx, current) : undefined,
+    );
+    notes.push(current ? `registered (current key ${current.x5t} signed)` : "registered");
+  } else notes.push("already registered");
+  if (!key.usable) {
+    if (ctx.signal?.aborted) throw runAborted();
+    await idp.activate(key);
+    notes.push("made usable");
   }
   await ctx.tags.write(
     g,
-    phaseTags("published", { [TAG_ENTRA_KEY_ID]: keyId, [TAG_PUBLISHED_AT]: clock.now().toISOString() }),
+    phaseTags("published", {
+      [TAG_IDP_KEY_ID]: key.id,
+      [TAG_LEGACY_KEY_ID]: undefined,
+      [TAG_PUBLISHED_AT]: clock.now().toISOString(),
+    }),
   );
-  return { detail: `${detail}; keyId ${keyId}` };
+  return { detail: `${notes.join("; ")} at ${idp.client}; key id ${key.id}` };
 }

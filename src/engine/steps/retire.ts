@@ -1,29 +1,24 @@
 /**
- * Steps that take keys out of service. Removal from the app uses removeKey with a proof signed by the
- * ACTIVE generation's key (never the key being removed), or the PATCH fallback when no valid key of ours
- * is listed. Removal comes before the `retired` tag: a crash in between leaves a `retiring` generation
- * whose key is already gone, and the next run only writes the tag.
+ * Steps that take keys out of service. A key leaves the IdP by withdraw (where the provider has a usable
+ * state to leave) then remove, both with the ACTIVE generation's signer when its key is current (never
+ * the key being removed). Removal comes before the `retired` tag: a crash in between leaves a `retiring`
+ * generation whose key is already gone, and the next run only writes the tag.
  */
-import { mapPatchError, vaultSecretUnsupported } from "../errors.js";
-import { proofGeneration } from "../model.js";
+import { vaultSecretUnsupported } from "../errors.js";
+import { currentGeneration, keyAtIdp, targetsReferencing } from "../model.js";
 import type { PlannedAction } from "../plan.js";
 import { phaseTags, TAG_RETIRE_AFTER, TAG_RETIRED_AT, type Generation } from "../tags.js";
 import { referenceSecretName } from "../vault-ref.js";
 import { generation, signerFor, type StepContext, type StepOutcome } from "./context.js";
 
-async function removeFromApp(ctx: StepContext, keyId: string): Promise<string> {
+async function removeFromIdp(ctx: StepContext, g: Generation): Promise<string> {
   const s = ctx.snapshot;
-  const proof = proofGeneration(s, ctx.ports.clock.now());
-  if (proof) {
-    await ctx.ports.directory.removeKey(s.app, keyId, signerFor(ctx, proof));
-    return `removed keyId ${keyId} with removeKey (proof signed by ${proof.x5t})`;
-  }
-  try {
-    await ctx.ports.directory.patchKeyCredentials(s.app, { removeKeyIds: [keyId] });
-  } catch (e) {
-    throw mapPatchError(e);
-  }
-  return `removed keyId ${keyId} with PATCH keyCredentials`;
+  const key = keyAtIdp(s.idp.keys, g);
+  if (!key) return `not registered at ${ctx.ports.idp.client}`;
+  const current = currentGeneration(s, ctx.ports.clock.now());
+  if (key.usable && ctx.ports.idp.rules.staged) await ctx.ports.idp.withdraw(key);
+  await ctx.ports.idp.remove(key, current ? signerFor(ctx, current) : undefined);
+  return `removed key ${key.id} from ${ctx.ports.idp.client}`;
 }
 
 export async function retireGeneration(
@@ -31,7 +26,7 @@ export async function retireGeneration(
   action: Extract<PlannedAction, { kind: "retire" }>,
 ): Promise<StepOutcome> {
   const g = generation(ctx.snapshot, action.version);
-  const removed = action.keyId ? await removeFromApp(ctx, action.keyId) : "not listed at the app";
+  const removed = await removeFromIdp(ctx, g);
   const secrets = await disableReferenceSecrets(ctx, g);
   await ctx.tags.write(
     g,
@@ -55,7 +50,7 @@ async function disableReferenceSecrets(ctx: StepContext, g: Generation): Promise
     ),
   );
   if (names.size === 0) return "";
-  const held = ctx.snapshot.targets.some((t) => t.plugins?.some((p) => p.kid === x5t || p.x5t === x5t));
+  const held = targetsReferencing(ctx.snapshot, x5t).length > 0;
   if (held) return "; reference secret kept (a target still holds the key)";
   const store = ctx.ports.store.secrets;
   if (!store) throw vaultSecretUnsupported("(retire)");
@@ -67,7 +62,7 @@ export async function removeLeaked(
   ctx: StepContext,
   action: Extract<PlannedAction, { kind: "remove-leaked" }>,
 ): Promise<StepOutcome> {
-  return { detail: await removeFromApp(ctx, action.keyId) };
+  return { detail: await removeFromIdp(ctx, generation(ctx.snapshot, action.version)) };
 }
 
 export async function markRetiring(

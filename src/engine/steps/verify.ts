@@ -26,14 +26,13 @@ export async function verifyGeneration(
   action: Extract<PlannedAction, { kind: "verify" }>,
 ): Promise<StepOutcome> {
   const g = generation(ctx.snapshot, action.version);
-  const { tokens, clock } = ctx.ports;
-  const { tenantId, clientId } = ctx.cred.entra;
+  const { idp, clock } = ctx.ports;
   const p = ctx.cred.policy;
   const signer = signerFor(ctx, g);
   const probe = async (): Promise<ProbeResult> => {
     // A transport failure is one more unsuccessful attempt: it resets the streak, polling goes on.
     try {
-      const r = await tokens.tryClientAssertion(tenantId, clientId, signer, p.algorithm);
+      const r = await idp.verify(signer, p.algorithm);
       return r.ok ? r : { ok: false, code: r.code };
     } catch (e) {
       return { ok: false, code: toRotatorError(e).code };
@@ -58,7 +57,8 @@ export async function verifyGeneration(
   if (out.result === "aborted") throw runAborted();
   if (out.result === "timeout") {
     await ctx.tags.write(g, { [TAG_VERIFY]: undefined });
-    throw verifyTimeout(g.x5t ?? g.version, clientId, p.verifyTimeout, p.verifyConsecutive, out.lastFailure);
+    const x5t = g.x5t ?? g.version;
+    throw verifyTimeout(x5t, p.verifyTimeout, p.verifyConsecutive, out.lastFailure, idp.verifyHint?.(x5t));
   }
   if (out.result === "wait") {
     await ctx.tags.write(g, { [TAG_VERIFY]: formatVerifyProgress(out.state) });

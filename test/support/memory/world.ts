@@ -1,5 +1,6 @@
 /**
- * A complete in-memory world for one credential: Key Vault, the Entra app, its token endpoint and Kong
+ * A complete in-memory world for one credential: Key Vault, an Entra app (through the real Entra IdP
+ * adapter), its token endpoint and Kong
  * targets, sharing one fake clock and one call log. `view()` is the world as the invariant checker sees
  * it; `watchInvariants()` checks it after every mutating call, i.e. at every instant a crash could stop.
  */
@@ -11,6 +12,7 @@ import { TAG_ACTIVATED_AT, TAG_PHASE } from "../../../src/engine/tags.js";
 import { jsonLogger } from "../../../src/log/logger.js";
 import { FakeClock } from "../fake-clock.js";
 import { Calls } from "./calls.js";
+import { EntraIdentityProvider } from "../../../src/adapters/entra/idp.js";
 import { MemoryEntraDirectory } from "./directory.js";
 import { MemoryKongTarget } from "./kong.js";
 import { MemoryCertificateStore } from "./store.js";
@@ -31,7 +33,7 @@ export const OBJECT_ID = "99999999-8888-4777-8666-555555555555";
 
 /** Fast test policy: poll every 5 s, 3 in a row, give up after 2 min; 30-day renewal window, 1-day overlap. */
 export const testPolicy: Policy = {
-  ...policySchema.parse(defaultPolicy),
+  ...policySchema.parse({ ...defaultPolicy, algorithm: "PS256" }),
   verifyInterval: 5_000,
   verifyConsecutive: 3,
   verifyTimeout: 120_000,
@@ -59,7 +61,7 @@ export function createWorld(options: WorldOptions = {}) {
   const cred: CredentialConfig = {
     name: "kong-login",
     certificateName: "kong-login",
-    entra: { tenantId: TENANT_ID, clientId: CLIENT_ID },
+    idp: { kind: "entra", tenantId: TENANT_ID, clientId: CLIENT_ID },
     kong: targetSpecs.map((t) => ({
       name: t.name,
       adminUrl: `https://${t.name}.kong.example:8444`,
@@ -69,8 +71,7 @@ export function createWorld(options: WorldOptions = {}) {
   };
   const ports: EnginePorts = {
     store,
-    directory,
-    tokens,
+    idp: new EntraIdentityProvider({ tenantId: TENANT_ID, clientId: CLIENT_ID, directory, tokens }),
     kong,
     clock,
     logger: jsonLogger((line) => logLines.push(line), "debug"),

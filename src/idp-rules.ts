@@ -1,0 +1,30 @@
+/**
+ * Each identity provider's rules for client keys, in one place: the adapters enforce them, the
+ * configuration checks the policy against them at load, and the planner stays within them.
+ *
+ * - Entra ID: keyCredentials are matched by the certificate thumbprint (x5t header); PS256 and RS256
+ *   (https://learn.microsoft.com/entra/identity-platform/certificate-credentials). No documented count
+ *   limit per app (the manifest's size bounds it), so none is planned for.
+ * - Okta: at most 50 JWKs per app, unique `kid`, registered keys start INACTIVE when staged; RS256 or
+ *   ES256, no PS256 (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/,
+ *   okta-management-openapi-spec ApplicationSSOPublicKeys).
+ * - Auth0: "The current application storage limit is two credentials at one time"
+ *   (https://auth0.com/docs/get-started/applications/rotate-credentials); RS256 or PS256; a credential
+ *   is usable once attached to the client (client_authentication_methods.private_key_jwt).
+ */
+import type { SigningAlg } from "./crypto/keymaterial.js";
+import type { IdpRules } from "./ports.js";
+
+export const IDP_KINDS = ["entra", "okta", "auth0"] as const;
+export type IdpKind = (typeof IDP_KINDS)[number];
+
+export const IDP_RULES: Record<IdpKind, IdpRules> = {
+  entra: { maxKeys: Number.POSITIVE_INFINITY, algorithms: ["PS256", "RS256"], kid: "x5t", staged: false },
+  okta: { maxKeys: 50, algorithms: ["RS256"], kid: "registered", staged: true },
+  auth0: { maxKeys: 2, algorithms: ["RS256", "PS256"], kid: "optional", staged: true },
+};
+
+/** The algorithm used when no policy sets one: the first the provider accepts. */
+export function defaultAlgorithm(kind: IdpKind): SigningAlg {
+  return IDP_RULES[kind].algorithms[0] ?? "RS256";
+}
