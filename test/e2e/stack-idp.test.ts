@@ -35,6 +35,22 @@ function withOurKey(stack: LocalStack, c: TestCertificate): Record<string, unkno
   return config;
 }
 
+/** The seeded plugin can't log in with a fresh key until `register` puts it at the IdP, then it can. */
+async function expectLoginOnceRegistered(
+  stack: LocalStack,
+  register: (c: TestCertificate) => Promise<void>,
+): Promise<void> {
+  expect(await stack.probe()).toMatchObject({ ok: false });
+  const c = await cert();
+  const config = withOurKey(stack, c);
+  expect(await probeLogin(config, stack.clientId, stack.ca.certPem)).toMatchObject({
+    ok: false,
+    status: 401,
+  });
+  await register(c);
+  expect(await probeLogin(config, stack.clientId, stack.ca.certPem)).toMatchObject({ ok: true, kid: c.x5t });
+}
+
 const credentialOf = (stack: LocalStack) =>
   (stack.config.credentials as Record<string, unknown>[])[0] as Record<string, unknown>;
 
@@ -80,21 +96,11 @@ describe("local stack, idp: okta", () => {
     expect(res).toEqual({ status: 200, body: [] });
   });
 
-  it("Kong cannot log in before our client has a key, and can once an ACTIVE key is registered", async () => {
-    expect(await stack.probe()).toMatchObject({ ok: false });
-    const c = await cert();
-    const config = withOurKey(stack, c);
-    expect(await probeLogin(config, stack.clientId, stack.ca.certPem)).toMatchObject({
-      ok: false,
-      status: 401,
-    });
-    const { n, e } = c.privateKey.export({ format: "jwk" });
-    stack.okta!.seedKey(stack.clientId, { kid: c.x5t, n: n ?? "", e: e ?? "" }, "ACTIVE");
-    expect(await probeLogin(config, stack.clientId, stack.ca.certPem)).toMatchObject({
-      ok: true,
-      kid: c.x5t,
-    });
-  });
+  it("Kong cannot log in before our client has a key, and can once an ACTIVE key is registered", () =>
+    expectLoginOnceRegistered(stack, async (c) => {
+      const { n, e } = c.privateKey.export({ format: "jwk" });
+      stack.okta!.seedKey(stack.clientId, { kid: c.x5t, n: n ?? "", e: e ?? "" }, "ACTIVE");
+    }));
 });
 
 describe("local stack, idp: auth0", () => {
@@ -145,18 +151,8 @@ describe("local stack, idp: auth0", () => {
     expect(auth0.client(AUTH0.clientId).credentials).toEqual([]);
   });
 
-  it("Kong cannot log in before a credential is attached, and can once one is", async () => {
-    expect(await stack.probe()).toMatchObject({ ok: false });
-    const c = await cert();
-    const config = withOurKey(stack, c);
-    expect(await probeLogin(config, stack.clientId, stack.ca.certPem)).toMatchObject({
-      ok: false,
-      status: 401,
-    });
-    await stack.auth0!.seedCredential(stack.clientId, { pem: c.certPem, alg: "RS256", kid: c.x5t }, true);
-    expect(await probeLogin(config, stack.clientId, stack.ca.certPem)).toMatchObject({
-      ok: true,
-      kid: c.x5t,
-    });
-  });
+  it("Kong cannot log in before a credential is attached, and can once one is", () =>
+    expectLoginOnceRegistered(stack, async (c) => {
+      await stack.auth0!.seedCredential(stack.clientId, { pem: c.certPem, alg: "RS256", kid: c.x5t }, true);
+    }));
 });
