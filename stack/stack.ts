@@ -36,6 +36,20 @@ export const KONG_VERSION = "3.10.0.16";
 /** The identity provider holding our client's keys. */
 export type IdpKind = "entra" | "okta" | "auth0";
 export const IDP_KINDS: readonly IdpKind[] = ["entra", "okta", "auth0"];
+/** What our client is called at each IdP. */
+export const IDP_LABEL: Record<IdpKind, string> = {
+  entra: "the Entra app",
+  okta: "the Okta app",
+  auth0: "the Auth0 application",
+};
+
+/** `--idp <entra|okta|auth0>` from a command line (default entra); undefined when the value is not one. */
+export function idpFromArgs(argv: string[]): IdpKind | undefined {
+  const i = argv.indexOf("--idp");
+  if (i < 0) return "entra";
+  const value = argv[i + 1];
+  return IDP_KINDS.find((k) => k === value);
+}
 /**
  * Okta mode: the OIDC app Kong authenticates as (an Okta app id, `0oa` + 17 base62 characters), the custom
  * authorization server, and the scope Kong asks for. A client credentials request to a custom authorization
@@ -136,6 +150,11 @@ export interface LocalStack {
   probe(): Promise<ProbeResult>;
   /** The kid our client has on every gateway (data plane, node) by name. */
   gatewayKids(): Record<string, string | undefined>;
+  /**
+   * The keys registered for our client at the IdP, with their state there: Entra `registered`, Okta
+   * `active`/`inactive`, Auth0 `attached`/`detached`.
+   */
+  idpKeys(): { kid: string; state: string }[];
   azurite: RunningAzurite;
   webhook: RunningWebhookReceiver;
   app: { appId: string; objectId: string };
@@ -417,10 +436,25 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         dblessNodes.map((n) => [new URL(n.url).host, kidOf(n.getPlugin(pluginId)?.config)]),
       );
     };
+    const idpKeys = (): { kid: string; state: string }[] => {
+      if (idpSide.okta)
+        return idpSide.okta
+          .keys(clientId)
+          .map((k) => ({ kid: k.kid ?? "(no kid)", state: k.status.toLowerCase() }));
+      if (idpSide.auth0) {
+        const c = idpSide.auth0.client(clientId);
+        return c.credentials.map((k) => ({
+          kid: k.kid,
+          state: c.attached?.includes(k.id) ? "attached" : "detached",
+        }));
+      }
+      return entra.keyCredentials(clientId).map((k) => ({ kid: k.x5t, state: "registered" }));
+    };
     return {
       ca,
       tls,
       idp,
+      idpKeys,
       clientId,
       entra,
       ...(idpSide.okta ? { okta: idpSide.okta } : {}),
