@@ -1,5 +1,6 @@
 /**
- * `npm run demo -- --kong konnect` (or `hybrid`, `dbless`, `kubernetes`): a rotation confirmed on lagging data planes.
+ * `npm run demo -- --kong konnect` (or `hybrid`, `dbless`, `kubernetes`; add `--idp okta|auth0` for our client
+ * at the Okta or Auth0 fake): a rotation confirmed on lagging data planes.
  * The local stack runs Kong as the chosen deployment with three gateways: dp-1 takes a new config at once,
  * dp-2 six seconds later, and dp-retired is a disconnected node whose stale record must be ignored. The CLI
  * (same entry point as the bin) bootstraps the credential and then rotates it, while the gateway login
@@ -11,12 +12,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { stringify } from "yaml";
 import { main } from "../src/cli/main.js";
-import { startLocalStack, CREDENTIAL, type KongMode } from "./stack.js";
+import { startLocalStack, idpFromArgs, CREDENTIAL, IDP_KINDS, IDP_LABEL, type KongMode } from "./stack.js";
 
 const modeArg = process.argv[process.argv.indexOf("--kong") + 1];
 const modes: KongMode[] = ["konnect", "hybrid", "dbless", "kubernetes"];
-if (!modes.includes(modeArg as KongMode)) {
-  console.error(`usage: npm run demo -- --kong <${modes.join("|")}>`);
+const idp = idpFromArgs(process.argv.slice(2));
+if (!modes.includes(modeArg as KongMode) || !idp) {
+  console.error(`usage: npm run demo -- --kong <${modes.join("|")}> [--idp <${IDP_KINDS.join("|")}>]`);
   process.exit(2);
 }
 const mode = modeArg as KongMode;
@@ -26,12 +28,13 @@ const t = () => `T+${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
 const say = (s: string) => console.log(`${t()}  ${s}`);
 
 say(
-  `starting the local stack with Kong as ${mode}: dp-1 in sync at once, dp-2 ${LAG_MS / 1000} s behind, dp-retired disconnected`,
+  `starting the local stack with Kong as ${mode} and our client at ${IDP_LABEL[idp]}: dp-1 in sync at once, dp-2 ${LAG_MS / 1000} s behind, dp-retired disconnected`,
 );
 const stack = await startLocalStack({
   propagationDelayMs: () => 1000 + Math.round(Math.random() * 2000),
   createDelayMs: 300,
   kongMode: mode,
+  idp,
   maxLag: "PT1M",
   dataPlanes:
     mode === "dbless"
@@ -51,7 +54,7 @@ const stack = await startLocalStack({
 });
 const dir = resolve(".local/demo");
 mkdirSync(dir, { recursive: true });
-const configPath = resolve(dir, `rotator-${mode}.yaml`);
+const configPath = resolve(dir, `rotator-${mode}${idp === "entra" ? "" : `-${idp}`}.yaml`);
 writeFileSync(configPath, stringify(stack.config));
 
 const cli = async (...argv: string[]): Promise<number> =>
@@ -85,7 +88,7 @@ const loop = (async () => {
 
 let code = 1;
 try {
-  say("1. bootstrap: create, register at Entra, verify, push and confirm on every live gateway");
+  say(`1. bootstrap: create, register at ${IDP_LABEL[idp]}, verify, push and confirm on every live gateway`);
   if ((await cli("rotate", CREDENTIAL)) !== 0) throw new Error("bootstrap failed");
   say(`   gateways: ${kids()}`);
   probing = true;

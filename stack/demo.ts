@@ -1,10 +1,11 @@
 /**
- * `npm run demo`: the whole product on the embedded local stack, with a compressed clock (seconds of
- * overlap instead of a day, Entra propagation of 1–4 s). It drives the real Azure Function handlers and
- * adapters, while the Kong fake's gateway login probe logs in continuously, and prints a timeline:
+ * `npm run demo` (`-- --idp okta|auth0` for our client at the Okta or Auth0 fake instead of Entra): the
+ * whole product on the embedded local stack, with a compressed clock (seconds of overlap instead of a
+ * day, IdP propagation of 1–4 s). It drives the real Azure Function handlers and adapters, while the Kong
+ * fake's gateway login probe logs in continuously, and prints a timeline:
  *
- *   1. the rotation timer bootstraps the credential (PATCH fallback, verify, push to Kong);
- *   2. an operator rotates over HTTP (addKey signed by the current key); a second request gets 409;
+ *   1. the rotation timer bootstraps the credential (register at the IdP, verify, push to Kong);
+ *   2. an operator rotates over HTTP; a second request gets 409;
  *   3. after the overlap the timer retires the old key; the retired key no longer logs in;
  *   4. Kong's Admin API starts refusing the service (a revoked RBAC token): the next rotation cannot
  *      reach Kong, an alert fires to the webhook, and the gateway keeps logging in on the current key;
@@ -27,7 +28,7 @@ import { rotationWorkHandler } from "../src/functions/rotationQueue.js";
 import { WORK_QUEUE } from "../src/app/fleet.js";
 import { startQueueHost } from "./queue-host.js";
 import { status } from "../src/app/service.js";
-import { startLocalStack, APP_CLIENT_ID, CREDENTIAL } from "./stack.js";
+import { startLocalStack, idpFromArgs, CREDENTIAL, IDP_KINDS, IDP_LABEL } from "./stack.js";
 import { probeLogin } from "./kong/probe.js";
 
 // @azure/functions is CommonJS; its classes are reachable from ESM through the default export only.
@@ -37,8 +38,17 @@ const t = () => `T+${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
 const say = (s: string) => console.log(`${t()}  ${s}`);
 const OVERLAP_S = 8;
 
-say("starting the local stack (Key Vault, Entra login + Graph, Kong Admin API, Azurite, webhook receiver)");
+const idp = idpFromArgs(process.argv.slice(2));
+if (!idp) {
+  console.error(`usage: npm run demo -- [--idp <${IDP_KINDS.join("|")}>] [--kong <mode>]`);
+  process.exit(2);
+}
+const idpName = IDP_LABEL[idp];
+say(
+  `starting the local stack (Key Vault, Entra login${idp === "entra" ? " + Graph" : `, ${idp} as the IdP`}, Kong Admin API, Azurite, webhook receiver)`,
+);
 const stack = await startLocalStack({
+  idp,
   propagationDelayMs: () => 1000 + Math.round(Math.random() * 3000),
   createDelayMs: 400,
   policy: {
@@ -62,7 +72,7 @@ const rt = createRuntime({
 });
 setFunctionsRuntime(rt);
 say(
-  `stack up: Kong plugin ${stack.pluginId.slice(0, 8)}… lists clients [partner-portal, ${APP_CLIENT_ID.slice(0, 8)}…]; our client has no key yet`,
+  `stack up: Kong plugin ${stack.pluginId.slice(0, 8)}… lists clients [partner-portal, ${stack.clientId.slice(0, 8)}…] (${idpName}); our client has no key yet`,
 );
 
 // --- the gateway login probe, continuously -----------------------------------------------------------
@@ -76,7 +86,7 @@ const probe = {
 let probing = true;
 const probeLoop = (async () => {
   while (probing) {
-    const r = await stack.kong.probe(stack.pluginId, APP_CLIENT_ID);
+    const r = await stack.kong.probe(stack.pluginId, stack.clientId);
     if (probe.live) {
       probe.attempts++;
       if (!r.ok) {
@@ -135,21 +145,21 @@ const ourKid = () =>
   ((stack.kong.getPlugin(stack.pluginId)?.config.client_jwk as Record<string, unknown>[])[1]?.kid as
     string | undefined) ?? "none";
 const appKeys = () =>
-  stack.entra
-    .keyCredentials(APP_CLIENT_ID)
-    .map((k) => k.x5t.slice(0, 10) + "…")
+  stack
+    .idpKeys()
+    .map((k) => `${k.kid.slice(0, 10)}…${k.state === "registered" ? "" : ` (${k.state})`}`)
     .join(", ") || "none";
 const sleep = (s: number) => new Promise((res) => setTimeout(res, s * 1000));
 const problems: string[] = [];
 
 // --- 1. bootstrap by the timer ---------------------------------------------------------------------------
-const probeBefore = await stack.kong.probe(stack.pluginId, APP_CLIENT_ID);
+const probeBefore = await stack.kong.probe(stack.pluginId, stack.clientId);
 say(
   `gateway login before bootstrap: ${probeBefore.ok ? "ok (unexpected)" : "fails, as expected (no key for our client)"}`,
 );
 await runTimer("first run: no key generation exists");
 probe.live = true;
-say(`Kong now holds kid ${ourKid()}; keys at the Entra app: ${appKeys()}`);
+say(`Kong now holds kid ${ourKid()}; keys at ${idpName}: ${appKeys()}`);
 
 // --- 2. manual rotation over HTTP, and a concurrent request ------------------------------------------------
 const gen1Config = structuredClone(stack.kong.getPlugin(stack.pluginId)!.config);
@@ -170,14 +180,14 @@ say(
   `first request → HTTP ${firstRes.status}, outcome ${(firstRes.jsonBody as { outcome?: string }).outcome}`,
 );
 if (second.status !== 409) problems.push("the concurrent request was not refused with 409");
-say(`Kong now holds kid ${ourKid()}; keys at the Entra app: ${appKeys()} (old key kept for the overlap)`);
+say(`Kong now holds kid ${ourKid()}; keys at ${idpName}: ${appKeys()} (old key kept for the overlap)`);
 
 // --- 3. overlap passes, the timer retires the old key ----------------------------------------------------
 say(`waiting ${OVERLAP_S}s of overlap (a day in production)`);
 await sleep(OVERLAP_S + 1);
 await runTimer("hourly schedule");
-say(`keys at the Entra app: ${appKeys()}`);
-const retired1 = await probeLogin(gen1Config, APP_CLIENT_ID, stack.ca.certPem);
+say(`keys at ${idpName}: ${appKeys()}`);
+const retired1 = await probeLogin(gen1Config, stack.clientId, stack.ca.certPem);
 say(
   `a gateway still configured with the retired key: ${retired1.ok ? "LOGS IN (unexpected)" : `refused (${(retired1.error ?? "").slice(0, 60)}…)`}`,
 );
@@ -212,14 +222,14 @@ await sleep(1);
 say("the Kong RBAC token is restored");
 stack.kong.faults.clear();
 await runTimer("hourly schedule");
-say(`Kong now holds kid ${ourKid()}; keys at the Entra app: ${appKeys()}`);
+say(`Kong now holds kid ${ourKid()}; keys at ${idpName}: ${appKeys()}`);
 
 // --- 6. the overlap passes again: retire ---------------------------------------------------------------------
 say(`waiting ${OVERLAP_S}s of overlap`);
 await sleep(OVERLAP_S + 1);
 await runTimer("hourly schedule");
-say(`keys at the Entra app: ${appKeys()}`);
-const retired2 = await probeLogin(gen2Config, APP_CLIENT_ID, stack.ca.certPem);
+say(`keys at ${idpName}: ${appKeys()}`);
+const retired2 = await probeLogin(gen2Config, stack.clientId, stack.ca.certPem);
 if (retired2.ok) problems.push("the second retired key still logs in");
 
 probing = false;

@@ -1,12 +1,22 @@
 /**
- * `npm run stack`: start the local stack, print its endpoints, write a ready-made configuration and an env
- * file, and keep running until Ctrl-C.
+ * `npm run stack` (`-- --idp okta|auth0` for our client at the Okta or Auth0 fake): start the local stack,
+ * print its endpoints, write a ready-made configuration and an env file, and keep running until Ctrl-C.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { startLocalStack } from "./stack.js";
+import { startLocalStack, idpFromArgs, IDP_KINDS, OKTA } from "./stack.js";
 
-const stack = await startLocalStack();
+const idp = idpFromArgs(process.argv.slice(2));
+if (!idp) {
+  console.error(`usage: npm run stack -- [--idp <${IDP_KINDS.join("|")}>]`);
+  process.exit(2);
+}
+const stack = await startLocalStack({ idp });
+const idpLine = stack.okta
+  ? `\n  Okta org                  ${stack.okta.orgUrl}   issuer ${stack.okta.issuer(OKTA.authorizationServer)}   app ${stack.clientId}`
+  : stack.auth0
+    ? `\n  Auth0 tenant              ${stack.auth0.tenantUrl}   application ${stack.clientId}`
+    : "";
 const dir = resolve(".local/stack");
 mkdirSync(dir, { recursive: true });
 const configPath = resolve(dir, "rotator.yaml");
@@ -22,7 +32,7 @@ writeFileSync(
 
 console.log(`local stack is up (all on 127.0.0.1):
   Entra login (authority)   ${stack.entra.authorityHost}   tenant ${stack.entra.tenantId}
-  Microsoft Graph           ${stack.entra.graphBaseUrl}
+  Microsoft Graph           ${stack.entra.graphBaseUrl}${idpLine}
   Key Vault                 ${stack.keyVault.url}
   Kong Admin API            ${stack.kong.url}   plugin ${stack.pluginId} (tags rotator:orders-api)
   Azurite blob              ${stack.azurite.blobEndpoint}
@@ -30,7 +40,7 @@ console.log(`local stack is up (all on 127.0.0.1):
   CA certificate            ${stack.ca.certPath}
 
 configuration: ${configPath}
-environment:   ${envPath}   (identity secret, Kong RBAC token, storage: local values only)
+environment:   ${envPath}   (identity secret, Kong RBAC token, IdP management secret, storage: local values only)
 
 try, in another shell:
   . ${envPath}

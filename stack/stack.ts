@@ -3,7 +3,9 @@
  * local CA (Azurite over plain HTTP, as the emulator's default). Seeded with one Entra app, the service's
  * own identity (an owner of the app with Application.ReadWrite.OwnedBy, for the bootstrap PATCH), and one
  * Kong openid-connect plugin whose client list holds a partner client and ours (private_key_jwt, no JWK
- * yet). Used by `npm run stack`, `npm run demo` and the end-to-end tests.
+ * yet). With `idp: "okta"` or `"auth0"` our client lives at the Okta or Auth0 fake instead (see
+ * docs/local-stack.md); the Entra fake still runs, since Key Vault authenticates through it. Used by
+ * `npm run stack`, `npm run demo` and the end-to-end tests.
  */
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
@@ -19,6 +21,8 @@ import { startKonnectFake, type KonnectFake } from "./konnect/fake.js";
 import { startKubernetesFake, type KubernetesFake } from "./kubernetes/fake.js";
 import { generateRsaJwk } from "./kong/seed.js";
 import { startAzurite, type RunningAzurite } from "./azurite.js";
+import { startOktaFake, type OktaFake } from "./okta/index.js";
+import { ROTATION_SCOPES, startAuth0Fake, type Auth0Fake } from "./auth0/index.js";
 import { startWebhookReceiver, type RunningWebhookReceiver } from "./webhook-receiver.js";
 
 export const TENANT_ID = "3f1c0b4e-6a2d-4c8e-9b7a-1d2e3f4a5b6c";
@@ -29,10 +33,55 @@ export const CREDENTIAL = "orders-api";
 /** A Kong Gateway release with the multi-client JWK signing fix (doctor warns on older ones). */
 export const KONG_VERSION = "3.10.0.16";
 
+/** The identity provider holding our client's keys. */
+export type IdpKind = "entra" | "okta" | "auth0";
+export const IDP_KINDS: readonly IdpKind[] = ["entra", "okta", "auth0"];
+/** What our client is called at each IdP. */
+export const IDP_LABEL: Record<IdpKind, string> = {
+  entra: "the Entra app",
+  okta: "the Okta app",
+  auth0: "the Auth0 application",
+};
+
+/** `--idp <entra|okta|auth0>` from a command line (default entra); undefined when the value is not one. */
+export function idpFromArgs(argv: string[]): IdpKind | undefined {
+  const i = argv.indexOf("--idp");
+  if (i < 0) return "entra";
+  const value = argv[i + 1];
+  return IDP_KINDS.find((k) => k === value);
+}
+/**
+ * Okta mode: the OIDC app Kong authenticates as (an Okta app id, `0oa` + 17 base62 characters), the custom
+ * authorization server, and the scope Kong asks for. A client credentials request to a custom authorization
+ * server must name a scope unless the server has default scopes
+ * (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/); this one has none,
+ * so the plugin's `config.scopes` and the rotator's `okta.scopes` carry it.
+ */
+export const OKTA = {
+  clientId: "0oa7kongrotat0rL0c4l",
+  authorizationServer: "default",
+  scope: "kong.gateway",
+  tokenEnv: "OKTA_API_TOKEN",
+} as const;
+/**
+ * Auth0 mode: the application Kong authenticates as (32 characters, like Auth0's client ids), the
+ * Machine-to-Machine application the rotator manages it with, and the API that is the tenant's default
+ * audience (Kong sends no `audience`; without a default one Auth0 refuses client credentials).
+ */
+export const AUTH0 = {
+  clientId: "kGw7RotatorLocalStackClient0Auth",
+  managementClientId: "mGm7RotatorLocalStackMgmtClient0",
+  audience: "https://orders.example/api",
+  scope: "read:orders",
+  secretEnv: "AUTH0_MGMT_SECRET",
+} as const;
+
 export interface LocalStackOptions {
   /** Where the CA lives (default .local/ca). */
   caDir?: string;
-  /** Entra propagation delay for new keys (ms, or drawn per key). Default 3 s. */
+  /** The IdP that holds our client (default entra). */
+  idp?: IdpKind;
+  /** Entra (and, in okta mode, Okta) propagation delay for new keys (ms, or drawn per key). Default 3 s. */
   propagationDelayMs?: PropagationDelay;
   /** Key Vault certificate creation time (ms). Default 500. */
   createDelayMs?: number;
@@ -77,7 +126,16 @@ const DEFAULT_DATA_PLANES: DataPlaneSpec[] = [
 export interface LocalStack {
   ca: LocalCa;
   tls: ServerTls;
+  /** The IdP that holds our client's keys. */
+  idp: IdpKind;
+  /** Our client id at that IdP (in Kong's client_id list after the partner's). */
+  clientId: string;
+  /** Always running: Key Vault authenticates through it; it holds our client in entra mode. */
   entra: EntraFake;
+  /** Okta mode: the org with our OIDC app, the `default` authorization server and the API token. */
+  okta?: OktaFake;
+  /** Auth0 mode: the tenant with our application and the Management API client. */
+  auth0?: Auth0Fake;
   keyVault: KeyVaultFake;
   /** The Admin API node (traditional or hybrid control plane; the first node when DB-less). */
   kong: KongFake;
@@ -92,6 +150,11 @@ export interface LocalStack {
   probe(): Promise<ProbeResult>;
   /** The kid our client has on every gateway (data plane, node) by name. */
   gatewayKids(): Record<string, string | undefined>;
+  /**
+   * The keys registered for our client at the IdP, with their state there: Entra `registered`, Okta
+   * `active`/`inactive`, Auth0 `attached`/`detached`.
+   */
+  idpKeys(): { kid: string; state: string }[];
   azurite: RunningAzurite;
   webhook: RunningWebhookReceiver;
   app: { appId: string; objectId: string };
@@ -108,6 +171,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const ca = await ensureCa(resolve(opts.caDir ?? ".local/ca"));
   const tls = await issueServerTls(ca);
   const closers: (() => Promise<void>)[] = [];
+  const idp = opts.idp ?? "entra";
   try {
     const entra = await startEntraFake({
       tls,
@@ -211,16 +275,20 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         });
     }
 
+    const idpSide = await startIdp(idp, tls, opts);
+    if (idpSide.close) closers.push(idpSide.close);
+    const clientId = idpSide.clientId;
+
     const partner = generateRsaJwk({ alg: "RS256", kid: "partner-key-1" });
     const seed = {
       name: "openid-connect",
       tags: [`rotator:${CREDENTIAL}`],
       config: {
-        issuer: entra.issuer,
-        client_id: [PARTNER_CLIENT_ID, APP_CLIENT_ID],
+        issuer: idpSide.issuer ?? entra.issuer,
+        client_id: [PARTNER_CLIENT_ID, clientId],
         client_auth: ["private_key_jwt", "private_key_jwt"],
         client_jwk: [partner],
-        scopes: ["https://graph.microsoft.com/.default"],
+        scopes: idpSide.scopes ?? ["https://graph.microsoft.com/.default"],
       },
     };
     let pluginId: string;
@@ -321,7 +389,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         {
           name: CREDENTIAL,
           certificateName: `kong-${CREDENTIAL}`,
-          entra: { tenantId: TENANT_ID, clientId: APP_CLIENT_ID },
+          ...(idpSide.credential ?? { entra: { tenantId: TENANT_ID, clientId: APP_CLIENT_ID } }),
           kong: [target],
         },
       ],
@@ -334,22 +402,23 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       AzureWebJobsStorage: azurite.connectionString,
       KONG_ADMIN_TOKEN: adminToken,
       ...(konnect ? { KONNECT_TOKEN: konnectToken } : {}),
+      ...idpSide.env,
       NODE_EXTRA_CA_CERTS: ca.certPath,
     };
     const probe = async (): Promise<ProbeResult> => {
-      if (konnect) return konnect.probe(pluginId, APP_CLIENT_ID);
+      if (konnect) return konnect.probe(pluginId, clientId);
       if (kubernetes) {
         let last: ProbeResult = { ok: false, status: 0, error: "no ready proxy pod" };
         for (const [i, pod] of kubernetes.pods.entries()) {
           if (dataPlanes[i]?.disconnected) continue;
-          last = await pod.probe(KIC.plugin, APP_CLIENT_ID);
+          last = await pod.probe(KIC.plugin, clientId);
           if (!last.ok) return { ...last, error: `pod ${pod.name}: ${last.error ?? "failed"}` };
         }
         return last;
       }
       let last: ProbeResult = { ok: false, status: 0, error: "no node" };
       for (const node of dblessNodes) {
-        last = await node.probe(pluginId, APP_CLIENT_ID);
+        last = await node.probe(pluginId, clientId);
         if (!last.ok) return last;
       }
       return last;
@@ -359,18 +428,37 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       return (jwks[1] ?? jwks[0])?.kid;
     };
     const gatewayKids = (): Record<string, string | undefined> => {
-      if (konnect) return konnect.nodeKids(pluginId, APP_CLIENT_ID);
+      if (konnect) return konnect.nodeKids(pluginId, clientId);
       if (kubernetes)
         return Object.fromEntries(kubernetes.pods.map((p) => [p.name, kidOf(p.pluginConfig(KIC.plugin))]));
-      if (mode === "hybrid") return kong.dataPlaneKids(pluginId, APP_CLIENT_ID);
+      if (mode === "hybrid") return kong.dataPlaneKids(pluginId, clientId);
       return Object.fromEntries(
         dblessNodes.map((n) => [new URL(n.url).host, kidOf(n.getPlugin(pluginId)?.config)]),
       );
     };
+    const idpKeys = (): { kid: string; state: string }[] => {
+      if (idpSide.okta)
+        return idpSide.okta
+          .keys(clientId)
+          .map((k) => ({ kid: k.kid ?? "(no kid)", state: k.status.toLowerCase() }));
+      if (idpSide.auth0) {
+        const c = idpSide.auth0.client(clientId);
+        return c.credentials.map((k) => ({
+          kid: k.kid,
+          state: c.attached?.includes(k.id) ? "attached" : "detached",
+        }));
+      }
+      return entra.keyCredentials(clientId).map((k) => ({ kid: k.x5t, state: "registered" }));
+    };
     return {
       ca,
       tls,
+      idp,
+      idpKeys,
+      clientId,
       entra,
+      ...(idpSide.okta ? { okta: idpSide.okta } : {}),
+      ...(idpSide.auth0 ? { auth0: idpSide.auth0 } : {}),
       keyVault,
       kong,
       kongMode: mode,
@@ -394,4 +482,89 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     for (const c of closers.reverse()) await c().catch(() => undefined);
     throw e;
   }
+}
+
+/** What the IdP side of the stack adds: our client, the plugin's issuer and scopes, config and env. */
+interface IdpSide {
+  clientId: string;
+  /** The Kong plugin's `issuer` (default: the Entra fake's). */
+  issuer?: string;
+  /** The Kong plugin's `config.scopes` (default: Graph's `.default`). */
+  scopes?: string[];
+  /** The credential's IdP key (default: `entra`). */
+  credential?: Record<string, unknown>;
+  env: Record<string, string>;
+  okta?: OktaFake;
+  auth0?: Auth0Fake;
+  close?: () => Promise<void>;
+}
+
+/** Start and seed the Okta or Auth0 fake for `idp` (nothing for entra: the Entra fake always runs). */
+async function startIdp(idp: IdpKind, tls: ServerTls, opts: LocalStackOptions): Promise<IdpSide> {
+  if (idp === "okta") {
+    const okta = await startOktaFake({ tls, propagationDelayMs: opts.propagationDelayMs ?? 3000 });
+    okta.addAuthorizationServer(OKTA.authorizationServer, { scopes: [OKTA.scope], defaultScopes: [] });
+    // An OIDC service app authenticating with private_key_jwt, no keys yet (the rotator bootstraps them).
+    okta.createApp({
+      clientId: OKTA.clientId,
+      label: `kong-gateway-${CREDENTIAL}`,
+      tokenEndpointAuthMethod: "private_key_jwt",
+    });
+    // An API token acts with its admin's role; an App Admin can manage apps and their keys
+    // (https://developer.okta.com/docs/guides/create-an-api-token/main/). The fake notes it as a secret.
+    const token = `00${randomBytes(20).toString("base64url")}`;
+    okta.addApiToken(token, "APP_ADMIN");
+    return {
+      clientId: OKTA.clientId,
+      issuer: okta.issuer(OKTA.authorizationServer),
+      scopes: [OKTA.scope],
+      credential: {
+        okta: {
+          orgUrl: okta.orgUrl,
+          authorizationServer: OKTA.authorizationServer,
+          clientId: OKTA.clientId,
+          token: { env: OKTA.tokenEnv },
+          scopes: [OKTA.scope],
+        },
+      },
+      env: { [OKTA.tokenEnv]: token },
+      okta,
+      close: () => okta.close(),
+    };
+  }
+  if (idp === "auth0") {
+    const auth0 = await startAuth0Fake({ tls, defaultAudience: AUTH0.audience });
+    // A new application still on client secrets; the rotator's first attach switches it to
+    // private_key_jwt (token_endpoint_auth_method: null in the same PATCH).
+    auth0.createClient({
+      name: `kong-gateway-${CREDENTIAL}`,
+      clientId: AUTH0.clientId,
+      tokenEndpointAuthMethod: "client_secret_post",
+    });
+    auth0.setGrant(AUTH0.clientId, [AUTH0.scope], AUTH0.audience);
+    // The Management API client with exactly the scopes credential rotation needs (the fake notes the secret).
+    const secret = randomBytes(32).toString("base64url");
+    auth0.addManagementClient({
+      clientId: AUTH0.managementClientId,
+      clientSecret: secret,
+      scopes: [...ROTATION_SCOPES],
+    });
+    return {
+      clientId: AUTH0.clientId,
+      issuer: auth0.tenantUrl,
+      scopes: [AUTH0.scope],
+      credential: {
+        auth0: {
+          // host:port: the local tenant has no DNS name (the lead's config accepts it for the stack).
+          domain: new URL(auth0.baseUrl).host,
+          clientId: AUTH0.clientId,
+          management: { clientId: AUTH0.managementClientId, clientSecret: { env: AUTH0.secretEnv } },
+        },
+      },
+      env: { [AUTH0.secretEnv]: secret },
+      auth0,
+      close: () => auth0.close(),
+    };
+  }
+  return { clientId: APP_CLIENT_ID, env: {} };
 }

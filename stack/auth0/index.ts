@@ -11,6 +11,8 @@
  *   enforced per endpoint; `GET/PATCH /clients/{id}`; `GET/POST /clients/{id}/credentials`;
  *   `GET/DELETE /clients/{id}/credentials/{credential_id}`; at most 2 credentials; an attached credential
  *   can't be deleted; `client_authentication_methods` and `token_endpoint_auth_method` mutually exclusive.
+ * - OpenID Connect discovery at `/.well-known/openid-configuration` (issuer `https://<domain>/`), which
+ *   Kong's openid-connect plugin reads to find the token endpoint (./discovery.ts).
  * - A plan switch (`setPrivateKeyJwt(false)`), and rate limiting (`rateLimit`): 429 with
  *   `X-RateLimit-Limit/Remaining/Reset` (and `Retry-After` when asked).
  */
@@ -25,6 +27,7 @@ import {
 } from "../common/server.js";
 import type { ServerTls } from "../common/tls.js";
 import { createAssertionVerifier, type AssertionRequest } from "./assertions.js";
+import { openidConfiguration } from "./discovery.js";
 import {
   MAX_CREDENTIALS,
   Tenant,
@@ -77,6 +80,16 @@ export interface Auth0Fake {
   createClient(input: { name: string; clientId?: string; tokenEndpointAuthMethod?: string }): {
     clientId: string;
   };
+  /**
+   * Add a `public_key` credential directly, as a hand-made setup in the dashboard would have (same
+   * validation as `POST /api/v2/clients/{id}/credentials`); `attach` also attaches it to
+   * `client_authentication_methods.private_key_jwt` (clearing `token_endpoint_auth_method`).
+   */
+  seedCredential(
+    clientId: string,
+    input: { pem: string; alg?: string; kid?: string; name?: string },
+    attach: boolean,
+  ): Promise<{ id: string; kid: string }>;
   /** A Machine-to-Machine application authorized for the Management API with `scopes`. */
   addManagementClient(input: { clientId: string; clientSecret: string; scopes: string[] }): void;
   /** Replace a client's grant for `audience` (default: the Management API). */
@@ -350,6 +363,8 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
     const segments = req.path.split("/").filter(Boolean).map(decodeURIComponent);
     if (req.method === "POST" && req.path === "/oauth/token") return token(req, res);
     if (segments[0] === "api" && segments[1] === "v2") return management(req, segments.slice(2));
+    if (req.method === "GET" && req.path === "/.well-known/openid-configuration")
+      return { status: 200, body: openidConfiguration(base) };
     return auth0Error(404, "Not Found");
   });
   base = server.url;
@@ -369,6 +384,19 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
     server,
     createClient(input) {
       return { clientId: tenant.createClient(input).clientId };
+    },
+    async seedCredential(clientId, input, attach) {
+      const client = tenant.client(clientId);
+      const built = await tenant.buildCredential(client, { credential_type: "public_key", ...input });
+      if ("status" in built) throw new Error(`auth0 fake: credential refused: ${JSON.stringify(built.body)}`);
+      if (client.credentials.length >= MAX_CREDENTIALS)
+        throw new Error(`auth0 fake: client ${clientId} already holds ${MAX_CREDENTIALS} credentials`);
+      client.credentials.push(built);
+      if (attach) {
+        client.attached = [...(client.attached ?? []), built.id];
+        client.tokenEndpointAuthMethod = null;
+      }
+      return { id: built.id, kid: built.kid };
     },
     addManagementClient(input) {
       const c = tenant.createClient({ name: `mgmt-${input.clientId}`, ...input });

@@ -14,7 +14,9 @@
  *   (https://developer.okta.com/docs/reference/rl-best-practices/);
  * - the token endpoints of the org and custom authorization servers (token.ts), with a real
  *   oidc-provider verifying `private_key_jwt` assertions against the app's ACTIVE keys;
- * - an optional propagation delay before an added key is accepted at the token endpoint.
+ * - an optional propagation delay before an added key is accepted at the token endpoint;
+ * - OpenID Connect discovery of the org and custom authorization servers (discovery.ts), so that a Kong
+ *   plugin whose `issuer` is the authorization server finds its token endpoint.
  *
  * Does not reproduce: EC and encryption keys, OAuth 2.0 (Bearer / DPoP) management access, the whole-app
  * `PUT /api/v1/apps/{id}` path, other grants, user sign-in, authorization server policies and rules,
@@ -33,7 +35,8 @@ import {
   type PropagationDelay,
   type TokenRole,
 } from "./org.js";
-import { tokenHandler, type AuthorizationServer } from "./token.js";
+import { tokenHandler, unknownAuthorizationServer, type AuthorizationServer } from "./token.js";
+import { openidConfiguration } from "./discovery.js";
 
 export { MAX_KEYS };
 export type { KeyStatus, TokenRole };
@@ -64,6 +67,9 @@ export interface OktaFake {
   server: RunningServer;
   /** `<orgUrl>/oauth2/<id>/v1/token`, or `<orgUrl>/oauth2/v1/token` without an id. */
   tokenEndpoint(authorizationServer?: string): string;
+  /** `<orgUrl>/oauth2/<id>` (a custom authorization server), or `<orgUrl>` without an id; discovery lives
+   * at `<issuer>/.well-known/openid-configuration`. */
+  issuer(authorizationServer?: string): string;
   /** A custom authorization server (`id` like "default"); without `id`, configures the org server. */
   addAuthorizationServer(id: string | undefined, server: AuthorizationServer): void;
   /** An API token acting with an admin role. */
@@ -85,6 +91,7 @@ export interface OktaFake {
   close(): Promise<void>;
 }
 
+const WELL_KNOWN = "/.well-known/openid-configuration";
 const tooMany = () => oktaError(429, "E0000047", "API call exceeded rate limit due to too many requests.");
 
 export async function startOktaFake(opts: OktaFakeOptions): Promise<OktaFake> {
@@ -113,6 +120,12 @@ export async function startOktaFake(opts: OktaFakeOptions): Promise<OktaFake> {
   };
   const server = await startHttpsServer("okta", opts.tls, async (req, res) => {
     if (req.path.startsWith("/api/v1/")) return limited(req);
+    if (req.method === "GET") {
+      if (req.path === WELL_KNOWN) return openidConfiguration(orgUrl, undefined);
+      const m = /^\/oauth2\/([^/]+)\/\.well-known\/openid-configuration$/.exec(req.path);
+      if (m?.[1])
+        return servers.has(m[1]) ? openidConfiguration(orgUrl, m[1]) : unknownAuthorizationServer(m[1]);
+    }
     if (req.method === "POST") {
       if (req.path === "/oauth2/v1/token") return token(req, res, undefined);
       const m = /^\/oauth2\/([^/]+)\/v1\/token$/.exec(req.path);
@@ -131,6 +144,7 @@ export async function startOktaFake(opts: OktaFakeOptions): Promise<OktaFake> {
     server,
     tokenEndpoint: (id) =>
       id === undefined ? `${orgUrl}/oauth2/v1/token` : `${orgUrl}/oauth2/${id}/v1/token`,
+    issuer: (id) => (id === undefined ? orgUrl : `${orgUrl}/oauth2/${id}`),
     addAuthorizationServer(id, s) {
       servers.set(id, s);
     },

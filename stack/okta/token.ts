@@ -28,7 +28,7 @@ import { noteSecret } from "../common/capture.js";
 import type { Reply, Request } from "../common/server.js";
 import { MemoryAdapter, clientCredentialsProvider, tokenRoute } from "../common/oidc.js";
 import { decodeSegment, providerRequest } from "../entra/login.js";
-import type { OktaApp, Org } from "./org.js";
+import { oktaError, type OktaApp, type Org } from "./org.js";
 
 export interface AuthorizationServer {
   /** Scopes the server knows. */
@@ -139,6 +139,10 @@ function failure(err: ProviderError | undefined): Reply {
   return oauthError(401, "invalid_client", detail || "Client authentication failed.");
 }
 
+/** Okta's 404 for an authorization server id that does not exist. */
+export const unknownAuthorizationServer = (id: string): Reply =>
+  oktaError(404, "E0000007", `Not found: Resource not found: ${id} (AuthorizationServer)`);
+
 /** The token endpoint route handler; `servers` maps authorization server ids (`undefined` = org AS). */
 export function tokenHandler(
   org: Org,
@@ -158,15 +162,7 @@ export function tokenHandler(
 
   return async (req, res, serverId) => {
     const server = servers.get(serverId);
-    if (!server)
-      return {
-        status: 404,
-        body: {
-          errorCode: "E0000007",
-          errorSummary: "Not found: Resource not found: " + serverId + " (AuthorizationServer)",
-          errorCauses: [],
-        },
-      };
+    if (!server) return unknownAuthorizationServer(String(serverId));
     const form = new URLSearchParams(req.body.toString("utf8"));
     const grantType = form.get("grant_type");
     if (grantType !== "client_credentials")
