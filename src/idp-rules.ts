@@ -19,9 +19,21 @@ export const IDP_KINDS = ["entra", "okta", "auth0"] as const;
 export type IdpKind = (typeof IDP_KINDS)[number];
 
 export const IDP_RULES: Record<IdpKind, IdpRules> = {
-  entra: { maxKeys: Number.POSITIVE_INFINITY, algorithms: ["PS256", "RS256"], kid: "x5t", staged: false },
-  okta: { maxKeys: 50, algorithms: ["RS256"], kid: "registered", staged: true },
-  auth0: { maxKeys: 2, algorithms: ["RS256", "PS256"], kid: "optional", staged: true },
+  entra: {
+    maxKeys: Number.POSITIVE_INFINITY,
+    algorithms: ["PS256", "RS256"],
+    kid: "x5t",
+    staged: false,
+    proofOfPossession: true,
+  },
+  okta: { maxKeys: 50, algorithms: ["RS256"], kid: "registered", staged: true, proofOfPossession: false },
+  auth0: {
+    maxKeys: 2,
+    algorithms: ["RS256", "PS256"],
+    kid: "optional",
+    staged: true,
+    proofOfPossession: false,
+  },
 };
 
 /** The algorithm used when no policy sets one: the first the provider accepts. */

@@ -170,6 +170,8 @@ export interface IdpRules {
   kid: "x5t" | "registered" | "optional";
   /** A registered key is made usable by a separate call (activate). */
   staged: boolean;
+  /** Key writes carry a proof of possession signed by a current key of the client (else a privileged path). */
+  proofOfPossession: boolean;
 }
 
 /** The public half of a key generation, as the provider needs it to register the key. */

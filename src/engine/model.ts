@@ -58,11 +58,13 @@ function withinDates(k: IdpKey, g: Generation, now: Date): boolean {
 }
 
 /**
- * The generation whose key is currently valid at the IdP: the active one, when its key is registered,
- * usable and within its dates. Its signer goes with every IdP write, for providers whose writes need a
- * proof of possession by a current key; without one they take their privileged path (or refuse).
+ * For providers whose key writes need a proof of possession (rules.proofOfPossession): the generation
+ * whose key is currently valid there, i.e. the active one when its key is registered, usable and within
+ * its dates. Its signer goes with those writes; without one the provider takes its privileged path (or
+ * refuses). Undefined for providers that need no proof.
  */
 export function currentGeneration(s: Snapshot, now: Date): Generation | undefined {
+  if (!s.idp.rules.proofOfPossession) return undefined;
   const active = effectiveActive(s.generations);
   if (!active?.x5t || !active.enabled) return undefined;
   const k = keyAtIdp(s.idp.keys, active);

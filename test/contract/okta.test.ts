@@ -121,6 +121,7 @@ describe("Okta adapter against the Okta fake", () => {
       algorithms: ["RS256"],
       kid: "registered",
       staged: true,
+      proofOfPossession: false,
     });
   });
 

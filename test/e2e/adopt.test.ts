@@ -274,7 +274,7 @@ describe("adopt a hand-made setup", () => {
     const handMadeConfig = structuredClone(stack.kong.getPlugin(stack.pluginId)!.config);
     const r = await cli("rotate", CREDENTIAL, "--force", "--reason", "adopted");
     expect(r.code, r.out + r.err).toBe(0);
-    expect(r.out).toMatch(/publish: registered \(current key \S+ signed\)/);
+    expect(r.out).toMatch(/publish: registered with a proof signed by current key \S+/);
     const fresh = ourJwk();
     expect(fresh.kid).not.toBe(manual.x5t);
     expect(await probe()).toMatchObject({ ok: true, kid: fresh.kid });

@@ -74,7 +74,7 @@ describe("the full lifecycle through the CLI", () => {
     const oldConfig = structuredClone(stack.kong.getPlugin(stack.pluginId)!.config);
     const r = await cli("rotate", CREDENTIAL, "--force", "--reason", "e2e");
     expect(r.code, r.out + r.err).toBe(0);
-    expect(r.out).toMatch(/publish: registered \(current key \S+ signed\)/);
+    expect(r.out).toMatch(/publish: registered with a proof signed by current key \S+/);
     const fresh = ourJwk();
     expect(fresh.kid).not.toBe(old.kid);
     expect(await probe()).toMatchObject({ ok: true, kid: fresh.kid });

@@ -40,7 +40,7 @@ export async function publishGeneration(
       },
       current ? signerFor(ctx, current) : undefined,
     );
-    notes.push(current ? `registered (current key ${current.x5t} signed)` : "registered");
+    notes.push(current ? `registered with a proof signed by current key ${current.x5t}` : "registered");
   } else notes.push("already registered");
   if (!key.usable) {
     if (ctx.signal?.aborted) throw runAborted();
