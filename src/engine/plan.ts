@@ -334,7 +334,7 @@ function continueChain(s: Snapshot, w: Generation, current: Generation | undefin
       reason: "the token endpoint has not yet accepted the new key consistently",
     });
   out.push({ kind: "activate", ...ref, reason: "the new key is verified at the IdP" });
-  return full ? out.map((a) => ({ ...a, blocked: full })) : out;
+  return full ? blockChain(out, full) : out;
 }
 
 function startChain(s: Snapshot, trigger: Trigger, current: Generation | undefined): PlannedAction[] {
@@ -349,7 +349,12 @@ function startChain(s: Snapshot, trigger: Trigger, current: Generation | undefin
     { kind: "activate", reason: "push the new key to every Kong target" },
   ];
   const full = keyLimit(s);
-  return full ? chain.map((a) => ({ ...a, blocked: full })) : chain;
+  return full ? blockChain(chain, full) : chain;
+}
+
+/** The chain's first action is blocked for `reason`; the rest wait for it. */
+function blockChain(chain: PlannedAction[], reason: string): PlannedAction[] {
+  return chain.map((a, i) => ({ ...a, blocked: i === 0 ? reason : "waits for the step before it" }));
 }
 
 /** The next time-driven event when nothing is due now (for status output). */
