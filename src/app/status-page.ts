@@ -117,10 +117,15 @@ function findings(c: CredentialView): Finding[] {
       severity: "warning",
       text: `manual ${c.request.kind} request ${c.request.id} failed ${c.request.attempts}×: ${c.request.lastError}`,
     });
+  if (c.idp.maxKeys !== undefined && c.idp.keys !== undefined && c.idp.keys >= c.idp.maxKeys)
+    out.push({
+      severity: "note",
+      text: `${c.idp.client} holds ${c.idp.keys} of at most ${c.idp.maxKeys} keys: a new key waits until a retiring one is removed`,
+    });
   for (const u of c.unmanagedKeys)
     out.push({
       severity: "note",
-      text: `unmanaged key at the app ${u.x5t ?? u.keyId}${u.displayName ? ` (${u.displayName})` : ""} is left alone`,
+      text: `unmanaged key at ${c.idp.client} ${u.x5t ?? u.keyId}${u.displayName ? ` (${u.displayName})` : ""} is left alone`,
     });
   return out;
 }

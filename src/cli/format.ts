@@ -41,7 +41,7 @@ export function reportText(r: RunReport): string {
   if (r.nextRunAt) lines.push(`  continues at ${r.nextRunAt}`);
   for (const u of r.unmanaged)
     lines.push(
-      `  note: unmanaged key at the app ${u.x5t ?? u.keyId}${u.displayName ? ` (${u.displayName})` : ""} is left alone`,
+      `  note: unmanaged key at the IdP ${u.x5t ?? u.keyId}${u.displayName ? ` (${u.displayName})` : ""} is left alone`,
     );
   return lines.join("\n");
 }
@@ -63,6 +63,10 @@ export function batchText(r: BatchResult): string {
 export function statusText(v: CredentialView): string {
   const lines = [`${v.credential}${v.active ? `  active ${v.active}` : "  no active key"}`];
   if (v.error) lines.push(`  error ${v.error.code}: ${v.error.message}`, `  hint: ${v.error.hint}`);
+  if (v.idp.keys !== undefined)
+    lines.push(
+      `  idp ${v.idp.client}: ${v.idp.keys} key(s)${v.idp.maxKeys !== undefined ? ` of at most ${v.idp.maxKeys}` : ""}`,
+    );
   for (const g of v.generations)
     lines.push(
       `  ${g.phase.padEnd(9)} ${g.x5t ?? "(pending)"}  ${g.notBefore?.slice(0, 10) ?? "?"} → ${g.expiresOn?.slice(0, 10) ?? "?"}` +
@@ -84,7 +88,7 @@ export function statusText(v: CredentialView): string {
       `  ALERT ${a.event}${a.target ? ` [${a.target}]` : ""}: ${a.code} since ${a.firstAt} (${a.count} checks)`,
     );
   if (v.alerts === undefined) lines.push("  alerts: state unavailable");
-  for (const u of v.unmanagedKeys) lines.push(`  unmanaged key at the app: ${u.x5t ?? u.keyId}`);
+  for (const u of v.unmanagedKeys) lines.push(`  unmanaged key at the IdP: ${u.x5t ?? u.keyId}`);
   if (v.request) lines.push(`  ${requestLine(v.request)}`);
   if (v.trigger) lines.push(`  trigger ${v.trigger.reason}: ${v.trigger.message} (due ${v.trigger.dueAt})`);
   if (v.nextAction) lines.push(`  next: ${v.nextAction}`);
