@@ -278,6 +278,8 @@ export interface KongPluginDiagnosis {
   jwkPrivate?: "reference" | "inline" | "none";
   issuer?: string;
   issuersAllowed?: string[];
+  /** config.scopes as Kong requests them (["openid"] when unset). */
+  scopes?: string[];
   /** config.session_storage ("cookie" by default). */
   sessionStorage?: string;
 }

@@ -358,6 +358,7 @@ function pluginChecks(
     });
   out.push(...jwkChecks(id, i, p, active, hasGenerations, cred.idp));
   out.push(issuerCheck(id, p, cred.idp));
+  if (cred.idp.kind === "okta" && p.scopes) out.push(scopesCheck(id, p.scopes, cred.idp.scopes ?? []));
   // ID tokens with many claims (Entra's especially) make large sessions; cookie sessions split them over
   // several cookies and hit header limits
   // (https://developer.konghq.com/plugins/openid-connect/, session_storage).
@@ -439,6 +440,27 @@ function jwkChecks(
       message: `${id}: our JWK ${jwk.kid ?? ""} has alg ${jwk.alg ?? ""} and kid = x5t${active ? ", the active key" : ""}`,
     });
   return out;
+}
+
+/**
+ * Okta: the rotator's proof should be the request Kong makes. A custom authorization server refuses a
+ * client-credentials request without a scope unless it has default scopes, and a scope the client may not
+ * have fails Kong's request even though the key is fine.
+ */
+function scopesCheck(id: string, kong: string[], ours: string[]): Omit<Check, "area" | "target"> {
+  const same = kong.length === ours.length && kong.every((s) => ours.includes(s));
+  return same
+    ? {
+        status: "pass",
+        code: "KONG_SCOPES_OK",
+        message: `${id}: Kong and the rotator request scopes ${kong.join(" ")}`,
+      }
+    : {
+        status: "warn",
+        code: "KONG_SCOPES_MISMATCH",
+        message: `${id}: Kong requests scopes ${kong.join(" ") || "(none)"}, the rotator verifies with ${ours.join(" ") || "(none)"}`,
+        hint: `Set okta.scopes to [${kong.join(", ")}], so that a key is proven with the request Kong makes.`,
+      };
 }
 
 /** The issuer Kong should name for the credential's IdP (each provider's documented issuer form). */

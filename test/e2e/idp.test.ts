@@ -68,6 +68,7 @@ describe.each<IdpKind>(["okta", "auth0"])("%s: rotation through the identity-pro
     expect(status("IDP_CLIENT_OK")).toBe("pass");
     expect(status("IDP_ACTIVE_KEY_OK")).toBe("pass");
     expect(status("KONG_ISSUER_OK")).toBe("pass");
+    if (idp === "okta") expect(status("KONG_SCOPES_OK")).toBe("pass");
     expect(checks.filter((c) => c.status === "fail")).toEqual([]);
   }, 60_000);
 });

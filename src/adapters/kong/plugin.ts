@@ -172,6 +172,10 @@ export function diagnosePlugin(
   const allowed = arrayOf(c.issuers_allowed).filter((x): x is string => typeof x === "string");
   if (allowed.length) d.issuersAllowed = allowed;
   set("sessionStorage", str(c.session_storage));
+  // Kong requests config.scopes, ["openid"] when unset (the plugin schema's default).
+  d.scopes = Array.isArray(c.scopes)
+    ? c.scopes.filter((x): x is string => typeof x === "string")
+    : ["openid"];
   if (index < 0) return d;
   set("clientAuth", str(parallel(arrayOf(c.client_auth), index)));
   set("clientAlg", str(parallel(arrayOf(c.client_alg), index)));
