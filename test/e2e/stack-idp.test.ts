@@ -13,6 +13,7 @@ import {
   CREDENTIAL,
   OKTA,
   PARTNER_CLIENT_ID,
+  idpFromArgs,
   startLocalStack,
   type LocalStack,
 } from "../../stack/stack.js";
@@ -53,6 +54,17 @@ async function expectLoginOnceRegistered(
 
 const credentialOf = (stack: LocalStack) =>
   (stack.config.credentials as Record<string, unknown>[])[0] as Record<string, unknown>;
+
+describe("--idp on the stack and demo command lines", () => {
+  it("defaults to entra, takes okta or auth0, and refuses anything else", () => {
+    expect(idpFromArgs([])).toBe("entra");
+    expect(idpFromArgs(["--kong", "hybrid"])).toBe("entra");
+    expect(idpFromArgs(["--kong", "hybrid", "--idp", "okta"])).toBe("okta");
+    expect(idpFromArgs(["--idp", "auth0"])).toBe("auth0");
+    expect(idpFromArgs(["--idp", "keycloak"])).toBeUndefined();
+    expect(idpFromArgs(["--idp"])).toBeUndefined();
+  });
+});
 
 describe("local stack, idp: okta", () => {
   let stack: LocalStack;
