@@ -12,8 +12,10 @@ afterAll(async () => {
 });
 
 it("concurrent triggers on one credential make exactly one rotation; a killed holder's lease is taken over", async () => {
-  // The winner holds the lease through a 5 s propagation: longer than a CLI child's start-up here.
-  const r = await oneWriter(cs, { http: 10, cli: 2, renewal: false, holdMs: 5000 });
+  // The winner holds the lease through a 15 s propagation: longer than a CLI child's start-up even on a
+  // loaded 2-core machine (at 5 s a child started after the first request was done, and a new forced
+  // request then rightly rotated again).
+  const r = await oneWriter(cs, { http: 10, cli: 2, renewal: false, holdMs: 15_000 });
   expect(r.unexpected).toEqual([]);
   expect(r.rotations).toBe(1);
   // Every HTTP request was either the one rotation (202) or refused (409); every CLI process that did
