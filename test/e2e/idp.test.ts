@@ -54,6 +54,11 @@ describe.each<IdpKind>(["okta", "auth0"])("%s: rotation through the identity-pro
       expect(await probes.stop()).toEqual([]);
     }
     expect(new Set([...first, ...kids]).size).toBe(3);
+    // The JWK Kong signs with carries the registered kid and an algorithm the provider accepts.
+    const jwk = (
+      stack.kong.getPlugin(stack.pluginId)?.config.client_jwk as { kid?: string; alg?: string }[]
+    )[1];
+    expect(jwk).toMatchObject({ kid: kids[1], alg: "RS256" });
     const status = await cli("status", CREDENTIAL, "--json");
     expect(status.code, status.err).toBe(0);
     const view = JSON.parse(status.out) as { idp: { client: string; keys: number }; active: string }[];
