@@ -232,6 +232,10 @@ describe.each(["hybrid", "dbless"] as const)("vault-reference mode, %s", (kongMo
     const jwk = (local.kong.getPlugin(local.pluginId)!.config.client_jwk as Record<string, unknown>[])[1]!;
     for (const m of MEMBERS) expect(jwk[m]).toBe(`{vault://azure-kv/${secretName(String(jwk.kid))}/${m}}`);
     expect((await local.probe()).ok).toBe(true);
+    // The vault entity is read from the control plane, or from every DB-less node (each has its own).
+    const doctor = doctorLines((await run("doctor", "--json")).out);
+    expect(doctor.filter((l) => l === "pass:KONG_VAULT_ENTITY")).toHaveLength(kongMode === "dbless" ? 2 : 1);
+    expect(doctor).toContain("pass:KONG_VAULT_SECRET");
   });
 });
 
