@@ -114,3 +114,54 @@ export async function referenceSecretChecks(
   }
   return out;
 }
+
+/**
+ * adopt: an entry whose private members are already vault references is taken over as it is (adoption
+ * changes nothing in Kong). Say so, say what the next activation writes, and check each referenced secret
+ * against the adopted certificate's modulus where the rotator can read it. Never a failure: Kong keeps
+ * serving what it resolved, and doctor reports a broken secret as a failure.
+ */
+export async function adoptReferenceLines(
+  store: Pick<CertificateStore, "secrets" | "secretsAt">,
+  cred: CredentialConfig,
+  target: string,
+  d: KongDiagnosis,
+  modulus: string | undefined,
+  certificateVault: string,
+): Promise<Line[]> {
+  const ref = cred.kong.find((t) => t.name === target)?.vaultReference;
+  const out: Line[] = [];
+  for (const p of d.plugins) {
+    if (p.clientIndex < 0 || p.jwkIsFallback || p.jwkPrivate !== "reference") continue;
+    const names = p.jwkReferences ?? [];
+    out.push(
+      ref
+        ? {
+            status: "info",
+            code: "ADOPT_KONG_REFERENCES",
+            message: `plugin ${p.pluginId}: our entry holds its private members as vault references (${names.join(", ")}); adopted as they are, and the next activation writes secret ${ref.secretPrefix}${cred.name}-<x5t> and references through '${ref.prefix}'`,
+            hint: "A hand-made secret is not the rotator's: delete it yourself once the adopted key is retired.",
+          }
+        : {
+            status: "warn",
+            code: "ADOPT_KONG_REFERENCES_NOT_CONFIGURED",
+            message: `plugin ${p.pluginId}: our entry holds its private members as vault references (${names.join(", ")}), but target ${target} has no vaultReference: the next activation would write the private key inline`,
+            hint: "Add vaultReference (prefix, secretPrefix) to the target before the next rotation (README 'Vault-reference mode').",
+          },
+    );
+    if (!ref) continue;
+    const secrets = referenceSecrets(store, ref);
+    for (const r of names) {
+      const parsed = referencedSecret(`{vault://${r}/x}`);
+      if (!parsed || parsed.prefix !== ref.prefix || !secrets) continue;
+      const l = await referencedSecretLine(
+        secrets,
+        referenceVault(ref, certificateVault),
+        parsed.secret,
+        modulus,
+      );
+      out.push(l.status === "fail" ? { ...l, status: "warn" } : l);
+    }
+  }
+  return out;
+}
