@@ -9,17 +9,18 @@
  */
 import type { CredentialConfig } from "../config/load.js";
 import { isRotatorError } from "../errors.js";
-import {
-  privateMembersProblem,
-  referenceSecrets,
-  referencedSecret,
-  SECRET_CONTENT_TYPE,
-} from "../engine/vault-ref.js";
+import { privateMembersProblem, referenceSecrets, SECRET_CONTENT_TYPE } from "../engine/vault-ref.js";
 import type { CertificateStore, KongDiagnosis, PlainSecrets } from "../ports.js";
 import type { Check } from "./checks.js";
 import { referenceVault } from "./doctor-kong.js";
 
 type Line = Omit<Check, "area" | "target">;
+
+/** A `KongPluginDiagnosis.jwkReferences` entry, `<vault prefix>/<secret name>`. */
+function splitReference(r: string): { prefix: string; secret: string } | undefined {
+  const [prefix, secret, ...rest] = r.split("/");
+  return prefix && secret && rest.length === 0 ? { prefix, secret } : undefined;
+}
 
 /** One line about one referenced secret, read with the rotator's identity. `n`: the key's public modulus. */
 export async function referencedSecretLine(
@@ -97,7 +98,7 @@ export async function referenceSecretChecks(
   for (const p of d.plugins) {
     if (p.clientIndex < 0 || p.jwkIsFallback || p.jwkPrivate !== "reference") continue;
     for (const r of p.jwkReferences ?? []) {
-      const parsed = referencedSecret(`{vault://${r}/x}`);
+      const parsed = splitReference(r);
       if (!parsed || seen.has(r)) continue;
       seen.add(r);
       if (parsed.prefix !== ref.prefix) {
@@ -152,7 +153,7 @@ export async function adoptReferenceLines(
     if (!ref) continue;
     const secrets = referenceSecrets(store, ref);
     for (const r of names) {
-      const parsed = referencedSecret(`{vault://${r}/x}`);
+      const parsed = splitReference(r);
       if (!parsed || parsed.prefix !== ref.prefix || !secrets) continue;
       const l = await referencedSecretLine(
         secrets,
