@@ -4,7 +4,7 @@ import { deploymentChecks, hasMultiClientFix, vaultReferenceChecks } from "../..
 import { diagnosePlugin } from "../../src/adapters/kong/plugin.js";
 import type { CredentialConfig } from "../../src/config/load.js";
 import type { KongDiagnosis, KongVaultDiagnosis } from "../../src/ports.js";
-import { referenceSecretChecks } from "../../src/app/doctor-vault.js";
+import { adoptReferenceLines, referenceSecretChecks } from "../../src/app/doctor-vault.js";
 import { RotatorError } from "../../src/errors.js";
 import { generateKeyPairSync } from "node:crypto";
 
@@ -247,6 +247,37 @@ describe("vault-reference mode lines", () => {
         "fail:KONG_VAULT_SECRET_FORBIDDEN",
       ]);
     });
+    it("adopt: reports a reference-based entry and checks its secret, but never fails the adoption", async () => {
+      const missing = await adoptReferenceLines(
+        store(new RotatorError("KV_NOT_FOUND", "absent", "h")),
+        cred(true),
+        "t",
+        d(),
+        jwk.n,
+        CERTS,
+      );
+      expect(codes(missing)).toEqual(["info:ADOPT_KONG_REFERENCES", "warn:KONG_VAULT_SECRET_MISSING"]);
+      expect(missing[0]!.message).toContain("azure-kv/kong-jwk-s");
+      const ok = await adoptReferenceLines(
+        store(JSON.stringify(members)),
+        cred(true),
+        "t",
+        d(),
+        jwk.n,
+        CERTS,
+      );
+      expect(codes(ok)).toEqual(["info:ADOPT_KONG_REFERENCES", "pass:KONG_VAULT_SECRET"]);
+      const unconfigured = await adoptReferenceLines(
+        store(JSON.stringify(members)),
+        cred(false),
+        "t",
+        d(),
+        jwk.n,
+        CERTS,
+      );
+      expect(codes(unconfigured)).toEqual(["warn:ADOPT_KONG_REFERENCES_NOT_CONFIGURED"]);
+    });
+
     it("warns on another content type, and on references through another vault prefix", async () => {
       expect(await run(JSON.stringify(members), "text/plain")).toEqual([
         "warn:KONG_VAULT_SECRET_CONTENT_TYPE",
