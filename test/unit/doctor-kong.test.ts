@@ -248,34 +248,18 @@ describe("vault-reference mode lines", () => {
       ]);
     });
     it("adopt: reports a reference-based entry and checks its secret, but never fails the adoption", async () => {
-      const missing = await adoptReferenceLines(
-        store(new RotatorError("KV_NOT_FOUND", "absent", "h")),
-        cred(true),
-        "t",
-        d(),
-        jwk.n,
-        CERTS,
-      );
+      const adopt = (value: string | Error, withRef = true) =>
+        adoptReferenceLines(store(value), cred(withRef), "t", d(), jwk.n, CERTS);
+      const missing = await adopt(new RotatorError("KV_NOT_FOUND", "absent", "h"));
       expect(codes(missing)).toEqual(["info:ADOPT_KONG_REFERENCES", "warn:KONG_VAULT_SECRET_MISSING"]);
       expect(missing[0]!.message).toContain("azure-kv/kong-jwk-s");
-      const ok = await adoptReferenceLines(
-        store(JSON.stringify(members)),
-        cred(true),
-        "t",
-        d(),
-        jwk.n,
-        CERTS,
-      );
-      expect(codes(ok)).toEqual(["info:ADOPT_KONG_REFERENCES", "pass:KONG_VAULT_SECRET"]);
-      const unconfigured = await adoptReferenceLines(
-        store(JSON.stringify(members)),
-        cred(false),
-        "t",
-        d(),
-        jwk.n,
-        CERTS,
-      );
-      expect(codes(unconfigured)).toEqual(["warn:ADOPT_KONG_REFERENCES_NOT_CONFIGURED"]);
+      expect(codes(await adopt(JSON.stringify(members)))).toEqual([
+        "info:ADOPT_KONG_REFERENCES",
+        "pass:KONG_VAULT_SECRET",
+      ]);
+      expect(codes(await adopt(JSON.stringify(members), false))).toEqual([
+        "warn:ADOPT_KONG_REFERENCES_NOT_CONFIGURED",
+      ]);
     });
 
     it("warns on another content type, and on references through another vault prefix", async () => {
