@@ -87,6 +87,14 @@ param keyVaultAllowedIpRanges array = []
 @description('Optional subnet (resource id) for a Key Vault private endpoint; the privatelink DNS zone is created and linked to that subnet\'s VNet.')
 param keyVaultPrivateEndpointSubnetId string = ''
 
+// ---- vault-reference mode (README "Vault-reference mode", docs/permissions.md) ----
+
+@description('Optional object id of Kong\'s identity (the managed identity or service principal Kong\'s Azure vault authenticates as). When set, a Key Vault of its own is created for the vault-reference secrets (set vaultReference.keyVaultUrl to the output KONG_REFERENCE_VAULT_URL): Kong gets Key Vault Secrets User on it and nothing on the certificates\' vault, the rotator Key Vault Secrets Officer on it. Empty: no reference vault, no role for Kong.')
+param kongPrincipalId string = ''
+
+@allowed(['User', 'Group', 'ServicePrincipal'])
+param kongPrincipalType string = 'ServicePrincipal'
+
 // ---- identity on the HTTP functions (docs/permissions.md, "Manual rotation") ----
 
 @description('Optional client id of the Entra app registration that represents the rotator\'s API (app roles Rotation.Operator and Rotation.Reader, identifier URI api://<client id>). When set, App Service authentication is turned on and POST /api/credentials/{name}/rotate needs the Rotation.Operator role.')
@@ -160,6 +168,35 @@ module keyVaultPrivateEndpoint 'core/security/keyvault-private-endpoint.bicep' =
     tags: tags
     vaultId: keyVault.outputs.id
     subnetId: keyVaultPrivateEndpointSubnetId
+  }
+}
+
+// Vault-reference mode: the reference secrets' own vault (app/kong-vault-rbac.bicep says why), with the same
+// network rules and audit log as the certificates' vault.
+module referenceVault 'core/security/keyvault.bicep' = if (!empty(kongPrincipalId)) {
+  name: 'keyvault-kong-references'
+  scope: rg
+  params: {
+    name: take('kv-kref-${resourceToken}', 24)
+    location: location
+    tags: tags
+    enablePurgeProtection: keyVaultPurgeProtection
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
+    publicNetworkAccess: keyVaultPublicNetworkAccess
+    allowedIpRanges: keyVaultAllowedIpRanges
+  }
+}
+
+module kongVaultRbac 'app/kong-vault-rbac.bicep' = if (!empty(kongPrincipalId)) {
+  name: 'kong-vault-rbac'
+  scope: rg
+  params: {
+    keyVaultName: !empty(kongPrincipalId) ? referenceVault.outputs.name : ''
+    kongPrincipalId: kongPrincipalId
+    kongPrincipalType: kongPrincipalType
+    identityPrincipalId: identity.outputs.principalId
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
   }
 }
 
@@ -260,6 +297,8 @@ output AZURE_FUNCTION_APP_NAME string = rotator.outputs.name
 output AZURE_FUNCTION_APP_URL string = 'https://${rotator.outputs.defaultHostName}'
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URL string = keyVault.outputs.uri
+// Vault-reference mode: vaultReference.keyVaultUrl, and the vault_uri of Kong's azure vault entity.
+output KONG_REFERENCE_VAULT_URL string = !empty(kongPrincipalId) ? referenceVault.outputs.uri : ''
 output SERVICE_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output SERVICE_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output AzureWebJobsStorage__blobServiceUri string = storage.outputs.blobEndpoint

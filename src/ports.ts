@@ -108,6 +108,11 @@ export interface CertificateStore {
    * Optional: a store without them cannot serve a target with `vaultReference`.
    */
   secrets?: PlainSecrets;
+  /**
+   * Plain secrets in another Key Vault (`vaultReference.keyVaultUrl`, a vault that holds only the reference
+   * secrets), with the same identity. Optional like `secrets`.
+   */
+  secretsAt?(vaultUrl: string): PlainSecrets;
 }
 
 /** Plain Key Vault secrets (not certificates' backing secrets). Values are SECRET. */
@@ -276,6 +281,8 @@ export interface KongPluginDiagnosis {
    * references, inline (any member a literal value), or none of them set. Never the values.
    */
   jwkPrivate?: "reference" | "inline" | "none";
+  /** When jwkPrivate is "reference": the distinct `<vault prefix>/<secret name>` the references name. */
+  jwkReferences?: string[];
   issuer?: string;
   issuersAllowed?: string[];
   /** config.scopes as Kong requests them (["openid"] when unset). */
@@ -298,6 +305,31 @@ export interface KongGatewayDiagnosis {
   error?: string;
 }
 
+/**
+ * Vault-reference mode: Kong's vault entity for the target's configured prefix, as one gateway's Admin API
+ * (or Konnect) returns it. Public configuration only (Kong keeps the client secret in an env var).
+ * - `found`: the entity; `config.*` members as stored (null/absent when the node's env config supplies them);
+ * - `missing`: no entity with that prefix;
+ * - `env`: the prefix is the backend name `azure`, whose config is the node's KONG_VAULT_AZURE_* env, which
+ *   no API shows;
+ * - `unchecked`: this kind of target has no API for it (`reason`);
+ * - `error`: the read failed (`error` is a code and message, never a body).
+ */
+export type KongVaultDiagnosis = { prefix: string; where?: string } & (
+  | {
+      state: "found";
+      backend: string;
+      vaultUri?: string;
+      tenantId?: string;
+      clientId?: string;
+      ttl?: number;
+    }
+  | { state: "missing" }
+  | { state: "env" }
+  | { state: "unchecked"; reason: string }
+  | { state: "error"; error: string }
+);
+
 export interface KongDiagnosis {
   /** How the target is written and confirmed. */
   kind: "admin" | "hybrid" | "dbless" | "konnect" | "kubernetes";
@@ -307,6 +339,8 @@ export interface KongDiagnosis {
   gateways?: KongGatewayDiagnosis[];
   /** Can the rotator's credential write the plugin? undefined when it cannot tell without writing. */
   canWrite?: boolean;
+  /** Vault-reference targets: the vault entity per gateway that holds its own (one for a shared database). */
+  vaults?: KongVaultDiagnosis[];
 }
 
 /** What apply() did: the plugins as read back (or as read, when nothing had to change). */

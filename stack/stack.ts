@@ -106,6 +106,11 @@ export interface LocalStackOptions {
    * and DB-less only (the Konnect and KIC fakes do not resolve references).
    */
   vaultReference?: boolean;
+  /**
+   * With `vaultReference`: the reference secrets go to a second Key Vault fake (`vaultReference.keyVaultUrl`),
+   * the one Kong's vault entity reads, so that Kong's identity needs no role on the certificates' vault.
+   */
+  referenceVault?: boolean;
 }
 
 /** Vault-reference mode: Kong's own identity (client credentials, as Kong's AZURE_CLIENT_SECRET). */
@@ -137,6 +142,8 @@ export interface LocalStack {
   /** Auth0 mode: the tenant with our application and the Management API client. */
   auth0?: Auth0Fake;
   keyVault: KeyVaultFake;
+  /** `referenceVault`: the Key Vault holding only the reference secrets. */
+  referenceKeyVault?: KeyVaultFake;
   /** The Admin API node (traditional or hybrid control plane; the first node when DB-less). */
   kong: KongFake;
   kongMode: KongMode;
@@ -188,6 +195,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       ...(opts.rateLimits ? { rateLimits: true } : {}),
     });
     closers.push(() => keyVault.close());
+    const referenceKeyVault =
+      opts.vaultReference && opts.referenceVault
+        ? await startKeyVaultFake({
+            tls,
+            authority: `${entra.authorityHost}/${TENANT_ID}`,
+            verifyToken: (token, resource) => entra.verifyToken(token, resource),
+          })
+        : undefined;
+    if (referenceKeyVault) closers.push(() => referenceKeyVault.close());
     const adminToken = `kong-rbac-${randomBytes(12).toString("hex")}`;
     const mode = opts.kongMode ?? "traditional";
     const dataPlanes = opts.dataPlanes ?? DEFAULT_DATA_PLANES;
@@ -267,7 +283,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       for (const node of dblessNodes)
         node.addVault({
           prefix: VAULT_REFERENCE.prefix,
-          vaultUri: keyVault.url,
+          vaultUri: (referenceKeyVault ?? keyVault).url,
           tenantId: TENANT_ID,
           clientId: KONG_IDENTITY_CLIENT_ID,
           clientSecret,
@@ -372,7 +388,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
                 adminToken: { env: "KONG_ADMIN_TOKEN" },
                 ...(mode === "hybrid" ? { dataPlanes: { confirm: "auto", maxLag } } : {}),
               };
-    if (opts.vaultReference) target.vaultReference = VAULT_REFERENCE;
+    if (opts.vaultReference)
+      target.vaultReference = {
+        ...VAULT_REFERENCE,
+        ...(referenceKeyVault ? { keyVaultUrl: referenceKeyVault.url } : {}),
+      };
 
     const config: Record<string, unknown> = {
       keyVault: { url: keyVault.url },
@@ -460,6 +480,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       ...(idpSide.okta ? { okta: idpSide.okta } : {}),
       ...(idpSide.auth0 ? { auth0: idpSide.auth0 } : {}),
       keyVault,
+      ...(referenceKeyVault ? { referenceKeyVault } : {}),
       kong,
       kongMode: mode,
       dblessNodes: mode === "dbless" ? dblessNodes : [],

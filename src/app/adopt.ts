@@ -24,8 +24,9 @@ import {
   TAG_IDP_KEY_ID,
   type Generation,
 } from "../engine/tags.js";
-import type { CertificateVersion, IdpKey, KongTarget } from "../ports.js";
+import type { CertificateStore, CertificateVersion, IdpKey, KongTarget } from "../ports.js";
 import { keyAtIdp } from "../engine/model.js";
+import { adoptReferenceLines } from "./doctor-vault.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
 import type { CertificateInput } from "./cert-input.js";
 import type { Runtime } from "./runtime.js";
@@ -128,7 +129,14 @@ async function checkAndPlan(
   const [kv, idp, kong] = await Promise.all([
     generationCheck(rt, cred),
     idpCheck(rt, cred, t.x5t, now),
-    Promise.all(ports.kong.map((target) => kongCheck(target, cred, t.x5t, modulus))),
+    Promise.all(
+      ports.kong.map((target) =>
+        kongCheck(target, cred, t.x5t, modulus, {
+          store: ports.store,
+          certificateVault: rt.config.keyVault.url,
+        }),
+      ),
+    ),
   ]);
   checks.push(...kv, ...idp.checks, ...kong.flat());
   const scoped = checks.map((c) => ({ ...scope, ...c }));
@@ -328,11 +336,21 @@ async function kongCheck(
   cred: CredentialConfig,
   x5t: string,
   modulus: string | undefined,
+  vault: { store: CertificateStore; certificateVault: string },
 ): Promise<Check[]> {
   const line = (c: Omit<Check, "area" | "target">): Check => ({ area: "kong", target: target.name, ...c });
   try {
     const d = await target.diagnose();
-    return d.plugins.map((p) => {
+    // Vault-reference entries (private members as {vault://...}) are adopted as they are (./doctor-vault.ts).
+    const references = await adoptReferenceLines(
+      vault.store,
+      cred,
+      target.name,
+      d,
+      modulus,
+      vault.certificateVault,
+    );
+    const lines = d.plugins.map((p) => {
       const id = `plugin ${p.pluginId}`;
       if (p.name !== "openid-connect")
         return line({
@@ -375,6 +393,7 @@ async function kongCheck(
         message: `${id}: our client's JWK is this certificate's key (n and kid = ${x5t})`,
       });
     });
+    return [...lines, ...references.map(line)];
   } catch (e) {
     return [errorCheck("kong", e, { target: target.name })];
   }

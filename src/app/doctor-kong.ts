@@ -3,8 +3,9 @@
  * nodes, Konnect nodes) and their sync state, what write permission the rotator needs, and the Kong version
  * against the multi-client JWK signing fix. Pure: built from a KongDiagnosis (public facts only).
  */
-import type { CredentialConfig } from "../config/load.js";
-import type { KongDiagnosis } from "../ports.js";
+import { AZURE_BACKEND } from "../adapters/kong/vault.js";
+import type { CredentialConfig, VaultReferenceConfig } from "../config/load.js";
+import type { KongDiagnosis, KongVaultDiagnosis } from "../ports.js";
 import type { Check } from "./checks.js";
 
 type Line = Omit<Check, "area" | "target">;
@@ -119,21 +120,139 @@ export function deploymentChecks(d: KongDiagnosis): Line[] {
   return out;
 }
 
+/** A Key Vault URL compared as Kong would reach it: lower-case, without trailing '/'. */
+export const sameVault = (a: string, b: string): boolean =>
+  a.replace(/\/+$/, "").toLowerCase() === b.replace(/\/+$/, "").toLowerCase();
+
+/** The Key Vault a target's reference secrets go to: vaultReference.keyVaultUrl, else the rotator's vault. */
+export function referenceVault(ref: VaultReferenceConfig, certificateVault: string): string {
+  return ref.keyVaultUrl ?? certificateVault;
+}
+
+/** Doctor lines about Kong's vault entity (or entities, one per DB-less node) for the target's prefix. */
+function vaultEntityLines(v: KongVaultDiagnosis, expected: string): Line[] {
+  const at = v.where ? ` on ${v.where}` : "";
+  const name = `vault '${v.prefix}'${at}`;
+  switch (v.state) {
+    case "missing":
+      return [
+        {
+          status: "fail",
+          code: "KONG_VAULT_ENTITY_MISSING",
+          message: `Kong has no vault entity with prefix '${v.prefix}'${at}: Kong would resolve our references to "" and logins would fail`,
+          hint: `Add an azure vault entity with prefix '${v.prefix}' and config.vault_uri ${expected} (docs/migration.md "Inline keys to vault references"), or set vaultReference.prefix to the existing one.`,
+        },
+      ];
+    case "env":
+      return [
+        {
+          status: "info",
+          code: "KONG_VAULT_ENV",
+          message: `the prefix 'azure' is the backend name: Kong${at} uses the node's KONG_VAULT_AZURE_* environment, which no API shows`,
+          hint: `Check on every node that KONG_VAULT_AZURE_VAULT_URI is ${expected} (and TENANT_ID/CLIENT_ID are Kong's identity), or use a vault entity with a prefix of its own so doctor can check it.`,
+        },
+      ];
+    case "unchecked":
+      return [
+        {
+          status: "info",
+          code: "KONG_VAULT_UNCHECKED",
+          message: `${name} not checked: ${v.reason}`,
+          hint: `Check it by hand (kubectl get kongvaults): spec.backend azure, spec.prefix '${v.prefix}', spec.config.vault_uri ${expected}.`,
+        },
+      ];
+    case "error":
+      return [
+        {
+          status: "warn",
+          code: "KONG_VAULT_UNREADABLE",
+          message: `${name} could not be read (${v.error})`,
+          hint: "Give the rotator's Kong credential read access to /vaults (RBAC), or check the vault by hand.",
+        },
+      ];
+    case "found": {
+      if (v.backend !== AZURE_BACKEND)
+        return [
+          {
+            status: "fail",
+            code: "KONG_VAULT_BACKEND",
+            message: `${name} uses the ${v.backend} backend, not azure: it cannot read our Key Vault secrets`,
+            hint: `Point vaultReference.prefix at an azure vault entity whose config.vault_uri is ${expected}.`,
+          },
+        ];
+      const out: Line[] = [];
+      if (v.vaultUri === undefined)
+        out.push({
+          status: "warn",
+          code: "KONG_VAULT_URI_UNSET",
+          message: `${name} has no config.vault_uri; the node's KONG_VAULT_AZURE_VAULT_URI applies, which doctor cannot read`,
+          hint: `Set config.vault_uri to ${expected} on the vault entity, so that the vault is checkable.`,
+        });
+      else if (!sameVault(v.vaultUri, expected))
+        out.push({
+          status: "fail",
+          code: "KONG_VAULT_URI_MISMATCH",
+          message: `${name} reads ${v.vaultUri}, but the rotator writes the reference secrets to ${expected}: Kong would resolve our references to ""`,
+          hint: "Set the vault entity's config.vault_uri to the reference vault, or set vaultReference.keyVaultUrl / keyVault.url to the vault Kong reads.",
+        });
+      else
+        out.push({
+          status: "pass",
+          code: "KONG_VAULT_ENTITY",
+          message: `${name} is an azure vault reading ${v.vaultUri}${v.clientId ? ` as client ${v.clientId}` : ""}`,
+        });
+      // Kong re-reads a cached value only when its ttl is due (kong/pdk/vault.lua); our references never
+      // change value (a new generation is a new secret name), so a ttl only costs Key Vault reads.
+      if ((v.ttl ?? 0) > 0)
+        out.push({
+          status: "info",
+          code: "KONG_VAULT_TTL",
+          message: `${name} has ttl ${v.ttl ?? 0} s: harmless, each generation has its own secret name and a value never changes under a reference; the ttl only makes Kong re-read the same value`,
+        });
+      return out;
+    }
+  }
+}
+
 /**
- * Vault-reference mode (README "Vault-reference mode"): what doctor can tell from public facts. It does not
- * check the vault entity or Kong's identity (Kong's Admin API does not show whether a reference resolves).
+ * Vault-reference mode (README "Vault-reference mode"): the mode, Kong's vault entity, where Kong's identity
+ * needs which role, and whether our entry still holds the private key inline. `certificateVault` is the
+ * rotator's keyVault.url (the certificates' vault).
  */
-export function vaultReferenceChecks(cred: CredentialConfig, target: string, d: KongDiagnosis): Line[] {
+export function vaultReferenceChecks(
+  cred: CredentialConfig,
+  target: string,
+  d: KongDiagnosis,
+  certificateVault: string,
+): Line[] {
   const ref = cred.kong.find((t) => t.name === target)?.vaultReference;
   if (!ref) return [];
+  const vault = referenceVault(ref, certificateVault);
   const out: Line[] = [
     {
       status: "info",
       code: "KONG_VAULT_REFERENCE",
-      message: `private JWK members go to Key Vault secrets ${ref.secretPrefix}${cred.name}-<x5t>, referenced through Kong vault '${ref.prefix}'`,
-      hint: "doctor does not check the vault entity or that Kong's identity can read the secrets (Key Vault Secrets User): see docs/permissions.md 'Vault-reference mode'.",
+      message: `private JWK members go to Key Vault secrets ${ref.secretPrefix}${cred.name}-<x5t> in ${vault}, referenced through Kong vault '${ref.prefix}'`,
+      hint: "See docs/permissions.md 'Vault-reference mode'.",
+    },
+    // Kong authenticates with its own identity (client secret env var, managed or workload identity); the
+    // rotator cannot act as it. Successful gateway logins (KONG_DRIFT-free sync, the verify step) are the
+    // evidence that Kong resolves the references.
+    {
+      status: "info",
+      code: "KONG_VAULT_READER",
+      message: `Kong's identity needs Key Vault Secrets User (get secret) on ${vault}; doctor cannot act as Kong's identity, so it checks the secret with its own and the entity's vault_uri`,
+      hint: "Assign Key Vault Secrets User to Kong's identity on the reference vault only (infra parameter kongPrincipalId). A gateway login through the references is the proof.",
     },
   ];
+  if (sameVault(vault, certificateVault))
+    out.push({
+      status: "warn",
+      code: "KONG_VAULT_SHARES_CERTIFICATES",
+      message: `the reference secrets share ${vault} with the certificates: Key Vault Secrets User there lets Kong's identity read every certificate's backing secret, i.e. every credential's private key`,
+      hint: "Set vaultReference.keyVaultUrl to a vault that holds only the reference secrets. Per-secret role assignments do not fit, since each generation has a new secret name.",
+    });
+  for (const v of d.vaults ?? []) out.push(...vaultEntityLines(v, vault));
   if (d.kind === "konnect")
     out.push({
       status: "warn",
@@ -148,7 +267,7 @@ export function vaultReferenceChecks(cred: CredentialConfig, target: string, d: 
       status: "warn",
       code: "KONG_JWK_INLINE",
       message: `plugin(s) ${inline.map((p) => p.pluginId).join(", ")} hold our private key inline; the next activation replaces it with references`,
-      hint: "Rotate (rotate --force) to move the key into Key Vault; until then the private key sits in Kong's configuration.",
+      hint: "Rotate (rotate --force) to move the key into Key Vault; until then the private key sits in Kong's configuration (docs/migration.md).",
     });
   return out;
 }

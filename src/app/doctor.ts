@@ -16,10 +16,11 @@ import { parseGeneration, type Generation } from "../engine/tags.js";
 import type { Snapshot } from "../engine/types.js";
 import type { IdpConfig } from "../config/load.js";
 import { IDP_RULES } from "../idp-rules.js";
-import type { IdpKey, KongDiagnosis, KongPluginDiagnosis, KongTarget } from "../ports.js";
+import type { CertificateStore, IdpKey, KongDiagnosis, KongPluginDiagnosis, KongTarget } from "../ports.js";
 import { DBLESS_HINT } from "../adapters/kong/admin.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
 import { deploymentChecks, vaultReferenceChecks } from "./doctor-kong.js";
+import { referenceSecretChecks } from "./doctor-vault.js";
 import type { Runtime } from "./runtime.js";
 
 export type DoctorReport = CheckReport;
@@ -38,7 +39,11 @@ async function credentialChecks(rt: Runtime, cred: CredentialConfig): Promise<Ch
   const kv = await keyVaultChecks(rt, cred);
   const [idp, kong] = await Promise.all([
     idpChecks(rt, cred, kv.generations),
-    Promise.all(ports.kong.map((t) => kongChecks(cred, t, kv.generations))),
+    Promise.all(
+      ports.kong.map((t) =>
+        kongChecks(cred, t, kv.generations, { store: ports.store, certificateVault: rt.config.keyVault.url }),
+      ),
+    ),
   ]);
   return [...kv.checks, ...idp, ...kong.flat()].map((c) => ({ ...scope, ...c }));
 }
@@ -270,6 +275,7 @@ async function kongChecks(
   cred: CredentialConfig,
   target: KongTarget,
   generations: Generation[] | undefined,
+  vault: { store: CertificateStore; certificateVault: string },
 ): Promise<Check[]> {
   const scope = { target: target.name };
   let d: KongDiagnosis;
@@ -287,7 +293,10 @@ async function kongChecks(
     }),
   ];
   checks.push(...deploymentChecks(d).map(line));
-  checks.push(...vaultReferenceChecks(cred, target.name, d).map(line));
+  checks.push(...vaultReferenceChecks(cred, target.name, d, vault.certificateVault).map(line));
+  checks.push(
+    ...(await referenceSecretChecks(vault.store, cred, target.name, d, vault.certificateVault)).map(line),
+  );
   // DB-less Kong answers writes with 405 (https://developer.konghq.com/gateway/db-less-mode/).
   if (d.node.database === "off" && (d.kind === "admin" || d.kind === "hybrid"))
     checks.push(

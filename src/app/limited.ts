@@ -133,6 +133,8 @@ export function limitedStore(store: CertificateStore, l: FleetLimiters): Certifi
     },
     ...(store.listCertificates ? { listCertificates: () => other(() => store.listCertificates!()) } : {}),
     ...(store.secrets ? { secrets: limitedSecrets(store.secrets, other) } : {}),
+    // Another vault has limits of its own; sharing this vault's limiter only makes it slower.
+    ...(store.secretsAt ? { secretsAt: (url: string) => limitedSecrets(store.secretsAt!(url), other) } : {}),
   };
 }
 

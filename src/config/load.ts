@@ -21,6 +21,8 @@ export interface VaultReferenceConfig {
   prefix: string;
   /** Start of each generation's secret name: `<secretPrefix><credential>-<x5t>`. */
   secretPrefix: string;
+  /** The Key Vault the reference secrets are written to; absent: the rotator's keyVault.url. */
+  keyVaultUrl?: string;
 }
 
 interface TargetCommon {

@@ -108,7 +108,10 @@ export const KONNECT_REGIONS = ["us", "eu", "au", "me", "in", "sg"] as const;
  * `^[a-z][a-z%d-]-[a-z%d]+$` (kong/db/schema/entities/vaults.lua); `azure` (the backend name) also works.
  * Key Vault object names are 1-127 of `[0-9a-zA-Z-]`
  * (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates#objects-identifiers-and-versioning);
- * the whole secret name's length is checked at load, where the credential name is known.
+ * the whole secret name's length is checked at load, where the credential name is known. `keyVaultUrl`: the
+ * vault the reference secrets go to (default: keyVault.url). A vault of their own lets Kong's identity hold
+ * Key Vault Secrets User on that vault only, not on the one whose certificates' backing secrets are every
+ * credential's private key (docs/permissions.md "Vault-reference mode").
  */
 const vaultReference = z
   .object({
@@ -118,6 +121,7 @@ const vaultReference = z
     secretPrefix: z.string().regex(/^[0-9a-zA-Z-]{0,100}$/, {
       message: "must be letters, digits and '-' (it starts Key Vault secret names)",
     }),
+    keyVaultUrl: httpsUrl.optional(),
   })
   .strict();
 

@@ -38,6 +38,7 @@ import {
   privateMembersJson,
   referencedJwk,
   referenceSecretName,
+  referenceSecrets,
   SECRET_CONTENT_TYPE,
 } from "./vault-ref.js";
 
@@ -63,7 +64,7 @@ export async function loadJwk(
 async function jwkFor(ctx: PushContext, target: KongTarget, jwk: KongPrivateJwk): Promise<KongPrivateJwk> {
   const ref = ctx.cred.kong.find((t) => t.name === target.name)?.vaultReference;
   if (!ref) return jwk;
-  const secrets = ctx.ports.store.secrets;
+  const secrets = referenceSecrets(ctx.ports.store, ref);
   if (!secrets) throw vaultSecretUnsupported(target.name);
   const name = referenceSecretName(ref, ctx.cred.name, jwk.kid);
   const holds = (r: { value: string; contentType?: string } | undefined) =>

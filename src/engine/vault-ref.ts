@@ -12,6 +12,7 @@
  */
 import type { VaultReferenceConfig } from "../config/load.js";
 import { PRIVATE_JWK_MEMBERS as PRIVATE_MEMBERS, type KongPrivateJwk } from "../crypto/keymaterial.js";
+import type { CertificateStore, PlainSecrets } from "../ports.js";
 
 /** Key Vault object names: 1-127 of [0-9a-zA-Z-]. */
 export const MAX_SECRET_NAME = 127;
@@ -44,6 +45,36 @@ export function holdsPrivateMembers(value: string, jwk: KongPrivateJwk): boolean
   return Object.keys(o).length === PRIVATE_MEMBERS.length && PRIVATE_MEMBERS.every((m) => o[m] === jwk[m]);
 }
 
+const bigint = (b64u: string): bigint => BigInt(`0x${Buffer.from(b64u, "base64url").toString("hex") || "0"}`);
+
+/**
+ * What is wrong with a reference secret's value, without revealing it: not a flat JSON object, private
+ * members missing or not strings (Kong's `extract_key_from_json_string` needs strings), or, given the
+ * public modulus `n` Kong advertises, primes whose product is not n (another key). undefined: fine.
+ */
+export function privateMembersProblem(value: string, n?: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return "it is not JSON";
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    return "it is not a flat JSON object";
+  const o = parsed as Record<string, unknown>;
+  const bad = PRIVATE_MEMBERS.filter((m) => typeof o[m] !== "string" || o[m] === "");
+  if (bad.length) return `member(s) ${bad.join(", ")} missing or not strings`;
+  if (n !== undefined && bigint(o.p as string) * bigint(o.q as string) !== bigint(n))
+    return "its p·q is not the modulus n of the key in the plugin (another key)";
+  return undefined;
+}
+
+/** `{vault://<prefix>/<secret>/<member>}` → `<prefix>/<secret>`; undefined for anything else. */
+export function referencedSecret(reference: string): { prefix: string; secret: string } | undefined {
+  const m = /^\{vault:\/\/([^/{}]+)\/([^/{}]+)\/[^/{}]+\}$/.exec(reference);
+  return m ? { prefix: m[1]!, secret: m[2]! } : undefined;
+}
+
 /** The JWK Kong receives: public members literal, private members as vault references. */
 export function referencedJwk(
   jwk: KongPrivateJwk,
@@ -53,4 +84,15 @@ export function referencedJwk(
   const out = { ...jwk };
   for (const m of PRIVATE_MEMBERS) out[m] = `{vault://${ref.prefix}/${secret}/${m}}`;
   return out;
+}
+
+/**
+ * Where a target's reference secrets live: `keyVaultUrl`'s vault (one holding only these secrets, so that
+ * Kong's identity reads nothing else), else the certificate store's own vault. undefined: the store cannot.
+ */
+export function referenceSecrets(
+  store: Pick<CertificateStore, "secrets" | "secretsAt">,
+  ref: VaultReferenceConfig,
+): PlainSecrets | undefined {
+  return ref.keyVaultUrl === undefined ? store.secrets : store.secretsAt?.(ref.keyVaultUrl);
 }

@@ -41,10 +41,15 @@
  *   "invalid declarative configuration"); on a node with a database it answers 400. `GET /status` carries
  *   `configuration_hash` on DB-less nodes and data planes only (kong/api/routes/health.lua).
  *
+ * - `GET /vaults` and `GET /vaults/{VaultIdOrPrefix}` (spec operationIds list-vault, get-vault; 404
+ *   `{"message":"Not found"}`), also under `/{workspace}/`: the vaults added with `addVault` (./vault.ts),
+ *   which belong to the default workspace. Reads answer on DB-less nodes too.
+ *
  * Not reproduced: POST/DELETE of entities, routes/services/consumers, instance_name lookups, RBAC
  * roles/permissions (one all-powerful token), plugins other than openid-connect are stored without config
- * validation, the `/vaults` Admin API (vaults are added with `addVault`; references are resolved by the
- * login probe, ./vault.ts), keyring encryption, `?check_hash`, Konnect (stack/konnect/).
+ * validation, writing vaults through the Admin API or declarative config (vaults are added with `addVault`;
+ * references are resolved by the login probe, ./vault.ts), keyring encryption, `?check_hash`, Konnect
+ * (stack/konnect/).
  */
 import { randomUUID } from "node:crypto";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
@@ -428,10 +433,18 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
       return { status: 200, body: { data, next: null } };
     }
     let workspace = DEFAULT_WORKSPACE;
-    if (segments[0] !== "plugins") {
+    if (segments[0] !== "plugins" && segments[0] !== "vaults") {
       const ws = segments.shift() ?? "";
       if (!workspaces.has(ws)) return NOT_FOUND;
       workspace = ws;
+    }
+    if (segments[0] === "vaults" && segments.length <= 2) {
+      if (req.method !== "GET") return METHOD_NOT_ALLOWED;
+      const all = workspace === DEFAULT_WORKSPACE ? vaults.entities() : [];
+      const key = segments[1];
+      if (key === undefined) return { status: 200, body: { data: all, next: null } };
+      const hit = all.find((v) => v.id === key || v.prefix === key);
+      return hit ? { status: 200, body: hit } : NOT_FOUND;
     }
     if (segments[0] !== "plugins" || segments.length > 2) return NOT_FOUND;
     const id = segments[1];

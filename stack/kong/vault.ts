@@ -16,10 +16,18 @@
  * - A failed fetch resolves the field to "" (changelog 3.4.1/3.5.0 "fallback to empty string"), so the
  *   gateway signs with no usable key and logins fail.
  *
+ * - Each vault is also a Vault entity as the Admin API returns it (`entity()`, served by `GET /vaults` and
+ *   `GET /vaults/{id or prefix}` in ./fake.ts): `{id, name: "azure", prefix, description, config, tags,
+ *   created_at, updated_at}` (Admin API EE spec, schema Vault); `config` carries the Azure backend's fields
+ *   (https://developer.konghq.com/gateway/entities/vault/azure/), unset ones as null, and never the client
+ *   secret, which Kong reads from the AZURE_CLIENT_SECRET env var only.
+ *
  * Not reproduced: `ttl` > 0 / the rotation timer, `neg_ttl` (a failure is not cached), `resurrect_ttl`,
- * `#version` fragments, per-reference `?ttl=` options, the Admin API `/vaults` endpoints (vaults are added
- * with `addVault`), other backends, managed or workload identity.
+ * `#version` fragments, per-reference `?ttl=` options, writing vaults through the Admin API (they are added
+ * with `addVault`), other backends, managed or workload identity, the node's KONG_VAULT_AZURE_* env config
+ * for references that name the backend `azure` without an entity of that prefix.
  */
+import { randomUUID } from "node:crypto";
 import { send } from "./probe.js";
 import { isRecord } from "./validate.js";
 
@@ -36,11 +44,13 @@ export interface AzureVaultSpec {
   ttl?: number;
 }
 
+export type VaultEntity = Record<string, unknown> & { id: string; prefix: string };
+
 const REFERENCE = /^\{vault:\/\/([^/{}]+)\/([^/{}]+)\/([^/{}#?]+)\}$/;
 const KEY_VAULT_SCOPE = "https://vault.azure.net/.default";
 
 export class KongVaults {
-  private readonly vaults: AzureVaultSpec[] = [];
+  private readonly vaults: (AzureVaultSpec & { id: string; createdAt: number })[] = [];
   private readonly cache = new Map<string, string>();
   /** Key Vault reads made (one per cache miss), for tests. */
   fetches = 0;
@@ -49,7 +59,30 @@ export class KongVaults {
 
   add(spec: AzureVaultSpec): void {
     if ((spec.ttl ?? 0) !== 0) throw new Error("kong fake: only vault ttl 0 is reproduced");
-    this.vaults.push(spec);
+    this.vaults.push({ ...spec, id: randomUUID(), createdAt: Math.floor(Date.now() / 1000) });
+  }
+
+  /** The vault entities, as `GET /vaults/{id or prefix}` returns them. */
+  entities(): VaultEntity[] {
+    return this.vaults.map((v) => ({
+      id: v.id,
+      name: "azure",
+      prefix: v.prefix,
+      description: null,
+      config: {
+        vault_uri: v.vaultUri,
+        tenant_id: v.tenantId,
+        client_id: v.clientId,
+        location: null,
+        type: "secrets",
+        ttl: v.ttl ?? null,
+        neg_ttl: null,
+        resurrect_ttl: null,
+      },
+      tags: null,
+      created_at: v.createdAt,
+      updated_at: v.createdAt,
+    }));
   }
 
   static isReference(v: unknown): v is string {

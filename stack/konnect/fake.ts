@@ -20,8 +20,12 @@
  *   own lag (stack/kong/dataplanes.ts); a disconnected node keeps its record and an old `last_ping`.
  * - 429 with Retry-After through the shared fault injector (`faults`), as Konnect rate limits without
  *   published figures.
- * The login probe signs with what the connected nodes hold.
- * Not reproduced: other entities, workspaces, incremental sync (`expected-config-version`), partials, RBAC
+ * - `GET .../core-entities/vaults/{VaultId}` (get-vault, "Get a Vault using ID or prefix") and the list
+ *   (list-vault): vault entities added with `addVault`, `{id, name, prefix, description, config, tags,
+ *   created_at, updated_at}` (spec schema Vault); 404 `{message: "Not found"}` as for plugins.
+ * The login probe signs with what the connected nodes hold (references are not resolved: a Konnect data plane
+ * resolves them with its own vault credentials, and Dedicated Cloud Gateways cannot use Azure Key Vault).
+ * Not reproduced: other entities, writing vaults, workspaces, incremental sync (`expected-config-version`), partials, RBAC
  * roles (any valid token may do anything), the 15-minute validity of revoked tokens.
  */
 import { randomUUID } from "node:crypto";
@@ -56,6 +60,8 @@ export interface KonnectFake extends RunningServer {
     id: string;
   };
   getPlugin(id: string): Record<string, unknown> | undefined;
+  /** A vault entity (backend `name`, `prefix`, backend `config`); returns its id. */
+  addVault(v: { name: string; prefix: string; config: Record<string, unknown> }): { id: string };
   setNode(hostname: string, change: Partial<Omit<DataPlaneSpec, "hostname">>): void;
   nodeKids(pluginId: string, clientId: string): Record<string, string | undefined>;
   probe(pluginId: string, clientId: string): Promise<ProbeResult>;
@@ -74,6 +80,7 @@ export async function startKonnectFake(opts: KonnectFakeOptions): Promise<Konnec
   const created = now();
   let updated = created;
   const rejected: KonnectFake["rejected"] = [];
+  const vaults: Record<string, unknown>[] = [];
 
   const defaults = (e: Record<string, unknown>): Record<string, unknown> => ({
     enabled: true,
@@ -201,6 +208,15 @@ export async function startKonnectFake(opts: KonnectFakeOptions): Promise<Konnec
         };
       case "list-dataplane-nodes":
         return listNodes(req.url);
+      case "list-vault":
+        return { status: 200, body: { data: structuredClone(vaults), next: null } };
+      case "get-vault": {
+        const key = v.op.params.VaultId ?? "";
+        const hit = vaults.find((x) => x.id === key || x.prefix === key);
+        return hit
+          ? { status: 200, body: structuredClone(hit) }
+          : { status: 404, body: { message: "Not found" } };
+      }
       default:
         return {
           status: 501,
@@ -228,6 +244,21 @@ export async function startKonnectFake(opts: KonnectFakeOptions): Promise<Konnec
     getPlugin(id) {
       const p = plugins.get(id);
       return p ? structuredClone(p) : undefined;
+    },
+    addVault(x) {
+      const id = randomUUID();
+      const t = now();
+      vaults.push({
+        id,
+        name: x.name,
+        prefix: x.prefix,
+        description: null,
+        config: structuredClone(x.config),
+        tags: null,
+        created_at: t,
+        updated_at: t,
+      });
+      return { id };
     },
     setNode(hostname, change) {
       nodes.set(hostname, change);

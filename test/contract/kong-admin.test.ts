@@ -354,6 +354,62 @@ describe("kong adapter: plugins it must not write", () => {
   });
 });
 
+describe("kong adapter: the vault entity (vault-reference mode)", () => {
+  const vault = {
+    vaultUri: "https://refs.vault.azure.net",
+    tenantId: "tenant",
+    clientId: "kong-identity",
+    clientSecret: "kong-client-secret",
+    authorityHost: "https://127.0.0.1:9",
+  };
+  const ref = (prefix: string) => ({ vaultReference: { prefix, secretPrefix: "kong-jwk-" } });
+
+  it("reads GET /vaults/{prefix} (also in a workspace path and on a DB-less node); 404 is missing, or the env config for `azure`", async () => {
+    const k = await fake({ adminToken: ADMIN_TOKEN });
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    k.addVault({ prefix: "azure-kv", ...vault });
+    const found = await target(k, { pluginId: id, token: ADMIN_TOKEN, ...ref("azure-kv") }).diagnose();
+    expect(found.vaults).toEqual([
+      {
+        prefix: "azure-kv",
+        state: "found",
+        backend: "azure",
+        vaultUri: vault.vaultUri,
+        tenantId: "tenant",
+        clientId: "kong-identity",
+      },
+    ]);
+    expect(JSON.stringify(found)).not.toContain(vault.clientSecret);
+    const missing = await target(k, { pluginId: id, token: ADMIN_TOKEN, ...ref("other-kv") }).diagnose();
+    expect(missing.vaults).toEqual([{ prefix: "other-kv", state: "missing" }]);
+    const env = await target(k, { pluginId: id, token: ADMIN_TOKEN, ...ref("azure") }).diagnose();
+    expect(env.vaults).toEqual([{ prefix: "azure", state: "env" }]);
+    expect((await target(k, { pluginId: id, token: ADMIN_TOKEN }).diagnose()).vaults).toBeUndefined();
+    expect(k.requests.filter((r) => r.path.startsWith("/vaults/")).map((r) => r.status)).toEqual([
+      200, 404, 404,
+    ]);
+    k.setDbless(true);
+    expect(
+      (await target(k, { pluginId: id, token: ADMIN_TOKEN, ...ref("azure-kv") }).diagnose()).vaults,
+    ).toEqual(found.vaults);
+  });
+
+  it("an unreadable vault entity is a diagnosis, not a failed diagnose", async () => {
+    const k = await fake();
+    const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
+    k.faults.add({
+      method: "GET",
+      path: /^\/vaults\//,
+      times: 1,
+      fault: { kind: "status", status: 403, body: { message: "forbidden" } },
+    });
+    const d = await target(k, { pluginId: id, ...ref("azure-kv") }).diagnose();
+    expect(d.vaults).toEqual([
+      { prefix: "azure-kv", state: "error", error: expect.stringMatching(/^KONG_UNAUTHORIZED/) as unknown },
+    ]);
+  });
+});
+
 describe("kong adapter: retries", () => {
   it("honours Retry-After on 429", async () => {
     const k = await fake();

@@ -41,7 +41,7 @@ async function fake(opts: Partial<KonnectFakeOptions> = {}): Promise<{ k: Konnec
   return { k: konnect, id };
 }
 
-const target = (k: KonnectFake, over: { token?: string; pluginId?: string } = {}) =>
+const target = (k: KonnectFake, over: { token?: string; pluginId?: string; vaultPrefix?: string } = {}) =>
   createKonnectTarget({
     target: {
       name: "konnect-eu",
@@ -53,6 +53,9 @@ const target = (k: KonnectFake, over: { token?: string; pluginId?: string } = {}
         maxLagMs: 60_000,
       },
       ...(over.pluginId ? { pluginId: over.pluginId } : { pluginTags: ["rotator:orders"] }),
+      ...(over.vaultPrefix
+        ? { vaultReference: { prefix: over.vaultPrefix, secretPrefix: "kong-jwk-" } }
+        : {}),
     },
     clientId: CLIENT,
     token: over.token ?? TOKEN,
@@ -136,5 +139,30 @@ describe("konnect adapter", () => {
     expect(e).toMatchObject({ code: "KONG_UNAUTHORIZED", status: 401 });
     expect(JSON.stringify(e)).not.toContain("spat_wrong");
     expect((e as Error).message + String((e as { hint?: string }).hint)).toMatch(/Konnect/);
+  });
+
+  it("diagnose reads the vault entity by prefix (get-vault), and reports a missing one", async () => {
+    const { k } = await fake();
+    k.addVault({
+      name: "azure",
+      prefix: "azure-kv",
+      config: { vault_uri: "https://refs.vault.azure.net/", tenant_id: "t", client_id: "c", ttl: 0 },
+    });
+    expect((await target(k, { vaultPrefix: "azure-kv" }).diagnose()).vaults).toEqual([
+      {
+        prefix: "azure-kv",
+        state: "found",
+        backend: "azure",
+        vaultUri: "https://refs.vault.azure.net/",
+        tenantId: "t",
+        clientId: "c",
+        ttl: 0,
+      },
+    ]);
+    expect((await target(k, { vaultPrefix: "other-kv" }).diagnose()).vaults).toEqual([
+      { prefix: "other-kv", state: "missing" },
+    ]);
+    expect((await target(k).diagnose()).vaults).toBeUndefined();
+    expect(k.rejected).toEqual([]);
   });
 });

@@ -20,6 +20,7 @@ import {
 } from "../../stack/stack.js";
 import { probeLogin } from "../../stack/kong/probe.js";
 import { runCli } from "../support/cli.js";
+import { probeLoop } from "../support/e2e.js";
 import type { AdoptReport } from "../../src/app/adopt.js";
 
 const CERT_NAME = `kong-${CREDENTIAL}`;
@@ -292,5 +293,103 @@ describe("adopt a hand-made setup", () => {
     const old = await probeLogin(handMadeConfig, APP_CLIENT_ID, stack.ca.certPem);
     expect(old.ok).toBe(false);
     expect(old.error).toMatch(/AADSTS700027/);
+  });
+});
+
+describe("adopt a hand-made setup that already uses vault references", () => {
+  let local: LocalStack;
+  let config: string;
+  let hand: HandMade;
+  let pem: string;
+  const HAND_SECRET = "kong-oidc-jwk-manual";
+  const MEMBERS = ["d", "p", "q", "dp", "dq", "qi"] as const;
+  const run = (...argv: string[]) => runCli(argv, config, local.env);
+  const entry = () =>
+    (local.kong.getPlugin(local.pluginId)!.config.client_jwk as Record<string, unknown>[])[1]!;
+
+  beforeAll(async () => {
+    local = await startLocalStack({
+      vaultReference: true,
+      propagationDelayMs: 600,
+      createDelayMs: 100,
+      policy: {
+        overlap: "PT2S",
+        verifyInterval: "PT0.2S",
+        verifyConsecutive: 2,
+        verifyTimeout: "PT30S",
+        forceCooldown: "PT0S",
+      },
+    });
+    config = file("rotator-vault.yaml", local.configYaml());
+    hand = handMade("orders-api-vault");
+    pem = file("orders-api-vault.pem", hand.keyPem + hand.certPem);
+    // By hand: the private members in a JSON secret, the plugin entry with the public members and references.
+    const jwk = hand.jwk as Record<string, string>;
+    local.keyVault.putSecret(
+      HAND_SECRET,
+      JSON.stringify(Object.fromEntries(MEMBERS.map((m) => [m, jwk[m]]))),
+      "application/json",
+    );
+    const referenced = {
+      ...jwk,
+      ...Object.fromEntries(MEMBERS.map((m) => [m, `{vault://azure-kv/${HAND_SECRET}/${m}}`])),
+    };
+    const partner = (
+      local.kong.getPlugin(local.pluginId)!.config.client_jwk as Record<string, unknown>[]
+    )[0]!;
+    const res = await request(`${local.kong.url}/plugins/${local.pluginId}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json", "kong-admin-token": local.env.KONG_ADMIN_TOKEN! },
+      body: JSON.stringify({ config: { client_jwk: [partner, referenced] } }),
+    });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`seeding the plugin failed: ${res.statusCode}`);
+    local.entra.seedKeyCredential(APP_CLIENT_ID, hand.der);
+  }, 60_000);
+
+  afterAll(async () => {
+    await local?.close();
+  });
+
+  it("checks the public members and the referenced secret, adopts, and the next rotation writes its own secret with 0 failed logins", async () => {
+    const probe = () => local.kong.probe(local.pluginId, APP_CLIENT_ID);
+    expect(await probe()).toMatchObject({ ok: true, kid: hand.x5t });
+
+    const dry = await run("adopt", CREDENTIAL, "--json", "--cert", pem);
+    const report = JSON.parse(dry.out) as AdoptReport;
+    expect(dry.code, JSON.stringify(report.checks)).toBe(0);
+    const lines = report.checks.map((c) => `${c.status}:${c.code}`);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        "pass:ADOPT_KONG_MATCH",
+        "info:ADOPT_KONG_REFERENCES",
+        "pass:KONG_VAULT_SECRET",
+      ]),
+    );
+    expect(report.checks.find((c) => c.code === "ADOPT_KONG_REFERENCES")!.message).toContain(
+      `azure-kv/${HAND_SECRET}`,
+    );
+    expect(dry.out).not.toContain(String((hand.jwk as Record<string, string>).d));
+
+    const yes = await run("adopt", CREDENTIAL, "--json", "--cert", pem, "--yes");
+    expect(yes.code, yes.out).toBe(0);
+    expect(entry().d).toBe(`{vault://azure-kv/${HAND_SECRET}/d}`);
+    expect((await run("sync")).code).toBe(0);
+
+    const probes = probeLoop(() => probe(), 200);
+    try {
+      const r = await run("rotate", CREDENTIAL, "--force", "--reason", "adopted references");
+      expect(r.code, r.out + r.err).toBe(0);
+    } finally {
+      expect(await probes.stop()).toEqual([]);
+    }
+    const fresh = entry();
+    expect(fresh.kid).not.toBe(hand.x5t);
+    const own = `kong-jwk-${CREDENTIAL}-${String(fresh.kid).replace(/[^0-9a-zA-Z-]/g, "-")}`;
+    for (const m of MEMBERS) expect(fresh[m]).toBe(`{vault://azure-kv/${own}/${m}}`);
+    expect(local.keyVault.secret(own)).toMatchObject({ contentType: "application/json", enabled: true });
+    // The hand-made secret is not the rotator's: left as it is.
+    expect(local.keyVault.secret(HAND_SECRET)!.enabled).toBe(true);
+    expect(await probe()).toMatchObject({ ok: true, kid: fresh.kid });
   });
 });

@@ -96,6 +96,25 @@ describe.each<KongMode>(["hybrid", "dbless", "konnect", "kubernetes"])(
       expect(report.checks.find((c) => c.code === "KONG_WRITE_PERMISSION")?.message).toMatch(
         new RegExp(mode),
       );
+      // Vault-reference mode on the kinds whose fakes do not resolve references: the vault entity is read
+      // from Konnect (there is none here), and KIC's KongVault is said not to be checked.
+      if (mode === "konnect" || mode === "kubernetes") {
+        const config = structuredClone(stack.config) as {
+          credentials: { kong: Record<string, unknown>[] }[];
+        };
+        config.credentials[0]!.kong[0]!.vaultReference = { prefix: "azure-kv", secretPrefix: "kong-jwk-" };
+        const v = await runCli(["doctor", "--json"], writeConfig(config), stack.env);
+        const lines = (JSON.parse(v.out) as { checks: { code: string; status: string }[] }).checks.map(
+          (c) => `${c.status}:${c.code}`,
+        );
+        expect(lines).toEqual(
+          expect.arrayContaining(
+            mode === "konnect"
+              ? ["fail:KONG_VAULT_ENTITY_MISSING", "warn:KONG_VAULT_DEDICATED_CLOUD"]
+              : ["info:KONG_VAULT_UNCHECKED"],
+          ),
+        );
+      }
     }, 60_000);
 
     it("bootstrap, then two forced rotations", async () => {

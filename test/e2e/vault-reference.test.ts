@@ -7,7 +7,11 @@
  * - retiring a generation disables its secret, never the active one's;
  * - a secret the rotator cannot read stops the activation with an alert, and the old key keeps working.
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
 import { APP_CLIENT_ID, CREDENTIAL, type LocalStack } from "../../stack/stack.js";
 import { runCli } from "../support/cli.js";
 import { probeLoop, startE2eStack } from "../support/e2e.js";
@@ -20,6 +24,16 @@ const kongBodies: string[] = [];
 const cli = (...argv: string[]) => runCli(argv, configPath, stack.env);
 const ourJwk = () =>
   (stack.kong.getPlugin(stack.pluginId)!.config.client_jwk as Record<string, unknown>[])[1]!;
+const doctorLines = (out: string) =>
+  (JSON.parse(out) as { checks: { code: string; status: string }[] }).checks.map(
+    (c) => `${c.status}:${c.code}`,
+  );
+/** The stack's config with its (only) Kong target changed. */
+function configWith(s: LocalStack, change: (target: Record<string, unknown>) => void): string {
+  const doc = parse(s.configYaml()) as { credentials: { kong: Record<string, unknown>[] }[] };
+  change(doc.credentials[0]!.kong[0]!);
+  return stringify(doc);
+}
 const secretName = (x5t: string) => `kong-jwk-${CREDENTIAL}-${x5t.replace(/[^0-9a-zA-Z-]/g, "-")}`;
 
 beforeAll(async () => {
@@ -86,11 +100,47 @@ describe("vault-reference mode", () => {
     expect(p.error).toMatch(/unable to encode JWT/);
   });
 
-  it("doctor describes the mode and finds no inline private key", async () => {
+  it("doctor checks the vault entity and the referenced secret, and finds no inline private key", async () => {
     const r = await cli("doctor", "--json");
-    const codes = (JSON.parse(r.out) as { checks: { code: string }[] }).checks.map((c) => c.code);
-    expect(codes).toContain("KONG_VAULT_REFERENCE");
-    expect(codes).not.toContain("KONG_JWK_INLINE");
+    const lines = doctorLines(r.out);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        "info:KONG_VAULT_REFERENCE",
+        "info:KONG_VAULT_READER",
+        "pass:KONG_VAULT_ENTITY",
+        "pass:KONG_VAULT_SECRET",
+        // The local stack's default keeps the reference secrets next to the certificates.
+        "warn:KONG_VAULT_SHARES_CERTIFICATES",
+      ]),
+    );
+    expect(lines.filter((l) => l.includes("KONG_JWK_INLINE") || l.startsWith("fail:"))).toEqual([]);
+    const secret = (JSON.parse(r.out) as { checks: { code: string; message: string }[] }).checks.find(
+      (c) => c.code === "KONG_VAULT_SECRET",
+    )!;
+    expect(secret.message).toContain(secretName(String(ourJwk().kid)));
+  });
+
+  it("doctor fails on a prefix Kong has no vault entity for, and on a secret that is gone", async () => {
+    const other = join(mkdtempSync(join(tmpdir(), "rotator-vault-")), "rotator.yaml");
+    writeFileSync(
+      other,
+      configWith(stack, (t) => ((t.vaultReference as { prefix: string }).prefix = "no-such-vault")),
+    );
+    const missing = await runCli(["doctor", "--json"], other, stack.env);
+    expect(missing.code).toBe(1);
+    expect(doctorLines(missing.out)).toEqual(
+      expect.arrayContaining(["fail:KONG_VAULT_ENTITY_MISSING", "warn:KONG_VAULT_PREFIX_OTHER"]),
+    );
+    const active = secretName(String(ourJwk().kid));
+    const value = stack.keyVault.secret(active)!.value;
+    stack.keyVault.putSecret(active, JSON.stringify({ d: "x" }), "application/json");
+    try {
+      const invalid = await cli("doctor", "--json");
+      expect(doctorLines(invalid.out)).toContain("fail:KONG_VAULT_SECRET_INVALID");
+      expect(invalid.out).not.toContain(value.slice(10, 40));
+    } finally {
+      stack.keyVault.putSecret(active, value, "application/json");
+    }
   });
 
   it("writes the secret, reads it back, then writes the plugin", () => {
@@ -182,5 +232,108 @@ describe.each(["hybrid", "dbless"] as const)("vault-reference mode, %s", (kongMo
     const jwk = (local.kong.getPlugin(local.pluginId)!.config.client_jwk as Record<string, unknown>[])[1]!;
     for (const m of MEMBERS) expect(jwk[m]).toBe(`{vault://azure-kv/${secretName(String(jwk.kid))}/${m}}`);
     expect((await local.probe()).ok).toBe(true);
+    // The vault entity is read from the control plane, or from every DB-less node (each has its own).
+    const doctor = doctorLines((await run("doctor", "--json")).out);
+    expect(doctor.filter((l) => l === "pass:KONG_VAULT_ENTITY")).toHaveLength(kongMode === "dbless" ? 2 : 1);
+    expect(doctor).toContain("pass:KONG_VAULT_SECRET");
   });
 });
+
+describe("vault-reference mode with a vault of its own for the reference secrets", () => {
+  let local: LocalStack;
+  let path: string;
+  beforeAll(async () => {
+    ({ stack: local, configPath: path } = await startE2eStack({
+      vaultReference: true,
+      referenceVault: true,
+    }));
+  }, 60_000);
+  afterAll(async () => {
+    await local?.close();
+  });
+
+  it("writes the secrets to vaultReference.keyVaultUrl only, with 0 failed logins, and doctor has no warning about it", async () => {
+    const run = (...argv: string[]) => runCli(argv, path, local.env);
+    const boot = await run("rotate", CREDENTIAL);
+    expect(boot.code, boot.out + boot.err).toBe(0);
+    const probes = probeLoop(() => local.probe(), 200);
+    try {
+      const r = await run("rotate", CREDENTIAL, "--force", "--reason", "own vault");
+      expect(r.code, r.out + r.err).toBe(0);
+    } finally {
+      expect(await probes.stop()).toEqual([]);
+    }
+    const refs = local.referenceKeyVault!;
+    const jwk = (local.kong.getPlugin(local.pluginId)!.config.client_jwk as Record<string, unknown>[])[1]!;
+    const active = secretName(String(jwk.kid));
+    expect(refs.secretNames().filter((n) => n.startsWith("kong-jwk-"))).toHaveLength(2);
+    expect(refs.secret(active)).toMatchObject({ contentType: "application/json", enabled: true });
+    expect(local.keyVault.secretNames().filter((n) => n.startsWith("kong-jwk-"))).toEqual([]);
+    const doctor = await run("doctor", "--json");
+    const lines = doctorLines(doctor.out);
+    expect(lines).toEqual(expect.arrayContaining(["pass:KONG_VAULT_ENTITY", "pass:KONG_VAULT_SECRET"]));
+    expect(lines).not.toContain("warn:KONG_VAULT_SHARES_CERTIFICATES");
+  });
+});
+
+describe("switching a target from inline keys to vault references (docs/migration.md)", () => {
+  let local: LocalStack;
+  let inline: string;
+  let referenced: string;
+  beforeAll(async () => {
+    let refPath: string;
+    ({ stack: local, configPath: refPath } = await startE2eStack({ vaultReference: true }));
+    referenced = refPath;
+    inline = join(mkdtempSync(join(tmpdir(), "rotator-vault-")), "rotator.yaml");
+    writeFileSync(
+      inline,
+      configWith(local, (t) => delete t.vaultReference),
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await local?.close();
+  });
+  const jwk = () =>
+    (local.kong.getPlugin(local.pluginId)!.config.client_jwk as Record<string, unknown>[])[1]!;
+
+  it("leaves the inline key alone until the next activation, which moves it to references with 0 failed logins", async () => {
+    const boot = await runCli(["rotate", CREDENTIAL], inline, local.env);
+    expect(boot.code, boot.out + boot.err).toBe(0);
+    const before = jwk();
+    expect(KongVaultsRef.test(String(before.d))).toBe(false);
+
+    const probes = probeLoop(() => local.probe(), 200);
+    try {
+      // Switched config: the active key is inline. That is no drift (sync compares kids), so nothing is written.
+      const writes = local.kong.requests.filter((r) => r.method !== "GET").length;
+      const sync = await runCli(["sync", CREDENTIAL], referenced, local.env);
+      expect(sync.code, sync.out + sync.err).toBe(0);
+      expect(local.kong.requests.filter((r) => r.method !== "GET").length).toBe(writes);
+      expect(jwk()).toEqual(before);
+      const doctor = await runCli(["doctor", "--json"], referenced, local.env);
+      expect(doctorLines(doctor.out)).toEqual(
+        expect.arrayContaining(["warn:KONG_JWK_INLINE", "pass:KONG_VAULT_ENTITY"]),
+      );
+
+      const r = await runCli(
+        ["rotate", CREDENTIAL, "--force", "--reason", "move to references"],
+        referenced,
+        local.env,
+      );
+      expect(r.code, r.out + r.err).toBe(0);
+    } finally {
+      expect(await probes.stop()).toEqual([]);
+    }
+    const after = jwk();
+    expect(after.kid).not.toBe(before.kid);
+    for (const m of MEMBERS)
+      expect(after[m]).toBe(`{vault://azure-kv/${secretName(String(after.kid))}/${m}}`);
+    // The previous generation was never referenced: no secret of its own exists.
+    expect(local.keyVault.secretNames().filter((n) => n.startsWith("kong-jwk-"))).toEqual([
+      secretName(String(after.kid)),
+    ]);
+    expect((await local.probe()).ok).toBe(true);
+  });
+});
+
+const KongVaultsRef = /^\{vault:\/\//;

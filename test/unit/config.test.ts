@@ -284,6 +284,17 @@ describe("vault-reference mode", () => {
     ]);
     expect(() => parseConfig(withRef({ prefix: "azure", secretPrefix: "k".repeat(89) }))).not.toThrow();
   });
+
+  it("takes an https keyVaultUrl for a vault of their own, without its trailing '/'", () => {
+    const ref = { prefix: "azure-kv", secretPrefix: "kong-jwk-" };
+    expect(
+      parseConfig(withRef({ ...ref, keyVaultUrl: "https://kong-refs.vault.azure.net/" })).credentials[0]!
+        .kong[0],
+    ).toMatchObject({ vaultReference: { ...ref, keyVaultUrl: "https://kong-refs.vault.azure.net" } });
+    expect(
+      issues(withRef({ ...ref, keyVaultUrl: "http://kong-refs.vault.azure.net" })).map((i) => i.path),
+    ).toEqual(["credentials[0].kong[0].vaultReference.keyVaultUrl"]);
+  });
 });
 
 describe("identity providers", () => {

@@ -3,7 +3,10 @@ import { describe, expect, it } from "vitest";
 import { deploymentChecks, hasMultiClientFix, vaultReferenceChecks } from "../../src/app/doctor-kong.js";
 import { diagnosePlugin } from "../../src/adapters/kong/plugin.js";
 import type { CredentialConfig } from "../../src/config/load.js";
-import type { KongDiagnosis } from "../../src/ports.js";
+import type { KongDiagnosis, KongVaultDiagnosis } from "../../src/ports.js";
+import { adoptReferenceLines, referenceSecretChecks } from "../../src/app/doctor-vault.js";
+import { RotatorError } from "../../src/errors.js";
+import { generateKeyPairSync } from "node:crypto";
 
 const plugin = (clients: number) => ({ pluginId: "p1", name: "openid-connect", clientIndex: 0, clients });
 
@@ -103,22 +106,177 @@ describe("vault-reference mode lines", () => {
   });
   const codes = (lines: { code: string; status: string }[]) => lines.map((l) => `${l.status}:${l.code}`);
 
+  const CERTS = "https://certs.vault.azure.net";
+  const REFS = "https://kong-refs.vault.azure.net";
+
   it("says nothing without vaultReference", () => {
-    expect(vaultReferenceChecks(cred(false), "t", diag("admin", "inline"))).toEqual([]);
+    expect(vaultReferenceChecks(cred(false), "t", diag("admin", "inline"), CERTS)).toEqual([]);
   });
 
-  it("warns about an inline private key and about Dedicated Cloud Gateways", () => {
-    expect(codes(vaultReferenceChecks(cred(true), "t", diag("admin", "reference")))).toEqual([
+  it("explains Kong's role, and warns about an inline private key, Dedicated Cloud Gateways and a shared vault", () => {
+    const base = [
       "info:KONG_VAULT_REFERENCE",
-    ]);
-    expect(codes(vaultReferenceChecks(cred(true), "t", diag("admin", "inline")))).toEqual([
-      "info:KONG_VAULT_REFERENCE",
+      "info:KONG_VAULT_READER",
+      "warn:KONG_VAULT_SHARES_CERTIFICATES",
+    ];
+    expect(codes(vaultReferenceChecks(cred(true), "t", diag("admin", "reference"), CERTS))).toEqual(base);
+    expect(codes(vaultReferenceChecks(cred(true), "t", diag("admin", "inline"), CERTS))).toEqual([
+      ...base,
       "warn:KONG_JWK_INLINE",
     ]);
-    expect(codes(vaultReferenceChecks(cred(true), "t", diag("konnect", "none")))).toEqual([
-      "info:KONG_VAULT_REFERENCE",
+    expect(codes(vaultReferenceChecks(cred(true), "t", diag("konnect", "none"), CERTS))).toEqual([
+      ...base,
       "warn:KONG_VAULT_DEDICATED_CLOUD",
     ]);
+    const reader = vaultReferenceChecks(cred(true), "t", diag("admin", "none"), CERTS)[1]!;
+    expect(reader.message).toMatch(/Key Vault Secrets User .* on https:\/\/certs\.vault\.azure\.net/);
+  });
+
+  it("does not warn when the reference secrets have a vault of their own", () => {
+    const c = cred(true);
+    c.kong[0]!.vaultReference!.keyVaultUrl = REFS;
+    const lines = vaultReferenceChecks(c, "t", diag("admin", "reference"), CERTS);
+    expect(codes(lines)).toEqual(["info:KONG_VAULT_REFERENCE", "info:KONG_VAULT_READER"]);
+    expect(lines[0]!.message).toContain(REFS);
+  });
+
+  describe("the vault entity", () => {
+    const withVault = (...vaults: KongVaultDiagnosis[]): KongDiagnosis => ({
+      ...diag("admin", "reference"),
+      vaults,
+    });
+    const entity = (lines: { code: string; status: string }[]) =>
+      codes(lines).filter((c) => !/KONG_VAULT_(REFERENCE|READER|SHARES_CERTIFICATES)$/.test(c));
+    const found = (vaultUri?: string, extra: Partial<KongVaultDiagnosis> = {}): KongVaultDiagnosis =>
+      ({
+        prefix: "azure-kv",
+        state: "found",
+        backend: "azure",
+        ...(vaultUri ? { vaultUri } : {}),
+        ...extra,
+      }) as KongVaultDiagnosis;
+    const check = (...v: KongVaultDiagnosis[]) =>
+      entity(vaultReferenceChecks(cred(true), "t", withVault(...v), CERTS));
+
+    it("passes when vault_uri is the reference vault, whatever the case and trailing '/'", () => {
+      expect(check(found("https://CERTS.vault.azure.net/"))).toEqual(["pass:KONG_VAULT_ENTITY"]);
+    });
+    it("fails on another vault_uri, another backend, or no entity", () => {
+      expect(check(found("https://other.vault.azure.net"))).toEqual(["fail:KONG_VAULT_URI_MISMATCH"]);
+      expect(check(found(CERTS, { backend: "hcv" } as Partial<KongVaultDiagnosis>))).toEqual([
+        "fail:KONG_VAULT_BACKEND",
+      ]);
+      expect(check({ prefix: "azure-kv", state: "missing", where: "edge-1" })).toEqual([
+        "fail:KONG_VAULT_ENTITY_MISSING",
+      ]);
+    });
+    it("says what it cannot read: env config, no vault_uri, KongVault resources, unreadable", () => {
+      expect(check({ prefix: "azure", state: "env" })).toEqual(["info:KONG_VAULT_ENV"]);
+      expect(check(found())).toEqual(["warn:KONG_VAULT_URI_UNSET"]);
+      expect(check({ prefix: "azure-kv", state: "unchecked", reason: "KIC" })).toEqual([
+        "info:KONG_VAULT_UNCHECKED",
+      ]);
+      expect(check({ prefix: "azure-kv", state: "error", error: "KONG_UNAUTHORIZED: 403" })).toEqual([
+        "warn:KONG_VAULT_UNREADABLE",
+      ]);
+    });
+    it("calls a ttl harmless, and checks every DB-less node's entity", () => {
+      expect(check(found(CERTS, { ttl: 300 } as Partial<KongVaultDiagnosis>))).toEqual([
+        "pass:KONG_VAULT_ENTITY",
+        "info:KONG_VAULT_TTL",
+      ]);
+      const lines = vaultReferenceChecks(
+        cred(true),
+        "t",
+        withVault(found(CERTS, { where: "n1" }), found("https://x.vault.azure.net", { where: "n2" })),
+        CERTS,
+      );
+      expect(entity(lines)).toEqual(["pass:KONG_VAULT_ENTITY", "fail:KONG_VAULT_URI_MISMATCH"]);
+      expect(lines.find((l) => l.code === "KONG_VAULT_URI_MISMATCH")!.message).toMatch(/on n2/);
+    });
+  });
+
+  describe("the referenced secret, read with the rotator's identity", () => {
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const jwk = privateKey.export({ format: "jwk" }) as Record<string, string>;
+    const members = Object.fromEntries(["d", "p", "q", "dp", "dq", "qi"].map((m) => [m, jwk[m]!]));
+    const store = (value: string | Error, contentType = "application/json") => ({
+      secrets: {
+        set: () => Promise.resolve(),
+        disable: () => Promise.resolve("disabled" as const),
+        get: (name: string) =>
+          value instanceof Error
+            ? Promise.reject(value)
+            : Promise.resolve(
+                name === "kong-jwk-s" ? { value, contentType } : Promise.reject(new Error("?")),
+              ),
+      },
+    });
+    const d = (): KongDiagnosis => ({
+      kind: "admin",
+      node: {},
+      plugins: [
+        {
+          ...plugin(1),
+          jwk: { kid: "k", n: jwk.n! },
+          jwkPrivate: "reference",
+          jwkReferences: ["azure-kv/kong-jwk-s"],
+        },
+      ],
+    });
+    const run = async (value: string | Error, contentType?: string) => {
+      const lines = await referenceSecretChecks(store(value, contentType), cred(true), "t", d(), CERTS);
+      expect(JSON.stringify(lines)).not.toContain(jwk.d!);
+      return codes(lines);
+    };
+
+    it("passes for the six members of the plugin's key", async () => {
+      expect(await run(JSON.stringify(members))).toEqual(["pass:KONG_VAULT_SECRET"]);
+    });
+    it("fails for another key's members, missing members, or a secret that is absent or forbidden", async () => {
+      const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
+      expect(await run(JSON.stringify({ ...members, p: other.p, q: other.q }))).toEqual([
+        "fail:KONG_VAULT_SECRET_INVALID",
+      ]);
+      expect(await run(JSON.stringify({ ...members, qi: 7 }))).toEqual(["fail:KONG_VAULT_SECRET_INVALID"]);
+      expect(await run("not json")).toEqual(["fail:KONG_VAULT_SECRET_INVALID"]);
+      expect(await run(new RotatorError("KV_NOT_FOUND", "absent", "h"))).toEqual([
+        "fail:KONG_VAULT_SECRET_MISSING",
+      ]);
+      expect(await run(new RotatorError("KV_FORBIDDEN", "no", "h"))).toEqual([
+        "fail:KONG_VAULT_SECRET_FORBIDDEN",
+      ]);
+    });
+    it("adopt: reports a reference-based entry and checks its secret, but never fails the adoption", async () => {
+      const adopt = (value: string | Error, withRef = true) =>
+        adoptReferenceLines(store(value), cred(withRef), "t", d(), jwk.n, CERTS);
+      const missing = await adopt(new RotatorError("KV_NOT_FOUND", "absent", "h"));
+      expect(codes(missing)).toEqual(["info:ADOPT_KONG_REFERENCES", "warn:KONG_VAULT_SECRET_MISSING"]);
+      expect(missing[0]!.message).toContain("azure-kv/kong-jwk-s");
+      expect(codes(await adopt(JSON.stringify(members)))).toEqual([
+        "info:ADOPT_KONG_REFERENCES",
+        "pass:KONG_VAULT_SECRET",
+      ]);
+      expect(codes(await adopt(JSON.stringify(members), false))).toEqual([
+        "warn:ADOPT_KONG_REFERENCES_NOT_CONFIGURED",
+      ]);
+    });
+
+    it("warns on another content type, and on references through another vault prefix", async () => {
+      expect(await run(JSON.stringify(members), "text/plain")).toEqual([
+        "warn:KONG_VAULT_SECRET_CONTENT_TYPE",
+      ]);
+      const other = d();
+      other.plugins[0]!.jwkReferences = ["hand-made/kong-oidc-jwk"];
+      const lines = await referenceSecretChecks(
+        store(JSON.stringify(members)),
+        cred(true),
+        "t",
+        other,
+        CERTS,
+      );
+      expect(codes(lines)).toEqual(["warn:KONG_VAULT_PREFIX_OTHER"]);
+    });
   });
 
   it("classifies the stored private members without exposing them", () => {
@@ -136,6 +294,7 @@ describe("vault-reference mode lines", () => {
       ["d", "p", "q", "dp", "dq", "qi"].map((m) => [m, `{vault://azure-kv/s/${m}}`]),
     );
     expect(entry(refs).jwkPrivate).toBe("reference");
+    expect(entry(refs).jwkReferences).toEqual(["azure-kv/s"]);
     expect(entry({ ...refs, d: "secret-d-value" }).jwkPrivate).toBe("inline");
     expect(entry({}).jwkPrivate).toBe("none");
     expect(JSON.stringify(entry({ ...refs, d: "secret-d-value" }))).not.toContain("secret-d-value");

@@ -64,4 +64,26 @@ describe("vault-reference mode (engine)", () => {
     expect(w.store.plain.get(secretOf(first))!.enabled).toBe(false);
     expect(w.store.plain.get(secretOf(second))!.enabled).toBe(true);
   });
+
+  it("with keyVaultUrl, writes, reads back and retires the secrets in that vault only", async () => {
+    const w = vaultWorld();
+    const url = "https://kong-refs.vault.azure.net";
+    w.cred.kong[0]!.vaultReference!.keyVaultUrl = url;
+    await settle(w);
+    const first = activeVersion(w).cert!.x5t;
+    const ops = w.calls.log.map((e) => e.op).filter((op) => /secrets|apply/.test(op));
+    expect(ops).toEqual([
+      `store.secretsAt[${url}].get`,
+      `store.secretsAt[${url}].set`,
+      `store.secretsAt[${url}].get`,
+      "kong[edge].apply",
+    ]);
+    expect(w.store.plain.size).toBe(0);
+    toRenewal(w);
+    await settle(w);
+    toRetirement(w);
+    await settle(w);
+    expect(w.store.plainAt.get(url)!.get(secretOf(first))!.enabled).toBe(false);
+    expect(w.store.plainAt.get(url)!.get(secretOf(activeVersion(w).cert!.x5t))!.enabled).toBe(true);
+  });
 });

@@ -1,6 +1,8 @@
 // The Key Vault that holds the rotated certificates (one certificate per credential, one version per key
 // generation; phases live in the versions' tags) and, optionally, the Kong RBAC token.
 // RBAC mode only (no access policies): the roles are assigned in app/rbac.bicep.
+// Also used for vault-reference mode's vault of its own (main.bicep referenceVault, roles in
+// app/kong-vault-rbac.bicep), without a Kong token.
 param name string
 param location string = resourceGroup().location
 param tags object = {}
@@ -8,8 +10,8 @@ param tags object = {}
 @description('Purge protection cannot be turned off once on. Recommended for production: a deleted vault (and every key generation in it) stays recoverable for the retention period.')
 param enablePurgeProtection bool = true
 
-@description('Name of the secret holding the Kong RBAC token (read by the Function App through a Key Vault reference).')
-param kongAdminTokenSecretName string
+@description('Name of the secret holding the Kong RBAC token (read by the Function App through a Key Vault reference). Empty: none.')
+param kongAdminTokenSecretName string = ''
 
 @description('Log Analytics workspace that receives the vault\'s AuditEvent log: every read of a private-key secret, every sign and every certificate change, with the caller\'s identity.')
 param logAnalyticsWorkspaceId string
@@ -53,7 +55,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-resource kongToken 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(kongAdminToken)) {
+resource kongToken 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(kongAdminToken) && !empty(kongAdminTokenSecretName)) {
   parent: vault
   name: kongAdminTokenSecretName
   properties: {

@@ -187,6 +187,9 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
   const certificates = new CertificateClient(opts.vaultUrl, opts.credential, options);
   const secrets = new SecretClient(opts.vaultUrl, opts.credential, options);
   const keys = new KeyClient(opts.vaultUrl, opts.credential, options);
+  /** Vault-reference mode: plain secrets in other vaults (`vaultReference.keyVaultUrl`), by URL. */
+  const plain = plainSecrets(secrets);
+  const elsewhere = new Map<string, PlainSecrets>();
 
   /**
    * Poll a creation until it completes; the result is the certificate's latest version, the new one.
@@ -473,7 +476,20 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
       );
     },
     signer,
-    secrets: plainSecrets(secrets),
+    secrets: plain,
+    secretsAt(vaultUrl) {
+      const key = vaultUrl.replace(/\/+$/, "").toLowerCase();
+      if (key === opts.vaultUrl.replace(/\/+$/, "").toLowerCase()) return plain;
+      let other = elsewhere.get(key);
+      if (!other)
+        elsewhere.set(
+          key,
+          (other = plainSecrets(
+            new SecretClient(vaultUrl, opts.credential, keyVaultClientOptions(vaultUrl, policy, clock)),
+          )),
+        );
+      return other;
+    },
   };
 }
 

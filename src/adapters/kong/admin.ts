@@ -34,6 +34,7 @@ import type {
 } from "../../ports.js";
 import { baselineOf, judgeDataPlanes, liveRows, parseDataPlanes, type DataPlaneRow } from "./hybrid.js";
 import type { PluginLock } from "../lease/plugin-lock.js";
+import { readVaultEntity, vaultPath } from "./vault.js";
 import { KongClient } from "./client.js";
 import {
   clientSlot,
@@ -264,6 +265,15 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
           ...(r.syncStatus ? { syncStatus: r.syncStatus } : {}),
         }));
       }
+      // Vault entities live in the database (or the control plane's), shared by every node it serves.
+      if (t.vaultReference)
+        d.vaults = [
+          await readVaultEntity(
+            (p) => client.get(p),
+            `${prefix}${vaultPath(t.vaultReference.prefix)}`,
+            t.vaultReference.prefix,
+          ),
+        ];
       return d;
     },
 

@@ -30,6 +30,7 @@ import type {
   KongPluginView,
   KongTarget,
 } from "../../ports.js";
+import { readVaultEntity, vaultPath } from "./vault.js";
 import { KongClient } from "./client.js";
 import {
   clientSlot,
@@ -179,7 +180,16 @@ export function createDblessTarget(opts: DblessTargetOptions): KongTarget {
           });
         }
       }
-      return { kind: "dbless", node, plugins, gateways };
+      const d: KongDiagnosis = { kind: "dbless", node, plugins, gateways };
+      // Each DB-less node has its own declarative config, vaults included: read every node's.
+      const ref = t.vaultReference;
+      if (ref)
+        d.vaults = await Promise.all(
+          nodes.map((n) =>
+            readVaultEntity((p) => n.client.get(p), vaultPath(ref.prefix), ref.prefix, n.name),
+          ),
+        );
+      return d;
     },
 
     async inspect(): Promise<KongPluginView[]> {

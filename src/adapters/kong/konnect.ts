@@ -22,6 +22,7 @@ import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
 import { registerSecret } from "../../log/redact.js";
 import type { KongConfirmation, KongDiagnosis, KongPluginView, KongTarget } from "../../ports.js";
+import { readVaultEntity, vaultPath } from "./vault.js";
 import { KongClient } from "./client.js";
 import { LIVE_WINDOW_S } from "./hybrid.js";
 import {
@@ -170,7 +171,19 @@ export function createKonnectTarget(opts: KonnectTargetOptions): KongTarget {
       const [expected, nodes] = await Promise.all([expectedHash(), listNodes()]);
       const liveIds = new Set(live(nodes).map((n) => n.id));
       const versions = nodes.map((n) => n.version).filter((v): v is string => v !== undefined);
+      const ref = t.vaultReference;
       return {
+        ...(ref
+          ? {
+              vaults: [
+                await readVaultEntity(
+                  (p) => client.get(p),
+                  `${cp}/core-entities/${vaultPath(ref.prefix)}`,
+                  ref.prefix,
+                ),
+              ],
+            }
+          : {}),
         kind: "konnect",
         node: { role: "konnect", ...(versions[0] ? { version: versions.sort()[0] } : {}) },
         plugins: plugins.map(({ plugin }) => diagnosePlugin(plugin, opts.clientId, undefined)),

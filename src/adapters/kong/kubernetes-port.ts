@@ -44,6 +44,21 @@ export function createKubernetesTarget(opts: {
           live: true,
           ...(hash ? { configHash: hash } : { error: "status API unreadable" }),
         })),
+        // KIC configures vaults as the cluster-scoped KongVault resource (configuration.konghq.com/v1alpha1,
+        // spec.backend/prefix/config; docs/kong-kubernetes.md). Reading it would need a ClusterRole the
+        // rotator otherwise does not need, so doctor says it is not checked.
+        ...(opts.target.vaultReference
+          ? {
+              vaults: [
+                {
+                  prefix: opts.target.vaultReference.prefix,
+                  state: "unchecked" as const,
+                  reason:
+                    "KIC configures vaults as cluster-scoped KongVault resources, which doctor does not read",
+                },
+              ],
+            }
+          : {}),
       };
     },
     inspect: () => kic.inspect(),

@@ -8,6 +8,7 @@
  * never config values: the config holds other clients' private keys.
  */
 import { PRIVATE_JWK_MEMBERS, publicView, type KongPrivateJwk } from "../../crypto/keymaterial.js";
+import { referencedSecret } from "../../engine/vault-ref.js";
 import { RotatorError } from "../../errors.js";
 import type { KongConfirmation, KongPluginDiagnosis, KongPluginView } from "../../ports.js";
 
@@ -194,6 +195,10 @@ export function diagnosePlugin(
     const priv = PRIVATE_JWK_MEMBERS.map((m) => str(e[m])).filter((v) => v !== undefined && v !== "");
     d.jwkPrivate =
       priv.length === 0 ? "none" : priv.every((v) => /^\{vault:\/\/.+\}$/.test(v!)) ? "reference" : "inline";
+    if (d.jwkPrivate === "reference") {
+      const names = priv.map((v) => referencedSecret(v!)).map((r) => (r ? `${r.prefix}/${r.secret}` : "?"));
+      d.jwkReferences = [...new Set(names)];
+    }
   }
   return d;
 }

@@ -8,7 +8,8 @@ import { vaultSecretUnsupported } from "../errors.js";
 import { currentGeneration, keyAtIdp, targetsReferencing } from "../model.js";
 import type { PlannedAction } from "../plan.js";
 import { phaseTags, TAG_RETIRE_AFTER, TAG_RETIRED_AT, type Generation } from "../tags.js";
-import { referenceSecretName } from "../vault-ref.js";
+import type { VaultReferenceConfig } from "../../config/load.js";
+import { referenceSecretName, referenceSecrets } from "../vault-ref.js";
 import { generation, signerFor, type StepContext, type StepOutcome } from "./context.js";
 
 async function removeFromIdp(ctx: StepContext, g: Generation): Promise<string> {
@@ -44,18 +45,23 @@ export async function retireGeneration(
 async function disableReferenceSecrets(ctx: StepContext, g: Generation): Promise<string> {
   if (!g.x5t) return "";
   const x5t = g.x5t;
-  const names = new Set(
-    ctx.cred.kong.flatMap((t) =>
-      t.vaultReference ? [referenceSecretName(t.vaultReference, ctx.cred.name, x5t)] : [],
-    ),
-  );
-  if (names.size === 0) return "";
+  // One secret per reference vault and name (targets may share both).
+  const secrets = new Map<string, { ref: VaultReferenceConfig; name: string }>();
+  for (const t of ctx.cred.kong)
+    if (t.vaultReference) {
+      const name = referenceSecretName(t.vaultReference, ctx.cred.name, x5t);
+      secrets.set(`${t.vaultReference.keyVaultUrl ?? ""}|${name}`, { ref: t.vaultReference, name });
+    }
+  if (secrets.size === 0) return "";
   const held = targetsReferencing(ctx.snapshot, x5t).length > 0;
   if (held) return "; reference secret kept (a target still holds the key)";
-  const store = ctx.ports.store.secrets;
-  if (!store) throw vaultSecretUnsupported("(retire)");
-  for (const name of names) await store.disable(name);
-  return `; reference secret(s) ${[...names].join(", ")} disabled`;
+  for (const { ref, name } of secrets.values()) {
+    const store = referenceSecrets(ctx.ports.store, ref);
+    if (!store) throw vaultSecretUnsupported("(retire)");
+    await store.disable(name);
+  }
+  const names = [...new Set([...secrets.values()].map((s) => s.name))];
+  return `; reference secret(s) ${names.join(", ")} disabled`;
 }
 
 export async function removeLeaked(

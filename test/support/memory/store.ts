@@ -62,36 +62,59 @@ function addMonths(d: Date, months: number): Date {
   return out;
 }
 
+interface PlainSecret {
+  value: string;
+  contentType: string;
+  enabled: boolean;
+}
+
 export class MemoryCertificateStore implements CertificateStore {
   private readonly certs = new Map<string, StoredVersion[]>();
   private seq = 0;
   /** How long Key Vault takes to issue a certificate (fake clock). */
   createLatencyMs = 0;
   /** Plain secrets (vault-reference mode): latest version only; GET of a disabled one is refused. */
-  readonly plain = new Map<string, { value: string; contentType: string; enabled: boolean }>();
-  readonly secrets: PlainSecrets = {
-    set: (name, value, contentType) =>
-      this.calls.run("store.secrets.set", true, () => {
-        this.plain.set(name, { value, contentType, enabled: true });
-      }),
-    get: (name) =>
-      this.calls.run("store.secrets.get", false, () => {
-        const s = this.plain.get(name);
-        if (!s) throw notFound(`secret ${name}`);
-        if (!s.enabled)
-          throw new RotatorError("KV_VERSION_DISABLED", "the version is disabled", "Enable it.", {
-            status: 403,
-          });
-        return { value: s.value, contentType: s.contentType };
-      }),
-    disable: (name) =>
-      this.calls.run("store.secrets.disable", true, () => {
-        const s = this.plain.get(name);
-        if (!s) return "absent" as const;
-        s.enabled = false;
-        return "disabled" as const;
-      }),
-  };
+  readonly plain = new Map<string, PlainSecret>();
+  readonly secrets: PlainSecrets = this.plainSecrets(this.plain, "store.secrets");
+  /** Other vaults' plain secrets (`vaultReference.keyVaultUrl`), by URL. */
+  readonly plainAt = new Map<string, Map<string, PlainSecret>>();
+  private readonly secretsByUrl = new Map<string, PlainSecrets>();
+
+  secretsAt(vaultUrl: string): PlainSecrets {
+    let s = this.secretsByUrl.get(vaultUrl);
+    if (!s) {
+      const map = new Map<string, PlainSecret>();
+      this.plainAt.set(vaultUrl, map);
+      this.secretsByUrl.set(vaultUrl, (s = this.plainSecrets(map, `store.secretsAt[${vaultUrl}]`)));
+    }
+    return s;
+  }
+
+  private plainSecrets(map: Map<string, PlainSecret>, op: string): PlainSecrets {
+    return {
+      set: (name, value, contentType) =>
+        this.calls.run(`${op}.set`, true, () => {
+          map.set(name, { value, contentType, enabled: true });
+        }),
+      get: (name) =>
+        this.calls.run(`${op}.get`, false, () => {
+          const s = map.get(name);
+          if (!s) throw notFound(`secret ${name}`);
+          if (!s.enabled)
+            throw new RotatorError("KV_VERSION_DISABLED", "the version is disabled", "Enable it.", {
+              status: 403,
+            });
+          return { value: s.value, contentType: s.contentType };
+        }),
+      disable: (name) =>
+        this.calls.run(`${op}.disable`, true, () => {
+          const s = map.get(name);
+          if (!s) return "absent" as const;
+          s.enabled = false;
+          return "disabled" as const;
+        }),
+    };
+  }
 
   constructor(
     private readonly calls: Calls,
