@@ -20,6 +20,7 @@ import type { DataPlaneSpec } from "./kong/dataplanes.js";
 import { startKonnectFake, type KonnectFake } from "./konnect/fake.js";
 import { startKubernetesFake, type KubernetesFake } from "./kubernetes/fake.js";
 import { generateRsaJwk } from "./kong/seed.js";
+import { azureVaultConfig, type AzureNodeCredentials } from "./kong/vault.js";
 import { startAzurite, type RunningAzurite } from "./azurite.js";
 import { startOktaFake, type OktaFake } from "./okta/index.js";
 import { ROTATION_SCOPES, startAuth0Fake, type Auth0Fake } from "./auth0/index.js";
@@ -101,9 +102,10 @@ export interface LocalStackOptions {
   /** The Key Vault and Graph fakes enforce their documented rate limits (429 + Retry-After). */
   rateLimits?: boolean;
   /**
-   * Vault-reference mode: the Kong node(s) get an Azure Key Vault vault entity (prefix `azure-kv`) reading
-   * the Key Vault fake with Kong's own identity, and the target gets `vaultReference`. Traditional, hybrid
-   * and DB-less only (the Konnect and KIC fakes do not resolve references).
+   * Vault-reference mode: Kong gets an Azure Key Vault vault (prefix `azure-kv`) reading the Key Vault fake
+   * with Kong's own identity, and the target gets `vaultReference`. Traditional, hybrid and DB-less: a vault
+   * entity on each Admin API node; Konnect: a vault entity on the control plane, the nodes holding the
+   * identity's secret; KIC: a `KongVault`, the proxy pods holding it.
    */
   vaultReference?: boolean;
   /**
@@ -222,10 +224,19 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       closers.push(() => second.close());
       dblessNodes.push(second);
     }
+    // Vault-reference mode: Kong's own identity, whose secret the gateways hold (their AZURE_CLIENT_SECRET).
+    const kongCredentials: Required<AzureNodeCredentials> | undefined = opts.vaultReference
+      ? { clientSecret: randomBytes(24).toString("base64url"), authorityHost: entra.authorityHost }
+      : undefined;
     const konnectToken = `spat_${randomBytes(16).toString("hex")}`;
     const konnect =
       mode === "konnect"
-        ? await startKonnectFake({ tls, token: konnectToken, nodes: dataPlanes })
+        ? await startKonnectFake({
+            tls,
+            token: konnectToken,
+            nodes: dataPlanes,
+            ...(kongCredentials ? { nodeCredentials: kongCredentials } : {}),
+          })
         : undefined;
     if (konnect) closers.push(() => konnect.close());
     const k8sToken = `k8s-${randomBytes(16).toString("hex")}`;
@@ -253,6 +264,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
                 ],
               },
             },
+            ...(kongCredentials ? { proxyCredentials: kongCredentials } : {}),
             proxyPods: dataPlanes.map((d) => ({
               name: d.hostname,
               ...(d.lagMs ? { lagMs: d.lagMs } : {}),
@@ -275,20 +287,27 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       appRoles: ["Application.ReadWrite.OwnedBy"],
     });
     entra.addOwner(app.appId, SERVICE_CLIENT_ID);
-    if (opts.vaultReference) {
-      if (mode === "konnect" || mode === "kubernetes")
-        throw new Error(`local stack: vaultReference is not reproduced in ${mode} mode`);
-      const clientSecret = randomBytes(24).toString("base64url");
-      entra.addServicePrincipal({ clientId: KONG_IDENTITY_CLIENT_ID, clientSecret, appRoles: [] });
-      for (const node of dblessNodes)
-        node.addVault({
-          prefix: VAULT_REFERENCE.prefix,
-          vaultUri: (referenceKeyVault ?? keyVault).url,
-          tenantId: TENANT_ID,
-          clientId: KONG_IDENTITY_CLIENT_ID,
-          clientSecret,
-          authorityHost: entra.authorityHost,
+    if (kongCredentials) {
+      entra.addServicePrincipal({
+        clientId: KONG_IDENTITY_CLIENT_ID,
+        clientSecret: kongCredentials.clientSecret,
+        appRoles: [],
+      });
+      const vault = {
+        vaultUri: (referenceKeyVault ?? keyVault).url,
+        tenantId: TENANT_ID,
+        clientId: KONG_IDENTITY_CLIENT_ID,
+      };
+      const prefix = VAULT_REFERENCE.prefix;
+      if (konnect) konnect.addVault({ name: "azure", prefix, config: azureVaultConfig(vault) });
+      else if (kubernetes)
+        kubernetes.addKongVault({
+          name: prefix,
+          backend: "azure",
+          prefix,
+          config: { vault_uri: vault.vaultUri, tenant_id: vault.tenantId, client_id: vault.clientId },
         });
+      else for (const node of dblessNodes) node.addVault({ prefix, ...vault, ...kongCredentials });
     }
 
     const idpSide = await startIdp(idp, tls, opts);

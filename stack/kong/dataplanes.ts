@@ -133,13 +133,16 @@ export class DataPlanes {
     return out;
   }
 
-  /** The login probe with each connected data plane's copy; passes only when every one logs in. */
+  /**
+   * The login probe with each connected data plane's copy; passes only when every one logs in. `vaults`
+   * resolves references: one resolver for all, or each data plane's own (its cache and credentials).
+   */
   async probe(
     pluginId: string,
     clientId: string | undefined,
     ca: string,
     label: string,
-    vaults?: KongVaults,
+    vaults?: KongVaults | ((hostname: string) => KongVaults | undefined),
   ): Promise<ProbeResult> {
     let last: ProbeResult = { ok: false, status: 0, error: `no connected ${label}` };
     for (const dp of this.list) {
@@ -151,7 +154,12 @@ export class DataPlanes {
           status: 0,
           error: `${label} ${dp.hostname}: no openid-connect plugin ${pluginId}`,
         };
-      last = await probeLogin(e.config, clientId, ca, vaults);
+      last = await probeLogin(
+        e.config,
+        clientId,
+        ca,
+        typeof vaults === "function" ? vaults(dp.hostname) : vaults,
+      );
       if (!last.ok) return { ...last, error: `${label} ${dp.hostname}: ${last.error ?? "failed"}` };
     }
     return last;

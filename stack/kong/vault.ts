@@ -37,11 +37,63 @@ export interface AzureVaultSpec {
   vaultUri: string;
   tenantId: string;
   clientId: string;
-  /** Kong's AZURE_CLIENT_SECRET. */
-  clientSecret: string;
+  /** Kong's AZURE_CLIENT_SECRET; without it the node has no credential and every fetch fails. */
+  clientSecret?: string;
   /** Where the Azure backend gets tokens (login.microsoftonline.com in Azure). */
   authorityHost: string;
   ttl?: number;
+}
+
+/**
+ * What a gateway node brings to a vault entity configured elsewhere (a Konnect control plane, a `KongVault`
+ * resource): the client secret from its own environment (`AZURE_CLIENT_SECRET`, the only place Kong reads it
+ * from) and where its Azure client gets tokens.
+ */
+export interface AzureNodeCredentials {
+  clientSecret?: string;
+  authorityHost: string;
+}
+
+/** The Azure backend's `config` as a Vault entity carries it (unset fields null, never the client secret). */
+export function azureVaultConfig(v: {
+  vaultUri: string;
+  tenantId: string;
+  clientId: string;
+  ttl?: number;
+}): Record<string, unknown> {
+  return {
+    vault_uri: v.vaultUri,
+    tenant_id: v.tenantId,
+    client_id: v.clientId,
+    location: null,
+    type: "secrets",
+    ttl: v.ttl ?? null,
+    neg_ttl: null,
+    resurrect_ttl: null,
+  };
+}
+
+/**
+ * A node's resolver spec for a vault entity it received (`name` is the backend; KIC's `spec.backend`) with
+ * the node's own credentials; undefined for another backend or a config without the Azure fields.
+ */
+export function azureVaultFromEntity(
+  entity: { name: string; prefix: string; config: Record<string, unknown> },
+  credentials: AzureNodeCredentials,
+): AzureVaultSpec | undefined {
+  const c = entity.config;
+  if (entity.name !== "azure") return undefined;
+  if (typeof c.vault_uri !== "string" || typeof c.tenant_id !== "string" || typeof c.client_id !== "string")
+    return undefined;
+  return {
+    prefix: entity.prefix,
+    vaultUri: c.vault_uri,
+    tenantId: c.tenant_id,
+    clientId: c.client_id,
+    authorityHost: credentials.authorityHost,
+    ...(credentials.clientSecret !== undefined ? { clientSecret: credentials.clientSecret } : {}),
+    ...(typeof c.ttl === "number" ? { ttl: c.ttl } : {}),
+  };
 }
 
 export type VaultEntity = Record<string, unknown> & { id: string; prefix: string };
@@ -52,6 +104,7 @@ const KEY_VAULT_SCOPE = "https://vault.azure.net/.default";
 export class KongVaults {
   private readonly vaults: (AzureVaultSpec & { id: string; createdAt: number })[] = [];
   private readonly cache = new Map<string, string>();
+  private configured = "[]";
   /** Key Vault reads made (one per cache miss), for tests. */
   fetches = 0;
 
@@ -69,20 +122,24 @@ export class KongVaults {
       name: "azure",
       prefix: v.prefix,
       description: null,
-      config: {
-        vault_uri: v.vaultUri,
-        tenant_id: v.tenantId,
-        client_id: v.clientId,
-        location: null,
-        type: "secrets",
-        ttl: v.ttl ?? null,
-        neg_ttl: null,
-        resurrect_ttl: null,
-      },
+      config: azureVaultConfig(v),
       tags: null,
       created_at: v.createdAt,
       updated_at: v.createdAt,
     }));
+  }
+
+  /**
+   * Replace the vault entities, as a node does when it receives a config with another set; a changed set
+   * starts an empty cache (Kong's shared cache is keyed by the vault's config as well as the reference).
+   */
+  configure(specs: AzureVaultSpec[]): void {
+    const key = JSON.stringify(specs);
+    if (key === this.configured) return;
+    this.configured = key;
+    this.vaults.length = 0;
+    this.cache.clear();
+    for (const spec of specs) this.add(spec);
   }
 
   static isReference(v: unknown): v is string {
@@ -111,6 +168,8 @@ export class KongVaults {
   }
 
   private async fetch(vault: AzureVaultSpec, secret: string, key: string): Promise<string | undefined> {
+    // No AZURE_CLIENT_SECRET: the credential chain's next links (workload, managed identity) are not reproduced.
+    if (vault.clientSecret === undefined) return undefined;
     this.fetches++;
     const token = await send(
       `${vault.authorityHost.replace(/\/+$/, "")}/${vault.tenantId}/oauth2/v2.0/token`,

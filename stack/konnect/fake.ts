@@ -23,10 +23,20 @@
  * - `GET .../core-entities/vaults/{VaultId}` (get-vault, "Get a Vault using ID or prefix") and the list
  *   (list-vault): vault entities added with `addVault`, `{id, name, prefix, description, config, tags,
  *   created_at, updated_at}` (spec schema Vault); 404 `{message: "Not found"}` as for plugins.
- * The login probe signs with what the connected nodes hold (references are not resolved: a Konnect data plane
- * resolves them with its own vault credentials, and Dedicated Cloud Gateways cannot use Azure Key Vault).
+ * - The login probe signs with what the connected nodes hold. `{vault://…}` references in it are resolved by
+ *   each node itself (../kong/vault.ts, its own cache): a self-managed Konnect data plane receives the control
+ *   plane's vault entities with its config and reads the secret with its own credentials, for Azure the
+ *   entity's `vault_uri`, `tenant_id`, `client_id` plus the node's `AZURE_CLIENT_SECRET` env var, which no
+ *   entity field holds (https://developer.konghq.com/gateway/entities/vault/azure/; Kong's Azure Key Vaults
+ *   backend docs: "Azure Client Secret: This value can only be configured as an environment variable").
+ *   The stack gives the nodes that secret (`nodeCredentials`); without it every fetch fails and resolves to "".
+ *   Only the Konnect Config Store vault is resolved by the control plane before the config is sent
+ *   (https://developer.konghq.com/gateway/entities/vault/konnect-config-store/); Dedicated Cloud Gateways
+ *   cannot use Azure Key Vault at all (doctor's KONG_VAULT_DEDICATED_CLOUD).
  * Not reproduced: other entities, writing vaults, workspaces, incremental sync (`expected-config-version`), partials, RBAC
- * roles (any valid token may do anything), the 15-minute validity of revoked tokens.
+ * roles (any valid token may do anything), the 15-minute validity of revoked tokens, the Config Store vault,
+ * vault entities reaching nodes after their lag (an added vault applies to every node at once, with a new
+ * cache, as Kong keys its shared cache by the vault's config too).
  */
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -36,6 +46,7 @@ import { noteSecret } from "../common/capture.js";
 import { configHash, DataPlanes, type DataPlaneSpec } from "../kong/dataplanes.js";
 import type { ProbeResult } from "../kong/probe.js";
 import { loadOidcSchemaSubset } from "../kong/schema.js";
+import { azureVaultFromEntity, KongVaults, type AzureNodeCredentials } from "../kong/vault.js";
 import { isRecord, schemaViolation, validatePluginEntity, withDefaults } from "../kong/validate.js";
 import { openApiValidator } from "./openapi.js";
 
@@ -50,6 +61,8 @@ export interface KonnectFakeOptions {
   nodes?: DataPlaneSpec[];
   /** Kong version the nodes report. */
   version?: string;
+  /** The nodes' own Azure credentials for vault references (their AZURE_CLIENT_SECRET); none by default. */
+  nodeCredentials?: AzureNodeCredentials;
 }
 
 export interface KonnectFake extends RunningServer {
@@ -65,6 +78,8 @@ export interface KonnectFake extends RunningServer {
   setNode(hostname: string, change: Partial<Omit<DataPlaneSpec, "hostname">>): void;
   nodeKids(pluginId: string, clientId: string): Record<string, string | undefined>;
   probe(pluginId: string, clientId: string): Promise<ProbeResult>;
+  /** Key Vault reads the nodes made to resolve references (cache misses, all nodes). */
+  vaultFetches(): number;
 }
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -81,6 +96,9 @@ export async function startKonnectFake(opts: KonnectFakeOptions): Promise<Konnec
   let updated = created;
   const rejected: KonnectFake["rejected"] = [];
   const vaults: Record<string, unknown>[] = [];
+  // Each node's own reference resolver (cache), configured from the vault entities and the node's credentials.
+  const credentials = opts.nodeCredentials ?? { authorityHost: "https://login.microsoftonline.com" };
+  const nodeVaults = new Map(nodes.list.map((n) => [n.hostname, new KongVaults(opts.tls.ca)]));
 
   const defaults = (e: Record<string, unknown>): Record<string, unknown> => ({
     enabled: true,
@@ -258,6 +276,14 @@ export async function startKonnectFake(opts: KonnectFakeOptions): Promise<Konnec
         created_at: t,
         updated_at: t,
       });
+      const specs = vaults.flatMap((e) => {
+        const spec = azureVaultFromEntity(
+          { name: String(e.name), prefix: String(e.prefix), config: isRecord(e.config) ? e.config : {} },
+          credentials,
+        );
+        return spec ? [spec] : [];
+      });
+      for (const r of nodeVaults.values()) r.configure(specs);
       return { id };
     },
     setNode(hostname, change) {
@@ -267,7 +293,10 @@ export async function startKonnectFake(opts: KonnectFakeOptions): Promise<Konnec
       return nodes.kids(pluginId, clientId);
     },
     probe(pluginId, clientId) {
-      return nodes.probe(pluginId, clientId, opts.tls.ca, "node");
+      return nodes.probe(pluginId, clientId, opts.tls.ca, "node", (hostname) => nodeVaults.get(hostname));
+    },
+    vaultFetches() {
+      return [...nodeVaults.values()].reduce((n, r) => n + r.fetches, 0);
     },
   };
 }

@@ -46,10 +46,20 @@
  *
  * - Each proxy pod's Admin API (port `admin-tls`, HTTPS) answers `GET /plugins?tags=` with the plugins it
  *   runs, tagged as KIC tags them.
+ * - `KongVault` (configuration.konghq.com/v1alpha1, cluster-scoped, KIC 3.1+ #5354/#5384; `spec.backend`,
+ *   `spec.prefix`, `spec.description`, `spec.config`), seeded with `addKongVault`: KIC translates each into a
+ *   vault entity (`name` = backend, prefix, config) pushed with the plugins, and refuses a second KongVault with
+ *   the same prefix (admission `ValidateVault`, #5412: `spec.prefix "p" is duplicate with existing KongVault n`).
+ *   Each proxy pod resolves the `{vault://…}` references of the config it runs with its own resolver and cache
+ *   (../kong/vault.ts) and its own credentials, for Azure the pod's `AZURE_CLIENT_SECRET` env var
+ *   (`proxyCredentials`; Kong reads the client secret from the environment only:
+ *   https://developer.konghq.com/gateway/entities/vault/azure/); without them every fetch resolves to "".
  *
  * Not reproduced: watch, list pagination, server-side apply, dryRun, the event aggregator's
  * "(combined from similar events)" rewrite, KongClusterPlugin, KIC's own config translation beyond the
- * patched plugin, Admin API mTLS (KIC's client certificate) and every Admin API route but `GET /plugins`.
+ * patched plugin and the vaults, Admin API mTLS (KIC's client certificate) and every Admin API route but
+ * `GET /plugins`, the `kongvaults` API (KongVaults are seeded only; doctor does not read them), workload
+ * identity for the pods.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -65,6 +75,7 @@ import {
 } from "../common/server.js";
 import type { ServerTls } from "../common/tls.js";
 import { probeLogin, type ProbeResult } from "../kong/probe.js";
+import { azureVaultFromEntity, KongVaults, type AzureNodeCredentials } from "../kong/vault.js";
 import {
   PatchError,
   jsonPatch,
@@ -94,6 +105,15 @@ export interface KongPluginSpec {
   plugin: string;
   config: Record<string, unknown>;
   configPatches?: { path: string; valueFrom: { secretKeyRef: { name: string; key: string } } }[];
+}
+
+/** A `KongVault` (configuration.konghq.com/v1alpha1, cluster-scoped): `metadata.name` and its `spec`. */
+export interface KongVaultSpec {
+  name: string;
+  backend: string;
+  prefix: string;
+  description?: string;
+  config: Record<string, unknown>;
 }
 
 export interface ProxyPodSpec {
@@ -132,6 +152,8 @@ export interface KubernetesFakeOptions {
   kicCrds?: boolean;
   /** Events KIC already emitted on its pod before the test (a long-running controller). */
   priorEvents?: number;
+  /** The proxy pods' own Azure credentials for vault references (their AZURE_CLIENT_SECRET); none by default. */
+  proxyCredentials?: AzureNodeCredentials;
 }
 
 interface StoredObject {
@@ -174,6 +196,10 @@ export interface KubernetesFake extends RunningServer {
   /** Decoded value of one Secret key. */
   secretValue(namespace: string, name: string, key: string): string | undefined;
   addKongPlugin(spec: KongPluginSpec): void;
+  /** A KongVault, pushed to the proxy pods with the next sync. */
+  addKongVault(spec: KongVaultSpec): void;
+  /** Key Vault reads the proxy pods made to resolve references (cache misses, all pods). */
+  vaultFetches(): number;
   /** Events as stored (after the spam filter). */
   events(): StoredObject[];
   /** Run one KIC sync now (tests; the timer also runs every proxySyncMs). */
@@ -217,11 +243,16 @@ function checkJwkArray(value: unknown): string | undefined {
   return undefined;
 }
 
-/** Report the private members of every JWK in a Secret value (hygiene checks, stack/common/capture.ts). */
+/**
+ * Report the private members of every JWK in a Secret value (hygiene checks, stack/common/capture.ts); a
+ * `{vault://…}` reference in their place is no secret.
+ */
 function noteJwkValue(text: string): void {
   try {
     const v: unknown = JSON.parse(text);
-    for (const e of Array.isArray(v) ? v : [v]) if (isRecord(e)) notePrivateJwk(e);
+    for (const e of Array.isArray(v) ? v : [v])
+      if (isRecord(e))
+        notePrivateJwk(Object.fromEntries(Object.entries(e).filter(([, m]) => !KongVaults.isReference(m))));
   } catch {
     // not JSON: nothing to report
   }
@@ -239,6 +270,8 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
 
   const secrets = new Map<string, StoredObject>();
   const plugins = new Map<string, StoredObject & KongPluginSpec>();
+  const kongVaults = new Map<string, KongVaultSpec>();
+  const credentials = opts.proxyCredentials ?? { authorityHost: "https://login.microsoftonline.com" };
   const events: StoredObject[] = [];
   const podObjects = new Map<string, StoredObject>();
   const key = (n: string, name: string) => `${n}/${name}`;
@@ -326,6 +359,8 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     config: Map<string, Record<string, unknown>>;
     timers: Set<NodeJS.Timeout>;
     admin: RunningServer;
+    /** The pod's reference resolver, configured from the vault entities it runs with. */
+    vaults: KongVaults;
   }
   /**
    * The proxy's Admin API (DB-less, as KIC runs it), read-only: `GET /plugins?tags=` with the tags KIC puts
@@ -361,6 +396,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       hash: ZERO_HASH,
       config: new Map(),
       timers: new Set(),
+      vaults: new KongVaults(opts.tls.ca),
     } as unknown as PodState;
     state.sockets = new Set();
     state.server = createServer((req, res) => {
@@ -488,8 +524,18 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     return { config: cfg };
   };
 
+  /** KIC's translation of the KongVaults: vault entities (`name` = spec.backend). */
+  type VaultEntity = { name: string; prefix: string; config: Record<string, unknown> };
+  const vaultEntities = (): VaultEntity[] =>
+    [...kongVaults.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((v) => ({ name: v.backend, prefix: v.prefix, config: structuredClone(v.config) }));
+  const loadVaults = (pod: PodState, entities: VaultEntity[]) =>
+    pod.vaults.configure(entities.flatMap((e) => azureVaultFromEntity(e, credentials) ?? []));
+
   let lastPushed = "";
   let lastConfigs = new Map<string, Record<string, unknown>>();
+  let lastVaults: VaultEntity[] = [];
   let lastFailed = false;
   const sync = () => {
     const configs = new Map<string, Record<string, unknown>>();
@@ -507,11 +553,15 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       if (t.config) configs.set(p.name, t.config);
     }
     // Kong's configuration_hash is an MD5 over the declarative config (kong/db/declarative).
-    const canonical = JSON.stringify([...configs.entries()].sort(([a], [b]) => a.localeCompare(b)));
+    const vaults = vaultEntities();
+    const canonical =
+      JSON.stringify([...configs.entries()].sort(([a], [b]) => a.localeCompare(b))) +
+      (vaults.length ? JSON.stringify(vaults) : "");
     const hash = createHash("md5").update(canonical).digest("hex");
     if (hash === lastPushed && !lastFailed) return;
     lastPushed = hash;
     lastConfigs = configs;
+    lastVaults = vaults;
     lastFailed = false;
     for (const pod of podStates) {
       const url = `https://${pod.spec.name}:8444`;
@@ -533,6 +583,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       const apply = () => {
         pod.hash = hash;
         pod.config = new Map(configs);
+        loadVaults(pod, vaults);
       };
       const lag = pod.spec.lagMs ?? 0;
       if (lag <= 0) apply();
@@ -859,7 +910,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     probe: async (plugin: string, clientId: string) => {
       const config = s.config.get(plugin);
       if (!config) return { ok: false, status: 0, error: "the pod holds no config for this plugin" };
-      return probeLogin(config, clientId, opts.tls.ca);
+      return probeLogin(config, clientId, opts.tls.ca, s.vaults);
     },
     setLag: (ms: number) => void (s.spec.lagMs = ms),
     /** A pod that recovers loads the current config at once, as a restarted pod gets it from KIC. */
@@ -868,6 +919,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       if (!stuck && lastPushed) {
         s.hash = lastPushed;
         s.config = new Map(lastConfigs);
+        loadVaults(s, lastVaults);
       }
     },
     setRejects: (rejects: boolean) => void (s.spec.rejects = rejects),
@@ -913,6 +965,15 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         },
       });
     },
+    addKongVault(spec) {
+      const taken = [...kongVaults.values()].find((v) => v.prefix === spec.prefix && v.name !== spec.name);
+      if (taken)
+        throw new Error(
+          `kubernetes fake: spec.prefix "${spec.prefix}" is duplicate with existing KongVault ${taken.name}`,
+        );
+      kongVaults.set(spec.name, structuredClone(spec));
+    },
+    vaultFetches: () => podStates.reduce((n, s) => n + s.vaults.fetches, 0),
     events: () => events,
     syncNow: sync,
     setWebhook: (on) => void (webhook = on),
