@@ -1,6 +1,10 @@
 /**
- * Kong vault references for the Kong fake: `{vault://<prefix>/<secret>/<json-key>}` in referenceable
- * fields, resolved through an Azure Key Vault vault entity with Kong's own identity.
+ * Kong vault references for the gateway fakes: `{vault://<prefix>/<secret>/<json-key>}` in referenceable
+ * fields, resolved through an Azure Key Vault vault entity with Kong's own identity. Used by the Kong fake
+ * (vaults added with `addVault`), the Konnect fake's nodes (the control plane's vault entities plus each
+ * node's own credentials) and the Kubernetes fake's proxy pods (`KongVault` resources plus the pods'
+ * credentials): `azureVaultFromEntity` joins an entity configured elsewhere with the gateway's own
+ * `AZURE_CLIENT_SECRET`, which no entity field holds.
  *
  * Real behaviours reproduced (sources: kong/pdk/vault.lua in github.com/Kong/kong; Kong's Azure vault docs
  * app/gateway/vault/azure.md; /work/shared/facts/kong-modes-vaults-idps.md §5):
@@ -24,8 +28,9 @@
  *
  * Not reproduced: `ttl` > 0 / the rotation timer, `neg_ttl` (a failure is not cached), `resurrect_ttl`,
  * `#version` fragments, per-reference `?ttl=` options, writing vaults through the Admin API (they are added
- * with `addVault`), other backends, managed or workload identity, the node's KONG_VAULT_AZURE_* env config
- * for references that name the backend `azure` without an entity of that prefix.
+ * with `addVault`), other backends, managed or workload identity (a gateway without a client secret fails
+ * every fetch), the node's KONG_VAULT_AZURE_* env config for references that name the backend `azure`
+ * without an entity of that prefix.
  */
 import { randomUUID } from "node:crypto";
 import { send } from "./probe.js";
