@@ -5,6 +5,7 @@
  *   `KongVault`; the secret in the gateway's environment);
  * - no private JWK member value in any request body the Konnect fake / Kubernetes API server received (for
  *   KIC the Secret's base64 `data` decoded too), and the KIC Secret holds references only;
+ * - doctor finds Konnect's vault entity (KIC's KongVault is not read) and the referenced secret;
  * - a reference the gateways cannot read (Kong's identity refused by Key Vault) fails their logins, while the
  *   same secret's content under a readable name passes: the probe really reads Key Vault.
  */
@@ -133,6 +134,22 @@ describe.each(["konnect", "kubernetes"] as const)("vault-reference mode, %s", (k
     expect(read).toBeGreaterThanOrEqual(3 * MEMBERS.length);
     expect((await local.probe()).ok).toBe(true);
     expect(fetches()).toBe(read);
+  });
+
+  it("doctor checks the vault (Konnect's entity; KIC's KongVault is not read) and the referenced secret", async () => {
+    const r = await run("doctor", "--json");
+    const lines = (JSON.parse(r.out) as { checks: { code: string; status: string }[] }).checks.map(
+      (c) => `${c.status}:${c.code}`,
+    );
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        "pass:KONG_VAULT_SECRET",
+        ...(kongMode === "konnect"
+          ? ["pass:KONG_VAULT_ENTITY", "warn:KONG_VAULT_DEDICATED_CLOUD"]
+          : ["info:KONG_VAULT_UNCHECKED"]),
+      ]),
+    );
+    expect(lines.filter((l) => l.includes("KONG_JWK_INLINE") || l.startsWith("fail:"))).toEqual([]);
   });
 
   it("fails the gateways' logins on a reference Kong's identity cannot read, and passes with the same content readable", async () => {
