@@ -4,9 +4,7 @@
  * active generation, and rotated away from; the hand-made key is removed at the IdP after the overlap,
  * while the gateway keeps logging in.
  */
-import { execFileSync } from "node:child_process";
-import { createHash, createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
@@ -15,58 +13,23 @@ import type { AdoptReport } from "../../src/app/adopt.js";
 import { CREDENTIAL, type IdpKind, type LocalStack } from "../../stack/stack.js";
 import { runCli } from "../support/cli.js";
 import { probeLoop, startE2eStack } from "../support/e2e.js";
+import { handMadeKey, type HandMade } from "../support/hand-made.js";
 
-interface HandMade {
+interface Manual extends HandMade {
   pemPath: string;
-  certPem: string;
-  x5t: string;
-  n: string;
-  e: string;
-  jwk: Record<string, unknown>;
 }
 
-function handMade(dir: string): HandMade {
-  const keyPath = join(dir, "key.pem");
-  const certPath = join(dir, "cert.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      keyPath,
-      "-out",
-      certPath,
-      "-days",
-      "90",
-      "-subj",
-      "/CN=hand-made",
-    ],
-    { stdio: "ignore" },
-  );
-  const keyPem = readFileSync(keyPath, "utf8");
-  const certPem = readFileSync(certPath, "utf8");
-  const x5t = createHash("sha1").update(new X509Certificate(certPem).raw).digest("base64url");
-  const pub = createPublicKey(keyPem).export({ format: "jwk" });
+function handMade(dir: string): Manual {
+  const key = handMadeKey(dir, "hand-made", { alg: "RS256" });
   const pemPath = join(dir, "adopt.pem");
-  writeFileSync(pemPath, keyPem + certPem);
-  return {
-    pemPath,
-    certPem,
-    x5t,
-    n: pub.n ?? "",
-    e: pub.e ?? "",
-    jwk: { ...createPrivateKey(keyPem).export({ format: "jwk" }), kid: x5t, alg: "RS256", use: "sig" },
-  };
+  writeFileSync(pemPath, key.keyPem + key.certPem);
+  return { ...key, pemPath };
 }
 
 describe.each<IdpKind>(["okta", "auth0"])("%s: adopt a hand-made key", (idp) => {
   let stack: LocalStack;
   let configPath: string;
-  let manual: HandMade;
+  let manual: Manual;
   const cli = (...argv: string[]) => runCli(argv, configPath, stack.env);
 
   beforeAll(async () => {

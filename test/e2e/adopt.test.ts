@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { X509Certificate, createHash, createPrivateKey } from "node:crypto";
+import { createPrivateKey } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +21,7 @@ import {
 import { probeLogin } from "../../stack/kong/probe.js";
 import { runCli } from "../support/cli.js";
 import { probeLoop } from "../support/e2e.js";
+import { handMadeKey, type HandMade } from "../support/hand-made.js";
 import type { AdoptReport } from "../../src/app/adopt.js";
 
 const CERT_NAME = `kong-${CREDENTIAL}`;
@@ -28,51 +29,8 @@ let stack: LocalStack;
 let dir: string;
 let configPath: string;
 
-interface HandMade {
-  keyPem: string;
-  certPem: string;
-  der: Buffer;
-  x5t: string;
-  jwk: Record<string, unknown>;
-}
-
 /** Step 1-4 of the manual guide: openssl key + certificate, thumbprint, JWK (kid = x5t, alg PS256). */
-function handMade(name: string, days = 90): HandMade {
-  const keyPath = join(dir, `${name}.key.pem`);
-  const certPath = join(dir, `${name}.cert.pem`);
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      keyPath,
-      "-out",
-      certPath,
-      "-days",
-      String(days),
-      "-subj",
-      `/CN=${name}`,
-    ],
-    { stdio: "ignore" },
-  );
-  const keyPem = readFileSync(keyPath, "utf8");
-  const certPem = readFileSync(certPath, "utf8");
-  const der = new X509Certificate(certPem).raw;
-  const x5t = createHash("sha1").update(der).digest("base64url");
-  const jwk = {
-    ...createPrivateKey(keyPem).export({ format: "jwk" }),
-    kid: x5t,
-    alg: "PS256",
-    use: "sig",
-    x5t,
-    "x5t#S256": createHash("sha256").update(der).digest("base64url"),
-  };
-  return { keyPem, certPem, der, x5t, jwk };
-}
+const handMade = (name: string, days = 90): HandMade => handMadeKey(dir, name, { days });
 
 function file(name: string, content: string | Buffer): string {
   const path = join(dir, name);
