@@ -161,8 +161,13 @@ export async function processWork(
   }
   const r = result.report;
   if (r.outcome === "waiting" && r.nextRunAt) {
-    const delay = Math.max(0, new Date(r.nextRunAt).getTime() - now.getTime() - EARLY_DELIVERY_MS);
-    await queue.send(workMessage(msg.credential, r.steps.at(-1)?.detail ?? "waiting", now), delay);
+    await continueOnQueue(
+      queue,
+      msg.credential,
+      r.steps.at(-1)?.detail ?? "waiting",
+      now,
+      new Date(r.nextRunAt),
+    );
     return { kind: "waiting", credential: msg.credential, nextRunAt: r.nextRunAt };
   }
   if (r.outcome === "failed") {
@@ -175,6 +180,21 @@ export async function processWork(
     );
   }
   return { kind: "done", credential: msg.credential, outcome: r.outcome };
+}
+
+/**
+ * Hand a credential's unfinished work to the queue function, delivered shortly before `at` (the queue's
+ * visibility delay), so it continues without holding the caller.
+ */
+export async function continueOnQueue(
+  queue: WorkQueue,
+  credential: string,
+  reason: string,
+  now: Date,
+  at: Date,
+): Promise<void> {
+  const delay = Math.max(0, at.getTime() - now.getTime() - EARLY_DELIVERY_MS);
+  await queue.send(workMessage(credential, reason, now), delay);
 }
 
 /** A message the host gave up on: alert naming the credential (deduplicated like every alert). */

@@ -1,7 +1,8 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { z } from "zod";
+import { continueOnQueue } from "../app/fleet.js";
 import { cancelRequested, rotate } from "../app/service.js";
-import { isRotatorError } from "../errors.js";
+import { isRotatorError, toRotatorError } from "../errors.js";
 import { parseDuration } from "../duration.js";
 import { withSecretScope } from "../log/redact.js";
 import { authorize, callerOf, errorResponse, json, problem, readJsonBody } from "./http.js";
@@ -90,10 +91,30 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
     const result = await rotate(rt, name, { ...request, trigger: "http", actor, budgetMs: BUDGET_MS });
     if (result.kind === "busy") return busy(name);
     const r = result.report;
+    const continuing = r.error?.code === "RUN_ABORTED" || r.outcome === "waiting";
+    // Work the response could not wait for goes to the queue function (at once when the budget ran out,
+    // at nextRunAt when a step waits), instead of waiting for the next timer tick.
+    const queued =
+      continuing && rt.queue && !request.dryRun
+        ? await continueOnQueue(
+            rt.queue,
+            name,
+            "continue a manual rotation",
+            new Date(),
+            r.nextRunAt ? new Date(r.nextRunAt) : new Date(),
+          ).then(
+            () => true,
+            (e: unknown) => {
+              context.warn(`${name}: could not queue the continuation: ${toRotatorError(e).code}`);
+              return false;
+            },
+          )
+        : false;
     return json(202, {
       credential: name,
       outcome: r.outcome,
-      continuing: r.error?.code === "RUN_ABORTED",
+      continuing,
+      ...(continuing ? { continuesOn: queued ? "queue" : "timer" } : {}),
       ...(result.request
         ? {
             request: {
