@@ -8,7 +8,8 @@
  * - doctor and status speak about the provider's client and keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CREDENTIAL, type IdpKind, type LocalStack } from "../../stack/stack.js";
+import { ROTATION_SCOPES } from "../../stack/auth0/index.js";
+import { AUTH0, CREDENTIAL, type IdpKind, type LocalStack } from "../../stack/stack.js";
 import { runCli } from "../support/cli.js";
 import { probeLoop, startE2eStack } from "../support/e2e.js";
 
@@ -64,6 +65,46 @@ describe.each<IdpKind>(["okta", "auth0"])("%s: rotation through the identity-pro
     const view = JSON.parse(status.out) as { idp: { client: string; keys: number }; active: string }[];
     expect(view[0]).toMatchObject({ active: kids[1], idp: { keys: 1 } });
     expect(view[0]?.idp.client).toContain(stack.clientId);
+  }, 120_000);
+
+  it("a failure at the IdP alerts with the provider's code and hint, and resolves once it works again", async () => {
+    interface Alert {
+      event: string;
+      status: string;
+      code?: string;
+      hint?: string;
+    }
+    const alerts = () => stack.webhook.received.map((w) => w.body as Alert);
+    const since = alerts().length;
+    // Someone takes the rotator's management access away: Okta's API token loses its admin role, the Auth0
+    // management client loses its Management API grant.
+    const revoke = (on: boolean) => {
+      if (stack.okta) stack.okta.addApiToken(stack.env.OKTA_API_TOKEN!, on ? "NONE" : "APP_ADMIN");
+      if (stack.auth0) stack.auth0.setGrant(AUTH0.managementClientId, on ? [] : [...ROTATION_SCOPES]);
+    };
+    revoke(true);
+    try {
+      const r = await cli("rotate", CREDENTIAL, "--force", "--reason", "while access is revoked");
+      expect(r.code, r.out + r.err).toBe(1);
+    } finally {
+      revoke(false);
+    }
+    const firing = alerts()
+      .slice(since)
+      .filter((a) => a.event === "KeyRotationFailed" && a.status === "firing");
+    expect(firing).toHaveLength(1);
+    expect(firing[0]?.code).toMatch(idp === "okta" ? /^OKTA_/ : /^AUTH0_/);
+    expect(firing[0]?.hint).toBeTruthy();
+    const run = await cli("run", CREDENTIAL);
+    expect(run.code, run.out + run.err).toBe(0);
+    expect(
+      alerts()
+        .slice(since)
+        .some(
+          (a) => a.event === "KeyRotationFailed" && a.status === "resolved" && a.code === firing[0]?.code,
+        ),
+    ).toBe(true);
+    expect((await stack.probe()).ok).toBe(true);
   }, 120_000);
 
   it("doctor checks the client at the provider and the plugin's issuer", async () => {
