@@ -312,8 +312,8 @@ export interface KongGatewayDiagnosis {
  * - `missing`: no entity with that prefix;
  * - `env`: the prefix is the backend name `azure`, whose config is the node's KONG_VAULT_AZURE_* env, which
  *   no API shows;
- * - `unchecked`: this kind of target has no API for it (`reason`);
- * - `error`: the read failed (`error` is a code and message, never a body).
+ * - `error`: the read failed (`error` is a code and message, never a body; `hint` what would fix it, e.g. the
+ *   RBAC rule to grant, when the adapter knows).
  */
 export type KongVaultDiagnosis = { prefix: string; where?: string } & (
   | {
@@ -326,8 +326,7 @@ export type KongVaultDiagnosis = { prefix: string; where?: string } & (
     }
   | { state: "missing" }
   | { state: "env" }
-  | { state: "unchecked"; reason: string }
-  | { state: "error"; error: string }
+  | { state: "error"; error: string; hint?: string }
 );
 
 export interface KongDiagnosis {

@@ -261,6 +261,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
                     resources: ["pods", "events", "kongplugins"],
                     namespaces: [KIC.namespace],
                   },
+                  // doctor reads the cluster-scoped KongVaults: a ClusterRole bound with a ClusterRoleBinding
+                  // (no namespace), as docs/kong-kubernetes.md asks.
+                  { verbs: ["list"], resources: ["kongvaults"] },
                 ],
               },
             },

@@ -152,22 +152,15 @@ function vaultEntityLines(v: KongVaultDiagnosis, expected: string): Line[] {
           hint: `Check on every node that KONG_VAULT_AZURE_VAULT_URI is ${expected} (and TENANT_ID/CLIENT_ID are Kong's identity), or use a vault entity with a prefix of its own so doctor can check it.`,
         },
       ];
-    case "unchecked":
-      return [
-        {
-          status: "info",
-          code: "KONG_VAULT_UNCHECKED",
-          message: `${name} not checked: ${v.reason}`,
-          hint: `Check it by hand (kubectl get kongvaults): spec.backend azure, spec.prefix '${v.prefix}', spec.config.vault_uri ${expected}.`,
-        },
-      ];
     case "error":
       return [
         {
           status: "warn",
           code: "KONG_VAULT_UNREADABLE",
           message: `${name} could not be read (${v.error})`,
-          hint: "Give the rotator's Kong credential read access to /vaults (RBAC), or check the vault by hand.",
+          hint:
+            v.hint ??
+            "Give the rotator's Kong credential read access to /vaults (RBAC), or check the vault by hand.",
         },
       ];
     case "found": {

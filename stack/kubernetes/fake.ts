@@ -16,13 +16,18 @@
  * - `GET /api/v1/namespaces/{ns}/pods?labelSelector=` (pkg/labels grammar), with status.podIP/podIPs,
  *   phase and the Ready condition.
  * - `GET /apis/configuration.konghq.com/v1/namespaces/{ns}/kongplugins[/{name}]` (the KongPlugin CRD).
+ * - `GET /apis/configuration.konghq.com/v1alpha1/kongvaults[/{name}]` (the cluster-scoped KongVault CRD,
+ *   Kong/kubernetes-ingress-controller config/crd/bases/configuration.konghq.com_kongvaults.yaml: `scope:
+ *   Cluster`, `spec.{backend,prefix,config,description}`, `status.conditions` of type `Programmed`).
  * - Errors are `Status` bodies `{kind:"Status",apiVersion:"v1",metadata:{},status:"Failure",message,reason,
  *   details,code}`: 401 Unauthorized; 403 Forbidden `secrets "x" is forbidden: User "u" cannot patch
  *   resource "secrets" in API group "" in the namespace "ns"` (apiserver endpoints/handlers/responsewriters/
  *   errors.go `forbiddenMessage` inside apierrors `NewForbidden`); 404 `secrets "x" not found`.
  * - RBAC: each token has rules `{verbs, resources, resourceNames?, namespaces?}`. `resourceNames` only ever
- *   matches requests that name one object (get/patch), never list, as in RBAC. SelfSubjectAccessReview
- *   answers "can I?" from the same rules (201, `status.allowed`).
+ *   matches requests that name one object (get/patch), never list, as in RBAC. A rule with `namespaces` is a
+ *   RoleBinding's and never grants a cluster-scoped resource (namespace ""); one without is a
+ *   ClusterRoleBinding's. A cluster-scoped refusal ends "at the cluster scope" (`forbiddenMessage`).
+ *   SelfSubjectAccessReview answers "can I?" from the same rules (201, `status.allowed`).
  *
  * KIC behaviours simulated (Kong/kubernetes-ingress-controller; docs app/kubernetes-ingress-controller):
  * - A KongPlugin's `configPatches[{path, valueFrom.secretKeyRef{name,key}}]` (3.1.0, #5158/#5208) is an
@@ -58,8 +63,8 @@
  * Not reproduced: watch, list pagination, server-side apply, dryRun, the event aggregator's
  * "(combined from similar events)" rewrite, KongClusterPlugin, KIC's own config translation beyond the
  * patched plugin and the vaults, Admin API mTLS (KIC's client certificate) and every Admin API route but
- * `GET /plugins`, the `kongvaults` API (KongVaults are seeded only; doctor does not read them), workload
- * identity for the pods.
+ * `GET /plugins`, writing KongVaults through the API (they are seeded with `addKongVault`), a Programmed
+ * condition other than pending/true, workload identity for the pods.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -270,7 +275,11 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
 
   const secrets = new Map<string, StoredObject>();
   const plugins = new Map<string, StoredObject & KongPluginSpec>();
-  const kongVaults = new Map<string, KongVaultSpec>();
+  /** KongVaults by name, with the metadata the API server gave them (cluster-scoped: no namespace). */
+  const kongVaults = new Map<
+    string,
+    KongVaultSpec & { metadata: { name: string; uid: string; resourceVersion: string; generation: number } }
+  >();
   const credentials = opts.proxyCredentials ?? { authorityHost: "https://login.microsoftonline.com" };
   const events: StoredObject[] = [];
   const podObjects = new Map<string, StoredObject>();
@@ -536,6 +545,8 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
   let lastPushed = "";
   let lastConfigs = new Map<string, Record<string, unknown>>();
   let lastVaults: VaultEntity[] = [];
+  /** When KIC first pushed each vault prefix (its KongVault's Programmed transition). */
+  const programmedAt = new Map<string, string>();
   let lastFailed = false;
   const sync = () => {
     const configs = new Map<string, Record<string, unknown>>();
@@ -562,6 +573,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     lastPushed = hash;
     lastConfigs = configs;
     lastVaults = vaults;
+    for (const v of vaults) if (!programmedAt.has(v.prefix)) programmedAt.set(v.prefix, rfc3339(now()));
     lastFailed = false;
     for (const pod of podStates) {
       const url = `https://${pod.spec.name}:8444`;
@@ -610,7 +622,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     status(
       403,
       "Forbidden",
-      `${name ? `${resource}${group ? `.${group}` : ""} "${name}"` : `${resource}${group ? `.${group}` : ""}`} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" in the namespace "${namespace}"`,
+      `${name ? `${resource}${group ? `.${group}` : ""} "${name}"` : `${resource}${group ? `.${group}` : ""}`} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" ${namespace ? `in the namespace "${namespace}"` : "at the cluster scope"}`,
       { ...(name ? { name } : {}), ...(group ? { group } : {}), kind: resource },
     );
 
@@ -797,6 +809,45 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     return { status: 200, body: stored };
   };
 
+  /**
+   * A KongVault as the API server returns it. `status.conditions` holds only `Programmed` (the CRD's one known
+   * type): the CRD default `Unknown`/`Pending` "Waiting for controller" until KIC has pushed it with a config,
+   * then `True`/`Programmed` (KIC's programmed-condition reasons, pkg/apis/configuration common conditions).
+   */
+  const kongVaultView = (v: KongVaultSpec & { metadata: Record<string, unknown> }) => {
+    const pushed = programmedAt.get(v.prefix);
+    return {
+      apiVersion: `${GROUP_KONG}/v1alpha1`,
+      kind: "KongVault",
+      metadata: v.metadata,
+      spec: {
+        backend: v.backend,
+        prefix: v.prefix,
+        ...(v.description !== undefined ? { description: v.description } : {}),
+        config: v.config,
+      },
+      status: {
+        conditions: [
+          pushed !== undefined
+            ? {
+                type: "Programmed",
+                status: "True",
+                reason: "Programmed",
+                message: "",
+                observedGeneration: v.metadata.generation,
+                lastTransitionTime: pushed,
+              }
+            : {
+                type: "Programmed",
+                status: "Unknown",
+                reason: "Pending",
+                message: "Waiting for controller",
+                lastTransitionTime: "1970-01-01T00:00:00Z",
+              },
+        ],
+      },
+    };
+  };
   const handler = async (req: Request): Promise<Reply> => {
     const parts = req.path.split("/").filter(Boolean).map(decodeURIComponent);
     const q = req.url.searchParams;
@@ -894,6 +945,39 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         },
       };
     }
+    // /apis/configuration.konghq.com/v1alpha1/kongvaults[/{name}] (cluster-scoped: namespace "")
+    if (
+      opts.kicCrds !== false &&
+      parts[0] === "apis" &&
+      parts[1] === GROUP_KONG &&
+      parts[2] === "v1alpha1" &&
+      parts[3] === "kongvaults" &&
+      parts.length <= 5 &&
+      req.method === "GET"
+    ) {
+      const name = parts[4];
+      const auth = authorize(req, name ? "get" : "list", "kongvaults", "", name, GROUP_KONG);
+      if (!("rules" in auth)) return auth;
+      if (name) {
+        const v = kongVaults.get(name);
+        return v
+          ? { status: 200, body: kongVaultView(v) }
+          : status(404, "NotFound", `kongvaults.${GROUP_KONG} "${name}" not found`, {
+              name,
+              group: GROUP_KONG,
+              kind: "kongvaults",
+            });
+      }
+      return {
+        status: 200,
+        body: {
+          apiVersion: `${GROUP_KONG}/v1alpha1`,
+          kind: "KongVaultList",
+          metadata: { resourceVersion: String(revision) },
+          items: [...kongVaults.values()].map(kongVaultView),
+        },
+      };
+    }
     return status(404, "NotFound", "the server could not find the requested resource");
   };
 
@@ -971,7 +1055,10 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         throw new Error(
           `kubernetes fake: spec.prefix "${spec.prefix}" is duplicate with existing KongVault ${taken.name}`,
         );
-      kongVaults.set(spec.name, structuredClone(spec));
+      kongVaults.set(spec.name, {
+        ...structuredClone(spec),
+        metadata: { name: spec.name, uid: randomUUID(), resourceVersion: nextRv(), generation: 1 },
+      });
     },
     vaultFetches: () => podStates.reduce((n, s) => n + s.vaults.fetches, 0),
     events: () => events,

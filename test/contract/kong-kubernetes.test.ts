@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { Agent, fetch } from "undici";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
 import type { RotatorError } from "../../src/errors.js";
@@ -24,6 +25,9 @@ import {
   type KubernetesFakeOptions,
 } from "../../stack/kubernetes/fake.js";
 import { generateRsaJwk, type SeedJwk } from "../../stack/kong/seed.js";
+import { createKubernetesTarget } from "../../src/adapters/kong/kubernetes-port.js";
+import { vaultReferenceChecks } from "../../src/app/doctor-kong.js";
+import type { CredentialConfig } from "../../src/config/load.js";
 import { failure, suiteKeys } from "../support/kong-jwk.js";
 
 const CLIENT = "11111111-2222-4333-8444-555555555555";
@@ -35,10 +39,11 @@ const ROTATOR_TOKEN = "k8s-token-rotator-0123456789";
 const READONLY_TOKEN = "k8s-token-readonly-0123456789";
 const NO_EVENTS_TOKEN = "k8s-token-no-events-0123456789";
 
-/** The Role docs/kong-kubernetes.md asks for. */
+/** The Role docs/kong-kubernetes.md asks for, and its ClusterRole for KongVaults (no namespace: cluster-wide). */
 const rotatorRules: Identity["rules"] = [
   { verbs: ["get", "patch"], resources: ["secrets"], resourceNames: [SECRET], namespaces: [NS] },
   { verbs: ["list"], resources: ["pods", "events", "kongplugins"], namespaces: [NS] },
+  { verbs: ["list"], resources: ["kongvaults"] },
 ];
 const tokens: Record<string, Identity> = {
   [ROTATOR_TOKEN]: { user: "system:serviceaccount:kong:key-rotator", rules: rotatorRules },
@@ -306,6 +311,123 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
       }),
     ]);
     expect(JSON.stringify(d)).not.toContain(oldOurs.d);
+  });
+});
+
+describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)", () => {
+  const REFS = "https://kong-refs.vault.azure.net";
+  const seedVault = (k: KubernetesFake, vaultUri: string) =>
+    k.addKongVault({
+      name: "kong-refs",
+      backend: "azure",
+      prefix: "azure-kv",
+      description: "reference secrets",
+      config: {
+        vault_uri: vaultUri,
+        tenant_id: "tenant-1",
+        client_id: "kong-identity",
+        type: "secrets",
+        ttl: 0,
+      },
+    });
+
+  it("lists the cluster-scoped KongVaults and returns the one with the prefix as a vault entity", async () => {
+    const k = await fake();
+    seedVault(k, REFS);
+    expect(await target(k).vault("azure-kv")).toEqual({
+      prefix: "azure-kv",
+      where: "KongVault kong-refs",
+      state: "found",
+      backend: "azure",
+      vaultUri: REFS,
+      tenantId: "tenant-1",
+      clientId: "kong-identity",
+      ttl: 0,
+    });
+    expect(await target(k).vault("other")).toEqual({ prefix: "other", state: "missing" });
+    // The backend name as prefix: the proxies' KONG_VAULT_AZURE_* env applies, which no API shows.
+    expect(await target(k).vault("azure")).toEqual({ prefix: "azure", state: "env" });
+    const listed = k.requests.filter((r) => r.path.includes("kongvaults"));
+    expect(listed.map((r) => `${r.method} ${r.path}`)).toEqual(
+      Array(3).fill("GET /apis/configuration.konghq.com/v1alpha1/kongvaults"),
+    );
+  });
+
+  it("without list on kongvaults (a namespaced Role cannot grant it): unreadable, naming the ClusterRole rule", async () => {
+    const k = await fake();
+    seedVault(k, REFS);
+    const v = await target(k, READONLY_TOKEN).vault("azure-kv");
+    expect(v).toMatchObject({ prefix: "azure-kv", state: "error" });
+    if (v.state !== "error") throw new Error("expected an error");
+    expect(v.error).toContain("KONG_K8S_FORBIDDEN");
+    expect(v.error).toContain("kongvaults (cluster-scoped)");
+    expect(v.hint).toContain(
+      'ClusterRole with { apiGroups: ["configuration.konghq.com"], resources: ["kongvaults"], verbs: ["list"] }',
+    );
+    expect(v.hint).toContain("ClusterRoleBinding");
+    // The API server's own words for a cluster-scoped refusal (apiserver responsewriters forbiddenMessage).
+    const res = await fetch(`${k.url}/apis/configuration.konghq.com/v1alpha1/kongvaults`, {
+      headers: { authorization: `Bearer ${READONLY_TOKEN}` },
+      dispatcher: new Agent({ connect: { ca: tls.ca } }),
+    });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({
+      kind: "Status",
+      status: "Failure",
+      reason: "Forbidden",
+      code: 403,
+      message:
+        'kongvaults.configuration.konghq.com is forbidden: User "system:serviceaccount:kong:viewer" cannot list resource "kongvaults" in API group "configuration.konghq.com" at the cluster scope',
+    });
+  });
+
+  it("doctor's rules apply to the KongVault: the right vault_uri passes, another fails, 403 warns", async () => {
+    const k = await fake();
+    seedVault(k, "https://Other.vault.azure.net/");
+    const cred = (token: string) => ({
+      target: {
+        name: "aks",
+        vaultReference: { prefix: "azure-kv", secretPrefix: "kong-jwk-", keyVaultUrl: REFS },
+        kubernetes: {
+          namespace: NS,
+          secretName: SECRET,
+          secretKey: KEY,
+          kubeconfig: kubeconfig(k, token),
+          maxLagMs: 5000,
+        },
+      },
+      config: {
+        name: "orders-api",
+        kong: [
+          {
+            name: "aks",
+            vaultReference: { prefix: "azure-kv", secretPrefix: "kong-jwk-", keyVaultUrl: REFS },
+          },
+        ],
+      } as unknown as CredentialConfig,
+    });
+    const lines = async (token: string) => {
+      const c = cred(token);
+      const d = await createKubernetesTarget({ target: c.target, clientId: CLIENT }).diagnose();
+      return vaultReferenceChecks(c.config, "aks", d, "https://certs.vault.azure.net")
+        .filter((l) => l.code.startsWith("KONG_VAULT_") && !/REFERENCE|READER/.test(l.code))
+        .map((l) => `${l.status}:${l.code}`);
+    };
+    expect(await lines(ROTATOR_TOKEN)).toEqual(["fail:KONG_VAULT_URI_MISMATCH"]);
+    k.addKongVault({
+      name: "kong-refs",
+      backend: "azure",
+      prefix: "azure-kv",
+      config: { vault_uri: `${REFS.toUpperCase()}/` },
+    });
+    expect(await lines(ROTATOR_TOKEN)).toEqual(["pass:KONG_VAULT_ENTITY"]);
+    expect(await lines(READONLY_TOKEN)).toEqual(["warn:KONG_VAULT_UNREADABLE"]);
+  });
+
+  it("a cluster without the KongVault CRD answers 404: unreadable, asking for KIC's CRDs", async () => {
+    const k = await fake({ kicCrds: false }, false);
+    const v = await target(k).vault("azure-kv");
+    expect(v).toMatchObject({ state: "error", error: expect.stringContaining("KONG_KIC_CRD_MISSING") });
   });
 });
 

@@ -96,8 +96,8 @@ describe.each<KongMode>(["hybrid", "dbless", "konnect", "kubernetes"])(
       expect(report.checks.find((c) => c.code === "KONG_WRITE_PERMISSION")?.message).toMatch(
         new RegExp(mode),
       );
-      // Vault-reference mode on the kinds whose fakes do not resolve references: the vault entity is read
-      // from Konnect (there is none here), and KIC's KongVault is said not to be checked.
+      // Vault-reference mode without a vault configured: Konnect has no vault entity and the cluster no
+      // KongVault with the prefix (KIC's KongVaults are listed with the stack's ClusterRole rule).
       if (mode === "konnect" || mode === "kubernetes") {
         const config = structuredClone(stack.config) as {
           credentials: { kong: Record<string, unknown>[] }[];
@@ -111,7 +111,7 @@ describe.each<KongMode>(["hybrid", "dbless", "konnect", "kubernetes"])(
           expect.arrayContaining(
             mode === "konnect"
               ? ["fail:KONG_VAULT_ENTITY_MISSING", "warn:KONG_VAULT_DEDICATED_CLOUD"]
-              : ["info:KONG_VAULT_UNCHECKED"],
+              : ["fail:KONG_VAULT_ENTITY_MISSING"],
           ),
         );
       }

@@ -5,7 +5,7 @@
  *   `KongVault`; the secret in the gateway's environment);
  * - no private JWK member value in any request body the Konnect fake / Kubernetes API server received (for
  *   KIC the Secret's base64 `data` decoded too), and the KIC Secret holds references only;
- * - doctor finds Konnect's vault entity (KIC's KongVault is not read) and the referenced secret;
+ * - doctor finds the vault entity (Konnect's, or the KongVault KIC makes one of) and the referenced secret;
  * - a reference the gateways cannot read (Kong's identity refused by Key Vault) fails their logins, while the
  *   same secret's content under a readable name passes: the probe really reads Key Vault.
  */
@@ -136,7 +136,7 @@ describe.each(["konnect", "kubernetes"] as const)("vault-reference mode, %s", (k
     expect(fetches()).toBe(read);
   });
 
-  it("doctor checks the vault (Konnect's entity; KIC's KongVault is not read) and the referenced secret", async () => {
+  it("doctor checks the vault (Konnect's entity, KIC's KongVault) and the referenced secret", async () => {
     const r = await run("doctor", "--json");
     const lines = (JSON.parse(r.out) as { checks: { code: string; status: string }[] }).checks.map(
       (c) => `${c.status}:${c.code}`,
@@ -144,9 +144,8 @@ describe.each(["konnect", "kubernetes"] as const)("vault-reference mode, %s", (k
     expect(lines).toEqual(
       expect.arrayContaining([
         "pass:KONG_VAULT_SECRET",
-        ...(kongMode === "konnect"
-          ? ["pass:KONG_VAULT_ENTITY", "warn:KONG_VAULT_DEDICATED_CLOUD"]
-          : ["info:KONG_VAULT_UNCHECKED"]),
+        "pass:KONG_VAULT_ENTITY",
+        ...(kongMode === "konnect" ? ["warn:KONG_VAULT_DEDICATED_CLOUD"] : []),
       ]),
     );
     expect(lines.filter((l) => l.includes("KONG_JWK_INLINE") || l.startsWith("fail:"))).toEqual([]);

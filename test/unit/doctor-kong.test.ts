@@ -170,15 +170,27 @@ describe("vault-reference mode lines", () => {
         "fail:KONG_VAULT_ENTITY_MISSING",
       ]);
     });
-    it("says what it cannot read: env config, no vault_uri, KongVault resources, unreadable", () => {
+    it("says what it cannot read: env config, no vault_uri, unreadable (with the adapter's hint when it has one)", () => {
       expect(check({ prefix: "azure", state: "env" })).toEqual(["info:KONG_VAULT_ENV"]);
       expect(check(found())).toEqual(["warn:KONG_VAULT_URI_UNSET"]);
-      expect(check({ prefix: "azure-kv", state: "unchecked", reason: "KIC" })).toEqual([
-        "info:KONG_VAULT_UNCHECKED",
-      ]);
       expect(check({ prefix: "azure-kv", state: "error", error: "KONG_UNAUTHORIZED: 403" })).toEqual([
         "warn:KONG_VAULT_UNREADABLE",
       ]);
+      const hints = (v: KongVaultDiagnosis) =>
+        vaultReferenceChecks(cred(true), "t", withVault(v), CERTS).find(
+          (l) => l.code === "KONG_VAULT_UNREADABLE",
+        )?.hint;
+      expect(hints({ prefix: "azure-kv", state: "error", error: "KONG_UNAUTHORIZED: 403" })).toContain(
+        "/vaults",
+      );
+      expect(
+        hints({
+          prefix: "azure-kv",
+          state: "error",
+          error: "KONG_K8S_FORBIDDEN: list",
+          hint: "Grant a ClusterRole",
+        }),
+      ).toBe("Grant a ClusterRole");
     });
     it("calls a ttl harmless, and checks every DB-less node's entity", () => {
       expect(check(found(CERTS, { ttl: 300 } as Partial<KongVaultDiagnosis>))).toEqual([

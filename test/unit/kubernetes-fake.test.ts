@@ -8,6 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   ApiException,
   CoreV1Api,
+  CustomObjectsApi,
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
@@ -21,6 +22,7 @@ import { createLocalJWKSet, jwtVerify, type JWK } from "jose";
 const NS = "kong";
 const TOKEN = "k8s-fake-test-token-0123456789";
 const LIMITED = "k8s-fake-limited-token-0123456789";
+const NAMESPACED = "k8s-fake-namespaced-token-0123456789";
 let tls: ServerTls;
 let k8s: KubernetesFake | undefined;
 
@@ -45,13 +47,17 @@ async function start(): Promise<KubernetesFake> {
         user: "system:serviceaccount:kong:limited",
         rules: [{ verbs: ["get"], resources: ["secrets"] }],
       },
+      [NAMESPACED]: {
+        user: "system:serviceaccount:kong:namespaced",
+        rules: [{ verbs: ["list", "get"], resources: ["kongvaults"], namespaces: [NS] }],
+      },
     },
   });
   k8s.addSecret(NS, "s", { a: "one", b: "two" });
   return k8s;
 }
 
-function api(k: KubernetesFake, token = TOKEN): CoreV1Api {
+function kubeConfig(k: KubernetesFake, token: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: "fake", server: k.url, caData: Buffer.from(tls.ca).toString("base64") }],
@@ -59,7 +65,11 @@ function api(k: KubernetesFake, token = TOKEN): CoreV1Api {
     contexts: [{ name: "fake", cluster: "fake", user: "u" }],
     currentContext: "fake",
   });
-  return kc.makeApiClient(CoreV1Api);
+  return kc;
+}
+
+function api(k: KubernetesFake, token = TOKEN): CoreV1Api {
+  return kubeConfig(k, token).makeApiClient(CoreV1Api);
 }
 
 async function statusOf(p: Promise<unknown>): Promise<{ code: number; body: Record<string, unknown> }> {
@@ -172,6 +182,42 @@ describe("kubernetes fake: Secrets", () => {
 });
 
 describe("kubernetes fake: KIC's Secret webhook", () => {
+  it("KongVaults: cluster-scoped list and get, Programmed once KIC pushed them, 404, and no Role grants them", async () => {
+    const k = await start();
+    k.addKongVault({ name: "kv", backend: "azure", prefix: "azure-kv", config: { vault_uri: "https://v" } });
+    const custom = kubeConfig(k, TOKEN).makeApiClient(CustomObjectsApi);
+    const at = { group: "configuration.konghq.com", version: "v1alpha1", plural: "kongvaults" };
+    const programmed = (o: unknown) =>
+      (o as { status: { conditions: { type: string; status: string; reason: string }[] } }).status.conditions;
+    const before = (await custom.getClusterCustomObject({ ...at, name: "kv" })) as Record<string, unknown>;
+    expect(before).toMatchObject({
+      apiVersion: "configuration.konghq.com/v1alpha1",
+      kind: "KongVault",
+      metadata: { name: "kv" },
+      spec: { backend: "azure", prefix: "azure-kv", config: { vault_uri: "https://v" } },
+    });
+    expect(before.metadata).not.toHaveProperty("namespace");
+    expect(programmed(before)).toEqual([expect.objectContaining({ status: "Unknown", reason: "Pending" })]);
+    k.syncNow();
+    const list = (await custom.listClusterCustomObject(at)) as { kind: string; items: unknown[] };
+    expect(list.kind).toBe("KongVaultList");
+    expect(programmed(list.items[0])).toEqual([
+      expect.objectContaining({ type: "Programmed", status: "True", reason: "Programmed" }),
+    ]);
+    expect(await statusOf(custom.getClusterCustomObject({ ...at, name: "nope" }))).toMatchObject({
+      code: 404,
+      body: { reason: "NotFound", message: 'kongvaults.configuration.konghq.com "nope" not found' },
+    });
+    const namespaced = kubeConfig(k, NAMESPACED).makeApiClient(CustomObjectsApi);
+    expect(await statusOf(namespaced.listClusterCustomObject(at))).toMatchObject({
+      code: 403,
+      body: {
+        message:
+          'kongvaults.configuration.konghq.com is forbidden: User "system:serviceaccount:kong:namespaced" cannot list resource "kongvaults" in API group "configuration.konghq.com" at the cluster scope',
+      },
+    });
+  });
+
   it("checks only Secrets labelled konghq.com/validate or /credential (the chart's filter since 3.2)", async () => {
     const k = await start();
     k.addKongPlugin({

@@ -35,7 +35,12 @@ export function createKubernetesTarget(opts: {
     name: opts.target.name,
     maxLagMs: k.maxLagMs,
     diagnose: async () => {
-      const [d, pods] = await Promise.all([kic.diagnose(), kic.snapshot()]);
+      const ref = opts.target.vaultReference;
+      const [d, pods, vault] = await Promise.all([
+        kic.diagnose(),
+        kic.snapshot(),
+        ref ? kic.vault(ref.prefix) : undefined,
+      ]);
       return {
         ...d,
         kind: "kubernetes",
@@ -44,21 +49,8 @@ export function createKubernetesTarget(opts: {
           live: true,
           ...(hash ? { configHash: hash } : { error: "status API unreadable" }),
         })),
-        // KIC configures vaults as the cluster-scoped KongVault resource (configuration.konghq.com/v1alpha1,
-        // spec.backend/prefix/config; docs/kong-kubernetes.md). Reading it would need a ClusterRole the
-        // rotator otherwise does not need, so doctor says it is not checked.
-        ...(opts.target.vaultReference
-          ? {
-              vaults: [
-                {
-                  prefix: opts.target.vaultReference.prefix,
-                  state: "unchecked" as const,
-                  reason:
-                    "KIC configures vaults as cluster-scoped KongVault resources, which doctor does not read",
-                },
-              ],
-            }
-          : {}),
+        // KIC pushes one config (KongVaults included) to every proxy pod: one vault entity for the target.
+        ...(vault ? { vaults: [vault] } : {}),
       };
     },
     inspect: () => kic.inspect(),

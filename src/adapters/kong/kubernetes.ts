@@ -48,7 +48,7 @@ import {
   type RetryPolicy,
 } from "../../http/retry.js";
 import { redactText } from "../../log/redact.js";
-import type { KongDiagnosis, KongNodeInfo, KongPluginView } from "../../ports.js";
+import type { KongDiagnosis, KongNodeInfo, KongPluginView, KongVaultDiagnosis } from "../../ports.js";
 import {
   checkClientAlg,
   clientSlot,
@@ -61,6 +61,7 @@ import {
   type JwkEntry,
   type OidcPlugin,
 } from "./plugin.js";
+import { AZURE_BACKEND, parseVaultEntity } from "./vault.js";
 
 /** The `kubernetes:` block of a Kong target (issue 10's config contract, plus optional proxy discovery). */
 export interface KubernetesTargetConfig {
@@ -159,6 +160,8 @@ export const SECRET_LABELS: Readonly<Record<string, string>> = {
 };
 
 const KONG_GROUP = "configuration.konghq.com";
+/** The KIC custom resources the target reads (both in KONG_GROUP). */
+const KONG_RESOURCES: ReadonlySet<string> = new Set(["kongplugins", "kongvaults"]);
 const ZERO_HASH = "0".repeat(32);
 const CONFLICT_ATTEMPTS = 3;
 
@@ -317,7 +320,7 @@ export class KubernetesKongTarget {
     what: { verb: string; resource: string; name?: string; namespace: string },
   ): RotatorError {
     if (e instanceof RotatorError) return e;
-    const where = `${what.resource}${what.name ? ` "${what.name}"` : ""} in namespace ${what.namespace}`;
+    const where = `${what.resource}${what.name ? ` "${what.name}"` : ""} ${what.namespace ? `in namespace ${what.namespace}` : "(cluster-scoped)"}`;
     if (!(e instanceof ApiException))
       return new RotatorError(
         "KONG_K8S_UNREACHABLE",
@@ -354,18 +357,21 @@ export class KubernetesKongTarget {
       );
     if (code === 403) {
       const scoped = what.name ? `, resourceNames: ["${what.name}"]` : "";
-      const group = what.resource === "kongplugins" ? KONG_GROUP : "";
+      const group = KONG_RESOURCES.has(what.resource) ? KONG_GROUP : "";
+      const rule = `{ apiGroups: ["${group}"], resources: ["${what.resource}"], verbs: ["${what.verb}"]${scoped} }`;
       return new RotatorError(
         "KONG_K8S_FORBIDDEN",
         `Kong target ${this.name}: Kubernetes RBAC denies ${what.verb} on ${where}`,
-        `Grant the rotator's identity a Role in namespace ${what.namespace} with { apiGroups: ["${group}"], resources: ["${what.resource}"], verbs: ["${what.verb}"]${scoped} } and bind it (see docs/kong-kubernetes.md).`,
+        what.namespace
+          ? `Grant the rotator's identity a Role in namespace ${what.namespace} with ${rule} and bind it (see docs/kong-kubernetes.md).`
+          : `Grant the rotator's identity a ClusterRole with ${rule} and bind it with a ClusterRoleBinding: ${what.resource} are cluster-scoped, a Role cannot grant them (see docs/kong-kubernetes.md).`,
         opts,
       );
     }
-    if (code === 404 && what.resource === "kongplugins")
+    if (code === 404 && KONG_RESOURCES.has(what.resource))
       return new RotatorError(
         "KONG_KIC_CRD_MISSING",
-        `Kong target ${this.name}: the API server does not serve kongplugins.${KONG_GROUP}`,
+        `Kong target ${this.name}: the API server does not serve ${what.resource}.${KONG_GROUP}`,
         "Install the Kong Ingress Controller's CRDs (KIC 3.1+), or point kubeconfig at the cluster that runs KIC.",
         opts,
       );
@@ -647,6 +653,43 @@ export class KubernetesKongTarget {
       node,
       plugins: plugins.map((p) => diagnosePlugin(p, this.opts.clientId, undefined)),
     };
+  }
+
+  /**
+   * Vault-reference mode, for doctor: the KongVault whose `spec.prefix` is `prefix`, as the vault entity KIC
+   * makes of it (`name` = spec.backend, prefix, config: KIC's kongstate translation). KongVault is
+   * `configuration.konghq.com/v1alpha1`, `scope: Cluster`, `spec.{backend,prefix,config,description}`
+   * (Kong/kubernetes-ingress-controller config/crd/bases/configuration.konghq.com_kongvaults.yaml;
+   * https://developer.konghq.com/kubernetes-ingress-controller/reference/custom-resources). Prefixes are
+   * unique across KongVaults (KIC's admission webhook refuses a duplicate), so the list names at most one.
+   * Listing needs a ClusterRole (`list` on kongvaults); without it the answer is an `error` with the rule.
+   */
+  async vault(prefix: string): Promise<KongVaultDiagnosis> {
+    let list: unknown;
+    try {
+      list = await this.call({ verb: "list", resource: "kongvaults", namespace: "" }, (o) =>
+        this.custom.listClusterCustomObject(
+          { group: KONG_GROUP, version: "v1alpha1", plural: "kongvaults" },
+          o,
+        ),
+      );
+    } catch (e) {
+      // call() throws only RotatorErrors (typed()), with the ClusterRole rule as the hint on a 403.
+      if (!(e instanceof RotatorError)) throw e;
+      return { prefix, state: "error", error: `${e.code}: ${e.message}`, hint: e.hint };
+    }
+    const items: unknown[] = isRecord(list) && Array.isArray(list.items) ? list.items : [];
+    for (const item of items) {
+      if (!isRecord(item) || !isRecord(item.spec) || item.spec.prefix !== prefix) continue;
+      const name = isRecord(item.metadata) ? str(item.metadata.name) : undefined;
+      const d = parseVaultEntity(
+        { name: item.spec.backend, config: item.spec.config },
+        prefix,
+        name === undefined ? undefined : `KongVault ${name}`,
+      );
+      if (d) return d;
+    }
+    return { prefix, state: prefix === AZURE_BACKEND ? "env" : "missing" };
   }
 
   async inspect(): Promise<KongPluginView[]> {
