@@ -159,18 +159,6 @@ module keyVault 'core/security/keyvault.bicep' = {
   }
 }
 
-module keyVaultPrivateEndpoint 'core/security/keyvault-private-endpoint.bicep' = if (!empty(keyVaultPrivateEndpointSubnetId)) {
-  name: 'keyvault-private-endpoint'
-  scope: rg
-  params: {
-    name: 'pe-kv-rotator-${resourceToken}'
-    location: location
-    tags: tags
-    vaultId: keyVault.outputs.id
-    subnetId: keyVaultPrivateEndpointSubnetId
-  }
-}
-
 // Vault-reference mode: the reference secrets' own vault (app/kong-vault-rbac.bicep says why), with the same
 // network rules and audit log as the certificates' vault.
 module referenceVault 'core/security/keyvault.bicep' = if (!empty(kongPrincipalId)) {
@@ -197,6 +185,21 @@ module kongVaultRbac 'app/kong-vault-rbac.bicep' = if (!empty(kongPrincipalId)) 
     identityPrincipalId: identity.outputs.principalId
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
+  }
+}
+
+// Private endpoints for the certificates' vault and, in vault-reference mode, the reference vault: with
+// keyVaultPublicNetworkAccess Disabled both vaults are reachable only through them (the reference vault has
+// the same network rules). Kong's own network must reach the reference vault's endpoint too (or its public
+// endpoint, when allowed): infra/README.md.
+module keyVaultPrivateEndpoint 'core/security/keyvault-private-endpoint.bicep' = if (!empty(keyVaultPrivateEndpointSubnetId)) {
+  name: 'keyvault-private-endpoint'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    subnetId: keyVaultPrivateEndpointSubnetId
+    vaults: concat([{ endpointName: 'pe-kv-rotator-${resourceToken}', vaultId: keyVault.outputs.id }], empty(kongPrincipalId) ? [] : [{ endpointName: 'pe-kv-kref-${resourceToken}', vaultId: referenceVault.outputs.id }])
   }
 }
 

@@ -1,15 +1,17 @@
-// Optional private endpoint for the Key Vault, with the privatelink DNS zone linked to the endpoint's
-// virtual network so that the vault's name resolves to the private address inside it.
+// Optional private endpoints for the Key Vaults (the certificates' vault, and the vault-reference vault when
+// there is one), one per vault in the same subnet, with the privatelink DNS zone linked once to their
+// virtual network so that each vault's name resolves to its private address inside it. One module for all
+// the vaults: the zone and its link are one resource each (two modules would both write them). Each
+// endpoint's zone group adds its vault's A record to the zone.
 // https://learn.microsoft.com/azure/key-vault/general/private-link-service
 // Resource types: https://learn.microsoft.com/azure/templates/microsoft.network/privateendpoints ,
 // .../microsoft.network/privatednszones , .../privatednszones/virtualnetworklinks ,
 // .../privateendpoints/privatednszonegroups
-param name string
 param location string = resourceGroup().location
 param tags object = {}
 
-@description('Resource id of the Key Vault.')
-param vaultId string
+@description('The vaults, each { endpointName: name of its private endpoint, vaultId: resource id of the Key Vault }.')
+param vaults array
 
 @description('Subnet (resource id) the private endpoint gets its address from; the Function App must reach it (VNet integration into the same or a peered network).')
 param subnetId string
@@ -20,8 +22,8 @@ param privateDnsZoneName string = 'privatelink.vaultcore.azure.net'
 // /subscriptions/<s>/resourceGroups/<rg>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>
 var vnetId = join(take(split(subnetId, '/'), 9), '/')
 
-resource endpoint 'Microsoft.Network/privateEndpoints@2023-11-01' = {
-  name: name
+resource endpoint 'Microsoft.Network/privateEndpoints@2023-11-01' = [for v in vaults: {
+  name: v.endpointName
   location: location
   tags: tags
   properties: {
@@ -30,13 +32,13 @@ resource endpoint 'Microsoft.Network/privateEndpoints@2023-11-01' = {
       {
         name: 'vault'
         properties: {
-          privateLinkServiceId: vaultId
+          privateLinkServiceId: v.vaultId
           groupIds: ['vault']
         }
       }
     ]
   }
-}
+}]
 
 resource zone 'Microsoft.Network/privateDnsZones@2020-06-01' = {
   name: privateDnsZoneName
@@ -55,8 +57,8 @@ resource link 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01'
   }
 }
 
-resource zoneGroup 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2023-11-01' = {
-  parent: endpoint
+resource zoneGroup 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2023-11-01' = [for (v, i) in vaults: {
+  parent: endpoint[i]
   name: 'default'
   properties: {
     privateDnsZoneConfigs: [
@@ -66,6 +68,6 @@ resource zoneGroup 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2023
       }
     ]
   }
-}
+}]
 
-output id string = endpoint.id
+output ids array = [for (v, i) in vaults: endpoint[i].id]
