@@ -848,6 +848,41 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       },
     };
   };
+  /** GET of a KIC custom resource, one by name or the list (namespace "" for a cluster-scoped one). */
+  const kongResource = (
+    req: Request,
+    r: {
+      version: string;
+      resource: string;
+      kind: string;
+      namespace: string;
+      name: string | undefined;
+      one: (name: string) => unknown;
+      all: () => unknown[];
+    },
+  ): Reply => {
+    const auth = authorize(req, r.name ? "get" : "list", r.resource, r.namespace, r.name, GROUP_KONG);
+    if (!("rules" in auth)) return auth;
+    if (r.name) {
+      const found = r.one(r.name);
+      return found
+        ? { status: 200, body: found }
+        : status(404, "NotFound", `${r.resource}.${GROUP_KONG} "${r.name}" not found`, {
+            name: r.name,
+            group: GROUP_KONG,
+            kind: r.resource,
+          });
+    }
+    return {
+      status: 200,
+      body: {
+        apiVersion: `${GROUP_KONG}/${r.version}`,
+        kind: `${r.kind}List`,
+        metadata: { resourceVersion: String(revision) },
+        items: r.all(),
+      },
+    };
+  };
   const handler = async (req: Request): Promise<Reply> => {
     const parts = req.path.split("/").filter(Boolean).map(decodeURIComponent);
     const q = req.url.searchParams;
@@ -913,9 +948,6 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       req.method === "GET"
     ) {
       const namespace = parts[4] ?? "";
-      const name = parts[6];
-      const auth = authorize(req, name ? "get" : "list", "kongplugins", namespace, name, GROUP_KONG);
-      if (!("rules" in auth)) return auth;
       const view = (p: StoredObject & KongPluginSpec) => ({
         apiVersion: `${GROUP_KONG}/v1`,
         kind: "KongPlugin",
@@ -924,26 +956,18 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         config: p.config,
         ...(p.configPatches ? { configPatches: p.configPatches } : {}),
       });
-      if (name) {
-        const p = plugins.get(key(namespace, name));
-        return p
-          ? { status: 200, body: view(p) }
-          : status(404, "NotFound", `kongplugins.${GROUP_KONG} "${name}" not found`, {
-              name,
-              group: GROUP_KONG,
-              kind: "kongplugins",
-            });
-      }
-      const items = [...plugins.values()].filter((p) => p.namespace === namespace).map(view);
-      return {
-        status: 200,
-        body: {
-          apiVersion: `${GROUP_KONG}/v1`,
-          kind: "KongPluginList",
-          metadata: { resourceVersion: String(revision) },
-          items,
+      return kongResource(req, {
+        version: "v1",
+        resource: "kongplugins",
+        kind: "KongPlugin",
+        namespace,
+        name: parts[6],
+        one: (name) => {
+          const p = plugins.get(key(namespace, name));
+          return p && view(p);
         },
-      };
+        all: () => [...plugins.values()].filter((p) => p.namespace === namespace).map(view),
+      });
     }
     // /apis/configuration.konghq.com/v1alpha1/kongvaults[/{name}] (cluster-scoped: namespace "")
     if (
@@ -955,28 +979,18 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       parts.length <= 5 &&
       req.method === "GET"
     ) {
-      const name = parts[4];
-      const auth = authorize(req, name ? "get" : "list", "kongvaults", "", name, GROUP_KONG);
-      if (!("rules" in auth)) return auth;
-      if (name) {
-        const v = kongVaults.get(name);
-        return v
-          ? { status: 200, body: kongVaultView(v) }
-          : status(404, "NotFound", `kongvaults.${GROUP_KONG} "${name}" not found`, {
-              name,
-              group: GROUP_KONG,
-              kind: "kongvaults",
-            });
-      }
-      return {
-        status: 200,
-        body: {
-          apiVersion: `${GROUP_KONG}/v1alpha1`,
-          kind: "KongVaultList",
-          metadata: { resourceVersion: String(revision) },
-          items: [...kongVaults.values()].map(kongVaultView),
+      return kongResource(req, {
+        version: "v1alpha1",
+        resource: "kongvaults",
+        kind: "KongVault",
+        namespace: "",
+        name: parts[4],
+        one: (name) => {
+          const v = kongVaults.get(name);
+          return v && kongVaultView(v);
         },
-      };
+        all: () => [...kongVaults.values()].map(kongVaultView),
+      });
     }
     return status(404, "NotFound", "the server could not find the requested resource");
   };
