@@ -309,6 +309,8 @@ export interface KongGatewayDiagnosis {
  * Vault-reference mode: Kong's vault entity for the target's configured prefix, as one gateway's Admin API
  * (or Konnect) returns it. Public configuration only (Kong keeps the client secret in an env var).
  * - `found`: the entity; `config.*` members as stored (null/absent when the node's env config supplies them);
+ *   `notApplied` when a controller owns it and has not applied it to Kong (KIC's KongVault `Programmed`
+ *   condition `False`: refused, `Unknown`: pending; `detail` is its reason and message);
  * - `missing`: no entity with that prefix;
  * - `env`: the prefix is the backend name `azure`, whose config is the node's KONG_VAULT_AZURE_* env, which
  *   no API shows;
@@ -323,6 +325,7 @@ export type KongVaultDiagnosis = { prefix: string; where?: string } & (
       tenantId?: string;
       clientId?: string;
       ttl?: number;
+      notApplied?: { state: "refused" | "pending"; detail: string };
     }
   | { state: "missing" }
   | { state: "env" }

@@ -174,6 +174,20 @@ function vaultEntityLines(v: KongVaultDiagnosis, expected: string): Line[] {
           },
         ];
       const out: Line[] = [];
+      if (v.notApplied?.state === "refused")
+        out.push({
+          status: "fail",
+          code: "KONG_VAULT_NOT_APPLIED",
+          message: `${name} was refused by its controller (${v.notApplied.detail}): Kong has no such vault and would resolve our references to ""`,
+          hint: "Fix the resource (kubectl describe kongvault <name>, and the controller's logs), then run doctor again.",
+        });
+      else if (v.notApplied?.state === "pending")
+        out.push({
+          status: "warn",
+          code: "KONG_VAULT_NOT_APPLIED",
+          message: `${name} is not applied to Kong yet (${v.notApplied.detail})`,
+          hint: "Its controller has not processed it: check that the Kong Ingress Controller (3.1+) runs and watches KongVaults.",
+        });
       if (v.vaultUri === undefined)
         out.push({
           status: "warn",

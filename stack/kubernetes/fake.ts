@@ -63,8 +63,8 @@
  * Not reproduced: watch, list pagination, server-side apply, dryRun, the event aggregator's
  * "(combined from similar events)" rewrite, KongClusterPlugin, KIC's own config translation beyond the
  * patched plugin and the vaults, Admin API mTLS (KIC's client certificate) and every Admin API route but
- * `GET /plugins`, writing KongVaults through the API (they are seeded with `addKongVault`), a Programmed
- * condition other than pending/true, workload identity for the pods.
+ * `GET /plugins`, writing KongVaults through the API (they are seeded with `addKongVault`; `invalid` stands
+ * for a translation failure or a refusal by Kong), workload identity for the pods.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -119,6 +119,11 @@ export interface KongVaultSpec {
   prefix: string;
   description?: string;
   config: Record<string, unknown>;
+  /**
+   * KIC cannot translate it, or Kong refuses it (this text is why): KIC leaves it out of the config it pushes
+   * and sets `Programmed` `False`/`Invalid` with the text as message.
+   */
+  invalid?: string;
 }
 
 export interface ProxyPodSpec {
@@ -278,7 +283,15 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
   /** KongVaults by name, with the metadata the API server gave them (cluster-scoped: no namespace). */
   const kongVaults = new Map<
     string,
-    KongVaultSpec & { metadata: { name: string; uid: string; resourceVersion: string; generation: number } }
+    KongVaultSpec & {
+      metadata: {
+        name: string;
+        uid: string;
+        resourceVersion: string;
+        generation: number;
+        creationTimestamp: string;
+      };
+    }
   >();
   const credentials = opts.proxyCredentials ?? { authorityHost: "https://login.microsoftonline.com" };
   const events: StoredObject[] = [];
@@ -537,6 +550,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
   type VaultEntity = { name: string; prefix: string; config: Record<string, unknown> };
   const vaultEntities = (): VaultEntity[] =>
     [...kongVaults.values()]
+      .filter((v) => v.invalid === undefined)
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((v) => ({ name: v.backend, prefix: v.prefix, config: structuredClone(v.config) }));
   const loadVaults = (pod: PodState, entities: VaultEntity[]) =>
@@ -812,10 +826,15 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
   /**
    * A KongVault as the API server returns it. `status.conditions` holds only `Programmed` (the CRD's one known
    * type): the CRD default `Unknown`/`Pending` "Waiting for controller" until KIC has pushed it with a config,
-   * then `True`/`Programmed` (KIC's programmed-condition reasons, pkg/apis/configuration common conditions).
+   * then `True`/`Programmed`; `False`/`Invalid` when KIC could not translate it or Kong refused it
+   * (Kong/kubernetes-ingress-controller pkg/apis/configuration/v1/conditions.go: ReasonProgrammed,
+   * ReasonInvalid, ReasonPending).
    */
-  const kongVaultView = (v: KongVaultSpec & { metadata: Record<string, unknown> }) => {
+  const kongVaultView = (
+    v: KongVaultSpec & { metadata: { generation: number } & Record<string, unknown> },
+  ) => {
     const pushed = programmedAt.get(v.prefix);
+    const at = { observedGeneration: v.metadata.generation };
     return {
       apiVersion: `${GROUP_KONG}/v1alpha1`,
       kind: "KongVault",
@@ -828,22 +847,31 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       },
       status: {
         conditions: [
-          pushed !== undefined
+          v.invalid !== undefined
             ? {
                 type: "Programmed",
-                status: "True",
-                reason: "Programmed",
-                message: "",
-                observedGeneration: v.metadata.generation,
-                lastTransitionTime: pushed,
+                status: "False",
+                reason: "Invalid",
+                message: v.invalid,
+                ...at,
+                lastTransitionTime: v.metadata.creationTimestamp,
               }
-            : {
-                type: "Programmed",
-                status: "Unknown",
-                reason: "Pending",
-                message: "Waiting for controller",
-                lastTransitionTime: "1970-01-01T00:00:00Z",
-              },
+            : pushed !== undefined
+              ? {
+                  type: "Programmed",
+                  status: "True",
+                  reason: "Programmed",
+                  message: "",
+                  ...at,
+                  lastTransitionTime: pushed,
+                }
+              : {
+                  type: "Programmed",
+                  status: "Unknown",
+                  reason: "Pending",
+                  message: "Waiting for controller",
+                  lastTransitionTime: "1970-01-01T00:00:00Z",
+                },
         ],
       },
     };
@@ -1071,7 +1099,13 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         );
       kongVaults.set(spec.name, {
         ...structuredClone(spec),
-        metadata: { name: spec.name, uid: randomUUID(), resourceVersion: nextRv(), generation: 1 },
+        metadata: {
+          name: spec.name,
+          uid: randomUUID(),
+          resourceVersion: nextRv(),
+          generation: 1,
+          creationTimestamp: rfc3339(now()),
+        },
       });
     },
     vaultFetches: () => podStates.reduce((n, s) => n + s.vaults.fetches, 0),

@@ -316,7 +316,8 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
 
 describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)", () => {
   const REFS = "https://kong-refs.vault.azure.net";
-  const seedVault = (k: KubernetesFake, vaultUri: string) =>
+  /** A KongVault KIC has pushed (Programmed True), unless `invalid`. */
+  const seedVault = (k: KubernetesFake, vaultUri: string, invalid?: string) => {
     k.addKongVault({
       name: "kong-refs",
       backend: "azure",
@@ -329,7 +330,10 @@ describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)",
         type: "secrets",
         ttl: 0,
       },
+      ...(invalid ? { invalid } : {}),
     });
+    k.syncNow();
+  };
 
   it("lists the cluster-scoped KongVaults and returns the one with the prefix as a vault entity", async () => {
     const k = await fake();
@@ -414,14 +418,25 @@ describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)",
         .map((l) => `${l.status}:${l.code}`);
     };
     expect(await lines(ROTATOR_TOKEN)).toEqual(["fail:KONG_VAULT_URI_MISMATCH"]);
-    k.addKongVault({
-      name: "kong-refs",
-      backend: "azure",
-      prefix: "azure-kv",
-      config: { vault_uri: `${REFS.toUpperCase()}/` },
-    });
+    seedVault(k, `${REFS.toUpperCase()}/`);
     expect(await lines(ROTATOR_TOKEN)).toEqual(["pass:KONG_VAULT_ENTITY"]);
     expect(await lines(READONLY_TOKEN)).toEqual(["warn:KONG_VAULT_UNREADABLE"]);
+    // KIC refused it (Programmed False/Invalid): left out of Kong's config whatever its vault_uri.
+    seedVault(k, REFS, "vault config failed schema validation");
+    expect(await lines(ROTATOR_TOKEN)).toEqual(["fail:KONG_VAULT_NOT_APPLIED", "pass:KONG_VAULT_ENTITY"]);
+    const v = await target(k).vault("azure-kv");
+    expect(v).toMatchObject({
+      notApplied: { state: "refused", detail: "Invalid: vault config failed schema validation" },
+    });
+  });
+
+  it("a KongVault KIC has not processed yet (Programmed Unknown/Pending) is a warning", async () => {
+    const k = await fake({ proxySyncMs: 60_000 });
+    k.addKongVault({ name: "kong-refs", backend: "azure", prefix: "azure-kv", config: { vault_uri: REFS } });
+    expect(await target(k).vault("azure-kv")).toMatchObject({
+      state: "found",
+      notApplied: { state: "pending", detail: "Pending: Waiting for controller" },
+    });
   });
 
   it("a cluster without the KongVault CRD answers 404: unreadable, asking for KIC's CRDs", async () => {

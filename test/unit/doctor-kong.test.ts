@@ -169,6 +169,15 @@ describe("vault-reference mode lines", () => {
       expect(check({ prefix: "azure-kv", state: "missing", where: "edge-1" })).toEqual([
         "fail:KONG_VAULT_ENTITY_MISSING",
       ]);
+      const refused = {
+        notApplied: { state: "refused", detail: "Invalid: bad" },
+      } as Partial<KongVaultDiagnosis>;
+      expect(check(found(REFS, refused))).toEqual([
+        "fail:KONG_VAULT_NOT_APPLIED",
+        "fail:KONG_VAULT_URI_MISMATCH",
+      ]);
+      const pending = { notApplied: { state: "pending", detail: "Pending" } } as Partial<KongVaultDiagnosis>;
+      expect(check(found(CERTS, pending))).toEqual(["warn:KONG_VAULT_NOT_APPLIED", "pass:KONG_VAULT_ENTITY"]);
     });
     it("says what it cannot read: env config, no vault_uri, unreadable (with the adapter's hint when it has one)", () => {
       expect(check({ prefix: "azure", state: "env" })).toEqual(["info:KONG_VAULT_ENV"]);

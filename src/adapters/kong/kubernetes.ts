@@ -687,7 +687,21 @@ export class KubernetesKongTarget {
         prefix,
         name === undefined ? undefined : `KongVault ${name}`,
       );
-      if (d) return d;
+      if (!d) continue;
+      // KIC's Programmed condition (pkg/apis/configuration/v1/conditions.go): True/Programmed once in Kong's
+      // config; False/Invalid when it could not be translated or Kong refused it (it is then left out of the
+      // config, so Kong has no such vault); Unknown/Pending until KIC has processed it.
+      const conditions =
+        isRecord(item.status) && Array.isArray(item.status.conditions) ? item.status.conditions : [];
+      const programmed = conditions.find((c: unknown) => isRecord(c) && c.type === "Programmed") as
+        Record<string, unknown> | undefined;
+      const state =
+        programmed?.status === "False" ? "refused" : programmed?.status === "Unknown" ? "pending" : undefined;
+      if (d.state === "found" && state) {
+        const why = [str(programmed?.reason), str(programmed?.message)].filter(Boolean).join(": ");
+        d.notApplied = { state, detail: redactText(why).slice(0, 300) };
+      }
+      return d;
     }
     return { prefix, state: prefix === AZURE_BACKEND ? "env" : "missing" };
   }
