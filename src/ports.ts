@@ -195,6 +195,14 @@ export interface PublicKeyMaterial {
   displayName: string;
 }
 
+/** A provider-specific preflight finding for `doctor` (public facts only). */
+export interface IdpFinding {
+  status: "pass" | "info" | "warn" | "fail";
+  code: string;
+  message: string;
+  hint?: string;
+}
+
 export type TokenAttempt =
   { ok: true } | { ok: false; code: string; description: string; retryable: boolean };
 
@@ -232,6 +240,8 @@ export interface IdentityProvider {
   preflightRegister?(current: boolean): Promise<RotatorError | undefined>;
   /** A hint for a key the token endpoint keeps rejecting (where to look at the provider). */
   verifyHint?(x5t: string): string;
+  /** Read-only checks of the client's settings that rotation depends on at this provider (doctor). */
+  diagnose?(): Promise<IdpFinding[]>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -193,6 +193,11 @@ async function idpChecks(
       ...(expired ? { hint: "An expired key no longer signs anything; remove it at the IdP." } : {}),
     });
   }
+  try {
+    for (const f of (await idp.diagnose?.()) ?? []) checks.push({ area, ...f });
+  } catch (e) {
+    checks.push(errorCheck(area, e));
+  }
   if (!generations) return checks;
   const snapshot: Snapshot = {
     credential: cred.name,

@@ -115,6 +115,7 @@ export function createIdentityProvider(cred: CredentialConfig, deps: IdpDeps): I
     remove: async (key, current) => (await get()).remove(key, current),
     verify: async (signer, alg) => (await get()).verify(signer, alg),
     preflightRegister: async (current) => (await get()).preflightRegister?.(current),
+    diagnose: async () => (await (await get()).diagnose?.()) ?? [],
     // Asked after verify() ran, so the adapter exists by then.
     verifyHint: (x5t) =>
       built?.verifyHint?.(x5t) ??

@@ -87,6 +87,7 @@ const IDP_METHODS = [
   "remove",
   "verify",
   "preflightRegister",
+  "diagnose",
 ] as const satisfies readonly AsyncMethods<IdentityProvider>[];
 
 function tracedStore(store: CertificateStore, attributes: Attributes): CertificateStore {

@@ -42,10 +42,16 @@ import {
 export const MAX_ASSERTION_BYTES = 2048;
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/** Scopes per Management API endpoint (Management API v2 reference, "Scopes" of each endpoint). */
+/**
+ * Scopes per Management API endpoint (Management API v2 reference, "Scopes" of each endpoint). Updating a
+ * client's `client_authentication_methods` needs `update:client_credentials` on top of the endpoint's
+ * `update:clients` ("To configure `client_authentication_methods`, the `update:client_credentials` scope is
+ * required", https://auth0.com/docs/api/management/v2/clients/patch-clients-by-id).
+ */
 const SCOPES = {
   readClient: ["read:clients"],
   updateClient: ["update:clients"],
+  configureAuthMethods: ["update:client_credentials"],
   readCredentials: ["read:client_credentials"],
   createCredential: ["create:client_credentials"],
   deleteCredential: ["delete:client_credentials"],
@@ -77,7 +83,13 @@ export interface Auth0Fake {
   managementAudience: string;
   server: RunningServer;
   /** An application that authenticates with private_key_jwt once credentials are attached. */
-  createClient(input: { name: string; clientId?: string; tokenEndpointAuthMethod?: string }): {
+  /** `jwtAlg`: the client's `jwt_configuration.alg` (RS256 by default, as for new applications). */
+  createClient(input: {
+    name: string;
+    clientId?: string;
+    tokenEndpointAuthMethod?: string;
+    jwtAlg?: string;
+  }): {
     clientId: string;
   };
   /**
@@ -270,7 +282,13 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
     }
     if (sub === undefined) {
       if (req.method === "GET") return { status: 200, body: clientView(client) };
-      if (req.method === "PATCH") return patchClient(client, body);
+      if (req.method === "PATCH") {
+        if ("client_authentication_methods" in body) {
+          const missing = authorize(req, SCOPES.configureAuthMethods);
+          if (missing) return missing;
+        }
+        return patchClient(client, body);
+      }
       return auth0Error(404, "Not Found");
     }
     if (credentialId === undefined) {
@@ -322,6 +340,10 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
       tokenEndpointAuthMethod = t as string | null;
     }
     if ("client_authentication_methods" in body) {
+      // "To configure `client_authentication_methods`, the property `jwt_configuration.alg` must be set to
+      // RS256" (patch-clients-by-id); the wording of the refusal is a guess.
+      if (client.jwtAlg !== "RS256")
+        return invalid("To configure client_authentication_methods, jwt_configuration.alg must be RS256.");
       const cam = body.client_authentication_methods;
       if (cam === null) attached = null;
       else {

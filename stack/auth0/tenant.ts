@@ -38,6 +38,8 @@ export interface StoredClient {
   credentials: StoredCredential[];
   /** Client grants: API identifier (audience) -> scopes. */
   grants: Map<string, string[]>;
+  /** `jwt_configuration.alg`: how the client's ID tokens are signed (RS256 for new applications). */
+  jwtAlg: string;
 }
 
 export interface IssuedToken {
@@ -89,6 +91,7 @@ export class Tenant {
     clientId?: string;
     clientSecret?: string;
     tokenEndpointAuthMethod?: string;
+    jwtAlg?: string;
   }): StoredClient {
     const client: StoredClient = {
       clientId: input.clientId ?? randomId(32),
@@ -98,6 +101,7 @@ export class Tenant {
       attached: null,
       credentials: [],
       grants: new Map(),
+      jwtAlg: input.jwtAlg ?? "RS256",
     };
     noteSecret("client-secret", input.clientSecret);
     this.clients.set(client.clientId, client);
@@ -211,6 +215,7 @@ export function clientView(c: StoredClient): Record<string, unknown> {
     name: c.name,
     app_type: "non_interactive",
     token_endpoint_auth_method: c.tokenEndpointAuthMethod,
+    jwt_configuration: { alg: c.jwtAlg },
     ...(c.attached
       ? {
           client_authentication_methods: {

@@ -206,6 +206,36 @@ describe("Auth0 IdentityProvider", () => {
     expect(JSON.stringify(u)).not.toContain("not-the-secret-at-all");
   });
 
+  it("attaching needs update:client_credentials: without it the adapter names that scope", async () => {
+    const narrow = { clientId: "mgmt-narrow", clientSecret: "narrow-secret-0123456789abcdef" };
+    fake.addManagementClient({
+      ...narrow,
+      scopes: ROTATION_SCOPES.filter((s) => s !== "update:client_credentials"),
+    });
+    const { idp } = setup({ management: narrow });
+    const key = await newKey();
+    const registered = await idp.register(key.material);
+    const e = await rejection(idp.activate(registered));
+    expect(e.code).toBe("AUTH0_FORBIDDEN");
+    expect(e.details?.["missingScope"]).toBe("update:client_credentials");
+  });
+
+  it("refuses to attach on a client whose ID tokens are not RS256, before any change; doctor says so", async () => {
+    const { clientId } = fake.createClient({ name: "hs256 app", jwtAlg: "HS256" });
+    const idp = new Auth0IdentityProvider(
+      { baseUrl: fake.baseUrl, clientId, management: MGMT },
+      { retry: FAST, clock: recordingClock() },
+    );
+    expect(await idp.diagnose()).toEqual(
+      expect.arrayContaining([expect.objectContaining({ status: "fail", code: "AUTH0_JWT_ALG" })]),
+    );
+    const registered = await idp.register((await newKey()).material);
+    const patches = requestsTo(`/api/v2/clients/${clientId}`, "PATCH");
+    expect((await rejection(idp.activate(registered))).code).toBe("AUTH0_JWT_ALG");
+    expect(requestsTo(`/api/v2/clients/${clientId}`, "PATCH")).toBe(patches);
+    expect(fake.client(clientId).attached).toBeNull();
+  });
+
   it("answers AUTH0_PLAN_NO_PKJWT on a plan without Private Key JWT", async () => {
     const { idp } = setup();
     fake.setPrivateKeyJwt(false);

@@ -18,10 +18,14 @@ export type Auth0Operation =
   | "create-credential"
   | "delete-credential";
 
-/** The Management API scope each operation needs (Management API v2 reference, per endpoint). */
+/**
+ * The Management API scope(s) each operation needs (Management API v2 reference, per endpoint). Updating
+ * the client's `client_authentication_methods` (attach, detach) needs `update:client_credentials` on top of
+ * the endpoint's `update:clients` (https://auth0.com/docs/api/management/v2/clients/patch-clients-by-id).
+ */
 export const REQUIRED_SCOPE: Record<Exclude<Auth0Operation, "get-token">, string> = {
   "read-client": "read:clients",
-  "update-client": "update:clients",
+  "update-client": "update:clients and update:client_credentials",
   "list-credentials": "read:client_credentials",
   "create-credential": "create:client_credentials",
   "delete-credential": "delete:client_credentials",
@@ -46,6 +50,8 @@ export const HINTS = {
   unavailable: "Auth0 did not answer successfully; the next run retries.",
   rejected: "Auth0 rejected the request; see the message and errorCode.",
   alg: "Auth0 credentials take RS256, RS384 or PS256; the service signs with RS256 or PS256.",
+  jwtAlg:
+    "Auth0 configures Private Key JWT only on a client whose ID tokens are signed with RS256: set the application's Advanced Settings > OAuth > JSON Web Token Signature Algorithm to RS256 (jwt_configuration.alg).",
 } as const;
 
 export interface ManagementErrorBody {
@@ -104,8 +110,8 @@ export function managementFailure(
       { status, details: { ...details, missingScope: scope } },
     );
   }
-  // Any other 403 on credentials or on the authentication method: the tenant's plan has no Private Key JWT.
-  if (status === 403 && (op === "create-credential" || op === "update-client"))
+  // A 403 that names Private Key JWT or the plan: the tenant's plan does not include it.
+  if (status === 403 && /private key jwt|plan|enterprise/i.test(body.message ?? ""))
     return new RotatorError(
       "AUTH0_PLAN_NO_PKJWT",
       `Auth0 refused Private Key JWT for ${subject}: the tenant's plan does not include it`,

@@ -35,7 +35,14 @@ import {
   type RetryEvent,
   type RetryPolicy,
 } from "../../http/retry.js";
-import type { IdentityProvider, IdpKey, IdpRules, PublicKeyMaterial, TokenAttempt } from "../../ports.js";
+import type {
+  IdentityProvider,
+  IdpFinding,
+  IdpKey,
+  IdpRules,
+  PublicKeyMaterial,
+  TokenAttempt,
+} from "../../ports.js";
 import { redactText, registerSecret } from "../../log/redact.js";
 import { IDP_RULES } from "../../idp-rules.js";
 import { HINTS, managementFailure, parseManagementError, type Auth0Operation } from "./errors.js";
@@ -84,6 +91,26 @@ interface CredentialJson {
 interface ClientJson {
   token_endpoint_auth_method?: string | null;
   client_authentication_methods?: Record<string, unknown> | null;
+  jwt_configuration?: { alg?: string } | null;
+}
+
+/** Only these fields are read: never the client secret or signing keys a broader grant would return. */
+const CLIENT_FIELDS =
+  "?fields=client_id,token_endpoint_auth_method,client_authentication_methods,jwt_configuration&include_fields=true";
+
+/**
+ * "To configure `client_authentication_methods`, the property `jwt_configuration.alg` must be set to RS256"
+ * (https://auth0.com/docs/api/management/v2/clients/patch-clients-by-id).
+ */
+function jwtAlgProblem(client: ClientJson, clientId: string): RotatorError | undefined {
+  const alg = client.jwt_configuration?.alg;
+  if (alg === undefined || alg === "RS256") return undefined;
+  return new RotatorError(
+    "AUTH0_JWT_ALG",
+    `Auth0 client ${clientId} signs its ID tokens with ${alg}; Private Key JWT can only be configured with RS256`,
+    HINTS.jwtAlg,
+    { details: { alg } },
+  );
 }
 
 /** RFC 7638 JWK thumbprint of an RSA key: Auth0's default kid. */
@@ -184,7 +211,31 @@ export class Auth0IdentityProvider implements IdentityProvider {
     const client = await this.readClient();
     const attached = attachedIds(client);
     if (attached?.includes(key.id)) return;
+    const problem = jwtAlgProblem(client, this.config.clientId);
+    if (problem) throw problem;
     await this.patchAttached(client, [...(attached ?? []), key.id]);
+  }
+
+  async diagnose(): Promise<IdpFinding[]> {
+    const client = await this.readClient();
+    const problem = jwtAlgProblem(client, this.config.clientId);
+    const out: IdpFinding[] = [
+      problem
+        ? { status: "fail", code: problem.code, message: problem.message, hint: problem.hint }
+        : {
+            status: "pass",
+            code: "AUTH0_JWT_ALG_OK",
+            message: `Auth0 client ${this.config.clientId}: jwt_configuration.alg allows Private Key JWT`,
+          },
+    ];
+    if (client.token_endpoint_auth_method)
+      out.push({
+        status: "warn",
+        code: "AUTH0_SECRET_AUTH",
+        message: `Auth0 client ${this.config.clientId} authenticates with ${client.token_endpoint_auth_method}; the first key the rotator attaches switches it to Private Key JWT`,
+        hint: "client_authentication_methods and token_endpoint_auth_method are mutually exclusive: once a credential is attached the client secret no longer authenticates. Move every user of the secret to private_key_jwt first.",
+      });
+    return out;
   }
 
   async withdraw(key: IdpKey): Promise<void> {
@@ -303,7 +354,7 @@ export class Auth0IdentityProvider implements IdentityProvider {
     return (await this.management(
       "read-client",
       "GET",
-      "",
+      CLIENT_FIELDS,
       undefined,
       `client ${this.config.clientId}`,
     )) as ClientJson;
