@@ -241,7 +241,12 @@ const credential = z
     entra: z.object({ tenantId: tenant, clientId: guid }).strict().optional(),
     okta: z
       .object({
-        orgUrl: httpsUrl,
+        // The org's origin only: the token endpoint and the issuer are derived from it
+        // (<orgUrl>/oauth2/<authorizationServer>/v1/token), so a pasted issuer or path would be cut off.
+        orgUrl: httpsUrl.refine((u) => new URL(u).pathname === "/" && !/[?#]/.test(u), {
+          message:
+            "must be the Okta org's URL without a path, like https://example.okta.com (set the authorization server with authorizationServer)",
+        }),
         authorizationServer: z
           .string()
           .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be an authorization server id such as default" })
@@ -255,9 +260,14 @@ const credential = z
       .optional(),
     auth0: z
       .object({
-        domain: z.string().regex(/^[a-zA-Z0-9.-]+(:[0-9]{1,5})?$/, {
-          message: "must be the tenant's domain (like example.eu.auth0.com), without https:// or a path",
-        }),
+        domain: z
+          .string()
+          .regex(
+            /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*(:[0-9]{1,5})?$/,
+            {
+              message: "must be the tenant's domain (like example.eu.auth0.com), without https:// or a path",
+            },
+          ),
         clientId: z
           .string()
           .regex(/^[A-Za-z0-9_-]{1,128}$/, { message: "must be the application's client id" }),
@@ -270,6 +280,15 @@ const credential = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    // The first attach switches the rotated application to Private Key JWT, which ends its client secret:
+    // a management client that is the rotated application would lock itself out after one rotation.
+    if (c.auth0 && c.auth0.management.clientId === c.auth0.clientId)
+      ctx.addIssue({
+        code: "custom",
+        path: ["auth0", "management", "clientId"],
+        message:
+          "must be a Machine-to-Machine application of its own, not the rotated application (its secret stops working once a key is attached)",
+      });
     const idps = (["entra", "okta", "auth0"] as const).filter((k) => c[k] !== undefined);
     if (idps.length !== 1)
       ctx.addIssue({

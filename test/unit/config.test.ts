@@ -396,6 +396,27 @@ describe("identity providers", () => {
     ]);
   });
 
+  it("refuses an Okta orgUrl with a path, a malformed Auth0 domain, and a management client that is the rotated app", () => {
+    expect(
+      issues(
+        withCreds({ ...okta, okta: { ...okta.okta, orgUrl: "https://example.okta.com/oauth2/default" } }),
+      ),
+    ).toEqual([{ path: "credentials[0].okta.orgUrl", message: expect.stringContaining("without a path") }]);
+    expect(
+      issues(withCreds({ ...auth0, auth0: { ...auth0.auth0, domain: ".." } })).map((i) => i.path),
+    ).toEqual(["credentials[0].auth0.domain"]);
+    const self = {
+      ...auth0.auth0,
+      management: { ...auth0.auth0.management, clientId: auth0.auth0.clientId },
+    };
+    expect(issues(withCreds({ ...auth0, auth0: self }))).toEqual([
+      {
+        path: "credentials[0].auth0.management.clientId",
+        message: expect.stringContaining("not the rotated application"),
+      },
+    ]);
+  });
+
   it("accepts host:port as the Auth0 domain (a local stack or a proxy)", () => {
     const cfg = parseConfig(withCreds({ ...auth0, auth0: { ...auth0.auth0, domain: "127.0.0.1:8443" } }));
     expect(cfg.credentials[0]?.idp).toMatchObject({ kind: "auth0", domain: "127.0.0.1:8443" });
