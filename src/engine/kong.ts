@@ -26,6 +26,7 @@ import {
   vaultSecretUnsupported,
 } from "./errors.js";
 import type { StepContext } from "./steps/context.js";
+import { generationAlgorithm } from "./model.js";
 import type { EnginePorts } from "./types.js";
 
 /** What pushing needs from a step: the credential, the tag book, the clock, the store, the lease signal, progress. */
@@ -50,7 +51,10 @@ export async function loadJwk(
   cred: CredentialConfig,
   g: Generation,
 ): Promise<KongPrivateJwk> {
-  const { jwk } = pemToKongJwk(await store.readPem(cred.certificateName, g.version), cred.policy.algorithm);
+  const { jwk } = pemToKongJwk(
+    await store.readPem(cred.certificateName, g.version),
+    generationAlgorithm(g, cred.policy),
+  );
   if (jwk.kid !== g.x5t) throw certMismatch(g.version, g.x5t, jwk.kid);
   return jwk;
 }

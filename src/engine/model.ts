@@ -1,4 +1,6 @@
 /** Derived facts about a snapshot that the planner, the steps and the status view all ask. Pure. */
+import type { Policy } from "../config/load.js";
+import type { SigningAlg } from "../crypto/keymaterial.js";
 import type { IdpKey } from "../ports.js";
 import { IN_FLIGHT, type Generation } from "./tags.js";
 import type { Snapshot, TargetObservation, UnmanagedKey } from "./types.js";
@@ -69,6 +71,19 @@ export function currentGeneration(s: Snapshot, now: Date): Generation | undefine
   if (!active?.x5t || !active.enabled) return undefined;
   const k = keyAtIdp(s.idp.keys, active);
   return k?.usable && withinDates(k, active, now) ? active : undefined;
+}
+
+/**
+ * The JWS algorithm of a generation: the one it was issued and registered under (the first field of its
+ * policy fingerprint, engine/requests.ts), else the current policy's. Some providers fix the algorithm per
+ * registered key, so a key pushed again later (rollback, sync, a new target) must keep its own.
+ */
+export function generationAlgorithm(
+  g: Pick<Generation, "policy">,
+  policy: Pick<Policy, "algorithm">,
+): SigningAlg {
+  const issued = g.policy?.split(";")[0];
+  return issued === "PS256" || issued === "RS256" ? issued : policy.algorithm;
 }
 
 /** Kong targets that hold the thumbprint (as kid or x5t) in any plugin. */

@@ -281,6 +281,22 @@ describe("rollback", () => {
     expect(w.phases().filter((p) => p === "active")).toHaveLength(1);
   });
 
+  it("restores the previous key with the algorithm it was registered under, after an algorithm change", async () => {
+    const w = await renewed();
+    const ps256 = activeVersion(w);
+    w.cred.policy = { ...w.cred.policy, algorithm: "RS256" };
+    await settle(w);
+    const rs256 = activeVersion(w);
+    expect(rs256.version).not.toBe(ps256.version);
+    const algs = async () =>
+      new Set((await Promise.all(w.kong.map((t) => t.inspect()))).flat().map((p) => p.alg));
+    expect(await algs()).toEqual(new Set(["RS256"]));
+    await submitRequest(w.cred, w.ports, { kind: "rollback" });
+    expect((await reconcile(w.cred, w.ports)).outcome).toBe("ok");
+    expect(activeVersion(w).version).toBe(ps256.version);
+    expect(await algs()).toEqual(new Set(["PS256"]));
+  });
+
   it("is refused, with the reason, once the previous generation is retired", async () => {
     const w = await renewed();
     toRetirement(w);

@@ -8,7 +8,7 @@
  */
 import { publicKeyOf } from "../../crypto/keymaterial.js";
 import { runAborted } from "../errors.js";
-import { currentGeneration, keyAtIdp } from "../model.js";
+import { currentGeneration, generationAlgorithm, keyAtIdp } from "../model.js";
 import type { PlannedAction } from "../plan.js";
 import { phaseTags, TAG_IDP_KEY_ID, TAG_LEGACY_KEY_ID, TAG_PUBLISHED_AT } from "../tags.js";
 import { generation, signerFor, type StepContext, type StepOutcome } from "./context.js";
@@ -34,7 +34,7 @@ export async function publishGeneration(
         jwk: pub.jwk,
         kid: pub.x5t,
         x5t: pub.x5t,
-        alg: ctx.cred.policy.algorithm,
+        alg: generationAlgorithm(g, ctx.cred.policy),
         notAfter: pub.notAfter,
         displayName: `kong-key-rotator ${ctx.cred.name} ${g.version}`,
       },

@@ -10,6 +10,7 @@
  */
 import { toRotatorError } from "../../errors.js";
 import { runAborted, verifyTimeout } from "../errors.js";
+import { generationAlgorithm } from "../model.js";
 import type { PlannedAction } from "../plan.js";
 import { continueConsecutive, type ProbeResult } from "../propagation.js";
 import {
@@ -32,7 +33,7 @@ export async function verifyGeneration(
   const probe = async (): Promise<ProbeResult> => {
     // A transport failure is one more unsuccessful attempt: it resets the streak, polling goes on.
     try {
-      const r = await idp.verify(signer, p.algorithm);
+      const r = await idp.verify(signer, generationAlgorithm(g, p));
       return r.ok ? r : { ok: false, code: r.code };
     } catch (e) {
       return { ok: false, code: toRotatorError(e).code };
