@@ -71,7 +71,8 @@ function setup(overrides: Partial<Auth0IdpConfig> = {}): {
   const clock = recordingClock();
   const idp = new Auth0IdentityProvider(
     { baseUrl: fake.baseUrl, clientId, management: MGMT, ...overrides },
-    { retry: FAST, clock },
+    // Each test counts its own token requests: a cache of its own instead of the process's.
+    { retry: FAST, clock, tokenCache: new Map() },
   );
   return { clientId, idp, clock };
 }
@@ -224,7 +225,7 @@ describe("Auth0 IdentityProvider", () => {
     const { clientId } = fake.createClient({ name: "hs256 app", jwtAlg: "HS256" });
     const idp = new Auth0IdentityProvider(
       { baseUrl: fake.baseUrl, clientId, management: MGMT },
-      { retry: FAST, clock: recordingClock() },
+      { retry: FAST, clock: recordingClock(), tokenCache: new Map() },
     );
     expect(await idp.diagnose()).toEqual(
       expect.arrayContaining([expect.objectContaining({ status: "fail", code: "AUTH0_JWT_ALG" })]),
@@ -265,6 +266,22 @@ describe("Auth0 IdentityProvider", () => {
     const e = await rejection(idp.listKeys());
     expect(e).toMatchObject({ code: "AUTH0_THROTTLED", retryable: true });
     fake.server.faults.clear();
+  });
+
+  it("adapters built for later runs reuse the management token an earlier one fetched", async () => {
+    const cache = new Map();
+    const tokens = () => requestsTo("/oauth/token", "POST");
+    const { clientId } = fake.createClient({ name: "reuse" });
+    const adapter = () =>
+      new Auth0IdentityProvider(
+        { baseUrl: fake.baseUrl, clientId, management: MGMT },
+        { retry: FAST, clock: recordingClock(), tokenCache: cache },
+      );
+    const before = tokens();
+    await adapter().listKeys();
+    await adapter().listKeys();
+    await adapter().listKeys();
+    expect(tokens() - before).toBe(1);
   });
 
   it("fetches a new management token only near the cached one's expiry", async () => {

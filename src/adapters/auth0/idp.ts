@@ -13,7 +13,8 @@
  * - "The current application storage limit is two credentials at one time"; a credential is disabled
  *   (detached) before it is deleted (https://auth0.com/docs/get-started/applications/rotate-credentials).
  * - The management token comes from client credentials with audience `https://<domain>/api/v2/` and is
- *   cached until a minute (or a tenth of its lifetime) before it expires.
+ *   cached for the process (every run, sync tick and doctor call shares it) until a minute (or a tenth of its
+ *   lifetime) before it expires.
  * - 429 (honouring Retry-After, else X-RateLimit-Reset), 5xx, resets and timeouts are retried with the
  *   shared policy (src/http/retry.ts).
  * - verify(): one client_credentials request with a `private_key_jwt` assertion shaped like Kong's
@@ -64,7 +65,21 @@ export interface Auth0IdpOptions {
   clock?: Clock;
   retry?: Partial<RetryPolicy>;
   onRetry?: (event: RetryEvent) => void;
+  /**
+   * Where Management API tokens are kept between adapters (default: one map for the process), so that a
+   * run, a sync tick or a doctor call reuses the token an earlier one fetched, as Auth0 asks of M2M
+   * clients (https://auth0.com/docs/secure/tokens/access-tokens/management-api-access-tokens).
+   */
+  tokenCache?: Map<string, CachedToken>;
 }
+
+export interface CachedToken {
+  token: string;
+  refreshAt: number;
+}
+
+/** Per process: keyed by tenant and management client. Tokens are registered for redaction at every use. */
+const PROCESS_TOKENS = new Map<string, CachedToken>();
 
 /** "The maximum size of the assertion is 2048 bytes"
  * (https://auth0.com/docs/get-started/authentication-and-authorization-flow/authenticate-with-private-key-jwt). */
@@ -135,7 +150,11 @@ export class Auth0IdentityProvider implements IdentityProvider {
   private readonly base: string;
   private readonly clock: Clock;
   private readonly policy: RetryPolicy;
-  private cached: { token: string; refreshAt: number } | undefined;
+  private readonly tokens: Map<string, CachedToken>;
+  private readonly tokenKey: string;
+  private get cached(): CachedToken | undefined {
+    return this.tokens.get(this.tokenKey);
+  }
   /** The token request in flight, so that concurrent calls share one. */
   private fetching: Promise<string> | undefined;
 
@@ -154,6 +173,8 @@ export class Auth0IdentityProvider implements IdentityProvider {
     this.clock = options.clock ?? systemClock;
     this.policy = { ...defaultRetryPolicy, ...options.retry };
     this.client = `Auth0 client ${config.clientId}`;
+    this.tokens = options.tokenCache ?? PROCESS_TOKENS;
+    this.tokenKey = `${this.base}|${config.management.clientId}`;
   }
 
   get tokenEndpoint(): string {
@@ -410,12 +431,12 @@ export class Auth0IdentityProvider implements IdentityProvider {
       throw this.unavailable(e, op, subject);
     });
     if (answer.status === 401 && hadCached) {
-      this.cached = undefined;
+      this.tokens.delete(this.tokenKey);
       answer = await call(await this.managementToken()).catch((e: unknown) => {
         throw this.unavailable(e, op, subject);
       });
     }
-    if (answer.status === 401) this.cached = undefined;
+    if (answer.status === 401) this.tokens.delete(this.tokenKey);
     if (answer.status >= 200 && answer.status < 300)
       return answer.text ? parseJson(answer.text, op) : undefined;
     throw managementFailure(op, answer.status, parseManagementError(answer.text), subject);
@@ -485,10 +506,10 @@ export class Auth0IdentityProvider implements IdentityProvider {
         HINTS.unauthorized,
       );
     const lifetimeMs = (typeof parsed.expires_in === "number" ? parsed.expires_in : 86400) * 1000;
-    this.cached = {
+    this.tokens.set(this.tokenKey, {
       token: parsed.access_token,
       refreshAt: now + lifetimeMs - Math.min(60_000, lifetimeMs / 10),
-    };
+    });
     return parsed.access_token;
   }
 
