@@ -45,6 +45,13 @@ export type PlannedAction =
   | (ActionBase & { kind: "mark-retiring"; version: string; x5t?: string; retireAfter: string })
   | (ActionBase & { kind: "retire"; version: string; x5t?: string; keyId?: string })
   | (ActionBase & { kind: "remove-leaked"; version: string; x5t?: string; keyId: string })
+  | (ActionBase & {
+      kind: "remove-unusable";
+      /** The active generation whose key the IdP holds but does not accept. */
+      version: string;
+      x5t?: string;
+      keyId: string;
+    })
   | (ActionBase & { kind: "disable"; version: string; x5t?: string })
   | (ActionBase & { kind: "rollback"; version?: string; x5t?: string; from?: string; requestId?: string })
   | (ActionBase & {
@@ -277,8 +284,16 @@ function requestCompletion(
   };
 }
 
-/** Never retire or remove a key that a Kong target references, or might reference (inspection failed). */
+/**
+ * Never retire or remove a key that a Kong target references, or might reference (inspection failed); and
+ * never take away the client's only usable key at the IdP (its replacement is made usable first).
+ */
 function blockedIfReferenced(s: Snapshot, g: Generation): { blocked?: string } {
+  const key = keyAtIdp(s.idp.keys, g);
+  if (key?.usable && !s.idp.keys.some((k) => k.usable && k !== key))
+    return {
+      blocked: `its key is the only usable one at ${s.idp.client}; it goes once another key is usable`,
+    };
   const referencing = g.x5t ? targetsReferencing(s, g.x5t) : [];
   if (referencing.length) return { blocked: `still referenced by Kong target(s) ${referencing.join(", ")}` };
   const unknown = unknownTargets(s);
@@ -291,10 +306,23 @@ function blockedIfReferenced(s: Snapshot, g: Generation): { blocked?: string } {
  * The provider's key limit (some hold only 2): a new key needs a free slot. When there is none, the chain
  * waits for the retiring generation that will free one, and says so; it never fails at the IdP's API.
  */
-function keyLimit(s: Snapshot): string | undefined {
+function keyLimit(s: Snapshot): string | PlannedAction | undefined {
   const { rules, keys, client } = s.idp;
   if (keys.length < rules.maxKeys) return undefined;
   const held = `${client} holds ${keys.length} key(s), the most it allows (${rules.maxKeys})`;
+  // The active key withdrawn at the IdP (deactivated, detached): Kong's logins with it fail already, and
+  // the slot it holds is what the replacement needs. Removing it cannot cause an outage; waiting could
+  // deadlock (the retiring key may be the only usable one, which is never withdrawn).
+  const active = effectiveActive(s.generations);
+  const dead = active && keyAtIdp(keys, active);
+  if (active && dead && !dead.usable)
+    return {
+      kind: "remove-unusable",
+      version: active.version,
+      x5t: active.x5t,
+      keyId: dead.id,
+      reason: `${held}, and the active key ${active.x5t ?? active.version} is registered but not usable there: its slot goes to the new key`,
+    };
   const freeing = s.generations
     .filter((g) => g.phase === "retiring" && keyAtIdp(keys, g))
     .sort((a, b) => (a.retireAfter?.getTime() ?? 0) - (b.retireAfter?.getTime() ?? 0))[0];
@@ -313,7 +341,7 @@ function continueChain(s: Snapshot, w: Generation, current: Generation | undefin
   const ref = { version: w.version, x5t: w.x5t };
   const key = keyAtIdp(s.idp.keys, w);
   const usable = key?.usable === true;
-  const full = key ? undefined : keyLimit(s);
+  const limit = key ? undefined : keyLimit(s);
   const out: PlannedAction[] = [];
   if (w.phase === "pending" || !usable)
     out.push({
@@ -334,7 +362,7 @@ function continueChain(s: Snapshot, w: Generation, current: Generation | undefin
       reason: "the token endpoint has not yet accepted the new key consistently",
     });
   out.push({ kind: "activate", ...ref, reason: "the new key is verified at the IdP" });
-  return full ? blockChain(out, full) : out;
+  return withinLimit(out, limit);
 }
 
 function startChain(s: Snapshot, trigger: Trigger, current: Generation | undefined): PlannedAction[] {
@@ -348,8 +376,14 @@ function startChain(s: Snapshot, trigger: Trigger, current: Generation | undefin
     { kind: "verify", reason: "prove the new key at the token endpoint" },
     { kind: "activate", reason: "push the new key to every Kong target" },
   ];
-  const full = keyLimit(s);
-  return full ? blockChain(chain, full) : chain;
+  return withinLimit(chain, keyLimit(s));
+}
+
+/** The chain as it may run within the key limit: after freeing a slot, or blocked with the reason. */
+function withinLimit(chain: PlannedAction[], limit: string | PlannedAction | undefined): PlannedAction[] {
+  if (limit === undefined) return chain;
+  if (typeof limit !== "string") return [limit, ...blockChain(chain, "waits for the step before it")];
+  return blockChain(chain, limit);
 }
 
 /** The chain's first action is blocked for `reason`; the rest wait for it. */
@@ -392,6 +426,8 @@ export function describeAction(a: PlannedAction): string {
       return `retire ${gen}`;
     case "remove-leaked":
       return `remove retired ${gen} from the IdP`;
+    case "remove-unusable":
+      return `remove the unusable key of active ${gen} from the IdP to make room`;
     case "disable":
       return `disable the Key Vault version of ${gen}`;
     case "rollback":

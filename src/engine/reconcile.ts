@@ -265,7 +265,12 @@ function refOf(a: PlannedAction): { version?: string; x5t?: string; target?: str
 
 function actionKey(a: PlannedAction): string {
   const r = refOf(a);
-  return [a.kind, r.version ?? "", r.target ?? "", a.kind === "remove-leaked" ? a.keyId : ""].join("|");
+  return [
+    a.kind,
+    r.version ?? "",
+    r.target ?? "",
+    a.kind === "remove-leaked" || a.kind === "remove-unusable" ? a.keyId : "",
+  ].join("|");
 }
 
 function stepRecord(

@@ -111,6 +111,8 @@ export interface Auth0Fake {
   /** The next `times` requests whose path contains `path` get 429 with Auth0's rate-limit headers. */
   rateLimit(input: { path: string; times: number; resetInSec: number; retryAfter?: boolean }): void;
   client(clientId: string): Auth0ClientView;
+  /** Detach a credential from the client, as an admin would in the dashboard (it stays registered). */
+  detach(clientId: string, credentialId: string): void;
   close(): Promise<void>;
 }
 
@@ -451,6 +453,10 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
           body: auth0Error(429, "Global limit has been reached", "too_many_requests").body,
         },
       });
+    },
+    detach(clientId, credentialId) {
+      const c = tenant.client(clientId);
+      c.attached = (c.attached ?? []).filter((id) => id !== credentialId);
     },
     client(clientId) {
       const c = tenant.client(clientId);

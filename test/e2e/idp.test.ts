@@ -184,4 +184,18 @@ describe("auth0: at most 2 credentials", () => {
       expect(await probes.stop()).toEqual([]);
     }
   }, 120_000);
+
+  it("the active credential detached at Auth0: one run frees its slot and rotates, and the retiring key is kept until then", async () => {
+    const active = Object.values(stack.gatewayKids())[0]!;
+    const cred = stack.auth0!.client(stack.clientId).credentials.find((c) => c.kid === active)!;
+    stack.auth0!.detach(stack.clientId, cred.id);
+    expect((await stack.probe()).ok).toBe(false);
+    const run = await cli("run", CREDENTIAL);
+    expect(run.code, run.out + run.err).toBe(0);
+    expect(run.out).toMatch(/remove-unusable: removed key/);
+    const now = Object.values(stack.gatewayKids())[0];
+    expect(now).not.toBe(active);
+    expect((await stack.probe()).ok).toBe(true);
+    expect(stack.idpKeys().map((k) => k.kid)).not.toContain(active);
+  }, 120_000);
 });

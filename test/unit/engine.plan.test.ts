@@ -358,6 +358,32 @@ describe("plan: the IdP's key limit", () => {
     expect(kinds(after.actions)).toContain("create");
   });
 
+  it("frees the slot of an active key withdrawn at the IdP, and never withdraws the only usable key", () => {
+    // Auth0: the active credential was detached by someone while the retiring one is still attached.
+    const old = retiring(-60_000);
+    const a = gen("active", { ageDays: 1 });
+    const s = snap([a, old], [keyOf(a, { usable: false }), keyOf(old)], undefined, two);
+    const p = plan(s, policy, NOW);
+    expect(kinds(p.actions)).toEqual([
+      "retire(blocked)",
+      "remove-unusable",
+      "create(blocked)",
+      "publish(blocked)",
+      "verify(blocked)",
+      "activate(blocked)",
+    ]);
+    expect(p.actions[0]?.blocked).toContain("only usable one");
+    expect(p.actions[1]).toMatchObject({
+      kind: "remove-unusable",
+      version: a.version,
+      keyId: `key-${a.version}`,
+    });
+    expect(p.trigger?.reason).toBe("KeyMissingAtIdp");
+    // Once the slot is free the replacement is made; the old key goes when the new one is usable.
+    const freed = plan(snap([a, old], [keyOf(old)], undefined, two), policy, NOW);
+    expect(kinds(freed.actions)).toEqual(["retire(blocked)", "create", "publish", "verify", "activate"]);
+  });
+
   it("names unmanaged keys that hold the slots when no retiring generation will free one", () => {
     const a = gen("active", { ageDays: 1 });
     const foreign: IdpKey = { id: "cred_hand", usable: true, kid: "someone-elses" };

@@ -4,7 +4,7 @@ import { activateGeneration } from "./activate.js";
 import type { StepContext, StepOutcome } from "./context.js";
 import { createGeneration } from "./create.js";
 import { publishGeneration } from "./publish.js";
-import { disableVersion, markRetiring, removeLeaked, retireGeneration } from "./retire.js";
+import { disableVersion, markRetiring, removeLeaked, removeUnusable, retireGeneration } from "./retire.js";
 import { syncTarget } from "./sync.js";
 import { rollbackGeneration } from "./rollback.js";
 import { completeRequest } from "./request.js";
@@ -26,6 +26,8 @@ export function executeAction(ctx: StepContext, action: PlannedAction): Promise<
       return markRetiring(ctx, action);
     case "retire":
       return retireGeneration(ctx, action);
+    case "remove-unusable":
+      return removeUnusable(ctx, action);
     case "remove-leaked":
       return removeLeaked(ctx, action);
     case "disable":

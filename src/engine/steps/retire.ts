@@ -4,7 +4,7 @@
  * the key being removed). Removal comes before the `retired` tag: a crash in between leaves a `retiring`
  * generation whose key is already gone, and the next run only writes the tag.
  */
-import { vaultSecretUnsupported } from "../errors.js";
+import { EngineBug, vaultSecretUnsupported } from "../errors.js";
 import { currentGeneration, keyAtIdp, targetsReferencing } from "../model.js";
 import type { PlannedAction } from "../plan.js";
 import { phaseTags, TAG_RETIRE_AFTER, TAG_RETIRED_AT, type Generation } from "../tags.js";
@@ -69,6 +69,21 @@ export async function removeLeaked(
   action: Extract<PlannedAction, { kind: "remove-leaked" }>,
 ): Promise<StepOutcome> {
   return { detail: await removeFromIdp(ctx, generation(ctx.snapshot, action.version)) };
+}
+
+/**
+ * The active generation's key, registered but not usable at the IdP (withdrawn there by someone), when the
+ * client is full: Kong's logins with it fail already, so removing it frees the slot for its replacement
+ * without causing an outage. Re-checked on the step's own snapshot.
+ */
+export async function removeUnusable(
+  ctx: StepContext,
+  action: Extract<PlannedAction, { kind: "remove-unusable" }>,
+): Promise<StepOutcome> {
+  const g = generation(ctx.snapshot, action.version);
+  const key = keyAtIdp(ctx.snapshot.idp.keys, g);
+  if (key?.usable) throw new EngineBug(`planned removal of ${action.keyId}, which is usable at the IdP`);
+  return { detail: await removeFromIdp(ctx, g) };
 }
 
 export async function markRetiring(
