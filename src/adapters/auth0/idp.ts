@@ -49,7 +49,7 @@ import { IDP_RULES } from "../../idp-rules.js";
 import { HINTS, managementFailure, parseManagementError, type Auth0Operation } from "./errors.js";
 
 export interface Auth0IdpConfig {
-  /** The tenant's domain, like example.eu.auth0.com (or its custom domain). */
+  /** The tenant's canonical domain, like example.eu.auth0.com (the Management API audience is derived from it). */
   domain?: string;
   /** Overrides `https://<domain>` (tests, the local stack). */
   baseUrl?: string;
