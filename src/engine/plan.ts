@@ -289,16 +289,16 @@ function requestCompletion(
  * never take away the client's only usable key at the IdP (its replacement is made usable first).
  */
 function blockedIfReferenced(s: Snapshot, g: Generation): { blocked?: string } {
-  const key = keyAtIdp(s.idp.keys, g);
-  if (key?.usable && !s.idp.keys.some((k) => k.usable && k !== key))
-    return {
-      blocked: `its key is the only usable one at ${s.idp.client}; it goes once another key is usable`,
-    };
   const referencing = g.x5t ? targetsReferencing(s, g.x5t) : [];
   if (referencing.length) return { blocked: `still referenced by Kong target(s) ${referencing.join(", ")}` };
   const unknown = unknownTargets(s);
   if (unknown.length)
     return { blocked: `state of Kong target(s) ${unknown.join(", ")} is unknown (inspection failed)` };
+  const key = keyAtIdp(s.idp.keys, g);
+  if (key?.usable && !s.idp.keys.some((k) => k.usable && k !== key))
+    return {
+      blocked: `its key is the only usable one at ${s.idp.client}; it goes once another key is usable`,
+    };
   return {};
 }
 

@@ -8,8 +8,7 @@
  * - doctor and status speak about the provider's client and keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROTATION_SCOPES } from "../../stack/auth0/index.js";
-import { AUTH0, CREDENTIAL, type IdpKind, type LocalStack } from "../../stack/stack.js";
+import { CREDENTIAL, type IdpKind, type LocalStack } from "../../stack/stack.js";
 import { runCli } from "../support/cli.js";
 import { probeLoop, startE2eStack } from "../support/e2e.js";
 
@@ -76,11 +75,12 @@ describe.each<IdpKind>(["okta", "auth0"])("%s: rotation through the identity-pro
     }
     const alerts = () => stack.webhook.received.map((w) => w.body as Alert);
     const since = alerts().length;
-    // Someone takes the rotator's management access away: Okta's API token loses its admin role, the Auth0
-    // management client loses its Management API grant.
+    // Something breaks at the IdP: Okta's API token loses its admin role; the Auth0 tenant loses Private Key
+    // JWT (its plan). (Revoking the Auth0 management grant would not show at once: the Management API token
+    // the process already holds stays valid until it expires, as at Auth0.)
     const revoke = (on: boolean) => {
       if (stack.okta) stack.okta.addApiToken(stack.env.OKTA_API_TOKEN!, on ? "NONE" : "APP_ADMIN");
-      if (stack.auth0) stack.auth0.setGrant(AUTH0.managementClientId, on ? [] : [...ROTATION_SCOPES]);
+      if (stack.auth0) stack.auth0.setPrivateKeyJwt(!on);
     };
     revoke(true);
     try {
