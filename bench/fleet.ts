@@ -17,7 +17,7 @@
  * 3. P2: an idle rotation tick and an idle sync tick, external calls per credential.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseConfig } from "../src/config/load.js";
@@ -29,11 +29,16 @@ import { silentLogger } from "../src/log/logger.js";
 import { startLocalStack } from "../stack/stack.js";
 import { seedFleet } from "../stack/fleet.js";
 
+const HOST_BATCH_SIZE = (
+  JSON.parse(readFileSync(resolve("host.json"), "utf8")) as { extensions: { queues: { batchSize: number } } }
+).extensions.queues.batchSize;
+
 const { values } = parseArgs({
   options: {
     credentials: { type: "string", default: "1000" },
     workers: { type: "string", default: "2" },
-    batch: { type: "string", default: "16" },
+    // The queue trigger's batchSize as deployed (host.json extensions.queues).
+    batch: { type: "string", default: String(HOST_BATCH_SIZE) },
   },
 });
 const N = Number(values.credentials);
