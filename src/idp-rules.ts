@@ -36,6 +36,13 @@ export const IDP_RULES: Record<IdpKind, IdpRules> = {
   },
 };
 
+const CLIENT_NOUN: Record<IdpKind, string> = { entra: "app", okta: "Okta app", auth0: "Auth0 client" };
+
+/** How messages name the client at its provider: "app <id>", "Okta app <id>", "Auth0 client <id>". */
+export function clientLabel(kind: IdpKind, clientId: string): string {
+  return `${CLIENT_NOUN[kind]} ${clientId}`;
+}
+
 /** The algorithm used when no policy sets one: the first the provider accepts. */
 export function defaultAlgorithm(kind: IdpKind): SigningAlg {
   return IDP_RULES[kind].algorithms[0] ?? "RS256";

@@ -12,7 +12,7 @@ import { OktaIdentityProvider } from "../adapters/okta/index.js";
 import type { Clock } from "../clock.js";
 import type { Config, CredentialConfig, IdpConfig, SecretRef } from "../config/load.js";
 import { RotatorError } from "../errors.js";
-import { IDP_RULES } from "../idp-rules.js";
+import { clientLabel, IDP_RULES } from "../idp-rules.js";
 import type { IdentityProvider } from "../ports.js";
 import { limitedDirectory, type FleetLimiters } from "./limited.js";
 
@@ -28,14 +28,7 @@ export interface IdpDeps {
 
 /** Where the client is, for messages before the adapter exists. */
 export function describeClient(idp: IdpConfig): string {
-  switch (idp.kind) {
-    case "entra":
-      return `app ${idp.clientId}`;
-    case "okta":
-      return `Okta app ${idp.clientId}`;
-    case "auth0":
-      return `Auth0 client ${idp.clientId}`;
-  }
+  return clientLabel(idp.kind, idp.clientId);
 }
 
 function secretMissing(idp: IdpConfig, field: string) {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseDuration } from "../duration.js";
+import { IDP_KINDS } from "../idp-rules.js";
 import { kongTagsProblem, urlProblem, type UrlRule } from "./rules.js";
 
 /**
@@ -289,7 +290,7 @@ const credential = z
         message:
           "must be a Machine-to-Machine application of its own, not the rotated application (its secret stops working once a key is attached)",
       });
-    const idps = (["entra", "okta", "auth0"] as const).filter((k) => c[k] !== undefined);
+    const idps = IDP_KINDS.filter((k) => c[k] !== undefined);
     if (idps.length !== 1)
       ctx.addIssue({
         code: "custom",

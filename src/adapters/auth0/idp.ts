@@ -45,7 +45,7 @@ import type {
   TokenAttempt,
 } from "../../ports.js";
 import { redactText, registerSecret } from "../../log/redact.js";
-import { IDP_RULES } from "../../idp-rules.js";
+import { clientLabel, IDP_RULES } from "../../idp-rules.js";
 import { HINTS, managementFailure, parseManagementError, type Auth0Operation } from "./errors.js";
 
 export interface Auth0IdpConfig {
@@ -172,7 +172,7 @@ export class Auth0IdentityProvider implements IdentityProvider {
     this.base = base.replace(/\/+$/, "");
     this.clock = options.clock ?? systemClock;
     this.policy = { ...defaultRetryPolicy, ...options.retry };
-    this.client = `Auth0 client ${config.clientId}`;
+    this.client = clientLabel("auth0", config.clientId);
     this.tokens = options.tokenCache ?? PROCESS_TOKENS;
     this.tokenKey = `${this.base}|${config.management.clientId}`;
   }

@@ -14,7 +14,7 @@
 import type { JwsSigner } from "../../crypto/jws.js";
 import type { SigningAlg } from "../../crypto/keymaterial.js";
 import { isRotatorError, RotatorError } from "../../errors.js";
-import { IDP_RULES } from "../../idp-rules.js";
+import { clientLabel, IDP_RULES } from "../../idp-rules.js";
 import type { IdentityProvider, IdpKey, PublicKeyMaterial, TokenAttempt } from "../../ports.js";
 import type { EntraApplication, EntraDirectory, KeyCredential, TokenEndpoint } from "./types.js";
 
@@ -71,7 +71,7 @@ export class EntraIdentityProvider implements IdentityProvider {
   private app: EntraApplication | undefined;
 
   constructor(private readonly options: EntraIdpOptions) {
-    this.client = `app ${options.clientId}`;
+    this.client = clientLabel("entra", options.clientId);
   }
 
   private async read(): Promise<EntraApplication> {

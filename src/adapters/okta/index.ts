@@ -38,7 +38,7 @@ import {
 } from "../../http/retry.js";
 import { postClientAssertion } from "../../http/token-request.js";
 import type { IdentityProvider, IdpKey, IdpRules, PublicKeyMaterial, TokenAttempt } from "../../ports.js";
-import { IDP_RULES } from "../../idp-rules.js";
+import { clientLabel, IDP_RULES } from "../../idp-rules.js";
 import { oktaFailure, oktaRuleError, parseOktaError, type OktaOperation } from "./errors.js";
 
 export interface OktaIdpConfig {
@@ -156,7 +156,7 @@ export class OktaIdentityProvider implements IdentityProvider {
         : `${this.orgUrl}/oauth2/${config.authorizationServer}/v1/token`;
     this.clock = options.clock ?? systemClock;
     this.policy = { ...defaultRetryPolicy, ...options.retry };
-    this.client = `Okta app ${config.clientId}`;
+    this.client = clientLabel("okta", config.clientId);
   }
 
   /** 429 and 5xx after Okta's reset time, transport failures with backoff; a failing signer not at all. */
