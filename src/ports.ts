@@ -479,9 +479,23 @@ export interface RunRecord {
   message?: string;
 }
 
+/**
+ * Where a manual request came from: noted by the process that recorded it (the HTTP API or the CLI), or
+ * by the run that found it without such a note (written straight into the `rotator-request` tag).
+ */
+export interface RequestMark {
+  id: string;
+  origin: "api" | "cli" | "tag";
+  at: string;
+  actor?: string;
+}
+
 export interface RunHistory {
   get(credential: string): Promise<{ lastSuccess?: RunRecord; lastFailure?: RunRecord }>;
   record(credential: string, run: RunRecord): Promise<void>;
+  /** The newest request marks of the credential (a bounded list). */
+  requestMarks(credential: string): Promise<RequestMark[]>;
+  markRequest(credential: string, mark: RequestMark): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------

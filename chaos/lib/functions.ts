@@ -59,9 +59,9 @@ export const timer: Timer = {
  * An `x-ms-client-principal` value as App Service authentication (Entra provider) sets it: base64 JSON with
  * auth_typ, name_typ, role_typ and the token's claims, app roles as `roles` claims
  * (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities). The HTTP
- * functions trust it only when WEBSITE_AUTH_ENABLED=True (see withAppServiceAuth).
+ * functions trust it only when the platform authenticates callers (see withAppServiceAuth).
  */
-export function principal(name: string, roles: string[] = []): string {
+export function principal(name: string, roles: string[] = [], objectId = "0b1c2d3e"): string {
   return Buffer.from(
     JSON.stringify({
       auth_typ: "aad",
@@ -69,21 +69,35 @@ export function principal(name: string, roles: string[] = []): string {
       role_typ: "roles",
       claims: [
         { typ: "name", val: name },
-        { typ: "http://schemas.microsoft.com/identity/claims/objectidentifier", val: "0b1c2d3e" },
+        { typ: "http://schemas.microsoft.com/identity/claims/objectidentifier", val: objectId },
         ...roles.map((val) => ({ typ: "roles", val })),
       ],
     }),
   ).toString("base64");
 }
 
-/** Run `fn` as if App Service authentication were on (the platform sets WEBSITE_AUTH_ENABLED=True). */
-export async function withAppServiceAuth<T>(fn: () => Promise<T>): Promise<T> {
-  const before = process.env.WEBSITE_AUTH_ENABLED;
-  process.env.WEBSITE_AUTH_ENABLED = "True";
+/** Run `fn` with these environment variables, restoring them afterwards. */
+async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
   try {
     return await fn();
   } finally {
-    if (before === undefined) delete process.env.WEBSITE_AUTH_ENABLED;
-    else process.env.WEBSITE_AUTH_ENABLED = before;
+    for (const [k, v] of Object.entries(before))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   }
+}
+
+/**
+ * Run `fn` as deployed by infra/app/rotator.bicep with App Service authentication: ROTATOR_AUTH_REQUIRED
+ * (the Bicep's setting) and WEBSITE_AUTH_ENABLED=True (the platform's).
+ */
+export function withAppServiceAuth<T>(fn: () => Promise<T>): Promise<T> {
+  return withEnv({ ROTATOR_AUTH_REQUIRED: "true", WEBSITE_AUTH_ENABLED: "True" }, fn);
+}
+
+/** Run `fn` as a local development setup does: no platform authentication, the key-only opt-in set. */
+export function withKeyOnlyWrites<T>(fn: () => Promise<T>): Promise<T> {
+  return withEnv({ ROTATOR_ALLOW_KEY_ONLY_WRITES: "true" }, fn);
 }

@@ -17,7 +17,7 @@ import {
   submitRequest,
   type SubmitResult,
 } from "../engine/manual.js";
-import type { ManualRequest } from "../engine/requests.js";
+import { newRequestId, type ManualRequest } from "../engine/requests.js";
 import type { SafeError } from "../engine/types.js";
 import type { RunRecord } from "../ports.js";
 import type { OpenAlert } from "../adapters/alerts/dedup.js";
@@ -25,6 +25,7 @@ import { recordRotation, recordStatus, recordStep } from "../telemetry/metrics.j
 import type { Runtime } from "./runtime.js";
 import { describeClient } from "./idp.js";
 import { judgeNotStarted, judgeRun, judgeSync, judgeSyncError, reportJudgements } from "./alert-evidence.js";
+import { auditRequestOrigin, noteRequestOrigin } from "./request-origin.js";
 
 export type Trigger = "timer" | "http" | "cli" | "sync-timer" | "queue";
 
@@ -60,6 +61,9 @@ export type BatchResult = RotateResult | { credential: string; kind: "error"; er
 
 const holderId = (trigger: Trigger) => `${trigger}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
+/** The origin a trigger notes for the requests it records (app/request-origin.ts). */
+const ORIGIN: Partial<Record<Trigger, "api" | "cli">> = { http: "api", cli: "cli" };
+
 export async function rotate(rt: Runtime, name: string, req: RotateRequest): Promise<RotateResult> {
   const cred = rt.credential(name);
   rt.logger.log("info", "RotationRequested", {
@@ -86,11 +90,24 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
   if (!lease) return { credential: name, kind: "busy" };
   try {
     const ports = rt.enginePorts(cred);
+    const origin = ORIGIN[req.trigger];
+    // The id of a request this call may record, noted with its origin before the tag is written.
+    const requestId = newRequestId();
+    const note = async () => {
+      if (origin)
+        await noteRequestOrigin(rt, name, {
+          id: requestId,
+          origin,
+          ...(req.actor ? { actor: req.actor } : {}),
+        });
+    };
     // Forced rotations and rollbacks are written down before the run: if this run fails (Kong or the
     // IdP down) or dies, every later run carries the request out until it is done or withdrawn.
+    if (req.force || req.rollback) await note();
     const submitted =
       req.force || req.rollback
         ? await submitRequest(cred, ports, {
+            id: requestId,
             kind: req.rollback ? "rollback" : "rotate",
             force: req.force === true,
             ...(req.actor ? { actor: req.actor } : {}),
@@ -106,17 +123,22 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
       signal,
       ...(req.waitBudgetMs === undefined ? {} : { waitBudgetMs: req.waitBudgetMs }),
       ...(req.onProgress ? { onProgress: req.onProgress } : {}),
+      onRequest: (request) => auditRequestOrigin(rt, name, request, req.trigger),
     });
     measure(rt, report, req.trigger);
     const manual = req.trigger === "http" || req.trigger === "cli";
-    if (manual && !submitted && (report.outcome === "failed" || report.outcome === "stuck") && report.error)
+    if (manual && !submitted && (report.outcome === "failed" || report.outcome === "stuck") && report.error) {
+      const error = report.error.code;
+      await note();
       await recordUnfinished(cred, ports, {
+        id: requestId,
         ...(req.actor ? { actor: req.actor } : {}),
         ...(req.reason ? { reason: req.reason } : {}),
-        error: report.error.code,
+        error,
       }).catch((e: unknown) =>
         rt.logger.log("warn", "RequestNotRecorded", { credential: name, code: toRotatorError(e).code }),
       );
+    }
     await afterRun(rt, cred, report, req.trigger);
     return { credential: name, kind: "done", report, ...(submitted ? { request: submitted } : {}) };
   } finally {

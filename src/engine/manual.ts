@@ -27,6 +27,8 @@ import type { EnginePorts } from "./types.js";
 
 export interface SubmitInput {
   kind: RequestKind;
+  /** The new request's id, when the caller noted it somewhere first (its origin, app/request-origin.ts). */
+  id?: string;
   force?: boolean;
   actor?: string;
   reason?: string;
@@ -144,7 +146,7 @@ export async function pendingRequestOf(
 export async function recordUnfinished(
   cred: CredentialConfig,
   ports: EnginePorts,
-  input: { actor?: string; reason?: string; error: string },
+  input: { id?: string; actor?: string; reason?: string; error: string },
 ): Promise<ManualRequest | undefined> {
   const now = ports.clock.now();
   const gens = await generations(cred, ports);

@@ -11,7 +11,7 @@ import type { CredentialConfig } from "../config/load.js";
 import { RotatorError, toRotatorError } from "../errors.js";
 import { redact, redactText } from "../log/redact.js";
 import { EngineBug, noProgress, rollbackRefused, runAborted } from "./errors.js";
-import { pendingRequest, requestTag } from "./requests.js";
+import { pendingRequest, requestTag, type ManualRequest } from "./requests.js";
 import type { TriggerReason } from "./triggers.js";
 import type { EnginePorts, SafeError, Snapshot, UnmanagedKey } from "./types.js";
 import { observe } from "./observe.js";
@@ -46,6 +46,11 @@ export interface RunOptions {
    */
   waitBudgetMs?: number;
   onProgress?: (e: ProgressEvent) => void;
+  /**
+   * Called once, before the first step, with the pending manual request this run works on (not for a
+   * dry run). The caller audits where the request came from (app/request-origin.ts); the run waits for it.
+   */
+  onRequest?: (request: ManualRequest) => Promise<void>;
 }
 
 export interface ProgressEvent {
@@ -145,6 +150,8 @@ export async function reconcile(
     report.outcome = "planned";
     return finish(cred, ports, report, snapshot);
   }
+  const held = pendingRequest(snapshot.generations);
+  if (held && options.onRequest) await options.onRequest(held.request);
   const pendingAtStart = creatingWait(snapshot);
   if (pendingAtStart) return finish(cred, ports, report, snapshot, undefined, pendingAtStart);
 

@@ -119,13 +119,18 @@ export function decodeRequest(raw: string | undefined): ManualRequest | undefine
   };
 }
 
+/** A fresh request id (8 hex digits: short enough for the tag, unique per credential in practice). */
+export function newRequestId(): string {
+  return randomUUID().slice(0, 8);
+}
+
 export function newRequest(
   kind: RequestKind,
   now: Date,
-  fields: { force?: boolean; actor?: string; reason?: string; to?: string },
+  fields: { id?: string; force?: boolean; actor?: string; reason?: string; to?: string },
 ): ManualRequest {
   return {
-    id: randomUUID().slice(0, 8),
+    id: fields.id ?? newRequestId(),
     kind,
     requestedAt: now,
     force: kind === "rotate" && fields.force === true,

@@ -1,7 +1,8 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { isRotatorError } from "../errors.js";
 import { withSecretScope } from "../log/redact.js";
-import { authorize, callerOf, errorResponse, json, problem } from "./http.js";
+import { authMode, authorize, callerOf, readAuthLevel } from "./auth.js";
+import { errorResponse, json, problem } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 
 /**
@@ -14,8 +15,9 @@ export function doctorHttpHandler(req: HttpRequest, context: InvocationContext):
 }
 
 async function handle(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const denied = authorize(callerOf(req), "read");
-  if (denied) return denied;
+  const mode = authMode();
+  const decision = authorize(callerOf(req, mode), "doctor", mode);
+  if (!decision.allowed) return decision.response;
   const name = req.query.get("credential") ?? undefined;
   try {
     // Loaded on first use, not at module load: doctor pulls in the storage SDK (cold start).
@@ -43,4 +45,9 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
   }
 }
 
-app.http("doctor", { methods: ["GET"], authLevel: "function", route: "doctor", handler: doctorHttpHandler });
+app.http("doctor", {
+  methods: ["GET"],
+  authLevel: readAuthLevel(),
+  route: "doctor",
+  handler: doctorHttpHandler,
+});

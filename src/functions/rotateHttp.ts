@@ -5,7 +5,9 @@ import { cancelRequested, rotate } from "../app/service.js";
 import { isRotatorError, toRotatorError } from "../errors.js";
 import { parseDuration } from "../duration.js";
 import { withSecretScope } from "../log/redact.js";
-import { authorize, callerOf, errorResponse, json, problem, readJsonBody } from "./http.js";
+import { authMode, authorize, callerOf, type Action } from "./auth.js";
+import { DRY_RUN_LIMIT, perCallerWindow } from "./caller-limit.js";
+import { errorResponse, json, problem, readJsonBody } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 
 const bodySchema = z
@@ -24,6 +26,17 @@ const bodySchema = z
   .refine((b) => !b.overrideCooldown || b.force, { message: "overrideCooldown goes with force" })
   .refine((b) => !b.cancel || !b.dryRun, { message: "cancel has no dry run" });
 
+/** The action a request asks for (auth.ts ACTION_ROLES): a dry run of anything is a dry run. */
+function actionOf(b: z.infer<typeof bodySchema>): Action {
+  if (b.dryRun) return "dryRun";
+  if (b.cancel) return "cancel";
+  if (b.rollback) return "rollback";
+  if (b.overrideCooldown) return "overrideCooldown";
+  return b.force ? "force" : "rotate";
+}
+
+const dryRuns = perCallerWindow(DRY_RUN_LIMIT);
+
 /**
  * HTTP responses must come within 230 s on Azure (load balancer idle timeout), so a manual rotation runs
  * for at most this budget and then reports its progress; the engine is resumable, and the next timer run
@@ -37,9 +50,11 @@ export function rotateHttpHandler(req: HttpRequest, context: InvocationContext):
 }
 
 async function handle(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const caller = callerOf(req);
-  const denied = authorize(caller, "rotate");
-  if (denied) return denied;
+  const mode = authMode();
+  const caller = callerOf(req, mode);
+  // A caller who may not change anything is refused before the body is read.
+  const entry = authorize(caller, "rotate", mode);
+  if (!entry.allowed) return entry.response;
   const name = req.params.name ?? "";
   const body = await readJsonBody(req);
   if (!body.ok) return body.response;
@@ -51,6 +66,13 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
       parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; "),
       'Expected {"force"?: boolean, "overrideCooldown"?: boolean, "rollback"?: boolean, "cancel"?: boolean, "dryRun"?: boolean, "reason"?: string}.',
     );
+  const action = actionOf(parsed.data);
+  const decision = authorize(caller, action, mode);
+  if (!decision.allowed) return decision.response;
+  if (action === "dryRun") {
+    const retryAt = dryRuns.take(caller.id);
+    if (retryAt) return dryRunLimited(caller.actor, retryAt);
+  }
   try {
     const rt = await functionsRuntime();
     if (!rt.config.credentials.some((c) => c.name === name))
@@ -61,10 +83,19 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
         "GET /api/credentials lists the configured names.",
       );
     const actor = caller.actor;
+    if (decision.grant === "key-only-opt-in") {
+      // Loud on purpose: this is the local-development path, never a deployment's.
+      context.warn(`${name}: ${action} allowed without a signed-in caller (ROTATOR_ALLOW_KEY_ONLY_WRITES)`);
+      rt.logger.log("warn", "KeyOnlyWriteAllowed", { credential: name, action, invocationId: context.invocationId });
+    }
     rt.logger.log("info", "ManualRotationAudit", {
       credential: name,
+      origin: "api",
+      action,
       actor,
       authenticated: caller.authenticated,
+      roles: caller.roles,
+      grant: decision.grant,
       reason: parsed.data.reason,
       force: parsed.data.force === true,
       rollback: parsed.data.rollback === true,
@@ -144,6 +175,20 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
   }
 }
 
+function dryRunLimited(actor: string, retryAt: Date): HttpResponseInit {
+  const res = problem(
+    429,
+    "DRY_RUN_RATE_LIMITED",
+    `${actor} made ${DRY_RUN_LIMIT.requests} dry runs in the last ${DRY_RUN_LIMIT.perMs / 1000} s`,
+    "A dry run reads Key Vault, the IdP and every Kong target; try again after Retry-After.",
+  );
+  res.headers = {
+    ...(res.headers as Record<string, string>),
+    "retry-after": String(Math.max(1, Math.ceil((retryAt.getTime() - Date.now()) / 1000))),
+  };
+  return res;
+}
+
 function busy(name: string): HttpResponseInit {
   return problem(
     409,
@@ -155,6 +200,8 @@ function busy(name: string): HttpResponseInit {
   );
 }
 
+// Always the per-function key, on top of the sign-in: automation that starts rotations holds this
+// function's key only, never a host key.
 app.http("rotateCredential", {
   methods: ["POST"],
   authLevel: "function",

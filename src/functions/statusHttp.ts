@@ -2,20 +2,25 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { status } from "../app/service.js";
 import { renderStatusPage } from "../app/status-page.js";
 import { withSecretScope } from "../log/redact.js";
-import { authorize, callerOf, errorResponse, html, json, problem, prefersHtml } from "./http.js";
+import { authMode, authorize, callerOf, readAuthLevel } from "./auth.js";
+import { errorResponse, html, json, problem, prefersHtml } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 
 /**
  * GET /api/credentials and /api/credentials/{name}: generations, targets, open alerts, last success/failure.
  * No secrets. With `Accept: text/html` preferred over JSON (a browser), the same views as the status page.
+ * Both need Rotation.Reader when the platform signs callers in; then the routes need no function key, so
+ * a browser reaches the page with the user's sign-in (auth.ts readAuthLevel).
  */
 export function statusHttpHandler(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return withSecretScope(() => handle(req, context));
 }
 
 async function handle(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const denied = authorize(callerOf(req), "read");
-  if (denied) return denied;
+  const mode = authMode();
+  const page = prefersHtml(req.headers.get("accept"));
+  const decision = authorize(callerOf(req, mode), page ? "page" : "status", mode);
+  if (!decision.allowed) return decision.response;
   const name = req.params.name;
   try {
     const rt = await functionsRuntime();
@@ -27,7 +32,7 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
         "GET /api/credentials lists the configured names.",
       );
     const views = await status(rt, name);
-    if (prefersHtml(req.headers.get("accept"))) return html(200, renderStatusPage(views, rt.clock.now()));
+    if (page) return html(200, renderStatusPage(views, rt.clock.now()));
     return json(200, name === undefined ? { credentials: views } : views[0]);
   } catch (e) {
     return errorResponse(e, context);
@@ -36,13 +41,13 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
 
 app.http("listCredentials", {
   methods: ["GET"],
-  authLevel: "function",
+  authLevel: readAuthLevel(),
   route: "credentials",
   handler: statusHttpHandler,
 });
 app.http("getCredential", {
   methods: ["GET"],
-  authLevel: "function",
+  authLevel: readAuthLevel(),
   route: "credentials/{name}",
   handler: statusHttpHandler,
 });

@@ -130,7 +130,11 @@ export function expectNoSecrets(stack: LocalStack, texts: string[]): void {
 }
 
 /** App Service authentication's principal header, and running with it on: one implementation, in chaos/lib. */
-export { principal as clientPrincipal, withAppServiceAuth } from "../../chaos/lib/functions.js";
+export {
+  principal as clientPrincipal,
+  withAppServiceAuth,
+  withKeyOnlyWrites,
+} from "../../chaos/lib/functions.js";
 
 /**
  * The queue-triggered functions driven as the Functions host would (stack/queue-host.ts) against the

@@ -6,6 +6,7 @@ import type { AlertCondition } from "../../src/adapters/alerts/dedup.js";
 import { RotatorError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { systemClock } from "../../src/clock.js";
+import { createMemoryRunHistory } from "../../src/adapters/history/blob.js";
 
 const credential = (name: string, clientId: string) => ({
   name,
@@ -41,7 +42,7 @@ describe("rotateAll", () => {
         succeeded: async () => {},
         sinkHealth: async () => [],
       },
-      history: { get: async () => ({}), record: async () => {} },
+      history: createMemoryRunHistory(),
       openAlerts: async () => [],
       credential: (name) => config.credentials.find((c) => c.name === name)!,
       enginePorts: () => {
