@@ -1,7 +1,8 @@
 /**
  * Child entry: records how every Azure Function registers itself (app.http / app.timer options) and
  * prints them as JSON. Function keys are enforced by the Functions host, not by our handlers, so the
- * check that matters is that every HTTP function is registered with authLevel "function".
+ * check that matters is each HTTP function's authLevel: "function" everywhere, except the reads behind
+ * the platform's sign-in (ROTATOR_AUTH_REQUIRED=true), which are "anonymous" (src/functions/auth.ts).
  */
 import azureFunctions from "@azure/functions";
 

@@ -71,7 +71,7 @@ export function verdict(r: ChaosResults): string[] {
       );
     const sf = r.bad.surface;
     if (
-      !sf.allFunctionLevel ||
+      !sf.keysAsDesigned ||
       !sf.internalErrorOpaque ||
       !sf.secretNotEchoed ||
       sf.auditLines !== sf.manualRequests
@@ -190,7 +190,7 @@ export function table(r: ChaosResults): string {
     const sf = r.bad.surface;
     add(
       "7. HTTP surface",
-      `${sf.httpFunctions.length} HTTP functions, all authLevel function: ${sf.allFunctionLevel ? "yes" : "NO"}; ${sf.sizeLimitBytes} B limit: ${sf.oversizedRefused ? "413" : "NO"}; internal error opaque: ${sf.internalErrorOpaque ? "yes" : "NO"}; secret not echoed: ${sf.secretNotEchoed ? "yes" : "NO"}; audit lines ${sf.auditLines}/${sf.manualRequests} manual HTTP requests; CLI audit line: ${sf.cliRotateAudited ? "yes" : "NO"}`,
+      `${sf.httpFunctions.length} HTTP functions, keys as designed (all without sign-in; rotate also behind it): ${sf.keysAsDesigned ? "yes" : "NO"}; ${sf.sizeLimitBytes} B limit: ${sf.oversizedRefused ? "413" : "NO"}; internal error opaque: ${sf.internalErrorOpaque ? "yes" : "NO"}; secret not echoed: ${sf.secretNotEchoed ? "yes" : "NO"}; audit lines ${sf.auditLines}/${sf.manualRequests} manual HTTP requests; CLI audit line: ${sf.cliRotateAudited ? "yes" : "NO"}`,
     );
   }
   const h = r.hygiene;

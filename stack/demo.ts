@@ -5,7 +5,7 @@
  * fake's gateway login probe logs in continuously, and prints a timeline:
  *
  *   1. the rotation timer bootstraps the credential (register at the IdP, verify, push to Kong);
- *   2. an operator rotates over HTTP; a second request gets 409;
+ *   2. an operator rotates over HTTP (a reader may not: 403); a second request gets 409;
  *   3. after the overlap the timer retires the old key; the retired key no longer logs in;
  *   4. Kong's Admin API starts refusing the service (a revoked RBAC token): the next rotation cannot
  *      reach Kong, an alert fires to the webhook, and the gateway keeps logging in on the current key;
@@ -30,6 +30,7 @@ import { startQueueHost } from "./queue-host.js";
 import { status } from "../src/app/service.js";
 import { startLocalStack, idpFromArgs, CREDENTIAL, IDP_KINDS, IDP_LABEL } from "./stack.js";
 import { probeLogin } from "./kong/probe.js";
+import { APP_SERVICE_AUTH_SETTINGS, principal } from "./app-service-auth.js";
 
 // @azure/functions is CommonJS; its classes are reachable from ESM through the default export only.
 const { HttpRequest, InvocationContext } = azureFunctions;
@@ -117,7 +118,14 @@ const runTimer = async (why: string) => {
   await rotationTimerHandler(timer, ctx("rotationTimer"));
   await worker.idle();
 };
-const postRotate = async (body: Record<string, unknown>, principal: string) =>
+// As deployed: App Service Authentication signs callers in and the HTTP API checks their app roles. The demo
+// plays the platform, setting the principal header of a signed-in caller.
+Object.assign(process.env, APP_SERVICE_AUTH_SETTINGS);
+const postRotate = async (
+  body: Record<string, unknown>,
+  caller: string,
+  roles: string[] = ["Rotation.Operator"],
+) =>
   rotateHttpHandler(
     new HttpRequest({
       method: "POST",
@@ -125,7 +133,7 @@ const postRotate = async (body: Record<string, unknown>, principal: string) =>
       params: { name: CREDENTIAL },
       headers: {
         "content-type": "application/json",
-        "x-ms-client-principal": Buffer.from(JSON.stringify({ userDetails: principal })).toString("base64"),
+        "x-ms-client-principal": principal(caller, roles, caller),
       },
       body: { string: JSON.stringify(body) },
     }),
@@ -163,6 +171,13 @@ say(`Kong now holds kid ${ourKid()}; keys at ${idpName}: ${appKeys()}`);
 
 // --- 2. manual rotation over HTTP, and a concurrent request ------------------------------------------------
 const gen1Config = structuredClone(stack.kong.getPlugin(stack.pluginId)!.config);
+const byReader = await postRotate({ force: true, reason: "demo: not my role" }, "rita@contoso.example", [
+  "Rotation.Reader",
+]);
+say(
+  `a Rotation.Reader asks for a forced rotation → HTTP ${byReader.status} ${(byReader.jsonBody as { error?: { code?: string } }).error?.code ?? ""}`,
+);
+if (byReader.status !== 403) problems.push("a reader was not refused a forced rotation");
 say(
   `operator: POST /api/credentials/${CREDENTIAL}/rotate {"force":true,"reason":"demo: quarterly rotation"}`,
 );

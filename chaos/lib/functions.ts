@@ -5,6 +5,7 @@
  */
 import azureFunctions, { type HttpResponseInit, type Timer } from "@azure/functions";
 import type { Capture } from "./capture.js";
+import { APP_SERVICE_AUTH_SETTINGS } from "../../stack/app-service-auth.js";
 
 // @azure/functions is CommonJS; its classes are reachable from ESM through the default export only.
 const { HttpRequest, InvocationContext } = azureFunctions;
@@ -55,26 +56,8 @@ export const timer: Timer = {
   scheduleStatus: { last: "", next: "", lastUpdated: "" },
 };
 
-/**
- * An `x-ms-client-principal` value as App Service authentication (Entra provider) sets it: base64 JSON with
- * auth_typ, name_typ, role_typ and the token's claims, app roles as `roles` claims
- * (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities). The HTTP
- * functions trust it only when the platform authenticates callers (see withAppServiceAuth).
- */
-export function principal(name: string, roles: string[] = [], objectId = "0b1c2d3e"): string {
-  return Buffer.from(
-    JSON.stringify({
-      auth_typ: "aad",
-      name_typ: "name",
-      role_typ: "roles",
-      claims: [
-        { typ: "name", val: name },
-        { typ: "http://schemas.microsoft.com/identity/claims/objectidentifier", val: objectId },
-        ...roles.map((val) => ({ typ: "roles", val })),
-      ],
-    }),
-  ).toString("base64");
-}
+/** App Service authentication's principal header (the local stack's stand-in for the platform). */
+export { principal } from "../../stack/app-service-auth.js";
 
 /** Run `fn` with these environment variables, restoring them afterwards. */
 async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
@@ -94,7 +77,7 @@ async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): P
  * (the Bicep's setting) and WEBSITE_AUTH_ENABLED=True (the platform's).
  */
 export function withAppServiceAuth<T>(fn: () => Promise<T>): Promise<T> {
-  return withEnv({ ROTATOR_AUTH_REQUIRED: "true", WEBSITE_AUTH_ENABLED: "True" }, fn);
+  return withEnv(APP_SERVICE_AUTH_SETTINGS, fn);
 }
 
 /** Run `fn` as a local development setup does: no platform authentication, the key-only opt-in set. */

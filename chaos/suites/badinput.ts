@@ -28,7 +28,11 @@ export interface BadInputResult {
 
 export interface HttpSurfaceReport {
   httpFunctions: { name: string; authLevel?: string }[];
-  allFunctionLevel: boolean;
+  /**
+   * Without platform authentication every HTTP function needs its function key; behind the platform's
+   * sign-in (ROTATOR_AUTH_REQUIRED=true) the reads need the sign-in only, and rotateCredential keeps its key.
+   */
+  keysAsDesigned: boolean;
   sizeLimitBytes: number;
   oversizedRefused: boolean;
   internalErrorOpaque: boolean;
@@ -110,16 +114,20 @@ async function http(
 ): Promise<Outcome & { status: number; text: string }> {
   setFunctionsRuntime(rt);
   try {
+    // As deployed: the platform signs callers in; without a principal of its own the caller is an admin,
+    // so that every refusal below is about the input.
     const r = captureResponse(
-      await rotateHttpHandler(
-        httpRequest({
-          method: "POST",
-          path: `/api/credentials/${lane}/rotate`,
-          params: { name: lane },
-          body,
-          headers,
-        }),
-        context("rotateCredential", cs.capture),
+      await withAppServiceAuth(() =>
+        rotateHttpHandler(
+          httpRequest({
+            method: "POST",
+            path: `/api/credentials/${lane}/rotate`,
+            params: { name: lane },
+            body,
+            headers: { "x-ms-client-principal": principal("chaos-admin@example.test", ["Rotation.Admin"]), ...headers },
+          }),
+          context("rotateCredential", cs.capture),
+        ),
       ),
       cs.capture,
     );
@@ -516,7 +524,8 @@ export async function badInput(
   }
 
   // 7. The HTTP surface.
-  const regs = functionRegistrations().filter((r) => r.kind === "http");
+  const regs = functionRegistrations({ ROTATOR_AUTH_REQUIRED: undefined }).filter((r) => r.kind === "http");
+  const signedIn = functionRegistrations({ ROTATOR_AUTH_REQUIRED: "true" }).filter((r) => r.kind === "http");
   const secret = stack.env.KONG_ADMIN_TOKEN!;
   const echoed = await http(cs, rt, ok.name, `{"reason": "${secret}", "force": tru`);
   const broken = {
@@ -526,13 +535,11 @@ export async function badInput(
     },
   } as Runtime;
   const internal = await http(cs, broken, ok.name, "{}");
-  // With App Service authentication on, as the platform reports it: the principal is trusted and audited.
-  await withAppServiceAuth(async () => {
-    for (const reason of ["chaos audit 1", "chaos audit 2", "chaos audit 3"])
-      await http(cs, rt, ok.name, JSON.stringify({ dryRun: true, reason }), {
-        "x-ms-client-principal": principal("auditor@example.test", ["Rotation.Operator"]),
-      });
-  });
+  // The signed-in principal is audited on every manual request.
+  for (const reason of ["chaos audit 1", "chaos audit 2", "chaos audit 3"])
+    await http(cs, rt, ok.name, JSON.stringify({ dryRun: true, reason }), {
+      "x-ms-client-principal": principal("auditor@example.test", ["Rotation.Operator"]),
+    });
   const auditLines = cs.capture.count(
     "log",
     /"event":"ManualRotationAudit"[^\n]*"actor":"auditor@example.test"/,
@@ -549,7 +556,11 @@ export async function badInput(
   })();
   const surface: HttpSurfaceReport = {
     httpFunctions: regs.map((r) => ({ name: r.name, ...(r.authLevel ? { authLevel: r.authLevel } : {}) })),
-    allFunctionLevel: regs.length > 0 && regs.every((r) => r.authLevel === "function"),
+    keysAsDesigned:
+      regs.length > 0 &&
+      regs.every((r) => r.authLevel === "function") &&
+      signedIn.length === regs.length &&
+      signedIn.every((r) => r.authLevel === (r.name === "rotateCredential" ? "function" : "anonymous")),
     sizeLimitBytes: 16 * 1024,
     oversizedRefused: results.filter((r) => /oversized|Content-Length/.test(r.name)).every((r) => r.ok),
     internalErrorOpaque:

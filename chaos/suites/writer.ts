@@ -9,7 +9,7 @@ import { setFunctionsRuntime } from "../../src/functions/runtime.js";
 import { rotateHttpHandler } from "../../src/functions/rotateHttp.js";
 import { rotationTimerHandler } from "../../src/functions/rotationTimer.js";
 import { addLane } from "../lib/lanes.js";
-import { captureResponse, context, httpRequest, principal, timer } from "../lib/functions.js";
+import { captureResponse, context, httpRequest, principal, timer, withAppServiceAuth } from "../lib/functions.js";
 import { sleep, type ChaosStack } from "../lib/stack.js";
 import type { Violation } from "../../src/engine/invariants.js";
 
@@ -48,23 +48,29 @@ export async function oneWriter(
   const creates = () => st.mutations.filter((m) => m.label === "Key Vault create version").length;
   const before = creates();
   const timerLines: string[] = [];
-  const http = Array.from({ length: opts.http }, (_, i) =>
-    rotateHttpHandler(
-      httpRequest({
-        method: "POST",
-        path: `/api/credentials/${lane.name}/rotate`,
-        params: { name: lane.name },
-        body: JSON.stringify({ force: true, reason: `chaos trigger ${i}` }),
-        headers: { "x-ms-client-principal": principal(`operator${i}@example.test`) },
-      }),
-      context("rotateCredential", cs.capture),
-    ).then((r) => captureResponse(r, cs.capture)),
-  );
-  const cli = Array.from({ length: opts.cli }, () =>
-    cs.cli(st, ["rotate", lane.name, "--force", "--reason", "chaos concurrent cli"]),
-  );
-  const timerRun = rotationTimerHandler(timer, context("rotationTimer", cs.capture, timerLines));
-  const [httpRes, cliRes] = await Promise.all([Promise.all(http), Promise.all(cli), timerRun]);
+  // Operators signed in by the platform, as deployed.
+  const [httpRes, cliRes] = await withAppServiceAuth(async () => {
+    const http = Array.from({ length: opts.http }, (_, i) =>
+      rotateHttpHandler(
+        httpRequest({
+          method: "POST",
+          path: `/api/credentials/${lane.name}/rotate`,
+          params: { name: lane.name },
+          body: JSON.stringify({ force: true, reason: `chaos trigger ${i}` }),
+          headers: {
+            "x-ms-client-principal": principal(`operator${i}@example.test`, ["Rotation.Operator"], `op${i}`),
+          },
+        }),
+        context("rotateCredential", cs.capture),
+      ).then((r) => captureResponse(r, cs.capture)),
+    );
+    const cli = Array.from({ length: opts.cli }, () =>
+      cs.cli(st, ["rotate", lane.name, "--force", "--reason", "chaos concurrent cli"]),
+    );
+    const timerRun = rotationTimerHandler(timer, context("rotationTimer", cs.capture, timerLines));
+    const [h, c] = await Promise.all([Promise.all(http), Promise.all(cli), timerRun]);
+    return [h, c] as const;
+  });
   const rotations = creates() - before;
   const http202 = httpRes.filter((r) => r.status === 202).length;
   const http409 = httpRes.filter((r) => r.status === 409).length;

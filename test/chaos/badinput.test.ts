@@ -21,7 +21,7 @@ it("refuses every bad input with a code and a hint, and with no external mutatio
       expect(c.ok, `${c.name} now passes: remove it from KNOWN_MUTATING`).toBe(false);
     else expect(c, c.name).toMatchObject({ ok: true, mutations: 0 });
   }
-  expect(surface.allFunctionLevel).toBe(true);
+  expect(surface.keysAsDesigned).toBe(true);
   expect(surface.httpFunctions.map((f) => f.name)).toEqual(
     expect.arrayContaining(["rotateCredential", "listCredentials", "getCredential"]),
   );

@@ -10,7 +10,14 @@ import { parseConfig } from "../../src/config/load.js";
 import { setFunctionsRuntime } from "../../src/functions/runtime.js";
 import { jsonLogger } from "../../src/log/logger.js";
 import { CREDENTIAL, startLocalStack, type LocalStack } from "../../stack/stack.js";
-import { bodyText, httpRequest, invocation, startQueueWorkers } from "./harness.js";
+import {
+  bodyText,
+  clientPrincipal,
+  httpRequest,
+  invocation,
+  startQueueWorkers,
+  withAppServiceAuth,
+} from "./harness.js";
 
 let stack: LocalStack;
 let rt: Runtime;
@@ -40,14 +47,17 @@ it("a rotation that outlives the HTTP budget continues on the queue and complete
   process.env.ROTATE_HTTP_BUDGET = "PT2S";
   const { rotateHttpHandler } = await import("../../src/functions/rotateHttp.js");
   const { context } = invocation("rotateCredential");
-  const res = await rotateHttpHandler(
-    httpRequest({
-      method: "POST",
-      route: `credentials/${CREDENTIAL}/rotate`,
-      params: { name: CREDENTIAL },
-      body: "{}",
-    }),
-    context,
+  const res = await withAppServiceAuth(() =>
+    rotateHttpHandler(
+      httpRequest({
+        method: "POST",
+        route: `credentials/${CREDENTIAL}/rotate`,
+        params: { name: CREDENTIAL },
+        headers: { "x-ms-client-principal": clientPrincipal("olga@contoso.example", ["Rotation.Operator"]) },
+        body: "{}",
+      }),
+      context,
+    ),
   );
   expect(res.status, bodyText(res)).toBe(202);
   expect(JSON.parse(bodyText(res))).toMatchObject({ continuing: true, continuesOn: "queue" });

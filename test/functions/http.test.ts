@@ -25,7 +25,6 @@ import {
   bodyText,
   CERT_NAME,
   clientPrincipal,
-  withAppServiceAuth,
   expectNoSecrets,
   httpRequest,
   invocation,
@@ -81,6 +80,15 @@ const record = (res: HttpResponseInit): HttpResponseInit => {
   return res;
 };
 
+/**
+ * The handlers run as deployed (App Service authentication in front, ROTATOR_AUTH_REQUIRED set: see
+ * beforeAll); a request without its own principal header comes from a signed-in admin. Who may do what is
+ * authorization.test.ts.
+ */
+const ADMIN = { "x-ms-client-principal": clientPrincipal("ada@contoso.example", ["Rotation.Admin"], "ada") };
+const signedIn = (headers: Record<string, string>) =>
+  "x-ms-client-principal" in headers ? headers : { ...ADMIN, ...headers };
+
 function post(
   name: string,
   body?: string | object,
@@ -92,7 +100,7 @@ function post(
     method: "POST",
     route: `credentials/${name}/rotate`,
     params: { name },
-    headers,
+    headers: signedIn(headers),
     ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
   });
   return rotateHttpHandler(request, context)
@@ -106,7 +114,7 @@ function get(name?: string, headers: Record<string, string> = {}): Promise<HttpR
     method: "GET",
     route: name === undefined ? "credentials" : `credentials/${name}`,
     ...(name === undefined ? {} : { params: { name } }),
-    headers,
+    headers: signedIn(headers),
   });
   return statusHttpHandler(request, context)
     .then(record)
@@ -120,11 +128,14 @@ const ourKid = () =>
     string | undefined;
 const versions = () => h.stack.keyVault.versions(CERT_NAME);
 
+const deployed = { ROTATOR_AUTH_REQUIRED: "true", WEBSITE_AUTH_ENABLED: "True" };
 beforeAll(async () => {
+  Object.assign(process.env, deployed);
   h = await startHarness();
 }, 60_000);
 
 afterAll(async () => {
+  for (const k of Object.keys(deployed)) delete process.env[k];
   await h?.close();
 });
 
@@ -262,13 +273,11 @@ describe("POST rotate: behaviour on the stack", () => {
 
   it("a forced rotation answers 202 with plan, steps and status, and is audited with the caller and reason", async () => {
     const old = ourKid()!;
-    const res = await withAppServiceAuth(() =>
-      post(
-        CREDENTIAL,
-        { force: true, reason: "quarterly drill" },
-        { "x-ms-client-principal": clientPrincipal("alice@contoso.example", ["Rotation.Operator"]) },
-        "inv-forced-1",
-      ),
+    const res = await post(
+      CREDENTIAL,
+      { force: true, reason: "quarterly drill" },
+      { "x-ms-client-principal": clientPrincipal("alice@contoso.example", ["Rotation.Operator"]) },
+      "inv-forced-1",
     );
     expect(res.status).toBe(202);
     expect(res.headers).toMatchObject({ "cache-control": "no-store" });
@@ -297,31 +306,6 @@ describe("POST rotate: behaviour on the stack", () => {
       force: true,
       dryRun: false,
     });
-  });
-
-  it("without App Service authentication, principal headers are not trusted: the actor is the function-key caller", async () => {
-    await post(
-      CREDENTIAL,
-      { dryRun: true, reason: "who am i" },
-      { "x-ms-client-principal-name": "bob@contoso.example" },
-      "inv-named",
-    );
-    await post(CREDENTIAL, { dryRun: true }, {}, "inv-key");
-    await post(
-      CREDENTIAL,
-      { dryRun: true },
-      { "x-ms-client-principal": "%%%not-base64-json" },
-      "inv-garbled",
-    );
-    const actor = (id: string) => h.events("ManualRotationAudit").find((e) => e.invocationId === id)?.actor;
-    await post(
-      CREDENTIAL,
-      { dryRun: true },
-      { "x-ms-client-principal": clientPrincipal("mallory@contoso.example", ["Rotation.Operator"]) },
-      "inv-forged",
-    );
-    for (const id of ["inv-named", "inv-key", "inv-garbled", "inv-forged"])
-      expect(actor(id)).toBe("function-key caller");
   });
 
   it("a failed run reports its error code and hint; status then shows the last failure", async () => {
@@ -544,6 +528,7 @@ describe("errors", () => {
             method: "POST",
             route: `credentials/${CREDENTIAL}/rotate`,
             params: { name: CREDENTIAL },
+            headers: ADMIN,
             body: "{}",
           }),
           context,

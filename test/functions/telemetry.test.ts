@@ -33,11 +33,13 @@ import { rotateHttpHandler } from "../../src/functions/rotateHttp.js";
 import { statusHttpHandler } from "../../src/functions/statusHttp.js";
 import { syncCheckTimerHandler } from "../../src/functions/syncCheckTimer.js";
 import {
+  clientPrincipal,
   expectNoSecrets,
   httpRequest,
   invocation,
   startHarness,
   timerInfo,
+  withAppServiceAuth,
   type Harness,
 } from "./harness.js";
 
@@ -94,14 +96,17 @@ const points = (ms: MetricData[], name: string) =>
 
 describe("telemetry on the local stack", () => {
   it("a forced rotation, a drift check and a status read produce metrics, spans and events without secrets", async () => {
-    const rotate = await rotateHttpHandler(
-      httpRequest({
-        method: "POST",
-        route: `credentials/${CREDENTIAL}/rotate`,
-        params: { name: CREDENTIAL },
-        body: JSON.stringify({ force: true, reason: "telemetry test" }),
-      }),
-      invocation("rotateCredential").context,
+    const rotate = await withAppServiceAuth(() =>
+      rotateHttpHandler(
+        httpRequest({
+          method: "POST",
+          route: `credentials/${CREDENTIAL}/rotate`,
+          params: { name: CREDENTIAL },
+          headers: { "x-ms-client-principal": clientPrincipal("olga@contoso.example", ["Rotation.Operator"]) },
+          body: JSON.stringify({ force: true, reason: "telemetry test" }),
+        }),
+        invocation("rotateCredential").context,
+      ),
     );
     expect(rotate.status).toBe(202);
     expect((rotate.jsonBody as { outcome: string }).outcome).toBe("ok");
