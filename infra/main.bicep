@@ -95,9 +95,9 @@ param kongPrincipalId string = ''
 @allowed(['User', 'Group', 'ServicePrincipal'])
 param kongPrincipalType string = 'ServicePrincipal'
 
-// ---- identity on the HTTP functions (docs/permissions.md, "Manual rotation") ----
+// ---- identity on the HTTP functions (docs/permissions.md, "The HTTP API") ----
 
-@description('Optional client id of the Entra app registration that represents the rotator\'s API (app roles Rotation.Operator and Rotation.Reader, identifier URI api://<client id>). When set, App Service authentication is turned on and POST /api/credentials/{name}/rotate needs the Rotation.Operator role.')
+@description('Client id of the Entra app registration that represents the rotator\'s API (app roles in infra/auth/app-roles.json, identifier URI api://<client id>; docs/permissions.md "The HTTP API"). When set, App Service authentication signs every caller in and each action needs its app role. Empty: the HTTP API refuses every state-changing request (it fails closed) and serves reads with the function key.')
 param authClientId string = ''
 
 @description('Optional base URL of docs/runbooks, linked from each alert.')
@@ -305,4 +305,11 @@ output KONG_REFERENCE_VAULT_URL string = !empty(kongPrincipalId) ? referenceVaul
 output SERVICE_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output SERVICE_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output AzureWebJobsStorage__blobServiceUri string = storage.outputs.blobEndpoint
+// The HTTP API (docs/permissions.md, "The HTTP API"). No key is output: outputs are readable by anyone who
+// can read the deployment. Automation that starts rotations holds the per-function key of ROTATOR_ROTATE_FUNCTION
+// (az functionapp function keys list --function-name <it>), never a host key; people open the status page and
+// sign in.
+output ROTATOR_API_SCOPE string = empty(authClientId) ? '' : 'api://${authClientId}/.default'
+output ROTATOR_ROTATE_FUNCTION string = 'rotateCredential'
+output ROTATOR_STATUS_PAGE_URL string = 'https://${rotator.outputs.defaultHostName}/api/credentials'
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString

@@ -124,7 +124,10 @@ async function http(
             path: `/api/credentials/${lane}/rotate`,
             params: { name: lane },
             body,
-            headers: { "x-ms-client-principal": principal("chaos-admin@example.test", ["Rotation.Admin"]), ...headers },
+            headers: {
+              "x-ms-client-principal": principal("chaos-admin@example.test", ["Rotation.Admin"]),
+              ...headers,
+            },
           }),
           context("rotateCredential", cs.capture),
         ),

@@ -9,7 +9,14 @@ import { setFunctionsRuntime } from "../../src/functions/runtime.js";
 import { rotateHttpHandler } from "../../src/functions/rotateHttp.js";
 import { rotationTimerHandler } from "../../src/functions/rotationTimer.js";
 import { addLane } from "../lib/lanes.js";
-import { captureResponse, context, httpRequest, principal, timer, withAppServiceAuth } from "../lib/functions.js";
+import {
+  captureResponse,
+  context,
+  httpRequest,
+  principal,
+  timer,
+  withAppServiceAuth,
+} from "../lib/functions.js";
 import { sleep, type ChaosStack } from "../lib/stack.js";
 import type { Violation } from "../../src/engine/invariants.js";
 

@@ -9,7 +9,7 @@ param storageAccountName string
 param keyVaultName string
 param applicationInsightsName string
 
-@description('Optional object id of an operator (user or group) who runs the CLI (status, plan, rotate, doctor) against these resources.')
+@description('Optional object id of an operator (user or group) who reads with the CLI (status, plan, doctor) against these resources; changes go through the HTTP API.')
 param operatorPrincipalId string = ''
 @allowed(['User', 'Group', 'ServicePrincipal'])
 param operatorPrincipalType string = 'User'
@@ -31,6 +31,9 @@ var roles = {
   keyVaultCryptoUser: '12338af0-0e69-4776-bea7-57ae8d297424'
   // Operator only: set the Kong token secret.
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  // Operator only: read metadata of certificates, keys and secrets (versions, tags, public certificates);
+  // no secret value, no key material, no write (https://learn.microsoft.com/azure/key-vault/general/rbac-guide).
+  keyVaultReader: '21090545-7ca7-4776-b22c-e363652d74d2'
   // Send telemetry with Entra auth (local auth is disabled on the component).
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
@@ -93,16 +96,18 @@ resource identityTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   }
 }
 
-// The operator runs the same engine from a terminal, so needs the same data-plane roles, plus setting the
-// Kong token secret. Storage: Blob Data Contributor on the rotator's three containers only (the CLI uses the
+// The operator reads with the CLI (status, plan, doctor) and acts through the HTTP API, whose app roles
+// decide who may force, roll back or cancel. Key Vault Reader, not Certificates Officer: tag-write on the
+// certificates is a rotation request (a `rotator-request` tag) that skips the API's role check and
+// cooldown, so only the service identity holds it. No Crypto User either: signing with the credential's key
+// is logging in as the client Kong represents. Secrets Officer sets the Kong token secret. Storage: Blob Data Contributor on the rotator's three containers only (the CLI uses the
 // lease, alert state and history), not on the account. The account also holds the deployment package
 // container (the code that runs as the service identity, which reads every private key) and the host's
 // keys and locks (azure-webjobs-*): an operator can neither read nor write those. The rotator uses no
 // queue or table, so the operator gets no queue or table role.
 var operatorVaultRoles = [
-  roles.keyVaultCertificatesOfficer
+  roles.keyVaultReader
   roles.keyVaultSecretsOfficer
-  roles.keyVaultCryptoUser
 ]
 
 resource rotatorContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = [

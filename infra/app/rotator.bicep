@@ -46,8 +46,10 @@ param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
-@description('Optional client id of the Entra app registration of the rotator\'s API (app roles Rotation.Operator, Rotation.Reader). When set, App Service authentication validates Entra tokens sent to the HTTP functions; empty: function keys only.')
+@description('Client id of the Entra app registration of the rotator\'s API (app roles Rotation.Reader, Rotation.Operator, Rotation.Admin: infra/auth/app-roles.json). When set, App Service authentication signs every caller in and the functions check the app role of each action; empty: no caller can be signed in, so the HTTP API refuses every state-changing request and serves reads with the function key.')
 param authClientId string = ''
+
+var authRequired = !empty(authClientId)
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -125,6 +127,11 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       ROTATION_SCHEDULE: rotationSchedule
       SYNC_CHECK_SCHEDULE: syncCheckSchedule
       ROTATE_HTTP_BUDGET: rotateHttpBudget
+      // The HTTP API's trust in App Service authentication (src/functions/auth.ts): true exactly when the
+      // authsettingsV2 below is deployed, in this template, on the same condition. The code trusts the
+      // principal header only then; otherwise every state-changing request is refused. The local-development
+      // opt-in ROTATOR_ALLOW_KEY_ONLY_WRITES is never set here.
+      ROTATOR_AUTH_REQUIRED: authRequired ? 'true' : 'false'
       // DefaultAzureCredential picks the user-assigned identity by client id.
       AZURE_CLIENT_ID: identityClientId
       // Kong RBAC token for targets configured with adminToken: { env: KONG_ADMIN_TOKEN }. A Key Vault
@@ -152,14 +159,16 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     }
   }
 
-  // App Service authentication (Entra) in front of the HTTP functions. Requests without a token still reach
-  // the functions (AllowAnonymous: the function key stays the host's gate for reads), but a token that is
-  // present is validated, and only then does the platform set x-ms-client-principal, stripping any such
-  // header a client sent; it also sets WEBSITE_AUTH_ENABLED=True, which is how the code knows to trust the
-  // header (src/functions/http.ts). POST /rotate then needs the Rotation.Operator app role.
-  // https://learn.microsoft.com/azure/app-service/configure-authentication-provider-aad ;
+  // App Service authentication (Entra) in front of the HTTP functions. Every request must be signed in:
+  // a browser is sent to the Entra sign-in page (so the status page is reached with the user's sign-in,
+  // never a key in the URL), an API client sends an Entra access token for api://<client id>. Only then
+  // does the platform set x-ms-client-principal, stripping any such header a client sent
+  // (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities). The
+  // functions check each action's app role themselves (src/functions/auth.ts): the platform validates the
+  // token, not the roles (https://learn.microsoft.com/azure/app-service/configure-authentication-provider-aad).
+  // Reads are registered without a function key in this mode; POST .../rotate keeps its per-function key.
   // resource: https://learn.microsoft.com/azure/templates/microsoft.web/sites/config-authsettingsv2
-  resource auth 'config' = if (!empty(authClientId)) {
+  resource auth 'config' = if (authRequired) {
     name: 'authsettingsV2'
     // Two writes to the site's config at once can conflict: one after the other.
     dependsOn: [appSettings]
@@ -168,8 +177,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         enabled: true
       }
       globalValidation: {
-        requireAuthentication: false
-        unauthenticatedClientAction: 'AllowAnonymous'
+        requireAuthentication: true
+        unauthenticatedClientAction: 'RedirectToLoginPage'
+        redirectToProvider: 'azureactivedirectory'
       }
       httpSettings: {
         requireHttps: true

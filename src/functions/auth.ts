@@ -76,7 +76,13 @@ export function authMode(env: NodeJS.ProcessEnv = process.env): AuthMode {
   const platformOff = required && isFalse(env.WEBSITE_AUTH_ENABLED);
   const optIn = isTrue(env[KEY_ONLY_WRITES_SETTING]);
   // WEBSITE_INSTANCE_ID is set by App Service on every instance: the opt-in is for local development only.
-  const ignored = !optIn ? undefined : required ? "auth-required" : env.WEBSITE_INSTANCE_ID ? "app-service" : undefined;
+  const ignored = !optIn
+    ? undefined
+    : required
+      ? "auth-required"
+      : env.WEBSITE_INSTANCE_ID
+        ? "app-service"
+        : undefined;
   return {
     required,
     platformOff,
@@ -117,7 +123,12 @@ const OBJECT_ID_CLAIMS = ["http://schemas.microsoft.com/identity/claims/objectid
 
 /** The caller of a request. A header that does not decode to a principal with claims is no identity. */
 export function callerOf(req: HttpRequest, mode: AuthMode = authMode()): Caller {
-  const anonymous: Caller = { actor: FUNCTION_KEY_CALLER, id: FUNCTION_KEY_CALLER, authenticated: false, roles: [] };
+  const anonymous: Caller = {
+    actor: FUNCTION_KEY_CALLER,
+    id: FUNCTION_KEY_CALLER,
+    authenticated: false,
+    roles: [],
+  };
   const encoded = req.headers.get("x-ms-client-principal");
   if (!mode.required || mode.platformOff || !encoded) return anonymous;
   let p: ClientPrincipal;
@@ -162,7 +173,7 @@ export type Grant = "principal" | "function-key" | "key-only-opt-in";
 
 export type Decision = { allowed: true; grant: Grant } | { allowed: false; response: HttpResponseInit };
 
-const SETUP = "docs/permissions.md, \"The HTTP API\"";
+const SETUP = 'docs/permissions.md, "The HTTP API"';
 
 /**
  * May this caller do this action? Refusals are 401 (no signed-in caller although the platform would sign

@@ -86,7 +86,11 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
     if (decision.grant === "key-only-opt-in") {
       // Loud on purpose: this is the local-development path, never a deployment's.
       context.warn(`${name}: ${action} allowed without a signed-in caller (ROTATOR_ALLOW_KEY_ONLY_WRITES)`);
-      rt.logger.log("warn", "KeyOnlyWriteAllowed", { credential: name, action, invocationId: context.invocationId });
+      rt.logger.log("warn", "KeyOnlyWriteAllowed", {
+        credential: name,
+        action,
+        invocationId: context.invocationId,
+      });
     }
     rt.logger.log("info", "ManualRotationAudit", {
       credential: name,

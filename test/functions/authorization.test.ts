@@ -105,7 +105,9 @@ describe("authMode", () => {
     // The platform's flag cannot turn authentication on, and an absent or unknown value changes nothing.
     expect(authMode({ WEBSITE_AUTH_ENABLED: "True" }).required).toBe(false);
     expect(authMode({ ROTATOR_AUTH_REQUIRED: "true" }).platformOff).toBe(false);
-    expect(authMode({ ROTATOR_AUTH_REQUIRED: "true", WEBSITE_AUTH_ENABLED: "weird" }).platformOff).toBe(false);
+    expect(authMode({ ROTATOR_AUTH_REQUIRED: "true", WEBSITE_AUTH_ENABLED: "weird" }).platformOff).toBe(
+      false,
+    );
     expect(authMode(ENV["platform off"]).platformOff).toBe(true);
   });
 
@@ -123,7 +125,8 @@ describe("authMode", () => {
 
   it("serves reads without a function key only behind the platform's sign-in", () => {
     expect(readAuthLevel(ENV["auth on"])).toBe("anonymous");
-    for (const mode of ["auth off", "opt-in", "misspelt"] as const) expect(readAuthLevel(ENV[mode])).toBe("function");
+    for (const mode of ["auth off", "opt-in", "misspelt"] as const)
+      expect(readAuthLevel(ENV[mode])).toBe("function");
   });
 });
 
@@ -136,7 +139,12 @@ describe("callerOf", () => {
       authenticated: true,
       roles: ["Rotation.Operator"],
     });
-    const anonymous = { actor: FUNCTION_KEY_CALLER, id: FUNCTION_KEY_CALLER, authenticated: false, roles: [] };
+    const anonymous = {
+      actor: FUNCTION_KEY_CALLER,
+      id: FUNCTION_KEY_CALLER,
+      authenticated: false,
+      roles: [],
+    };
     for (const mode of ["auth off", "opt-in", "platform off", "misspelt"] as const)
       expect(callerOf(request(headers), authMode(ENV[mode])), mode).toEqual(anonymous);
     for (const bad of [
@@ -144,7 +152,9 @@ describe("callerOf", () => {
       Buffer.from("[]").toString("base64"),
       Buffer.from('{"claims":"x"}').toString("base64"),
     ])
-      expect(callerOf(request({ "x-ms-client-principal": bad }), authMode(ENV["auth on"]))).toEqual(anonymous);
+      expect(callerOf(request({ "x-ms-client-principal": bad }), authMode(ENV["auth on"]))).toEqual(
+        anonymous,
+      );
   });
 });
 
@@ -156,9 +166,7 @@ describe("role × action × authentication (authorize)", () => {
         for (const action of ACTIONS) {
           const decision = authorize(callerOf(request(headersOf(who)), m), action, m);
           const want = expected(mode, who, action);
-          const got = decision.allowed
-            ? "allowed"
-            : [decision.response.status, errorCode(decision.response)];
+          const got = decision.allowed ? "allowed" : [decision.response.status, errorCode(decision.response)];
           expect(got, `${mode} / ${who} / ${action}`).toEqual(want);
           if (!decision.allowed) expect(bodyText(decision.response)).toMatch(/"hint":"[^"]{20,}/);
         }
@@ -210,7 +218,10 @@ describe("through the handlers on the local stack", () => {
   };
   /** One action by one caller: an unknown credential, so an allowed call ends in 404 having changed nothing. */
   const call = async (action: Action, headers: Record<string, string>, id: string) => {
-    const { context } = invocation(action === "doctor" ? "doctor" : action in ROTATE_BODY ? "rotateCredential" : "getCredential", id);
+    const { context } = invocation(
+      action === "doctor" ? "doctor" : action in ROTATE_BODY ? "rotateCredential" : "getCredential",
+      id,
+    );
     if (action === "doctor")
       return keep(
         await doctorHttpHandler(

@@ -46,7 +46,9 @@ async function writeRequestTag(id: string, by: string): Promise<void> {
   const active = (await store().listVersions(CERT_NAME)).find((v) => v.tags[TAG_PHASE] === "active");
   expect(active).toBeDefined();
   const request = JSON.stringify({ id, k: "rotate", at: new Date().toISOString(), f: 1, by, why: "by hand" });
-  await store().updateVersion(CERT_NAME, active!.version, { tags: { ...active!.tags, [TAG_REQUEST]: request } });
+  await store().updateVersion(CERT_NAME, active!.version, {
+    tags: { ...active!.tags, [TAG_REQUEST]: request },
+  });
 }
 
 describe("request origin", () => {
@@ -57,7 +59,9 @@ describe("request origin", () => {
           method: "POST",
           route: `credentials/${CREDENTIAL}/rotate`,
           params: { name: CREDENTIAL },
-          headers: { "x-ms-client-principal": clientPrincipal("olga@contoso.example", ["Rotation.Operator"]) },
+          headers: {
+            "x-ms-client-principal": clientPrincipal("olga@contoso.example", ["Rotation.Operator"]),
+          },
           body: JSON.stringify({ force: true, reason: "drill" }),
         }),
         invocation("rotateCredential", "inv-api").context,
@@ -76,7 +80,12 @@ describe("request origin", () => {
   });
 
   it("a CLI request is noted with origin cli and not audited as a tag", async () => {
-    const r = await rotate(h.rt, CREDENTIAL, { trigger: "cli", force: true, actor: "ops@host", reason: "cli" });
+    const r = await rotate(h.rt, CREDENTIAL, {
+      trigger: "cli",
+      force: true,
+      actor: "ops@host",
+      reason: "cli",
+    });
     const id = r.kind === "done" ? r.request?.request.id : undefined;
     expect(id).toBeDefined();
     expect(tagAudits(id!)).toEqual([]);

@@ -102,7 +102,9 @@ describe("telemetry on the local stack", () => {
           method: "POST",
           route: `credentials/${CREDENTIAL}/rotate`,
           params: { name: CREDENTIAL },
-          headers: { "x-ms-client-principal": clientPrincipal("olga@contoso.example", ["Rotation.Operator"]) },
+          headers: {
+            "x-ms-client-principal": clientPrincipal("olga@contoso.example", ["Rotation.Operator"]),
+          },
           body: JSON.stringify({ force: true, reason: "telemetry test" }),
         }),
         invocation("rotateCredential").context,

@@ -48,6 +48,10 @@ const EXCEPTIONS: Record<string, Exception> = {
     kind: "local-only",
     why: "client-secret identity outside Azure; never in Azure, where the managed identity needs no secret",
   },
+  ROTATOR_ALLOW_KEY_ONLY_WRITES: {
+    kind: "local-only",
+    why: "local development only: state-changing HTTP requests with the function key alone; the Bicep never sets it and the code ignores it on App Service",
+  },
 
   AzureWebJobsStorage__accountName: {
     kind: "alternative",
@@ -90,7 +94,11 @@ const EXCEPTIONS: Record<string, Exception> = {
   // ---- set by the platform ----
   WEBSITE_AUTH_ENABLED: {
     kind: "platform",
-    why: "App Service sets it to True when App Service authentication is on; the HTTP functions trust x-ms-client-principal only then",
+    why: "App Service says whether its authentication is on; the HTTP functions use it only to refuse (off although ROTATOR_AUTH_REQUIRED is true)",
+  },
+  WEBSITE_INSTANCE_ID: {
+    kind: "platform",
+    why: "App Service sets it on every instance; the HTTP functions ignore ROTATOR_ALLOW_KEY_ONLY_WRITES when it is set",
   },
 
   // ---- named by the configuration file ----
