@@ -204,6 +204,17 @@ function busy(name: string): HttpResponseInit {
   );
 }
 
+// The local-development opt-in is announced when the app starts, and again on every request it lets through.
+const atStart = authMode();
+if (atStart.keyOnlyWrites)
+  console.warn(
+    "ROTATOR_ALLOW_KEY_ONLY_WRITES=true: state-changing HTTP requests need only the function key (local development only)",
+  );
+else if (atStart.keyOnlyIgnored)
+  console.warn(
+    `ROTATOR_ALLOW_KEY_ONLY_WRITES is set but ignored (${atStart.keyOnlyIgnored === "app-service" ? "running on App Service" : "ROTATOR_AUTH_REQUIRED is true"})`,
+  );
+
 // Always the per-function key, on top of the sign-in: automation that starts rotations holds this
 // function's key only, never a host key.
 app.http("rotateCredential", {
