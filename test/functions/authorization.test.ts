@@ -261,6 +261,7 @@ describe("through the handlers on the local stack", () => {
   }, 60_000);
 
   afterAll(async () => {
+    if (!h) return;
     expectNoSecrets(h.stack, [...bodies, ...h.logs]);
     await h.close();
   });

@@ -32,6 +32,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  if (!h) return;
   expectNoSecrets(h.stack, h.logs);
   await h.close();
 });
