@@ -301,6 +301,17 @@ export interface KongPluginDiagnosis {
   sessionStorage?: string;
 }
 
+/** One permission a target needs, and whether the platform grants it to the rotator's identity. */
+export interface KongAccessCheck {
+  /** What is asked, e.g. `get pods/proxy in namespace kong`. */
+  permission: string;
+  /** False for what only sharpens a step (e.g. reading events): the target works without it. */
+  required: boolean;
+  allowed: boolean;
+  /** The rule that grants it, for the hint. */
+  grant: string;
+}
+
 /** One gateway behind a target (data plane, DB-less node, proxy pod, Konnect node), public facts only. */
 export interface KongGatewayDiagnosis {
   name: string;
@@ -351,6 +362,11 @@ export interface KongDiagnosis {
   gateways?: KongGatewayDiagnosis[];
   /** Can the rotator's credential write the plugin? undefined when it cannot tell without writing. */
   canWrite?: boolean;
+  /**
+   * Each permission the target's calls need, as the platform answers "may I?" without doing it (Kubernetes:
+   * SelfSubjectAccessReview). Absent when the target cannot ask.
+   */
+  access?: KongAccessCheck[];
   /** Vault-reference targets: the vault entity per gateway that holds its own (one for a shared database). */
   vaults?: KongVaultDiagnosis[];
 }

@@ -113,6 +113,12 @@ export interface LocalStackOptions {
    * the one Kong's vault entity reads, so that Kong's identity needs no role on the certificates' vault.
    */
   referenceVault?: boolean;
+  /**
+   * Kubernetes mode: the proxy pods' Status API listens on loopback and the pods advertise it (a rotator
+   * inside the cluster network), and the target reads it by pod IP (`statusAccess: direct`). Default: pod IPs
+   * where nothing listens, read through the API server's pod proxy.
+   */
+  reachablePods?: boolean;
 }
 
 /** Vault-reference mode: Kong's own identity (client credentials, as Kong's AZURE_CLIENT_SECRET). */
@@ -261,6 +267,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
                     resources: ["pods", "events", "kongplugins"],
                     namespaces: [KIC.namespace],
                   },
+                  // Each proxy's Status API through the API server (statusAccess: apiserver).
+                  { verbs: ["get"], resources: ["pods/proxy"], namespaces: [KIC.namespace] },
                   // doctor reads the cluster-scoped KongVaults: a ClusterRole bound with a ClusterRoleBinding
                   // (no namespace), as docs/kong-kubernetes.md asks.
                   { verbs: ["list"], resources: ["kongvaults"] },
@@ -268,6 +276,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
               },
             },
             ...(kongCredentials ? { proxyCredentials: kongCredentials } : {}),
+            ...(opts.reachablePods ? { reachablePods: true } : {}),
             proxyPods: dataPlanes.map((d) => ({
               name: d.hostname,
               ...(d.lagMs ? { lagMs: d.lagMs } : {}),
@@ -382,6 +391,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
               secretKey: KIC.key,
               kubeconfig,
               maxLag,
+              ...(opts.reachablePods ? { statusAccess: "direct" } : {}),
             },
           }
         : mode === "konnect"

@@ -50,8 +50,40 @@ const PERMISSIONS: Record<KongDiagnosis["kind"], string> = {
   konnect:
     "a system-account token whose role can edit plugins and read nodes on this control plane (Control Plane Admin)",
   kubernetes:
-    "Kubernetes RBAC: get and patch on the Secret, list on Pods, Events and KongPlugins in the namespace (docs/kong-kubernetes.md)",
+    "Kubernetes RBAC: get and patch on the Secret, list on Pods, Events and KongPlugins in the namespace, get on pods/proxy where the proxies run (docs/kong-kubernetes.md)",
 };
+
+/** The access review, when the target could ask the platform (KongDiagnosis.access). */
+function accessChecks(d: KongDiagnosis): Line[] {
+  if (!d.access) return [];
+  const denied = d.access.filter((a) => a.required && !a.allowed);
+  const optional = d.access.filter((a) => !a.required && !a.allowed);
+  const out: Line[] = [];
+  if (denied.length)
+    out.push({
+      status: "fail",
+      code: "KONG_ACCESS_DENIED",
+      message: `the rotator's identity may not ${denied.map((a) => a.permission).join("; ")}`,
+      hint: `Grant ${denied.map((a) => a.grant).join("; and ")} (docs/kong-kubernetes.md "Kubernetes RBAC").`,
+    });
+  if (optional.length)
+    out.push({
+      status: "warn",
+      code: "KONG_ACCESS_OPTIONAL",
+      message: `the rotator's identity may not ${optional.map((a) => a.permission).join("; ")}; rotations work without it`,
+      hint: `Grant ${optional.map((a) => a.grant).join("; and ")} to sharpen confirmation (failures seen at once).`,
+    });
+  if (!denied.length)
+    out.push({
+      status: "pass",
+      code: "KONG_ACCESS",
+      message: `the platform grants every permission the target needs: ${d.access
+        .filter((a) => a.allowed)
+        .map((a) => a.permission)
+        .join("; ")}`,
+    });
+  return out;
+}
 
 export function deploymentChecks(d: KongDiagnosis): Line[] {
   const out: Line[] = [];
@@ -61,6 +93,7 @@ export function deploymentChecks(d: KongDiagnosis): Line[] {
     message: `the rotator writes this ${d.kind} target with ${PERMISSIONS[d.kind]}; reads passed, the first apply proves the write`,
     hint: "doctor never writes Kong. See README 'Supported Kong deployments' for the permissions per kind.",
   });
+  out.push(...accessChecks(d));
   if (d.gateways) {
     const live = d.gateways.filter((g) => g.live && !g.error);
     const what =

@@ -52,6 +52,10 @@ export interface KubernetesTargetConfig extends TargetCommon {
     secretKey: string;
     kubeconfig?: string;
     maxLagMs: number;
+    /** How proxy pods' Status API is read: through the API server's pod proxy (default), or by pod IP. */
+    statusAccess: "apiserver" | "direct";
+    /** The proxy pods: namespace (default: the target's), label selector, status port name or number, scheme. */
+    proxies: { namespace?: string; selector: string; port: string | number; scheme: "http" | "https" };
   };
 }
 

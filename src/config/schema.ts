@@ -158,6 +158,29 @@ const kongTarget = z
         secretKey: z.string().regex(/^[-._a-zA-Z0-9]{1,253}$/, { message: "must be a valid Secret key" }),
         kubeconfig: z.string().min(1).optional(),
         maxLag: duration("kubernetes.maxLag").default(120_000),
+        /**
+         * How the rotator reads each proxy pod's Status API: `apiserver` (default) through the API server's
+         * pod proxy subresource, which works from outside the cluster network; `direct` to the pod IP, only
+         * for a rotator that runs inside the cluster network (docs/kong-kubernetes.md).
+         */
+        statusAccess: z.enum(["apiserver", "direct"]).default("apiserver"),
+        /** The Kong proxy pods (the Kong chart's defaults): where they run, their labels, their status port. */
+        proxies: z
+          .object({
+            namespace: dns1123.optional(),
+            selector: z.string().min(1).default("app.kubernetes.io/component=app"),
+            port: z
+              .union([
+                z.string().regex(/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/, {
+                  message: "must be a container port name (IANA_SVC_NAME, at most 15 characters)",
+                }),
+                z.number().int().min(1).max(65535),
+              ])
+              .default("status"),
+            scheme: z.enum(["http", "https"]).default("http"),
+          })
+          .strict()
+          .default({ selector: "app.kubernetes.io/component=app", port: "status", scheme: "http" }),
       })
       .strict()
       .optional(),

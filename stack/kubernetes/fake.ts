@@ -15,6 +15,20 @@
  *   "field label not supported: x", pkg/registry/core/event/strategy.go `ToSelectableFields`).
  * - `GET /api/v1/namespaces/{ns}/pods?labelSelector=` (pkg/labels grammar), with status.podIP/podIPs,
  *   phase and the Ready condition.
+ * - `GET /api/v1/namespaces/{ns}/pods/{name}/proxy[/{path}]`, the pod proxy subresource (Kubernetes API
+ *   operation connectCoreV1GetNamespacedPodProxyWithPath): `{name}` is `[scheme:]pod[:port]`
+ *   (apimachinery pkg/util/net `SplitSchemeNamePort`; anything else is 400 `invalid pod request "x"`), the
+ *   port defaults to the pod's first container port, and the API server connects to `podIP:port` as given
+ *   (pkg/registry/core/pod/strategy.go `ResourceLocation`). RBAC verb `get` on `pods/proxy` (a resource's
+ *   subresource is `<resource>/<subresource>` in rules, SelfSubjectAccessReview and the 403 message). Here the
+ *   API server "reaches" a proxy pod in-process: its Status API (`/status`, the status port) answers; any
+ *   other port is 503 `error trying to reach service: dial tcp <ip>:<port>: connect: connection refused`
+ *   (apimachinery pkg/util/proxy/transport.go), as an unreachable pod answers through a real API server.
+ *   Pod IPs are loopback addresses where nothing listens (127.80.0.N, the Kong chart's ports 8000, 8100 and
+ *   8444), so a client that connects to a pod IP directly fails, as it does from outside a cluster network;
+ *   `reachablePods` instead runs a loopback listener per pod for the Status and Admin APIs and advertises it.
+ *   A real API server refuses to proxy to an address that is not global unicast ("address not allowed"):
+ *   not reproduced, since this fake never hands out an address outside loopback.
  * - `GET /apis/configuration.konghq.com/v1/namespaces/{ns}/kongplugins[/{name}]` (the KongPlugin CRD).
  * - `GET /apis/configuration.konghq.com/v1alpha1/kongvaults[/{name}]` (the cluster-scoped KongVault CRD,
  *   Kong/kubernetes-ingress-controller config/crd/bases/configuration.konghq.com_kongvaults.yaml: `scope:
@@ -164,6 +178,12 @@ export interface KubernetesFakeOptions {
   priorEvents?: number;
   /** The proxy pods' own Azure credentials for vault references (their AZURE_CLIENT_SECRET); none by default. */
   proxyCredentials?: AzureNodeCredentials;
+  /**
+   * The proxy pods' Status and Admin APIs listen on 127.0.0.1 and the pods advertise that address and those
+   * ports, for a client inside the "cluster network" (`statusAccess: direct`, `proxyAdmin`). Off by default:
+   * the pod IPs are loopback addresses where nothing listens.
+   */
+  reachablePods?: boolean;
 }
 
 interface StoredObject {
@@ -178,9 +198,11 @@ interface StoredObject {
 
 export interface ProxyPod {
   readonly name: string;
-  readonly statusUrl: string;
-  /** The pod's Admin API server (request log, fault injection). */
-  readonly admin: RunningServer;
+  /** The pod IP and status port it advertises (nothing listens there unless `reachablePods`). */
+  readonly ip: string;
+  readonly statusPort: number;
+  /** The pod's Admin API server (request log, fault injection); only with `reachablePods`. */
+  readonly admin: RunningServer | undefined;
   /** configuration_hash the pod reports. */
   readonly hash: string;
   /** The effective openid-connect config the pod runs (with client_jwk), or undefined before any push. */
@@ -215,6 +237,8 @@ export interface KubernetesFake extends RunningServer {
   /** Run one KIC sync now (tests; the timer also runs every proxySyncMs). */
   syncNow(): void;
   setWebhook(on: boolean): void;
+  /** Replace the RBAC rules of the identity named `user` (a Role changed by its owner). */
+  setRules(user: string, rules: RbacRule[]): void;
 }
 
 const ZERO_HASH = "0".repeat(32);
@@ -270,6 +294,8 @@ function noteJwkValue(text: string): void {
 
 export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<KubernetesFake> {
   for (const token of Object.keys(opts.tokens)) noteSecret("admin-token", token);
+  /** Identities by token; a copy, so that setRules() changes this server only. */
+  const tokens = structuredClone(opts.tokens);
   const ns = opts.namespace ?? "kong";
   const proxySyncMs = opts.proxySyncMs ?? 3000;
   const burst = opts.eventBurst ?? 25;
@@ -374,13 +400,17 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
   // ---- proxy pods ------------------------------------------------------------------------------
   interface PodState {
     spec: ProxyPodSpec;
-    server: Server;
+    /** The advertised pod IP and container ports. */
+    ip: string;
+    statusPort: number;
+    adminPort: number;
+    /** With `reachablePods`: the loopback listeners behind them. */
+    server?: Server;
     sockets: Set<Socket>;
-    port: number;
+    admin?: RunningServer;
     hash: string;
     config: Map<string, Record<string, unknown>>;
     timers: Set<NodeJS.Timeout>;
-    admin: RunningServer;
     /** The pod's reference resolver, configured from the vault entities it runs with. */
     vaults: KongVaults;
   }
@@ -411,38 +441,48 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       });
       return { status: 200, body: { data, next: null } };
     };
+  /** Kong's Status API (kong/api/routes/health.lua): `GET /status`; anything else is Kong's 404. */
+  const statusApi = (state: PodState, method: string, path: string): Reply =>
+    method === "GET" && path === "/status"
+      ? {
+          status: 200,
+          body: {
+            database: { reachable: true },
+            server: { connections_accepted: 1, connections_active: 1, total_requests: 1 },
+            configuration_hash: state.hash,
+          },
+        }
+      : { status: 404, body: { message: "Not found" } };
   const podStates: PodState[] = [];
-  for (const spec of opts.proxyPods ?? [{ name: "kong-gateway-0" }]) {
-    const state = {
+  for (const [i, spec] of (opts.proxyPods ?? [{ name: "kong-gateway-0" }]).entries()) {
+    const state: PodState = {
       spec: { ...spec },
+      ip: `127.80.0.${i + 1}`,
+      statusPort: 8100,
+      adminPort: 8444,
+      sockets: new Set(),
       hash: ZERO_HASH,
       config: new Map(),
       timers: new Set(),
       vaults: new KongVaults(opts.tls.ca),
-    } as unknown as PodState;
-    state.sockets = new Set();
-    state.server = createServer((req, res) => {
-      if (req.method === "GET" && req.url === "/status") {
-        res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
-        res.end(
-          JSON.stringify({
-            database: { reachable: true },
-            server: { connections_accepted: 1, connections_active: 1, total_requests: 1 },
-            configuration_hash: state.hash,
-          }),
-        );
-        return;
-      }
-      res.writeHead(404, { "content-type": "application/json; charset=utf-8" });
-      res.end(JSON.stringify({ message: "Not found" }));
-    });
-    state.server.on("connection", (s: Socket) => {
-      state.sockets.add(s);
-      s.on("close", () => state.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => state.server.listen(0, "127.0.0.1", resolve));
-    state.port = (state.server.address() as AddressInfo).port;
-    state.admin = await startHttpsServer(`kong-admin-${spec.name}`, opts.tls, adminHandler(state));
+    };
+    if (opts.reachablePods) {
+      const server = createServer((req, res) => {
+        const r = statusApi(state, req.method ?? "GET", req.url ?? "/");
+        res.writeHead(r.status, { "content-type": "application/json; charset=utf-8" });
+        res.end(JSON.stringify(r.body));
+      });
+      server.on("connection", (sock: Socket) => {
+        state.sockets.add(sock);
+        sock.on("close", () => state.sockets.delete(sock));
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      state.server = server;
+      state.ip = "127.0.0.1";
+      state.statusPort = (server.address() as AddressInfo).port;
+      state.admin = await startHttpsServer(`kong-admin-${spec.name}`, opts.tls, adminHandler(state));
+      state.adminPort = state.admin.port;
+    }
     podStates.push(state);
     podObjects.set(spec.name, {
       apiVersion: "v1",
@@ -468,16 +508,16 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
             image: spec.image ?? "kong/kong-gateway:3.10.0.16",
             ports: [
               { name: "proxy", containerPort: 8000, protocol: "TCP" },
-              { name: "status", containerPort: state.port, protocol: "TCP" },
-              { name: "admin-tls", containerPort: state.admin.port, protocol: "TCP" },
+              { name: "status", containerPort: state.statusPort, protocol: "TCP" },
+              { name: "admin-tls", containerPort: state.adminPort, protocol: "TCP" },
             ],
           },
         ],
       },
       status: {
         phase: "Running",
-        podIP: "127.0.0.1",
-        podIPs: [{ ip: "127.0.0.1" }],
+        podIP: state.ip,
+        podIPs: [{ ip: state.ip }],
         conditions: [{ type: "Ready", status: spec.ready === false ? "False" : "True" }],
       },
     });
@@ -499,8 +539,8 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     spec: { containers: [{ name: "ingress-controller", ports: [] }] },
     status: {
       phase: "Running",
-      podIP: "127.0.0.1",
-      podIPs: [{ ip: "127.0.0.1" }],
+      podIP: "127.80.0.254",
+      podIPs: [{ ip: "127.80.0.254" }],
       conditions: [{ type: "Ready", status: "True" }],
     },
   });
@@ -632,13 +672,16 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     namespace: string,
     name?: string,
     group = "",
-  ) =>
-    status(
+  ) => {
+    // The object is named by its resource; the refused "resource" includes a subresource ("pods/proxy").
+    const base = `${resource.split("/")[0] ?? resource}${group ? `.${group}` : ""}`;
+    return status(
       403,
       "Forbidden",
-      `${name ? `${resource}${group ? `.${group}` : ""} "${name}"` : `${resource}${group ? `.${group}` : ""}`} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" ${namespace ? `in the namespace "${namespace}"` : "at the cluster scope"}`,
-      { ...(name ? { name } : {}), ...(group ? { group } : {}), kind: resource },
+      `${name ? `${base} "${name}"` : base} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" ${namespace ? `in the namespace "${namespace}"` : "at the cluster scope"}`,
+      { ...(name ? { name } : {}), ...(group ? { group } : {}), kind: resource.split("/")[0] ?? resource },
     );
+  };
 
   const authorize = (
     req: Request,
@@ -649,7 +692,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     group = "",
   ): Reply | Identity => {
     const token = bearer(req.headers.authorization);
-    const id = token ? opts.tokens[token] : undefined;
+    const id = token ? tokens[token] : undefined;
     if (!id) return status(401, "Unauthorized", "Unauthorized");
     return allowed(id, verb, resource, namespace, name)
       ? id
@@ -671,7 +714,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
    */
   const accessReview = (req: Request): Reply => {
     const token = bearer(req.headers.authorization);
-    const id = token ? opts.tokens[token] : undefined;
+    const id = token ? tokens[token] : undefined;
     if (!id) return status(401, "Unauthorized", "Unauthorized");
     const body = parseJsonBody(req);
     const spec = isRecord(body) && isRecord(body.spec) ? body.spec : {};
@@ -683,7 +726,8 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         "SelfSubjectAccessReview.authorization.k8s.io is invalid: spec.resourceAttributes: Required value",
       );
     const str = (v: unknown) => (typeof v === "string" ? v : "");
-    const ok = allowed(id, str(ra.verb), str(ra.resource), str(ra.namespace), str(ra.name) || undefined);
+    const resource = str(ra.subresource) ? `${str(ra.resource)}/${str(ra.subresource)}` : str(ra.resource);
+    const ok = allowed(id, str(ra.verb), resource, str(ra.namespace), str(ra.name) || undefined);
     return {
       status: 201,
       body: {
@@ -911,11 +955,63 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       },
     };
   };
+  /**
+   * The pod proxy subresource (see the header): `id` is `[scheme:]pod[:port]`; the proxy pods' Status API is
+   * reached in-process, every other address is refused as a dial from the API server would be.
+   */
+  const podProxy = (req: Request, namespace: string, id: string, path: string): Reply => {
+    if (req.method !== "GET")
+      return status(
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+      );
+    const split = id.split(":");
+    const [scheme, name, port] =
+      split.length === 1
+        ? ["", split[0] ?? "", ""]
+        : split.length === 2
+          ? ["", split[0] ?? "", split[1] ?? ""]
+          : split.length === 3
+            ? [split[0] ?? "", split[1] ?? "", split[2] ?? ""]
+            : ["?", "", ""];
+    if (!name || !["", "http", "https"].includes(scheme))
+      return status(400, "BadRequest", `invalid pod request "${id}"`);
+    const auth = authorize(req, "get", "pods/proxy", namespace, name);
+    if (!("rules" in auth)) return auth;
+    const pod = podObjects.get(name);
+    if (!pod || pod.metadata.namespace !== namespace)
+      return status(404, "NotFound", `pods "${name}" not found`, { name, kind: "pods" });
+    const spec = pod.spec as { containers: { ports?: { containerPort: number }[] }[] };
+    const target =
+      port || String(spec.containers.find((c) => c.ports?.length)?.ports?.[0]?.containerPort ?? "");
+    const ip = String((pod.status as { podIP?: string }).podIP ?? "");
+    const state = podStates.find((p) => p.spec.name === name);
+    if (!state || target !== String(state.statusPort) || scheme === "https")
+      return status(
+        503,
+        "ServiceUnavailable",
+        `error trying to reach service: dial tcp ${ip}:${target || "80"}: connect: connection refused`,
+      );
+    return statusApi(state, "GET", path);
+  };
+
   const handler = async (req: Request): Promise<Reply> => {
     const parts = req.path.split("/").filter(Boolean).map(decodeURIComponent);
     const q = req.url.searchParams;
     if (req.method === "POST" && req.path === "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
       return accessReview(req);
+    // /api/v1/namespaces/{ns}/pods/{name}/proxy[/{path}]
+    if (
+      parts[0] === "api" &&
+      parts[1] === "v1" &&
+      parts[2] === "namespaces" &&
+      parts[3] &&
+      parts[4] === "pods" &&
+      parts[5] &&
+      parts[6] === "proxy"
+    )
+      return podProxy(req, parts[3], parts[5], `/${parts.slice(7).join("/")}`);
     // /api/v1/namespaces/{ns}/{resource}[/{name}]
     if (parts[0] === "api" && parts[1] === "v1" && parts[2] === "namespaces" && parts[3] && parts[4]) {
       const [, , , namespace, resource, name] = parts as [string, string, string, string, string, string?];
@@ -1027,7 +1123,8 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
 
   const pods: ProxyPod[] = podStates.map((s) => ({
     name: s.spec.name,
-    statusUrl: `http://127.0.0.1:${s.port}/status`,
+    ip: s.ip,
+    statusPort: s.statusPort,
     admin: s.admin,
     get hash() {
       return s.hash;
@@ -1112,13 +1209,19 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     events: () => events,
     syncNow: sync,
     setWebhook: (on) => void (webhook = on),
+    setRules(user, rules) {
+      const id = Object.values(tokens).find((i) => i.user === user);
+      if (!id) throw new Error(`kubernetes fake: no identity ${user}`);
+      id.rules = structuredClone(rules);
+    },
     async close() {
       clearInterval(ticker);
       for (const s of podStates) {
         for (const t of s.timers) clearTimeout(t);
         for (const sock of s.sockets) sock.destroy();
-        await new Promise<void>((resolve) => s.server.close(() => resolve()));
-        await s.admin.close();
+        const server = s.server;
+        if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+        await s.admin?.close();
       }
       await server.close();
     },

@@ -38,11 +38,13 @@ const PLUGIN = "orders-oidc";
 const ROTATOR_TOKEN = "k8s-token-rotator-0123456789";
 const READONLY_TOKEN = "k8s-token-readonly-0123456789";
 const NO_EVENTS_TOKEN = "k8s-token-no-events-0123456789";
+const NO_PROXY_TOKEN = "k8s-token-no-proxy-0123456789";
 
 /** The Role docs/kong-kubernetes.md asks for, and its ClusterRole for KongVaults (no namespace: cluster-wide). */
 const rotatorRules: Identity["rules"] = [
   { verbs: ["get", "patch"], resources: ["secrets"], resourceNames: [SECRET], namespaces: [NS] },
   { verbs: ["list"], resources: ["pods", "events", "kongplugins"], namespaces: [NS] },
+  { verbs: ["get"], resources: ["pods/proxy"], namespaces: [NS] },
   { verbs: ["list"], resources: ["kongvaults"] },
 ];
 const tokens: Record<string, Identity> = {
@@ -50,13 +52,18 @@ const tokens: Record<string, Identity> = {
   [READONLY_TOKEN]: {
     user: "system:serviceaccount:kong:viewer",
     rules: [
-      { verbs: ["get"], resources: ["secrets"], namespaces: [NS] },
+      { verbs: ["get"], resources: ["secrets", "pods/proxy"], namespaces: [NS] },
       { verbs: ["list"], resources: ["pods", "events", "kongplugins"], namespaces: [NS] },
     ],
   },
   [NO_EVENTS_TOKEN]: {
     user: "system:serviceaccount:kong:no-events",
     rules: rotatorRules.map((r) => ({ ...r, resources: r.resources.filter((x) => x !== "events") })),
+  },
+  // The Role before the rotator read the proxies through the API server.
+  [NO_PROXY_TOKEN]: {
+    user: "system:serviceaccount:kong:no-proxy",
+    rules: rotatorRules.filter((r) => !r.resources.includes("pods/proxy")),
   },
 };
 
@@ -398,6 +405,8 @@ describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)",
           secretKey: KEY,
           kubeconfig: kubeconfig(k, token),
           maxLagMs: 5000,
+          statusAccess: "apiserver" as const,
+          proxies: { selector: "app.kubernetes.io/component=app", port: "status", scheme: "http" as const },
         },
       },
       config: {
@@ -460,17 +469,27 @@ describe("kubernetes (KIC) target: typed errors", () => {
 
   it("checkAccess (for doctor) asks SelfSubjectAccessReview and writes nothing", async () => {
     const k = await fake();
-    const can = (checks: { verb: string; resource: string; allowed: boolean }[]) =>
-      checks.map((c) => `${c.verb} ${c.resource} ${c.allowed ? "yes" : "no"}`);
+    const can = (checks: { verb: string; resource: string; subresource?: string; allowed: boolean }[]) =>
+      checks.map(
+        (c) =>
+          `${c.verb} ${c.resource}${c.subresource ? `/${c.subresource}` : ""} ${c.allowed ? "yes" : "no"}`,
+      );
     expect(can(await target(k).checkAccess())).toEqual([
       "get secrets yes",
       "patch secrets yes",
       "list kongplugins yes",
       "list pods yes",
+      "get pods/proxy yes",
       "list events yes",
     ]);
+    expect(can(await target(k).checkAccess({ kongVaults: true }))).toContain("list kongvaults yes");
+    // Reading the pods by IP needs no pods/proxy.
+    expect(can(await target(k, ROTATOR_TOKEN, { statusAccess: "direct" }).checkAccess())).not.toContain(
+      "get pods/proxy yes",
+    );
     expect(can(await target(k, READONLY_TOKEN).checkAccess())).toContain("patch secrets no");
     expect(can(await target(k, NO_EVENTS_TOKEN).checkAccess())).toContain("list events no");
+    expect(can(await target(k, NO_PROXY_TOKEN).checkAccess())).toContain("get pods/proxy no");
     expect(patches(k)).toHaveLength(0);
   });
 
@@ -662,15 +681,101 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
     });
   });
 
-  it("with proxyAdmin, each pod must also hold our kid in its Admin API", async () => {
+  it("reads each pod's /status through the API server's pod proxy, never by pod IP (the default)", async () => {
+    const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-1", lagMs: 300 }] });
+    const t = target(k);
+    const { receipt } = await t.apply(next);
+    const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");
+    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+    const proxied = k.requests.filter((r) => r.path.includes("/proxy/"));
+    // The status port is sent as its number: the API server dials podIP:port as given.
+    expect(new Set(proxied.map((r) => decodeURIComponent(r.path)))).toEqual(
+      new Set([
+        "/api/v1/namespaces/kong/pods/gw-0:8100/proxy/status",
+        "/api/v1/namespaces/kong/pods/gw-1:8100/proxy/status",
+      ]),
+    );
+    for (const pod of k.pods)
+      await expect(fetch(`http://${pod.ip}:${pod.statusPort}/status`)).rejects.toThrow();
+  });
+
+  it("a pod the API server cannot reach (503) is a lagging pod, named with the API server's message", async () => {
     const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-1" }] });
+    const t = target(k);
+    const { receipt } = await t.apply(next);
+    k.faults.add({
+      method: "GET",
+      path: "/pods/gw-1",
+      times: Infinity,
+      fault: {
+        kind: "status",
+        status: 503,
+        body: {
+          kind: "Status",
+          apiVersion: "v1",
+          metadata: {},
+          status: "Failure",
+          message: "error trying to reach service: dial tcp 127.80.0.2:8100: i/o timeout",
+          reason: "ServiceUnavailable",
+          code: 503,
+        },
+      },
+    });
+    const seen = await pollConfirm(t, next, receipt, (c) => c.state !== "pending", 600);
+    expect(seen.at(-1)).toMatchObject({ state: "pending", lagging: ["gw-1"] });
+    expect((seen.at(-1) as { detail: string }).detail).toContain(
+      "gw-1: status API through the API server: API server answered 503: error trying to reach service",
+    );
+    // One attempt per look: the poll is the retry.
+    expect(k.requests.filter((r) => r.fault).length).toBe(seen.length);
+    k.faults.clear();
+    expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, receipt)).toEqual({ state: "confirmed" });
+  });
+
+  it("without get on pods/proxy the write is refused before it happens, naming the rule", async () => {
+    const k = await fake();
+    const e = await failure(target(k, NO_PROXY_TOKEN).apply(next));
+    expect(e.code).toBe("KONG_K8S_FORBIDDEN");
+    expect(e.message).toContain("pods/proxy");
+    expect(e.hint).toContain('{ apiGroups: [""], resources: ["pods/proxy"], verbs: ["get"] }');
+    expect(e.hint).toContain("Role in namespace kong");
+    expect(patches(k)).toHaveLength(0);
+    expectClean(e);
+  });
+
+  it("statusAccess direct: reads each pod's /status by pod IP, for a rotator inside the cluster network", async () => {
+    const k = await fake({
+      reachablePods: true,
+      proxyPods: [{ name: "gw-0" }, { name: "gw-1", lagMs: 1500 }],
+    });
+    // No pods/proxy needed.
+    const t = target(k, NO_PROXY_TOKEN, { statusAccess: "direct" });
+    const { receipt } = await t.apply(next);
+    const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");
+    expect(seen).toContainEqual(expect.objectContaining({ state: "pending", lagging: ["gw-1"] }));
+    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+    expect(k.requests.filter((r) => r.path.includes("/proxy"))).toEqual([]);
+  });
+
+  it("statusAccess direct from outside the cluster network: the pods stay pending, named", async () => {
+    const k = await fake({ proxyPods: [{ name: "gw-0" }] });
+    const t = target(k, ROTATOR_TOKEN, { statusAccess: "direct" });
+    const { receipt } = await t.apply(next);
+    const c = await t.confirm({ kid: next.kid, x5t: next.x5t }, receipt);
+    expect(c).toMatchObject({ state: "pending", lagging: ["gw-0"] });
+    expect((c as { detail: string }).detail).toContain("status API unreachable");
+  });
+
+  it("with proxyAdmin, each pod must also hold our kid in its Admin API", async () => {
+    // proxyAdmin reads each pod's Admin API by pod IP: the rotator is in the cluster network.
+    const k = await fake({ reachablePods: true, proxyPods: [{ name: "gw-0" }, { name: "gw-1" }] });
     const caFile = join(dir, "local-ca.pem");
     writeFileSync(caFile, tls.ca);
     const t = target(k, ROTATOR_TOKEN, { proxyAdmin: { caFile } });
     const { receipt } = await t.apply(next);
     const pod = k.pods[1];
     // gw-1's Admin API still shows the old key although its hash moved (a stale worker, say).
-    pod?.admin.faults.add({
+    pod?.admin?.faults.add({
       path: "/plugins",
       times: Infinity,
       fault: {
@@ -695,9 +800,9 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
     const seen = await pollConfirm(t, next, receipt, (c) => c.state !== "pending", 1000);
     expect(seen.at(-1)).toMatchObject({ state: "pending", lagging: ["gw-1"] });
     expect((seen.at(-1) as { detail: string }).detail).toContain("still holds kid kid-old");
-    pod?.admin.faults.clear();
+    pod?.admin?.faults.clear();
     expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, receipt)).toEqual({ state: "confirmed" });
-    expect(k.pods[0]?.admin.requests.map((r) => r.path)).toContainEqual(
+    expect(k.pods[0]?.admin?.requests.map((r) => r.path)).toContainEqual(
       expect.stringMatching(/^\/plugins\?tags=k8s-uid%3A/),
     );
   });

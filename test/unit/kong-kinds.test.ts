@@ -18,7 +18,14 @@ describe("Kong target kinds", () => {
   it("a kubernetes target without a kubeconfig outside a cluster fails with a typed error on first use", async () => {
     const t: KongTargetSpec = {
       name: "aks",
-      kubernetes: { namespace: "kong", secretName: "s", secretKey: "k", maxLagMs: 1000 },
+      kubernetes: {
+        namespace: "kong",
+        secretName: "s",
+        secretKey: "k",
+        maxLagMs: 1000,
+        statusAccess: "apiserver",
+        proxies: { selector: "app.kubernetes.io/component=app", port: "status", scheme: "http" },
+      },
     };
     const target = lazyKongTarget(t, () =>
       createTargetOfKind({ target: t, clientId: "c", clock: systemClock, secret }),

@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   ApiException,
+  AuthorizationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -246,7 +247,7 @@ describe("kubernetes fake: KIC's Secret webhook", () => {
 });
 
 describe("kubernetes fake: Pods and Events", () => {
-  it("label selectors, pod IPs and the status port", async () => {
+  it("label selectors; pod IPs are loopback addresses where nothing listens", async () => {
     const k = await start();
     const core = api(k);
     const pods = await core.listNamespacedPod({
@@ -254,9 +255,60 @@ describe("kubernetes fake: Pods and Events", () => {
       labelSelector: "app.kubernetes.io/component=app,app.kubernetes.io/name notin (controller)",
     });
     expect(pods.items.map((p) => p.metadata?.name)).toEqual(["gw-0", "gw-1"]);
-    expect(pods.items[0]?.status?.podIP).toBe("127.0.0.1");
+    const ip = pods.items[0]?.status?.podIP ?? "";
+    expect(ip).toMatch(/^127\./);
+    expect(ip).not.toBe("127.0.0.1");
     const port = pods.items[0]?.spec?.containers[0]?.ports?.find((p) => p.name === "status")?.containerPort;
-    const res = await fetch(`http://127.0.0.1:${port}/status`);
+    expect(port).toBe(8100);
+    await expect(fetch(`http://${ip}:${port}/status`)).rejects.toThrow();
+  });
+
+  it("the pod proxy subresource reaches each proxy's Status API, with RBAC on pods/proxy", async () => {
+    const k = await start();
+    const status = (token: string, name: string, path = "status") =>
+      api(k, token).connectGetNamespacedPodProxyWithPath({ name, namespace: NS, path });
+    expect(await status(TOKEN, "gw-0:8100")).toMatchObject({ configuration_hash: "0".repeat(32) });
+    expect(await status(TOKEN, "http:gw-1:8100")).toMatchObject({ configuration_hash: "0".repeat(32) });
+    // Kong's own 404 for another path comes through.
+    expect(await statusOf(status(TOKEN, "gw-0:8100", "nope"))).toMatchObject({ code: 404 });
+    // A port nothing serves: the API server cannot reach it.
+    const refused = await statusOf(status(TOKEN, "gw-0:8000"));
+    expect(refused).toMatchObject({ code: 503, body: { reason: "ServiceUnavailable" } });
+    expect(String(refused.body.message)).toMatch(
+      /^error trying to reach service: dial tcp 127\.80\.0\.1:8000: /,
+    );
+    expect(await statusOf(status(TOKEN, "nope:8100"))).toMatchObject({ code: 404 });
+    expect(await statusOf(status(TOKEN, "ftp:gw-0:8100"))).toMatchObject({ code: 400 });
+    const denied = await statusOf(status(LIMITED, "gw-0:8100"));
+    expect(denied.code).toBe(403);
+    expect(denied.body.message).toBe(
+      'pods "gw-0" is forbidden: User "system:serviceaccount:kong:limited" cannot get resource "pods/proxy" in API group "" in the namespace "kong"',
+    );
+    // SelfSubjectAccessReview names the subresource apart.
+    const authz = kubeConfig(k, LIMITED).makeApiClient(AuthorizationV1Api);
+    const review = await authz.createSelfSubjectAccessReview({
+      body: {
+        spec: { resourceAttributes: { verb: "get", resource: "pods", subresource: "proxy", namespace: NS } },
+      },
+    });
+    expect(review.status?.allowed).toBe(false);
+  });
+
+  it("reachablePods: the pods advertise a loopback listener for their Status API", async () => {
+    k8s = await startKubernetesFake({
+      tls,
+      namespace: NS,
+      reachablePods: true,
+      proxyPods: [{ name: "gw-0" }],
+      tokens: { [TOKEN]: { user: "admin", rules: [{ verbs: ["*"], resources: ["*"] }] } },
+    });
+    const pods = await api(k8s).listNamespacedPod({
+      namespace: NS,
+      labelSelector: "app.kubernetes.io/name=gateway",
+    });
+    const pod = pods.items[0];
+    const port = pod?.spec?.containers[0]?.ports?.find((p) => p.name === "status")?.containerPort;
+    const res = await fetch(`http://${pod?.status?.podIP ?? ""}:${port}/status`);
     expect(((await res.json()) as Record<string, unknown>).configuration_hash).toBe("0".repeat(32));
   });
 

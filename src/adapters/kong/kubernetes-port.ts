@@ -10,7 +10,7 @@
 import type { KubernetesTargetConfig as KubernetesTargetSpec } from "../../config/load.js";
 import type { Clock } from "../../clock.js";
 import type { KongConfirmation, KongTarget } from "../../ports.js";
-import { KubernetesKongTarget, type KicApplyReceipt } from "./kubernetes.js";
+import { describeAccess, KubernetesKongTarget, type KicApplyReceipt } from "./kubernetes.js";
 
 const MAX_BASELINE_HASHES = 3;
 
@@ -27,6 +27,11 @@ export function createKubernetesTarget(opts: {
       secretName: k.secretName,
       secretKey: k.secretKey,
       ...(k.kubeconfig ? { kubeconfig: k.kubeconfig } : {}),
+      statusAccess: k.statusAccess,
+      proxySelector: k.proxies.selector,
+      ...(k.proxies.namespace ? { proxyNamespace: k.proxies.namespace } : {}),
+      statusPort: k.proxies.port,
+      statusScheme: k.proxies.scheme,
     },
     clientId: opts.clientId,
     ...(opts.clock ? { clock: opts.clock } : {}),
@@ -36,19 +41,30 @@ export function createKubernetesTarget(opts: {
     maxLagMs: k.maxLagMs,
     diagnose: async () => {
       const ref = opts.target.vaultReference;
-      const [d, pods, vault] = await Promise.all([
+      const [d, pods, vault, access] = await Promise.all([
         kic.diagnose(),
-        kic.snapshot(),
+        kic.statuses(),
         ref ? kic.vault(ref.prefix) : undefined,
+        // The access review is advice: a cluster that refuses it leaves the other lines standing.
+        kic.checkAccess({ kongVaults: ref !== undefined }).catch(() => undefined),
       ]);
       return {
         ...d,
         kind: "kubernetes",
-        gateways: Object.entries(pods).map(([name, hash]) => ({
-          name,
+        gateways: pods.map((p) => ({
+          name: p.name,
           live: true,
-          ...(hash ? { configHash: hash } : { error: "status API unreadable" }),
+          ...(p.hash ? { configHash: p.hash } : { error: p.error ?? "status API unreadable" }),
         })),
+        ...(access
+          ? {
+              access: access.map((a) => ({
+                ...describeAccess(a),
+                required: a.required,
+                allowed: a.allowed,
+              })),
+            }
+          : {}),
         // KIC pushes one config (KongVaults included) to every proxy pod: one vault entity for the target.
         ...(vault ? { vaults: [vault] } : {}),
       };

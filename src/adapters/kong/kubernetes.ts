@@ -11,6 +11,9 @@
  *   `--proxy-sync-seconds` (default 3). There is no `Programmed` condition on KongPlugin (removed in 2.11.1,
  *   #4584), so confirmation reads each proxy pod's Status API `GET /status` -> `configuration_hash`
  *   (kong/api/routes/health.lua), which changes when the pod loads a new config.
+ * - The Status API is read through the API server's pod proxy subresource by default
+ *   (`statusAccess: apiserver`): the rotator runs outside the cluster network, where pod IPs are not routable.
+ *   See hashOf() for the API's rules; `statusAccess: direct` reads `http://<podIP>:<port>/status` instead.
  * - `KongConfigurationApplyFailed` Events on the KIC pod (internal/dataplane/kong_client.go) are only a hint:
  *   client-go's spam filter drops all but 25 + 1 per 5 min per object (tools/record/events_cache.go), so a
  *   change may produce no event at all. A failure event newer than our write fails the step early.
@@ -72,6 +75,11 @@ export interface KubernetesTargetConfig {
   secretKey: string;
   /** Path to a kubeconfig file; absent = in-cluster service account. */
   kubeconfig?: string;
+  /**
+   * How the proxy pods' Status API is reached: `apiserver` (default) through the API server's pod proxy
+   * subresource (needs `get` on `pods/proxy`), `direct` by pod IP (the rotator must be in the cluster network).
+   */
+  statusAccess?: "apiserver" | "direct";
   /** Label selector of the Kong proxy pods (default `app.kubernetes.io/component=app`, the Kong chart's). */
   proxySelector?: string;
   /** Namespace of the proxy pods (default: `namespace`). */
@@ -131,6 +139,8 @@ export interface KicAccessCheck {
   verb: string;
   group: string;
   resource: string;
+  /** `proxy` for `pods/proxy` (RBAC names it `<resource>/<subresource>`). */
+  subresource?: string;
   namespace: string;
   name?: string;
   /** False for what only sharpens confirmation (events). */
@@ -164,6 +174,8 @@ const KONG_GROUP = "configuration.konghq.com";
 const KONG_RESOURCES: ReadonlySet<string> = new Set(["kongplugins", "kongvaults"]);
 const ZERO_HASH = "0".repeat(32);
 const CONFLICT_ATTEMPTS = 3;
+/** Codes that say our identity may not read the Status API through the API server: not a pod that lags. */
+const DENIED: ReadonlySet<string> = new Set(["KONG_K8S_FORBIDDEN", "KONG_K8S_UNAUTHORIZED"]);
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -178,9 +190,34 @@ interface KongPluginResource {
 
 interface LivePod {
   name: string;
+  /** The Status API by pod IP (`statusAccess: direct`). */
   url: string;
+  /** The status container port's number (the pod proxy subresource takes a number, not a port name). */
+  port: number;
   adminUrl?: string;
   image?: string;
+}
+
+/** An RBAC rule granting one call (`resource` may be `<resource>/<subresource>`), as YAML flow text. */
+function rbacRule(verb: string, group: string, resource: string, name?: string): string {
+  const scoped = name ? `, resourceNames: ["${name}"]` : "";
+  return `{ apiGroups: ["${group}"], resources: ["${resource}"], verbs: ["${verb}"]${scoped} }`;
+}
+
+/** The permission a KicAccessCheck asks about, and the Role (or ClusterRole) rule that grants it. */
+export function describeAccess(c: Omit<KicAccessCheck, "allowed" | "required">): {
+  permission: string;
+  grant: string;
+} {
+  const resource = c.subresource ? `${c.resource}/${c.subresource}` : c.resource;
+  const qualified = c.group ? `${resource}.${c.group}` : resource;
+  const rule = rbacRule(c.verb, c.group, resource, c.name);
+  return {
+    permission: `${c.verb} ${qualified}${c.name ? ` "${c.name}"` : ""} ${c.namespace ? `in namespace ${c.namespace}` : "(cluster-scoped)"}`,
+    grant: c.namespace
+      ? `a Role in namespace ${c.namespace} with ${rule}, bound to the rotator's identity`
+      : `a ClusterRole with ${rule} and a ClusterRoleBinding (${resource} are cluster-scoped)`,
+  };
 }
 
 /** The Status body of a failed call, when the API server sent one. */
@@ -206,6 +243,7 @@ export class KubernetesKongTarget {
   private readonly clock: Clock;
   private readonly policy: RetryPolicy;
   private readonly statusTimeoutMs: number;
+  private readonly statusAccess: "apiserver" | "direct";
   private readonly adminDispatcher: Agent | undefined;
 
   constructor(private readonly opts: KubernetesTargetOptions) {
@@ -214,6 +252,7 @@ export class KubernetesKongTarget {
     this.clock = opts.clock ?? systemClock;
     this.policy = { ...defaultRetryPolicy, ...opts.retry };
     this.statusTimeoutMs = opts.statusTimeoutMs ?? 5000;
+    this.statusAccess = opts.target.statusAccess ?? "apiserver";
     const admin = this.t.proxyAdmin;
     const pem = (path: string | undefined) => {
       if (!path) return undefined;
@@ -274,6 +313,8 @@ export class KubernetesKongTarget {
       pre?: (ctx: RequestContext) => void;
       /** Response headers (lower-case names) of the answer that was used. */
       post?: (headers: Record<string, string>) => void;
+      /** Instead of the target's retry policy (e.g. one attempt for a read that is polled anyway). */
+      policy?: RetryPolicy;
     } = {},
   ): Promise<T> {
     const classify = (e: unknown): RetryDecision => {
@@ -308,7 +349,7 @@ export class KubernetesKongTarget {
             middlewareMergeStrategy: "append",
           }),
         classify,
-        { policy: this.policy, clock: this.clock },
+        { policy: hooks.policy ?? this.policy, clock: this.clock },
       );
     } catch (e) {
       throw this.typed(e, what);
@@ -356,9 +397,8 @@ export class KubernetesKongTarget {
         opts,
       );
     if (code === 403) {
-      const scoped = what.name ? `, resourceNames: ["${what.name}"]` : "";
       const group = KONG_RESOURCES.has(what.resource) ? KONG_GROUP : "";
-      const rule = `{ apiGroups: ["${group}"], resources: ["${what.resource}"], verbs: ["${what.verb}"]${scoped} }`;
+      const rule = rbacRule(what.verb, group, what.resource, what.name);
       return new RotatorError(
         "KONG_K8S_FORBIDDEN",
         `Kong target ${this.name}: Kubernetes RBAC denies ${what.verb} on ${where}`,
@@ -510,6 +550,7 @@ export class KubernetesKongTarget {
       live.push({
         name: pod.metadata?.name ?? ip,
         url: `${scheme}://${host}:${port}/status`,
+        port,
         ...(adminPort === undefined
           ? {}
           : { adminUrl: `${admin?.scheme ?? "https"}://${host}:${adminPort}` }),
@@ -559,30 +600,100 @@ export class KubernetesKongTarget {
     return undefined;
   }
 
-  /** `GET /status` → configuration_hash, or an error string. */
-  private async hashOf(pod: LivePod): Promise<{ hash?: string; error?: string }> {
+  /**
+   * `GET /status` → configuration_hash, or an error string; `denied` when the API server refuses our identity
+   * the pod proxy (RBAC, credentials): a configuration problem to report at once, not a pod that lags.
+   */
+  private async hashOf(pod: LivePod): Promise<{ hash?: string; error?: string; denied?: RotatorError }> {
+    let body: unknown;
+    if (this.statusAccess === "direct") {
+      try {
+        const res = await fetch(pod.url, { signal: AbortSignal.timeout(this.statusTimeoutMs) });
+        if (res.status !== 200) return { error: `status API answered ${res.status}` };
+        body = await res.json();
+      } catch (e) {
+        return { error: `status API unreachable (${e instanceof Error ? e.name : "error"})` };
+      }
+    } else {
+      const read = await this.statusThroughApiServer(pod);
+      if ("error" in read) return read;
+      body = read.body;
+    }
+    const hash = isRecord(body) ? str(body.configuration_hash) : undefined;
+    return hash ? { hash } : { error: "status API reports no configuration_hash" };
+  }
+
+  /**
+   * The pod's Status API through the API server's pod proxy subresource,
+   * `GET /api/v1/namespaces/{ns}/pods/{name}/proxy/{path}` (operation connectCoreV1GetNamespacedPodProxyWithPath
+   * in the Kubernetes API, `connectGetNamespacedPodProxyWithPath` in @kubernetes/client-node). The apiserver
+   * proxy "connects a user outside of the cluster to cluster IPs which otherwise might not be reachable"
+   * (https://kubernetes.io/docs/concepts/cluster-administration/proxies/); the URL form is described in
+   * https://kubernetes.io/docs/tasks/access-application-cluster/access-cluster-services/#manually-constructing-apiserver-proxy-urls.
+   * - `{name}` is `[scheme:]pod[:port]`, and for a pod the port must be a number: the API server dials
+   *   `podIP:port` as given (kubernetes pkg/registry/core/pod/strategy.go `ResourceLocation`).
+   * - RBAC: the request is verb `get` on resource `pods`, subresource `proxy` (a Role rule on `pods/proxy`).
+   * - A pod the API server cannot reach answers 503 `error trying to reach service: dial tcp …`
+   *   (apimachinery pkg/util/proxy/transport.go), which is a lagging pod here, not an error of ours.
+   * One attempt per read: confirmation polls anyway.
+   */
+  private async statusThroughApiServer(
+    pod: LivePod,
+  ): Promise<{ body: unknown } | { error: string; denied?: RotatorError }> {
+    const namespace = this.t.proxyNamespace ?? this.t.namespace;
+    const scheme = this.t.statusScheme === "https" ? "https:" : "";
+    // The API server's answer, for the message (the typed error keeps only the code).
+    let refused: ApiException<unknown> | undefined;
     try {
-      const res = await fetch(pod.url, { signal: AbortSignal.timeout(this.statusTimeoutMs) });
-      if (res.status !== 200) return { error: `status API answered ${res.status}` };
-      const body: unknown = await res.json();
-      const hash = isRecord(body) ? str(body.configuration_hash) : undefined;
-      return hash ? { hash } : { error: "status API reports no configuration_hash" };
+      const text: unknown = await this.call(
+        { verb: "get", resource: "pods/proxy", namespace },
+        (o) =>
+          this.core
+            .connectGetNamespacedPodProxyWithPath(
+              { name: `${scheme}${pod.name}:${pod.port}`, namespace, path: "status" },
+              o,
+            )
+            .catch((e: unknown) => {
+              if (e instanceof ApiException) refused = e as ApiException<unknown>;
+              throw e;
+            }),
+        {
+          policy: {
+            ...this.policy,
+            maxAttempts: 1,
+            attemptTimeoutMs: Math.min(this.policy.attemptTimeoutMs, this.statusTimeoutMs),
+          },
+        },
+      );
+      // The client parses a JSON answer itself; any other content type comes back as text.
+      return { body: typeof text === "string" ? JSON.parse(text) : text };
     } catch (e) {
-      return { error: `status API unreachable (${e instanceof Error ? e.name : "error"})` };
+      if (e instanceof RotatorError && DENIED.has(e.code))
+        return { error: `${e.code}: get pods/proxy refused`, denied: e };
+      const message = refused ? statusMessage(refused) : undefined;
+      const why = refused
+        ? `API server answered ${refused.code}${message ? `: ${redactText(message).slice(0, 200)}` : ""}`
+        : e instanceof SyntaxError
+          ? "the answer is not JSON"
+          : `no answer (${e instanceof RotatorError ? e.code : e instanceof Error ? e.name : "error"})`;
+      return { error: `status API through the API server: ${why}` };
     }
   }
 
   /** Each live proxy pod's configuration_hash (empty when unreadable), by pod name. */
   async snapshot(): Promise<Record<string, string>> {
-    const pods = await this.livePods();
     const out: Record<string, string> = {};
-    await Promise.all(
-      pods.map(async (p) => {
-        const { hash } = await this.hashOf(p);
-        out[p.name] = hash ?? "";
-      }),
-    );
+    for (const s of await this.statuses()) {
+      if (s.denied) throw s.denied;
+      out[s.name] = s.hash ?? "";
+    }
     return out;
+  }
+
+  /** Each live proxy pod's Status API answer (for doctor: a refusal is reported, not thrown). */
+  async statuses(): Promise<{ name: string; hash?: string; error?: string; denied?: RotatorError }[]> {
+    const pods = await this.livePods();
+    return Promise.all(pods.map(async (p) => ({ name: p.name, ...(await this.hashOf(p)) })));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -592,8 +703,10 @@ export class KubernetesKongTarget {
   /**
    * For `doctor`: may our identity do each call the target makes? Asked with SelfSubjectAccessReview
    * (`kubectl auth can-i`), which writes nothing and which every authenticated identity may call.
+   * `get pods/proxy` is asked when the Status API is read through the API server; `list kongvaults` (a
+   * ClusterRole: cluster-scoped) with `vaultReference`, whose writes are checked against the KongVault first.
    */
-  async checkAccess(): Promise<KicAccessCheck[]> {
+  async checkAccess(opts: { kongVaults?: boolean } = {}): Promise<KicAccessCheck[]> {
     const ns = this.t.namespace;
     const proxyNs = this.t.proxyNamespace ?? ns;
     const wanted: Omit<KicAccessCheck, "allowed">[] = [
@@ -608,7 +721,22 @@ export class KubernetesKongTarget {
       },
       { verb: "list", group: KONG_GROUP, resource: "kongplugins", namespace: ns, required: true },
       { verb: "list", group: "", resource: "pods", namespace: proxyNs, required: true },
+      ...(this.statusAccess === "apiserver"
+        ? [
+            {
+              verb: "get",
+              group: "",
+              resource: "pods",
+              subresource: "proxy",
+              namespace: proxyNs,
+              required: true,
+            },
+          ]
+        : []),
       { verb: "list", group: "", resource: "events", namespace: proxyNs, required: false },
+      ...(opts.kongVaults
+        ? [{ verb: "list", group: KONG_GROUP, resource: "kongvaults", namespace: "", required: true }]
+        : []),
     ];
     return Promise.all(
       wanted.map(async (w) => {
@@ -625,6 +753,7 @@ export class KubernetesKongTarget {
                       verb: w.verb,
                       group: w.group,
                       resource: w.resource,
+                      ...(w.subresource ? { subresource: w.subresource } : {}),
                       namespace: w.namespace,
                       ...(w.name ? { name: w.name } : {}),
                     },
@@ -856,6 +985,8 @@ export class KubernetesKongTarget {
         lagging: [],
       };
     const seen = await Promise.all(pods.map(async (p) => ({ pod: p, ...(await this.hashOf(p)) })));
+    const denied = seen.find((x) => x.denied)?.denied;
+    if (denied) throw denied;
     const moved = new Set<string>();
     for (const s of seen) {
       const before = receipt.before[s.pod.name];
