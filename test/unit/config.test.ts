@@ -198,6 +198,9 @@ describe("Kong target kinds", () => {
           secretName: "orders-oidc-jwk",
           secretKey: "client_jwk",
           maxLagMs: 120_000,
+          // Today's defaults: the Kong chart's proxy labels and status port, read through the API server.
+          statusAccess: "apiserver",
+          proxies: { selector: "app.kubernetes.io/component=app", port: "status", scheme: "http" },
         },
       },
       {
@@ -206,6 +209,38 @@ describe("Kong target kinds", () => {
         pluginTags: ["rotator:orders-api"],
       },
     ]);
+  });
+
+  it("kubernetes: statusAccess and proxies (namespace, selector, port name or number, scheme)", () => {
+    const k8s = (kubernetes: Record<string, unknown>) =>
+      withKong([
+        { name: "aks", kubernetes: { namespace: "kong", secretName: "s", secretKey: "k", ...kubernetes } },
+      ]);
+    const parsed = parseConfig(
+      k8s({
+        statusAccess: "direct",
+        proxies: { namespace: "kong-dp", selector: "app=kong-proxy", port: 8100, scheme: "https" },
+      }),
+    ).credentials[0]!.kong[0] as { kubernetes: Record<string, unknown> };
+    expect(parsed.kubernetes).toMatchObject({
+      statusAccess: "direct",
+      proxies: { namespace: "kong-dp", selector: "app=kong-proxy", port: 8100, scheme: "https" },
+    });
+    const partial = parseConfig(k8s({ proxies: { port: "kong-status" } })).credentials[0]!.kong[0] as {
+      kubernetes: Record<string, unknown>;
+    };
+    expect(partial.kubernetes.proxies).toEqual({
+      selector: "app.kubernetes.io/component=app",
+      port: "kong-status",
+      scheme: "http",
+    });
+    const bad = (kubernetes: Record<string, unknown>) => issues(k8s(kubernetes)).map((i) => i.path);
+    expect(bad({ statusAccess: "podIP" })).toEqual(["credentials[0].kong[0].kubernetes.statusAccess"]);
+    expect(bad({ proxies: { port: "Status_Port" } })).toEqual([
+      "credentials[0].kong[0].kubernetes.proxies.port",
+    ]);
+    expect(bad({ proxies: { port: 70000 } })).toEqual(["credentials[0].kong[0].kubernetes.proxies.port"]);
+    expect(bad({ proxies: { selctor: "a=b" } })).toEqual(["credentials[0].kong[0].kubernetes.proxies"]);
   });
 
   it("refuses a target with no kind or two kinds, misplaced fields and bad values", () => {

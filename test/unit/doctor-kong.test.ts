@@ -87,6 +87,56 @@ describe("gateways", () => {
   });
 });
 
+describe("the access review", () => {
+  const access = (allowed: Record<string, boolean>, optional: string[] = []) =>
+    Object.entries(allowed).map(([permission, ok]) => ({
+      permission,
+      allowed: ok,
+      required: !optional.includes(permission),
+      grant: `rule for ${permission}`,
+    }));
+  const d = (a?: KongDiagnosis["access"]): KongDiagnosis => ({
+    kind: "kubernetes",
+    node: {},
+    plugins: [plugin(1)],
+    ...(a ? { access: a } : {}),
+  });
+  const lines = (a?: KongDiagnosis["access"]) =>
+    deploymentChecks(d(a)).filter((c) => c.code.startsWith("KONG_ACCESS"));
+
+  it("says nothing when the target cannot ask", () => {
+    expect(lines()).toEqual([]);
+  });
+
+  it("passes when every permission is granted, listing them", () => {
+    const [pass] = lines(
+      access({ "get pods/proxy in namespace kong": true, "list pods in namespace kong": true }),
+    );
+    expect(pass).toMatchObject({ status: "pass", code: "KONG_ACCESS" });
+    expect(pass?.message).toContain("get pods/proxy in namespace kong; list pods in namespace kong");
+  });
+
+  it("fails on a missing required permission with the rule to grant, and warns on an optional one", () => {
+    const out = lines(
+      access(
+        {
+          "get pods/proxy in namespace kong": false,
+          "list events in namespace kong": false,
+          "list pods": true,
+        },
+        ["list events in namespace kong"],
+      ),
+    );
+    expect(out.map((l) => `${l.status}:${l.code}`)).toEqual([
+      "fail:KONG_ACCESS_DENIED",
+      "warn:KONG_ACCESS_OPTIONAL",
+    ]);
+    expect(out[0]?.message).toContain("get pods/proxy in namespace kong");
+    expect(out[0]?.hint).toContain("rule for get pods/proxy in namespace kong");
+    expect(out[1]?.message).toContain("list events");
+  });
+});
+
 describe("vault-reference mode lines", () => {
   const cred = (withRef: boolean) =>
     ({
