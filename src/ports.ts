@@ -117,6 +117,8 @@ export interface CertificateStore {
 
 /** Plain Key Vault secrets (not certificates' backing secrets). Values are SECRET. */
 export interface PlainSecrets {
+  /** The Key Vault that holds these secrets, as Kong's vault entity must name it in `vault_uri`. */
+  readonly vaultUrl: string;
   /** Write a new version of the secret with this content type. */
   set(name: string, value: string, contentType: string): Promise<void>;
   /** The secret's latest version. Throws KV_NOT_FOUND / KV_VERSION_DISABLED / KV_FORBIDDEN. */
@@ -406,6 +408,12 @@ export interface KongTarget {
   diagnose(): Promise<KongDiagnosis>;
   /** Resolve the plugin(s) and report our client's current JWK. Throws typed errors for bad plugins. */
   inspect(): Promise<KongPluginView[]>;
+  /**
+   * Vault-reference mode: Kong's vault entity with this prefix, read where the gateways will look for it
+   * (one for a shared database, control plane or KIC; one per DB-less node). Never throws: a failed read is
+   * a diagnosis in state `error`.
+   */
+  vaults(prefix: string): Promise<KongVaultDiagnosis[]>;
   /**
    * What the gateways hold before a write (e.g. the live data planes' config hashes), at most 120
    * characters, for confirm(); undefined when confirmation needs no baseline.

@@ -3,8 +3,8 @@
  * nodes, Konnect nodes) and their sync state, what write permission the rotator needs, and the Kong version
  * against the multi-client JWK signing fix. Pure: built from a KongDiagnosis (public facts only).
  */
-import { AZURE_BACKEND } from "../adapters/kong/vault.js";
 import type { CredentialConfig, VaultReferenceConfig } from "../config/load.js";
+import { judgeVaultEntity, sameVault } from "../engine/vault-entity.js";
 import type { KongDiagnosis, KongVaultDiagnosis } from "../ports.js";
 import type { Check } from "./checks.js";
 
@@ -153,105 +153,23 @@ export function deploymentChecks(d: KongDiagnosis): Line[] {
   return out;
 }
 
-/** A Key Vault URL compared as Kong would reach it: lower-case, without trailing '/'. */
-export const sameVault = (a: string, b: string): boolean =>
-  a.replace(/\/+$/, "").toLowerCase() === b.replace(/\/+$/, "").toLowerCase();
-
 /** The Key Vault a target's reference secrets go to: vaultReference.keyVaultUrl, else the rotator's vault. */
 export function referenceVault(ref: VaultReferenceConfig, certificateVault: string): string {
   return ref.keyVaultUrl ?? certificateVault;
 }
 
-/** Doctor lines about Kong's vault entity (or entities, one per DB-less node) for the target's prefix. */
+/**
+ * Doctor lines about Kong's vault entity (or entities, one per DB-less node) for the target's prefix: the
+ * engine's rule (src/engine/vault-entity.ts), so that doctor fails exactly where a write of references would
+ * be refused.
+ */
 function vaultEntityLines(v: KongVaultDiagnosis, expected: string): Line[] {
-  const at = v.where ? ` on ${v.where}` : "";
-  const name = `vault '${v.prefix}'${at}`;
-  switch (v.state) {
-    case "missing":
-      return [
-        {
-          status: "fail",
-          code: "KONG_VAULT_ENTITY_MISSING",
-          message: `Kong has no vault entity with prefix '${v.prefix}'${at}: Kong would resolve our references to "" and logins would fail`,
-          hint: `Add an azure vault entity with prefix '${v.prefix}' and config.vault_uri ${expected} (docs/migration.md "Inline keys to vault references"), or set vaultReference.prefix to the existing one.`,
-        },
-      ];
-    case "env":
-      return [
-        {
-          status: "info",
-          code: "KONG_VAULT_ENV",
-          message: `the prefix 'azure' is the backend name: Kong${at} uses the node's KONG_VAULT_AZURE_* environment, which no API shows`,
-          hint: `Check on every node that KONG_VAULT_AZURE_VAULT_URI is ${expected} (and TENANT_ID/CLIENT_ID are Kong's identity), or use a vault entity with a prefix of its own so doctor can check it.`,
-        },
-      ];
-    case "error":
-      return [
-        {
-          status: "warn",
-          code: "KONG_VAULT_UNREADABLE",
-          message: `${name} could not be read (${v.error})`,
-          hint:
-            v.hint ??
-            "Give the rotator's Kong credential read access to /vaults (RBAC), or check the vault by hand.",
-        },
-      ];
-    case "found": {
-      if (v.backend !== AZURE_BACKEND)
-        return [
-          {
-            status: "fail",
-            code: "KONG_VAULT_BACKEND",
-            message: `${name} uses the ${v.backend} backend, not azure: it cannot read our Key Vault secrets`,
-            hint: `Point vaultReference.prefix at an azure vault entity whose config.vault_uri is ${expected}.`,
-          },
-        ];
-      const out: Line[] = [];
-      if (v.notApplied?.state === "refused")
-        out.push({
-          status: "fail",
-          code: "KONG_VAULT_NOT_APPLIED",
-          message: `${name} was refused by its controller (${v.notApplied.detail}): Kong has no such vault and would resolve our references to ""`,
-          hint: "Fix the resource (kubectl describe kongvault <name>, and the controller's logs), then run doctor again.",
-        });
-      else if (v.notApplied?.state === "pending")
-        out.push({
-          status: "warn",
-          code: "KONG_VAULT_NOT_APPLIED",
-          message: `${name} is not applied to Kong yet (${v.notApplied.detail})`,
-          hint: "Its controller has not processed it: check that the Kong Ingress Controller (3.1+) runs and watches KongVaults.",
-        });
-      if (v.vaultUri === undefined)
-        out.push({
-          status: "warn",
-          code: "KONG_VAULT_URI_UNSET",
-          message: `${name} has no config.vault_uri; the node's KONG_VAULT_AZURE_VAULT_URI applies, which doctor cannot read`,
-          hint: `Set config.vault_uri to ${expected} on the vault entity, so that the vault is checkable.`,
-        });
-      else if (!sameVault(v.vaultUri, expected))
-        out.push({
-          status: "fail",
-          code: "KONG_VAULT_URI_MISMATCH",
-          message: `${name} reads ${v.vaultUri}, but the rotator writes the reference secrets to ${expected}: Kong would resolve our references to ""`,
-          hint: "Set the vault entity's config.vault_uri to the reference vault, or set vaultReference.keyVaultUrl / keyVault.url to the vault Kong reads.",
-        });
-      else
-        out.push({
-          status: "pass",
-          code: "KONG_VAULT_ENTITY",
-          message: `${name} is an azure vault reading ${v.vaultUri}${v.clientId ? ` as client ${v.clientId}` : ""}`,
-        });
-      // Kong re-reads a cached value only when its ttl is due (kong/pdk/vault.lua); our references never
-      // change value (a new generation is a new secret name), so a ttl only costs Key Vault reads.
-      if ((v.ttl ?? 0) > 0)
-        out.push({
-          status: "info",
-          code: "KONG_VAULT_TTL",
-          message: `${name} has ttl ${v.ttl ?? 0} s: harmless, each generation has its own secret name and a value never changes under a reference; the ttl only makes Kong re-read the same value`,
-        });
-      return out;
-    }
-  }
+  return judgeVaultEntity(v, expected).map(({ verdict, code, message, hint }) => ({
+    status: verdict === "refuse" ? "fail" : verdict,
+    code,
+    message: verdict === "refuse" ? `${message}; activation refuses to write references to it` : message,
+    ...(hint ? { hint } : {}),
+  }));
 }
 
 /**

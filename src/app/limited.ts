@@ -140,6 +140,7 @@ export function limitedStore(store: CertificateStore, l: FleetLimiters): Certifi
 
 function limitedSecrets(s: PlainSecrets, other: <T>(call: () => Promise<T>) => Promise<T>): PlainSecrets {
   return {
+    vaultUrl: s.vaultUrl,
     set: (...a) => other(() => s.set(...a)),
     get: (...a) => other(() => s.get(...a)),
     disable: (...a) => other(() => s.disable(...a)),

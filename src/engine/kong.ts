@@ -28,6 +28,7 @@ import {
 import type { StepContext } from "./steps/context.js";
 import { generationAlgorithm } from "./model.js";
 import type { EnginePorts } from "./types.js";
+import { checkVaultEntity } from "./vault-entity.js";
 
 /** What pushing needs from a step: the credential, the tag book, the clock, the store, the lease signal, progress. */
 export type PushContext = Pick<StepContext, "cred" | "tags" | "signal" | "progress"> & {
@@ -139,6 +140,11 @@ export async function pushAndConfirm(
   jwk: KongPrivateJwk,
 ): Promise<string[]> {
   const pending: { target: KongTarget; since: KongConfirmBase; plugins: number }[] = [];
+  // Vault-reference targets: every one's vault entity must resolve the references before any is written.
+  for (const target of targets) {
+    const ref = ctx.cred.kong.find((t) => t.name === target.name)?.vaultReference;
+    if (ref) await checkVaultEntity(ctx.ports.store, target, ref);
+  }
   for (const target of targets) {
     // A lost lease means another writer may be working: stop before the next write.
     if (ctx.signal?.aborted) throw runAborted();

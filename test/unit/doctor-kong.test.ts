@@ -227,13 +227,14 @@ describe("vault-reference mode lines", () => {
         "fail:KONG_VAULT_URI_MISMATCH",
       ]);
       const pending = { notApplied: { state: "pending", detail: "Pending" } } as Partial<KongVaultDiagnosis>;
-      expect(check(found(CERTS, pending))).toEqual(["warn:KONG_VAULT_NOT_APPLIED", "pass:KONG_VAULT_ENTITY"]);
+      // Not applied yet: Kong has no such vault until it is, so activation refuses too (the same rule).
+      expect(check(found(CERTS, pending))).toEqual(["fail:KONG_VAULT_NOT_APPLIED"]);
     });
-    it("says what it cannot read: env config, no vault_uri, unreadable (with the adapter's hint when it has one)", () => {
+    it("fails where it cannot tell (no vault_uri, unreadable, with the adapter's hint when it has one); env config is info", () => {
       expect(check({ prefix: "azure", state: "env" })).toEqual(["info:KONG_VAULT_ENV"]);
-      expect(check(found())).toEqual(["warn:KONG_VAULT_URI_UNSET"]);
+      expect(check(found())).toEqual(["fail:KONG_VAULT_URI_UNSET"]);
       expect(check({ prefix: "azure-kv", state: "error", error: "KONG_UNAUTHORIZED: 403" })).toEqual([
-        "warn:KONG_VAULT_UNREADABLE",
+        "fail:KONG_VAULT_UNREADABLE",
       ]);
       const hints = (v: KongVaultDiagnosis) =>
         vaultReferenceChecks(cred(true), "t", withVault(v), CERTS).find(
@@ -273,6 +274,7 @@ describe("vault-reference mode lines", () => {
     const members = Object.fromEntries(["d", "p", "q", "dp", "dq", "qi"].map((m) => [m, jwk[m]!]));
     const store = (value: string | Error, contentType = "application/json") => ({
       secrets: {
+        vaultUrl: CERTS,
         set: () => Promise.resolve(),
         disable: () => Promise.resolve("disabled" as const),
         get: (name: string) =>

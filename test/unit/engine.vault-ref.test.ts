@@ -1,8 +1,11 @@
 /** Vault-reference mode in the engine, against the in-memory world (README "Vault-reference mode"). */
 import { describe, expect, it } from "vitest";
 import { reconcile } from "../../src/engine/reconcile.js";
+import { submitRequest } from "../../src/engine/manual.js";
+import type { KongVaultDiagnosis } from "../../src/ports.js";
+import { MEMORY_VAULT_URL } from "../support/memory/store.js";
 import { createWorld } from "../support/memory/world.js";
-import { activeVersion, settle, toRenewal, toRetirement } from "../support/scenarios.js";
+import { activeVersion, settle, toRenewal, toRetirement, versionsByPhase } from "../support/scenarios.js";
 
 const MEMBERS = ["d", "p", "q", "dp", "dq", "qi"];
 
@@ -69,6 +72,9 @@ describe("vault-reference mode (engine)", () => {
     const w = vaultWorld();
     const url = "https://kong-refs.vault.azure.net";
     w.cred.kong[0]!.vaultReference!.keyVaultUrl = url;
+    w.kong[0]!.vaultEntities.set("azure-kv", [
+      { prefix: "azure-kv", state: "found", backend: "azure", vaultUri: url },
+    ]);
     await settle(w);
     const first = activeVersion(w).cert!.x5t;
     const ops = w.calls.log.map((e) => e.op).filter((op) => /secrets|apply/.test(op));
@@ -85,5 +91,102 @@ describe("vault-reference mode (engine)", () => {
     await settle(w);
     expect(w.store.plainAt.get(url)!.get(secretOf(first))!.enabled).toBe(false);
     expect(w.store.plainAt.get(url)!.get(secretOf(activeVersion(w).cert!.x5t))!.enabled).toBe(true);
+  });
+});
+
+describe("vault-reference mode: Kong's vault entity is checked before every write of references", () => {
+  const FOUND = { prefix: "azure-kv", state: "found" as const, backend: "azure", vaultUri: MEMORY_VAULT_URL };
+  async function active() {
+    const w = vaultWorld();
+    await settle(w);
+    w.calls.reset();
+    return w;
+  }
+  const writes = (w: ReturnType<typeof vaultWorld>) =>
+    w.calls.count("kong[edge].apply") + w.calls.count("store.secrets.set");
+
+  it("activation: no vault entity with the prefix refuses before any write; the old key stays; fixed, the next run completes", async () => {
+    const w = await active();
+    w.watchInvariants();
+    const before = activeVersion(w);
+    w.kong[0]!.vaultEntities.set("azure-kv", [{ prefix: "azure-kv", state: "missing" }]);
+    toRenewal(w);
+    const r = await reconcile(w.cred, w.ports);
+    expect(r.outcome).toBe("failed");
+    expect(r.error?.code).toBe("KONG_VAULT_ENTITY_MISSING");
+    expect(r.error?.message).toContain("Nothing was written to Kong");
+    expect(r.steps.map((s) => `${s.action}:${s.status}`).at(-1)).toBe("activate:failed");
+    expect(writes(w)).toBe(0);
+    expect(activeVersion(w).version).toBe(before.version);
+    expect(w.kong[0]!.kids()).toEqual([before.cert!.x5t]);
+    w.kong[0]!.vaultEntities.clear();
+    await settle(w);
+    expect(activeVersion(w).version).not.toBe(before.version);
+    expect(w.violations).toEqual([]);
+  });
+
+  it.each([
+    ["another vault", [{ ...FOUND, vaultUri: "https://other.vault.azure.net" }], "KONG_VAULT_URI_MISMATCH"],
+    ["another backend", [{ ...FOUND, backend: "hcv" }], "KONG_VAULT_BACKEND"],
+    [
+      "no vault_uri",
+      [{ prefix: "azure-kv", state: "found" as const, backend: "azure" }],
+      "KONG_VAULT_URI_UNSET",
+    ],
+    [
+      "a KongVault not Programmed yet",
+      [{ ...FOUND, notApplied: { state: "pending" as const, detail: "Pending" } }],
+      "KONG_VAULT_NOT_APPLIED",
+    ],
+    [
+      "an unreadable entity",
+      [{ prefix: "azure-kv", state: "error" as const, error: "KONG_FORBIDDEN" }],
+      "KONG_VAULT_UNREADABLE",
+    ],
+    [
+      "one DB-less node of two without it",
+      [
+        { ...FOUND, where: "edge-1" },
+        { prefix: "azure-kv", state: "missing" as const, where: "edge-2" },
+      ],
+      "KONG_VAULT_ENTITY_MISSING",
+    ],
+  ] as const)("%s: refused (%s), nothing written", async (_what, entities, code) => {
+    const w = await active();
+    w.kong[0]!.vaultEntities.set("azure-kv", structuredClone(entities) as unknown as KongVaultDiagnosis[]);
+    toRenewal(w);
+    const r = await reconcile(w.cred, w.ports);
+    expect(r.error?.code).toBe(code);
+    expect(writes(w)).toBe(0);
+  });
+
+  it("the prefix azure without an entity (the node's environment) cannot be read and is allowed", async () => {
+    const w = vaultWorld();
+    w.cred.kong[0]!.vaultReference!.prefix = "azure";
+    w.kong[0]!.vaultEntities.set("azure", [{ prefix: "azure", state: "env" }]);
+    await settle(w);
+    expect(w.kong[0]!.kids()).toEqual([activeVersion(w).cert!.x5t]);
+  });
+
+  it("a sync re-apply and a rollback are checked the same way", async () => {
+    const w = await active();
+    toRenewal(w);
+    await settle(w);
+    const current = activeVersion(w);
+    const previous = versionsByPhase(w, "retiring")[0]!;
+    w.kong[0]!.vaultEntities.set("azure-kv", [{ prefix: "azure-kv", state: "missing" }]);
+    // Drift: someone put the previous key back; the sync re-apply would write references.
+    w.kong[0]!.hold(w.store.privateJwk(w.cred.certificateName, previous.version));
+    w.calls.reset();
+    const sync = await reconcile(w.cred, w.ports);
+    expect(sync.steps.map((s) => `${s.action}:${s.status}`)).toEqual(["sync:failed"]);
+    expect(sync.error?.code).toBe("KONG_VAULT_ENTITY_MISSING");
+    expect(w.calls.count("kong[edge].apply")).toBe(0);
+    w.kong[0]!.hold(w.store.privateJwk(w.cred.certificateName, current.version));
+    await submitRequest(w.cred, w.ports, { kind: "rollback" });
+    const rollback = await reconcile(w.cred, w.ports);
+    expect(rollback.error?.code).toBe("KONG_VAULT_ENTITY_MISSING");
+    expect(w.calls.count("kong[edge].apply")).toBe(0);
+    expect(activeVersion(w).version).toBe(current.version);
   });
 });

@@ -188,7 +188,7 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
   const secrets = new SecretClient(opts.vaultUrl, opts.credential, options);
   const keys = new KeyClient(opts.vaultUrl, opts.credential, options);
   /** Vault-reference mode: plain secrets in other vaults (`vaultReference.keyVaultUrl`), by URL. */
-  const plain = plainSecrets(secrets);
+  const plain = plainSecrets(secrets, opts.vaultUrl);
   const elsewhere = new Map<string, PlainSecrets>();
 
   /**
@@ -486,6 +486,7 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
           key,
           (other = plainSecrets(
             new SecretClient(vaultUrl, opts.credential, keyVaultClientOptions(vaultUrl, policy, clock)),
+            vaultUrl,
           )),
         );
       return other;
@@ -494,8 +495,9 @@ export function createKeyVaultStore(opts: KeyVaultStoreOptions): CertificateStor
 }
 
 /** Plain secrets for vault-reference mode (PUT / GET / PATCH https://learn.microsoft.com/rest/api/keyvault/secrets). */
-function plainSecrets(client: SecretClient): PlainSecrets {
+function plainSecrets(client: SecretClient, vaultUrl: string): PlainSecrets {
   return {
+    vaultUrl,
     async set(name, value, contentType) {
       registerSecret(value);
       await kvCall({ area: "secrets", action: "write secret", name }, () =>

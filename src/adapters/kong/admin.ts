@@ -28,6 +28,7 @@ import { registerSecret } from "../../log/redact.js";
 import type {
   KongConfirmation,
   KongDiagnosis,
+  KongVaultDiagnosis,
   KongNodeInfo,
   KongPluginView,
   KongTarget,
@@ -241,6 +242,11 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
     return rows;
   };
   const now = () => (opts.clock ?? { now: () => new Date() }).now();
+  // Vault entities live in the database (or the control plane's), shared by every node it serves; in the
+  // target's workspace (`GET /{workspace}/vaults/{prefix}`).
+  const vaults = async (vaultPrefix: string): Promise<KongVaultDiagnosis[]> => [
+    await readVaultEntity((p) => client.get(p), `${prefix}${vaultPath(vaultPrefix)}`, vaultPrefix),
+  ];
 
   return {
     name: t.name,
@@ -265,17 +271,11 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
           ...(r.syncStatus ? { syncStatus: r.syncStatus } : {}),
         }));
       }
-      // Vault entities live in the database (or the control plane's), shared by every node it serves.
-      if (t.vaultReference)
-        d.vaults = [
-          await readVaultEntity(
-            (p) => client.get(p),
-            `${prefix}${vaultPath(t.vaultReference.prefix)}`,
-            t.vaultReference.prefix,
-          ),
-        ];
+      if (t.vaultReference) d.vaults = await vaults(t.vaultReference.prefix);
       return d;
     },
+
+    vaults,
 
     async baseline() {
       return (await isHybrid()) ? baselineOf(liveRows(await dataPlanes(), now())) : undefined;

@@ -25,6 +25,7 @@ import { registerSecret } from "../../log/redact.js";
 import type {
   KongConfirmation,
   KongDiagnosis,
+  KongVaultDiagnosis,
   KongGatewayDiagnosis,
   KongNodeInfo,
   KongPluginView,
@@ -143,6 +144,10 @@ export function createDblessTarget(opts: DblessTargetOptions): KongTarget {
     return info;
   };
 
+  // Each DB-less node has its own declarative config, vaults included: read every node's `/vaults`.
+  const vaults = (prefix: string): Promise<KongVaultDiagnosis[]> =>
+    Promise.all(nodes.map((n) => readVaultEntity((p) => n.client.get(p), vaultPath(prefix), prefix, n.name)));
+
   const holds = (node: Node, d: Declarative, kid: string): boolean =>
     pluginsOff(
       select(node, d).map((p) => p.plugin),
@@ -181,16 +186,11 @@ export function createDblessTarget(opts: DblessTargetOptions): KongTarget {
         }
       }
       const d: KongDiagnosis = { kind: "dbless", node, plugins, gateways };
-      // Each DB-less node has its own declarative config, vaults included: read every node's.
-      const ref = t.vaultReference;
-      if (ref)
-        d.vaults = await Promise.all(
-          nodes.map((n) =>
-            readVaultEntity((p) => n.client.get(p), vaultPath(ref.prefix), ref.prefix, n.name),
-          ),
-        );
+      if (t.vaultReference) d.vaults = await vaults(t.vaultReference.prefix);
       return d;
     },
+
+    vaults,
 
     async inspect(): Promise<KongPluginView[]> {
       const views: KongPluginView[] = [];

@@ -67,6 +67,7 @@ export function lazyKongTarget(t: KongTargetSpec, build: () => Promise<KongTarge
     maxLagMs: maxLagOf(t),
     diagnose: async () => (await get()).diagnose(),
     inspect: async () => (await get()).inspect(),
+    vaults: async (prefix) => (await get()).vaults(prefix),
     baseline: async () => (await get()).baseline(),
     apply: async (jwk) => (await get()).apply(jwk),
     confirm: async (expect, since) => (await get()).confirm(expect, since),

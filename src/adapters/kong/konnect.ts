@@ -21,7 +21,13 @@ import type { KonnectTargetConfig } from "../../config/load.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
 import { registerSecret } from "../../log/redact.js";
-import type { KongConfirmation, KongDiagnosis, KongPluginView, KongTarget } from "../../ports.js";
+import type {
+  KongConfirmation,
+  KongDiagnosis,
+  KongPluginView,
+  KongTarget,
+  KongVaultDiagnosis,
+} from "../../ports.js";
 import { readVaultEntity, vaultPath } from "./vault.js";
 import { KongClient } from "./client.js";
 import { LIVE_WINDOW_S } from "./hybrid.js";
@@ -158,6 +164,11 @@ export function createKonnectTarget(opts: KonnectTargetOptions): KongTarget {
     return out;
   };
 
+  // The control plane's vault entities, pushed with its config to every node.
+  const vaults = async (prefix: string): Promise<KongVaultDiagnosis[]> => [
+    await readVaultEntity((p) => client.get(p), `${cp}/core-entities/${vaultPath(prefix)}`, prefix),
+  ];
+
   const live = (nodes: KonnectNode[]) =>
     nodes.filter((n) => n.lastPing !== undefined && now().getTime() / 1000 - n.lastPing <= LIVE_WINDOW_S);
   const nameOf = (n: KonnectNode) => n.hostname ?? n.id;
@@ -173,17 +184,7 @@ export function createKonnectTarget(opts: KonnectTargetOptions): KongTarget {
       const versions = nodes.map((n) => n.version).filter((v): v is string => v !== undefined);
       const ref = t.vaultReference;
       return {
-        ...(ref
-          ? {
-              vaults: [
-                await readVaultEntity(
-                  (p) => client.get(p),
-                  `${cp}/core-entities/${vaultPath(ref.prefix)}`,
-                  ref.prefix,
-                ),
-              ],
-            }
-          : {}),
+        ...(ref ? { vaults: await vaults(ref.prefix) } : {}),
         kind: "konnect",
         node: { role: "konnect", ...(versions[0] ? { version: versions.sort()[0] } : {}) },
         plugins: plugins.map(({ plugin }) => diagnosePlugin(plugin, opts.clientId, undefined)),
@@ -196,6 +197,8 @@ export function createKonnectTarget(opts: KonnectTargetOptions): KongTarget {
         })),
       };
     },
+
+    vaults,
 
     async inspect(): Promise<KongPluginView[]> {
       return (await load()).map(({ plugin }) =>

@@ -65,10 +65,11 @@ export function createKubernetesTarget(opts: {
               })),
             }
           : {}),
-        // KIC pushes one config (KongVaults included) to every proxy pod: one vault entity for the target.
         ...(vault ? { vaults: [vault] } : {}),
       };
     },
+    // KIC pushes one config (KongVaults included) to every proxy pod: one vault entity for the target.
+    vaults: async (prefix) => [await kic.vault(prefix)],
     inspect: () => kic.inspect(),
     async baseline() {
       const hashes = [...new Set(Object.values(await kic.snapshot()).filter(Boolean))].sort();

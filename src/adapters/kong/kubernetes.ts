@@ -64,7 +64,8 @@ import {
   type JwkEntry,
   type OidcPlugin,
 } from "./plugin.js";
-import { AZURE_BACKEND, parseVaultEntity } from "./vault.js";
+import { AZURE_BACKEND } from "../../engine/vault-entity.js";
+import { parseVaultEntity } from "./vault.js";
 
 /** The `kubernetes:` block of a Kong target (issue 10's config contract, plus optional proxy discovery). */
 export interface KubernetesTargetConfig {

@@ -14,11 +14,9 @@
  * - A reference may name the backend itself (`{vault://azure/...}`): without an entity of that prefix, the
  *   node's `KONG_VAULT_AZURE_*` env config applies, which no API returns.
  */
+import { AZURE_BACKEND } from "../../engine/vault-entity.js";
 import { isRotatorError } from "../../errors.js";
 import type { KongVaultDiagnosis } from "../../ports.js";
-
-/** The Azure Key Vault backend's name (Kong: "The vault `name` must be `azure`"). */
-export const AZURE_BACKEND = "azure";
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);

@@ -16,8 +16,10 @@ import type {
   KongDiagnosis,
   KongPluginView,
   KongTarget,
+  KongVaultDiagnosis,
 } from "../../../src/ports.js";
 import type { Calls } from "./calls.js";
+import { MEMORY_VAULT_URL } from "./store.js";
 
 interface Plugin {
   pluginId: string;
@@ -30,6 +32,11 @@ export class MemoryKongTarget implements KongTarget {
   readonly plugins: Plugin[];
   dropWrites = false;
   maxLagMs = 0;
+  /**
+   * Vault entities by prefix, as the gateways see them; a prefix not listed is an azure vault reading the
+   * in-memory store's vault.
+   */
+  readonly vaultEntities = new Map<string, KongVaultDiagnosis[]>();
   /** Gateways that do not hold the key yet: confirm answers pending naming them until `until` (never when absent). */
   lag: { names: string[]; until?: Date; now: () => Date } | undefined;
 
@@ -60,6 +67,16 @@ export class MemoryKongTarget implements KongTarget {
           : {}),
       })),
     }));
+  }
+
+  vaults(prefix: string): Promise<KongVaultDiagnosis[]> {
+    return this.calls.run(`kong[${this.name}].vaults`, false, () =>
+      structuredClone(
+        this.vaultEntities.get(prefix) ?? [
+          { prefix, state: "found" as const, backend: "azure", vaultUri: MEMORY_VAULT_URL },
+        ],
+      ),
+    );
   }
 
   inspect(): Promise<KongPluginView[]> {

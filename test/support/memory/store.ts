@@ -68,6 +68,9 @@ interface PlainSecret {
   enabled: boolean;
 }
 
+/** The vault of the in-memory store's own secrets (`store.secrets`). */
+export const MEMORY_VAULT_URL = "https://memory.vault.azure.net";
+
 export class MemoryCertificateStore implements CertificateStore {
   private readonly certs = new Map<string, StoredVersion[]>();
   private seq = 0;
@@ -75,7 +78,7 @@ export class MemoryCertificateStore implements CertificateStore {
   createLatencyMs = 0;
   /** Plain secrets (vault-reference mode): latest version only; GET of a disabled one is refused. */
   readonly plain = new Map<string, PlainSecret>();
-  readonly secrets: PlainSecrets = this.plainSecrets(this.plain, "store.secrets");
+  readonly secrets: PlainSecrets = this.plainSecrets(this.plain, "store.secrets", MEMORY_VAULT_URL);
   /** Other vaults' plain secrets (`vaultReference.keyVaultUrl`), by URL. */
   readonly plainAt = new Map<string, Map<string, PlainSecret>>();
   private readonly secretsByUrl = new Map<string, PlainSecrets>();
@@ -85,13 +88,14 @@ export class MemoryCertificateStore implements CertificateStore {
     if (!s) {
       const map = new Map<string, PlainSecret>();
       this.plainAt.set(vaultUrl, map);
-      this.secretsByUrl.set(vaultUrl, (s = this.plainSecrets(map, `store.secretsAt[${vaultUrl}]`)));
+      this.secretsByUrl.set(vaultUrl, (s = this.plainSecrets(map, `store.secretsAt[${vaultUrl}]`, vaultUrl)));
     }
     return s;
   }
 
-  private plainSecrets(map: Map<string, PlainSecret>, op: string): PlainSecrets {
+  private plainSecrets(map: Map<string, PlainSecret>, op: string, vaultUrl: string): PlainSecrets {
     return {
+      vaultUrl,
       set: (name, value, contentType) =>
         this.calls.run(`${op}.set`, true, () => {
           map.set(name, { value, contentType, enabled: true });
