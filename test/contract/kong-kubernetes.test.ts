@@ -392,7 +392,7 @@ describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)",
     });
   });
 
-  it("doctor's rules apply to the KongVault: the right vault_uri passes, another fails, 403 warns", async () => {
+  it("doctor's rules apply to the KongVault: the right vault_uri passes, another fails, and so does a 403", async () => {
     const k = await fake();
     seedVault(k, "https://Other.vault.azure.net/");
     const cred = (token: string) => ({
@@ -429,17 +429,18 @@ describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)",
     expect(await lines(ROTATOR_TOKEN)).toEqual(["fail:KONG_VAULT_URI_MISMATCH"]);
     seedVault(k, `${REFS.toUpperCase()}/`);
     expect(await lines(ROTATOR_TOKEN)).toEqual(["pass:KONG_VAULT_ENTITY"]);
-    expect(await lines(READONLY_TOKEN)).toEqual(["warn:KONG_VAULT_UNREADABLE"]);
+    // Unreadable: activation cannot check it and refuses, so doctor fails (one rule).
+    expect(await lines(READONLY_TOKEN)).toEqual(["fail:KONG_VAULT_UNREADABLE"]);
     // KIC refused it (Programmed False/Invalid): left out of Kong's config whatever its vault_uri.
     seedVault(k, REFS, "vault config failed schema validation");
-    expect(await lines(ROTATOR_TOKEN)).toEqual(["fail:KONG_VAULT_NOT_APPLIED", "pass:KONG_VAULT_ENTITY"]);
+    expect(await lines(ROTATOR_TOKEN)).toEqual(["fail:KONG_VAULT_NOT_APPLIED"]);
     const v = await target(k).vault("azure-kv");
     expect(v).toMatchObject({
       notApplied: { state: "refused", detail: "Invalid: vault config failed schema validation" },
     });
   });
 
-  it("a KongVault KIC has not processed yet (Programmed Unknown/Pending) is a warning", async () => {
+  it("a KongVault KIC has not processed yet (Programmed Unknown/Pending) is reported as not applied", async () => {
     const k = await fake({ proxySyncMs: 60_000 });
     k.addKongVault({ name: "kong-refs", backend: "azure", prefix: "azure-kv", config: { vault_uri: REFS } });
     expect(await target(k).vault("azure-kv")).toMatchObject({
