@@ -50,7 +50,7 @@ const PERMISSIONS: Record<KongDiagnosis["kind"], string> = {
   konnect:
     "a system-account token whose role can edit plugins and read nodes on this control plane (Control Plane Admin)",
   kubernetes:
-    "Kubernetes RBAC: get and patch on the Secret, list on Pods, Events and KongPlugins in the namespace, get on pods/proxy where the proxies run (docs/kong-kubernetes.md)",
+    "Kubernetes RBAC: get and patch on the Secret, list on Pods, Events and KongPlugins in the namespace, get on pods/proxy where the proxies run (statusAccess apiserver; docs/kong-kubernetes.md)",
 };
 
 /** The access review, when the target could ask the platform (KongDiagnosis.access). */

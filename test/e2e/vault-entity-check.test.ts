@@ -67,36 +67,39 @@ describe("vault references: Kong's vault entity is checked before the plugin is 
   it.each([
     ["a prefix Kong has no vault entity for", "no-such-kv", "KONG_VAULT_ENTITY_MISSING"],
     ["a vault entity whose vault_uri names another Key Vault", "certs-kv", "KONG_VAULT_URI_MISMATCH"],
-  ])("%s (prefix %s): refused with %s, an alert, no Kong write, 0 failed logins", async (_what, prefix, code) => {
-    const wrong = withPrefix(stack, prefix);
-    const before = ourJwk();
-    const writes = kongWrites().length;
-    const alerts = stack.webhook.received.length;
-    const probes = probeLoop(() => stack.probe(), 200);
-    try {
-      const r = await run(wrong, "rotate", CREDENTIAL, "--force", "--reason", `vault ${prefix}`);
-      expect(r.code).not.toBe(0);
-      expect(r.out + r.err).toContain(code);
-      expect(kongWrites()).toHaveLength(writes);
-      expect(ourJwk()).toEqual(before);
-      expect(
-        alertsSince(stack, alerts).some((a) => a.includes("KeyRotationFailed") && a.includes(code)),
-      ).toBe(true);
-      // doctor reports the same rule as a failure.
-      const doctor = await run(wrong, "doctor", "--json");
-      const lines = (JSON.parse(doctor.out) as { checks: { code: string; status: string }[] }).checks;
-      expect(lines).toContainEqual(expect.objectContaining({ code, status: "fail" }));
+  ])(
+    "%s (prefix %s): refused with %s, an alert, no Kong write, 0 failed logins",
+    async (_what, prefix, code) => {
+      const wrong = withPrefix(stack, prefix);
+      const before = ourJwk();
+      const writes = kongWrites().length;
+      const alerts = stack.webhook.received.length;
+      const probes = probeLoop(() => stack.probe(), 200);
+      try {
+        const r = await run(wrong, "rotate", CREDENTIAL, "--force", "--reason", `vault ${prefix}`);
+        expect(r.code).not.toBe(0);
+        expect(r.out + r.err).toContain(code);
+        expect(kongWrites()).toHaveLength(writes);
+        expect(ourJwk()).toEqual(before);
+        expect(
+          alertsSince(stack, alerts).some((a) => a.includes("KeyRotationFailed") && a.includes(code)),
+        ).toBe(true);
+        // doctor reports the same rule as a failure.
+        const doctor = await run(wrong, "doctor", "--json");
+        const lines = (JSON.parse(doctor.out) as { checks: { code: string; status: string }[] }).checks;
+        expect(lines).toContainEqual(expect.objectContaining({ code, status: "fail" }));
 
-      // With the configured prefix the next run activates the verified generation.
-      const fixed = await run(configPath, "run");
-      expect(fixed.code, fixed.out + fixed.err).toBe(0);
-      expect(ourJwk().kid).not.toBe(before.kid);
-      expect(String(ourJwk().d)).toMatch(/^\{vault:\/\/azure-kv\//);
-    } finally {
-      expect(await probes.stop()).toEqual([]);
-    }
-    expect((await stack.kong.probe(stack.pluginId, APP_CLIENT_ID)).ok).toBe(true);
-  });
+        // With the configured prefix the next run activates the verified generation.
+        const fixed = await run(configPath, "run");
+        expect(fixed.code, fixed.out + fixed.err).toBe(0);
+        expect(ourJwk().kid).not.toBe(before.kid);
+        expect(String(ourJwk().d)).toMatch(/^\{vault:\/\/azure-kv\//);
+      } finally {
+        expect(await probes.stop()).toEqual([]);
+      }
+      expect((await stack.kong.probe(stack.pluginId, APP_CLIENT_ID)).ok).toBe(true);
+    },
+  );
 });
 
 describe("vault references on KIC: a KongVault that is not Programmed", () => {
