@@ -108,7 +108,7 @@ export function tracedPorts(ports: EnginePorts, credential: string): EnginePorts
     store: tracedStore(ports.store, attributes),
     idp: wrap(ports.idp, "idp", IDP_METHODS, { ...attributes, "rotator.idp": ports.idp.kind }),
     kong: ports.kong.map((k) =>
-      wrap<KongTarget>(k, "kong", ["diagnose", "inspect", "apply"], {
+      wrap<KongTarget>(k, "kong", ["diagnose", "inspect", "vaults", "apply"], {
         ...attributes,
         "rotator.target": k.name,
       }),
