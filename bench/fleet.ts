@@ -27,6 +27,7 @@ import { syncCheck } from "../src/app/service.js";
 import { DOCUMENTED_LIMITS } from "../src/limits.js";
 import { silentLogger } from "../src/log/logger.js";
 import { startLocalStack } from "../stack/stack.js";
+import { stopWhenAsked } from "../stack/common/lifeline.js";
 import { seedFleet } from "../stack/fleet.js";
 
 const HOST_BATCH_SIZE = (
@@ -56,6 +57,7 @@ const VERIFY_CONSECUTIVE = 5;
 const log = (s: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const lifeline = stopWhenAsked(130);
 const stack = await startLocalStack({
   createDelayMs: CREATE_MS,
   propagationDelayMs: PROPAGATION_MS,
@@ -68,6 +70,8 @@ const stack = await startLocalStack({
   },
 });
 const workers: ChildProcess[] = [];
+lifeline.onStop(() => stack.close());
+lifeline.onStop(() => void workers.forEach((w) => w.kill()));
 let stopping = false;
 try {
   log(`seeding ${N} credentials × ${TARGETS} Kong targets`);

@@ -13,6 +13,7 @@ import { resolve } from "node:path";
 import { stringify } from "yaml";
 import { main } from "../src/cli/main.js";
 import { startLocalStack, idpFromArgs, CREDENTIAL, IDP_KINDS, IDP_LABEL, type KongMode } from "./stack.js";
+import { stopWhenAsked } from "./common/lifeline.js";
 
 const modeArg = process.argv[process.argv.indexOf("--kong") + 1];
 const modes: KongMode[] = ["konnect", "hybrid", "dbless", "kubernetes"];
@@ -31,6 +32,7 @@ const say = (s: string) => console.log(`${t()}  ${s}`);
 say(
   `starting the local stack with Kong as ${mode} and our client at ${IDP_LABEL[idp]}: ${mode === "dbless" ? "two DB-less nodes" : `dp-1 in sync at once, dp-2 ${LAG_MS / 1000} s behind, dp-retired disconnected`}`,
 );
+const lifeline = stopWhenAsked(130);
 const stack = await startLocalStack({
   propagationDelayMs: () => 1000 + Math.round(Math.random() * 2000),
   createDelayMs: 300,
@@ -53,6 +55,7 @@ const stack = await startLocalStack({
     forceCooldown: "PT0S",
   },
 });
+lifeline.onStop(() => stack.close());
 const dir = resolve(".local/demo");
 mkdirSync(dir, { recursive: true });
 const configPath = resolve(dir, `rotator-${mode}${idp === "entra" ? "" : `-${idp}`}.yaml`);

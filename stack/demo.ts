@@ -31,6 +31,7 @@ import { status } from "../src/app/service.js";
 import { startLocalStack, idpFromArgs, CREDENTIAL, IDP_KINDS, IDP_LABEL } from "./stack.js";
 import { probeLogin } from "./kong/probe.js";
 import { APP_SERVICE_AUTH_SETTINGS, principal } from "./app-service-auth.js";
+import { stopWhenAsked } from "./common/lifeline.js";
 
 // @azure/functions is CommonJS; its classes are reachable from ESM through the default export only.
 const { HttpRequest, InvocationContext } = azureFunctions;
@@ -48,6 +49,8 @@ const idpName = IDP_LABEL[idp];
 say(
   `starting the local stack (Key Vault, Entra login${idp === "entra" ? " + Graph" : `, ${idp} as the IdP`}, Kong Admin API, Azurite, webhook receiver)`,
 );
+// Ctrl-C, SIGTERM or SIGHUP, or the launcher gone: stop the queue host and the stack, exit 130.
+const lifeline = stopWhenAsked(130);
 const stack = await startLocalStack({
   idp,
   propagationDelayMs: () => 1000 + Math.round(Math.random() * 3000),
@@ -60,6 +63,7 @@ const stack = await startLocalStack({
     forceCooldown: "PT0S",
   },
 });
+lifeline.onStop(() => stack.close());
 const logDir = resolve(".local/demo");
 mkdirSync(logDir, { recursive: true });
 const logLines: string[] = [];
@@ -113,6 +117,7 @@ const worker = await startQueueHost({
   maxPollingIntervalMs: 500,
   handler: (message) => rotationWorkHandler(message, ctx("rotationWork")),
 });
+lifeline.onStop(() => worker.stop());
 const runTimer = async (why: string) => {
   say(`rotationTimer fires (${why}); the rotationWork queue function does the enqueued work`);
   await rotationTimerHandler(timer, ctx("rotationTimer"));

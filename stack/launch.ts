@@ -1,10 +1,12 @@
 /**
  * Entry point for `npm run stack`, `npm run demo` and `npm run bench`: makes sure the local CA exists, then runs the real
  * entry in a child Node process that trusts it through NODE_EXTRA_CA_CERTS (Node reads that variable only
- * at start-up, exactly as a deployed Function App would read its own trust settings).
+ * at start-up, exactly as a deployed Function App would read its own trust settings). The npm scripts run it
+ * as `node --import tsx stack/launch.ts`, without the tsx command in between, so that nothing stands between
+ * npm's script shell and the process that watches it.
  */
-import { spawn } from "node:child_process";
 import { resolve } from "node:path";
+import { superviseChild } from "./common/lifeline.js";
 import { ensureCa } from "./common/tls.js";
 
 const entries: Record<string, string> = {
@@ -22,9 +24,5 @@ if (!entry) {
   process.exit(2);
 }
 const ca = await ensureCa(resolve(".local/ca"));
-const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
-  stdio: "inherit",
-  env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.certPath },
-});
-for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => child.kill(sig));
-child.on("exit", (code, signal) => process.exit(code ?? (signal ? 130 : 1)));
+// The child stops with this launcher's parent, whichever signal (or none) reaches it: common/lifeline.ts.
+superviseChild(["--import", "tsx", entry, ...args], { ...process.env, NODE_EXTRA_CA_CERTS: ca.certPath });

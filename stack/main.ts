@@ -5,19 +5,22 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { startLocalStack, idpFromArgs, IDP_KINDS, OKTA } from "./stack.js";
+import { stopWhenAsked } from "./common/lifeline.js";
 
 const idp = idpFromArgs(process.argv.slice(2));
 if (!idp) {
   console.error(`usage: npm run stack -- [--idp <${IDP_KINDS.join("|")}>]`);
   process.exit(2);
 }
+const lifeline = stopWhenAsked(0);
 const stack = await startLocalStack({ idp });
 const idpLine = stack.okta
   ? `\n  Okta org                  ${stack.okta.orgUrl}   issuer ${stack.okta.issuer(OKTA.authorizationServer)}   app ${stack.clientId}`
   : stack.auth0
     ? `\n  Auth0 tenant              ${stack.auth0.tenantUrl}   application ${stack.clientId}`
     : "";
-const dir = resolve(".local/stack");
+// LOCAL_STACK_DIR: where the configuration and env file go (the shutdown test keeps a developer's own apart).
+const dir = resolve(process.env.LOCAL_STACK_DIR ?? ".local/stack");
 mkdirSync(dir, { recursive: true });
 const configPath = resolve(dir, "rotator.yaml");
 const envPath = resolve(dir, "env.sh");
@@ -50,15 +53,10 @@ try, in another shell:
 
 --- ${configPath} ---
 ${stack.configYaml()}
-Ctrl-C stops everything.`);
+Ctrl-C (or SIGTERM / SIGHUP to npm) stops everything.`);
 
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
+// Ctrl-C, SIGTERM or SIGHUP, or the launcher gone: close every server and Azurite, then exit 0.
+lifeline.onStop(async () => {
   await stack.close();
   console.log("local stack stopped");
-  process.exit(0);
-};
-process.on("SIGINT", () => void stop());
-process.on("SIGTERM", () => void stop());
+});
