@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The page tests skip without Chromium; the second reporter then says so in one line.
+    reporters: ["default", "./test/support/page-tests-reporter.ts"],
     globalSetup: ["test/global-setup.ts", "test/chaos/hygiene.global.ts"],
     // Secret hygiene over the whole suite: every worker captures its output (test/chaos/hygiene.setup.ts).
     setupFiles: ["test/chaos/hygiene.setup.ts"],

@@ -1,17 +1,16 @@
 /**
  * Headless Chromium from Debian's `chromium` package, driven by playwright-core (which downloads no browser
  * of its own). A fresh profile per launch; no network services (sync, component updates, QUIC).
- * Locally a missing browser skips the page tests; under CI=true it fails them (`.ci/run` installs it).
+ * Locally a missing browser skips the page tests, and test/support/page-tests-reporter.ts prints one line
+ * saying how many and how to install it; under CI=true it fails them (`.ci/run` installs it).
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
+import { CHROMIUM_INSTALL, CHROMIUM_PATH } from "./chromium-env.js";
 
-export const CHROMIUM_PATH = "/usr/bin/chromium";
-
-/** Run the page tests: the browser is installed, or CI requires them (a missing browser then fails). */
-export const chromiumRequired = existsSync(CHROMIUM_PATH) || process.env.CI === "true";
+export { CHROMIUM_PATH, chromiumRequired, PAGE_SUITE_MARK } from "./chromium-env.js";
 
 export interface Chromium {
   context: BrowserContext;
@@ -20,7 +19,7 @@ export interface Chromium {
 
 export async function launchChromium(): Promise<Chromium> {
   if (!existsSync(CHROMIUM_PATH))
-    throw new Error(`${CHROMIUM_PATH} is missing: apt-get install -y chromium (CI=true requires it)`);
+    throw new Error(`${CHROMIUM_PATH} is missing: ${CHROMIUM_INSTALL} (CI=true requires the page tests)`);
   const profile = mkdtempSync(join(tmpdir(), "chromium-profile-"));
   // launchPersistentContext takes the profile directory (playwright refuses --user-data-dir in args).
   const context = await chromium.launchPersistentContext(profile, {
