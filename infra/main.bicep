@@ -100,7 +100,7 @@ param kongPrincipalType string = 'ServicePrincipal'
 @description('Client id of the Entra app registration that represents the rotator\'s API (app roles in infra/auth/app-roles.json, identifier URI api://<client id>; docs/permissions.md "The HTTP API"). When set, App Service authentication signs every caller in and each action needs its app role. Empty: the HTTP API refuses every state-changing request (it fails closed) and serves reads with the function key.')
 param authClientId string = ''
 
-@description('Optional base URL of docs/runbooks, linked from each alert.')
+@description('Optional base URL of docs/runbooks, linked from each alert rule and from the status page.')
 param runbookBaseUrl string = ''
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -271,6 +271,7 @@ module rotator 'app/rotator.bicep' = {
     rotationSchedule: rotationSchedule
     syncCheckSchedule: syncCheckSchedule
     rotateHttpBudget: rotateHttpBudget
+    runbookBaseUrl: runbookBaseUrl
     virtualNetworkSubnetId: !empty(vnetIntegrationSubnetId) ? vnetIntegrationSubnetId : (createVnet ? vnet.outputs.appSubnetId : '')
     authClientId: authClientId
   }

@@ -25,14 +25,23 @@ export const IDP_RULES: Record<IdpKind, IdpRules> = {
     kid: "x5t",
     staged: false,
     proofOfPossession: true,
+    published: "listed on the Entra app",
   },
-  okta: { maxKeys: 50, algorithms: ["RS256"], kid: "registered", staged: true, proofOfPossession: false },
+  okta: {
+    maxKeys: 50,
+    algorithms: ["RS256"],
+    kid: "registered",
+    staged: true,
+    proofOfPossession: false,
+    published: "registered and ACTIVE on the Okta app",
+  },
   auth0: {
     maxKeys: 2,
     algorithms: ["RS256", "PS256"],
     kid: "optional",
     staged: true,
     proofOfPossession: false,
+    published: "attached to the Auth0 application",
   },
 };
 

@@ -179,6 +179,8 @@ export interface IdpRules {
   staged: boolean;
   /** Key writes carry a proof of possession signed by a current key of the client (else a privileged path). */
   proofOfPossession: boolean;
+  /** What the `published` phase means at this provider, in its own words (status page, CLI). */
+  published: string;
 }
 
 /** The public half of a key generation, as the provider needs it to register the key. */
@@ -469,7 +471,8 @@ export interface AlertSink {
 /**
  * One persisted alert state entry. For a condition (`${event}/${credential}/${target}/${code}`): when it
  * first failed, when a notification was last sent, how many checks saw it failing, and in which phase it
- * failed (the step, or "observe"/"start"), which decides what evidence resolves it (src/app/alert-evidence.ts).
+ * failed (the step, or "observe"/"start"), which decides what evidence resolves it (src/app/alert-evidence.ts),
+ * and the failure's message and hint as last reported (for status output).
  * For a sink (`AlertSink/${sink}`): its delivery failures, the last error, and the notifications still to
  * deliver to it.
  */
@@ -480,6 +483,7 @@ export interface AlertStateValue {
   phase?: string;
   code?: string;
   message?: string;
+  hint?: string;
   undelivered?: AlertEvent[];
 }
 

@@ -549,11 +549,14 @@ export async function badInput(
   );
   const cliAudit = await (async () => {
     const err: string[] = [];
-    await main(["plan", ok.name, "--config", ok.configPath, "--reason", "chaos cli audit"], {
-      out: () => {},
-      err: (s) => err.push(s),
-      env: stack.env,
-    });
+    await main(
+      ["plan", ok.name, "--config", ok.configPath, "--reason", "chaos cli audit", "--log-format", "json"],
+      {
+        out: () => {},
+        err: (s) => err.push(s),
+        env: stack.env,
+      },
+    );
     cs.capture.add("cli-stderr", err.join("\n"));
     return err.some((l) => /RotationRequested|Audit/.test(l));
   })();

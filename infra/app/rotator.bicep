@@ -34,6 +34,8 @@ param rotationSchedule string
 param syncCheckSchedule string
 @description('ISO-8601 budget of one manual rotation over HTTP, below the 230 s HTTP limit (ROTATE_HTTP_BUDGET).')
 param rotateHttpBudget string
+@description('Optional base URL of docs/runbooks; the status page links each open alert to its runbook there (RUNBOOK_BASE_URL).')
+param runbookBaseUrl string = ''
 
 @description('Existing subnet delegated to Microsoft.App/environments for VNet integration; empty for none.')
 param virtualNetworkSubnetId string = ''
@@ -132,6 +134,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       // principal header only then; otherwise every state-changing request is refused. The local-development
       // opt-in ROTATOR_ALLOW_KEY_ONLY_WRITES is never set here.
       ROTATOR_AUTH_REQUIRED: authRequired ? 'true' : 'false'
+      // Where the status page links each open alert's runbook (empty: the page names the runbook file).
+      RUNBOOK_BASE_URL: runbookBaseUrl
       // DefaultAzureCredential picks the user-assigned identity by client id.
       AZURE_CLIENT_ID: identityClientId
       // Kong RBAC token for targets configured with adminToken: { env: KONG_ADMIN_TOKEN }. A Key Vault

@@ -24,6 +24,7 @@ import type { OpenAlert } from "../adapters/alerts/dedup.js";
 import { recordRotation, recordStatus, recordStep } from "../telemetry/metrics.js";
 import type { Runtime } from "./runtime.js";
 import { describeClient } from "./idp.js";
+import { IDP_RULES } from "../idp-rules.js";
 import { judgeNotStarted, judgeRun, judgeSync, judgeSyncError, reportJudgements } from "./alert-evidence.js";
 import { auditRequestOrigin, noteRequestOrigin } from "./request-origin.js";
 
@@ -274,7 +275,7 @@ export async function status(rt: Runtime, name?: string): Promise<CredentialView
           generations: [],
           targets: [],
           unmanagedKeys: [],
-          idp: { client: describeClient(cred.idp) },
+          idp: { client: describeClient(cred.idp), published: IDP_RULES[cred.idp.kind].published },
           ...history,
           ...(request ? { request: requestStatus(request, rt.clock.now()) } : {}),
           ...alerts,

@@ -9,10 +9,17 @@
  * The input is exactly what `status()` returns (`CredentialView[]`), so the page and `status --json` cannot
  * drift apart.
  */
+import type { OpenAlert } from "../adapters/alerts/dedup.js";
 import type { GenerationStatus, RequestStatus } from "../engine/status.js";
 import { redact } from "../log/redact.js";
 import type { RunRecord } from "../ports.js";
 import type { CredentialView } from "./service.js";
+import { targetReading } from "./status-view.js";
+
+export interface PageOptions {
+  /** Base URL of docs/runbooks: each open alert links its runbook there (else the runbook is named). */
+  runbooks?: string;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Text helpers
@@ -29,6 +36,13 @@ const ESCAPES: Record<string, string> = {
 /** HTML-escape any value for text and attribute positions. */
 export function esc(value: unknown): string {
   return String(value ?? "").replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+}
+
+const ISO_TIME = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z\b/g;
+
+/** Free text (messages, next action, trigger) for the page: escaped, every ISO timestamp in it written like the rest. */
+function prose(value: unknown): string {
+  return esc(String(value ?? "").replace(ISO_TIME, (m) => utc(Date.parse(m))));
 }
 
 const HOUR = 3_600_000;
@@ -102,7 +116,13 @@ function findings(c: CredentialView): Finding[] {
   for (const a of c.alerts ?? [])
     out.push({
       severity: "problem",
-      text: `open alert ${a.event}${a.target ? ` [${a.target}]` : ""}: ${a.code}, failing since ${utc(ms(a.firstAt) ?? 0)} (${a.count} checks)`,
+      text: `open alert ${a.event}${a.target ? ` [${a.target}]` : ""}: ${a.code}${a.message ? ` — ${a.message}` : ""}, failing since ${utc(ms(a.firstAt) ?? 0)} (${a.count} checks)`,
+    });
+  const from = c.generations.find((g) => g.rolledBackAt !== undefined && g.phase !== "retired");
+  if (from?.rolledBackAt)
+    out.push({
+      severity: "note",
+      text: `rolled back at ${utc(ms(from.rolledBackAt) ?? 0)}: Kong went back from ${short(from.x5t ?? from.version)} to the previous key; ${short(from.x5t ?? from.version)} retires by the normal rules`,
     });
   if (c.alerts === undefined)
     out.push({ severity: "warning", text: "alert state unavailable: open alerts cannot be listed" });
@@ -149,9 +169,9 @@ const STATE_LABEL: Record<Severity | "ok", string> = {
 
 const PHASES = ["pending", "published", "verified", "active", "retiring", "retired"] as const;
 
-const PHASE_HELP: Record<(typeof PHASES)[number], string> = {
+/** What each phase means; `published` is the provider's own wording (IdpRules.published), per credential. */
+const PHASE_HELP: Record<Exclude<(typeof PHASES)[number], "published">, string> = {
   pending: "created in Key Vault",
-  published: "listed on the Entra app",
   verified: "accepted at the token endpoint",
   active: "on every Kong target",
   retiring: "replaced; kept at the IdP until retireAfter",
@@ -356,7 +376,7 @@ function timeline(c: CredentialView, index: number, now: number): string {
       const x1 = x(s.from);
       const w = Math.max(x(s.to) - x1, 3);
       row.push(
-        `<rect class="segment ph-${esc(s.phase)}" data-phase="${esc(s.phase)}" x="${x1.toFixed(1)}" y="${y + 6}" width="${w.toFixed(1)}" height="${ROW_H - 12}" rx="3"><title>${esc(`${s.phase}: ${utc(s.from)} → ${utc(s.to)}`)}</title></rect>`,
+        `<rect class="segment ph-${esc(s.phase)}" data-phase="${esc(s.phase)}" x="${x1.toFixed(1)}" y="${y + 6}" width="${w.toFixed(1)}" height="${ROW_H - 12}" rx="3"><title>${esc(`${s.phase} (${phaseHelp(s.phase, c)}): ${utc(s.from)} → ${utc(s.to)}`)}</title></rect>`,
       );
     }
     const marks: [string, string | undefined][] = [
@@ -370,6 +390,13 @@ function timeline(c: CredentialView, index: number, now: number): string {
       const mx = x(t);
       row.push(
         `<path class="mark" d="M${mx.toFixed(1)} ${y + 3} l4 4 l-4 4 l-4 -4 z"><title>${esc(`${what} ${utc(t)}`)}</title></path>`,
+      );
+    }
+    const rb = ms(g.rolledBackAt);
+    if (rb !== undefined) {
+      const rx = x(rb);
+      row.push(
+        `<g class="rollback" data-rolled-back="${esc(g.rolledBackAt)}"><path class="rollback-mark" d="M${(rx + 5).toFixed(1)} ${y + 4} l-10 6 l10 6 z"/><text class="rollback-label" x="${(rx - 8).toFixed(1)}" y="${y + 15}" text-anchor="end">rolled back</text><title>${esc(`rolled back ${utc(rb)}: Kong went back to the previous key`)}</title></g>`,
       );
     }
     const ra = ms(g.retireAfter);
@@ -403,10 +430,17 @@ function timeline(c: CredentialView, index: number, now: number): string {
 
 function generationsTable(c: CredentialView, now: number): string {
   if (c.generations.length === 0) return "";
+  const rollbacks = new Set(c.generations.flatMap((g) => (g.rolledBackAt ? [g.rolledBackAt] : [])));
   const rows = c.generations.map(
     (g) =>
       `<tr data-x5t="${esc(g.x5t)}" class="${g.x5t !== undefined && g.x5t === c.active ? "is-active" : ""}">` +
-      `<td><span class="badge ph-${esc(g.phase)}">${esc(g.phase)}</span>${g.enabled ? "" : ` <span class="muted">disabled</span>`}</td>` +
+      `<td><span class="badge ph-${esc(g.phase)}">${esc(g.phase)}</span>${g.enabled ? "" : ` <span class="muted">disabled</span>`}` +
+      (g.rolledBackAt
+        ? `<div class="rollback-note">rolled back ${when(g.rolledBackAt, now)}</div>`
+        : g.activatedAt && rollbacks.has(g.activatedAt)
+          ? `<div class="rollback-note">restored by the rollback</div>`
+          : "") +
+      `</td>` +
       `<td class="mono" title="${esc(g.version)}">${esc(short(g.x5t, 16))}<br><span class="muted">v ${esc(short(g.version, 10))}</span></td>` +
       `<td>${when(g.createdOn ?? g.notBefore, now)}</td>` +
       `<td>${when(g.publishedAt, now)}</td>` +
@@ -427,8 +461,8 @@ function targetsTable(c: CredentialView): string {
   const phaseOf = (kid: string | undefined) =>
     c.generations.find((g) => g.x5t !== undefined && g.x5t === kid)?.phase;
   const rows = c.targets.map((t) => {
-    const state = t.error ? "error" : t.inSync ? "in-sync" : "out-of-sync";
-    const label = t.error ? `error ${t.error.code}` : t.inSync ? "in sync" : "OUT OF SYNC";
+    const { state, label, alerts } = targetReading(c, t);
+    const but = state === "alert" ? "on the active key, but " : "";
     const plugins =
       t.plugins.length === 0
         ? `<span class="muted">no plugin read</span>`
@@ -439,19 +473,34 @@ function targetsTable(c: CredentialView): string {
               return `<div class="plugin"><span class="mono">${esc(short(p.pluginId, 8))}</span>${p.workspace ? ` <span class="muted">ws ${esc(p.workspace)}</span>` : ""} kid <span class="mono ${onActive ? "good" : "bad"}">${esc(p.kid ?? "none")}</span>${phase ? ` <span class="badge ph-${esc(phase)}">${esc(phase)}</span>` : p.kid ? ` <span class="bad">unknown key</span>` : ""}</div>`;
             })
             .join("");
-    return `<tr data-target="${esc(t.name)}" data-sync="${state}"><td>${esc(t.name)}</td><td><span class="state state-${state}">${esc(label)}</span>${t.error ? `<div class="muted">${esc(t.error.message)}</div>` : ""}</td><td>${plugins}</td></tr>`;
+    const detail = t.error
+      ? `<div class="muted">${prose(t.error.message)}</div><div class="muted">hint: ${prose(t.error.hint)}</div>`
+      : alerts
+          .map(
+            (a) =>
+              `<div class="muted">${but}${esc(a.event)} is open: ${esc(a.code)}${a.message ? ` — ${prose(a.message)}` : ""}</div>`,
+          )
+          .join("");
+    return `<tr data-target="${esc(t.name)}" data-sync="${state}"><td>${esc(t.name)}</td><td><span class="state state-${state}">${esc(label)}</span>${detail}</td><td>${plugins}</td></tr>`;
   });
   return `<table class="targets"><thead><tr><th>Kong target</th><th>sync</th><th>plugins: kid</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
-function alertsBlock(c: CredentialView, now: number): string {
+function runbookLink(a: OpenAlert, base: string | undefined): string {
+  if (base === undefined) return `<span class="mono">docs/runbooks/${esc(a.runbook)}</span>`;
+  return `<a class="runbook" href="${esc(`${base.replace(/\/+$/, "")}/${a.runbook}`)}">${esc(a.runbook)}</a>`;
+}
+
+function alertsBlock(c: CredentialView, now: number, opts: PageOptions): string {
   if (c.alerts === undefined) return `<p class="warn-text">Alert state unavailable.</p>`;
   if (c.alerts.length === 0) return `<p class="muted alerts-none">No open alert.</p>`;
   const rows = c.alerts.map(
     (a) =>
-      `<tr data-event="${esc(a.event)}" data-code="${esc(a.code)}"><td>${esc(a.event)}</td><td>${esc(a.target ?? "—")}</td><td class="mono bad">${esc(a.code)}</td><td>${when(a.firstAt, now)}</td><td>${when(a.lastSentAt, now)}</td><td>${esc(a.count)}</td></tr>`,
+      `<tr data-event="${esc(a.event)}" data-code="${esc(a.code)}"><td>${esc(a.event)}</td><td>${esc(a.target ?? "—")}</td><td class="mono bad">${esc(a.code)}</td>` +
+      `<td class="alert-text">${a.message ? prose(a.message) : `<span class="muted">—</span>`}${a.hint ? `<div class="hint">hint: ${prose(a.hint)}</div>` : ""}</td>` +
+      `<td>${runbookLink(a, opts.runbooks)}</td><td>${when(a.firstAt, now)}</td><td>${when(a.lastSentAt, now)}</td><td>${esc(a.count)}</td></tr>`,
   );
-  return `<table class="alerts"><thead><tr><th>open alert</th><th>target</th><th>code</th><th>failing since</th><th>last notified</th><th>checks</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+  return `<table class="alerts"><thead><tr><th>open alert</th><th>target</th><th>code</th><th>what failed</th><th>runbook</th><th>failing since</th><th>last notified</th><th>checks</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
 function requestBlock(r: RequestStatus | undefined, now: number): string {
@@ -462,7 +511,7 @@ function requestBlock(r: RequestStatus | undefined, now: number): string {
     row("id", `<span class="mono">${esc(r.id)}</span>`) +
     row("requested", when(r.requestedAt, now)) +
     row("by", esc(r.actor ?? "—")) +
-    row("reason", esc(r.reason ?? "—")) +
+    row("reason", prose(r.reason ?? "—")) +
     row("force", r.force ? "yes" : "no") +
     row("attempts", esc(r.attempts)) +
     row("last attempt", when(r.lastAttemptAt, now)) +
@@ -476,7 +525,7 @@ function triggerBlock(t: CredentialView["trigger"], now: number): string {
   if (!t) return "";
   const dueAt = ms(t.dueAt);
   const due = dueAt === undefined || dueAt <= now;
-  return `<div class="trigger${due ? " due" : ""}" data-reason="${esc(t.reason)}"><h4>${due ? "A new key is due now" : "Next rotation"}</h4><p><span class="badge">${esc(t.reason)}</span> ${esc(t.message)}${due ? "" : ` — due ${when(t.dueAt, now)}`}</p></div>`;
+  return `<div class="trigger${due ? " due" : ""}" data-reason="${esc(t.reason)}"><h4>${due ? "A new key is due now" : "Next rotation"}</h4><p><span class="badge">${esc(t.reason)}</span> ${prose(t.message)}${due ? "" : ` · ${when(t.dueAt, now)}`}</p></div>`;
 }
 
 function runLine(label: string, r: RunRecord | undefined, now: number, cls: string): string {
@@ -484,7 +533,7 @@ function runLine(label: string, r: RunRecord | undefined, now: number, cls: stri
   return `<span class="${cls}">${esc(label)}: ${when(r.at, now)} (${esc(r.trigger)}, ${esc(r.code ?? r.outcome)})</span>`;
 }
 
-function credentialSection(c: CredentialView, index: number, now: number): string {
+function credentialSection(c: CredentialView, index: number, now: number, opts: PageOptions): string {
   const f = findings(c);
   const state = overall(f);
   const active = c.generations.find((g) => g.x5t !== undefined && g.x5t === c.active);
@@ -492,10 +541,10 @@ function credentialSection(c: CredentialView, index: number, now: number): strin
   const problems =
     f.length === 0
       ? ""
-      : `<ul class="findings">${f.map((x) => `<li class="finding ${x.severity}">${esc(x.text)}</li>`).join("")}</ul>`;
+      : `<ul class="findings">${f.map((x) => `<li class="finding ${x.severity}">${prose(x.text)}</li>`).join("")}</ul>`;
   return `<section class="credential state-${state}" id="credential-${index}" data-credential="${esc(c.credential)}" data-state="${state}">
 <header><h2>${esc(c.credential)}</h2><span class="pill pill-${state}">${STATE_LABEL[state]}</span></header>
-<p class="summary">active key <span class="mono ${c.active ? "" : "bad"}">${esc(c.active ?? "none")}</span>${expiry !== undefined ? ` · expires ${when(active?.expiresOn, now)}` : ""}${c.nextAction ? ` · next: ${esc(c.nextAction)}` : ""}</p>
+<p class="summary">active key <span class="mono ${c.active ? "" : "bad"}">${esc(c.active ?? "none")}</span>${expiry !== undefined ? ` · expires ${when(active?.expiresOn, now)}` : ""}${c.nextAction ? ` · next: ${prose(c.nextAction)}` : ""}</p>
 <p class="runs">${runLine("last success", c.lastSuccess, now, "good")} · ${runLine("last failure", c.lastFailure, now, "bad")}</p>
 ${problems}
 ${triggerBlock(c.trigger, now)}
@@ -506,16 +555,26 @@ ${generationsTable(c, now)}
 <h3>Kong targets</h3>
 ${targetsTable(c)}
 <h3>Alerts</h3>
-${alertsBlock(c, now)}
+${alertsBlock(c, now, opts)}
 </section>`;
 }
 
-function legend(): string {
+/** A phase's meaning for one credential: `published` in its provider's words. */
+function phaseHelp(phase: string, c: CredentialView): string {
+  if (phase === "published") return c.idp.published ?? "registered at the identity provider";
+  return PHASE_HELP[phase as keyof typeof PHASE_HELP] ?? phase;
+}
+
+/** The legend; `published` names each provider on the page in its own words (one per distinct wording). */
+function legend(views: readonly CredentialView[]): string {
+  const published = [...new Set(views.map((c) => phaseHelp("published", c)))];
+  const help = (p: (typeof PHASES)[number]) =>
+    p === "published" ? published.join(" · ") || "registered at the identity provider" : PHASE_HELP[p];
   const phases = PHASES.map(
     (p) =>
-      `<li><span class="swatch ph-${p}"></span><b>${p}</b> <span class="muted">${esc(PHASE_HELP[p])}</span></li>`,
+      `<li data-phase="${p}"><span class="swatch ph-${p}"></span><b>${p}</b> <span class="muted">${esc(help(p))}</span></li>`,
   ).join("");
-  return `<ul class="legend">${phases}<li><span class="swatch swatch-overlap"></span><b>overlap</b> <span class="muted">old and new key both accepted</span></li><li><span class="swatch swatch-validity"></span><b>valid until</b> <span class="muted">certificate expiry</span></li><li><span class="swatch swatch-now"></span><b>now</b></li><li><span class="diamond">◆</span> published / verified / activated · <span class="dash">┆</span> retireAfter · <span class="bad">|</span> expiry</li><li class="muted">time axis: logarithmic on both sides of now (hours get room next to months)</li></ul>`;
+  return `<ul class="legend">${phases}<li><span class="swatch swatch-overlap"></span><b>overlap</b> <span class="muted">old and new key both accepted</span></li><li><span class="swatch swatch-validity"></span><b>valid until</b> <span class="muted">certificate expiry</span></li><li><span class="swatch swatch-now"></span><b>now</b></li><li><span class="diamond">◆</span> published / verified / activated · <span class="rollback-swatch">◀</span> rolled back · <span class="dash">┆</span> retireAfter · <span class="bad">|</span> expiry</li><li class="muted">time axis: logarithmic on both sides of now (hours get room next to months)</li></ul>`;
 }
 
 const CSS = `
@@ -543,7 +602,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:20px;margin:0}h3{font-size:15px;ma
 .timeline .retire-after{stroke:var(--retiring);stroke-width:2;stroke-dasharray:3 2}.timeline .expiry{stroke:var(--bad);stroke-width:2}
 .timeline .now-line{stroke:var(--now);stroke-width:2}.timeline .now-label{fill:var(--now);font-weight:700}
 .timeline .overlap-bg{fill:#2a2118}.timeline .overlap-line{stroke:#f08a3c;stroke-width:2;opacity:.55}.timeline .overlap-label{fill:var(--retiring);font-size:12px}
-.timeline .kong-label{fill:var(--good);font-weight:600}.timeline .row-label tspan{font-weight:600}
+.timeline .kong-label{fill:var(--good);font-weight:600}.timeline .rollback-mark{fill:var(--warn);stroke:#111418;stroke-width:1}.timeline .rollback-label{fill:var(--warn);font-size:12px;font-weight:600}.timeline .row-label tspan{font-weight:600}
 .ph-pending{fill:var(--pending);background:var(--pending)}.ph-published{fill:var(--published);background:var(--published)}.ph-verified{fill:var(--verified);background:var(--verified)}
 .ph-active{fill:var(--active);background:var(--active)}.ph-retiring{fill:var(--retiring);background:var(--retiring)}.ph-retired{fill:var(--retired);background:var(--retired)}
 .timeline .segment.ph-retired{opacity:.55}
@@ -551,14 +610,20 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:20px;margin:0}h3{font-size:15px;ma
 .badge{display:inline-block;padding:0 7px;border-radius:4px;color:#111418;font-weight:700;font-size:12px;background:#c9d1d9}
 table{border-collapse:collapse;width:100%;font-size:13px;margin:4px 0}th{text-align:left;color:var(--muted);font-weight:600;border-bottom:1px solid var(--line);padding:4px 6px}
 td{border-bottom:1px solid #232931;padding:5px 6px;vertical-align:top}tr.is-active td{background:#17261d}
-.state{font-weight:700}.state-in-sync{color:var(--good)}.state-out-of-sync,.state-error{color:var(--bad)}
+.state{font-weight:700}.state-in-sync{color:var(--good)}.state-out-of-sync,.state-error,.state-alert{color:var(--bad)}
+.rollback-note{color:var(--warn);font-size:12px;margin-top:2px}.rollback-swatch{color:var(--warn)}.hint{color:var(--muted);margin-top:2px}
+a.runbook{color:var(--now)}
 .request,.trigger{border:1px solid var(--line);border-radius:6px;padding:8px 12px;margin:10px 0;background:#171c22}.request.has-error{border-color:var(--bad)}.trigger.due{border-color:var(--warn)}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0}dt{color:var(--muted)}dd{margin:0}
 footer{color:var(--muted);font-size:12px;margin-top:18px}
 `;
 
 /** The whole page. `now` positions the "now" marker and the relative times. */
-export function renderStatusPage(views: readonly CredentialView[], now: Date): string {
+export function renderStatusPage(
+  views: readonly CredentialView[],
+  now: Date,
+  opts: PageOptions = {},
+): string {
   // Defence in depth: the views hold no secret, and anything that slips into a message is scrubbed.
   const data = redact(views);
   const t = now.getTime();
@@ -577,8 +642,8 @@ export function renderStatusPage(views: readonly CredentialView[], now: Date): s
 <body>
 <div class="top"><h1>Kong key rotation status</h1><span class="muted">as of ${esc(utc(t))} · ${esc(data.length)} credential${data.length === 1 ? "" : "s"} · ${attention > 0 ? `<b class="bad">${esc(attention)} need${attention === 1 ? "s" : ""} attention</b>` : `<b class="good">all fine</b>`}</span></div>
 <ul class="overview">${overview}</ul>
-${legend()}
-${data.length === 0 ? `<p class="muted">No credential is configured.</p>` : data.map((c, i) => credentialSection(c, i, t)).join("\n")}
+${legend(data)}
+${data.length === 0 ? `<p class="muted">No credential is configured.</p>` : data.map((c, i) => credentialSection(c, i, t, opts)).join("\n")}
 <footer>Generated by kong-key-rotator from the same data as <code>status --json</code>. Times are UTC. No secret is shown: thumbprints, versions, plugin ids and kids are public.</footer>
 </body></html>
 `;

@@ -4,6 +4,9 @@ import type { BatchResult, CancelResult, CredentialView, RotateResult, SyncResul
 import type { RequestStatus } from "../engine/status.js";
 import type { Check, CheckReport } from "../app/checks.js";
 import type { AdoptReport } from "../app/adopt.js";
+import { targetReading } from "../app/status-view.js";
+import type { LogLevel } from "../log/logger.js";
+import { redact, redactText } from "../log/redact.js";
 
 const mark: Record<ProgressEvent["event"], string> = {
   start: "…",
@@ -46,21 +49,58 @@ export function reportText(r: RunReport): string {
   return lines.join("\n");
 }
 
-/** One credential's outcome in a `run`/`rotate`/`plan` summary. */
-export function batchText(r: BatchResult): string {
+/**
+ * One credential's outcome in a `run`/`rotate`/`plan` summary. `asked`: `rotate <name>` without --force or
+ * --rollback, where a run with nothing due says why and how to rotate anyway.
+ */
+export function batchText(r: BatchResult, opts: { asked?: boolean } = {}): string {
   if (r.kind === "busy") return `${r.credential}: busy (another writer holds the lease)`;
   if (r.kind === "error")
     return `${r.credential}: error ${r.error.code}: ${r.error.message}\n  hint: ${r.error.hint}`;
   return [
     submittedText(r),
     reportText(r.report),
+    opts.asked ? nothingDueText(r.report) : undefined,
     r.report.status?.request ? `  ${requestLine(r.report.status.request)}` : undefined,
   ]
     .filter((l) => l !== undefined)
     .join("\n");
 }
 
-export function statusText(v: CredentialView): string {
+/** A `rotate <name>` that did nothing because nothing was due: why, and the command that rotates anyway. */
+function nothingDueText(r: RunReport): string | undefined {
+  if (r.outcome !== "noop" || r.steps.length > 0 || r.status?.request) return undefined;
+  const next = r.status?.trigger;
+  return [
+    `  nothing was due${next ? `: ${next.message}` : ""}`,
+    `  to rotate now anyway: kong-key-rotator rotate ${r.credential} --force --reason "<why>"`,
+  ].join("\n");
+}
+
+/** One service log record as a line for people: level, event, credential, fields, then the error. */
+export function logText(level: LogLevel, event: string, fields: Record<string, unknown>): string {
+  const safe = redact(fields) as Record<string, unknown>;
+  // An alert the log sink records: one short line (its message and hint are in the command's output).
+  if (typeof safe.status === "string" && ["firing", "reminder", "resolved"].includes(safe.status))
+    return redactText(
+      `alert ${event} ${safe.status}${typeof safe.credential === "string" ? ` [${safe.credential}]` : ""}` +
+        `${typeof safe.target === "string" ? ` target=${safe.target}` : ""}${typeof safe.code === "string" ? `: ${safe.code}` : ""}`,
+    );
+  const { credential, error, ...rest } = safe;
+  const parts = Object.entries(rest)
+    .filter(([, v]) => v !== undefined && v !== null && typeof v !== "object")
+    .map(([k, v]) => `${k}=${String(v)}`);
+  const e = error !== null && typeof error === "object" ? (error as Record<string, unknown>) : undefined;
+  const why = e
+    ? `: ${String(e.code ?? "")}${e.message ? ` ${String(e.message)}` : ""}${e.hint ? ` (hint: ${String(e.hint)})` : ""}`
+    : "";
+  return redactText(
+    `${level === "warn" ? "warning" : level} ${event}${typeof credential === "string" ? ` [${credential}]` : ""}` +
+      `${parts.length ? ` ${parts.join(" ")}` : ""}${why}`,
+  );
+}
+
+export function statusText(v: CredentialView, now: Date = new Date()): string {
   const lines = [`${v.credential}${v.active ? `  active ${v.active}` : "  no active key"}`];
   if (v.error) lines.push(`  error ${v.error.code}: ${v.error.message}`, `  hint: ${v.error.hint}`);
   if (v.idp.keys !== undefined)
@@ -79,18 +119,32 @@ export function statusText(v: CredentialView): string {
           )
           .join(""),
     );
-  for (const t of v.targets)
+  for (const t of v.targets) {
+    const reading = targetReading(v, t);
     lines.push(
-      `  kong ${t.name}: ${t.error ? `error ${t.error.code}` : t.inSync ? "in sync" : "OUT OF SYNC"} ${t.plugins.map((p) => `${p.pluginId.slice(0, 8)}…=${p.kid ?? "none"}`).join(" ")}`,
+      `  kong ${t.name}: ${reading.label} ${t.plugins.map((p) => `${p.pluginId.slice(0, 8)}…=${p.kid ?? "none"}`).join(" ")}`.trimEnd(),
     );
-  for (const a of v.alerts ?? [])
+    if (t.error) lines.push(`    ${t.error.message}`, `    hint: ${t.error.hint}`);
+    else if (reading.state === "alert")
+      lines.push("    on the active key, but an alert on this target is open (below)");
+  }
+  for (const a of v.alerts ?? []) {
     lines.push(
       `  ALERT ${a.event}${a.target ? ` [${a.target}]` : ""}: ${a.code} since ${a.firstAt} (${a.count} checks)`,
     );
+    if (a.message) lines.push(`    ${a.message}`);
+    if (a.hint) lines.push(`    hint: ${a.hint}`);
+    lines.push(`    runbook: docs/runbooks/${a.runbook}`);
+  }
   if (v.alerts === undefined) lines.push("  alerts: state unavailable");
   for (const u of v.unmanagedKeys) lines.push(`  unmanaged key at the IdP: ${u.x5t ?? u.keyId}`);
   if (v.request) lines.push(`  ${requestLine(v.request)}`);
-  if (v.trigger) lines.push(`  trigger ${v.trigger.reason}: ${v.trigger.message} (due ${v.trigger.dueAt})`);
+  if (v.trigger)
+    lines.push(
+      Date.parse(v.trigger.dueAt) <= now.getTime()
+        ? `  due now (${v.trigger.reason}): ${v.trigger.message}`
+        : `  next rotation (${v.trigger.reason}): ${v.trigger.message}`,
+    );
   if (v.nextAction) lines.push(`  next: ${v.nextAction}`);
   if (v.lastSuccess)
     lines.push(`  last success ${v.lastSuccess.at} (${v.lastSuccess.trigger}, ${v.lastSuccess.outcome})`);
@@ -115,18 +169,29 @@ export function requestLine(r: RequestStatus): string {
   );
 }
 
-/** The line about the request a rotate/rollback wrote before its run. */
+/**
+ * The line about the request a rotate/rollback wrote before its run. "Later runs carry it out" only while
+ * it is still pending after this run (or when the run could not even read the state).
+ */
 export function submittedText(r: RotateResult): string | undefined {
   if (r.kind !== "done" || !r.request) return undefined;
   const q = r.request.request;
+  const status = r.report.status;
+  const pending = status === undefined || status.request?.id === q.id;
   switch (r.request.outcome) {
     case "recorded":
-      return `${r.credential}: ${q.kind} request ${q.id} recorded; later runs carry it out until it is done (withdraw: rotate ${r.credential} --cancel)`;
+      return pending
+        ? `${r.credential}: ${q.kind} request ${q.id} recorded; later runs carry it out until it is done (withdraw: rotate ${r.credential} --cancel)`
+        : `${r.credential}: ${q.kind} request ${q.id} recorded and carried out by this run`;
     case "already-pending":
       return `${r.credential}: a ${q.kind} request (${q.id}, ${q.requestedAt.toISOString()}) was already pending; no second one was added`;
     case "bootstrap":
       return `${r.credential}: no generation exists yet; the bootstrap is due by itself`;
   }
+}
+
+export function nothingToCancelText(credential: string): string {
+  return `${credential}: no forced rotation or rollback is pending; nothing to cancel`;
 }
 
 export function cancelText(r: CancelResult): string {

@@ -1,36 +1,20 @@
 #!/usr/bin/env node
 /**
- * kong-key-rotator: the same engine as the Azure Functions, from a terminal.
- *
- *   plan [name]               dry run: what the next run would do (no change)
- *   run [name]                reconcile every credential (or one): the timer's job; several credentials
- *                             run 8 at a time, waits not holding a slot, with progress on stderr
- *   rotate <name> [--force]   rotate one credential now (--force: even if not due; recorded as a
- *                             durable request that later runs finish; --override-cooldown skips
- *                             policy.forceCooldown); --rollback: back to the previous generation;
- *                             --cancel: withdraw the pending request
- *   status [name]             generations, Kong targets, open alerts, last success and failure
- *                             (--html FILE: also write the status page, one self-contained HTML file)
- *   sync [name]               drift check (re-applies when sync.reapplyOnDrift)
- *   doctor [name]             read-only preflight checks: config, Kong, Entra, Key Vault, storage
- *   adopt <name> --cert <f>   import a hand-made certificate + key as the first generation
- *                             (dry run unless --yes; --password for an encrypted key or a PFX)
- *
- * Options: --config <file> (or ROTATOR_CONFIG), --json, --reason <text>,
- *          --no-other-writer (run without the storage lease; only when nothing else rotates).
- * Exit codes: 0 ok, 1 a failure (an alert was raised; doctor/adopt: a check failed; run: any credential
- *             failed or could not start, after all were tried), 2 bad usage or configuration (checked first,
- *             including an unknown credential name, before anything external is touched),
- *             3 busy (another writer holds a credential's lease; nothing was done for it).
+ * kong-key-rotator: the same engine as the Azure Functions, from a terminal. The commands, options and
+ * help text are in args.ts; the exit codes (README "CLI", one rule for every command) are:
+ *   0 ok, or nothing to do;  1 work failed;  2 usage or configuration error (checked first, including an
+ *   unknown credential name, before anything external is touched);  3 busy (another writer holds a
+ *   credential's lease; nothing was done for it).
+ * Over several credentials every one is tried; a failure wins over busy, busy over ok.
  */
-import { parseArgs } from "node:util";
 import { readFile, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { realpathSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { existsSync, realpathSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { credentialOf, loadConfig, type Config } from "../config/load.js";
 import { isConfigurationError, isRotatorError, toRotatorError } from "../errors.js";
-import { jsonLogger, type Logger } from "../log/logger.js";
+import { jsonLogger, type Logger, type LogLevel } from "../log/logger.js";
 import { redact, redactText, registerSecret, withSecretScope } from "../log/redact.js";
 import { createRuntime, type Runtime } from "../app/runtime.js";
 import {
@@ -39,6 +23,7 @@ import {
   status,
   syncCheck,
   type BatchResult,
+  type CancelResult,
   type RotateRequest,
 } from "../app/service.js";
 import { runScheduled } from "../app/scheduler.js";
@@ -47,11 +32,14 @@ import { renderStatusPage } from "../app/status-page.js";
 import { adopt } from "../app/adopt.js";
 import { readCertificateInput } from "../app/cert-input.js";
 import { configChecks, report } from "../app/checks.js";
+import { checkCombinations, helpText, parse, SEE_HELP, UsageError, type Parsed } from "./args.js";
 import {
   adoptText,
   batchText,
   cancelText,
   doctorText,
+  logText,
+  nothingToCancelText,
   progressLine,
   statusText,
   syncText,
@@ -60,11 +48,18 @@ import {
 /** Credentials `run` works on at once (the rate plan in src/limits.ts paces their calls). */
 const RUN_CONCURRENCY = 8;
 
-const USAGE = `usage: kong-key-rotator <plan|run|rotate|status|sync|doctor> [name] [--config file] [--json] [--force] [--reason text] [--no-other-writer] [--verbose]
-       kong-key-rotator rotate <name> [--force [--override-cooldown] | --rollback | --cancel] [--reason text]
-       kong-key-rotator plan <name> [--force | --rollback]
-       kong-key-rotator status [name] --html FILE [--config file]
-       kong-key-rotator adopt <name> --cert <pem|pfx> [--password p | --password-env NAME] [--yes] [--config file] [--json] [--no-other-writer]`;
+/** The exit codes, one rule for every command (README "CLI"). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, busy: 3 } as const;
+
+/** What happened to one credential (or the command as a whole), for the exit code. */
+export type Outcome = "ok" | "failed" | "busy";
+
+/** A failure wins over busy, busy over ok; nothing to do is ok. */
+export function exitCode(outcomes: readonly Outcome[]): number {
+  if (outcomes.includes("failed")) return EXIT.failed;
+  if (outcomes.includes("busy")) return EXIT.busy;
+  return EXIT.ok;
+}
 
 export interface CliIo {
   out: (s: string) => void;
@@ -73,79 +68,53 @@ export interface CliIo {
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  let args: ReturnType<typeof parse>;
+  let parsed: Parsed;
   try {
-    args = parse(argv);
+    parsed = parse(argv);
+    checkCombinations(parsed);
   } catch (e) {
-    io.err(`${(e as Error).message}\n${USAGE}`);
-    return 2;
+    if (!(e instanceof UsageError)) throw e;
+    io.err(`${e.message}\n${SEE_HELP}`);
+    return EXIT.usage;
   }
-  const { values, positionals } = args;
-  const [command, name, ...extra] = positionals;
-  const commands = ["plan", "run", "rotate", "status", "sync", "doctor", "adopt"];
-  if (values.help) {
-    io.out(USAGE);
-    return 0;
-  }
-  if (
-    !command ||
-    !commands.includes(command) ||
-    extra.length > 0 ||
-    ((command === "rotate" || command === "adopt") && !name)
-  ) {
-    io.err(USAGE);
-    return 2;
-  }
-  const usageError = requestFlagsError(command, name, values);
-  if (usageError) {
-    io.err(`${usageError}\n${USAGE}`);
-    return 2;
-  }
-  if (values.html !== undefined && command !== "status") {
-    io.err("--html applies to 'status' only\n" + USAGE);
-    return 2;
-  }
-  if (command === "adopt" && !values.cert) {
-    io.err("adopt needs --cert <file> (PEM with key and certificate, or PFX)\n" + USAGE);
-    return 2;
-  }
-  if (
-    command !== "adopt" &&
-    (values.cert !== undefined ||
-      values.password !== undefined ||
-      values["password-env"] !== undefined ||
-      values.yes)
-  ) {
-    io.err("--cert, --password, --password-env and --yes apply to 'adopt' only\n" + USAGE);
-    return 2;
+  const { command, name, values } = parsed;
+  if (command === "help") {
+    io.out(helpText());
+    return EXIT.ok;
   }
   // --password-env keeps the password out of the process list and shell history.
   const password = values.password ?? (values["password-env"] ? io.env[values["password-env"]] : undefined);
   if (values["password-env"] && password === undefined) {
     io.err(`--password-env: environment variable ${values["password-env"]} is not set`);
-    return 2;
+    return EXIT.usage;
   }
   registerSecret(password);
   const asJson = values.json === true;
+  const logJson = values["log-format"] === "json";
+  const verbose = values.verbose === true;
   const print = (human: string, machine: unknown) =>
     io.out(asJson ? JSON.stringify(redact(machine), null, 2) : redactText(human));
+  /** Human lines on stderr (progress, notes); with --log-format json stderr carries JSON log lines only. */
+  const note = (line: string) => {
+    if (!logJson) io.err(redactText(line));
+  };
 
   const configPath = values.config ?? io.env.ROTATOR_CONFIG;
   if (!configPath) {
     io.err("no configuration: pass --config <file> or set ROTATOR_CONFIG");
-    return 2;
+    return EXIT.usage;
   }
   const fail = (e: unknown): void => {
     const err = toRotatorError(e);
     io.err(
-      asJson
+      asJson || logJson
         ? JSON.stringify(redact({ error: err.toJSON() }))
         : redactText(`error ${err.code}: ${err.message}\nhint: ${err.hint}`),
     );
   };
 
-  // Exit contract: usage and configuration errors (including an unknown credential name) exit 2 here,
-  // before any runtime is built or anything external is touched.
+  // Usage and configuration errors (including an unknown credential name) exit 2 here, before any
+  // runtime is built or anything external is touched.
   let config: Config;
   try {
     config = await loadConfig(configPath);
@@ -155,24 +124,20 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       const r = report(configChecks(e));
       print(doctorText(r), r);
     } else fail(e);
-    return 2;
+    return EXIT.usage;
   }
+  const logger = cliLogger(io, { json: logJson, verbose });
 
   if (command === "doctor") {
     try {
-      const rt = createRuntime({
-        config,
-        env: io.env,
-        logger: jsonLogger((line) => io.err(line), values.verbose ? "debug" : "warn"),
-        lease: "none",
-      });
+      const rt = createRuntime({ config, env: io.env, logger, lease: "none" });
       const r = await doctor(rt, name);
       print(doctorText(r), r);
-      return r.ok ? 0 : 1;
+      return exitCode([r.ok ? "ok" : "failed"]);
     } catch (e) {
       const r = report(configChecks(e));
       print(doctorText(r), r);
-      return isRotatorError(e) && isConfigurationError(toRotatorError(e).code) ? 2 : 1;
+      return isRotatorError(e) && isConfigurationError(toRotatorError(e).code) ? EXIT.usage : EXIT.failed;
     }
   }
   try {
@@ -184,7 +149,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const rt = createRuntime({
       config,
       env: io.env,
-      logger: cliLogger(io, values.verbose === true),
+      logger,
       lease: values["no-other-writer"] ? "none" : mutating ? "storage" : "none",
     });
     const names = name ? [name] : config.credentials.map((c) => c.name);
@@ -194,8 +159,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       try {
         bytes = await readFile(values.cert);
       } catch (e) {
-        io.err(`cannot read ${values.cert}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
-        return 2;
+        io.err(`cannot read --cert ${values.cert}: ${ioReason(e)}`);
+        return EXIT.usage;
       }
       const input = await readCertificateInput(bytes, password);
       const r = await adopt(rt, name, input, {
@@ -203,42 +168,57 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         holder: `cli-adopt:${safeUser()}`,
       });
       print(adoptText(r, values.yes === true), r);
-      if (r.busy) return 3;
-      return r.ok ? 0 : 1;
+      return exitCode([r.busy ? "busy" : r.ok ? "ok" : "failed"]);
     }
     if (command === "status") {
       const views = await status(rt, name);
+      print(views.map((v) => statusText(v, rt.clock.now())).join("\n\n"), views);
+      // A credential or a Kong target that could not be read is a status that failed to tell the whole truth.
+      const outcomes: Outcome[] = views.map((v) =>
+        v.error || v.targets.some((t) => t.error) ? "failed" : "ok",
+      );
       if (values.html !== undefined) {
+        const path = resolve(values.html);
         try {
-          await writeFile(values.html, renderStatusPage(views, rt.clock.now()));
+          await writeFile(path, renderStatusPage(views, rt.clock.now(), { runbooks: runbookBase(io.env) }));
+          note(`status page written to ${path}`);
         } catch (e) {
-          io.err(`cannot write ${values.html}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
-          return 2;
+          io.err(`cannot write the status page to ${path}: ${ioReason(e, dirname(path))}`);
+          outcomes.push("failed");
         }
       }
-      print(views.map(statusText).join("\n\n"), views);
-      return views.some((v) => v.error) ? 1 : 0;
+      return exitCode(outcomes);
     }
     if (command === "sync") {
       const results = await syncCheck(rt, names);
       print(results.map(syncText).join("\n"), results);
-      return results.some(
-        (r) =>
-          r.kind === "error" ||
-          (r.kind === "checked" && r.report.findings.some((f) => !(f.code === "KONG_DRIFT" && f.reapplied))),
-      )
-        ? 1
-        : 0;
+      return exitCode(
+        results.map((r) =>
+          r.kind === "busy"
+            ? "busy"
+            : r.kind === "error" || r.report.findings.some((f) => !(f.code === "KONG_DRIFT" && f.reapplied))
+              ? "failed"
+              : "ok",
+        ),
+      );
     }
     const actor = safeUser();
     if (command === "rotate" && name && values.cancel) {
-      const r = await cancelRequested(rt, name, {
-        trigger: "cli",
-        actor,
-        ...(values.reason ? { reason: values.reason } : {}),
-      });
+      let r: CancelResult;
+      try {
+        r = await cancelRequested(rt, name, {
+          trigger: "cli",
+          actor,
+          ...(values.reason ? { reason: values.reason } : {}),
+        });
+      } catch (e) {
+        // Nothing pending is nothing to do, not a failure.
+        if (!isRotatorError(e) || toRotatorError(e).code !== "NO_PENDING_REQUEST") throw e;
+        print(nothingToCancelText(name), { credential: name, kind: "nothing-pending" });
+        return EXIT.ok;
+      }
       print(cancelText(r), r);
-      return r.kind === "busy" ? 3 : 0;
+      return exitCode([r.kind === "busy" ? "busy" : "ok"]);
     }
     const req: RotateRequest = {
       trigger: "cli",
@@ -248,7 +228,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       rollback: values.rollback === true,
       overrideCooldown: values["override-cooldown"] === true,
       ...(values.reason ? { reason: values.reason } : {}),
-      ...(asJson ? {} : { onProgress: (e) => io.err(progressLine(e)) }),
+      ...(asJson || logJson ? {} : { onProgress: (e) => io.err(redactText(progressLine(e))) }),
     };
     // One named credential: its error is the command's (stderr, exit 1; a refused request says why).
     // Several: like the timer, every credential is tried and one that throws does not stop the others.
@@ -258,7 +238,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         ? // The fleet scheduler in-process: bounded concurrency, waits do not hold a slot (app/scheduler.ts).
           await runScheduled(rt, names, req, {
             concurrency: RUN_CONCURRENCY,
-            ...(asJson
+            ...(asJson || logJson
               ? {}
               : {
                   onStatus: (p) =>
@@ -268,23 +248,47 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
                 }),
           })
         : await eachCredential(rt, names, req);
-    print(results.map(batchText).join("\n"), results);
-    if (
-      results.some(
-        (r) =>
-          r.kind === "error" ||
-          (r.kind === "done" &&
-            (r.report.outcome === "failed" ||
-              r.report.outcome === "stuck" ||
-              // A requested rotation is still outstanding and its last attempt failed.
-              r.report.status?.request?.lastError !== undefined)),
-      )
-    )
-      return 1;
-    return results.some((r) => r.kind === "busy") ? 3 : 0;
+    print(
+      results
+        .map((r) => batchText(r, { asked: command === "rotate" && !req.force && !req.rollback }))
+        .join("\n"),
+      results,
+    );
+    return exitCode(results.map(batchOutcome));
   } catch (e) {
     fail(e);
-    return isRotatorError(e) && isConfigurationError(toRotatorError(e).code) ? 2 : 1;
+    return isRotatorError(e) && isConfigurationError(toRotatorError(e).code) ? EXIT.usage : EXIT.failed;
+  }
+}
+
+/**
+ * One credential's run for the exit code: failed, stuck, or a requested rotation still outstanding whose
+ * last attempt failed is work failed; busy is busy; anything else (done, nothing due, waiting) is ok.
+ */
+function batchOutcome(r: BatchResult): Outcome {
+  if (r.kind === "busy") return "busy";
+  if (r.kind === "error") return "failed";
+  const { outcome, status } = r.report;
+  return outcome === "failed" || outcome === "stuck" || status?.request?.lastError !== undefined
+    ? "failed"
+    : "ok";
+}
+
+/** A file system error as a sentence (the folder that does not exist, no permission, ...). */
+function ioReason(e: unknown, folder?: string): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case "ENOENT":
+      return folder ? `the folder ${folder} does not exist` : "no such file";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "that is a folder";
+    case "ENOTDIR":
+      return "a part of the path is not a folder";
+    default:
+      return code ?? (e instanceof Error ? e.message : String(e));
   }
 }
 
@@ -301,52 +305,6 @@ async function eachCredential(rt: Runtime, names: string[], req: RotateRequest):
   return results;
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: "string" },
-      json: { type: "boolean" },
-      force: { type: "boolean" },
-      rollback: { type: "boolean" },
-      cancel: { type: "boolean" },
-      "override-cooldown": { type: "boolean" },
-      reason: { type: "string" },
-      cert: { type: "string" },
-      html: { type: "string" },
-      password: { type: "string" },
-      "password-env": { type: "string" },
-      yes: { type: "boolean" },
-      "no-other-writer": { type: "boolean" },
-      verbose: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-}
-
-/** The request flags and which commands take them; undefined when the combination is valid. */
-function requestFlagsError(
-  command: string,
-  name: string | undefined,
-  values: { force?: boolean; rollback?: boolean; cancel?: boolean; "override-cooldown"?: boolean },
-): string | undefined {
-  const { force, rollback, cancel } = values;
-  const override = values["override-cooldown"];
-  if (force && command !== "rotate" && command !== "plan")
-    return "--force applies to 'rotate' and 'plan' only";
-  if (rollback && command !== "rotate" && command !== "plan")
-    return "--rollback applies to 'rotate' and 'plan' only";
-  if ((cancel || override) && command !== "rotate")
-    return "--cancel and --override-cooldown apply to 'rotate' only";
-  if ([force, rollback, cancel].filter(Boolean).length > 1)
-    return "use only one of --force, --rollback and --cancel";
-  if (override && !force) return "--override-cooldown goes with --force";
-  if ((force || rollback) && command === "plan" && !name)
-    return "plan --force/--rollback needs a credential name";
-  return undefined;
-}
-
 function safeUser(): string {
   try {
     return `cli:${userInfo().username}`;
@@ -355,15 +313,33 @@ function safeUser(): string {
   }
 }
 
-/** Warnings and errors on stderr (everything with --verbose), plus the audit line of every manual request. */
-function cliLogger(io: CliIo, verbose: boolean): Logger {
-  const all = jsonLogger((line) => io.err(line), "debug");
+/**
+ * The service's log lines on stderr. Text (default): warnings and errors as one human line each
+ * (everything with --verbose), between the progress lines. JSON (--log-format json): every record from
+ * info up (debug with --verbose) as a JSON line, the audit record of each request included, and nothing
+ * else on stderr.
+ */
+function cliLogger(io: CliIo, opts: { json: boolean; verbose: boolean }): Logger {
+  if (opts.json) return jsonLogger((line) => io.err(line), opts.verbose ? "debug" : "info");
+  const shown: LogLevel[] = opts.verbose ? ["debug", "info", "warn", "error"] : ["warn", "error"];
   return {
-    log(level, event, fields) {
-      if (verbose || level === "warn" || level === "error" || event === "RotationRequested")
-        all.log(level, event, fields);
+    log(level, event, fields = {}) {
+      if (!shown.includes(level) || (!opts.verbose && NARRATED.has(event))) return;
+      io.err(logText(level, event, fields));
     },
   };
+}
+
+/** Records the progress lines and the printed result already tell in text mode (shown with --verbose). */
+const NARRATED = new Set(["RotationStep", "RotationRun", "KeySyncFinding"]);
+
+/** Where the status page links each alert's runbook: RUNBOOK_BASE_URL, else the runbooks next to this CLI. */
+function runbookBase(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.RUNBOOK_BASE_URL) return env.RUNBOOK_BASE_URL;
+  const here = fileURLToPath(import.meta.url);
+  for (let dir = dirname(here); dir !== dirname(dir); dir = dirname(dir))
+    if (existsSync(resolve(dir, "docs/runbooks"))) return pathToFileURL(resolve(dir, "docs/runbooks")).href;
+  return undefined;
 }
 
 const isEntry =

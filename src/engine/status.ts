@@ -24,6 +24,8 @@ export interface GenerationStatus {
   activatedAt?: string;
   retireAfter?: string;
   retiredAt?: string;
+  /** When a rollback took the Kong targets off this generation (it then retires by the normal rules). */
+  rolledBackAt?: string;
   failures: number;
   lastError?: string;
   /** Is the generation's key registered and usable at the identity provider? */
@@ -48,8 +50,11 @@ export interface CredentialStatus {
   active?: string;
   /** Keys at the IdP that match no generation (never touched). */
   unmanagedKeys: UnmanagedKey[];
-  /** The client at the identity provider, how many keys it holds (unknown when unreadable) and the most it may hold. */
-  idp: { client: string; keys?: number; maxKeys?: number };
+  /**
+   * The client at the identity provider, how many keys it holds (unknown when unreadable), the most it may
+   * hold, and what `published` means there (the provider's rules).
+   */
+  idp: { client: string; keys?: number; maxKeys?: number; published?: string };
   nextAction?: string;
   /** Why a new generation is due now, or the next trigger that will make one due. */
   trigger?: { reason: TriggerReason; message: string; dueAt: string };
@@ -119,6 +124,7 @@ export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
       activatedAt: iso(g.activatedAt),
       retireAfter: iso(g.retireAfter),
       retiredAt: iso(g.retiredAt),
+      ...(g.rolledBackAt ? { rolledBackAt: iso(g.rolledBackAt) } : {}),
       failures: g.failures,
       lastError: g.lastError,
       atIdp: keyAtIdp(s.idp.keys, g)?.usable === true,
@@ -140,6 +146,7 @@ export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
       client: s.idp.client,
       keys: s.idp.keys.length,
       ...(Number.isFinite(s.idp.rules.maxKeys) ? { maxKeys: s.idp.rules.maxKeys } : {}),
+      published: s.idp.rules.published,
     },
     nextAction: nextAction(s, planned.actions, now),
     ...(trigger

@@ -9,6 +9,7 @@
  * is active (see plan.ts).
  */
 import type { Policy } from "../config/load.js";
+import { formatDuration } from "../duration.js";
 import { effectiveActive, keyAtIdp } from "./model.js";
 import { answers, pendingRequest, policyDifferences, policyFingerprint } from "./requests.js";
 import type { Snapshot } from "./types.js";
@@ -113,20 +114,28 @@ export const policyChanged: TriggerPolicy = {
  */
 export const renewal: TriggerPolicy = {
   name: "Renewal",
-  evaluate: ({ snapshot, policy }) => {
+  evaluate: ({ snapshot, policy, now }) => {
     const active = effectiveActive(snapshot.generations);
     if (!active?.expiresOn) return undefined;
     const restored = restoredByRollback(snapshot, active);
     const window = restored ? policy.renewBefore / 2 : policy.renewBefore;
+    const dueAt = new Date(active.expiresOn.getTime() - window);
+    const halved = restored ? " (halved after the rollback that restored it)" : "";
+    // Until it is due the message says when renewal will happen, not that it is happening.
     return {
       reason: "Renewal",
       message:
-        `the active key expires at ${active.expiresOn.toISOString()}, within renewBefore` +
-        (restored ? " (halved after the rollback that restored it)" : ""),
-      dueAt: new Date(active.expiresOn.getTime() - window),
+        dueAt.getTime() <= now.getTime()
+          ? `the active key expires at ${active.expiresOn.toISOString()}, within renewBefore${halved}`
+          : `the active key expires on ${day(active.expiresOn)}; renews on ${day(dueAt)}, ${ahead(window)} before${halved}`,
+      dueAt,
     };
   },
 };
+
+const day = (d: Date) => d.toISOString().slice(0, 10);
+const DAY_MS = 86_400_000;
+const ahead = (ms: number) => (ms % DAY_MS === 0 ? `${ms / DAY_MS} days` : formatDuration(ms));
 
 /** The active generation was put back by a rollback (its activation and the rollback share one instant). */
 function restoredByRollback(snapshot: Snapshot, active: Generation): boolean {

@@ -1,4 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { app } from "./app.js";
 import { isRotatorError } from "../errors.js";
 import { withSecretScope } from "../log/redact.js";
 import { authMode, authorize, callerOf, readAuthLevel } from "./auth.js";

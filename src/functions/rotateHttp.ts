@@ -1,4 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { app } from "./app.js";
 import { z } from "zod";
 import { continueOnQueue } from "../app/fleet.js";
 import { cancelRequested, rotate } from "../app/service.js";

@@ -8,7 +8,8 @@
  * - `rotationPoison` takes those and raises an alert naming the credential.
  * Both use the host's storage (`connection: "AzureWebJobsStorage"`), like the rest of the service.
  */
-import { app, type InvocationContext } from "@azure/functions";
+import type { InvocationContext } from "@azure/functions";
+import { app } from "./app.js";
 import { RotatorError } from "../errors.js";
 import { POISON_QUEUE, poisoned, processWork, WORK_QUEUE } from "../app/fleet.js";
 import { withSecretScope } from "../log/redact.js";

@@ -1,4 +1,5 @@
-import { app, type InvocationContext, type Timer } from "@azure/functions";
+import type { InvocationContext, Timer } from "@azure/functions";
+import { app } from "./app.js";
 import { enqueueDue } from "../app/fleet.js";
 import { rotateAll } from "../app/service.js";
 import { withSecretScope } from "../log/redact.js";

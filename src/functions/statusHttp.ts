@@ -1,4 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { app } from "./app.js";
 import { status } from "../app/service.js";
 import { renderStatusPage } from "../app/status-page.js";
 import { withSecretScope } from "../log/redact.js";
@@ -32,7 +33,11 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
         "GET /api/credentials lists the configured names.",
       );
     const views = await status(rt, name);
-    if (page) return html(200, renderStatusPage(views, rt.clock.now()));
+    if (page)
+      return html(
+        200,
+        renderStatusPage(views, rt.clock.now(), { runbooks: process.env.RUNBOOK_BASE_URL || undefined }),
+      );
     return json(200, name === undefined ? { credentials: views } : views[0]);
   } catch (e) {
     return errorResponse(e, context);

@@ -123,7 +123,15 @@ describe("cancel", () => {
       expect(text.out).toMatch(
         /pending rotate \(forced\) request [0-9a-f]{8} by cli:.*attempts 1, last error/,
       );
-      const cancelled = await cli("rotate", CREDENTIAL, "--cancel", "--reason", "false alarm");
+      const cancelled = await cli(
+        "rotate",
+        CREDENTIAL,
+        "--cancel",
+        "--reason",
+        "false alarm",
+        "--log-format",
+        "json",
+      );
       expect(cancelled.code, cancelled.out + cancelled.err).toBe(0);
       expect(cancelled.out).toMatch(/withdrawn/);
       expect(cancelled.err).toMatch(/"event":"RotationRequested".*"cancel":true/);

@@ -10,9 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import type { CredentialView } from "../../src/app/service.js";
 import { renderStatusPage } from "../../src/app/status-page.js";
-import { chromiumRequired, launchChromium, type Chromium } from "../support/chromium.js";
+import { runbookOf } from "../../src/adapters/alerts/dedup.js";
+import { submitRequest } from "../../src/engine/manual.js";
+import { observe } from "../../src/engine/observe.js";
+import { reconcile } from "../../src/engine/reconcile.js";
+import { credentialStatus, type GenerationStatus } from "../../src/engine/status.js";
+import { IDP_RULES } from "../../src/idp-rules.js";
+import { bootstrapped, renewed, toRenewal } from "../support/scenarios.js";
+import { chromiumRequired, launchChromium, PAGE_SUITE_MARK, type Chromium } from "../support/chromium.js";
 
 const NOW = new Date("2026-11-30T03:00:00Z");
+const RUNBOOKS = "https://git.example.test/rotator/blob/main/docs/runbooks";
 const at = (offsetMs: number) => new Date(NOW.getTime() + offsetMs).toISOString();
 const H = 3_600_000;
 const D = 24 * H;
@@ -179,6 +187,9 @@ const data: CredentialView[] = [
       {
         event: "KeyRotationFailed",
         code: "VERIFY_TIMEOUT",
+        message: `the token endpoint did not accept the new key 3 times in a row by ${at(-4 * H)}`,
+        hint: "Propagation usually; check the key is listed on the app if it repeats.",
+        runbook: runbookOf("KeyRotationFailed"),
         firstAt: at(-4 * H),
         lastSentAt: at(-H),
         count: 5,
@@ -187,6 +198,9 @@ const data: CredentialView[] = [
         event: "KeySyncDrift",
         target: "edge",
         code: "KONG_DRIFT",
+        message: "Kong target edge holds kid Unkn0wnHandPastedKid000006, not the active key",
+        hint: "Stop the other writer of client_jwk (decK, CI); sync re-applies the active key.",
+        runbook: runbookOf("KeySyncDrift"),
         firstAt: at(-3 * D),
         lastSentAt: at(-3 * H),
         count: 288,
@@ -207,14 +221,14 @@ const data: CredentialView[] = [
   },
 ];
 
-describe.skipIf(!chromiumRequired)("status page in headless Chromium", () => {
+describe.skipIf(!chromiumRequired)(`status page ${PAGE_SUITE_MARK}`, () => {
   let browser: Chromium;
   let page: Page;
   const requests: string[] = [];
   let html: string;
 
   beforeAll(async () => {
-    html = renderStatusPage(data, NOW);
+    html = renderStatusPage(data, NOW, { runbooks: RUNBOOKS });
     browser = await launchChromium();
     page = await browser.context.newPage();
     await page.setViewportSize({ width: 1280, height: 900 });
@@ -356,6 +370,30 @@ describe.skipIf(!chromiumRequired)("status page in headless Chromium", () => {
     expect(await page.locator('section[data-credential="orders-api"] .request').count()).toBe(0);
   });
 
+  it("alert rows carry the message, the hint and a link to the runbook", async () => {
+    const rows = page.locator('section[data-credential="billing-api"] table.alerts tr[data-event]');
+    const drift = rows.filter({ has: page.locator("td", { hasText: "KONG_DRIFT" }) });
+    const text = await drift.innerText();
+    expect(text).toMatch(/holds kid Unkn0wnHandPastedKid000006, not the active key/);
+    expect(text).toMatch(/hint: Stop the other writer of client_jwk/);
+    expect(await drift.locator("a.runbook").getAttribute("href")).toBe(`${RUNBOOKS}/key-sync-drift.md`);
+    expect(await rows.locator("a.runbook").evaluateAll((a) => a.map((e) => e.getAttribute("href")))).toEqual([
+      `${RUNBOOKS}/key-rotation-failed.md`,
+      `${RUNBOOKS}/key-sync-drift.md`,
+    ]);
+  });
+
+  it("writes every time like the rest: no raw ISO timestamp on the page", async () => {
+    const text = await page.locator("body").innerText();
+    expect(text).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/);
+    // The next action (retire … at a time) and an alert message carried ISO times: both are rewritten.
+    expect(await page.locator('section[data-credential="orders-api"] .summary').innerText()).toContain(
+      `after ${at(22 * H)
+        .slice(0, 16)
+        .replace("T", " ")}Z`,
+    );
+  });
+
   it("shows no secret", async () => {
     const shown = `${html}\n${await page.content()}\n${await page.locator("body").innerText()}`;
     expect(shown).not.toContain(JWT);
@@ -365,7 +403,118 @@ describe.skipIf(!chromiumRequired)("status page in headless Chromium", () => {
   });
 });
 
+/** Views built by the engine itself (memory world): a rollback, a renewal ahead, an alert on a target in sync. */
+describe.skipIf(!chromiumRequired)(`status page of the engine's own views, ${PAGE_SUITE_MARK}`, () => {
+  let browser: Chromium;
+  let page: Page;
+  let view: CredentialView;
+  let rolledBack: GenerationStatus;
+  let restored: GenerationStatus;
+  let pageNow: Date;
+
+  beforeAll(async () => {
+    const w = await renewed();
+    await submitRequest(w.cred, w.ports, { kind: "rollback", actor: "alice" });
+    expect((await reconcile(w.cred, w.ports)).outcome).toBe("ok");
+    pageNow = w.clock.now();
+    const status = credentialStatus(await observe(w.cred, w.ports), pageNow);
+    rolledBack = status.generations.find((g) => g.rolledBackAt !== undefined)!;
+    restored = status.generations.find((g) => g.phase === "active")!;
+    view = {
+      ...status,
+      alerts: [
+        {
+          event: "KeyRotationFailed",
+          target: "edge",
+          code: "KONG_NOT_CONFIRMED",
+          message: "Kong target edge: gateway dp-2 did not confirm the new key",
+          hint: "The next run resumes the confirmation.",
+          runbook: runbookOf("KeyRotationFailed"),
+          firstAt: new Date(pageNow.getTime() - H).toISOString(),
+          lastSentAt: new Date(pageNow.getTime() - H).toISOString(),
+          count: 2,
+        },
+      ],
+    };
+    browser = await launchChromium();
+    page = await browser.context.newPage();
+    await page.setContent(renderStatusPage([view], pageNow), { waitUntil: "load" });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("never shows a target in sync while an open alert names it", async () => {
+    expect(view.targets.find((t) => t.name === "edge")?.inSync).toBe(true);
+    const rows = await page
+      .locator("table.targets tr[data-target]")
+      .evaluateAll((r) => r.map((e) => [e.dataset.target, e.dataset.sync]));
+    expect(rows).toEqual([
+      ["edge", "alert"],
+      ["internal", "in-sync"],
+    ]);
+    const edge = await page.locator('table.targets tr[data-target="edge"]').innerText();
+    expect(edge).not.toMatch(/in sync/);
+    expect(edge).toMatch(/ALERT KONG_NOT_CONFIRMED[\s\S]*dp-2 did not confirm/);
+  });
+
+  it("shows the rollback on the timeline and in the table", async () => {
+    const mark = page.locator(`g.generation[data-x5t="${rolledBack.x5t}"] g.rollback`);
+    expect(await mark.count()).toBe(1);
+    expect(await mark.getAttribute("data-rolled-back")).toBe(rolledBack.rolledBackAt);
+    expect(await mark.locator("title").textContent()).toMatch(/^rolled back \d{4}-\d{2}-\d{2} \d{2}:\d{2}Z/);
+    const from = await page.locator(`table.generations tr[data-x5t="${rolledBack.x5t}"]`).innerText();
+    expect(from).toMatch(/retiring[\s\S]*rolled back/);
+    const to = await page.locator(`table.generations tr[data-x5t="${restored.x5t}"]`).innerText();
+    expect(to).toMatch(/active[\s\S]*restored by the rollback/);
+    expect(await page.locator("li.finding.note").allInnerTexts()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^rolled back at .*: Kong went back from/)]),
+    );
+  });
+
+  it("says when renewal will happen until it is due, and that it is due once it is", async () => {
+    const renews = new Date(Date.parse(view.trigger!.dueAt)).toISOString().slice(0, 10);
+    const block = await page.locator(".trigger").innerText();
+    expect(block).toMatch(/Next rotation/);
+    expect(block).toContain(`renews on ${renews}`);
+    expect(block).not.toMatch(/within renewBefore/);
+    // Once due (a minute past the renewal time of a plain bootstrapped key), it says so instead.
+    const w = await bootstrapped();
+    toRenewal(w);
+    const due = credentialStatus(await observe(w.cred, w.ports), w.clock.now());
+    await page.setContent(renderStatusPage([{ ...due, alerts: [] }], w.clock.now()), { waitUntil: "load" });
+    const dueBlock = await page.locator(".trigger.due").innerText();
+    expect(dueBlock).toMatch(/A new key is due now[\s\S]*Renewal[\s\S]*within renewBefore/);
+    expect(dueBlock).not.toMatch(/renews on/);
+  });
+
+  it("names each credential's own provider in the legend", async () => {
+    const as = (credential: string, client: string, published: string): CredentialView => ({
+      ...structuredClone(view),
+      credential,
+      idp: { client, published },
+    });
+    const okta = as("okta-app", "Okta app 0oa1", IDP_RULES.okta.published);
+    const auth0 = as("auth0-app", "Auth0 client abc", IDP_RULES.auth0.published);
+    await page.setContent(renderStatusPage([okta, auth0], pageNow), { waitUntil: "load" });
+    const published = await page.locator('.legend li[data-phase="published"]').innerText();
+    expect(published).toContain("registered and ACTIVE on the Okta app");
+    expect(published).toContain("attached to the Auth0 application");
+    expect(await page.locator("body").innerText()).not.toMatch(/Entra/);
+    await page.setContent(renderStatusPage([view], pageNow), { waitUntil: "load" });
+    expect(await page.locator('.legend li[data-phase="published"]').innerText()).toMatch(
+      /^published\s+listed on the Entra app$/,
+    );
+  });
+});
+
 describe("status page without a browser", () => {
+  it("names the runbook of each open alert when no runbook URL is configured", () => {
+    const html = renderStatusPage([data[1]!], NOW);
+    expect(html).toContain("docs/runbooks/key-rotation-failed.md");
+    expect(html).not.toContain('<a class="runbook"');
+  });
+
   it("escapes every value", () => {
     const page = renderStatusPage(
       [

@@ -173,11 +173,13 @@ describe("open alerts for status", () => {
       credential: "c",
       target: "eu/west",
       code: "KONG_DRIFT",
-      message: "m",
+      message: "first look",
+      hint: "h",
     } as const;
     await alerter.report(drift, true);
     now += 60_000;
-    await alerter.report(drift, true);
+    // The entry keeps the latest message and hint, for status output.
+    await alerter.report({ ...drift, message: "eu/west holds kid other" }, true);
     await alerter.report({ event: "KeyExpiring", credential: "c", code: "KEY_EXPIRING", message: "m" }, true);
     await alerter.report({ event: "KeyRotationFailed", credential: "c2", code: "X", message: "m" }, true);
 
@@ -187,6 +189,9 @@ describe("open alerts for status", () => {
         event: "KeySyncDrift",
         target: "eu/west",
         code: "KONG_DRIFT",
+        message: "eu/west holds kid other",
+        hint: "h",
+        runbook: "key-sync-drift.md",
         firstAt: "2026-03-01T00:00:00.000Z",
         lastSentAt: "2026-03-01T00:01:00.000Z",
         count: 2,
@@ -194,6 +199,8 @@ describe("open alerts for status", () => {
       {
         event: "KeyExpiring",
         code: "KEY_EXPIRING",
+        message: "m",
+        runbook: "key-expiring.md",
         firstAt: "2026-03-01T00:01:00.000Z",
         lastSentAt: "2026-03-01T00:01:00.000Z",
         count: 1,

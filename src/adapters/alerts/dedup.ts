@@ -131,10 +131,20 @@ export interface OpenAlert {
   event: AlertCondition["event"];
   target?: string;
   code: string;
+  /** The failure's message and hint as last reported (redacted); absent on entries stored before they were kept. */
+  message?: string;
+  hint?: string;
+  /** The runbook for the event: a file in docs/runbooks (e.g. `key-rotation-failed.md`). */
+  runbook: string;
   /** When the condition started failing, the last notification, and how many checks saw it failing. */
   firstAt: string;
   lastSentAt: string;
   count: number;
+}
+
+/** The runbook of an alert event: its name in kebab case (KeyRotationFailed → key-rotation-failed.md). */
+export function runbookOf(event: string): string {
+  return `${event.replace(/(?<=[a-z0-9])([A-Z])/g, "-$1").toLowerCase()}.md`;
 }
 
 const CONDITION_EVENTS: AlertCondition["event"][] = ["KeyRotationFailed", "KeySyncDrift", "KeyExpiring"];
@@ -154,7 +164,12 @@ export async function readOpenAlerts(state: AlertStateStore, credential: string)
         event,
         ...(target === NO_TARGET ? {} : { target: decodeKeySegment(target) }),
         code: codeOf(key),
-        ...value,
+        runbook: runbookOf(event),
+        firstAt: value.firstAt,
+        lastSentAt: value.lastSentAt,
+        count: value.count,
+        ...(value.message === undefined ? {} : { message: value.message }),
+        ...(value.hint === undefined ? {} : { hint: value.hint }),
       });
     }
   }
@@ -265,7 +280,7 @@ export function createAlerter(opts: AlerterOptions): Alerter {
     const nowIso = now.toISOString();
 
     if (live.length === 0) {
-      await state.put(key, { firstAt: nowIso, lastSentAt: nowIso, count: 1, ...phaseOf(c) });
+      await state.put(key, { firstAt: nowIso, lastSentAt: nowIso, count: 1, ...phaseOf(c), ...described(c) });
       await removeOthers(entries, key);
       return eventOf(c, "firing", c.code, c.message);
     }
@@ -278,7 +293,13 @@ export function createAlerter(opts: AlerterOptions): Alerter {
         .at(-1) ?? nowIso;
     const count = live.reduce((n, v) => n + v.count, 0) + 1;
     const due = now.getTime() - Date.parse(lastSentAt) >= remindEveryMs;
-    await state.put(key, { firstAt, lastSentAt: due ? nowIso : lastSentAt, count, ...phaseOf(c) });
+    await state.put(key, {
+      firstAt,
+      lastSentAt: due ? nowIso : lastSentAt,
+      count,
+      ...phaseOf(c),
+      ...described(c),
+    });
     const moved = await removeOthers(entries, key);
     if (moved.length > 0)
       logger.log("info", "AlertCodeChanged", {
@@ -409,6 +430,12 @@ export function createAlerter(opts: AlerterOptions): Alerter {
 }
 
 const phaseOf = (c: AlertCondition): { phase?: string } => (c.phase === undefined ? {} : { phase: c.phase });
+
+/** The failure's message and hint, kept with the entry for status output (redacted like every notification). */
+const described = (c: AlertCondition): { message: string; hint?: string } => ({
+  message: redactText(c.message),
+  ...(c.hint === undefined ? {} : { hint: redactText(c.hint) }),
+});
 
 function codeOf(key: string): string {
   return decodeKeySegment(key.slice(key.lastIndexOf("/") + 1));

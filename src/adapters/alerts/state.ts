@@ -51,6 +51,7 @@ export function isAlertState(v: unknown): v is AlertState {
     optionalString(o.phase) &&
     optionalString(o.code) &&
     optionalString(o.message) &&
+    optionalString(o.hint) &&
     (o.undelivered === undefined || (Array.isArray(o.undelivered) && o.undelivered.every(isAlertEvent)))
   );
 }
