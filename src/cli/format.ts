@@ -77,9 +77,27 @@ function nothingDueText(r: RunReport): string | undefined {
   ].join("\n");
 }
 
+/** What a request asks for, when it asks for a change of its own (force, rollback, cancel); else undefined. */
+export function manualChange(fields: Record<string, unknown>): string | undefined {
+  if (fields.cancel === true) return "cancel of the pending request";
+  if (fields.rollback === true) return "rollback";
+  if (fields.force === true)
+    return fields.overrideCooldown === true ? "forced rotation, overriding the cooldown" : "forced rotation";
+  return undefined;
+}
+
+/** The audit record of a manual request, for people: who asked for what, and why. */
+function auditText(f: Record<string, unknown>): string {
+  return redactText(
+    `audit [${String(f.credential)}] ${String(f.actor ?? "?")} asked for a ${manualChange(f) ?? (f.dryRun === true ? "plan" : "run")}` +
+      `${typeof f.reason === "string" ? `: "${f.reason}"` : ""}`,
+  );
+}
+
 /** One service log record as a line for people: level, event, credential, fields, then the error. */
 export function logText(level: LogLevel, event: string, fields: Record<string, unknown>): string {
   const safe = redact(fields) as Record<string, unknown>;
+  if (event === "RotationRequested") return auditText(safe);
   // An alert the log sink records: one short line (its message and hint are in the command's output).
   if (typeof safe.status === "string" && ["firing", "reminder", "resolved"].includes(safe.status))
     return redactText(

@@ -39,6 +39,7 @@ import {
   cancelText,
   doctorText,
   logText,
+  manualChange,
   nothingToCancelText,
   progressLine,
   statusText,
@@ -315,7 +316,7 @@ function safeUser(): string {
 
 /**
  * The service's log lines on stderr. Text (default): warnings and errors as one human line each
- * (everything with --verbose), between the progress lines. JSON (--log-format json): every record from
+ * (everything with --verbose), between the progress lines, and the audit line of a manual change. JSON (--log-format json): every record from
  * info up (debug with --verbose) as a JSON line, the audit record of each request included, and nothing
  * else on stderr.
  */
@@ -324,7 +325,9 @@ function cliLogger(io: CliIo, opts: { json: boolean; verbose: boolean }): Logger
   const shown: LogLevel[] = opts.verbose ? ["debug", "info", "warn", "error"] : ["warn", "error"];
   return {
     log(level, event, fields = {}) {
-      if (!shown.includes(level) || (!opts.verbose && NARRATED.has(event))) return;
+      // The audit record of a manual change (force, rollback, cancel) is always shown, as one line.
+      const audit = event === "RotationRequested" && manualChange(fields) !== undefined;
+      if (!audit && (!shown.includes(level) || (!opts.verbose && NARRATED.has(event)))) return;
       io.err(logText(level, event, fields));
     },
   };

@@ -82,6 +82,9 @@ describe("forced rotation and cancel", () => {
       expect(r.code, r.out + r.err).toBe(1);
       expect(r.out).toMatch(/recorded; later runs carry it out until it is done/);
       noJsonLines(r.err);
+      expect(r.err.split("\n")[0]).toMatch(
+        new RegExp(`^audit \\[${CREDENTIAL}\\] cli:\\S+ asked for a forced rotation: "during an outage"$`),
+      );
 
       // The target is on the active key (the write was refused), but the alert names it: not "in sync".
       const status = await cli("status", CREDENTIAL);
