@@ -122,6 +122,7 @@ describe("Okta adapter against the Okta fake", () => {
       kid: "registered",
       staged: true,
       proofOfPossession: false,
+      published: "registered and ACTIVE on the Okta app",
     });
   });
 
