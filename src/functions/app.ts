@@ -20,7 +20,9 @@ function inFunctionsWorker(): boolean {
 }
 
 const skip = (): void => undefined;
-const inWorker = inFunctionsWorker();
+
+/** Is this process the Functions worker? Hooks and setup (functions/telemetry.ts) apply only there too. */
+export const inWorker = inFunctionsWorker();
 
 export const app: Pick<typeof functionsApp, "http" | "timer" | "storageQueue"> = inWorker
   ? functionsApp

@@ -20,6 +20,7 @@ import { logs, SeverityNumber } from "@opentelemetry/api-logs";
 import { redactText } from "../log/redact.js";
 import { INSTRUMENTATION_NAME } from "../telemetry/metrics.js";
 import { startAzureMonitor, telemetryConfigured, type TelemetryHandle } from "../telemetry/azure.js";
+import { inWorker } from "./app.js";
 
 const SEVERITY: Record<FunctionsLogLevel, SeverityNumber> = {
   trace: SeverityNumber.TRACE,
@@ -78,4 +79,5 @@ export const telemetry: Promise<TelemetryHandle | undefined> | undefined = telem
       return undefined;
     })
   : undefined;
-if (telemetry) wireFunctionsTelemetry(telemetry);
+// The hooks exist only in the Functions worker; elsewhere the library would just warn that it skips them.
+if (telemetry && inWorker) wireFunctionsTelemetry(telemetry);
