@@ -2,9 +2,10 @@
  * Fake Konnect Control Planes Config API v2, the part the rotator uses: plugins of one control plane,
  * its expected config hash and its data plane nodes. HTTPS on 127.0.0.1 (stack/common/server.ts).
  *
- * Every request is first validated against the published OpenAPI spec (./schema/, a copy of
- * ../shared/fixtures/kong/konnect-control-planes-config.v2.openapi.yaml; ./openapi.ts): an operation the
- * spec does not have is 404/405 (there is no PATCH on plugins), bad parameters or bodies are 400.
+ * Every request is first validated against the published OpenAPI spec (stack/specs/konnect/, the operations
+ * used here from ../shared/fixtures/kong/konnect-control-planes-config.v2.openapi.yaml;
+ * stack/common/openapi.ts): an operation the spec does not have is 404/405 (there is no PATCH on plugins),
+ * bad parameters or bodies are 400, a body of another media type 415.
  *
  * Real behaviours reproduced (the spec, info.version 3.15.0; shared/facts/kong-modes-vaults-idps.md §1):
  * - `Authorization: Bearer <token>`; otherwise 401 `{message: "Unauthorized", status: 401}` (HTTP401Error).
@@ -39,7 +40,6 @@
  * cache, as Kong keys its shared cache by the vault's config too).
  */
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { startHttpsServer, type Reply, type Request, type RunningServer } from "../common/server.js";
 import type { ServerTls } from "../common/tls.js";
 import { noteSecret } from "../common/capture.js";
@@ -48,11 +48,8 @@ import type { ProbeResult } from "../kong/probe.js";
 import { loadOidcSchemaSubset } from "../kong/schema.js";
 import { azureVaultFromEntity, KongVaults, type AzureNodeCredentials } from "../kong/vault.js";
 import { isRecord, schemaViolation, validatePluginEntity, withDefaults } from "../kong/validate.js";
-import { openApiValidator } from "./openapi.js";
-
-export const KONNECT_SPEC = fileURLToPath(
-  new URL("./fixtures/konnect-control-planes-config.v2.openapi.yaml", import.meta.url),
-);
+import type { Rejection } from "../common/openapi.js";
+import { suite } from "../specs/index.js";
 
 export interface KonnectFakeOptions {
   tls: ServerTls;
@@ -67,8 +64,8 @@ export interface KonnectFakeOptions {
 
 export interface KonnectFake extends RunningServer {
   readonly controlPlaneId: string;
-  /** Requests the spec refused (method, path, reasons), for conformance tests. */
-  readonly rejected: { method: string; path: string; errors: string[] }[];
+  /** Requests the spec refused, for conformance tests. */
+  readonly rejected: Rejection[];
   addPlugin(p: { id?: string; name: string; tags?: string[]; config: Record<string, unknown> }): {
     id: string;
   };
@@ -83,13 +80,19 @@ export interface KonnectFake extends RunningServer {
 }
 
 const now = () => Math.floor(Date.now() / 1000);
+const TITLES = {
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  415: "Unsupported Media Type",
+} as const;
 
 export async function startKonnectFake(opts: KonnectFakeOptions): Promise<KonnectFake> {
   noteSecret("admin-token", opts.token);
   const cpId = opts.controlPlaneId ?? randomUUID();
   const version = opts.version ?? "3.10.0.16";
   const schema = loadOidcSchemaSubset("3.15");
-  const spec = openApiValidator(KONNECT_SPEC, "/v2");
+  const spec = suite("konnect");
   const plugins = new Map<string, Record<string, unknown>>();
   const nodes = new DataPlanes(opts.nodes ?? [], version, () => plugins);
   const created = now();
@@ -191,14 +194,13 @@ export async function startKonnectFake(opts: KonnectFakeOptions): Promise<Konnec
     const auth = req.headers.authorization;
     if (auth !== `Bearer ${opts.token}`)
       return { status: 401, body: { message: "Unauthorized", status: 401 } };
-    const v = spec.validate(req.method, req.url, req.body);
+    const v = spec.check(req, rejected);
     if (!v.ok) {
-      rejected.push({ method: req.method, path: req.url.pathname, errors: v.errors });
       return {
         status: v.status,
         body: {
           status: v.status,
-          title: v.status === 400 ? "Bad Request" : v.status === 404 ? "Not Found" : "Method Not Allowed",
+          title: TITLES[v.status],
           detail: v.errors.join("; "),
         },
       };
