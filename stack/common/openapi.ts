@@ -71,7 +71,25 @@ export type Refusal =
   | { reason: "unknown-path"; status: 404; errors: string[] }
   | { reason: "method"; status: 405; errors: string[]; allowed: string[] }
   | { reason: "media-type"; status: 415; errors: string[] }
-  | { reason: "invalid"; status: 400; in: "path" | "query" | "body"; errors: string[] };
+  | {
+      reason: "invalid";
+      status: 400;
+      in: "path" | "query" | "body";
+      errors: string[];
+      /** For a body: each schema error, for vendors that report errors per field. */
+      fields?: FieldError[];
+      /** The body could not be parsed as its media type at all. */
+      unparsable?: true;
+    };
+
+export interface FieldError {
+  /** JSON pointer into the body ("" for the root). */
+  pointer: string;
+  keyword: string;
+  message: string;
+  /** The member concerned: the unknown one (additionalProperties) or the missing one (required). */
+  member?: string;
+}
 
 export type Validation = { ok: true; op: Operation } | ({ ok: false } & Refusal);
 
@@ -271,11 +289,12 @@ export class ApiSpec {
     contentType: string | string[] | undefined,
     raw: Buffer,
   ): Refusal | undefined {
-    const invalid = (text: string): Refusal => ({
+    const invalid = (text: string, fields?: FieldError[]): Refusal & { reason: "invalid" } => ({
       reason: "invalid",
       status: 400,
       in: "body",
       errors: [text],
+      ...(fields ? { fields } : {}),
     });
     if (!op.body) return raw.length > 0 ? invalid(`${op.operationId} takes no request body`) : undefined;
     if (raw.length === 0) return op.body.required ? invalid("the request body is required") : undefined;
@@ -301,7 +320,7 @@ export class ApiSpec {
     try {
       value = parseBody(entry.type, raw);
     } catch {
-      return invalid(`the request body is not valid ${entry.type}`);
+      return { ...invalid(`the request body is not valid ${entry.type}`), unparsable: true };
     }
     if (value === undefined || !entry.check || this.options.anyJsonMediaTypes?.includes(entry.type))
       return undefined;
@@ -309,7 +328,17 @@ export class ApiSpec {
     const errors = (check(value) ? [] : (check.errors ?? [])).filter(
       (e) => !(this.options.partialPatch && method === "PATCH" && e.keyword === "required"),
     );
-    return errors.length ? invalid(`request body: ${ajvText(errors)}`) : undefined;
+    if (!errors.length) return undefined;
+    const fields = errors.map((e): FieldError => {
+      const member = e.params.additionalProperty ?? e.params.missingProperty;
+      return {
+        pointer: e.instancePath,
+        keyword: e.keyword,
+        message: e.message ?? "invalid",
+        ...(typeof member === "string" ? { member } : {}),
+      };
+    });
+    return invalid(`request body: ${ajvText(errors)}`, fields);
   }
 
   private load(file: SpecFile, id: string): void {

@@ -9,6 +9,11 @@
  *    https://learn.microsoft.com/graph/application-rollkey-prooftoken).
  * Callers authenticate with a bearer token for Graph issued by the fake authority; application roles in
  * the token's `roles` claim decide what they may do (https://learn.microsoft.com/graph/permissions-reference).
+ * Every authenticated request is then validated against Graph's published v1.0 description of these
+ * operations (stack/specs/graph/; stack/common/openapi.ts), actions by qualified (`microsoft.graph.addKey`)
+ * or bare name: a path with no operation is 400 "Resource not found for the segment", a method the path does
+ * not have 405 Request_BadRequest, bad query options or a body that does not match the entity 400 BadRequest
+ * (https://learn.microsoft.com/graph/errors).
  * Does not reproduce: other application properties, OData beyond `appId eq '…'` and `$select`, paging,
  * `$batch`, ETags (Graph has none on applications either), replication lag, or Graph's throttling limits.
  * Assumed where Microsoft documents nothing: removeKey of an unknown keyId answers 400 Request_BadRequest;
@@ -21,6 +26,8 @@ import { startHttpsServer, type Reply, type Request, type RunningServer } from "
 import type { ServerTls } from "../common/tls.js";
 import { InvalidCertificateError, type Directory, type StoredApp, type StoredKey } from "./directory.js";
 import { graphDate, graphError } from "./errors.js";
+import type { Rejection } from "../common/openapi.js";
+import { suite } from "../specs/index.js";
 
 /** `aud` of an addKey/removeKey proof: the Azure AD Graph application id. */
 export const PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000";
@@ -35,7 +42,8 @@ const READ_ALL = [
 ];
 const OWNED_BY = "Application.ReadWrite.OwnedBy";
 
-const ROUTE = /^\/v1\.0\/applications(?:\/([^/()]+)|\(appId='([^']+)'\))?(?:\/(addKey|removeKey))?\/?$/;
+const ROUTE =
+  /^\/v1\.0\/applications(?:\/([^/()]+)|\(appId='([^']+)'\))?(?:\/(?:microsoft\.graph\.)?(addKey|removeKey))?\/?$/;
 
 type Caller = AccessTokenClaims & { principalId?: string };
 
@@ -176,8 +184,19 @@ function checkTypeAndUsage(entry: Record<string, unknown>): void {
     );
 }
 
-export async function startGraphServer(opts: GraphServerOptions): Promise<RunningServer> {
+export interface GraphServer extends RunningServer {
+  /** Requests Graph's published description refused, for conformance tests. */
+  readonly rejected: Rejection[];
+}
+
+const notAllowed = () =>
+  new GraphFailure(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri.");
+const lastSegment = (path: string) => path.split("/").filter(Boolean).pop() ?? "";
+
+export async function startGraphServer(opts: GraphServerOptions): Promise<GraphServer> {
   const { directory, tokens } = opts;
+  const spec = suite("graph");
+  const rejected: Rejection[] = [];
   let base = "";
   const writesPerTenant = new SlidingWindow(18_000, 300_000);
   const writesPerApp = new Map<string, SlidingWindow>();
@@ -324,27 +343,33 @@ export async function startGraphServer(opts: GraphServerOptions): Promise<Runnin
   };
 
   const handle = async (req: Request): Promise<Reply> => {
+    const caller = await authenticate(req);
+    const v = spec.check(req, rejected);
+    if (!v.ok) {
+      if (v.reason === "unknown-path")
+        throw new GraphFailure(
+          400,
+          "BadRequest",
+          `Resource not found for the segment '${lastSegment(req.path)}'.`,
+        );
+      if (v.reason === "method") throw notAllowed();
+      throw new GraphFailure(v.status, "BadRequest", v.errors.join("; "));
+    }
     const match = ROUTE.exec(safeDecode(req.path));
     if (!match)
       throw new GraphFailure(
-        400,
-        "BadRequest",
-        `Resource not found for the segment '${req.path.split("/").filter(Boolean).pop() ?? ""}'.`,
+        501,
+        "NotImplemented",
+        `${v.op.operationId} is not simulated by the local Graph fake.`,
       );
     const [, objectId, appId, action] = match;
-    const caller = await authenticate(req);
     const select = req.url.searchParams
       .get("$select")
       ?.split(",")
       .map((s) => s.trim());
 
     if (!objectId && !appId) {
-      if (req.method !== "GET" || action)
-        throw new GraphFailure(
-          405,
-          "Request_BadRequest",
-          "Specified HTTP method is not allowed for the request uri.",
-        );
+      if (req.method !== "GET" || action) throw notAllowed();
       if (!hasRole(caller, [...READ_ALL, OWNED_BY])) throw denied();
       const filter = req.url.searchParams.get("$filter");
       const wanted = filter === null ? undefined : /^appId eq '([^']+)'$/.exec(filter.trim())?.[1];
@@ -371,12 +396,7 @@ export async function startGraphServer(opts: GraphServerOptions): Promise<Runnin
         throw new GraphFailure(429, "TooManyRequests", "Too many requests.", retryAfter);
     }
     if (action) {
-      if (req.method !== "POST")
-        throw new GraphFailure(
-          405,
-          "Request_BadRequest",
-          "Specified HTTP method is not allowed for the request uri.",
-        );
+      if (req.method !== "POST") throw notAllowed();
       if (!canRoll(caller, app)) throw denied();
       return action === "addKey" ? addKey(req, app) : removeKey(req, app);
     }
@@ -394,11 +414,7 @@ export async function startGraphServer(opts: GraphServerOptions): Promise<Runnin
       if (!canWrite(caller, app)) throw denied();
       return patch(req, app);
     }
-    throw new GraphFailure(
-      405,
-      "Request_BadRequest",
-      "Specified HTTP method is not allowed for the request uri.",
-    );
+    throw notAllowed();
   };
 
   const server = await startHttpsServer("graph", opts.tls, async (req) => {
@@ -415,5 +431,5 @@ export async function startGraphServer(opts: GraphServerOptions): Promise<Runnin
     }
   });
   base = server.url;
-  return server;
+  return { ...server, rejected };
 }

@@ -43,7 +43,7 @@ import { LocalTokenIssuer } from "../common/auth.js";
 import type { RunningServer } from "../common/server.js";
 import type { ServerTls } from "../common/tls.js";
 import { Directory, type PropagationDelay } from "./directory.js";
-import { startGraphServer } from "./graph.js";
+import { startGraphServer, type GraphServer } from "./graph.js";
 import { GRAPH_RESOURCE, startLoginServer } from "./login.js";
 
 export const KEY_VAULT_RESOURCE = "https://vault.azure.net";
@@ -77,7 +77,7 @@ export interface EntraFake {
   tokenEndpoint: string;
   issuer: string;
   login: RunningServer;
-  graph: RunningServer;
+  graph: GraphServer;
   /** For other fakes (Key Vault): is `token` an access token of this tenant for `resource`? */
   verifyToken(token: string, resource: string): Promise<boolean>;
   createApplication(input: { displayName: string; appId?: string; owners?: string[] }): {

@@ -9,6 +9,10 @@
  *   the SDK side is @azure/keyvault-common keyVaultAuthenticationPolicy, which first sends the request with
  *   no body and no token).
  * - `api-version` is mandatory, "there is no default" (same page); 400 BadParameter otherwise.
+ * - Every request is validated against the published REST API description (stack/specs/keyvault/, the
+ *   2025-07-01 certificates, secrets and keys documents the SDKs are generated from; stack/common/openapi.ts):
+ *   a path with no operation is 404 NotFound, a method the path does not have 405, bad parameters or a body
+ *   that does not match its schema 400 BadParameter with the reasons in the message.
  * - Error bodies `{"error":{"code","message","innererror"?}}` (same page) with the codes the service uses:
  *   CertificateNotFound, SecretNotFound, KeyNotFound, PendingCertificateNotFound, BadParameter, Forbidden
  *   (innererror ForbiddenByRbac for a missing role, SecretDisabled/KeyDisabled for a disabled version).
@@ -99,6 +103,8 @@ import {
   type WirePolicy,
 } from "./issue.js";
 import { digestLength, RSA_SIGNING_ALGS, signRsaDigest } from "./sign.js";
+import type { Rejection } from "../common/openapi.js";
+import { suite } from "../specs/index.js";
 
 const VAULT_RESOURCE = "https://vault.azure.net";
 
@@ -156,6 +162,8 @@ export interface KeyVaultFake extends RunningServer {
   allowAll(): void;
   /** Requests that changed state (create, PATCH, PUT) and succeeded. */
   mutations(): LoggedRequest[];
+  /** Requests the published API description refused, for conformance tests. */
+  readonly rejected: Rejection[];
 }
 
 interface CertVersion {
@@ -949,6 +957,11 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
     if (!apiVersion) return badParameter("The api-version query parameter is required.");
     if (!API_VERSIONS.has(apiVersion))
       return badParameter(`The specified version (${apiVersion}) is not recognized.`);
+    const v = spec.check(req, rejected);
+    if (!v.ok)
+      return v.reason === "unknown-path"
+        ? error(404, "NotFound", `The path ${req.path} is not an operation of the Key Vault REST API.`)
+        : error(v.status, "BadParameter", v.errors.join("; "));
     const [collection = "", ...seg] = req.path.replace(/^\/+/, "").split("/").map(decodeURIComponent);
     if (collection === "certificates" && seg.length === 0 && req.method === "GET")
       return listCertificates(req, base, apiVersion);
@@ -966,10 +979,13 @@ export async function startKeyVaultFake(opts: KeyVaultFakeOptions): Promise<KeyV
     }
   }
 
+  const spec = suite("keyvault");
+  const rejected: Rejection[] = [];
   const server = await startHttpsServer("keyvault", opts.tls, handle);
 
   return {
     ...server,
+    rejected,
     certificateNames: () => [...certs.values()].map((c) => c.name),
     versions: (name) =>
       (certs.get(name.toLowerCase())?.versions ?? []).map((v) => ({

@@ -21,6 +21,12 @@
  *   (./validate.ts); 400 `{"message":"Cannot parse JSON body"}` for a body that is not JSON.
  * - RBAC (`adminToken`): a missing or wrong `Kong-Admin-Token` gets 401 `{"message":"Invalid RBAC credentials"}`
  *   (https://developer.konghq.com/how-to/enable-rbac-with-admin-api, "Validate").
+ * - Every request is then validated against the Admin API spec (stack/specs/kong/, the operations used here;
+ *   stack/common/openapi.ts): no operation at the path is 404, a method the path does not have 405, a body
+ *   that does not match the entity schema (unknown or ill-typed top-level fields, `Plugin` has
+ *   `additionalProperties: false`) a schema violation; PATCH bodies are partial, so `required` is not
+ *   enforced in them. Query options the spec refuses get Kong's own error where this fake reproduces it
+ *   (size, offset, tags below), else 400 `{"message"}`.
  * - DB-less (`dbless`): `GET /` reports `configuration.database: "off"`; writes fail with 405
  *   `{"code":12,"name":"operation unsupported","message":"cannot update 'plugins' entities when not using a database"}`
  *   ("cannot create or update" for PUT) after the entity was found and validated, as the DAO runs
@@ -61,7 +67,15 @@ import { noteSecret } from "../common/capture.js";
 import { probeLogin, type ProbeResult } from "./probe.js";
 import { KongVaults, type AzureVaultSpec } from "./vault.js";
 import { loadOidcSchemaSubset, schemaVersionFor, type OidcSchemaSubset } from "./schema.js";
-import { isRecord, schemaViolation, validatePluginEntity, withDefaults } from "./validate.js";
+import {
+  isRecord,
+  schemaViolation,
+  validatePluginEntity,
+  withDefaults,
+  type FieldErrors,
+} from "./validate.js";
+import type { FieldError, Rejection, Validation } from "../common/openapi.js";
+import { suite } from "../specs/index.js";
 
 export type { ProbeResult } from "./probe.js";
 
@@ -98,6 +112,8 @@ export interface KongFake extends RunningServer {
   readonly workspaces: string[];
   /** Every entity state the fake stored (seeds and accepted writes), for schema conformance checks. */
   readonly accepted: PluginEntity[];
+  /** Requests the Admin API spec refused, for conformance tests. */
+  readonly rejected: Rejection[];
   addPlugin(plugin: PluginInput): { id: string };
   getPlugin(id: string): PluginEntity | undefined;
   setDbless(dbless: boolean): void;
@@ -155,6 +171,39 @@ function invalidDeclarative(fields: Record<string, unknown>): Reply {
       fields,
     },
   };
+}
+
+/** Kong's words for the schema errors the spec finds (kong/db/schema/init.lua validators). */
+function kongFieldMessage(e: FieldError): string {
+  if (e.keyword === "additionalProperties") return "unknown field";
+  if (e.keyword === "required") return "required field missing";
+  const type = /^must be (\w+)/.exec(e.message)?.[1];
+  if (e.keyword === "type" && type)
+    return type === "object"
+      ? "expected a record"
+      : type === "array"
+        ? "expected an array"
+        : `expected a ${type}`;
+  return e.message;
+}
+
+/** A spec refusal in Kong's words: 404/405 bodies, schema violations for bodies, `{message}` otherwise. */
+function kongRefusal(v: Exclude<Validation, { ok: true }>): Reply {
+  if (v.reason === "unknown-path") return NOT_FOUND;
+  if (v.reason === "method") return METHOD_NOT_ALLOWED;
+  if (v.reason === "media-type") return { status: 415, body: { message: "Unsupported Media Type" } };
+  if (v.in === "body" && v.unparsable) return { status: 400, body: { message: "Cannot parse JSON body" } };
+  if (v.in !== "body" || !v.fields) return { status: 400, body: { message: v.errors.join("; ") } };
+  const fields: FieldErrors = {};
+  for (const e of v.fields) {
+    const path = [...e.pointer.split("/").filter(Boolean), ...(e.member ? [e.member] : [])];
+    if (path.length === 0) path.push("@entity");
+    let node: FieldErrors = fields;
+    for (const part of path.slice(0, -1))
+      node = (isRecord(node[part]) ? node[part] : (node[part] = {})) as FieldErrors;
+    node[path[path.length - 1] ?? "@entity"] = kongFieldMessage(e);
+  }
+  return { status: 400, body: schemaViolation(fields) };
 }
 
 function invalidOptions(message: string): Reply {
@@ -383,12 +432,26 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
     return { status: 201, body: { plugins: [...next.values()].map((st) => st.entity) } };
   };
 
+  const spec = suite("kong");
+  const rejected: Rejection[] = [];
+
   const handler = async (req: Request, _res: ServerResponse): Promise<Reply> => {
     if (opts.adminToken !== undefined) {
       const token = req.headers["kong-admin-token"];
       if ((Array.isArray(token) ? token[0] : token) !== opts.adminToken)
         return { status: 401, body: { message: "Invalid RBAC credentials" } };
     }
+    const v = spec.check(req, rejected);
+    if (v.ok) return route(req);
+    if (v.reason === "invalid" && v.in === "query" && req.method === "GET") {
+      // Kong's own answer to these options, where the fake reproduces it (reads only: no side effect).
+      const own = await route(req);
+      if (own.status >= 400) return own;
+    }
+    return kongRefusal(v);
+  };
+
+  const route = async (req: Request): Promise<Reply> => {
     let segments: string[];
     try {
       segments = req.path.split("/").filter(Boolean).map(decodeURIComponent);
@@ -484,6 +547,7 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
       await server.close();
     },
     version,
+    rejected,
     get workspaces() {
       return [...workspaces.keys()];
     },
