@@ -15,6 +15,10 @@
  *   Kong's openid-connect plugin reads to find the token endpoint (./discovery.ts).
  * - A plan switch (`setPrivateKeyJwt(false)`), and rate limiting (`rateLimit`): 429 with
  *   `X-RateLimit-Limit/Remaining/Reset` (and `Retry-After` when asked).
+ * - Every Management API request is validated against the published Management API description
+ *   (stack/specs/auth0/, from auth0/docs-v2; stack/common/openapi.ts): no such operation is 404, a body
+ *   that does not match 400 "Payload validation error" (invalid_body), a bad query or path parameter 400
+ *   (invalid_query_string, invalid_uri).
  */
 import type { ProviderContext } from "oidc-provider";
 import { providerRequest } from "../common/oidc.js";
@@ -28,6 +32,8 @@ import {
 import type { ServerTls } from "../common/tls.js";
 import { createAssertionVerifier, type AssertionRequest } from "./assertions.js";
 import { openidConfiguration } from "./discovery.js";
+import type { Rejection, Validation } from "../common/openapi.js";
+import { suite } from "../specs/index.js";
 import {
   MAX_CREDENTIALS,
   Tenant,
@@ -59,6 +65,16 @@ const SCOPES = {
 /** Every Management API scope credential rotation needs (what docs/idp-auth0.md tells operators to grant). */
 export const ROTATION_SCOPES: readonly string[] = Object.values(SCOPES).flat();
 
+/** A request the Management API's published description refuses, in Auth0's error shape. */
+function specRefusal(v: Exclude<Validation, { ok: true }>): Reply {
+  if (v.reason === "unknown-path" || v.reason === "method") return auth0Error(404, "Not Found");
+  if (v.reason === "media-type" || (v.in === "body" && v.unparsable))
+    return auth0Error(400, "Invalid request payload JSON format", "invalid_body");
+  const what = v.in === "body" ? "Payload" : v.in === "query" ? "Query" : "Path";
+  const code = v.in === "body" ? "invalid_body" : v.in === "query" ? "invalid_query_string" : "invalid_uri";
+  return auth0Error(400, `${what} validation error: '${v.errors.join("; ")}'.`, code);
+}
+
 export interface Auth0FakeOptions {
   tls: ServerTls;
   /** The tenant's default audience (Tenant Settings > API Authorization Settings). */
@@ -82,6 +98,8 @@ export interface Auth0Fake {
   /** The Management API's identifier: `https://<domain>/api/v2/`. */
   managementAudience: string;
   server: RunningServer;
+  /** Management API requests the published description refused, for conformance tests. */
+  readonly rejected: Rejection[];
   /** An application that authenticates with private_key_jwt once credentials are attached. */
   /** `jwtAlg`: the client's `jwt_configuration.alg` (RS256 by default, as for new applications). */
   createClient(input: {
@@ -122,6 +140,8 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
   const lifetime = opts.managementTokenLifetimeSec ?? 86400;
   let base = "";
   const managementAudience = () => `${base}/api/v2/`;
+  const spec = suite("auth0");
+  const rejected: Rejection[] = [];
 
   const oauthError = (status: number, error: string, description: string): Reply => ({
     status,
@@ -249,6 +269,8 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
   };
 
   const management = async (req: Request, segments: string[]): Promise<Reply> => {
+    const v = spec.check(req, rejected);
+    if (!v.ok) return specRefusal(v);
     const [resource, clientId, sub, credentialId, ...rest] = segments;
     if (
       resource !== "clients" ||
@@ -406,6 +428,7 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
     tokenEndpoint: `${base}/oauth/token`,
     managementAudience: managementAudience(),
     server,
+    rejected,
     createClient(input) {
       return { clientId: tenant.createClient(input).clientId };
     },

@@ -74,6 +74,13 @@
  *   (`proxyCredentials`; Kong reads the client secret from the environment only:
  *   https://developer.konghq.com/gateway/entities/vault/azure/); without them every fetch resolves to "".
  *
+ * - Every request is validated against the API server's published OpenAPI for the operations used here
+ *   (stack/specs/kubernetes/: core/v1 and authorization.k8s.io/v1 from kubernetes/kubernetes, KIC's
+ *   KongPlugin and KongVault CRDs; stack/common/openapi.ts). It runs before authentication, so a request
+ *   both unauthenticated and malformed is answered as malformed (the API server authenticates first): no such path is 404 NotFound, a method the path lacks 405 MethodNotAllowed, a
+ *   body media type the operation does not take 415 UnsupportedMediaType, a bad parameter or body 400
+ *   BadRequest. The proxy pods' Admin API and `/status` are validated against Kong's Admin API spec.
+ *
  * Not reproduced: watch, list pagination, server-side apply, dryRun, the event aggregator's
  * "(combined from similar events)" rewrite, KongClusterPlugin, KIC's own config translation beyond the
  * patched plugin and the vaults, Admin API mTLS (KIC's client certificate) and every Admin API route but
@@ -93,6 +100,8 @@ import {
   type RunningServer,
 } from "../common/server.js";
 import type { ServerTls } from "../common/tls.js";
+import type { Rejection, SpecRequest, Validation } from "../common/openapi.js";
+import { suite } from "../specs/index.js";
 import { probeLogin, type ProbeResult } from "../kong/probe.js";
 import { azureVaultFromEntity, KongVaults, type AzureNodeCredentials } from "../kong/vault.js";
 import {
@@ -215,6 +224,8 @@ export interface ProxyPod {
 }
 
 export interface KubernetesFake extends RunningServer {
+  /** Requests the published API descriptions refused (API server, proxy pods), for conformance tests. */
+  readonly rejected: Rejection[];
   readonly kicPod: string;
   readonly pods: ProxyPod[];
   addSecret(
@@ -245,6 +256,28 @@ const ZERO_HASH = "0".repeat(32);
 const GROUP_KONG = "configuration.konghq.com";
 const now = () => new Date();
 const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** A request the API server's published description refuses, as a `Status`. */
+function specRefusal(v: Exclude<Validation, { ok: true }>): Reply {
+  if (v.reason === "unknown-path")
+    return status(404, "NotFound", "the server could not find the requested resource");
+  if (v.reason === "method")
+    return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+  if (v.reason === "media-type")
+    return status(
+      415,
+      "UnsupportedMediaType",
+      `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+    );
+  return status(400, "BadRequest", v.errors.join("; "));
+}
+
+/** A request to a proxy pod's Admin API or status listener that Kong's Admin API spec refuses. */
+function kongRefusal(v: Exclude<Validation, { ok: true }>): Reply {
+  if (v.reason === "unknown-path") return { status: 404, body: { message: "Not found" } };
+  if (v.reason === "method") return { status: 405, body: { message: "Method not allowed" } };
+  return { status: 400, body: { message: v.errors.join("; ") } };
+}
 
 function status(code: number, reason: string, message: string, details?: Record<string, unknown>): Reply {
   return {
@@ -397,6 +430,10 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       `successfully applied Kong configuration to https://earlier-${i}:8444`,
     );
 
+  const apiSpec = suite("kubernetes");
+  const kongSpec = suite("kong");
+  const rejected: Rejection[] = [];
+
   // ---- proxy pods ------------------------------------------------------------------------------
   interface PodState {
     spec: ProxyPodSpec;
@@ -422,6 +459,8 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
   const adminHandler =
     (state: PodState) =>
     async (req: Request): Promise<Reply> => {
+      const v = kongSpec.check(req, rejected);
+      if (!v.ok) return kongRefusal(v);
       if (req.method !== "GET" || req.path !== "/plugins")
         return { status: 404, body: { message: "Not found" } };
       const wanted = (req.url.searchParams.get("tags") ?? "").split(",").filter(Boolean);
@@ -441,9 +480,14 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       });
       return { status: 200, body: { data, next: null } };
     };
-  /** Kong's Status API (kong/api/routes/health.lua): `GET /status`; anything else is Kong's 404. */
-  const statusApi = (state: PodState, method: string, path: string): Reply =>
-    method === "GET" && path === "/status"
+  /**
+   * Kong's Status API (kong/api/routes/health.lua): `GET /status`; anything else is Kong's 404. Requests are
+   * validated against Kong's Admin API spec, whose `/status` this is.
+   */
+  const statusApi = (state: PodState, req: SpecRequest): Reply => {
+    const v = kongSpec.check(req, rejected);
+    if (!v.ok) return kongRefusal(v);
+    return req.method === "GET" && req.url.pathname === "/status"
       ? {
           status: 200,
           body: {
@@ -453,6 +497,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
           },
         }
       : { status: 404, body: { message: "Not found" } };
+  };
   const podStates: PodState[] = [];
   for (const [i, spec] of (opts.proxyPods ?? [{ name: "kong-gateway-0" }]).entries()) {
     const state: PodState = {
@@ -468,7 +513,13 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     };
     if (opts.reachablePods) {
       const server = createServer((req, res) => {
-        const r = statusApi(state, req.method ?? "GET", req.url ?? "/");
+        const url = new URL(req.url ?? "/", "http://127.0.0.1");
+        const r = statusApi(state, {
+          method: req.method ?? "GET",
+          url,
+          headers: req.headers,
+          body: Buffer.alloc(0),
+        });
         res.writeHead(r.status, { "content-type": "application/json; charset=utf-8" });
         res.end(JSON.stringify(r.body));
       });
@@ -993,10 +1044,13 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         "ServiceUnavailable",
         `error trying to reach service: dial tcp ${ip}:${target || "80"}: connect: connection refused`,
       );
-    return statusApi(state, "GET", path);
+    // The proxied request: the path after `proxy`, with the query string the API server passes on.
+    return statusApi(state, { ...req, url: new URL(`${path}${req.url.search}`, "http://127.0.0.1") });
   };
 
   const handler = async (req: Request): Promise<Reply> => {
+    const v = apiSpec.check(req, rejected);
+    if (!v.ok) return specRefusal(v);
     const parts = req.path.split("/").filter(Boolean).map(decodeURIComponent);
     const q = req.url.searchParams;
     if (req.method === "POST" && req.path === "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
@@ -1150,6 +1204,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
 
   return {
     ...server,
+    rejected,
     kicPod: kicPodName,
     pods,
     addSecret(namespace, name, data, labels, immutable) {

@@ -1,6 +1,10 @@
 /**
  * Fake Okta org for the local stack, over HTTPS with the local CA. It never imports src/.
  *
+ * Every management API request is validated against the published description of the operations used here
+ * (stack/specs/okta/, from okta/okta-management-openapi-spec; org.ts): no such operation is 404/405
+ * E0000022, a body or parameter that does not match is 400 E0000001 with the reasons as errorCauses.
+ *
  * Reproduces (sources in org.ts and token.ts):
  * - the management API for OAuth 2.0 client JSON Web Keys (okta/okta-management-openapi-spec,
  *   dist/current/management-oneOfInheritance.yaml): list (a plain array), add (ACTIVE by default,
@@ -37,6 +41,7 @@ import {
 } from "./org.js";
 import { tokenHandler, unknownAuthorizationServer, type AuthorizationServer } from "./token.js";
 import { openidConfiguration } from "./discovery.js";
+import type { Rejection } from "../common/openapi.js";
 
 export { MAX_KEYS };
 export type { KeyStatus, TokenRole };
@@ -65,6 +70,8 @@ export interface OktaFake {
   /** Like https://example.okta.com. */
   orgUrl: string;
   server: RunningServer;
+  /** Management requests the published API description refused, for conformance tests. */
+  readonly rejected: Rejection[];
   /** `<orgUrl>/oauth2/<id>/v1/token`, or `<orgUrl>/oauth2/v1/token` without an id. */
   tokenEndpoint(authorizationServer?: string): string;
   /** `<orgUrl>/oauth2/<id>` (a custom authorization server), or `<orgUrl>` without an id; discovery lives
@@ -100,7 +107,8 @@ export async function startOktaFake(opts: OktaFakeOptions): Promise<OktaFake> {
   const servers = new Map<string | undefined, AuthorizationServer>([
     [undefined, { scopes: [], defaultScopes: [] }],
   ]);
-  const management = managementHandler(org, () => orgUrl);
+  const rejected: Rejection[] = [];
+  const management = managementHandler(org, () => orgUrl, rejected);
   const token = tokenHandler(org, () => orgUrl, servers);
   // "Okta provides three headers in each response" (https://developer.okta.com/docs/reference/rl-best-practices/).
   const limit = opts.rateLimitPerMinute ?? 600;
@@ -187,6 +195,7 @@ export async function startOktaFake(opts: OktaFakeOptions): Promise<OktaFake> {
         visibleAt: new Date(k.visibleAt),
       }));
     },
+    rejected,
     close: () => server.close(),
   };
 }

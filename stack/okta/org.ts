@@ -5,6 +5,8 @@
  */
 import { createPublicKey, randomBytes, type KeyObject } from "node:crypto";
 import type { Reply, Request } from "../common/server.js";
+import type { Rejection, Validation } from "../common/openapi.js";
+import { suite } from "../specs/index.js";
 import { parseJsonBody } from "../common/server.js";
 
 export type KeyStatus = "ACTIVE" | "INACTIVE";
@@ -166,14 +168,34 @@ export function keyView(orgUrl: string, app: OktaApp, k: StoredJwk): Record<stri
   };
 }
 
-/** `/api/v1/apps/{appId}/credentials/jwks[/{keyId}[/lifecycle/{activate|deactivate}]]`. */
-export function managementHandler(org: Org, orgUrl: () => string): (req: Request) => Reply {
+/** A request the management API's published description refuses, in Okta's error shape. */
+function specRefusal(v: Exclude<Validation, { ok: true }>): Reply {
+  if (v.reason === "unknown-path" || v.reason === "method")
+    return oktaError(v.status, "E0000022", "The endpoint does not support the provided HTTP method");
+  if (v.reason === "media-type" || (v.in === "body" && v.unparsable))
+    return oktaError(v.status, "E0000003", "The request body was not well-formed.");
+  return oktaError(400, "E0000001", `Api validation failed: ${v.in}`, v.errors);
+}
+
+/**
+ * `/api/v1/apps/{appId}/credentials/jwks[/{keyId}[/lifecycle/{activate|deactivate}]]`, each request first
+ * validated against the published management API description (stack/specs/okta/;
+ * stack/common/openapi.ts), refusals added to `rejected`.
+ */
+export function managementHandler(
+  org: Org,
+  orgUrl: () => string,
+  rejected: Rejection[],
+): (req: Request) => Reply {
+  const spec = suite("okta");
   return (req) => {
     // Authorization: SSWS {token} (spec securitySchemes.apiToken). Invalid or missing: 401 E0000011.
     const auth = req.headers.authorization;
     const token = typeof auth === "string" ? /^SSWS\s+(\S+)$/.exec(auth)?.[1] : undefined;
     const role = token === undefined ? undefined : org.tokens.get(token);
     if (role === undefined) return oktaError(401, "E0000011", "Invalid token provided");
+    const v = spec.check(req, rejected);
+    if (!v.ok) return specRefusal(v);
     const m =
       /^\/api\/v1\/apps\/([^/]+)\/credentials\/jwks(?:\/([^/]+)(?:\/lifecycle\/(activate|deactivate))?)?$/.exec(
         req.path,

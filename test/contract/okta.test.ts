@@ -401,7 +401,14 @@ describe("the Okta fake answers like Okta", () => {
     const noKid = await call("POST", path, { ...jwk(), status: "INACTIVE" });
     expect(causeOf(noKid.body)).toMatch(/unique kid when adding multiple keys/);
     const { n, e } = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ format: "jwk" });
-    const small = await call("POST", path, { kty: "RSA", kid: "small", n, e, status: "INACTIVE" });
+    const small = await call("POST", path, {
+      kty: "RSA",
+      use: "sig",
+      kid: "small",
+      n,
+      e,
+      status: "INACTIVE",
+    });
     expect(small.status).toBe(400);
     expect(causeOf(small.body)).toMatch(/less than '2,048' bits/);
 
