@@ -57,6 +57,11 @@ export interface SpecOptions {
   pagingQuery?: readonly string[];
   /** Operations that pass the query string on to another server (Kubernetes' proxy): any query is theirs. */
   forwardedQuery?: readonly string[];
+  /**
+   * Path parameters that may be left out when they are a template's last segment (Key Vault's object
+   * versions: "This URI fragment is optional. If not specified, the latest version … is returned").
+   */
+  optionalLastParams?: readonly string[];
 }
 
 export interface Operation {
@@ -215,16 +220,23 @@ export class ApiSpec {
     body: Buffer,
   ): Validation {
     const path = url.pathname;
-    let best: { route: Route; params: Record<string, string> } | undefined;
-    let bestScore: number[] = [];
-    for (const route of this.routes) {
-      const params = match(route, path);
-      if (!params) continue;
-      const score = route.segments.map((s) => s.score);
-      if (!best || compareScores(score, bestScore) > 0) [best, bestScore] = [{ route, params }, score];
-    }
-    if (!best) return { ok: false, reason: "unknown-path", status: 404, errors: [`no operation at ${path}`] };
-    const { route, params } = best;
+    // The most specific template that matches the whole path; when it lacks the method, the most specific
+    // one that matches with its optional last parameter left out (Key Vault's GET /secrets/{name}).
+    const candidates = [false, true].flatMap((omitted) => {
+      let best: { route: Route; params: Record<string, string> } | undefined;
+      let bestScore: number[] = [];
+      for (const route of this.routes) {
+        const params = match(route, path, omitted ? this.options.optionalLastParams : undefined);
+        if (!params) continue;
+        const score = route.segments.map((s) => s.score);
+        if (!best || compareScores(score, bestScore) > 0) [best, bestScore] = [{ route, params }, score];
+      }
+      return best ? [best] : [];
+    });
+    const chosen = candidates.find((c) => c.route.ops.has(method.toUpperCase())) ?? candidates[0];
+    if (!chosen)
+      return { ok: false, reason: "unknown-path", status: 404, errors: [`no operation at ${path}`] };
+    const { route, params } = chosen;
     const op = route.ops.get(method.toUpperCase());
     if (!op)
       return {
@@ -436,9 +448,23 @@ function segmentsOf(template: string, options: SpecOptions): Segment[] {
     });
 }
 
-function match(route: Route, path: string): Record<string, string> | undefined {
-  const parts = path.split("/").slice(1);
+/**
+ * The path parameters when `path` matches the route; with `omittable`, only a match that leaves out the
+ * route's last segment, a parameter named there (then "").
+ */
+function match(
+  route: Route,
+  path: string,
+  omittable?: readonly string[],
+): Record<string, string> | undefined {
+  let parts = path.split("/").slice(1);
   const params: Record<string, string> = {};
+  if (omittable) {
+    const last = route.segments[route.segments.length - 1];
+    const name = last && !last.literal && last.names.length === 1 && !last.greedy ? last.names[0] : undefined;
+    if (!name || !omittable.includes(name) || parts.length !== route.segments.length - 1) return undefined;
+    parts = [...parts, ""];
+  }
   const decode = (s: string) => {
     try {
       return decodeURIComponent(s);

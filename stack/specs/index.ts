@@ -17,6 +17,7 @@ export const SUITES = {
       { path: at("keyvault/keys.json") },
     ],
     pagingQuery: ["$skiptoken"],
+    optionalLastParams: ["certificate-version", "secret-version", "key-version"],
   },
   graph: {
     name: "graph",
