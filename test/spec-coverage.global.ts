@@ -4,6 +4,10 @@
  * operations of its vendored subset the fakes served and how many requests they refused, overall and per
  * test directory; writes the details to .local/spec-coverage.json. Figures are recorded in
  * docs/local-stack.md ("Vendored API descriptions").
+ *
+ * A refusal in a test that runs the product against the local stack end to end (test/e2e, test/functions,
+ * test/chaos, test/package: none of them sends a malformed request on purpose) means the product sent a
+ * request its vendor's published description refuses: it fails the run, whatever that test asserted.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";

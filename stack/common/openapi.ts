@@ -172,20 +172,29 @@ export function loadSpec(options: SpecOptions): ApiSpec {
   return spec;
 }
 
-export class ApiSpec {
-  readonly name: string;
-  private readonly routes: Route[] = [];
-  private readonly ajv = new Ajv2020({
+let shared: Ajv2020 | undefined;
+
+/** One ajv for every suite of the process (documents are kept apart by their `$id`). */
+function ajvInstance(): Ajv2020 {
+  if (shared) return shared;
+  shared = new Ajv2020({
     strict: false,
     allErrors: true,
     logger: false,
     validateFormats: true,
     validateSchema: false,
   });
+  for (const [name, format] of Object.entries(FORMATS)) shared.addFormat(name, format);
+  return shared;
+}
+
+export class ApiSpec {
+  readonly name: string;
+  private readonly routes: Route[] = [];
+  private readonly ajv = ajvInstance();
 
   constructor(private readonly options: SpecOptions) {
     this.name = options.name;
-    for (const [name, format] of Object.entries(FORMATS)) this.ajv.addFormat(name, format);
     options.files.forEach((file, i) => this.load(file, `spec:${options.name}/${i}`));
   }
 

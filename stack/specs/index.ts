@@ -53,7 +53,7 @@ export const SUITES = {
     ],
     greedyParams: ["path"],
     // The API server hands the proxied request's query string to the pod.
-    forwardedQuery: ["connectCoreV1GetNamespacedPodProxyWithPath"],
+    forwardedQuery: ["connectCoreV1GetNamespacedPodProxy", "connectCoreV1GetNamespacedPodProxyWithPath"],
     // `Patch` is declared `type: object`, but a JSON Patch (RFC 6902) body is an array of operations.
     anyJsonMediaTypes: ["application/json-patch+json"],
   },

@@ -207,6 +207,7 @@ export const SOURCES: readonly VendoredSpec[] = [
       "PATCH /api/v1/namespaces/{namespace}/secrets/{name}",
       "GET /api/v1/namespaces/{namespace}/events",
       "GET /api/v1/namespaces/{namespace}/pods",
+      "GET /api/v1/namespaces/{namespace}/pods/{name}/proxy",
       "GET /api/v1/namespaces/{namespace}/pods/{name}/proxy/{path}",
     ],
   },
