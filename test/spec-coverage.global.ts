@@ -33,7 +33,9 @@ export default function setup(): () => void {
     const report = (Object.keys(SUITES) as SuiteName[]).map((name) => {
       const spec = suite(name);
       const all = spec.operations();
-      const mine = lines.filter((l) => l.suite === spec.name);
+      const mine = lines.filter(
+        (l): l is Exclude<Line, { type: "cost" }> => l.type !== "cost" && l.suite === spec.name,
+      );
       const served = new Set(mine.flatMap((l) => (l.type === "served" ? [l.operationId] : [])));
       const byArea: Record<string, number> = {};
       for (const a of new Set(mine.map((l) => area(l.file))))
@@ -63,8 +65,20 @@ export default function setup(): () => void {
               .join(", ")})`
           : ""),
     );
+    const cost = lines.reduce(
+      (sum, l) =>
+        l.type === "cost"
+          ? {
+              requests: sum.requests + l.requests,
+              ms: sum.ms + l.checkMs + l.loadMs,
+              loadMs: sum.loadMs + l.loadMs,
+            }
+          : sum,
+      { requests: 0, ms: 0, loadMs: 0 },
+    );
     process.stdout.write(
-      `vendored API descriptions (stack/specs): distinct operations the fakes served\n${rows.join("\n")}\n`,
+      `vendored API descriptions (stack/specs): distinct operations the fakes served\n${rows.join("\n")}\n` +
+        `  validation took ${Math.round(cost.ms)} ms in all workers for ${cost.requests} requests (${Math.round(cost.loadMs)} ms of it loading the descriptions)\n`,
     );
   };
 }

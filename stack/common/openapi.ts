@@ -168,9 +168,16 @@ const cache = new Map<string, ApiSpec>();
 /** The spec of one suite, loaded once per process (by name). */
 export function loadSpec(options: SpecOptions): ApiSpec {
   let spec = cache.get(options.name);
-  if (!spec) cache.set(options.name, (spec = new ApiSpec(options)));
+  if (!spec) {
+    const t = performance.now();
+    cache.set(options.name, (spec = new ApiSpec(options)));
+    stats.loadMs += performance.now() - t;
+  }
   return spec;
 }
+
+/** What validation cost this process: documents loaded, requests checked (schemas compile on first use). */
+export const stats = { loadMs: 0, requests: 0, checkMs: 0 };
 
 let shared: Ajv2020 | undefined;
 
@@ -205,7 +212,10 @@ export class ApiSpec {
 
   /** Validates one request; a refusal is also added to `rejected` (the fake's list, for tests). */
   check(req: SpecRequest, rejected?: Rejection[]): Validation {
+    const t = performance.now();
     const v = this.validate(req.method, req.url, req.headers, req.body);
+    stats.requests++;
+    stats.checkMs += performance.now() - t;
     if (v.ok) noteSpecEvent({ type: "served", suite: this.name, operationId: v.op.operationId });
     else {
       const path = req.url.pathname + req.url.search;

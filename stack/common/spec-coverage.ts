@@ -6,6 +6,7 @@
  */
 export type SpecEvent =
   | { type: "served"; suite: string; operationId: string }
+  | { type: "cost"; requests: number; checkMs: number; loadMs: number }
   | { type: "refused"; suite: string; method: string; path: string; reason: string; errors: string[] };
 
 export type SpecListener = (event: SpecEvent) => void;
