@@ -146,7 +146,6 @@ interface Segment {
 
 interface Route {
   template: string;
-  basePath: string;
   segments: Segment[];
   ops: Map<string, Op>;
 }
@@ -439,7 +438,6 @@ export class ApiSpec {
       }
       this.routes.push({
         template,
-        basePath: file.basePath ?? "",
         segments: segmentsOf((file.basePath ?? "") + template, this.options),
         ops,
       });
