@@ -157,8 +157,8 @@ const query = (name: string, type: string): Json => ({
 
 /**
  * The read operations the API server publishes for each served version of a CustomResourceDefinition
- * (apiextensions-apiserver pkg/controller/openapi/builder: list, list across namespaces, read), with the
- * CRD's structural schema as the resource's schema.
+ * (apiextensions-apiserver pkg/controller/openapi/builder) that the fake serves: list (in a namespace for a
+ * namespaced resource) and read, with the CRD's structural schema as the resource's schema.
  */
 export function crdDocument(crds: Json[], spec: VendoredSpec): Json {
   const paths: Json = {};
@@ -198,10 +198,6 @@ export function crdDocument(crds: Json[], spec: VendoredSpec): Json {
         schema: { type: "string", uniqueItems: true },
       };
       if (s.scope === "Namespaced") {
-        paths[`${base}/${plural}`] = {
-          get: { operationId: `list${id}${kind}ForAllNamespaces`, ...list },
-          parameters: [pretty],
-        };
         paths[`${base}/namespaces/{namespace}/${plural}`] = {
           get: { operationId: `list${id}Namespaced${kind}`, ...list },
           parameters: [nsPath, pretty],
