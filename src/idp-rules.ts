@@ -7,10 +7,14 @@
  *   limit per app (the manifest's size bounds it), so none is planned for.
  * - Okta: at most 50 JWKs per app, unique `kid`, registered keys start INACTIVE when staged; RS256 or
  *   ES256, no PS256 (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/,
- *   okta-management-openapi-spec ApplicationSSOPublicKeys).
+ *   okta-management-openapi-spec ApplicationSSOPublicKeys). A custom authorization server refuses a client
+ *   credentials request without `scope` unless it has default scopes, and grants only the scopes its access
+ *   policy allows the client, so the proof sends the scopes Kong sends (proofScopes "kong").
  * - Auth0: "The current application storage limit is two credentials at one time"
  *   (https://auth0.com/docs/get-started/applications/rotate-credentials); RS256 or PS256; a credential
  *   is usable once attached to the client (client_authentication_methods.private_key_jwt).
+ * - Entra and Auth0 prove a key with a scope of their own (Entra: a resource's `/.default`, which client
+ *   credentials require; Auth0: none, the tenant's default audience), whatever scopes Kong's plugin uses.
  */
 import type { SigningAlg } from "./crypto/keymaterial.js";
 import type { IdpRules } from "./ports.js";
@@ -26,6 +30,7 @@ export const IDP_RULES: Record<IdpKind, IdpRules> = {
     staged: false,
     proofOfPossession: true,
     published: "listed on the Entra app",
+    proofScopes: "own",
   },
   okta: {
     maxKeys: 50,
@@ -34,6 +39,7 @@ export const IDP_RULES: Record<IdpKind, IdpRules> = {
     staged: true,
     proofOfPossession: false,
     published: "registered and ACTIVE on the Okta app",
+    proofScopes: "kong",
   },
   auth0: {
     maxKeys: 2,
@@ -42,6 +48,7 @@ export const IDP_RULES: Record<IdpKind, IdpRules> = {
     staged: true,
     proofOfPossession: false,
     published: "attached to the Auth0 application",
+    proofScopes: "own",
   },
 };
 

@@ -181,6 +181,12 @@ export interface IdpRules {
   proofOfPossession: boolean;
   /** What the `published` phase means at this provider, in its own words (status page, CLI). */
   published: string;
+  /**
+   * The scopes of the proof's token request: the Kong plugin's `config.scopes`, as Kong's own client
+   * credentials request sends them (`kong`: the provider's answer depends on them), or a scope of the
+   * adapter's own (`own`: the provider proves the key the same way whatever Kong asks for).
+   */
+  proofScopes: "kong" | "own";
 }
 
 /** The public half of a key generation, as the provider needs it to register the key. */
@@ -207,8 +213,27 @@ export interface IdpFinding {
   hint?: string;
 }
 
+/**
+ * One proof at the token endpoint. A refusal is `retryable` when a later attempt may pass (a key still
+ * propagating, a transient failure, an answer not known to be final): verification polls on. Not
+ * retryable: a refusal that waiting does not fix (src/http/token-request.ts `tokenRefusal`: invalid_scope,
+ * unauthorized_client, invalid_client for an algorithm the client does not allow); verification stops at
+ * once with the provider's description and `hint`.
+ */
 export type TokenAttempt =
-  { ok: true } | { ok: false; code: string; description: string; retryable: boolean };
+  { ok: true } | { ok: false; code: string; description: string; retryable: boolean; hint?: string };
+
+/**
+ * What the Kong plugin entry that a credential updates sends to the token endpoint, read with the plugin
+ * (the engine's observation of its Kong targets): the proof makes the same request where the provider's
+ * answer depends on it (IdpRules.proofScopes).
+ */
+export interface KongTokenRequest {
+  /** `config.scopes` as Kong sends them; absent when no Kong target could be read. */
+  scopes?: string[];
+  /** Where they were read, for messages: "Kong target <name>, plugin <id>". */
+  source?: string;
+}
 
 /**
  * Where a client's public keys are registered and where a client assertion is proven. The engine uses
@@ -235,8 +260,11 @@ export interface IdentityProvider {
   withdraw(key: IdpKey): Promise<void>;
   /** Delete the key, after withdraw where the provider requires it. Resolves when it is already gone. */
   remove(key: IdpKey, current?: JwsSigner): Promise<void>;
-  /** One token request with a client assertion signed by `signer`. Never returns the token. */
-  verify(signer: JwsSigner, alg: SigningAlg): Promise<TokenAttempt>;
+  /**
+   * One token request with a client assertion signed by `signer`, shaped like the one Kong makes (`kong`:
+   * what the plugin sends). Never returns the token.
+   */
+  verify(signer: JwsSigner, alg: SigningAlg, kong?: KongTokenRequest): Promise<TokenAttempt>;
   /**
    * Before a new generation is created without a current key to sign with (bootstrap, every key
    * expired): the error registering it would meet, when the provider can tell without writing.
@@ -263,6 +291,8 @@ export interface KongPluginView {
   alg?: string;
   /** First characters of the modulus, to compare keys without showing them. */
   modulusPrefix?: string;
+  /** config.scopes as Kong sends them to the token endpoint (["openid"] when unset). */
+  scopes?: string[];
 }
 
 /** Kong node facts that decide whether and how the Admin API can be written (GET /). */
@@ -384,12 +414,16 @@ export interface KongApplyReceipt {
 
 /**
  * Where a target's confirmation starts: what the gateways held before the write (opaque, short, public:
- * config hashes, never config) and when the write happened. Persisted by the engine so that a later run
- * resumes the same confirmation.
+ * config hashes, never config) and when the current confirmation window began. Persisted by the engine so
+ * that a later run resumes the same confirmation.
  */
 export interface KongConfirmBase {
   /** From baseline(), taken before the write; absent when the target needs none or it is unknown. */
   baseline?: string;
+  /**
+   * When the write happened; after a window that ended unconfirmed, when the new attempt's window began
+   * (what the gateways reported before it, such as an apply-failure event, no longer counts).
+   */
   appliedAt: Date;
 }
 

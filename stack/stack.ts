@@ -55,8 +55,9 @@ export function idpFromArgs(argv: string[]): IdpKind | undefined {
  * Okta mode: the OIDC app Kong authenticates as (an Okta app id, `0oa` + 17 base62 characters), the custom
  * authorization server, and the scope Kong asks for. A client credentials request to a custom authorization
  * server must name a scope unless the server has default scopes
- * (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/); this one has none,
- * so the plugin's `config.scopes` and the rotator's `okta.scopes` carry it.
+ * (https://developer.okta.com/docs/guides/customize-authz-server/main/#create-scopes); this one has none, so
+ * the scope lives only on the plugin (`config.scopes`), and the rotator proves keys with it. The credential
+ * is in the documented shape, `okta: {orgUrl, authorizationServer, clientId, token}`, without `okta.scopes`.
  */
 export const OKTA = {
   clientId: "0oa7kongrotat0rL0c4l",
@@ -577,7 +578,6 @@ async function startIdp(idp: IdpKind, tls: ServerTls, opts: LocalStackOptions): 
           authorizationServer: OKTA.authorizationServer,
           clientId: OKTA.clientId,
           token: { env: OKTA.tokenEnv },
-          scopes: [OKTA.scope],
         },
       },
       env: { [OKTA.tokenEnv]: token },

@@ -45,7 +45,15 @@ async function credentialChecks(rt: Runtime, cred: CredentialConfig): Promise<Ch
       ),
     ),
   ]);
-  return [...kv.checks, ...idp, ...kong.flat()].map((c) => ({ ...scope, ...c }));
+  return [
+    ...kv.checks,
+    ...idp,
+    ...kong.flatMap((k) => k.checks),
+    ...scopeAgreement(
+      cred,
+      kong.flatMap((k) => (k.diagnosis ? [{ target: k.target, diagnosis: k.diagnosis }] : [])),
+    ),
+  ].map((c) => ({ ...scope, ...c }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,13 +289,13 @@ async function kongChecks(
   target: KongTarget,
   generations: Generation[] | undefined,
   vault: { store: CertificateStore; certificateVault: string },
-): Promise<Check[]> {
+): Promise<{ target: string; checks: Check[]; diagnosis?: KongDiagnosis }> {
   const scope = { target: target.name };
   let d: KongDiagnosis;
   try {
     d = await target.diagnose();
   } catch (e) {
-    return [errorCheck("kong", e, scope)];
+    return { target: target.name, checks: [errorCheck("kong", e, scope)] };
   }
   const line = (c: Omit<Check, "area" | "target">): Check => ({ area: "kong", ...scope, ...c });
   const checks: Check[] = [
@@ -317,7 +325,41 @@ async function kongChecks(
     checks.push(
       ...pluginChecks(cred, p, active, generations !== undefined && generations.length > 0).map(line),
     );
-  return checks;
+  return { target: target.name, checks, diagnosis: d };
+}
+
+/** Our client's openid-connect plugins in a target's diagnosis. */
+const ourPlugins = (d: KongDiagnosis) =>
+  d.plugins.filter((p) => p.name === "openid-connect" && p.clientIndex >= 0 && p.scopes);
+
+/**
+ * Where the proof sends Kong's scopes (IdpRules.proofScopes "kong"), it sends those of the first plugin of
+ * the first target (engine/model.ts kongTokenRequest): plugins that send other scopes make token requests
+ * that no proof made.
+ */
+function scopeAgreement(
+  cred: CredentialConfig,
+  targets: { target: string; diagnosis: KongDiagnosis }[],
+): Check[] {
+  if (IDP_RULES[cred.idp.kind].proofScopes !== "kong") return [];
+  const seen = targets.flatMap((t) =>
+    ourPlugins(t.diagnosis).map((p) => ({
+      where: `${t.target}/${p.pluginId}`,
+      scopes: (p.scopes ?? []).join(" "),
+    })),
+  );
+  const first = seen[0];
+  const others = seen.filter((x) => x.scopes !== first?.scopes);
+  if (!first || others.length === 0) return [];
+  return [
+    {
+      status: "warn",
+      area: "kong",
+      code: "KONG_SCOPES_DIFFER",
+      message: `Kong plugins send different scopes to the token endpoint: ${[first, ...others].map((x) => `${x.where}: ${x.scopes || "(none)"}`).join("; ")}; keys are proven with the first (${first.where})`,
+      hint: "Give every plugin entry of this client the same config.scopes, so that the proof makes the request every gateway makes; or split them into credentials of their own.",
+    },
+  ];
 }
 
 function pluginChecks(
@@ -372,7 +414,8 @@ function pluginChecks(
     });
   out.push(...jwkChecks(id, i, p, active, hasGenerations, cred.idp));
   out.push(issuerCheck(id, p, cred.idp));
-  if (cred.idp.kind === "okta" && p.scopes) out.push(scopesCheck(id, p.scopes, cred.idp.scopes ?? []));
+  if (IDP_RULES[cred.idp.kind].proofScopes === "kong" && p.scopes)
+    out.push(scopesCheck(id, p.scopes, proofScopeOverride(cred.idp)));
   // ID tokens with many claims (Entra's especially) make large sessions; cookie sessions split them over
   // several cookies and hit header limits
   // (https://developer.konghq.com/plugins/openid-connect/, session_storage).
@@ -456,24 +499,48 @@ function jwkChecks(
   return out;
 }
 
+/** The configured scopes that replace Kong's in the proof (`<idp>.scopes`), when the provider has them. */
+function proofScopeOverride(idp: IdpConfig): { key: string; scopes: string[] } | undefined {
+  return "scopes" in idp && idp.scopes ? { key: `${idp.kind}.scopes`, scopes: idp.scopes } : undefined;
+}
+
 /**
- * Okta: the rotator's proof should be the request Kong makes. A custom authorization server refuses a
- * client-credentials request without a scope unless it has default scopes, and a scope the client may not
- * have fails Kong's request even though the key is fine.
+ * The proof should be the request Kong makes: an authorization server refuses a client-credentials
+ * request without a scope unless it has default scopes, and a scope the client may not have fails Kong's
+ * request even though the key is fine. Verification sends the plugin's config.scopes, or the override.
  */
-function scopesCheck(id: string, kong: string[], ours: string[]): Omit<Check, "area" | "target"> {
-  const same = kong.length === ours.length && kong.every((s) => ours.includes(s));
+function scopesCheck(
+  id: string,
+  kong: string[],
+  override: { key: string; scopes: string[] } | undefined,
+): Omit<Check, "area" | "target"> {
+  const sent = kong.join(" ") || "(none)";
+  if (!override) {
+    if (kong.some((s) => s.startsWith("{vault://")))
+      return {
+        status: "warn",
+        code: "KONG_SCOPES_REFERENCED",
+        message: `${id}: config.scopes holds a vault reference, which the rotator cannot resolve for its proof`,
+        hint: "Set the IdP's scopes override in the credential to the scopes the reference resolves to.",
+      };
+    return {
+      status: "pass",
+      code: "KONG_SCOPES_OK",
+      message: `${id}: keys are proven with the scopes Kong sends (${sent})`,
+    };
+  }
+  const same = kong.length === override.scopes.length && kong.every((s) => override.scopes.includes(s));
   return same
     ? {
         status: "pass",
         code: "KONG_SCOPES_OK",
-        message: `${id}: Kong and the rotator request scopes ${kong.join(" ")}`,
+        message: `${id}: Kong and ${override.key} request scopes ${sent}`,
       }
     : {
         status: "warn",
         code: "KONG_SCOPES_MISMATCH",
-        message: `${id}: Kong requests scopes ${kong.join(" ") || "(none)"}, the rotator verifies with ${ours.join(" ") || "(none)"}`,
-        hint: `Set okta.scopes to [${kong.join(", ")}], so that a key is proven with the request Kong makes.`,
+        message: `${id}: Kong requests scopes ${sent}, the rotator proves keys with ${override.key}: ${override.scopes.join(" ") || "(none)"}`,
+        hint: `Remove ${override.key}, so that keys are proven with the request Kong makes, unless the plugin's scopes serve another grant than client credentials.`,
       };
 }
 

@@ -106,7 +106,7 @@ export function createIdentityProvider(cred: CredentialConfig, deps: IdpDeps): I
     activate: async (key) => (await get()).activate(key),
     withdraw: async (key) => (await get()).withdraw(key),
     remove: async (key, current) => (await get()).remove(key, current),
-    verify: async (signer, alg) => (await get()).verify(signer, alg),
+    verify: async (signer, alg, kong) => (await get()).verify(signer, alg, kong),
     preflightRegister: async (current) => (await get()).preflightRegister?.(current),
     diagnose: async () => (await (await get()).diagnose?.()) ?? [],
     // Asked after verify() ran, so the adapter exists by then.

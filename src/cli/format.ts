@@ -133,7 +133,12 @@ export function statusText(v: CredentialView, now: Date = new Date()): string {
         (g.confirming ?? [])
           .map(
             (c) =>
-              `\n    kong ${c.target}: written ${c.appliedAt}, not confirmed by ${c.lagging.join(", ") || "(not yet looked)"}`,
+              `\n    kong ${c.target}: written ${c.appliedAt}, not confirmed by ${c.lagging.join(", ") || "(not yet looked)"}` +
+              (c.failed
+                ? " (window ended; the next run opens a new one)"
+                : c.windowFrom
+                  ? ` (window since ${c.windowFrom})`
+                  : ""),
           )
           .join(""),
     );

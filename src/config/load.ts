@@ -83,7 +83,7 @@ export interface OktaIdpConfig {
   clientId: string;
   /** API token (SSWS) of an admin who may manage the app's keys. */
   token: SecretRef;
-  /** The Kong plugin's config.scopes, sent with the rotator's token requests. */
+  /** Scopes the proof sends instead of the Kong plugin's config.scopes (an override; default: Kong's). */
   scopes?: string[];
 }
 

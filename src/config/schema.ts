@@ -277,7 +277,10 @@ const credential = z
           .optional(),
         clientId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, { message: "must be the app's client id" }),
         token: secretRef,
-        /** The Kong plugin's config.scopes, sent with the rotator's own token requests. */
+        /**
+         * Scopes the proof sends instead of the Kong plugin's config.scopes (an override: by default keys
+         * are proven with the scopes Kong sends, read with the plugin).
+         */
         scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).optional(),
       })
       .strict()

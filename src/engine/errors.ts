@@ -26,6 +26,22 @@ export function verifyTimeout(
   );
 }
 
+/** The token endpoint refused the key for a reason that waiting does not fix (TokenAttempt.retryable false). */
+export function verifyRefused(
+  x5t: string,
+  code: string,
+  description: string,
+  hint: string | undefined,
+): RotatorError {
+  return new RotatorError(
+    "VERIFY_REFUSED",
+    `the token endpoint refused the assertion signed with key ${x5t}: ${code}: ${description}`,
+    (hint ? `${hint} ` : "") +
+      "Verification stopped at once: this refusal is not a key still propagating. The key stays registered and unused; the next run verifies again.",
+    { details: { x5t, error: code } },
+  );
+}
+
 export function activateNotVerified(x5t: string | undefined, phase: string): RotatorError {
   return new RotatorError(
     "ACTIVATE_NOT_VERIFIED",
@@ -123,7 +139,7 @@ export function kongNotConfirmed(
     "KONG_NOT_CONFIRMED",
     `Kong target ${target}: ${who} did not confirm key ${kid} within ${Math.round(maxLagMs / 1000)} s (${detail})`,
     "The control plane holds the new key but these gateways do not yet: the generation stays verified and the old key stays registered at the IdP. " +
-      "Check that the named data planes/nodes are connected and syncing; the next run resumes the confirmation.",
+      `Check that the named data planes/nodes are connected and syncing; the next run gives them a new window of ${Math.round(maxLagMs / 1000)} s (writing the key again if the control plane lost it), reports waiting meanwhile, and activates once they hold the key.`,
     { retryable: true, details: { target, lagging } },
   );
 }

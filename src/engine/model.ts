@@ -1,7 +1,7 @@
 /** Derived facts about a snapshot that the planner, the steps and the status view all ask. Pure. */
 import type { Policy } from "../config/load.js";
 import type { SigningAlg } from "../crypto/keymaterial.js";
-import type { IdpKey } from "../ports.js";
+import type { IdpKey, KongTokenRequest } from "../ports.js";
 import { IN_FLIGHT, type Generation } from "./tags.js";
 import type { Snapshot, TargetObservation, UnmanagedKey } from "./types.js";
 
@@ -110,4 +110,18 @@ export function unmanagedKeys(s: Snapshot): UnmanagedKey[] {
       ...(k.x5t || k.kid ? { x5t: k.x5t ?? k.kid } : {}),
       ...(k.displayName ? { displayName: k.displayName } : {}),
     }));
+}
+
+/**
+ * What Kong sends to the token endpoint for the credential's client, read with the plugins in this
+ * snapshot: the `config.scopes` of the first plugin of the first Kong target that could be read, in
+ * configuration order. Targets whose plugins send other scopes do not change the proof; `doctor` warns
+ * about them (KONG_SCOPES_DIFFER). Empty when no target could be read.
+ */
+export function kongTokenRequest(s: Pick<Snapshot, "targets">): KongTokenRequest {
+  for (const t of s.targets) {
+    const p = t.plugins?.find((x) => x.scopes !== undefined);
+    if (p?.scopes) return { scopes: p.scopes, source: `Kong target ${t.name}, plugin ${p.pluginId}` };
+  }
+  return {};
 }

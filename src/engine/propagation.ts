@@ -1,5 +1,5 @@
 /**
- * Wait until a probe succeeds N times in a row. A newly registered key is not accepted by every replica
+ * Wait until a probe succeeds N times in a row, or one answers with a final refusal. A newly registered key is not accepted by every replica
  * of the IdP at once (seconds to minutes, no SLA), so a single accepted assertion can be a false positive from a
  * replica that already has it; like HashiCorp's Azure secrets engine, require consecutive successes and
  * reset the streak on any failure. No fixed sleeps: time is the injected clock's.
@@ -16,7 +16,8 @@ export interface ConsecutivePolicy {
   timeoutMs: number;
 }
 
-export type ProbeResult = { ok: true } | { ok: false; code: string };
+/** `final`: a refusal that waiting does not fix; the wait ends at once with `refused`. */
+export type ProbeResult = { ok: true } | { ok: false; code: string; final?: boolean };
 
 /** Where a consecutive-success wait stands; serialisable (see tags.ts `formatVerifyProgress`). */
 export interface StreakState {
@@ -31,7 +32,7 @@ export interface StreakState {
 }
 
 export interface ConsecutiveOutcome {
-  result: "ok" | "timeout" | "aborted" | "wait";
+  result: "ok" | "timeout" | "aborted" | "wait" | "refused";
   attempts: number;
   /** Code of the last failed probe, if any failed. */
   lastFailure?: string;
@@ -88,6 +89,7 @@ export async function continueConsecutive(
       state.lastFailure = r.code;
     }
     options.onAttempt?.(state.attempts, r.ok, state.streak);
+    if (!r.ok && r.final) return outcome("refused");
     if (state.streak >= policy.consecutive) return outcome("ok");
   }
 }

@@ -31,7 +31,18 @@ export interface GenerationStatus {
   /** Is the generation's key registered and usable at the identity provider? */
   atIdp: boolean;
   /** Kong targets written with this key whose gateways had not all confirmed at the last look. */
-  confirming?: { target: string; appliedAt: string; lagging: string[] }[];
+  /**
+   * Kong targets whose gateways have not confirmed this generation yet: when it was written, when the
+   * current confirmation window began (when later than the write), whether that window ended unconfirmed
+   * (the next run opens a new one), and who lagged at the last look.
+   */
+  confirming?: {
+    target: string;
+    appliedAt: string;
+    windowFrom?: string;
+    failed?: boolean;
+    lagging: string[];
+  }[];
 }
 
 export interface TargetStatus {
@@ -99,6 +110,8 @@ function confirming(tags: Readonly<Record<string, string>>): Pick<GenerationStat
     confirming: records.map(([target, r]) => ({
       target,
       appliedAt: r.appliedAt.toISOString(),
+      ...(r.windowFrom ? { windowFrom: r.windowFrom.toISOString() } : {}),
+      ...(r.failed ? { failed: true } : {}),
       lagging: r.lagging,
     })),
   };

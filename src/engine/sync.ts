@@ -99,7 +99,8 @@ export async function checkSync(
         try {
           jwk ??= loadJwk(ports.store, cred, active);
           const tags = new TagBook(ports.store, cred.certificateName);
-          const ctx = { cred, tags, ports, progress: () => undefined };
+          // No wait budget: the sync tick confirms within the target's window, or reports the drift.
+          const ctx = { cred, tags, ports, snapshot: s, progress: () => undefined };
           await pushAndConfirm(ctx, active, [target], await jwk);
           await forgetConfirmations(ctx, active, [target]);
           finding.reapplied = true;

@@ -10,7 +10,16 @@
  *   (the JWKS API makes every kid unique);
  * - RS256/384/512 and ES256/384/512 only, no PS* (build-self-signed-jwt lists the supported algorithms);
  * - `aud` is the full token endpoint URL; `exp` at most one hour ahead (build-self-signed-jwt);
- * - a `scope` is required unless the authorization server has default scopes.
+ * - a `scope` is required unless the authorization server has default scopes: "If the client omits the
+ *   scope parameter in an authorization request, Okta returns all default scopes" (Create Scopes,
+ *   https://developer.okta.com/docs/guides/customize-authz-server/main/#create-scopes), and a client
+ *   credentials request's `scope` "must be at least one custom scope that you create"
+ *   (https://developer.okta.com/docs/guides/implement-grant-type/clientcreds/main/); without either, 400
+ *   `invalid_scope` "The authorization server resource does not have any configured default scopes, 'scope'
+ *   must be provided." (the answer quoted in Okta's developer blog post "Simple Token Authentication for
+ *   Java Apps", github.com/oktadev/okta-blog); a scope the server does not know is
+ *   `invalid_scope` too (Okta support, "One or more scopes are not configured for the authorization server
+ *   resource").
  * Stricter than Okta may be: an assertion without `kid` is refused (Kong always sends the JWK's kid), and
  * a replayed `jti` is refused (oidc-provider's replay detection; Okta documents `jti` as single-use).
  * The wording of `error_description` is close to Okta's, not guaranteed identical.

@@ -40,9 +40,30 @@ describe("token endpoint error bodies", () => {
       description: "AADSTS700027: Client assertion contains an invalid signature.",
       retryable: true,
     });
+    // invalid_client without a word about the algorithm: polled again until verifyTimeout.
     expect(
       parseTokenError(401, entra(700024, "Client assertion is not within its valid time range.")),
-    ).toMatchObject({ code: "AADSTS700024", retryable: false });
+    ).toMatchObject({ code: "AADSTS700024", retryable: true });
+  });
+
+  it("stops at once on a refusal that waiting does not fix, with a hint", () => {
+    const body = (error: string, code: number, text: string) =>
+      JSON.stringify({ error, error_description: `AADSTS${code}: ${text}`, error_codes: [code] });
+    expect(
+      parseTokenError(
+        400,
+        body("invalid_scope", 1002012, "The provided value for scope openid is not valid."),
+      ),
+    ).toMatchObject({ code: "AADSTS1002012", retryable: false, hint: expect.stringMatching(/scope/) });
+    expect(
+      parseTokenError(
+        400,
+        body("unauthorized_client", 700016, "Application with identifier 'x' was not found."),
+      ),
+    ).toMatchObject({ code: "AADSTS700016", retryable: false, hint: expect.stringMatching(/client id/) });
+    expect(
+      parseTokenError(401, body("invalid_client", 5002730, "Invalid JWT token. Unsupported algorithm.")),
+    ).toMatchObject({ code: "AADSTS5002730", retryable: false, hint: expect.stringMatching(/PS256/) });
   });
 
   it("falls back to the description, the error field, then the status", () => {
@@ -58,7 +79,7 @@ describe("token endpoint error bodies", () => {
     expect(parseTokenError(404, "<html>not found</html>")).toMatchObject({
       code: "HTTP_404",
       description: "the token endpoint answered 404",
-      retryable: false,
+      retryable: true,
     });
   });
 });

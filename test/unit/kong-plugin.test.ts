@@ -148,8 +148,12 @@ describe("kong plugin logic", () => {
       x5t: "new-kid",
       alg: "PS256",
       modulusPrefix: ours.n.slice(0, 12),
+      // Kong's default config.scopes (the schema's default), read with the plugin.
+      scopes: ["openid"],
     });
     expect(JSON.stringify(view)).not.toContain("private");
+    const scoped = plugin({ ...p.config, scopes: ["kong.gateway", "orders:read"] });
+    expect(toView(scoped, 0, undefined).scopes).toEqual(["kong.gateway", "orders:read"]);
   });
 
   it("scrubs schema-violation fields of anything that could be key material", () => {

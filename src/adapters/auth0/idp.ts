@@ -45,6 +45,7 @@ import type {
   TokenAttempt,
 } from "../../ports.js";
 import { redactText, registerSecret } from "../../log/redact.js";
+import { parseOAuthError, tokenRefusal } from "../../http/token-request.js";
 import { clientLabel, IDP_RULES } from "../../idp-rules.js";
 import { HINTS, managementFailure, parseManagementError, type Auth0Operation } from "./errors.js";
 
@@ -89,7 +90,6 @@ const ASSERTION_LIFETIME_SEC = 60;
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /** "Valid format is [0-9a-zA-Z-_]{10,64}" (PostClientCredentialRequestContent.kid). */
 const KID_FORMAT = /^[0-9a-zA-Z_-]{10,64}$/;
-const MAX_DESCRIPTION = 400;
 
 interface HttpAnswer {
   status: number;
@@ -335,7 +335,7 @@ export class Auth0IdentityProvider implements IdentityProvider {
           signal,
         );
         if (answer.status === 200) return { ok: true } as const;
-        return tokenError(answer);
+        return tokenError(answer, alg);
       });
     } catch (e) {
       if (e instanceof RotatorError) throw e;
@@ -596,30 +596,15 @@ function parseJson(text: string, op: Auth0Operation): unknown {
   }
 }
 
-function parseOAuthError(text: string): { error?: string; description?: string } {
-  try {
-    const v = JSON.parse(text) as { error?: unknown; error_description?: unknown };
-    return {
-      ...(typeof v.error === "string" ? { error: v.error } : {}),
-      ...(typeof v.error_description === "string" ? { description: v.error_description } : {}),
-    };
-  } catch {
-    return {};
-  }
-}
-
-/** A refused assertion: OAuth `error` as the code, `error_description` as the description. */
-function tokenError(answer: HttpAnswer): TokenAttempt {
+/** A refused assertion: OAuth `error` as the code, judged by the shared rule; the description redacted. */
+function tokenError(answer: HttpAnswer, alg: SigningAlg): TokenAttempt {
   const err = parseOAuthError(answer.text);
-  return {
-    ok: false,
-    code: err.error ?? `HTTP_${answer.status}`,
-    description: redactText(err.description ?? `the token endpoint answered ${answer.status}`).slice(
-      0,
-      MAX_DESCRIPTION,
-    ),
-    retryable: false,
-  };
+  return tokenRefusal(
+    answer.status,
+    { ...err, ...(err.description ? { description: redactText(err.description) } : {}) },
+    // Auth0 proves with no scope and no audience, as Kong sends none (IdpRules.proofScopes "own").
+    { alg, algorithmAllowed: IDP_RULES.auth0.algorithms.includes(alg) },
+  );
 }
 
 function describeFailure(e: unknown): string {

@@ -3,9 +3,12 @@
  * (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#second-case-access-token-request-with-a-certificate).
  * The access token in a successful answer is discarded unread.
  *
- * Failures come back as TokenAttempt with the AADSTS code from `error_codes` (or the description):
- * AADSTS700027 (key unknown here, e.g. not propagated yet) is worth polling again; other AADSTS errors are
- * not. 429, 5xx, resets and timeouts are retried with the shared policy, then reported as retryable.
+ * Failures come back as TokenAttempt with the AADSTS code from `error_codes` (or the description), and
+ * whether waiting can fix them decided by the shared rule on the OAuth `error` (src/http/token-request.ts
+ * `tokenRefusal`): AADSTS700027 (`invalid_client`, key unknown here, e.g. not propagated yet) is polled
+ * again; `invalid_scope` (AADSTS1002012, AADSTS70011) and `unauthorized_client` (AADSTS700016, the app is
+ * not in the tenant) stop verification at once. 429, 5xx, resets and timeouts are retried with the shared
+ * policy, then reported as retryable.
  */
 import { systemClock, type Clock } from "../../clock.js";
 import { clientAssertion, type JwsSigner } from "../../crypto/jws.js";
@@ -19,7 +22,8 @@ import {
   type RetryPolicy,
 } from "../../http/retry.js";
 import { toRotatorError } from "../../errors.js";
-import { postClientAssertion } from "../../http/token-request.js";
+import { postClientAssertion, tokenRefusal } from "../../http/token-request.js";
+import { IDP_RULES } from "../../idp-rules.js";
 import type { TokenAttempt } from "../../ports.js";
 import type { TokenEndpoint } from "./types.js";
 
@@ -32,10 +36,6 @@ export interface TokenEndpointOptions {
   scope?: string;
   onRetry?: (event: RetryEvent) => void;
 }
-
-/** Codes that a key still propagating produces (BRIEF, "Propagation"). */
-const PROPAGATION_CODES = new Set(["AADSTS700027"]);
-const MAX_DESCRIPTION = 400;
 
 /** The signer failed: not the token endpoint's fault, and not retried here. */
 class SigningFailure extends Error {
@@ -52,8 +52,18 @@ class TransientStatus extends Error {
   }
 }
 
-/** The AADSTS code and the human part of error_description (Entra appends trace ids and a timestamp). */
-export function parseTokenError(status: number, text: string): TokenAttempt {
+/**
+ * The AADSTS code and the human part of error_description (Entra appends trace ids and a timestamp), judged
+ * by the shared rule for the algorithm and scope the request used.
+ */
+export function parseTokenError(
+  status: number,
+  text: string,
+  request: { alg: SigningAlg; scope: string } = {
+    alg: "PS256",
+    scope: "https://graph.microsoft.com/.default",
+  },
+): TokenAttempt {
   let body: Record<string, unknown> = {};
   try {
     const parsed: unknown = JSON.parse(text);
@@ -70,13 +80,21 @@ export function parseTokenError(status: number, text: string): TokenAttempt {
       ? `AADSTS${first}`
       : (/AADSTS\d+/.exec(description)?.[0] ??
         (typeof body.error === "string" ? body.error : `HTTP_${status}`));
-  const human = description.split(/\s+Trace ID:/)[0]?.trim() || `the token endpoint answered ${status}`;
-  return {
-    ok: false,
+  const human = description.split(/\s+Trace ID:/)[0]?.trim();
+  return tokenRefusal(
+    status,
+    {
+      ...(typeof body.error === "string" ? { error: body.error } : {}),
+      ...(human ? { description: human } : {}),
+    },
+    {
+      alg: request.alg,
+      algorithmAllowed: IDP_RULES.entra.algorithms.includes(request.alg),
+      // Client credentials at Entra take a resource's `/.default`, the rotator's own (IdpRules.proofScopes).
+      scopes: { sent: [request.scope], from: "the rotator's Entra proof scope", kong: false },
+    },
     code,
-    description: human.slice(0, MAX_DESCRIPTION),
-    retryable: PROPAGATION_CODES.has(code),
-  };
+  );
 }
 
 export function createTokenEndpoint(opts: TokenEndpointOptions): TokenEndpoint {
@@ -119,7 +137,7 @@ export function createTokenEndpoint(opts: TokenEndpointOptions): TokenEndpoint {
                 parseRetryAfter(Array.isArray(header) ? header[0] : header, clock.now()),
               );
             }
-            return parseTokenError(res.status, res.text);
+            return parseTokenError(res.status, res.text, { alg, scope });
           },
           classify,
           { policy, clock, ...(opts.onRetry ? { onRetry: opts.onRetry } : {}) },

@@ -139,10 +139,20 @@ export function holdsJwk(entry: JwkEntry | undefined, jwk: KongPrivateJwk): bool
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
+/**
+ * The scopes Kong sends to the token endpoint: config.scopes, ["openid"] when unset (the plugin schema's
+ * default; "The scopes passed to the authorization and token endpoints", openid-connect config schema).
+ */
+export function pluginScopes(config: Record<string, unknown>): string[] {
+  return Array.isArray(config.scopes)
+    ? config.scopes.filter((x): x is string => typeof x === "string")
+    : ["openid"];
+}
+
 export function toView(plugin: OidcPlugin, index: number, workspace: string | undefined): KongPluginView {
   const e = effectiveJwk(plugin, index);
   const pub = e ? publicView({ kid: str(e.kid), x5t: str(e.x5t), alg: str(e.alg), n: str(e.n) }) : {};
-  const view: KongPluginView = { pluginId: plugin.id, clientIndex: index };
+  const view: KongPluginView = { pluginId: plugin.id, clientIndex: index, scopes: pluginScopes(plugin.config) };
   if (workspace !== undefined) view.workspace = workspace;
   if (pub.kid !== undefined) view.kid = pub.kid;
   if (pub.x5t !== undefined) view.x5t = pub.x5t;
@@ -173,10 +183,7 @@ export function diagnosePlugin(
   const allowed = arrayOf(c.issuers_allowed).filter((x): x is string => typeof x === "string");
   if (allowed.length) d.issuersAllowed = allowed;
   set("sessionStorage", str(c.session_storage));
-  // Kong requests config.scopes, ["openid"] when unset (the plugin schema's default).
-  d.scopes = Array.isArray(c.scopes)
-    ? c.scopes.filter((x): x is string => typeof x === "string")
-    : ["openid"];
+  d.scopes = pluginScopes(c);
   if (index < 0) return d;
   set("clientAuth", str(parallel(arrayOf(c.client_auth), index)));
   set("clientAlg", str(parallel(arrayOf(c.client_alg), index)));

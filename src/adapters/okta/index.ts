@@ -15,7 +15,13 @@
  * Proof: one client credentials request with a `private_key_jwt` assertion at
  * `<orgUrl>/oauth2/<authorizationServer>/v1/token` (or `/oauth2/v1/token`, the org authorization server),
  * `aud` = that URL (https://developer.okta.com/docs/guides/build-self-signed-jwt/java/main/), with the
- * configured scopes: a custom authorization server needs a scope unless it has default scopes.
+ * scopes Kong sends: the `config.scopes` of the plugin entry the credential updates (read with the plugin),
+ * unless `okta.scopes` overrides them. A custom authorization server refuses a client credentials request
+ * without `scope` unless it has default scopes ("scope must be at least one custom scope",
+ * https://developer.okta.com/docs/guides/implement-grant-type/clientcreds/main/; default scopes:
+ * https://developer.okta.com/docs/guides/customize-authz-server/main/#create-scopes), and grants only
+ * scopes its access policy allows, so a key is proven with the request Kong makes. Which refusals are
+ * final is decided by the shared rule (src/http/token-request.ts `tokenRefusal`).
  *
  * Throttling: Okta answers 429 with `X-Rate-Limit-Reset` (UTC epoch seconds) rather than Retry-After
  * (https://developer.okta.com/docs/reference/rl-best-practices/); the wait is measured against the
@@ -36,8 +42,15 @@ import {
   type RetryEvent,
   type RetryPolicy,
 } from "../../http/retry.js";
-import { postClientAssertion } from "../../http/token-request.js";
-import type { IdentityProvider, IdpKey, IdpRules, PublicKeyMaterial, TokenAttempt } from "../../ports.js";
+import { parseOAuthError, postClientAssertion, tokenRefusal } from "../../http/token-request.js";
+import type {
+  IdentityProvider,
+  IdpKey,
+  IdpRules,
+  KongTokenRequest,
+  PublicKeyMaterial,
+  TokenAttempt,
+} from "../../ports.js";
 import { clientLabel, IDP_RULES } from "../../idp-rules.js";
 import { oktaFailure, oktaRuleError, parseOktaError, type OktaOperation } from "./errors.js";
 
@@ -50,7 +63,7 @@ export interface OktaIdpConfig {
   clientId: string;
   /** The resolved API token (SSWS). Never logged or returned. */
   token: string;
-  /** Scopes for the proof request: the Kong plugin's `config.scopes`. */
+  /** Scopes for the proof request instead of the Kong plugin's `config.scopes` (an override). */
   scopes?: string[];
 }
 
@@ -59,8 +72,6 @@ export interface OktaIdpOptions {
   retry?: Partial<RetryPolicy>;
   onRetry?: (event: RetryEvent) => void;
 }
-
-const MAX_DESCRIPTION = 400;
 
 const jwkSchema = z.object({
   id: z.string(),
@@ -336,7 +347,9 @@ export class OktaIdentityProvider implements IdentityProvider {
     }
   }
 
-  async verify(signer: JwsSigner, alg: SigningAlg): Promise<TokenAttempt> {
+  async verify(signer: JwsSigner, alg: SigningAlg, kong?: KongTokenRequest): Promise<TokenAttempt> {
+    const scopes = this.proofScopes(kong);
+    if ("unusable" in scopes) return scopes.unusable;
     try {
       return await withRetry(
         async (_attempt, signal) => {
@@ -352,14 +365,19 @@ export class OktaIdentityProvider implements IdentityProvider {
           });
           const res = await postClientAssertion(
             this.tokenEndpoint,
-            this.config.scopes?.length ? { scope: this.config.scopes.join(" ") } : {},
+            scopes.sent.length ? { scope: scopes.sent.join(" ") } : {},
             assertion,
             signal,
           );
           if (res.ok) return res;
           if (res.status === 429 || res.status >= 500)
             throw new TransientStatus(res.status, res.text, oktaRetryAfter(res.headers, this.clock.now()));
-          return this.tokenError(res.status, res.text, alg);
+          return tokenRefusal(res.status, parseOAuthError(res.text), {
+            alg,
+            algorithmAllowed: this.rules.algorithms.includes(alg),
+            scopes,
+            scopeOverride: "okta.scopes",
+          });
         },
         (e) => this.classify(e),
         this.retryOptions(),
@@ -376,27 +394,34 @@ export class OktaIdentityProvider implements IdentityProvider {
   }
 
   /**
-   * OAuth error `{ error, error_description }` (RFC 6749 §5.2). `invalid_client` with an accepted algorithm
-   * is worth polling again (a key activated moments ago); other errors are not.
+   * The scopes the proof sends and where they come from: `okta.scopes` when set, else the Kong plugin's
+   * `config.scopes`. Unknown when no Kong target could be read (a retryable attempt: Kong may be back on
+   * the next probe); a vault reference among them cannot be resolved by the rotator (final).
    */
-  private tokenError(status: number, text: string, alg: SigningAlg): TokenAttempt {
-    let body: Record<string, unknown> = {};
-    try {
-      const v: unknown = JSON.parse(text);
-      if (v && typeof v === "object" && !Array.isArray(v)) body = v as Record<string, unknown>;
-    } catch {
-      // not JSON: reported by status
-    }
-    const code = typeof body.error === "string" ? body.error : `HTTP_${status}`;
-    const description =
-      typeof body.error_description === "string" && body.error_description
-        ? body.error_description
-        : `the token endpoint answered ${status}`;
-    return {
-      ok: false,
-      code,
-      description: description.slice(0, MAX_DESCRIPTION),
-      retryable: code === "invalid_client" && this.rules.algorithms.includes(alg),
-    };
+  private proofScopes(
+    kong: KongTokenRequest | undefined,
+  ): { sent: string[]; from: string; kong: boolean } | { unusable: TokenAttempt } {
+    if (this.config.scopes) return { sent: this.config.scopes, from: "okta.scopes", kong: false };
+    if (!kong?.scopes)
+      return {
+        unusable: {
+          ok: false,
+          code: "KONG_SCOPES_UNKNOWN",
+          description: "no Kong target could be read, so the scopes Kong sends to Okta are unknown",
+          retryable: true,
+        },
+      };
+    const from = `config.scopes of ${kong.source ?? "the Kong plugin"}`;
+    if (kong.scopes.some((x) => x.startsWith("{vault://")))
+      return {
+        unusable: {
+          ok: false,
+          code: "KONG_SCOPES_REFERENCED",
+          description: `${from} holds a vault reference, which the rotator cannot resolve`,
+          retryable: false,
+          hint: "Set okta.scopes to the scopes the reference resolves to, so that keys are proven with the request Kong makes.",
+        },
+      };
+    return { sent: kong.scopes, from, kong: true };
   }
 }

@@ -1,7 +1,8 @@
 /**
  * activate: push the verified key to every Kong target (each apply reads back) and wait until every
- * target confirms that its gateways hold it (../kong.ts; a target whose gateways stay behind past its
- * maxLag fails the step, naming them), then tag the new
+ * target confirms that its gateways hold it (../kong.ts: within the run's wait budget, else the step
+ * waits and a later run resumes; a target whose gateways stay behind past its maxLag window fails the
+ * step, naming them, and the next attempt opens a new window), then tag the new
  * generation `active` FIRST and the previous one `retiring` (retireAfter = now + overlap). A crash
  * between the two writes leaves two `active` generations; the newest activatedAt wins on the next run.
  * A failing target leaves the generation `verified`: targets already updated hold a key the IdP accepts.
@@ -25,7 +26,8 @@ export async function activateGeneration(
     throw activateShorterLifetime(g.x5t, g.expiresOn, current.expiresOn);
 
   const jwk = await loadJwk(ctx.ports.store, ctx.cred, g);
-  await pushAndConfirm(ctx, g, ctx.ports.kong, jwk);
+  const pushed = await pushAndConfirm(ctx, g, ctx.ports.kong, jwk);
+  if (pushed.wait) return { detail: pushed.wait.reason, wait: pushed.wait };
 
   const now = ctx.ports.clock.now();
   await ctx.tags.write(

@@ -26,7 +26,8 @@ export async function rollbackGeneration(
 
   const jwk = await loadJwk(ctx.ports.store, ctx.cred, to);
   // Back on the previous key only once every target's gateways hold it (as for an activation).
-  await pushAndConfirm(ctx, to, ctx.ports.kong, jwk);
+  const pushed = await pushAndConfirm(ctx, to, ctx.ports.kong, jwk);
+  if (pushed.wait) return { detail: pushed.wait.reason, wait: pushed.wait };
 
   const now = ctx.ports.clock.now();
   await ctx.tags.write(

@@ -12,7 +12,8 @@ export async function syncTarget(
   const target = ctx.ports.kong.find((t) => t.name === action.target);
   if (!target)
     throw new EngineBug(`planned sync names Kong target ${action.target}, which is not configured`);
-  const [confirmed] = await pushAndConfirm(ctx, g, [target], await loadJwk(ctx.ports.store, ctx.cred, g));
+  const pushed = await pushAndConfirm(ctx, g, [target], await loadJwk(ctx.ports.store, ctx.cred, g));
+  if (pushed.wait) return { detail: pushed.wait.reason, wait: pushed.wait };
   await forgetConfirmations(ctx, g, [target]);
-  return { detail: `confirmed ${confirmed ?? action.x5t}` };
+  return { detail: `confirmed ${pushed.confirmed[0] ?? action.x5t}` };
 }

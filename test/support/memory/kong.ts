@@ -37,6 +37,8 @@ export class MemoryKongTarget implements KongTarget {
    * in-memory store's vault.
    */
   readonly vaultEntities = new Map<string, KongVaultDiagnosis[]>();
+  /** config.scopes of every plugin, as inspect reports them (Kong's default when unset). */
+  scopes: string[] = ["openid"];
   /** Gateways that do not hold the key yet: confirm answers pending naming them until `until` (never when absent). */
   lag: { names: string[]; until?: Date; now: () => Date } | undefined;
 
@@ -60,6 +62,7 @@ export class MemoryKongTarget implements KongTarget {
         name: "openid-connect",
         clientIndex: 0,
         clientAuth: "private_key_jwt",
+        scopes: [...this.scopes],
         ...(p.jwk
           ? {
               jwk: { kid: p.jwk.kid, x5t: p.jwk.x5t, alg: p.jwk.alg, kty: p.jwk.kty, n: p.jwk.n, e: p.jwk.e },
@@ -139,6 +142,7 @@ export class MemoryKongTarget implements KongTarget {
     return this.plugins.map((p) => ({
       pluginId: p.pluginId,
       clientIndex: 0,
+      scopes: [...this.scopes],
       ...(p.jwk
         ? { kid: p.jwk.kid, x5t: p.jwk.x5t, alg: p.jwk.alg, modulusPrefix: p.jwk.n?.slice(0, 12) }
         : {}),

@@ -28,11 +28,16 @@ export interface TokenEndpointOptions {
   earlyAcceptEvery?: number;
 }
 
+/**
+ * Entra's answers as the adapter reports them: AADSTS700016 is `unauthorized_client` (final, verification
+ * stops at once); the others are `invalid_client`/`invalid_request`, polled again until the timeout.
+ */
 const reject = (code: string, description: string): TokenAttempt => ({
   ok: false,
   code,
   description,
-  retryable: code === "AADSTS700027",
+  retryable: code !== "AADSTS700016",
+  ...(code === "AADSTS700016" ? { hint: "check the client id" } : {}),
 });
 
 export class MemoryTokenEndpoint implements TokenEndpoint {
