@@ -14,8 +14,8 @@
  * - Row fields as in kong/db/schema/entities/clustering_data_planes.lua and the Admin API EE spec
  *   (GetConnectedDataPlanesListResponse): id, ip, hostname, version, config_hash, last_seen, updated_at,
  *   sync_status, labels, cert_details.expiry_timestamp, ttl.
- * Simulated faults: per data plane `lagMs` (time to apply a push), `neverSync` (connected, pinging, but
- * never applies a push), `disconnected` (a stale row: last_seen hours ago).
+ * Simulated faults: per data plane `lagMs` (time to apply a push, also after it comes back), `neverSync`
+ * (connected, pinging, but never applies a push), `disconnected` (a stale row: last_seen hours ago).
  */
 import { createHash, randomUUID } from "node:crypto";
 import { probeLogin, type ProbeResult } from "./probe.js";
@@ -77,24 +77,35 @@ export class DataPlanes {
 
   /** After a control-plane write: push to every connected data plane, applied after its lag. */
   push(): void {
-    for (const dp of this.list) {
-      if (dp.disconnected || dp.neverSync) continue;
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        if (!dp.disconnected && !dp.neverSync) this.take(dp);
-      }, dp.lagMs);
-      this.timers.add(t);
-    }
+    for (const dp of this.list) if (!dp.disconnected && !dp.neverSync) this.deliver(dp);
   }
 
-  /** Change a data plane's behaviour; one that is connected and syncing again gets the latest config. */
+  /**
+   * Change a data plane's behaviour. One that comes back (connected and syncing again) gets the latest
+   * config pushed as it reconnects, and applies it after its lag like any push: a data plane that recovers
+   * is not on the new config at the instant it is back.
+   */
   set(hostname: string, change: Partial<Omit<DataPlaneSpec, "hostname">>): void {
     const dp = this.list.find((d) => d.hostname === hostname);
     if (!dp) throw new Error(`kong fake: no data plane ${hostname}`);
+    const syncing = !dp.disconnected && !dp.neverSync;
     if (change.lagMs !== undefined) dp.lagMs = change.lagMs;
     if (change.neverSync !== undefined) dp.neverSync = change.neverSync;
     if (change.disconnected !== undefined) dp.disconnected = change.disconnected;
-    if (!dp.disconnected && !dp.neverSync) this.take(dp);
+    if (!syncing && !dp.disconnected && !dp.neverSync) this.deliver(dp);
+  }
+
+  /** The control plane's current config reaches `dp` after its lag (at once without one). */
+  private deliver(dp: DataPlaneState): void {
+    if (dp.lagMs <= 0) {
+      this.take(dp);
+      return;
+    }
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!dp.disconnected && !dp.neverSync) this.take(dp);
+    }, dp.lagMs);
+    this.timers.add(t);
   }
 
   rows(): Record<string, unknown>[] {
