@@ -86,7 +86,6 @@ describe("local stack, idp: okta", () => {
       authorizationServer: "default",
       clientId: OKTA.clientId,
       token: { env: "OKTA_API_TOKEN" },
-      scopes: ["kong.gateway"],
     });
     expect(stack.env.OKTA_API_TOKEN).toMatch(/^00/);
     expect(stack.env.NODE_EXTRA_CA_CERTS).toBe(stack.ca.certPath);
