@@ -136,7 +136,7 @@ describe("Auth0 IdentityProvider", () => {
     expect(await idp.verify(key.signer, "RS256")).toMatchObject({ ok: false, code: "invalid_client" });
   });
 
-  it("the token endpoint refuses a registered but unattached credential", async () => {
+  it("the token endpoint refuses a registered but unattached credential, as one not usable yet (polled again)", async () => {
     const { idp } = setup();
     const [a, b] = [await newKey(), await newKey()];
     await idp.activate(await idp.register(a.material));
@@ -145,7 +145,7 @@ describe("Auth0 IdentityProvider", () => {
     expect(await idp.verify(b.signer, "RS256")).toMatchObject({
       ok: false,
       code: "invalid_client",
-      retryable: false,
+      retryable: true,
     });
     expect(await idp.verify(a.signer, "RS256")).toEqual({ ok: true });
   });

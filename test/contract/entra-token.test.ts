@@ -209,7 +209,7 @@ describe("token endpoint: client assertions verified by oidc-provider", () => {
     expect(r.ok === false && r.description).not.toMatch(/Trace ID/);
   });
 
-  it("rejects an assertion outside its time window with AADSTS700024, not worth polling", async () => {
+  it("rejects an assertion outside its time window with AADSTS700024 (invalid_client: polled again, not final)", async () => {
     const late = createTokenEndpoint({
       authorityHost: fake.authorityHost,
       retry: FAST,
@@ -218,7 +218,7 @@ describe("token endpoint: client assertions verified by oidc-provider", () => {
     expect(await late.tryClientAssertion(TENANT, app.appId, signerOf(bootstrap), "PS256")).toMatchObject({
       ok: false,
       code: "AADSTS700024",
-      retryable: false,
+      retryable: true,
     });
   });
 

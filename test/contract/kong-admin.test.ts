@@ -100,7 +100,15 @@ describe("kong adapter: resolve and apply", () => {
     const { id } = k.addPlugin({ name: "openid-connect", config: threeClients() });
     const t = target(k, { pluginId: id });
     expect(await t.inspect()).toEqual([
-      { pluginId: id, clientIndex: 1, kid: "kid-old", alg: "PS256", modulusPrefix: oldOurs.n?.slice(0, 12) },
+      {
+        pluginId: id,
+        clientIndex: 1,
+        kid: "kid-old",
+        alg: "PS256",
+        modulusPrefix: oldOurs.n?.slice(0, 12),
+        // Read with the plugin: what Kong sends to the token endpoint.
+        scopes: ["api://kong/.default"],
+      },
     ]);
     const before = k.getPlugin(id);
     const { plugins: views, wrote } = await t.apply(next);
@@ -113,6 +121,7 @@ describe("kong adapter: resolve and apply", () => {
         x5t: next.x5t,
         alg: "PS256",
         modulusPrefix: next.n.slice(0, 12),
+        scopes: ["api://kong/.default"],
       },
     ]);
     const after = k.getPlugin(id);

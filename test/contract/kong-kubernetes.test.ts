@@ -190,6 +190,8 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
         kid: "kid-old",
         alg: "PS256",
         modulusPrefix: oldOurs.n?.slice(0, 12),
+        // The KongPlugin sets no config.scopes: Kong sends its default.
+        scopes: ["openid"],
       },
     ]);
   });
@@ -207,6 +209,7 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
         x5t: next.x5t,
         alg: "PS256",
         modulusPrefix: next.n.slice(0, 12),
+        scopes: ["openid"],
       },
     ]);
     const jwks = stored(k);

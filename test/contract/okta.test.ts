@@ -123,6 +123,7 @@ describe("Okta adapter against the Okta fake", () => {
       staged: true,
       proofOfPossession: false,
       published: "registered and ACTIVE on the Okta app",
+      proofScopes: "kong",
     });
   });
 
@@ -321,6 +322,56 @@ describe("Okta adapter against the Okta fake", () => {
         "RS256",
       ),
     ).toEqual({ ok: true });
+  });
+
+  it("proves with the scopes Kong sends unless okta.scopes overrides them", async () => {
+    const clientId = appWithBootstrapKey();
+    const kong = { scopes: SCOPES, source: "Kong target t, plugin p" };
+    const scoped = (overrides: Partial<OktaIdpConfig>) => idp(clientId, { scopes: undefined, ...overrides });
+    expect(await scoped({}).verify(bootstrap.signer, "RS256", kong)).toEqual({ ok: true });
+    // The plugin sends a scope the authorization server does not have: final, with a hint naming both.
+    const refused = await scoped({}).verify(bootstrap.signer, "RS256", {
+      ...kong,
+      scopes: ["unknown.scope"],
+    });
+    expect(refused).toMatchObject({ ok: false, code: "invalid_scope", retryable: false });
+    expect(refused.ok === false && refused.hint).toMatch(
+      /unknown\.scope \(config\.scopes of Kong target t, plugin p\).*okta\.scopes/,
+    );
+    // okta.scopes overrides what the plugin sends.
+    expect(
+      await scoped({ scopes: SCOPES }).verify(bootstrap.signer, "RS256", {
+        ...kong,
+        scopes: ["unknown.scope"],
+      }),
+    ).toEqual({ ok: true });
+    // No Kong target could be read: nothing is sent, and the attempt is worth repeating.
+    const before = fake.server.requests.length;
+    expect(await scoped({}).verify(bootstrap.signer, "RS256", {})).toMatchObject({
+      ok: false,
+      code: "KONG_SCOPES_UNKNOWN",
+      retryable: true,
+    });
+    // A vault reference in config.scopes cannot be resolved by the rotator: final, pointing at okta.scopes.
+    expect(
+      await scoped({}).verify(bootstrap.signer, "RS256", { ...kong, scopes: ["{vault://env/scopes}"] }),
+    ).toMatchObject({
+      ok: false,
+      code: "KONG_SCOPES_REFERENCED",
+      retryable: false,
+      hint: expect.stringMatching(/okta\.scopes/),
+    });
+    expect(fake.server.requests.length).toBe(before);
+  });
+
+  it("stops at once on an algorithm the client does not allow", async () => {
+    const clientId = appWithBootstrapKey();
+    expect(await idp(clientId).verify(bootstrap.signer, "PS256")).toMatchObject({
+      ok: false,
+      code: "invalid_client",
+      retryable: false,
+      hint: expect.stringMatching(/PS256/),
+    });
   });
 
   it("polls a key that is still propagating as retryable", async () => {
