@@ -152,7 +152,11 @@ export function pluginScopes(config: Record<string, unknown>): string[] {
 export function toView(plugin: OidcPlugin, index: number, workspace: string | undefined): KongPluginView {
   const e = effectiveJwk(plugin, index);
   const pub = e ? publicView({ kid: str(e.kid), x5t: str(e.x5t), alg: str(e.alg), n: str(e.n) }) : {};
-  const view: KongPluginView = { pluginId: plugin.id, clientIndex: index, scopes: pluginScopes(plugin.config) };
+  const view: KongPluginView = {
+    pluginId: plugin.id,
+    clientIndex: index,
+    scopes: pluginScopes(plugin.config),
+  };
   if (workspace !== undefined) view.workspace = workspace;
   if (pub.kid !== undefined) view.kid = pub.kid;
   if (pub.x5t !== undefined) view.x5t = pub.x5t;
