@@ -174,6 +174,28 @@ describe("KeyRotationFailed: fire, remind, resolve, and no evidence", () => {
     expect(logged.some((l) => l.event === "AlertKept" && l.fields.target === "eu")).toBe(true);
   });
 
+  it("a Kong confirmation that failed stays open while later runs wait in a new window, and resolves on activation", async () => {
+    const notConfirmed = run({
+      outcome: "failed",
+      steps: [step("activate", "failed")],
+      error: error("KONG_NOT_CONFIRMED"),
+      failedTarget: "eu",
+      status: status({ eu: "drift" }),
+    });
+    await afterRun(notConfirmed);
+    expect(drain()).toEqual([["firing", "eu", "KONG_NOT_CONFIRMED"]]);
+    // The data plane is back: runs inside the new window end waiting (exit 0), which is no evidence.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(5 * 60_000);
+      await afterRun(
+        run({ outcome: "waiting", steps: [step("activate", "waiting")], status: status({ eu: "drift" }) }),
+      );
+      expect(drain()).toEqual([]);
+    }
+    await afterRun(run({ outcome: "ok", steps: [step("activate", "done")] }));
+    expect(drain()).toEqual([["resolved", "eu", "KONG_NOT_CONFIRMED"]]);
+  });
+
   it("a failed step resolves only when a step of that kind succeeds, not on a noop run", async () => {
     await afterRun(
       run({
