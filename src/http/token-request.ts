@@ -121,7 +121,7 @@ export function tokenRefusal(
     case "unsupported_grant_type":
       return final("The token endpoint does not support the client credentials grant for this client.");
     case "invalid_client":
-      if (!ctx.algorithmAllowed || /\balg(orithm)?\b/i.test(description))
+      if (!ctx.algorithmAllowed || /\balg(orithms?)?\b/i.test(description))
         return final(
           `The client does not accept assertions signed with ${ctx.alg}: set the client's token endpoint signing algorithm at the IdP, or policy.algorithm, so that they match (Kong signs with its JWK's alg).`,
         );
