@@ -121,7 +121,7 @@ export interface KongFake extends RunningServer {
   setRole(role: string): void;
   /** Test hook: the next `count` PATCH/PUT answer 200 as if applied but are not stored (a lost write). */
   dropWrites(count: number): void;
-  /** Hybrid: change a data plane's lag / sync / connection (a recovered one takes the latest config). */
+  /** Hybrid: change a data plane's lag / sync / connection (a recovered one takes the latest config after its lag). */
   setDataPlane(hostname: string, change: Partial<Omit<DataPlaneSpec, "hostname">>): void;
   /** Hybrid: the kid each data plane's copy of the plugin holds for the client. */
   dataPlaneKids(pluginId: string, clientId: string): Record<string, string | undefined>;
