@@ -52,6 +52,11 @@ export interface AdoptReport extends CheckReport {
 }
 
 const MONTH_MS = 30 * 86_400_000;
+/**
+ * The smallest RSA key adopt takes over: the smallest policy.keySize the rotator itself issues, and the
+ * minimum NIST SP 800-131A Rev. 2 allows for RSA signatures (112-bit security).
+ */
+export const MIN_RSA_BITS = 2048;
 const b64u = (s: string | undefined) => s ?? "";
 
 /** The certificate in the input that belongs to the key, else the first one (the mismatch is reported). */
@@ -191,13 +196,20 @@ function certificateChecks(
       message: `the key is ${key.asymmetricKeyType ?? "unknown"}, not RSA`,
       hint: "Entra client assertions must be PS256 or RS256: only an RSA key can be adopted.",
     });
-  else
-    out.push({
-      status: "pass",
-      area,
-      code: "CERT_RSA",
-      message: `the key is RSA ${createPublicKey(key).asymmetricKeyDetails?.modulusLength ?? ""}`,
-    });
+  else {
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    out.push(
+      bits >= MIN_RSA_BITS
+        ? { status: "pass", area, code: "CERT_RSA", message: `the key is RSA ${bits}` }
+        : {
+            status: "fail",
+            area,
+            code: "CERT_KEY_TOO_SMALL",
+            message: `the key is RSA ${bits} bits; at least ${MIN_RSA_BITS} are required`,
+            hint: `A key this short must not be taken over: let the rotator bootstrap a new key (policy.keySize ${MIN_RSA_BITS} or more) instead of adopting this one.`,
+          },
+    );
+  }
   const matches = createPublicKey(key)
     .export({ format: "der", type: "spki" })
     .equals(cert.publicKey.export({ format: "der", type: "spki" }));

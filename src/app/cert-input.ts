@@ -15,7 +15,9 @@
  *   with PKI.js and decrypted with node:crypto; shrouded key bags are decrypted by Node's PKCS#8 support,
  *   which also covers the legacy PKCS#12 PBEs (3DES) for keys.
  * Every iteration count (MAC, PBKDF2, legacy PBE) is checked against MAX_PFX_ITERATIONS before any key
- * derivation runs, so a crafted file cannot make the CLI spin. Certificates encrypted with a legacy PBE
+ * derivation runs, and the sum over the whole file against MAX_PFX_TOTAL_ITERATIONS (a crafted file could
+ * otherwise hold many encrypted parts, each just under the per-derivation cap), so it cannot make the CLI
+ * spin. Certificates encrypted with a legacy PBE
  * (RC2/3DES, `openssl pkcs12 -legacy` and OpenSSL 1.x defaults) are refused with a hint to convert.
  */
 import { createDecipheriv, createPrivateKey, pbkdf2Sync, webcrypto, type KeyObject } from "node:crypto";
@@ -53,9 +55,19 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
 const invalid = (message: string, hint: string, cause?: unknown): RotatorError =>
   new RotatorError("CERT_INPUT_INVALID", message, hint, cause === undefined ? {} : { cause });
 
-export async function readCertificateInput(bytes: Buffer, password?: string): Promise<CertificateInput> {
+/** The key-derivation caps of a PFX (defaults MAX_PFX_ITERATIONS and MAX_PFX_TOTAL_ITERATIONS). */
+export interface PfxLimits {
+  maxIterations?: number;
+  maxTotalIterations?: number;
+}
+
+export async function readCertificateInput(
+  bytes: Buffer,
+  password?: string,
+  limits: PfxLimits = {},
+): Promise<CertificateInput> {
   const text = bytes.toString("latin1");
-  return text.includes("-----BEGIN ") ? fromPem(text, password) : fromPfx(bytes, password);
+  return text.includes("-----BEGIN ") ? fromPem(text, password) : fromPfx(bytes, password, limits);
 }
 
 function decryptKey(
@@ -121,6 +133,14 @@ function fromPem(text: string, password: string | undefined): CertificateInput {
  */
 export const MAX_PFX_ITERATIONS = 1_000_000;
 
+/**
+ * The most iterations all the key derivations of one PFX may ask for together. A file as OpenSSL or Windows
+ * exports it runs three (the MAC, the certificates' encryption, the key's): about 6,000 iterations with
+ * their defaults, 1.8 million with three at 600,000. Twice the per-derivation cap admits those and stops a
+ * file made of many encrypted parts.
+ */
+export const MAX_PFX_TOTAL_ITERATIONS = 2 * MAX_PFX_ITERATIONS;
+
 const OID = {
   data: "1.2.840.113549.1.7.1",
   encryptedData: "1.2.840.113549.1.7.6",
@@ -175,14 +195,37 @@ function octets(raw: ArrayBuffer): ArrayBuffer {
   return result.getValue();
 }
 
-function checkIterations(count: number, what: string): void {
-  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_PFX_ITERATIONS)
-    throw new RotatorError(
-      "PFX_ITERATIONS_EXCESSIVE",
-      `the PFX's ${what} asks for ${Number.isSafeInteger(count) ? count : "an unrepresentable number of"} iterations; at most ${MAX_PFX_ITERATIONS} are accepted`,
-      "Re-export it with OpenSSL defaults (openssl pkcs12 -export uses 2048), or convert it to PEM.",
-      { details: { what, max: MAX_PFX_ITERATIONS } },
-    );
+/**
+ * The key-derivation work one PFX may cost: each derivation is checked against the per-derivation cap and
+ * against what is left of the file's total, before it runs.
+ */
+class WorkBudget {
+  private spent = 0;
+  private readonly max: number;
+  private readonly total: number;
+
+  constructor(limits: PfxLimits) {
+    this.max = limits.maxIterations ?? MAX_PFX_ITERATIONS;
+    this.total = limits.maxTotalIterations ?? MAX_PFX_TOTAL_ITERATIONS;
+  }
+
+  spend(count: number, what: string): void {
+    if (!Number.isSafeInteger(count) || count < 1 || count > this.max)
+      throw new RotatorError(
+        "PFX_ITERATIONS_EXCESSIVE",
+        `the PFX's ${what} asks for ${Number.isSafeInteger(count) ? count : "an unrepresentable number of"} iterations; at most ${this.max} are accepted`,
+        "Re-export it with OpenSSL defaults (openssl pkcs12 -export uses 2048), or convert it to PEM.",
+        { details: { what, max: this.max } },
+      );
+    if (this.spent + count > this.total)
+      throw new RotatorError(
+        "PFX_WORK_EXCESSIVE",
+        `the PFX's key derivations ask for more than ${this.total} iterations in total (${this.spent} already, ${count} more for its ${what})`,
+        "A PFX as OpenSSL or Windows exports it needs three derivations; re-export it (openssl pkcs12 -export), or convert it to PEM.",
+        { details: { what, spent: this.spent, max: this.total } },
+      );
+    this.spent += count;
+  }
 }
 
 // PKI.js types its engine with the DOM `Crypto`; Node's webcrypto implements it (https://nodejs.org/api/webcrypto.html).
@@ -195,7 +238,12 @@ const engine = new CryptoEngine({
  * Verify the password-integrity MAC over the AuthenticatedSafe's bytes (RFC 7292 section 5.1). Without a
  * password the empty one is tried, as OpenSSL does; returns the password that verified.
  */
-async function verifyMac(mac: MacData | undefined, content: ArrayBuffer, password?: string): Promise<string> {
+async function verifyMac(
+  mac: MacData | undefined,
+  content: ArrayBuffer,
+  budget: WorkBudget,
+  password?: string,
+): Promise<string> {
   // The schema fills an absent (OPTIONAL) macData with an empty default.
   if (!mac || mac.mac.digestAlgorithm.algorithm === "")
     throw invalid(
@@ -208,7 +256,7 @@ async function verifyMac(mac: MacData | undefined, content: ArrayBuffer, passwor
       `the PFX's MAC uses an unsupported algorithm (${mac.mac.digestAlgorithm.algorithm})`,
       "Re-export it with OpenSSL defaults (HMAC-SHA256), or convert it to PEM.",
     );
-  checkIterations(mac.iterations, "MAC key derivation");
+  budget.spend(mac.iterations, "MAC key derivation");
   const verifies = (p: string) =>
     engine.verifyDataStampedWithPassword({
       password: new TextEncoder().encode(p).buffer,
@@ -232,7 +280,12 @@ async function verifyMac(mac: MacData | undefined, content: ArrayBuffer, passwor
 }
 
 /** Decrypt PBES2 (PBKDF2 + AES-CBC) content, RFC 8018 sections 6.2 and A.2. */
-function pbes2Decrypt(algorithm: AlgorithmIdentifier, data: ArrayBuffer, password: string): Buffer {
+function pbes2Decrypt(
+  algorithm: AlgorithmIdentifier,
+  data: ArrayBuffer,
+  password: string,
+  budget: WorkBudget,
+): Buffer {
   if (algorithm.algorithmId !== OID.pbes2)
     throw invalid(
       "the PFX's certificates are encrypted with a legacy algorithm (RC2 or 3DES)",
@@ -245,7 +298,7 @@ function pbes2Decrypt(algorithm: AlgorithmIdentifier, data: ArrayBuffer, passwor
       "Re-export it with OpenSSL 3 defaults, or convert it to PEM.",
     );
   const kdf = decode(() => new PBKDF2Params({ schema: params.keyDerivationFunc.algorithmParams }));
-  checkIterations(kdf.iterationCount, "PBKDF2 key derivation");
+  budget.spend(kdf.iterationCount, "PBKDF2 key derivation");
   const hash = kdf.prf ? PRF[kdf.prf.algorithmId] : "sha1";
   const aes = AES_CBC[params.encryptionScheme.algorithmId];
   const iv: unknown = params.encryptionScheme.algorithmParams;
@@ -289,7 +342,11 @@ function shroudedKeyIterations(der: ArrayBuffer): number {
   return count.valueBlock.valueDec;
 }
 
-async function fromPfx(bytes: Buffer, password: string | undefined): Promise<CertificateInput> {
+async function fromPfx(
+  bytes: Buffer,
+  password: string | undefined,
+  limits: PfxLimits,
+): Promise<CertificateInput> {
   const pfx = decode(() => AsnConvert.parse(bytes, PFX));
   if (pfx.authSafe.contentType !== OID.data)
     throw invalid(
@@ -297,7 +354,8 @@ async function fromPfx(bytes: Buffer, password: string | undefined): Promise<Cer
       "Only password-based PFX files are supported; convert it to PEM.",
     );
   const authSafeBytes = octets(pfx.authSafe.content);
-  const pass = await verifyMac(pfx.macData as MacData | undefined, authSafeBytes, password);
+  const budget = new WorkBudget(limits);
+  const pass = await verifyMac(pfx.macData as MacData | undefined, authSafeBytes, budget, password);
   const certificates: Buffer[] = [];
   let privateKey: KeyObject | undefined;
   for (const info of decode(() => AsnConvert.parse(authSafeBytes, AuthenticatedSafe))) {
@@ -306,7 +364,7 @@ async function fromPfx(bytes: Buffer, password: string | undefined): Promise<Cer
     else if (info.contentType === OID.encryptedData) {
       const eci = decode(() => EncryptedData.fromBER(info.content).encryptedContentInfo);
       const data = decode(() => eci.getEncryptedContent());
-      safeContents = pbes2Decrypt(eci.contentEncryptionAlgorithm, data, pass);
+      safeContents = pbes2Decrypt(eci.contentEncryptionAlgorithm, data, pass, budget);
     } else throw invalid("the PFX holds content of an unsupported type", "Convert it to PEM.");
     for (const bag of decode(() => AsnConvert.parse(safeContents, SafeContents))) {
       if (bag.bagId === id_certBag) {
@@ -314,7 +372,7 @@ async function fromPfx(bytes: Buffer, password: string | undefined): Promise<Cer
         if (cert.certId === id_x509Certificate) certificates.push(Buffer.from(octets(cert.certValue)));
       } else if ((bag.bagId === id_keyBag || bag.bagId === id_pkcs8ShroudedKeyBag) && !privateKey) {
         const shrouded = bag.bagId === id_pkcs8ShroudedKeyBag;
-        if (shrouded) checkIterations(shroudedKeyIterations(bag.bagValue), "key encryption");
+        if (shrouded) budget.spend(shroudedKeyIterations(bag.bagValue), "key encryption");
         privateKey = decryptKey(
           {
             key: Buffer.from(bag.bagValue),

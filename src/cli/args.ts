@@ -54,7 +54,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "adopt",
     takesName: "required",
-    synopsis: "adopt <name> --cert FILE [--password-env VAR] [--yes]",
+    synopsis: "adopt <name> --cert FILE [--password-stdin | --password-env VAR] [--yes]",
     summary: "take over a hand-made certificate and key as the first generation (dry run without --yes)",
   },
   {
@@ -89,11 +89,19 @@ export const OPTIONS = {
   cancel: { type: "boolean", help: "rotate: withdraw the pending forced rotation or rollback" },
   html: { type: "string", value: "FILE", help: "status: also write the status page (one HTML file)" },
   cert: { type: "string", value: "FILE", help: "adopt: PEM (key and certificate) or PFX file" },
-  password: { type: "string", value: "P", help: "adopt: password of an encrypted key or PFX" },
+  "password-stdin": {
+    type: "boolean",
+    help: "adopt: read the password of an encrypted key or PFX from the first line of standard input",
+  },
   "password-env": {
     type: "string",
     value: "VAR",
     help: "adopt: read that password from environment variable VAR",
+  },
+  password: {
+    type: "string",
+    value: "P",
+    help: "adopt: the password itself (visible in the process list: prefer the two above; warns)",
   },
   yes: { type: "boolean", help: "adopt: do it (without: a dry run)" },
   "no-other-writer": {
@@ -242,8 +250,13 @@ export function checkCombinations({ command, name, values }: Parsed): void {
   if (values.html !== undefined && command !== "status") only("--html", "'status'");
   if (command === "adopt" && !values.cert)
     throw new UsageError("adopt needs --cert FILE (PEM with the key and the certificate, or PFX)");
-  for (const flag of ["cert", "password", "password-env", "yes"] as const)
+  for (const flag of ["cert", "password", "password-env", "password-stdin", "yes"] as const)
     if (values[flag] !== undefined && command !== "adopt") only(`--${flag}`, "'adopt'");
+  const passwordSources = (["password", "password-env", "password-stdin"] as const).filter(
+    (f) => values[f] !== undefined,
+  );
+  if (passwordSources.length > 1)
+    throw new UsageError("use only one of --password-stdin, --password-env and --password");
   const format = values["log-format"];
   if (format !== undefined && format !== "text" && format !== "json")
     throw new UsageError(`--log-format is text or json (got "${format}")`);

@@ -32,7 +32,15 @@ import { renderStatusPage } from "../app/status-page.js";
 import { adopt } from "../app/adopt.js";
 import { readCertificateInput } from "../app/cert-input.js";
 import { configChecks, report } from "../app/checks.js";
-import { checkCombinations, helpText, parse, SEE_HELP, UsageError, type Parsed } from "./args.js";
+import {
+  checkCombinations,
+  helpText,
+  parse,
+  SEE_HELP,
+  UsageError,
+  type Parsed,
+  type Values,
+} from "./args.js";
 import {
   adoptText,
   batchText,
@@ -66,6 +74,8 @@ export interface CliIo {
   out: (s: string) => void;
   err: (s: string) => void;
   env: NodeJS.ProcessEnv;
+  /** Standard input, read to its end (--password-stdin). */
+  stdin?: () => Promise<string>;
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
@@ -83,10 +93,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.out(helpText());
     return EXIT.ok;
   }
-  // --password-env keeps the password out of the process list and shell history.
-  const password = values.password ?? (values["password-env"] ? io.env[values["password-env"]] : undefined);
-  if (values["password-env"] && password === undefined) {
-    io.err(`--password-env: environment variable ${values["password-env"]} is not set`);
+  const password = await readPassword(values, io);
+  if (typeof password === "object") {
+    io.err(`${password.error}\n${SEE_HELP}`);
     return EXIT.usage;
   }
   registerSecret(password);
@@ -343,6 +352,38 @@ function runbookBase(env: NodeJS.ProcessEnv): string | undefined {
   for (let dir = dirname(here); dir !== dirname(dir); dir = dirname(dir))
     if (existsSync(resolve(dir, "docs/runbooks"))) return pathToFileURL(resolve(dir, "docs/runbooks")).href;
   return undefined;
+}
+
+/**
+ * The password for adopt's input. --password-stdin and --password-env keep it out of the process list
+ * (`ps`, /proc/<pid>/cmdline, readable by every local user) and the shell history; --password still works,
+ * with a warning. From stdin: the first line, without its line ending.
+ */
+async function readPassword(values: Values, io: CliIo): Promise<string | undefined | { error: string }> {
+  if (values.password !== undefined) {
+    io.err(
+      "warning: --password puts the password in the process list and the shell history; use --password-stdin or --password-env VAR",
+    );
+    return values.password;
+  }
+  const name = values["password-env"];
+  if (name !== undefined) {
+    const value = io.env[name];
+    return value === undefined ? { error: `--password-env: environment variable ${name} is not set` } : value;
+  }
+  if (values["password-stdin"]) {
+    const text = await (io.stdin ?? readStdin)();
+    const line = text.split(/\r?\n/)[0] ?? "";
+    return line === "" ? { error: "--password-stdin: nothing was read from standard input" } : line;
+  }
+  return undefined;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin)
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 const isEntry =

@@ -1,5 +1,6 @@
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { RotatorError } from "../errors.js";
+import { registerSecret } from "../log/redact.js";
 
 export type SigningAlg = "PS256" | "RS256";
 
@@ -174,6 +175,10 @@ export function keyToKongJwk(privateKey: KeyObject, certDer: Uint8Array, alg: Si
         `RSA key lacks the ${k} member`,
         "Expected a full RSA private key with CRT parameters.",
       );
+  // The private members are secrets of the run that built the JWK: every sink redacts them by value, even
+  // where they appear outside a JWK (a message quoting one, an object without `kty`). src/log/redact.ts
+  // drops them when the invocation's secret scope ends.
+  for (const k of PRIVATE_JWK_MEMBERS) registerSecret(j[k] as string);
   return {
     kty: "RSA",
     use: "sig",

@@ -11,7 +11,7 @@
  */
 import { logs, SeverityNumber, type AnyValue } from "@opentelemetry/api-logs";
 import type { Logger, LogLevel } from "./logger.js";
-import { redact } from "./redact.js";
+import { redact, redactText } from "./redact.js";
 
 const SEVERITY: Record<LogLevel, SeverityNumber> = {
   debug: SeverityNumber.DEBUG,
@@ -22,11 +22,15 @@ const SEVERITY: Record<LogLevel, SeverityNumber> = {
 
 export const CUSTOM_EVENT_NAME_ATTRIBUTE = "microsoft.custom_event.name";
 
-/** Attribute values are primitives or arrays of them: nested objects become (redacted) JSON text. */
+/**
+ * Attribute values are primitives or arrays of them: nested objects become JSON text. Like every sink
+ * (src/log/logger.ts jsonLogger), the text gets the final redaction after serialising: a JWK-shaped
+ * object without `kty`, for example, passes the structural redaction but not the private-member pattern.
+ */
 function attributeValue(v: unknown): AnyValue {
   if (v === null || v === undefined) return undefined;
-  if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return v;
-  return JSON.stringify(v);
+  if (typeof v === "number" || typeof v === "boolean") return v;
+  return redactText(typeof v === "string" ? v : JSON.stringify(v));
 }
 
 export function otelLogger(options: {
@@ -48,7 +52,7 @@ export function otelLogger(options: {
       logs.getLogger(options.name).emit({
         severityNumber: SEVERITY[level],
         severityText: level.toUpperCase(),
-        body: event,
+        body: redactText(event),
         attributes,
       });
     },

@@ -93,30 +93,56 @@ const PRIVATE_KEYS = new Set(["d", "p", "q", "dp", "dq", "qi", "k", "oth", "r", 
 const SECRET_FIELD =
   /^(?:authorization|kong-admin-token|access_token|refresh_token|id_token|client_secret|client_assertion|proof|password|secret|token|value|pem|privateKey)$/i;
 
-/** Deep copy of a value with secrets removed, for structured logging. */
+/**
+ * Deep copy of a value with secrets removed, for structured logging. A value reached twice through
+ * different branches (a shared array or object) is copied each time; only a value that contains itself
+ * (a true cycle, found on the current path from the root) becomes `[Circular]`.
+ */
 export function redact<T>(value: T): T {
-  return walk(value, new WeakSet()) as T;
+  return walk(value, new Set()) as T;
 }
 
-function walk(v: unknown, seen: WeakSet<object>): unknown {
+function walk(v: unknown, path: Set<object>): unknown {
   if (typeof v === "string") return redactText(v);
   if (v === null || typeof v !== "object") return v;
-  if (seen.has(v)) return "[Circular]";
-  seen.add(v);
+  if (path.has(v)) return "[Circular]";
   if (v instanceof Date) return v.toISOString();
-  if (v instanceof Error) {
-    const base: Record<string, unknown> = { name: v.name, message: redactText(v.message) };
-    const withJson = v as Error & { toJSON?: () => unknown };
-    if (typeof withJson.toJSON === "function") return walk(withJson.toJSON(), seen);
-    return base;
-  }
-  if (Array.isArray(v)) return v.map((x) => walk(x, seen));
   if (v instanceof Uint8Array) return `[${v.byteLength} bytes]`;
-  const out: Record<string, unknown> = {};
-  const isJwk = "kty" in v;
-  for (const [k, x] of Object.entries(v)) {
-    if ((isJwk && PRIVATE_KEYS.has(k)) || (SECRET_FIELD.test(k) && typeof x === "string")) out[k] = REDACTED;
-    else out[k] = walk(x, seen);
+  path.add(v);
+  try {
+    if (v instanceof Error) {
+      const withJson = v as Error & { toJSON?: () => unknown };
+      if (typeof withJson.toJSON === "function") return walk(withJson.toJSON(), path);
+      return { name: v.name, message: redactText(v.message) };
+    }
+    if (Array.isArray(v)) return v.map((x) => walk(x, path));
+    const out: Record<string, unknown> = {};
+    const isJwk = "kty" in v;
+    for (const [k, x] of Object.entries(v)) {
+      if ((isJwk && PRIVATE_KEYS.has(k)) || (SECRET_FIELD.test(k) && typeof x === "string"))
+        out[k] = REDACTED;
+      else out[k] = walk(x, path);
+    }
+    return out;
+  } finally {
+    path.delete(v);
   }
-  return out;
+}
+
+/**
+ * Long base64/base64url runs (key material, tokens) are removed from text a remote service echoes back;
+ * runs without digits or capitals are identifiers such as "self_signed_tls_client_auth" and are kept.
+ */
+const LONG_OPAQUE = /[A-Za-z0-9_\-+/=]{24,}/g;
+
+/**
+ * Text another system wrote that may quote what we sent it (Kong's Admin API errors, KIC's admission
+ * webhook, Kubernetes Events, KongVault conditions): the redactor's patterns and registered values, then
+ * every long opaque run, cut to `maxLength`. The one scrub for echoed messages, before they reach an
+ * error, an alert, the page or the history.
+ */
+export function scrubEchoedText(text: string, maxLength = 300): string {
+  return redactText(text)
+    .replace(LONG_OPAQUE, (run) => (/[0-9A-Z]/.test(run) ? REDACTED : run))
+    .slice(0, maxLength);
 }

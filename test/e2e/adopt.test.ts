@@ -39,6 +39,7 @@ function file(name: string, content: string | Buffer): string {
 }
 
 const cli = (...argv: string[]) => runCli(argv, configPath, stack.env);
+const cliWithStdin = (stdin: string, ...argv: string[]) => runCli(argv, configPath, stack.env, stdin);
 
 async function adoptJson(...argv: string[]): Promise<{ code: number; report: AdoptReport }> {
   const r = await cli("adopt", CREDENTIAL, "--json", ...argv);
@@ -157,6 +158,22 @@ describe("adopt a hand-made setup", () => {
     expect(stack.keyVault.versions(CERT_NAME)).toEqual([]);
   });
 
+  it("an RSA key under 2048 bits is refused with a clear error, and nothing changes, even with --yes", async () => {
+    const weak = handMadeKey(dir, "weak-key", { bits: 1024 });
+    const before = mutations();
+    const { code, report } = await adoptJson("--cert", file("weak.pem", weak.keyPem + weak.certPem), "--yes");
+    expect(code).toBe(1);
+    expect(report.applied).toBe(false);
+    const check = report.checks.find((c) => c.code === "CERT_KEY_TOO_SMALL");
+    expect(check).toMatchObject({
+      status: "fail",
+      message: "the key is RSA 1024 bits; at least 2048 are required",
+    });
+    expect(check?.hint).toMatch(/bootstrap a new key/);
+    expect(mutations()).toBe(before);
+    expect(stack.keyVault.versions(CERT_NAME)).toEqual([]);
+  });
+
   it("adopt --yes imports a PFX as the active generation; the gateway still logs in", async () => {
     const pfx = join(dir, "orders-api.pfx");
     execFileSync(
@@ -184,6 +201,15 @@ describe("adopt a hand-made setup", () => {
     const wrong = await cli("adopt", CREDENTIAL, "--cert", pfx, "--password", "not-the-password");
     expect(wrong.code).toBe(1);
     expect(wrong.err).toMatch(/PFX_MAC_INVALID/);
+    // A password in argv is visible in the process list: it works, with a warning naming the other ways.
+    expect(wrong.err).toMatch(/warning: --password puts the password in the process list.*--password-stdin/);
+    const both = await cli("adopt", CREDENTIAL, "--cert", pfx, "--password", "x", "--password-env", "X");
+    expect(both.code).toBe(2);
+    // From standard input (the first line), no warning: a dry run reads the PFX and passes every check.
+    const piped = await cliWithStdin("hand-made\n", "adopt", CREDENTIAL, "--cert", pfx, "--password-stdin");
+    expect(piped.code, piped.err).toBe(0);
+    expect(piped.err).not.toMatch(/warning/);
+    expect((await cliWithStdin("", "adopt", CREDENTIAL, "--cert", pfx, "--password-stdin")).code).toBe(2);
 
     stack.env.PFX_PASSWORD = "hand-made";
     const { code, report } = await adoptJson("--cert", pfx, "--password-env", "PFX_PASSWORD", "--yes");

@@ -11,6 +11,7 @@ export async function runCli(
   argv: string[],
   configPath: string,
   env: Record<string, string>,
+  stdin?: string,
 ): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
@@ -18,6 +19,7 @@ export async function runCli(
     out: (s) => out.push(s),
     err: (s) => err.push(s),
     env: { ...env },
+    ...(stdin === undefined ? {} : { stdin: async () => stdin }),
   });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }

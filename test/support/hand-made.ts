@@ -19,17 +19,26 @@ export interface HandMade {
   jwk: Record<string, unknown>;
 }
 
-export function handMadeKey(dir: string, name: string, o: { days?: number; alg?: string } = {}): HandMade {
+export function handMadeKey(
+  dir: string,
+  name: string,
+  o: { days?: number; alg?: string; bits?: number } = {},
+): HandMade {
   const keyPath = join(dir, `${name}.key.pem`);
   const certPath = join(dir, `${name}.cert.pem`);
   execFileSync(
     "openssl",
-    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyPath, "-out", certPath].concat([
-      "-days",
-      String(o.days ?? 90),
-      "-subj",
-      `/CN=${name}`,
-    ]),
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      `rsa:${o.bits ?? 2048}`,
+      "-nodes",
+      "-keyout",
+      keyPath,
+      "-out",
+      certPath,
+    ].concat(["-days", String(o.days ?? 90), "-subj", `/CN=${name}`]),
     { stdio: "ignore" },
   );
   const keyPem = readFileSync(keyPath, "utf8");

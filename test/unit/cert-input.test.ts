@@ -12,7 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import * as asn1js from "asn1js";
 import { PFX } from "@peculiar/asn1-pfx";
-import { MAX_PFX_ITERATIONS, readCertificateInput, type CertificateInput } from "../../src/app/cert-input.js";
+import {
+  MAX_PFX_ITERATIONS,
+  MAX_PFX_TOTAL_ITERATIONS,
+  readCertificateInput,
+  type CertificateInput,
+} from "../../src/app/cert-input.js";
 import { RotatorError } from "../../src/errors.js";
 
 let dir: string;
@@ -162,6 +167,20 @@ describe("PFX input", () => {
     const e = await errorOf(readCertificateInput(key, "s3cret"));
     expect(e.code).toBe("PFX_ITERATIONS_EXCESSIVE");
     expect(e.details).toMatchObject({ what: "key encryption" });
+  });
+
+  it("caps the work of the whole file, not only each derivation: the total is checked before each one runs", async () => {
+    // `openssl pkcs12 -iter` applies to the MAC, the certificates' encryption and the key's: 3 × 3000.
+    const pfx = exportPfx("s3cret", "-iter", "3000");
+    expectTheTestPair(await readCertificateInput(pfx, "s3cret", { maxTotalIterations: 9000 }));
+    const e = await errorOf(readCertificateInput(pfx, "s3cret", { maxTotalIterations: 8999 }));
+    expect(e.code).toBe("PFX_WORK_EXCESSIVE");
+    // The MAC and the certificates were derived; the key's derivation was refused before it ran.
+    expect(e.details).toEqual({ what: "key encryption", spent: 6000, max: 8999 });
+    expect(e.hint).toMatch(/openssl pkcs12 -export/);
+    // The default admits the three derivations of a file exported with the highest counts in common use.
+    expect(MAX_PFX_TOTAL_ITERATIONS).toBeGreaterThanOrEqual(3 * 600_000);
+    expect(MAX_PFX_TOTAL_ITERATIONS).toBeLessThan(3 * MAX_PFX_ITERATIONS);
   });
 
   it("refuses bytes that are neither PEM nor PFX", async () => {

@@ -10,6 +10,8 @@ import {
   withSecretScope,
 } from "../../src/log/redact.js";
 import { RotatorError } from "../../src/errors.js";
+import { keyToKongJwk } from "../../src/crypto/keymaterial.js";
+import { issueSelfSigned } from "../support/certs.js";
 import type { Clock } from "../../src/clock.js";
 
 describe("durations", () => {
@@ -140,6 +142,47 @@ describe("secret hygiene", () => {
     for (const s of ["MIIEvQ", "abc.def", "eyJhbGci", "secret-d", "secret-qi", "kong-admin-s3cret-token"])
       expect(out).not.toContain(s);
     expect(out).toContain('"n":"public"');
+  });
+
+  it("redact() copies shared arrays and objects each time they appear, and cuts only true cycles", () => {
+    const shared = { kid: "k1", d: "shared-private-d" };
+    const list = [shared, { kid: "k2" }];
+    const cyclic: Record<string, unknown> = { name: "loop" };
+    cyclic.self = cyclic;
+    cyclic.list = list;
+    const v = redact({ a: list, b: list, c: { again: list, jwk: { ...shared, kty: "RSA" } }, cyclic });
+    const copy = [{ kid: "k1", d: "shared-private-d" }, { kid: "k2" }];
+    expect(v.a).toEqual(copy);
+    expect(v.b).toEqual(copy);
+    expect(v.c.again).toEqual(copy);
+    expect(v.c.jwk).toEqual({ kid: "k1", d: REDACTED, kty: "RSA" });
+    expect(v.a).not.toBe(list);
+    expect(v.cyclic).toEqual({ name: "loop", self: "[Circular]", list: copy });
+    // An array holding itself, and an error whose JSON form reaches back to an ancestor.
+    const arr: unknown[] = [1];
+    arr.push(arr);
+    expect(redact(arr)).toEqual([1, "[Circular]"]);
+    const holder: Record<string, unknown> = {};
+    const err = Object.assign(new Error("boom"), { toJSON: () => ({ message: "boom", holder }) });
+    holder.err = err;
+    expect(redact(holder)).toEqual({ err: { message: "boom", holder: "[Circular]" } });
+  });
+
+  it("registers the private members of every JWK it builds: they are redacted wherever they appear", async () => {
+    const { privateKey, der } = await issueSelfSigned({
+      subject: "CN=registered-members",
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 86_400_000),
+    });
+    await withSecretScope(async () => {
+      const jwk = keyToKongJwk(privateKey, der, "PS256");
+      const loose = { n: jwk.n, d: jwk.d, p: jwk.p }; // no kty: the structural rule does not apply
+      const text = JSON.stringify(redact({ loose, quoted: `Kong said: invalid value ${jwk.qi}` }));
+      for (const m of ["d", "p", "q", "dp", "dq", "qi"] as const) expect(redactText(jwk[m])).toBe(REDACTED);
+      expect(text).not.toContain(jwk.d);
+      expect(text).not.toContain(jwk.qi);
+      expect(text).toContain(jwk.n);
+    });
   });
 
   it("redacts structured values, including RotatorError", () => {

@@ -22,7 +22,7 @@ import {
   type RetryDecision,
   type RetryPolicy,
 } from "../../http/retry.js";
-import { REDACTED, redactText } from "../../log/redact.js";
+import { REDACTED, scrubEchoedText } from "../../log/redact.js";
 
 export interface KongClientOptions {
   /** Target name, for messages. */
@@ -82,24 +82,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Long base64/base64url runs (key material, tokens) are removed from any text Kong echoes back; runs
- * without digits or capitals are identifiers such as "self_signed_tls_client_auth" and are kept.
- */
-const LONG_OPAQUE = /[A-Za-z0-9_\-+/=]{24,}/g;
-
-function scrubText(text: string): string {
-  return redactText(text)
-    .replace(LONG_OPAQUE, (run) => (/[0-9A-Z]/.test(run) ? REDACTED : run))
-    .slice(0, 300);
-}
-
-/**
  * A schema violation's `fields` with every message scrubbed: Kong's messages can echo a submitted value
  * (e.g. "invalid value: ..."), and the submitted value may be a private JWK member.
  */
 export function scrubFields(v: unknown, depth = 0): unknown {
   if (depth > 8) return REDACTED;
-  if (typeof v === "string") return scrubText(v);
+  if (typeof v === "string") return scrubEchoedText(v);
   if (Array.isArray(v)) return v.map((x) => scrubFields(x, depth + 1));
   if (isRecord(v))
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrubFields(x, depth + 1)]));
@@ -284,8 +272,8 @@ export class KongClient {
         { status, retryable: true },
       );
     const details: Record<string, unknown> = {};
-    if (typeof body.name === "string") details.kongError = scrubText(body.name);
-    if (typeof body.message === "string") details.kongMessage = scrubText(body.message);
+    if (typeof body.name === "string") details.kongError = scrubEchoedText(body.name);
+    if (typeof body.message === "string") details.kongMessage = scrubEchoedText(body.message);
     return new RotatorError("KONG_REQUEST_FAILED", msg, "Kong refused the request; see details.", {
       status,
       ...(Object.keys(details).length ? { details } : {}),

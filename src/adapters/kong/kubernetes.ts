@@ -50,7 +50,7 @@ import {
   type RetryDecision,
   type RetryPolicy,
 } from "../../http/retry.js";
-import { redactText } from "../../log/redact.js";
+import { scrubEchoedText } from "../../log/redact.js";
 import type { KongDiagnosis, KongNodeInfo, KongPluginView, KongVaultDiagnosis } from "../../ports.js";
 import {
   checkClientAlg,
@@ -393,7 +393,7 @@ export class KubernetesKongTarget {
     if (code >= 400 && code < 500 && message?.startsWith("admission webhook"))
       return new RotatorError(
         "KONG_KIC_WEBHOOK_REJECTED",
-        `Kong target ${this.name}: KIC's admission webhook refused the change to secret ${this.t.secretName}: ${redactText(message).slice(0, 400)}`,
+        `Kong target ${this.name}: KIC's admission webhook refused the change to secret ${this.t.secretName}: ${scrubEchoedText(message, 400)}`,
         "KIC validated the plugin with the new Secret value and Kong's schema refused it; nothing was written. Check the KongPlugin's config and the key's members.",
         opts,
       );
@@ -673,7 +673,7 @@ export class KubernetesKongTarget {
         return { error: `${e.code}: get pods/proxy refused`, denied: e };
       const message = refused ? statusMessage(refused) : undefined;
       const why = refused
-        ? `API server answered ${refused.code}${message ? `: ${redactText(message).slice(0, 200)}` : ""}`
+        ? `API server answered ${refused.code}${message ? `: ${scrubEchoedText(message, 200)}` : ""}`
         : e instanceof SyntaxError
           ? "the answer is not JSON"
           : `no answer (${e instanceof RotatorError ? e.code : e instanceof Error ? e.name : "error"})`;
@@ -829,7 +829,7 @@ export class KubernetesKongTarget {
         programmed?.status === "False" ? "refused" : programmed?.status === "Unknown" ? "pending" : undefined;
       if (d.state === "found" && state) {
         const why = [str(programmed?.reason), str(programmed?.message)].filter(Boolean).join(": ");
-        d.notApplied = { state, detail: redactText(why).slice(0, 300) };
+        d.notApplied = { state, detail: scrubEchoedText(why, 300) };
       }
       return d;
     }
@@ -1061,7 +1061,7 @@ export class KubernetesKongTarget {
     for (const e of events) {
       const last = e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp;
       if (last && new Date(last).getTime() > after)
-        return `${e.involvedObject.kind ?? "object"} ${e.involvedObject.name ?? ""}: ${redactText(e.message ?? "").slice(0, 200)}`;
+        return `${e.involvedObject.kind ?? "object"} ${e.involvedObject.name ?? ""}: ${scrubEchoedText(e.message ?? "", 200)}`;
     }
     return undefined;
   }
