@@ -5,6 +5,9 @@
  * - every line the product's JSON logger emits (whatever sink a test gives it), every CLI output written
  *   through `main`'s io, and every HTTP function response built by src/functions/http.ts;
  * - every alert payload the webhook receiver fake accepts;
+ * - the OpenTelemetry output (./hygiene-otel.ts): every log record and every span (attributes, status,
+ *   events) emitted through the OpenTelemetry API; and every event a JSON logger logs also goes through
+ *   the production OpenTelemetry logger (src/log/otel.ts), so that sink is checked on all of them;
  * and records every secret the fakes generate (private JWK members, Kong admin tokens, client secrets).
  * Part 2 (hygiene.global.ts) checks all captures against all secrets after the run and fails it loudly.
  */
@@ -12,6 +15,7 @@ import { vi } from "vitest";
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { addCaptureListener } from "../../stack/common/capture.js";
+import { createHygieneProcessors, installHygieneProviders } from "./hygiene-otel.js";
 
 const dir = process.env.ROTATOR_HYGIENE_DIR;
 
@@ -48,6 +52,10 @@ if (dir && !g.__rotatorHygiene) {
     output: (channel, text) => capture(channel, text),
   });
 }
+if (dir) {
+  createHygieneProcessors(capture);
+  installHygieneProviders();
+}
 if (dir)
   for (const m of ["log", "info", "warn", "error", "debug"] as const) {
     const orig = console[m].bind(console);
@@ -66,13 +74,31 @@ if (dir)
 
 vi.mock("../../src/log/logger.js", async (importOriginal) => {
   const mod = await importOriginal<typeof import("../../src/log/logger.js")>();
+  const { otelLogger } = await import("../../src/log/otel.js");
   return {
     ...mod,
-    jsonLogger: (sink?: Parameters<typeof mod.jsonLogger>[0], level?: Parameters<typeof mod.jsonLogger>[1]) =>
-      mod.jsonLogger((line, lvl) => {
+    jsonLogger: (
+      sink?: Parameters<typeof mod.jsonLogger>[0],
+      level?: Parameters<typeof mod.jsonLogger>[1],
+    ) => {
+      const json = mod.jsonLogger((line, lvl) => {
         capture("log", line);
         (sink ?? ((l: string) => process.stderr.write(l + "\n")))(line, lvl);
-      }, level),
+      }, level);
+      // The same event through the logger production uses with Application Insights: its records reach
+      // the capture (./hygiene-otel.ts) as they would reach the exporter.
+      const otel = otelLogger({
+        name: "rotator-hygiene",
+        customEvents: new Set(),
+        minLevel: level ?? "info",
+      });
+      return {
+        log: (...args: Parameters<typeof json.log>) => {
+          json.log(...args);
+          otel.log(...args);
+        },
+      };
+    },
   };
 });
 

@@ -7,6 +7,7 @@ import net from "node:net";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { context, metrics, trace } from "@opentelemetry/api";
 import { logs } from "@opentelemetry/api-logs";
+import { installHygieneProviders } from "../chaos/hygiene-otel.js";
 
 const ENV = {
   APPLICATIONINSIGHTS_CONNECTION_STRING:
@@ -22,11 +23,15 @@ afterAll(() => {
   metrics.disable();
   logs.disable();
   context.disable();
+  installHygieneProviders();
 });
 
 describe("telemetry start-up in the Function App", () => {
   it("registers the OpenTelemetry providers without any network connection", async () => {
     for (const [k, v] of Object.entries(ENV)) vi.stubEnv(k, v);
+    // The start-up registers the global providers itself: none may be registered before it.
+    trace.disable();
+    logs.disable();
     const connect = vi.spyOn(net.Socket.prototype, "connect");
     const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
     try {

@@ -22,6 +22,7 @@ import {
 } from "@opentelemetry/sdk-metrics";
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
 import { CREDENTIAL } from "../../stack/stack.js";
+import { hygieneProcessors, installHygieneProviders } from "../chaos/hygiene-otel.js";
 import { generateRsaJwk } from "../../stack/kong/seed.js";
 import { createRuntime } from "../../src/app/runtime.js";
 import { parseConfig } from "../../src/config/load.js";
@@ -53,13 +54,19 @@ const reader = new PeriodicExportingMetricReader({
 const logRecords = new InMemoryLogRecordExporter();
 
 beforeAll(async () => {
+  // In place of the secret-hygiene capture's providers, with its processors kept (test/chaos/hygiene-otel.ts).
+  const hygiene = hygieneProcessors();
+  trace.disable();
+  logs.disable();
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }),
+    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans), ...hygiene.spans] }),
   );
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
   logs.setGlobalLoggerProvider(
-    new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter: logRecords })] }),
+    new LoggerProvider({
+      processors: [new SimpleLogRecordProcessor({ exporter: logRecords }), ...hygiene.logs],
+    }),
   );
   resetMetricState();
   h = await startHarness();
@@ -81,6 +88,7 @@ afterAll(async () => {
   logs.disable();
   context.disable();
   resetMetricState();
+  installHygieneProviders();
 });
 
 async function collected(): Promise<MetricData[]> {
