@@ -10,7 +10,7 @@
 import type { CredentialConfig } from "../config/load.js";
 import { DEFAULT_LEASE_CONTAINER } from "../adapters/lease/blob.js";
 import { storageError } from "../adapters/storage.js";
-import { createWebhookSink } from "../adapters/alerts/webhook-sink.js";
+import { createWebhookSink, webhookSinkNameOf } from "../adapters/alerts/webhook-sink.js";
 import { currentGeneration, effectiveActive, keyAtIdp, unmanagedKeys } from "../engine/model.js";
 import { parseGeneration, type Generation } from "../engine/tags.js";
 import type { Snapshot } from "../engine/types.js";
@@ -643,19 +643,23 @@ const ALERT_DOWN_HINT =
 
 /** Each webhook can be built, and no sink's last delivery failed (as recorded by the runs). No alert is sent. */
 async function alertChecks(rt: Runtime): Promise<Check[]> {
-  const checks: Check[] = rt.config.alerts.webhooks.map((w, i): Check => {
-    try {
-      const sink = createWebhookSink({ url: w.url, format: w.format });
-      return {
-        status: "pass",
-        area: "alerts",
-        code: "ALERT_SINK_CONFIGURED",
-        message: `alerts.webhooks[${i}]: ${sink.name}`,
-      };
-    } catch (e) {
-      return { ...errorCheck("alerts", e), hint: ALERT_DOWN_HINT };
-    }
-  });
+  const checks: Check[] = await Promise.all(
+    rt.config.alerts.webhooks.map(async (w, i): Promise<Check> => {
+      try {
+        const name = webhookSinkNameOf(w.url, w.format);
+        const sink = createWebhookSink({ url: await rt.webhookUrl(w.url), format: w.format, name });
+        return {
+          status: "pass",
+          area: "alerts",
+          code: "ALERT_SINK_CONFIGURED",
+          message: `alerts.webhooks[${i}]: ${sink.name}`,
+        };
+      } catch (e) {
+        const err = errorCheck("alerts", e);
+        return { ...err, message: `alerts.webhooks[${i}]: ${err.message}`, hint: ALERT_DOWN_HINT };
+      }
+    }),
+  );
   try {
     for (const h of await rt.alerter.sinkHealth())
       checks.push({

@@ -77,6 +77,8 @@ export interface Runtime {
   credential(name: string): CredentialConfig;
   /** `kongReads`: one sync tick's Kong read cache, shared by every credential (adapters/kong/admin.ts). */
   enginePorts(cred: CredentialConfig, options?: { kongReads?: KongReadCache }): EnginePorts;
+  /** An alert webhook's URL: as configured, or read from its reference (registered with the redactor). */
+  webhookUrl(url: string | SecretRef): Promise<string>;
 }
 
 export function createRuntime(options: RuntimeOptions): Runtime {
@@ -113,21 +115,6 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     : createLocalPluginLock();
   const history = storage ? createBlobRunHistory({ blob: storage.blob }) : createMemoryRunHistory();
 
-  const sinks: AlertSink[] = [
-    createLogSink(logger),
-    // Built on first use: a webhook that cannot be built or reached never stops a rotation (dedup.ts).
-    ...config.alerts.webhooks.map((w) =>
-      createDeferredWebhookSink({ url: w.url, format: w.format, clock, logger }),
-    ),
-  ];
-  const alerter = createAlerter({
-    sinks,
-    state: alertState,
-    clock,
-    remindEveryMs: config.alerts.remindEveryMs,
-    logger,
-  });
-
   // Shared by every credential of the process: the documented limits are per vault and per tenant.
   const limiters = createLimiters(effectiveLimits(config.limits), clock);
   const store = limitedStore(
@@ -152,6 +139,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       idp.kind === "okta" ? idp.token : idp.kind === "auth0" ? idp.management.clientSecret : undefined;
     if (ref && "env" in ref) registerProcessSecret(env[ref.env]);
   }
+  for (const { url } of config.alerts.webhooks)
+    if (typeof url !== "string" && "env" in url) registerProcessSecret(env[url.env]);
 
   const readSecret = async (ref: SecretRef, missing: (name: string) => RotatorError): Promise<string> => {
     if ("env" in ref) {
@@ -182,6 +171,34 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         );
   const idpDeps = { config, credential, clock, limiters, tokens, secret: readSecret };
 
+  // A webhook sink holds its URL for the process (src/adapters/alerts/webhook-sink.ts registers it).
+  const webhookUrl = async (url: string | SecretRef): Promise<string> =>
+    typeof url === "string"
+      ? url
+      : readSecret(
+          url,
+          (name) =>
+            new RotatorError(
+              "ALERT_WEBHOOK_URL_MISSING",
+              `alert webhook: environment variable ${name} is not set`,
+              `Set ${name} (an app setting in Azure, ideally a Key Vault reference) to the webhook's URL, or name a Key Vault secret with url: { keyVaultSecret: <name> }.`,
+            ),
+        );
+  const sinks: AlertSink[] = [
+    createLogSink(logger),
+    // Built on first use: a webhook that cannot be built, read or reached never stops a rotation (dedup.ts).
+    ...config.alerts.webhooks.map((w) =>
+      createDeferredWebhookSink({ url: w.url, resolve: webhookUrl, format: w.format, clock, logger }),
+    ),
+  ];
+  const alerter = createAlerter({
+    sinks,
+    state: alertState,
+    clock,
+    remindEveryMs: config.alerts.remindEveryMs,
+    logger,
+  });
+
   const kongTargets = (cred: CredentialConfig, reads?: KongReadCache): KongTarget[] =>
     cred.kong.map((target) =>
       lazyKongTarget(target, () =>
@@ -210,6 +227,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     ...(storage ? { blob: storage.blob } : {}),
     ...(queues ? { queue: createStorageWorkQueue(queues, WORK_QUEUE) } : {}),
     credential: (name) => credentialOf(config, name),
+    webhookUrl,
     // Every Key Vault, Graph, token endpoint and Kong call runs in a span (no-op without telemetry).
     enginePorts: (cred, options = {}) =>
       tracedPorts(

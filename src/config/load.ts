@@ -112,7 +112,8 @@ export interface Config {
   cloud: { authorityHost: string; graphBaseUrl: string };
   credentials: CredentialConfig[];
   alerts: {
-    webhooks: { url: string; format: "generic" | "teams" | "slack" }[];
+    /** `url`: the URL itself, or where to read it (an environment variable or a Key Vault secret). */
+    webhooks: { url: string | SecretRef; format: "generic" | "teams" | "slack" }[];
     remindEveryMs: number;
     expiryWarningMs: number;
   };

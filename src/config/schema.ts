@@ -91,6 +91,19 @@ const secretRef = z.union([
     .strict(),
 ]);
 
+/**
+ * A secret that may also be given literally (a webhook URL): a string under `literal`'s rule, or a
+ * reference. A refused value is explained by the form it was written in, not as "Invalid input".
+ */
+const literalOrRef = (literal: z.ZodType<string, string>) =>
+  z.union([literal, secretRef], {
+    error: (iss) => {
+      if (iss.code !== "invalid_union") return undefined;
+      const form = typeof iss.input === "string" ? 0 : 1;
+      return iss.errors[form]?.[0]?.message;
+    },
+  });
+
 const targetName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-_.]{0,62}$/i, { message: "must be 1-63 letters, digits, '-', '_' or '.'" });
@@ -343,7 +356,8 @@ export const configSchema = z
           .array(
             z
               .object({
-                url: localOrHttpsUrl,
+                // A webhook URL is a credential (Slack, Teams): a reference keeps it out of the package.
+                url: literalOrRef(localOrHttpsUrl),
                 format: z.enum(["generic", "teams", "slack"]).default("generic"),
               })
               .strict(),

@@ -169,4 +169,63 @@ describe("alerts on the local stack", () => {
     expect(human.code).toBe(1);
     expect(human.out).toMatch(/^broken-api: error [A-Z_]+: [\s\S]*^orders-api: error [A-Z_]+: /m);
   }, 120_000);
+  it("webhook URLs given as {keyVaultSecret} and {env} references are read on first use and never shown", async () => {
+    const own = await startWebhookReceiver(undefined);
+    const kvHook = `${own.url}/from-key-vault`;
+    const envHook = `${own.url}/from-env`;
+    stack.keyVault.putSecret("alert-webhook-url", kvHook);
+    const config = writeConfig({
+      webhooks: [
+        { url: { keyVaultSecret: "alert-webhook-url" } },
+        { url: { env: "ALERT_WEBHOOK_URL" } },
+        { url: { env: "NO_SUCH_WEBHOOK_VARIABLE" } },
+      ],
+      remindEvery: "PT1H",
+    });
+    const cli = (...argv: string[]) => runCli(argv, config, { ...stack.env, ALERT_WEBHOOK_URL: envHook });
+    // Whatever an earlier test left firing is resolved first, so the outage below is a new condition.
+    expect((await cli("run")).code).toBe(0);
+    const before = own.received.length;
+    kongDown();
+    let rotate;
+    try {
+      rotate = await cli("rotate", CREDENTIAL, "--force");
+    } finally {
+      stack.kong.faults.clear();
+    }
+    expect(rotate.code, rotate.err).toBe(1);
+    const paths = own.received.slice(before).map((r) => r.path);
+    expect(paths).toEqual(expect.arrayContaining(["/from-key-vault", "/from-env"]));
+    // The reference that cannot be read fails its own deliveries only, named by the reference.
+    expect(rotate.err).toMatch(
+      /AlertSinkFailed[\s\S]*webhook:generic:env:NO_SUCH_WEBHOOK_VARIABLE[\s\S]*ALERT_WEBHOOK_URL_MISSING/,
+    );
+
+    const doctor = await cli("doctor", "--json");
+    const report = JSON.parse(doctor.out) as { checks: { status: string; code: string; message: string }[] };
+    expect(report.checks).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          status: "pass",
+          code: "ALERT_SINK_CONFIGURED",
+          message: "alerts.webhooks[0]: webhook:generic:keyVaultSecret:alert-webhook-url",
+        }),
+        expect.objectContaining({
+          status: "pass",
+          code: "ALERT_SINK_CONFIGURED",
+          message: "alerts.webhooks[1]: webhook:generic:env:ALERT_WEBHOOK_URL",
+        }),
+        expect.objectContaining({
+          code: "ALERT_WEBHOOK_URL_MISSING",
+          message: expect.stringMatching(/^alerts\.webhooks\[2\]: .*NO_SUCH_WEBHOOK_VARIABLE/),
+        }),
+      ]),
+    );
+    for (const text of [rotate.out, rotate.err, doctor.out, doctor.err]) {
+      expect(text).not.toContain("/from-key-vault");
+      expect(text).not.toContain("/from-env");
+    }
+    expect((await cli("run")).code).toBe(0);
+    await own.close();
+  }, 120_000);
 });

@@ -220,4 +220,25 @@ describe("deferred webhook sink", () => {
     await expect(sink.send(base)).rejects.toMatchObject({ code: "ALERT_WEBHOOK_INVALID" });
     expect(createDeferredWebhookSink({ url: "not a url" }).name).toBe("webhook:generic:(invalid URL)");
   });
+
+  it("a referenced URL is read on first send, names the sink by its reference, and is read again after a failure", async () => {
+    const reads: unknown[] = [];
+    const sink = createDeferredWebhookSink({
+      url: { keyVaultSecret: "teams-hook" },
+      format: "teams",
+      // A URL the sink refuses (plain http off this machine): every delivery fails at once.
+      resolve: async (url) => (reads.push(url), "http://hooks.example.com/secret-path"),
+    });
+    expect(sink.name).toBe("webhook:teams:keyVaultSecret:teams-hook");
+    expect(reads).toEqual([]);
+    const e = await sink.send(base).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: "ALERT_WEBHOOK_INVALID" });
+    expect(JSON.stringify(e)).not.toContain("secret-path");
+    await sink.send(base).catch(() => undefined);
+    expect(reads).toEqual([{ keyVaultSecret: "teams-hook" }, { keyVaultSecret: "teams-hook" }]);
+    // Without a resolver a reference cannot be read: the send fails with a code, it does not throw at build.
+    const bare = createDeferredWebhookSink({ url: { env: "HOOK" } });
+    expect(bare.name).toBe("webhook:generic:env:HOOK");
+    await expect(bare.send(base)).rejects.toMatchObject({ code: "ALERT_WEBHOOK_INVALID" });
+  });
 });

@@ -133,7 +133,42 @@ describe("configuration", () => {
     expect(cfg.alerts.webhooks).toEqual([{ url: "http://127.0.0.1:9999/hook", format: "slack" }]);
     // The sink accepts every URL the schema accepts (it used to refuse plain http to loopback).
     for (const w of cfg.alerts.webhooks)
-      expect(createWebhookSink({ url: w.url, format: w.format }).name).toBe("webhook:slack:127.0.0.1:9999");
+      expect(createWebhookSink({ url: String(w.url), format: w.format }).name).toBe(
+        "webhook:slack:127.0.0.1:9999",
+      );
+  });
+
+  it("webhook URLs are literal or a reference, like the other secrets; a bad one is named with its problem", () => {
+    const doc = valid() as Record<string, unknown>;
+    doc.alerts = {
+      webhooks: [
+        { url: { env: "ALERT_TEAMS_URL" }, format: "teams" },
+        { url: { keyVaultSecret: "alert-slack-url" }, format: "slack" },
+        { url: "https://hooks.example.com/generic" },
+      ],
+    };
+    expect(parseConfig(doc).alerts.webhooks).toEqual([
+      { url: { env: "ALERT_TEAMS_URL" }, format: "teams" },
+      { url: { keyVaultSecret: "alert-slack-url" }, format: "slack" },
+      { url: "https://hooks.example.com/generic", format: "generic" },
+    ]);
+    const bad = valid() as Record<string, unknown>;
+    bad.alerts = {
+      webhooks: [
+        { url: "http://hooks.example.com/x" },
+        { url: { env: "not a name" } },
+        { url: { keyVaultSecret: "has_underscore" } },
+        { url: { env: "A", keyVaultSecret: "b" } },
+      ],
+    };
+    const found = issues(bad);
+    expect(found.map((i) => i.path)).toEqual(
+      expect.arrayContaining(
+        [0, 1, 2, 3].map((i) => expect.stringMatching(`^alerts\\.webhooks\\[${i}\\]\\.url`)),
+      ),
+    );
+    expect(found.find((i) => i.path === "alerts.webhooks[0].url")?.message).toMatch(/must be an https URL/);
+    expect(JSON.stringify(found)).not.toContain("hooks.example.com");
   });
 
   it("parses YAML and explains syntax errors", () => {

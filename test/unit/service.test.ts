@@ -44,6 +44,9 @@ describe("rotateAll", () => {
       },
       history: createMemoryRunHistory(),
       openAlerts: async () => [],
+      webhookUrl: async () => {
+        throw new Error("no alert is sent in this test");
+      },
       credential: (name) => config.credentials.find((c) => c.name === name)!,
       enginePorts: () => {
         throw new Error("no run should start");

@@ -15,7 +15,9 @@
  * URL or a rejected payload does not heal by retrying).
  *
  * Webhook URLs are bearer capabilities: the URL is registered with the redactor and errors name only
- * the host. Every text field is passed through redactText before it is formatted.
+ * the host. Every text field is passed through redactText before it is formatted. The configuration may
+ * give a reference instead of the URL (`{ env }` or `{ keyVaultSecret }`): the sink reads it on first use
+ * and is then named after the reference, never the URL.
  */
 import { request, type Dispatcher } from "undici";
 import { systemClock, type Clock } from "../../clock.js";
@@ -38,6 +40,8 @@ export type WebhookFormat = "generic" | "teams" | "slack";
 export interface WebhookSinkOptions {
   url: string;
   format?: WebhookFormat;
+  /** The sink's name (default: format and host, webhookSinkName). */
+  name?: string;
   clock?: Clock;
   retryPolicy?: RetryPolicy;
   logger?: Logger;
@@ -89,7 +93,7 @@ export function createWebhookSink(opts: WebhookSinkOptions): AlertSink {
   // Lives as long as the runtime that holds the sink (configuration): registered for the process.
   registerProcessSecret(opts.url);
   const format = opts.format ?? "generic";
-  const name = webhookSinkName(url.host, format);
+  const name = opts.name ?? webhookSinkName(url.host, format);
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;
 
@@ -151,24 +155,59 @@ export function webhookSinkName(host: string, format: WebhookFormat): string {
   return `webhook:${format}:${host}`;
 }
 
+/** How a webhook's URL is configured: the URL itself, or where to read it. */
+export type WebhookUrlSource = string | { env: string } | { keyVaultSecret: string };
+
+/**
+ * The name of the sink for a configured URL: the host of a literal URL, the reference otherwise (the
+ * alert state keys on it, so it must not change when the referenced value does).
+ */
+export function webhookSinkNameOf(url: WebhookUrlSource, format: WebhookFormat = "generic"): string {
+  if (typeof url !== "string")
+    return webhookSinkName("env" in url ? `env:${url.env}` : `keyVaultSecret:${url.keyVaultSecret}`, format);
+  try {
+    return webhookSinkName(new URL(url).host, format);
+  } catch {
+    return webhookSinkName("(invalid URL)", format);
+  }
+}
+
+export interface DeferredWebhookSinkOptions extends Omit<WebhookSinkOptions, "url" | "name"> {
+  url: WebhookUrlSource;
+  /** Reads a referenced URL (an environment variable, a Key Vault secret); a literal URL needs none. */
+  resolve?: (url: WebhookUrlSource) => Promise<string>;
+}
+
+const literalOnly = async (url: WebhookUrlSource): Promise<string> => {
+  if (typeof url === "string") return url;
+  throw new RotatorError(
+    "ALERT_WEBHOOK_INVALID",
+    "alert webhook URL is a reference and nothing can read it here",
+    "Build the sink with a resolver (the runtime's webhookUrl).",
+  );
+};
+
 /**
  * A webhook sink that never stops its caller from starting: when the sink cannot be built (a URL the
- * config did not validate, e.g. from code), each send fails with that error, so the alerter logs it with
- * its code and keeps the notification for the next attempt, which builds again.
+ * config did not validate, e.g. from code, or a reference that cannot be read), each send fails with that
+ * error, so the alerter logs it with its code and keeps the notification for the next attempt, which
+ * builds again. A referenced URL is read again after a failed delivery: a revoked webhook replaced in Key
+ * Vault is picked up without a restart.
  */
-export function createDeferredWebhookSink(opts: WebhookSinkOptions): AlertSink {
-  let host: string;
-  try {
-    host = new URL(opts.url).host;
-  } catch {
-    host = "(invalid URL)";
-  }
+export function createDeferredWebhookSink(opts: DeferredWebhookSinkOptions): AlertSink {
+  const { url, resolve = literalOnly, ...rest } = opts;
+  const name = webhookSinkNameOf(url, opts.format ?? "generic");
   let sink: AlertSink | undefined;
   return {
-    name: webhookSinkName(host, opts.format ?? "generic"),
+    name,
     async send(event) {
-      sink ??= createWebhookSink(opts);
-      await sink.send(event);
+      sink ??= createWebhookSink({ ...rest, name, url: await resolve(url) });
+      try {
+        await sink.send(event);
+      } catch (e) {
+        if (typeof url !== "string") sink = undefined;
+        throw e;
+      }
     },
   };
 }
