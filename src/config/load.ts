@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, YAMLError } from "yaml";
 import type { z } from "zod";
 import type { LimitOverrides } from "../limits.js";
 import { RotatorError } from "../errors.js";
@@ -286,21 +286,68 @@ function toTargetSpec(t: ParsedTarget): KongTargetSpec {
   };
 }
 
+/** Line and column (1-based) of a character offset. */
+function lineColumn(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
+  const line = before.split("\n").length;
+  return { line, col: before.length - before.lastIndexOf("\n") };
+}
+
+/**
+ * Where JSON.parse failed. V8 says "at position N" for most errors and names only the offending token,
+ * with the text around it, for some: then the shortest prefix that fails for a reason other than ending
+ * too early ends at the offending character.
+ */
+function jsonErrorOffset(text: string, message: string): number {
+  const at = /at position (\d+)/.exec(message);
+  if (at) return Number(at[1]);
+  if (/Unexpected end of JSON input/.test(message)) return text.length;
+  const failsInside = (length: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, length));
+      return false;
+    } catch (e) {
+      const m = (e as Error).message;
+      const p = /at position (\d+)/.exec(m);
+      return !/Unexpected end of JSON input/.test(m) && !(p && Number(p[1]) >= length);
+    }
+  };
+  let lo = 0;
+  let hi = text.length;
+  while (lo + 1 < hi) {
+    const mid = (lo + hi) >> 1;
+    if (failsInside(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi - 1;
+}
+
+/**
+ * Why the text is not a document, by position only: the parsers' own messages quote the offending line,
+ * and a configuration line can hold a webhook URL or a token, which must not reach doctor's report or the
+ * logs.
+ */
+function syntaxIssue(text: string, source: string, e: unknown): ConfigIssue {
+  if (source.endsWith(".json")) {
+    const { line, col } = lineColumn(text, jsonErrorOffset(text, (e as Error).message));
+    return { path: "", message: `not valid JSON: syntax error at line ${line}, column ${col}` };
+  }
+  const pos = e instanceof YAMLError ? e.linePos?.[0] : undefined;
+  const code = e instanceof YAMLError ? ` (${e.code})` : "";
+  return {
+    path: "",
+    message: `not valid YAML: syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ""}${code}`,
+  };
+}
+
 /** Parse YAML or JSON text (JSON is valid YAML, but JSON errors read better from JSON.parse). */
 export function parseConfigText(text: string, source: string): Config {
   let doc: unknown;
   try {
-    doc = source.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+    // logLevel error: warnings are not printed (they quote the document too); errors throw.
+    doc = source.endsWith(".json") ? JSON.parse(text) : parseYaml(text, { logLevel: "error" });
   } catch (e) {
-    throw new ConfigError(
-      [
-        {
-          path: "",
-          message: `not valid ${source.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message}`,
-        },
-      ],
-      source,
-    );
+    throw new ConfigError([syntaxIssue(text, source, e)], source);
   }
   return parseConfig(doc, source);
 }

@@ -19,6 +19,7 @@ import { silentLogger } from "../../src/log/logger.js";
 import { rotateHttpHandler } from "../../src/functions/rotateHttp.js";
 import { statusHttpHandler } from "../../src/functions/statusHttp.js";
 import { rotationTimerHandler } from "../../src/functions/rotationTimer.js";
+import { doctorHttpHandler } from "../../src/functions/doctorHttp.js";
 import { errorResponse, MAX_BODY_BYTES } from "../../src/functions/http.js";
 import { functionsRuntime, setFunctionsRuntime } from "../../src/functions/runtime.js";
 import {
@@ -480,6 +481,45 @@ describe("errors", () => {
         code: "CONFIG_INVALID",
         message: expect.stringMatching(/policy\.algorithm/),
       });
+    } finally {
+      if (saved === undefined) delete process.env.ROTATOR_CONFIG;
+      else process.env.ROTATOR_CONFIG = saved;
+      setFunctionsRuntime(h.rt);
+    }
+  });
+
+  it("a YAML syntax error is reported by position in GET /api/doctor, the error response and the logs, never by content", async () => {
+    const saved = process.env.ROTATOR_CONFIG;
+    const hook = "https://hooks.slack.com/services/T000/B000/yamlS3cr3tT0k3n";
+    try {
+      setFunctionsRuntime(undefined);
+      const bad = join(mkdtempSync(join(tmpdir(), "rotator-fn-")), "rotator.yaml");
+      // An unterminated quote: the parser's own message would quote this line.
+      writeFileSync(bad, `${stringify(h.stack.config)}alerts:\n  webhooks:\n    - url: "${hook}\n`);
+      process.env.ROTATOR_CONFIG = bad;
+      const { context, lines } = invocation("doctor");
+      const doctor = record(
+        await doctorHttpHandler(httpRequest({ method: "GET", route: "doctor" }), context),
+      );
+      contextLines.push(...lines);
+      expect(doctor.status).toBe(200);
+      const report = doctor.jsonBody as {
+        ok: boolean;
+        checks: { status: string; code: string; message: string }[];
+      };
+      expect(report.ok).toBe(false);
+      expect(report.checks).toContainEqual(
+        expect.objectContaining({
+          status: "fail",
+          code: "CONFIG_INVALID",
+          message: expect.stringMatching(/not valid YAML: syntax error at line \d+, column \d+/),
+        }),
+      );
+      const status = await get();
+      expect(status.status).toBe(500);
+      expect(errorOf(status).message).toMatch(/syntax error at line \d+, column \d+/);
+      for (const text of [bodyText(doctor), bodyText(status), ...lines, ...contextLines])
+        expect(text).not.toContain("yamlS3cr3t");
     } finally {
       if (saved === undefined) delete process.env.ROTATOR_CONFIG;
       else process.env.ROTATOR_CONFIG = saved;

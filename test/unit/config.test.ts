@@ -179,6 +179,38 @@ describe("configuration", () => {
     expect(cfg.credentials[0]!.kong[0]).toMatchObject({ pluginTags: ["rotator:a"] });
     expect(() => parseConfigText("{ not json", "x.json")).toThrow(/not valid JSON/);
   });
+
+  it("a syntax error names the line and column, never the content (it may hold a URL or a token)", () => {
+    const hook = "https://hooks.slack.com/services/T000/B000/s3cr3tW3bh00kT0k3n";
+    const message = (text: string, source: string): string => {
+      try {
+        parseConfigText(text, source);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        const err = e as ConfigError;
+        expect(JSON.stringify(err.toJSON())).not.toContain("s3cr3t");
+        return err.issues.map((i) => i.message).join("; ");
+      }
+      throw new Error("parsed");
+    };
+    const yaml = `keyVault: { url: https://v.vault.azure.net }\nalerts:\n  webhooks:\n    - url: "${hook}\n      format: slack\n`;
+    expect(message(yaml, "rotator.yaml")).toMatch(
+      /^not valid YAML: syntax error at line \d+, column \d+ \([A-Z_]+\)$/,
+    );
+    expect(message("a: b: c", "rotator.yaml")).toBe(
+      "not valid YAML: syntax error at line 1, column 4 (BLOCK_AS_IMPLICIT_KEY)",
+    );
+    // V8 gives a position for most errors, and for some only the token with the text around it.
+    expect(message(`{\n  "url": "${hook}",\n}`, "rotator.json")).toBe(
+      "not valid JSON: syntax error at line 3, column 1",
+    );
+    expect(message(`{\n  "url": ${hook}\n}`, "rotator.json")).toBe(
+      "not valid JSON: syntax error at line 2, column 10",
+    );
+    expect(message(`{ "url": "${hook}"`, "rotator.json")).toMatch(
+      /^not valid JSON: syntax error at line 1, column \d+$/,
+    );
+  });
 });
 
 describe("Kong target kinds", () => {
