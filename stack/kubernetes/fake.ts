@@ -157,8 +157,12 @@ export interface ProxyPodSpec {
   lagMs?: number;
   /** The pod never applies pushes (hash frozen), though KIC's push to it "succeeds". */
   stuck?: boolean;
-  /** The pod's Admin API refuses pushes: KIC records KongConfigurationApplyFailed. */
-  rejects?: boolean;
+  /**
+   * The pod's Admin API refuses pushes: KIC records KongConfigurationApplyFailed. A string is Kong's error
+   * message, which KIC puts in the Event (Kong's schema errors can quote a submitted value:
+   * kong/db/schema/init.lua `invalid value: %s`).
+   */
+  rejects?: boolean | string;
   ready?: boolean;
 }
 
@@ -220,7 +224,7 @@ export interface ProxyPod {
   probe(plugin: string, clientId: string): Promise<ProbeResult>;
   setLag(ms: number): void;
   setStuck(stuck: boolean): void;
-  setRejects(rejects: boolean): void;
+  setRejects(rejects: boolean | string): void;
 }
 
 export interface KubernetesFake extends RunningServer {
@@ -250,6 +254,11 @@ export interface KubernetesFake extends RunningServer {
   setWebhook(on: boolean): void;
   /** Replace the RBAC rules of the identity named `user` (a Role changed by its owner). */
   setRules(user: string, rules: RbacRule[]): void;
+  /**
+   * The webhook refuses every write to a Secret a KongPlugin uses, with this text after KIC's prefix (the
+   * plugin's validation error as KIC relays it, which can quote a submitted value); undefined: validate.
+   */
+  setWebhookDenial(text: string | undefined): void;
 }
 
 const ZERO_HASH = "0".repeat(32);
@@ -334,6 +343,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
   const burst = opts.eventBurst ?? 25;
   const qps = opts.eventQps ?? 1 / 300;
   let webhook = opts.webhook ?? true;
+  let webhookDenial: string | undefined;
   let revision = 1000;
   const nextRv = () => String(++revision);
 
@@ -687,7 +697,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         recordEvent(
           "Warning",
           "KongConfigurationApplyFailed",
-          `failed to apply Kong configuration to ${url}: HTTP status 400 (message: "declarative config is invalid")`,
+          `failed to apply Kong configuration to ${url}: HTTP status 400 (message: "declarative config is invalid${typeof pod.spec.rejects === "string" ? `: ${pod.spec.rejects}` : ""}")`,
         );
         continue;
       }
@@ -903,6 +913,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         )
           continue;
         const t = translate(p, { secret: name, data });
+        if (webhookDenial !== undefined) t.error = webhookDenial;
         if (t.error)
           return status(
             403,
@@ -1199,7 +1210,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         loadVaults(s, lastVaults);
       }
     },
-    setRejects: (rejects: boolean) => void (s.spec.rejects = rejects),
+    setRejects: (rejects: boolean | string) => void (s.spec.rejects = rejects),
   }));
 
   return {
@@ -1269,6 +1280,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       if (!id) throw new Error(`kubernetes fake: no identity ${user}`);
       id.rules = structuredClone(rules);
     },
+    setWebhookDenial: (text) => void (webhookDenial = text),
     async close() {
       clearInterval(ticker);
       for (const s of podStates) {

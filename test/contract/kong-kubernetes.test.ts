@@ -516,6 +516,28 @@ describe("kubernetes (KIC) target: typed errors", () => {
     expectClean(e);
   });
 
+  it("webhook and Event messages that quote key material are scrubbed like the Kong Admin API's", async () => {
+    const k = await fake();
+    // Another client's private member (never built by the rotator, so not registered) quoted by KIC.
+    k.setWebhookDenial(`plugin failed schema validation: client_jwk.1.d: invalid value: ${otherA.d}`);
+    const e = await failure(target(k).apply(next));
+    expect(e.code).toBe("KONG_KIC_WEBHOOK_REJECTED");
+    expect(e.message).toMatch(/client_jwk\.1\.d: invalid value: \[REDACTED\]/);
+    expectClean(e);
+
+    k.setWebhookDenial(undefined);
+    k.pods[0]?.setRejects(`client_jwk.3.p: invalid value: ${otherC.p}`);
+    const t = target(k);
+    const { receipt } = await t.apply(next);
+    const seen = await pollConfirm(t, next, receipt, (c) => c.state !== "pending");
+    const last = seen.at(-1)!;
+    expect(last).toMatchObject({ state: "failed", code: "KONG_KIC_APPLY_FAILED" });
+    const detail = "detail" in last ? last.detail : "";
+    expect(detail).toMatch(/KongConfigurationApplyFailed/);
+    expect(detail).not.toContain(otherC.p);
+    expect(detail).not.toContain(otherC.p.slice(0, 24));
+  });
+
   it("a missing Secret and a Secret no KongPlugin uses", async () => {
     const k = await fake({}, false);
     k.addKongPlugin({
