@@ -12,13 +12,13 @@ import { rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { stringify } from "yaml";
 import { ensureCa, issueServerTls, type LocalCa, type ServerTls } from "./common/tls.js";
-import { startEntraFake, type EntraFake } from "./entra/index.js";
+import { AKS_SERVER_APP, startEntraFake, type EntraFake } from "./entra/index.js";
 import type { PropagationDelay } from "./entra/directory.js";
 import { startKeyVaultFake, type KeyVaultFake } from "./keyvault/fake.js";
 import { startKongFake, type KongFake, type ProbeResult } from "./kong/fake.js";
 import type { DataPlaneSpec } from "./kong/dataplanes.js";
 import { startKonnectFake, type KonnectFake } from "./konnect/fake.js";
-import { startKubernetesFake, type KubernetesFake } from "./kubernetes/fake.js";
+import { startKubernetesFake, type KubernetesFake, type RbacRule } from "./kubernetes/fake.js";
 import { generateRsaJwk } from "./kong/seed.js";
 import { azureVaultConfig, type AzureNodeCredentials } from "./kong/vault.js";
 import { startAzurite, type RunningAzurite } from "./azurite.js";
@@ -120,7 +120,17 @@ export interface LocalStackOptions {
    * where nothing listens, read through the API server's pod proxy.
    */
   reachablePods?: boolean;
+  /**
+   * Kubernetes mode: how the rotator authenticates to the API server. `kubeconfig-file` (default): a
+   * kubeconfig file with a static token; `kubeconfig-secret`: the same kubeconfig held in Key Vault
+   * (`kubeconfig: { keyVaultSecret }`); `aks-entra`: no kubeconfig, the service identity's Entra token for
+   * the AKS server application, checked by the API server fake against the Entra fake's keys.
+   */
+  kubernetesAuth?: "kubeconfig-file" | "kubeconfig-secret" | "aks-entra";
 }
+
+/** Kubernetes mode with `kubeconfig-secret`: the Key Vault secret holding the kubeconfig. */
+export const KUBECONFIG_SECRET = "aks-kubeconfig";
 
 /** Vault-reference mode: Kong's own identity (client credentials, as Kong's AZURE_CLIENT_SECRET). */
 export const KONG_IDENTITY_CLIENT_ID = "7e6d5c4b-3a29-4817-9f6e-5d4c3b2a1908";
@@ -247,33 +257,47 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         : undefined;
     if (konnect) closers.push(() => konnect.close());
     const k8sToken = `k8s-${randomBytes(16).toString("hex")}`;
+    const kubernetesAuth = opts.kubernetesAuth ?? "kubeconfig-file";
+    // The RBAC rules of the rotator's identity in the cluster: bound to a service account's token, or with
+    // AKS-managed Entra integration to the service principal's object id (filled in once it exists).
+    const entraUsers = new Map<string, RbacRule[]>();
+    const rotatorRules: RbacRule[] = [
+      {
+        verbs: ["get", "patch"],
+        resources: ["secrets"],
+        resourceNames: [KIC.secret],
+        namespaces: [KIC.namespace],
+      },
+      {
+        verbs: ["list"],
+        resources: ["pods", "events", "kongplugins"],
+        namespaces: [KIC.namespace],
+      },
+      // Each proxy's Status API through the API server (statusAccess: apiserver).
+      { verbs: ["get"], resources: ["pods/proxy"], namespaces: [KIC.namespace] },
+      // doctor reads the cluster-scoped KongVaults: a ClusterRole bound with a ClusterRoleBinding
+      // (no namespace), as docs/kong-kubernetes.md asks.
+      { verbs: ["list"], resources: ["kongvaults"] },
+    ];
     const kubernetes =
       mode === "kubernetes"
         ? await startKubernetesFake({
             tls,
             namespace: KIC.namespace,
             proxySyncMs: 300,
+            ...(kubernetesAuth === "aks-entra"
+              ? {
+                  entra: {
+                    serverAppId: AKS_SERVER_APP,
+                    verify: (token: string, audience: string) => entra.verifyToken(token, audience),
+                    users: entraUsers,
+                  },
+                }
+              : {}),
             tokens: {
               [k8sToken]: {
                 user: "system:serviceaccount:kong:key-rotator",
-                rules: [
-                  {
-                    verbs: ["get", "patch"],
-                    resources: ["secrets"],
-                    resourceNames: [KIC.secret],
-                    namespaces: [KIC.namespace],
-                  },
-                  {
-                    verbs: ["list"],
-                    resources: ["pods", "events", "kongplugins"],
-                    namespaces: [KIC.namespace],
-                  },
-                  // Each proxy's Status API through the API server (statusAccess: apiserver).
-                  { verbs: ["get"], resources: ["pods/proxy"], namespaces: [KIC.namespace] },
-                  // doctor reads the cluster-scoped KongVaults: a ClusterRole bound with a ClusterRoleBinding
-                  // (no namespace), as docs/kong-kubernetes.md asks.
-                  { verbs: ["list"], resources: ["kongvaults"] },
-                ],
+                rules: rotatorRules,
               },
             },
             ...(kongCredentials ? { proxyCredentials: kongCredentials } : {}),
@@ -294,12 +318,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
     const app = entra.createApplication({ displayName: "kong-gateway-orders-api", appId: APP_CLIENT_ID });
     const serviceSecret = randomBytes(24).toString("base64url");
-    entra.addServicePrincipal({
+    const servicePrincipal = entra.addServicePrincipal({
       clientId: SERVICE_CLIENT_ID,
       clientSecret: serviceSecret,
       appRoles: ["Application.ReadWrite.OwnedBy"],
     });
     entra.addOwner(app.appId, SERVICE_CLIENT_ID);
+    entraUsers.set(servicePrincipal.objectId, rotatorRules);
     if (kongCredentials) {
       entra.addServicePrincipal({
         clientId: KONG_IDENTITY_CLIENT_ID,
@@ -355,28 +380,27 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       kubernetes.addSecret(KIC.namespace, KIC.secret, { [KIC.key]: JSON.stringify([partner]) });
       kubernetes.syncNow();
       kubeconfig = resolve(opts.caDir ?? ".local/ca", `kubeconfig-${randomBytes(4).toString("hex")}.yaml`);
-      writeFileSync(
-        kubeconfig,
-        stringify({
-          apiVersion: "v1",
-          kind: "Config",
-          clusters: [
-            {
-              name: "local",
-              cluster: {
-                server: kubernetes.url,
-                "certificate-authority-data": Buffer.from(tls.ca).toString("base64"),
-              },
+      const kubeconfigText = stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [
+          {
+            name: "local",
+            cluster: {
+              server: kubernetes.url,
+              "certificate-authority-data": Buffer.from(tls.ca).toString("base64"),
             },
-          ],
-          users: [{ name: "rotator", user: { token: k8sToken } }],
-          contexts: [
-            { name: "local", context: { cluster: "local", user: "rotator", namespace: KIC.namespace } },
-          ],
-          "current-context": "local",
-        }),
-      );
+          },
+        ],
+        users: [{ name: "rotator", user: { token: k8sToken } }],
+        contexts: [
+          { name: "local", context: { cluster: "local", user: "rotator", namespace: KIC.namespace } },
+        ],
+        "current-context": "local",
+      });
+      writeFileSync(kubeconfig, kubeconfigText);
       closers.push(async () => rmSync(kubeconfig, { force: true }));
+      if (kubernetesAuth === "kubeconfig-secret") keyVault.putSecret(KUBECONFIG_SECRET, kubeconfigText);
     } else pluginId = konnect ? konnect.addPlugin(seed).id : kong.addPlugin(seed).id;
     // DB-less nodes each carry the same declarative config (same plugin id).
     for (const node of dblessNodes.slice(1)) node.addPlugin({ ...seed, id: pluginId });
@@ -390,7 +414,19 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
               namespace: KIC.namespace,
               secretName: KIC.secret,
               secretKey: KIC.key,
-              kubeconfig,
+              ...(kubernetesAuth === "aks-entra"
+                ? {
+                    aks: {
+                      server: kubernetes?.url,
+                      certificateAuthorityData: Buffer.from(tls.ca).toString("base64"),
+                    },
+                  }
+                : {
+                    kubeconfig:
+                      kubernetesAuth === "kubeconfig-secret"
+                        ? { keyVaultSecret: KUBECONFIG_SECRET }
+                        : kubeconfig,
+                  }),
               maxLag,
               ...(opts.reachablePods ? { statusAccess: "direct" } : {}),
             },

@@ -171,6 +171,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         );
   const idpDeps = { config, credential, clock, limiters, tokens, secret: readSecret };
 
+  // The service identity's own token for another resource (AKS with Microsoft Entra), a secret of the run.
+  const accessToken = async (scope: string): Promise<string> => {
+    const t = await credential.getToken(scope);
+    if (!t)
+      throw new RotatorError(
+        "IDENTITY_NO_TOKEN",
+        `the service identity got no token for ${scope}`,
+        "Check the identity (AZURE_CLIENT_ID, managed identity) and that the resource exists in its tenant.",
+      );
+    registerSecret(t.token);
+    return t.token;
+  };
+
   // A webhook sink holds its URL for the process (src/adapters/alerts/webhook-sink.ts registers it).
   const webhookUrl = async (url: string | SecretRef): Promise<string> =>
     typeof url === "string"
@@ -207,6 +220,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           clientId: cred.idp.clientId,
           clock,
           secret: secretOf,
+          accessToken,
           pluginLock,
           ...(reads ? { reads } : {}),
         }),

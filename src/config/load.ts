@@ -50,7 +50,12 @@ export interface KubernetesTargetConfig extends TargetCommon {
     namespace: string;
     secretName: string;
     secretKey: string;
+    /** A kubeconfig file (path); absent with neither kubeconfigSecret nor aks: the in-cluster service account. */
     kubeconfig?: string;
+    /** A kubeconfig held as a secret: its text is read from Key Vault or the environment. */
+    kubeconfigSecret?: SecretRef;
+    /** Microsoft Entra authentication to AKS with the service identity (a token for serverAppId). */
+    aks?: { server: string; certificateAuthorityData?: string; serverAppId: string };
     maxLagMs: number;
     /** How proxy pods' Status API is read: through the API server's pod proxy (default), or by pod IP. */
     statusAccess: "apiserver" | "direct";
@@ -264,8 +269,14 @@ function toTargetSpec(t: ParsedTarget): KongTargetSpec {
     return { name: t.name, konnect: { ...k, maxLagMs: maxLag }, ...select, ...ref };
   }
   if (t.kubernetes) {
-    const { maxLag, ...k } = t.kubernetes;
-    return { name: t.name, kubernetes: { ...k, maxLagMs: maxLag }, ...ref };
+    const { maxLag, kubeconfig, ...k } = t.kubernetes;
+    const credentials =
+      kubeconfig === undefined
+        ? {}
+        : typeof kubeconfig === "string"
+          ? { kubeconfig }
+          : { kubeconfigSecret: kubeconfig };
+    return { name: t.name, kubernetes: { ...k, ...credentials, maxLagMs: maxLag }, ...ref };
   }
   if (t.dbless)
     return {

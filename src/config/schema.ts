@@ -108,6 +108,12 @@ const targetName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-_.]{0,62}$/i, { message: "must be 1-63 letters, digits, '-', '_' or '.'" });
 
+/**
+ * The AKS server application every AKS-managed Microsoft Entra integration issues tokens for (the `--server-id`
+ * kubelogin passes): https://learn.microsoft.com/azure/aks/kubelogin-authentication.
+ */
+export const AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630";
+
 /** Kubernetes object names: DNS-1123 subdomain (namespaces: DNS-1123 label). */
 const dns1123 = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, {
   message: "must be a Kubernetes object name (lower case, digits, '-', '.')",
@@ -169,7 +175,26 @@ const kongTarget = z
         namespace: dns1123,
         secretName: dns1123,
         secretKey: z.string().regex(/^[-._a-zA-Z0-9]{1,253}$/, { message: "must be a valid Secret key" }),
-        kubeconfig: z.string().min(1).optional(),
+        // A kubeconfig file shipped in the package, or one held as a secret: { keyVaultSecret } or { env }.
+        kubeconfig: literalOrRef(z.string().min(1)).optional(),
+        /**
+         * Microsoft Entra authentication to AKS with the service identity: a token for the AKS server
+         * application, no kubeconfig and no cluster credential (docs/kong-kubernetes.md "AKS with Entra").
+         */
+        aks: z
+          .object({
+            server: httpsUrl,
+            certificateAuthorityData: z
+              .string()
+              .regex(/^[A-Za-z0-9+/]+={0,2}$/, {
+                message:
+                  "must be the cluster CA in base64 (certificate-authority-data of the cluster's kubeconfig)",
+              })
+              .optional(),
+            serverAppId: guid.default(AKS_SERVER_APP_ID),
+          })
+          .strict()
+          .optional(),
         maxLag: duration("kubernetes.maxLag").default(120_000),
         /**
          * How the rotator reads each proxy pod's Status API: `apiserver` (default) through the API server's
@@ -234,6 +259,12 @@ const kongTarget = z
     }
     const kind = kinds[0];
     if (kind === "kubernetes") {
+      if (t.kubernetes?.aks && t.kubernetes.kubeconfig !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["kubernetes", "aks"],
+          message: "set either kubernetes.aks (Entra authentication) or kubernetes.kubeconfig, not both",
+        });
       for (const k of ["pluginId", "pluginTags", "workspace", "adminToken", "dataPlanes"] as const)
         if (t[k] !== undefined)
           ctx.addIssue({

@@ -9,6 +9,8 @@ import { randomUUID } from "node:crypto";
 export interface AccessTokenClaims {
   aud: string;
   sub: string;
+  /** The principal's object id; in an app-only token the same as `sub`. */
+  oid?: string;
   appid: string;
   tid: string;
   roles?: string[];

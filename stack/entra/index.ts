@@ -47,6 +47,12 @@ import { startGraphServer, type GraphServer } from "./graph.js";
 import { GRAPH_RESOURCE, startLoginServer } from "./login.js";
 
 export const KEY_VAULT_RESOURCE = "https://vault.azure.net";
+/**
+ * The AKS server application: clusters with AKS-managed Entra integration accept tokens issued for it
+ * (`--server-id` of kubelogin, https://learn.microsoft.com/azure/aks/kubelogin-authentication), in every
+ * tenant.
+ */
+export const AKS_SERVER_APP = "6dae42f8-4368-4678-94ff-3960e28e3630";
 
 export interface EntraFakeOptions {
   tls: ServerTls;
@@ -107,7 +113,7 @@ export async function startEntraFake(opts: EntraFakeOptions): Promise<EntraFake>
   const directory = new Directory(opts.tenantId, opts.propagationDelayMs);
   let authorityHost = "";
   const tokens = await LocalTokenIssuer.create((tenant) => `${authorityHost}/${tenant}/v2.0`);
-  const resources = new Set([GRAPH_RESOURCE, KEY_VAULT_RESOURCE]);
+  const resources = new Set([GRAPH_RESOURCE, KEY_VAULT_RESOURCE, AKS_SERVER_APP]);
   // The local Graph stands in for https://graph.microsoft.com at its own URL; clients that derive the
   // scope from the base URL (as sovereign clouds require) ask for that URL, so both are Graph audiences.
   const graphResources = new Set([GRAPH_RESOURCE]);

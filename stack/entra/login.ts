@@ -87,6 +87,9 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
       {
         aud: resource,
         sub: claims.sub,
+        // Entra's app-only tokens name the principal by object id in both sub and oid; resources that
+        // authorize by principal read oid (AKS maps it to the Kubernetes user, Azure/kubelogin README).
+        oid: claims.sub,
         appid: claims.appid,
         tid: tenant,
         ...(opts.graphResources.has(resource) ? { roles: claims.roles } : {}),

@@ -37,6 +37,8 @@
  *   details,code}`: 401 Unauthorized; 403 Forbidden `secrets "x" is forbidden: User "u" cannot patch
  *   resource "secrets" in API group "" in the namespace "ns"` (apiserver endpoints/handlers/responsewriters/
  *   errors.go `forbiddenMessage` inside apierrors `NewForbidden`); 404 `secrets "x" not found`.
+ * - Authentication: a static bearer token (a kubeconfig's `token`), or, with `entra`, a Microsoft Entra
+ *   access token for the AKS server application whose `oid` is the user (AKS-managed Entra integration).
  * - RBAC: each token has rules `{verbs, resources, resourceNames?, namespaces?}`. `resourceNames` only ever
  *   matches requests that name one object (get/patch), never list, as in RBAC. A rule with `namespaces` is a
  *   RoleBinding's and never grants a cluster-scoped resource (namespace ""); one without is a
@@ -90,6 +92,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { decodeJwt } from "jose";
 import { bearer } from "../common/auth.js";
 import { notePrivateJwk, noteSecret } from "../common/capture.js";
 import {
@@ -197,6 +200,19 @@ export interface KubernetesFakeOptions {
    * the pod IPs are loopback addresses where nothing listens.
    */
   reachablePods?: boolean;
+  /**
+   * Microsoft Entra authentication, as a cluster with AKS-managed Entra integration does it: a bearer token
+   * that is a JWT the tenant's authority issued for the AKS server application (`verify`, with
+   * `serverAppId` as the audience) names its user by the `oid` claim, the principal's object id, which is
+   * what RoleBindings name (Azure/kubelogin README, "the user in rolebinding should be the MSI's AAD Object
+   * ID"). `users` holds each object id's RBAC rules, read at every request; a valid token of a principal
+   * with no rules is an authenticated user allowed nothing (403), an invalid one is 401.
+   */
+  entra?: {
+    serverAppId: string;
+    verify(token: string, audience: string): Promise<boolean>;
+    users: Map<string, RbacRule[]>;
+  };
 }
 
 interface StoredObject {
@@ -744,6 +760,19 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     );
   };
 
+  /** Who sent the request: a static token's identity, or the object id of a valid Entra token. */
+  const identities = new WeakMap<Request, Identity>();
+  const authenticate = async (req: Request): Promise<void> => {
+    const token = bearer(req.headers.authorization);
+    if (!token) return;
+    const id = tokens[token];
+    if (id) return void identities.set(req, id);
+    const entra = opts.entra;
+    if (!entra || !(await entra.verify(token, entra.serverAppId))) return;
+    const oid = decodeJwt(token).oid;
+    if (typeof oid === "string") identities.set(req, { user: oid, rules: entra.users.get(oid) ?? [] });
+  };
+
   const authorize = (
     req: Request,
     verb: string,
@@ -752,8 +781,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     name?: string,
     group = "",
   ): Reply | Identity => {
-    const token = bearer(req.headers.authorization);
-    const id = token ? tokens[token] : undefined;
+    const id = identities.get(req);
     if (!id) return status(401, "Unauthorized", "Unauthorized");
     return allowed(id, verb, resource, namespace, name)
       ? id
@@ -774,8 +802,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
    * `status.allowed` (and `denied` when refused).
    */
   const accessReview = (req: Request): Reply => {
-    const token = bearer(req.headers.authorization);
-    const id = token ? tokens[token] : undefined;
+    const id = identities.get(req);
     if (!id) return status(401, "Unauthorized", "Unauthorized");
     const body = parseJsonBody(req);
     const spec = isRecord(body) && isRecord(body.spec) ? body.spec : {};
@@ -1184,7 +1211,10 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     return status(404, "NotFound", "the server could not find the requested resource");
   };
 
-  const server = await startHttpsServer("kubernetes", opts.tls, (req) => handler(req));
+  const server = await startHttpsServer("kubernetes", opts.tls, async (req) => {
+    await authenticate(req);
+    return handler(req);
+  });
 
   const pods: ProxyPod[] = podStates.map((s) => ({
     name: s.spec.name,

@@ -310,6 +310,56 @@ describe("Kong target kinds", () => {
     expect(bad({ proxies: { selctor: "a=b" } })).toEqual(["credentials[0].kong[0].kubernetes.proxies"]);
   });
 
+  it("a kubernetes target authenticates with a kubeconfig file, a kubeconfig secret or AKS Entra, one at a time", () => {
+    const k8s = (kubernetes: Record<string, unknown>) => ({
+      name: "aks",
+      kubernetes: { namespace: "kong", secretName: "jwk", secretKey: "client_jwk", ...kubernetes },
+    });
+    const ca = Buffer.from("-----BEGIN CERTIFICATE-----\n").toString("base64");
+    const cfg = parseConfig(
+      withKong([
+        k8s({ kubeconfig: "./kubeconfig.yaml" }),
+        { ...k8s({ kubeconfig: { keyVaultSecret: "aks-kubeconfig" } }), name: "kv" },
+        {
+          ...k8s({
+            aks: { server: "https://aks-1.hcp.westeurope.azmk8s.io:443", certificateAuthorityData: ca },
+          }),
+          name: "entra",
+        },
+      ]),
+    );
+    expect(cfg.credentials[0]!.kong.map((t) => ("kubernetes" in t ? t.kubernetes : undefined))).toEqual([
+      expect.objectContaining({ kubeconfig: "./kubeconfig.yaml" }),
+      expect.objectContaining({ kubeconfigSecret: { keyVaultSecret: "aks-kubeconfig" } }),
+      expect.objectContaining({
+        aks: {
+          server: "https://aks-1.hcp.westeurope.azmk8s.io:443",
+          certificateAuthorityData: ca,
+          serverAppId: "6dae42f8-4368-4678-94ff-3960e28e3630",
+        },
+      }),
+    ]);
+    const paths = issues(
+      withKong([
+        k8s({ kubeconfig: "./k", aks: { server: "https://aks-1.example:443" } }),
+        { ...k8s({ aks: { server: "http://aks-1.example" } }), name: "b" },
+        {
+          ...k8s({ aks: { server: "https://aks-1.example", certificateAuthorityData: "not base64!" } }),
+          name: "c",
+        },
+        { ...k8s({ kubeconfig: { keyVaultSecret: "a_b" } }), name: "d" },
+      ]),
+    ).map((i) => i.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        "credentials[0].kong[0].kubernetes.aks",
+        "credentials[0].kong[1].kubernetes.aks.server",
+        "credentials[0].kong[2].kubernetes.aks.certificateAuthorityData",
+        "credentials[0].kong[3].kubernetes.kubeconfig.keyVaultSecret",
+      ]),
+    );
+  });
+
   it("refuses a target with no kind or two kinds, misplaced fields and bad values", () => {
     const paths = (kong: unknown[]) => issues(withKong(kong)).map((i) => `${i.path}: ${i.message}`);
     expect(paths([{ name: "none", pluginId: "6b0c7f3e-4a6f-4a8e-9d1b-2c3d4e5f6a7b" }])).toEqual([

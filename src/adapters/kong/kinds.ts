@@ -4,13 +4,14 @@
  * a missing token fails that target's first call, not the whole runtime.
  */
 import type { Clock } from "../../clock.js";
-import type { KongTargetSpec, SecretRef } from "../../config/load.js";
+import type { KongTargetSpec, KubernetesTargetConfig, SecretRef } from "../../config/load.js";
 import type { KongTarget } from "../../ports.js";
 import type { PluginLock } from "../lease/plugin-lock.js";
 import { createKongTarget, DEFAULT_MAX_LAG_MS, type KongReadCache } from "./admin.js";
 import { createDblessTarget } from "./dbless.js";
 import { createKonnectTarget } from "./konnect.js";
 import { createKubernetesTarget } from "./kubernetes-port.js";
+import type { KubernetesCredentials } from "./kubernetes.js";
 
 export interface KindOptions {
   target: KongTargetSpec;
@@ -21,6 +22,8 @@ export interface KindOptions {
   pluginLock?: PluginLock;
   /** One sync tick's read cache for Admin API targets (adapters/kong/admin.ts). */
   reads?: KongReadCache;
+  /** An access token of the service identity for `scope` (AKS with Microsoft Entra). */
+  accessToken?: (scope: string) => Promise<string>;
 }
 
 export async function createTargetOfKind(o: KindOptions): Promise<KongTarget> {
@@ -38,7 +41,13 @@ export async function createTargetOfKind(o: KindOptions): Promise<KongTarget> {
       ...(adminToken ? { adminToken } : {}),
     });
   }
-  if ("kubernetes" in t) return createKubernetesTarget({ target: t, clientId: o.clientId, clock: o.clock });
+  if ("kubernetes" in t)
+    return createKubernetesTarget({
+      target: t,
+      clientId: o.clientId,
+      clock: o.clock,
+      credentials: await kubernetesCredentials(t, o),
+    });
   const adminToken = await o.secret(t.name, t.adminToken, "Kong RBAC token");
   return createKongTarget({
     target: t,
@@ -48,6 +57,31 @@ export async function createTargetOfKind(o: KindOptions): Promise<KongTarget> {
     ...(o.pluginLock ? { pluginLock: o.pluginLock } : {}),
     ...(o.reads ? { reads: o.reads } : {}),
   });
+}
+
+/**
+ * How a Kubernetes target authenticates beyond a kubeconfig file or the in-cluster service account: a
+ * kubeconfig read from its secret, or a token for the AKS server application from the service identity.
+ */
+async function kubernetesCredentials(
+  t: KubernetesTargetConfig,
+  o: KindOptions,
+): Promise<KubernetesCredentials> {
+  const { aks, kubeconfigSecret } = t.kubernetes;
+  if (aks) {
+    const { accessToken } = o;
+    if (!accessToken) throw new Error("kubernetes.aks needs the service identity (KindOptions.accessToken)");
+    return {
+      aks: {
+        server: aks.server,
+        ...(aks.certificateAuthorityData ? { certificateAuthorityData: aks.certificateAuthorityData } : {}),
+        token: () => accessToken(`${aks.serverAppId}/.default`),
+      },
+    };
+  }
+  if (!kubeconfigSecret) return {};
+  const kubeconfig = await o.secret(t.name, kubeconfigSecret, "kubeconfig of the cluster running KIC");
+  return kubeconfig === undefined ? {} : { kubeconfig };
 }
 
 /** The target's lag budget, known from configuration before the adapter is built. */

@@ -10,7 +10,12 @@
 import type { KubernetesTargetConfig as KubernetesTargetSpec } from "../../config/load.js";
 import type { Clock } from "../../clock.js";
 import type { KongConfirmation, KongTarget } from "../../ports.js";
-import { describeAccess, KubernetesKongTarget, type KicApplyReceipt } from "./kubernetes.js";
+import {
+  describeAccess,
+  KubernetesKongTarget,
+  type KicApplyReceipt,
+  type KubernetesCredentials,
+} from "./kubernetes.js";
 
 const MAX_BASELINE_HASHES = 3;
 
@@ -18,6 +23,8 @@ export function createKubernetesTarget(opts: {
   target: KubernetesTargetSpec;
   clientId: string;
   clock?: Clock;
+  /** A kubeconfig read from its secret, or AKS Entra authentication (./kubernetes.ts). */
+  credentials?: KubernetesCredentials;
 }): KongTarget {
   const k = opts.target.kubernetes;
   const kic = new KubernetesKongTarget({
@@ -35,6 +42,7 @@ export function createKubernetesTarget(opts: {
     },
     clientId: opts.clientId,
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.credentials ? { credentials: opts.credentials } : {}),
   });
   return {
     name: opts.target.name,

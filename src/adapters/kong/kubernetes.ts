@@ -50,7 +50,7 @@ import {
   type RetryDecision,
   type RetryPolicy,
 } from "../../http/retry.js";
-import { scrubEchoedText } from "../../log/redact.js";
+import { registerSecret, scrubEchoedText } from "../../log/redact.js";
 import type { KongDiagnosis, KongNodeInfo, KongPluginView, KongVaultDiagnosis } from "../../ports.js";
 import {
   checkClientAlg,
@@ -104,8 +104,23 @@ export interface KubernetesTargetConfig {
   };
 }
 
+/**
+ * Credentials other than `target.kubeconfig` (a file) or the in-cluster service account:
+ * - `kubeconfig`: the text of a kubeconfig held as a secret (Key Vault or environment). It may carry only
+ *   inline credentials: a secret must not make the rotator run a command (`exec`), call an auth provider,
+ *   read local files or skip TLS verification.
+ * - `aks`: Microsoft Entra authentication to AKS: every request carries a bearer token for the AKS server
+ *   application, obtained with the service identity (`token`); the cluster is named by its API server URL
+ *   and CA. No cluster credential exists anywhere.
+ */
+export interface KubernetesCredentials {
+  kubeconfig?: string;
+  aks?: { server: string; certificateAuthorityData?: string; token: () => Promise<string> };
+}
+
 export interface KubernetesTargetOptions {
   target: KubernetesTargetConfig;
+  credentials?: KubernetesCredentials;
   /** Our Entra app's client id, as listed in the KongPlugin's config.client_id. */
   clientId: string;
   clock?: Clock;
@@ -221,6 +236,68 @@ export function describeAccess(c: Omit<KicAccessCheck, "allowed" | "required">):
   };
 }
 
+/** The auth provider name of the AKS Entra user (loadAks); client-node's own providers use other names. */
+const ENTRA_PROVIDER = "kong-key-rotator-entra";
+
+/** A cluster named by its API server and CA, whose every request carries a fresh Entra token. */
+function loadAks(kc: KubeConfig, aks: NonNullable<KubernetesCredentials["aks"]>, target: string): void {
+  kc.loadFromOptions({
+    clusters: [
+      {
+        name: "aks",
+        server: aks.server,
+        skipTLSVerify: false,
+        ...(aks.certificateAuthorityData ? { caData: aks.certificateAuthorityData } : {}),
+      },
+    ],
+    users: [{ name: "entra", authProvider: { name: ENTRA_PROVIDER, config: {} } }],
+    contexts: [{ name: "aks", cluster: "aks", user: "entra" }],
+    currentContext: "aks",
+  });
+  kc.addAuthenticator({
+    isAuthProvider: (user) => (user.authProvider as { name?: unknown } | undefined)?.name === ENTRA_PROVIDER,
+    applyAuthentication: async (_user, options) => {
+      let token: string;
+      try {
+        token = await aks.token();
+      } catch (e) {
+        throw new RotatorError(
+          "KONG_AKS_TOKEN_FAILED",
+          `Kong target ${target}: the service identity got no Microsoft Entra token for the AKS server application (${e instanceof Error ? e.name : "error"})`,
+          "The identity (AZURE_CLIENT_ID) must be able to sign in to the cluster's tenant; kubernetes.aks.serverAppId is the AKS server application (6dae42f8-4368-4678-94ff-3960e28e3630 for AKS-managed Entra integration).",
+          { retryable: true, cause: e },
+        );
+      }
+      options.headers = { ...options.headers, Authorization: `Bearer ${token}` };
+    },
+  });
+}
+
+/**
+ * A kubeconfig read from a secret, with inline credentials only: whoever can write the secret must not be
+ * able to make the rotator run a command (`exec`), call an auth provider, read local files, or talk to the
+ * cluster without verifying its certificate (the JWK it writes holds a private key).
+ */
+function loadKubeconfigSecret(kc: KubeConfig, text: string, target: string): void {
+  kc.loadFromString(text);
+  const user = kc.getCurrentUser();
+  const cluster = kc.getCurrentCluster();
+  const refused = [
+    user?.exec ? "users[].user.exec" : undefined,
+    user?.authProvider ? "users[].user.auth-provider" : undefined,
+    user?.certFile || user?.keyFile ? "users[].user.client-certificate / client-key (files)" : undefined,
+    (user as { tokenFile?: unknown } | undefined)?.tokenFile ? "users[].user.tokenFile" : undefined,
+    cluster?.caFile ? "clusters[].cluster.certificate-authority (a file)" : undefined,
+    cluster?.skipTLSVerify ? "clusters[].cluster.insecure-skip-tls-verify" : undefined,
+  ].filter((x): x is string => x !== undefined);
+  if (refused.length)
+    throw new RotatorError(
+      "KONG_K8S_KUBECONFIG_REFUSED",
+      `Kong target ${target}: the kubeconfig secret uses ${refused.join(", ")}, which a kubeconfig held as a secret may not`,
+      "Keep only inline credentials in it: token, or client-certificate-data and client-key-data, with certificate-authority-data. For AKS, prefer kubernetes.aks (Entra authentication, no kubeconfig at all).",
+    );
+}
+
 /** The Status body of a failed call, when the API server sent one. */
 function statusMessage(e: ApiException<unknown>): string | undefined {
   let body: unknown = e.body;
@@ -279,19 +356,35 @@ export class KubernetesKongTarget {
           })
         : undefined;
     const kc = new KubeConfig();
+    const creds = opts.credentials;
+    const source = creds?.aks
+      ? "AKS with Microsoft Entra"
+      : creds?.kubeconfig !== undefined
+        ? "kubeconfig secret"
+        : this.t.kubeconfig
+          ? "kubeconfig file"
+          : "in-cluster service account";
     try {
-      if (this.t.kubeconfig) kc.loadFromFile(this.t.kubeconfig);
+      if (creds?.aks) loadAks(kc, creds.aks, this.name);
+      else if (creds?.kubeconfig !== undefined) loadKubeconfigSecret(kc, creds.kubeconfig, this.name);
+      else if (this.t.kubeconfig) kc.loadFromFile(this.t.kubeconfig);
       else kc.loadFromCluster(opts.inClusterPathPrefix);
     } catch (e) {
+      if (e instanceof RotatorError) throw e;
       throw new RotatorError(
         "CONFIG_INVALID",
-        `Kong target ${this.name}: cannot load the Kubernetes credentials (${this.t.kubeconfig ? "kubeconfig file" : "in-cluster service account"})`,
-        this.t.kubeconfig
-          ? "Check that kubeconfig points at a readable kubeconfig file with a current context."
-          : "Run inside the cluster with a service account token mounted, or set kubeconfig.",
+        `Kong target ${this.name}: cannot load the Kubernetes credentials (${source})`,
+        source === "kubeconfig secret"
+          ? "The secret must hold a kubeconfig (YAML) with a current context."
+          : this.t.kubeconfig
+            ? "Check that kubeconfig points at a readable kubeconfig file with a current context."
+            : "Run inside the cluster with a service account token mounted, or set kubeconfig.",
         { cause: e },
       );
     }
+    // Whatever credential the configuration holds is a secret of the run, wherever it might be echoed.
+    const user = kc.getCurrentUser();
+    for (const v of [user?.token, user?.keyData, user?.password]) registerSecret(v);
     if (!kc.getCurrentCluster())
       throw new RotatorError(
         "CONFIG_INVALID",
@@ -385,7 +478,7 @@ export class KubernetesKongTarget {
       return new RotatorError(
         "KONG_K8S_UNAUTHORIZED",
         `Kong target ${this.name}: the Kubernetes API rejected our credentials (401)`,
-        "The service account token or kubeconfig credentials are missing, expired or for another cluster.",
+        "The service account token or kubeconfig credentials are missing, expired or for another cluster; with kubernetes.aks, the cluster must use AKS-managed Microsoft Entra integration in the service identity's tenant.",
         opts,
       );
     // A webhook denial's status is the webhook's own code, 403 when it set none and 400 on older API servers
