@@ -4,9 +4,12 @@
 //   az deployment sub create -l <region> -f infra/main.bicep -p environmentName=... location=... alertEmail=...
 //
 // Resources: a user-assigned managed identity; a Flex Consumption Function App (Node.js 22) running as that
-// identity; its storage account (identity-only, no shared keys); a Key Vault in RBAC mode for the rotated
-// certificates and the Kong token; Log Analytics + Application Insights (Entra auth); an action group and
-// four log alert rules on the rotator's events; optionally a VNet for a private Kong Admin API.
+// identity; its storage account (identity-only, no shared keys); the deployment package in a storage account
+// of its own, written and read by a deployment identity (the service identity has no role on it); a Key Vault
+// in RBAC mode for the rotated certificates and the Kong token; Log Analytics + Application Insights (Entra
+// auth); an action group and four log alert rules on the rotator's events; optionally a VNet for a private
+// Kong Admin API, private endpoints for the vaults and the storage accounts, and the AKS API server's address
+// for Kubernetes targets with Microsoft Entra authentication.
 // Microsoft Graph permissions are granted separately (scripts/graph-permissions.sh, docs/permissions.md).
 targetScope = 'subscription'
 
@@ -66,7 +69,7 @@ param vnetAppSubnetPrefix string = ''
 
 // ---- operations ----
 
-@description('Optional object id of an operator (user or group) granted the data-plane roles the CLI needs (docs/permissions.md).')
+@description('Optional object id of an operator (user or group) granted what reading with the CLI needs, and Secrets Officer on the reference secrets only (docs/permissions.md).')
 param operatorPrincipalId string = ''
 
 @allowed(['User', 'Group', 'ServicePrincipal'])
@@ -86,6 +89,28 @@ param keyVaultAllowedIpRanges array = []
 
 @description('Optional subnet (resource id) for a Key Vault private endpoint; the privatelink DNS zone is created and linked to that subnet\'s VNet.')
 param keyVaultPrivateEndpointSubnetId string = ''
+
+// ---- Key Vault scope (docs/permissions.md, "Key Vault scope") ----
+
+@description('The certificateName of every credential in rotator.yaml. When set, the service identity\'s Key Vault Secrets User and Crypto User roles are scoped to each certificate\'s secret and key instead of the vault (set it once the certificates exist). Empty: vault scope.')
+param certificateNames array = []
+
+@description('Key Vault secrets the configuration reads by name besides the Kong token secret ({ keyVaultSecret } references: Okta and Auth0 secrets, Kong and Konnect tokens, webhook URLs, kubeconfigs). The service identity reads each, the operator sets each, on that secret alone.')
+param referenceSecretNames array = []
+
+// ---- storage network (docs/permissions.md, "Network") ----
+
+@description('Public network access of both storage accounts (the host\'s and the package\'s): Enabled (default) or Disabled (private endpoints only; set storagePrivateEndpointSubnetId and give the Function App VNet integration).')
+@allowed(['Enabled', 'Disabled'])
+param storagePublicNetworkAccess string = 'Enabled'
+
+@description('Optional subnet (resource id) for the storage accounts\' private endpoints (host: blob, queue, table; package: blob), with their privatelink DNS zones linked to that subnet\'s VNet.')
+param storagePrivateEndpointSubnetId string = ''
+
+// ---- Kubernetes targets on AKS (docs/kong-kubernetes.md, "Credentials") ----
+
+@description('Optional resource id of the AKS cluster running KIC, for a target with kubernetes.aks (Microsoft Entra authentication with the service identity). Read only: the deployment outputs its API server URL (AKS_API_SERVER_URL); the identity\'s access is a Kubernetes RoleBinding to SERVICE_IDENTITY_PRINCIPAL_ID, not an Azure role.')
+param aksClusterResourceId string = ''
 
 // ---- vault-reference mode (README "Vault-reference mode", docs/permissions.md) ----
 
@@ -137,8 +162,49 @@ module storage 'core/storage/storage-account.bicep' = {
     name: take('strot${resourceToken}', 24)
     location: location
     tags: tags
-    deploymentContainerName: deploymentContainerName
     rotatorContainerNames: rotatorContainerNames
+    publicNetworkAccess: storagePublicNetworkAccess
+  }
+}
+
+// The identity that deploys and loads the package (functionAppConfig.deployment.storage), apart from the
+// service identity the code runs as: the package lives where the service identity has no role.
+module deploymentIdentity 'core/identity/user-assigned-identity.bicep' = {
+  name: 'deployment-identity'
+  scope: rg
+  params: {
+    name: 'id-deploy-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module packageStorage 'core/storage/package-storage.bicep' = {
+  name: 'package-storage'
+  scope: rg
+  params: {
+    name: take('stpkg${resourceToken}', 24)
+    location: location
+    tags: tags
+    containerName: deploymentContainerName
+    deploymentPrincipalId: deploymentIdentity.outputs.principalId
+    publicNetworkAccess: storagePublicNetworkAccess
+  }
+}
+
+module storagePrivateEndpoints 'core/network/private-endpoints.bicep' = if (!empty(storagePrivateEndpointSubnetId)) {
+  name: 'storage-private-endpoints'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    subnetId: storagePrivateEndpointSubnetId
+    endpoints: [
+      { name: 'pe-st-blob-${resourceToken}', resourceId: storage.outputs.id, groupId: 'blob' }
+      { name: 'pe-st-queue-${resourceToken}', resourceId: storage.outputs.id, groupId: 'queue' }
+      { name: 'pe-st-table-${resourceToken}', resourceId: storage.outputs.id, groupId: 'table' }
+      { name: 'pe-stpkg-blob-${resourceToken}', resourceId: packageStorage.outputs.id, groupId: 'blob' }
+    ]
   }
 }
 
@@ -192,14 +258,14 @@ module kongVaultRbac 'app/kong-vault-rbac.bicep' = if (!empty(kongPrincipalId)) 
 // keyVaultPublicNetworkAccess Disabled both vaults are reachable only through them (the reference vault has
 // the same network rules). Kong's own network must reach the reference vault's endpoint too (or its public
 // endpoint, when allowed): infra/README.md.
-module keyVaultPrivateEndpoint 'core/security/keyvault-private-endpoint.bicep' = if (!empty(keyVaultPrivateEndpointSubnetId)) {
+module keyVaultPrivateEndpoint 'core/network/private-endpoints.bicep' = if (!empty(keyVaultPrivateEndpointSubnetId)) {
   name: 'keyvault-private-endpoint'
   scope: rg
   params: {
     location: location
     tags: tags
     subnetId: keyVaultPrivateEndpointSubnetId
-    vaults: concat([{ endpointName: 'pe-kv-rotator-${resourceToken}', vaultId: keyVault.outputs.id }], empty(kongPrincipalId) ? [] : [{ endpointName: 'pe-kv-kref-${resourceToken}', vaultId: referenceVault.outputs.id }])
+    endpoints: concat([{ name: 'pe-kv-rotator-${resourceToken}', resourceId: keyVault.outputs.id, groupId: 'vault' }], empty(kongPrincipalId) ? [] : [{ name: 'pe-kv-kref-${resourceToken}', resourceId: referenceVault.outputs.id, groupId: 'vault' }])
   }
 }
 
@@ -237,6 +303,8 @@ module rbac 'app/rbac.bicep' = {
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
     rotatorContainerNames: storage.outputs.rotatorContainerNames
+    certificateNames: certificateNames
+    referenceSecretNames: union([kongAdminTokenSecretName], referenceSecretNames)
   }
 }
 
@@ -252,8 +320,9 @@ module queues 'app/queues.bicep' = {
 module rotator 'app/rotator.bicep' = {
   name: 'rotator'
   scope: rg
-  // The host reaches storage with the identity from its first start: assign the roles first.
-  dependsOn: [rbac, queues]
+  // The host reaches storage with the identity from its first start, and the platform the package with the
+  // deployment identity: assign the roles first.
+  dependsOn: [rbac, queues, packageStorage]
   params: {
     name: functionAppName
     planName: 'plan-rotator-${resourceToken}'
@@ -263,7 +332,8 @@ module rotator 'app/rotator.bicep' = {
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     storageAccountName: storage.outputs.name
-    deploymentContainerName: deploymentContainerName
+    deploymentIdentityId: deploymentIdentity.outputs.id
+    packageContainerUrl: packageStorage.outputs.containerUrl
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     keyVaultName: keyVault.outputs.name
     kongAdminTokenSecretName: kongAdminTokenSecretName
@@ -274,6 +344,16 @@ module rotator 'app/rotator.bicep' = {
     runbookBaseUrl: runbookBaseUrl
     virtualNetworkSubnetId: !empty(vnetIntegrationSubnetId) ? vnetIntegrationSubnetId : (createVnet ? vnet.outputs.appSubnetId : '')
     authClientId: authClientId
+  }
+}
+
+// The AKS cluster of a kubernetes.aks target, read for its API server's address (it may live in another
+// resource group or subscription: /subscriptions/<s>/resourceGroups/<rg>/providers/.../managedClusters/<name>).
+module aksCluster 'app/aks-cluster.bicep' = if (!empty(aksClusterResourceId)) {
+  name: 'aks-cluster'
+  scope: resourceGroup(split(aksClusterResourceId, '/')[2], split(aksClusterResourceId, '/')[4])
+  params: {
+    clusterName: last(split(aksClusterResourceId, '/'))
   }
 }
 
@@ -303,6 +383,9 @@ output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URL string = keyVault.outputs.uri
 // Vault-reference mode: vaultReference.keyVaultUrl, and the vault_uri of Kong's azure vault entity.
 output KONG_REFERENCE_VAULT_URL string = !empty(kongPrincipalId) ? referenceVault.outputs.uri : ''
+// kubernetes.aks.server of a KIC target (and whether the cluster takes Entra tokens at all).
+output AKS_API_SERVER_URL string = !empty(aksClusterResourceId) ? aksCluster.outputs.apiServerUrl : ''
+output AKS_ENTRA_INTEGRATION bool = !empty(aksClusterResourceId) ? aksCluster.outputs.entraIntegration : false
 output SERVICE_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output SERVICE_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output AzureWebJobsStorage__blobServiceUri string = storage.outputs.blobEndpoint

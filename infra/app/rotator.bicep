@@ -15,13 +15,17 @@ param tags object = {}
 @description('azd service name (azure.yaml) this app is deployed as.')
 param serviceName string
 
-@description('Resource id of the user-assigned managed identity.')
+@description('Resource id of the user-assigned managed identity the code runs as.')
 param identityId string
 @description('Client id of the same identity (AZURE_CLIENT_ID, AzureWebJobsStorage__clientId).')
 param identityClientId string
 
 param storageAccountName string
-param deploymentContainerName string
+
+@description('Resource id of the deployment identity: the one that writes and reads the package (core/storage/package-storage.bicep); the code runs as identityId.')
+param deploymentIdentityId string
+@description('URL of the blob container holding the deployment package, in the package storage account.')
+param packageContainerUrl string
 param applicationInsightsName string
 param keyVaultName string
 param kongAdminTokenSecretName string
@@ -86,7 +90,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
-    userAssignedIdentities: { '${identityId}': {} }
+    // The deployment identity must be linked to the app for the platform to use it on the package; the code
+    // uses AZURE_CLIENT_ID (identityId) only.
+    userAssignedIdentities: { '${identityId}': {}, '${deploymentIdentityId}': {} }
   }
   properties: {
     serverFarmId: plan.id
@@ -99,10 +105,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       deployment: {
         storage: {
           type: 'blobContainer'
-          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          value: packageContainerUrl
           authentication: {
             type: 'UserAssignedIdentity'
-            userAssignedIdentityResourceId: identityId
+            userAssignedIdentityResourceId: deploymentIdentityId
           }
         }
       }
@@ -215,6 +221,21 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     }
   }
 }
+
+// No publishing with basic credentials: the platform keeps one policy per channel (the SCM site, where a
+// deployment uploads the package, and FTP) for every site. Flex Consumption deploys only through the package
+// container (https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan#deployment), so turning
+// FTP off removes nothing it uses, and with SCM off a deployment needs a Microsoft Entra token (azd deploy and
+// `func azure functionapp publish` use one). https://learn.microsoft.com/azure/app-service/configure-basic-auth-disable
+resource basicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = [
+  for channel in ['scm', 'ftp']: {
+    parent: site
+    name: channel
+    properties: {
+      allow: false
+    }
+  }
+]
 
 output name string = site.name
 output id string = site.id

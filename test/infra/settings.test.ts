@@ -116,8 +116,13 @@ const DYNAMIC_READS = [
     why: "adminToken: { env: NAME } in the configuration (see KONG_ADMIN_TOKEN)",
   },
   {
+    path: "src/app/runtime.ts",
+    expr: "url.env",
+    why: "alerts.webhooks[].url: { env: NAME } in the configuration, a webhook URL (an app setting named by the configuration)",
+  },
+  {
     path: "src/cli/main.ts",
-    expr: 'values["password-env"]',
+    expr: "name",
     why: "adopt --password-env NAME: an operator's shell variable holding a PFX password, never an app setting",
   },
 ];

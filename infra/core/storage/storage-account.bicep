@@ -1,22 +1,20 @@
 // The Function App's storage account, reached with the managed identity only: shared keys are disabled,
 // so there is no connection string anywhere (AzureWebJobsStorage__* settings point at the service URIs).
 // It holds:
-//   - the deployment package container (Flex Consumption pulls the app package from it);
-//   - the host's own state (timer singleton locks, function keys);
+//   - the host's own state (timer singleton locks, function keys, diagnostic events);
 //   - the rotator's state: the per-credential lease (rotator-locks), alert state (rotator-alerts) and run
 //     history (rotator-runs). They are created here so that an operator's role can be scoped to them
 //     (app/rbac.bicep); the rotator would otherwise create them on first use.
+// The deployment package is not here: it lives in an account of its own (package-storage.bicep), on which the
+// service identity, which has Storage Blob Data Owner on this one for the host, has no role.
 param name string
 param location string = resourceGroup().location
 param tags object = {}
 
-@description('Blob container the Flex Consumption app is deployed from.')
-param deploymentContainerName string
-
 @description('The rotator\'s own containers (lease, alert state, run history).')
 param rotatorContainerNames array
 
-@description('Blob endpoint access from the network: "Enabled" (default) or "Disabled" when private endpoints are added outside this template.')
+@description('Public network access: "Enabled" (default) or "Disabled" (then only private endpoints reach the blob, queue and table services: main.bicep storagePrivateEndpointSubnetId, and the Function App needs VNet integration).')
 @allowed(['Enabled', 'Disabled'])
 param publicNetworkAccess string = 'Enabled'
 
@@ -37,18 +35,13 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     supportsHttpsTrafficOnly: true
     publicNetworkAccess: publicNetworkAccess
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess == 'Disabled' ? 'Deny' : 'Allow'
       bypass: 'AzureServices'
     }
   }
 
   resource blobServices 'blobServices' = {
     name: 'default'
-
-    resource deploymentContainer 'containers' = {
-      name: deploymentContainerName
-      properties: { publicAccess: 'None' }
-    }
   }
 }
 
