@@ -499,7 +499,7 @@ describe("errors", () => {
       process.env.ROTATOR_CONFIG = bad;
       const { context, lines } = invocation("doctor");
       const doctor = record(
-        await doctorHttpHandler(httpRequest({ method: "GET", route: "doctor" }), context),
+        await doctorHttpHandler(httpRequest({ method: "GET", route: "doctor", headers: ADMIN }), context),
       );
       contextLines.push(...lines);
       expect(doctor.status).toBe(200);
