@@ -143,9 +143,9 @@ describe("kubernetes.kubeconfig: { keyVaultSecret }", () => {
     const config = structuredClone(stack.config) as typeof stack.config;
     kubernetesBlock({ config } as LocalStack).kubeconfig = { keyVaultSecret: "aks-kubeconfig-exec" };
     const before = stack.kubernetes!.requests.length;
-    const r = await runCli(["rotate", CREDENTIAL, "--force"], writeConfig(config), stack.env);
+    const r = await runCli(["rotate", CREDENTIAL, "--force", "--json"], writeConfig(config), stack.env);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/KONG_K8S_KUBECONFIG_REFUSED[\s\S]*users\[\]\.user\.exec/);
+    expect(r.out, r.out + r.err).toMatch(/KONG_K8S_KUBECONFIG_REFUSED[\s\S]*users\[\]\.user\.exec/);
     expect(stack.kubernetes!.requests.length).toBe(before);
   }, 60_000);
 });
