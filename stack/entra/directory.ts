@@ -1,6 +1,8 @@
 /**
- * The directory behind the Entra fake: application objects with their keyCredentials, the service's own
- * identity (a service principal with a client secret and Graph application roles), and ownership.
+ * The directory behind the Entra fake: application objects with their keyCredentials and passwordCredentials
+ * (client secrets), the service's own identity (a service principal with a client secret and Graph
+ * application roles), ownership, and the sign-in activity the token endpoint records for the reports API
+ * (./reports.ts).
  *
  * A key credential keeps the certificate (DER) and the public key taken from it. Two clocks matter:
  * - the credential's own validity (startDateTime..endDateTime), which both the token endpoint and Graph's
@@ -8,7 +10,14 @@
  * - propagation: the token endpoint accepts a newly added key only after `visibleAt` (BRIEF, "Propagation":
  *   seconds to minutes, no SLA). Graph itself reads its own writes at once.
  */
-import { X509Certificate, createHash, randomUUID, type KeyObject } from "node:crypto";
+import {
+  X509Certificate,
+  createHash,
+  randomBytes,
+  randomUUID,
+  timingSafeEqual,
+  type KeyObject,
+} from "node:crypto";
 import { noteSecret } from "../common/capture.js";
 
 export interface StoredKey {
@@ -30,6 +39,38 @@ export interface StoredKey {
   visibleAt: number;
 }
 
+/**
+ * A passwordCredential (client secret, https://learn.microsoft.com/graph/api/resources/passwordcredential):
+ * the secret itself is kept only to check logins; Graph returns it once, in the addPassword response.
+ */
+export interface StoredPassword {
+  keyId: string;
+  displayName: string | null;
+  /** "Contains the first three characters of the password." */
+  hint: string;
+  secret: string;
+  start: Date;
+  end: Date;
+  addedAt: number;
+  /** When the token endpoint starts accepting the secret (the same propagation as keys). */
+  visibleAt: number;
+}
+
+/** The last sign-in of one kind, as the reports API shows it (signInActivity). */
+export interface SignIn {
+  at: Date;
+  requestId: string;
+}
+
+/** A successful client-credentials sign-in of an application, by the credential it used. */
+export interface CredentialSignIn extends SignIn {
+  keyId: string;
+  keyType: "clientSecret" | "certificate";
+  appId: string;
+  /** The resource the token was issued for (its URI, as requested in the scope). */
+  resource: string;
+}
+
 export interface StoredApp {
   objectId: string;
   appId: string;
@@ -38,6 +79,9 @@ export interface StoredApp {
   /** Object ids of owning service principals. */
   owners: Set<string>;
   keys: StoredKey[];
+  passwords: StoredPassword[];
+  /** The object id of the app's service principal in this tenant (the reports API names it). */
+  servicePrincipalObjectId: string;
 }
 
 export interface ServicePrincipal {
@@ -60,6 +104,31 @@ export interface NewKey {
 
 export type PropagationDelay = number | (() => number);
 
+export interface NewPassword {
+  displayName?: string | null;
+  start?: Date;
+  end?: Date;
+  /** Only for seeding a hand-made setup; Graph's addPassword always generates the secret. */
+  secret?: string;
+}
+
+/** What the token endpoint makes of a client secret sent for an application. */
+export type PasswordCheck =
+  | { outcome: "accepted"; password: StoredPassword }
+  | { outcome: "expired"; password: StoredPassword }
+  | { outcome: "invalid" };
+
+/** Secret characters: Entra's generated secrets use letters, digits and `~ . _ -` (URL-safe, never encoded). */
+const SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789~._-";
+const SECRET_LENGTH = 40;
+const TWO_YEARS_MS = 2 * 365 * 86_400_000;
+
+function secretEquals(expected: string, given: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 export class InvalidCertificateError extends Error {
   override readonly name = "InvalidCertificateError";
 }
@@ -69,6 +138,10 @@ const sha = (alg: "sha1" | "sha256", der: Buffer) => createHash(alg).update(der)
 export class Directory {
   private readonly apps = new Map<string, StoredApp>();
   private readonly principals = new Map<string, ServicePrincipal>();
+  /** Last client sign-in per appId (servicePrincipalSignInActivity). */
+  readonly appSignIns = new Map<string, SignIn>();
+  /** Last sign-in per application credential keyId (appCredentialSignInActivity). */
+  readonly credentialSignIns = new Map<string, CredentialSignIn>();
 
   constructor(
     readonly tenantId: string,
@@ -83,6 +156,8 @@ export class Directory {
       createdAt: new Date(),
       owners: new Set(),
       keys: [],
+      passwords: [],
+      servicePrincipalObjectId: randomUUID(),
     };
     if (this.appByAppId(app.appId)) throw new Error(`an application with appId ${app.appId} already exists`);
     this.apps.set(app.objectId, app);
@@ -170,6 +245,59 @@ export class Directory {
       addedAt,
       visibleAt: visible ? addedAt : addedAt + Math.max(0, delay),
     };
+  }
+
+  /**
+   * Build a passwordCredential as addPassword does: a generated 40-character secret (Graph: "strong
+   * passwords … 16-64 characters in length"), `hint` its first three characters, `startDateTime` now and
+   * `endDateTime` two years later unless given (https://learn.microsoft.com/graph/api/application-addpassword).
+   * `visible` false applies the propagation delay, as for keys.
+   */
+  buildPassword(input: NewPassword, visible: boolean): StoredPassword {
+    const secret =
+      input.secret ??
+      Array.from(randomBytes(SECRET_LENGTH), (b) => SECRET_ALPHABET[b % SECRET_ALPHABET.length]).join("");
+    noteSecret("client-secret", secret);
+    const start = input.start ?? new Date();
+    const addedAt = Date.now();
+    const delay =
+      typeof this.propagationDelay === "function" ? this.propagationDelay() : this.propagationDelay;
+    return {
+      keyId: randomUUID(),
+      displayName: input.displayName ?? null,
+      hint: secret.slice(0, 3),
+      secret,
+      start,
+      end: input.end ?? new Date(start.getTime() + TWO_YEARS_MS),
+      addedAt,
+      visibleAt: visible ? addedAt : addedAt + Math.max(0, delay),
+    };
+  }
+
+  /**
+   * A client secret sent for `app`: accepted when it equals a propagated password within its dates; a
+   * match of an expired password is reported as such (AADSTS7000222); anything else is invalid
+   * (AADSTS7000215), including a secret that was removed or has not propagated yet.
+   */
+  checkPassword(app: StoredApp, given: string): PasswordCheck {
+    const t = Date.now();
+    const match = app.passwords.find((p) => secretEquals(p.secret, given));
+    if (!match || match.visibleAt > t || match.start.getTime() > t) return { outcome: "invalid" };
+    if (match.end.getTime() <= t) return { outcome: "expired", password: match };
+    return { outcome: "accepted", password: match };
+  }
+
+  /** Record a successful client sign-in (the reports API, ./reports.ts). */
+  recordSignIn(
+    appId: string,
+    credential: { keyId: string; keyType: CredentialSignIn["keyType"] } | undefined,
+    resource: string,
+    requestId: string,
+  ): void {
+    const at = new Date();
+    this.appSignIns.set(appId, { at, requestId });
+    if (credential)
+      this.credentialSignIns.set(credential.keyId, { ...credential, appId, resource, at, requestId });
   }
 
   /** Within startDateTime..endDateTime right now. */

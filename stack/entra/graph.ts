@@ -6,7 +6,16 @@
  *   (https://learn.microsoft.com/graph/api/application-update, https://learn.microsoft.com/graph/applications-how-to-add-certificate);
  * - `POST …/addKey` and `…/removeKey` with a proof of possession
  *   (https://learn.microsoft.com/graph/api/application-addkey, https://learn.microsoft.com/graph/api/application-removekey,
- *    https://learn.microsoft.com/graph/application-rollkey-prooftoken).
+ *    https://learn.microsoft.com/graph/application-rollkey-prooftoken);
+ * - `POST …/addPassword` (200 with the new passwordCredential, `secretText` included, the only time Graph
+ *   returns it) and `POST …/removePassword` `{keyId}` (204), by object id or `(appId='…')`; they need
+ *   Application.ReadWrite.OwnedBy as an owner, Application.ReadWrite.All or Directory.ReadWrite.All. Unlike
+ *   addKey there is no exemption for an app managing its own secrets: the permission tables of both pages
+ *   list no such case (https://learn.microsoft.com/graph/api/application-addpassword#permissions,
+ *   https://learn.microsoft.com/graph/api/application-removepassword#permissions);
+ * - `passwordCredentials` on applications with `secretText` null
+ *   (https://learn.microsoft.com/graph/api/resources/passwordcredential);
+ * - the beta sign-in activity reports (./reports.ts).
  * Callers authenticate with a bearer token for Graph issued by the fake authority; application roles in
  * the token's `roles` claim decide what they may do (https://learn.microsoft.com/graph/permissions-reference).
  * Every authenticated request is then validated against Graph's published v1.0 description of these
@@ -16,18 +25,28 @@
  * (https://learn.microsoft.com/graph/errors).
  * Does not reproduce: other application properties, OData beyond `appId eq '…'` and `$select`, paging,
  * `$batch`, ETags (Graph has none on applications either), replication lag, or Graph's throttling limits.
- * Assumed where Microsoft documents nothing: removeKey of an unknown keyId answers 400 Request_BadRequest;
- * addKey does not refuse a certificate the application already has.
+ * Assumed where Microsoft documents nothing: removeKey and removePassword of an unknown keyId answer 400
+ * Request_BadRequest; addKey does not refuse a certificate the application already has; addPassword ignores
+ * `keyId`, `hint` and `secretText` in its body (the secret is always generated) and refuses an
+ * `endDateTime` not after `startDateTime` with 400 Request_BadRequest; PATCH cannot change
+ * passwordCredentials (Graph's documented way is addPassword/removePassword).
  */
 import { compactVerify, decodeProtectedHeader } from "jose";
 import { bearer, type AccessTokenClaims, type LocalTokenIssuer } from "../common/auth.js";
 import { SlidingWindow } from "../common/ratelimit.js";
 import { startHttpsServer, type Reply, type Request, type RunningServer } from "../common/server.js";
 import type { ServerTls } from "../common/tls.js";
-import { InvalidCertificateError, type Directory, type StoredApp, type StoredKey } from "./directory.js";
+import {
+  InvalidCertificateError,
+  type Directory,
+  type StoredApp,
+  type StoredKey,
+  type StoredPassword,
+} from "./directory.js";
 import { graphDate, graphError } from "./errors.js";
 import type { Rejection } from "../common/openapi.js";
 import { suite } from "../specs/index.js";
+import { GraphFailure, REPORTS_PATH, reportsHandler } from "./reports.js";
 
 /** `aud` of an addKey/removeKey proof: the Azure AD Graph application id. */
 export const PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000";
@@ -43,7 +62,7 @@ const READ_ALL = [
 const OWNED_BY = "Application.ReadWrite.OwnedBy";
 
 const ROUTE =
-  /^\/v1\.0\/applications(?:\/([^/()]+)|\(appId='([^']+)'\))?(?:\/(?:microsoft\.graph\.)?(addKey|removeKey))?\/?$/;
+  /^\/v1\.0\/applications(?:\/([^/()]+)|\(appId='([^']+)'\))?(?:\/(?:microsoft\.graph\.)?(addKey|removeKey|addPassword|removePassword))?\/?$/;
 
 type Caller = AccessTokenClaims & { principalId?: string };
 
@@ -59,17 +78,8 @@ export interface GraphServerOptions {
    * past them 429 with Retry-After (https://learn.microsoft.com/graph/throttling).
    */
   rateLimits?: boolean;
-}
-
-class GraphFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly retryAfter?: number,
-  ) {
-    super(message);
-  }
+  /** How long a sign-in takes to show in the reports API (./reports.ts). Default 0. */
+  reportDelayMs?: number;
 }
 
 const denied = () =>
@@ -94,6 +104,9 @@ const canWrite = (c: Caller, app: StoredApp) =>
  */
 const canRoll = (c: Caller, app: StoredApp) =>
   c.appid === app.appId || canWrite(c, app) || hasRole(c, ["Directory.ReadWrite.All"]);
+/** addPassword/removePassword: the same roles as addKey for another app, with no self exemption. */
+const canManagePasswords = (c: Caller, app: StoredApp) =>
+  canWrite(c, app) || hasRole(c, ["Directory.ReadWrite.All"]);
 
 function keyJson(k: StoredKey, withKey: boolean): Record<string, unknown> {
   return {
@@ -109,6 +122,19 @@ function keyJson(k: StoredKey, withKey: boolean): Record<string, unknown> {
   };
 }
 
+/** A passwordCredential as Graph returns it; `secretText` only in the addPassword response. */
+function passwordJson(p: StoredPassword, withSecret: boolean): Record<string, unknown> {
+  return {
+    customKeyIdentifier: null,
+    displayName: p.displayName,
+    endDateTime: graphDate(p.end),
+    hint: p.hint,
+    keyId: p.keyId,
+    secretText: withSecret ? p.secret : null,
+    startDateTime: graphDate(p.start),
+  };
+}
+
 function appJson(app: StoredApp, select: string[] | undefined, single: boolean): Record<string, unknown> {
   const withKey = single && select?.includes("keyCredentials") === true;
   const full: Record<string, unknown> = {
@@ -118,7 +144,7 @@ function appJson(app: StoredApp, select: string[] | undefined, single: boolean):
     createdDateTime: graphDate(app.createdAt),
     signInAudience: "AzureADMyOrg",
     keyCredentials: app.keys.map((k) => keyJson(k, withKey)),
-    passwordCredentials: [],
+    passwordCredentials: app.passwords.map((p) => passwordJson(p, false)),
   };
   return select ? Object.fromEntries(Object.entries(full).filter(([k]) => select.includes(k))) : full;
 }
@@ -148,11 +174,11 @@ function parseBody(req: Request): Record<string, unknown> {
   );
 }
 
-function parseDate(v: unknown, field: string): Date | undefined {
+function parseDate(v: unknown, field: string, resource = "KeyCredential"): Date | undefined {
   if (v === undefined || v === null) return undefined;
   const d = typeof v === "string" ? new Date(v) : new Date(NaN);
   if (Number.isNaN(d.getTime()))
-    throw badRequest(`Invalid value specified for property '${field}' of resource 'KeyCredential'.`);
+    throw badRequest(`Invalid value specified for property '${field}' of resource '${resource}'.`);
   return d;
 }
 
@@ -310,6 +336,48 @@ export async function startGraphServer(opts: GraphServerOptions): Promise<GraphS
     return { status: 204 };
   };
 
+  const addPassword = (req: Request, app: StoredApp): Reply => {
+    const body = parseBody(req);
+    // "In the request body, provide an optional passwordCredential object".
+    const raw = body.passwordCredential;
+    const entry = raw === undefined || raw === null ? {} : asObject(raw);
+    if (!entry)
+      throw badRequest(
+        "Invalid value specified for property 'passwordCredential' of resource 'Application'.",
+      );
+    const start = parseDate(entry.startDateTime, "startDateTime", "PasswordCredential");
+    const end = parseDate(entry.endDateTime, "endDateTime", "PasswordCredential");
+    if (end && end.getTime() <= (start ?? new Date()).getTime())
+      throw badRequest("The endDateTime of a password credential must be after its startDateTime.");
+    const password = directory.buildPassword(
+      {
+        displayName: typeof entry.displayName === "string" ? entry.displayName : null,
+        ...(start ? { start } : {}),
+        ...(end ? { end } : {}),
+      },
+      false,
+    );
+    app.passwords.push(password);
+    return {
+      status: 200,
+      body: {
+        "@odata.context": `${base}/v1.0/$metadata#microsoft.graph.passwordCredential`,
+        ...passwordJson(password, true),
+      },
+    };
+  };
+
+  const removePassword = (req: Request, app: StoredApp): Reply => {
+    const body = parseBody(req);
+    const index = app.passwords.findIndex((p) => p.keyId === body.keyId);
+    if (index < 0)
+      throw badRequest(
+        `No password credential with keyId '${String(body.keyId)}' exists on the application.`,
+      );
+    app.passwords.splice(index, 1);
+    return { status: 204 };
+  };
+
   /** keyCredentials replace the collection: kept entries re-sent by keyId, new ones with `key`, the rest deleted. */
   const patch = (req: Request, app: StoredApp): Reply => {
     const body = parseBody(req);
@@ -342,8 +410,15 @@ export async function startGraphServer(opts: GraphServerOptions): Promise<GraphS
     return { status: 204 };
   };
 
+  const reports = reportsHandler({
+    directory,
+    base: () => base,
+    ...(opts.reportDelayMs ? { delayMs: opts.reportDelayMs } : {}),
+  });
+
   const handle = async (req: Request): Promise<Reply> => {
     const caller = await authenticate(req);
+    if (REPORTS_PATH.test(req.path)) return reports(req, caller);
     const v = spec.check(req, rejected);
     if (!v.ok) {
       if (v.reason === "unknown-path")
@@ -397,6 +472,10 @@ export async function startGraphServer(opts: GraphServerOptions): Promise<GraphS
     }
     if (action) {
       if (req.method !== "POST") throw notAllowed();
+      if (action === "addPassword" || action === "removePassword") {
+        if (!canManagePasswords(caller, app)) throw denied();
+        return action === "addPassword" ? addPassword(req, app) : removePassword(req, app);
+      }
       if (!canRoll(caller, app)) throw denied();
       return action === "addKey" ? addKey(req, app) : removeKey(req, app);
     }

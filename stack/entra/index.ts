@@ -17,8 +17,17 @@
  *   `aud`, `tid`, `appid` and Graph application `roles`.
  * - Key propagation: a key added through Graph is accepted at the token endpoint only after
  *   `propagationDelayMs` (BRIEF, "Propagation": seconds to minutes, no SLA); removed or expired keys fail at once.
+ * - Client secrets of applications (passwordCredentials): Graph's addPassword/removePassword and
+ *   `passwordCredentials` on applications (./graph.ts); the token endpoint accepts a current secret in the
+ *   body (`client_secret_post`) or `Authorization: Basic` (`client_secret_basic`) side by side with
+ *   certificates, and refuses a removed or wrong one (AADSTS7000215) or an expired one (AADSTS7000222)
+ *   (./login.ts). A new secret propagates like a new key.
+ * - The beta sign-in activity reports fed by the fake's own token endpoint (./reports.ts):
+ *   servicePrincipalSignInActivities (per application) and appCredentialSignInActivities (per credential
+ *   keyId; the one to ask whether a given client secret is still used).
  * - Entra error bodies and codes: AADSTS700027 (key not found / expired / bad signature), 700024 (time
- *   window), 50027, 700016, 7000215, 7000218, 900144, 1002012, 500011, 90002; `invalid_client` with 401.
+ *   window), 50027, 700016, 7000215, 7000222, 7000218, 900144, 1002012, 500011, 90002; `invalid_client`
+ *   with 401.
  * - Graph v1.0 applications: GET by object id, by `(appId='…')` and with `$filter=appId eq '…'`; `$select`;
  *   `key` null except on `$select` of a single object (https://learn.microsoft.com/graph/api/resources/keycredential);
  *   `customKeyIdentifier` defaulting to the base64 SHA-1 thumbprint; PATCH replacing the whole keyCredentials
@@ -34,7 +43,7 @@
  *   and garbage bodies through each server's FaultInjector (`login.faults`, `graph.faults`).
  *
  * Does not reproduce: other grants (authorization code, OBO, device code), users and delegated permissions,
- * passwordCredentials, federated identity credentials, managed identity endpoints, the v1.0 token endpoint,
+ * service principal passwordCredentials, app secret lifetime policies, federated identity credentials, managed identity endpoints, the v1.0 token endpoint,
  * tenants other than the one configured, domain-name tenants, `$batch`, paging, OData beyond
  * `appId eq '…'`, Graph's own throttling (inject 429s), Graph-side replication lag, per-replica
  * propagation (one delay per key, not per replica), and the exact wording of every error.
@@ -61,6 +70,26 @@ export interface EntraFakeOptions {
   propagationDelayMs?: PropagationDelay;
   /** Enforce Graph's documented application write limits (stack/entra/graph.ts). */
   rateLimits?: boolean;
+  /** How long a sign-in takes to appear in the reports API (stack/entra/reports.ts). Default 0. */
+  signInReportDelayMs?: number;
+}
+
+export interface PasswordCredentialView {
+  keyId: string;
+  hint: string;
+  displayName: string | null;
+  start: Date;
+  end: Date;
+  /** When the token endpoint starts accepting the secret. */
+  visibleAt: Date;
+}
+
+/** The last sign-in the token endpoint recorded for one credential of an application. */
+export interface CredentialSignInView {
+  keyId: string;
+  keyType: "clientSecret" | "certificate";
+  at: Date;
+  requestId: string;
 }
 
 export interface KeyCredentialView {
@@ -96,6 +125,18 @@ export interface EntraFake {
     certDer: Uint8Array,
     dates?: { start?: Date; end?: Date },
   ): { keyId: string };
+  /**
+   * Add a client secret directly, as a hand-made setup (the portal's "New client secret") would have; it is
+   * accepted at once. Without `secret`, one is generated as addPassword does. The result holds the secret.
+   */
+  seedPassword(
+    appId: string,
+    input?: { displayName?: string; start?: Date; end?: Date; secret?: string },
+  ): { keyId: string; hint: string; secretText: string };
+  /** The application's passwordCredentials as the directory holds them (never the secret). */
+  passwordCredentials(appId: string): PasswordCredentialView[];
+  /** The last recorded sign-in per credential of the application (what appCredentialSignInActivities shows). */
+  credentialSignIns(appId: string): CredentialSignInView[];
   /** The service's own identity: a client secret and Graph application roles. */
   addServicePrincipal(input: { clientId: string; clientSecret: string; appRoles: string[] }): {
     objectId: string;
@@ -125,6 +166,7 @@ export async function startEntraFake(opts: EntraFakeOptions): Promise<EntraFake>
     tokens,
     audiences: () => [...graphResources],
     ...(opts.rateLimits ? { rateLimits: true } : {}),
+    ...(opts.signInReportDelayMs ? { reportDelayMs: opts.signInReportDelayMs } : {}),
   });
   resources.add(graph.url);
   graphResources.add(graph.url);
@@ -156,6 +198,26 @@ export async function startEntraFake(opts: EntraFakeOptions): Promise<EntraFake>
       const key = directory.buildKey({ der: Buffer.from(certDer), ...dates }, true);
       app.keys.push(key);
       return { keyId: key.keyId };
+    },
+    seedPassword(appId, input = {}) {
+      const password = directory.buildPassword(input, true);
+      appOf(appId).passwords.push(password);
+      return { keyId: password.keyId, hint: password.hint, secretText: password.secret };
+    },
+    passwordCredentials(appId) {
+      return appOf(appId).passwords.map((p) => ({
+        keyId: p.keyId,
+        hint: p.hint,
+        displayName: p.displayName,
+        start: p.start,
+        end: p.end,
+        visibleAt: new Date(p.visibleAt),
+      }));
+    },
+    credentialSignIns(appId) {
+      return [...directory.credentialSignIns.values()]
+        .filter((c) => c.appId.toLowerCase() === appOf(appId).appId.toLowerCase())
+        .map((c) => ({ keyId: c.keyId, keyType: c.keyType, at: c.at, requestId: c.requestId }));
     },
     addServicePrincipal(input) {
       return { objectId: directory.addServicePrincipal(input).objectId };

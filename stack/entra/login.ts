@@ -6,13 +6,20 @@
  *   (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow), for
  *   a) the service's own identity with a client secret (what @azure/identity's ClientSecretCredential
  *      sends through MSAL), answered here with an RS256 access token for `<resource>/.default`;
- *   b) Entra applications authenticating with a `private_key_jwt` client assertion, verified by
+ *   b) Entra applications with a client secret, one of their passwordCredentials, sent in the body
+ *      (`client_secret_post`) or in `Authorization: Basic` (`client_secret_basic`, RFC 6749 §2.3.1; both
+ *      are in the metadata's `token_endpoint_auth_methods_supported`), side by side with certificates: a
+ *      removed or wrong secret is AADSTS7000215, an expired one AADSTS7000222 ("The provided client secret
+ *      keys for app '…' are expired", as Entra answers it in the field);
+ *   c) Entra applications authenticating with a `private_key_jwt` client assertion, verified by
  *      oidc-provider (./assertions.ts) and answered in Entra's shape.
+ *   Every successful sign-in of an application is recorded, with the credential it used, for the reports API
+ *   (./reports.ts), under the request id that the success response carries in `x-ms-request-id`.
  * Does not reproduce: other grants, the v1.0 endpoint, domain-name tenants, token caching, region
  * discovery, or the exact text of every AADSTS message (codes and statuses are the contract).
  */
 import { providerRequest } from "../common/oidc.js";
-import { timingSafeEqual } from "node:crypto";
+import { randomUUID, timingSafeEqual } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { ProviderContext, ProviderError } from "oidc-provider";
 import type { LocalTokenIssuer } from "../common/auth.js";
@@ -63,6 +70,31 @@ const hexThumbprint = (b64url: string) => Buffer.from(b64url, "base64url").toStr
 const isoTime = (epochSec: unknown) =>
   typeof epochSec === "number" ? new Date(epochSec * 1000).toISOString() : "unknown";
 
+/**
+ * `Authorization: Basic` client credentials (RFC 6749 §2.3.1: id and secret form-urlencoded, then joined
+ * with ":" and base64-encoded). Kong's plugin does not form-urlencode them; for the URL-safe characters of
+ * generated secrets both forms are the same. Undefined without a Basic header; null when it is malformed.
+ */
+export function basicCredentials(
+  header: string | string[] | undefined,
+): { clientId: string; clientSecret: string } | undefined | null {
+  const h = Array.isArray(header) ? header[0] : header;
+  if (!h || !/^Basic\s/i.test(h)) return undefined;
+  const m = /^Basic\s+(\S+)$/i.exec(h);
+  if (!m?.[1]) return null;
+  const decoded = Buffer.from(m[1], "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 1) return null;
+  const unescape = (v: string) => {
+    try {
+      return decodeURIComponent(v.replace(/\+/g, " "));
+    } catch {
+      return v;
+    }
+  };
+  return { clientId: unescape(decoded.slice(0, colon)), clientSecret: unescape(decoded.slice(colon + 1)) };
+}
+
 function secretMatches(expected: string, given: string): boolean {
   const a = Buffer.from(expected);
   const b = Buffer.from(given);
@@ -82,7 +114,10 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
   const tokenResponse = async (
     claims: { sub: string; appid: string; roles: string[] },
     resource: string,
+    credential?: { keyId: string; keyType: "clientSecret" | "certificate" },
   ): Promise<Reply> => {
+    const requestId = randomUUID();
+    directory.recordSignIn(claims.appid, credential, resource, requestId);
     const { token } = await tokens.issue(
       {
         aud: resource,
@@ -98,7 +133,7 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
     );
     return {
       status: 200,
-      headers: { "cache-control": "no-store, no-cache", pragma: "no-cache" },
+      headers: { "cache-control": "no-store, no-cache", pragma: "no-cache", "x-ms-request-id": requestId },
       body: {
         token_type: "Bearer",
         expires_in: ACCESS_TOKEN_LIFETIME_SEC,
@@ -113,6 +148,7 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
     // An application that is also a registered service principal (the service's own identity signing in
     // with a certificate) gets that principal's application roles.
     const sp = directory.principalByClientId(request.app.appId);
+    const key = directory.acceptedKeys(request.app).find((k) => matchesHeader(k, request.header));
     const out =
       ctx.status === 200
         ? await tokenResponse(
@@ -122,6 +158,7 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
               roles: sp?.appRoles ?? [],
             },
             request.resource,
+            key ? { keyId: key.keyId, keyType: "certificate" } : undefined,
           )
         : assertionFailure(request, request.error);
     ctx.status = out.status;
@@ -171,6 +208,24 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
 
   const token = async (req: Request, res: ServerResponse): Promise<Reply | undefined> => {
     const form = new URLSearchParams(req.body.toString("utf8"));
+    const basic = basicCredentials(req.headers.authorization);
+    if (basic === null)
+      return error(
+        401,
+        "invalid_client",
+        7000218,
+        "The Authorization header is not valid Basic client credentials.",
+      );
+    if (basic) {
+      if (form.get("client_id") && form.get("client_id") !== basic.clientId)
+        return error(
+          400,
+          "invalid_request",
+          900144,
+          "The client_id in the body does not match the Authorization header.",
+        );
+      form.set("client_id", basic.clientId);
+    }
     // With a client assertion, client_id may be omitted: it is the assertion's `sub` (RFC 7521 §4.2;
     // Kong's plugin sends no client_id with private_key_jwt).
     const assertionSub = form.get("client_assertion")
@@ -218,19 +273,34 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
         `Application with identifier '${clientId}' was not found in the directory '${tenant}'.`,
       );
 
-    const secret = form.get("client_secret");
+    const secret = basic?.clientSecret ?? form.get("client_secret");
     const assertion = form.get("client_assertion");
     if (secret) {
       const sp = directory.principalByClientId(clientId);
-      if (!sp) return notFound();
-      if (!secretMatches(sp.clientSecret, secret))
+      const app = directory.appByAppId(clientId);
+      if (!sp && !app) return notFound();
+      const principal = {
+        sub: sp?.objectId ?? app?.servicePrincipalObjectId ?? clientId,
+        appid: app?.appId ?? clientId,
+        roles: sp?.appRoles ?? [],
+      };
+      if (sp && secretMatches(sp.clientSecret, secret)) return tokenResponse(principal, resource);
+      const check = app ? directory.checkPassword(app, secret) : ({ outcome: "invalid" } as const);
+      if (check.outcome === "accepted")
+        return tokenResponse(principal, resource, { keyId: check.password.keyId, keyType: "clientSecret" });
+      if (check.outcome === "expired")
         return error(
           401,
           "invalid_client",
-          7000215,
-          `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+          7000222,
+          `The provided client secret keys for app '${clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
         );
-      return tokenResponse({ sub: sp.objectId, appid: sp.clientId, roles: sp.appRoles }, resource);
+      return error(
+        401,
+        "invalid_client",
+        7000215,
+        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+      );
     }
     if (!assertion)
       return error(
