@@ -69,3 +69,29 @@ export function bearer(header: string | string[] | undefined): string | undefine
   const m = h ? /^Bearer\s+(\S+)$/i.exec(h) : null;
   return m?.[1];
 }
+
+/**
+ * `Authorization: Basic` client credentials (RFC 6749 §2.3.1: id and secret form-urlencoded, then joined
+ * with ":" and base64-encoded). Kong's openid-connect plugin does not form-urlencode them
+ * (kong/openid-connect/codec.lua `credentials.encode`); for the URL-safe characters of generated secrets
+ * both forms are the same. Undefined without a Basic header; null when it is malformed.
+ */
+export function basicCredentials(
+  header: string | string[] | undefined,
+): { clientId: string; clientSecret: string } | undefined | null {
+  const h = Array.isArray(header) ? header[0] : header;
+  if (!h || !/^Basic\s/i.test(h)) return undefined;
+  const m = /^Basic\s+(\S+)$/i.exec(h);
+  if (!m?.[1]) return null;
+  const decoded = Buffer.from(m[1], "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 1) return null;
+  const unescape = (v: string) => {
+    try {
+      return decodeURIComponent(v.replace(/\+/g, " "));
+    } catch {
+      return v;
+    }
+  };
+  return { clientId: unescape(decoded.slice(0, colon)), clientSecret: unescape(decoded.slice(colon + 1)) };
+}

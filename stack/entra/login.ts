@@ -22,7 +22,7 @@ import { providerRequest } from "../common/oidc.js";
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { ProviderContext, ProviderError } from "oidc-provider";
-import type { LocalTokenIssuer } from "../common/auth.js";
+import { basicCredentials, type LocalTokenIssuer } from "../common/auth.js";
 import { startHttpsServer, type Reply, type Request, type RunningServer } from "../common/server.js";
 import type { ServerTls } from "../common/tls.js";
 import {
@@ -69,31 +69,6 @@ const normalise = (uri: string) => uri.replace(/\/+$/, "");
 const hexThumbprint = (b64url: string) => Buffer.from(b64url, "base64url").toString("hex").toUpperCase();
 const isoTime = (epochSec: unknown) =>
   typeof epochSec === "number" ? new Date(epochSec * 1000).toISOString() : "unknown";
-
-/**
- * `Authorization: Basic` client credentials (RFC 6749 §2.3.1: id and secret form-urlencoded, then joined
- * with ":" and base64-encoded). Kong's plugin does not form-urlencode them; for the URL-safe characters of
- * generated secrets both forms are the same. Undefined without a Basic header; null when it is malformed.
- */
-export function basicCredentials(
-  header: string | string[] | undefined,
-): { clientId: string; clientSecret: string } | undefined | null {
-  const h = Array.isArray(header) ? header[0] : header;
-  if (!h || !/^Basic\s/i.test(h)) return undefined;
-  const m = /^Basic\s+(\S+)$/i.exec(h);
-  if (!m?.[1]) return null;
-  const decoded = Buffer.from(m[1], "base64").toString("utf8");
-  const colon = decoded.indexOf(":");
-  if (colon < 1) return null;
-  const unescape = (v: string) => {
-    try {
-      return decodeURIComponent(v.replace(/\+/g, " "));
-    } catch {
-      return v;
-    }
-  };
-  return { clientId: unescape(decoded.slice(0, colon)), clientSecret: unescape(decoded.slice(colon + 1)) };
-}
 
 function secretMatches(expected: string, given: string): boolean {
   const a = Buffer.from(expected);

@@ -16,14 +16,19 @@
  * - rate limiting: 429 E0000047 with `X-Rate-Limit-Limit`, `X-Rate-Limit-Remaining: 0` and
  *   `X-Rate-Limit-Reset` (UTC epoch seconds) and no Retry-After
  *   (https://developer.okta.com/docs/reference/rl-best-practices/);
+ * - the app object (`GET`/`PUT /api/v1/apps/{appId}`: replacing it switches `token_endpoint_auth_method`, and
+ *   switching to `private_key_jwt` deletes the client secrets) and its client secrets
+ *   (`/api/v1/apps/{appId}/credentials/secrets`: list, create, get, delete, activate, deactivate), apps.ts;
  * - the token endpoints of the org and custom authorization servers (token.ts), with a real
- *   oidc-provider verifying `private_key_jwt` assertions against the app's ACTIVE keys;
+ *   oidc-provider verifying `private_key_jwt` assertions against the app's ACTIVE keys, and client secret
+ *   logins (`client_secret_basic` or `client_secret_post`, whichever the app's method is) against its ACTIVE
+ *   secrets;
  * - an optional propagation delay before an added key is accepted at the token endpoint;
  * - OpenID Connect discovery of the org and custom authorization servers (discovery.ts), so that a Kong
  *   plugin whose `issuer` is the authorization server finds its token endpoint.
  *
- * Does not reproduce: EC and encryption keys, OAuth 2.0 (Bearer / DPoP) management access, the whole-app
- * `PUT /api/v1/apps/{id}` path, other grants, user sign-in, authorization server policies and rules,
+ * Does not reproduce: EC and encryption keys, OAuth 2.0 (Bearer / DPoP) management access, app types other
+ * than an OIDC service app, `client_secret_jwt` and `none` logins, other grants, user sign-in, authorization server policies and rules,
  * per-endpoint rate-limit buckets (inject them), and the exact wording of every error.
  */
 import { noteSecret } from "../common/capture.js";
@@ -40,6 +45,7 @@ import {
   type TokenRole,
 } from "./org.js";
 import { tokenHandler, unknownAuthorizationServer, type AuthorizationServer } from "./token.js";
+import { appsHandler } from "./apps.js";
 import { openidConfiguration } from "./discovery.js";
 import type { Rejection } from "../common/openapi.js";
 
@@ -55,6 +61,13 @@ export interface OktaFakeOptions {
    * Every management response reports it in X-Rate-Limit-* headers. Default 600, not enforced unless set.
    */
   rateLimitPerMinute?: number;
+}
+
+export interface OktaSecretView {
+  id: string;
+  status: KeyStatus;
+  /** When the token endpoint starts accepting it. */
+  visibleAt: Date;
 }
 
 export interface OktaKeyView {
@@ -86,6 +99,17 @@ export interface OktaFake {
     label?: string;
     tokenEndpointAuthMethod?: OktaApp["tokenEndpointAuthMethod"];
   }): { clientId: string };
+  /**
+   * Add a client secret directly, as a hand-made setup would have (the given one or a generated one); it is
+   * accepted at once. The result holds the secret.
+   */
+  seedSecret(
+    clientId: string,
+    input?: { secret?: string; status?: KeyStatus },
+  ): { id: string; secret: string };
+  secrets(clientId: string): OktaSecretView[];
+  /** The app's `token_endpoint_auth_method`. */
+  authMethod(clientId: string): OktaApp["tokenEndpointAuthMethod"];
   /** Add a key directly, as a hand-made setup would have; it is accepted at once. */
   seedKey(
     clientId: string,
@@ -108,7 +132,12 @@ export async function startOktaFake(opts: OktaFakeOptions): Promise<OktaFake> {
     [undefined, { scopes: [], defaultScopes: [] }],
   ]);
   const rejected: Rejection[] = [];
-  const management = managementHandler(org, () => orgUrl, rejected);
+  const management = managementHandler(
+    org,
+    () => orgUrl,
+    rejected,
+    appsHandler(org, () => orgUrl),
+  );
   const token = tokenHandler(org, () => orgUrl, servers);
   // "Okta provides three headers in each response" (https://developer.okta.com/docs/reference/rl-best-practices/).
   const limit = opts.rateLimitPerMinute ?? 600;
@@ -162,6 +191,21 @@ export async function startOktaFake(opts: OktaFakeOptions): Promise<OktaFake> {
     },
     createApp(input = {}) {
       return { clientId: org.createApp(input).id };
+    },
+    seedSecret(clientId, input = {}) {
+      const secret = org.buildSecret(input.secret, input.status ?? "ACTIVE", true);
+      appOf(clientId).secrets.push(secret);
+      return { id: secret.id, secret: secret.secret };
+    },
+    secrets(clientId) {
+      return appOf(clientId).secrets.map((s) => ({
+        id: s.id,
+        status: s.status,
+        visibleAt: new Date(s.visibleAt),
+      }));
+    },
+    authMethod(clientId) {
+      return appOf(clientId).tokenEndpointAuthMethod;
     },
     seedKey(clientId, jwk, status = "ACTIVE") {
       const app = appOf(clientId);

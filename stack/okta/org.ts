@@ -2,8 +2,10 @@
  * The Okta org's state and its management API for OAuth 2.0 client JSON Web Keys
  * (okta/okta-management-openapi-spec, dist/current/management-oneOfInheritance.yaml, tag
  * ApplicationSSOPublicKeys: listJwk, addJwk, getJwk, deletejwk, activate/deactivateOAuth2ClientJsonWebKey).
+ * The app object itself and its client secrets are in ./apps.ts.
  */
-import { createPublicKey, randomBytes, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, randomBytes, type KeyObject } from "node:crypto";
+import { noteSecret } from "../common/capture.js";
 import type { Reply, Request } from "../common/server.js";
 import type { Rejection, Validation } from "../common/openapi.js";
 import { suite } from "../specs/index.js";
@@ -27,12 +29,45 @@ export interface StoredJwk {
   visibleAt: number;
 }
 
+/** `credentials.oauthClient.token_endpoint_auth_method` (spec schema OAuthEndpointAuthenticationMethod). */
+export const AUTH_METHODS = [
+  "client_secret_basic",
+  "client_secret_jwt",
+  "client_secret_post",
+  "none",
+  "private_key_jwt",
+] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+export const SECRET_METHODS: readonly AuthMethod[] = [
+  "client_secret_basic",
+  "client_secret_post",
+  "client_secret_jwt",
+];
+
+/** An OAuth 2.0 client secret (spec schema OAuth2ClientSecret). */
+export interface StoredSecret {
+  id: string;
+  secret: string;
+  /** `secret_hash`: Okta does not document the algorithm; the fake uses 16 bytes of SHA-256, base64url. */
+  hash: string;
+  status: KeyStatus;
+  created: string;
+  lastUpdated: string;
+  /** When the token endpoint starts accepting it (Date.now() scale). */
+  visibleAt: number;
+}
+
 export interface OktaApp {
   /** For OIDC apps the app id is the client_id. */
   id: string;
   label: string;
-  tokenEndpointAuthMethod: "private_key_jwt" | "client_secret_basic";
+  tokenEndpointAuthMethod: AuthMethod;
   keys: StoredJwk[];
+  secrets: StoredSecret[];
+  created: string;
+  lastUpdated: string;
+  /** `settings.oauthClient` as last written, without `jwks` (the keys above are the JWKS). */
+  oauthClientSettings: Record<string, unknown>;
 }
 
 /**
@@ -46,6 +81,7 @@ export type TokenRole = "SUPER_ADMIN" | "APP_ADMIN" | "READ_ONLY_ADMIN" | "NONE"
 export const MAX_KEYS = 50;
 const MIN_RSA_BITS = 2048;
 const BASE62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const BASE62_URL = `${BASE62}-_`;
 
 /** Okta object ids: a 3-character type prefix and 17 base62 characters (e.g. 0oa…, pks…). */
 export function oktaId(prefix: string): string {
@@ -75,7 +111,7 @@ export function oktaError(
 }
 
 /** Spec examples; every JWK validation failure is E0000001 "Api validation failed: JsonWebKey" with 400. */
-const invalidJwk = (cause: string) =>
+export const invalidJwk = (cause: string) =>
   oktaError(400, "E0000001", "Api validation failed: JsonWebKey", [cause]);
 export const CAUSES = {
   tooMany: `You can't create a new key. You have reached the maximum number of keys allowed (${MAX_KEYS}). To add another key, you must first delete an existing one.`,
@@ -107,14 +143,47 @@ export class Org {
     label?: string;
     tokenEndpointAuthMethod?: OktaApp["tokenEndpointAuthMethod"];
   }): OktaApp {
+    const now = new Date().toISOString();
     const app: OktaApp = {
       id: input.clientId ?? oktaId("0oa"),
       label: input.label ?? "Kong gateway client",
       tokenEndpointAuthMethod: input.tokenEndpointAuthMethod ?? "private_key_jwt",
       keys: [],
+      secrets: [],
+      created: now,
+      lastUpdated: now,
+      // A service app for the client credentials flow
+      // (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/).
+      oauthClientSettings: {
+        application_type: "service",
+        grant_types: ["client_credentials"],
+        response_types: ["token"],
+        consent_method: "REQUIRED",
+        issuer_mode: "DYNAMIC",
+      },
     };
     this.apps.set(app.id, app);
     return app;
+  }
+
+  /**
+   * Build a client secret as createOAuth2ClientSecret does: the given one, or a generated 64-character
+   * secret (the length of the secret in the spec's OPENID_CONNECT response example); `immediate` skips the
+   * propagation delay (a hand-made setup).
+   */
+  buildSecret(secret: string | undefined, status: KeyStatus, immediate = false): StoredSecret {
+    const value = secret ?? Array.from(randomBytes(64), (b) => BASE62_URL[b % BASE62_URL.length]).join("");
+    noteSecret("client-secret", value);
+    const now = new Date().toISOString();
+    return {
+      id: oktaId("ocs"),
+      secret: value,
+      hash: createHash("sha256").update(value).digest().subarray(0, 16).toString("base64url"),
+      status,
+      created: now,
+      lastUpdated: now,
+      visibleAt: immediate ? Date.now() : Date.now() + this.delay(),
+    };
   }
 
   /** Build a key as addJwk would; `immediate` skips the propagation delay (a hand-made setup). */
@@ -178,14 +247,17 @@ function specRefusal(v: Exclude<Validation, { ok: true }>): Reply {
 }
 
 /**
- * `/api/v1/apps/{appId}/credentials/jwks[/{keyId}[/lifecycle/{activate|deactivate}]]`, each request first
- * validated against the published management API description (stack/specs/okta/;
- * stack/common/openapi.ts), refusals added to `rejected`.
+ * `/api/v1/apps/{appId}/credentials/jwks[/{keyId}[/lifecycle/{activate|deactivate}]]`, and through ./apps.ts
+ * `/api/v1/apps/{appId}` and `/api/v1/apps/{appId}/credentials/secrets[…]`, each request first validated
+ * against the published management API description (stack/specs/okta/; stack/common/openapi.ts), refusals
+ * added to `rejected`.
  */
 export function managementHandler(
   org: Org,
   orgUrl: () => string,
   rejected: Rejection[],
+  /** Other management routes (./apps.ts), after authentication, validation and the role check; undefined when not theirs. */
+  apps: (req: Request) => Reply | undefined = () => undefined,
 ): (req: Request) => Reply {
   const spec = suite("okta");
   return (req) => {
@@ -204,6 +276,8 @@ export function managementHandler(
     // Reads need okta.apps.read, writes okta.apps.manage (spec security per operation).
     if (role === "NONE" || (write && role === "READ_ONLY_ADMIN"))
       return oktaError(403, "E0000006", "You do not have permission to perform the requested action");
+    const other = apps(req);
+    if (other) return other;
     if (!m) return oktaError(404, "E0000022", "The endpoint does not support the provided HTTP method");
     const [, appId = "", keyId, action] = m;
     const app = org.apps.get(appId);
@@ -252,7 +326,22 @@ function addJwk(org: Org, orgUrl: string, app: OktaApp, req: Request): Reply {
   }
   if (!body || typeof body !== "object" || Array.isArray(body))
     return oktaError(400, "E0000003", "The request body was not well-formed.");
-  const b = body as Record<string, unknown>;
+  const built = jwkFromBody(org, body as Record<string, unknown>);
+  if (isReply(built)) return built;
+  if (app.keys.length >= MAX_KEYS) return invalidJwk(CAUSES.tooMany);
+  // "This API doesn't allow you to add a key if the existing key doesn't have a `kid`" (addJwk).
+  if (app.keys.length > 0 && (built.kid === null || app.keys.some((k) => k.kid === null)))
+    return invalidJwk(CAUSES.nonUniqueKid);
+  if (app.keys.some((k) => k.kid === built.kid)) return invalidJwk(CAUSES.duplicateKid);
+  app.keys.push(built);
+  return { status: 201, body: keyView(orgUrl, app, built) };
+}
+
+export const isReply = <T extends { status: unknown }>(v: T | Reply): v is Reply =>
+  typeof v.status === "number";
+
+/** An RSA signing key from an addJwk body (or a JWKS entry of a replaced app), or Okta's 400. */
+export function jwkFromBody(org: Org, b: Record<string, unknown>): StoredJwk | Reply {
   const n = str(b.n);
   const e = str(b.e);
   // This fake models RSA signing keys only (Okta also takes EC keys and encryption keys).
@@ -273,11 +362,5 @@ function addJwk(org: Org, orgUrl: string, app: OktaApp, req: Request): Reply {
   }
   if ((key.publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS)
     return invalidJwk(CAUSES.tooShort);
-  if (app.keys.length >= MAX_KEYS) return invalidJwk(CAUSES.tooMany);
-  // "This API doesn't allow you to add a key if the existing key doesn't have a `kid`" (addJwk).
-  if (app.keys.length > 0 && (kid === null || app.keys.some((k) => k.kid === null)))
-    return invalidJwk(CAUSES.nonUniqueKid);
-  if (app.keys.some((k) => k.kid === kid)) return invalidJwk(CAUSES.duplicateKid);
-  app.keys.push(key);
-  return { status: 201, body: keyView(orgUrl, app, key) };
+  return key;
 }

@@ -1,5 +1,5 @@
 /**
- * Okta's token endpoints for the client credentials grant with `private_key_jwt`
+ * Okta's token endpoints for the client credentials grant with `private_key_jwt` or a client secret
  * (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/,
  * https://developer.okta.com/docs/guides/build-self-signed-jwt/java/main/): `<orgUrl>/oauth2/<authServerId>/v1/token`
  * for a custom authorization server and `<orgUrl>/oauth2/v1/token` for the org authorization server.
@@ -26,7 +26,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ServerResponse } from "node:http";
-import { randomBytes } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import Provider, {
   errors,
   type AdapterPayload,
@@ -37,6 +37,7 @@ import { noteSecret } from "../common/capture.js";
 import type { Reply, Request } from "../common/server.js";
 import { MemoryAdapter, clientCredentialsProvider, tokenRoute } from "../common/oidc.js";
 import { decodeSegment, providerRequest } from "../entra/login.js";
+import { basicCredentials } from "../common/auth.js";
 import { oktaError, type OktaApp, type Org } from "./org.js";
 
 export interface AuthorizationServer {
@@ -112,7 +113,7 @@ function createVerifier(org: Org, issuer: string, tokenPath: string, tokenEndpoi
     },
   });
   const handle = tokenRoute(provider, requests, async (request, ctx) => {
-    const out = ctx.status === 200 ? success(request) : failure(request.error);
+    const out = ctx.status === 200 ? success(request.scopes) : failure(request.error);
     ctx.status = out.status;
     ctx.body = out.body;
   });
@@ -120,7 +121,7 @@ function createVerifier(org: Org, issuer: string, tokenPath: string, tokenEndpoi
     handle(request, providerRequest(req), res);
 }
 
-function success(request: TokenRequest): Reply {
+function success(scopes: string[]): Reply {
   const accessToken = randomBytes(48).toString("base64url");
   // A bearer credential: the secret-hygiene checks must never find it in the product's output.
   noteSecret("admin-token", accessToken);
@@ -130,7 +131,7 @@ function success(request: TokenRequest): Reply {
       token_type: "Bearer",
       expires_in: ACCESS_TOKEN_LIFETIME_SEC,
       access_token: accessToken,
-      scope: request.scopes.join(" "),
+      scope: scopes.join(" "),
     },
   };
 }
@@ -146,6 +147,71 @@ function failure(err: ProviderError | undefined): Reply {
   if (/no applicable key|signature verification failed/i.test(detail))
     return oauthError(401, "invalid_client", "The client_assertion signature is invalid.");
   return oauthError(401, "invalid_client", detail || "Client authentication failed.");
+}
+
+/** The requested scopes, or the server's default ones; Okta's 400 when neither works. */
+function grantedScopes(server: AuthorizationServer, form: URLSearchParams): string[] | Reply {
+  const requested = (form.get("scope") ?? "").split(" ").filter(Boolean);
+  if (requested.length === 0 && server.defaultScopes.length === 0)
+    return oauthError(
+      400,
+      "invalid_scope",
+      "The authorization server resource does not have any configured default scopes, 'scope' must be provided.",
+    );
+  if (requested.some((s) => !server.scopes.includes(s)))
+    return oauthError(
+      400,
+      "invalid_scope",
+      "One or more scopes are not configured for the authorization server resource.",
+    );
+  return requested.length > 0 ? requested : server.defaultScopes;
+}
+
+const clientAuthFailed = () =>
+  oauthError(
+    401,
+    "invalid_client",
+    "Client authentication failed. Either the client or the client credentials are invalid.",
+  );
+
+function secretEquals(expected: string, given: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * A client secret login (https://developer.okta.com/docs/api/openapi/okta-oauth/guides/client-auth/): the
+ * request's method must be the app's `token_endpoint_auth_method` (`client_secret_basic`: the
+ * `Authorization: Basic` header; `client_secret_post`: `client_id` and `client_secret` in the body), and the
+ * secret one of the app's ACTIVE secrets that has propagated. A `private_key_jwt` app, whose secrets are gone
+ * once it switched (./apps.ts), refuses every secret. Wrong secret: "The client secret supplied for a
+ * confidential client is invalid."; any other mismatch: Okta's generic client authentication failure.
+ */
+function secretLogin(
+  org: Org,
+  server: AuthorizationServer,
+  form: URLSearchParams,
+  basic: { clientId: string; clientSecret: string } | null,
+): Reply {
+  const method = basic ? "client_secret_basic" : "client_secret_post";
+  const clientId = basic?.clientId ?? form.get("client_id") ?? "";
+  const secret = basic?.clientSecret ?? form.get("client_secret") ?? "";
+  const app = org.apps.get(clientId);
+  if (!app || app.tokenEndpointAuthMethod !== method) return clientAuthFailed();
+  const now = Date.now();
+  const match = app.secrets.find(
+    (s) => s.status === "ACTIVE" && s.visibleAt <= now && secretEquals(s.secret, secret),
+  );
+  if (!match)
+    return oauthError(
+      401,
+      "invalid_client",
+      "The client secret supplied for a confidential client is invalid.",
+    );
+  const scopes = grantedScopes(server, form);
+  if (!Array.isArray(scopes)) return scopes;
+  return success(scopes);
 }
 
 /** Okta's 404 for an authorization server id that does not exist. */
@@ -180,6 +246,9 @@ export function tokenHandler(
         "unsupported_grant_type",
         `The authorization grant type is not supported by the authorization server. Configured grant types: [client_credentials].`,
       );
+    const basic = basicCredentials(req.headers.authorization);
+    if (basic === null) return clientAuthFailed();
+    if (basic || form.get("client_secret") !== null) return secretLogin(org, server, form, basic ?? null);
     const assertion = form.get("client_assertion");
     if (!assertion || form.get("client_assertion_type") !== ASSERTION_TYPE)
       return oauthError(
@@ -210,20 +279,8 @@ export function tokenHandler(
         "invalid_client",
         "The client_assertion token has a kid which does not identify a key registered for the client.",
       );
-    const requested = (form.get("scope") ?? "").split(" ").filter(Boolean);
-    if (requested.length === 0 && server.defaultScopes.length === 0)
-      return oauthError(
-        400,
-        "invalid_scope",
-        "The authorization server resource does not have any configured default scopes, 'scope' must be provided.",
-      );
-    if (requested.some((s) => !server.scopes.includes(s)))
-      return oauthError(
-        400,
-        "invalid_scope",
-        "One or more scopes are not configured for the authorization server resource.",
-      );
-    const scopes = requested.length > 0 ? requested : server.defaultScopes;
+    const scopes = grantedScopes(server, form);
+    if (!Array.isArray(scopes)) return scopes;
     // oidc-provider checks the signature, time claims, `aud` and replay (it takes the client from the
     // assertion's `sub` when the form names none).
     await verifierFor(serverId)({ app, kid, scopes }, req, res);
