@@ -3,14 +3,18 @@
  * parts that `private_key_jwt` credential rotation uses, over HTTPS from one server standing in for
  * `https://<domain>`. It never imports src/. What it reproduces, with sources, is in
  * docs/local-stack/auth0.md; in short:
- * - `POST /oauth/token` (JSON or form): client_credentials with `client_secret` (the management client) or
- *   with a `private_key_jwt` assertion verified by a real oidc-provider against ATTACHED credentials only
- *   (./assertions.ts); assertion at most 2048 bytes; `audience` or the tenant's default audience, without
+ * - `POST /oauth/token` (JSON or form): client_credentials with the client secret, by the client's
+ *   `token_endpoint_auth_method` (`client_secret_post` in the body, `client_secret_basic` in Authorization;
+ *   none at all once `client_authentication_methods` is configured), or with a `private_key_jwt` assertion
+ *   verified by a real oidc-provider against ATTACHED credentials only (./assertions.ts); assertion at most
+ *   2048 bytes; `audience` or the tenant's default audience, without
  *   which Auth0 answers access_denied; a client grant for the audience.
  * - Management API v2 (`/api/v2/`): bearer tokens for audience `https://<domain>/api/v2/` with scopes
  *   enforced per endpoint; `GET/PATCH /clients/{id}`; `GET/POST /clients/{id}/credentials`;
  *   `GET/DELETE /clients/{id}/credentials/{credential_id}`; at most 2 credentials; an attached credential
- *   can't be deleted; `client_authentication_methods` and `token_endpoint_auth_method` mutually exclusive.
+ *   can't be deleted; `client_authentication_methods` and `token_endpoint_auth_method` mutually exclusive;
+ *   `client_secret` in GET with read:client_keys only, hidden while Private Key JWT is configured;
+ *   `POST /clients/{id}/rotate-secret` (update:client_keys), refused for a Private Key JWT client.
  * - OpenID Connect discovery at `/.well-known/openid-configuration` (issuer `https://<domain>/`), which
  *   Kong's openid-connect plugin reads to find the token endpoint (./discovery.ts).
  * - A plan switch (`setPrivateKeyJwt(false)`), and rate limiting (`rateLimit`): 429 with
@@ -20,7 +24,9 @@
  *   that does not match 400 "Payload validation error" (invalid_body), a bad query or path parameter 400
  *   (invalid_query_string, invalid_uri).
  */
+import { timingSafeEqual } from "node:crypto";
 import type { ProviderContext } from "oidc-provider";
+import { basicCredentials } from "../common/auth.js";
 import { providerRequest } from "../common/oidc.js";
 import {
   parseJsonBody,
@@ -62,6 +68,14 @@ const SCOPES = {
   createCredential: ["create:client_credentials"],
   deleteCredential: ["delete:client_credentials"],
 } as const;
+/**
+ * The client's keys: reading `client_secret` ("can only be retrieved with the read:client_keys scope",
+ * https://auth0.com/docs/api/management/v2/clients/get-clients-by-id) and rotating it (post-rotate-secret).
+ * Not rotation scopes: a client secret migration may need them, key rotation does not.
+ */
+export const READ_CLIENT_KEYS = "read:client_keys";
+export const UPDATE_CLIENT_KEYS = "update:client_keys";
+
 /** Every Management API scope credential rotation needs (what docs/idp-auth0.md tells operators to grant). */
 export const ROTATION_SCOPES: readonly string[] = Object.values(SCOPES).flat();
 
@@ -107,8 +121,12 @@ export interface Auth0Fake {
     clientId?: string;
     tokenEndpointAuthMethod?: string;
     jwtAlg?: string;
+    /** Generated (as Auth0 does) when left out, unless the method is `none`. */
+    clientSecret?: string;
   }): {
     clientId: string;
+    /** The client's secret (a local secret: the fake notes it for the hygiene checks). */
+    clientSecret?: string;
   };
   /**
    * Add a `public_key` credential directly, as a hand-made setup in the dashboard would have (same
@@ -245,8 +263,22 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
       await verifier.handle({ client, audience: params.audience }, providerRequest(req, form), res);
       return undefined;
     }
-    const client = params.client_id ? tenant.clients.get(params.client_id) : undefined;
-    if (!client?.clientSecret || params.client_secret !== client.clientSecret)
+    // A client secret, by the client's token_endpoint_auth_method: `client_secret_basic` in the
+    // Authorization header, `client_secret_post` in the body (JSON or form). A client whose method is null
+    // (client_authentication_methods configured) takes no secret at all: the two are mutually exclusive
+    // (https://auth0.com/docs/get-started/applications/configure-private-key-jwt).
+    const basic = basicCredentials(req.headers.authorization);
+    const method = basic ? "client_secret_basic" : "client_secret_post";
+    const clientId = basic?.clientId ?? params.client_id;
+    const secret = basic?.clientSecret ?? params.client_secret;
+    const client = clientId ? tenant.clients.get(clientId) : undefined;
+    if (
+      basic === null ||
+      !client?.clientSecret ||
+      secret === undefined ||
+      client.tokenEndpointAuthMethod !== method ||
+      !secretEquals(client.clientSecret, secret)
+    )
       return oauthError(401, "access_denied", "Unauthorized");
     return grantToken(client, params.audience, params.scope);
   };
@@ -272,6 +304,8 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
     const v = spec.check(req, rejected);
     if (!v.ok) return specRefusal(v);
     const [resource, clientId, sub, credentialId, ...rest] = segments;
+    if (resource === "clients" && clientId && sub === "rotate-secret" && credentialId === undefined)
+      return req.method === "POST" ? rotateSecret(req, clientId) : auth0Error(404, "Not Found");
     if (
       resource !== "clients" ||
       !clientId ||
@@ -283,7 +317,7 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
       sub === undefined
         ? req.method === "PATCH"
           ? SCOPES.updateClient
-          : SCOPES.readClient
+          : [...SCOPES.readClient, READ_CLIENT_KEYS]
         : req.method === "POST"
           ? SCOPES.createCredential
           : req.method === "DELETE"
@@ -305,13 +339,14 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
       }
     }
     if (sub === undefined) {
-      if (req.method === "GET") return { status: 200, body: clientView(client) };
+      if (req.method === "GET")
+        return { status: 200, body: clientView(client, !authorize(req, [READ_CLIENT_KEYS])) };
       if (req.method === "PATCH") {
         if ("client_authentication_methods" in body) {
           const missing = authorize(req, SCOPES.configureAuthMethods);
           if (missing) return missing;
         }
-        return patchClient(client, body);
+        return patchClient(req, client, body);
       }
       return auth0Error(404, "Not Found");
     }
@@ -351,7 +386,28 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
     return { status: 204 };
   };
 
-  const patchClient = (client: StoredClient, body: Record<string, unknown>): Reply => {
+  /**
+   * `POST /api/v2/clients/{id}/rotate-secret` (scope update:client_keys): a new generated secret, the old one
+   * refused at once; the response is the client with its new `client_secret`. "This endpoint cannot be used
+   * with clients configured with Private Key JWT authentication method"
+   * (https://auth0.com/docs/api/management/v2/clients/post-rotate-secret); the refusal's wording is the fake's.
+   */
+  const rotateSecret = (req: Request, clientId: string): Reply => {
+    const denied = authorize(req, [UPDATE_CLIENT_KEYS]);
+    if (denied) return denied;
+    const client = tenant.clients.get(clientId);
+    if (!client) return auth0Error(404, "The client does not exist", "inexistent_client");
+    if (client.attached)
+      return auth0Error(
+        400,
+        "The client secret cannot be rotated while client_authentication_methods is configured with private_key_jwt.",
+        "invalid_body",
+      );
+    tenant.rotateSecret(client);
+    return { status: 200, body: clientView(client, true) };
+  };
+
+  const patchClient = (req: Request, client: StoredClient, body: Record<string, unknown>): Reply => {
     const invalid = (m: string) => auth0Error(400, `Payload validation error: ${m}`, "invalid_body");
     let tokenEndpointAuthMethod = client.tokenEndpointAuthMethod;
     let attached = client.attached;
@@ -402,7 +458,7 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
       );
     client.tokenEndpointAuthMethod = tokenEndpointAuthMethod;
     client.attached = attached;
-    return { status: 200, body: clientView(client) };
+    return { status: 200, body: clientView(client, !authorize(req, [READ_CLIENT_KEYS])) };
   };
 
   const server = await startHttpsServer("auth0", opts.tls, async (req, res) => {
@@ -430,7 +486,8 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
     server,
     rejected,
     createClient(input) {
-      return { clientId: tenant.createClient(input).clientId };
+      const c = tenant.createClient(input);
+      return { clientId: c.clientId, ...(c.clientSecret ? { clientSecret: c.clientSecret } : {}) };
     },
     async seedCredential(clientId, input, attach) {
       const client = tenant.client(clientId);
@@ -497,6 +554,12 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
     },
     close: () => server.close(),
   };
+}
+
+function secretEquals(expected: string, given: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function decodeSegment(segment: string | undefined): Record<string, unknown> | undefined {

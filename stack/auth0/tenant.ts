@@ -78,6 +78,9 @@ function randomId(length: number): string {
   return [...randomBytes(length)].map((b) => ALNUM[b % ALNUM.length]).join("");
 }
 
+/** 64 URL-safe characters, like the secrets Auth0 generates ("The generated secret is NOT base64 encoded"). */
+const generatedSecret = () => randomBytes(48).toString("base64url");
+
 export class Tenant {
   readonly clients = new Map<string, StoredClient>();
   readonly tokens = new Map<string, IssuedToken>();
@@ -93,19 +96,30 @@ export class Tenant {
     tokenEndpointAuthMethod?: string;
     jwtAlg?: string;
   }): StoredClient {
+    const tokenEndpointAuthMethod = input.tokenEndpointAuthMethod ?? "client_secret_post";
+    // "Leave client_secret unspecified to allow the generation of a safe secret" (post-clients): a
+    // confidential client always has one.
+    const clientSecret =
+      input.clientSecret ?? (tokenEndpointAuthMethod === "none" ? undefined : generatedSecret());
     const client: StoredClient = {
       clientId: input.clientId ?? randomId(32),
       name: input.name,
-      ...(input.clientSecret ? { clientSecret: input.clientSecret } : {}),
-      tokenEndpointAuthMethod: input.tokenEndpointAuthMethod ?? "client_secret_post",
+      ...(clientSecret ? { clientSecret } : {}),
+      tokenEndpointAuthMethod,
       attached: null,
       credentials: [],
       grants: new Map(),
       jwtAlg: input.jwtAlg ?? "RS256",
     };
-    noteSecret("client-secret", input.clientSecret);
+    noteSecret("client-secret", clientSecret);
     this.clients.set(client.clientId, client);
     return client;
+  }
+
+  /** A new generated secret; the old one stops working at once (post-rotate-secret). */
+  rotateSecret(client: StoredClient): void {
+    client.clientSecret = generatedSecret();
+    noteSecret("client-secret", client.clientSecret);
   }
 
   client(clientId: string): StoredClient {
@@ -208,12 +222,19 @@ export function credentialView(c: StoredCredential): Record<string, unknown> {
   };
 }
 
-/** A client as GET /api/v2/clients/{id} shows it (the fields the fake models; no client_secret). */
-export function clientView(c: StoredClient): Record<string, unknown> {
+/**
+ * A client as GET /api/v2/clients/{id} shows it (the fields the fake models). `client_secret` only with
+ * `withSecret` (a token with read:client_keys) and not once Private Key JWT is configured: "The
+ * client_secret parameter will be hidden once the Private Key JWT configuration is complete"
+ * (https://auth0.com/docs/get-started/applications/configure-private-key-jwt); it comes back when the client
+ * is restored to a client secret method, since the secret itself is kept.
+ */
+export function clientView(c: StoredClient, withSecret = false): Record<string, unknown> {
   return {
     client_id: c.clientId,
     name: c.name,
     app_type: "non_interactive",
+    ...(withSecret && c.clientSecret && !c.attached ? { client_secret: c.clientSecret } : {}),
     token_endpoint_auth_method: c.tokenEndpointAuthMethod,
     jwt_configuration: { alg: c.jwtAlg },
     ...(c.attached
