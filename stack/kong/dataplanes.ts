@@ -14,12 +14,19 @@
  * - Row fields as in kong/db/schema/entities/clustering_data_planes.lua and the Admin API EE spec
  *   (GetConnectedDataPlanesListResponse): id, ip, hostname, version, config_hash, last_seen, updated_at,
  *   sync_status, labels, cert_details.expiry_timestamp, ttl.
+ * - Each data plane is a gateway node with its own caches (./node-cache.ts). Applying a config from the
+ *   control plane is a declarative reconfiguration, which purges the node cache, tokens included
+ *   ("flushing caches as part of the reconfiguration", kong/runloop/handler.lua); with incremental configuration
+ *   sync (`incrementalSync`; https://developer.konghq.com/gateway/incremental-config-sync) only a full sync
+ *   purges and applied deltas leave the token cache alone (kong/clustering/services/sync/rpc.lua:
+ *   `kong.cache:purge()` when a full sync ends, crud events otherwise).
  * Simulated faults: per data plane `lagMs` (time to apply a push, also after it comes back), `neverSync`
  * (connected, pinging, but never applies a push), `disconnected` (a stale row: last_seen hours ago).
  */
 import { createHash, randomUUID } from "node:crypto";
 import { probeLogin, type ProbeResult } from "./probe.js";
 import type { KongVaults } from "./vault.js";
+import { GatewayNode } from "./node-cache.js";
 import { isRecord } from "./validate.js";
 
 export interface DataPlaneSpec {
@@ -27,6 +34,8 @@ export interface DataPlaneSpec {
   lagMs?: number;
   neverSync?: boolean;
   disconnected?: boolean;
+  /** Deltas instead of full configs: applying one does not purge the node cache. */
+  incrementalSync?: boolean;
 }
 
 export interface DataPlaneState {
@@ -39,6 +48,9 @@ export interface DataPlaneState {
   plugins: Map<string, Record<string, unknown>>;
   hash: string;
   lastSeen: number;
+  incrementalSync: boolean;
+  /** The data plane's caches (tokens, discovery). */
+  node: GatewayNode;
 }
 
 const PING_S = 30;
@@ -67,6 +79,8 @@ export class DataPlanes {
       plugins: new Map(),
       hash: "0".repeat(32),
       lastSeen: s.disconnected ? nowS() - 3 * 3600 : nowS(),
+      incrementalSync: s.incrementalSync ?? false,
+      node: new GatewayNode(),
     }));
   }
 
@@ -154,6 +168,7 @@ export class DataPlanes {
     ca: string,
     label: string,
     vaults?: KongVaults | ((hostname: string) => KongVaults | undefined),
+    cached = false,
   ): Promise<ProbeResult> {
     let last: ProbeResult = { ok: false, status: 0, error: `no connected ${label}` };
     for (const dp of this.list) {
@@ -170,6 +185,7 @@ export class DataPlanes {
         clientId,
         ca,
         typeof vaults === "function" ? vaults(dp.hostname) : vaults,
+        { node: dp.node, cached },
       );
       if (!last.ok) return { ...last, error: `${label} ${dp.hostname}: ${last.error ?? "failed"}` };
     }
@@ -183,8 +199,12 @@ export class DataPlanes {
 
   private take(dp: DataPlaneState): void {
     const config = this.current();
+    const hash = configHash(config);
+    const first = dp.hash === "0".repeat(32);
     dp.plugins = new Map([...config.entries()].map(([k, v]) => [k, structuredClone(v)]));
-    dp.hash = configHash(config);
+    // A full config (always, without incremental sync; the first sync with it) purges the node cache.
+    if (hash !== dp.hash && (!dp.incrementalSync || first)) dp.node.purge();
+    dp.hash = hash;
     dp.lastSeen = nowS();
   }
 }

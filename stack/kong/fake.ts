@@ -65,6 +65,7 @@ import { startHttpsServer, type Reply, type Request, type RunningServer } from "
 import type { ServerTls } from "../common/tls.js";
 import { noteSecret } from "../common/capture.js";
 import { probeLogin, type ProbeResult } from "./probe.js";
+import { GatewayNode, normalizeIssuer, type IssuerRow } from "./node-cache.js";
 import { KongVaults, type AzureVaultSpec } from "./vault.js";
 import { loadOidcSchemaSubset, schemaVersionFor, type OidcSchemaSubset } from "./schema.js";
 import {
@@ -128,8 +129,13 @@ export interface KongFake extends RunningServer {
   /**
    * The gateway login probe. On a control plane with data planes it signs with each connected data
    * plane's copy and passes only when all of them log in (the error names the first that fails).
+   * `cached`: answer from the gateway's token cache when it holds a live token (./node-cache.ts).
    */
-  probe(pluginId: string, clientId?: string): Promise<ProbeResult>;
+  probe(pluginId: string, clientId?: string, opts?: { cached?: boolean }): Promise<ProbeResult>;
+  /** This node's caches (token cache, discovery cache), as `DELETE /cache` and `/openid-connect/*` see them. */
+  readonly node: GatewayNode;
+  /** The caches of the nodes that serve traffic: this node, or each data plane of a control plane. */
+  gatewayNodes(): Record<string, GatewayNode>;
   /** An Azure Key Vault vault entity whose references the probe resolves with Kong's identity (./vault.ts). */
   addVault(spec: AzureVaultSpec): void;
   /** Key Vault reads the vault made (cache misses). */
@@ -232,6 +238,7 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
     new Map([...plugins.entries()].map(([id, st]) => [id, st.entity as Record<string, unknown>]));
   const dps = opts.dataPlanes ? new DataPlanes(opts.dataPlanes, version, allPlugins) : undefined;
   if (dps) role = "control_plane";
+  const node = new GatewayNode();
 
   const ensureWorkspace = (name: string) => {
     if (!workspaces.has(name)) workspaces.set(name, { id: randomUUID(), name, created_at: now() });
@@ -429,11 +436,84 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
     }
     plugins.clear();
     for (const [id, st] of next) store(id, st.workspace, st.entity);
+    // A declarative load purges the node cache, tokens included (kong/db/declarative/import.lua).
+    node.purge();
     return { status: 201, body: { plugins: [...next.values()].map((st) => st.entity) } };
   };
 
   const spec = suite("kong");
   const rejected: Rejection[] = [];
+
+  /**
+   * `DELETE /cache` (purge `kong.cache` and `kong.core_cache` on this node), `GET|DELETE /cache/{key}` (probe,
+   * invalidate on this node), also under `/{workspace}/`: Admin API EE spec operations delete-cache-entries,
+   * get-cache-by-key, deleteCacheByKey; kong/api/routes/cache.lua. GET answers the cached value (a table
+   * as JSON) or 404 `{"message":"Not found"}`; both DELETEs answer 204 whether or not the key was there.
+   */
+  const cacheRoutes = (req: Request, rest: string[]): Reply => {
+    if (rest.length === 0) {
+      if (req.method !== "DELETE") return METHOD_NOT_ALLOWED;
+      node.purge();
+      return { status: 204 };
+    }
+    const key = rest.join("/");
+    if (req.method === "DELETE") {
+      node.invalidate(key);
+      return { status: 204 };
+    }
+    if (req.method !== "GET") return METHOD_NOT_ALLOWED;
+    const hit = node.probe(key);
+    if (!hit) return NOT_FOUND;
+    return {
+      status: 200,
+      body: isRecord(hit.value) || Array.isArray(hit.value) ? hit.value : { message: hit.value },
+    };
+  };
+
+  /**
+   * The openid-connect plugin's Admin API (../shared/fixtures/kong/openid-connect-plugin-endpoints.openapi.yaml;
+   * kong/plugins/openid-connect/api.lua): the discovery cache (`/openid-connect/issuers[/{issuer_or_id}]`,
+   * GET and DELETE; rows without their secret, `configuration` and `keys` decoded) and the plugin's own JWKS
+   * (`/openid-connect/jwks`: GET the public keys as application/jwk-set+json, DELETE to rotate). None of them
+   * touches the token cache: the plugin has no endpoint for that.
+   */
+  const openidConnectRoutes = (req: Request, rest: string[]): Reply => {
+    const rowView = (r: IssuerRow) => ({
+      id: r.id,
+      issuer: r.issuer,
+      configuration: JSON.parse(r.configuration) as unknown,
+      keys: JSON.parse(r.keys) as unknown,
+      created_at: r.created_at,
+      updated_at: r.updated_at,
+    });
+    if (rest[0] === "issuers" && rest.length <= 2) {
+      const wanted = rest[1];
+      if (wanted === undefined) {
+        if (req.method === "GET")
+          return { status: 200, body: { data: [...node.issuers.values()].map(rowView), next: null } };
+        if (req.method !== "DELETE") return METHOD_NOT_ALLOWED;
+        node.issuers.clear();
+        return { status: 204 };
+      }
+      const row = [...node.issuers.values()].find(
+        (r) => r.id === wanted || r.issuer === normalizeIssuer(wanted),
+      );
+      if (req.method === "GET") return row ? { status: 200, body: rowView(row) } : NOT_FOUND;
+      if (req.method !== "DELETE") return METHOD_NOT_ALLOWED;
+      if (row) node.issuers.delete(row.issuer);
+      return { status: 204 };
+    }
+    if (rest[0] === "jwks" && rest.length === 1) {
+      if (req.method === "DELETE") {
+        node.rotateOwnJwks();
+        return { status: 204 };
+      }
+      if (req.method !== "GET") return METHOD_NOT_ALLOWED;
+      const keys = node.ownJwks().map(({ kty, use, alg, kid, n, e }) => ({ kty, use, alg, kid, n, e }));
+      return { status: 200, headers: { "content-type": "application/jwk-set+json" }, body: { keys } };
+    }
+    return NOT_FOUND;
+  };
 
   const handler = async (req: Request, _res: ServerResponse): Promise<Reply> => {
     if (opts.adminToken !== undefined) {
@@ -495,6 +575,10 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
       }));
       return { status: 200, body: { data, next: null } };
     }
+    if (segments[0] === "openid-connect") return openidConnectRoutes(req, segments.slice(1));
+    const cacheAt =
+      segments[0] === "cache" ? 0 : segments[1] === "cache" && workspaces.has(segments[0] ?? "") ? 1 : -1;
+    if (cacheAt >= 0) return cacheRoutes(req, segments.slice(cacheAt + 1));
     let workspace = DEFAULT_WORKSPACE;
     if (segments[0] !== "plugins" && segments[0] !== "vaults") {
       const ws = segments.shift() ?? "";
@@ -529,7 +613,11 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
   const server = await startHttpsServer("kong", opts.tls, handler);
   const vaults = new KongVaults(opts.tls.ca);
 
-  const probeConfig = (entity: Record<string, unknown> | undefined, clientId: string | undefined) => {
+  const probeConfig = (
+    entity: Record<string, unknown> | undefined,
+    clientId: string | undefined,
+    cached: boolean,
+  ) => {
     if (!entity) return Promise.resolve<ProbeResult>({ ok: false, status: 0, error: "plugin not found" });
     if (entity.name !== "openid-connect")
       return Promise.resolve<ProbeResult>({
@@ -537,7 +625,10 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
         status: 0,
         error: `plugin is ${String(entity.name)}, not openid-connect`,
       });
-    return probeLogin(isRecord(entity.config) ? entity.config : {}, clientId, opts.tls.ca, vaults);
+    return probeLogin(isRecord(entity.config) ? entity.config : {}, clientId, opts.tls.ca, vaults, {
+      node,
+      cached,
+    });
   };
 
   return {
@@ -603,10 +694,17 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
     dataPlaneKids(pluginId, clientId) {
       return dps?.kids(pluginId, clientId) ?? {};
     },
-    async probe(pluginId, clientId) {
+    async probe(pluginId, clientId, probeOpts = {}) {
+      const cached = probeOpts.cached ?? false;
       return dps
-        ? dps.probe(pluginId, clientId, opts.tls.ca, "data plane", vaults)
-        : probeConfig(plugins.get(pluginId)?.entity, clientId);
+        ? dps.probe(pluginId, clientId, opts.tls.ca, "data plane", vaults, cached)
+        : probeConfig(plugins.get(pluginId)?.entity, clientId, cached);
+    },
+    node,
+    gatewayNodes() {
+      return dps
+        ? Object.fromEntries(dps.list.map((dp) => [dp.hostname, dp.node]))
+        : { [new URL(server.url).host]: node };
     },
   };
 }

@@ -10,6 +10,10 @@
  * - Errors inside arrays are keyed by 1-based position; cjson encodes them as JSON arrays padded with null.
  * - Fields Kong does not know in `config` (or in a `client_jwk` item) are rejected; member names, types,
  *   enums and defaults come from Kong's published schema (see ./schema.ts).
+ * - Empty strings are refused, in fields, array items and JWK members: "length must be at least 1"
+ *   (kong/db/schema/init.lua: "empty strings are not accepted by default", `len_min` 1 unless a field sets
+ *   its own; the published JSON schemas do not show this default). So `client_secret: ["", "…"]` is not a
+ *   way to empty one entry of the parallel arrays.
  *
  * Stricter than Kong (documented in docs/local-stack/kong.md): Kong's JWK record
  * (kong/plugins/openid-connect/typedefs.lua) has no required members and a free-form `alg`. The fake also
@@ -62,6 +66,7 @@ function hasType(v: unknown, type: FieldType): boolean {
 }
 
 const oneOf = (values: readonly (string | number)[]): string => `expected one of: ${values.join(", ")}`;
+const EMPTY = "length must be at least 1";
 
 /** Kong reports array element errors by position; cjson turns the sparse Lua table into a padded array. */
 function positional(errors: Map<number, unknown>): unknown[] | undefined {
@@ -84,11 +89,13 @@ function validateJwk(
     if (!m) errors[name] = "unknown field";
     else if (value === null) continue;
     else if (!hasType(value, m.type)) errors[name] = TYPE_MESSAGE[m.type];
+    else if (value === "") errors[name] = EMPTY;
     else if (m.type === "array" && m.itemsType) {
       const itemType = m.itemsType;
       const bad = new Map<number, unknown>();
       (value as unknown[]).forEach((x, i) => {
         if (!hasType(x, itemType)) bad.set(i, TYPE_MESSAGE[itemType]);
+        else if (x === "") bad.set(i, EMPTY);
       });
       const p = positional(bad);
       if (p) errors[name] = p;
@@ -104,6 +111,7 @@ function validateJwk(
 
 function validateField(value: unknown, spec: FieldSpec, schema: OidcSchemaSubset): unknown {
   if (!hasType(value, spec.type)) return TYPE_MESSAGE[spec.type];
+  if (value === "") return EMPTY;
   if (spec.enum && !spec.enum.includes(value as string | number)) return oneOf(spec.enum);
   if (spec.type !== "array" || !spec.items) return undefined;
   const items = spec.items;
@@ -112,6 +120,7 @@ function validateField(value: unknown, spec: FieldSpec, schema: OidcSchemaSubset
     let e: unknown;
     if (items.members) e = validateJwk(x, items, schema.fields.client_alg?.items?.enum);
     else if (!hasType(x, items.type)) e = TYPE_MESSAGE[items.type];
+    else if (x === "") e = EMPTY;
     else if (items.enum && !items.enum.includes(x as string | number)) e = oneOf(items.enum);
     if (e !== undefined) bad.set(i, e);
   });

@@ -45,6 +45,7 @@ import type { ServerTls } from "../common/tls.js";
 import { noteSecret } from "../common/capture.js";
 import { configHash, DataPlanes, type DataPlaneSpec } from "../kong/dataplanes.js";
 import type { ProbeResult } from "../kong/probe.js";
+import type { GatewayNode } from "../kong/node-cache.js";
 import { loadOidcSchemaSubset } from "../kong/schema.js";
 import { azureVaultFromEntity, KongVaults, type AzureNodeCredentials } from "../kong/vault.js";
 import { isRecord, schemaViolation, validatePluginEntity, withDefaults } from "../kong/validate.js";
@@ -74,7 +75,9 @@ export interface KonnectFake extends RunningServer {
   addVault(v: { name: string; prefix: string; config: Record<string, unknown> }): { id: string };
   setNode(hostname: string, change: Partial<Omit<DataPlaneSpec, "hostname">>): void;
   nodeKids(pluginId: string, clientId: string): Record<string, string | undefined>;
-  probe(pluginId: string, clientId: string): Promise<ProbeResult>;
+  probe(pluginId: string, clientId: string, opts?: { cached?: boolean }): Promise<ProbeResult>;
+  /** Each connected node's caches (tokens, discovery), by hostname. */
+  gatewayNodes(): Record<string, GatewayNode>;
   /** Key Vault reads the nodes made to resolve references (cache misses, all nodes). */
   vaultFetches(): number;
 }
@@ -294,8 +297,18 @@ export async function startKonnectFake(opts: KonnectFakeOptions): Promise<Konnec
     nodeKids(pluginId, clientId) {
       return nodes.kids(pluginId, clientId);
     },
-    probe(pluginId, clientId) {
-      return nodes.probe(pluginId, clientId, opts.tls.ca, "node", (hostname) => nodeVaults.get(hostname));
+    gatewayNodes() {
+      return Object.fromEntries(nodes.list.map((n) => [n.hostname, n.node]));
+    },
+    probe(pluginId, clientId, probeOpts = {}) {
+      return nodes.probe(
+        pluginId,
+        clientId,
+        opts.tls.ca,
+        "node",
+        (hostname) => nodeVaults.get(hostname),
+        probeOpts.cached ?? false,
+      );
     },
     vaultFetches() {
       return [...nodeVaults.values()].reduce((n, r) => n + r.fetches, 0);

@@ -106,6 +106,7 @@ import type { ServerTls } from "../common/tls.js";
 import type { Rejection, SpecRequest, Validation } from "../common/openapi.js";
 import { suite } from "../specs/index.js";
 import { probeLogin, type ProbeResult } from "../kong/probe.js";
+import { GatewayNode } from "../kong/node-cache.js";
 import { azureVaultFromEntity, KongVaults, type AzureNodeCredentials } from "../kong/vault.js";
 import {
   PatchError,
@@ -236,8 +237,10 @@ export interface ProxyPod {
   readonly hash: string;
   /** The effective openid-connect config the pod runs (with client_jwk), or undefined before any push. */
   pluginConfig(plugin: string): Record<string, unknown> | undefined;
-  /** Log in as Kong would with what this pod holds. */
-  probe(plugin: string, clientId: string): Promise<ProbeResult>;
+  /** Log in as Kong would with what this pod holds (`cached`: from its token cache when it has a live token). */
+  probe(plugin: string, clientId: string, opts?: { cached?: boolean }): Promise<ProbeResult>;
+  /** The proxy's caches (tokens, discovery). */
+  readonly node: GatewayNode;
   setLag(ms: number): void;
   setStuck(stuck: boolean): void;
   setRejects(rejects: boolean | string): void;
@@ -474,6 +477,8 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
     hash: string;
     config: Map<string, Record<string, unknown>>;
     timers: Set<NodeJS.Timeout>;
+    /** The proxy's caches (tokens, discovery); each applied config purges them (stack/kong/node-cache.ts). */
+    node: GatewayNode;
     /** The pod's reference resolver, configured from the vault entities it runs with. */
     vaults: KongVaults;
   }
@@ -536,6 +541,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       config: new Map(),
       timers: new Set(),
       vaults: new KongVaults(opts.tls.ca),
+      node: new GatewayNode(),
     };
     if (opts.reachablePods) {
       const server = createServer((req, res) => {
@@ -727,6 +733,8 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         pod.hash = hash;
         pod.config = new Map(configs);
         loadVaults(pod, vaults);
+        // KIC's POST /config is a declarative reconfiguration: the proxy purges its node cache.
+        pod.node.purge();
       };
       const lag = pod.spec.lagMs ?? 0;
       if (lag <= 0) apply();
@@ -1225,11 +1233,15 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
       return s.hash;
     },
     pluginConfig: (plugin: string) => s.config.get(plugin),
-    probe: async (plugin: string, clientId: string) => {
+    probe: async (plugin: string, clientId: string, probeOpts: { cached?: boolean } = {}) => {
       const config = s.config.get(plugin);
       if (!config) return { ok: false, status: 0, error: "the pod holds no config for this plugin" };
-      return probeLogin(config, clientId, opts.tls.ca, s.vaults);
+      return probeLogin(config, clientId, opts.tls.ca, s.vaults, {
+        node: s.node,
+        cached: probeOpts.cached ?? false,
+      });
     },
+    node: s.node,
     setLag: (ms: number) => void (s.spec.lagMs = ms),
     /** A pod that recovers loads the current config at once, as a restarted pod gets it from KIC. */
     setStuck: (stuck: boolean) => {
@@ -1238,6 +1250,7 @@ export async function startKubernetesFake(opts: KubernetesFakeOptions): Promise<
         s.hash = lastPushed;
         s.config = new Map(lastConfigs);
         loadVaults(s, lastVaults);
+        s.node.purge();
       }
     },
     setRejects: (rejects: boolean | string) => void (s.spec.rejects = rejects),

@@ -105,7 +105,7 @@ async function exercise(kong: KongFake): Promise<void> {
       issuer,
       client_id: ["client-a", CLIENT, "client-c"],
       client_auth: ["private_key_jwt", "private_key_jwt", "client_secret_post"],
-      client_secret: ["", "", "secret"],
+      client_secret: ["unused-by-a", "unused-by-b", "secret"],
       client_alg: ["PS256", "PS256", "RS256"],
       client_jwk: [a, b],
       scopes: ["api://kong/.default"],

@@ -67,7 +67,9 @@ const threeClients = (over: Record<string, unknown> = {}) => ({
   issuer: ISSUER,
   client_id: ["client-a", CLIENT, "client-c"],
   client_auth: ["private_key_jwt", "private_key_jwt", "client_secret_post"],
-  client_secret: ["", "", "secret-of-c"],
+  // Kong refuses empty strings ("length must be at least 1"): entries that use private_key_jwt carry a
+  // placeholder.
+  client_secret: ["unused-by-a", "unused-by-b", "secret-of-c"],
   client_jwk: [otherA, oldOurs, otherC],
   scopes: ["api://kong/.default"],
   cache_ttl: 600,

@@ -145,7 +145,15 @@ describe("gateway login probe", () => {
     expect(await kong.probe(secretAuth.id)).toMatchObject({
       ok: false,
       status: 0,
-      error: "client_auth is client_secret_post, not private_key_jwt",
+      error: "no client_secret for this client",
+    });
+    const secretJwt = kong.addPlugin({
+      name: "openid-connect",
+      config: config({ client_auth: ["client_secret_jwt"], client_secret: ["a-shared-secret-value"] }),
+    });
+    expect(await kong.probe(secretJwt.id)).toMatchObject({
+      ok: false,
+      error: "client_auth client_secret_jwt is not reproduced by the login probe",
     });
     const noJwk = kong.addPlugin({ name: "openid-connect", config: config({ client_jwk: null }) });
     expect(await kong.probe(noJwk.id)).toMatchObject({ ok: false, error: "no client_jwk for this client" });
