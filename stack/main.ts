@@ -1,19 +1,26 @@
 /**
- * `npm run stack` (`-- --idp okta|auth0` for our client at the Okta or Auth0 fake): start the local stack,
- * print its endpoints, write a ready-made configuration and an env file, and keep running until Ctrl-C.
+ * `npm run stack` (`-- --idp okta|auth0` for our client at the Okta or Auth0 fake; `-- --client-secret
+ * [client_secret_post|client_secret_basic]` for a gateway that starts from a client secret): start the local
+ * stack, print its endpoints, write a ready-made configuration and an env file, and keep running until Ctrl-C.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { startLocalStack, idpFromArgs, IDP_KINDS, OKTA } from "./stack.js";
+import { startLocalStack, idpFromArgs, secretAuthFromArgs, IDP_KINDS, OKTA, SECRET_AUTHS } from "./stack.js";
 import { stopWhenAsked } from "./common/lifeline.js";
 
 const idp = idpFromArgs(process.argv.slice(2));
-if (!idp) {
-  console.error(`usage: npm run stack -- [--idp <${IDP_KINDS.join("|")}>]`);
+const secretAuth = secretAuthFromArgs(process.argv.slice(2));
+if (!idp || secretAuth === null) {
+  console.error(
+    `usage: npm run stack -- [--idp <${IDP_KINDS.join("|")}>] [--client-secret [${SECRET_AUTHS.join("|")}]]`,
+  );
   process.exit(2);
 }
 const lifeline = stopWhenAsked(0);
-const stack = await startLocalStack({ idp });
+const stack = await startLocalStack({ idp, ...(secretAuth ? { secretAuth } : {}) });
+const secretLine = stack.seededSecret
+  ? `\n  Kong's entry for ${stack.clientId} authenticates with ${stack.seededSecret.auth} (secret ${stack.seededSecret.hint}…, also at the IdP)`
+  : "";
 const idpLine = stack.okta
   ? `\n  Okta org                  ${stack.okta.orgUrl}   issuer ${stack.okta.issuer(OKTA.authorizationServer)}   app ${stack.clientId}`
   : stack.auth0
@@ -37,7 +44,7 @@ console.log(`local stack is up (all on 127.0.0.1):
   Entra login (authority)   ${stack.entra.authorityHost}   tenant ${stack.entra.tenantId}
   Microsoft Graph           ${stack.entra.graphBaseUrl}${idpLine}
   Key Vault                 ${stack.keyVault.url}
-  Kong Admin API            ${stack.kong.url}   plugin ${stack.pluginId} (tags rotator:orders-api)
+  Kong Admin API            ${stack.kong.url}   plugin ${stack.pluginId} (tags rotator:orders-api)${secretLine}
   Azurite blob              ${stack.azurite.blobEndpoint}
   webhook receiver          ${stack.webhook.url}/alerts
   CA certificate            ${stack.ca.certPath}

@@ -4,8 +4,9 @@
  * own identity (an owner of the app with Application.ReadWrite.OwnedBy, for the bootstrap PATCH), and one
  * Kong openid-connect plugin whose client list holds a partner client and ours (private_key_jwt, no JWK
  * yet). With `idp: "okta"` or `"auth0"` our client lives at the Okta or Auth0 fake instead (see
- * docs/local-stack.md); the Entra fake still runs, since Key Vault authenticates through it. Used by
- * `npm run stack`, `npm run demo` and the end-to-end tests.
+ * docs/local-stack.md); the Entra fake still runs, since Key Vault authenticates through it. With
+ * `secretAuth` our client starts from a client secret instead (the setup a client secret → private_key_jwt
+ * migration starts from). Used by `npm run stack`, `npm run demo` and the end-to-end tests.
  */
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
@@ -17,6 +18,8 @@ import type { PropagationDelay } from "./entra/directory.js";
 import { startKeyVaultFake, type KeyVaultFake } from "./keyvault/fake.js";
 import { startKongFake, type KongFake, type ProbeResult } from "./kong/fake.js";
 import type { DataPlaneSpec } from "./kong/dataplanes.js";
+import type { GatewayNode } from "./kong/node-cache.js";
+import { noteSecret } from "./common/capture.js";
 import { startKonnectFake, type KonnectFake } from "./konnect/fake.js";
 import { startKubernetesFake, type KubernetesFake, type RbacRule } from "./kubernetes/fake.js";
 import { generateRsaJwk } from "./kong/seed.js";
@@ -127,6 +130,43 @@ export interface LocalStackOptions {
    * the AKS server application, checked by the API server fake against the Entra fake's keys.
    */
   kubernetesAuth?: "kubeconfig-file" | "kubeconfig-secret" | "aks-entra";
+  /**
+   * Our client starts from a client secret, as most Kong + IdP setups do (the Dev Portal guide for Azure AD:
+   * `config.client_secret`, `client_auth` = `client_secret_post`): Kong's entry for our client has
+   * `client_auth[1]` = this method and the secret in `client_secret[1]` (the partner's entry keeps
+   * `private_key_jwt` and gets a placeholder secret, since Kong refuses empty strings), and the IdP client
+   * has the matching secret: an Entra password credential (the service identity also gets
+   * AuditLog.Read.All, for Graph's sign-in activity reports), an Okta app on this method with one ACTIVE
+   * secret, an Auth0 application on this method. No certificate or key is registered yet.
+   */
+  secretAuth?: SecretAuth;
+}
+
+/** The client secret methods Kong's plugin can start from (`client_auth`). */
+export type SecretAuth = "client_secret_post" | "client_secret_basic";
+export const SECRET_AUTHS: readonly SecretAuth[] = ["client_secret_post", "client_secret_basic"];
+
+/**
+ * `--client-secret [client_secret_post|client_secret_basic]` from a command line: undefined without the
+ * flag, the method (default client_secret_post), or null when the value is not one.
+ */
+export function secretAuthFromArgs(argv: string[]): SecretAuth | undefined | null {
+  const i = argv.indexOf("--client-secret");
+  if (i < 0) return undefined;
+  const value = argv[i + 1];
+  if (value === undefined || value.startsWith("--")) return "client_secret_post";
+  return SECRET_AUTHS.find((m) => m === value) ?? null;
+}
+
+/** What `secretAuth` seeded: the secret Kong holds for our client and how the IdP lists it. */
+export interface SeededSecret {
+  auth: SecretAuth;
+  /** The secret itself (a local value; the fakes note it for the hygiene checks). */
+  secret: string;
+  /** Its first three characters, Graph's `hint`. */
+  hint: string;
+  /** Its id at the IdP: the Entra passwordCredential's keyId, the Okta secret's id (none at Auth0). */
+  idpId?: string;
 }
 
 /** Kubernetes mode with `kubeconfig-secret`: the Key Vault secret holding the kubeconfig. */
@@ -139,7 +179,14 @@ export const VAULT_REFERENCE = { prefix: "azure-kv", secretPrefix: "kong-jwk-" }
 export type KongMode = "traditional" | "hybrid" | "dbless" | "konnect" | "kubernetes";
 
 /** Kubernetes mode: the namespace, Secret and KongPlugin the stack seeds (KIC configPatches). */
-export const KIC = { namespace: "kong", secret: "orders-oidc-jwk", key: "client_jwk", plugin: "orders-oidc" };
+export const KIC = {
+  namespace: "kong",
+  secret: "orders-oidc-jwk",
+  key: "client_jwk",
+  /** With `secretAuth`: the key holding the plugin's `client_secret` array in the same Secret. */
+  secretKey: "client_secret",
+  plugin: "orders-oidc",
+};
 
 const DEFAULT_DATA_PLANES: DataPlaneSpec[] = [
   { hostname: "dp-1" },
@@ -172,8 +219,22 @@ export interface LocalStack {
   konnect?: KonnectFake;
   /** Kubernetes mode: the API server with KIC and its proxy pods simulated. */
   kubernetes?: KubernetesFake;
-  /** The gateway login probe for our client, against what the gateways hold (every DP/node must pass). */
-  probe(): Promise<ProbeResult>;
+  /**
+   * The gateway login probe for our client, against what the gateways hold (every DP/node must pass).
+   * `cached`: served from each gateway's token cache when it holds a live token (a request the gateway would
+   * answer without the IdP); by default every probe logs in (./kong/probe.ts).
+   */
+  probe(opts?: { cached?: boolean }): Promise<ProbeResult>;
+  /** The caches of every gateway that serves traffic (node, data plane, proxy pod) by name. */
+  gatewayNodes(): Record<string, GatewayNode>;
+  /** With `secretAuth`: the secret Kong starts with. */
+  seededSecret?: SeededSecret;
+  /**
+   * Our client's client secrets at the IdP: Entra passwordCredentials (`keyId`, `hint`; state `valid` or
+   * `expired`), Okta secrets (`active`/`inactive`), Auth0's one secret (`enabled` while the client's
+   * token_endpoint_auth_method is a secret method, else `disabled`).
+   */
+  idpSecrets(): { id: string; hint?: string; state: string }[];
   /** The kid our client has on every gateway (data plane, node) by name. */
   gatewayKids(): Record<string, string | undefined>;
   /**
@@ -353,14 +414,23 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const clientId = idpSide.clientId;
 
     const partner = generateRsaJwk({ alg: "RS256", kid: "partner-key-1" });
+    const seededSecret = opts.secretAuth ? seedClientSecret(opts.secretAuth, idpSide, entra) : undefined;
+    if (seededSecret && idp === "entra")
+      entra.setAppRoles(SERVICE_CLIENT_ID, ["Application.ReadWrite.OwnedBy", "AuditLog.Read.All"]);
+    // The partner's entry still uses private_key_jwt; Kong refuses "" in client_secret, so it holds a
+    // placeholder of its own (noted like any secret).
+    const partnerSecret = `partner-${randomBytes(12).toString("base64url")}`;
+    if (seededSecret) noteSecret("client-secret", partnerSecret);
+    const secretConfig = seededSecret ? { client_secret: [partnerSecret, seededSecret.secret] } : {};
     const seed = {
       name: "openid-connect",
       tags: [`rotator:${CREDENTIAL}`],
       config: {
         issuer: idpSide.issuer ?? entra.issuer,
         client_id: [PARTNER_CLIENT_ID, clientId],
-        client_auth: ["private_key_jwt", "private_key_jwt"],
+        client_auth: ["private_key_jwt", seededSecret?.auth ?? "private_key_jwt"],
         client_jwk: [partner],
+        ...secretConfig,
         scopes: idpSide.scopes ?? ["https://graph.microsoft.com/.default"],
       },
     };
@@ -372,12 +442,24 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         name: KIC.plugin,
         namespace: KIC.namespace,
         plugin: "openid-connect",
-        config: { ...seed.config, client_jwk: undefined },
+        config: { ...seed.config, client_jwk: undefined, client_secret: undefined },
         configPatches: [
           { path: "/client_jwk", valueFrom: { secretKeyRef: { name: KIC.secret, key: KIC.key } } },
+          // The secret, like the JWK, comes from the Secret rather than the KongPlugin's plain config.
+          ...(seededSecret
+            ? [
+                {
+                  path: "/client_secret",
+                  valueFrom: { secretKeyRef: { name: KIC.secret, key: KIC.secretKey } },
+                },
+              ]
+            : []),
         ],
       });
-      kubernetes.addSecret(KIC.namespace, KIC.secret, { [KIC.key]: JSON.stringify([partner]) });
+      kubernetes.addSecret(KIC.namespace, KIC.secret, {
+        [KIC.key]: JSON.stringify([partner]),
+        ...(seededSecret ? { [KIC.secretKey]: JSON.stringify(secretConfig.client_secret) } : {}),
+      });
       kubernetes.syncNow();
       kubeconfig = resolve(opts.caDir ?? ".local/ca", `kubeconfig-${randomBytes(4).toString("hex")}.yaml`);
       const kubeconfigText = stringify({
@@ -494,23 +576,42 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       ...idpSide.env,
       NODE_EXTRA_CA_CERTS: ca.certPath,
     };
-    const probe = async (): Promise<ProbeResult> => {
-      if (konnect) return konnect.probe(pluginId, clientId);
+    const probe = async (probeOpts: { cached?: boolean } = {}): Promise<ProbeResult> => {
+      if (konnect) return konnect.probe(pluginId, clientId, probeOpts);
       if (kubernetes) {
         let last: ProbeResult = { ok: false, status: 0, error: "no ready proxy pod" };
         for (const [i, pod] of kubernetes.pods.entries()) {
           if (dataPlanes[i]?.disconnected) continue;
-          last = await pod.probe(KIC.plugin, clientId);
+          last = await pod.probe(KIC.plugin, clientId, probeOpts);
           if (!last.ok) return { ...last, error: `pod ${pod.name}: ${last.error ?? "failed"}` };
         }
         return last;
       }
       let last: ProbeResult = { ok: false, status: 0, error: "no node" };
       for (const node of dblessNodes) {
-        last = await node.probe(pluginId, clientId);
+        last = await node.probe(pluginId, clientId, probeOpts);
         if (!last.ok) return last;
       }
       return last;
+    };
+    const gatewayNodes = (): Record<string, GatewayNode> => {
+      if (konnect) return konnect.gatewayNodes();
+      if (kubernetes) return Object.fromEntries(kubernetes.pods.map((p) => [p.name, p.node]));
+      return Object.assign({}, ...dblessNodes.map((n) => n.gatewayNodes())) as Record<string, GatewayNode>;
+    };
+    const idpSecrets = (): { id: string; hint?: string; state: string }[] => {
+      if (idpSide.okta)
+        return idpSide.okta.secrets(clientId).map((x) => ({ id: x.id, state: x.status.toLowerCase() }));
+      if (idpSide.auth0) {
+        const method = idpSide.auth0.client(clientId).tokenEndpointAuthMethod;
+        const enabled = method === "client_secret_post" || method === "client_secret_basic";
+        return [{ id: "client_secret", state: enabled ? "enabled" : "disabled" }];
+      }
+      return entra.passwordCredentials(clientId).map((p) => ({
+        id: p.keyId,
+        hint: p.hint,
+        state: p.end.getTime() > Date.now() ? "valid" : "expired",
+      }));
     };
     const kidOf = (config: Record<string, unknown> | undefined): string | undefined => {
       const jwks = Array.isArray(config?.client_jwk) ? (config.client_jwk as { kid?: string }[]) : [];
@@ -556,6 +657,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       ...(konnect ? { konnect } : {}),
       ...(kubernetes ? { kubernetes } : {}),
       probe,
+      gatewayNodes,
+      idpSecrets,
+      ...(seededSecret ? { seededSecret } : {}),
       gatewayKids,
       azurite,
       webhook,
@@ -586,7 +690,24 @@ interface IdpSide {
   env: Record<string, string>;
   okta?: OktaFake;
   auth0?: Auth0Fake;
+  /** Auth0: the application's generated client secret. */
+  clientSecret?: string;
   close?: () => Promise<void>;
+}
+
+/** `secretAuth`: the client secret our client has at its IdP, which Kong's entry will hold. */
+function seedClientSecret(auth: SecretAuth, idpSide: IdpSide, entra: EntraFake): SeededSecret {
+  if (idpSide.okta) {
+    const { id, secret } = idpSide.okta.seedSecret(idpSide.clientId);
+    return { auth, secret, hint: secret.slice(0, 3), idpId: id };
+  }
+  if (idpSide.auth0) {
+    const secret = idpSide.clientSecret;
+    if (!secret) throw new Error("auth0 fake: the application has no client secret");
+    return { auth, secret, hint: secret.slice(0, 3) };
+  }
+  const { keyId, hint, secretText } = entra.seedPassword(idpSide.clientId, { displayName: "kong-gateway" });
+  return { auth, secret: secretText, hint, idpId: keyId };
 }
 
 /** Start and seed the Okta or Auth0 fake for `idp` (nothing for entra: the Entra fake always runs). */
@@ -594,11 +715,12 @@ async function startIdp(idp: IdpKind, tls: ServerTls, opts: LocalStackOptions): 
   if (idp === "okta") {
     const okta = await startOktaFake({ tls, propagationDelayMs: opts.propagationDelayMs ?? 3000 });
     okta.addAuthorizationServer(OKTA.authorizationServer, { scopes: [OKTA.scope], defaultScopes: [] });
-    // An OIDC service app authenticating with private_key_jwt, no keys yet (the rotator bootstraps them).
+    // An OIDC service app authenticating with private_key_jwt, no keys yet (the rotator bootstraps them);
+    // with `secretAuth`, on that client secret method instead (seedClientSecret adds the secret).
     okta.createApp({
       clientId: OKTA.clientId,
       label: `kong-gateway-${CREDENTIAL}`,
-      tokenEndpointAuthMethod: "private_key_jwt",
+      tokenEndpointAuthMethod: opts.secretAuth ?? "private_key_jwt",
     });
     // An API token acts with its admin's role; an App Admin can manage apps and their keys
     // (https://developer.okta.com/docs/guides/create-an-api-token/main/). The fake notes it as a secret.
@@ -625,10 +747,10 @@ async function startIdp(idp: IdpKind, tls: ServerTls, opts: LocalStackOptions): 
     const auth0 = await startAuth0Fake({ tls, defaultAudience: AUTH0.audience });
     // A new application still on client secrets; the rotator's first attach switches it to
     // private_key_jwt (token_endpoint_auth_method: null in the same PATCH).
-    auth0.createClient({
+    const { clientSecret } = auth0.createClient({
       name: `kong-gateway-${CREDENTIAL}`,
       clientId: AUTH0.clientId,
-      tokenEndpointAuthMethod: "client_secret_post",
+      tokenEndpointAuthMethod: opts.secretAuth ?? "client_secret_post",
     });
     auth0.setGrant(AUTH0.clientId, [AUTH0.scope], AUTH0.audience);
     // The Management API client with exactly the scopes credential rotation needs (the fake notes the secret).
@@ -652,6 +774,7 @@ async function startIdp(idp: IdpKind, tls: ServerTls, opts: LocalStackOptions): 
       },
       env: { [AUTH0.secretEnv]: secret },
       auth0,
+      ...(clientSecret ? { clientSecret } : {}),
       close: () => auth0.close(),
     };
   }
