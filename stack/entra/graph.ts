@@ -418,7 +418,6 @@ export async function startGraphServer(opts: GraphServerOptions): Promise<GraphS
 
   const handle = async (req: Request): Promise<Reply> => {
     const caller = await authenticate(req);
-    if (REPORTS_PATH.test(req.path)) return reports(req, caller);
     const v = spec.check(req, rejected);
     if (!v.ok) {
       if (v.reason === "unknown-path")
@@ -430,6 +429,7 @@ export async function startGraphServer(opts: GraphServerOptions): Promise<GraphS
       if (v.reason === "method") throw notAllowed();
       throw new GraphFailure(v.status, "BadRequest", v.errors.join("; "));
     }
+    if (REPORTS_PATH.test(req.path)) return reports(req, caller);
     const match = ROUTE.exec(safeDecode(req.path));
     if (!match)
       throw new GraphFailure(

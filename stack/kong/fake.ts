@@ -446,7 +446,7 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
 
   /**
    * `DELETE /cache` (purge `kong.cache` and `kong.core_cache` on this node), `GET|DELETE /cache/{key}` (probe,
-   * invalidate on this node), also under `/{workspace}/`: Admin API EE spec operations delete-cache-entries,
+   * invalidate on this node): Admin API EE spec operations delete-cache-entries,
    * get-cache-by-key, deleteCacheByKey; kong/api/routes/cache.lua. GET answers the cached value (a table
    * as JSON) or 404 `{"message":"Not found"}`; both DELETEs answer 204 whether or not the key was there.
    */
@@ -576,9 +576,7 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
       return { status: 200, body: { data, next: null } };
     }
     if (segments[0] === "openid-connect") return openidConnectRoutes(req, segments.slice(1));
-    const cacheAt =
-      segments[0] === "cache" ? 0 : segments[1] === "cache" && workspaces.has(segments[0] ?? "") ? 1 : -1;
-    if (cacheAt >= 0) return cacheRoutes(req, segments.slice(cacheAt + 1));
+    if (segments[0] === "cache") return cacheRoutes(req, segments.slice(1));
     let workspace = DEFAULT_WORKSPACE;
     if (segments[0] !== "plugins" && segments[0] !== "vaults") {
       const ws = segments.shift() ?? "";

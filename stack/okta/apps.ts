@@ -130,7 +130,8 @@ export function appView(orgUrl: string, app: OktaApp, withSecret: boolean): Reco
     lastUpdated: app.lastUpdated,
     signOnMode: "OPENID_CONNECT",
     features: [],
-    accessibility: { selfService: false, errorRedirectUrl: null, loginRedirectUrl: null },
+    // Unset redirect URLs are left out: the published schema types them as strings, not nullable.
+    accessibility: { selfService: false },
     visibility: {
       autoLaunch: false,
       autoSubmitToolbar: false,

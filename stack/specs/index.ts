@@ -21,7 +21,10 @@ export const SUITES = {
   },
   graph: {
     name: "graph",
-    files: [{ path: at("graph/applications.json"), basePath: "/v1.0" }],
+    files: [
+      { path: at("graph/applications.json"), basePath: "/v1.0" },
+      { path: at("graph/reports-beta.json"), basePath: "/beta" },
+    ],
     // Graph binds actions by their qualified name (`microsoft.graph.addKey`) and, as OData 4.01 allows for
     // a service's own namespace, by the bare name its documentation uses (`POST /applications/{id}/addKey`).
     literalAliases: (literal: string) =>
@@ -29,7 +32,10 @@ export const SUITES = {
   },
   kong: {
     name: "kong-admin",
-    files: [{ path: at("kong/admin-api-ee.3.10.json") }],
+    files: [
+      { path: at("kong/admin-api-ee.3.10.json") },
+      { path: at("kong/openid-connect-plugin-endpoints.json") },
+    ],
     partialPatch: true,
   },
   konnect: {

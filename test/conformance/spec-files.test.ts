@@ -2,7 +2,7 @@
  * The vendored API descriptions (stack/specs/) are what stack/specs/README.md and sources.ts say they are:
  * - every file in sources.ts exists, names its source in `info.x-source`, and holds exactly the listed
  *   operations (no more: the subset is the product's and the fakes' own);
- * - the Kong Admin API and Konnect files are the trim of their fixtures in ../shared/fixtures/kong, byte for
+ * - the Kong Admin API, openid-connect plugin endpoints and Konnect files are the trim of their fixtures in ../shared/fixtures/kong, byte for
  *   byte (under CI=true ../shared is always there and a missing fixture fails; elsewhere it is skipped);
  * - the KIC custom resource file is generated from the CRDs, one list and one read per served version.
  */
@@ -47,6 +47,7 @@ describe("vendored API descriptions", () => {
   for (const [file, fixture] of [
     ["kong/admin-api-ee.3.10.json", "admin-api-ee.3.10.openapi.yaml"],
     ["konnect/control-planes-config.v2.json", "konnect-control-planes-config.v2.openapi.yaml"],
+    ["kong/openid-connect-plugin-endpoints.json", "openid-connect-plugin-endpoints.openapi.yaml"],
   ] as const)
     it.skipIf(!fixtureDir && process.env.CI !== "true")(`${file} is the trim of its fixture`, () => {
       expect(fixtureDir, "../shared/fixtures/kong is missing").not.toBe("");
