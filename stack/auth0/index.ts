@@ -24,9 +24,8 @@
  *   that does not match 400 "Payload validation error" (invalid_body), a bad query or path parameter 400
  *   (invalid_query_string, invalid_uri).
  */
-import { timingSafeEqual } from "node:crypto";
 import type { ProviderContext } from "oidc-provider";
-import { basicCredentials } from "../common/auth.js";
+import { basicCredentials, secretEquals } from "../common/auth.js";
 import { providerRequest } from "../common/oidc.js";
 import {
   parseJsonBody,
@@ -554,12 +553,6 @@ export async function startAuth0Fake(opts: Auth0FakeOptions): Promise<Auth0Fake>
     },
     close: () => server.close(),
   };
-}
-
-function secretEquals(expected: string, given: string): boolean {
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function decodeSegment(segment: string | undefined): Record<string, unknown> | undefined {

@@ -4,7 +4,7 @@
  * resource, `exp`, and `tid`. Fakes use `jose` directly; they never import the product's code.
  */
 import { SignJWT, jwtVerify, generateKeyPair, exportJWK, type JWK, type CryptoKey } from "jose";
-import { randomUUID } from "node:crypto";
+import { randomUUID, timingSafeEqual } from "node:crypto";
 
 export interface AccessTokenClaims {
   aud: string;
@@ -94,4 +94,11 @@ export function basicCredentials(
     }
   };
   return { clientId: unescape(decoded.slice(0, colon)), clientSecret: unescape(decoded.slice(colon + 1)) };
+}
+
+/** A secret compared in constant time (the fakes' client secret checks). */
+export function secretEquals(expected: string, given: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -10,14 +10,8 @@
  * - propagation: the token endpoint accepts a newly added key only after `visibleAt` (BRIEF, "Propagation":
  *   seconds to minutes, no SLA). Graph itself reads its own writes at once.
  */
-import {
-  X509Certificate,
-  createHash,
-  randomBytes,
-  randomUUID,
-  timingSafeEqual,
-  type KeyObject,
-} from "node:crypto";
+import { X509Certificate, createHash, randomBytes, randomUUID, type KeyObject } from "node:crypto";
+import { secretEquals } from "../common/auth.js";
 import { noteSecret } from "../common/capture.js";
 
 export interface StoredKey {
@@ -122,12 +116,6 @@ export type PasswordCheck =
 const SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789~._-";
 const SECRET_LENGTH = 40;
 const TWO_YEARS_MS = 2 * 365 * 86_400_000;
-
-function secretEquals(expected: string, given: string): boolean {
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 export class InvalidCertificateError extends Error {
   override readonly name = "InvalidCertificateError";

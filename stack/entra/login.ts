@@ -19,10 +19,10 @@
  * discovery, or the exact text of every AADSTS message (codes and statuses are the contract).
  */
 import { providerRequest } from "../common/oidc.js";
-import { randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { ProviderContext, ProviderError } from "oidc-provider";
-import { basicCredentials, type LocalTokenIssuer } from "../common/auth.js";
+import { basicCredentials, secretEquals, type LocalTokenIssuer } from "../common/auth.js";
 import { startHttpsServer, type Reply, type Request, type RunningServer } from "../common/server.js";
 import type { ServerTls } from "../common/tls.js";
 import {
@@ -69,12 +69,6 @@ const normalise = (uri: string) => uri.replace(/\/+$/, "");
 const hexThumbprint = (b64url: string) => Buffer.from(b64url, "base64url").toString("hex").toUpperCase();
 const isoTime = (epochSec: unknown) =>
   typeof epochSec === "number" ? new Date(epochSec * 1000).toISOString() : "unknown";
-
-function secretMatches(expected: string, given: string): boolean {
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 export async function startLoginServer(opts: LoginServerOptions): Promise<LoginServer> {
   const { directory, tokens } = opts;
@@ -259,7 +253,7 @@ export async function startLoginServer(opts: LoginServerOptions): Promise<LoginS
         appid: app?.appId ?? clientId,
         roles: sp?.appRoles ?? [],
       };
-      if (sp && secretMatches(sp.clientSecret, secret)) return tokenResponse(principal, resource);
+      if (sp && secretEquals(sp.clientSecret, secret)) return tokenResponse(principal, resource);
       const check = app ? directory.checkPassword(app, secret) : ({ outcome: "invalid" } as const);
       if (check.outcome === "accepted")
         return tokenResponse(principal, resource, { keyId: check.password.keyId, keyType: "clientSecret" });

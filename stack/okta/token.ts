@@ -26,7 +26,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ServerResponse } from "node:http";
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import Provider, {
   errors,
   type AdapterPayload,
@@ -37,7 +37,7 @@ import { noteSecret } from "../common/capture.js";
 import type { Reply, Request } from "../common/server.js";
 import { MemoryAdapter, clientCredentialsProvider, tokenRoute } from "../common/oidc.js";
 import { decodeSegment, providerRequest } from "../entra/login.js";
-import { basicCredentials } from "../common/auth.js";
+import { basicCredentials, secretEquals } from "../common/auth.js";
 import { oktaError, type OktaApp, type Org } from "./org.js";
 
 export interface AuthorizationServer {
@@ -173,12 +173,6 @@ const clientAuthFailed = () =>
     "invalid_client",
     "Client authentication failed. Either the client or the client credentials are invalid.",
   );
-
-function secretEquals(expected: string, given: string): boolean {
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 /**
  * A client secret login (https://developer.okta.com/docs/api/openapi/okta-oauth/guides/client-auth/): the
