@@ -366,6 +366,8 @@ module alerts 'app/alerts.bicep' = {
     actionGroupName: 'ag-rotator-${resourceToken}'
     alertEmail: alertEmail
     applicationInsightsId: monitoring.outputs.applicationInsightsId
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
+    rotatorPrincipalId: identity.outputs.principalId
     namePrefix: functionAppName
     rotationIntervalHours: rotationIntervalHours
     runbookBaseUrl: runbookBaseUrl

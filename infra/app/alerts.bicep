@@ -1,20 +1,15 @@
-// Azure Monitor alerting on the rotator's own telemetry: custom events and custom metrics that the
-// Function App's worker exports itself with OpenTelemetry (src/telemetry/azure.ts, Azure Monitor
-// exporters, authenticated with the managed identity), not console lines the host may or may not forward.
+// Azure Monitor alerting: an action group (e-mail) and one scheduled query rule per definition in
+// alert-rules.json. That file is the only definition of each rule (event or table, filters, aggregation,
+// window, threshold, severity, runbook); this file only turns a definition into a rule and holds no event
+// name, field, query text, window or threshold of its own (test/infra/bicep.test.ts checks that, and
+// test/functions/alert-replay.test.ts evaluates the same definitions against days of replayed telemetry).
 //
-// - customEvents, one row per alert state change (src/adapters/alerts/log-sink.ts through
-//   src/log/otel.ts, which marks the event with microsoft.custom_event.name): name = KeyRotationFailed |
-//   KeySyncDrift | KeyExpiring, customDimensions.status = firing | reminder | resolved, plus credential,
-//   target, phase, code, message, hint. The rotator deduplicates (state in blob storage): one `firing` on
-//   the transition to failing, a `reminder` every alerts.remindEvery while it persists, one `resolved` only
-//   on evidence of recovery (docs/runbooks/alerts.md). A rule fires while a condition's latest row is
-//   firing/reminder and, being stateful (autoMitigate), resolves when its latest row is `resolved`: it
-//   looks back alertLookback, which must exceed alerts.remindEvery, so a condition that stays firing always
-//   has a row in range.
-// - customMetrics `rotator.rotations` (src/telemetry/metrics.ts), a counter exported as deltas (one row per
-//   export interval in which runs happened) with customDimensions.outcome = ok | noop | failed | stuck |
-//   planned. The dead-man switch fires when no successful run (ok or noop) arrived within 3x the rotation
-//   schedule: the timer is not running, cannot load its configuration, or crashes before finishing.
+// Rows come from the rotator's own telemetry, exported by the Function App's worker with OpenTelemetry
+// (src/telemetry/azure.ts) to Application Insights as customEvents: the alert events KeyRotationFailed,
+// KeySyncDrift and KeyExpiring (one row per state change: firing, reminder, resolved; the rotator
+// deduplicates and resolves only on evidence, docs/runbooks/alerts.md) and the timers' RotatorHeartbeat
+// (one row per tick, src/functions/heartbeat.ts). The Key Vault rule reads the vault's AuditEvent log in the
+// Log Analytics workspace (AZKVAuditLogs, core/security/keyvault.bicep).
 //
 // Runbooks: docs/runbooks/*.md (linked from each rule when runbookBaseUrl is set).
 param location string = resourceGroup().location
@@ -28,16 +23,63 @@ param actionGroupShortName string = 'keyrotator'
 param alertEmail string
 
 param applicationInsightsId string
+@description('The Log Analytics workspace that receives the Key Vault AuditEvent log (rules on Key Vault audit events run there).')
+param logAnalyticsWorkspaceId string
+@description('Object (principal) id of the rotator\'s managed identity: its own Key Vault writes do not alert.')
+param rotatorPrincipalId string
 @description('Prefix for rule names, e.g. the Function App name.')
 param namePrefix string
 
-@description('Hours between two runs of the rotation timer (ROTATION_SCHEDULE). The dead-man window is 3x this. Log alert windows are at most 2 days.')
+@description('Hours between two runs of the rotation timer (ROTATION_SCHEDULE). Windows defined in rotation intervals (the dead-man rule\'s) scale with it. Log alert windows are at most 2 days.')
 @minValue(1)
 @maxValue(16)
 param rotationIntervalHours int
 
 @description('Optional base URL of docs/runbooks (e.g. https://github.com/<org>/<repo>/blob/main/docs/runbooks); added to each alert as a custom property.')
 param runbookBaseUrl string = ''
+
+var definitions = loadJsonContent('alert-rules.json')
+
+// The scope a source's rows are queried in.
+var scopes = {
+  applicationInsights: applicationInsightsId
+  logAnalytics: logAnalyticsWorkspaceId
+}
+
+// What each definition's query template placeholders stand for, from the definition and its source.
+var placeholders = map(definitions.rules, d => {
+  table: definitions.sources[d.source].table
+  eventColumn: definitions.sources[d.source].event
+  timeColumn: definitions.sources[d.source].time
+  event: d.event
+  extend: join(map(items(definitions.sources[d.source].fields), f => '${f.key} = tostring(${f.value})'), ', ')
+  where: join(map(d.where, w => '${w.field} ${definitions.operators[w.op]} (dynamic(${string(w.values)}))'), ' and ')
+  by: join(d.aggregation.by, ', ')
+  field: d.aggregation.field
+  values: string(d.aggregation.values)
+  window: d.window.rotationIntervals > 0 ? '${d.window.rotationIntervals * rotationIntervalHours}h' : '${d.window.minutes}m'
+})
+
+// Each definition as a rule. The query is its aggregation kind's template with the placeholders filled,
+// the rotator's identity last (definitions name it in filter values). map() rather than a for-expression,
+// so that no lambda refers to a loop variable.
+var rules = map(range(0, length(definitions.rules)), i => {
+  key: definitions.rules[i].key
+  displayName: definitions.rules[i].displayName
+  description: definitions.rules[i].description
+  severity: definitions.rules[i].severity
+  runbook: definitions.rules[i].runbook
+  scope: scopes[definitions.sources[definitions.rules[i].source].scope]
+  query: replace(reduce(items(placeholders[i]), definitions.queries[definitions.rules[i].aggregation.kind], (query, p) => replace(query, '{${p.key}}', p.value)), '{rotatorPrincipalId}', rotatorPrincipalId)
+  operator: definitions.rules[i].operator
+  threshold: definitions.rules[i].threshold
+  dimensions: map(definitions.rules[i].splitBy, column => { name: column, operator: 'Include', values: ['*'] })
+  evaluationFrequency: 'PT${definitions.rules[i].everyMinutes}M'
+  windowSize: definitions.rules[i].window.rotationIntervals > 0 ? 'PT${definitions.rules[i].window.rotationIntervals * rotationIntervalHours}H' : 'PT${definitions.rules[i].window.minutes}M'
+  // The query's range when it must exceed the window (rules of kind LogAlert,
+  // https://learn.microsoft.com/rest/api/monitor/scheduled-query-rules).
+  queryTimeRange: definitions.rules[i].lookbackHours > 0 ? 'PT${definitions.rules[i].lookbackHours}H' : null
+})
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: actionGroupName
@@ -160,14 +202,15 @@ resource rule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
       description: r.description
       severity: r.severity
       enabled: true
-      scopes: [applicationInsightsId]
+      scopes: [r.scope]
       evaluationFrequency: r.evaluationFrequency
       windowSize: r.windowSize
-      overrideQueryTimeRange: empty(r.queryTimeRange) ? null : r.queryTimeRange
+      overrideQueryTimeRange: r.queryTimeRange
       criteria: {
         allOf: [
           {
             query: r.query
+            // Each result row counts once: a rule fires while its query returns rows beyond the threshold.
             timeAggregation: 'Count'
             operator: r.operator
             threshold: r.threshold
@@ -183,7 +226,7 @@ resource rule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
       autoMitigate: true
       actions: {
         actionGroups: [actionGroup.id]
-        customProperties: empty(runbookBaseUrl) ? {} : { runbook: '${runbookBaseUrl}/${r.key}.md' }
+        customProperties: empty(runbookBaseUrl) ? {} : { runbook: '${runbookBaseUrl}/${r.runbook}' }
       }
     }
   }

@@ -12,6 +12,8 @@
  * - a failure to read ("observe": Key Vault or Graph unreadable, a Kong target unreadable) is gone when
  *   this run read that service or target successfully;
  * - a run that could not start ("start": lease storage) is gone when a run started;
+ * - an operator's request that could not be recorded ("request") is gone when a run observed the
+ *   credential (Key Vault, and the IdP, answered again);
  * - an entry recorded without a phase (before phases were recorded) needs the clean-run evidence.
  * A run that could not reach a target, or did nothing relevant to the failed phase, resolves nothing.
  */
@@ -23,6 +25,8 @@ import type { SafeError } from "../engine/types.js";
 /** Phases that are not a step: the run could not read a service or target, or could not start. */
 export const OBSERVE_PHASE = "observe";
 export const START_PHASE = "start";
+/** An operator's forced rotation or rollback could not be recorded (Key Vault, or the IdP for a rollback). */
+export const REQUEST_PHASE = "request";
 /** Sync check: the IdP no longer lists the active key. */
 export const IDP_PHASE = "idp";
 
@@ -94,7 +98,7 @@ export function judgeRun(targets: readonly string[], report: RunReport): Judgeme
         return stepReached(entry.phase, target) || healthy(target);
       }
       if (entry.phase === START_PHASE) return true;
-      if (entry.phase === OBSERVE_PHASE) return report.status !== undefined;
+      if (entry.phase === OBSERVE_PHASE || entry.phase === REQUEST_PHASE) return report.status !== undefined;
       if (entry.phase === undefined) return clean && targets.every(healthy);
       return stepReached(entry.phase, undefined);
     };
@@ -107,9 +111,16 @@ export function judgeRun(targets: readonly string[], report: RunReport): Judgeme
   });
 }
 
-/** The judgement for a credential whose run could not start (lease or its storage unavailable). */
-export function judgeNotStarted(credential: string, error: SafeError): Judgement {
-  return fail({ event: "KeyRotationFailed", credential }, error, START_PHASE);
+/**
+ * The judgement for a credential whose run did not start: the lease or its storage was unavailable
+ * (START_PHASE), or the operator's request could not be recorded (REQUEST_PHASE).
+ */
+export function judgeNotStarted(
+  credential: string,
+  error: SafeError,
+  phase: typeof START_PHASE | typeof REQUEST_PHASE = START_PHASE,
+): Judgement {
+  return fail({ event: "KeyRotationFailed", credential }, error, phase);
 }
 
 /** KeySyncDrift and KeyExpiring judgements after a sync check. */

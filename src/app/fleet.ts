@@ -159,6 +159,14 @@ export async function processWork(
     await queue.send(workMessage(msg.credential, "busy: look again", now), BUSY_RECHECK_MS);
     return { kind: "busy", credential: msg.credential, recheckAt: at.toISOString() };
   }
+  if (result.kind === "error")
+    // Already alerted; throwing lets the host retry the message, then poison it.
+    throw new RotatorError(
+      "FLEET_WORK_FAILED",
+      `rotation work for ${msg.credential} could not start: ${result.error.code}`,
+      "The host retries the message; after maxDequeueCount it goes to the poison queue and alerts.",
+      { retryable: true, details: { credential: msg.credential, code: result.error.code } },
+    );
   const r = result.report;
   if (r.outcome === "waiting" && r.nextRunAt) {
     await continueOnQueue(

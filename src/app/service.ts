@@ -5,13 +5,14 @@
  */
 import { randomUUID } from "node:crypto";
 import type { CredentialConfig } from "../config/load.js";
-import { toRotatorError } from "../errors.js";
+import { RotatorError, toRotatorError } from "../errors.js";
 import { reconcile, type ProgressEvent, type RunReport } from "../engine/reconcile.js";
 import { observe } from "../engine/observe.js";
 import { credentialStatus, requestStatus, type CredentialStatus } from "../engine/status.js";
 import { checkSync, type SyncReport } from "../engine/sync.js";
 import {
   cancelRequest,
+  isRequestRefusal,
   pendingRequestOf,
   recordUnfinished,
   submitRequest,
@@ -25,7 +26,15 @@ import { recordRotation, recordStatus, recordStep } from "../telemetry/metrics.j
 import type { Runtime } from "./runtime.js";
 import { describeClient } from "./idp.js";
 import { IDP_RULES } from "../idp-rules.js";
-import { judgeNotStarted, judgeRun, judgeSync, judgeSyncError, reportJudgements } from "./alert-evidence.js";
+import {
+  judgeNotStarted,
+  judgeRun,
+  judgeSync,
+  judgeSyncError,
+  reportJudgements,
+  REQUEST_PHASE,
+  START_PHASE,
+} from "./alert-evidence.js";
 import { auditRequestOrigin, noteRequestOrigin } from "./request-origin.js";
 
 export type Trigger = "timer" | "http" | "cli" | "sync-timer" | "queue";
@@ -49,16 +58,30 @@ export interface RotateRequest {
   onProgress?: (e: ProgressEvent) => void;
 }
 
+/**
+ * The one contract of `rotate` (docs/reliability.md, "What rotate returns"):
+ * - every failure of a dependency is a result, alerted by `rotate` itself: inside the run (`done` with
+ *   outcome failed/stuck), or before it (`error`): the lease could not be taken (stage `start`), or a
+ *   forced rotation or rollback could not be recorded (stage `request`: Key Vault or its token
+ *   unavailable; nothing was written, the caller must ask again);
+ * - it throws only when the caller's request is refused as such: an unknown credential, or a request the
+ *   credential's state does not allow (isRequestRefusal: REQUEST_CONFLICT, ROTATE_COOLDOWN,
+ *   ROLLBACK_REFUSED). Nothing was written and nothing alerts.
+ */
 export type RotateResult =
   | { credential: string; kind: "busy" }
-  | { credential: string; kind: "done"; report: RunReport; request?: SubmitResult };
+  | { credential: string; kind: "done"; report: RunReport; request?: SubmitResult }
+  | { credential: string; kind: "error"; stage: NotStartedStage; error: SafeError };
+
+/** Why a run did not start: `start`, the lease (or its storage); `request`, recording the operator's request. */
+export type NotStartedStage = "start" | "request";
 
 export type CancelResult =
   | { credential: string; kind: "busy" }
   | { credential: string; kind: "cancelled"; request: ManualRequest; abandoned: string[] };
 
-/** rotateAll's result per credential: also "could not start" (e.g. lease storage unreachable), alerted. */
-export type BatchResult = RotateResult | { credential: string; kind: "error"; error: SafeError };
+/** One credential's result in a batch (timer, `run`): the same as `rotate`'s. */
+export type BatchResult = RotateResult;
 
 const holderId = (trigger: Trigger) => `${trigger}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
@@ -87,7 +110,12 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
     measure(rt, report, req.trigger);
     return { credential: name, kind: "done", report };
   }
-  const lease = await rt.leases.tryAcquire(name, holderId(req.trigger));
+  let lease: Awaited<ReturnType<Runtime["leases"]["tryAcquire"]>>;
+  try {
+    lease = await rt.leases.tryAcquire(name, holderId(req.trigger));
+  } catch (e) {
+    return notStarted(rt, name, req, "start", toRotatorError(e));
+  }
   if (!lease) return { credential: name, kind: "busy" };
   try {
     const ports = rt.enginePorts(cred);
@@ -104,18 +132,40 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
     };
     // Forced rotations and rollbacks are written down before the run: if this run fails (Kong or the
     // IdP down) or dies, every later run carries the request out until it is done or withdrawn.
-    if (req.force || req.rollback) await note();
-    const submitted =
-      req.force || req.rollback
-        ? await submitRequest(cred, ports, {
-            id: requestId,
-            kind: req.rollback ? "rollback" : "rotate",
-            force: req.force === true,
-            ...(req.actor ? { actor: req.actor } : {}),
-            ...(req.reason ? { reason: req.reason } : {}),
-            overrideCooldown: req.overrideCooldown === true,
-          })
-        : undefined;
+    let submitted: SubmitResult | undefined;
+    if (req.force || req.rollback) {
+      await note();
+      const kind = req.rollback ? "rollback" : "rotate";
+      try {
+        submitted = await submitRequest(cred, ports, {
+          id: requestId,
+          kind,
+          force: req.force === true,
+          ...(req.actor ? { actor: req.actor } : {}),
+          ...(req.reason ? { reason: req.reason } : {}),
+          overrideCooldown: req.overrideCooldown === true,
+        });
+      } catch (e) {
+        if (isRequestRefusal(e)) throw e;
+        const error = toRotatorError(e);
+        return notStarted(
+          rt,
+          name,
+          req,
+          "request",
+          new RotatorError(
+            error.code,
+            `the ${kind === "rollback" ? "rollback" : "forced rotation"} of ${name} could not be recorded, so nothing was changed: ${error.message}`,
+            `${error.hint} Then ask again: later runs carry out only a recorded request (asking twice records it once).`,
+            {
+              retryable: error.retryable,
+              ...(error.status === undefined ? {} : { status: error.status }),
+              ...(error.details ? { details: error.details } : {}),
+            },
+          ),
+        );
+      }
+    }
     const signal = req.budgetMs
       ? AbortSignal.any([lease.signal, AbortSignal.timeout(req.budgetMs)])
       : lease.signal;
@@ -178,20 +228,36 @@ export async function rotateAll(rt: Runtime, req: RotateRequest): Promise<BatchR
   return results;
 }
 
-/** One credential of a batch: a run that cannot even start is alerted and reported, not thrown. */
+/**
+ * One credential of a batch: what `rotate` throws (a refused request, or a bug) is reported and alerted
+ * like a run that could not start, so that one credential never stops the others.
+ */
 export async function rotateOrReport(rt: Runtime, name: string, req: RotateRequest): Promise<BatchResult> {
   try {
     return await rotate(rt, name, req);
   } catch (e) {
-    const error = toRotatorError(e);
-    rt.logger.log("error", "RotationNotStarted", {
-      credential: name,
-      trigger: req.trigger,
-      error: error.toJSON(),
-    });
-    await reportJudgements(rt.alerter, [judgeNotStarted(name, error.toJSON())]);
-    return { credential: name, kind: "error", error: error.toJSON() };
+    return notStarted(rt, name, req, "start", toRotatorError(e));
   }
+}
+
+/** A run that did not start: logged (RotationNotStarted), alerted (KeyRotationFailed), returned. */
+async function notStarted(
+  rt: Runtime,
+  name: string,
+  req: RotateRequest,
+  stage: NotStartedStage,
+  error: RotatorError,
+): Promise<RotateResult> {
+  rt.logger.log("error", "RotationNotStarted", {
+    credential: name,
+    trigger: req.trigger,
+    stage,
+    error: error.toJSON(),
+  });
+  await reportJudgements(rt.alerter, [
+    judgeNotStarted(name, error.toJSON(), stage === "request" ? REQUEST_PHASE : START_PHASE),
+  ]);
+  return { credential: name, kind: "error", stage, error: error.toJSON() };
 }
 
 /** Metrics of one run (src/telemetry/metrics.ts): outcome, step durations, and the status it ended on. */

@@ -309,7 +309,7 @@ async function eachCredential(rt: Runtime, names: string[], req: RotateRequest):
     try {
       results.push(await rotate(rt, n, req));
     } catch (e) {
-      results.push({ credential: n, kind: "error", error: toRotatorError(e).toJSON() });
+      results.push({ credential: n, kind: "error", stage: "start", error: toRotatorError(e).toJSON() });
     }
   }
   return results;

@@ -6,7 +6,7 @@
  * Callers hold the credential's lease.
  */
 import type { CredentialConfig } from "../config/load.js";
-import { RotatorError } from "../errors.js";
+import { isRotatorError, RotatorError } from "../errors.js";
 import { rollbackRefused } from "./errors.js";
 import { effectiveActive, inFlight } from "./model.js";
 import { observe } from "./observe.js";
@@ -34,6 +34,22 @@ export interface SubmitInput {
   reason?: string;
   /** Skip the forced-rotation cooldown (audited by the caller). */
   overrideCooldown?: boolean;
+}
+
+/**
+ * Codes with which `submitRequest` refuses a request because of the credential's state (another request
+ * pending, the forced-rotation cooldown, no generation to roll back to). Nothing was written: the caller's
+ * request is at fault, not a dependency, so callers answer it (409/429) and nothing alerts. Any other
+ * error of `submitRequest` means a dependency failed while recording it.
+ */
+const REQUEST_REFUSALS: ReadonlySet<string> = new Set([
+  "REQUEST_CONFLICT",
+  "ROTATE_COOLDOWN",
+  "ROLLBACK_REFUSED",
+]);
+
+export function isRequestRefusal(e: unknown): boolean {
+  return isRotatorError(e) && REQUEST_REFUSALS.has(e.code);
 }
 
 export type SubmitResult =

@@ -10,6 +10,7 @@
  * infra/app/alerts.bicep query those rows.
  */
 import { logs, SeverityNumber, type AnyValue } from "@opentelemetry/api-logs";
+import type { Clock } from "../clock.js";
 import type { Logger, LogLevel } from "./logger.js";
 import { redact, redactText } from "./redact.js";
 
@@ -37,6 +38,8 @@ export function otelLogger(options: {
   name: string;
   customEvents: ReadonlySet<string>;
   minLevel?: LogLevel;
+  /** The records' time (default: the SDK's, i.e. now); the alert-replay test runs on a fake clock. */
+  clock?: Clock;
 }): Logger {
   const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
   const minLevel = options.minLevel ?? "info";
@@ -54,6 +57,7 @@ export function otelLogger(options: {
         severityText: level.toUpperCase(),
         body: redactText(event),
         attributes,
+        ...(options.clock ? { timestamp: options.clock.now() } : {}),
       });
     },
   };

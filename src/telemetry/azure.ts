@@ -24,10 +24,11 @@ export function telemetryConfigured(env: NodeJS.ProcessEnv): boolean {
 
 /**
  * Structured events sent as Application Insights customEvents (the others are traces rows): the alert
- * events the alert rules query (src/adapters/alerts/log-sink.ts), the run outcome and the audit of manual
- * rotations.
+ * events and the timers' heartbeat, which the alert rules query (infra/app/alert-rules.json), the run
+ * outcome and the audit of manual rotations.
  */
 export const CUSTOM_EVENTS: ReadonlySet<string> = new Set([
+  "RotatorHeartbeat",
   "KeyRotationFailed",
   "KeySyncDrift",
   "KeyExpiring",

@@ -16,8 +16,10 @@ import { localSigner, type JwsSigner } from "../../../src/crypto/jws.js";
 import type { SigningAlg } from "../../../src/crypto/keymaterial.js";
 import { RotatorError } from "../../../src/errors.js";
 import type {
+  CertificateListing,
   CertificatePolicyInput,
   CertificatePolicyView,
+  CertificateSummary,
   CertificateStore,
   CertificateVersion,
   ImportMaterial,
@@ -176,6 +178,26 @@ export class MemoryCertificateStore implements CertificateStore {
     return this.calls.run("store.listVersions", false, () =>
       [...(this.certs.get(name) ?? [])].sort((a, b) => b.seq - a.seq).map(view),
     );
+  }
+
+  /** Key Vault's certificate listing: each certificate with the tags and expiry of its newest version. */
+  listCertificates(): Promise<CertificateListing> {
+    return this.calls.run("store.listCertificates", false, () => {
+      const certificates: CertificateSummary[] = [...this.certs].flatMap(([name, versions]) => {
+        const latest = [...versions].sort((a, b) => b.seq - a.seq)[0];
+        if (!latest) return [];
+        return [
+          {
+            name,
+            enabled: latest.enabled,
+            tags: { ...latest.tags },
+            ...(latest.cert ? { x5t: latest.cert.x5t, expiresOn: latest.cert.notAfter } : {}),
+          },
+        ];
+      });
+      // One call per page of 25, as the Key Vault adapter counts them.
+      return { certificates, calls: Math.max(1, Math.ceil(certificates.length / 25)) };
+    });
   }
 
   getPolicy(name: string): Promise<CertificatePolicyView | undefined> {
