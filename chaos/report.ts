@@ -51,9 +51,9 @@ export function verdict(r: ChaosResults): string[] {
         `fault ${f.adapter} / ${f.fault}: expected ${f.expected}, got ${f.retries} retries ${JSON.stringify(f.waitsMs)} ${f.outcome}`,
       );
   for (const p of r.persistent ?? [])
-    if (p.alertsFiring !== 1 || p.reminders !== 0 || !p.converged)
+    if (p.alertsFiring !== 1 || p.reminders !== 0 || p.resolved !== 1 || !p.converged)
       out.push(
-        `persistent ${p.dependency}: ${p.alertsFiring} alerts, ${p.reminders} reminders, converged ${p.converged}`,
+        `persistent ${p.dependency}: ${p.alertsFiring} alerts, ${p.reminders} reminders, ${p.resolved} resolved, converged ${p.converged}`,
       );
   if (r.writer) {
     if (r.writer.rotations !== 1) out.push(`one writer: ${r.writer.rotations} rotations`);

@@ -40,7 +40,7 @@ param rotationSchedule string = '0 0 * * * *'
 
 @description('Hours between two rotation timer runs; must match rotationSchedule. Drives the dead-man alert window (3x).')
 @minValue(1)
-@maxValue(16)
+@maxValue(15)
 param rotationIntervalHours int = 1
 
 @description('Drift check timer, NCRONTAB with six fields (SYNC_CHECK_SCHEDULE). Every 15 minutes by default.')

@@ -30,15 +30,20 @@ param rotatorPrincipalId string
 @description('Prefix for rule names, e.g. the Function App name.')
 param namePrefix string
 
-@description('Hours between two runs of the rotation timer (ROTATION_SCHEDULE). Windows defined in rotation intervals (the dead-man rule\'s) scale with it. Log alert windows are at most 2 days.')
+@description('Hours between two runs of the rotation timer (ROTATION_SCHEDULE). Windows defined in rotation intervals (the dead-man rule\'s) scale with it. A window must stay under the 2-day lookback of the rules: at most 15 hours.')
 @minValue(1)
-@maxValue(16)
+@maxValue(15)
 param rotationIntervalHours int
 
 @description('Optional base URL of docs/runbooks (e.g. https://github.com/<org>/<repo>/blob/main/docs/runbooks); added to each alert as a custom property.')
 param runbookBaseUrl string = ''
 
 var definitions = loadJsonContent('alert-rules.json')
+
+// Deployment values a definition may name in braces (in filter values).
+var deploymentValues = {
+  rotatorPrincipalId: rotatorPrincipalId
+}
 
 // The scope a source's rows are queried in.
 var scopes = {
@@ -53,7 +58,7 @@ var placeholders = map(definitions.rules, d => {
   timeColumn: definitions.sources[d.source].time
   event: d.event
   extend: join(map(items(definitions.sources[d.source].fields), f => '${f.key} = tostring(${f.value})'), ', ')
-  where: join(map(d.where, w => '${w.field} ${definitions.operators[w.op]} (dynamic(${string(w.values)}))'), ' and ')
+  where: join(map(d.where, w => replace(replace(definitions.filters[w.op], '{field}', w.field), '{values}', string(w.values))), ' and ')
   by: join(d.aggregation.by, ', ')
   field: d.aggregation.field
   values: string(d.aggregation.values)
@@ -61,8 +66,8 @@ var placeholders = map(definitions.rules, d => {
 })
 
 // Each definition as a rule. The query is its aggregation kind's template with the placeholders filled,
-// the rotator's identity last (definitions name it in filter values). map() rather than a for-expression,
-// so that no lambda refers to a loop variable.
+// then the deployment values. map() rather than a for-expression, so that no lambda refers to a loop
+// variable.
 var rules = map(range(0, length(definitions.rules)), i => {
   key: definitions.rules[i].key
   displayName: definitions.rules[i].displayName
@@ -70,7 +75,7 @@ var rules = map(range(0, length(definitions.rules)), i => {
   severity: definitions.rules[i].severity
   runbook: definitions.rules[i].runbook
   scope: scopes[definitions.sources[definitions.rules[i].source].scope]
-  query: replace(reduce(items(placeholders[i]), definitions.queries[definitions.rules[i].aggregation.kind], (query, p) => replace(query, '{${p.key}}', p.value)), '{rotatorPrincipalId}', rotatorPrincipalId)
+  query: reduce(items(deploymentValues), reduce(items(placeholders[i]), definitions.queries[definitions.rules[i].aggregation.kind], (query, p) => replace(query, '{${p.key}}', p.value)), (query, v) => replace(query, '{${v.key}}', v.value))
   operator: definitions.rules[i].operator
   threshold: definitions.rules[i].threshold
   dimensions: map(definitions.rules[i].splitBy, column => { name: column, operator: 'Include', values: ['*'] })
@@ -97,99 +102,6 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
     ]
   }
 }
-
-// One query for the three alert events; __EVENT__ is replaced per rule. Multi-line strings take no
-// interpolation, hence replace(). A condition is (event, credential, target) and its state is its latest
-// row, so the rule counts the conditions whose latest row is firing or reminder. The rotator already
-// deduplicated, so each row is a state change or a reminder.
-var alertEventQuery = '''
-customEvents
-| where name == "__EVENT__"
-| extend credential = tostring(customDimensions.credential), target = tostring(customDimensions.target), status = tostring(customDimensions.status)
-| where status in ("firing", "reminder", "resolved")
-| summarize arg_max(timestamp, *) by credential, target
-| where status in ("firing", "reminder")
-| project timestamp, credential, target, phase = tostring(customDimensions.phase), code = tostring(customDimensions.code), detail = tostring(customDimensions.message), hint = tostring(customDimensions.hint)
-'''
-
-// How far back the alert-event rules read each condition's latest row: overrideQueryTimeRange replaces
-// the query range (default windowSize x evaluation periods) for rules of kind LogAlert
-// (https://learn.microsoft.com/rest/api/monitor/scheduled-query-rules). It must exceed
-// alerts.remindEvery (default PT4H), else a condition still firing would fall out of range and resolve.
-var alertLookback = 'P2D'
-
-// Successful runs (ok: steps ran; noop: nothing was due). Dry runs (planned) do not count. Each row is one
-// export interval's count (valueSum) of runs with that outcome.
-var successfulRunQuery = '''
-customMetrics
-| where name == "rotator.rotations"
-| where tostring(customDimensions.outcome) in ("ok", "noop") and valueSum > 0
-| project timestamp, credential = tostring(customDimensions.credential), outcome = tostring(customDimensions.outcome), runs = valueSum
-'''
-
-var perCredential = [
-  {
-    name: 'credential'
-    operator: 'Include'
-    values: ['*']
-  }
-]
-
-var rules = [
-  {
-    key: 'key-rotation-failed'
-    displayName: 'Kong key rotation failed'
-    description: 'A rotation run failed or is stuck (KeyRotationFailed). Logins keep working on the current key; the next run retries. Runbook: docs/runbooks/key-rotation-failed.md'
-    severity: 1
-    query: replace(alertEventQuery, '__EVENT__', 'KeyRotationFailed')
-    queryTimeRange: alertLookback
-    evaluationFrequency: 'PT5M'
-    windowSize: 'PT15M'
-    operator: 'GreaterThan'
-    threshold: 0
-    dimensions: perCredential
-  }
-  {
-    key: 'key-sync-drift'
-    displayName: 'Kong key out of sync'
-    description: 'A Kong target is not on the active key (and was not re-applied), or the active key is missing at Entra ID (KeySyncDrift). Runbook: docs/runbooks/key-sync-drift.md'
-    severity: 1
-    query: replace(alertEventQuery, '__EVENT__', 'KeySyncDrift')
-    queryTimeRange: alertLookback
-    evaluationFrequency: 'PT5M'
-    windowSize: 'PT15M'
-    operator: 'GreaterThan'
-    threshold: 0
-    dimensions: perCredential
-  }
-  {
-    key: 'key-expiring'
-    displayName: 'Kong key expiring soon'
-    description: 'The active key expires within alerts.expiryWarning and has not been rotated (KeyExpiring). Runbook: docs/runbooks/key-expiring.md'
-    severity: 2
-    query: replace(alertEventQuery, '__EVENT__', 'KeyExpiring')
-    queryTimeRange: alertLookback
-    evaluationFrequency: 'PT15M'
-    windowSize: 'PT30M'
-    operator: 'GreaterThan'
-    threshold: 0
-    dimensions: perCredential
-  }
-  {
-    key: 'rotation-dead-man'
-    displayName: 'Kong key rotator not running'
-    description: 'No successful rotation run (rotator.rotations with outcome ok or noop) within 3x the rotation schedule. Runbook: docs/runbooks/rotation-dead-man.md'
-    severity: 1
-    query: successfulRunQuery
-    queryTimeRange: ''
-    evaluationFrequency: 'PT30M'
-    windowSize: 'PT${3 * rotationIntervalHours}H'
-    // Zero rows is the condition: "fewer than one successful run in the window".
-    operator: 'LessThan'
-    threshold: 1
-    dimensions: []
-  }
-]
 
 resource rule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
   for r in rules: {

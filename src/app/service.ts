@@ -59,7 +59,7 @@ export interface RotateRequest {
 }
 
 /**
- * The one contract of `rotate` (docs/reliability.md, "What rotate returns"):
+ * The one contract of `rotate` (docs/architecture.md, "What `rotate` returns"):
  * - every failure of a dependency is a result, alerted by `rotate` itself: inside the run (`done` with
  *   outcome failed/stuck), or before it (`error`): the lease could not be taken (stage `start`), or a
  *   forced rotation or rollback could not be recorded (stage `request`: Key Vault or its token

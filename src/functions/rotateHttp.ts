@@ -127,7 +127,7 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
     const result = await rotate(rt, name, { ...request, trigger: "http", actor, budgetMs: BUDGET_MS });
     if (result.kind === "busy") return busy(name);
     // Nothing ran (lease storage, or recording the request, failed): already alerted; the caller may
-    // ask again once the dependency is back (docs/reliability.md, "What rotate returns").
+    // ask again once the dependency is back (docs/architecture.md, "What `rotate` returns").
     if (result.kind === "error")
       return problem(503, result.error.code, result.error.message, result.error.hint);
     const r = result.report;

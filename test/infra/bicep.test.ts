@@ -9,11 +9,18 @@
  * - every module path exists; a module call passes only parameters the module declares, and every
  *   parameter without a default; `<module>.outputs.<name>` names an output the module declares;
  * - infra/main.parameters.json names only parameters of main.bicep.
- * Not checked: expressions, property names and types inside resource bodies. infra/README.md says so.
+ * - app/alerts.bicep, evaluated by a small evaluator of the Bicep it uses (./bicep-eval.ts), builds exactly
+ *   one scheduled query rule per definition of app/alert-rules.json, with that definition's values, and
+ *   writes none of its own: no event, table, field, filter value, query text, window or threshold.
+ * Not checked elsewhere: expressions, property names and types inside resource bodies. infra/README.md
+ * says so.
  */
 import { describe, expect, it } from "vitest";
+import { existsSync, readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
+import { evaluateBicep, numberLiterals, stringLiterals } from "./bicep-eval.js";
+import { loadAlertDefinitions, type AlertDefinitions } from "../support/alert-rules.js";
 
 const INFRA = "infra";
 
@@ -250,5 +257,205 @@ describe("infra/*.bicep (static checks; not compiled)", () => {
     );
     expect(main.outputRefs).toEqual([{ symbol: "m", output: "z" }]);
     expect(mod.outputs.has("z")).toBe(false);
+  });
+});
+
+const ALERTS = join(INFRA, "app", "alerts.bicep");
+const DEPLOYMENT = {
+  location: "westeurope",
+  tags: {},
+  actionGroupName: "ag-rotator",
+  actionGroupShortName: "keyrotator",
+  alertEmail: "oncall@example.com",
+  applicationInsightsId: "/subscriptions/s/resourceGroups/g/providers/Microsoft.Insights/components/appi",
+  logAnalyticsWorkspaceId:
+    "/subscriptions/s/resourceGroups/g/providers/Microsoft.OperationalInsights/workspaces/log",
+  rotatorPrincipalId: "7c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e",
+  namePrefix: "func-rotator",
+  rotationIntervalHours: 2,
+  runbookBaseUrl: "https://example.com/runbooks",
+};
+
+interface RuleResource {
+  name: string;
+  kind: string;
+  properties: {
+    displayName: string;
+    description: string;
+    severity: number;
+    scopes: string[];
+    evaluationFrequency: string;
+    windowSize: string;
+    overrideQueryTimeRange: string | null;
+    criteria: {
+      allOf: {
+        query: string;
+        timeAggregation: string;
+        operator: string;
+        threshold: number;
+        dimensions: { name: string; operator: string; values: string[] }[];
+      }[];
+    };
+    autoMitigate: boolean;
+    actions: { customProperties: { runbook?: string } };
+  };
+}
+
+const balanced = (q: string) => {
+  const stack: string[] = [];
+  let quote: string | undefined;
+  for (const c of q) {
+    if (quote) {
+      if (c === quote) quote = undefined;
+    } else if (c === "'" || c === '"') quote = c;
+    else if ("([".includes(c)) stack.push(c);
+    else if (")]".includes(c) && stack.pop() !== (c === ")" ? "(" : "[")) return false;
+  }
+  return stack.length === 0 && quote === undefined;
+};
+
+/** Words of the definitions that the Bicep must only read, never write: what makes one rule differ from another. */
+function vocabulary(defs: AlertDefinitions): string[] {
+  const words = new Set<string>();
+  for (const source of Object.values(defs.sources)) {
+    words.add(source.table);
+    for (const [field, path] of Object.entries(source.fields)) words.add(field).add(path);
+  }
+  for (const r of defs.rules) {
+    words.add(r.key).add(r.event).add(r.runbook).add(r.displayName);
+    for (const w of r.where) w.values.forEach((v) => words.add(v));
+    r.aggregation.values.forEach((v) => words.add(v));
+  }
+  for (const template of [...Object.values(defs.queries), ...Object.values(defs.filters)])
+    for (const kw of ["summarize", "where", "extend", "mv-expand", "project", "ago(", "dynamic(", "| "])
+      if (template.includes(kw)) words.add(kw);
+  return [...words].filter((w) => w.length > 2);
+}
+
+/** Literals of alerts.bicep that spell a word of the definitions. */
+function hardCoded(source: string, defs: AlertDefinitions): string[] {
+  const words = vocabulary(defs);
+  return stringLiterals(source).flatMap((lit) =>
+    words
+      .filter((w) => lit.split("\u0000").some((part) => part.includes(w)))
+      .map((w) => `'${lit}' spells ${w}`),
+  );
+}
+
+describe("infra/app/alerts.bicep builds every rule of infra/app/alert-rules.json", () => {
+  const defs = loadAlertDefinitions(join(INFRA, "app", "alert-rules.json"));
+  const source = readFileSync(ALERTS, "utf8");
+  const built = evaluateBicep(ALERTS, DEPLOYMENT).resource("rule") as RuleResource[];
+
+  it("reads the definitions with loadJsonContent, and declares one rule resource over all of them", () => {
+    expect(source).toMatch(/^var definitions = loadJsonContent\('alert-rules\.json'\)$/m);
+    const model = evaluateBicep(ALERTS, DEPLOYMENT);
+    expect(
+      [...model.resources.values()].filter((t) => t.startsWith("Microsoft.Insights/scheduledQueryRules@")),
+    ).toHaveLength(1);
+    expect(built.map((r) => r.name)).toEqual(defs.rules.map((d) => `${DEPLOYMENT.namePrefix}-${d.key}`));
+    expect(new Set(defs.rules.map((d) => d.key)).size).toBe(defs.rules.length);
+  });
+
+  it("gives each rule its definition's name, severity, scope, schedule, window, threshold, dimensions and runbook", () => {
+    for (const [i, d] of defs.rules.entries()) {
+      const r = built[i]!;
+      const c = r.properties.criteria.allOf[0]!;
+      const scope = defs.sources[d.source]!.scope;
+      expect(r.kind, d.key).toBe("LogAlert");
+      expect(r.properties, d.key).toMatchObject({
+        displayName: d.displayName,
+        description: d.description,
+        severity: d.severity,
+        scopes: [
+          scope === "logAnalytics" ? DEPLOYMENT.logAnalyticsWorkspaceId : DEPLOYMENT.applicationInsightsId,
+        ],
+        evaluationFrequency: `PT${d.everyMinutes}M`,
+        windowSize:
+          d.window.rotationIntervals > 0
+            ? `PT${d.window.rotationIntervals * DEPLOYMENT.rotationIntervalHours}H`
+            : `PT${d.window.minutes}M`,
+        overrideQueryTimeRange: d.lookbackHours > 0 ? `PT${d.lookbackHours}H` : null,
+        autoMitigate: true,
+      });
+      expect(c, d.key).toMatchObject({
+        timeAggregation: "Count",
+        operator: d.operator,
+        threshold: d.threshold,
+      });
+      expect(
+        c.dimensions.map((x) => x.name),
+        d.key,
+      ).toEqual(d.splitBy);
+      expect(r.properties.actions.customProperties.runbook).toBe(`${DEPLOYMENT.runbookBaseUrl}/${d.runbook}`);
+      expect(existsSync(join("docs", "runbooks", d.runbook)), `docs/runbooks/${d.runbook}`).toBe(true);
+      expect(d.description, d.key).toContain(`docs/runbooks/${d.runbook}`);
+    }
+  });
+
+  it("builds each query from its definition: source, event, every filter, the aggregation, no placeholder left", () => {
+    for (const [i, d] of defs.rules.entries()) {
+      const query = built[i]!.properties.criteria.allOf[0]!.query;
+      const src = defs.sources[d.source]!;
+      expect(balanced(query), `${d.key}: balanced brackets and quotes\n${query}`).toBe(true);
+      expect(query, d.key).not.toMatch(/\{[A-Za-z]+\}/);
+      const lines = query.split("\n");
+      expect(lines[0]).toBe(src.table);
+      expect(lines[1]).toBe(`| where ${src.event} == '${d.event}'`);
+      for (const [field, path] of Object.entries(src.fields))
+        expect(query).toContain(`${field} = tostring(${path})`);
+      for (const w of d.where) {
+        const values = w.values.map((v) =>
+          v.replaceAll("{rotatorPrincipalId}", DEPLOYMENT.rotatorPrincipalId),
+        );
+        expect(query, d.key).toContain(
+          defs.filters[w.op]!.replace("{field}", w.field).replace("{values}", JSON.stringify(values)),
+        );
+      }
+      if (d.aggregation.kind === "latest")
+        expect(query).toContain(`| summarize arg_max(${src.time}, *) by ${d.aggregation.by.join(", ")}`);
+      if (d.aggregation.kind !== "rows") {
+        expect(query, d.key).toContain(`dynamic(${JSON.stringify(d.aggregation.values)})`);
+        expect(query, d.key).toContain(d.aggregation.field);
+      }
+      for (const column of d.splitBy) expect(query, `${d.key} produces ${column}`).toContain(column);
+    }
+    const kv = built.find((r) => r.name.endsWith("keyvault-certificate-update"))!;
+    expect(kv.properties.criteria.allOf[0]!.query).toContain(DEPLOYMENT.rotatorPrincipalId);
+  });
+
+  it("keeps every window inside its rule's range at the largest rotation interval the Bicep accepts", () => {
+    const max = Number(/@maxValue\((\d+)\)\nparam rotationIntervalHours int/.exec(source)?.[1]);
+    expect(max).toBeGreaterThan(0);
+    const widest = evaluateBicep(ALERTS, { ...DEPLOYMENT, rotationIntervalHours: max }).resource(
+      "rule",
+    ) as RuleResource[];
+    const hours = (iso: string) => {
+      const m = /^PT(?:(\d+)H)?(?:(\d+)M)?$/.exec(iso)!;
+      return Number(m[1] ?? 0) + Number(m[2] ?? 0) / 60;
+    };
+    for (const r of widest) {
+      const range = r.properties.overrideQueryTimeRange;
+      // A missing-ticks rule needs rows older than its window in range to know the deployment was alive.
+      if (range) expect(hours(r.properties.windowSize), r.name).toBeLessThan(hours(range));
+      expect(hours(range ?? r.properties.windowSize), r.name).toBeLessThanOrEqual(48);
+    }
+  });
+
+  it("writes nothing of its own: no event, table, field, value or query text, and no number but 0 and 1", () => {
+    expect(hardCoded(source, defs)).toEqual([]);
+    expect(new Set(numberLiterals(source))).toEqual(new Set([0, 1]));
+  });
+
+  it("catches what it claims to: a hard-coded event, a broken placeholder, a dropped rule", () => {
+    const hard = source.replace("event: d.event", "event: 'KeyRotationFailed'");
+    expect(hard).not.toBe(source);
+    expect(hardCoded(hard, defs)).toEqual(["'KeyRotationFailed' spells KeyRotationFailed"]);
+    const broken = source.replace("eventColumn: definitions", "eventColum: definitions");
+    const q = (evaluateBicep(ALERTS, DEPLOYMENT, broken).resource("rule") as RuleResource[])[0]!.properties
+      .criteria.allOf[0]!.query;
+    expect(q).toMatch(/\{eventColumn\}/);
+    const dropped = source.replace("range(0, length(definitions.rules))", "range(0, 2)");
+    expect((evaluateBicep(ALERTS, DEPLOYMENT, dropped).resource("rule") as RuleResource[]).length).toBe(2);
   });
 });

@@ -57,7 +57,7 @@ export interface RuleDefinition {
 
 export interface AlertDefinitions {
   sources: Record<string, Source>;
-  operators: Record<string, string>;
+  filters: Record<string, string>;
   queries: Record<string, string>;
   rules: RuleDefinition[];
 }
