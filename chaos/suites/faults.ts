@@ -336,7 +336,11 @@ export async function persistentFailures(
         reason: "chaos persistent failure",
       });
       code =
-        r.kind === "done" ? (r.report.error?.code ?? r.report.outcome) : r.kind === "error" ? r.error.code : r.kind;
+        r.kind === "done"
+          ? (r.report.error?.code ?? r.report.outcome)
+          : r.kind === "error"
+            ? r.error.code
+            : r.kind;
       cs.interceptor.check(st, `after failing run ${i + 1} (${d.dependency})`, true);
     }
     const kongKeyUnchanged = ourKid(stack, lane) === kidBefore;
