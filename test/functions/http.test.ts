@@ -527,7 +527,7 @@ describe("errors", () => {
     }
   });
 
-  it("a storage failure answers 502 with the storage code, without the account key or upstream details", async () => {
+  it("a storage failure answers 503 with the storage code, without the account key or upstream details", async () => {
     const key = /AccountKey=([^;]+)/.exec(h.stack.env.AzureWebJobsStorage!)![1]!;
     const wrongKey = Buffer.from("not-the-azurite-account-key-0123456789").toString("base64");
     const env = {
@@ -538,7 +538,8 @@ describe("errors", () => {
     try {
       const before = h.mutations();
       const res = await post(CREDENTIAL, { force: true });
-      expect(res.status).toBe(502);
+      // The run could not start (no lease): nothing ran, and the caller may try again later.
+      expect(res.status).toBe(503);
       const error = errorOf(res);
       expect(error.code).toMatch(/^LEASE_STORAGE_(AUTH|FORBIDDEN)$/);
       expect(Object.keys(error).sort()).toEqual(["code", "hint", "message"]);
