@@ -32,6 +32,9 @@ export interface WriterReport {
   timerOutcome: string;
   unexpected: string[];
   takeoverMs: number;
+  /** How long the winner held the lease by its propagation delay, and the CLI start-up it was set from. */
+  holdMs: number;
+  cliStartupMs: number;
   renewal?: { runMs: number; competitorBusyAfterMs: number; competitorBusy: boolean; outcome: string };
   violations: (Violation & { at: string })[];
 }
@@ -49,7 +52,16 @@ export async function oneWriter(
   if (boot.kind !== "done" || boot.report.outcome !== "ok") unexpected.push(`bootstrap: ${boot.kind}`);
 
   // A propagation delay longer than every trigger's start-up keeps the winner busy while all others try.
-  const holdMs = opts.holdMs ?? 5000;
+  // A CLI process's start-up (Node, tsx, the CLI's imports) depends on the machine and its load: measured
+  // here with as many processes as the test starts, and the hold set to twice the slowest, at least 5 s and
+  // at most 25 s (the winner's verification gives up after CHAOS_POLICY.verifyTimeout, 30 s). A CLI that
+  // started after the winner finished would rightly rotate again.
+  const startup =
+    opts.holdMs === undefined
+      ? await Promise.all(Array.from({ length: opts.cli }, () => cs.cli(st, ["--help"])))
+      : [];
+  const cliStartupMs = Math.max(0, ...startup.map((r) => r.ms));
+  const holdMs = opts.holdMs ?? Math.min(25_000, Math.max(5000, Math.ceil(2 * cliStartupMs)));
   cs.setPropagation(() => holdMs);
   setFunctionsRuntime(rt);
   const creates = () => st.mutations.filter((m) => m.label === "Key Vault create version").length;
@@ -137,6 +149,8 @@ export async function oneWriter(
     timerOutcome,
     unexpected,
     takeoverMs,
+    holdMs,
+    cliStartupMs,
     ...(renewal ? { renewal } : {}),
     violations: st.violations,
   };

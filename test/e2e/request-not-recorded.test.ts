@@ -16,7 +16,7 @@ import { jsonLogger } from "../../src/log/logger.js";
 import { setFunctionsRuntime } from "../../src/functions/runtime.js";
 import { rotateHttpHandler } from "../../src/functions/rotateHttp.js";
 import { runCli } from "../support/cli.js";
-import { httpRequest, invocation } from "../functions/harness.js";
+import { clientPrincipal, httpRequest, invocation, withAppServiceAuth } from "../functions/harness.js";
 
 let stack: LocalStack;
 let configPath: string;
@@ -40,15 +40,21 @@ const writes = () =>
     (r) => r.method !== "GET",
   ).length;
 
+/** A forced rotation by a signed-in operator, as deployed (App Service authentication on). */
 const forceOverHttp = () =>
-  rotateHttpHandler(
-    httpRequest({
-      method: "POST",
-      route: `credentials/${CREDENTIAL}/rotate`,
-      params: { name: CREDENTIAL },
-      body: JSON.stringify({ force: true, reason: "suspected key leak" }),
-    }),
-    invocation("rotateCredential").context,
+  withAppServiceAuth(() =>
+    rotateHttpHandler(
+      httpRequest({
+        method: "POST",
+        route: `credentials/${CREDENTIAL}/rotate`,
+        params: { name: CREDENTIAL },
+        headers: {
+          "x-ms-client-principal": clientPrincipal("oncall@contoso.example", ["Rotation.Operator"]),
+        },
+        body: JSON.stringify({ force: true, reason: "suspected key leak" }),
+      }),
+      invocation("rotateCredential").context,
+    ),
   );
 
 /** The token endpoint answers 503 (Retry-After: 1) to every token request, the service's own included. */

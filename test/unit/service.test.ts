@@ -99,7 +99,7 @@ describe("rotate: one contract for every caller", () => {
         succeeded: async () => {},
         sinkHealth: async () => [],
       },
-      history: { get: async () => ({}), record: async () => {} },
+      history: createMemoryRunHistory(),
       openAlerts: async () => [],
       credential: () => world.cred,
       enginePorts: () => world.ports,
