@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { CredentialConfig } from "../config/load.js";
-import { RotatorError, toRotatorError } from "../errors.js";
+import { isRotatorError, RotatorError, toRotatorError } from "../errors.js";
 import { reconcile, type ProgressEvent, type RunReport } from "../engine/reconcile.js";
 import { observe } from "../engine/observe.js";
 import { credentialStatus, requestStatus, type CredentialStatus } from "../engine/status.js";
@@ -66,7 +66,9 @@ export interface RotateRequest {
  *   unavailable; nothing was written, the caller must ask again);
  * - it throws only when the caller's request is refused as such: an unknown credential, or a request the
  *   credential's state does not allow (isRequestRefusal: REQUEST_CONFLICT, ROTATE_COOLDOWN,
- *   ROLLBACK_REFUSED). Nothing was written and nothing alerts.
+ *   ROLLBACK_REFUSED). Nothing was written and nothing alerts. A programming error (anything thrown that
+ *   is not a RotatorError) is not a dependency's failure either: it propagates, and callers report it as
+ *   an internal error.
  */
 export type RotateResult =
   | { credential: string; kind: "busy" }
@@ -114,7 +116,8 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
   try {
     lease = await rt.leases.tryAcquire(name, holderId(req.trigger));
   } catch (e) {
-    return notStarted(rt, name, req, "start", toRotatorError(e));
+    if (!isRotatorError(e)) throw e;
+    return notStarted(rt, name, req, "start", e);
   }
   if (!lease) return { credential: name, kind: "busy" };
   try {
@@ -146,21 +149,20 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
           overrideCooldown: req.overrideCooldown === true,
         });
       } catch (e) {
-        if (isRequestRefusal(e)) throw e;
-        const error = toRotatorError(e);
+        if (isRequestRefusal(e) || !isRotatorError(e)) throw e;
         return notStarted(
           rt,
           name,
           req,
           "request",
           new RotatorError(
-            error.code,
-            `the ${kind === "rollback" ? "rollback" : "forced rotation"} of ${name} could not be recorded, so nothing was changed: ${error.message}`,
-            `${error.hint} Then ask again: later runs carry out only a recorded request (asking twice records it once).`,
+            e.code,
+            `the ${kind === "rollback" ? "rollback" : "forced rotation"} of ${name} could not be recorded, so nothing was changed: ${e.message}`,
+            `${e.hint} Then ask again: later runs carry out only a recorded request (asking twice records it once).`,
             {
-              retryable: error.retryable,
-              ...(error.status === undefined ? {} : { status: error.status }),
-              ...(error.details ? { details: error.details } : {}),
+              retryable: e.retryable,
+              ...(e.status === undefined ? {} : { status: e.status }),
+              ...(e.details ? { details: e.details } : {}),
             },
           ),
         );
