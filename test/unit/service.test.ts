@@ -101,6 +101,9 @@ describe("rotate: one contract for every caller", () => {
       },
       history: createMemoryRunHistory(),
       openAlerts: async () => [],
+      webhookUrl: async () => {
+        throw new Error("no alert is sent in this test");
+      },
       credential: () => world.cred,
       enginePorts: () => world.ports,
     };
