@@ -38,6 +38,7 @@ import { newRequest, requestTag } from "../../src/engine/requests.js";
 import { TAG_PHASE } from "../../src/engine/tags.js";
 import type { WorkQueue } from "../../src/ports.js";
 import { CLIENT_ID, TENANT_ID, createWorld, type World } from "../support/memory/world.js";
+import { hygieneProcessors, installHygieneProviders } from "../chaos/hygiene-otel.js";
 import {
   AlertMonitor,
   loadAlertDefinitions,
@@ -71,14 +72,19 @@ const VISIBILITY_TIMEOUT_MS = ((h * 60 + m) * 60 + s) * 1000;
 const exporter = new InMemoryLogRecordExporter();
 
 beforeAll(() => {
+  // In place of the secret-hygiene capture's provider, with its processor kept (test/chaos/hygiene-otel.ts).
+  logs.disable();
   logs.setGlobalLoggerProvider(
-    new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter })] }),
+    new LoggerProvider({
+      processors: [new SimpleLogRecordProcessor({ exporter }), ...hygieneProcessors().logs],
+    }),
   );
 });
 
 afterAll(() => {
   setFunctionsRuntime(undefined);
   logs.disable();
+  installHygieneProviders();
 });
 
 interface Message {
