@@ -455,7 +455,11 @@ export interface KongTarget {
    * characters, for confirm(); undefined when confirmation needs no baseline.
    */
   baseline(): Promise<string | undefined>;
-  /** Replace only our client's client_jwk entry in every resolved plugin, then read back and compare. */
+  /**
+   * Replace only our client's client_jwk entry in every resolved plugin, then read back and compare with the
+   * one rule for every kind (src/adapters/kong/readback.ts): an entry read back with another kid, n, e or
+   * alg throws KONG_READBACK_MISMATCH, so a receipt's plugins hold the key. The engine trusts it.
+   */
   apply(jwk: KongPrivateJwk): Promise<KongApplyReceipt>;
   /** Do the gateways behind this target hold the key now? One look, no waiting. */
   confirm(expect: { kid: string }, since: KongConfirmBase): Promise<KongConfirmation>;

@@ -14,6 +14,7 @@
 import type { TokenCredential } from "@azure/identity";
 import { BlobServiceClient, type StoragePipelineOptions } from "@azure/storage-blob";
 import { RotatorError } from "../errors.js";
+import { isTransientStatus } from "../http/transient.js";
 import { registerProcessSecret } from "../log/redact.js";
 
 export interface StorageConnection {
@@ -176,7 +177,7 @@ export function storageError(e: unknown, area: "LEASE" | "ALERT_STATE", action: 
       "Grant the service identity 'Storage Blob Data Contributor' on the storage account (or its containers), and check the account's network rules.",
       options,
     );
-  if (statusCode === undefined || statusCode >= 500 || statusCode === 408 || statusCode === 429)
+  if (statusCode === undefined || isTransientStatus(statusCode))
     return new RotatorError(
       `${area}_STORAGE_UNAVAILABLE`,
       what,

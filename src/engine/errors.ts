@@ -72,15 +72,6 @@ export function certMismatch(version: string, expected: string | undefined, actu
   );
 }
 
-export function readbackMismatch(target: string, kid: string, seen: (string | undefined)[]): RotatorError {
-  return new RotatorError(
-    "KONG_READBACK_MISMATCH",
-    `Kong target ${target} reports kid(s) ${seen.map((k) => k ?? "(none)").join(", ")} after applying ${kid}`,
-    "The Admin API accepted the change but the plugin does not hold the key; check for a concurrent writer (decK sync, another rotator).",
-    { details: { target } },
-  );
-}
-
 export function runAborted(): RotatorError {
   return new RotatorError(
     "RUN_ABORTED",

@@ -2,11 +2,12 @@ import type { Clock } from "../clock.js";
 import { systemClock } from "../clock.js";
 
 /**
- * One retry policy for every adapter: `429` and `503` honour `Retry-After`; other 5xx, connection resets
- * and timeouts back off exponentially with jitter, capped. Microsoft's guidance for Key Vault and Graph
- * throttling is to honour Retry-After, else back off 1, 2, 4, 8, 16 s
- * (https://learn.microsoft.com/azure/key-vault/general/overview-throttling,
- *  https://learn.microsoft.com/graph/throttling).
+ * One retry policy for every adapter: a server's requested wait (Retry-After or its vendor's reset header)
+ * is honoured up to `maxRetryAfterMs`; otherwise attempts back off exponentially with jitter, capped.
+ * Microsoft's guidance for Key Vault and Graph throttling is to honour Retry-After, else back off 1, 2, 4,
+ * 8, 16 s (https://learn.microsoft.com/azure/key-vault/general/overview-throttling,
+ *  https://learn.microsoft.com/graph/throttling). Which failures are retried at all is decided once, in
+ * ./transient.ts (`retryDecision`).
  */
 export interface RetryPolicy {
   /** Total attempts, including the first. */
@@ -60,17 +61,6 @@ export function backoffDelay(
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   // "Equal jitter": half fixed, half random, so retries spread out but never collapse to zero.
   return Math.round(exp / 2 + (random() * exp) / 2);
-}
-
-/** An HTTP answer worth retrying (429, 5xx), with the wait the server asked for (Retry-After and the like). */
-export class RetryableStatus extends Error {
-  override readonly name = "RetryableStatus";
-  constructor(
-    readonly status: number,
-    readonly retryAfterMs: number | undefined,
-  ) {
-    super(`HTTP ${status}`);
-  }
 }
 
 export class TimeoutError extends Error {

@@ -1,40 +1,149 @@
 /**
- * One client credentials token request authenticated with a `private_key_jwt` client assertion
- * (RFC 7523 §2.2, OpenID Connect Core §9), as every IdP adapter's proof makes it. The access token in a
- * successful answer is discarded unread: callers only learn that the IdP accepted the key. A refused one
- * is classified here, once for every provider (`tokenRefusal`).
+ * Proving a key at an IdP's token endpoint, once for every provider (`proveAtTokenEndpoint`): one client
+ * credentials request authenticated with a `private_key_jwt` client assertion (RFC 7523 §2.2, OpenID Connect
+ * Core §9), and the classification of the answer:
+ * - accepted: 200. The answer (an access token) is discarded unread: callers only learn that the IdP
+ *   accepted the key;
+ * - transient: a status ./transient.ts calls transient, or no answer at all; retried with the shared policy,
+ *   then reported as TOKEN_ENDPOINT_UNAVAILABLE (retryable);
+ * - refused: any other answer, judged by `tokenRefusal` (final, or polled again while the key propagates).
+ * A provider supplies only what is its own: the endpoint, its form parameters (client_id, scope, audience),
+ * how it reads its error bodies (Entra's AADSTS codes), the wait its throttling headers ask for, and the
+ * context of the refusal rule (its algorithms, the scopes it sent).
  */
 import { request, type Dispatcher } from "undici";
+import type { Clock } from "../clock.js";
+import { clientAssertion, type JwsSigner } from "../crypto/jws.js";
+import type { SigningAlg } from "../crypto/keymaterial.js";
+import { toRotatorError } from "../errors.js";
 import type { TokenAttempt } from "../ports.js";
+import { parseRetryAfter, transportReason, withRetry, type RetryEvent, type RetryPolicy } from "./retry.js";
+import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "./transient.js";
 
 export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-export type TokenPost =
-  { ok: true } | { ok: false; status: number; text: string; headers: Dispatcher.ResponseData["headers"] };
+export type ResponseHeaders = Dispatcher.ResponseData["headers"];
 
-export async function postClientAssertion(
-  endpoint: string,
-  params: Record<string, string>,
-  assertion: string,
-  signal: AbortSignal,
-): Promise<TokenPost> {
-  const form = new URLSearchParams({
-    grant_type: "client_credentials",
-    ...params,
-    client_assertion_type: CLIENT_ASSERTION_TYPE,
-    client_assertion: assertion,
-  });
-  const res = await request(endpoint, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-    body: form.toString(),
-    signal,
-  });
-  if (res.statusCode === 200) {
-    await res.body.dump();
-    return { ok: true };
+/** One answer of the token endpoint, as the classification sees it. */
+export interface TokenAnswer {
+  status: number;
+  text: string;
+}
+
+/** A provider's reading of its error body: the OAuth fields, and its own code when it has one. */
+export type TokenErrorReader = (text: string) => OAuthErrorBody & { code?: string };
+
+/** What one proof sends, and how the provider's answers are read. */
+export interface TokenProof {
+  /** The token endpoint; also the assertion's `aud`. */
+  endpoint: string;
+  /** The assertion's `iss` and `sub`. */
+  clientId: string;
+  signer: JwsSigner;
+  alg: SigningAlg;
+  /** Form parameters besides grant_type and the assertion: client_id, scope, audience, ... */
+  params: Record<string, string>;
+  /** The assertion's lifetime in seconds (default 300; Kong signs its own with 60). */
+  lifetimeSec?: number;
+  /** The largest assertion the provider takes; a larger one is refused (final) before sending. */
+  maxAssertion?: { bytes: number; code: string; provider: string };
+  /** What tokenRefusal needs beyond the algorithm: whether it is allowed, which scopes were sent. */
+  refusal: Omit<RefusalContext, "alg">;
+  /** The provider's error bodies (default: RFC 6749 §5.2). */
+  readError?: TokenErrorReader;
+  /** The wait a transient answer asks for, from the provider's headers (default: Retry-After). */
+  retryAfter?: (status: number, headers: ResponseHeaders, now: Date) => number | undefined;
+}
+
+export interface ProofOptions {
+  clock: Clock;
+  policy: RetryPolicy;
+  onRetry?: (event: RetryEvent) => void;
+}
+
+/** The signer failed: not the token endpoint's fault, and never retried. */
+class SigningFailure extends Error {
+  override readonly name = "SigningFailure";
+}
+
+/**
+ * Classify an answer other than 200: transient (to be retried), or a refusal judged by tokenRefusal with the
+ * provider's code and description.
+ */
+export function judgeTokenAnswer(
+  answer: TokenAnswer,
+  ctx: RefusalContext,
+  readError: TokenErrorReader = parseOAuthError,
+): Extract<TokenAttempt, { ok: false }> | "transient" {
+  if (isTransientStatus(answer.status)) return "transient";
+  const { code, ...body } = readError(answer.text);
+  return tokenRefusal(answer.status, body, ctx, code ?? body.error ?? `HTTP_${answer.status}`);
+}
+
+/**
+ * One proof: a fresh assertion (new jti and exp) per attempt, transient answers and lost connections
+ * retried with the shared policy. Throws only when the signer fails (ASSERTION_SIGNING_FAILED).
+ */
+export async function proveAtTokenEndpoint(proof: TokenProof, options: ProofOptions): Promise<TokenAttempt> {
+  const { clock } = options;
+  const ctx: RefusalContext = { ...proof.refusal, alg: proof.alg };
+  const waitOf =
+    proof.retryAfter ??
+    ((_status: number, headers: ResponseHeaders, now: Date) =>
+      parseRetryAfter(headerValue(headers, "retry-after"), now));
+  try {
+    return await withRetry(
+      async (_attempt, signal) => {
+        const assertion = await clientAssertion(
+          proof.signer,
+          proof.alg,
+          proof.clientId,
+          proof.endpoint,
+          clock.now(),
+          proof.lifetimeSec,
+        ).catch((cause: unknown) => {
+          throw new SigningFailure("signing the client assertion failed", { cause });
+        });
+        const size = Buffer.byteLength(assertion);
+        if (proof.maxAssertion && size > proof.maxAssertion.bytes)
+          return {
+            ok: false,
+            code: proof.maxAssertion.code,
+            description: `the client assertion is ${size} bytes; ${proof.maxAssertion.provider} takes at most ${proof.maxAssertion.bytes}`,
+            retryable: false,
+          };
+        const res = await request(proof.endpoint, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+          body: new URLSearchParams({
+            grant_type: "client_credentials",
+            ...proof.params,
+            client_assertion_type: CLIENT_ASSERTION_TYPE,
+            client_assertion: assertion,
+          }).toString(),
+          signal,
+        });
+        if (res.statusCode === 200) {
+          await res.body.dump();
+          return { ok: true };
+        }
+        const text = await res.body.text();
+        const judged = judgeTokenAnswer({ status: res.statusCode, text }, ctx, proof.readError);
+        if (judged !== "transient") return judged;
+        throw new HttpStatusError(res.statusCode, waitOf(res.statusCode, res.headers, clock.now()));
+      },
+      (e) => retryDecision(e),
+      { policy: options.policy, clock, ...(options.onRetry ? { onRetry: options.onRetry } : {}) },
+    );
+  } catch (e) {
+    if (e instanceof SigningFailure) throw toRotatorError(e.cause, "ASSERTION_SIGNING_FAILED");
+    return {
+      ok: false,
+      code: "TOKEN_ENDPOINT_UNAVAILABLE",
+      description: `the token endpoint did not answer successfully (${transportReason(e)})`,
+      retryable: true,
+    };
   }
-  return { ok: false, status: res.statusCode, text: await res.body.text(), headers: res.headers };
 }
 
 /** An OAuth error response (RFC 6749 §5.2): `error` and `error_description`, when the body has them. */

@@ -120,7 +120,10 @@ export interface KongFake extends RunningServer {
   setDbless(dbless: boolean): void;
   /** configuration.role reported by `GET /` (traditional, control_plane). */
   setRole(role: string): void;
-  /** Test hook: the next `count` PATCH/PUT answer 200 as if applied but are not stored (a lost write). */
+  /**
+   * Test hook: the next `count` PATCH/PUT answer 200, and DB-less `POST /config` 201, as if applied but are
+   * not stored (a lost write; a node that keeps serving its old configuration).
+   */
   dropWrites(count: number): void;
   /** Hybrid: change a data plane's lag / sync / connection (a recovered one takes the latest config after its lag). */
   setDataPlane(hostname: string, change: Partial<Omit<DataPlaneSpec, "hostname">>): void;
@@ -434,11 +437,16 @@ export async function startKongFake(opts: KongFakeOptions): Promise<KongFake> {
       if (errors) return invalidDeclarative({ plugins: { [i + 1]: schemaViolation(errors).fields } });
       next.set(p.id, { workspace: DEFAULT_WORKSPACE, entity: normalize(p as PluginEntity) });
     }
+    const reply = { status: 201, body: { plugins: [...next.values()].map((st) => st.entity) } };
+    if (dropWrites > 0) {
+      dropWrites--;
+      return reply;
+    }
     plugins.clear();
     for (const [id, st] of next) store(id, st.workspace, st.entity);
     // A declarative load purges the node cache, tokens included (kong/db/declarative/import.lua).
     node.purge();
-    return { status: 201, body: { plugins: [...next.values()].map((st) => st.entity) } };
+    return reply;
   };
 
   const spec = suite("kong");

@@ -11,7 +11,7 @@ import { createDblessTarget } from "../../src/adapters/kong/dbless.js";
 import { ensureCa, issueServerTls, type ServerTls } from "../../stack/common/tls.js";
 import { startKongFake, type KongFake, type KongFakeOptions } from "../../stack/kong/fake.js";
 import { generateRsaJwk, type SeedJwk } from "../../stack/kong/seed.js";
-import { kongJwk, partnerAndUs } from "../support/kong-jwk.js";
+import { failure, kongJwk, partnerAndUs } from "../support/kong-jwk.js";
 
 const CLIENT = "11111111-2222-4333-8444-555555555555";
 const PLUGIN = "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
@@ -41,6 +41,12 @@ async function fake(opts: Partial<KongFakeOptions> = {}): Promise<KongFake> {
 }
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An error names kids and ids only: no private member of the key written or read back. */
+const expectNoKey = (e: Error) => {
+  const text = JSON.stringify({ ...e, message: e.message });
+  for (const m of ["d", "p", "q", "dp", "dq", "qi"] as const) expect(text).not.toContain(next[m]);
+};
 
 beforeAll(async () => {
   tls = await issueServerTls(await ensureCa(resolve(".local/ca")));
@@ -210,6 +216,43 @@ describe("DB-less nodes", () => {
     expect(
       await t.confirm({ kid: next.kid }, { appliedAt: new Date(), ...(baseline ? { baseline } : {}) }),
     ).toMatchObject({ state: "pending", lagging: [host] });
+  });
+
+  it("a node that accepts the POST but keeps serving another key fails the read-back, naming it", async () => {
+    const [a, b] = [await fake({ dbless: true }), await fake({ dbless: true })];
+    const t = createDblessTarget({
+      target: { name: "edge", dbless: { nodes: [a!.url, b!.url], maxLagMs: 10_000 }, pluginId: PLUGIN },
+      clientId: CLIENT,
+      clock,
+    });
+    // Node b answers 201 to POST /config but keeps its configuration: our slot stays empty there.
+    b!.dropWrites(1);
+    const lost = await failure(t.apply(next));
+    expect(lost).toMatchObject({ code: "KONG_READBACK_MISMATCH", retryable: true });
+    expect(lost.details).toMatchObject({ node: new URL(b!.url).host, pluginId: PLUGIN, clientIndex: 1 });
+    expectNoKey(lost);
+    // The next run re-applies: node a already holds the key, node b takes it now.
+    expect((await t.apply(next)).plugins.map((v) => v.kid)).toEqual([next.kid, next.kid]);
+
+    // Same kid, another key: a node serving an impostor under our kid is caught on its modulus, not passed on its kid.
+    const c = await fake({ dbless: true });
+    const impostor = kongJwk(next.kid);
+    c.addPlugin({
+      id: PLUGIN,
+      name: "openid-connect",
+      tags: ["rotator"],
+      config: { ...partnerAndUs(ISSUER, CLIENT, partner), client_jwk: [partner, { ...impostor }] },
+    });
+    c.dropWrites(1);
+    const single = createDblessTarget({
+      target: { name: "edge", dbless: { nodes: [c.url], maxLagMs: 10_000 }, pluginId: PLUGIN },
+      clientId: CLIENT,
+      clock,
+    });
+    const swapped = await failure(single.apply(next));
+    expect(swapped).toMatchObject({ code: "KONG_READBACK_MISMATCH" });
+    expect(swapped.details?.mismatched).toEqual(["n"]);
+    expectNoKey(swapped);
   });
 
   it("the DB-less fake refuses entity writes (405) and /config on a node with a database (400)", async () => {

@@ -1,7 +1,20 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { x5tFromCustomKeyIdentifier } from "../../src/adapters/entra/key-identifier.js";
-import { parseTokenError } from "../../src/adapters/entra/token-endpoint.js";
+import {
+  DEFAULT_PROOF_SCOPE,
+  entraRefusal,
+  readEntraTokenError,
+} from "../../src/adapters/entra/token-endpoint.js";
+import { judgeTokenAnswer } from "../../src/http/token-request.js";
+
+/** An Entra refusal as the shared proof classifies it, for a PS256 proof with the default scope. */
+const parseTokenError = (status: number, text: string) =>
+  judgeTokenAnswer(
+    { status, text },
+    { ...entraRefusal("PS256", DEFAULT_PROOF_SCOPE), alg: "PS256" },
+    readEntraTokenError,
+  );
 
 describe("x5t from a keyCredential's customKeyIdentifier", () => {
   const sha1 = createHash("sha1").update("a certificate").digest();

@@ -10,9 +10,9 @@
  *   https://api.slack.com/reference/block-kit/blocks (header text 150 chars, section text 3000, 10
  *   fields); `&`, `<`, `>` escaped as https://api.slack.com/reference/surfaces/formatting#escaping asks.
  *
- * Delivery goes through withRetry: 429 and 503 honour Retry-After (Slack and Teams both throttle
- * webhooks), other 5xx, connection errors and timeouts back off; other 4xx fail at once (a revoked
- * URL or a rejected payload does not heal by retrying).
+ * Delivery goes through withRetry and the shared rule (src/http/transient.ts): transient statuses honour
+ * Retry-After (Slack and Teams both throttle webhooks with 429), lost connections and timeouts back off;
+ * other 4xx fail at once (a revoked URL or a rejected payload does not heal by retrying).
  *
  * Webhook URLs are bearer capabilities: the URL is registered with the redactor and errors name only
  * the host. Every text field is passed through redactText before it is formatted. The configuration may
@@ -28,9 +28,9 @@ import {
   parseRetryAfter,
   withRetry,
   TimeoutError,
-  type RetryDecision,
   type RetryPolicy,
 } from "../../http/retry.js";
+import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
 import { silentLogger, type Logger } from "../../log/logger.js";
 import { redactText, registerProcessSecret } from "../../log/redact.js";
 import type { AlertEvent, AlertSink } from "../../ports.js";
@@ -70,16 +70,6 @@ const STATUS_LABEL: Record<AlertEvent["status"], string> = {
   info: "INFO",
 };
 
-class WebhookStatusError extends Error {
-  override readonly name = "WebhookStatusError";
-  constructor(
-    readonly status: number,
-    readonly retryAfterMs: number | undefined,
-  ) {
-    super(`webhook answered ${status}`);
-  }
-}
-
 export function createWebhookSink(opts: WebhookSinkOptions): AlertSink {
   // The config schema applies the same rule, so a configured URL never fails here.
   const problem = urlProblem(opts.url, "loopback-http");
@@ -96,16 +86,6 @@ export function createWebhookSink(opts: WebhookSinkOptions): AlertSink {
   const name = opts.name ?? webhookSinkName(url.host, format);
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;
-
-  const classify = (e: unknown): RetryDecision => {
-    if (e instanceof WebhookStatusError) {
-      if (e.status === 429 || e.status === 503)
-        return { retry: true, ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs }) };
-      return { retry: e.status >= 500 || e.status === 408 };
-    }
-    // Connection refused/reset, TLS and socket errors, and the per-attempt timeout.
-    return { retry: true };
-  };
 
   return {
     name,
@@ -124,13 +104,12 @@ export function createWebhookSink(opts: WebhookSinkOptions): AlertSink {
             // The answer's body is never read into errors or logs; drain it to free the connection.
             await res.body.dump();
             if (res.statusCode >= 200 && res.statusCode < 300) return;
-            const retryAfter = res.headers["retry-after"];
-            throw new WebhookStatusError(
+            throw new HttpStatusError(
               res.statusCode,
-              parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, clock.now()),
+              parseRetryAfter(headerValue(res.headers, "retry-after"), clock.now()),
             );
           },
-          classify,
+          (e) => retryDecision(e),
           {
             policy: opts.retryPolicy ?? WEBHOOK_RETRY,
             clock,
@@ -213,7 +192,7 @@ export function createDeferredWebhookSink(opts: DeferredWebhookSinkOptions): Ale
 }
 
 function webhookError(e: unknown, name: string): RotatorError {
-  if (e instanceof WebhookStatusError) {
+  if (e instanceof HttpStatusError) {
     const hint =
       e.status === 400
         ? "The webhook rejected the payload: check that the configured format (generic, teams, slack) matches the receiver."
@@ -222,7 +201,7 @@ function webhookError(e: unknown, name: string): RotatorError {
           : "The webhook receiver is failing or throttling; alerts are still in the logs.";
     return new RotatorError("ALERT_WEBHOOK_FAILED", `${name}: HTTP ${e.status}`, hint, {
       status: e.status,
-      retryable: e.status >= 500 || e.status === 429,
+      retryable: isTransientStatus(e.status),
     });
   }
   const reason =

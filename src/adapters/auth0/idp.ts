@@ -15,27 +15,27 @@
  * - The management token comes from client credentials with audience `https://<domain>/api/v2/` and is
  *   cached for the process (every run, sync tick and doctor call shares it) until a minute (or a tenth of its
  *   lifetime) before it expires.
- * - 429 (honouring Retry-After, else X-RateLimit-Reset), 5xx, resets and timeouts are retried with the
- *   shared policy (src/http/retry.ts).
- * - verify(): one client_credentials request with a `private_key_jwt` assertion shaped like Kong's
- *   (aud = token endpoint, exp = iat + 60, random jti) and no `audience`, as Kong sends none, so the tenant's
- *   default audience applies. Assertions over 2048 bytes are refused before sending.
+ * - Transient answers (a 429 honouring Retry-After, else X-RateLimit-Reset), resets and timeouts are
+ *   retried with the shared policy and rule (src/http/retry.ts, src/http/transient.ts).
+ * - verify(): the shared proof (src/http/token-request.ts) with an assertion shaped like Kong's
+ *   (aud = token endpoint, exp = iat + 60, random jti), `client_id` and no `audience`, as Kong sends none,
+ *   so the tenant's default audience applies. Assertions over 2048 bytes are refused before sending.
  */
-import { createHash, randomUUID } from "node:crypto";
-import { request } from "undici";
+import { createHash } from "node:crypto";
+import { request, type Dispatcher } from "undici";
 import { systemClock, type Clock } from "../../clock.js";
-import { signJwt, type JwsSigner } from "../../crypto/jws.js";
+import type { JwsSigner } from "../../crypto/jws.js";
 import type { SigningAlg } from "../../crypto/keymaterial.js";
-import { RotatorError, toRotatorError } from "../../errors.js";
+import { RotatorError } from "../../errors.js";
 import {
-  RetryableStatus,
-  TimeoutError,
   defaultRetryPolicy,
   parseRetryAfter,
+  transportReason,
   withRetry,
   type RetryEvent,
   type RetryPolicy,
 } from "../../http/retry.js";
+import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
 import type {
   IdentityProvider,
   IdpFinding,
@@ -45,7 +45,7 @@ import type {
   TokenAttempt,
 } from "../../ports.js";
 import { redactText, registerSecret } from "../../log/redact.js";
-import { parseOAuthError, tokenRefusal } from "../../http/token-request.js";
+import { parseOAuthError, proveAtTokenEndpoint, type TokenErrorReader } from "../../http/token-request.js";
 import { clientLabel, IDP_RULES } from "../../idp-rules.js";
 import { HINTS, managementFailure, parseManagementError, type Auth0Operation } from "./errors.js";
 
@@ -87,7 +87,6 @@ const PROCESS_TOKENS = new Map<string, CachedToken>();
 export const MAX_ASSERTION_BYTES = 2048;
 /** Kong's generate_private_key_jwt uses exp = iat + 60 (facts §7); Auth0 allows at most 5 minutes. */
 const ASSERTION_LIFETIME_SEC = 60;
-const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /** "Valid format is [0-9a-zA-Z-_]{10,64}" (PostClientCredentialRequestContent.kid). */
 const KID_FORMAT = /^[0-9a-zA-Z_-]{10,64}$/;
 
@@ -295,57 +294,30 @@ export class Auth0IdentityProvider implements IdentityProvider {
     }
   }
 
-  async verify(signer: JwsSigner, alg: SigningAlg): Promise<TokenAttempt> {
-    const endpoint = this.tokenEndpoint;
-    try {
-      return await this.retrying(async (signal) => {
-        const iat = Math.floor(this.clock.now().getTime() / 1000);
-        let assertion: string;
-        try {
-          assertion = await signJwt(signer, alg, {
-            iss: this.config.clientId,
-            sub: this.config.clientId,
-            aud: endpoint,
-            iat,
-            exp: iat + ASSERTION_LIFETIME_SEC,
-            jti: randomUUID(),
-          });
-        } catch (cause) {
-          throw toRotatorError(cause, "ASSERTION_SIGNING_FAILED");
-        }
-        if (Buffer.byteLength(assertion) > MAX_ASSERTION_BYTES)
-          return {
-            ok: false,
-            code: "AUTH0_ASSERTION_TOO_LARGE",
-            description: `the client assertion is ${Buffer.byteLength(assertion)} bytes; Auth0 takes at most ${MAX_ASSERTION_BYTES}`,
-            retryable: false,
-          } as const;
-        const form = new URLSearchParams({
-          grant_type: "client_credentials",
+  verify(signer: JwsSigner, alg: SigningAlg): Promise<TokenAttempt> {
+    return proveAtTokenEndpoint(
+      {
+        endpoint: this.tokenEndpoint,
+        clientId: this.config.clientId,
+        signer,
+        alg,
+        params: {
           client_id: this.config.clientId,
-          client_assertion_type: ASSERTION_TYPE,
-          client_assertion: assertion,
           ...(this.config.audience ? { audience: this.config.audience } : {}),
-        });
-        const answer = await this.send(
-          "POST",
-          endpoint,
-          { "content-type": "application/x-www-form-urlencoded" },
-          form.toString(),
-          signal,
-        );
-        if (answer.status === 200) return { ok: true } as const;
-        return tokenError(answer, alg);
-      });
-    } catch (e) {
-      if (e instanceof RotatorError) throw e;
-      return {
-        ok: false,
-        code: "TOKEN_ENDPOINT_UNAVAILABLE",
-        description: `the token endpoint did not answer successfully (${describeFailure(e)})`,
-        retryable: true,
-      };
-    }
+        },
+        lifetimeSec: ASSERTION_LIFETIME_SEC,
+        maxAssertion: { bytes: MAX_ASSERTION_BYTES, code: "AUTH0_ASSERTION_TOO_LARGE", provider: "Auth0" },
+        // Auth0 proves with no scope and no audience, as Kong sends none (IdpRules.proofScopes "own").
+        refusal: { algorithmAllowed: this.rules.algorithms.includes(alg) },
+        readError: readAuth0TokenError,
+        retryAfter: auth0Wait,
+      },
+      {
+        policy: this.policy,
+        clock: this.clock,
+        ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
+      },
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -515,14 +487,14 @@ export class Auth0IdentityProvider implements IdentityProvider {
 
   private unavailable(e: unknown, op: Auth0Operation, subject: string): RotatorError {
     if (e instanceof RotatorError) return e;
-    const throttled = e instanceof RetryableStatus && e.status === 429;
+    const throttled = e instanceof HttpStatusError && e.status === 429;
     return new RotatorError(
       throttled ? "AUTH0_THROTTLED" : "AUTH0_UNAVAILABLE",
-      `Auth0 did not answer ${op} (${subject}) successfully: ${describeFailure(e)}`,
+      `Auth0 did not answer ${op} (${subject}) successfully: ${transportReason(e)}`,
       throttled ? HINTS.throttled : HINTS.unavailable,
       {
         retryable: true,
-        ...(e instanceof RetryableStatus ? { status: e.status } : {}),
+        ...(e instanceof HttpStatusError ? { status: e.status } : {}),
         details: { operation: op },
       },
     );
@@ -531,14 +503,7 @@ export class Auth0IdentityProvider implements IdentityProvider {
   private retrying<T>(op: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return withRetry(
       (_attempt, signal) => op(signal),
-      (e) => {
-        if (e instanceof RotatorError) return { retry: false };
-        if (e instanceof RetryableStatus)
-          return e.retryAfterMs === undefined
-            ? { retry: true }
-            : { retry: true, retryAfterMs: e.retryAfterMs };
-        return { retry: true }; // transport: reset, refused, TLS, timeout
-      },
+      (e) => retryDecision(e),
       {
         policy: this.policy,
         clock: this.clock,
@@ -547,7 +512,7 @@ export class Auth0IdentityProvider implements IdentityProvider {
     );
   }
 
-  /** One HTTP exchange; 429 and 5xx throw RetryableStatus with the server's requested wait. */
+  /** One HTTP exchange; a transient answer throws HttpStatusError with the server's requested wait. */
   private async send(
     method: string,
     url: string,
@@ -562,22 +527,8 @@ export class Auth0IdentityProvider implements IdentityProvider {
       signal,
     });
     const text = await res.body.text();
-    if (res.statusCode === 429 || res.statusCode >= 500) {
-      const header = (name: string) => {
-        const v = res.headers[name];
-        return Array.isArray(v) ? v[0] : v;
-      };
-      const now = this.clock.now();
-      const retryAfter = parseRetryAfter(header("retry-after"), now);
-      // Auth0 documents X-RateLimit-Reset (epoch seconds) rather than Retry-After for its APIs.
-      const reset = Number(header("x-ratelimit-reset"));
-      const untilReset =
-        Number.isFinite(reset) && reset > 0 ? Math.max(0, reset * 1000 - now.getTime()) : undefined;
-      throw new RetryableStatus(
-        res.statusCode,
-        retryAfter ?? (res.statusCode === 429 ? untilReset : undefined),
-      );
-    }
+    if (isTransientStatus(res.statusCode))
+      throw new HttpStatusError(res.statusCode, auth0Wait(res.statusCode, res.headers, this.clock.now()));
     return { status: res.statusCode, text };
   }
 }
@@ -596,20 +547,23 @@ function parseJson(text: string, op: Auth0Operation): unknown {
   }
 }
 
-/** A refused assertion: OAuth `error` as the code, judged by the shared rule; the description redacted. */
-function tokenError(answer: HttpAnswer, alg: SigningAlg): TokenAttempt {
-  const err = parseOAuthError(answer.text);
-  return tokenRefusal(
-    answer.status,
-    { ...err, ...(err.description ? { description: redactText(err.description) } : {}) },
-    // Auth0 proves with no scope and no audience, as Kong sends none (IdpRules.proofScopes "own").
-    { alg, algorithmAllowed: IDP_RULES.auth0.algorithms.includes(alg) },
-  );
+/**
+ * The wait a transient answer asks for: Retry-After, else for a 429 the `X-RateLimit-Reset` (epoch seconds)
+ * Auth0 documents for its APIs (Rate Limit Policy).
+ */
+function auth0Wait(
+  status: number,
+  headers: Dispatcher.ResponseData["headers"],
+  now: Date,
+): number | undefined {
+  const retryAfter = parseRetryAfter(headerValue(headers, "retry-after"), now);
+  if (retryAfter !== undefined || status !== 429) return retryAfter;
+  const reset = Number(headerValue(headers, "x-ratelimit-reset"));
+  return Number.isFinite(reset) && reset > 0 ? Math.max(0, reset * 1000 - now.getTime()) : undefined;
 }
 
-function describeFailure(e: unknown): string {
-  if (e instanceof RetryableStatus) return `HTTP ${e.status}`;
-  if (e instanceof TimeoutError) return "timed out";
-  if (e instanceof Error && "code" in e) return String(e.code);
-  return "no answer";
-}
+/** A refused assertion: the OAuth error, with its description redacted (Auth0 may echo what it was sent). */
+const readAuth0TokenError: TokenErrorReader = (text) => {
+  const err = parseOAuthError(text);
+  return { ...err, ...(err.description ? { description: redactText(err.description) } : {}) };
+};

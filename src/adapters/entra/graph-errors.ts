@@ -1,10 +1,12 @@
 /**
  * How Microsoft Graph failures are retried and reported.
  *
- * Retried (https://learn.microsoft.com/graph/throttling, https://learn.microsoft.com/graph/best-practices-concept#handling-expected-errors):
- * 429 and 503 after their `Retry-After`, other 5xx, connection failures and timeouts with capped backoff.
- * The Graph SDK's own RetryHandler is switched off per request: it sleeps with real timers in whole
- * seconds and does not retry 500/502 or resets, so one policy (src/http/retry.ts) covers Graph and the rest.
+ * Retried by the shared rule (src/http/transient.ts; https://learn.microsoft.com/graph/throttling,
+ * https://learn.microsoft.com/graph/best-practices-concept#handling-expected-errors): transient statuses after
+ * their `Retry-After`, lost connections and timeouts with capped backoff. This file only translates the
+ * Graph SDK's errors into the shared vocabulary. The SDK's own RetryHandler is switched off per request: it
+ * sleeps with real timers in whole seconds and does not retry 500/502 or resets, so one policy
+ * (src/http/retry.ts) covers Graph and the rest.
  *
  * Reported as RotatorError with Graph's error code and request id in `details`; never Graph's message or
  * body, which are not ours to echo.
@@ -14,6 +16,7 @@ import { GraphClientError, GraphError } from "@microsoft/microsoft-graph-client"
 import type { Clock } from "../../clock.js";
 import { RotatorError } from "../../errors.js";
 import { TimeoutError, parseRetryAfter, type RetryDecision } from "../../http/retry.js";
+import { HttpStatusError, isTransientStatus, NoAnswer, retryDecision } from "../../http/transient.js";
 
 export type GraphOperation = "getApplication" | "addKey" | "removeKey" | "patchKeyCredentials";
 
@@ -28,7 +31,7 @@ export class IdentityFailure {
   get transient(): boolean {
     if (this.reason instanceof CredentialUnavailableError) return false;
     const status = authorityStatus(this.reason);
-    return status === undefined || status === 429 || status >= 500;
+    return status === undefined || isTransientStatus(status);
   }
 }
 
@@ -59,17 +62,12 @@ const retryAfterOf = (e: GraphError, clock: Clock) =>
 
 export function classifyGraphError(clock: Clock): (e: unknown) => RetryDecision {
   return (e) => {
-    if (e instanceof TimeoutError) return { retry: true };
     const identity = identityOf(e);
     if (identity) return { retry: identity.transient };
-    if (!(e instanceof GraphError)) return { retry: false };
-    const status = e.statusCode;
-    if (status === 429 || status === 503) {
-      const retryAfterMs = retryAfterOf(e, clock);
-      return retryAfterMs === undefined ? { retry: true } : { retry: true, retryAfterMs };
-    }
-    // No HTTP status: the request never got an answer (reset, DNS, TLS).
-    return { retry: status >= 500 || status <= 0 };
+    if (!(e instanceof GraphError)) return retryDecision(e);
+    // No HTTP status: the request never got an answer (reset, DNS, TLS); the SDK keeps no reason.
+    if (e.statusCode <= 0) return retryDecision(new NoAnswer(e.message));
+    return retryDecision(new HttpStatusError(e.statusCode, retryAfterOf(e, clock)));
   };
 }
 
@@ -172,7 +170,7 @@ export function graphFailure(e: unknown, op: GraphOperation, application: string
       details: { ...details, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
     });
   }
-  if (status >= 500)
+  if (isTransientStatus(status))
     return new RotatorError("GRAPH_UNAVAILABLE", what, HINTS.unavailable, { ...opts, retryable: true });
   return new RotatorError("GRAPH_BAD_REQUEST", what, HINTS.badRequest, opts);
 }

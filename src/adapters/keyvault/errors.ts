@@ -1,5 +1,6 @@
 import { isRotatorError, RotatorError } from "../../errors.js";
 import { TimeoutError } from "../../http/retry.js";
+import { isTransientStatus } from "../../http/transient.js";
 
 export type KeyVaultArea = "certificates" | "secrets" | "keys";
 
@@ -159,7 +160,7 @@ export function keyVaultError(e: unknown, call: KeyVaultCall): RotatorError {
         },
       );
     }
-    if (status >= 500)
+    if (isTransientStatus(status))
       return new RotatorError(
         "KV_UNAVAILABLE",
         `${what} failed with HTTP ${status}`,

@@ -5,7 +5,7 @@
  *   (`GET /plugins?tags=a,b` = AND, all pages).
  * - apply() replaces only our client's `client_jwk` entry: PATCH merges `config` but replaces arrays
  *   wholesale (kong/db/schema/init.lua `Schema:merge_values`), so the whole array is sent with the other
- *   clients' entries as read. It then reads the plugin back and compares kid, n and alg.
+ *   clients' entries as read. It then reads the plugin back and compares (./readback.ts).
  * - An entry that already holds the key (as just read) is neither rewritten nor read again, so re-runs
  *   converge without writes.
  * - Every plugin is checked before the first write, so one bad plugin does not leave the others half-done.
@@ -40,15 +40,16 @@ import { KongClient } from "./client.js";
 import {
   clientSlot,
   diagnosePlugin,
+  ownJwk,
   parsePlugin,
   planJwkWrite,
   pluginsOff,
   revertedConfirmation,
   toView,
   type ClientSlot,
-  type JwkEntry,
   type OidcPlugin,
 } from "./plugin.js";
+import { checkReadBack } from "./readback.js";
 
 export interface KongTargetOptions {
   target: KongTargetConfig;
@@ -187,17 +188,11 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
     jwk: KongPrivateJwk,
   ): Promise<KongPluginView> => {
     const after = await load(plugin.id);
-    const entries = Array.isArray(after.config.client_jwk) ? after.config.client_jwk : [];
-    const entry: unknown = entries[slot.index];
-    const got: JwkEntry = isRecord(entry) ? entry : {};
-    const mismatched = (["kid", "n", "alg"] as const).filter((k) => got[k] !== jwk[k]);
-    if (mismatched.length)
-      throw new RotatorError(
-        "KONG_READBACK_MISMATCH",
-        `Kong plugin ${plugin.id}: client_jwk[${slot.index}] reads back with kid ${str(got.kid) ?? "(none)"} instead of ${jwk.kid} (differs in ${mismatched.join(", ")})`,
-        "Another writer (decK, a CI pipeline, a person) may have changed the plugin concurrently; the next run re-applies.",
-        { retryable: true, details: { pluginId: plugin.id, clientIndex: slot.index, mismatched } },
-      );
+    checkReadBack(ownJwk(after, slot.index), jwk, {
+      target: t.name,
+      where: `plugin ${plugin.id}, client_jwk[${slot.index}]`,
+      details: { pluginId: plugin.id, clientIndex: slot.index },
+    });
     return toView(after, slot.index, t.workspace);
   };
 

@@ -3,7 +3,8 @@
  * through the shared policy, and failures mapped to typed errors that never carry response bodies (a
  * plugin config holds private keys) or the admin token.
  *
- * Retried: 429 (honouring Retry-After), 5xx, connection resets and timeouts. Not retried: other 4xx.
+ * Retried by the shared rule (src/http/transient.ts): transient statuses (honouring Retry-After), lost
+ * connections and timeouts. Not retried: other 4xx.
  * Error shapes (kong/db/errors.lua, kong/api/endpoints.lua): 400 `{code: 2, name: "schema violation",
  * message, fields}`; 404 `{"message":"Not found"}`; DB-less writes 405 `{code: 12, name: "operation
  * unsupported", message: "cannot update 'plugins' entities when not using a database"}`
@@ -19,9 +20,9 @@ import {
   defaultRetryPolicy,
   parseRetryAfter,
   withRetry,
-  type RetryDecision,
   type RetryPolicy,
 } from "../../http/retry.js";
+import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
 import { REDACTED, scrubEchoedText } from "../../log/redact.js";
 
 export interface KongClientOptions {
@@ -36,34 +37,9 @@ export interface KongClientOptions {
   dispatcher?: Dispatcher;
 }
 
-/** A non-2xx answer. Holds the parsed body for classification only; never used as an error cause. */
-class HttpStatus extends Error {
-  override readonly name = "HttpStatus";
-  constructor(
-    readonly status: number,
-    readonly retryAfter: string | undefined,
-    readonly body: unknown,
-  ) {
-    super(`HTTP ${status}`);
-  }
-}
-
 class BadJson extends Error {
   override readonly name = "BadJson";
 }
-
-const TRANSIENT_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EAI_AGAIN",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CLOSED",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-]);
 
 function errorCode(e: unknown): string | undefined {
   for (
@@ -149,30 +125,21 @@ export class KongClient {
             parsed = undefined;
             if (res.statusCode < 400) throw new BadJson(`${what} returned a body that is not JSON`);
           }
-          if (res.statusCode >= 400) {
-            const ra = res.headers["retry-after"];
-            throw new HttpStatus(res.statusCode, Array.isArray(ra) ? ra[0] : ra, parsed);
-          }
+          // The parsed body is for classifying the failure only; it never becomes an error's cause.
+          if (res.statusCode >= 400)
+            throw new HttpStatusError(
+              res.statusCode,
+              parseRetryAfter(headerValue(res.headers, "retry-after"), this.opts.clock?.now()),
+              parsed,
+            );
           return parsed;
         },
-        (e) => this.classify(e),
+        (e) => retryDecision(e),
         { policy: this.policy, ...(this.opts.clock ? { clock: this.opts.clock } : {}) },
       );
     } catch (e) {
       throw this.toError(e, what);
     }
-  }
-
-  private classify(e: unknown): RetryDecision {
-    if (e instanceof HttpStatus) {
-      const retryAfterMs = parseRetryAfter(e.retryAfter, this.opts.clock?.now());
-      if (e.status === 429 || e.status === 503)
-        return { retry: true, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
-      return { retry: e.status >= 500 };
-    }
-    if (e instanceof TimeoutError) return { retry: true };
-    const code = errorCode(e);
-    return { retry: code !== undefined && TRANSIENT_CODES.has(code) };
   }
 
   private toError(e: unknown, what: string): RotatorError {
@@ -184,7 +151,7 @@ export class KongClient {
         `Kong target ${t}: ${e.message}`,
         "Check that adminUrl points at the Kong Admin API (not the proxy port or a login page).",
       );
-    if (e instanceof HttpStatus) return this.statusError(e, what);
+    if (e instanceof HttpStatusError) return this.statusError(e, what);
     if (e instanceof TimeoutError)
       return new RotatorError(
         "KONG_UNAVAILABLE",
@@ -204,10 +171,10 @@ export class KongClient {
     );
   }
 
-  private statusError(e: HttpStatus, what: string): RotatorError {
+  private statusError(e: HttpStatusError<unknown>, what: string): RotatorError {
     const t = this.opts.target;
     const status = e.status;
-    const body = isRecord(e.body) ? e.body : {};
+    const body = isRecord(e.answer) ? e.answer : {};
     const msg = `Kong target ${t}: ${what} returned ${status}`;
     if (status === 401 || status === 403)
       return new RotatorError(
@@ -264,7 +231,7 @@ export class KongClient {
         "Kong (or a proxy in front of it) is rate limiting the Admin API; the next run will retry.",
         { status, retryable: true },
       );
-    if (status >= 500)
+    if (isTransientStatus(status))
       return new RotatorError(
         "KONG_UNAVAILABLE",
         msg,

@@ -6,7 +6,8 @@
  * 1. `GET /config` → `{config: "<declarative YAML>"}` (Admin API EE spec, get-config).
  * 2. Replace only our client's `client_jwk` entry in the resolved openid-connect plugin(s) (./plugin.ts),
  *    keep everything else as exported, and `POST /config` the whole document as JSON (a body with
- *    `_format_version` is parsed as the declarative table; create-config).
+ *    `_format_version` is parsed as the declarative table; create-config); then `GET /config` again and
+ *    compare our entry with the key (./readback.ts), as every kind does after a write.
  * 3. Confirm: the node's `GET /config` holds the key and its `GET /status` `configuration_hash` (present
  *    on DB-less nodes, kong/api/routes/health.lua) differs from the hash before the write.
  *
@@ -36,12 +37,14 @@ import { KongClient } from "./client.js";
 import {
   clientSlot,
   diagnosePlugin,
+  ownJwk,
   parsePlugin,
   planJwkWrite,
   pluginsOff,
   toView,
   type OidcPlugin,
 } from "./plugin.js";
+import { checkReadBack } from "./readback.js";
 
 export interface DblessTargetOptions {
   target: DblessTargetConfig;
@@ -227,10 +230,15 @@ export function createDblessTarget(opts: DblessTargetOptions): KongTarget {
               e.raw.config = { ...(isRecord(e.raw.config) ? e.raw.config : {}), client_jwk: e.write };
           await n.client.post("config", d.doc);
           wrote = true;
-          const after = await readConfig(n);
-          for (const { plugin } of select(n, after)) {
-            const view = toView(plugin, clientSlot(plugin, opts.clientId, t.name).index, undefined);
-            views.push(view);
+          // Read back what the node serves now: a node may answer 201 and keep (or be given) another config.
+          for (const { plugin } of select(n, await readConfig(n))) {
+            const { index } = clientSlot(plugin, opts.clientId, t.name);
+            checkReadBack(ownJwk(plugin, index), jwk, {
+              target: t.name,
+              where: `node ${n.name}, plugin ${plugin.id}, client_jwk[${index}]`,
+              details: { node: n.name, pluginId: plugin.id, clientIndex: index },
+            });
+            views.push(toView(plugin, index, undefined));
           }
         } else for (const e of entries) views.push(toView(e.plugin, e.slot.index, undefined));
       }

@@ -5,7 +5,7 @@
  * - `Authorization: Bearer <system-account token>`.
  * - The spec has no PATCH: the plugin is read with `GET /control-planes/{cp}/core-entities/plugins/{id}`
  *   (get-plugin) and written back whole with `PUT` (upsert-plugin, "Create or Update Plugin using ID"),
- *   with only our client's client_jwk entry changed (./plugin.ts), then read back.
+ *   with only our client's client_jwk entry changed (./plugin.ts), then read back and compared (./readback.ts).
  * - Tags: `GET .../core-entities/plugins?tags=a,b` (list-plugin, PaginationTagsFilter; `size`/`offset`).
  * - Confirmation: a node is in sync when its `config_hash` from `GET .../nodes` (list-dataplane-nodes,
  *   `page[size]`/`page[after]`) equals `GET .../expected-config-hash` (get-expected-config-hash: "The
@@ -34,6 +34,7 @@ import { LIVE_WINDOW_S } from "./hybrid.js";
 import {
   clientSlot,
   diagnosePlugin,
+  ownJwk,
   parsePlugin,
   planJwkWrite,
   pluginsOff,
@@ -41,6 +42,7 @@ import {
   toView,
   type OidcPlugin,
 } from "./plugin.js";
+import { checkReadBack } from "./readback.js";
 
 export interface KonnectTargetOptions {
   target: KonnectTargetConfig;
@@ -227,15 +229,12 @@ export function createKonnectTarget(opts: KonnectTargetOptions): KongTarget {
         await client.put(pluginPath(plugin.id), { ...raw, config: { ...plugin.config, client_jwk: write } });
         wrote = true;
         const after = parsePlugin(await getRaw(plugin.id), t.name, `GET ${pluginPath(plugin.id)}`);
-        const view = toView(after, slot.index, undefined);
-        if (view.kid !== jwk.kid)
-          throw new RotatorError(
-            "KONG_READBACK_MISMATCH",
-            `Kong plugin ${plugin.id}: client_jwk[${slot.index}] reads back with kid ${view.kid ?? "(none)"} instead of ${jwk.kid}`,
-            "Another writer (decK, a CI pipeline, a person) may have changed the plugin concurrently; the next run re-applies.",
-            { retryable: true, details: { pluginId: plugin.id, clientIndex: slot.index } },
-          );
-        views.push(view);
+        checkReadBack(ownJwk(after, slot.index), jwk, {
+          target: t.name,
+          where: `plugin ${plugin.id}, client_jwk[${slot.index}]`,
+          details: { pluginId: plugin.id, clientIndex: slot.index },
+        });
+        views.push(toView(after, slot.index, undefined));
       }
       return { plugins: views, wrote };
     },

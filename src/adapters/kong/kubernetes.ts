@@ -43,14 +43,10 @@ import type { Clock } from "../../clock.js";
 import { systemClock } from "../../clock.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
-import {
-  defaultRetryPolicy,
-  parseRetryAfter,
-  withRetry,
-  type RetryDecision,
-  type RetryPolicy,
-} from "../../http/retry.js";
+import { defaultRetryPolicy, parseRetryAfter, withRetry, type RetryPolicy } from "../../http/retry.js";
+import { HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
 import { registerSecret, scrubEchoedText } from "../../log/redact.js";
+import { checkReadBack } from "./readback.js";
 import type { KongDiagnosis, KongNodeInfo, KongPluginView, KongVaultDiagnosis } from "../../ports.js";
 import {
   checkClientAlg,
@@ -397,7 +393,7 @@ export class KubernetesKongTarget {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Kubernetes calls: retries (429/5xx/network, Retry-After) and typed errors
+  // Kubernetes calls: retries (the shared rule, src/http/transient.ts) and typed errors
   // ---------------------------------------------------------------------------------------------
 
   private async call<T>(
@@ -411,17 +407,13 @@ export class KubernetesKongTarget {
       policy?: RetryPolicy;
     } = {},
   ): Promise<T> {
-    const classify = (e: unknown): RetryDecision => {
-      if (e instanceof ApiException) {
-        const code = (e as ApiException<unknown>).code;
-        if (code === 429 || code >= 500) {
-          const headers = (e as ApiException<unknown>).headers;
-          const ra = parseRetryAfter(headers["retry-after"], this.clock.now());
-          return { retry: true, ...(ra === undefined ? {} : { retryAfterMs: ra }) };
-        }
-        return { retry: false };
-      }
-      return { retry: true };
+    // The client raises an answer as ApiException (code = status) and a lost connection as fetch's error.
+    const classify = (e: unknown) => {
+      if (!(e instanceof ApiException)) return retryDecision(e);
+      const answer = e as ApiException<unknown>;
+      return retryDecision(
+        new HttpStatusError(answer.code, parseRetryAfter(answer.headers["retry-after"], this.clock.now())),
+      );
     };
     try {
       return await withRetry(
@@ -534,7 +526,7 @@ export class KubernetesKongTarget {
       "KONG_K8S_ERROR",
       `Kong target ${this.name}: Kubernetes answered ${code} for ${what.verb} ${where}`,
       "See the API server's audit log for the request.",
-      { ...opts, retryable: code === 429 || code >= 500 },
+      { ...opts, retryable: isTransientStatus(code) },
     );
   }
 
@@ -1028,14 +1020,11 @@ export class KubernetesKongTarget {
     plugins: OidcPlugin[],
   ): Promise<KongPluginView[]> {
     const got = this.jwks(await this.readSecret())[index] ?? {};
-    const mismatched = (["kid", "n", "alg"] as const).filter((k) => got[k] !== jwk[k]);
-    if (mismatched.length)
-      throw new RotatorError(
-        "KONG_READBACK_MISMATCH",
-        `Kong target ${this.name}: secret ${this.t.secretName} reads back with kid ${str(got.kid) ?? "(none)"} at index ${index} instead of ${jwk.kid}`,
-        "Another writer changed the Secret concurrently; the next run re-applies.",
-        { retryable: true, details: { index, mismatched } },
-      );
+    checkReadBack(got, jwk, {
+      target: this.name,
+      where: `secret ${this.t.secretName}, index ${index}`,
+      details: { index },
+    });
     return plugins.map((p) =>
       toView({ ...p, config: { ...p.config, client_jwk: this.placed(p, index, got) } }, index, undefined),
     );

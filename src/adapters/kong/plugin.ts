@@ -128,6 +128,11 @@ export function effectiveJwk(plugin: OidcPlugin, index: number): JwkEntry | unde
   return isRecord(e) ? e : undefined;
 }
 
+/** Our own entry, client_jwk[index], without the fallback (what a write to our slot changes). */
+export function ownJwk(plugin: OidcPlugin, index: number): unknown {
+  return arrayOf(plugin.config.client_jwk)[index];
+}
+
 /** Does the stored entry already hold exactly this key? Kong returns unset record members as null. */
 export function holdsJwk(entry: JwkEntry | undefined, jwk: KongPrivateJwk): boolean {
   if (!entry) return false;
@@ -191,7 +196,7 @@ export function diagnosePlugin(
   if (index < 0) return d;
   set("clientAuth", str(parallel(arrayOf(c.client_auth), index)));
   set("clientAlg", str(parallel(arrayOf(c.client_alg), index)));
-  const own = arrayOf(c.client_jwk)[index];
+  const own = ownJwk(plugin, index);
   const e = effectiveJwk(plugin, index);
   if (e && !isRecord(own)) d.jwkIsFallback = true;
   if (e) {
@@ -226,7 +231,7 @@ export function planJwkWrite(
 ): { slot: ClientSlot; write?: JwkEntry[] } {
   const slot = clientSlot(plugin, clientId, target);
   checkClientAlg(plugin, slot, clientId);
-  const current: unknown = arrayOf(plugin.config.client_jwk)[slot.index];
+  const current = ownJwk(plugin, slot.index);
   return holdsJwk(isRecord(current) ? current : undefined, jwk)
     ? { slot }
     : { slot, write: placeJwk(plugin, slot, jwk) };

@@ -22,6 +22,7 @@
  */
 import type { BlobLeaseClient, BlobServiceClient, BlockBlobClient } from "@azure/storage-blob";
 import { RotatorError } from "../../errors.js";
+import { isTransientStatus } from "../../http/transient.js";
 import { silentLogger, type Logger } from "../../log/logger.js";
 import type { Lease, LeaseManager } from "../../ports.js";
 import { storageError, storageErrorCode } from "../storage.js";
@@ -223,8 +224,7 @@ function holdLease(o: HoldOptions): Lease {
         statusCode !== undefined &&
         statusCode >= 400 &&
         statusCode < 500 &&
-        statusCode !== 408 &&
-        statusCode !== 429
+        !isTransientStatus(statusCode)
       ) {
         lose("renewal refused", storageError(e, "LEASE", `renew lease for ${o.credential}`));
         return;

@@ -9,6 +9,7 @@
  * Reported as RotatorError with Okta's errorCode and errorId in `details`; never Okta's summaries or body.
  */
 import { RotatorError } from "../../errors.js";
+import { isTransientStatus } from "../../http/transient.js";
 
 export type OktaOperation = "listKeys" | "addKey" | "activateKey" | "deactivateKey" | "deleteKey";
 
@@ -135,7 +136,7 @@ export function oktaFailure(op: OktaOperation, status: number, body: OktaErrorBo
       "Retry later; other clients of the org may be using the same rate-limit bucket.",
       { ...opts, retryable: true },
     );
-  if (status >= 500)
+  if (isTransientStatus(status))
     return new RotatorError(
       "OKTA_UNAVAILABLE",
       `Okta answered ${status} to ${op}`,

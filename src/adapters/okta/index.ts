@@ -25,24 +25,26 @@
  *
  * Throttling: Okta answers 429 with `X-Rate-Limit-Reset` (UTC epoch seconds) rather than Retry-After
  * (https://developer.okta.com/docs/reference/rl-best-practices/); the wait is measured against the
- * response's `Date` header when present, so a skewed local clock does not shorten it.
+ * response's `Date` header when present, so a skewed local clock does not shorten it. Okta sends the header
+ * on every response, so only a 429's is a wait the server asks for. Which answers are retried is the shared
+ * rule's (src/http/transient.ts); the proof is the shared one (src/http/token-request.ts).
  */
 import { request, type Dispatcher } from "undici";
 import { z } from "zod";
 import { systemClock, type Clock } from "../../clock.js";
-import { clientAssertion, type JwsSigner } from "../../crypto/jws.js";
+import type { JwsSigner } from "../../crypto/jws.js";
 import type { SigningAlg } from "../../crypto/keymaterial.js";
-import { RotatorError, toRotatorError } from "../../errors.js";
+import { RotatorError } from "../../errors.js";
 import {
   defaultRetryPolicy,
   parseRetryAfter,
   transportReason,
   withRetry,
-  type RetryDecision,
   type RetryEvent,
   type RetryPolicy,
 } from "../../http/retry.js";
-import { parseOAuthError, postClientAssertion, tokenRefusal } from "../../http/token-request.js";
+import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
+import { proveAtTokenEndpoint } from "../../http/token-request.js";
 import type {
   IdentityProvider,
   IdpKey,
@@ -84,41 +86,30 @@ const jwkSchema = z.object({
 const listSchema = z.union([z.array(jwkSchema), z.object({ jwks: z.object({ keys: z.array(jwkSchema) }) })]);
 type RawJwk = z.infer<typeof jwkSchema>;
 
-/** 429 or 5xx: retried with the shared policy. */
-class TransientStatus extends Error {
-  override readonly name = "TransientStatus";
-  constructor(
-    readonly status: number,
-    readonly text: string,
-    readonly retryAfterMs: number | undefined,
-  ) {
-    super(`HTTP ${status}`);
-  }
-}
-
-/** The signer failed: not Okta's fault, and not retried. */
-class SigningFailure extends Error {
-  override readonly name = "SigningFailure";
-}
-
-const header = (h: Dispatcher.ResponseData["headers"], name: string) => {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
-};
-
 /**
  * Okta's wait: `X-Rate-Limit-Reset` against the server's `Date`, else Retry-After. A reset already past
  * (clock skew, a window that just turned) gives no server wait, so the policy's backoff applies instead
  * of an immediate retry.
  */
 export function oktaRetryAfter(headers: Dispatcher.ResponseData["headers"], now: Date): number | undefined {
-  const reset = Number(header(headers, "x-rate-limit-reset"));
+  const reset = Number(headerValue(headers, "x-rate-limit-reset"));
   if (Number.isFinite(reset) && reset > 0) {
-    const date = Date.parse(header(headers, "date") ?? "");
+    const date = Date.parse(headerValue(headers, "date") ?? "");
     const wait = reset * 1000 - (Number.isNaN(date) ? now.getTime() : date);
     return wait > 0 ? wait : undefined;
   }
-  return parseRetryAfter(header(headers, "retry-after"), now);
+  return parseRetryAfter(headerValue(headers, "retry-after"), now);
+}
+
+/** The wait a transient answer asks for: the reset of a 429, Retry-After otherwise. */
+function oktaWait(
+  status: number,
+  headers: Dispatcher.ResponseData["headers"],
+  now: Date,
+): number | undefined {
+  return status === 429
+    ? oktaRetryAfter(headers, now)
+    : parseRetryAfter(headerValue(headers, "retry-after"), now);
 }
 
 const toIdpKey = (k: RawJwk): IdpKey => ({
@@ -170,14 +161,6 @@ export class OktaIdentityProvider implements IdentityProvider {
     this.client = clientLabel("okta", config.clientId);
   }
 
-  /** 429 and 5xx after Okta's reset time, transport failures with backoff; a failing signer not at all. */
-  private classify(e: unknown): RetryDecision {
-    if (e instanceof SigningFailure) return { retry: false };
-    return e instanceof TransientStatus && e.retryAfterMs !== undefined
-      ? { retry: true, retryAfterMs: e.retryAfterMs }
-      : { retry: true };
-  }
-
   private retryOptions(): { policy: RetryPolicy; clock: Clock; onRetry?: (event: RetryEvent) => void } {
     return {
       policy: this.policy,
@@ -214,15 +197,19 @@ export class OktaIdentityProvider implements IdentityProvider {
             signal,
           });
           const text = await res.body.text();
-          if (res.statusCode === 429 || res.statusCode >= 500)
-            throw new TransientStatus(res.statusCode, text, oktaRetryAfter(res.headers, this.clock.now()));
+          if (isTransientStatus(res.statusCode))
+            throw new HttpStatusError(
+              res.statusCode,
+              oktaWait(res.statusCode, res.headers, this.clock.now()),
+              text,
+            );
           return { status: res.statusCode, text };
         },
-        (e) => this.classify(e),
+        (e) => retryDecision(e),
         this.retryOptions(),
       );
     } catch (e) {
-      if (e instanceof TransientStatus) throw oktaFailure(op, e.status, parseOktaError(e.text));
+      if (e instanceof HttpStatusError) throw oktaFailure(op, e.status, parseOktaError(e.answer ?? ""));
       throw new RotatorError(
         "OKTA_UNREACHABLE",
         `Okta did not answer ${op} (${transportReason(e)})`,
@@ -350,47 +337,23 @@ export class OktaIdentityProvider implements IdentityProvider {
   async verify(signer: JwsSigner, alg: SigningAlg, kong?: KongTokenRequest): Promise<TokenAttempt> {
     const scopes = this.proofScopes(kong);
     if ("unusable" in scopes) return scopes.unusable;
-    try {
-      return await withRetry(
-        async (_attempt, signal) => {
-          // signJwt puts `kid` = the signer's x5t in the header: the kid registered for the key.
-          const assertion = await clientAssertion(
-            signer,
-            alg,
-            this.config.clientId,
-            this.tokenEndpoint,
-            this.clock.now(),
-          ).catch((cause: unknown) => {
-            throw new SigningFailure("signing the client assertion failed", { cause });
-          });
-          const res = await postClientAssertion(
-            this.tokenEndpoint,
-            scopes.sent.length ? { scope: scopes.sent.join(" ") } : {},
-            assertion,
-            signal,
-          );
-          if (res.ok) return res;
-          if (res.status === 429 || res.status >= 500)
-            throw new TransientStatus(res.status, res.text, oktaRetryAfter(res.headers, this.clock.now()));
-          return tokenRefusal(res.status, parseOAuthError(res.text), {
-            alg,
-            algorithmAllowed: this.rules.algorithms.includes(alg),
-            scopes,
-            scopeOverride: "okta.scopes",
-          });
+    // The assertion's `kid` is the signer's x5t: the kid registered for the key.
+    return proveAtTokenEndpoint(
+      {
+        endpoint: this.tokenEndpoint,
+        clientId: this.config.clientId,
+        signer,
+        alg,
+        params: scopes.sent.length ? { scope: scopes.sent.join(" ") } : {},
+        refusal: {
+          algorithmAllowed: this.rules.algorithms.includes(alg),
+          scopes,
+          scopeOverride: "okta.scopes",
         },
-        (e) => this.classify(e),
-        this.retryOptions(),
-      );
-    } catch (e) {
-      if (e instanceof SigningFailure) throw toRotatorError(e.cause, "ASSERTION_SIGNING_FAILED");
-      return {
-        ok: false,
-        code: "TOKEN_ENDPOINT_UNAVAILABLE",
-        description: `the Okta token endpoint did not answer successfully (${transportReason(e)})`,
-        retryable: true,
-      };
-    }
+        retryAfter: oktaWait,
+      },
+      this.retryOptions(),
+    );
   }
 
   /**

@@ -1,13 +1,15 @@
 /**
  * In-memory Kong target: one or more openid-connect plugins, each holding our client's entry of
- * `config.client_jwk`. `apply` replaces that entry in every plugin and reads it back, as the Admin API
- * adapter does (PATCH /plugins/{id} replaces arrays wholesale; the adapter keeps other clients' entries).
+ * `config.client_jwk`. `apply` replaces that entry in every plugin and reads it back with the adapters'
+ * read-back rule (src/adapters/kong/readback.ts), as the port asks of every kind (PATCH /plugins/{id}
+ * replaces arrays wholesale; the adapter keeps other clients' entries).
  * Kong signs with the JWK's own `alg` and puts `kid` in the assertion header, so both must be set.
  * Fault hooks: `dropWrites` (the Admin API answers 200 but the plugin keeps its old key, e.g. a concurrent
  * decK sync), `lag` (gateways named there have not taken the key: confirm answers pending; with
  * `maxLagMs` 0 the target confirms by read-back alone). Not reproduced: schema validation beyond required
  * members, workspaces.
  */
+import { checkReadBack } from "../../../src/adapters/kong/readback.js";
 import { RotatorError } from "../../../src/errors.js";
 import type { KongPrivateJwk } from "../../../src/crypto/keymaterial.js";
 import type {
@@ -124,6 +126,8 @@ export class MemoryKongTarget implements KongTarget {
       const wrote = this.plugins.some((p) => p.jwk?.kid !== jwk.kid);
       if (!this.dropWrites)
         for (const p of this.plugins) p.jwk = { ...(jwk as unknown as Record<string, string>) };
+      for (const p of this.plugins)
+        checkReadBack(p.jwk, jwk, { target: this.name, where: `plugin ${p.pluginId}, client_jwk[0]` });
       return { plugins: this.views(), wrote };
     });
   }
