@@ -63,3 +63,26 @@ export function clientLabel(kind: IdpKind, clientId: string): string {
 export function defaultAlgorithm(kind: IdpKind): SigningAlg {
   return IDP_RULES[kind].algorithms[0] ?? "RS256";
 }
+
+/**
+ * Kong's `client_alg` for the credential's client, in one rule for activation (adapters/kong/plugin.ts) and
+ * doctor (app/doctor.ts), from the credential's IdP rules: when set, it must be an algorithm that IdP
+ * accepts from the rotator's RSA keys (IdpRules.algorithms; Okta takes RS256 only). Kong's private_key_jwt
+ * signer uses the JWK's own `alg` (kong/openid-connect/utils.lua `generate_private_key_jwt`), but the schema
+ * documents client_alg as applying to private_key_jwt too; under either reading it must be one the IdP
+ * accepts. The rotator leaves client_alg alone (it is shared, parallel config). The problem is reported as
+ * KONG_CLIENT_ALG_INCOMPATIBLE by both; undefined when there is none.
+ */
+export function clientAlgProblem(
+  clientAlg: unknown,
+  index: number,
+  idp: IdpKind,
+): { message: string; hint: string } | undefined {
+  const algorithms: readonly string[] = IDP_RULES[idp].algorithms;
+  if (clientAlg === undefined || clientAlg === null) return undefined;
+  if (typeof clientAlg === "string" && algorithms.includes(clientAlg)) return undefined;
+  return {
+    message: `client_alg ${String(clientAlg)} is not an algorithm ${idp} accepts from the rotator's RSA keys`,
+    hint: `Set config.client_alg[${index}] to ${algorithms.join(" or ")} (or remove client_alg).`,
+  };
+}

@@ -194,6 +194,7 @@ export async function adapterFaults(cs: ChaosStack): Promise<AdapterFaultResult[
         createKongTarget({
           target,
           clientId: lane.appId,
+          idp: "entra",
           adminToken: stack.env.KONG_ADMIN_TOKEN!,
           retry: FAULT_RETRY,
           clock,

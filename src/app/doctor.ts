@@ -15,7 +15,7 @@ import { currentGeneration, effectiveActive, keyAtIdp, unmanagedKeys } from "../
 import { parseGeneration, type Generation } from "../engine/tags.js";
 import type { Snapshot } from "../engine/types.js";
 import type { IdpConfig } from "../config/load.js";
-import { IDP_RULES } from "../idp-rules.js";
+import { clientAlgProblem, IDP_RULES } from "../idp-rules.js";
 import type { CertificateStore, IdpKey, KongDiagnosis, KongPluginDiagnosis, KongTarget } from "../ports.js";
 import { DBLESS_HINT } from "../adapters/kong/admin.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
@@ -398,13 +398,14 @@ function pluginChecks(
         hint: `Set config.client_auth[${i}] to "private_key_jwt" (client_auth is parallel to client_id and falls back to its first entry).`,
       },
     ];
-  const algorithms: readonly string[] = IDP_RULES[cred.idp.kind].algorithms;
-  if (p.clientAlg !== undefined && !algorithms.includes(p.clientAlg))
+  // The rule activation applies (adapters/kong/plugin.ts checkClientAlg), from the credential's IdP rules.
+  const algProblem = clientAlgProblem(p.clientAlg, i, cred.idp.kind);
+  if (algProblem)
     out.push({
       status: "fail",
       code: "KONG_CLIENT_ALG_INCOMPATIBLE",
-      message: `${id}: client_alg ${p.clientAlg} is not an algorithm ${cred.idp.kind} accepts from the rotator's RSA keys`,
-      hint: `Set config.client_alg[${i}] to ${algorithms.join(" or ")} (or remove client_alg).`,
+      message: `${id}: client ${cred.idp.clientId}: ${algProblem.message}`,
+      hint: algProblem.hint,
     });
   else
     out.push({

@@ -218,6 +218,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         createTargetOfKind({
           target,
           clientId: cred.idp.clientId,
+          idp: cred.idp.kind,
           clock,
           secret: secretOf,
           accessToken,

@@ -126,6 +126,7 @@ async function exercise(kong: KongFake): Promise<void> {
     createKongTarget({
       target: { name: "conformance", adminUrl: kong.url, ...over },
       clientId: CLIENT,
+      idp: "entra",
       pageSize: 1,
     });
   await target({ pluginId: single }).apply(kongJwk("gen-1"));

@@ -89,6 +89,7 @@ describe("Konnect fake vs the published spec", () => {
         pluginTags: ["rotator"],
       },
       clientId: CLIENT,
+      idp: "entra",
       token: TOKEN,
     });
     const jwk = kongJwk();

@@ -55,6 +55,7 @@ function target(
   return createKongTarget({
     target: { name: "kong-eu", adminUrl: k.url, ...t },
     clientId: CLIENT,
+    idp: "entra",
     retry,
     clock: clock ?? recordingClock(),
     ...(token ? { adminToken: token } : {}),

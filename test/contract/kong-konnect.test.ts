@@ -58,6 +58,7 @@ const target = (k: KonnectFake, over: { token?: string; pluginId?: string; vault
         : {}),
     },
     clientId: CLIENT,
+    idp: "entra",
     token: over.token ?? TOKEN,
     clock,
   });

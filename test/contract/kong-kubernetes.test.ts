@@ -136,6 +136,7 @@ function target(k: KubernetesFake, token = ROTATOR_TOKEN, over: Partial<Kubernet
       ...over,
     },
     clientId: CLIENT,
+    idp: "entra",
     retry,
   });
 }
@@ -296,6 +297,7 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
       const t = new KubernetesKongTarget({
         target: { name: "aks", namespace: NS, secretName: SECRET, secretKey: KEY },
         clientId: CLIENT,
+        idp: "entra",
         retry,
         inClusterPathPrefix: prefix,
       });
@@ -424,7 +426,7 @@ describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)",
     });
     const lines = async (token: string) => {
       const c = cred(token);
-      const d = await createKubernetesTarget({ target: c.target, clientId: CLIENT }).diagnose();
+      const d = await createKubernetesTarget({ target: c.target, clientId: CLIENT, idp: "entra" }).diagnose();
       return vaultReferenceChecks(c.config, "aks", d, "https://certs.vault.azure.net")
         .filter((l) => l.code.startsWith("KONG_VAULT_") && !/REFERENCE|READER/.test(l.code))
         .map((l) => `${l.status}:${l.code}`);

@@ -70,6 +70,7 @@ describe("hybrid control plane", () => {
     const t = createKongTarget({
       target: { name: "cp", adminUrl: k.url, pluginId: PLUGIN },
       clientId: CLIENT,
+      idp: "entra",
       clock,
     });
     expect(t.maxLagMs).toBe(120_000);
@@ -104,6 +105,7 @@ describe("hybrid control plane", () => {
         dataPlanes: { confirm: "always", maxLagMs: 5_000 },
       },
       clientId: CLIENT,
+      idp: "entra",
       clock,
     });
     const baseline = await t.baseline();
@@ -129,6 +131,7 @@ describe("hybrid control plane", () => {
     const t = createKongTarget({
       target: { name: "n", adminUrl: k.url, pluginId: PLUGIN },
       clientId: CLIENT,
+      idp: "entra",
       clock,
     });
     expect(await t.baseline()).toBeUndefined();
@@ -145,6 +148,7 @@ describe("hybrid control plane", () => {
         dataPlanes: { confirm: "never", maxLagMs: 1 },
       },
       clientId: CLIENT,
+      idp: "entra",
       clock,
     });
     expect(never.maxLagMs).toBe(0);
@@ -164,6 +168,7 @@ describe("hybrid control plane", () => {
         dataPlanes: { confirm: "always", maxLagMs: 1000 },
       },
       clientId: CLIENT,
+      idp: "entra",
       clock,
     });
     await expect(t.baseline()).rejects.toMatchObject({ code: "KONG_REQUEST_FAILED", status: 400 });
@@ -180,6 +185,7 @@ describe("DB-less nodes", () => {
         pluginTags: ["rotator"],
       },
       clientId: CLIENT,
+      idp: "entra",
       clock,
     });
     const before = await t.inspect();
@@ -206,6 +212,7 @@ describe("DB-less nodes", () => {
     const t = createDblessTarget({
       target: { name: "edge", dbless: { nodes: [a!.url, b!.url], maxLagMs: 10_000 }, pluginId: PLUGIN },
       clientId: CLIENT,
+      idp: "entra",
       clock,
     });
     const baseline = await t.baseline();
@@ -223,6 +230,7 @@ describe("DB-less nodes", () => {
     const t = createDblessTarget({
       target: { name: "edge", dbless: { nodes: [a!.url, b!.url], maxLagMs: 10_000 }, pluginId: PLUGIN },
       clientId: CLIENT,
+      idp: "entra",
       clock,
     });
     // Node b answers 201 to POST /config but keeps its configuration: our slot stays empty there.
@@ -247,6 +255,7 @@ describe("DB-less nodes", () => {
     const single = createDblessTarget({
       target: { name: "edge", dbless: { nodes: [c.url], maxLagMs: 10_000 }, pluginId: PLUGIN },
       clientId: CLIENT,
+      idp: "entra",
       clock,
     });
     const swapped = await failure(single.apply(next));
@@ -261,12 +270,14 @@ describe("DB-less nodes", () => {
     const admin = createKongTarget({
       target: { name: "x", adminUrl: d.url, pluginId: PLUGIN },
       clientId: CLIENT,
+      idp: "entra",
       clock,
     });
     await expect(admin.inspect()).rejects.toMatchObject({ code: "KONG_DBLESS" });
     const wrong = createDblessTarget({
       target: { name: "y", dbless: { nodes: [db.url], maxLagMs: 1000 }, pluginId: PLUGIN },
       clientId: CLIENT,
+      idp: "entra",
       clock,
     });
     await expect(wrong.inspect()).rejects.toMatchObject({ status: 400 });

@@ -8,7 +8,9 @@
  * - a scope the authorization server refuses ends verification at once (one token request, not polling
  *   until verifyTimeout) with Okta's answer, a hint and an alert; with the plugin fixed, the next run
  *   completes and the alert resolves;
- * - doctor warns when the plugins of the credential send different scopes (keys are proven with the first).
+ * - doctor warns when the plugins of the credential send different scopes (keys are proven with the first);
+ * - doctor and activation judge the plugin's client_alg by one rule, the credential's IdP rules (Okta takes
+ *   RS256 only): both refuse PS256 with the same code and hint, both accept RS256.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,15 +38,16 @@ describe("okta: keys are proven with the scopes Kong sends", () => {
   const cli = (...argv: string[]) => runCli(argv, configPath, stack.env);
   const alerts = () => stack.webhook.received.map((w) => w.body as Alert);
 
-  const setPluginScopes = async (scopes: string[]) => {
+  const patchPlugin = async (config: Record<string, unknown>) => {
     const res = await request(`${stack.kong.url}/plugins/${stack.pluginId}`, {
       method: "PATCH",
       headers: { "content-type": "application/json", "kong-admin-token": stack.env.KONG_ADMIN_TOKEN! },
-      body: JSON.stringify({ config: { scopes } }),
+      body: JSON.stringify({ config }),
     });
     await res.body.text();
     expect(res.statusCode).toBe(200);
   };
+  const setPluginScopes = (scopes: string[]) => patchPlugin({ scopes });
 
   beforeAll(async () => {
     ({ stack, configPath } = await startE2eStack({ idp: "okta", propagationDelayMs: 800 }));
@@ -155,4 +158,34 @@ describe("okta: keys are proven with the scopes Kong sends", () => {
     expect(differ?.message).toContain(`second/${other.id}: kong.gateway orders.read`);
     expect(differ?.message).toMatch(/proven with the first \(local\//);
   }, 60_000);
+
+  it("doctor and activation give one answer on client_alg: Okta's rules refuse PS256 in both", async () => {
+    type Report = { checks: { code: string; status: string; message: string; hint?: string }[] };
+    const doctorCheck = async (code: string) =>
+      (JSON.parse((await cli("doctor", CREDENTIAL, "--json")).out) as Report).checks.find(
+        (c) => c.code === code,
+      );
+    // client_alg is parallel to client_id and falls back to its first entry: PS256 for every client.
+    await patchPlugin({ client_alg: ["PS256"] });
+    let rotation;
+    let refused;
+    try {
+      refused = await doctorCheck("KONG_CLIENT_ALG_INCOMPATIBLE");
+      rotation = await cli("rotate", CREDENTIAL, "--force", "--reason", "client_alg PS256");
+    } finally {
+      await patchPlugin({ client_alg: ["RS256"] });
+    }
+    expect(refused).toMatchObject({ status: "fail" });
+    expect(refused?.hint).toMatch(/to RS256 \(or remove client_alg\)/);
+    expect(rotation.code, rotation.out + rotation.err).toBe(1);
+    const text = rotation.out + rotation.err;
+    expect(text).toMatch(/KONG_CLIENT_ALG_INCOMPATIBLE/);
+    expect(text).toContain(refused?.hint);
+    // RS256: doctor passes the plugin and the next run activates the verified key.
+    expect(await doctorCheck("KONG_CLIENT_OK")).toMatchObject({ status: "pass" });
+    expect(await doctorCheck("KONG_CLIENT_ALG_INCOMPATIBLE")).toBeUndefined();
+    const run = await cli("run", CREDENTIAL);
+    expect(run.code, run.out + run.err).toBe(0);
+    expect((await stack.probe()).ok).toBe(true);
+  }, 120_000);
 });

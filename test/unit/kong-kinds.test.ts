@@ -28,7 +28,7 @@ describe("Kong target kinds", () => {
       },
     };
     const target = lazyKongTarget(t, () =>
-      createTargetOfKind({ target: t, clientId: "c", clock: systemClock, secret }),
+      createTargetOfKind({ target: t, clientId: "c", idp: "entra", clock: systemClock, secret }),
     );
     expect(target.maxLagMs).toBe(1000);
     await expect(target.inspect()).rejects.toMatchObject({ code: "KONG_K8S_UNREACHABLE" });
@@ -42,6 +42,7 @@ describe("Kong target kinds", () => {
         pluginTags: ["t"],
       },
       clientId: "c",
+      idp: "entra",
       clock: systemClock,
       secret,
     });
@@ -49,6 +50,7 @@ describe("Kong target kinds", () => {
     const dbless = await createTargetOfKind({
       target: { name: "d", dbless: { nodes: ["https://127.0.0.1:1"], maxLagMs: 3 }, pluginId: "p" },
       clientId: "c",
+      idp: "entra",
       clock: systemClock,
       secret,
     });

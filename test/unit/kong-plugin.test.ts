@@ -72,10 +72,12 @@ describe("kong plugin logic", () => {
     const p = (algs: unknown) =>
       plugin({ client_id: ["ours"], client_auth: ["private_key_jwt"], client_alg: algs });
     for (const algs of [null, ["RS256"], ["PS256"]])
-      expect(codeOf(() => checkClientAlg(p(algs), clientSlot(p(algs), "ours", "t"), "ours"))).toBeUndefined();
-    expect(codeOf(() => checkClientAlg(p(["ES256"]), clientSlot(p(["ES256"]), "ours", "t"), "ours"))).toBe(
-      "KONG_CLIENT_ALG_INCOMPATIBLE",
-    );
+      expect(
+        codeOf(() => checkClientAlg(p(algs), clientSlot(p(algs), "ours", "t"), "ours", "entra")),
+      ).toBeUndefined();
+    expect(
+      codeOf(() => checkClientAlg(p(["ES256"]), clientSlot(p(["ES256"]), "ours", "t"), "ours", "entra")),
+    ).toBe("KONG_CLIENT_ALG_INCOMPATIBLE");
   });
 
   it("replaces only our entry and keeps the others", () => {

@@ -23,6 +23,7 @@ import type { KongTargetConfig } from "../../config/load.js";
 import { kongTagsProblem } from "../../config/rules.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
+import type { IdpKind } from "../../idp-rules.js";
 import type { RetryPolicy } from "../../http/retry.js";
 import { registerSecret } from "../../log/redact.js";
 import type {
@@ -53,8 +54,10 @@ import { checkReadBack } from "./readback.js";
 
 export interface KongTargetOptions {
   target: KongTargetConfig;
-  /** Our Entra app's client id, as listed in the plugin's config.client_id. */
+  /** The credential's client id, as listed in the plugin's config.client_id. */
   clientId: string;
+  /** The credential's IdP: its rules decide which client_alg can work (idp-rules.ts `clientAlgProblem`). */
+  idp: IdpKind;
   /** RBAC user token, sent as Kong-Admin-Token. */
   adminToken?: string;
   clock?: Clock;
@@ -99,6 +102,7 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
     ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
   });
   const prefix = t.workspace ? `${encodeURIComponent(t.workspace)}/` : "";
+  const ours = { id: opts.clientId, idp: opts.idp };
   const pluginPath = (id: string) => `${prefix}plugins/${encodeURIComponent(id)}`;
   const pageSize = opts.pageSize ?? 100;
 
@@ -300,7 +304,7 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
       const plugins = await resolve(true);
       const plans = plugins.map((plugin) => ({
         plugin,
-        ...planJwkWrite(plugin, opts.clientId, t.name, jwk),
+        ...planJwkWrite(plugin, ours, t.name, jwk),
       }));
       const views: KongPluginView[] = [];
       let wrote = false;
@@ -320,7 +324,7 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
           await opts.pluginLock.run(key, async () => {
             // Fresh under the lock: another credential may have written its own entry since our read.
             const fresh = await load(plugin.id);
-            const again = planJwkWrite(fresh, opts.clientId, t.name, jwk);
+            const again = planJwkWrite(fresh, ours, t.name, jwk);
             if (!again.write) return toView(fresh, again.slot.index, t.workspace);
             await client.patch(pluginPath(fresh.id), { config: { client_jwk: again.write } });
             wrote = true;

@@ -22,6 +22,7 @@ import type { Clock } from "../../clock.js";
 import type { DblessTargetConfig } from "../../config/load.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
+import type { IdpKind } from "../../idp-rules.js";
 import { registerSecret } from "../../log/redact.js";
 import type {
   KongConfirmation,
@@ -49,6 +50,8 @@ import { checkReadBack } from "./readback.js";
 export interface DblessTargetOptions {
   target: DblessTargetConfig;
   clientId: string;
+  /** The credential's IdP: its rules decide which client_alg can work (idp-rules.ts `clientAlgProblem`). */
+  idp: IdpKind;
   adminToken?: string;
   clock?: Clock;
 }
@@ -217,7 +220,7 @@ export function createDblessTarget(opts: DblessTargetOptions): KongTarget {
         const entries = select(n, d).map(({ raw, plugin }) => ({
           raw,
           plugin,
-          ...planJwkWrite(plugin, opts.clientId, t.name, jwk),
+          ...planJwkWrite(plugin, { id: opts.clientId, idp: opts.idp }, t.name, jwk),
         }));
         return { n, d, entries };
       });

@@ -4,6 +4,7 @@
  * a missing token fails that target's first call, not the whole runtime.
  */
 import type { Clock } from "../../clock.js";
+import type { IdpKind } from "../../idp-rules.js";
 import type { KongTargetSpec, KubernetesTargetConfig, SecretRef } from "../../config/load.js";
 import type { KongTarget } from "../../ports.js";
 import type { PluginLock } from "../lease/plugin-lock.js";
@@ -16,6 +17,8 @@ import type { KubernetesCredentials } from "./kubernetes.js";
 export interface KindOptions {
   target: KongTargetSpec;
   clientId: string;
+  /** The credential's IdP: its rules decide which client_alg can work (idp-rules.ts `clientAlgProblem`). */
+  idp: IdpKind;
   clock: Clock;
   secret(target: string, ref: SecretRef | undefined, what: string): Promise<string | undefined>;
   /** One writer per plugin for Admin API targets (adapters/lease/plugin-lock.ts). */
@@ -30,13 +33,20 @@ export async function createTargetOfKind(o: KindOptions): Promise<KongTarget> {
   const t = o.target;
   if ("konnect" in t) {
     const token = await o.secret(t.name, t.konnect.token, "Konnect system-account token");
-    return createKonnectTarget({ target: t, clientId: o.clientId, clock: o.clock, token: token ?? "" });
+    return createKonnectTarget({
+      target: t,
+      clientId: o.clientId,
+      idp: o.idp,
+      clock: o.clock,
+      token: token ?? "",
+    });
   }
   if ("dbless" in t) {
     const adminToken = await o.secret(t.name, t.adminToken, "Kong RBAC token of the DB-less nodes");
     return createDblessTarget({
       target: t,
       clientId: o.clientId,
+      idp: o.idp,
       clock: o.clock,
       ...(adminToken ? { adminToken } : {}),
     });
@@ -45,6 +55,7 @@ export async function createTargetOfKind(o: KindOptions): Promise<KongTarget> {
     return createKubernetesTarget({
       target: t,
       clientId: o.clientId,
+      idp: o.idp,
       clock: o.clock,
       credentials: await kubernetesCredentials(t, o),
     });
@@ -52,6 +63,7 @@ export async function createTargetOfKind(o: KindOptions): Promise<KongTarget> {
   return createKongTarget({
     target: t,
     clientId: o.clientId,
+    idp: o.idp,
     clock: o.clock,
     ...(adminToken ? { adminToken } : {}),
     ...(o.pluginLock ? { pluginLock: o.pluginLock } : {}),

@@ -20,6 +20,7 @@ import type { Clock } from "../../clock.js";
 import type { KonnectTargetConfig } from "../../config/load.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
+import type { IdpKind } from "../../idp-rules.js";
 import { registerSecret } from "../../log/redact.js";
 import type {
   KongConfirmation,
@@ -47,6 +48,8 @@ import { checkReadBack } from "./readback.js";
 export interface KonnectTargetOptions {
   target: KonnectTargetConfig;
   clientId: string;
+  /** The credential's IdP: its rules decide which client_alg can work (idp-rules.ts `clientAlgProblem`). */
+  idp: IdpKind;
   token: string;
   clock?: Clock;
 }
@@ -216,7 +219,7 @@ export function createKonnectTarget(opts: KonnectTargetOptions): KongTarget {
       const plans = (await load()).map(({ raw, plugin }) => ({
         raw,
         plugin,
-        ...planJwkWrite(plugin, opts.clientId, t.name, jwk),
+        ...planJwkWrite(plugin, { id: opts.clientId, idp: opts.idp }, t.name, jwk),
       }));
       const views: KongPluginView[] = [];
       let wrote = false;

@@ -9,6 +9,7 @@
  */
 import type { KubernetesTargetConfig as KubernetesTargetSpec } from "../../config/load.js";
 import type { Clock } from "../../clock.js";
+import type { IdpKind } from "../../idp-rules.js";
 import type { KongConfirmation, KongTarget } from "../../ports.js";
 import {
   describeAccess,
@@ -22,6 +23,8 @@ const MAX_BASELINE_HASHES = 3;
 export function createKubernetesTarget(opts: {
   target: KubernetesTargetSpec;
   clientId: string;
+  /** The credential's IdP (whose rules decide which client_alg can work). */
+  idp: IdpKind;
   clock?: Clock;
   /** A kubeconfig read from its secret, or AKS Entra authentication (./kubernetes.ts). */
   credentials?: KubernetesCredentials;
@@ -41,6 +44,7 @@ export function createKubernetesTarget(opts: {
       statusScheme: k.proxies.scheme,
     },
     clientId: opts.clientId,
+    idp: opts.idp,
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
   });

@@ -43,6 +43,7 @@ import type { Clock } from "../../clock.js";
 import { systemClock } from "../../clock.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
+import type { IdpKind } from "../../idp-rules.js";
 import { defaultRetryPolicy, parseRetryAfter, withRetry, type RetryPolicy } from "../../http/retry.js";
 import { HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
 import { registerSecret, scrubEchoedText } from "../../log/redact.js";
@@ -117,8 +118,10 @@ export interface KubernetesCredentials {
 export interface KubernetesTargetOptions {
   target: KubernetesTargetConfig;
   credentials?: KubernetesCredentials;
-  /** Our Entra app's client id, as listed in the KongPlugin's config.client_id. */
+  /** The credential's client id, as listed in the KongPlugin's config.client_id. */
   clientId: string;
+  /** The credential's IdP: its rules decide which client_alg can work (idp-rules.ts `clientAlgProblem`). */
+  idp: IdpKind;
   clock?: Clock;
   retry?: Partial<RetryPolicy>;
   /** Per-request timeout of the proxy pods' Status API (default 5000 ms). */
@@ -937,7 +940,7 @@ export class KubernetesKongTarget {
       const { secret, plugins } = await this.resolve();
       const layouts = plugins.map((plugin) => {
         const slot = clientSlot(plugin, this.opts.clientId, this.name);
-        checkClientAlg(plugin, slot, this.opts.clientId);
+        checkClientAlg(plugin, slot, this.opts.clientId, this.opts.idp);
         return { plugin, slot, next: placeJwk(plugin, slot, jwk) };
       });
       const [first] = layouts;

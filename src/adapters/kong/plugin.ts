@@ -10,6 +10,7 @@
 import { PRIVATE_JWK_MEMBERS, publicView, type KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { referencedSecret } from "../../engine/vault-ref.js";
 import { RotatorError } from "../../errors.js";
+import { clientAlgProblem, type IdpKind } from "../../idp-rules.js";
 import type { KongConfirmation, KongPluginDiagnosis, KongPluginView } from "../../ports.js";
 
 export type JwkEntry = Record<string, unknown>;
@@ -63,7 +64,7 @@ export function clientSlot(plugin: OidcPlugin, clientId: string, target: string)
     throw new RotatorError(
       "KONG_CLIENT_NOT_FOUND",
       `Kong plugin ${plugin.id} has no client_id ${clientId}`,
-      "Add the Entra app's client id to config.client_id (a vault reference there cannot be matched; use the literal id).",
+      "Add the client id to config.client_id (a vault reference there cannot be matched; use the literal id).",
     );
   const auth = parallel(arrayOf(plugin.config.client_auth), index);
   if (auth !== "private_key_jwt")
@@ -75,19 +76,15 @@ export function clientSlot(plugin: OidcPlugin, clientId: string, target: string)
   return { index, auth, alg: parallel(arrayOf(plugin.config.client_alg), index) };
 }
 
-/**
- * client_alg, when set, must be an algorithm our RSA key and Entra both accept. Kong's private_key_jwt
- * signer uses the JWK's own `alg` (kong/openid-connect/utils.lua `generate_private_key_jwt`, jws.lua), but
- * the schema documents client_alg as applying to private_key_jwt too; under either reading RS256 and PS256
- * work, so the adapter leaves client_alg alone (it is shared, parallel config) and refuses anything else.
- */
-export function checkClientAlg(plugin: OidcPlugin, slot: ClientSlot, clientId: string): void {
-  if (slot.alg === undefined || slot.alg === null || slot.alg === "RS256" || slot.alg === "PS256") return;
-  throw new RotatorError(
-    "KONG_CLIENT_ALG_INCOMPATIBLE",
-    `Kong plugin ${plugin.id}: client ${clientId} has client_alg ${String(slot.alg)}, which an RSA key cannot sign for Entra`,
-    `Set config.client_alg[${slot.index}] to PS256 or RS256 (or remove client_alg).`,
-  );
+/** client_alg, when set, must be an algorithm the credential's IdP accepts (the shared rule, `clientAlgProblem`). */
+export function checkClientAlg(plugin: OidcPlugin, slot: ClientSlot, clientId: string, idp: IdpKind): void {
+  const problem = clientAlgProblem(slot.alg, slot.index, idp);
+  if (problem)
+    throw new RotatorError(
+      "KONG_CLIENT_ALG_INCOMPATIBLE",
+      `Kong plugin ${plugin.id}: client ${clientId}: ${problem.message}`,
+      problem.hint,
+    );
 }
 
 /**
@@ -225,12 +222,12 @@ export function diagnosePlugin(
  */
 export function planJwkWrite(
   plugin: OidcPlugin,
-  clientId: string,
+  client: { id: string; idp: IdpKind },
   target: string,
   jwk: KongPrivateJwk,
 ): { slot: ClientSlot; write?: JwkEntry[] } {
-  const slot = clientSlot(plugin, clientId, target);
-  checkClientAlg(plugin, slot, clientId);
+  const slot = clientSlot(plugin, client.id, target);
+  checkClientAlg(plugin, slot, client.id, client.idp);
   const current = ownJwk(plugin, slot.index);
   return holdsJwk(isRecord(current) ? current : undefined, jwk)
     ? { slot }
