@@ -16,6 +16,7 @@ import { X509Certificate, createPublicKey, randomUUID, type KeyObject } from "no
 import type { CredentialConfig } from "../config/load.js";
 import { RotatorError } from "../errors.js";
 import { thumbprints } from "../crypto/keymaterial.js";
+import { validityAt } from "../crypto/validity.js";
 import {
   phaseTags,
   mergeTags,
@@ -231,7 +232,8 @@ function certificateChecks(
   );
   const from = new Date(cert.validFrom);
   const to = new Date(cert.validTo);
-  if (to.getTime() <= now.getTime())
+  const validity = validityAt({ notBefore: from, notAfter: to }, now);
+  if (validity === "expired")
     out.push({
       status: "fail",
       area,
@@ -239,7 +241,7 @@ function certificateChecks(
       message: `the certificate expired at ${to.toISOString()}`,
       hint: "An expired certificate cannot sign anything Entra accepts; let the rotator bootstrap a new key instead of adopting.",
     });
-  else if (from.getTime() > now.getTime())
+  else if (validity === "not-yet-valid")
     out.push({
       status: "fail",
       area,
@@ -314,8 +316,7 @@ async function idpCheck(
         `${idp.client} does not list certificate ${x5t}`,
         "Adopt the key the IdP holds for the client (kid or thumbprint = the certificate's x5t), or register this one there first.",
       );
-    const end = key.expiresAt ? Date.parse(key.expiresAt) : Number.POSITIVE_INFINITY;
-    if (end <= now.getTime())
+    if (validityAt({ notBefore: key.notBefore, notAfter: key.expiresAt }, now) === "expired")
       return fail(
         "ADOPT_IDP_KEY_EXPIRED",
         `the IdP's entry for ${x5t} (id ${key.id}) has expired`,

@@ -15,6 +15,7 @@ import { currentGeneration, effectiveActive, keyAtIdp, unmanagedKeys } from "../
 import { parseGeneration, type Generation } from "../engine/tags.js";
 import type { Snapshot } from "../engine/types.js";
 import type { IdpConfig } from "../config/load.js";
+import { validityAt } from "../crypto/validity.js";
 import { clientAlgProblem, IDP_RULES } from "../idp-rules.js";
 import type { CertificateStore, IdpKey, KongDiagnosis, KongPluginDiagnosis, KongTarget } from "../ports.js";
 import { DBLESS_HINT } from "../adapters/kong/admin.js";
@@ -190,7 +191,7 @@ async function idpChecks(
   ];
   for (const k of keys) {
     const end = k.expiresAt ? new Date(k.expiresAt) : undefined;
-    const expired = end !== undefined && end.getTime() <= now.getTime();
+    const expired = validityAt({ notBefore: k.notBefore, notAfter: k.expiresAt }, now) === "expired";
     checks.push({
       status: expired ? "warn" : "info",
       area,

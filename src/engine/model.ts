@@ -1,6 +1,7 @@
 /** Derived facts about a snapshot that the planner, the steps and the status view all ask. Pure. */
 import type { Policy } from "../config/load.js";
 import type { SigningAlg } from "../crypto/keymaterial.js";
+import { validityAt } from "../crypto/validity.js";
 import type { IdpKey, KongTokenRequest } from "../ports.js";
 import { IN_FLIGHT, type Generation } from "./tags.js";
 import type { Snapshot, TargetObservation, UnmanagedKey } from "./types.js";
@@ -52,11 +53,22 @@ function belongsTo(k: IdpKey, g: Pick<Generation, "x5t" | "idpKeyId">): boolean 
   );
 }
 
+/**
+ * The generation's certificate is within its dates at `now`; one whose expiry is not known yet (still being
+ * issued) is not.
+ */
+export function generationValid(g: Pick<Generation, "notBefore" | "expiresOn">, now: Date): boolean {
+  return (
+    g.expiresOn !== undefined &&
+    validityAt({ notBefore: g.notBefore, notAfter: g.expiresOn }, now) === "valid"
+  );
+}
+
+/** Both the IdP's entry (its own dates, when it keeps them) and the generation's certificate are valid now. */
 function withinDates(k: IdpKey, g: Generation, now: Date): boolean {
-  const t = now.getTime();
-  const start = k.notBefore ? Date.parse(k.notBefore) : Number.NEGATIVE_INFINITY;
-  const end = k.expiresAt ? Date.parse(k.expiresAt) : Number.POSITIVE_INFINITY;
-  return start <= t && t < end && (g.notBefore?.getTime() ?? 0) <= t && t < (g.expiresOn?.getTime() ?? 0);
+  return (
+    validityAt({ notBefore: k.notBefore, notAfter: k.expiresAt }, now) === "valid" && generationValid(g, now)
+  );
 }
 
 /**

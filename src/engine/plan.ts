@@ -9,6 +9,7 @@ import {
   effectiveActive,
   currentGeneration,
   inFlight,
+  generationValid,
   keyAtIdp,
   targetHolds,
   targetsReferencing,
@@ -222,8 +223,7 @@ export function rollbackCandidate(
       blocked: `the previous generation ${name} is ${previous.phase}; only a retiring one can be restored`,
     };
   if (!previous.enabled) return { blocked: `the previous generation ${name} is disabled in Key Vault` };
-  if ((previous.expiresOn?.getTime() ?? 0) <= now.getTime())
-    return { blocked: `the previous generation ${name} has expired` };
+  if (!generationValid(previous, now)) return { blocked: `the previous generation ${name} has expired` };
   if (keyAtIdp(s.idp.keys, previous)?.usable !== true)
     return { blocked: `the previous generation ${name} is no longer registered and usable at the IdP` };
   return { to: previous, from };

@@ -25,6 +25,7 @@ import { clientAssertion, graphProof, type JwsSigner } from "../../crypto/jws.js
 import type { SigningAlg } from "../../crypto/keymaterial.js";
 import { isMicrosoftAuthority } from "../../config/load.js";
 import { thumbprints } from "../../crypto/keymaterial.js";
+import { validityAt } from "../../crypto/validity.js";
 import { RotatorError } from "../../errors.js";
 import { defaultRetryPolicy, withRetry, type RetryEvent, type RetryPolicy } from "../../http/retry.js";
 import type { EntraApplication, EntraDirectory, KeyCredential } from "./types.js";
@@ -136,10 +137,7 @@ function resend(k: KeyCredential): Record<string, unknown> {
 
 /** Within its start/end dates at `now`; unknown dates do not rule a key out. */
 function isCurrent(k: KeyCredential, now: Date): boolean {
-  const t = now.getTime();
-  const start = k.startDateTime ? Date.parse(k.startDateTime) : -Infinity;
-  const end = k.endDateTime ? Date.parse(k.endDateTime) : Infinity;
-  return start <= t && t < end;
+  return validityAt({ notBefore: k.startDateTime, notAfter: k.endDateTime }, now) === "valid";
 }
 
 /** A TokenCredential for the application itself, proving possession of `signer`'s key. */
