@@ -4,7 +4,8 @@
  *   per call) and enqueues one message per credential with work (`enqueueDue`);
  * - the queue-triggered function runs that credential's work under its lease with a wait budget
  *   (`processWork`); work that waits (Key Vault create, verification streak) is re-enqueued with a
- *   visibility delay until `nextRunAt`, so no invocation holds a worker for minutes;
+ *   visibility delay until `nextRunAt`, so no invocation holds a worker for minutes, and work stopped by a
+ *   lost lease is re-enqueued at once (`runAgain`);
  * - a message whose processing keeps failing is moved by the host to `<queue>-poison` after
  *   `maxDequeueCount` attempts (host.json), and `poisoned` raises an alert naming the credential.
  *
@@ -16,6 +17,7 @@ import { z } from "zod";
 import { RotatorError } from "../errors.js";
 import { workDue } from "../engine/schedule.js";
 import type { CertificateSummary, WorkQueue } from "../ports.js";
+import type { RunReport } from "../engine/reconcile.js";
 import { DEFAULT_WAIT_BUDGET_MS } from "../engine/wait.js";
 import type { Runtime } from "./runtime.js";
 import { rotate, type RotateResult, type Trigger } from "./service.js";
@@ -168,15 +170,10 @@ export async function processWork(
       { retryable: true, details: { credential: msg.credential, code: result.error.code } },
     );
   const r = result.report;
-  if (r.outcome === "waiting" && r.nextRunAt) {
-    await continueOnQueue(
-      queue,
-      msg.credential,
-      r.steps.at(-1)?.detail ?? "waiting",
-      now,
-      new Date(r.nextRunAt),
-    );
-    return { kind: "waiting", credential: msg.credential, nextRunAt: r.nextRunAt };
+  const again = runAgain(r, now);
+  if (again) {
+    await continueOnQueue(queue, msg.credential, again.reason, now, again.at);
+    return { kind: "waiting", credential: msg.credential, nextRunAt: again.at.toISOString() };
   }
   if (r.outcome === "failed") {
     // Already alerted by the run; throwing lets the host retry with its backoff, then poison.
@@ -188,6 +185,30 @@ export async function processWork(
     );
   }
   return { kind: "done", credential: msg.credential, outcome: r.outcome };
+}
+
+/**
+ * When the credential's work continues after a run, the one rule for every caller that runs work again (the
+ * queue worker `processWork`, the CLI's scheduler app/scheduler.ts, the HTTP trigger functions/rotateHttp.ts):
+ * - `waiting`: at `nextRunAt` (at once if it is missing);
+ * - stopped by RUN_ABORTED (its lease was lost, or the caller's time budget ran out): at once, from the phase
+ *   it persisted. An abort is not a failure (none is recorded or alerted); when another writer holds the
+ *   lease now, the next attempt finds the credential busy and is looked at again later;
+ * - otherwise there is nothing to continue: the work is done, or it failed (alerted, and retried by the next
+ *   timer tick or the queue host).
+ */
+export function runAgain(
+  report: Pick<RunReport, "outcome" | "nextRunAt" | "error" | "steps">,
+  now: Date,
+): { at: Date; reason: string } | undefined {
+  if (report.outcome === "waiting")
+    return {
+      at: report.nextRunAt ? new Date(report.nextRunAt) : now,
+      reason: report.steps.at(-1)?.detail ?? "waiting",
+    };
+  if (report.error?.code === "RUN_ABORTED")
+    return { at: now, reason: "resume after the run stopped before its work was done (RUN_ABORTED)" };
+  return undefined;
 }
 
 /**

@@ -1,11 +1,13 @@
 /**
  * The fleet scheduler in-process, for the CLI's `run`: the same work as the queue-triggered function
  * (app/fleet.ts), with an in-memory queue instead of Azure Storage. At most `concurrency` credentials
- * run at once; a run that ends `waiting` is put back until its `nextRunAt` and does not hold a slot
- * meanwhile; the process's rate plan (app/limited.ts) paces the calls as in Azure. Progress is reported
- * as counts: done, in flight, waiting, failed.
+ * run at once; a run that ends `waiting` (or is stopped by a lost lease) is put back until its work
+ * continues (app/fleet.ts `runAgain`) and does not hold a slot meanwhile; the process's rate plan
+ * (app/limited.ts) paces the calls as in Azure. Progress is reported as counts: done, in flight, waiting,
+ * failed.
  */
 import type { RunReport } from "../engine/reconcile.js";
+import { runAgain } from "./fleet.js";
 import { rotateOrReport, type BatchResult, type RotateRequest } from "./service.js";
 import type { Runtime } from "./runtime.js";
 import { DEFAULT_WAIT_BUDGET_MS } from "../engine/wait.js";
@@ -52,8 +54,9 @@ export async function runScheduled(
     if (r.kind === "done") {
       const all = [...(steps.get(name) ?? []), ...r.report.steps];
       steps.set(name, all);
-      if (r.report.outcome === "waiting" && r.report.nextRunAt) {
-        pending.push({ name, at: new Date(r.report.nextRunAt).getTime() });
+      const again = runAgain(r.report, rt.clock.now());
+      if (again) {
+        pending.push({ name, at: again.at.getTime() });
         waiting++;
         return;
       }

@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { app } from "./app.js";
 import { z } from "zod";
-import { continueOnQueue } from "../app/fleet.js";
+import { continueOnQueue, runAgain } from "../app/fleet.js";
 import { cancelRequested, rotate } from "../app/service.js";
 import { isRotatorError, toRotatorError } from "../errors.js";
 import { parseDuration } from "../duration.js";
@@ -131,18 +131,13 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
     if (result.kind === "error")
       return problem(503, result.error.code, result.error.message, result.error.hint);
     const r = result.report;
-    const continuing = r.error?.code === "RUN_ABORTED" || r.outcome === "waiting";
+    const again = runAgain(r, new Date());
+    const continuing = again !== undefined;
     // Work the response could not wait for goes to the queue function (at once when the budget ran out,
     // at nextRunAt when a step waits), instead of waiting for the next timer tick.
     const queued =
-      continuing && rt.queue && !request.dryRun
-        ? await continueOnQueue(
-            rt.queue,
-            name,
-            "continue a manual rotation",
-            new Date(),
-            r.nextRunAt ? new Date(r.nextRunAt) : new Date(),
-          ).then(
+      again && rt.queue && !request.dryRun
+        ? await continueOnQueue(rt.queue, name, "continue a manual rotation", new Date(), again.at).then(
             () => true,
             (e: unknown) => {
               context.warn(`${name}: could not queue the continuation: ${toRotatorError(e).code}`);
