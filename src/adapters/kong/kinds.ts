@@ -31,40 +31,21 @@ export interface KindOptions {
 
 export async function createTargetOfKind(o: KindOptions): Promise<KongTarget> {
   const t = o.target;
+  const client = { clientId: o.clientId, idp: o.idp, clock: o.clock };
   if ("konnect" in t) {
     const token = await o.secret(t.name, t.konnect.token, "Konnect system-account token");
-    return createKonnectTarget({
-      target: t,
-      clientId: o.clientId,
-      idp: o.idp,
-      clock: o.clock,
-      token: token ?? "",
-    });
+    return createKonnectTarget({ target: t, ...client, token: token ?? "" });
   }
   if ("dbless" in t) {
     const adminToken = await o.secret(t.name, t.adminToken, "Kong RBAC token of the DB-less nodes");
-    return createDblessTarget({
-      target: t,
-      clientId: o.clientId,
-      idp: o.idp,
-      clock: o.clock,
-      ...(adminToken ? { adminToken } : {}),
-    });
+    return createDblessTarget({ target: t, ...client, ...(adminToken ? { adminToken } : {}) });
   }
   if ("kubernetes" in t)
-    return createKubernetesTarget({
-      target: t,
-      clientId: o.clientId,
-      idp: o.idp,
-      clock: o.clock,
-      credentials: await kubernetesCredentials(t, o),
-    });
+    return createKubernetesTarget({ target: t, ...client, credentials: await kubernetesCredentials(t, o) });
   const adminToken = await o.secret(t.name, t.adminToken, "Kong RBAC token");
   return createKongTarget({
     target: t,
-    clientId: o.clientId,
-    idp: o.idp,
-    clock: o.clock,
+    ...client,
     ...(adminToken ? { adminToken } : {}),
     ...(o.pluginLock ? { pluginLock: o.pluginLock } : {}),
     ...(o.reads ? { reads: o.reads } : {}),
