@@ -1,8 +1,5 @@
-/** Time source, injected everywhere so that the engine and retry loops run under a fake clock in tests. */
-export interface Clock {
-  now(): Date;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
+/** The system's clock (the port is `Clock` in ports/engine.ts; tests inject a fake one). */
+import type { Clock } from "./ports/engine.js";
 
 export const systemClock: Clock = {
   now: () => new Date(),

@@ -17,7 +17,7 @@
  *   credentials require; Auth0: none, the tenant's default audience), whatever scopes Kong's plugin uses.
  */
 import type { SigningAlg } from "./crypto/keymaterial.js";
-import type { IdpRules } from "./ports.js";
+import type { IdpRules } from "./ports/engine.js";
 
 export const IDP_KINDS = ["entra", "okta", "auth0"] as const;
 export type IdpKind = (typeof IDP_KINDS)[number];

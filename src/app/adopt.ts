@@ -25,7 +25,7 @@ import {
   TAG_IDP_KEY_ID,
   type Generation,
 } from "../engine/tags.js";
-import type { CertificateStore, CertificateVersion, IdpKey, KongTarget } from "../ports.js";
+import type { CertificateStore, CertificateVersion, IdpKey, KongTarget } from "../ports/engine.js";
 import { keyAtIdp } from "../engine/model.js";
 import { adoptReferenceLines } from "./doctor-vault.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";

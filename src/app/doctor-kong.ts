@@ -5,7 +5,7 @@
  */
 import type { CredentialConfig, VaultReferenceConfig } from "../config/load.js";
 import { judgeVaultEntity, sameVault } from "../engine/vault-entity.js";
-import type { KongDiagnosis, KongVaultDiagnosis } from "../ports.js";
+import type { KongDiagnosis, KongVaultDiagnosis } from "../ports/diagnosis.js";
 import type { Check } from "./checks.js";
 
 type Line = Omit<Check, "area" | "target">;

@@ -10,7 +10,8 @@
 import type { CredentialConfig } from "../config/load.js";
 import { isRotatorError } from "../errors.js";
 import { privateMembersProblem, referenceSecrets, SECRET_CONTENT_TYPE } from "../engine/vault-ref.js";
-import type { CertificateStore, KongDiagnosis, PlainSecrets } from "../ports.js";
+import type { CertificateStore, PlainSecrets } from "../ports/engine.js";
+import type { KongDiagnosis } from "../ports/diagnosis.js";
 import type { Check } from "./checks.js";
 import { referenceVault } from "./doctor-kong.js";
 

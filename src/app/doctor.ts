@@ -7,22 +7,22 @@
  * Nothing is changed: every call is a read, except the identity's token requests and one Key Vault `sign`
  * with the current generation's key (a POST without side effects, proving the Crypto User role).
  */
-import type { CredentialConfig } from "../config/load.js";
+import type { CredentialConfig, IdpConfig } from "../config/load.js";
 import { DEFAULT_LEASE_CONTAINER } from "../adapters/lease/blob.js";
 import { storageError } from "../adapters/storage.js";
 import { createWebhookSink, webhookSinkNameOf } from "../adapters/alerts/webhook-sink.js";
 import { currentGeneration, effectiveActive, keyAtIdp, unmanagedKeys } from "../engine/model.js";
 import { parseGeneration, type Generation } from "../engine/tags.js";
 import type { Snapshot } from "../engine/types.js";
-import type { IdpConfig } from "../config/load.js";
 import { validityAt } from "../crypto/validity.js";
 import { clientAlgProblem, IDP_RULES } from "../idp-rules.js";
-import type { CertificateStore, IdpKey, KongDiagnosis, KongPluginDiagnosis, KongTarget } from "../ports.js";
 import { DBLESS_HINT } from "../adapters/kong/admin.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
 import { deploymentChecks, vaultReferenceChecks } from "./doctor-kong.js";
 import { referenceSecretChecks } from "./doctor-vault.js";
 import type { Runtime } from "./runtime.js";
+import type { CertificateStore, IdpKey, KongTarget } from "../ports/engine.js";
+import type { KongDiagnosis, KongPluginDiagnosis } from "../ports/diagnosis.js";
 
 export type DoctorReport = CheckReport;
 

@@ -16,11 +16,12 @@
 import { z } from "zod";
 import { RotatorError } from "../errors.js";
 import { workDue } from "../engine/schedule.js";
-import type { CertificateSummary, WorkQueue } from "../ports.js";
 import type { RunReport } from "../engine/reconcile.js";
 import { DEFAULT_WAIT_BUDGET_MS } from "../engine/wait.js";
 import type { Runtime } from "./runtime.js";
 import { rotate, type RotateResult, type Trigger } from "./service.js";
+import type { CertificateSummary } from "../ports/engine.js";
+import type { WorkQueue } from "../ports/infrastructure.js";
 
 /** The work queue's name; the Functions host moves failing messages to `${WORK_QUEUE}-poison`. */
 export const WORK_QUEUE = "rotation-work";

@@ -9,11 +9,10 @@ import { createGraphDirectory } from "../adapters/entra/graph.js";
 import { EntraIdentityProvider } from "../adapters/entra/idp.js";
 import type { TokenEndpoint } from "../adapters/entra/types.js";
 import { OktaIdentityProvider } from "../adapters/okta/index.js";
-import type { Clock } from "../clock.js";
+import type { Clock, IdentityProvider } from "../ports/engine.js";
 import type { Config, CredentialConfig, IdpConfig, SecretRef } from "../config/load.js";
 import { RotatorError } from "../errors.js";
 import { clientLabel, IDP_RULES } from "../idp-rules.js";
-import type { IdentityProvider } from "../ports.js";
 import { limitedDirectory, type FleetLimiters } from "./limited.js";
 
 export interface IdpDeps {

@@ -4,11 +4,10 @@
  * instead of drawing a 429; Retry-After handling (http/retry.ts) remains the backstop when other
  * processes share the same limit.
  */
-import type { Clock } from "../clock.js";
+import type { Clock, CertificateStore, PlainSecrets } from "../ports/engine.js";
 import { RotatorError } from "../errors.js";
 import { RATE_DEFERRED } from "../engine/wait.js";
 import type { Limits, RateLimit } from "../limits.js";
-import type { CertificateStore, PlainSecrets } from "../ports.js";
 import type { EntraDirectory } from "../adapters/entra/types.js";
 
 export interface Limiter {

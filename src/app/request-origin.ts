@@ -12,7 +12,7 @@
  */
 import type { ManualRequest } from "../engine/requests.js";
 import { toRotatorError } from "../errors.js";
-import type { RequestMark } from "../ports.js";
+import type { RequestMark } from "../ports/infrastructure.js";
 import type { Runtime } from "./runtime.js";
 
 /** Note a request the API or the CLI is about to record (before its tag is written). */

@@ -6,18 +6,18 @@
 import type { TokenCredential } from "@azure/identity";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { credentialOf, type Config, type CredentialConfig, type SecretRef } from "../config/load.js";
-import { systemClock, type Clock } from "../clock.js";
+import { systemClock } from "../clock.js";
+import type { Clock, Logger, KongTarget, EnginePorts } from "../ports/engine.js";
 import { RotatorError } from "../errors.js";
-import { jsonLogger, type Logger } from "../log/logger.js";
+import { jsonLogger } from "../log/logger.js";
 import { registerProcessSecret, registerSecret } from "../log/redact.js";
 import type {
   AlertSink,
   AlertStateStore,
-  KongTarget,
   LeaseManager,
   RunHistory,
   WorkQueue,
-} from "../ports.js";
+} from "../ports/infrastructure.js";
 import { createStorageWorkQueue, queueServiceFromEnv } from "../adapters/queue/storage-queue.js";
 import { createBlobRunHistory, createMemoryRunHistory } from "../adapters/history/blob.js";
 import { createKeyVaultSecretReader, createKeyVaultStore } from "../adapters/keyvault/store.js";
@@ -38,7 +38,6 @@ import { createLogSink } from "../adapters/alerts/log-sink.js";
 import { createDeferredWebhookSink } from "../adapters/alerts/webhook-sink.js";
 import { createBlobAlertStateStore } from "../adapters/alerts/state-blob.js";
 import { createMemoryAlertStateStore } from "../adapters/alerts/state-memory.js";
-import type { EnginePorts } from "../engine/types.js";
 import { tracedPorts } from "../telemetry/tracing.js";
 import { serviceCredential } from "./identity.js";
 import { effectiveLimits } from "../limits.js";

@@ -20,7 +20,7 @@ import {
 } from "../engine/manual.js";
 import { newRequestId, type ManualRequest } from "../engine/requests.js";
 import type { SafeError } from "../engine/types.js";
-import type { RunRecord } from "../ports.js";
+import type { RunRecord } from "../ports/infrastructure.js";
 import type { OpenAlert } from "../adapters/alerts/dedup.js";
 import { recordRotation, recordStatus, recordStep } from "../telemetry/metrics.js";
 import type { Runtime } from "./runtime.js";

@@ -12,7 +12,7 @@
 import type { OpenAlert } from "../adapters/alerts/dedup.js";
 import type { GenerationStatus, RequestStatus } from "../engine/status.js";
 import { redact } from "../log/redact.js";
-import type { RunRecord } from "../ports.js";
+import type { RunRecord } from "../ports/infrastructure.js";
 import type { CredentialView } from "./service.js";
 import { targetReading } from "./status-view.js";
 

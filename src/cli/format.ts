@@ -5,7 +5,7 @@ import type { RequestStatus } from "../engine/status.js";
 import type { Check, CheckReport } from "../app/checks.js";
 import type { AdoptReport } from "../app/adopt.js";
 import { targetReading } from "../app/status-view.js";
-import type { LogLevel } from "../log/logger.js";
+import type { LogLevel } from "../ports/engine.js";
 import { redact, redactText } from "../log/redact.js";
 
 const mark: Record<ProgressEvent["event"], string> = {

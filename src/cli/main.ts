@@ -14,7 +14,8 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { credentialOf, loadConfig, type Config } from "../config/load.js";
 import { isConfigurationError, isRotatorError, toRotatorError } from "../errors.js";
-import { jsonLogger, type Logger, type LogLevel } from "../log/logger.js";
+import { jsonLogger } from "../log/logger.js";
+import type { Logger, LogLevel } from "../ports/engine.js";
 import { redact, redactText, registerSecret, withSecretScope } from "../log/redact.js";
 import { createRuntime, type Runtime } from "../app/runtime.js";
 import {

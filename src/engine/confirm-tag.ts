@@ -10,7 +10,7 @@
  * Key Vault caps a tag value at 256 characters (see ./tags.ts): lagging names are dropped first, then the
  * write is refused by mergeTags with TAG_VALUE_TOO_LONG.
  */
-import type { KongConfirmBase } from "../ports.js";
+import type { KongConfirmBase } from "../ports/engine.js";
 import { TAG_KONG_CONFIRM, type TagChanges } from "./tags.js";
 
 export { TAG_KONG_CONFIRM };

@@ -16,7 +16,7 @@
 import type { CredentialConfig } from "../config/load.js";
 import { pemToKongJwk, type KongPrivateJwk } from "../crypto/keymaterial.js";
 import { isRotatorError } from "../errors.js";
-import type { CertificateStore, KongConfirmBase, KongTarget } from "../ports.js";
+import type { CertificateStore, KongConfirmBase, KongTarget, EnginePorts } from "../ports/engine.js";
 import { confirmRecordChanges, confirmRecords, TAG_KONG_CONFIRM, type ConfirmRecord } from "./confirm-tag.js";
 import {
   atTarget,
@@ -30,7 +30,7 @@ import {
 import type { StepContext, StepWait } from "./steps/context.js";
 import { generationAlgorithm, targetHolds } from "./model.js";
 import type { Generation, TagChanges } from "./tags.js";
-import type { EnginePorts, Snapshot } from "./types.js";
+import type { Snapshot } from "./types.js";
 import { checkVaultEntity } from "./vault-entity.js";
 
 /**

@@ -23,7 +23,7 @@ import {
 } from "./requests.js";
 import { TagBook } from "./steps/context.js";
 import { parseGeneration, phaseTags, TAG_RETIRE_AFTER, type Generation } from "./tags.js";
-import type { EnginePorts } from "./types.js";
+import type { EnginePorts } from "../ports/engine.js";
 
 export interface SubmitInput {
   kind: RequestKind;

@@ -2,9 +2,9 @@
 import type { Policy } from "../config/load.js";
 import type { SigningAlg } from "../crypto/keymaterial.js";
 import { validityAt } from "../crypto/validity.js";
-import type { IdpKey, KongTokenRequest } from "../ports.js";
 import { IN_FLIGHT, type Generation } from "./tags.js";
 import type { Snapshot, TargetObservation, UnmanagedKey } from "./types.js";
+import type { IdpKey, KongTokenRequest } from "../ports/engine.js";
 
 /**
  * The active generation. Activation tags the new generation active before demoting the old one, so a

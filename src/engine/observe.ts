@@ -5,8 +5,8 @@
 import type { CredentialConfig } from "../config/load.js";
 import { RotatorError, toRotatorError } from "../errors.js";
 import { redact } from "../log/redact.js";
-import type { CertificateVersion } from "../ports.js";
-import type { EnginePorts, Snapshot, TargetObservation } from "./types.js";
+import type { CertificateVersion, EnginePorts } from "../ports/engine.js";
+import type { Snapshot, TargetObservation } from "./types.js";
 import { KV_CREATE_PENDING } from "./wait.js";
 import { parseGeneration, type Generation } from "./tags.js";
 

@@ -8,7 +8,7 @@
  * it in a Key Vault tag), polls for at most `budgetMs`, and answers `wait` with the state to save and the
  * time of the next probe, so a run can return instead of holding its worker (docs/engine.md, "Waits").
  */
-import type { Clock } from "../clock.js";
+import type { Clock } from "../ports/engine.js";
 
 export interface ConsecutivePolicy {
   intervalMs: number;

@@ -13,7 +13,8 @@ import { redact, redactText } from "../log/redact.js";
 import { EngineBug, noProgress, rollbackRefused, runAborted } from "./errors.js";
 import { pendingRequest, requestTag, type ManualRequest } from "./requests.js";
 import type { TriggerReason } from "./triggers.js";
-import type { EnginePorts, SafeError, Snapshot, UnmanagedKey } from "./types.js";
+import type { SafeError, Snapshot, UnmanagedKey } from "./types.js";
+import type { EnginePorts } from "../ports/engine.js";
 import { observe } from "./observe.js";
 import { describeAction, plan, type ActionKind, type Plan, type PlannedAction } from "./plan.js";
 import { credentialStatus, type CredentialStatus } from "./status.js";
@@ -22,8 +23,6 @@ import { executeAction } from "./steps/index.js";
 import { failureTags, parseGeneration, type Generation } from "./tags.js";
 import { CREATE_RECHECK_MS } from "./wait.js";
 import { nextDueChange } from "./schedule.js";
-
-export type { EnginePorts } from "./types.js";
 
 export interface RunOptions {
   /**

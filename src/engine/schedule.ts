@@ -9,7 +9,7 @@
  * follows finds out (at worst a noop run, which then records the due time).
  */
 import type { Policy } from "../config/load.js";
-import type { CertificateSummary } from "../ports.js";
+import type { CertificateSummary } from "../ports/engine.js";
 import { effectiveActive } from "./model.js";
 import { nextScheduled } from "./plan.js";
 import { decodeRequest, policyFingerprint } from "./requests.js";

@@ -11,7 +11,8 @@ import { redact } from "../log/redact.js";
 import { forgetConfirmations, loadJwk, pushAndConfirm } from "./kong.js";
 import { TagBook } from "./steps/context.js";
 import { effectiveActive, keyAtIdp, targetHolds } from "./model.js";
-import type { EnginePorts, SafeError } from "./types.js";
+import type { SafeError } from "./types.js";
+import type { EnginePorts } from "../ports/engine.js";
 import { observe } from "./observe.js";
 import { credentialStatus, type CredentialStatus } from "./status.js";
 

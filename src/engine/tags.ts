@@ -6,7 +6,7 @@
  * "Tags"), and `updateCertificateProperties` replaces the whole tag map, so every write sends the full
  * map: the version's existing tags (including ones users set) merged with the engine's changes.
  */
-import type { CertificateVersion } from "../ports.js";
+import type { CertificateVersion } from "../ports/engine.js";
 import { RotatorError } from "../errors.js";
 
 export const TAG_PREFIX = "rotator-";

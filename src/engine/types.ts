@@ -1,28 +1,11 @@
 /**
- * The engine's shared types: its ports and what it knows about one credential at one instant (the
- * snapshot).
+ * The engine's shared types: what it knows about one credential at one instant (the snapshot). Its
+ * ports are in src/ports/engine.ts.
  */
-import type { Clock } from "../clock.js";
+import type { IdpKey, IdpRules, KongPluginView } from "../ports/engine.js";
 import type { Policy } from "../config/load.js";
 import type { RotatorError } from "../errors.js";
-import type { Logger } from "../log/logger.js";
-import type {
-  CertificateStore,
-  IdentityProvider,
-  IdpKey,
-  IdpRules,
-  KongPluginView,
-  KongTarget,
-} from "../ports.js";
 import type { Generation } from "./tags.js";
-
-export interface EnginePorts {
-  store: CertificateStore;
-  idp: IdentityProvider;
-  kong: KongTarget[];
-  clock: Clock;
-  logger: Logger;
-}
 
 /** The serialisable, secret-free view of a RotatorError. */
 export type SafeError = ReturnType<RotatorError["toJSON"]>;

@@ -14,7 +14,8 @@
  */
 import type { VaultReferenceConfig } from "../config/load.js";
 import { RotatorError } from "../errors.js";
-import type { CertificateStore, KongTarget, KongVaultDiagnosis } from "../ports.js";
+import type { CertificateStore, KongTarget } from "../ports/engine.js";
+import type { KongVaultDiagnosis } from "../ports/diagnosis.js";
 import { vaultSecretUnsupported } from "./errors.js";
 import { referenceSecrets } from "./vault-ref.js";
 

@@ -12,7 +12,7 @@
  */
 import type { VaultReferenceConfig } from "../config/load.js";
 import { PRIVATE_JWK_MEMBERS as PRIVATE_MEMBERS, type KongPrivateJwk } from "../crypto/keymaterial.js";
-import type { CertificateStore, PlainSecrets } from "../ports.js";
+import type { CertificateStore, PlainSecrets } from "../ports/engine.js";
 
 /** Key Vault object names: 1-127 of [0-9a-zA-Z-]. */
 export const MAX_SECRET_NAME = 127;

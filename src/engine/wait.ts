@@ -5,7 +5,7 @@
  * `waiting` and `nextRunAt`, and the caller runs it again at that time.
  */
 
-/** The store's code for "creation still in progress after the caller's wait budget" (ports.ts). */
+/** The store's code for "creation still in progress after the caller's wait budget" (ports/engine.ts, `CertificateStore.createVersion`). */
 export const KV_CREATE_PENDING = "KV_CREATE_PENDING";
 
 /**

@@ -4,7 +4,8 @@
  */
 import { RotatorError } from "../errors.js";
 import type { Runtime } from "../app/runtime.js";
-import { jsonLogger, type Logger } from "../log/logger.js";
+import { jsonLogger } from "../log/logger.js";
+import type { Logger } from "../ports/engine.js";
 import { otelLogger } from "../log/otel.js";
 import { CUSTOM_EVENTS, telemetryConfigured } from "../telemetry/azure.js";
 import { INSTRUMENTATION_NAME } from "../telemetry/metrics.js";

@@ -12,13 +12,12 @@
  * context of the refusal rule (its algorithms, the scopes it sent).
  */
 import { request, type Dispatcher } from "undici";
-import type { Clock } from "../clock.js";
 import { clientAssertion, type JwsSigner } from "../crypto/jws.js";
 import type { SigningAlg } from "../crypto/keymaterial.js";
 import { toRotatorError } from "../errors.js";
-import type { TokenAttempt } from "../ports.js";
 import { parseRetryAfter, transportReason, withRetry, type RetryEvent, type RetryPolicy } from "./retry.js";
 import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "./transient.js";
+import type { Clock, TokenAttempt } from "../ports/engine.js";
 
 export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

@@ -1,11 +1,6 @@
+/** Loggers behind the `Logger` port (ports/engine.ts). */
+import type { Logger, LogLevel } from "../ports/engine.js";
 import { redact, redactText } from "./redact.js";
-
-export type LogLevel = "debug" | "info" | "warn" | "error";
-
-/** Structured logger port. `event` is a stable name (e.g. `KeyRotationFailed`); fields are dimensions. */
-export interface Logger {
-  log(level: LogLevel, event: string, fields?: Record<string, unknown>): void;
-}
 
 export type LogSink = (line: string, level: LogLevel) => void;
 

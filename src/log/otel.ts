@@ -10,8 +10,7 @@
  * infra/app/alerts.bicep query those rows.
  */
 import { logs, SeverityNumber, type AnyValue } from "@opentelemetry/api-logs";
-import type { Clock } from "../clock.js";
-import type { Logger, LogLevel } from "./logger.js";
+import type { Clock, Logger, LogLevel } from "../ports/engine.js";
 import { redact, redactText } from "./redact.js";
 
 const SEVERITY: Record<LogLevel, SeverityNumber> = {

@@ -10,9 +10,8 @@
  */
 import { SpanKind, SpanStatusCode, trace, type Attributes } from "@opentelemetry/api";
 import type { JwsSigner } from "../crypto/jws.js";
-import type { EnginePorts } from "../engine/types.js";
+import type { EnginePorts, CertificateStore, IdentityProvider, KongTarget } from "../ports/engine.js";
 import { isRotatorError } from "../errors.js";
-import type { CertificateStore, IdentityProvider, KongTarget } from "../ports.js";
 import { INSTRUMENTATION_NAME } from "./metrics.js";
 
 export type Dependency = "keyvault" | "idp" | "kong";

@@ -9,9 +9,8 @@ import { startAzurite, type RunningAzurite } from "../../stack/azurite.js";
 import { storageFromEnv } from "../../src/adapters/storage.js";
 import { createAlerter, type AlertCondition } from "../../src/adapters/alerts/dedup.js";
 import { createBlobAlertStateStore } from "../../src/adapters/alerts/state-blob.js";
-import type { Clock } from "../../src/clock.js";
-import type { Logger } from "../../src/log/logger.js";
-import type { AlertEvent, AlertSink } from "../../src/ports.js";
+import type { Clock, Logger } from "../../src/ports/engine.js";
+import type { AlertEvent, AlertSink } from "../../src/ports/infrastructure.js";
 
 const noCredential: TokenCredential = { getToken: () => Promise.reject(new Error("not used")) };
 const MINUTE = 60_000;

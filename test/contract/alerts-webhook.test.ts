@@ -10,10 +10,9 @@ import { startWebhookReceiver, type RunningWebhookReceiver } from "../../stack/w
 import { createWebhookSink, type WebhookFormat } from "../../src/adapters/alerts/webhook-sink.js";
 import { createAlerter } from "../../src/adapters/alerts/dedup.js";
 import { createMemoryAlertStateStore } from "../../src/adapters/alerts/state-memory.js";
-import type { Clock } from "../../src/clock.js";
+import type { Clock, Logger } from "../../src/ports/engine.js";
 import type { RetryPolicy } from "../../src/http/retry.js";
-import type { Logger } from "../../src/log/logger.js";
-import type { AlertEvent } from "../../src/ports.js";
+import type { AlertEvent } from "../../src/ports/infrastructure.js";
 
 const fastRetry: RetryPolicy = {
   maxAttempts: 4,

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGraphDirectory } from "../../src/adapters/entra/graph.js";
-import type { Clock } from "../../src/clock.js";
+import type { Clock } from "../../src/ports/engine.js";
 import { localSigner, signJwt, type JwsSigner } from "../../src/crypto/jws.js";
 import { thumbprints } from "../../src/crypto/keymaterial.js";
 import { RotatorError } from "../../src/errors.js";

@@ -17,13 +17,13 @@ import { startKeyVaultFake, type KeyVaultFake } from "../../stack/keyvault/fake.
 import type { WirePolicy } from "../../stack/keyvault/issue.js";
 import { createKeyVaultSecretReader, createKeyVaultStore } from "../../src/adapters/keyvault/store.js";
 import { keyVaultClientOptions } from "../../src/adapters/keyvault/pipeline.js";
-import { systemClock, type Clock } from "../../src/clock.js";
+import { systemClock } from "../../src/clock.js";
+import type { Clock, CertificateStore } from "../../src/ports/engine.js";
 import { defaultRetryPolicy } from "../../src/http/retry.js";
 import { isRotatorError, type RotatorError } from "../../src/errors.js";
 import { signJwt } from "../../src/crypto/jws.js";
 import { redactText, REDACTED } from "../../src/log/redact.js";
 import { pemToKongJwk } from "../../src/crypto/keymaterial.js";
-import type { CertificateStore } from "../../src/ports.js";
 
 const TENANT = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9";
 const POLICY = { subject: "CN=kong-client-assertion", validityMonths: 6, keySize: 2048 } as const;

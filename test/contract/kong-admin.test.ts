@@ -3,7 +3,7 @@
  */
 import { resolve } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Clock } from "../../src/clock.js";
+import type { Clock } from "../../src/ports/engine.js";
 import type { KongTargetConfig } from "../../src/config/load.js";
 import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
 import type { RotatorError } from "../../src/errors.js";

@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Clock } from "../../src/clock.js";
+import type { Clock } from "../../src/ports/engine.js";
 import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
 import { createKonnectTarget, konnectBaseUrl } from "../../src/adapters/kong/konnect.js";
 import { ensureCa, issueServerTls, type ServerTls } from "../../stack/common/tls.js";

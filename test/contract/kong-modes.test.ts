@@ -4,7 +4,7 @@
  */
 import { resolve } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Clock } from "../../src/clock.js";
+import type { Clock } from "../../src/ports/engine.js";
 import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
 import { createKongTarget } from "../../src/adapters/kong/admin.js";
 import { createDblessTarget } from "../../src/adapters/kong/dbless.js";

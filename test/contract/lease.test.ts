@@ -13,7 +13,7 @@ import { storageFromEnv } from "../../src/adapters/storage.js";
 import { createBlobLeaseManager } from "../../src/adapters/lease/blob.js";
 import { createNoLeaseManager } from "../../src/adapters/lease/none.js";
 import { RotatorError } from "../../src/errors.js";
-import type { Logger } from "../../src/log/logger.js";
+import type { Logger } from "../../src/ports/engine.js";
 
 const noCredential: TokenCredential = {
   getToken: () => Promise.reject(new Error("connection-string storage never asks for a token")),

@@ -12,7 +12,7 @@ import { stringify } from "yaml";
 import { startLocalStack, CREDENTIAL, type LocalStack } from "../../stack/stack.js";
 import { startWebhookReceiver, type RunningWebhookReceiver } from "../../stack/webhook-receiver.js";
 import { runCli } from "../support/cli.js";
-import type { AlertEvent } from "../../src/ports.js";
+import type { AlertEvent } from "../../src/ports/infrastructure.js";
 
 let stack: LocalStack;
 let receiver: RunningWebhookReceiver;

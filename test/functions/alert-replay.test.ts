@@ -36,7 +36,7 @@ import { RotatorError } from "../../src/errors.js";
 import { parseDuration } from "../../src/duration.js";
 import { newRequest, requestTag } from "../../src/engine/requests.js";
 import { TAG_PHASE } from "../../src/engine/tags.js";
-import type { WorkQueue } from "../../src/ports.js";
+import type { WorkQueue } from "../../src/ports/infrastructure.js";
 import { CLIENT_ID, TENANT_ID, createWorld, type World } from "../support/memory/world.js";
 import { hygieneProcessors, installHygieneProviders } from "../chaos/hygiene-otel.js";
 import {

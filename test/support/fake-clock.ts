@@ -1,5 +1,5 @@
 /** A Clock whose time moves only when told to; `sleep` advances it at once, so polling loops run instantly. */
-import type { Clock } from "../../src/clock.js";
+import type { Clock } from "../../src/ports/engine.js";
 
 export class FakeClock implements Clock {
   private t: number;

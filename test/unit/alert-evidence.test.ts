@@ -18,8 +18,8 @@ import type { RunReport, StepRecord } from "../../src/engine/reconcile.js";
 import type { PlannedAction } from "../../src/engine/plan.js";
 import type { CredentialStatus, TargetStatus } from "../../src/engine/status.js";
 import type { SyncFinding, SyncReport } from "../../src/engine/sync.js";
-import type { AlertEvent, AlertSink, AlertStateStore } from "../../src/ports.js";
-import type { Logger } from "../../src/log/logger.js";
+import type { AlertEvent, AlertSink, AlertStateStore } from "../../src/ports/infrastructure.js";
+import type { Logger } from "../../src/ports/engine.js";
 import { FakeClock } from "../support/fake-clock.js";
 
 const HOUR = 3_600_000;

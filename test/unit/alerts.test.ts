@@ -10,8 +10,9 @@ import { createLogSink } from "../../src/adapters/alerts/log-sink.js";
 import { createMemoryAlertStateStore } from "../../src/adapters/alerts/state-memory.js";
 import { ALERT_KEY } from "../../src/adapters/alerts/state.js";
 import { createDeferredWebhookSink, formatAlert } from "../../src/adapters/alerts/webhook-sink.js";
-import { jsonLogger, type LogLevel } from "../../src/log/logger.js";
-import type { AlertEvent } from "../../src/ports.js";
+import { jsonLogger } from "../../src/log/logger.js";
+import type { LogLevel } from "../../src/ports/engine.js";
+import type { AlertEvent } from "../../src/ports/infrastructure.js";
 
 const base: AlertEvent = {
   event: "KeyExpiring",

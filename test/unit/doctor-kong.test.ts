@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { deploymentChecks, hasMultiClientFix, vaultReferenceChecks } from "../../src/app/doctor-kong.js";
 import { diagnosePlugin } from "../../src/adapters/kong/plugin.js";
 import type { CredentialConfig } from "../../src/config/load.js";
-import type { KongDiagnosis, KongVaultDiagnosis } from "../../src/ports.js";
+import type { KongDiagnosis, KongVaultDiagnosis } from "../../src/ports/diagnosis.js";
 import { adoptReferenceLines, referenceSecretChecks } from "../../src/app/doctor-vault.js";
 import { RotatorError } from "../../src/errors.js";
 import { generateKeyPairSync } from "node:crypto";

@@ -1,6 +1,6 @@
 /** The planner is pure: every trigger and guard is checked on hand-built snapshots. */
 import { describe, expect, it } from "vitest";
-import type { IdpKey, IdpRules } from "../../src/ports.js";
+import type { IdpKey, IdpRules } from "../../src/ports/engine.js";
 import { IDP_RULES } from "../../src/idp-rules.js";
 import { plan, type PlannedAction } from "../../src/engine/plan.js";
 import {

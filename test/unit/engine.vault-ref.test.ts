@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { reconcile } from "../../src/engine/reconcile.js";
 import { submitRequest } from "../../src/engine/manual.js";
-import type { KongVaultDiagnosis } from "../../src/ports.js";
+import type { KongVaultDiagnosis } from "../../src/ports/diagnosis.js";
 import { MEMORY_VAULT_URL } from "../support/memory/store.js";
 import { createWorld } from "../support/memory/world.js";
 import { activeVersion, settle, toRenewal, toRetirement, versionsByPhase } from "../support/scenarios.js";

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { reconcile } from "../../src/engine/reconcile.js";
 import { kongTokenRequest } from "../../src/engine/model.js";
 import { TAG_LAST_ERROR, TAG_VERIFY } from "../../src/engine/tags.js";
-import type { IdentityProvider, KongTokenRequest, TokenAttempt } from "../../src/ports.js";
+import type { IdentityProvider, KongTokenRequest, TokenAttempt } from "../../src/ports/engine.js";
 import { createWorld, type World } from "../support/memory/world.js";
 import { only, versionsByPhase } from "../support/scenarios.js";
 

@@ -12,7 +12,7 @@ import {
 import { RotatorError } from "../../src/errors.js";
 import { keyToKongJwk } from "../../src/crypto/keymaterial.js";
 import { issueSelfSigned } from "../support/certs.js";
-import type { Clock } from "../../src/clock.js";
+import type { Clock } from "../../src/ports/engine.js";
 
 describe("durations", () => {
   it("parses ISO-8601 durations and refuses ambiguous ones", () => {

@@ -23,11 +23,10 @@
  * is unavailable the alerter fails open (a failing condition is sent without dedup): a duplicate alert
  * is better than a silent outage. Nothing here throws: sink and state failures are logged.
  */
-import type { Clock } from "../../clock.js";
+import type { Clock, Logger } from "../../ports/engine.js";
 import { toRotatorError } from "../../errors.js";
-import type { Logger } from "../../log/logger.js";
 import { redactText } from "../../log/redact.js";
-import type { AlertEvent, AlertEventName, AlertSink, AlertStateStore } from "../../ports.js";
+import type { AlertEvent, AlertEventName, AlertSink, AlertStateStore } from "../../ports/infrastructure.js";
 import { isAlertStateConflict, type AlertState } from "./state.js";
 
 export interface AlertCondition {

@@ -9,8 +9,8 @@
  * fires once per failure, because the alerter already deduplicates (see docs/local-stack/storage.md).
  * The Logger redacts every field, so nothing secret reaches the log even by accident.
  */
-import type { Logger, LogLevel } from "../../log/logger.js";
-import type { AlertEvent, AlertSink } from "../../ports.js";
+import type { Logger, LogLevel } from "../../ports/engine.js";
+import type { AlertEvent, AlertSink } from "../../ports/infrastructure.js";
 
 function levelOf(e: AlertEvent): LogLevel {
   if (e.status === "resolved" || e.status === "info") return "info";

@@ -9,7 +9,7 @@
  * reads as empty and is created on first write.
  */
 import type { BlobServiceClient } from "@azure/storage-blob";
-import type { AlertStateStore } from "../../ports.js";
+import type { AlertStateStore } from "../../ports/infrastructure.js";
 import { storageError, storageErrorCode } from "../storage.js";
 import { alertStateConflict, checkAlertKey, isAlertState, type AlertState } from "./state.js";
 

@@ -4,7 +4,7 @@
  * `put` and `delete` succeed only if the entry is still the version this store last read or wrote
  * (absent when never read), and otherwise throw ALERT_STATE_CONFLICT.
  */
-import type { AlertStateStore } from "../../ports.js";
+import type { AlertStateStore } from "../../ports/infrastructure.js";
 import { alertStateConflict, checkAlertKey, type AlertState } from "./state.js";
 
 export function createMemoryAlertStateStore(): AlertStateStore {

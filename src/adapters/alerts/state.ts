@@ -8,7 +8,7 @@
  * too: someone else resolved it, or this store must read it first.
  */
 import { RotatorError } from "../../errors.js";
-import type { AlertStateStore } from "../../ports.js";
+import type { AlertStateStore } from "../../ports/infrastructure.js";
 
 export type AlertState = Parameters<AlertStateStore["put"]>[1];
 

@@ -20,7 +20,8 @@
  * and is then named after the reference, never the URL.
  */
 import { request, type Dispatcher } from "undici";
-import { systemClock, type Clock } from "../../clock.js";
+import { systemClock } from "../../clock.js";
+import type { Clock, Logger } from "../../ports/engine.js";
 import { RotatorError } from "../../errors.js";
 import { urlProblem } from "../../config/rules.js";
 import {
@@ -31,9 +32,9 @@ import {
   type RetryPolicy,
 } from "../../http/retry.js";
 import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
-import { silentLogger, type Logger } from "../../log/logger.js";
+import { silentLogger } from "../../log/logger.js";
 import { redactText, registerProcessSecret } from "../../log/redact.js";
-import type { AlertEvent, AlertSink } from "../../ports.js";
+import type { AlertEvent, AlertSink } from "../../ports/infrastructure.js";
 
 export type WebhookFormat = "generic" | "teams" | "slack";
 

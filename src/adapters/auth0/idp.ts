@@ -23,7 +23,7 @@
  */
 import { createHash } from "node:crypto";
 import { request, type Dispatcher } from "undici";
-import { systemClock, type Clock } from "../../clock.js";
+import { systemClock } from "../../clock.js";
 import type { JwsSigner } from "../../crypto/jws.js";
 import type { SigningAlg } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
@@ -36,18 +36,19 @@ import {
   type RetryPolicy,
 } from "../../http/retry.js";
 import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
-import type {
-  IdentityProvider,
-  IdpFinding,
-  IdpKey,
-  IdpRules,
-  PublicKeyMaterial,
-  TokenAttempt,
-} from "../../ports.js";
 import { redactText, registerSecret } from "../../log/redact.js";
 import { parseOAuthError, proveAtTokenEndpoint, type TokenErrorReader } from "../../http/token-request.js";
 import { clientLabel, IDP_RULES } from "../../idp-rules.js";
 import { HINTS, managementFailure, parseManagementError, type Auth0Operation } from "./errors.js";
+import type {
+  Clock,
+  IdentityProvider,
+  IdpKey,
+  IdpRules,
+  PublicKeyMaterial,
+  TokenAttempt,
+} from "../../ports/engine.js";
+import type { IdpFinding } from "../../ports/diagnosis.js";
 
 export interface Auth0IdpConfig {
   /** The tenant's canonical domain, like example.eu.auth0.com (the Management API audience is derived from it). */

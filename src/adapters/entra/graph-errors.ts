@@ -13,7 +13,7 @@
  */
 import { AuthenticationError, CredentialUnavailableError } from "@azure/identity";
 import { GraphClientError, GraphError } from "@microsoft/microsoft-graph-client";
-import type { Clock } from "../../clock.js";
+import type { Clock } from "../../ports/engine.js";
 import { RotatorError } from "../../errors.js";
 import { TimeoutError, parseRetryAfter, type RetryDecision } from "../../http/retry.js";
 import { HttpStatusError, isTransientStatus, NoAnswer, retryDecision } from "../../http/transient.js";

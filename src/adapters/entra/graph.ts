@@ -20,7 +20,8 @@ import {
   type GraphRequest,
 } from "@microsoft/microsoft-graph-client";
 import { z } from "zod";
-import { systemClock, type Clock } from "../../clock.js";
+import { systemClock } from "../../clock.js";
+import type { Clock } from "../../ports/engine.js";
 import { clientAssertion, graphProof, type JwsSigner } from "../../crypto/jws.js";
 import type { SigningAlg } from "../../crypto/keymaterial.js";
 import { isMicrosoftAuthority } from "../../config/load.js";

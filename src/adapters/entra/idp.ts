@@ -15,7 +15,7 @@ import type { JwsSigner } from "../../crypto/jws.js";
 import type { SigningAlg } from "../../crypto/keymaterial.js";
 import { isRotatorError, RotatorError } from "../../errors.js";
 import { clientLabel, IDP_RULES } from "../../idp-rules.js";
-import type { IdentityProvider, IdpKey, PublicKeyMaterial, TokenAttempt } from "../../ports.js";
+import type { IdentityProvider, IdpKey, PublicKeyMaterial, TokenAttempt } from "../../ports/engine.js";
 import type { EntraApplication, EntraDirectory, KeyCredential, TokenEndpoint } from "./types.js";
 
 export interface EntraIdpOptions {

@@ -4,7 +4,7 @@
  */
 import type { JwsSigner } from "../../crypto/jws.js";
 import type { SigningAlg } from "../../crypto/keymaterial.js";
-import type { TokenAttempt } from "../../ports.js";
+import type { TokenAttempt } from "../../ports/engine.js";
 
 export interface KeyCredential {
   keyId: string;

@@ -5,7 +5,7 @@
  * from; the rotation itself never reads it.
  */
 import type { BlobServiceClient } from "@azure/storage-blob";
-import type { RequestMark, RunHistory, RunRecord } from "../../ports.js";
+import type { RequestMark, RunHistory, RunRecord } from "../../ports/infrastructure.js";
 import { storageErrorCode } from "../storage.js";
 
 type Entry = { lastSuccess?: RunRecord; lastFailure?: RunRecord; requests?: RequestMark[] };

@@ -1,7 +1,7 @@
 import type { CertificateClientOptions } from "@azure/keyvault-certificates";
-import type { Clock } from "../../clock.js";
 import { parseRetryAfter, withRetry, type RetryPolicy } from "../../http/retry.js";
 import { HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
+import type { Clock } from "../../ports/engine.js";
 
 type PipelinePolicy = NonNullable<CertificateClientOptions["additionalPolicies"]>[number]["policy"];
 type PipelineResponse = Awaited<ReturnType<PipelinePolicy["sendRequest"]>>;

@@ -22,13 +22,9 @@ import { SecretClient } from "@azure/keyvault-secrets";
 import { KeyClient, type CryptographyClient } from "@azure/keyvault-keys";
 import type { TokenCredential } from "@azure/identity";
 import { createHash } from "node:crypto";
-import { systemClock, type Clock } from "../../clock.js";
-import { RotatorError } from "../../errors.js";
-import { backoffDelay, defaultRetryPolicy, type RetryPolicy } from "../../http/retry.js";
-import type { JwsSigner } from "../../crypto/jws.js";
-import { thumbprints } from "../../crypto/keymaterial.js";
-import { registerSecret } from "../../log/redact.js";
+import { systemClock } from "../../clock.js";
 import type {
+  Clock,
   CertificateListing,
   CertificateSummary,
   CertificatePolicyInput,
@@ -38,7 +34,12 @@ import type {
   ImportMaterial,
   PlainSecrets,
   SecretInfo,
-} from "../../ports.js";
+} from "../../ports/engine.js";
+import { RotatorError } from "../../errors.js";
+import { backoffDelay, defaultRetryPolicy, type RetryPolicy } from "../../http/retry.js";
+import type { JwsSigner } from "../../crypto/jws.js";
+import { thumbprints } from "../../crypto/keymaterial.js";
+import { registerSecret } from "../../log/redact.js";
 import { kvCall, type KeyVaultCall } from "./errors.js";
 import { keyVaultClientOptions } from "./pipeline.js";
 

@@ -18,7 +18,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Dispatcher } from "undici";
-import type { Clock } from "../../clock.js";
+import type { Clock, KongConfirmation, KongPluginView, KongTarget } from "../../ports/engine.js";
 import type { KongTargetConfig } from "../../config/load.js";
 import { kongTagsProblem } from "../../config/rules.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
@@ -26,14 +26,7 @@ import { RotatorError } from "../../errors.js";
 import type { IdpKind } from "../../idp-rules.js";
 import type { RetryPolicy } from "../../http/retry.js";
 import { registerSecret } from "../../log/redact.js";
-import type {
-  KongConfirmation,
-  KongDiagnosis,
-  KongVaultDiagnosis,
-  KongNodeInfo,
-  KongPluginView,
-  KongTarget,
-} from "../../ports.js";
+import type { KongDiagnosis, KongVaultDiagnosis, KongNodeInfo } from "../../ports/diagnosis.js";
 import { baselineOf, judgeDataPlanes, liveRows, parseDataPlanes, type DataPlaneRow } from "./hybrid.js";
 import type { PluginLock } from "../lease/plugin-lock.js";
 import { readVaultEntity, vaultPath } from "./vault.js";

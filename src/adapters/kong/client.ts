@@ -13,7 +13,7 @@
  * plugin and POST /config (DB-less) the whole declarative config, so each is idempotent.
  */
 import { request, type Dispatcher } from "undici";
-import type { Clock } from "../../clock.js";
+import type { Clock } from "../../ports/engine.js";
 import { RotatorError } from "../../errors.js";
 import {
   TimeoutError,

@@ -18,21 +18,18 @@
  * pipeline read the current entry first (README "Supported Kong deployments").
  */
 import { parse as parseYaml } from "yaml";
-import type { Clock } from "../../clock.js";
+import type { Clock, KongConfirmation, KongPluginView, KongTarget } from "../../ports/engine.js";
 import type { DblessTargetConfig } from "../../config/load.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
 import type { IdpKind } from "../../idp-rules.js";
 import { registerSecret } from "../../log/redact.js";
 import type {
-  KongConfirmation,
   KongDiagnosis,
   KongVaultDiagnosis,
   KongGatewayDiagnosis,
   KongNodeInfo,
-  KongPluginView,
-  KongTarget,
-} from "../../ports.js";
+} from "../../ports/diagnosis.js";
 import { readVaultEntity, vaultPath } from "./vault.js";
 import { KongClient } from "./client.js";
 import {

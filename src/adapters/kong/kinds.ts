@@ -3,16 +3,15 @@
  * hybrid control plane), konnect, dbless and kubernetes. Secrets (tokens) are resolved on first use, so
  * a missing token fails that target's first call, not the whole runtime.
  */
-import type { Clock } from "../../clock.js";
 import type { IdpKind } from "../../idp-rules.js";
 import type { KongTargetSpec, KubernetesTargetConfig, SecretRef } from "../../config/load.js";
-import type { KongTarget } from "../../ports.js";
 import type { PluginLock } from "../lease/plugin-lock.js";
 import { createKongTarget, DEFAULT_MAX_LAG_MS, type KongReadCache } from "./admin.js";
 import { createDblessTarget } from "./dbless.js";
 import { createKonnectTarget } from "./konnect.js";
 import { createKubernetesTarget } from "./kubernetes-port.js";
 import type { KubernetesCredentials } from "./kubernetes.js";
+import type { Clock, KongTarget } from "../../ports/engine.js";
 
 export interface KindOptions {
   target: KongTargetSpec;

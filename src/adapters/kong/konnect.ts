@@ -16,19 +16,13 @@
  *   honours Retry-After (src/http/retry.ts via ./client.ts).
  * Not done: incremental config sync (`expected-config-version`); a node running it is reported pending.
  */
-import type { Clock } from "../../clock.js";
+import type { Clock, KongConfirmation, KongPluginView, KongTarget } from "../../ports/engine.js";
 import type { KonnectTargetConfig } from "../../config/load.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
 import type { IdpKind } from "../../idp-rules.js";
 import { registerSecret } from "../../log/redact.js";
-import type {
-  KongConfirmation,
-  KongDiagnosis,
-  KongPluginView,
-  KongTarget,
-  KongVaultDiagnosis,
-} from "../../ports.js";
+import type { KongDiagnosis, KongVaultDiagnosis } from "../../ports/diagnosis.js";
 import { readVaultEntity, vaultPath } from "./vault.js";
 import { KongClient } from "./client.js";
 import { LIVE_WINDOW_S } from "./hybrid.js";

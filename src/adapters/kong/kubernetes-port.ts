@@ -8,15 +8,14 @@
  *   key was already there) every pod reporting one non-zero hash confirms.
  */
 import type { KubernetesTargetConfig as KubernetesTargetSpec } from "../../config/load.js";
-import type { Clock } from "../../clock.js";
 import type { IdpKind } from "../../idp-rules.js";
-import type { KongConfirmation, KongTarget } from "../../ports.js";
 import {
   describeAccess,
   KubernetesKongTarget,
   type KicApplyReceipt,
   type KubernetesCredentials,
 } from "./kubernetes.js";
+import type { Clock, KongConfirmation, KongTarget } from "../../ports/engine.js";
 
 const MAX_BASELINE_HASHES = 3;
 

@@ -39,7 +39,7 @@ import {
 } from "@kubernetes/client-node";
 import { readFileSync } from "node:fs";
 import { Agent, fetch } from "undici";
-import type { Clock } from "../../clock.js";
+import type { Clock, KongPluginView } from "../../ports/engine.js";
 import { systemClock } from "../../clock.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
@@ -48,7 +48,6 @@ import { defaultRetryPolicy, parseRetryAfter, withRetry, type RetryPolicy } from
 import { HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
 import { registerSecret, scrubEchoedText } from "../../log/redact.js";
 import { checkReadBack } from "./readback.js";
-import type { KongDiagnosis, KongNodeInfo, KongPluginView, KongVaultDiagnosis } from "../../ports.js";
 import {
   checkClientAlg,
   clientSlot,
@@ -63,6 +62,7 @@ import {
 } from "./plugin.js";
 import { AZURE_BACKEND } from "../../engine/vault-entity.js";
 import { parseVaultEntity } from "./vault.js";
+import type { KongDiagnosis, KongNodeInfo, KongVaultDiagnosis } from "../../ports/diagnosis.js";
 
 /** The `kubernetes:` block of a Kong target (issue 10's config contract, plus optional proxy discovery). */
 export interface KubernetesTargetConfig {

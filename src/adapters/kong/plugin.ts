@@ -11,7 +11,8 @@ import { PRIVATE_JWK_MEMBERS, publicView, type KongPrivateJwk } from "../../cryp
 import { referencedSecret } from "../../engine/vault-ref.js";
 import { RotatorError } from "../../errors.js";
 import { clientAlgProblem, type IdpKind } from "../../idp-rules.js";
-import type { KongConfirmation, KongPluginDiagnosis, KongPluginView } from "../../ports.js";
+import type { KongConfirmation, KongPluginView } from "../../ports/engine.js";
+import type { KongPluginDiagnosis } from "../../ports/diagnosis.js";
 
 export type JwkEntry = Record<string, unknown>;
 

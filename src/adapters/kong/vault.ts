@@ -16,7 +16,7 @@
  */
 import { AZURE_BACKEND } from "../../engine/vault-entity.js";
 import { isRotatorError } from "../../errors.js";
-import type { KongVaultDiagnosis } from "../../ports.js";
+import type { KongVaultDiagnosis } from "../../ports/diagnosis.js";
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);

@@ -23,9 +23,10 @@
 import type { BlobLeaseClient, BlobServiceClient, BlockBlobClient } from "@azure/storage-blob";
 import { RotatorError } from "../../errors.js";
 import { isTransientStatus } from "../../http/transient.js";
-import { silentLogger, type Logger } from "../../log/logger.js";
-import type { Lease, LeaseManager } from "../../ports.js";
+import { silentLogger } from "../../log/logger.js";
 import { storageError, storageErrorCode } from "../storage.js";
+import type { Logger } from "../../ports/engine.js";
+import type { Lease, LeaseManager } from "../../ports/infrastructure.js";
 
 export interface BlobLeaseManagerOptions {
   blob: BlobServiceClient;

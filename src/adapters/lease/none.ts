@@ -4,7 +4,7 @@
  * the signal never aborts. Never the default: without storage, the runtime refuses to build unless this
  * was asked for.
  */
-import type { Lease, LeaseManager } from "../../ports.js";
+import type { Lease, LeaseManager } from "../../ports/infrastructure.js";
 
 export function createNoLeaseManager(): LeaseManager {
   return {

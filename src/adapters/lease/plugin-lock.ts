@@ -9,9 +9,9 @@
  * The Kong adapter re-reads the plugin under the lock, writes, and reads back (adapters/kong/admin.ts).
  */
 import { createHash, randomUUID } from "node:crypto";
-import type { Clock } from "../../clock.js";
+import type { Clock } from "../../ports/engine.js";
 import { RotatorError } from "../../errors.js";
-import type { LeaseManager } from "../../ports.js";
+import type { LeaseManager } from "../../ports/infrastructure.js";
 
 export interface PluginLock {
   /** Run `fn` as the only writer of the plugin identified by `key` (Admin URL, workspace, plugin id). */

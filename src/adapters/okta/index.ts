@@ -31,7 +31,7 @@
  */
 import { request, type Dispatcher } from "undici";
 import { z } from "zod";
-import { systemClock, type Clock } from "../../clock.js";
+import { systemClock } from "../../clock.js";
 import type { JwsSigner } from "../../crypto/jws.js";
 import type { SigningAlg } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
@@ -45,16 +45,17 @@ import {
 } from "../../http/retry.js";
 import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
 import { proveAtTokenEndpoint } from "../../http/token-request.js";
+import { clientLabel, IDP_RULES } from "../../idp-rules.js";
+import { oktaFailure, oktaRuleError, parseOktaError, type OktaOperation } from "./errors.js";
 import type {
+  Clock,
   IdentityProvider,
   IdpKey,
   IdpRules,
   KongTokenRequest,
   PublicKeyMaterial,
   TokenAttempt,
-} from "../../ports.js";
-import { clientLabel, IDP_RULES } from "../../idp-rules.js";
-import { oktaFailure, oktaRuleError, parseOktaError, type OktaOperation } from "./errors.js";
+} from "../../ports/engine.js";
 
 export interface OktaIdpConfig {
   /** https://<your-org>.okta.com (or a custom domain). */

@@ -13,7 +13,7 @@
 import type { TokenCredential } from "@azure/identity";
 import { QueueServiceClient, type QueueClient, type StoragePipelineOptions } from "@azure/storage-queue";
 import { RotatorError } from "../../errors.js";
-import type { WorkQueue } from "../../ports.js";
+import type { WorkQueue } from "../../ports/infrastructure.js";
 
 const SETTING = "AzureWebJobsStorage";
 const MAX_VISIBILITY_S = 7 * 24 * 3600;

@@ -5,9 +5,9 @@
  */
 import type { CredentialConfig } from "../../config/load.js";
 import type { JwsSigner } from "../../crypto/jws.js";
-import type { CertificateStore } from "../../ports.js";
+import type { CertificateStore, EnginePorts } from "../../ports/engine.js";
 import { EngineBug } from "../errors.js";
-import type { EnginePorts, Snapshot } from "../types.js";
+import type { Snapshot } from "../types.js";
 import { mergeTags, type Generation, type TagChanges } from "../tags.js";
 
 export interface StepContext {

@@ -14,7 +14,7 @@
  * carrying the provider's description and a hint; polling would only delay the alert until verifyTimeout.
  */
 import { toRotatorError } from "../../errors.js";
-import type { TokenAttempt } from "../../ports.js";
+import type { TokenAttempt } from "../../ports/engine.js";
 import { runAborted, verifyRefused, verifyTimeout } from "../errors.js";
 import { generationAlgorithm, kongTokenRequest } from "../model.js";
 import type { PlannedAction } from "../plan.js";

@@ -15,11 +15,10 @@ import type { KongPrivateJwk } from "../../../src/crypto/keymaterial.js";
 import type {
   KongApplyReceipt,
   KongConfirmation,
-  KongDiagnosis,
   KongPluginView,
   KongTarget,
-  KongVaultDiagnosis,
-} from "../../../src/ports.js";
+} from "../../../src/ports/engine.js";
+import type { KongDiagnosis, KongVaultDiagnosis } from "../../../src/ports/diagnosis.js";
 import type { Calls } from "./calls.js";
 import { MEMORY_VAULT_URL } from "./store.js";
 

@@ -25,7 +25,7 @@ import type {
   ImportMaterial,
   PlainSecrets,
   SecretInfo,
-} from "../../../src/ports.js";
+} from "../../../src/ports/engine.js";
 import { issueSelfSigned, type TestCertificate } from "../certs.js";
 import type { FakeClock } from "../fake-clock.js";
 import type { Calls } from "./calls.js";

@@ -7,7 +7,7 @@
 import type { CredentialConfig, Policy } from "../../../src/config/load.js";
 import { defaultPolicy, policySchema } from "../../../src/config/schema.js";
 import { checkInvariants, type Violation, type WorldView } from "../../../src/engine/invariants.js";
-import type { EnginePorts } from "../../../src/engine/types.js";
+import type { EnginePorts } from "../../../src/ports/engine.js";
 import { TAG_ACTIVATED_AT, TAG_PHASE } from "../../../src/engine/tags.js";
 import { jsonLogger } from "../../../src/log/logger.js";
 import { FakeClock } from "../fake-clock.js";

@@ -1,12 +1,35 @@
 /**
- * The ports of the rotation engine. Each real service (Key Vault, the identity provider, Kong, lease
- * storage, alert sinks) is an adapter behind one of these small interfaces; tests use in-memory versions.
- * Nothing here carries private key material except `CertificateStore.readPem`, whose result goes straight
- * to Kong and is never logged.
+ * The engine's ports: what the rotation engine calls (src/engine), and nothing else. Each real service
+ * (Key Vault, the identity provider, Kong) is an adapter behind one of these small interfaces; tests use
+ * in-memory versions. Nothing here carries private key material except `CertificateStore.readPem`, whose
+ * result goes straight to Kong and is never logged.
+ *
+ * The other audiences have their own files: ./diagnosis.ts (what `doctor` reads) and ./infrastructure.ts
+ * (what the runtime around the engine uses: lease, queue, history, alert state). There is no index:
+ * imports name the file they need. Files here import only types, and only from src/crypto and
+ * src/errors.ts (eslint.config.js).
  */
-import type { JwsSigner } from "./crypto/jws.js";
-import type { KongPrivateJwk, SigningAlg } from "./crypto/keymaterial.js";
-import type { RotatorError } from "./errors.js";
+import type { JwsSigner } from "../crypto/jws.js";
+import type { KongPrivateJwk, SigningAlg } from "../crypto/keymaterial.js";
+import type { RotatorError } from "../errors.js";
+import type { IdpFinding, KongDiagnosis, KongVaultDiagnosis } from "./diagnosis.js";
+
+// ---------------------------------------------------------------------------------------------
+// Time and logs
+// ---------------------------------------------------------------------------------------------
+
+/** Time source, injected everywhere so that the engine and retry loops run under a fake clock in tests. */
+export interface Clock {
+  now(): Date;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** Structured logger port. `event` is a stable name (e.g. `KeyRotationFailed`); fields are dimensions. */
+export interface Logger {
+  log(level: LogLevel, event: string, fields?: Record<string, unknown>): void;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Key Vault
@@ -205,14 +228,6 @@ export interface PublicKeyMaterial {
   displayName: string;
 }
 
-/** A provider-specific preflight finding for `doctor` (public facts only). */
-export interface IdpFinding {
-  status: "pass" | "info" | "warn" | "fail";
-  code: string;
-  message: string;
-  hint?: string;
-}
-
 /**
  * One proof at the token endpoint. A refusal is `retryable` when a later attempt may pass (a key still
  * propagating, a transient failure, an answer not known to be final): verification polls on. Not
@@ -295,116 +310,6 @@ export interface KongPluginView {
   scopes?: string[];
 }
 
-/** Kong node facts that decide whether and how the Admin API can be written (GET /). */
-export interface KongNodeInfo {
-  version?: string;
-  /** configuration.database: "off" means DB-less (read-only Admin API). */
-  database?: string;
-  /** configuration.role: traditional, control_plane or data_plane. */
-  role?: string;
-}
-
-/** Public facts about one resolved plugin, for preflight checks. Never private JWK members. */
-export interface KongPluginDiagnosis {
-  pluginId: string;
-  name: string;
-  workspace?: string;
-  /** Index of our client_id in config.client_id; -1 when absent. */
-  clientIndex: number;
-  /** How many clients config.client_id lists. */
-  clients?: number;
-  /** Effective client_auth / client_alg for our client (parallel arrays falling back to entry 0). */
-  clientAuth?: string;
-  clientAlg?: string;
-  /** Our effective client_jwk entry, public members only (n is the public modulus). */
-  jwk?: { kid?: string; x5t?: string; x5tS256?: string; alg?: string; kty?: string; n?: string; e?: string };
-  /** Our client has no client_jwk entry of its own: `jwk` is client_jwk[0], another client's key. */
-  jwkIsFallback?: boolean;
-  /**
-   * How our effective entry holds the private members d, p, q, dp, dq, qi: all as `{vault://...}`
-   * references, inline (any member a literal value), or none of them set. Never the values.
-   */
-  jwkPrivate?: "reference" | "inline" | "none";
-  /** When jwkPrivate is "reference": the distinct `<vault prefix>/<secret name>` the references name. */
-  jwkReferences?: string[];
-  issuer?: string;
-  issuersAllowed?: string[];
-  /** config.scopes as Kong requests them (["openid"] when unset). */
-  scopes?: string[];
-  /** config.session_storage ("cookie" by default). */
-  sessionStorage?: string;
-}
-
-/** One permission a target needs, and whether the platform grants it to the rotator's identity. */
-export interface KongAccessCheck {
-  /** What is asked, e.g. `get pods/proxy in namespace kong`. */
-  permission: string;
-  /** False for what only sharpens a step (e.g. reading events): the target works without it. */
-  required: boolean;
-  allowed: boolean;
-  /** The rule that grants it, for the hint. */
-  grant: string;
-}
-
-/** One gateway behind a target (data plane, DB-less node, proxy pod, Konnect node), public facts only. */
-export interface KongGatewayDiagnosis {
-  name: string;
-  /** Seen recently (data planes and Konnect nodes); false for stale rows of disconnected gateways. */
-  live: boolean;
-  configHash?: string;
-  /** Does it run the config the control plane expects (when the target can tell)? */
-  inSync?: boolean;
-  version?: string;
-  syncStatus?: string;
-  /** Why it could not be read. */
-  error?: string;
-}
-
-/**
- * Vault-reference mode: Kong's vault entity for the target's configured prefix, as one gateway's Admin API
- * (or Konnect) returns it. Public configuration only (Kong keeps the client secret in an env var).
- * - `found`: the entity; `config.*` members as stored (null/absent when the node's env config supplies them);
- *   `notApplied` when a controller owns it and has not applied it to Kong (KIC's KongVault `Programmed`
- *   condition `False`: refused, `Unknown`: pending; `detail` is its reason and message);
- * - `missing`: no entity with that prefix;
- * - `env`: the prefix is the backend name `azure`, whose config is the node's KONG_VAULT_AZURE_* env, which
- *   no API shows;
- * - `error`: the read failed (`error` is a code and message, never a body; `hint` what would fix it, e.g. the
- *   RBAC rule to grant, when the adapter knows).
- */
-export type KongVaultDiagnosis = { prefix: string; where?: string } & (
-  | {
-      state: "found";
-      backend: string;
-      vaultUri?: string;
-      tenantId?: string;
-      clientId?: string;
-      ttl?: number;
-      notApplied?: { state: "refused" | "pending"; detail: string };
-    }
-  | { state: "missing" }
-  | { state: "env" }
-  | { state: "error"; error: string; hint?: string }
-);
-
-export interface KongDiagnosis {
-  /** How the target is written and confirmed. */
-  kind: "admin" | "hybrid" | "dbless" | "konnect" | "kubernetes";
-  node: KongNodeInfo;
-  plugins: KongPluginDiagnosis[];
-  /** The gateways that serve the plugin, when the target has a separate data plane. */
-  gateways?: KongGatewayDiagnosis[];
-  /** Can the rotator's credential write the plugin? undefined when it cannot tell without writing. */
-  canWrite?: boolean;
-  /**
-   * Each permission the target's calls need, as the platform answers "may I?" without doing it (Kubernetes:
-   * SelfSubjectAccessReview). Absent when the target cannot ask.
-   */
-  access?: KongAccessCheck[];
-  /** Vault-reference targets: the vault entity per gateway that holds its own (one for a shared database). */
-  vaults?: KongVaultDiagnosis[];
-}
-
 /** What apply() did: the plugins as read back (or as read, when nothing had to change). */
 export interface KongApplyReceipt {
   plugins: KongPluginView[];
@@ -466,111 +371,13 @@ export interface KongTarget {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One writer
+// The engine's ports together
 // ---------------------------------------------------------------------------------------------
 
-export interface Lease {
-  readonly id: string;
-  /** Aborts when the lease is lost (renewal failed); long work must stop at the next step. */
-  readonly signal: AbortSignal;
-  release(): Promise<void>;
-}
-
-export interface LeaseManager {
-  /** Take the credential's lease, or return undefined when another writer holds it. */
-  tryAcquire(credential: string, holder: string): Promise<Lease | undefined>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Alerts
-// ---------------------------------------------------------------------------------------------
-
-export type AlertEventName = "KeyRotationFailed" | "KeySyncDrift" | "KeyExpiring" | "KeyRotationSucceeded";
-
-export interface AlertEvent {
-  event: AlertEventName;
-  status: "firing" | "reminder" | "resolved" | "info";
-  credential: string;
-  target?: string;
-  phase?: string;
-  /** The trigger reason code (NoActiveGeneration, ManualRequest, Renewal, ...) of the work that failed. */
-  trigger?: string;
-  code?: string;
-  message: string;
-  hint?: string;
-  time: string;
-}
-
-export interface AlertSink {
-  readonly name: string;
-  send(event: AlertEvent): Promise<void>;
-}
-
-/**
- * One persisted alert state entry. For a condition (`${event}/${credential}/${target}/${code}`): when it
- * first failed, when a notification was last sent, how many checks saw it failing, and in which phase it
- * failed (the step, or "observe"/"start"), which decides what evidence resolves it (src/app/alert-evidence.ts),
- * and the failure's message and hint as last reported (for status output).
- * For a sink (`AlertSink/${sink}`): its delivery failures, the last error, and the notifications still to
- * deliver to it.
- */
-export interface AlertStateValue {
-  firstAt: string;
-  lastSentAt: string;
-  count: number;
-  phase?: string;
-  code?: string;
-  message?: string;
-  hint?: string;
-  undelivered?: AlertEvent[];
-}
-
-/** Persisted dedup state for alerts, keyed by `${event}/${credential}/${target}/${code}`. */
-export interface AlertStateStore {
-  get(key: string): Promise<AlertStateValue | undefined>;
-  put(key: string, value: AlertStateValue): Promise<void>;
-  delete(key: string): Promise<void>;
-  list(prefix: string): Promise<string[]>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Run history (observability only: correctness never depends on it)
-// ---------------------------------------------------------------------------------------------
-
-export interface RunRecord {
-  at: string;
-  outcome: string;
-  trigger: string;
-  code?: string;
-  message?: string;
-}
-
-/**
- * Where a manual request came from: noted by the process that recorded it (the HTTP API or the CLI), or
- * by the run that found it without such a note (written straight into the `rotator-request` tag).
- */
-export interface RequestMark {
-  id: string;
-  origin: "api" | "cli" | "tag";
-  at: string;
-  actor?: string;
-}
-
-export interface RunHistory {
-  get(credential: string): Promise<{ lastSuccess?: RunRecord; lastFailure?: RunRecord }>;
-  record(credential: string, run: RunRecord): Promise<void>;
-  /** The newest request marks of the credential (a bounded list). */
-  requestMarks(credential: string): Promise<RequestMark[]>;
-  markRequest(credential: string, mark: RequestMark): Promise<void>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fleet work queue (Azure Storage queue; the queue-triggered function consumes it)
-// ---------------------------------------------------------------------------------------------
-
-export interface WorkQueue {
-  /** The queue's name (the poison queue is `${name}-poison`). */
-  readonly name: string;
-  /** Enqueue one message, invisible for `delayMs` (0: at once; whole seconds, rounded down). */
-  send(body: string, delayMs?: number): Promise<void>;
+export interface EnginePorts {
+  store: CertificateStore;
+  idp: IdentityProvider;
+  kong: KongTarget[];
+  clock: Clock;
+  logger: Logger;
 }
