@@ -23,9 +23,6 @@ import { rotate, type RotateResult, type Trigger } from "./service.js";
 import type { CertificateSummary } from "../ports/engine.js";
 import type { WorkQueue } from "../ports/infrastructure.js";
 
-/** The work queue's name; the Functions host moves failing messages to `${WORK_QUEUE}-poison`. */
-export const WORK_QUEUE = "rotation-work";
-export const POISON_QUEUE = `${WORK_QUEUE}-poison`;
 /** A credential busy with another writer is looked at again after this long. */
 export const BUSY_RECHECK_MS = 30_000;
 /**
@@ -227,8 +224,16 @@ export async function continueOnQueue(
   await queue.send(workMessage(credential, reason, now), delay);
 }
 
-/** A message the host gave up on: alert naming the credential (deduplicated like every alert). */
-export async function poisoned(rt: Runtime, raw: unknown, dequeueCount?: number): Promise<void> {
+/**
+ * A message the host gave up on and moved to the poison queue `poisonQueue`: alert naming the credential
+ * (deduplicated like every alert).
+ */
+export async function poisoned(
+  rt: Runtime,
+  poisonQueue: string,
+  raw: unknown,
+  dequeueCount?: number,
+): Promise<void> {
   const msg = parseWorkMessage(raw);
   const credential = msg?.credential ?? "(unreadable message)";
   rt.logger.log("error", "FleetMessagePoisoned", { credential, dequeueCount });
@@ -237,7 +242,7 @@ export async function poisoned(rt: Runtime, raw: unknown, dequeueCount?: number)
       event: "KeyRotationFailed",
       credential,
       code: "ROTATION_POISONED",
-      message: `rotation work for ${credential} failed on every attempt${dequeueCount ? ` (${dequeueCount})` : ""} and was moved to the poison queue ${POISON_QUEUE}`,
+      message: `rotation work for ${credential} failed on every attempt${dequeueCount ? ` (${dequeueCount})` : ""} and was moved to the poison queue ${poisonQueue}`,
       hint: "See the credential's last failure (GET /api/credentials/{name}) and the runbook for its error code; the next timer tick enqueues it again.",
     },
     true,

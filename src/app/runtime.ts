@@ -43,7 +43,6 @@ import { serviceCredential } from "./identity.js";
 import { effectiveLimits } from "../limits.js";
 import { createLimiters, limitedStore } from "./limited.js";
 import { createIdentityProvider } from "./idp.js";
-import { WORK_QUEUE } from "./fleet.js";
 
 export interface RuntimeOptions {
   config: Config;
@@ -239,7 +238,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       readOpenAlerts(storage ? createBlobAlertStateStore({ blob: storage.blob }) : alertState, credential),
     storage: storage?.describe ?? "none (in-memory; --no-other-writer)",
     ...(storage ? { blob: storage.blob } : {}),
-    ...(queues ? { queue: createStorageWorkQueue(queues, WORK_QUEUE) } : {}),
+    ...(queues ? { queue: createStorageWorkQueue(queues) } : {}),
     credential: (name) => credentialOf(config, name),
     webhookUrl,
     // Every Key Vault, Graph, token endpoint and Kong call runs in a span (no-op without telemetry).

@@ -3,8 +3,8 @@ import { parse as parseYaml, YAMLError } from "yaml";
 import type { z } from "zod";
 import type { LimitOverrides } from "../limits.js";
 import { RotatorError } from "../errors.js";
-import { MAX_SECRET_NAME, referenceSecretName, X5T_LENGTH } from "../engine/vault-ref.js";
 import { defaultAlgorithm, IDP_RULES } from "../idp-rules.js";
+import { referenceSecretNameProblem } from "./rules.js";
 import { configSchema, defaultPolicy, policySchema, type ParsedConfig } from "./schema.js";
 
 export type Policy = z.output<typeof policySchema>;
@@ -204,12 +204,9 @@ function resolve(cfg: ParsedConfig, source: string): Config {
       });
     c.kong.forEach((t, j) => {
       if (!t.vaultReference) return;
-      const longest = referenceSecretName(t.vaultReference, c.name, "x".repeat(X5T_LENGTH)).length;
-      if (longest > MAX_SECRET_NAME)
-        issues.push({
-          path: `credentials[${i}].kong[${j}].vaultReference.secretPrefix`,
-          message: `secret names would be ${longest} characters (secretPrefix + credential name + '-' + ${X5T_LENGTH}-character x5t); Key Vault allows ${MAX_SECRET_NAME}`,
-        });
+      const problem = referenceSecretNameProblem(t.vaultReference, c.name);
+      if (problem)
+        issues.push({ path: `credentials[${i}].kong[${j}].vaultReference.secretPrefix`, message: problem });
     });
     return {
       name: c.name,

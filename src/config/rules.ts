@@ -49,3 +49,27 @@ export function kongTagsProblem(tags: readonly string[]): string | undefined {
     return "tags may not contain spaces, ',' or '/' (Kong's tag filter uses ',' for AND and '/' for OR)";
   return undefined;
 }
+
+/** Key Vault object names: 1-127 of [0-9a-zA-Z-]. */
+const MAX_SECRET_NAME = 127;
+/** A SHA-1 thumbprint in base64url without padding. */
+const X5T_LENGTH = 27;
+
+/**
+ * Vault-reference mode: the Key Vault secret that holds one generation's private members,
+ * `<secretPrefix><credential>-<x5t with every character outside [0-9a-zA-Z-] replaced by '-'>`.
+ */
+export function referenceSecretName(ref: { secretPrefix: string }, credential: string, x5t: string): string {
+  return `${ref.secretPrefix}${credential}-${x5t.replace(/[^0-9a-zA-Z-]/g, "-")}`;
+}
+
+/** Why the credential's reference secrets could get names Key Vault refuses, or undefined when they cannot. */
+export function referenceSecretNameProblem(
+  ref: { secretPrefix: string },
+  credential: string,
+): string | undefined {
+  const longest = referenceSecretName(ref, credential, "x".repeat(X5T_LENGTH)).length;
+  return longest > MAX_SECRET_NAME
+    ? `secret names would be ${longest} characters (secretPrefix + credential name + '-' + ${X5T_LENGTH}-character x5t); Key Vault allows ${MAX_SECRET_NAME}`
+    : undefined;
+}

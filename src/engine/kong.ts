@@ -14,6 +14,7 @@
  * "Confirmation windows").
  */
 import type { CredentialConfig } from "../config/load.js";
+import { referenceSecretName } from "../config/rules.js";
 import { pemToKongJwk, type KongPrivateJwk } from "../crypto/keymaterial.js";
 import { isRotatorError } from "../errors.js";
 import type { CertificateStore, KongConfirmBase, KongTarget, EnginePorts } from "../ports/engine.js";
@@ -27,30 +28,34 @@ import {
   vaultSecretMismatch,
   vaultSecretUnsupported,
 } from "./errors.js";
-import type { StepContext, StepWait } from "./steps/context.js";
 import { generationAlgorithm, targetHolds } from "./model.js";
 import type { Generation, TagChanges } from "./tags.js";
 import type { Snapshot } from "./types.js";
+import type { TagBook } from "./tag-book.js";
 import { checkVaultEntity } from "./vault-entity.js";
+import {
+  holdsPrivateMembers,
+  privateMembersJson,
+  referencedJwk,
+  referenceSecrets,
+  SECRET_CONTENT_TYPE,
+} from "./vault-ref.js";
+import type { StepWait } from "./wait.js";
 
 /**
  * What pushing needs from a step: the credential, the tag book, the clock, the store, the lease signal,
  * progress, what the targets held when the step was planned, and how long it may poll (default: until
  * every window ends).
  */
-export type PushContext = Pick<StepContext, "cred" | "tags" | "signal" | "progress"> & {
+export interface PushContext {
+  cred: CredentialConfig;
+  tags: TagBook;
+  signal?: AbortSignal;
+  progress(detail: string): void;
   ports: Pick<EnginePorts, "clock" | "store">;
   snapshot: Pick<Snapshot, "targets">;
   waitBudgetMs?: number;
-};
-import {
-  holdsPrivateMembers,
-  privateMembersJson,
-  referencedJwk,
-  referenceSecretName,
-  referenceSecrets,
-  SECRET_CONTENT_TYPE,
-} from "./vault-ref.js";
+}
 
 /** How often a pending confirmation is looked at again within a run. */
 export const CONFIRM_POLL_MS = 2_000;

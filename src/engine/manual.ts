@@ -21,7 +21,7 @@ import {
   type ManualRequest,
   type RequestKind,
 } from "./requests.js";
-import { TagBook } from "./steps/context.js";
+import { TagBook } from "./tag-book.js";
 import { parseGeneration, phaseTags, TAG_RETIRE_AFTER, type Generation } from "./tags.js";
 import type { EnginePorts } from "../ports/engine.js";
 

@@ -18,10 +18,11 @@ import type { EnginePorts } from "../ports/engine.js";
 import { observe } from "./observe.js";
 import { describeAction, plan, type ActionKind, type Plan, type PlannedAction } from "./plan.js";
 import { credentialStatus, type CredentialStatus } from "./status.js";
-import { TagBook, type StepContext, type StepWait } from "./steps/context.js";
+import type { StepContext } from "./steps/context.js";
+import { TagBook } from "./tag-book.js";
 import { executeAction } from "./steps/index.js";
 import { failureTags, parseGeneration, type Generation } from "./tags.js";
-import { CREATE_RECHECK_MS } from "./wait.js";
+import { CREATE_RECHECK_MS, type StepWait } from "./wait.js";
 import { nextDueChange } from "./schedule.js";
 
 export interface RunOptions {

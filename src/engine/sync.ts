@@ -9,7 +9,7 @@ import { toRotatorError } from "../errors.js";
 import type { KongPrivateJwk } from "../crypto/keymaterial.js";
 import { redact } from "../log/redact.js";
 import { forgetConfirmations, loadJwk, pushAndConfirm } from "./kong.js";
-import { TagBook } from "./steps/context.js";
+import { TagBook } from "./tag-book.js";
 import { effectiveActive, keyAtIdp, targetHolds } from "./model.js";
 import type { SafeError } from "./types.js";
 import type { EnginePorts } from "../ports/engine.js";

@@ -14,16 +14,7 @@ import type { VaultReferenceConfig } from "../config/load.js";
 import { PRIVATE_JWK_MEMBERS as PRIVATE_MEMBERS, type KongPrivateJwk } from "../crypto/keymaterial.js";
 import type { CertificateStore, PlainSecrets } from "../ports/engine.js";
 
-/** Key Vault object names: 1-127 of [0-9a-zA-Z-]. */
-export const MAX_SECRET_NAME = 127;
-/** A SHA-1 thumbprint in base64url without padding. */
-export const X5T_LENGTH = 27;
 export const SECRET_CONTENT_TYPE = "application/json";
-
-/** `<secretPrefix><credential>-<x5t with every character outside [0-9a-zA-Z-] replaced by '-'>`. */
-export function referenceSecretName(ref: VaultReferenceConfig, credential: string, x5t: string): string {
-  return `${ref.secretPrefix}${credential}-${x5t.replace(/[^0-9a-zA-Z-]/g, "-")}`;
-}
 
 /** The secret's value: a flat JSON object of the private members. SECRET. */
 export function privateMembersJson(jwk: KongPrivateJwk): string {

@@ -26,3 +26,9 @@ export const CREATE_RECHECK_MS = 1_000;
  * pass this; the CLI and tests that want one blocking run pass nothing (Infinity).
  */
 export const DEFAULT_WAIT_BUDGET_MS = 5_000;
+
+/** A step that is not finished and must not be retried before `until` (see StepOutcome in ./steps/context.ts). */
+export interface StepWait {
+  until: Date;
+  reason: string;
+}

@@ -11,7 +11,8 @@
 import type { InvocationContext } from "@azure/functions";
 import { app } from "./app.js";
 import { RotatorError } from "../errors.js";
-import { POISON_QUEUE, poisoned, processWork, WORK_QUEUE } from "../app/fleet.js";
+import { POISON_QUEUE, WORK_QUEUE } from "../adapters/queue/storage-queue.js";
+import { poisoned, processWork } from "../app/fleet.js";
 import { withSecretScope } from "../log/redact.js";
 import { functionsRuntime } from "./runtime.js";
 
@@ -43,7 +44,7 @@ export function rotationPoisonHandler(message: unknown, context: InvocationConte
 async function poison(message: unknown, context: InvocationContext): Promise<void> {
   const rt = await functionsRuntime();
   const count = context.triggerMetadata?.["dequeueCount"];
-  await poisoned(rt, message, typeof count === "number" ? count : undefined);
+  await poisoned(rt, POISON_QUEUE, message, typeof count === "number" ? count : undefined);
   context.error(`poisoned rotation work: alert raised`);
 }
 

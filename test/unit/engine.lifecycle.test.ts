@@ -4,7 +4,7 @@ import { RotatorError } from "../../src/errors.js";
 import { observe } from "../../src/engine/observe.js";
 import { reconcile, type ProgressEvent } from "../../src/engine/reconcile.js";
 import { activateGeneration } from "../../src/engine/steps/activate.js";
-import { TagBook } from "../../src/engine/steps/context.js";
+import { TagBook } from "../../src/engine/tag-book.js";
 import {
   TAG_ACTIVATED_AT,
   TAG_IDP_KEY_ID,

@@ -1,10 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  holdsPrivateMembers,
-  privateMembersJson,
-  referencedJwk,
-  referenceSecretName,
-} from "../../src/engine/vault-ref.js";
+import { referenceSecretName } from "../../src/config/rules.js";
+import { holdsPrivateMembers, privateMembersJson, referencedJwk } from "../../src/engine/vault-ref.js";
 import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
 
 const jwk: KongPrivateJwk = {

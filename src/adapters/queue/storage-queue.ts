@@ -15,6 +15,14 @@ import { QueueServiceClient, type QueueClient, type StoragePipelineOptions } fro
 import { RotatorError } from "../../errors.js";
 import type { WorkQueue } from "../../ports/infrastructure.js";
 
+/**
+ * The fleet's work queue (src/app/fleet.ts). The queue-triggered function binds to it by name, and the
+ * Functions host moves a message that keeps failing to `<queue>-poison`
+ * (https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages).
+ */
+export const WORK_QUEUE = "rotation-work";
+export const POISON_QUEUE = `${WORK_QUEUE}-poison`;
+
 const SETTING = "AzureWebJobsStorage";
 const MAX_VISIBILITY_S = 7 * 24 * 3600;
 const PIPELINE: StoragePipelineOptions = {
@@ -44,7 +52,7 @@ export function queueServiceFromEnv(
   return url ? new QueueServiceClient(url.replace(/\/$/, ""), credential, PIPELINE) : undefined;
 }
 
-export function createStorageWorkQueue(service: QueueServiceClient, name: string): WorkQueue {
+export function createStorageWorkQueue(service: QueueServiceClient, name = WORK_QUEUE): WorkQueue {
   const client: QueueClient = service.getQueueClient(name);
   let created: Promise<unknown> | undefined;
   const ensure = () =>

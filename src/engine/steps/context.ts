@@ -1,14 +1,15 @@
 /**
  * What a step needs: the credential, the ports, the snapshot the step was planned from, and a tag
- * writer that remembers what this step already wrote (Key Vault replaces the whole tag map on update, so
- * a second write to the same version must merge into the first one, not into the stale snapshot).
+ * writer that remembers what this step already wrote (../tag-book.ts).
  */
 import type { CredentialConfig } from "../../config/load.js";
 import type { JwsSigner } from "../../crypto/jws.js";
-import type { CertificateStore, EnginePorts } from "../../ports/engine.js";
+import type { EnginePorts } from "../../ports/engine.js";
 import { EngineBug } from "../errors.js";
 import type { Snapshot } from "../types.js";
-import { mergeTags, type Generation, type TagChanges } from "../tags.js";
+import type { Generation } from "../tags.js";
+import type { TagBook } from "../tag-book.js";
+import type { StepWait } from "../wait.js";
 
 export interface StepContext {
   cred: CredentialConfig;
@@ -37,35 +38,6 @@ export interface StepOutcome {
   version?: string;
   x5t?: string;
   wait?: StepWait;
-}
-
-export interface StepWait {
-  until: Date;
-  reason: string;
-}
-
-export class TagBook {
-  private readonly written = new Map<string, Record<string, string>>();
-
-  constructor(
-    private readonly store: CertificateStore,
-    private readonly certificateName: string,
-  ) {}
-
-  async write(g: Generation, changes: TagChanges, enabled?: boolean): Promise<void> {
-    const tags = mergeTags(this.written.get(g.version) ?? g.tags, changes);
-    await this.store.updateVersion(
-      this.certificateName,
-      g.version,
-      enabled === undefined ? { tags } : { tags, enabled },
-    );
-    this.written.set(g.version, tags);
-  }
-
-  /** The tags as last written in this step, else as observed. */
-  current(g: Generation): Readonly<Record<string, string>> {
-    return this.written.get(g.version) ?? g.tags;
-  }
 }
 
 export function generation(s: Snapshot, version: string | undefined): Generation {

@@ -9,7 +9,8 @@ import { currentGeneration, keyAtIdp, targetsReferencing } from "../model.js";
 import type { PlannedAction } from "../plan.js";
 import { phaseTags, TAG_RETIRE_AFTER, TAG_RETIRED_AT, type Generation } from "../tags.js";
 import type { VaultReferenceConfig } from "../../config/load.js";
-import { referenceSecretName, referenceSecrets } from "../vault-ref.js";
+import { referenceSecretName } from "../../config/rules.js";
+import { referenceSecrets } from "../vault-ref.js";
 import { generation, signerFor, type StepContext, type StepOutcome } from "./context.js";
 
 async function removeFromIdp(ctx: StepContext, g: Generation): Promise<string> {
