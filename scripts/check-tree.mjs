@@ -1,3 +1,4 @@
+/* global process, console */
 // Part of `npm run lint`: what eslint and prettier do not read. A merge must not leave conflict markers in
 // any tracked file (a marker in .ci/run once failed CI with a shell syntax error), and every tracked shell
 // script must parse (`bash -n`). Prints one line per problem and exits 1 if there is any.
