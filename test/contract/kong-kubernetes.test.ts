@@ -663,12 +663,16 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
   });
 
   it("after a rollout replaced every snapshotted pod, the new pods confirm by agreeing on one hash", async () => {
-    const k = await fake({ proxyPods: [{ name: "gw-new-0" }, { name: "gw-new-1", lagMs: 300 }] });
+    // gw-new-1 holds back until the pending state has been seen (a lag in ms raced the first read under load).
+    const k = await fake({ proxyPods: [{ name: "gw-new-0" }, { name: "gw-new-1", stuck: true }] });
     const t = target(k);
     const { receipt } = await t.apply(next);
     const rolled = { ...receipt, before: { "gw-old-0": "0123456789abcdef0123456789abcdef" } };
+    const lagging = (c: KicConfirmation) => c.state === "pending" && c.lagging.join() === "gw-new-1";
+    const waiting = await pollConfirm(t, next, rolled, (c) => lagging(c) || c.state !== "pending");
+    expect(waiting.at(-1)).toEqual(expect.objectContaining({ state: "pending", lagging: ["gw-new-1"] }));
+    k.pods[1]!.setStuck(false);
     const seen = await pollConfirm(t, next, rolled, (c) => c.state === "confirmed");
-    expect(seen).toContainEqual(expect.objectContaining({ state: "pending", lagging: ["gw-new-1"] }));
     expect(seen.at(-1)).toEqual({ state: "confirmed" });
   });
 
