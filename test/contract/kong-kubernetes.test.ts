@@ -151,6 +151,29 @@ function expectClean(e: RotatorError): void {
     expect(text).not.toContain(secret);
 }
 
+/**
+ * A pod that lags behind KIC's push, by event rather than by wall time: the pod at `lagging` is held back
+ * (its hash frozen), the push is run at once, and confirm() must then name it as the only lagging pod.
+ * Once it is released (it loads the pushed config, as a pod that catches up does), confirm() must confirm.
+ * Returns both observations.
+ */
+async function lagThenCatchUp(
+  k: KubernetesFake,
+  t: KubernetesKongTarget,
+  jwk: KongPrivateJwk,
+  lagging: string,
+  receipt: (r: KicApplyReceipt) => KicApplyReceipt = (r) => r,
+): Promise<KicConfirmation[]> {
+  const pod = k.pods.find((p) => p.name === lagging);
+  if (!pod) throw new Error(`no proxy pod ${lagging}`);
+  pod.setStuck(true);
+  const applied = receipt((await t.apply(jwk)).receipt);
+  k.syncNow();
+  const held = await t.confirm({ kid: jwk.kid, x5t: jwk.x5t }, applied);
+  pod.setStuck(false);
+  return [held, await t.confirm({ kid: jwk.kid, x5t: jwk.x5t }, applied)];
+}
+
 /** Poll confirm() until `done` (every 50 ms, at most `ms`), returning every observation. */
 async function pollConfirm(
   t: KubernetesKongTarget,
@@ -601,12 +624,10 @@ describe("kubernetes (KIC) target: typed errors", () => {
 
 describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
   it("a lagging pod keeps the step pending, named, until it reports the new hash", async () => {
-    const k = await fake({ proxyPods: [{ name: "gw-fast" }, { name: "gw-slow", lagMs: 1500 }] });
-    const t = target(k);
-    const { receipt } = await t.apply(next);
-    const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");
-    expect(seen).toContainEqual(expect.objectContaining({ state: "pending", lagging: ["gw-slow"] }));
-    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+    const k = await fake({ proxyPods: [{ name: "gw-fast" }, { name: "gw-slow" }] });
+    const [held, caughtUp] = await lagThenCatchUp(k, target(k), next, "gw-slow");
+    expect(held).toMatchObject({ state: "pending", lagging: ["gw-slow"] });
+    expect(caughtUp).toEqual({ state: "confirmed" });
   });
 
   it("a pod that never syncs stays pending (never confirmed), then confirms once it recovers", async () => {
@@ -663,17 +684,14 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
   });
 
   it("after a rollout replaced every snapshotted pod, the new pods confirm by agreeing on one hash", async () => {
-    // gw-new-1 holds back until the pending state has been seen (a lag in ms raced the first read under load).
-    const k = await fake({ proxyPods: [{ name: "gw-new-0" }, { name: "gw-new-1", stuck: true }] });
-    const t = target(k);
-    const { receipt } = await t.apply(next);
-    const rolled = { ...receipt, before: { "gw-old-0": "0123456789abcdef0123456789abcdef" } };
-    const lagging = (c: KicConfirmation) => c.state === "pending" && c.lagging.join() === "gw-new-1";
-    const waiting = await pollConfirm(t, next, rolled, (c) => lagging(c) || c.state !== "pending");
-    expect(waiting.at(-1)).toEqual(expect.objectContaining({ state: "pending", lagging: ["gw-new-1"] }));
-    k.pods[1]!.setStuck(false);
-    const seen = await pollConfirm(t, next, rolled, (c) => c.state === "confirmed");
-    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+    const k = await fake({ proxyPods: [{ name: "gw-new-0" }, { name: "gw-new-1" }] });
+    const rolled = (r: KicApplyReceipt) => ({
+      ...r,
+      before: { "gw-old-0": "0123456789abcdef0123456789abcdef" },
+    });
+    const [held, caughtUp] = await lagThenCatchUp(k, target(k), next, "gw-new-1", rolled);
+    expect(held).toMatchObject({ state: "pending", lagging: ["gw-new-1"] });
+    expect(caughtUp).toEqual({ state: "confirmed" });
   });
 
   it("429 and 5xx from the API server are retried (Retry-After honoured)", async () => {
@@ -777,16 +795,12 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
   });
 
   it("statusAccess direct: reads each pod's /status by pod IP, for a rotator inside the cluster network", async () => {
-    const k = await fake({
-      reachablePods: true,
-      proxyPods: [{ name: "gw-0" }, { name: "gw-1", lagMs: 1500 }],
-    });
+    const k = await fake({ reachablePods: true, proxyPods: [{ name: "gw-0" }, { name: "gw-1" }] });
     // No pods/proxy needed.
     const t = target(k, NO_PROXY_TOKEN, { statusAccess: "direct" });
-    const { receipt } = await t.apply(next);
-    const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");
-    expect(seen).toContainEqual(expect.objectContaining({ state: "pending", lagging: ["gw-1"] }));
-    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+    const [held, caughtUp] = await lagThenCatchUp(k, t, next, "gw-1");
+    expect(held).toMatchObject({ state: "pending", lagging: ["gw-1"] });
+    expect(caughtUp).toEqual({ state: "confirmed" });
     expect(k.requests.filter((r) => r.path.includes("/proxy"))).toEqual([]);
   });
 
