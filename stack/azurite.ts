@@ -29,7 +29,15 @@ import { dirname, join } from "node:path";
 const DEV_ACCOUNT = "devstoreaccount1";
 const DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-const START_TIMEOUT_MS = 20_000;
+/**
+ * How long Azurite may take to print its three "listening" lines. A start that fails (bad flags, a taken
+ * port) exits at once and is reported at once; this bounds only a slow or hung start. Start-up is CPU-bound
+ * (Node loads the emulator's modules before it prints anything): measured 8 s on a 2-core machine at load
+ * 20, and over 20 s while test workers were starting beside it. A retry would throw that work away and
+ * start again under the same load, so the bound is wide instead, and wider under CI (`CI=true`), whose
+ * machine runs every test file at once. Hooks that start Azurite allow this much more than their own work.
+ */
+export const START_TIMEOUT_MS = process.env.CI === "true" ? 120_000 : 60_000;
 const STOP_GRACE_MS = 3_000;
 const LISTENING = /Azurite (Blob|Queue|Table) service is successfully listening at (http:\/\/\S+)/;
 

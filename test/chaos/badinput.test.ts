@@ -3,11 +3,12 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { startChaosStack, type ChaosStack } from "../../chaos/lib/stack.js";
 import { badInput } from "../../chaos/suites/badinput.js";
 import { KNOWN_MUTATING } from "../../chaos/report.js";
+import { START_TIMEOUT_MS } from "../../stack/azurite.js";
 
 let cs: ChaosStack;
 beforeAll(async () => {
   cs = await startChaosStack();
-}, 60_000);
+}, START_TIMEOUT_MS + 60_000);
 afterAll(async () => {
   await cs?.close();
 });

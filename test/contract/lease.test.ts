@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { TokenCredential } from "@azure/identity";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAzurite, type RunningAzurite } from "../../stack/azurite.js";
+import { START_TIMEOUT_MS, startAzurite, type RunningAzurite } from "../../stack/azurite.js";
 import { storageFromEnv } from "../../src/adapters/storage.js";
 import { createBlobLeaseManager } from "../../src/adapters/lease/blob.js";
 import { createNoLeaseManager } from "../../src/adapters/lease/none.js";
@@ -45,7 +45,7 @@ beforeAll(async () => {
   const storage = storageFromEnv({ AzureWebJobsStorage: azurite.connectionString }, noCredential);
   if (!storage) throw new Error("storage not configured");
   blob = storage.blob;
-});
+}, START_TIMEOUT_MS + 10_000);
 
 afterAll(async () => {
   await azurite?.close();
@@ -167,27 +167,31 @@ describe("blob lease manager (Azurite)", () => {
       await lease?.release();
     });
 
-    it("aborts the signal before expiry when storage stops answering renewals", async () => {
-      const own = await startAzurite();
-      try {
-        const storage = storageFromEnv({ AzureWebJobsStorage: own.connectionString }, noCredential);
-        if (!storage) throw new Error("storage not configured");
-        const logger = recordingLogger();
-        const lease = await createBlobLeaseManager({
-          blob: storage.blob,
-          renewEveryMs: 2_000,
-          logger,
-        }).tryAcquire("cred-outage", "holder");
-        expect(lease).toBeDefined();
-        if (!lease) return;
-        await own.close();
-        const reason = await aborted(lease.signal, 30_000);
-        expect((reason as RotatorError).code).toBe("LEASE_LOST");
-        expect(logger.events.some((e) => e.event === "LeaseRenewFailed")).toBe(true);
-      } finally {
-        await own.close();
-      }
-    });
+    it(
+      "aborts the signal before expiry when storage stops answering renewals",
+      async () => {
+        const own = await startAzurite();
+        try {
+          const storage = storageFromEnv({ AzureWebJobsStorage: own.connectionString }, noCredential);
+          if (!storage) throw new Error("storage not configured");
+          const logger = recordingLogger();
+          const lease = await createBlobLeaseManager({
+            blob: storage.blob,
+            renewEveryMs: 2_000,
+            logger,
+          }).tryAcquire("cred-outage", "holder");
+          expect(lease).toBeDefined();
+          if (!lease) return;
+          await own.close();
+          const reason = await aborted(lease.signal, 30_000);
+          expect((reason as RotatorError).code).toBe("LEASE_LOST");
+          expect(logger.events.some((e) => e.event === "LeaseRenewFailed")).toBe(true);
+        } finally {
+          await own.close();
+        }
+      },
+      START_TIMEOUT_MS + 45_000,
+    );
 
     it("a holder that dies without releasing is taken over once its lease expires", async () => {
       const holder = spawn(

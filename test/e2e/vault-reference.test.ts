@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { START_TIMEOUT_MS } from "../../stack/azurite.js";
 import { APP_CLIENT_ID, CREDENTIAL, type LocalStack } from "../../stack/stack.js";
 import { runCli } from "../support/cli.js";
 import { probeLoop, startE2eStack } from "../support/e2e.js";
@@ -42,7 +43,7 @@ beforeAll(async () => {
     if (stage === "before") kongBodies.push(req.body.toString("utf8"));
     return undefined;
   });
-}, 60_000);
+}, START_TIMEOUT_MS + 60_000);
 
 afterAll(async () => {
   await stack?.close();
@@ -211,7 +212,7 @@ describe.each(["hybrid", "dbless"] as const)("vault-reference mode, %s", (kongMo
   let path: string;
   beforeAll(async () => {
     ({ stack: local, configPath: path } = await startE2eStack({ vaultReference: true, kongMode }));
-  }, 60_000);
+  }, START_TIMEOUT_MS + 60_000);
   afterAll(async () => {
     await local?.close();
   });
@@ -247,7 +248,7 @@ describe("vault-reference mode with a vault of its own for the reference secrets
       vaultReference: true,
       referenceVault: true,
     }));
-  }, 60_000);
+  }, START_TIMEOUT_MS + 60_000);
   afterAll(async () => {
     await local?.close();
   });
@@ -289,7 +290,7 @@ describe("switching a target from inline keys to vault references (docs/migratio
       inline,
       configWith(local, (t) => delete t.vaultReference),
     );
-  }, 60_000);
+  }, START_TIMEOUT_MS + 60_000);
   afterAll(async () => {
     await local?.close();
   });
