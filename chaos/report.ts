@@ -151,7 +151,7 @@ export function table(r: ChaosResults): string {
     const w = r.writer;
     add(
       "3. one writer: concurrent triggers on one credential",
-      `${w.httpTriggers} HTTP + ${w.cliTriggers} CLI processes + ${w.timerRuns} timer → ${w.rotations} rotation; HTTP 202×${w.http202} 409×${w.http409}; CLI busy×${w.cliBusy}; timer: ${w.timerOutcome}; winner held ${s(w.holdMs)} (CLI start-up ${s(w.cliStartupMs)})`,
+      `${w.httpTriggers} HTTP + ${w.cliTriggers} CLI processes + ${w.timerRuns} timer → ${w.rotations} rotation; HTTP 202×${w.http202} 409×${w.http409}; CLI busy×${w.cliBusy}; timer: ${w.timerOutcome}; winner held ${s(w.holdMs)} (until every other trigger had answered)`,
     );
     add("   takeover after the holder was SIGKILLed", s(w.takeoverMs));
     if (w.renewal)

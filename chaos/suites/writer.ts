@@ -32,18 +32,19 @@ export interface WriterReport {
   timerOutcome: string;
   unexpected: string[];
   takeoverMs: number;
-  /** How long the winner held the lease by its propagation delay, and the CLI start-up it was set from. */
+  /** How long the winner's new key was kept from propagating: until every other trigger had answered. */
   holdMs: number;
-  cliStartupMs: number;
   renewal?: { runMs: number; competitorBusyAfterMs: number; competitorBusy: boolean; outcome: string };
   violations: (Violation & { at: string })[];
 }
 
 export async function oneWriter(
   cs: ChaosStack,
-  opts: { http: number; cli: number; renewal: boolean; holdMs?: number },
+  opts: { http: number; cli: number; renewal: boolean; maxHoldMs?: number },
 ): Promise<WriterReport> {
-  const lane = addLane(cs.stack, "writer");
+  // The winner waits for its key to propagate while it holds the lease (below): its verification may wait
+  // as long as that hold may last.
+  const lane = addLane(cs.stack, "writer", { credential: { policy: { verifyTimeout: "PT4M" } } });
   const st = cs.interceptor.track(lane);
   const rt = cs.runtime(lane);
   cs.setPropagation(() => 400);
@@ -51,45 +52,59 @@ export async function oneWriter(
   const unexpected: string[] = [];
   if (boot.kind !== "done" || boot.report.outcome !== "ok") unexpected.push(`bootstrap: ${boot.kind}`);
 
-  // A propagation delay longer than every trigger's start-up keeps the winner busy while all others try.
-  // A CLI process's start-up (Node, tsx, the CLI's imports) depends on the machine and its load: measured
-  // here with as many processes as the test starts, and the hold set to twice the slowest, at least 5 s and
-  // at most 25 s (the winner's verification gives up after CHAOS_POLICY.verifyTimeout, 30 s). A CLI that
-  // started after the winner finished would rightly rotate again.
-  const startup =
-    opts.holdMs === undefined
-      ? await Promise.all(Array.from({ length: opts.cli }, () => cs.cli(st, ["--help"])))
-      : [];
-  const cliStartupMs = Math.max(0, ...startup.map((r) => r.ms));
-  const holdMs = opts.holdMs ?? Math.min(25_000, Math.max(5000, Math.ceil(2 * cliStartupMs)));
-  cs.setPropagation(() => holdMs);
+  // Every trigger must meet the winner while it holds the lease: a trigger that started after the winner
+  // finished would rightly rotate again (forceCooldown is 0 here). How long a CLI child takes to start
+  // depends on the machine and its load (over 50 s at load 25 on 2 cores), so the winner is held by an
+  // event, not a delay: its new key does not propagate until all triggers but one have answered.
+  // `maxHoldMs` only bounds that wait (below the HTTP trigger's 180 s budget and the lane's verifyTimeout);
+  // if a second trigger also rotated, two would still be running, their keys would propagate after
+  // maxHoldMs, and the report would show two rotations.
+  const maxHoldMs = opts.maxHoldMs ?? 150_000;
+  let released: number | undefined;
+  cs.setPropagation(() => (released === undefined ? maxHoldMs : 400));
   setFunctionsRuntime(rt);
   const creates = () => st.mutations.filter((m) => m.label === "Key Vault create version").length;
   const before = creates();
   const timerLines: string[] = [];
+  const triggers = opts.http + opts.cli + 1;
+  let answered = 0;
+  const heldFrom = performance.now();
+  const answer = <T>(p: Promise<T>): Promise<T> =>
+    p.finally(() => {
+      if (++answered < triggers - 1 || released !== undefined) return;
+      released = performance.now();
+      cs.stack.entra.propagateNow();
+    });
   // Operators signed in by the platform, as deployed.
   const [httpRes, cliRes] = await withAppServiceAuth(async () => {
     const http = Array.from({ length: opts.http }, (_, i) =>
-      rotateHttpHandler(
-        httpRequest({
-          method: "POST",
-          path: `/api/credentials/${lane.name}/rotate`,
-          params: { name: lane.name },
-          body: JSON.stringify({ force: true, reason: `chaos trigger ${i}` }),
-          headers: {
-            "x-ms-client-principal": principal(`operator${i}@example.test`, ["Rotation.Operator"], `op${i}`),
-          },
-        }),
-        context("rotateCredential", cs.capture),
-      ).then((r) => captureResponse(r, cs.capture)),
+      answer(
+        rotateHttpHandler(
+          httpRequest({
+            method: "POST",
+            path: `/api/credentials/${lane.name}/rotate`,
+            params: { name: lane.name },
+            body: JSON.stringify({ force: true, reason: `chaos trigger ${i}` }),
+            headers: {
+              "x-ms-client-principal": principal(
+                `operator${i}@example.test`,
+                ["Rotation.Operator"],
+                `op${i}`,
+              ),
+            },
+          }),
+          context("rotateCredential", cs.capture),
+        ).then((r) => captureResponse(r, cs.capture)),
+      ),
     );
     const cli = Array.from({ length: opts.cli }, () =>
-      cs.cli(st, ["rotate", lane.name, "--force", "--reason", "chaos concurrent cli"]),
+      answer(cs.cli(st, ["rotate", lane.name, "--force", "--reason", "chaos concurrent cli"])),
     );
-    const timerRun = rotationTimerHandler(timer, context("rotationTimer", cs.capture, timerLines));
+    const timerRun = answer(rotationTimerHandler(timer, context("rotationTimer", cs.capture, timerLines)));
     const [h, c] = await Promise.all([Promise.all(http), Promise.all(cli), timerRun]);
     return [h, c] as const;
   });
+  const holdMs = (released ?? performance.now()) - heldFrom;
   const rotations = creates() - before;
   const http202 = httpRes.filter((r) => r.status === 202).length;
   const http409 = httpRes.filter((r) => r.status === 409).length;
@@ -150,7 +165,6 @@ export async function oneWriter(
     unexpected,
     takeoverMs,
     holdMs,
-    cliStartupMs,
     ...(renewal ? { renewal } : {}),
     violations: st.violations,
   };

@@ -294,6 +294,16 @@ export class Directory {
     return key.start.getTime() <= t && t < key.end.getTime();
   }
 
+  /**
+   * End the propagation of every key and secret still propagating: the token endpoint accepts them from now
+   * on. Tests use it to end propagation on an event of theirs rather than after a wall-clock delay.
+   */
+  propagateNow(): void {
+    const t = Date.now();
+    for (const app of this.apps.values())
+      for (const c of [...app.keys, ...app.passwords]) c.visibleAt = Math.min(c.visibleAt, t);
+  }
+
   /** Keys the token endpoint accepts right now: propagated and within their dates. */
   acceptedKeys(app: StoredApp): StoredKey[] {
     const t = Date.now();

@@ -145,6 +145,11 @@ export interface EntraFake {
   addOwner(application: string, principal: string): void;
   /** Replace a service principal's Graph application roles (tokens issued afterwards carry them). */
   setAppRoles(clientId: string, appRoles: string[]): void;
+  /**
+   * Every key and secret still propagating is accepted from now on (a test ends propagation on an event
+   * rather than after wall time).
+   */
+  propagateNow(): void;
   /** The application's key credentials as the directory holds them. */
   keyCredentials(appId: string): KeyCredentialView[];
   close(): Promise<void>;
@@ -228,6 +233,7 @@ export async function startEntraFake(opts: EntraFakeOptions): Promise<EntraFake>
     setAppRoles(clientId, appRoles) {
       directory.setAppRoles(clientId, appRoles);
     },
+    propagateNow: () => directory.propagateNow(),
     keyCredentials(appId) {
       return appOf(appId).keys.map((k) => ({
         keyId: k.keyId,
