@@ -17,7 +17,8 @@
  *   credentials require; Auth0: none, the tenant's default audience), whatever scopes Kong's plugin uses.
  */
 import type { SigningAlg } from "./crypto/keymaterial.js";
-import type { IdpRules } from "./ports/engine.js";
+import type { IdpRules, SecretMigrationRules } from "./ports/engine.js";
+import { RotatorError } from "./errors.js";
 
 export const IDP_KINDS = ["entra", "okta", "auth0"] as const;
 export type IdpKind = (typeof IDP_KINDS)[number];
@@ -86,3 +87,39 @@ export function clientAlgProblem(
     hint: `Set config.client_alg[${index}] to ${algorithms.join(" or ")} (or remove client_alg).`,
   };
 }
+
+/** A migration's retirement found the secret still authenticating where the cutover should have ended it. */
+export function secretStillUsable(client: string, id: string): RotatorError {
+  return new RotatorError(
+    "MIGRATE_SECRET_STILL_USABLE",
+    `${client}: client secret ${id} still authenticates after the switch to private_key_jwt`,
+    "Check the client's authentication method at the provider; run migrate again to repeat the switch.",
+    { retryable: true },
+  );
+}
+
+/**
+ * How each provider ends client-secret authentication when a client moves to private_key_jwt
+ * (SecretMigrationRules; docs/migration.md). Data, so that dry runs and status know it before an adapter
+ * is built.
+ */
+export const SECRET_MIGRATION: Record<IdpKind, SecretMigrationRules> = {
+  entra: {
+    cutover: "none",
+    warning:
+      "Entra accepts the client secret and certificates side by side: the gateways keep logging in with the secret until Kong switches, so the migration has no failed logins. The secret stays on the app until you run it again with --retire-secret.",
+  },
+  okta: {
+    cutover: "switch",
+    warning:
+      "Okta allows one token_endpoint_auth_method per app: switching it to private_key_jwt deletes the app's client secrets " +
+      "(https://developer.okta.com/docs/guides/client-secret-rotation-key/main/). From that switch until Kong holds the key, " +
+      "the gateways' secret logins fail: the window is the key's verification at the token endpoint plus Kong's confirmation.",
+  },
+  auth0: {
+    cutover: "attach",
+    warning:
+      "Auth0's client_authentication_methods and token_endpoint_auth_method are exclusive: attaching the new credential (publish) ends the client secret. " +
+      "From the attach until Kong holds the key, the gateways' secret logins fail: the window is the key's verification at the token endpoint plus Kong's confirmation.",
+  },
+};

@@ -12,7 +12,7 @@ import { OktaIdentityProvider } from "../adapters/okta/index.js";
 import type { Clock, IdentityProvider } from "../ports/engine.js";
 import type { Config, CredentialConfig, IdpConfig, SecretRef } from "../config/load.js";
 import { RotatorError } from "../errors.js";
-import { clientLabel, IDP_RULES } from "../idp-rules.js";
+import { clientLabel, IDP_RULES, SECRET_MIGRATION } from "../idp-rules.js";
 import { limitedDirectory, type FleetLimiters } from "./limited.js";
 
 export interface IdpDeps {
@@ -108,6 +108,10 @@ export function createIdentityProvider(cred: CredentialConfig, deps: IdpDeps): I
     verify: async (signer, alg, kong) => (await get()).verify(signer, alg, kong),
     preflightRegister: async (current) => (await get()).preflightRegister?.(current),
     diagnose: async () => (await (await get()).diagnose?.()) ?? [],
+    secretMigration: SECRET_MIGRATION[cred.idp.kind],
+    listSecrets: async () => (await get()).listSecrets(),
+    switchToKeys: async () => (await get()).switchToKeys(),
+    retireSecret: async (secret) => (await get()).retireSecret(secret),
     // Asked after verify() ran, so the adapter exists by then.
     verifyHint: (x5t) =>
       built?.verifyHint?.(x5t) ??

@@ -158,6 +158,8 @@ export function limitedDirectory(directory: EntraDirectory, l: FleetLimiters): E
     addKey: (...a) => write(() => directory.addKey(...a)),
     removeKey: (...a) => write(() => directory.removeKey(...a)),
     patchKeyCredentials: (...a) => write(() => directory.patchKeyCredentials(...a)),
+    removePassword: (...a) => write(() => directory.removePassword(...a)),
+    ...(directory.secretSignIns ? { secretSignIns: (app) => directory.secretSignIns!(app) } : {}),
     ...(directory.canPatchKeyCredentials
       ? { canPatchKeyCredentials: (app) => directory.canPatchKeyCredentials!(app) }
       : {}),

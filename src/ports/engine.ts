@@ -250,6 +250,37 @@ export interface KongTokenRequest {
   source?: string;
 }
 
+/** One client secret of the client at the provider: metadata only, never its value. */
+export interface IdpSecret {
+  /** The provider's id of the secret (Entra keyId, Okta secret id, Auth0 `client_secret`). */
+  id: string;
+  /** Its first characters, where the provider shows them (Graph `hint`: three). */
+  hint?: string;
+  displayName?: string;
+  /** ISO 8601, where the provider keeps it. */
+  expiresAt?: string;
+  /** Last sign-in with this secret (ISO 8601), where the provider reports it. */
+  lastSignIn?: string;
+  /** Does it still authenticate? */
+  usable: boolean;
+}
+
+/**
+ * How client-secret authentication ends at this provider when the client moves to private_key_jwt
+ * (docs/migration.md):
+ * - `none`: secrets and certificates work side by side (Entra): no cutover, 0 failed logins; the secret is
+ *   retired separately (retireSecret) once no Kong target holds it.
+ * - `switch`: the client has one token_endpoint_auth_method; switching it to private_key_jwt deletes its
+ *   secrets (Okta), so the switch, and Kong's switch right after, is the cutover and the retirement.
+ * - `attach`: attaching the first credential ends secret authentication (Auth0, the two are exclusive);
+ *   registration is the cutover.
+ */
+export interface SecretMigrationRules {
+  cutover: "none" | "switch" | "attach";
+  /** What an operator must know before the change, in the provider's terms (dry-run, CLI). */
+  warning: string;
+}
+
 /**
  * Where a client's public keys are registered and where a client assertion is proven. The engine uses
  * it without knowing which provider is behind it; each adapter keeps its provider's details (how a key
@@ -289,6 +320,21 @@ export interface IdentityProvider {
   verifyHint?(x5t: string): string;
   /** Read-only checks of the client's settings that rotation depends on at this provider (doctor). */
   diagnose?(): Promise<IdpFinding[]>;
+  /** Migration from a client secret: how secret authentication ends here. */
+  readonly secretMigration: SecretMigrationRules;
+  /** The client's secrets (metadata only), usable or not. */
+  listSecrets(): Promise<IdpSecret[]>;
+  /**
+   * `switch` providers: switch the client's authentication to private_key_jwt (which ends its secrets);
+   * idempotent. Others: nothing to do (their registration or nothing ends the secret).
+   */
+  switchToKeys(): Promise<void>;
+  /**
+   * Retire one secret. `none` providers remove it (resolves when it is already gone); at the others the
+   * cutover already ended it, and this resolves once the provider no longer lets it authenticate (else
+   * throws MIGRATE_SECRET_STILL_USABLE).
+   */
+  retireSecret(secret: IdpSecret): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -308,6 +354,18 @@ export interface KongPluginView {
   modulusPrefix?: string;
   /** config.scopes as Kong sends them to the token endpoint (["openid"] when unset). */
   scopes?: string[];
+}
+
+/**
+ * Our client's authentication in one plugin, as a migration from a client secret sees it
+ * (docs/migration.md). `secret`: our own client_secret[i] still holds a secret; `secretHint`: its first
+ * three characters (Microsoft Graph's `hint`), absent for a vault reference. Never the secret itself.
+ */
+export interface KongClientAuthView extends KongPluginView {
+  /** Effective client_auth for our client (ours, else the first entry). */
+  auth?: string;
+  secret: boolean;
+  secretHint?: string;
 }
 
 /** What apply() did: the plugins as read back (or as read, when nothing had to change). */
@@ -338,6 +396,14 @@ export type KongConfirmation =
   | { state: "pending"; detail: string; lagging: string[] }
   | { state: "failed"; code: string; detail: string; lagging: string[] };
 
+export interface KongApplyOptions {
+  /**
+   * Migration from a client secret: the same write also sets our client_auth entry to private_key_jwt
+   * (our client may still use a client secret method).
+   */
+  switchAuth?: boolean;
+}
+
 export interface KongTarget {
   readonly name: string;
   /**
@@ -365,7 +431,22 @@ export interface KongTarget {
    * one rule for every kind (src/adapters/kong/readback.ts): an entry read back with another kid, n, e or
    * alg throws KONG_READBACK_MISMATCH, so a receipt's plugins hold the key. The engine trusts it.
    */
-  apply(jwk: KongPrivateJwk): Promise<KongApplyReceipt>;
+  apply(jwk: KongPrivateJwk, options?: KongApplyOptions): Promise<KongApplyReceipt>;
+  /**
+   * Migration from a client secret: how this kind makes the switch. `one-write`: apply() with
+   * `switchAuth` sets client_auth[i] and client_jwk[i] in one write per plugin, and dropSecret() removes
+   * the secret. `unsupported`: the kind cannot write them as one change (the reason is in the hint of the
+   * error apply() and dropSecret() throw, KONG_MIGRATION_UNSUPPORTED).
+   */
+  readonly authMigration: "one-write" | "unsupported";
+  /** Our client's authentication in every resolved plugin; does not reject a client secret method. */
+  clientAuth(): Promise<KongClientAuthView[]>;
+  /**
+   * Take our secret out of client_secret (a form the plugin schema accepts: dropped when last, else a
+   * marker), once our client uses private_key_jwt, and read it back. Resolves `wrote: false` when no
+   * plugin holds it any more.
+   */
+  dropSecret(): Promise<KongApplyReceipt>;
   /** Do the gateways behind this target hold the key now? One look, no waiting. */
   confirm(expect: { kid: string }, since: KongConfirmBase): Promise<KongConfirmation>;
 }

@@ -38,13 +38,14 @@ import {
 import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
 import { redactText, registerSecret } from "../../log/redact.js";
 import { parseOAuthError, proveAtTokenEndpoint, type TokenErrorReader } from "../../http/token-request.js";
-import { clientLabel, IDP_RULES } from "../../idp-rules.js";
+import { clientLabel, IDP_RULES, SECRET_MIGRATION, secretStillUsable } from "../../idp-rules.js";
 import { HINTS, managementFailure, parseManagementError, type Auth0Operation } from "./errors.js";
 import type {
   Clock,
   IdentityProvider,
   IdpKey,
   IdpRules,
+  IdpSecret,
   PublicKeyMaterial,
   TokenAttempt,
 } from "../../ports/engine.js";
@@ -235,6 +236,28 @@ export class Auth0IdentityProvider implements IdentityProvider {
     const problem = jwtAlgProblem(client, this.config.clientId);
     if (problem) throw problem;
     await this.patchAttached(client, [...(attached ?? []), key.id]);
+  }
+
+  readonly secretMigration = SECRET_MIGRATION.auth0;
+
+  /** The client's one secret, usable while token_endpoint_auth_method is a secret method (never its value). */
+  async listSecrets(): Promise<IdpSecret[]> {
+    const method = (await this.readClient()).token_endpoint_auth_method;
+    return [
+      {
+        id: "client_secret",
+        usable: method === "client_secret_post" || method === "client_secret_basic",
+      },
+    ];
+  }
+
+  async switchToKeys(): Promise<void> {
+    // Attaching the first credential (publish) already switched the client.
+  }
+
+  async retireSecret(secret: IdpSecret): Promise<void> {
+    if ((await this.listSecrets()).some((s) => s.id === secret.id && s.usable))
+      throw secretStillUsable(this.client, secret.id);
   }
 
   async diagnose(): Promise<IdpFinding[]> {

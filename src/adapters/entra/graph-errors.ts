@@ -18,7 +18,8 @@ import { RotatorError } from "../../errors.js";
 import { TimeoutError, parseRetryAfter, type RetryDecision } from "../../http/retry.js";
 import { HttpStatusError, isTransientStatus, NoAnswer, retryDecision } from "../../http/transient.js";
 
-export type GraphOperation = "getApplication" | "addKey" | "removeKey" | "patchKeyCredentials";
+export type GraphOperation =
+  "getApplication" | "addKey" | "removeKey" | "patchKeyCredentials" | "removePassword" | "secretSignIns";
 
 /**
  * Why the service identity could not get a Graph token. It travels inside a GraphClientError, the one

@@ -67,17 +67,35 @@ const keyCredentialSchema = z.object({
   endDateTime: z.string().nullish(),
   customKeyIdentifier: z.string().nullish(),
 });
+const passwordCredentialSchema = z.object({
+  keyId: z.string(),
+  hint: z.string().nullish(),
+  displayName: z.string().nullish(),
+  startDateTime: z.string().nullish(),
+  endDateTime: z.string().nullish(),
+});
 const applicationSchema = z.object({
   id: z.string(),
   appId: z.string(),
   displayName: z.string().nullish(),
   keyCredentials: z.array(keyCredentialSchema),
+  passwordCredentials: z.array(passwordCredentialSchema).nullish(),
+});
+/** beta appCredentialSignInActivity (only the members read here). */
+const credentialSignInListSchema = z.object({
+  value: z.array(
+    z.object({
+      keyId: z.string().nullish(),
+      keyType: z.string().nullish(),
+      signInActivity: z.object({ lastSignInDateTime: z.string().nullish() }).nullish(),
+    }),
+  ),
 });
 const applicationListSchema = z.object({ value: z.array(applicationSchema) });
 
 type RawKeyCredential = z.infer<typeof keyCredentialSchema>;
 
-const SELECT = "id,appId,displayName,keyCredentials";
+const SELECT = "id,appId,displayName,keyCredentials,passwordCredentials";
 const CERT = { type: "AsymmetricX509Cert", usage: "Verify" } as const;
 /** Application permissions that allow PATCH /applications/{id} (https://learn.microsoft.com/graph/api/application-update#permissions). */
 const PATCH_ROLES = new Set([
@@ -120,6 +138,12 @@ function toApplication(a: z.infer<typeof applicationSchema>): EntraApplication {
     appId: a.appId,
     displayName: a.displayName ?? "",
     keyCredentials: a.keyCredentials.map(toKeyCredential),
+    passwordCredentials: (a.passwordCredentials ?? []).map((p) => ({
+      keyId: p.keyId,
+      ...(p.hint ? { hint: p.hint } : {}),
+      ...(p.displayName ? { displayName: p.displayName } : {}),
+      ...(p.endDateTime ? { endDateTime: p.endDateTime } : {}),
+    })),
   };
 }
 
@@ -295,6 +319,44 @@ export function createGraphDirectory(opts: GraphDirectoryOptions): EntraDirector
           proof,
         });
       });
+    },
+
+    async removePassword(app, keyId) {
+      // POST /applications/{id}/removePassword {keyId} answers 204
+      // (https://learn.microsoft.com/graph/api/application-removepassword). A retry first reads whether the
+      // earlier attempt already took effect.
+      await call("removePassword", app.appId, async (signal, attempt) => {
+        if (
+          attempt > 1 &&
+          !(await read(app.objectId, signal, "removePassword")).passwordCredentials.some(
+            (p) => p.keyId === keyId,
+          )
+        )
+          return;
+        await api(`/applications/${encodeURIComponent(app.objectId)}/removePassword`, signal).post({ keyId });
+      });
+    },
+
+    async secretSignIns(app) {
+      // beta only: GET /reports/appCredentialSignInActivities, filtered by appId
+      // (https://learn.microsoft.com/graph/api/reportroot-list-appcredentialsigninactivities?view=graph-rest-beta),
+      // AuditLog.Read.All or Directory.Read.All. Advice only: a refusal or an unknown shape reports nothing.
+      try {
+        const filter = `appId eq '${app.appId.replace(/'/g, "''")}'`;
+        const body = await call("secretSignIns", app.appId, (signal) =>
+          api("/reports/appCredentialSignInActivities", signal).version("beta").filter(filter).get(),
+        );
+        const parsed = credentialSignInListSchema.safeParse(body);
+        if (!parsed.success) return undefined;
+        const out: Record<string, string> = {};
+        for (const row of parsed.data.value) {
+          const at = row.signInActivity?.lastSignInDateTime;
+          if (row.keyId && row.keyType === "clientSecret" && at) out[row.keyId] = at;
+        }
+        return out;
+      } catch {
+        return undefined;
+      }
     },
 
     async canPatchKeyCredentials() {

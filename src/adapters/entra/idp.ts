@@ -14,8 +14,14 @@
 import type { JwsSigner } from "../../crypto/jws.js";
 import type { SigningAlg } from "../../crypto/keymaterial.js";
 import { isRotatorError, RotatorError } from "../../errors.js";
-import { clientLabel, IDP_RULES } from "../../idp-rules.js";
-import type { IdentityProvider, IdpKey, PublicKeyMaterial, TokenAttempt } from "../../ports/engine.js";
+import { clientLabel, IDP_RULES, SECRET_MIGRATION } from "../../idp-rules.js";
+import type {
+  IdentityProvider,
+  IdpKey,
+  IdpSecret,
+  PublicKeyMaterial,
+  TokenAttempt,
+} from "../../ports/engine.js";
 import type { EntraApplication, EntraDirectory, KeyCredential, TokenEndpoint } from "./types.js";
 
 export interface EntraIdpOptions {
@@ -129,6 +135,32 @@ export class EntraIdentityProvider implements IdentityProvider {
     } catch (e) {
       throw mapPatchError(e);
     }
+  }
+
+  readonly secretMigration = SECRET_MIGRATION.entra;
+
+  async listSecrets(): Promise<IdpSecret[]> {
+    const app = await this.read();
+    const signIns = await this.options.directory.secretSignIns?.(app);
+    const now = Date.now();
+    return app.passwordCredentials.map((p) => ({
+      id: p.keyId,
+      ...(p.hint ? { hint: p.hint } : {}),
+      ...(p.displayName ? { displayName: p.displayName } : {}),
+      ...(p.endDateTime ? { expiresAt: p.endDateTime } : {}),
+      ...(signIns?.[p.keyId] ? { lastSignIn: signIns[p.keyId] } : {}),
+      usable: p.endDateTime === undefined || Date.parse(p.endDateTime) > now,
+    }));
+  }
+
+  async switchToKeys(): Promise<void> {
+    // Nothing to switch: the app accepts any listed secret or certificate.
+  }
+
+  async retireSecret(secret: IdpSecret): Promise<void> {
+    const app = await this.read();
+    if (!app.passwordCredentials.some((p) => p.keyId === secret.id)) return;
+    await this.options.directory.removePassword(app, secret.id);
   }
 
   verify(signer: JwsSigner, alg: SigningAlg): Promise<TokenAttempt> {

@@ -19,11 +19,21 @@ export interface KeyCredential {
   x5t?: string;
 }
 
+/** A client secret of the app (passwordCredential), as Graph lists it: never its value. */
+export interface PasswordCredential {
+  keyId: string;
+  /** Its first three characters. */
+  hint?: string;
+  displayName?: string;
+  endDateTime?: string;
+}
+
 export interface EntraApplication {
   objectId: string;
   appId: string;
   displayName: string;
   keyCredentials: KeyCredential[];
+  passwordCredentials: PasswordCredential[];
 }
 
 export interface EntraDirectory {
@@ -38,6 +48,13 @@ export interface EntraDirectory {
   ): Promise<KeyCredential>;
   /** removeKey with a proof signed by a currently valid key of the app (not the key being removed). */
   removeKey(app: EntraApplication, keyId: string, proofSigner: JwsSigner): Promise<void>;
+  /** removePassword; resolves when the secret is already gone. Needs Application.ReadWrite.OwnedBy (owner) or .All. */
+  removePassword(app: EntraApplication, keyId: string): Promise<void>;
+  /**
+   * The last sign-in of each client secret of the app by keyId (beta appCredentialSignInActivities);
+   * undefined where Graph does not report it (no AuditLog.Read.All, a national cloud).
+   */
+  secretSignIns?(app: EntraApplication): Promise<Record<string, string> | undefined>;
   /**
    * Preflight for the PATCH fallback, without writing: may the service identity PATCH this app's
    * keyCredentials? `undefined` when it cannot tell (the PATCH itself then decides).

@@ -18,7 +18,13 @@
  */
 import { createHash } from "node:crypto";
 import type { Dispatcher } from "undici";
-import type { Clock, KongConfirmation, KongPluginView, KongTarget } from "../../ports/engine.js";
+import type {
+  Clock,
+  KongApplyReceipt,
+  KongConfirmation,
+  KongPluginView,
+  KongTarget,
+} from "../../ports/engine.js";
 import type { KongTargetConfig } from "../../config/load.js";
 import { kongTagsProblem } from "../../config/rules.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
@@ -32,18 +38,20 @@ import type { PluginLock } from "../lease/plugin-lock.js";
 import { readVaultEntity, vaultPath } from "./vault.js";
 import { KongClient } from "./client.js";
 import {
+  checkWriteReadBack,
+  clientAuthView,
   clientSlot,
   diagnosePlugin,
-  ownJwk,
   parsePlugin,
   planJwkWrite,
+  planSecretDrop,
+  type ConfigWrite,
   pluginsOff,
   revertedConfirmation,
   toView,
   type ClientSlot,
   type OidcPlugin,
 } from "./plugin.js";
-import { checkReadBack } from "./readback.js";
 
 export interface KongTargetOptions {
   target: KongTargetConfig;
@@ -182,12 +190,13 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
   const readBack = async (
     plugin: OidcPlugin,
     slot: ClientSlot,
-    jwk: KongPrivateJwk,
+    fields: ConfigWrite,
+    jwk: KongPrivateJwk | undefined,
   ): Promise<KongPluginView> => {
     const after = await load(plugin.id);
-    checkReadBack(ownJwk(after, slot.index), jwk, {
+    checkWriteReadBack(after, slot, fields, jwk, {
       target: t.name,
-      where: `plugin ${plugin.id}, client_jwk[${slot.index}]`,
+      where: `plugin ${plugin.id}`,
       details: { pluginId: plugin.id, clientIndex: slot.index },
     });
     return toView(after, slot.index, t.workspace);
@@ -293,43 +302,60 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
       return plugins.map((p) => toView(p, clientSlot(p, opts.clientId, t.name).index, t.workspace));
     },
 
-    async apply(jwk) {
-      const plugins = await resolve(true);
-      const plans = plugins.map((plugin) => ({
-        plugin,
-        ...planJwkWrite(plugin, ours, t.name, jwk),
-      }));
-      const views: KongPluginView[] = [];
-      let wrote = false;
-      for (const { plugin, slot, write } of plans) {
-        if (!write) {
-          views.push(toView(plugin, slot.index, t.workspace));
-          continue;
-        }
-        if (!opts.pluginLock) {
-          await client.patch(pluginPath(plugin.id), { config: { client_jwk: write } });
-          wrote = true;
-          views.push(await readBack(plugin, slot, jwk));
-          continue;
-        }
-        const key = `${t.adminUrl}|${t.workspace ?? ""}|${plugin.id}`;
-        views.push(
-          await opts.pluginLock.run(key, async () => {
-            // Fresh under the lock: another credential may have written its own entry since our read.
-            const fresh = await load(plugin.id);
-            const again = planJwkWrite(fresh, ours, t.name, jwk);
-            if (!again.write) return toView(fresh, again.slot.index, t.workspace);
-            await client.patch(pluginPath(fresh.id), { config: { client_jwk: again.write } });
-            wrote = true;
-            return readBack(fresh, again.slot, jwk);
-          }),
-        );
-      }
-      // What this tick read before the write is stale now: later inspections read again.
-      if (wrote && opts.reads)
-        for (const key of [...opts.reads.keys()])
-          if (key.startsWith(`${t.adminUrl}|${readerKey}|`)) opts.reads.delete(key);
-      return { plugins: views, wrote };
+    authMigration: "one-write",
+
+    async clientAuth() {
+      return (await resolve()).map((p) => clientAuthView(p, opts.clientId, t.name, t.workspace));
     },
+
+    apply: (jwk, options) =>
+      write((plugin) => planJwkWrite(plugin, ours, t.name, jwk, options?.switchAuth === true), jwk),
+
+    dropSecret: () => write((plugin) => planSecretDrop(plugin, opts.clientId, t.name)),
   };
+
+  /**
+   * Plan a write for every resolved plugin (all checked before the first write), PATCH the planned fields
+   * and read each plugin back. With a plugin lock, the plugin is read again and the write planned again
+   * under the lock.
+   */
+  async function write(
+    planFor: (plugin: OidcPlugin) => { slot: ClientSlot; write?: ConfigWrite },
+    jwk?: KongPrivateJwk,
+  ): Promise<KongApplyReceipt> {
+    const plugins = await resolve(true);
+    const plans = plugins.map((plugin) => ({ plugin, ...planFor(plugin) }));
+    const views: KongPluginView[] = [];
+    let wrote = false;
+    const patch = async (plugin: OidcPlugin, slot: ClientSlot, fields: ConfigWrite) => {
+      await client.patch(pluginPath(plugin.id), { config: fields });
+      wrote = true;
+      return readBack(plugin, slot, fields, jwk);
+    };
+    for (const { plugin, slot, write: fields } of plans) {
+      if (!fields) {
+        views.push(toView(plugin, slot.index, t.workspace));
+        continue;
+      }
+      if (!opts.pluginLock) {
+        views.push(await patch(plugin, slot, fields));
+        continue;
+      }
+      const key = `${t.adminUrl}|${t.workspace ?? ""}|${plugin.id}`;
+      views.push(
+        await opts.pluginLock.run(key, async () => {
+          // Fresh under the lock: another credential may have written its own entry since our read.
+          const fresh = await load(plugin.id);
+          const again = planFor(fresh);
+          if (!again.write) return toView(fresh, again.slot.index, t.workspace);
+          return patch(fresh, again.slot, again.write);
+        }),
+      );
+    }
+    // What this tick read before the write is stale now: later inspections read again.
+    if (wrote && opts.reads)
+      for (const key of [...opts.reads.keys()])
+        if (key.startsWith(`${t.adminUrl}|${readerKey}|`)) opts.reads.delete(key);
+    return { plugins: views, wrote };
+  }
 }

@@ -18,7 +18,15 @@
  * pipeline read the current entry first (README "Supported Kong deployments").
  */
 import { parse as parseYaml } from "yaml";
-import type { Clock, KongConfirmation, KongPluginView, KongTarget } from "../../ports/engine.js";
+import type {
+  Clock,
+  KongApplyOptions,
+  KongApplyReceipt,
+  KongClientAuthView,
+  KongConfirmation,
+  KongPluginView,
+  KongTarget,
+} from "../../ports/engine.js";
 import type { DblessTargetConfig } from "../../config/load.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
@@ -33,16 +41,19 @@ import type {
 import { readVaultEntity, vaultPath } from "./vault.js";
 import { KongClient } from "./client.js";
 import {
+  checkWriteReadBack,
+  clientAuthView,
   clientSlot,
   diagnosePlugin,
-  ownJwk,
   parsePlugin,
   planJwkWrite,
+  planSecretDrop,
+  type ClientSlot,
+  type ConfigWrite,
   pluginsOff,
   toView,
   type OidcPlugin,
 } from "./plugin.js";
-import { checkReadBack } from "./readback.js";
 
 export interface DblessTargetOptions {
   target: DblessTargetConfig;
@@ -159,6 +170,49 @@ export function createDblessTarget(opts: DblessTargetOptions): KongTarget {
       kid,
     ).length === 0;
 
+  /**
+   * Plan the write on every node's copy of every plugin (all checked before the first POST), put the planned
+   * fields into the node's declarative config, POST it and read back what the node serves.
+   */
+  const write = async (
+    planFor: (plugin: OidcPlugin) => { slot: ClientSlot; write?: ConfigWrite },
+    jwk?: KongPrivateJwk,
+  ): Promise<KongApplyReceipt> => {
+    const reads = await Promise.all(nodes.map(async (n) => ({ n, d: await readConfig(n) })));
+    const plans = reads.map(({ n, d }) => ({
+      n,
+      d,
+      entries: select(n, d).map(({ raw, plugin }) => ({ raw, plugin, ...planFor(plugin) })),
+    }));
+    const views: KongPluginView[] = [];
+    let wrote = false;
+    for (const { n, d, entries } of plans) {
+      if (!entries.some((e) => e.write)) {
+        for (const e of entries) views.push(toView(e.plugin, e.slot.index, undefined));
+        continue;
+      }
+      for (const e of entries)
+        if (e.write) e.raw.config = { ...(isRecord(e.raw.config) ? e.raw.config : {}), ...e.write };
+      await n.client.post("config", d.doc);
+      wrote = true;
+      // Read back what the node serves now: a node may answer 201 and keep (or be given) another config.
+      const after = select(n, await readConfig(n));
+      for (const e of entries) {
+        const plugin = after.find((x) => x.plugin.id === e.plugin.id)?.plugin;
+        const { index } = clientSlot(plugin ?? e.plugin, opts.clientId, t.name);
+        const slot = { ...e.slot, index };
+        if (plugin && e.write)
+          checkWriteReadBack(plugin, slot, e.write, jwk, {
+            target: t.name,
+            where: `node ${n.name}, plugin ${plugin.id}`,
+            details: { node: n.name, pluginId: plugin.id, clientIndex: index },
+          });
+        views.push(toView(plugin ?? e.plugin, index, undefined));
+      }
+    }
+    return { plugins: views, wrote };
+  };
+
   return {
     name: t.name,
     maxLagMs: t.dbless.maxLagMs,
@@ -210,40 +264,32 @@ export function createDblessTarget(opts: DblessTargetOptions): KongTarget {
       return hashes.map((h) => (h ?? "").slice(0, PREFIX)).join(",");
     },
 
-    async apply(jwk: KongPrivateJwk) {
-      // Read and check every node before the first write, so one bad node does not leave the others half-done.
-      const reads = await Promise.all(nodes.map(async (n) => ({ n, d: await readConfig(n) })));
-      const plans = reads.map(({ n, d }) => {
-        const entries = select(n, d).map(({ raw, plugin }) => ({
-          raw,
-          plugin,
-          ...planJwkWrite(plugin, { id: opts.clientId, idp: opts.idp }, t.name, jwk),
-        }));
-        return { n, d, entries };
-      });
-      const views: KongPluginView[] = [];
-      let wrote = false;
-      for (const { n, d, entries } of plans) {
-        if (entries.some((e) => e.write)) {
-          for (const e of entries)
-            if (e.write)
-              e.raw.config = { ...(isRecord(e.raw.config) ? e.raw.config : {}), client_jwk: e.write };
-          await n.client.post("config", d.doc);
-          wrote = true;
-          // Read back what the node serves now: a node may answer 201 and keep (or be given) another config.
-          for (const { plugin } of select(n, await readConfig(n))) {
-            const { index } = clientSlot(plugin, opts.clientId, t.name);
-            checkReadBack(ownJwk(plugin, index), jwk, {
-              target: t.name,
-              where: `node ${n.name}, plugin ${plugin.id}, client_jwk[${index}]`,
-              details: { node: n.name, pluginId: plugin.id, clientIndex: index },
-            });
-            views.push(toView(plugin, index, undefined));
-          }
-        } else for (const e of entries) views.push(toView(e.plugin, e.slot.index, undefined));
+    authMigration: "one-write",
+
+    async clientAuth() {
+      const views: KongClientAuthView[] = [];
+      for (const n of nodes) {
+        const d = await readConfig(n);
+        for (const { plugin } of select(n, d))
+          views.push(clientAuthView(plugin, opts.clientId, t.name, undefined));
       }
-      return { plugins: views, wrote };
+      return views;
     },
+
+    apply: (jwk: KongPrivateJwk, options?: KongApplyOptions) =>
+      write(
+        (plugin) =>
+          planJwkWrite(
+            plugin,
+            { id: opts.clientId, idp: opts.idp },
+            t.name,
+            jwk,
+            options?.switchAuth === true,
+          ),
+        jwk,
+      ),
+
+    dropSecret: () => write((plugin) => planSecretDrop(plugin, opts.clientId, t.name)),
 
     async confirm(expect, since): Promise<KongConfirmation> {
       const before = (since.baseline ?? "").split(",");

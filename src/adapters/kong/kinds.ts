@@ -84,6 +84,11 @@ export function maxLagOf(t: KongTargetSpec): number {
   return t.dataPlanes?.confirm === "never" ? 0 : (t.dataPlanes?.maxLagMs ?? DEFAULT_MAX_LAG_MS);
 }
 
+/** Whether the kind can switch a client from a secret in one write (KongTarget.authMigration). */
+export function authMigrationOf(t: KongTargetSpec): KongTarget["authMigration"] {
+  return "kubernetes" in t ? "unsupported" : "one-write";
+}
+
 /** A KongTarget whose adapter is built on first use. */
 export function lazyKongTarget(t: KongTargetSpec, build: () => Promise<KongTarget>): KongTarget {
   let resolved: Promise<KongTarget> | undefined;
@@ -95,7 +100,10 @@ export function lazyKongTarget(t: KongTargetSpec, build: () => Promise<KongTarge
     inspect: async () => (await get()).inspect(),
     vaults: async (prefix) => (await get()).vaults(prefix),
     baseline: async () => (await get()).baseline(),
-    apply: async (jwk) => (await get()).apply(jwk),
+    apply: async (jwk, options) => (await get()).apply(jwk, options),
+    authMigration: authMigrationOf(t),
+    clientAuth: async () => (await get()).clientAuth(),
+    dropSecret: async () => (await get()).dropSecret(),
     confirm: async (expect, since) => (await get()).confirm(expect, since),
   };
 }

@@ -16,7 +16,14 @@
  *   honours Retry-After (src/http/retry.ts via ./client.ts).
  * Not done: incremental config sync (`expected-config-version`); a node running it is reported pending.
  */
-import type { Clock, KongConfirmation, KongPluginView, KongTarget } from "../../ports/engine.js";
+import type {
+  Clock,
+  KongApplyOptions,
+  KongApplyReceipt,
+  KongConfirmation,
+  KongPluginView,
+  KongTarget,
+} from "../../ports/engine.js";
 import type { KonnectTargetConfig } from "../../config/load.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
 import { RotatorError } from "../../errors.js";
@@ -27,17 +34,20 @@ import { readVaultEntity, vaultPath } from "./vault.js";
 import { KongClient } from "./client.js";
 import { LIVE_WINDOW_S } from "./hybrid.js";
 import {
+  checkWriteReadBack,
+  clientAuthView,
   clientSlot,
   diagnosePlugin,
-  ownJwk,
   parsePlugin,
   planJwkWrite,
+  planSecretDrop,
+  type ClientSlot,
+  type ConfigWrite,
   pluginsOff,
   revertedConfirmation,
   toView,
   type OidcPlugin,
 } from "./plugin.js";
-import { checkReadBack } from "./readback.js";
 
 export interface KonnectTargetOptions {
   target: KonnectTargetConfig;
@@ -172,6 +182,33 @@ export function createKonnectTarget(opts: KonnectTargetOptions): KongTarget {
     nodes.filter((n) => n.lastPing !== undefined && now().getTime() / 1000 - n.lastPing <= LIVE_WINDOW_S);
   const nameOf = (n: KonnectNode) => n.hostname ?? n.id;
 
+  /** Plan the write for every plugin (all checked first), PUT each whole object with the planned fields, read back. */
+  const write = async (
+    planFor: (plugin: OidcPlugin) => { slot: ClientSlot; write?: ConfigWrite },
+    jwk?: KongPrivateJwk,
+  ): Promise<KongApplyReceipt> => {
+    const plans = (await load()).map(({ raw, plugin }) => ({ raw, plugin, ...planFor(plugin) }));
+    const views: KongPluginView[] = [];
+    let wrote = false;
+    for (const { raw, plugin, slot, write: fields } of plans) {
+      if (!fields) {
+        views.push(toView(plugin, slot.index, undefined));
+        continue;
+      }
+      // PUT replaces the object: send it whole, as read, with only the planned fields changed.
+      await client.put(pluginPath(plugin.id), { ...raw, config: { ...plugin.config, ...fields } });
+      wrote = true;
+      const after = parsePlugin(await getRaw(plugin.id), t.name, `GET ${pluginPath(plugin.id)}`);
+      checkWriteReadBack(after, slot, fields, jwk, {
+        target: t.name,
+        where: `plugin ${plugin.id}`,
+        details: { pluginId: plugin.id, clientIndex: slot.index },
+      });
+      views.push(toView(after, slot.index, undefined));
+    }
+    return { plugins: views, wrote };
+  };
+
   return {
     name: t.name,
     maxLagMs: t.konnect.maxLagMs,
@@ -209,32 +246,26 @@ export function createKonnectTarget(opts: KonnectTargetOptions): KongTarget {
       return (await expectedHash()).slice(0, PREFIX);
     },
 
-    async apply(jwk: KongPrivateJwk) {
-      const plans = (await load()).map(({ raw, plugin }) => ({
-        raw,
-        plugin,
-        ...planJwkWrite(plugin, { id: opts.clientId, idp: opts.idp }, t.name, jwk),
-      }));
-      const views: KongPluginView[] = [];
-      let wrote = false;
-      for (const { raw, plugin, slot, write } of plans) {
-        if (!write) {
-          views.push(toView(plugin, slot.index, undefined));
-          continue;
-        }
-        // PUT replaces the object: send it whole, as read, with only client_jwk changed.
-        await client.put(pluginPath(plugin.id), { ...raw, config: { ...plugin.config, client_jwk: write } });
-        wrote = true;
-        const after = parsePlugin(await getRaw(plugin.id), t.name, `GET ${pluginPath(plugin.id)}`);
-        checkReadBack(ownJwk(after, slot.index), jwk, {
-          target: t.name,
-          where: `plugin ${plugin.id}, client_jwk[${slot.index}]`,
-          details: { pluginId: plugin.id, clientIndex: slot.index },
-        });
-        views.push(toView(after, slot.index, undefined));
-      }
-      return { plugins: views, wrote };
+    authMigration: "one-write",
+
+    async clientAuth() {
+      return (await load()).map(({ plugin }) => clientAuthView(plugin, opts.clientId, t.name, undefined));
     },
+
+    apply: (jwk: KongPrivateJwk, options?: KongApplyOptions) =>
+      write(
+        (plugin) =>
+          planJwkWrite(
+            plugin,
+            { id: opts.clientId, idp: opts.idp },
+            t.name,
+            jwk,
+            options?.switchAuth === true,
+          ),
+        jwk,
+      ),
+
+    dropSecret: () => write((plugin) => planSecretDrop(plugin, opts.clientId, t.name)),
 
     async confirm(expect, since): Promise<KongConfirmation> {
       const off = pluginsOff(

@@ -15,9 +15,23 @@ import {
   type KicApplyReceipt,
   type KubernetesCredentials,
 } from "./kubernetes.js";
+import { RotatorError } from "../../errors.js";
 import type { Clock, KongConfirmation, KongTarget } from "../../ports/engine.js";
 
 const MAX_BASELINE_HASHES = 3;
+
+/**
+ * KIC keeps client_auth in the KongPlugin and the JWK and the secret in Secrets patched in by
+ * configPatches: the switch would be two or three writes KIC may push apart, never the one write a
+ * migration needs (docs/migration.md).
+ */
+function migrationUnsupported(target: string): RotatorError {
+  return new RotatorError(
+    "KONG_MIGRATION_UNSUPPORTED",
+    `Kong target ${target}: a Kubernetes (KIC) target cannot switch a client from a secret in one write`,
+    "Switch the KongPlugin to private_key_jwt by hand (client_auth and a configPatches entry for /client_jwk in one apply), then let the rotator manage the key; or migrate through a traditional, hybrid, DB-less or Konnect target.",
+  );
+}
 
 export function createKubernetesTarget(opts: {
   target: KubernetesTargetSpec;
@@ -86,7 +100,11 @@ export function createKubernetesTarget(opts: {
       const hashes = [...new Set(Object.values(await kic.snapshot()).filter(Boolean))].sort();
       return hashes.length > 0 && hashes.length <= MAX_BASELINE_HASHES ? hashes.join(",") : undefined;
     },
-    async apply(jwk) {
+    authMigration: "unsupported",
+    clientAuth: () => Promise.reject(migrationUnsupported(opts.target.name)),
+    dropSecret: () => Promise.reject(migrationUnsupported(opts.target.name)),
+    async apply(jwk, options) {
+      if (options?.switchAuth) throw migrationUnsupported(opts.target.name);
       const r = await kic.apply(jwk);
       return { plugins: r.slice(), wrote: r.receipt.wrote };
     },

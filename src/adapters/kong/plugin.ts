@@ -11,7 +11,8 @@ import { PRIVATE_JWK_MEMBERS, publicView, type KongPrivateJwk } from "../../cryp
 import { referencedSecret } from "../../engine/vault-ref.js";
 import { RotatorError } from "../../errors.js";
 import { clientAlgProblem, type IdpKind } from "../../idp-rules.js";
-import type { KongConfirmation, KongPluginView } from "../../ports/engine.js";
+import { checkFieldReadBack, checkReadBack } from "./readback.js";
+import type { KongClientAuthView, KongConfirmation, KongPluginView } from "../../ports/engine.js";
 import type { KongPluginDiagnosis } from "../../ports/diagnosis.js";
 
 export type JwkEntry = Record<string, unknown>;
@@ -53,7 +54,8 @@ export function parsePlugin(body: unknown, target: string, where: string): OidcP
   return { id: body.id, name: body.name, config: body.config };
 }
 
-export function clientSlot(plugin: OidcPlugin, clientId: string, target: string): ClientSlot {
+/** Our client's position in config.client_id; throws for a plugin that is not openid-connect or lacks it. */
+function clientIndex(plugin: OidcPlugin, clientId: string, target: string): number {
   if (plugin.name !== "openid-connect")
     throw new RotatorError(
       "KONG_NOT_OIDC",
@@ -67,6 +69,11 @@ export function clientSlot(plugin: OidcPlugin, clientId: string, target: string)
       `Kong plugin ${plugin.id} has no client_id ${clientId}`,
       "Add the client id to config.client_id (a vault reference there cannot be matched; use the literal id).",
     );
+  return index;
+}
+
+export function clientSlot(plugin: OidcPlugin, clientId: string, target: string): ClientSlot {
+  const index = clientIndex(plugin, clientId, target);
   const auth = parallel(arrayOf(plugin.config.client_auth), index);
   if (auth !== "private_key_jwt")
     throw new RotatorError(
@@ -217,22 +224,162 @@ export function diagnosePlugin(
   return d;
 }
 
+/** The fields of `config` a write replaces (PATCH replaces arrays wholesale, so each is sent whole). */
+export type ConfigWrite = Partial<Record<"client_jwk" | "client_auth" | "client_secret", unknown[] | null>>;
+
 /**
  * Check that our client can take the key and compute the new client_jwk array; `write` is absent when
  * our entry already holds exactly this key (re-runs converge without writes).
+ *
+ * `switchAuth` (a migration from a client secret, docs/migration.md): our client may still use a client
+ * secret method, and the same write also sets client_auth[i] = private_key_jwt, so that Kong never holds
+ * private_key_jwt without our key, nor our key without the method that uses it.
  */
 export function planJwkWrite(
   plugin: OidcPlugin,
   client: { id: string; idp: IdpKind },
   target: string,
   jwk: KongPrivateJwk,
-): { slot: ClientSlot; write?: JwkEntry[] } {
-  const slot = clientSlot(plugin, client.id, target);
+  switchAuth = false,
+): { slot: ClientSlot; write?: ConfigWrite } {
+  const slot = switchAuth ? migrationSlot(plugin, client.id, target) : clientSlot(plugin, client.id, target);
   checkClientAlg(plugin, slot, client.id, client.idp);
   const current = ownJwk(plugin, slot.index);
-  return holdsJwk(isRecord(current) ? current : undefined, jwk)
-    ? { slot }
-    : { slot, write: placeJwk(plugin, slot, jwk) };
+  const write: ConfigWrite = {};
+  if (!holdsJwk(isRecord(current) ? current : undefined, jwk)) write.client_jwk = placeJwk(plugin, slot, jwk);
+  if (switchAuth && arrayOf(plugin.config.client_auth)[slot.index] !== "private_key_jwt")
+    write.client_auth = placeAuth(plugin, slot);
+  return Object.keys(write).length ? { slot, write } : { slot };
+}
+
+/** The client secret methods a migration starts from (client_auth values that send client_secret[i]). */
+export const SECRET_METHODS: readonly string[] = ["client_secret_post", "client_secret_basic"];
+
+/** Our slot for a migration: a client secret method, or private_key_jwt when the switch is already done. */
+function migrationSlot(plugin: OidcPlugin, clientId: string, target: string): ClientSlot {
+  const index = clientIndex(plugin, clientId, target);
+  const auth = parallel(arrayOf(plugin.config.client_auth), index);
+  if (auth !== "private_key_jwt" && !SECRET_METHODS.includes(String(auth)))
+    throw new RotatorError(
+      "MIGRATE_NOT_SECRET_AUTH",
+      `Kong plugin ${plugin.id}: client ${clientId} uses client_auth ${typeof auth === "string" ? auth : "unset"}, neither a client secret method nor private_key_jwt`,
+      `A migration starts from client_auth[${index}] = client_secret_post or client_secret_basic with client_secret[${index}] set.`,
+    );
+  return { index, auth, alg: parallel(arrayOf(plugin.config.client_alg), index) };
+}
+
+/**
+ * The new client_auth array with ours set to private_key_jwt and every other client's effective method
+ * unchanged (the same positional rule as placeJwk: slots before ours get the fallback value they used,
+ * and when ours is index 0, clients beyond the array's end are pinned to the old first value).
+ */
+function placeAuth(plugin: OidcPlugin, slot: ClientSlot): unknown[] {
+  const clients = arrayOf(plugin.config.client_id);
+  const old = arrayOf(plugin.config.client_auth);
+  const next = old.slice();
+  for (let j = next.length; j < slot.index; j++) next.push(old[0] ?? "client_secret_basic");
+  next[slot.index] = "private_key_jwt";
+  if (slot.index === 0 && old[0] !== undefined)
+    for (let j = Math.max(old.length, 1); j < clients.length; j++) next[j] = old[0];
+  return next;
+}
+
+/**
+ * Kong refuses empty strings in client_secret ("length must be at least 1", len_min 1 by default), so an
+ * entry that must keep its position for the clients after ours holds this marker instead of the secret.
+ * It is not a secret and no IdP issues it.
+ */
+export const SECRET_REMOVED = "removed-by-kong-key-rotator";
+
+/** Our client's own client_secret entry, without the fallback. */
+export function ownSecret(plugin: OidcPlugin, index: number): unknown {
+  return arrayOf(plugin.config.client_secret)[index];
+}
+
+/** Does our own client_secret entry still hold a secret (not absent, not the removal marker)? */
+export function holdsSecret(plugin: OidcPlugin, index: number): boolean {
+  const v = ownSecret(plugin, index);
+  return typeof v === "string" && v !== "" && v !== SECRET_REMOVED;
+}
+
+/**
+ * The write that takes our secret out of client_secret, once our client uses private_key_jwt: the entry is
+ * dropped when it is the last one (the array becomes null when nothing is left), else replaced by
+ * SECRET_REMOVED. Refused (KONG_CLIENT_SECRET_SHARED) when ours is client_secret[0] and a client past the
+ * array's end authenticates with a secret: it falls back to ours and would lose it.
+ */
+export function planSecretDrop(
+  plugin: OidcPlugin,
+  clientId: string,
+  target: string,
+): { slot: ClientSlot; write?: ConfigWrite } {
+  const slot = clientSlot(plugin, clientId, target);
+  if (!holdsSecret(plugin, slot.index)) return { slot };
+  const secrets = arrayOf(plugin.config.client_secret);
+  const auths = arrayOf(plugin.config.client_auth);
+  const clients = arrayOf(plugin.config.client_id);
+  if (slot.index === 0)
+    for (let j = secrets.length; j < clients.length; j++)
+      if (SECRET_METHODS.includes(String(parallel(auths, j))) || parallel(auths, j) === "client_secret_jwt")
+        throw new RotatorError(
+          "KONG_CLIENT_SECRET_SHARED",
+          `Kong plugin ${plugin.id}: client ${String(clients[j])} has no client_secret entry of its own and falls back to ours (client_secret[0])`,
+          `Give client ${String(clients[j])} its own client_secret[${j}] first; the rotator removes ours only when no other client uses it.`,
+        );
+  const next = secrets.slice();
+  if (slot.index === next.length - 1) next.length = slot.index;
+  else next[slot.index] = SECRET_REMOVED;
+  return { slot, write: { client_secret: next.length ? next : null } };
+}
+
+/**
+ * Our client's authentication as configured (a migration's view): never throws for a secret method, only
+ * for a plugin that is not openid-connect or lacks our client. The secret's hint is its first three
+ * characters, what Microsoft Graph lists as `hint` (passwordCredential); a vault reference has none.
+ */
+export function clientAuthView(
+  plugin: OidcPlugin,
+  clientId: string,
+  target: string,
+  workspace: string | undefined,
+): KongClientAuthView {
+  const index = clientIndex(plugin, clientId, target);
+  const auth = str(parallel(arrayOf(plugin.config.client_auth), index));
+  const own = ownSecret(plugin, index);
+  const secret = holdsSecret(plugin, index);
+  const hint =
+    secret && typeof own === "string" && !/^\{vault:\/\/.+\}$/.test(own) ? own.slice(0, 3) : undefined;
+  return {
+    ...toView(plugin, index, workspace),
+    ...(auth !== undefined ? { auth } : {}),
+    secret,
+    ...(hint !== undefined ? { secretHint: hint } : {}),
+  };
+}
+
+/**
+ * The read-back of a write planned by planJwkWrite or planSecretDrop (./readback.ts, one rule for every
+ * kind): the key, and the method or the secret's removal when the write changed them.
+ */
+export function checkWriteReadBack(
+  after: OidcPlugin,
+  slot: ClientSlot,
+  write: ConfigWrite,
+  jwk: KongPrivateJwk | undefined,
+  at: { target: string; where: string; details?: Record<string, unknown> },
+): void {
+  if (jwk && write.client_jwk)
+    checkReadBack(ownJwk(after, slot.index), jwk, { ...at, where: `${at.where}, client_jwk[${slot.index}]` });
+  if (write.client_auth)
+    checkFieldReadBack(arrayOf(after.config.client_auth)[slot.index] === "private_key_jwt", "client_auth", {
+      ...at,
+      where: `${at.where}, client_auth[${slot.index}]`,
+    });
+  if (write.client_secret !== undefined)
+    checkFieldReadBack(!holdsSecret(after, slot.index), "client_secret", {
+      ...at,
+      where: `${at.where}, client_secret[${slot.index}]`,
+    });
 }
 
 /** Plugins whose effective entry for our client does not carry `kid` (a concurrent writer reverted it). */

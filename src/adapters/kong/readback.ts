@@ -41,3 +41,22 @@ export function checkReadBack(
     { retryable: true, details: { ...at.details, mismatched } },
   );
 }
+
+/**
+ * The same rule for the other fields a migration writes (docs/migration.md): after the switch our
+ * client_auth entry reads back as private_key_jwt; after the secret's removal our client_secret entry no
+ * longer holds a secret. `ok` is the check on the plugin as read again.
+ */
+export function checkFieldReadBack(
+  ok: boolean,
+  field: "client_auth" | "client_secret",
+  at: { target: string; where: string; details?: Record<string, unknown> },
+): void {
+  if (ok) return;
+  throw new RotatorError(
+    "KONG_READBACK_MISMATCH",
+    `Kong target ${at.target}: ${at.where} reads back ${field === "client_auth" ? "without private_key_jwt" : "still holding the client secret"}`,
+    "Another writer (decK, a CI pipeline, a person, a deploy of the declarative config) may have changed it concurrently; the next run re-applies.",
+    { retryable: true, details: { ...at.details, field } },
+  );
+}

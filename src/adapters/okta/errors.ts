@@ -11,7 +11,15 @@
 import { RotatorError } from "../../errors.js";
 import { isTransientStatus } from "../../http/transient.js";
 
-export type OktaOperation = "listKeys" | "addKey" | "activateKey" | "deactivateKey" | "deleteKey";
+export type OktaOperation =
+  | "listKeys"
+  | "addKey"
+  | "activateKey"
+  | "deactivateKey"
+  | "deleteKey"
+  | "getApp"
+  | "replaceApp"
+  | "listSecrets";
 
 export interface OktaErrorBody {
   errorCode?: string;

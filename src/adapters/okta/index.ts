@@ -45,13 +45,14 @@ import {
 } from "../../http/retry.js";
 import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
 import { proveAtTokenEndpoint } from "../../http/token-request.js";
-import { clientLabel, IDP_RULES } from "../../idp-rules.js";
+import { clientLabel, IDP_RULES, SECRET_MIGRATION, secretStillUsable } from "../../idp-rules.js";
 import { oktaFailure, oktaRuleError, parseOktaError, type OktaOperation } from "./errors.js";
 import type {
   Clock,
   IdentityProvider,
   IdpKey,
   IdpRules,
+  IdpSecret,
   KongTokenRequest,
   PublicKeyMaterial,
   TokenAttempt,
@@ -179,7 +180,7 @@ export class OktaIdentityProvider implements IdentityProvider {
   /** One management call with the shared retry policy; a final non-2xx becomes a typed error. */
   private async call(
     op: OktaOperation,
-    method: "GET" | "POST" | "DELETE",
+    method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,
     body?: unknown,
   ): Promise<{ status: number; json: unknown }> {
@@ -333,6 +334,59 @@ export class OktaIdentityProvider implements IdentityProvider {
       // Already gone (a retried DELETE whose first attempt landed): the outcome asked for.
       if (!(e instanceof RotatorError && e.code === "OKTA_KEY_NOT_FOUND")) throw e;
     }
+  }
+
+  readonly secretMigration = SECRET_MIGRATION.okta;
+
+  private appPath(): string {
+    return `/api/v1/apps/${encodeURIComponent(this.config.clientId)}`;
+  }
+
+  /**
+   * The app's client secrets (GET /api/v1/apps/{appId}/credentials/secrets, okta.apps.read). Okta returns
+   * each secret in full; only its id, status, first three characters and dates are kept.
+   */
+  async listSecrets(): Promise<IdpSecret[]> {
+    const { json } = await this.call("listSecrets", "GET", `${this.appPath()}/credentials/secrets`);
+    const rows = Array.isArray(json) ? json : [];
+    return rows.flatMap((r): IdpSecret[] => {
+      if (typeof r !== "object" || r === null) return [];
+      const row = r as Record<string, unknown>;
+      if (typeof row.id !== "string") return [];
+      const value = typeof row.client_secret === "string" ? row.client_secret : undefined;
+      return [
+        {
+          id: row.id,
+          ...(value ? { hint: value.slice(0, 3) } : {}),
+          usable: row.status === "ACTIVE",
+        },
+      ];
+    });
+  }
+
+  /**
+   * Switch the app's token_endpoint_auth_method to private_key_jwt: GET the app and PUT it back whole
+   * (replaceApplication) with only the method changed. Okta then deletes the app's client secrets and
+   * requires at least one ACTIVE key, which publish has registered. Idempotent.
+   */
+  async switchToKeys(): Promise<void> {
+    const { json } = await this.call("getApp", "GET", this.appPath());
+    const app = typeof json === "object" && json !== null ? (json as Record<string, unknown>) : {};
+    const credentials = (app.credentials ?? {}) as Record<string, unknown>;
+    const oauthClient = (credentials.oauthClient ?? {}) as Record<string, unknown>;
+    if (oauthClient.token_endpoint_auth_method === "private_key_jwt") return;
+    await this.call("replaceApp", "PUT", this.appPath(), {
+      ...app,
+      credentials: {
+        ...credentials,
+        oauthClient: { ...oauthClient, token_endpoint_auth_method: "private_key_jwt" },
+      },
+    });
+  }
+
+  async retireSecret(secret: IdpSecret): Promise<void> {
+    const still = (await this.listSecrets()).find((s) => s.id === secret.id && s.usable);
+    if (still) throw secretStillUsable(this.client, secret.id);
   }
 
   async verify(signer: JwsSigner, alg: SigningAlg, kong?: KongTokenRequest): Promise<TokenAttempt> {

@@ -194,7 +194,26 @@ export class MemoryEntraDirectory implements EntraDirectory {
     };
   }
 
+  /** Client secrets of the app (passwordCredentials): id, hint, expiry; the value is never kept. */
+  passwords: { keyId: string; hint: string; endDateTime?: string }[] = [];
+  /** Last sign-in by keyId, as the beta report would answer. */
+  signIns: Record<string, string> = {};
+
+  removePassword(_app: EntraApplication, keyId: string): Promise<void> {
+    return this.calls.run("directory.removePassword", true, () => {
+      this.passwords = this.passwords.filter((p) => p.keyId !== keyId);
+    });
+  }
+
+  secretSignIns(): Promise<Record<string, string> | undefined> {
+    return this.calls.run("directory.secretSignIns", false, () => ({ ...this.signIns }));
+  }
+
   private view(): EntraApplication {
-    return { ...this.app, keyCredentials: this.keys.map((k) => this.keyView(k)) };
+    return {
+      ...this.app,
+      keyCredentials: this.keys.map((k) => this.keyView(k)),
+      passwordCredentials: this.passwords.map((p) => ({ ...p })),
+    };
   }
 }

@@ -9,11 +9,13 @@
  * `maxLagMs` 0 the target confirms by read-back alone). Not reproduced: schema validation beyond required
  * members, workspaces.
  */
-import { checkReadBack } from "../../../src/adapters/kong/readback.js";
+import { checkFieldReadBack, checkReadBack } from "../../../src/adapters/kong/readback.js";
 import { RotatorError } from "../../../src/errors.js";
 import type { KongPrivateJwk } from "../../../src/crypto/keymaterial.js";
 import type {
+  KongApplyOptions,
   KongApplyReceipt,
+  KongClientAuthView,
   KongConfirmation,
   KongPluginView,
   KongTarget,
@@ -25,6 +27,10 @@ import { MEMORY_VAULT_URL } from "./store.js";
 interface Plugin {
   pluginId: string;
   jwk?: Record<string, string>;
+  /** Our client's client_auth (private_key_jwt unless startFromSecret). */
+  auth?: string;
+  /** Our client's client_secret entry, while it holds one. */
+  secret?: string;
 }
 
 const PRIVATE = ["n", "e", "d", "p", "q", "dp", "dq", "qi"] as const;
@@ -84,7 +90,11 @@ export class MemoryKongTarget implements KongTarget {
   }
 
   inspect(): Promise<KongPluginView[]> {
-    return this.calls.run(`kong[${this.name}].inspect`, false, () => this.views());
+    return this.calls.run(`kong[${this.name}].inspect`, false, () => {
+      if (this.plugins.some((p) => (p.auth ?? "private_key_jwt") !== "private_key_jwt"))
+        throw new RotatorError("KONG_NOT_PRIVATE_KEY_JWT", "client uses a client secret", "migrate it");
+      return this.views();
+    });
   }
 
   baseline(): Promise<string | undefined> {
@@ -110,8 +120,44 @@ export class MemoryKongTarget implements KongTarget {
     });
   }
 
-  apply(jwk: KongPrivateJwk): Promise<KongApplyReceipt> {
+  readonly authMigration = "one-write" as const;
+
+  /** Our client starts from a client secret with this method, as a migration finds it. */
+  startFromSecret(secret: string, auth = "client_secret_post"): void {
+    for (const p of this.plugins) Object.assign(p, { auth, secret, jwk: undefined });
+  }
+
+  clientAuth(): Promise<KongClientAuthView[]> {
+    return this.calls.run(`kong[${this.name}].clientAuth`, false, () =>
+      this.plugins.map((p, i) => ({
+        ...this.views()[i]!,
+        auth: p.auth ?? "private_key_jwt",
+        secret: p.secret !== undefined,
+        ...(p.secret !== undefined ? { secretHint: p.secret.slice(0, 3) } : {}),
+      })),
+    );
+  }
+
+  dropSecret(): Promise<KongApplyReceipt> {
+    return this.calls.run(`kong[${this.name}].dropSecret`, true, () => {
+      const wrote = this.plugins.some((p) => p.secret !== undefined);
+      if (!this.dropWrites) for (const p of this.plugins) delete p.secret;
+      for (const p of this.plugins)
+        checkFieldReadBack(p.secret === undefined, "client_secret", {
+          target: this.name,
+          where: `plugin ${p.pluginId}, client_secret[0]`,
+        });
+      return { plugins: this.views(), wrote };
+    });
+  }
+
+  apply(jwk: KongPrivateJwk, options?: KongApplyOptions): Promise<KongApplyReceipt> {
     return this.calls.run(`kong[${this.name}].apply`, true, () => {
+      if (
+        !options?.switchAuth &&
+        this.plugins.some((p) => (p.auth ?? "private_key_jwt") !== "private_key_jwt")
+      )
+        throw new RotatorError("KONG_NOT_PRIVATE_KEY_JWT", "client uses a client secret", "migrate it");
       const missing = ["kid", "alg", "kty", ...PRIVATE].filter(
         (k) => typeof (jwk as unknown as Record<string, unknown>)[k] !== "string",
       );
@@ -122,9 +168,14 @@ export class MemoryKongTarget implements KongTarget {
           "Send a complete private JWK.",
           { status: 400 },
         );
-      const wrote = this.plugins.some((p) => p.jwk?.kid !== jwk.kid);
+      const wrote = this.plugins.some(
+        (p) => p.jwk?.kid !== jwk.kid || (p.auth ?? "private_key_jwt") !== "private_key_jwt",
+      );
       if (!this.dropWrites)
-        for (const p of this.plugins) p.jwk = { ...(jwk as unknown as Record<string, string>) };
+        for (const p of this.plugins) {
+          p.jwk = { ...(jwk as unknown as Record<string, string>) };
+          if (options?.switchAuth) p.auth = "private_key_jwt";
+        }
       for (const p of this.plugins)
         checkReadBack(p.jwk, jwk, { target: this.name, where: `plugin ${p.pluginId}, client_jwk[0]` });
       return { plugins: this.views(), wrote };
