@@ -3,6 +3,7 @@
  * one-writer lease, show status, check sync. Each maps engine reports to alerts and run history; the
  * callers only parse input and format output.
  */
+import type { IdpSecret } from "../ports/engine.js";
 import { randomUUID } from "node:crypto";
 import type { CredentialConfig } from "../config/load.js";
 import { isRotatorError, RotatorError, toRotatorError } from "../errors.js";
@@ -308,6 +309,8 @@ async function afterRun(
 }
 
 export interface CredentialView extends CredentialStatus {
+  /** During a migration from a client secret: the client's secrets at the IdP (metadata only). */
+  secrets?: IdpSecret[];
   lastSuccess?: RunRecord;
   lastFailure?: RunRecord;
   error?: SafeError;
@@ -331,8 +334,15 @@ export async function status(rt: Runtime, name?: string): Promise<CredentialView
         },
       );
       try {
-        const snapshot = await observe(cred, rt.enginePorts(cred));
+        const ports = rt.enginePorts(cred);
+        const snapshot = await observe(cred, ports);
         const view: CredentialView = { ...credentialStatus(snapshot, rt.clock.now()), ...history, ...alerts };
+        // A migration from a client secret: the secrets at the IdP (metadata), so that nobody retires one
+        // someone else still signs in with. Advice: an unreadable list leaves the rest of the view.
+        if (view.migration && view.migration.stage !== "retired") {
+          const secrets = await ports.idp.listSecrets().catch(() => undefined);
+          if (secrets) view.secrets = secrets;
+        }
         recordStatus(view, rt.clock.now());
         return view;
       } catch (e) {

@@ -58,6 +58,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "take over a hand-made certificate and key as the first generation (dry run without --yes)",
   },
   {
+    name: "migrate",
+    takesName: "required",
+    synopsis: "migrate <name> [--dry-run] [--accept-cutover] [--retire-secret [--all-secrets]]",
+    summary:
+      "move a credential from a client secret to private_key_jwt without an outage (resumable; docs/migration.md)",
+  },
+  {
     name: "help",
     takesName: "none",
     synopsis: "help",
@@ -104,6 +111,16 @@ export const OPTIONS = {
     help: "adopt: the password itself (visible in the process list: prefer the two above; warns)",
   },
   yes: { type: "boolean", help: "adopt: do it (without: a dry run)" },
+  "dry-run": { type: "boolean", help: "migrate: print each step with the IdP's warning, change nothing" },
+  "accept-cutover": {
+    type: "boolean",
+    help: "migrate: accept Okta's or Auth0's cutover (failed gateway logins until Kong switches)",
+  },
+  "retire-secret": {
+    type: "boolean",
+    help: "migrate: once no Kong target holds the secret, retire it at the IdP",
+  },
+  "all-secrets": { type: "boolean", help: "migrate --retire-secret: every client secret of the Entra app" },
   "no-other-writer": {
     type: "boolean",
     help: "run without the storage lease (only when nothing else rotates these credentials)",
@@ -257,6 +274,10 @@ export function checkCombinations({ command, name, values }: Parsed): void {
   );
   if (passwordSources.length > 1)
     throw new UsageError("use only one of --password-stdin, --password-env and --password");
+  for (const flag of ["dry-run", "accept-cutover", "retire-secret", "all-secrets"] as const)
+    if (values[flag] !== undefined && command !== "migrate") only(`--${flag}`, "'migrate'");
+  if (values["all-secrets"] && !values["retire-secret"])
+    throw new UsageError("--all-secrets goes with --retire-secret");
   const format = values["log-format"];
   if (format !== undefined && format !== "text" && format !== "json")
     throw new UsageError(`--log-format is text or json (got "${format}")`);

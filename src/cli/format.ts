@@ -5,7 +5,8 @@ import type { RequestStatus } from "../engine/status.js";
 import type { Check, CheckReport } from "../app/checks.js";
 import type { AdoptReport } from "../app/adopt.js";
 import { targetReading } from "../app/status-view.js";
-import type { LogLevel } from "../ports/engine.js";
+import type { IdpSecret, LogLevel } from "../ports/engine.js";
+import type { MigrateResult } from "../app/migrate.js";
 import { redact, redactText } from "../log/redact.js";
 
 const mark: Record<ProgressEvent["event"], string> = {
@@ -162,6 +163,8 @@ export function statusText(v: CredentialView, now: Date = new Date()): string {
   if (v.alerts === undefined) lines.push("  alerts: state unavailable");
   for (const u of v.unmanagedKeys) lines.push(`  unmanaged key at the IdP: ${u.x5t ?? u.keyId}`);
   if (v.request) lines.push(`  ${requestLine(v.request)}`);
+  if (v.migration) lines.push(`  ${migrationLine(v.migration)}`);
+  for (const s of v.secrets ?? []) lines.push(`    secret at the IdP: ${secretLine(s)}`);
   if (v.trigger)
     lines.push(
       Date.parse(v.trigger.dueAt) <= now.getTime()
@@ -280,4 +283,49 @@ export function adoptText(r: AdoptReport, apply: boolean): string {
   else if (!r.ok) lines.push(`adopt: refused (${summary(r)}); nothing was changed`);
   else if (!apply) lines.push("dry run: with --yes it would", ...r.actions.map((a) => `  - ${a}`));
   return lines.join("\n");
+}
+
+export function migrateText(r: MigrateResult): string {
+  if (r.kind === "busy") return `${r.credential}: busy (another writer holds the lease); nothing was done`;
+  const m = r.report;
+  const lines = [`${m.credential}: migration ${m.outcome}${m.record ? ` (stage ${m.record.stage})` : ""}`];
+  lines.push(
+    `  cutover at the IdP: ${m.cutover.cutover}` +
+      (m.cutover.cutover === "none"
+        ? " (secret and key side by side: no failed logins)"
+        : ` (expected window about ${Math.ceil(m.cutover.expectedWindowMs / 1000)} s)`),
+  );
+  for (const s of m.steps) lines.push(`  ${s.status.padEnd(7)} ${s.step}: ${s.detail}`);
+  if (m.windowMs !== undefined) lines.push(`  measured cutover window: ${m.windowMs} ms`);
+  for (const s of m.secrets ?? []) lines.push(`  secret at the IdP: ${secretLine(s)}`);
+  if (m.error) lines.push(`  error ${m.error.code}: ${m.error.message}`, `  hint: ${m.error.hint}`);
+  if (m.nextRunAt) lines.push(`  continues at ${m.nextRunAt} (run migrate again, or the timer continues it)`);
+  return lines.join("\n");
+}
+
+export function secretLine(s: IdpSecret): string {
+  return [
+    s.id,
+    s.hint ? `hint ${s.hint}` : undefined,
+    s.displayName ? `"${s.displayName}"` : undefined,
+    s.expiresAt ? `expires ${s.expiresAt}` : undefined,
+    s.lastSignIn ? `last sign-in ${s.lastSignIn}` : "no sign-in reported",
+    s.usable ? "usable" : "not usable",
+  ]
+    .filter((x) => x !== undefined)
+    .join(", ");
+}
+
+/** A credential's migration from a client secret, in one line (status, status page). */
+export function migrationLine(m: NonNullable<CredentialView["migration"]>): string {
+  const next: Record<typeof m.stage, string> = {
+    key: "new key being created, registered and verified; Kong still on the secret",
+    switched: "Kong on private_key_jwt; the secret is being removed from Kong",
+    "secret-removed": "the secret is gone from Kong; `migrate --retire-secret` retires it at the IdP",
+    retired: "complete",
+  };
+  return (
+    `migration from ${m.auth} (started ${m.startedAt}): ${m.stage}: ${next[m.stage]}` +
+    (m.cutAt && m.switchedAt ? `; cutover window ${Date.parse(m.switchedAt) - Date.parse(m.cutAt)} ms` : "")
+  );
 }

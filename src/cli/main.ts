@@ -31,6 +31,7 @@ import { runScheduled } from "../app/scheduler.js";
 import { doctor } from "../app/doctor.js";
 import { renderStatusPage } from "../app/status-page.js";
 import { adopt } from "../app/adopt.js";
+import { migrateCredential } from "../app/migrate.js";
 import { readCertificateInput } from "../app/cert-input.js";
 import { configChecks, report } from "../app/checks.js";
 import {
@@ -49,6 +50,7 @@ import {
   doctorText,
   logText,
   manualChange,
+  migrateText,
   nothingToCancelText,
   progressLine,
   statusText,
@@ -156,6 +158,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       command === "run" ||
       command === "rotate" ||
       command === "sync" ||
+      (command === "migrate" && values["dry-run"] !== true) ||
       (command === "adopt" && values.yes === true);
     const rt = createRuntime({
       config,
@@ -180,6 +183,18 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       });
       print(adoptText(r, values.yes === true), r);
       return exitCode([r.busy ? "busy" : r.ok ? "ok" : "failed"]);
+    }
+    if (command === "migrate" && name) {
+      const r = await migrateCredential(rt, name, {
+        actor: safeUser(),
+        dryRun: values["dry-run"] === true,
+        acceptCutover: values["accept-cutover"] === true,
+        retireSecret: values["retire-secret"] === true,
+        allSecrets: values["all-secrets"] === true,
+        ...(asJson || logJson ? {} : { onProgress: note }),
+      });
+      print(migrateText(r), r);
+      return exitCode([r.kind === "busy" ? "busy" : r.report.outcome === "failed" ? "failed" : "ok"]);
     }
     if (command === "status") {
       const views = await status(rt, name);

@@ -55,6 +55,8 @@ export interface PushContext {
   ports: Pick<EnginePorts, "clock" | "store">;
   snapshot: Pick<Snapshot, "targets">;
   waitBudgetMs?: number;
+  /** Migration from a client secret: each write also switches our client_auth to private_key_jwt. */
+  switchAuth?: boolean;
 }
 
 /** How often a pending confirmation is looked at again within a run. */
@@ -161,7 +163,10 @@ async function applyTo(
       if (recorded) ctx.progress(`Kong target ${target.name}: no longer holds ${jwk.kid}; writing it again`);
     }
     // The port reads back and compares after a write (one rule for every kind), so its receipt is trusted.
-    const receipt = await target.apply(await jwkFor(ctx, target, jwk));
+    const receipt = await target.apply(
+      await jwkFor(ctx, target, jwk),
+      ctx.switchAuth ? { switchAuth: true } : undefined,
+    );
     // The target already held the key and no write of ours is on record: the baseline was taken after
     // someone else's write and may already be the new state, so it proves nothing.
     if (!resume && !receipt.wrote && since.baseline !== undefined) {

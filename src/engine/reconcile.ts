@@ -24,6 +24,7 @@ import { executeAction } from "./steps/index.js";
 import { failureTags, parseGeneration, type Generation } from "./tags.js";
 import { CREATE_RECHECK_MS, type StepWait } from "./wait.js";
 import { nextDueChange } from "./schedule.js";
+import { migrate, migrationUnfinished } from "./migration.js";
 
 export interface RunOptions {
   /**
@@ -150,6 +151,9 @@ export async function reconcile(
     report.outcome = "planned";
     return finish(cred, ports, report, snapshot);
   }
+  // A migration from a client secret that was started goes on before anything else: until Kong switched,
+  // the targets authenticate with the secret and the rotation's own plan cannot use them.
+  if (migrationUnfinished(snapshot.generations)) return continueMigration(cred, ports, options, report);
   const held = pendingRequest(snapshot.generations);
   if (held && options.onRequest) await options.onRequest(held.request);
   const pendingAtStart = creatingWait(snapshot);
@@ -260,6 +264,32 @@ export async function reconcile(
     });
   report.outcome = report.steps.some((s) => s.status === "done") ? "ok" : "noop";
   return finish(cred, ports, report, snapshot);
+}
+
+/** The timer's (and `run`'s) share of a migration: the same steps `migrate` takes, reported as a run. */
+async function continueMigration(
+  cred: CredentialConfig,
+  ports: EnginePorts,
+  options: RunOptions,
+  report: RunReport,
+): Promise<RunReport> {
+  const m = await migrate(cred, ports, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.waitBudgetMs !== undefined ? { waitBudgetMs: options.waitBudgetMs } : {}),
+  });
+  report.reason ??= "migration from a client secret";
+  report.outcome = m.outcome === "planned" ? "planned" : m.outcome;
+  if (m.nextRunAt) report.nextRunAt = m.nextRunAt;
+  if (m.error) report.error = m.error;
+  const last = await observe(cred, ports).catch(() => undefined);
+  if (last) report.status = credentialStatus(last, ports.clock.now());
+  ports.logger.log(m.error ? "error" : "info", "RotationRun", {
+    credential: report.credential,
+    outcome: report.outcome,
+    reason: report.reason,
+    ...(report.error ? { code: report.error.code } : {}),
+  });
+  return report;
 }
 
 function refOf(a: PlannedAction): { version?: string; x5t?: string; target?: string } {

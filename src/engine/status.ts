@@ -9,6 +9,7 @@ import type { Phase } from "./tags.js";
 import { pendingRequest, type ManualRequest } from "./requests.js";
 import type { TriggerReason } from "./triggers.js";
 import { confirmRecords } from "./confirm-tag.js";
+import { migrationOf, type MigrationRecord } from "./migration.js";
 
 export interface GenerationStatus {
   version: string;
@@ -71,6 +72,8 @@ export interface CredentialStatus {
   trigger?: { reason: TriggerReason; message: string; dueAt: string };
   /** A manual request (rotate, rollback) that later runs are still carrying out. */
   request?: RequestStatus;
+  /** A migration from a client secret (engine/migration.ts): its stage and times. */
+  migration?: MigrationRecord & { version: string };
 }
 
 export interface RequestStatus {
@@ -122,7 +125,9 @@ export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
   const planned = plan(s, s.policy, now);
   const trigger = planned.trigger;
   const request = pendingRequest(s.generations)?.request;
+  const migration = migrationOf(s.generations);
   return {
+    ...(migration ? { migration: { ...migration.record, version: migration.holder.version } } : {}),
     credential: s.credential,
     generations: s.generations.map((g) => ({
       version: g.version,

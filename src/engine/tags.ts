@@ -42,6 +42,9 @@ export const TAG_VERIFY = "rotator-verify";
  */
 export const TAG_NEXT_DUE = "rotator-nextDue";
 
+/** A migration from a client secret and its progress (engine/migration.ts), on the generation it created. */
+export const TAG_MIGRATION = "rotator-migration";
+
 /** Written by engine/confirm-tag.ts while a Kong push is being confirmed. */
 export const TAG_KONG_CONFIRM = "rotator-kongConfirm";
 

@@ -12,13 +12,17 @@ import { TAG_PHASE, TAG_POLICY } from "../tags.js";
 import { CREATE_RECHECK_MS, KV_CREATE_PENDING, RATE_DEFERRED } from "../wait.js";
 import type { StepContext, StepOutcome } from "./context.js";
 
-export async function createGeneration(ctx: StepContext): Promise<StepOutcome> {
+/** `tags`: more tags the version is created with (a migration's record, so that it exists from the start). */
+export async function createGeneration(
+  ctx: StepContext,
+  tags: Record<string, string> = {},
+): Promise<StepOutcome> {
   const p = ctx.cred.policy;
   try {
     const v = await ctx.ports.store.createVersion(
       ctx.cred.certificateName,
       { subject: p.subject ?? `CN=${ctx.cred.name}`, validityMonths: p.validityMonths, keySize: p.keySize },
-      { [TAG_PHASE]: "pending", [TAG_POLICY]: policyFingerprint(p, ctx.cred.name) },
+      { ...tags, [TAG_PHASE]: "pending", [TAG_POLICY]: policyFingerprint(p, ctx.cred.name) },
       Number.isFinite(ctx.waitBudgetMs) ? { maxWaitMs: ctx.waitBudgetMs } : {},
     );
     return {
