@@ -7,6 +7,7 @@
  * Nothing is changed: every call is a read, except the identity's token requests and one Key Vault `sign`
  * with the current generation's key (a POST without side effects, proving the Crypto User role).
  */
+import { describeMigration, migrationOf } from "../engine/migration.js";
 import type { CredentialConfig, IdpConfig } from "../config/load.js";
 import { DEFAULT_LEASE_CONTAINER } from "../adapters/lease/blob.js";
 import { storageError } from "../adapters/storage.js";
@@ -81,6 +82,19 @@ async function keyVaultChecks(
   } catch (e) {
     return { checks: [errorCheck("keyvault", e)], generations: undefined };
   }
+  const migration = migrationOf(generations);
+  if (migration)
+    checks.push({
+      status: "info",
+      area: "keyvault",
+      code: "MIGRATION_STATE",
+      message: describeMigration(migration.record),
+      ...(migration.record.stage === "retired"
+        ? {}
+        : {
+            hint: `Run \`migrate ${cred.name}\` to continue it (the timer continues it until Kong has switched).`,
+          }),
+    });
 
   try {
     const policy = await store.getPolicy(name);
@@ -396,7 +410,10 @@ function pluginChecks(
         status: "fail",
         code: "KONG_NOT_PRIVATE_KEY_JWT",
         message: `${id}: client ${cred.idp.clientId} (index ${i}) uses client_auth ${p.clientAuth ?? "unset"}, not private_key_jwt`,
-        hint: `Set config.client_auth[${i}] to "private_key_jwt" (client_auth is parallel to client_id and falls back to its first entry).`,
+        hint:
+          p.clientAuth === "client_secret_post" || p.clientAuth === "client_secret_basic"
+            ? `The client still authenticates with a client secret: \`migrate ${cred.name}\` moves it to private_key_jwt without an outage (docs/migration.md).`
+            : `Set config.client_auth[${i}] to "private_key_jwt" (client_auth is parallel to client_id and falls back to its first entry).`,
       },
     ];
   // The rule activation applies (adapters/kong/plugin.ts checkClientAlg), from the credential's IdP rules.

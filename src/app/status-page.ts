@@ -11,6 +11,7 @@
  */
 import type { OpenAlert } from "../adapters/alerts/dedup.js";
 import type { GenerationStatus, RequestStatus } from "../engine/status.js";
+import { describeMigration } from "../engine/migration.js";
 import { redact } from "../log/redact.js";
 import type { RunRecord } from "../ports/infrastructure.js";
 import type { CredentialView } from "./service.js";
@@ -520,6 +521,23 @@ function requestBlock(r: RequestStatus | undefined, now: number): string {
   );
 }
 
+/** A migration from a client secret: its stage, and the IdP's secrets (metadata) while one may remain. */
+function migrationBlock(c: CredentialView, now: number): string {
+  const m = c.migration;
+  if (!m) return "";
+  const secrets = (c.secrets ?? [])
+    .map(
+      (s) =>
+        `<li class="mono">${esc(s.id)}${s.hint ? ` · hint ${esc(s.hint)}` : ""}${s.expiresAt ? ` · expires ${when(s.expiresAt, now)}` : ""} · ${s.lastSignIn ? `last sign-in ${when(s.lastSignIn, now)}` : "no sign-in reported"}${s.usable ? "" : " · not usable"}</li>`,
+    )
+    .join("");
+  return (
+    `<div class="request" data-migration="${esc(m.stage)}"><h4>Migration from a client secret</h4><p>${prose(describeMigration(m))}</p>` +
+    (secrets ? `<p>Client secrets at the identity provider:</p><ul>${secrets}</ul>` : "") +
+    `</div>`
+  );
+}
+
 /** The trigger that makes a new generation due now, or the next one that will. */
 function triggerBlock(t: CredentialView["trigger"], now: number): string {
   if (!t) return "";
@@ -549,6 +567,7 @@ function credentialSection(c: CredentialView, index: number, now: number, opts: 
 ${problems}
 ${triggerBlock(c.trigger, now)}
 ${requestBlock(c.request, now)}
+${migrationBlock(c, now)}
 <h3>Key generations</h3>
 ${timeline(c, index, now)}
 ${generationsTable(c, now)}

@@ -7,6 +7,7 @@ import type { AdoptReport } from "../app/adopt.js";
 import { targetReading } from "../app/status-view.js";
 import type { IdpSecret, LogLevel } from "../ports/engine.js";
 import type { MigrateResult } from "../app/migrate.js";
+import { describeMigration } from "../engine/migration.js";
 import { redact, redactText } from "../log/redact.js";
 
 const mark: Record<ProgressEvent["event"], string> = {
@@ -163,7 +164,7 @@ export function statusText(v: CredentialView, now: Date = new Date()): string {
   if (v.alerts === undefined) lines.push("  alerts: state unavailable");
   for (const u of v.unmanagedKeys) lines.push(`  unmanaged key at the IdP: ${u.x5t ?? u.keyId}`);
   if (v.request) lines.push(`  ${requestLine(v.request)}`);
-  if (v.migration) lines.push(`  ${migrationLine(v.migration)}`);
+  if (v.migration) lines.push(`  ${describeMigration(v.migration)}`);
   for (const s of v.secrets ?? []) lines.push(`    secret at the IdP: ${secretLine(s)}`);
   if (v.trigger)
     lines.push(
@@ -293,7 +294,7 @@ export function migrateText(r: MigrateResult): string {
     `  cutover at the IdP: ${m.cutover.cutover}` +
       (m.cutover.cutover === "none"
         ? " (secret and key side by side: no failed logins)"
-        : ` (expected window about ${Math.ceil(m.cutover.expectedWindowMs / 1000)} s)`),
+        : ` (expected window about ${Math.ceil(m.cutover.expectedWindowMs / 1000)} s plus propagation, at most ${Math.ceil(m.cutover.maxWindowMs / 1000)} s)`),
   );
   for (const s of m.steps) lines.push(`  ${s.status.padEnd(7)} ${s.step}: ${s.detail}`);
   if (m.windowMs !== undefined) lines.push(`  measured cutover window: ${m.windowMs} ms`);
@@ -314,18 +315,4 @@ export function secretLine(s: IdpSecret): string {
   ]
     .filter((x) => x !== undefined)
     .join(", ");
-}
-
-/** A credential's migration from a client secret, in one line (status, status page). */
-export function migrationLine(m: NonNullable<CredentialView["migration"]>): string {
-  const next: Record<typeof m.stage, string> = {
-    key: "new key being created, registered and verified; Kong still on the secret",
-    switched: "Kong on private_key_jwt; the secret is being removed from Kong",
-    "secret-removed": "the secret is gone from Kong; `migrate --retire-secret` retires it at the IdP",
-    retired: "complete",
-  };
-  return (
-    `migration from ${m.auth} (started ${m.startedAt}): ${m.stage}: ${next[m.stage]}` +
-    (m.cutAt && m.switchedAt ? `; cutover window ${Date.parse(m.switchedAt) - Date.parse(m.cutAt)} ms` : "")
-  );
 }

@@ -121,17 +121,49 @@ export function migrationOf(
   return undefined;
 }
 
+/** A migration in one line (status, the status page). */
+export function describeMigration(m: MigrationRecord): string {
+  const next: Record<MigrationStage, string> = {
+    key: "new key being created, registered and verified; Kong still on the secret",
+    switched: "Kong on private_key_jwt; the secret is being removed from Kong",
+    "secret-removed": "the secret is gone from Kong; `migrate --retire-secret` retires it at the IdP",
+    retired: "complete",
+  };
+  return (
+    `migration from ${m.auth} (started ${m.startedAt}): ${m.stage}: ${next[m.stage]}` +
+    (m.cutAt && m.switchedAt ? `; cutover window ${Date.parse(m.switchedAt) - Date.parse(m.cutAt)} ms` : "")
+  );
+}
+
 /** Is a started migration not yet through Kong (steps 1 to 3)? The timer then continues it. */
 export function migrationUnfinished(generations: readonly Generation[]): boolean {
   const m = migrationOf(generations);
   return m !== undefined && (m.record.stage === "key" || m.record.stage === "switched");
 }
 
-/** How long a cutover is expected to last: verification at the token endpoint, then Kong's confirmation. */
-export function expectedWindowMs(cred: CredentialConfig, ports: Pick<EnginePorts, "kong">): number {
+/**
+ * How long a cutover is expected to last: the key's verification at the token endpoint (its consecutive
+ * acceptances at the policy's interval, after propagation) and then Kong's confirmation, which is at once
+ * for a traditional node (read-back) and at most the target's maxLag for gateways that sync.
+ */
+export function expectedWindow(
+  cred: CredentialConfig,
+  ports: Pick<EnginePorts, "kong">,
+): { expectedWindowMs: number; maxWindowMs: number } {
   const p = cred.policy;
   const verify = p.verifyConsecutive * p.verifyInterval;
-  return verify + Math.max(0, ...ports.kong.map((t) => t.maxLagMs));
+  return {
+    expectedWindowMs: verify,
+    maxWindowMs: verify + Math.max(0, ...ports.kong.map((t) => t.maxLagMs)),
+  };
+}
+
+/** The window in words, for messages. */
+function windowText(w: { expectedWindowMs: number; maxWindowMs: number }): string {
+  const s = (ms: number) => `${Math.ceil(ms / 1000)} s`;
+  return w.maxWindowMs > w.expectedWindowMs
+    ? `about ${s(w.expectedWindowMs)} plus propagation, at most ${s(w.maxWindowMs)} while gateways sync`
+    : `about ${s(w.expectedWindowMs)} plus propagation`;
 }
 
 export interface MigrateOptions {
@@ -161,7 +193,7 @@ export interface MigrationReport {
   outcome: "planned" | "ok" | "noop" | "waiting" | "failed";
   steps: MigrationStepRecord[];
   /** The provider's cutover rule and warning. */
-  cutover: SecretMigrationRules & { expectedWindowMs: number };
+  cutover: SecretMigrationRules & { expectedWindowMs: number; maxWindowMs: number };
   record?: MigrationRecord;
   /** Measured: from the IdP's end of the secret to Kong confirmed on private_key_jwt (switch/attach). */
   windowMs?: number;
@@ -200,12 +232,16 @@ function notSecretAuth(cred: CredentialConfig, offending: string[]): RotatorErro
   );
 }
 
-export function cutoverNotAccepted(cred: CredentialConfig, rules: SecretMigrationRules, windowMs: number) {
+export function cutoverNotAccepted(
+  cred: CredentialConfig,
+  rules: SecretMigrationRules,
+  window: { expectedWindowMs: number; maxWindowMs: number },
+) {
   return new RotatorError(
     "MIGRATE_CUTOVER_NOT_ACCEPTED",
-    `credential ${cred.name}: the ${cred.idp.kind} migration has a cutover of about ${Math.ceil(windowMs / 1000)} s with failed gateway logins`,
+    `credential ${cred.name}: the ${cred.idp.kind} migration has a cutover with failed gateway logins: ${windowText(window)}`,
     `${rules.warning} Run it again with --accept-cutover at a quiet time (--dry-run shows the steps).`,
-    { details: { expectedWindowMs: windowMs } },
+    { details: { ...window } },
   );
 }
 
@@ -243,7 +279,7 @@ export async function migrate(
     credential: cred.name,
     outcome: "noop",
     steps: [],
-    cutover: { ...rules, expectedWindowMs: expectedWindowMs(cred, ports) },
+    cutover: { ...rules, ...expectedWindow(cred, ports) },
   };
   const note = (step: MigrationStepRecord["step"], status: MigrationStepRecord["status"], detail: string) => {
     report.steps.push({ step, status, detail });
@@ -282,7 +318,7 @@ async function run(
   const { clock, idp } = ports;
   const rules = idp.secretMigration;
   const waitBudgetMs = options.waitBudgetMs ?? Number.POSITIVE_INFINITY;
-  const window = `about ${Math.ceil(report.cutover.expectedWindowMs / 1000)} s`;
+  const window = windowText(report.cutover);
   const waiting = (w: StepWait, step: MigrationStepRecord["step"]): MigrationReport => {
     note(step, "waiting", w.reason);
     report.outcome = "waiting";
@@ -366,7 +402,7 @@ async function run(
         return report;
       }
       if (rules.cutover !== "none" && !options.acceptCutover)
-        throw cutoverNotAccepted(cred, rules, report.cutover.expectedWindowMs);
+        throw cutoverNotAccepted(cred, rules, report.cutover);
       const record: MigrationRecord = {
         stage: "key",
         startedAt: clock.now().toISOString(),
