@@ -412,7 +412,7 @@ function pluginChecks(
         message: `${id}: client ${cred.idp.clientId} (index ${i}) uses client_auth ${p.clientAuth ?? "unset"}, not private_key_jwt`,
         hint:
           p.clientAuth === "client_secret_post" || p.clientAuth === "client_secret_basic"
-            ? `The client still authenticates with a client secret: \`migrate ${cred.name}\` moves it to private_key_jwt without an outage (docs/migration.md).`
+            ? `client_auth[${i}] is a client secret method: \`migrate ${cred.name}\` moves the client to private_key_jwt without an outage (docs/migration.md).`
             : `Set config.client_auth[${i}] to "private_key_jwt" (client_auth is parallel to client_id and falls back to its first entry).`,
       },
     ];
