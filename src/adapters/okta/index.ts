@@ -375,11 +375,13 @@ export class OktaIdentityProvider implements IdentityProvider {
     const credentials = (app.credentials ?? {}) as Record<string, unknown>;
     const oauthClient = (credentials.oauthClient ?? {}) as Record<string, unknown>;
     if (oauthClient.token_endpoint_auth_method === "private_key_jwt") return;
+    // A client secret in the body is refused with private_key_jwt, and must not travel anyway.
+    const { client_secret: _dropped, ...rest } = oauthClient;
     await this.call("replaceApp", "PUT", this.appPath(), {
       ...app,
       credentials: {
         ...credentials,
-        oauthClient: { ...oauthClient, token_endpoint_auth_method: "private_key_jwt" },
+        oauthClient: { ...rest, token_endpoint_auth_method: "private_key_jwt" },
       },
     });
   }
