@@ -43,8 +43,7 @@ import {
   clientSlot,
   diagnosePlugin,
   parsePlugin,
-  planJwkWrite,
-  planSecretDrop,
+  clientEdits,
   type ConfigWrite,
   pluginsOff,
   revertedConfirmation,
@@ -103,7 +102,7 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
     ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
   });
   const prefix = t.workspace ? `${encodeURIComponent(t.workspace)}/` : "";
-  const ours = { id: opts.clientId, idp: opts.idp };
+  const edits = clientEdits({ id: opts.clientId, idp: opts.idp }, t.name);
   const pluginPath = (id: string) => `${prefix}plugins/${encodeURIComponent(id)}`;
   const pageSize = opts.pageSize ?? 100;
 
@@ -308,10 +307,9 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
       return (await resolve()).map((p) => clientAuthView(p, opts.clientId, t.name, t.workspace));
     },
 
-    apply: (jwk, options) =>
-      write((plugin) => planJwkWrite(plugin, ours, t.name, jwk, options?.switchAuth === true), jwk),
+    apply: (jwk, options) => write(edits.key(jwk, options), jwk),
 
-    dropSecret: () => write((plugin) => planSecretDrop(plugin, opts.clientId, t.name)),
+    dropSecret: () => write(edits.dropSecret),
   };
 
   /**

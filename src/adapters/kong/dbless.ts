@@ -46,8 +46,7 @@ import {
   clientSlot,
   diagnosePlugin,
   parsePlugin,
-  planJwkWrite,
-  planSecretDrop,
+  clientEdits,
   type ClientSlot,
   type ConfigWrite,
   pluginsOff,
@@ -170,6 +169,7 @@ export function createDblessTarget(opts: DblessTargetOptions): KongTarget {
       kid,
     ).length === 0;
 
+  const edits = clientEdits({ id: opts.clientId, idp: opts.idp }, t.name);
   /**
    * Plan the write on every node's copy of every plugin (all checked before the first POST), put the planned
    * fields into the node's declarative config, POST it and read back what the node serves.
@@ -276,20 +276,9 @@ export function createDblessTarget(opts: DblessTargetOptions): KongTarget {
       return views;
     },
 
-    apply: (jwk: KongPrivateJwk, options?: KongApplyOptions) =>
-      write(
-        (plugin) =>
-          planJwkWrite(
-            plugin,
-            { id: opts.clientId, idp: opts.idp },
-            t.name,
-            jwk,
-            options?.switchAuth === true,
-          ),
-        jwk,
-      ),
+    apply: (jwk: KongPrivateJwk, options?: KongApplyOptions) => write(edits.key(jwk, options), jwk),
 
-    dropSecret: () => write((plugin) => planSecretDrop(plugin, opts.clientId, t.name)),
+    dropSecret: () => write(edits.dropSecret),
 
     async confirm(expect, since): Promise<KongConfirmation> {
       const before = (since.baseline ?? "").split(",");

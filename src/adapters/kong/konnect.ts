@@ -39,8 +39,7 @@ import {
   clientSlot,
   diagnosePlugin,
   parsePlugin,
-  planJwkWrite,
-  planSecretDrop,
+  clientEdits,
   type ClientSlot,
   type ConfigWrite,
   pluginsOff,
@@ -182,6 +181,7 @@ export function createKonnectTarget(opts: KonnectTargetOptions): KongTarget {
     nodes.filter((n) => n.lastPing !== undefined && now().getTime() / 1000 - n.lastPing <= LIVE_WINDOW_S);
   const nameOf = (n: KonnectNode) => n.hostname ?? n.id;
 
+  const edits = clientEdits({ id: opts.clientId, idp: opts.idp }, t.name);
   /** Plan the write for every plugin (all checked first), PUT each whole object with the planned fields, read back. */
   const write = async (
     planFor: (plugin: OidcPlugin) => { slot: ClientSlot; write?: ConfigWrite },
@@ -252,20 +252,9 @@ export function createKonnectTarget(opts: KonnectTargetOptions): KongTarget {
       return (await load()).map(({ plugin }) => clientAuthView(plugin, opts.clientId, t.name, undefined));
     },
 
-    apply: (jwk: KongPrivateJwk, options?: KongApplyOptions) =>
-      write(
-        (plugin) =>
-          planJwkWrite(
-            plugin,
-            { id: opts.clientId, idp: opts.idp },
-            t.name,
-            jwk,
-            options?.switchAuth === true,
-          ),
-        jwk,
-      ),
+    apply: (jwk: KongPrivateJwk, options?: KongApplyOptions) => write(edits.key(jwk, options), jwk),
 
-    dropSecret: () => write((plugin) => planSecretDrop(plugin, opts.clientId, t.name)),
+    dropSecret: () => write(edits.dropSecret),
 
     async confirm(expect, since): Promise<KongConfirmation> {
       const off = pluginsOff(

@@ -12,7 +12,12 @@ import { referencedSecret } from "../../engine/vault-ref.js";
 import { RotatorError } from "../../errors.js";
 import { clientAlgProblem, type IdpKind } from "../../idp-rules.js";
 import { checkFieldReadBack, checkReadBack } from "./readback.js";
-import type { KongClientAuthView, KongConfirmation, KongPluginView } from "../../ports/engine.js";
+import type {
+  KongApplyOptions,
+  KongClientAuthView,
+  KongConfirmation,
+  KongPluginView,
+} from "../../ports/engine.js";
 import type { KongPluginDiagnosis } from "../../ports/diagnosis.js";
 
 export type JwkEntry = Record<string, unknown>;
@@ -250,6 +255,18 @@ export function planJwkWrite(
   if (switchAuth && arrayOf(plugin.config.client_auth)[slot.index] !== "private_key_jwt")
     write.client_auth = placeAuth(plugin, slot);
   return Object.keys(write).length ? { slot, write } : { slot };
+}
+
+/** The write planners every kind applies: apply() (the key, with the method when switching) and dropSecret(). */
+export function clientEdits(client: { id: string; idp: IdpKind }, target: string) {
+  return {
+    key:
+      (jwk: KongPrivateJwk, options?: KongApplyOptions) =>
+      (plugin: OidcPlugin): { slot: ClientSlot; write?: ConfigWrite } =>
+        planJwkWrite(plugin, client, target, jwk, options?.switchAuth === true),
+    dropSecret: (plugin: OidcPlugin): { slot: ClientSlot; write?: ConfigWrite } =>
+      planSecretDrop(plugin, client.id, target),
+  };
 }
 
 /** The client secret methods a migration starts from (client_auth values that send client_secret[i]). */
