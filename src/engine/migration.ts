@@ -1,20 +1,20 @@
 /**
  * Migration of a credential from a client secret to private_key_jwt without an outage (docs/migration.md).
  *
- * Kong's entry for our client starts on `client_auth[i]` = client_secret_post/basic with `client_secret[i]`
+ * Kong's entry for our client starts on client_auth[i] = client_secret_post/basic with client_secret[i]
  * set. The migration runs these steps, each resumable like every other step:
  *   1. key: create the generation in Key Vault, register it at the IdP and verify it at the token endpoint
- *      (the rotation's own create, publish and verify steps). `switch` providers (Okta) switch the client to
+ *      (the rotation's own create, publish and verify steps). switch providers switch the client to
  *      private_key_jwt between registration and verification: the IdP refuses assertions before it.
  *   2. switch: in one write per plugin, client_auth[i] = private_key_jwt and client_jwk[i] = the new key,
- *      confirmed on every target like an activation; the generation becomes `active`.
+ *      confirmed on every target like an activation; the generation becomes active.
  *   3. secret-removed: client_secret[i] no longer holds the secret on any target, read back.
- *   4. retired (only with `retireSecret`, only once 3 holds everywhere): the secret is retired at the IdP.
+ *   4. retired (only with retireSecret, only once 3 holds everywhere): the secret is retired at the IdP.
  *
  * The state is one tag on the generation the migration created (TAG_MIGRATION, compact JSON), written in
  * the same call that creates the version, so a crash anywhere leaves a migration the next run (the CLI, the
  * timer, HTTP) continues from what it observes. Nothing here reads, logs or returns a client secret: Kong
- * targets report its first three characters (Graph's `hint`), and the IdP lists metadata.
+ * targets report its first three characters (the IdP's own hint), and the IdP lists metadata.
  */
 import type { CredentialConfig } from "../config/load.js";
 import { RotatorError, toRotatorError } from "../errors.js";
@@ -41,7 +41,7 @@ export interface MigrationRecord {
   startedAt: string;
   /** The client secret method Kong used. */
   auth: string;
-  /** The first three characters of the secret Kong held (Graph's `hint`), when Kong held it inline. */
+  /** The first three characters of the secret Kong held (the IdP's hint), when Kong held it inline. */
   hint?: string;
   /** When the IdP stopped accepting the secret (switch/attach providers): the cutover window starts. */
   cutAt?: string;
@@ -126,7 +126,7 @@ export function describeMigration(m: MigrationRecord): string {
   const next: Record<MigrationStage, string> = {
     key: "new key being created, registered and verified; Kong still on the secret",
     switched: "Kong on private_key_jwt; the secret is being removed from Kong",
-    "secret-removed": "the secret is gone from Kong; `migrate --retire-secret` retires it at the IdP",
+    "secret-removed": "the secret is gone from Kong; migrate --retire-secret retires it at the IdP",
     retired: "complete",
   };
   return (
@@ -169,14 +169,14 @@ function windowText(w: { expectedWindowMs: number; maxWindowMs: number }): strin
 export interface MigrateOptions {
   /** Print the steps and change nothing. */
   dryRun?: boolean;
-  /** Okta and Auth0: the operator accepts the cutover window (failed gateway logins until Kong switches). */
+  /** switch and attach providers: the operator accepts the cutover window (failed gateway logins until Kong switches). */
   acceptCutover?: boolean;
   /** Step 4: retire the secret at the IdP once no Kong target holds it. */
   retireSecret?: boolean;
-  /** Entra: retire every client secret of the app, not only the one Kong used. */
+  /** none providers: retire every client secret of the client, not only the one Kong used. */
   allSecrets?: boolean;
   signal?: AbortSignal;
-  /** As RunOptions.waitBudgetMs: past it a waiting step ends the run `waiting`. */
+  /** As RunOptions.waitBudgetMs: past it a waiting step ends the run waiting. */
   waitBudgetMs?: number;
   onProgress?: (line: string) => void;
 }
@@ -227,7 +227,7 @@ function notSecretAuth(cred: CredentialConfig, offending: string[]): RotatorErro
   return new RotatorError(
     "MIGRATE_NOT_SECRET_AUTH",
     `credential ${cred.name}: Kong does not authenticate client ${cred.idp.clientId} with a client secret on ${offending.join(", ")}`,
-    "migrate starts from client_auth[i] = client_secret_post or client_secret_basic with client_secret[i] set, in every plugin of every target. A client already on private_key_jwt is managed by `run`.",
+    "migrate starts from client_auth[i] = client_secret_post or client_secret_basic with client_secret[i] set, in every plugin of every target. A client already on private_key_jwt is managed by the run command.",
     { details: { targets: offending } },
   );
 }
@@ -266,7 +266,7 @@ function secretAmbiguous(hint: string | undefined, ids: string[]): RotatorError 
 }
 
 /**
- * Run (or continue) the credential's migration. Expected failures come back as outcome `failed` with a safe
+ * Run (or continue) the credential's migration. Expected failures come back as outcome failed with a safe
  * error; only programming errors throw.
  */
 export async function migrate(
@@ -429,7 +429,7 @@ async function run(
       // The record exists only once the cutover was accepted (preflight): later runs, the timer's
       // included, continue without asking again.
       if (g.phase === "pending") {
-        // Auth0: attaching the credential ends the secret; the window starts here.
+        // attach providers: attaching the credential ends the secret; the window starts here.
         if (rules.cutover === "attach" && !record.cutAt)
           await save({ ...record, cutAt: clock.now().toISOString() });
         const out = await publishGeneration(ctx, {
@@ -553,7 +553,7 @@ function describeSecret(s: IdpSecret): string {
     .join(", ");
 }
 
-/** The secrets step 4 retires: Entra the one Kong used (by hint) or all; Okta and Auth0 every one (the cutover ended them). */
+/** The secrets step 4 retires: without a cutover the one Kong used (by hint) or all; else every one (the cutover ended them). */
 function chooseSecrets(
   rules: SecretMigrationRules,
   record: MigrationRecord,
