@@ -5,9 +5,13 @@ import { isRotatorError } from "../../src/errors.js";
 import { scrubFields } from "../../src/adapters/kong/client.js";
 import {
   checkClientAlg,
+  clientAuthView,
   clientSlot,
   holdsJwk,
   placeJwk,
+  planJwkWrite,
+  planSecretDrop,
+  SECRET_REMOVED,
   toView,
   type OidcPlugin,
 } from "../../src/adapters/kong/plugin.js";
@@ -178,5 +182,75 @@ describe("kong plugin logic", () => {
     expect(scrubFields({ config: { client_auth: [enumMessage] } })).toEqual({
       config: { client_auth: [enumMessage] },
     });
+  });
+});
+
+describe("migration from a client secret: the writes over the parallel arrays", () => {
+  const base = {
+    client_id: ["partner", "ours", "third"],
+    client_auth: ["private_key_jwt", "client_secret_post", "client_secret_basic"],
+    client_jwk: [other("partner-kid")],
+    client_secret: ["partner-placeholder", "our-secret", "third-secret"],
+  };
+  const entra = { id: "ours", idp: "entra" as const };
+
+  it("reports our method and the secret's hint, never the secret", () => {
+    const v = clientAuthView(plugin(base), "ours", "t", undefined);
+    expect(v).toMatchObject({ auth: "client_secret_post", secret: true, secretHint: "our" });
+    expect(JSON.stringify(v)).not.toContain("our-secret");
+    const ref = plugin({ ...base, client_secret: ["x", "{vault://azure/s/v}", "y"] });
+    expect(clientAuthView(ref, "ours", "t", undefined)).toMatchObject({ secret: true });
+    expect(clientAuthView(ref, "ours", "t", undefined).secretHint).toBeUndefined();
+  });
+
+  it("switches client_auth and client_jwk in one write and leaves every other entry as it was", () => {
+    const { write } = planJwkWrite(plugin(base), entra, "t", ours, true);
+    expect(write?.client_auth).toEqual(["private_key_jwt", "private_key_jwt", "client_secret_basic"]);
+    expect(write?.client_jwk).toEqual([other("partner-kid"), { ...ours }]);
+    expect(write?.client_secret).toBeUndefined();
+    // Without switchAuth a secret method is refused as before.
+    expect(codeOf(() => planJwkWrite(plugin(base), entra, "t", ours))).toBe("KONG_NOT_PRIVATE_KEY_JWT");
+    // A method that is neither a secret nor private_key_jwt is not a migration's start.
+    const jwt = plugin({ ...base, client_auth: ["private_key_jwt", "client_secret_jwt"] });
+    expect(codeOf(() => planJwkWrite(jwt, entra, "t", ours, true))).toBe("MIGRATE_NOT_SECRET_AUTH");
+  });
+
+  it("pins the first entry's method for clients past the array's end when ours is index 0", () => {
+    const p = plugin({
+      client_id: ["ours", "b"],
+      client_auth: ["client_secret_post"],
+      client_secret: ["s1", "s2"],
+    });
+    expect(planJwkWrite(p, entra, "t", ours, true).write?.client_auth).toEqual([
+      "private_key_jwt",
+      "client_secret_post",
+    ]);
+  });
+
+  it("removes the secret in a form the schema accepts: dropped when last, a marker in the middle, null when alone", () => {
+    const switched = { ...base, client_auth: ["private_key_jwt", "private_key_jwt", "client_secret_basic"] };
+    expect(planSecretDrop(plugin(switched), "ours", "t").write).toEqual({
+      client_secret: ["partner-placeholder", SECRET_REMOVED, "third-secret"],
+    });
+    const last = { ...switched, client_secret: ["partner-placeholder", "our-secret"] };
+    expect(planSecretDrop(plugin(last), "ours", "t").write).toEqual({
+      client_secret: ["partner-placeholder"],
+    });
+    const alone = plugin({ client_id: ["ours"], client_auth: ["private_key_jwt"], client_secret: ["s"] });
+    expect(planSecretDrop(alone, "ours", "t").write).toEqual({ client_secret: null });
+    expect(
+      planSecretDrop(plugin({ ...last, client_secret: ["partner-placeholder"] }), "ours", "t").write,
+    ).toBeUndefined();
+    // Still on a secret method: the secret is not removed before the switch.
+    expect(codeOf(() => planSecretDrop(plugin(base), "ours", "t"))).toBe("KONG_NOT_PRIVATE_KEY_JWT");
+  });
+
+  it("refuses to remove client_secret[0] while a client past the array's end falls back to it", () => {
+    const p = plugin({
+      client_id: ["ours", "b"],
+      client_auth: ["private_key_jwt", "client_secret_basic"],
+      client_secret: ["shared"],
+    });
+    expect(codeOf(() => planSecretDrop(p, "ours", "t"))).toBe("KONG_CLIENT_SECRET_SHARED");
   });
 });
