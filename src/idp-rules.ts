@@ -32,6 +32,9 @@ export const IDP_RULES: Record<IdpKind, IdpRules> = {
     proofOfPossession: true,
     published: "listed on the Entra app",
     proofScopes: "own",
+    // https://learn.microsoft.com/entra/identity-platform/access-tokens#token-lifetime
+    issuedTokens:
+      "access tokens Entra already issued stay valid until they expire (60-90 minutes after issue; Entra cannot revoke them)",
   },
   okta: {
     maxKeys: 50,
@@ -41,6 +44,9 @@ export const IDP_RULES: Record<IdpKind, IdpRules> = {
     proofOfPossession: false,
     published: "registered and ACTIVE on the Okta app",
     proofScopes: "kong",
+    // https://developer.okta.com/docs/guides/configure-access-policy/main/ (access token lifetime, 1 hour by default)
+    issuedTokens:
+      "access tokens Okta already issued stay valid until they expire (the access policy's lifetime, 1 hour by default)",
   },
   auth0: {
     maxKeys: 2,
@@ -50,6 +56,9 @@ export const IDP_RULES: Record<IdpKind, IdpRules> = {
     proofOfPossession: false,
     published: "attached to the Auth0 application",
     proofScopes: "own",
+    // https://auth0.com/docs/secure/tokens/access-tokens/update-access-token-lifetime (86400 s by default)
+    issuedTokens:
+      "access tokens Auth0 already issued stay valid until they expire (the API's token lifetime, 24 hours by default)",
   },
 };
 

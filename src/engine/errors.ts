@@ -117,6 +117,19 @@ export function rollbackRefused(why: string, requestId: string | undefined): Rot
   );
 }
 
+/** The generation a rollback would return to was reported compromised: it never comes back. */
+export function rollbackCompromised(generation: string, at: Date | undefined): RotatorError {
+  return new RotatorError(
+    "ROLLBACK_COMPROMISED",
+    `rollback refused: the previous generation ${generation} was reported compromised` +
+      (at ? ` at ${at.toISOString()}` : "") +
+      "; a compromised key is never rolled back to or activated again",
+    "If the active key is bad, rotate forward instead: 'rotate <name> --force' (or --compromised if it leaked). " +
+      "docs/runbooks/key-compromise.md explains the compromise response.",
+    { details: { generation } },
+  );
+}
+
 /** A target's gateways stayed behind past its maxLag: the key was written but is not everywhere yet. */
 export function kongNotConfirmed(
   target: string,

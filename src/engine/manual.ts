@@ -7,7 +7,7 @@
  */
 import type { CredentialConfig } from "../config/load.js";
 import { isRotatorError, RotatorError } from "../errors.js";
-import { rollbackRefused } from "./errors.js";
+import { rollbackCompromised, rollbackRefused } from "./errors.js";
 import { effectiveActive, inFlight } from "./model.js";
 import { observe } from "./observe.js";
 import { rollbackCandidate } from "./plan.js";
@@ -22,7 +22,7 @@ import {
   type RequestKind,
 } from "./requests.js";
 import { TagBook } from "./tag-book.js";
-import { parseGeneration, phaseTags, TAG_RETIRE_AFTER, type Generation } from "./tags.js";
+import { parseGeneration, phaseTags, TAG_COMPROMISED_AT, TAG_RETIRE_AFTER, type Generation } from "./tags.js";
 import type { EnginePorts } from "../ports/engine.js";
 
 export interface SubmitInput {
@@ -34,6 +34,13 @@ export interface SubmitInput {
   reason?: string;
   /** Skip the forced-rotation cooldown (audited by the caller). */
   overrideCooldown?: boolean;
+  /**
+   * rotate: the active key is compromised. Implies force, is never held back by the cooldown (the bypass
+   * is audited here), supersedes a pending request of another kind, and tags the active generation.
+   */
+  compromised?: boolean;
+  /** compromised: also remove the keys at the IdP that the rotator did not create. */
+  revokeUnmanaged?: boolean;
 }
 
 /**
@@ -46,6 +53,7 @@ const REQUEST_REFUSALS: ReadonlySet<string> = new Set([
   "REQUEST_CONFLICT",
   "ROTATE_COOLDOWN",
   "ROLLBACK_REFUSED",
+  "ROLLBACK_COMPROMISED",
 ]);
 
 export function isRequestRefusal(e: unknown): boolean {
@@ -71,8 +79,18 @@ export async function submitRequest(
 ): Promise<SubmitResult> {
   const now = ports.clock.now();
   let gens = await generations(cred, ports);
-  const pending = pendingRequest(gens)?.request;
-  if (pending) {
+  const compromised = input.kind === "rotate" && input.compromised === true;
+  const book = new TagBook(ports.store, cred.certificateName);
+  const held = pendingRequest(gens);
+  const pending = held?.request;
+  if (pending && compromised && !pending.compromised) {
+    // A compromise does not wait behind a forced rotation or a rollback: it supersedes it.
+    await book.write(
+      held.holder,
+      requestTag({ ...pending, state: "cancelled", endedAt: now, result: "superseded by a compromise" }),
+    );
+    gens = await generations(cred, ports);
+  } else if (pending) {
     if (pending.kind !== input.kind || (input.kind === "rotate" && input.force === true && !pending.force))
       throw requestConflict(pending, input.kind);
     return { outcome: "already-pending", request: pending };
@@ -82,29 +100,48 @@ export async function submitRequest(
   if (input.kind === "rollback") {
     const s = await observe(cred, ports);
     const c = rollbackCandidate(s, now);
-    if ("blocked" in c) throw rollbackRefused(`rollback refused: ${c.blocked}`, undefined);
+    if ("blocked" in c)
+      throw c.compromised
+        ? rollbackCompromised(c.compromised.x5t ?? c.compromised.version, c.compromised.compromisedAt)
+        : rollbackRefused(`rollback refused: ${c.blocked}`, undefined);
     to = c.to.version;
     gens = s.generations;
-  } else if (input.force && !input.overrideCooldown) {
+  } else if ((input.force || compromised) && !input.overrideCooldown) {
     const newest = gens.reduce<Generation | undefined>(
       (a, g) => (!a || g.createdOn > a.createdOn ? g : a),
       undefined,
     );
     const until = newest && newest.createdOn.getTime() + cred.policy.forceCooldown;
-    if (until !== undefined && until > now.getTime()) throw cooldown(cred, newest?.x5t, new Date(until));
+    if (until !== undefined && until > now.getTime()) {
+      if (!compromised) throw cooldown(cred, newest?.x5t, new Date(until));
+      // Audited: a compromise is never held back by the cooldown.
+      ports.logger.log("warn", "ForceCooldownBypassed", {
+        credential: cred.name,
+        actor: input.actor,
+        reason: "key compromise",
+        cooldownUntil: new Date(until).toISOString(),
+      });
+    }
   }
 
   const request = newRequest(input.kind, now, { ...input, ...(to ? { to } : {}) });
   // The request lives on the generation that was active when it was made (else the newest one).
-  const holder =
-    effectiveActive(gens) ?? [...gens].sort((a, b) => b.createdOn.getTime() - a.createdOn.getTime())[0];
+  const active = effectiveActive(gens);
+  const holder = active ?? [...gens].sort((a, b) => b.createdOn.getTime() - a.createdOn.getTime())[0];
   if (!holder) return { outcome: "bootstrap", request };
-  await new TagBook(ports.store, cred.certificateName).write(holder, requestTag(request));
+  // The compromised generation is marked in the same write as the request: from then on no rollback
+  // can return to it (plan.ts rollbackCandidate) and nothing activates it again.
+  const mark =
+    compromised && active?.version === holder.version && !holder.compromisedAt
+      ? { [TAG_COMPROMISED_AT]: now.toISOString() }
+      : {};
+  await book.write(holder, { ...requestTag(request), ...mark });
   ports.logger.log("info", "ManualRequestRecorded", {
     credential: cred.name,
     request: request.id,
     kind: request.kind,
     force: request.force,
+    ...(compromised ? { compromised: true, revokeUnmanaged: request.revokeUnmanaged === true } : {}),
     actor: request.actor,
     holder: holder.x5t ?? holder.version,
   });

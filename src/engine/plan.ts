@@ -17,8 +17,9 @@ import {
   unmanagedKeys,
 } from "./model.js";
 import type { Snapshot, UnmanagedKey } from "./types.js";
+import type { IdpKey } from "../ports/engine.js";
 import type { Generation } from "./tags.js";
-import { answers, pendingRequest, type HeldRequest } from "./requests.js";
+import { answers, pendingCompromise, pendingRequest, type HeldRequest } from "./requests.js";
 import { evaluateTriggers, type Trigger, type TriggerReason } from "./triggers.js";
 
 interface ActionBase {
@@ -54,6 +55,8 @@ export type PlannedAction =
       keyId: string;
     })
   | (ActionBase & { kind: "disable"; version: string; x5t?: string })
+  /** A key-compromise rotation with revokeUnmanaged: a key at the IdP that the rotator did not create. */
+  | (ActionBase & { kind: "remove-unmanaged"; keyId: string; x5t?: string; requestId: string })
   | (ActionBase & { kind: "rollback"; version?: string; x5t?: string; from?: string; requestId?: string })
   | (ActionBase & {
       kind: "complete-request";
@@ -84,6 +87,9 @@ export interface PlanOptions {
 export function plan(s: Snapshot, policy: Policy, now: Date, options: PlanOptions = {}): Plan {
   const active = effectiveActive(s.generations);
   const current = currentGeneration(s, now);
+  // A key-compromise rotation: every generation made before it is revoked without waiting out the overlap.
+  const compromise = pendingCompromise(s.generations);
+  const revoked = (g: Generation) => compromise !== undefined && !answers(g, compromise);
 
   const markRetiring: PlannedAction[] = activesNewestFirst(s.generations)
     .slice(1)
@@ -104,7 +110,9 @@ export function plan(s: Snapshot, policy: Policy, now: Date, options: PlanOption
         ? `superseded by the newer in-flight generation ${working.x5t ?? working.version}`
         : active && g.createdOn < active.createdOn
           ? "older than the active generation"
-          : undefined;
+          : revoked(g)
+            ? "made before the key-compromise request; the replacement must be made after it"
+            : undefined;
     if (superseded)
       markRetiring.push({
         kind: "mark-retiring",
@@ -174,16 +182,19 @@ export function plan(s: Snapshot, policy: Policy, now: Date, options: PlanOption
     }
   }
   for (const g of s.generations) {
-    if (g.phase !== "retiring" || (g.retireAfter && g.retireAfter > now)) continue;
+    if (g.phase !== "retiring" || (g.retireAfter && g.retireAfter > now && !revoked(g))) continue;
     const k = keyAtIdp(s.idp.keys, g);
     removals.push({
       kind: "retire",
       version: g.version,
       x5t: g.x5t,
       ...(k ? { keyId: k.id } : {}),
-      reason: g.retireAfter
-        ? `overlap ended at ${g.retireAfter.toISOString()}`
-        : "retiring without a retireAfter time",
+      reason:
+        g.retireAfter && g.retireAfter > now
+          ? `key compromise: revoked without waiting out the overlap (request ${compromise?.request.id ?? "?"})`
+          : g.retireAfter
+            ? `overlap ended at ${g.retireAfter.toISOString()}`
+            : "retiring without a retireAfter time",
       ...(active ? blockedIfReferenced(s, g) : { blocked: "no active generation takes over from it" }),
     });
   }
@@ -195,6 +206,19 @@ export function plan(s: Snapshot, policy: Policy, now: Date, options: PlanOption
         x5t: g.x5t,
         reason: "retired but its Key Vault version is still enabled",
       });
+  // Keys the rotator did not create go only when the operator asked (another consumer may use them).
+  if (compromise?.request.revokeUnmanaged)
+    for (const k of unmanagedKeys(s)) {
+      const key = s.idp.keys.find((x) => x.id === k.keyId);
+      removals.push({
+        kind: "remove-unmanaged",
+        keyId: k.keyId,
+        ...(k.x5t ? { x5t: k.x5t } : {}),
+        requestId: compromise.request.id,
+        reason: `key compromise with revokeUnmanaged: ${k.x5t ?? k.keyId} is not managed by the rotator`,
+        ...blockedIfHeld(s, k.x5t, key),
+      });
+    }
 
   const actions = [...markRetiring, ...(rollback ? [rollback] : []), ...sync, ...removals, ...chain];
   const completion = held && requestCompletion(s, held, actions);
@@ -210,7 +234,7 @@ export function plan(s: Snapshot, policy: Policy, now: Date, options: PlanOption
 export function rollbackCandidate(
   s: Snapshot,
   now: Date,
-): { to: Generation; from: Generation } | { blocked: string } {
+): { to: Generation; from: Generation } | { blocked: string; compromised?: Generation } {
   const from = effectiveActive(s.generations);
   if (!from) return { blocked: "there is no active generation to roll back from" };
   const previous = s.generations
@@ -218,6 +242,11 @@ export function rollbackCandidate(
     .sort((a, b) => (b.activatedAt?.getTime() ?? 0) - (a.activatedAt?.getTime() ?? 0))[0];
   if (!previous) return { blocked: "no earlier generation was ever active" };
   const name = previous.x5t ?? previous.version;
+  if (previous.compromisedAt)
+    return {
+      blocked: `the previous generation ${name} was reported compromised at ${previous.compromisedAt.toISOString()}; a compromised key is never restored`,
+      compromised: previous,
+    };
   if (previous.phase !== "retiring")
     return {
       blocked: `the previous generation ${name} is ${previous.phase}; only a retiring one can be restored`,
@@ -271,6 +300,16 @@ function requestCompletion(
   const everywhere = s.targets.every((t) => targetHolds(t, active.x5t ?? ""));
   let fulfilled: boolean;
   if (r.kind === "rollback") fulfilled = r.to !== undefined && active.version === r.to && everywhere;
+  else if (r.compromised)
+    // Done once nothing made before it is left: no earlier generation at the IdP or enabled in Key Vault,
+    // and (when asked) no key the rotator did not create.
+    fulfilled =
+      answers(active, held) &&
+      everywhere &&
+      s.generations.every(
+        (g) => answers(g, held) || (g.phase === "retired" && !g.enabled && !keyAtIdp(s.idp.keys, g)),
+      ) &&
+      (!r.revokeUnmanaged || unmanagedKeys(s).length === 0);
   else if (r.force) fulfilled = answers(active, held) && everywhere;
   // A plain "run now" request is done when the credential has nothing left to do.
   else fulfilled = actions.every((a) => a.blocked !== undefined) && everywhere;
@@ -289,12 +328,15 @@ function requestCompletion(
  * never take away the client's only usable key at the IdP (its replacement is made usable first).
  */
 function blockedIfReferenced(s: Snapshot, g: Generation): { blocked?: string } {
-  const referencing = g.x5t ? targetsReferencing(s, g.x5t) : [];
+  return blockedIfHeld(s, g.x5t, keyAtIdp(s.idp.keys, g));
+}
+
+function blockedIfHeld(s: Snapshot, x5t: string | undefined, key: IdpKey | undefined): { blocked?: string } {
+  const referencing = x5t ? targetsReferencing(s, x5t) : [];
   if (referencing.length) return { blocked: `still referenced by Kong target(s) ${referencing.join(", ")}` };
   const unknown = unknownTargets(s);
   if (unknown.length)
     return { blocked: `state of Kong target(s) ${unknown.join(", ")} is unknown (inspection failed)` };
-  const key = keyAtIdp(s.idp.keys, g);
   if (key?.usable && !s.idp.keys.some((k) => k.usable && k !== key))
     return {
       blocked: `its key is the only usable one at ${s.idp.client}; it goes once another key is usable`,
@@ -430,6 +472,8 @@ export function describeAction(a: PlannedAction): string {
       return `remove the unusable key of active ${gen} from the IdP to make room`;
     case "disable":
       return `disable the Key Vault version of ${gen}`;
+    case "remove-unmanaged":
+      return `remove key ${a.x5t ?? a.keyId}, not managed by the rotator, from the IdP`;
     case "rollback":
       return a.version
         ? `roll every Kong target back to ${gen}` + (a.from ? ` (from ${a.from})` : "")

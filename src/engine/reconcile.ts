@@ -25,6 +25,7 @@ import { failureTags, parseGeneration, type Generation } from "./tags.js";
 import { CREATE_RECHECK_MS, type StepWait } from "./wait.js";
 import { nextDueChange } from "./schedule.js";
 import { migrate, migrationUnfinished } from "./migration.js";
+import type { CompromiseResult } from "./compromise.js";
 
 export interface RunOptions {
   /**
@@ -96,6 +97,8 @@ export interface RunReport {
   status?: CredentialStatus;
   /** For `waiting`: when to run again (ISO 8601). */
   nextRunAt?: string;
+  /** A key-compromise rotation this run completed: what was revoked and cleared, and the tokens caveat. */
+  compromise?: CompromiseResult;
 }
 
 export async function reconcile(
@@ -217,6 +220,7 @@ export async function reconcile(
       const record = stepRecord(action, "done", out.detail, startedAt, clock.now());
       if (out.version) record.version = out.version;
       if (out.x5t) record.x5t = out.x5t;
+      if (out.compromise) report.compromise = out.compromise;
       report.steps.push(record);
       logger.log("info", "RotationStep", { credential: cred.name, ...record });
       emit("done", action, {
@@ -306,7 +310,9 @@ function actionKey(a: PlannedAction): string {
     a.kind,
     r.version ?? "",
     r.target ?? "",
-    a.kind === "remove-leaked" || a.kind === "remove-unusable" ? a.keyId : "",
+    a.kind === "remove-leaked" || a.kind === "remove-unusable" || a.kind === "remove-unmanaged"
+      ? a.keyId
+      : "",
   ].join("|");
 }
 

@@ -19,6 +19,13 @@ export interface ManualRequest {
   requestedAt: Date;
   /** rotate: a new generation even if none is due; rollback: always false. */
   force: boolean;
+  /**
+   * rotate: the active key is compromised (implies force). Every earlier generation is revoked as soon as
+   * the new one is active everywhere, without waiting out the overlap (plan.ts).
+   */
+  compromised?: boolean;
+  /** compromised: also remove the keys at the IdP that the rotator did not create. */
+  revokeUnmanaged?: boolean;
   actor?: string;
   reason?: string;
   /** rollback: the version to go back to. */
@@ -46,6 +53,8 @@ interface Wire {
   k: RequestKind;
   at: string;
   f?: 1;
+  c?: 1;
+  u?: 1;
   by?: string;
   why?: string;
   to?: string;
@@ -63,6 +72,8 @@ export function encodeRequest(r: ManualRequest): string {
     k: r.kind,
     at: r.requestedAt.toISOString(),
     ...(r.force ? { f: 1 as const } : {}),
+    ...(r.compromised ? { c: 1 as const } : {}),
+    ...(r.revokeUnmanaged ? { u: 1 as const } : {}),
     ...(r.to ? { to: r.to } : {}),
     ...(r.attempts ? { n: r.attempts } : {}),
     ...(r.lastAttemptAt ? { last: r.lastAttemptAt.toISOString() } : {}),
@@ -107,6 +118,8 @@ export function decodeRequest(raw: string | undefined): ManualRequest | undefine
     kind: w.k,
     requestedAt: at,
     force: w.f === 1,
+    ...(w.k === "rotate" && w.c === 1 ? { compromised: true } : {}),
+    ...(w.k === "rotate" && w.c === 1 && w.u === 1 ? { revokeUnmanaged: true } : {}),
     ...(typeof w.by === "string" ? { actor: w.by } : {}),
     ...(typeof w.why === "string" ? { reason: w.why } : {}),
     ...(typeof w.to === "string" ? { to: w.to } : {}),
@@ -127,13 +140,24 @@ export function newRequestId(): string {
 export function newRequest(
   kind: RequestKind,
   now: Date,
-  fields: { id?: string; force?: boolean; actor?: string; reason?: string; to?: string },
+  fields: {
+    id?: string;
+    force?: boolean;
+    compromised?: boolean;
+    revokeUnmanaged?: boolean;
+    actor?: string;
+    reason?: string;
+    to?: string;
+  },
 ): ManualRequest {
+  const compromised = kind === "rotate" && fields.compromised === true;
   return {
     id: fields.id ?? newRequestId(),
     kind,
     requestedAt: now,
-    force: kind === "rotate" && fields.force === true,
+    force: kind === "rotate" && (fields.force === true || compromised),
+    ...(compromised ? { compromised: true } : {}),
+    ...(compromised && fields.revokeUnmanaged ? { revokeUnmanaged: true } : {}),
     ...(fields.actor ? { actor: fields.actor } : {}),
     ...(fields.reason ? { reason: fields.reason } : {}),
     ...(fields.to ? { to: fields.to } : {}),
@@ -167,6 +191,17 @@ export function requests(generations: readonly Generation[]): HeldRequest[] {
 /** The request to carry out: the newest pending one (an older pending one is superseded by it). */
 export function pendingRequest(generations: readonly Generation[]): HeldRequest | undefined {
   return requests(generations).find((h) => h.request.state === "pending");
+}
+
+/** The pending request when it is a key-compromise rotation. */
+export function pendingCompromise(generations: readonly Generation[]): HeldRequest | undefined {
+  const held = pendingRequest(generations);
+  return held?.request.compromised ? held : undefined;
+}
+
+/** The newest key-compromise rotation, pending or done (not withdrawn). */
+export function latestCompromise(generations: readonly Generation[]): HeldRequest | undefined {
+  return requests(generations).find((h) => h.request.compromised && h.request.state !== "cancelled");
 }
 
 export function requestTag(r: ManualRequest): Record<string, string> {

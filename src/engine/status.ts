@@ -10,6 +10,7 @@ import { pendingRequest, type ManualRequest } from "./requests.js";
 import type { TriggerReason } from "./triggers.js";
 import { confirmRecords } from "./confirm-tag.js";
 import { migrationOf, type MigrationRecord } from "./migration.js";
+import { compromiseView, type CompromiseResult } from "./compromise.js";
 
 export interface GenerationStatus {
   version: string;
@@ -27,6 +28,8 @@ export interface GenerationStatus {
   retiredAt?: string;
   /** When a rollback took the Kong targets off this generation (it then retires by the normal rules). */
   rolledBackAt?: string;
+  /** When its key was reported compromised (never restored or activated again). */
+  compromisedAt?: string;
   failures: number;
   lastError?: string;
   /** Is the generation's key registered and usable at the identity provider? */
@@ -74,6 +77,8 @@ export interface CredentialStatus {
   request?: RequestStatus;
   /** A migration from a client secret (engine/migration.ts): its stage and times. */
   migration?: MigrationRecord & { version: string };
+  /** The newest key-compromise response (pending or done): revoked keys, the tokens caveat. */
+  compromise?: CompromiseResult;
 }
 
 export interface RequestStatus {
@@ -84,6 +89,8 @@ export interface RequestStatus {
   actor?: string;
   reason?: string;
   force: boolean;
+  /** A key-compromise rotation. */
+  compromised?: boolean;
   attempts: number;
   lastAttemptAt?: string;
   lastError?: string;
@@ -98,6 +105,7 @@ export function requestStatus(r: ManualRequest, now: Date): RequestStatus {
     ...(r.actor ? { actor: r.actor } : {}),
     ...(r.reason ? { reason: r.reason } : {}),
     force: r.force,
+    ...(r.compromised ? { compromised: true } : {}),
     attempts: r.attempts,
     ...(r.lastAttemptAt ? { lastAttemptAt: r.lastAttemptAt.toISOString() } : {}),
     ...(r.lastError ? { lastError: r.lastError } : {}),
@@ -126,6 +134,7 @@ export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
   const trigger = planned.trigger;
   const request = pendingRequest(s.generations)?.request;
   const migration = migrationOf(s.generations);
+  const compromise = compromiseView(s);
   return {
     ...(migration ? { migration: { ...migration.record, version: migration.holder.version } } : {}),
     credential: s.credential,
@@ -143,6 +152,7 @@ export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
       retireAfter: iso(g.retireAfter),
       retiredAt: iso(g.retiredAt),
       ...(g.rolledBackAt ? { rolledBackAt: iso(g.rolledBackAt) } : {}),
+      ...(g.compromisedAt ? { compromisedAt: iso(g.compromisedAt) } : {}),
       failures: g.failures,
       lastError: g.lastError,
       atIdp: keyAtIdp(s.idp.keys, g)?.usable === true,
@@ -171,6 +181,7 @@ export function credentialStatus(s: Snapshot, now: Date): CredentialStatus {
       ? { trigger: { reason: trigger.reason, message: trigger.message, dueAt: trigger.dueAt.toISOString() } }
       : {}),
     ...(request ? { request: requestStatus(request, now) } : {}),
+    ...(compromise ? { compromise } : {}),
   };
 }
 

@@ -31,6 +31,11 @@ export const TAG_REQUEST = "rotator-request";
 /** Set on a generation that a rollback took out of service: it never becomes active again by itself. */
 export const TAG_ROLLED_BACK_AT = "rotator-rolledBackAt";
 /**
+ * Set on the generation whose key was reported compromised (`rotate --compromised`), with the time of the
+ * request: it is revoked at once and can never be rolled back to or activated again.
+ */
+export const TAG_COMPROMISED_AT = "rotator-compromisedAt";
+/**
  * Verification in progress across runs (`formatVerifyProgress`): the streak so far, the attempts, the
  * first and latest probe times. One tag, cleared when the phase changes or verification times out.
  */
@@ -71,6 +76,8 @@ export interface Generation extends Omit<CertificateVersion, "tags"> {
   policy?: string;
   /** When a rollback took it out of service. */
   rolledBackAt?: Date;
+  /** When its key was reported compromised. */
+  compromisedAt?: Date;
   /** The raw tag map, kept so that writes can merge into it. */
   tags: Readonly<Record<string, string>>;
 }
@@ -111,6 +118,7 @@ export function parseGeneration(v: CertificateVersion): Generation | undefined {
     lastFailureAt: date(t[TAG_LAST_FAILURE_AT]),
     policy: t[TAG_POLICY],
     rolledBackAt: date(t[TAG_ROLLED_BACK_AT]),
+    compromisedAt: date(t[TAG_COMPROMISED_AT]),
     tags: t,
   };
 }

@@ -210,6 +210,11 @@ export interface IdpRules {
    * adapter's own (`own`: the provider proves the key the same way whatever Kong asks for).
    */
   proofScopes: "kong" | "own";
+  /**
+   * What happens to access tokens the provider already issued with a key that is then removed (the
+   * key-compromise result, notification and status say it): they stay valid until they expire.
+   */
+  issuedTokens: string;
 }
 
 /** The public half of a key generation, as the provider needs it to register the key. */
@@ -404,6 +409,19 @@ export interface KongApplyOptions {
   switchAuth?: boolean;
 }
 
+/**
+ * What a target did about the tokens its gateways cached with the previous credential, after a
+ * key-compromise activation (docs/kong-token-cache.md has the facts per kind):
+ * - `cleared`: this call made the gateways drop them (e.g. `DELETE /cache` on a traditional node);
+ * - `by-activation`: the activation's write already did (a declarative reload purges a node's cache);
+ * - `not-possible`: nothing this kind offers the rotator clears them.
+ * `detail` says what was done and what is left (never a secret).
+ */
+export interface KongTokenCacheClearing {
+  state: "cleared" | "by-activation" | "not-possible";
+  detail: string;
+}
+
 export interface KongTarget {
   readonly name: string;
   /**
@@ -449,6 +467,12 @@ export interface KongTarget {
   dropSecret(): Promise<KongApplyReceipt>;
   /** Do the gateways behind this target hold the key now? One look, no waiting. */
   confirm(expect: { kid: string }, since: KongConfirmBase): Promise<KongConfirmation>;
+  /**
+   * After a key-compromise activation: make the gateways drop the tokens they cached with the previous
+   * credential where this kind allows it; a kind that cannot declares it (`not-possible`, with why).
+   * Idempotent. Throws typed errors when a call it needs fails.
+   */
+  clearTokenCache(): Promise<KongTokenCacheClearing>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -123,6 +123,7 @@ describe("Okta adapter against the Okta fake", () => {
       proofOfPossession: false,
       published: "registered and ACTIVE on the Okta app",
       proofScopes: "kong",
+      issuedTokens: expect.stringContaining("until they expire") as string,
     });
   });
 

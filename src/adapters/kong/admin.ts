@@ -24,6 +24,7 @@ import type {
   KongConfirmation,
   KongPluginView,
   KongTarget,
+  KongTokenCacheClearing,
 } from "../../ports/engine.js";
 import type { KongTargetConfig } from "../../config/load.js";
 import { kongTagsProblem } from "../../config/rules.js";
@@ -286,6 +287,27 @@ export function createKongTarget(opts: KongTargetOptions): KongTarget {
       if (off.length) return revertedConfirmation(off, expect.kid);
       if (!(await isHybrid())) return { state: "confirmed", detail: "read back from the Admin API" };
       return judgeDataPlanes(liveRows(await dataPlanes(), now()), since.baseline);
+    },
+
+    /**
+     * Traditional: a plugin PATCH only posts entity invalidations, so the token cache is purged with
+     * `DELETE /cache` (Admin API EE spec delete-cache-entries; kong/api/routes/cache.lua), which is local to
+     * the node that answers. Hybrid: the control plane's cache serves no traffic; data planes purge theirs
+     * when they apply a full config (kong/runloop/handler.lua), not with incremental sync.
+     */
+    async clearTokenCache(): Promise<KongTokenCacheClearing> {
+      if (await isHybrid())
+        return {
+          state: "by-activation",
+          detail:
+            "data planes purge their token cache when they apply the new configuration as a full sync (the default); " +
+            "with incremental config sync (cluster_rpc_sync) they keep cached tokens until they expire",
+        };
+      await client.delete("cache");
+      return {
+        state: "cleared",
+        detail: `DELETE /cache purged the token cache of the node that answered the Admin API of ${t.name}; other traditional nodes behind a load balancer keep theirs until the tokens expire`,
+      };
     },
 
     async inspect() {

@@ -95,8 +95,12 @@ export class KongClient {
     return this.call("POST", path, body);
   }
 
+  delete(path: string): Promise<unknown> {
+    return this.call("DELETE", path);
+  }
+
   private async call(
-    method: "GET" | "PATCH" | "PUT" | "POST",
+    method: "GET" | "PATCH" | "PUT" | "POST" | "DELETE",
     path: string,
     body?: unknown,
   ): Promise<unknown> {

@@ -26,6 +26,7 @@ import type {
   KongConfirmation,
   KongPluginView,
   KongTarget,
+  KongTokenCacheClearing,
 } from "../../ports/engine.js";
 import type { DblessTargetConfig } from "../../config/load.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
@@ -290,6 +291,14 @@ export function createDblessTarget(opts: DblessTargetOptions): KongTarget {
       }
       const detail = `${nodes.length - lagging.length}/${nodes.length} DB-less node(s) hold ${expect.kid}`;
       return lagging.length ? { state: "pending", detail, lagging } : { state: "confirmed", detail };
+    },
+
+    /** Loading a declarative config (`POST /config`) purges the node's cache (kong/db/declarative/import.lua). */
+    async clearTokenCache(): Promise<KongTokenCacheClearing> {
+      return {
+        state: "by-activation",
+        detail: `each of the ${nodes.length} DB-less node(s) purged its token cache when it loaded the new configuration (POST /config)`,
+      };
     },
   };
 }

@@ -105,5 +105,6 @@ export function lazyKongTarget(t: KongTargetSpec, build: () => Promise<KongTarge
     clientAuth: async () => (await get()).clientAuth(),
     dropSecret: async () => (await get()).dropSecret(),
     confirm: async (expect, since) => (await get()).confirm(expect, since),
+    clearTokenCache: async () => (await get()).clearTokenCache(),
   };
 }

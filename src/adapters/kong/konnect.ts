@@ -23,6 +23,7 @@ import type {
   KongConfirmation,
   KongPluginView,
   KongTarget,
+  KongTokenCacheClearing,
 } from "../../ports/engine.js";
 import type { KonnectTargetConfig } from "../../config/load.js";
 import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
@@ -275,6 +276,19 @@ export function createKonnectTarget(opts: KonnectTargetOptions): KongTarget {
       const lagging = alive.filter((n) => n.configHash !== expected).map(nameOf);
       const detail = `${alive.length - lagging.length}/${alive.length} live node(s) on expected hash ${expected.slice(0, PREFIX)}`;
       return lagging.length ? { state: "pending", detail, lagging } : { state: "confirmed", detail };
+    },
+
+    /**
+     * The Control Planes Config API v2 has no cache operation; data planes purge their cache when they
+     * apply a full config (kong/runloop/handler.lua), not when they apply incremental deltas.
+     */
+    async clearTokenCache(): Promise<KongTokenCacheClearing> {
+      return {
+        state: "by-activation",
+        detail:
+          "Konnect data planes purge their token cache when they apply the new configuration as a full sync; " +
+          "data planes on incremental config sync keep cached tokens until they expire (Konnect offers no cache operation)",
+      };
     },
   };
 }

@@ -16,7 +16,7 @@ import {
   type KubernetesCredentials,
 } from "./kubernetes.js";
 import { RotatorError } from "../../errors.js";
-import type { Clock, KongConfirmation, KongTarget } from "../../ports/engine.js";
+import type { Clock, KongConfirmation, KongTarget, KongTokenCacheClearing } from "../../ports/engine.js";
 
 const MAX_BASELINE_HASHES = 3;
 
@@ -132,6 +132,14 @@ export function createKubernetesTarget(opts: {
             detail: `${Object.keys(now).length} proxy pod(s) on one new configuration_hash`,
           }
         : c;
+    },
+    /** KIC posts the new declarative config to every proxy; each purges its cache on the reload. */
+    async clearTokenCache(): Promise<KongTokenCacheClearing> {
+      return {
+        state: "by-activation",
+        detail:
+          "the ingress controller pushed the new configuration to every proxy pod, and each purged its token cache on the reload",
+      };
     },
   };
 }

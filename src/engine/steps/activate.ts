@@ -7,7 +7,8 @@
  * between the two writes leaves two `active` generations; the newest activatedAt wins on the next run.
  * A failing target leaves the generation `verified`: targets already updated hold a key the IdP accepts.
  */
-import { activateNotVerified, activateShorterLifetime } from "../errors.js";
+import { activateNotVerified, activateShorterLifetime, EngineBug } from "../errors.js";
+import { answers, pendingCompromise } from "../requests.js";
 import { clearConfirmRecords, loadJwk, pushAndConfirm } from "../kong.js";
 import { activesNewestFirst, effectiveActive, usableAtIdp } from "../model.js";
 import type { PlannedAction } from "../plan.js";
@@ -21,6 +22,7 @@ export async function activateGeneration(
   const s = ctx.snapshot;
   const g = generation(s, action.version);
   if (g.phase !== "verified" || !usableAtIdp(s.idp.keys, g)) throw activateNotVerified(g.x5t, g.phase);
+  if (g.compromisedAt) throw new EngineBug(`planned activation of compromised generation ${g.version}`);
   const current = effectiveActive(s.generations);
   if (current && (g.expiresOn?.getTime() ?? 0) < (current.expiresOn?.getTime() ?? 0))
     throw activateShorterLifetime(g.x5t, g.expiresOn, current.expiresOn);
@@ -37,7 +39,11 @@ export async function activateGeneration(
       ...clearConfirmRecords(ctx.tags.current(g), ctx.ports.kong),
     }),
   );
-  const retireAfter = new Date(now.getTime() + ctx.cred.policy.overlap).toISOString();
+  // A key-compromise rotation does not wait out the overlap: the previous generation retires at once
+  // (plan.ts retires it in this same run, once no target references it).
+  const compromise = pendingCompromise(s.generations);
+  const immediate = compromise !== undefined && answers(g, compromise);
+  const retireAfter = new Date(now.getTime() + (immediate ? 0 : ctx.cred.policy.overlap)).toISOString();
   const previous = activesNewestFirst(s.generations).filter((x) => x.version !== g.version);
   for (const old of previous)
     await ctx.tags.write(old, phaseTags("retiring", { [TAG_RETIRE_AFTER]: retireAfter }));

@@ -10,6 +10,7 @@ import type { Snapshot } from "../types.js";
 import type { Generation } from "../tags.js";
 import type { TagBook } from "../tag-book.js";
 import type { StepWait } from "../wait.js";
+import type { CompromiseResult } from "../compromise.js";
 
 export interface StepContext {
   cred: CredentialConfig;
@@ -38,6 +39,8 @@ export interface StepOutcome {
   version?: string;
   x5t?: string;
   wait?: StepWait;
+  /** complete-request of a key-compromise rotation: the response as carried out. */
+  compromise?: CompromiseResult;
 }
 
 export function generation(s: Snapshot, version: string | undefined): Generation {

@@ -4,7 +4,14 @@ import { activateGeneration } from "./activate.js";
 import type { StepContext, StepOutcome } from "./context.js";
 import { createGeneration } from "./create.js";
 import { publishGeneration } from "./publish.js";
-import { disableVersion, markRetiring, removeLeaked, removeUnusable, retireGeneration } from "./retire.js";
+import {
+  disableVersion,
+  markRetiring,
+  removeLeaked,
+  removeUnmanaged,
+  removeUnusable,
+  retireGeneration,
+} from "./retire.js";
 import { syncTarget } from "./sync.js";
 import { rollbackGeneration } from "./rollback.js";
 import { completeRequest } from "./request.js";
@@ -32,6 +39,8 @@ export function executeAction(ctx: StepContext, action: PlannedAction): Promise<
       return removeLeaked(ctx, action);
     case "disable":
       return disableVersion(ctx, action);
+    case "remove-unmanaged":
+      return removeUnmanaged(ctx, action);
     case "rollback":
       return rollbackGeneration(ctx, action);
     case "complete-request":

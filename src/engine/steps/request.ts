@@ -2,6 +2,8 @@
 import type { PlannedAction } from "../plan.js";
 import { pendingRequest, requestTag } from "../requests.js";
 import { EngineBug } from "../errors.js";
+import { toRotatorError } from "../../errors.js";
+import { compromiseView, type TokenCacheOutcome } from "../compromise.js";
 import { generation, type StepContext, type StepOutcome } from "./context.js";
 
 export async function completeRequest(
@@ -13,6 +15,19 @@ export async function completeRequest(
   if (held?.request.id !== action.requestId || held.holder.version !== holder.version)
     throw new EngineBug(`planned completion of request ${action.requestId}, which is not the pending one`);
   const r = held.request;
+  // A compromise: the gateways drop what they cached with the old credential where their kind allows it
+  // (before the request is marked done, so a crash repeats it: clearing is idempotent). A target that
+  // fails to clear is reported, not retried: the keys are already revoked and the runbook says what to do.
+  const caches: TokenCacheOutcome[] = [];
+  if (r.compromised)
+    for (const t of ctx.ports.kong) {
+      try {
+        caches.push({ target: t.name, ...(await t.clearTokenCache()) });
+      } catch (e) {
+        const err = toRotatorError(e);
+        caches.push({ target: t.name, state: "failed", detail: `${err.code}: ${err.message}` });
+      }
+    }
   await ctx.tags.write(
     holder,
     requestTag({
@@ -30,5 +45,13 @@ export async function completeRequest(
     kind: r.kind,
     generation: action.result,
   });
-  return { detail: `request ${r.id} (${r.kind}) done: ${action.result} is active on every Kong target` };
+  const detail = `request ${r.id} (${r.kind}) done: ${action.result} is active on every Kong target`;
+  if (!r.compromised) return { detail };
+  const compromise = compromiseView(ctx.snapshot, caches, held);
+  return {
+    detail:
+      `${detail}; key compromise: ${compromise?.revoked.length ?? 0} earlier generation(s) revoked; token caches: ` +
+      caches.map((c) => `${c.target} ${c.state}`).join(", "),
+    ...(compromise ? { compromise: { ...compromise, state: "done" as const } } : {}),
+  };
 }

@@ -5,6 +5,7 @@
  * generation whose key is already gone, and the next run only writes the tag.
  */
 import { EngineBug, vaultSecretUnsupported } from "../errors.js";
+import type { IdpKey } from "../../ports/engine.js";
 import { currentGeneration, keyAtIdp, targetsReferencing } from "../model.js";
 import type { PlannedAction } from "../plan.js";
 import { phaseTags, TAG_RETIRE_AFTER, TAG_RETIRED_AT, type Generation } from "../tags.js";
@@ -14,8 +15,11 @@ import { referenceSecrets } from "../vault-ref.js";
 import { generation, signerFor, type StepContext, type StepOutcome } from "./context.js";
 
 async function removeFromIdp(ctx: StepContext, g: Generation): Promise<string> {
+  return removeKey(ctx, keyAtIdp(ctx.snapshot.idp.keys, g));
+}
+
+async function removeKey(ctx: StepContext, key: IdpKey | undefined): Promise<string> {
   const s = ctx.snapshot;
-  const key = keyAtIdp(s.idp.keys, g);
   if (!key) return `not registered at ${ctx.ports.idp.client}`;
   const current = currentGeneration(s, ctx.ports.clock.now());
   if (key.usable && ctx.ports.idp.rules.staged) await ctx.ports.idp.withdraw(key);
@@ -85,6 +89,27 @@ export async function removeUnusable(
   const key = keyAtIdp(ctx.snapshot.idp.keys, g);
   if (key?.usable) throw new EngineBug(`planned removal of ${action.keyId}, which is usable at the IdP`);
   return { detail: await removeFromIdp(ctx, g) };
+}
+
+/**
+ * A key-compromise rotation with revokeUnmanaged: a key at the IdP that matches no generation (the planner
+ * checked that no Kong target references it and that it is not the only usable key). Audited.
+ */
+export async function removeUnmanaged(
+  ctx: StepContext,
+  action: Extract<PlannedAction, { kind: "remove-unmanaged" }>,
+): Promise<StepOutcome> {
+  const key = ctx.snapshot.idp.keys.find((k) => k.id === action.keyId);
+  if (key && ctx.snapshot.generations.some((g) => keyAtIdp([key], g)))
+    throw new EngineBug(`planned removal of ${action.keyId} as unmanaged, but a generation owns it`);
+  const detail = await removeKey(ctx, key);
+  ctx.ports.logger.log("warn", "UnmanagedKeyRevoked", {
+    credential: ctx.cred.name,
+    request: action.requestId,
+    keyId: action.keyId,
+    ...(action.x5t ? { x5t: action.x5t } : {}),
+  });
+  return { detail };
 }
 
 export async function markRetiring(

@@ -17,6 +17,7 @@ import type {
   KongApplyReceipt,
   KongClientAuthView,
   KongConfirmation,
+  KongTokenCacheClearing,
   KongPluginView,
   KongTarget,
 } from "../../../src/ports/engine.js";
@@ -101,6 +102,16 @@ export class MemoryKongTarget implements KongTarget {
     return this.calls.run(`kong[${this.name}].baseline`, false, () =>
       this.maxLagMs > 0 ? "base" : undefined,
     );
+  }
+
+  /** Token caches purged by clearTokenCache (a traditional node's `DELETE /cache`). */
+  cacheClears = 0;
+
+  clearTokenCache(): Promise<KongTokenCacheClearing> {
+    return this.calls.run(`kong[${this.name}].clearTokenCache`, true, () => {
+      this.cacheClears++;
+      return { state: "cleared" as const, detail: "token cache purged" };
+    });
   }
 
   confirm(expect: { kid: string }): Promise<KongConfirmation> {
