@@ -21,6 +21,7 @@ import {
 } from "../engine/manual.js";
 import { newRequestId, type ManualRequest } from "../engine/requests.js";
 import type { SafeError } from "../engine/types.js";
+import type { CompromiseResult } from "../engine/compromise.js";
 import type { RunRecord } from "../ports/infrastructure.js";
 import type { OpenAlert } from "../adapters/alerts/dedup.js";
 import { recordRotation, recordStatus, recordStep } from "../telemetry/metrics.js";
@@ -47,6 +48,13 @@ export interface RotateRequest {
   rollback?: boolean;
   /** Skip policy.forceCooldown for a forced rotation (audited). */
   overrideCooldown?: boolean;
+  /**
+   * The active key is compromised: a forced rotation (never held back by the cooldown; the bypass is
+   * audited) that revokes every earlier generation as soon as the new key is active everywhere.
+   */
+  compromised?: boolean;
+  /** With compromised: also remove the keys at the IdP that the rotator did not create. */
+  revokeUnmanaged?: boolean;
   dryRun?: boolean;
   reason?: string;
   trigger: Trigger;
@@ -101,12 +109,13 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
     force: req.force === true,
     rollback: req.rollback === true,
     overrideCooldown: req.overrideCooldown === true,
+    ...(req.compromised ? { compromised: true, revokeUnmanaged: req.revokeUnmanaged === true } : {}),
     dryRun: req.dryRun === true,
   });
   if (req.dryRun) {
     const report = await reconcile(cred, rt.enginePorts(cred), {
       dryRun: true,
-      force: req.force,
+      force: req.force === true || req.compromised === true,
       rollback: req.rollback,
       reason: req.reason,
     });
@@ -137,14 +146,17 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
     // Forced rotations and rollbacks are written down before the run: if this run fails (Kong or the
     // IdP down) or dies, every later run carries the request out until it is done or withdrawn.
     let submitted: SubmitResult | undefined;
-    if (req.force || req.rollback) {
+    if (req.force || req.rollback || req.compromised) {
       await note();
       const kind = req.rollback ? "rollback" : "rotate";
       try {
         submitted = await submitRequest(cred, ports, {
           id: requestId,
           kind,
-          force: req.force === true,
+          force: req.force === true || req.compromised === true,
+          ...(req.compromised
+            ? { compromised: true, ...(req.revokeUnmanaged ? { revokeUnmanaged: true } : {}) }
+            : {}),
           ...(req.actor ? { actor: req.actor } : {}),
           ...(req.reason ? { reason: req.reason } : {}),
           overrideCooldown: req.overrideCooldown === true,
@@ -158,7 +170,7 @@ export async function rotate(rt: Runtime, name: string, req: RotateRequest): Pro
           "request",
           new RotatorError(
             e.code,
-            `the ${kind === "rollback" ? "rollback" : "forced rotation"} of ${name} could not be recorded, so nothing was changed: ${e.message}`,
+            `the ${kind === "rollback" ? "rollback" : req.compromised ? "compromise rotation" : "forced rotation"} of ${name} could not be recorded, so nothing was changed: ${e.message}`,
             `${e.hint} Then ask again: later runs carry out only a recorded request (asking twice records it once).`,
             {
               retryable: e.retryable,
@@ -297,6 +309,7 @@ async function afterRun(
       report,
     ),
   );
+  if (report.compromise) await notifyCompromise(rt, report.compromise, cred.name);
   if (report.outcome === "ok" || report.outcome === "noop") {
     const activated = report.steps.find((s) => s.action === "activate" && s.status === "done");
     if (activated)
@@ -306,6 +319,27 @@ async function afterRun(
         message: `key ${activated.x5t ?? activated.version ?? ""} is active on every Kong target`,
       });
   }
+}
+
+/** KeyCompromiseRotation to every alert sink (webhooks, and the log sink that telemetry exports). */
+async function notifyCompromise(rt: Runtime, c: CompromiseResult, credential: string): Promise<void> {
+  const caches = (c.tokenCaches ?? []).map((t) => `${t.target}: ${t.state}`).join("; ");
+  await rt.alerter.compromised({
+    credential,
+    ...(c.actor ? { actor: c.actor } : {}),
+    ...(c.reason ? { reason: c.reason } : {}),
+    revoked: c.revoked,
+    message:
+      `key ${c.compromised ?? "?"} was reported compromised${c.actor ? ` by ${c.actor}` : ""}; ` +
+      `${c.replacement ?? "a new key"} is active on every Kong target and ${c.revoked.length} earlier key(s) ` +
+      `are removed from the IdP and disabled in Key Vault` +
+      (c.unmanaged.length
+        ? `; ${c.unmanaged.length} key(s) not managed by the rotator kept at the IdP`
+        : "") +
+      (caches ? `. Kong token caches: ${caches}` : "") +
+      `. Tokens already issued: ${c.tokens.join("; ")}.`,
+    hint: "docs/runbooks/key-compromise.md: what to check next (issued tokens, Kong caches, keys not managed by the rotator).",
+  });
 }
 
 export interface CredentialView extends CredentialStatus {

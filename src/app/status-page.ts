@@ -16,6 +16,7 @@ import { redact } from "../log/redact.js";
 import type { RunRecord } from "../ports/infrastructure.js";
 import type { CredentialView } from "./service.js";
 import { targetReading } from "./status-view.js";
+import { describeCompromise } from "../engine/compromise.js";
 
 export interface PageOptions {
   /** Base URL of docs/runbooks: each open alert links its runbook there (else the runbook is named). */
@@ -146,8 +147,11 @@ function findings(c: CredentialView): Finding[] {
   for (const u of c.unmanagedKeys)
     out.push({
       severity: "note",
-      text: `unmanaged key at ${c.idp.client} ${u.x5t ?? u.keyId}${u.displayName ? ` (${u.displayName})` : ""} is left alone`,
+      text: `key at ${c.idp.client} ${u.x5t ?? u.keyId}${u.displayName ? ` (${u.displayName})` : ""} is not managed by the rotator; left alone`,
     });
+  if (c.compromise)
+    for (const text of describeCompromise(c.compromise).filter((l) => !l.startsWith("not managed")))
+      out.push({ severity: c.compromise.state === "done" ? "note" : "warning", text });
   return out;
 }
 

@@ -30,8 +30,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "rotate",
     takesName: "required",
-    synopsis: "rotate <name> [--force [--override-cooldown] | --rollback | --cancel]",
-    summary: "rotate one credential now if due; --force even if not, --rollback, --cancel a pending request",
+    synopsis:
+      "rotate <name> [--force [--override-cooldown] | --compromised [--revoke-unmanaged] | --rollback | --cancel]",
+    summary:
+      "rotate one credential now if due; --force even if not, --compromised to revoke a leaked key at once, --rollback, --cancel a pending request",
   },
   {
     name: "status",
@@ -92,6 +94,14 @@ export const OPTIONS = {
   reason: { type: "string", value: "TEXT", help: "why (kept with a forced rotation, rollback or cancel)" },
   force: { type: "boolean", help: "rotate / plan: a new key even if none is due" },
   "override-cooldown": { type: "boolean", help: "rotate --force: skip policy.forceCooldown (audited)" },
+  compromised: {
+    type: "boolean",
+    help: "rotate: the active key leaked: a new key now (no cooldown), then every earlier key revoked at once (docs/runbooks/key-compromise.md)",
+  },
+  "revoke-unmanaged": {
+    type: "boolean",
+    help: "rotate --compromised: also remove the keys at the IdP that the rotator did not create",
+  },
   rollback: { type: "boolean", help: "rotate / plan: every Kong target back on the previous key" },
   cancel: { type: "boolean", help: "rotate: withdraw the pending forced rotation or rollback" },
   html: { type: "string", value: "FILE", help: "status: also write the status page (one HTML file)" },
@@ -250,8 +260,9 @@ function distance(a: string, b: string): number {
 
 /** Which commands take which flags, and which flags go together; throws UsageError. */
 export function checkCombinations({ command, name, values }: Parsed): void {
-  const { force, rollback, cancel } = values;
+  const { force, rollback, cancel, compromised } = values;
   const override = values["override-cooldown"];
+  const revokeUnmanaged = values["revoke-unmanaged"];
   const only = (flags: string, commands: string) => {
     throw new UsageError(`${flags} applies to ${commands} only`);
   };
@@ -259,9 +270,12 @@ export function checkCombinations({ command, name, values }: Parsed): void {
   if (rollback && command !== "rotate" && command !== "plan") only("--rollback", "'rotate' and 'plan'");
   if (cancel && command !== "rotate") only("--cancel", "'rotate'");
   if (override && command !== "rotate") only("--override-cooldown", "'rotate'");
-  if ([force, rollback, cancel].filter(Boolean).length > 1)
-    throw new UsageError("use only one of --force, --rollback and --cancel");
-  if (override && !force) throw new UsageError("--override-cooldown goes with --force");
+  if (compromised && command !== "rotate") only("--compromised", "'rotate'");
+  if (revokeUnmanaged && command !== "rotate") only("--revoke-unmanaged", "'rotate'");
+  if ([force || compromised, rollback, cancel].filter(Boolean).length > 1)
+    throw new UsageError("use only one of --force (or --compromised), --rollback and --cancel");
+  if (override && !force && !compromised) throw new UsageError("--override-cooldown goes with --force");
+  if (revokeUnmanaged && !compromised) throw new UsageError("--revoke-unmanaged goes with --compromised");
   if ((force || rollback) && command === "plan" && !name)
     throw new UsageError("plan --force and plan --rollback need a credential name");
   if (values.html !== undefined && command !== "status") only("--html", "'status'");

@@ -9,6 +9,7 @@ import type { IdpSecret, LogLevel } from "../ports/engine.js";
 import type { MigrateResult } from "../app/migrate.js";
 import { describeMigration } from "../engine/migration.js";
 import { redact, redactText } from "../log/redact.js";
+import { describeCompromise } from "../engine/compromise.js";
 
 const mark: Record<ProgressEvent["event"], string> = {
   start: "…",
@@ -44,10 +45,14 @@ export function reportText(r: RunReport): string {
   if (r.error) lines.push(`  error ${r.error.code}: ${r.error.message}`, `  hint: ${r.error.hint}`);
   if (r.failedTarget) lines.push(`  failed target: ${r.failedTarget}`);
   if (r.nextRunAt) lines.push(`  continues at ${r.nextRunAt}`);
-  for (const u of r.unmanaged)
-    lines.push(
-      `  note: unmanaged key at the IdP ${u.x5t ?? u.keyId}${u.displayName ? ` (${u.displayName})` : ""} is left alone`,
-    );
+  const compromise = r.compromise ?? r.status?.compromise;
+  if (compromise && (r.compromise || compromise.state === "pending"))
+    for (const l of describeCompromise(compromise)) lines.push(`  ${l}`);
+  else
+    for (const u of r.unmanaged)
+      lines.push(
+        `  note: key at the IdP ${u.x5t ?? u.keyId}${u.displayName ? ` (${u.displayName})` : ""} is not managed by the rotator; left alone`,
+      );
   return lines.join("\n");
 }
 
@@ -162,7 +167,9 @@ export function statusText(v: CredentialView, now: Date = new Date()): string {
     lines.push(`    runbook: docs/runbooks/${a.runbook}`);
   }
   if (v.alerts === undefined) lines.push("  alerts: state unavailable");
-  for (const u of v.unmanagedKeys) lines.push(`  unmanaged key at the IdP: ${u.x5t ?? u.keyId}`);
+  for (const u of v.unmanagedKeys)
+    lines.push(`  key at the IdP not managed by the rotator: ${u.x5t ?? u.keyId}`);
+  if (v.compromise) for (const l of describeCompromise(v.compromise)) lines.push(`  ${l}`);
   if (v.request) lines.push(`  ${requestLine(v.request)}`);
   if (v.migration) lines.push(`  ${describeMigration(v.migration)}`);
   for (const s of v.secrets ?? []) lines.push(`    secret at the IdP: ${secretLine(s)}`);

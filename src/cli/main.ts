@@ -253,6 +253,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       force: values.force === true,
       rollback: values.rollback === true,
       overrideCooldown: values["override-cooldown"] === true,
+      ...(values.compromised
+        ? { compromised: true, revokeUnmanaged: values["revoke-unmanaged"] === true }
+        : {}),
       ...(values.reason ? { reason: values.reason } : {}),
       ...(asJson || logJson ? {} : { onProgress: (e) => io.err(redactText(progressLine(e))) }),
     };
@@ -276,7 +279,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         : await eachCredential(rt, names, req);
     print(
       results
-        .map((r) => batchText(r, { asked: command === "rotate" && !req.force && !req.rollback }))
+        .map((r) =>
+          batchText(r, { asked: command === "rotate" && !req.force && !req.rollback && !req.compromised }),
+        )
         .join("\n"),
       results,
     );

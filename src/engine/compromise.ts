@@ -74,3 +74,24 @@ export function compromiseView(
     tokens: [s.idp.rules.issuedTokens, KONG_CACHE_CAVEAT],
   };
 }
+
+/** The compromise response as lines for people (CLI status and rotate output, the status page). */
+export function describeCompromise(c: CompromiseResult): string[] {
+  const who = `${c.actor ? ` by ${c.actor}` : ""}${c.reason ? `: "${c.reason}"` : ""}`;
+  const lines = [
+    c.state === "done"
+      ? `key compromise ${c.request} (${c.requestedAt}${who}): ${c.compromised ?? "?"} replaced by ${c.replacement ?? "?"}; revoked ${c.revoked.join(", ") || "(none)"}`
+      : `key compromise ${c.request} in progress (${c.requestedAt}${who}): ${c.compromised ?? "?"} is being replaced` +
+        (c.remaining.length ? `; still to revoke: ${c.remaining.join(", ")}` : ""),
+  ];
+  for (const t of c.tokenCaches ?? []) lines.push(`kong ${t.target} token cache: ${t.state} (${t.detail})`);
+  for (const u of c.unmanaged)
+    lines.push(
+      `not managed by the rotator: ${u.x5t ?? u.keyId}${u.displayName ? ` (${u.displayName})` : ""} kept at the IdP` +
+        (c.revokeUnmanaged
+          ? " (to be removed: revokeUnmanaged)"
+          : "; remove it with rotate --compromised --revoke-unmanaged"),
+    );
+  for (const t of c.tokens) lines.push(`tokens already issued: ${t}`);
+  return lines;
+}

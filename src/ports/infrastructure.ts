@@ -24,7 +24,12 @@ export interface LeaseManager {
 // Alerts
 // ---------------------------------------------------------------------------------------------
 
-export type AlertEventName = "KeyRotationFailed" | "KeySyncDrift" | "KeyExpiring" | "KeyRotationSucceeded";
+export type AlertEventName =
+  | "KeyRotationFailed"
+  | "KeySyncDrift"
+  | "KeyExpiring"
+  | "KeyRotationSucceeded"
+  | "KeyCompromiseRotation";
 
 export interface AlertEvent {
   event: AlertEventName;
@@ -37,6 +42,10 @@ export interface AlertEvent {
   code?: string;
   message: string;
   hint?: string;
+  /** KeyCompromiseRotation: who asked, why, and the thumbprints of the keys revoked (public). */
+  actor?: string;
+  reason?: string;
+  revoked?: string[];
   time: string;
 }
 

@@ -33,6 +33,7 @@ export const CUSTOM_EVENTS: ReadonlySet<string> = new Set([
   "KeySyncDrift",
   "KeyExpiring",
   "KeyRotationSucceeded",
+  "KeyCompromiseRotation",
   "RotationRun",
   "RotationNotStarted",
   "ManualRotationAudit",

@@ -42,6 +42,7 @@ describe("rotateAll", () => {
       alerter: {
         report: async (condition, failing) => void alerts.push({ condition, failing }),
         succeeded: async () => {},
+        compromised: async () => {},
         sinkHealth: async () => [],
       },
       history: createMemoryRunHistory(),
@@ -97,6 +98,7 @@ describe("rotate: one contract for every caller", () => {
       alerter: {
         report: async (condition, failing) => void alerts.push({ condition, failing }),
         succeeded: async () => {},
+        compromised: async () => {},
         sinkHealth: async () => [],
       },
       history: createMemoryRunHistory(),

@@ -30,7 +30,7 @@ import type { AlertEvent, AlertEventName, AlertSink, AlertStateStore } from "../
 import { isAlertStateConflict, type AlertState } from "./state.js";
 
 export interface AlertCondition {
-  event: Exclude<AlertEventName, "KeyRotationSucceeded">;
+  event: Exclude<AlertEventName, "KeyRotationSucceeded" | "KeyCompromiseRotation">;
   credential: string;
   target?: string;
   /** RotatorError code (or check code) describing the current failure. */
@@ -47,6 +47,16 @@ export interface RotationSuccess {
   target?: string;
   phase?: string;
   message: string;
+}
+
+/** A completed key-compromise rotation (engine/compromise.ts), as the notification carries it. */
+export interface CompromiseNotice {
+  credential: string;
+  actor?: string;
+  reason?: string;
+  revoked: string[];
+  message: string;
+  hint: string;
 }
 
 /** What a firing entry remembers of its failure; evidence is judged against it. */
@@ -79,6 +89,8 @@ export interface Alerter {
   report(condition: AlertCondition, failing: boolean, resolves?: ResolveEvidence): Promise<void>;
   /** A KeyRotationSucceeded info event: always sent, never deduplicated. */
   succeeded(info: RotationSuccess): Promise<void>;
+  /** A KeyCompromiseRotation info event: always sent, never deduplicated. */
+  compromised(notice: CompromiseNotice): Promise<void>;
   /** Sinks whose last delivery failed (read-only; for doctor). */
   sinkHealth(): Promise<SinkHealth[]>;
 }
@@ -404,6 +416,21 @@ export function createAlerter(opts: AlerterOptions): Alerter {
         ...(info.target === undefined ? {} : { target: info.target }),
         ...(info.phase === undefined ? {} : { phase: info.phase }),
         message: info.message,
+        time: clock.now().toISOString(),
+      });
+    },
+
+    async compromised(notice) {
+      await send({
+        event: "KeyCompromiseRotation",
+        status: "info",
+        credential: notice.credential,
+        phase: "revoked",
+        message: notice.message,
+        hint: notice.hint,
+        ...(notice.actor === undefined ? {} : { actor: notice.actor }),
+        ...(notice.reason === undefined ? {} : { reason: notice.reason }),
+        revoked: notice.revoked,
         time: clock.now().toISOString(),
       });
     },

@@ -1,6 +1,6 @@
 /**
  * Alert sink that writes each alert as a structured log event named after it (`KeyRotationFailed`,
- * `KeySyncDrift`, `KeyExpiring`, `KeyRotationSucceeded`) with the dimensions an Application Insights
+ * `KeySyncDrift`, `KeyExpiring`, `KeyRotationSucceeded`, `KeyCompromiseRotation`) with the dimensions an Application Insights
  * log alert rule filters on: credential, target, phase, code, status (firing | reminder | resolved |
  * info) and hint. Where the Logger forwards fields as customDimensions, a rule such as
  *
@@ -30,6 +30,9 @@ export function createLogSink(logger: Logger): AlertSink {
         ...(e.code === undefined ? {} : { code: e.code }),
         message: e.message,
         ...(e.hint === undefined ? {} : { hint: e.hint }),
+        ...(e.actor === undefined ? {} : { actor: e.actor }),
+        ...(e.reason === undefined ? {} : { reason: e.reason }),
+        ...(e.revoked === undefined ? {} : { revoked: e.revoked }),
         alertTime: e.time,
       });
     },

@@ -62,6 +62,7 @@ const TITLES: Record<AlertEvent["event"], string> = {
   KeySyncDrift: "Kong key out of sync",
   KeyExpiring: "Key expiring",
   KeyRotationSucceeded: "Key rotated",
+  KeyCompromiseRotation: "Compromised key revoked",
 };
 
 const STATUS_LABEL: Record<AlertEvent["status"], string> = {
@@ -230,6 +231,8 @@ function redactEvent(e: AlertEvent): AlertEvent {
   if (e.phase !== undefined) out.phase = redactText(e.phase);
   if (e.code !== undefined) out.code = redactText(e.code);
   if (e.hint !== undefined) out.hint = redactText(e.hint);
+  if (e.actor !== undefined) out.actor = redactText(e.actor);
+  if (e.reason !== undefined) out.reason = redactText(e.reason);
   return out;
 }
 
@@ -243,6 +246,9 @@ function factsOf(e: AlertEvent): Array<[string, string]> {
   if (e.phase) facts.push(["Phase", e.phase]);
   if (e.trigger) facts.push(["Trigger", e.trigger]);
   if (e.code) facts.push(["Code", e.code]);
+  if (e.actor) facts.push(["Operator", e.actor]);
+  if (e.reason) facts.push(["Reason", e.reason]);
+  if (e.revoked) facts.push(["Revoked", e.revoked.join(", ") || "(none)"]);
   facts.push(["Status", e.status], ["Time", e.time]);
   return facts;
 }
