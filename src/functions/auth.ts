@@ -31,7 +31,7 @@ export type Role = (typeof ROLES)[number];
  * The least role of every action, one line each. Reader actions only read and are served with the
  * function key when the platform does not authenticate callers; every other action changes state (or,
  * for a dry run, skips the lease and fans out reads to Key Vault, the IdP and Kong) and needs a signed-in
- * caller. A new action, such as the compromise response, is one more line (`compromise: ADMIN`).
+ * caller. A new action is one more line.
  */
 export const ACTION_ROLES = {
   status: READER,
@@ -43,6 +43,8 @@ export const ACTION_ROLES = {
   rollback: ADMIN,
   cancel: ADMIN,
   overrideCooldown: ADMIN,
+  /** rotate --compromised (and its revokeUnmanaged): revokes every earlier key at once. */
+  compromise: ADMIN,
 } as const satisfies Record<string, Role>;
 export type Action = keyof typeof ACTION_ROLES;
 

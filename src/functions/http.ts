@@ -94,7 +94,12 @@ export function errorResponse(e: unknown, context: InvocationContext): HttpRespo
 function statusFor(e: RotatorError): number {
   if (e.code === "UNKNOWN_CREDENTIAL") return 404;
   // The request cannot be carried out in the credential's current state (see engine/manual.ts).
-  if (e.code === "REQUEST_CONFLICT" || e.code === "NO_PENDING_REQUEST" || e.code === "ROLLBACK_REFUSED")
+  if (
+    e.code === "REQUEST_CONFLICT" ||
+    e.code === "NO_PENDING_REQUEST" ||
+    e.code === "ROLLBACK_REFUSED" ||
+    e.code === "ROLLBACK_COMPROMISED"
+  )
     return 409;
   if (e.code === "ROTATE_COOLDOWN") return 429;
   if (isConfigurationError(e.code)) return 500;

@@ -17,14 +17,22 @@ const bodySchema = z
     rollback: z.boolean().optional(),
     cancel: z.boolean().optional(),
     overrideCooldown: z.boolean().optional(),
+    compromised: z.boolean().optional(),
+    revokeUnmanaged: z.boolean().optional(),
     dryRun: z.boolean().optional(),
     reason: z.string().max(500).optional(),
   })
   .strict()
-  .refine((b) => [b.force, b.rollback, b.cancel].filter(Boolean).length <= 1, {
-    message: "use only one of force, rollback and cancel",
+  .refine((b) => [b.force || b.compromised, b.rollback, b.cancel].filter(Boolean).length <= 1, {
+    message: "use only one of force (or compromised), rollback and cancel",
   })
-  .refine((b) => !b.overrideCooldown || b.force, { message: "overrideCooldown goes with force" })
+  .refine((b) => !b.overrideCooldown || b.force || b.compromised, {
+    message: "overrideCooldown goes with force",
+  })
+  .refine((b) => !b.revokeUnmanaged || b.compromised, { message: "revokeUnmanaged goes with compromised" })
+  .refine((b) => !b.compromised || !b.dryRun, {
+    message: "compromised has no dry run (POST with dryRun and force shows the new key's steps)",
+  })
   .refine((b) => !b.cancel || !b.dryRun, { message: "cancel has no dry run" });
 
 /** The action a request asks for (auth.ts ACTION_ROLES): a dry run of anything is a dry run. */
@@ -32,6 +40,7 @@ function actionOf(b: z.infer<typeof bodySchema>): Action {
   if (b.dryRun) return "dryRun";
   if (b.cancel) return "cancel";
   if (b.rollback) return "rollback";
+  if (b.compromised) return "compromise";
   if (b.overrideCooldown) return "overrideCooldown";
   return b.force ? "force" : "rotate";
 }
@@ -65,7 +74,7 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
       400,
       "INVALID_BODY",
       parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; "),
-      'Expected {"force"?: boolean, "overrideCooldown"?: boolean, "rollback"?: boolean, "cancel"?: boolean, "dryRun"?: boolean, "reason"?: string}.',
+      'Expected {"force"?: boolean, "overrideCooldown"?: boolean, "compromised"?: boolean, "revokeUnmanaged"?: boolean, "rollback"?: boolean, "cancel"?: boolean, "dryRun"?: boolean, "reason"?: string}.',
     );
   const action = actionOf(parsed.data);
   const decision = authorize(caller, action, mode);
@@ -106,6 +115,8 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
       rollback: parsed.data.rollback === true,
       cancel: parsed.data.cancel === true,
       overrideCooldown: parsed.data.overrideCooldown === true,
+      compromised: parsed.data.compromised === true,
+      revokeUnmanaged: parsed.data.revokeUnmanaged === true,
       dryRun: parsed.data.dryRun === true,
       invocationId: context.invocationId,
     });
@@ -164,6 +175,7 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
       steps: r.steps,
       ...(r.error ? { error: r.error } : {}),
       ...(r.failedTarget ? { failedTarget: r.failedTarget } : {}),
+      ...(r.compromise ? { compromise: r.compromise } : {}),
       status: r.status,
     });
   } catch (e) {

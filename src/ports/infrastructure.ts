@@ -25,11 +25,7 @@ export interface LeaseManager {
 // ---------------------------------------------------------------------------------------------
 
 export type AlertEventName =
-  | "KeyRotationFailed"
-  | "KeySyncDrift"
-  | "KeyExpiring"
-  | "KeyRotationSucceeded"
-  | "KeyCompromiseRotation";
+  "KeyRotationFailed" | "KeySyncDrift" | "KeyExpiring" | "KeyRotationSucceeded" | "KeyCompromiseRotation";
 
 export interface AlertEvent {
   event: AlertEventName;

@@ -45,6 +45,7 @@ const EXPECTED_ROLE: Record<Action, Level> = {
   rollback: "Admin",
   cancel: "Admin",
   overrideCooldown: "Admin",
+  compromise: "Admin",
 };
 const ACTIONS = Object.keys(EXPECTED_ROLE) as Action[];
 
@@ -89,7 +90,7 @@ const errorCode = (res: HttpResponseInit) =>
   (JSON.parse(bodyText(res)) as { error?: { code: string } }).error?.code;
 
 describe("the role table", () => {
-  it("gives every action the role of the design, and the compromise response would be one more line", () => {
+  it("gives every action the role of the design; the compromise response is Admin only", () => {
     expect(Object.keys(ACTION_ROLES).sort()).toEqual([...ACTIONS].sort());
     for (const a of ACTIONS) expect(ACTION_ROLES[a], a).toBe(`Rotation.${EXPECTED_ROLE[a]}`);
   });
@@ -215,6 +216,7 @@ describe("through the handlers on the local stack", () => {
     rollback: { rollback: true },
     cancel: { cancel: true },
     overrideCooldown: { force: true, overrideCooldown: true },
+    compromise: { compromised: true, revokeUnmanaged: true, reason: "leaked" },
   };
   /** One action by one caller: an unknown credential, so an allowed call ends in 404 having changed nothing. */
   const call = async (action: Action, headers: Record<string, string>, id: string) => {

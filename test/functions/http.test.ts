@@ -175,6 +175,24 @@ describe("POST /api/credentials/{name}/rotate: input validation", () => {
     }
   });
 
+  it("refuses compromise combinations that make no sense with 400 INVALID_BODY, changing nothing", async () => {
+    const before = h.mutations();
+    for (const [body, why] of [
+      [{ compromised: true, rollback: true }, /only one of force \(or compromised\), rollback and cancel/],
+      [{ compromised: true, cancel: true }, /only one of/],
+      [{ revokeUnmanaged: true }, /revokeUnmanaged goes with compromised/],
+      [{ force: true, revokeUnmanaged: true }, /revokeUnmanaged goes with compromised/],
+      [{ compromised: true, dryRun: true }, /compromised has no dry run/],
+      [{ compromised: "yes" }, /^compromised: /],
+    ] as const) {
+      const r = await post(CREDENTIAL, body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(errorOf(r)).toMatchObject({ code: "INVALID_BODY", message: expect.stringMatching(why) });
+      expect(errorOf(r).hint).toMatch(/"compromised"\?: boolean/);
+    }
+    expect(h.mutations()).toBe(before);
+  });
+
   it("refuses a body over 16 KiB with 413, by declared content-length and by actual size", async () => {
     const before = h.mutations();
     const declared = await post(CREDENTIAL, "{}", { "content-length": String(MAX_BODY_BYTES + 1) });

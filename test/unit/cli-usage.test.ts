@@ -57,6 +57,12 @@ describe("usage errors name the problem", () => {
     [["status", "a", "b"], /^unexpected argument 'b'$/m],
     [["status", "--log-format", "xml"], /^--log-format is text or json \(got "xml"\)$/m],
     [["status", "--force"], /^--force applies to 'rotate' and 'plan' only$/m],
+    [["plan", "orders-api", "--compromised"], /^--compromised applies to 'rotate' only$/m],
+    [
+      ["rotate", "orders-api", "--compromised", "--rollback"],
+      /^use only one of --force \(or --compromised\)/m,
+    ],
+    [["rotate", "orders-api", "--revoke-unmanaged"], /^--revoke-unmanaged goes with --compromised$/m],
     [[], /^no command given$/m],
   ])("%j", async (argv, message) => {
     const r = await cli(...argv, ...(argv.includes("--config") ? [] : ["--config", config]));
