@@ -17,15 +17,18 @@ const entries: Record<string, string> = {
 
 const [name, ...args] = process.argv.slice(2);
 // `npm run demo -- --kong <konnect|hybrid|dbless>`: the Kong deployment demo (stack/demo-kong.ts);
-// `npm run demo -- --migrate`: the migration from a client secret (stack/demo-migrate.ts).
+// `npm run demo -- --migrate`: the migration from a client secret (stack/demo-migrate.ts);
+// `npm run bench -- --compromise`: P6, the key-compromise response (bench/compromise.ts).
 const entry =
   name === "demo" && args.includes("--kong")
     ? "stack/demo-kong.ts"
     : name === "demo" && args.includes("--migrate")
       ? "stack/demo-migrate.ts"
-      : name
-        ? entries[name]
-        : undefined;
+      : name === "bench" && args.includes("--compromise")
+        ? "bench/compromise.ts"
+        : name
+          ? entries[name]
+          : undefined;
 if (!entry) {
   console.error(`usage: tsx stack/launch.ts <${Object.keys(entries).join("|")}> [args]`);
   process.exit(2);
