@@ -53,7 +53,8 @@ try {
   const ports = rt.enginePorts(cred);
   for (const force of [false, true]) {
     const r = await rotate(rt, CREDENTIAL, { trigger: "cli", force, overrideCooldown: force });
-    if (r.kind !== "done" || r.report.outcome !== "ok") throw new Error(`set-up rotation: ${JSON.stringify(r)}`);
+    if (r.kind !== "done" || r.report.outcome !== "ok")
+      throw new Error(`set-up rotation: ${JSON.stringify(r)}`);
   }
   const versions = await ports.store.listVersions(cred.certificateName);
   const leaked = versions.find((v) => v.tags["rotator-phase"] === "active");
