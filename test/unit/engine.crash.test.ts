@@ -1,11 +1,13 @@
 /**
  * Crash safety: for every external call of a run, simulate the process dying right before it, and
  * right after it (effect done, answer lost); then re-run until nothing is due. The world must reach the
- * same end state as an uninterrupted run, and the invariants must hold after every single mutation.
+ * same end state as an uninterrupted run, and the invariants must hold after every single mutation (a
+ * key-compromise run included: no key leaves the IdP before every target holds its replacement).
  */
 import { describe, expect, it } from "vitest";
 import { checkInvariants } from "../../src/engine/invariants.js";
 import { reconcile } from "../../src/engine/reconcile.js";
+import { submitRequest } from "../../src/engine/manual.js";
 import type { FaultTiming } from "../support/memory/calls.js";
 import { createWorld, type World } from "../support/memory/world.js";
 import { bootstrapped, endState, renewed, settle, toRenewal, toRetirement } from "../support/scenarios.js";
@@ -25,6 +27,16 @@ const scenarios: { name: string; setup: () => Promise<World> }[] = [
     setup: async () => {
       const w = await renewed();
       toRetirement(w);
+      return w;
+    },
+  },
+  {
+    // rotate --compromised while the previous generation is in its overlap: the new key, then both
+    // earlier generations revoked and the token caches cleared, all in one run.
+    name: "key compromise",
+    setup: async () => {
+      const w = await renewed();
+      await submitRequest(w.cred, w.ports, { kind: "rotate", compromised: true, id: "c0ffee00" });
       return w;
     },
   },
