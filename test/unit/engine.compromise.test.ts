@@ -10,6 +10,7 @@ import { observe } from "../../src/engine/observe.js";
 import { plan } from "../../src/engine/plan.js";
 import { submitRequest } from "../../src/engine/manual.js";
 import { credentialStatus } from "../../src/engine/status.js";
+import { renderStatusPage } from "../../src/app/status-page.js";
 import { isRotatorError } from "../../src/errors.js";
 import { issueSelfSigned } from "../support/certs.js";
 import { activeVersion, only, renewed, versionsByPhase } from "../support/scenarios.js";
@@ -74,6 +75,10 @@ describe("rotate --compromised", () => {
     const st = credentialStatus(await observe(w.cred, w.ports), w.clock.now());
     expect(st.compromise).toMatchObject({ state: "done", request: sub.request.id });
     expect(st.generations.find((g) => g.version === leaked.version)?.compromisedAt).toBeDefined();
+    // … and so does the status page (its text; the page itself is checked in Chromium elsewhere).
+    const page = renderStatusPage([{ ...st, alerts: [] }], w.clock.now());
+    expect(page).toContain(`key compromise ${sub.request.id}`);
+    expect(page).toMatch(/tokens already issued: access tokens Entra already issued stay valid/);
     // Nothing left to do.
     expect((await reconcile(w.cred, w.ports)).outcome).toBe("noop");
   });
