@@ -16,6 +16,7 @@ import type { Policy } from "../config/load.js";
 import type { CertificateSummary } from "../ports/engine.js";
 import { effectiveActive } from "./model.js";
 import { nextScheduled } from "./plan.js";
+import { migrationUnfinished } from "./migration.js";
 import { decodeRequest, pendingRequest, policyFingerprint } from "./requests.js";
 import { IN_FLIGHT, TAG_NEXT_DUE, TAG_PHASE, TAG_REQUEST, type Generation, type TagChanges } from "./tags.js";
 import type { Snapshot } from "./types.js";
@@ -65,7 +66,11 @@ export function nextDueChange(
   // A version in flight is work for the timer whatever its tags say; a pending request is recorded
   // on the active generation and is work by itself.
   if (!shown || IN_FLIGHT.includes(shown.phase) || !effectiveActive(s.generations)) return undefined;
-  const next = pendingRequest(s.generations) ? { at: now } : nextScheduled(s, s.policy, now);
+  // A pending request or an unfinished migration is work the next run continues (never declines).
+  const next =
+    pendingRequest(s.generations) || migrationUnfinished(s.generations)
+      ? { at: now }
+      : nextScheduled(s, s.policy, now);
   if (!next) return undefined;
   const value = formatNextDue(next.at, scheduleStamp(s.policy, s.credential));
   if (shown.tags[TAG_NEXT_DUE] === value) return undefined;
