@@ -10,8 +10,8 @@
 import { serviceCredential } from "../../src/app/identity.js";
 import { rotate } from "../../src/app/service.js";
 import { createKeyVaultStore } from "../../src/adapters/keyvault/store.js";
-import { createGraphDirectory } from "../../src/adapters/entra/graph.js";
-import { createTokenEndpoint } from "../../src/adapters/entra/token-endpoint.js";
+import { createGraphDirectory } from "../../src/adapters/idp/entra/graph.js";
+import { createTokenEndpoint } from "../../src/adapters/idp/entra/token-endpoint.js";
 import { createKongTarget } from "../../src/adapters/kong/admin.js";
 import { createWebhookSink } from "../../src/adapters/alerts/webhook-sink.js";
 import { toRotatorError } from "../../src/errors.js";

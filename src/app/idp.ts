@@ -4,11 +4,11 @@
  * Key Vault and registered for redaction. Entra's Graph writes go through the fleet's rate limiters.
  */
 import type { TokenCredential } from "@azure/identity";
-import { Auth0IdentityProvider } from "../adapters/auth0/idp.js";
-import { createGraphDirectory } from "../adapters/entra/graph.js";
-import { EntraIdentityProvider } from "../adapters/entra/idp.js";
-import type { TokenEndpoint } from "../adapters/entra/types.js";
-import { OktaIdentityProvider } from "../adapters/okta/index.js";
+import { Auth0IdentityProvider } from "../adapters/idp/auth0/idp.js";
+import { createGraphDirectory } from "../adapters/idp/entra/graph.js";
+import { EntraIdentityProvider } from "../adapters/idp/entra/idp.js";
+import type { TokenEndpoint } from "../adapters/idp/entra/types.js";
+import { OktaIdentityProvider } from "../adapters/idp/okta/index.js";
 import type { Clock, IdentityProvider } from "../ports/engine.js";
 import type { Config, CredentialConfig, IdpConfig, SecretRef } from "../config/load.js";
 import { RotatorError } from "../errors.js";

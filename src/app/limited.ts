@@ -8,7 +8,7 @@ import type { Clock, CertificateStore, PlainSecrets } from "../ports/engine.js";
 import { RotatorError } from "../errors.js";
 import { RATE_DEFERRED } from "../engine/wait.js";
 import type { Limits, RateLimit } from "../limits.js";
-import type { EntraDirectory } from "../adapters/entra/types.js";
+import type { EntraDirectory } from "../adapters/idp/entra/types.js";
 
 export interface Limiter {
   readonly limit: RateLimit;

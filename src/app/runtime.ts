@@ -21,7 +21,7 @@ import type {
 import { createStorageWorkQueue, queueServiceFromEnv } from "../adapters/queue/storage-queue.js";
 import { createBlobRunHistory, createMemoryRunHistory } from "../adapters/history/blob.js";
 import { createKeyVaultSecretReader, createKeyVaultStore } from "../adapters/keyvault/store.js";
-import { createTokenEndpoint } from "../adapters/entra/token-endpoint.js";
+import { createTokenEndpoint } from "../adapters/idp/entra/token-endpoint.js";
 import { createTargetOfKind, lazyKongTarget } from "../adapters/kong/kinds.js";
 import type { KongReadCache } from "../adapters/kong/admin.js";
 import { storageFromEnv } from "../adapters/storage.js";

@@ -22,10 +22,10 @@
  *   repeat the request after a delay, the length of which may be specified in a Retry-After header"
  *   (https://learn.microsoft.com/graph/errors). The Entra token endpoint answers the same way.
  * - Okta: 429, with `X-Rate-Limit-Reset` (UTC epoch seconds) on every response
- *   (https://developer.okta.com/docs/reference/rl-best-practices/); read by adapters/okta for a 429 only.
+ *   (https://developer.okta.com/docs/reference/rl-best-practices/); read by adapters/idp/okta for a 429 only.
  * - Auth0: 429, with `X-RateLimit-Reset` (UNIX timestamp) (Rate Limit Policy,
  *   https://auth0.com/docs/troubleshoot/customer-support/operational-policies/rate-limit-policy); read by
- *   adapters/auth0 for a 429 when Retry-After is absent.
+ *   adapters/idp/auth0 for a 429 when Retry-After is absent.
  * - Kong: the Admin API does not throttle by itself, but Konnect answers 429 with Retry-After
  *   (Kong/kubernetes-ingress-controller#4015) and Kong's own rate-limiting plugins, in front of an Admin API,
  *   do too (Kong/kong#5329).

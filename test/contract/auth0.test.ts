@@ -5,7 +5,7 @@
 import { X509Certificate } from "node:crypto";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Auth0IdentityProvider, type Auth0IdpConfig } from "../../src/adapters/auth0/idp.js";
+import { Auth0IdentityProvider, type Auth0IdpConfig } from "../../src/adapters/idp/auth0/idp.js";
 import type { Clock, PublicKeyMaterial } from "../../src/ports/engine.js";
 import { localSigner, type JwsSigner } from "../../src/crypto/jws.js";
 import { thumbprints, type SigningAlg } from "../../src/crypto/keymaterial.js";

@@ -7,14 +7,14 @@ import { ClientCertificateCredential, ClientSecretCredential } from "@azure/iden
 import { X509Certificate, randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createGraphDirectory } from "../../src/adapters/entra/graph.js";
+import { createGraphDirectory } from "../../src/adapters/idp/entra/graph.js";
 import { awaitConsecutiveSuccesses } from "../../src/engine/propagation.js";
-import { createTokenEndpoint } from "../../src/adapters/entra/token-endpoint.js";
+import { createTokenEndpoint } from "../../src/adapters/idp/entra/token-endpoint.js";
 import { systemClock } from "../../src/clock.js";
 import type { Clock } from "../../src/ports/engine.js";
 import { clientAssertion, localSigner, type JwsSigner } from "../../src/crypto/jws.js";
 import { thumbprints } from "../../src/crypto/keymaterial.js";
-import type { EntraDirectory, TokenEndpoint } from "../../src/adapters/entra/types.js";
+import type { EntraDirectory, TokenEndpoint } from "../../src/adapters/idp/entra/types.js";
 import { ensureCa, issueServerTls } from "../../stack/common/tls.js";
 import { selfSignedCertificate, type SelfSignedCertificate } from "../../stack/entra/certs.js";
 import { startEntraFake, type EntraFake } from "../../stack/entra/index.js";

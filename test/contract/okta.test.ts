@@ -6,7 +6,11 @@
 import { createPublicKey, generateKeyPairSync, randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { OktaIdentityProvider, oktaRetryAfter, type OktaIdpConfig } from "../../src/adapters/okta/index.js";
+import {
+  OktaIdentityProvider,
+  oktaRetryAfter,
+  type OktaIdpConfig,
+} from "../../src/adapters/idp/okta/index.js";
 import type { Clock, PublicKeyMaterial } from "../../src/ports/engine.js";
 import { clientAssertion, localSigner, type JwsSigner } from "../../src/crypto/jws.js";
 import { RotatorError } from "../../src/errors.js";

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { x5tFromCustomKeyIdentifier } from "../../src/adapters/entra/key-identifier.js";
+import { x5tFromCustomKeyIdentifier } from "../../src/adapters/idp/entra/key-identifier.js";
 import {
   DEFAULT_PROOF_SCOPE,
   entraRefusal,
   readEntraTokenError,
-} from "../../src/adapters/entra/token-endpoint.js";
+} from "../../src/adapters/idp/entra/token-endpoint.js";
 import { judgeTokenAnswer } from "../../src/http/token-request.js";
 
 /** An Entra refusal as the shared proof classifies it, for a PS256 proof with the default scope. */

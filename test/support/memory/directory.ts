@@ -15,7 +15,11 @@ import { createHash, randomUUID, X509Certificate } from "node:crypto";
 import { decodeProtectedHeader, importX509, jwtVerify } from "jose";
 import { graphProof, type JwsSigner } from "../../../src/crypto/jws.js";
 import { RotatorError } from "../../../src/errors.js";
-import type { EntraApplication, EntraDirectory, KeyCredential } from "../../../src/adapters/entra/types.js";
+import type {
+  EntraApplication,
+  EntraDirectory,
+  KeyCredential,
+} from "../../../src/adapters/idp/entra/types.js";
 import type { FakeClock } from "../fake-clock.js";
 import type { Calls } from "./calls.js";
 

@@ -16,7 +16,7 @@ import { decodeProtectedHeader, importX509, jwtVerify } from "jose";
 import { clientAssertion, type JwsSigner } from "../../../src/crypto/jws.js";
 import type { SigningAlg } from "../../../src/crypto/keymaterial.js";
 import type { TokenAttempt } from "../../../src/ports/engine.js";
-import type { TokenEndpoint } from "../../../src/adapters/entra/types.js";
+import type { TokenEndpoint } from "../../../src/adapters/idp/entra/types.js";
 import type { FakeClock } from "../fake-clock.js";
 import type { Calls } from "./calls.js";
 import type { MemoryEntraDirectory } from "./directory.js";

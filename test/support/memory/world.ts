@@ -12,7 +12,7 @@ import { TAG_ACTIVATED_AT, TAG_PHASE } from "../../../src/engine/tags.js";
 import { jsonLogger } from "../../../src/log/logger.js";
 import { FakeClock } from "../fake-clock.js";
 import { Calls } from "./calls.js";
-import { EntraIdentityProvider } from "../../../src/adapters/entra/idp.js";
+import { EntraIdentityProvider } from "../../../src/adapters/idp/entra/idp.js";
 import { MemoryEntraDirectory } from "./directory.js";
 import { MemoryKongTarget } from "./kong.js";
 import { MemoryCertificateStore } from "./store.js";

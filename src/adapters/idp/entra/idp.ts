@@ -11,17 +11,17 @@
  * - remove(): `removeKey` with a proof signed by a current key (never the key being removed), else PATCH.
  * - A listed key is usable at once: activate() and withdraw() have nothing to do.
  */
-import type { JwsSigner } from "../../crypto/jws.js";
-import type { SigningAlg } from "../../crypto/keymaterial.js";
-import { isRotatorError, RotatorError } from "../../errors.js";
-import { clientLabel, IDP_RULES, SECRET_MIGRATION } from "../../idp-rules.js";
+import type { JwsSigner } from "../../../crypto/jws.js";
+import type { SigningAlg } from "../../../crypto/keymaterial.js";
+import { isRotatorError, RotatorError } from "../../../errors.js";
+import { clientLabel, IDP_RULES, SECRET_MIGRATION } from "../../../idp-rules.js";
 import type {
   IdentityProvider,
   IdpKey,
   IdpSecret,
   PublicKeyMaterial,
   TokenAttempt,
-} from "../../ports/engine.js";
+} from "../../../ports/engine.js";
 import type { EntraApplication, EntraDirectory, KeyCredential, TokenEndpoint } from "./types.js";
 
 export interface EntraIdpOptions {

@@ -13,10 +13,10 @@
  */
 import { AuthenticationError, CredentialUnavailableError } from "@azure/identity";
 import { GraphClientError, GraphError } from "@microsoft/microsoft-graph-client";
-import type { Clock } from "../../ports/engine.js";
-import { RotatorError } from "../../errors.js";
-import { TimeoutError, parseRetryAfter, type RetryDecision } from "../../http/retry.js";
-import { HttpStatusError, isTransientStatus, NoAnswer, retryDecision } from "../../http/transient.js";
+import type { Clock } from "../../../ports/engine.js";
+import { RotatorError } from "../../../errors.js";
+import { TimeoutError, parseRetryAfter, type RetryDecision } from "../../../http/retry.js";
+import { HttpStatusError, isTransientStatus, NoAnswer, retryDecision } from "../../../http/transient.js";
 
 export type GraphOperation =
   "getApplication" | "addKey" | "removeKey" | "patchKeyCredentials" | "removePassword" | "secretSignIns";

@@ -9,18 +9,18 @@
  * `invalid_scope` (AADSTS1002012, AADSTS70011) and `unauthorized_client` (AADSTS700016, the app is not in the
  * tenant) stop verification at once.
  */
-import { systemClock } from "../../clock.js";
-import type { JwsSigner } from "../../crypto/jws.js";
-import type { SigningAlg } from "../../crypto/keymaterial.js";
-import { defaultRetryPolicy, type RetryEvent, type RetryPolicy } from "../../http/retry.js";
+import { systemClock } from "../../../clock.js";
+import type { JwsSigner } from "../../../crypto/jws.js";
+import type { SigningAlg } from "../../../crypto/keymaterial.js";
+import { defaultRetryPolicy, type RetryEvent, type RetryPolicy } from "../../../http/retry.js";
 import {
   proveAtTokenEndpoint,
   type RefusalContext,
   type TokenErrorReader,
-} from "../../http/token-request.js";
-import { IDP_RULES } from "../../idp-rules.js";
+} from "../../../http/token-request.js";
+import { IDP_RULES } from "../../../idp-rules.js";
 import type { TokenEndpoint } from "./types.js";
-import type { Clock, TokenAttempt } from "../../ports/engine.js";
+import type { Clock, TokenAttempt } from "../../../ports/engine.js";
 
 export interface TokenEndpointOptions {
   /** https://login.microsoftonline.com, or the national cloud's authority. */

@@ -23,10 +23,10 @@
  */
 import { createHash } from "node:crypto";
 import { request, type Dispatcher } from "undici";
-import { systemClock } from "../../clock.js";
-import type { JwsSigner } from "../../crypto/jws.js";
-import type { SigningAlg } from "../../crypto/keymaterial.js";
-import { RotatorError } from "../../errors.js";
+import { systemClock } from "../../../clock.js";
+import type { JwsSigner } from "../../../crypto/jws.js";
+import type { SigningAlg } from "../../../crypto/keymaterial.js";
+import { RotatorError } from "../../../errors.js";
 import {
   defaultRetryPolicy,
   parseRetryAfter,
@@ -34,11 +34,11 @@ import {
   withRetry,
   type RetryEvent,
   type RetryPolicy,
-} from "../../http/retry.js";
-import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
-import { redactText, registerSecret } from "../../log/redact.js";
-import { parseOAuthError, proveAtTokenEndpoint, type TokenErrorReader } from "../../http/token-request.js";
-import { clientLabel, IDP_RULES, SECRET_MIGRATION, secretStillUsable } from "../../idp-rules.js";
+} from "../../../http/retry.js";
+import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../../http/transient.js";
+import { redactText, registerSecret } from "../../../log/redact.js";
+import { parseOAuthError, proveAtTokenEndpoint, type TokenErrorReader } from "../../../http/token-request.js";
+import { clientLabel, IDP_RULES, SECRET_MIGRATION, secretStillUsable } from "../../../idp-rules.js";
 import { HINTS, managementFailure, parseManagementError, type Auth0Operation } from "./errors.js";
 import type {
   Clock,
@@ -48,8 +48,8 @@ import type {
   IdpSecret,
   PublicKeyMaterial,
   TokenAttempt,
-} from "../../ports/engine.js";
-import type { IdpFinding } from "../../ports/diagnosis.js";
+} from "../../../ports/engine.js";
+import type { IdpFinding } from "../../../ports/diagnosis.js";
 
 export interface Auth0IdpConfig {
   /** The tenant's canonical domain, like example.eu.auth0.com (the Management API audience is derived from it). */

@@ -7,8 +7,8 @@
  * Messages are built from statuses, error codes and scope names; the body's `message` is kept only after
  * redaction and truncation (Auth0 echoes validation problems, never credentials).
  */
-import { RotatorError } from "../../errors.js";
-import { redactText } from "../../log/redact.js";
+import { RotatorError } from "../../../errors.js";
+import { redactText } from "../../../log/redact.js";
 
 export type Auth0Operation =
   | "get-token"

@@ -8,8 +8,8 @@
  *
  * Reported as RotatorError with Okta's errorCode and errorId in `details`; never Okta's summaries or body.
  */
-import { RotatorError } from "../../errors.js";
-import { isTransientStatus } from "../../http/transient.js";
+import { RotatorError } from "../../../errors.js";
+import { isTransientStatus } from "../../../http/transient.js";
 
 export type OktaOperation =
   | "listKeys"

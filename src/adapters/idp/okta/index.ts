@@ -31,10 +31,10 @@
  */
 import { request, type Dispatcher } from "undici";
 import { z } from "zod";
-import { systemClock } from "../../clock.js";
-import type { JwsSigner } from "../../crypto/jws.js";
-import type { SigningAlg } from "../../crypto/keymaterial.js";
-import { RotatorError } from "../../errors.js";
+import { systemClock } from "../../../clock.js";
+import type { JwsSigner } from "../../../crypto/jws.js";
+import type { SigningAlg } from "../../../crypto/keymaterial.js";
+import { RotatorError } from "../../../errors.js";
 import {
   defaultRetryPolicy,
   parseRetryAfter,
@@ -42,10 +42,10 @@ import {
   withRetry,
   type RetryEvent,
   type RetryPolicy,
-} from "../../http/retry.js";
-import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
-import { proveAtTokenEndpoint } from "../../http/token-request.js";
-import { clientLabel, IDP_RULES, SECRET_MIGRATION, secretStillUsable } from "../../idp-rules.js";
+} from "../../../http/retry.js";
+import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../../http/transient.js";
+import { proveAtTokenEndpoint } from "../../../http/token-request.js";
+import { clientLabel, IDP_RULES, SECRET_MIGRATION, secretStillUsable } from "../../../idp-rules.js";
 import { oktaFailure, oktaRuleError, parseOktaError, type OktaOperation } from "./errors.js";
 import type {
   Clock,
@@ -56,7 +56,7 @@ import type {
   KongTokenRequest,
   PublicKeyMaterial,
   TokenAttempt,
-} from "../../ports/engine.js";
+} from "../../../ports/engine.js";
 
 export interface OktaIdpConfig {
   /** https://<your-org>.okta.com (or a custom domain). */

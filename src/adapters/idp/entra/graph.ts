@@ -20,15 +20,15 @@ import {
   type GraphRequest,
 } from "@microsoft/microsoft-graph-client";
 import { z } from "zod";
-import { systemClock } from "../../clock.js";
-import type { Clock } from "../../ports/engine.js";
-import { clientAssertion, graphProof, type JwsSigner } from "../../crypto/jws.js";
-import type { SigningAlg } from "../../crypto/keymaterial.js";
-import { isMicrosoftAuthority } from "../../config/load.js";
-import { thumbprints } from "../../crypto/keymaterial.js";
-import { validityAt } from "../../crypto/validity.js";
-import { RotatorError } from "../../errors.js";
-import { defaultRetryPolicy, withRetry, type RetryEvent, type RetryPolicy } from "../../http/retry.js";
+import { systemClock } from "../../../clock.js";
+import type { Clock } from "../../../ports/engine.js";
+import { clientAssertion, graphProof, type JwsSigner } from "../../../crypto/jws.js";
+import type { SigningAlg } from "../../../crypto/keymaterial.js";
+import { isMicrosoftAuthority } from "../../../config/load.js";
+import { thumbprints } from "../../../crypto/keymaterial.js";
+import { validityAt } from "../../../crypto/validity.js";
+import { RotatorError } from "../../../errors.js";
+import { defaultRetryPolicy, withRetry, type RetryEvent, type RetryPolicy } from "../../../http/retry.js";
 import type { EntraApplication, EntraDirectory, KeyCredential } from "./types.js";
 import {
   HINTS,

@@ -1,10 +1,10 @@
 /**
  * The Entra adapter's own ports: the Graph application directory and the v2.0 token endpoint. The engine
- * never sees them; src/adapters/entra/idp.ts puts them behind the identity-provider port.
+ * never sees them; src/adapters/idp/entra/idp.ts puts them behind the identity-provider port.
  */
-import type { JwsSigner } from "../../crypto/jws.js";
-import type { SigningAlg } from "../../crypto/keymaterial.js";
-import type { TokenAttempt } from "../../ports/engine.js";
+import type { JwsSigner } from "../../../crypto/jws.js";
+import type { SigningAlg } from "../../../crypto/keymaterial.js";
+import type { TokenAttempt } from "../../../ports/engine.js";
 
 export interface KeyCredential {
   keyId: string;
