@@ -36,8 +36,19 @@ const layers = [
     from: ["./src/functions", "./src/cli"],
     message: "src/app serves the Functions host and the CLI; it imports neither.",
   },
-  // src/app reaches providers (IdPs, Kong kinds) only through the provider registry: its zone is added
-  // here with the registry (issue 20).
+  // src/app reaches providers (IdPs, Kong kinds) only through the provider registries (issue 20).
+  {
+    target: ["./src/app", "./src/functions", "./src/cli"],
+    from: "./src/adapters/idp",
+    except: ["./registry.ts"],
+    message:
+      "src/app reaches identity providers only through src/adapters/idp/registry.ts (docs/architecture.md, \"Identity-provider registry\").",
+  },
+  {
+    target: ["./src/app", "./src/functions", "./src/cli"],
+    from: "./src/idp-rules.ts",
+    message: "src/app reaches the identity providers' rules through src/adapters/idp/registry.ts.",
+  },
 ];
 
 export default tseslint.config(

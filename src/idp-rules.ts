@@ -1,72 +1,39 @@
 /**
- * Each identity provider's rules for client keys, in one place: the adapters enforce them, the
- * configuration checks the policy against them at load, and the planner stays within them.
- *
- * - Entra ID: keyCredentials are matched by the certificate thumbprint (x5t header); PS256 and RS256
- *   (https://learn.microsoft.com/entra/identity-platform/certificate-credentials). No documented count
- *   limit per app (the manifest's size bounds it), so none is planned for.
- * - Okta: at most 50 JWKs per app, unique `kid`, registered keys start INACTIVE when staged; RS256 or
- *   ES256, no PS256 (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/,
- *   okta-management-openapi-spec ApplicationSSOPublicKeys). A custom authorization server refuses a client
- *   credentials request without `scope` unless it has default scopes, and grants only the scopes its access
- *   policy allows the client, so the proof sends the scopes Kong sends (proofScopes "kong").
- * - Auth0: "The current application storage limit is two credentials at one time"
- *   (https://auth0.com/docs/get-started/applications/rotate-credentials); RS256 or PS256; a credential
- *   is usable once attached to the client (client_authentication_methods.private_key_jwt).
- * - Entra and Auth0 prove a key with a scope of their own (Entra: a resource's `/.default`, which client
- *   credentials require; Auth0: none, the tenant's default audience), whatever scopes Kong's plugin uses.
+ * The identity providers' rules across kinds, in one place: each kind's own rules (allowed algorithms, key
+ * limit, how keys are matched, wording) live in its registry entry's folder (src/adapters/idp/<kind>/
+ * rules.ts); this module lists the kinds and answers the questions the configuration, the Kong adapters and
+ * doctor ask of any of them. The adapters enforce the rules, the configuration checks the policy against
+ * them at load, and the planner stays within them.
  */
+import type { IdpConfig } from "./config/load.js";
 import type { SigningAlg } from "./crypto/keymaterial.js";
+import type { IdpKindRules } from "./adapters/idp/kind.js";
+import { AUTH0_RULES } from "./adapters/idp/auth0/rules.js";
+import { ENTRA_RULES } from "./adapters/idp/entra/rules.js";
+import { OKTA_RULES } from "./adapters/idp/okta/rules.js";
 import type { IdpRules, SecretMigrationRules } from "./ports/engine.js";
 import { RotatorError } from "./errors.js";
 
-export const IDP_KINDS = ["entra", "okta", "auth0"] as const;
-export type IdpKind = (typeof IDP_KINDS)[number];
+export type IdpKind = IdpConfig["kind"];
 
-export const IDP_RULES: Record<IdpKind, IdpRules> = {
-  entra: {
-    maxKeys: Number.POSITIVE_INFINITY,
-    algorithms: ["PS256", "RS256"],
-    kid: "x5t",
-    staged: false,
-    proofOfPossession: true,
-    published: "listed on the Entra app",
-    proofScopes: "own",
-    // https://learn.microsoft.com/entra/identity-platform/access-tokens#token-lifetime
-    issuedTokens:
-      "access tokens Entra already issued stay valid until they expire (60-90 minutes after issue; Entra cannot revoke them)",
-  },
-  okta: {
-    maxKeys: 50,
-    algorithms: ["RS256"],
-    kid: "registered",
-    staged: true,
-    proofOfPossession: false,
-    published: "registered and ACTIVE on the Okta app",
-    proofScopes: "kong",
-    // https://developer.okta.com/docs/guides/configure-access-policy/main/ (access token lifetime, 1 hour by default)
-    issuedTokens:
-      "access tokens Okta already issued stay valid until they expire (the access policy's lifetime, 1 hour by default)",
-  },
-  auth0: {
-    maxKeys: 2,
-    algorithms: ["RS256", "PS256"],
-    kid: "optional",
-    staged: true,
-    proofOfPossession: false,
-    published: "attached to the Auth0 application",
-    proofScopes: "own",
-    // https://auth0.com/docs/secure/tokens/access-tokens/update-access-token-lifetime (86400 s by default)
-    issuedTokens:
-      "access tokens Auth0 already issued stay valid until they expire (the API's token lifetime, 24 hours by default)",
-  },
-};
+type KindRules = { [K in IdpKind]: IdpKindRules<Extract<IdpConfig, { kind: K }>> };
+const KINDS: KindRules = { entra: ENTRA_RULES, okta: OKTA_RULES, auth0: AUTH0_RULES };
 
-const CLIENT_NOUN: Record<IdpKind, string> = { entra: "app", okta: "Okta app", auth0: "Auth0 client" };
+export const IDP_KINDS = Object.keys(KINDS) as readonly IdpKind[];
+
+export const IDP_RULES = Object.fromEntries(IDP_KINDS.map((k) => [k, KINDS[k].rules])) as Record<
+  IdpKind,
+  IdpRules
+>;
+
+/** The kind's declared data, for the credential's configuration (the mapped type makes the cast sound). */
+export function kindRules<C extends IdpConfig>(config: C): IdpKindRules<C> {
+  return KINDS[config.kind] as unknown as IdpKindRules<C>;
+}
 
 /** How messages name the client at its provider: "app <id>", "Okta app <id>", "Auth0 client <id>". */
 export function clientLabel(kind: IdpKind, clientId: string): string {
-  return `${CLIENT_NOUN[kind]} ${clientId}`;
+  return `${KINDS[kind].clientNoun} ${clientId}`;
 }
 
 /** The algorithm used when no policy sets one: the first the provider accepts. */
@@ -109,26 +76,9 @@ export function secretStillUsable(client: string, id: string): RotatorError {
 
 /**
  * How each provider ends client-secret authentication when a client moves to private_key_jwt
- * (SecretMigrationRules; docs/migration.md). Data, so that dry runs and status know it before an adapter
- * is built.
+ * (SecretMigrationRules, declared by each kind's rules; docs/migration.md). Data, so that dry runs and
+ * status know it before an adapter is built.
  */
-export const SECRET_MIGRATION: Record<IdpKind, SecretMigrationRules> = {
-  entra: {
-    cutover: "none",
-    warning:
-      "Entra accepts the client secret and certificates side by side: the gateways keep logging in with the secret until Kong switches, so the migration has no failed logins. The secret stays on the app until you run it again with --retire-secret.",
-  },
-  okta: {
-    cutover: "switch",
-    warning:
-      "Okta allows one token_endpoint_auth_method per app: switching it to private_key_jwt deletes the app's client secrets " +
-      "(https://developer.okta.com/docs/guides/client-secret-rotation-key/main/). From that switch until Kong holds the key, " +
-      "the gateways' secret logins fail: the window is the key's verification at the token endpoint plus Kong's confirmation.",
-  },
-  auth0: {
-    cutover: "attach",
-    warning:
-      "Auth0's client_authentication_methods and token_endpoint_auth_method are exclusive: attaching the new credential (publish) ends the client secret. " +
-      "From the attach until Kong holds the key, the gateways' secret logins fail: the window is the key's verification at the token endpoint plus Kong's confirmation.",
-  },
-};
+export const SECRET_MIGRATION = Object.fromEntries(
+  IDP_KINDS.map((k) => [k, KINDS[k].secretMigration]),
+) as Record<IdpKind, SecretMigrationRules>;

@@ -54,6 +54,9 @@ export const DOCUMENTED_LIMITS: Limits = {
   kongWritersPerPlugin: 1,
 };
 
+/** The limits an identity provider's key writes count against (its registry entry declares which). */
+export type ProviderWriteLimit = "graphWritesPerApp" | "graphWritesPerTenant";
+
 export type LimitOverrides = Partial<Record<Exclude<keyof Limits, "kongWritersPerPlugin">, number>>;
 
 /** The documented limits with `requests` overridden where the configuration says so. */

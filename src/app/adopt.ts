@@ -28,6 +28,7 @@ import {
 import type { CertificateStore, CertificateVersion, IdpKey, KongTarget } from "../ports/engine.js";
 import { keyAtIdp } from "../engine/model.js";
 import { adoptReferenceLines } from "./doctor-vault.js";
+import { registeredIdp } from "../adapters/idp/registry.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
 import type { CertificateInput } from "./cert-input.js";
 import type { Runtime } from "./runtime.js";
@@ -195,7 +196,7 @@ function certificateChecks(
       area,
       code: "CERT_NOT_RSA",
       message: `the key is ${key.asymmetricKeyType ?? "unknown"}, not RSA`,
-      hint: "Entra client assertions must be PS256 or RS256: only an RSA key can be adopted.",
+      hint: `Client assertions at ${registeredIdp(cred.idp).client} must be ${registeredIdp(cred.idp).rules.algorithms.join(" or ")}: only an RSA key can be adopted.`,
     });
   else {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
@@ -239,7 +240,7 @@ function certificateChecks(
       area,
       code: "CERT_EXPIRED",
       message: `the certificate expired at ${to.toISOString()}`,
-      hint: "An expired certificate cannot sign anything Entra accepts; let the rotator bootstrap a new key instead of adopting.",
+      hint: "An expired certificate cannot sign anything the identity provider accepts; let the rotator bootstrap a new key instead of adopting.",
     });
   else if (validity === "not-yet-valid")
     out.push({

@@ -16,7 +16,7 @@ import { currentGeneration, effectiveActive, keyAtIdp, unmanagedKeys } from "../
 import { parseGeneration, type Generation } from "../engine/tags.js";
 import type { Snapshot } from "../engine/types.js";
 import { validityAt } from "../crypto/validity.js";
-import { clientAlgProblem, IDP_RULES } from "../idp-rules.js";
+import { clientAlgProblem, registeredIdp } from "../adapters/idp/registry.js";
 import { DBLESS_HINT } from "../adapters/kong/admin.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
 import { deploymentChecks, vaultReferenceChecks } from "./doctor-kong.js";
@@ -111,7 +111,7 @@ async function keyVaultChecks(
         area: "keyvault",
         code: "KV_POLICY_UNSUITABLE",
         message: `certificate ${name} has a ${policy.exportable ? "exportable" : "non-exportable"} ${policy.keyType} key policy`,
-        hint: "Kong needs the private key (exportable: true) and Entra needs RSA (keyType RSA, not RSA-HSM or EC): the key of such versions cannot be pushed to Kong. Import or create a version with an exportable RSA policy (see `adopt`).",
+        hint: "Kong needs the private key (exportable: true) and the identity providers take RSA client assertions (keyType RSA, not RSA-HSM or EC): the key of such versions cannot be pushed to Kong. Import or create a version with an exportable RSA policy (see `adopt`).",
       });
     else
       checks.push({
@@ -174,11 +174,8 @@ async function keyVaultChecks(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Entra
+// Identity provider
 // ---------------------------------------------------------------------------------------------
-
-const BOOTSTRAP_HINT =
-  "Until a key of ours is registered and valid, registration uses PATCH keyCredentials, which needs Application.ReadWrite.OwnedBy with the service identity an owner of the app (or Application.ReadWrite.All). Once the first key is active, addKey/removeKey need no Graph write permission.";
 
 async function idpChecks(
   rt: Runtime,
@@ -216,12 +213,16 @@ async function idpChecks(
       ...(expired ? { hint: "An expired key no longer signs anything; remove it at the IdP." } : {}),
     });
   }
-  try {
-    for (const f of (await idp.diagnose?.()) ?? []) checks.push({ area, ...f });
-  } catch (e) {
-    checks.push(errorCheck(area, e));
-  }
-  if (!generations) return checks;
+  // The provider's own findings, with what doctor knows of the current key (unknown without Key Vault).
+  const findings = async (currentKey: string | null | undefined) => {
+    try {
+      for (const f of await idp.diagnose({ currentKey })) checks.push({ area, ...f });
+    } catch (e) {
+      checks.push(errorCheck(area, e));
+    }
+    return checks;
+  };
+  if (!generations) return findings(undefined);
   const snapshot: Snapshot = {
     credential: cred.name,
     certificateName: cred.certificateName,
@@ -264,26 +265,8 @@ async function idpChecks(
         : { hint: "No retiring generation will free a slot: remove a key that nothing uses at the IdP." }),
     });
   }
-  if (cred.idp.kind === "entra") {
-    const current = currentGeneration(snapshot, now);
-    checks.push(
-      current
-        ? {
-            status: "pass",
-            area,
-            code: "ENTRA_ADDKEY_OK",
-            message: `the active key ${current.x5t ?? ""} is registered and valid: the next key is added with addKey, signed by it`,
-          }
-        : {
-            status: "warn",
-            area,
-            code: "ENTRA_BOOTSTRAP_PATCH",
-            message:
-              "the app has no valid key of an active generation: the next registration uses PATCH keyCredentials",
-            hint: BOOTSTRAP_HINT,
-          },
-    );
-  }
+  const current = currentGeneration(snapshot, now);
+  await findings(current ? (current.x5t ?? "") : null);
   for (const u of unmanagedKeys(snapshot))
     checks.push({
       status: "warn",
@@ -356,7 +339,7 @@ function scopeAgreement(
   cred: CredentialConfig,
   targets: { target: string; diagnosis: KongDiagnosis }[],
 ): Check[] {
-  if (IDP_RULES[cred.idp.kind].proofScopes !== "kong") return [];
+  if (registeredIdp(cred.idp).rules.proofScopes !== "kong") return [];
   const seen = targets.flatMap((t) =>
     ourPlugins(t.diagnosis).map((p) => ({
       where: `${t.target}/${p.pluginId}`,
@@ -433,8 +416,9 @@ function pluginChecks(
     });
   out.push(...jwkChecks(id, i, p, active, hasGenerations, cred.idp));
   out.push(issuerCheck(id, p, cred.idp));
-  if (IDP_RULES[cred.idp.kind].proofScopes === "kong" && p.scopes)
-    out.push(scopesCheck(id, p.scopes, proofScopeOverride(cred.idp)));
+  const registered = registeredIdp(cred.idp);
+  if (registered.rules.proofScopes === "kong" && p.scopes)
+    out.push(scopesCheck(id, p.scopes, registered.proofScopeOverride));
   // ID tokens with many claims (Entra's especially) make large sessions; cookie sessions split them over
   // several cookies and hit header limits
   // (https://developer.konghq.com/plugins/openid-connect/, session_storage).
@@ -443,7 +427,7 @@ function pluginChecks(
       status: "warn",
       code: "KONG_SESSION_COOKIE",
       message: `${id}: session_storage is ${p.sessionStorage ?? "unset (cookie)"}`,
-      hint: "ID tokens (Entra's especially) make large sessions; with cookie storage they are split across cookies and can exceed header limits. Use session_storage: redis (with config.redis).",
+      hint: "ID tokens with many claims make large sessions; with cookie storage they are split across cookies and can exceed header limits. Use session_storage: redis (with config.redis).",
     });
   else
     out.push({
@@ -482,19 +466,19 @@ function jwkChecks(
       message: `${id}: our JWK has no alg`,
       hint: "Kong signs with the JWK's alg and defaults to RS256 when absent; set alg (PS256 or RS256) explicitly.",
     });
-  else if (!(IDP_RULES[idp.kind].algorithms as readonly string[]).includes(jwk.alg))
+  else if (!(registeredIdp(idp).rules.algorithms as readonly string[]).includes(jwk.alg))
     out.push({
       status: "fail",
       code: "KONG_JWK_ALG_UNSUPPORTED",
       message: `${id}: our JWK has alg ${jwk.alg}, which ${idp.kind} does not accept`,
-      hint: `Use ${IDP_RULES[idp.kind].algorithms.join(" or ")} (policy.algorithm); the next rotation writes it.`,
+      hint: `Use ${registeredIdp(idp).rules.algorithms.join(" or ")} (policy.algorithm); the next rotation writes it.`,
     });
   if (!jwk.kid || !jwk.x5t || jwk.kid !== jwk.x5t)
     out.push({
       status: "warn",
       code: "KONG_KID_NOT_X5T",
       message: `${id}: our JWK has kid ${jwk.kid ?? "(none)"} and x5t ${jwk.x5t ?? "(none)"}`,
-      hint: "Kong puts kid in the assertion header and Entra finds the certificate by thumbprint: set kid = x5t (base64url SHA-1 of the certificate DER) and include x5t and x5t#S256.",
+      hint: "Kong puts kid in the assertion header and the provider finds the key by kid or certificate thumbprint: set kid = x5t (base64url SHA-1 of the certificate DER) and include x5t and x5t#S256.",
     });
   if (active?.x5t && jwk.kid !== active.x5t && jwk.x5t !== active.x5t)
     out.push({
@@ -516,11 +500,6 @@ function jwkChecks(
       message: `${id}: our JWK ${jwk.kid ?? ""} has alg ${jwk.alg ?? ""} and kid = x5t${active ? ", the active key" : ""}`,
     });
   return out;
-}
-
-/** The configured scopes that replace Kong's in the proof (`<idp>.scopes`), when the provider has them. */
-function proofScopeOverride(idp: IdpConfig): { key: string; scopes: string[] } | undefined {
-  return "scopes" in idp && idp.scopes ? { key: `${idp.kind}.scopes`, scopes: idp.scopes } : undefined;
 }
 
 /**
@@ -563,39 +542,9 @@ function scopesCheck(
       };
 }
 
-/** The issuer Kong should name for the credential's IdP (each provider's documented issuer form). */
-function expectedIssuer(idp: IdpConfig): { matches: (u: string) => boolean; what: string; hint: string } {
-  const trim = (u: string) => u.replace(/\/+$/, "");
-  switch (idp.kind) {
-    case "entra":
-      return {
-        matches: (u) => u.includes(idp.tenantId),
-        what: `tenant ${idp.tenantId}`,
-        hint: `Set config.issuer to https://login.microsoftonline.com/${idp.tenantId}/v2.0 (or the cloud's authority), so that tokens are requested from and validated against the app's tenant.`,
-      };
-    case "okta": {
-      // https://developer.okta.com/docs/concepts/auth-servers/: a custom authorization server's issuer is
-      // <orgUrl>/oauth2/<id>; the org authorization server's is the org URL itself.
-      const issuer = idp.authorizationServer ? `${idp.orgUrl}/oauth2/${idp.authorizationServer}` : idp.orgUrl;
-      return {
-        matches: (u) => trim(u) === issuer,
-        what: `Okta authorization server ${issuer}`,
-        hint: `Set config.issuer to ${issuer}: the rotator verifies keys at that authorization server's token endpoint.`,
-      };
-    }
-    case "auth0":
-      // Auth0's issuer is https://<domain>/ (with the trailing slash).
-      return {
-        matches: (u) => trim(u) === `https://${idp.domain}`,
-        what: `Auth0 tenant https://${idp.domain}/`,
-        hint: `Set config.issuer to https://${idp.domain}/.`,
-      };
-  }
-}
-
 function issuerCheck(id: string, p: KongPluginDiagnosis, idp: IdpConfig): Omit<Check, "area" | "target"> {
   const issuers = [p.issuer, ...(p.issuersAllowed ?? [])].filter((x): x is string => x !== undefined);
-  const expected = expectedIssuer(idp);
+  const expected = registeredIdp(idp).issuer;
   if (issuers.some((u) => expected.matches(u)))
     return {
       status: "pass",

@@ -1,5 +1,5 @@
 /**
- * Rate-aware ports: the Key Vault store and the Graph directory wrapped with sliding-window limiters
+ * Rate-aware ports: the Key Vault store and identity-provider key writes wrapped with sliding-window limiters
  * from src/limits.ts, shared by every credential of the process. A call waits for room in the window
  * instead of drawing a 429; Retry-After handling (http/retry.ts) remains the backstop when other
  * processes share the same limit.
@@ -7,8 +7,7 @@
 import type { Clock, CertificateStore, PlainSecrets } from "../ports/engine.js";
 import { RotatorError } from "../errors.js";
 import { RATE_DEFERRED } from "../engine/wait.js";
-import type { Limits, RateLimit } from "../limits.js";
-import type { EntraDirectory } from "../adapters/idp/entra/types.js";
+import type { Limits, ProviderWriteLimit, RateLimit } from "../limits.js";
 
 export interface Limiter {
   readonly limit: RateLimit;
@@ -146,22 +145,12 @@ function limitedSecrets(s: PlainSecrets, other: <T>(call: () => Promise<T>) => P
   };
 }
 
-/** Graph writes (addKey, removeKey, PATCH keyCredentials) take a per-app and a per-tenant slot. */
-export function limitedDirectory(directory: EntraDirectory, l: FleetLimiters): EntraDirectory {
-  const write = async <T>(call: () => Promise<T>): Promise<T> => {
-    await l.graphWritesPerTenant.take();
-    await l.graphWritesPerApp.take();
-    return call();
-  };
-  return {
-    getApplication: (...a) => directory.getApplication(...a),
-    addKey: (...a) => write(() => directory.addKey(...a)),
-    removeKey: (...a) => write(() => directory.removeKey(...a)),
-    patchKeyCredentials: (...a) => write(() => directory.patchKeyCredentials(...a)),
-    removePassword: (...a) => write(() => directory.removePassword(...a)),
-    ...(directory.secretSignIns ? { secretSignIns: (app) => directory.secretSignIns!(app) } : {}),
-    ...(directory.canPatchKeyCredentials
-      ? { canPatchKeyCredentials: (app) => directory.canPatchKeyCredentials!(app) }
-      : {}),
+/**
+ * One key write at an identity provider waits for a slot of each fleet limiter its registry entry names
+ * (IdpKindRules.writeLimits; none: its writes are not rate-planned, 429 + Retry-After is the backstop).
+ */
+export function writeSlot(l: FleetLimiters, limits: readonly ProviderWriteLimit[]): () => Promise<void> {
+  return async () => {
+    for (const name of limits) await l[name].take();
   };
 }

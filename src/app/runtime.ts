@@ -21,7 +21,7 @@ import type {
 import { createStorageWorkQueue, queueServiceFromEnv } from "../adapters/queue/storage-queue.js";
 import { createBlobRunHistory, createMemoryRunHistory } from "../adapters/history/blob.js";
 import { createKeyVaultSecretReader, createKeyVaultStore } from "../adapters/keyvault/store.js";
-import { createTokenEndpoint } from "../adapters/idp/entra/token-endpoint.js";
+import { registeredIdp } from "../adapters/idp/registry.js";
 import { createTargetOfKind, lazyKongTarget } from "../adapters/kong/kinds.js";
 import type { KongReadCache } from "../adapters/kong/admin.js";
 import { storageFromEnv } from "../adapters/storage.js";
@@ -120,11 +120,6 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     limiters,
   );
   const secrets = createKeyVaultSecretReader({ vaultUrl: config.keyVault.url, credential, clock });
-  const tokens = createTokenEndpoint({
-    authorityHost: config.cloud.authorityHost,
-    scope: `${config.cloud.graphBaseUrl}/.default`,
-    clock,
-  });
 
   // Kong and IdP tokens held in the process environment live as long as the process: redacted for its
   // whole life. Tokens read from Key Vault are registered for the run that read them (src/log/redact.ts).
@@ -132,11 +127,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     const ref = "konnect" in t ? t.konnect.token : "adminToken" in t ? t.adminToken : undefined;
     if (ref && "env" in ref) registerProcessSecret(env[ref.env]);
   }
-  for (const { idp } of config.credentials) {
-    const ref =
-      idp.kind === "okta" ? idp.token : idp.kind === "auth0" ? idp.management.clientSecret : undefined;
-    if (ref && "env" in ref) registerProcessSecret(env[ref.env]);
-  }
+  for (const { idp } of config.credentials)
+    for (const { ref } of registeredIdp(idp).secrets) if ("env" in ref) registerProcessSecret(env[ref.env]);
   for (const { url } of config.alerts.webhooks)
     if (typeof url !== "string" && "env" in url) registerProcessSecret(env[url.env]);
 
@@ -167,7 +159,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
               `Set ${name} (an app setting in Azure, ideally a Key Vault reference) to the ${what}.`,
             ),
         );
-  const idpDeps = { config, credential, clock, limiters, tokens, secret: readSecret };
+  const idpDeps = { config, credential, clock, limiters, secret: readSecret };
 
   // The service identity's own token for another resource (AKS with Microsoft Entra), a secret of the run.
   const accessToken = async (scope: string): Promise<string> => {

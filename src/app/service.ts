@@ -26,8 +26,7 @@ import type { RunRecord } from "../ports/infrastructure.js";
 import type { OpenAlert } from "../adapters/alerts/dedup.js";
 import { recordRotation, recordStatus, recordStep } from "../telemetry/metrics.js";
 import type { Runtime } from "./runtime.js";
-import { describeClient } from "./idp.js";
-import { IDP_RULES } from "../idp-rules.js";
+import { registeredIdp } from "../adapters/idp/registry.js";
 import {
   judgeNotStarted,
   judgeRun,
@@ -387,7 +386,7 @@ export async function status(rt: Runtime, name?: string): Promise<CredentialView
           generations: [],
           targets: [],
           unmanagedKeys: [],
-          idp: { client: describeClient(cred.idp), published: IDP_RULES[cred.idp.kind].published },
+          idp: { client: registeredIdp(cred.idp).client, published: registeredIdp(cred.idp).rules.published },
           ...history,
           ...(request ? { request: requestStatus(request, rt.clock.now()) } : {}),
           ...alerts,

@@ -193,7 +193,7 @@ export async function reconcile(
     // identity visibly lacks it, refuse before Key Vault creates a version that could not be registered.
     const bootstrap = current.actions.some((a) => a.kind === "publish" && a.signedBy === undefined);
     const refused =
-      action.kind === "create" && bootstrap ? await ports.idp.preflightRegister?.(false) : undefined;
+      action.kind === "create" && bootstrap ? await ports.idp.preflightRegister(false) : undefined;
     if (refused) return finish(cred, ports, report, snapshot, { error: refused });
 
     const startedAt = clock.now();

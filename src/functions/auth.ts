@@ -199,7 +199,7 @@ export function authorize(caller: Caller, action: Action, mode: AuthMode = authM
         401,
         "AUTHENTICATION_REQUIRED",
         `${action} needs a signed-in caller`,
-        `Sign in (a browser is sent to the sign-in page), or send an Entra access token for the rotator's API (scope api://<AUTH_CLIENT_ID>/.default) issued to a principal holding ${need} (${SETUP}).`,
+        `Sign in (a browser is sent to the sign-in page), or send a Microsoft identity platform access token for the rotator's API (scope api://<AUTH_CLIENT_ID>/.default) issued to a principal holding ${need} (${SETUP}).`,
       );
       res.headers = { ...(res.headers as Record<string, string>), "www-authenticate": "Bearer" };
       return refuse(res);

@@ -16,6 +16,16 @@ export interface IdpFinding {
   hint?: string;
 }
 
+/** What doctor knows of the credential's keys when it asks the provider for its findings. */
+export interface IdpDiagnosisContext {
+  /**
+   * The current generation's key (active, registered and valid at the provider), which can sign a proof
+   * of possession for the next write: its x5t; null when there is none; undefined when Key Vault could not
+   * be read (unknown).
+   */
+  currentKey: string | null | undefined;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Kong
 // ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
 import type { JwsSigner } from "../crypto/jws.js";
 import type { KongPrivateJwk, SigningAlg } from "../crypto/keymaterial.js";
 import type { RotatorError } from "../errors.js";
-import type { IdpFinding, KongDiagnosis, KongVaultDiagnosis } from "./diagnosis.js";
+import type { IdpDiagnosisContext, IdpFinding, KongDiagnosis, KongVaultDiagnosis } from "./diagnosis.js";
 
 // ---------------------------------------------------------------------------------------------
 // Time and logs
@@ -318,13 +318,17 @@ export interface IdentityProvider {
   verify(signer: JwsSigner, alg: SigningAlg, kong?: KongTokenRequest): Promise<TokenAttempt>;
   /**
    * Before a new generation is created without a current key to sign with (bootstrap, every key
-   * expired): the error registering it would meet, when the provider can tell without writing.
+   * expired): the error registering it would meet, when the provider can tell without writing; undefined
+   * when it cannot, or when registration needs no proof of possession (IdpRules.proofOfPossession false).
    */
-  preflightRegister?(current: boolean): Promise<RotatorError | undefined>;
-  /** A hint for a key the token endpoint keeps rejecting (where to look at the provider). */
-  verifyHint?(x5t: string): string;
-  /** Read-only checks of the client's settings that rotation depends on at this provider (doctor). */
-  diagnose?(): Promise<IdpFinding[]>;
+  preflightRegister(current: boolean): Promise<RotatorError | undefined>;
+  /** A hint for a key the token endpoint keeps rejecting: where to look at this provider. */
+  verifyHint(x5t: string): string;
+  /**
+   * Read-only checks of the client's settings that rotation depends on at this provider (doctor), with
+   * what doctor knows of the credential's keys. Every provider answers; an empty list: nothing to check.
+   */
+  diagnose(context: IdpDiagnosisContext): Promise<IdpFinding[]>;
   /** Migration from a client secret: how secret authentication ends here. */
   readonly secretMigration: SecretMigrationRules;
   /** The client's secrets (metadata only), usable or not. */

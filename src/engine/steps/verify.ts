@@ -75,7 +75,7 @@ export async function verifyGeneration(
   if (out.result === "timeout") {
     await ctx.tags.write(g, { [TAG_VERIFY]: undefined });
     const x5t = g.x5t ?? g.version;
-    throw verifyTimeout(x5t, p.verifyTimeout, p.verifyConsecutive, out.lastFailure, idp.verifyHint?.(x5t));
+    throw verifyTimeout(x5t, p.verifyTimeout, p.verifyConsecutive, out.lastFailure, idp.verifyHint(x5t));
   }
   if (out.result === "wait") {
     await ctx.tags.write(g, { [TAG_VERIFY]: formatVerifyProgress(out.state) });

@@ -38,7 +38,8 @@ import {
 import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../../http/transient.js";
 import { redactText, registerSecret } from "../../../log/redact.js";
 import { parseOAuthError, proveAtTokenEndpoint, type TokenErrorReader } from "../../../http/token-request.js";
-import { clientLabel, IDP_RULES, SECRET_MIGRATION, secretStillUsable } from "../../../idp-rules.js";
+import { secretStillUsable } from "../../../idp-rules.js";
+import { AUTH0_RULES } from "./rules.js";
 import { HINTS, managementFailure, parseManagementError, type Auth0Operation } from "./errors.js";
 import type {
   Clock,
@@ -146,7 +147,7 @@ const attachedIds = (client: ClientJson): string[] | null => {
 
 export class Auth0IdentityProvider implements IdentityProvider {
   readonly kind = "auth0";
-  readonly rules: IdpRules = IDP_RULES.auth0;
+  readonly rules: IdpRules = AUTH0_RULES.rules;
   readonly client: string;
   private readonly base: string;
   private readonly clock: Clock;
@@ -173,7 +174,7 @@ export class Auth0IdentityProvider implements IdentityProvider {
     this.base = base.replace(/\/+$/, "");
     this.clock = options.clock ?? systemClock;
     this.policy = { ...defaultRetryPolicy, ...options.retry };
-    this.client = clientLabel("auth0", config.clientId);
+    this.client = `${AUTH0_RULES.clientNoun} ${config.clientId}`;
     this.tokens = options.tokenCache ?? PROCESS_TOKENS;
     this.tokenKey = `${this.base}|${config.management.clientId}`;
   }
@@ -238,7 +239,7 @@ export class Auth0IdentityProvider implements IdentityProvider {
     await this.patchAttached(client, [...(attached ?? []), key.id]);
   }
 
-  readonly secretMigration = SECRET_MIGRATION.auth0;
+  readonly secretMigration = AUTH0_RULES.secretMigration;
 
   /** The client's one secret, usable while token_endpoint_auth_method is a secret method (never its value). */
   async listSecrets(): Promise<IdpSecret[]> {
@@ -280,6 +281,15 @@ export class Auth0IdentityProvider implements IdentityProvider {
         hint: "client_authentication_methods and token_endpoint_auth_method are mutually exclusive: once a credential is attached the client secret no longer authenticates. Move every user of the secret to private_key_jwt first.",
       });
     return out;
+  }
+
+  /** Registration needs no proof of possession at Auth0 (IdpRules.proofOfPossession): nothing to foresee. */
+  async preflightRegister(): Promise<RotatorError | undefined> {
+    return undefined;
+  }
+
+  verifyHint(x5t: string): string {
+    return `check that key ${x5t} is registered and active for ${this.client}`;
   }
 
   async withdraw(key: IdpKey): Promise<void> {

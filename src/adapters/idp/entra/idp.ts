@@ -14,7 +14,6 @@
 import type { JwsSigner } from "../../../crypto/jws.js";
 import type { SigningAlg } from "../../../crypto/keymaterial.js";
 import { isRotatorError, RotatorError } from "../../../errors.js";
-import { clientLabel, IDP_RULES, SECRET_MIGRATION } from "../../../idp-rules.js";
 import type {
   IdentityProvider,
   IdpKey,
@@ -22,6 +21,8 @@ import type {
   PublicKeyMaterial,
   TokenAttempt,
 } from "../../../ports/engine.js";
+import type { IdpDiagnosisContext, IdpFinding } from "../../../ports/diagnosis.js";
+import { ENTRA_RULES } from "./rules.js";
 import type { EntraApplication, EntraDirectory, KeyCredential, TokenEndpoint } from "./types.js";
 
 export interface EntraIdpOptions {
@@ -58,6 +59,9 @@ function publishNotListed(x5t: string): RotatorError {
   );
 }
 
+const BOOTSTRAP_HINT =
+  "Until a key of ours is registered and valid, registration uses PATCH keyCredentials, which needs Application.ReadWrite.OwnedBy with the service identity an owner of the app (or Application.ReadWrite.All). Once the first key is active, addKey/removeKey need no Graph write permission.";
+
 function toKey(k: KeyCredential): IdpKey {
   return {
     id: k.keyId,
@@ -71,13 +75,13 @@ function toKey(k: KeyCredential): IdpKey {
 
 export class EntraIdentityProvider implements IdentityProvider {
   readonly kind = "entra";
-  readonly rules = IDP_RULES.entra;
+  readonly rules = ENTRA_RULES.rules;
   readonly client: string;
   /** The application as last read: its object id addresses the writes. */
   private app: EntraApplication | undefined;
 
   constructor(private readonly options: EntraIdpOptions) {
-    this.client = clientLabel("entra", options.clientId);
+    this.client = `${ENTRA_RULES.clientNoun} ${options.clientId}`;
   }
 
   private async read(): Promise<EntraApplication> {
@@ -137,7 +141,7 @@ export class EntraIdentityProvider implements IdentityProvider {
     }
   }
 
-  readonly secretMigration = SECRET_MIGRATION.entra;
+  readonly secretMigration = ENTRA_RULES.secretMigration;
 
   async listSecrets(): Promise<IdpSecret[]> {
     const app = await this.read();
@@ -180,5 +184,25 @@ export class EntraIdentityProvider implements IdentityProvider {
       "Entra propagates a new key in seconds to minutes with no SLA; the key stays published and the next run verifies again. " +
       `If it keeps failing, check that key ${x5t} is listed under Certificates & secrets of app ${this.options.clientId} and that tenantId and clientId are right.`
     );
+  }
+
+  /** Which path the next registration takes: addKey signed by the current key, or the PATCH fallback. */
+  async diagnose(context: IdpDiagnosisContext): Promise<IdpFinding[]> {
+    if (context.currentKey === undefined) return [];
+    return [
+      context.currentKey !== null
+        ? {
+            status: "pass",
+            code: "ENTRA_ADDKEY_OK",
+            message: `the active key ${context.currentKey} is registered and valid: the next key is added with addKey, signed by it`,
+          }
+        : {
+            status: "warn",
+            code: "ENTRA_BOOTSTRAP_PATCH",
+            message:
+              "the app has no valid key of an active generation: the next registration uses PATCH keyCredentials",
+            hint: BOOTSTRAP_HINT,
+          },
+    ];
   }
 }

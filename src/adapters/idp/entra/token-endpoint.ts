@@ -18,7 +18,7 @@ import {
   type RefusalContext,
   type TokenErrorReader,
 } from "../../../http/token-request.js";
-import { IDP_RULES } from "../../../idp-rules.js";
+import { ENTRA_RULES } from "./rules.js";
 import type { TokenEndpoint } from "./types.js";
 import type { Clock, TokenAttempt } from "../../../ports/engine.js";
 
@@ -62,7 +62,7 @@ export const readEntraTokenError: TokenErrorReader = (text) => {
 /** What the refusal rule knows of an Entra proof with this algorithm and scope. */
 export function entraRefusal(alg: SigningAlg, scope: string): Omit<RefusalContext, "alg"> {
   return {
-    algorithmAllowed: IDP_RULES.entra.algorithms.includes(alg),
+    algorithmAllowed: ENTRA_RULES.rules.algorithms.includes(alg),
     // Client credentials at Entra take a resource's `/.default`, the rotator's own (IdpRules.proofScopes).
     scopes: { sent: [scope], from: "the rotator's Entra proof scope", kong: false },
   };

@@ -45,7 +45,8 @@ import {
 } from "../../../http/retry.js";
 import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../../http/transient.js";
 import { proveAtTokenEndpoint } from "../../../http/token-request.js";
-import { clientLabel, IDP_RULES, SECRET_MIGRATION, secretStillUsable } from "../../../idp-rules.js";
+import { secretStillUsable } from "../../../idp-rules.js";
+import { OKTA_RULES } from "./rules.js";
 import { oktaFailure, oktaRuleError, parseOktaError, type OktaOperation } from "./errors.js";
 import type {
   Clock,
@@ -57,6 +58,7 @@ import type {
   PublicKeyMaterial,
   TokenAttempt,
 } from "../../../ports/engine.js";
+import type { IdpFinding } from "../../../ports/diagnosis.js";
 
 export interface OktaIdpConfig {
   /** https://<your-org>.okta.com (or a custom domain). */
@@ -122,7 +124,7 @@ const toIdpKey = (k: RawJwk): IdpKey => ({
 
 export class OktaIdentityProvider implements IdentityProvider {
   readonly kind = "okta";
-  readonly rules: IdpRules = IDP_RULES.okta;
+  readonly rules: IdpRules = OKTA_RULES.rules;
   readonly client: string;
   private readonly orgUrl: string;
   private readonly tokenEndpoint: string;
@@ -160,7 +162,7 @@ export class OktaIdentityProvider implements IdentityProvider {
         : `${this.orgUrl}/oauth2/${config.authorizationServer}/v1/token`;
     this.clock = options.clock ?? systemClock;
     this.policy = { ...defaultRetryPolicy, ...options.retry };
-    this.client = clientLabel("okta", config.clientId);
+    this.client = `${OKTA_RULES.clientNoun} ${config.clientId}`;
   }
 
   private retryOptions(): { policy: RetryPolicy; clock: Clock; onRetry?: (event: RetryEvent) => void } {
@@ -336,7 +338,7 @@ export class OktaIdentityProvider implements IdentityProvider {
     }
   }
 
-  readonly secretMigration = SECRET_MIGRATION.okta;
+  readonly secretMigration = OKTA_RULES.secretMigration;
 
   private appPath(): string {
     return `/api/v1/apps/${encodeURIComponent(this.config.clientId)}`;
@@ -411,6 +413,20 @@ export class OktaIdentityProvider implements IdentityProvider {
       },
       this.retryOptions(),
     );
+  }
+
+  /** Registration needs no proof of possession at Okta (IdpRules.proofOfPossession): nothing to foresee. */
+  async preflightRegister(): Promise<RotatorError | undefined> {
+    return undefined;
+  }
+
+  verifyHint(x5t: string): string {
+    return `check that key ${x5t} is registered and active for ${this.client}`;
+  }
+
+  /** The app's settings rotation depends on are checked by its calls; the scopes Kong sends, by doctor. */
+  async diagnose(): Promise<IdpFinding[]> {
+    return [];
   }
 
   /**
