@@ -42,7 +42,7 @@ const layers = [
     from: "./src/adapters/idp",
     except: ["./registry.ts"],
     message:
-      "src/app reaches identity providers only through src/adapters/idp/registry.ts (docs/architecture.md, \"Identity-provider registry\").",
+      'src/app reaches identity providers only through src/adapters/idp/registry.ts (docs/architecture.md, "Identity-provider registry").',
   },
   {
     target: ["./src/app", "./src/functions", "./src/cli"],
