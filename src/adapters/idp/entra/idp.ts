@@ -100,7 +100,10 @@ export class EntraIdentityProvider implements IdentityProvider {
     const { directory } = this.options;
     if (current) {
       const added = await directory.addKey(app, material.certDer, current, material.displayName);
-      return toKey({ ...added, x5t: added.x5t ?? material.x5t });
+      const listed = { ...added, x5t: added.x5t ?? material.x5t };
+      // The listing this adapter holds includes the key now, so that registering it again is a no-op.
+      this.app = { ...app, keyCredentials: [...app.keyCredentials, listed] };
+      return toKey(listed);
     }
     let after: EntraApplication;
     try {
@@ -130,6 +133,7 @@ export class EntraIdentityProvider implements IdentityProvider {
     if (!app.keyCredentials.some((k) => k.keyId === key.id)) return;
     if (current) {
       await this.options.directory.removeKey(app, key.id, current);
+      this.app = { ...app, keyCredentials: app.keyCredentials.filter((k) => k.keyId !== key.id) };
       return;
     }
     try {
