@@ -5,6 +5,7 @@
  * doctor ask of any of them. The adapters enforce the rules, the configuration checks the policy against
  * them at load, and the planner stays within them.
  */
+import type { z } from "zod";
 import type { IdpConfig } from "./config/load.js";
 import type { SigningAlg } from "./crypto/keymaterial.js";
 import type { IdpKindRules } from "./adapters/idp/kind.js";
@@ -16,8 +17,9 @@ import { RotatorError } from "./errors.js";
 
 export type IdpKind = IdpConfig["kind"];
 
-type KindRules = { [K in IdpKind]: IdpKindRules<Extract<IdpConfig, { kind: K }>> };
-const KINDS: KindRules = { entra: ENTRA_RULES, okta: OKTA_RULES, auth0: AUTH0_RULES };
+const KINDS = { entra: ENTRA_RULES, okta: OKTA_RULES, auth0: AUTH0_RULES } satisfies {
+  [K in IdpKind]: IdpKindRules<Extract<IdpConfig, { kind: K }>, unknown>;
+};
 
 export const IDP_KINDS = Object.keys(KINDS) as readonly IdpKind[];
 
@@ -26,9 +28,48 @@ export const IDP_RULES = Object.fromEntries(IDP_KINDS.map((k) => [k, KINDS[k].ru
   IdpRules
 >;
 
-/** The kind's declared data, for the credential's configuration (the mapped type makes the cast sound). */
+/** The kind's declared data, for the credential's configuration (KINDS pairs each kind with its own). */
 export function kindRules<C extends IdpConfig>(config: C): IdpKindRules<C> {
   return KINDS[config.kind] as unknown as IdpKindRules<C>;
+}
+
+/** A kind's declared data for its configuration part, whatever the part's type. */
+const partOf = (kind: IdpKind) => KINDS[kind] as unknown as IdpKindRules<IdpConfig, unknown>;
+
+type PartSchema<K extends IdpKind> = (typeof KINDS)[K]["config"]["schema"];
+
+/** Each provider's part of a credential (`entra:`, `okta:`, `auth0:`), optional: the credential schema spreads them. */
+export const IDP_CONFIG_PARTS = Object.fromEntries(
+  IDP_KINDS.map((k) => [k, KINDS[k].config.schema.optional()]),
+) as { [K in IdpKind]: z.ZodOptional<PartSchema<K>> };
+
+/** A validated credential's provider parts. */
+export type IdpParts = { [K in IdpKind]?: z.output<PartSchema<K>> };
+
+const present = (c: IdpParts) =>
+  IDP_KINDS.flatMap((kind) => (c[kind] === undefined ? [] : [{ kind, part: c[kind] as unknown }]));
+
+/** The credential's typed IdP configuration; undefined without a provider part (the schema refuses that). */
+export function idpConfigOf(c: IdpParts): IdpConfig | undefined {
+  const [first] = present(c);
+  return first && partOf(first.kind).config.toConfig(first.part);
+}
+
+/** The client the credential's provider part names, for the one-credential-per-client rule. */
+export function idpIdentityOf(
+  c: IdpParts,
+): { kind: IdpKind; at: string; clientId: string; what: string } | undefined {
+  const [first] = present(c);
+  return first && { kind: first.kind, ...partOf(first.kind).config.identity(first.part) };
+}
+
+/** Problems across the fields of each provider part present, with paths relative to the part. */
+export function idpPartProblems(c: IdpParts): { kind: IdpKind; path: string[]; message: string }[] {
+  return present(c).flatMap(({ kind, part }) =>
+    partOf(kind)
+      .config.problems(part)
+      .map((p) => ({ kind, ...p })),
+  );
 }
 
 /** How messages name the client at its provider: "app <id>", "Okta app <id>", "Auth0 client <id>". */

@@ -3,7 +3,7 @@ import { parse as parseYaml, YAMLError } from "yaml";
 import type { z } from "zod";
 import type { LimitOverrides } from "../limits.js";
 import { RotatorError } from "../errors.js";
-import { defaultAlgorithm, IDP_RULES } from "../idp-rules.js";
+import { defaultAlgorithm, IDP_RULES, idpConfigOf } from "../idp-rules.js";
 import { referenceSecretNameProblem } from "./rules.js";
 import { configSchema, defaultPolicy, policySchema, type ParsedConfig } from "./schema.js";
 
@@ -237,20 +237,11 @@ function resolve(cfg: ParsedConfig, source: string): Config {
 type ParsedCredential = ParsedConfig["credentials"][number];
 type ParsedTarget = ParsedCredential["kong"][number];
 
-/** The schema guarantees exactly one IdP per credential (./schema.ts). */
+/** The schema guarantees exactly one IdP per credential (./schema.ts); its entry maps its part. */
 function toIdpConfig(c: ParsedCredential): IdpConfig {
-  if (c.okta)
-    return {
-      kind: "okta",
-      orgUrl: c.okta.orgUrl,
-      clientId: c.okta.clientId,
-      token: c.okta.token,
-      ...(c.okta.authorizationServer ? { authorizationServer: c.okta.authorizationServer } : {}),
-      ...(c.okta.scopes ? { scopes: c.okta.scopes } : {}),
-    };
-  if (c.auth0) return { kind: "auth0", ...c.auth0 };
-  if (c.entra) return { kind: "entra", ...c.entra };
-  throw new Error("unreachable: the schema requires exactly one identity provider");
+  const idp = idpConfigOf(c);
+  if (!idp) throw new Error("unreachable: the schema requires exactly one identity provider");
+  return idp;
 }
 
 /** The schema guarantees exactly one kind per target (./schema.ts). */

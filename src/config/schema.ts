@@ -1,48 +1,12 @@
 import { z } from "zod";
-import { parseDuration } from "../duration.js";
-import { IDP_KINDS } from "../idp-rules.js";
-import { kongTagsProblem, urlProblem, type UrlRule } from "./rules.js";
+import { IDP_CONFIG_PARTS, IDP_KINDS, idpIdentityOf, idpPartProblems } from "../idp-rules.js";
+import { duration, guid, httpsUrl, localOrHttpsUrl, secretRef } from "./fields.js";
+import { kongTagsProblem } from "./rules.js";
 
 /**
  * The configuration file (YAML or JSON). Every field is validated before anything external is touched.
  * Durations are ISO-8601 (`P30D`, `PT24H`). See README "Configuration reference".
  */
-const duration = (what: string) =>
-  z
-    .string()
-    .refine((s) => parseDuration(s) !== undefined, {
-      message: `${what} must be an ISO-8601 duration such as PT10M, PT24H or P30D (no years or months)`,
-    })
-    .transform((s) => parseDuration(s) as number);
-
-/** URL fields, under the one rule the adapters use too (src/config/rules.ts). Trailing '/' removed. */
-const urlField = (rule: UrlRule) =>
-  z
-    .string()
-    .superRefine((u, ctx) => {
-      const problem = urlProblem(u, rule);
-      if (problem) ctx.addIssue({ code: "custom", message: problem });
-    })
-    .transform((u) => u.replace(/\/+$/, ""));
-/** Kong Admin API and webhooks: https, or plain http to this machine (tests, tunnels). */
-const localOrHttpsUrl = urlField("loopback-http");
-/** Key Vault, Graph, the Entra authority: https only (the Azure SDKs send tokens over TLS only). */
-const httpsUrl = urlField("https");
-
-const guid = z
-  .string()
-  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, {
-    message: "must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
-  })
-  .transform((s) => s.toLowerCase());
-
-const tenant = z.union([
-  guid,
-  z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]*\.[a-zA-Z]{2,}$/, {
-    message: "must be a tenant GUID or a verified domain such as contoso.onmicrosoft.com",
-  }),
-]);
-
 export const policySchema = z
   .object({
     algorithm: z.enum(["PS256", "RS256"], {
@@ -75,21 +39,6 @@ export const defaultPolicy = {
   verifyConsecutive: 5,
   forceCooldown: "PT10M",
 } as const;
-
-const secretRef = z.union([
-  z
-    .object({
-      env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "must be an environment variable name" }),
-    })
-    .strict(),
-  z
-    .object({
-      keyVaultSecret: z
-        .string()
-        .regex(/^[0-9a-zA-Z-]{1,127}$/, { message: "must be a Key Vault secret name" }),
-    })
-    .strict(),
-]);
 
 /**
  * A secret that may also be given literally (a webhook URL): a string under `literal`'s rule, or a
@@ -306,60 +255,14 @@ const credential = z
     certificateName: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, {
       message: "must be a valid Key Vault certificate name (letters, digits, '-')",
     }),
-    entra: z.object({ tenantId: tenant, clientId: guid }).strict().optional(),
-    okta: z
-      .object({
-        // The org's origin only: the token endpoint and the issuer are derived from it
-        // (<orgUrl>/oauth2/<authorizationServer>/v1/token), so a pasted issuer or path would be cut off.
-        orgUrl: httpsUrl.refine((u) => new URL(u).pathname === "/" && !/[?#]/.test(u), {
-          message:
-            "must be the Okta org's URL without a path, like https://example.okta.com (set the authorization server with authorizationServer)",
-        }),
-        authorizationServer: z
-          .string()
-          .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be an authorization server id such as default" })
-          .optional(),
-        clientId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, { message: "must be the app's client id" }),
-        token: secretRef,
-        /**
-         * Scopes the proof sends instead of the Kong plugin's config.scopes (an override: by default keys
-         * are proven with the scopes Kong sends, read with the plugin).
-         */
-        scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).optional(),
-      })
-      .strict()
-      .optional(),
-    auth0: z
-      .object({
-        domain: z
-          .string()
-          .regex(
-            /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*(:[0-9]{1,5})?$/,
-            {
-              message: "must be the tenant's domain (like example.eu.auth0.com), without https:// or a path",
-            },
-          ),
-        clientId: z
-          .string()
-          .regex(/^[A-Za-z0-9_-]{1,128}$/, { message: "must be the application's client id" }),
-        management: z.object({ clientId: z.string().min(1), clientSecret: secretRef }).strict(),
-      })
-      .strict()
-      .optional(),
+    ...IDP_CONFIG_PARTS,
     kong: z.array(kongTarget).min(1, { message: "at least one Kong target is required" }),
     policy: policySchema.partial().optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
-    // The first attach switches the rotated application to Private Key JWT, which ends its client secret:
-    // a management client that is the rotated application would lock itself out after one rotation.
-    if (c.auth0 && c.auth0.management.clientId === c.auth0.clientId)
-      ctx.addIssue({
-        code: "custom",
-        path: ["auth0", "management", "clientId"],
-        message:
-          "must be a Machine-to-Machine application of its own, not the rotated application (its secret stops working once a key is attached)",
-      });
+    for (const { kind, path, message } of idpPartProblems(c))
+      ctx.addIssue({ code: "custom", path: [kind, ...path], message });
     const idps = IDP_KINDS.filter((k) => c[k] !== undefined);
     if (idps.length !== 1)
       ctx.addIssue({
@@ -367,7 +270,7 @@ const credential = z
         path: ["entra"],
         message:
           idps.length === 0
-            ? "set the credential's identity provider: one of entra, okta or auth0"
+            ? `set the credential's identity provider: one of ${IDP_KINDS.slice(0, -1).join(", ")} or ${IDP_KINDS.at(-1)}`
             : `a credential has exactly one identity provider; found ${idps.join(" and ")}`,
       });
   });
@@ -445,13 +348,7 @@ export const configSchema = z
     });
     const apps = new Map<string, number>();
     cfg.credentials.forEach((c, i) => {
-      const idp = c.entra
-        ? { kind: "entra", at: c.entra.tenantId, clientId: c.entra.clientId, what: "Entra app" }
-        : c.okta
-          ? { kind: "okta", at: c.okta.orgUrl, clientId: c.okta.clientId, what: "Okta app" }
-          : c.auth0
-            ? { kind: "auth0", at: c.auth0.domain, clientId: c.auth0.clientId, what: "Auth0 application" }
-            : undefined;
+      const idp = idpIdentityOf(c);
       if (!idp) return;
       const key = `${idp.kind}/${idp.at.toLowerCase()}/${idp.clientId}`;
       if (apps.has(key))

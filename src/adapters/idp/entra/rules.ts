@@ -5,11 +5,22 @@
  * per app (the manifest's size bounds it), so none is planned for. A key is proven with a resource's
  * `/.default` scope of the rotator's own, which client credentials require, whatever scopes Kong uses.
  */
+import { z } from "zod";
+import { guid, tenant } from "../../../config/fields.js";
 import type { EntraIdpConfig } from "../../../config/load.js";
 import type { IdpKindRules } from "../kind.js";
 
-export const ENTRA_RULES: IdpKindRules<EntraIdpConfig> = {
+/** `entra:` in a credential: the app registration (client id) in its tenant. */
+const part = z.object({ tenantId: tenant, clientId: guid }).strict();
+
+export const ENTRA_RULES: IdpKindRules<EntraIdpConfig, z.output<typeof part>> = {
   kind: "entra",
+  config: {
+    schema: part,
+    toConfig: (p) => ({ kind: "entra", ...p }),
+    identity: (p) => ({ at: p.tenantId, clientId: p.clientId, what: "Entra app" }),
+    problems: () => [],
+  },
   rules: {
     maxKeys: Number.POSITIVE_INFINITY,
     algorithms: ["PS256", "RS256"],

@@ -7,13 +7,51 @@
  * policy allows the client, so the proof sends the scopes Kong sends (proofScopes "kong"), unless
  * `okta.scopes` overrides them.
  */
+import { z } from "zod";
+import { httpsUrl, secretRef } from "../../../config/fields.js";
 import type { OktaIdpConfig } from "../../../config/load.js";
 import type { IdpKindRules } from "../kind.js";
 
+/** `okta:` in a credential: the OIDC app (its client id is its app id) and the authorization server Kong uses. */
+const part = z
+  .object({
+    // The org's origin only: the token endpoint and the issuer are derived from it
+    // (<orgUrl>/oauth2/<authorizationServer>/v1/token), so a pasted issuer or path would be cut off.
+    orgUrl: httpsUrl.refine((u) => new URL(u).pathname === "/" && !/[?#]/.test(u), {
+      message:
+        "must be the Okta org's URL without a path, like https://example.okta.com (set the authorization server with authorizationServer)",
+    }),
+    authorizationServer: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be an authorization server id such as default" })
+      .optional(),
+    clientId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, { message: "must be the app's client id" }),
+    token: secretRef,
+    /**
+     * Scopes the proof sends instead of the Kong plugin's config.scopes (an override: by default keys
+     * are proven with the scopes Kong sends, read with the plugin).
+     */
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).optional(),
+  })
+  .strict();
+
 const trim = (u: string) => u.replace(/\/+$/, "");
 
-export const OKTA_RULES: IdpKindRules<OktaIdpConfig> = {
+export const OKTA_RULES: IdpKindRules<OktaIdpConfig, z.output<typeof part>> = {
   kind: "okta",
+  config: {
+    schema: part,
+    toConfig: (p) => ({
+      kind: "okta",
+      orgUrl: p.orgUrl,
+      clientId: p.clientId,
+      token: p.token,
+      ...(p.authorizationServer ? { authorizationServer: p.authorizationServer } : {}),
+      ...(p.scopes ? { scopes: p.scopes } : {}),
+    }),
+    identity: (p) => ({ at: p.orgUrl, clientId: p.clientId, what: "Okta app" }),
+    problems: () => [],
+  },
   rules: {
     maxKeys: 50,
     algorithms: ["RS256"],
