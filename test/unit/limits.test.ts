@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { DOCUMENTED_LIMITS, effectiveLimits } from "../../src/limits.js";
-import { slidingWindow } from "../../src/app/limited.js";
+import { generateKeyPairSync } from "node:crypto";
+import { createLimiters, slidingWindow, writeSlot } from "../../src/app/limited.js";
+import { registeredIdp } from "../../src/adapters/idp/registry.js";
+import { throttledDirectory } from "../../src/adapters/idp/entra/entry.js";
+import { localSigner } from "../../src/crypto/jws.js";
 import { FakeClock } from "../support/fake-clock.js";
 
 describe("rate limits", () => {
@@ -49,5 +53,50 @@ describe("rate limits", () => {
     expect(await w.acquire(0)).toEqual({ granted: true });
     expect(await w.acquire(0)).toEqual({ granted: true });
     expect(clock.now().getTime() - start).toBe(at3);
+  });
+});
+
+describe("identity-provider key writes under the fleet's limiters", () => {
+  it("each write takes a slot of every limit the provider's entry declares, in order; reads take none", async () => {
+    const clock = new FakeClock();
+    const limiters = createLimiters(effectiveLimits(), clock);
+    const taken: string[] = [];
+    for (const name of ["graphWritesPerApp", "graphWritesPerTenant"] as const) {
+      const l = limiters[name];
+      limiters[name] = { ...l, take: async () => void taken.push(name) };
+    }
+    const entra = registeredIdp({ kind: "entra", tenantId: "t", clientId: "c" }).writeLimits;
+    expect(entra).toEqual(["graphWritesPerTenant", "graphWritesPerApp"]);
+    const slot = writeSlot(limiters, entra);
+    const calls: string[] = [];
+    const app = { objectId: "o", appId: "c", displayName: "d", keyCredentials: [] };
+    const directory = throttledDirectory(
+      {
+        getApplication: async () => (calls.push("get"), app),
+        addKey: async () => (calls.push("add"), { keyId: "k", type: "AsymmetricX509Cert", usage: "Verify" }),
+        removeKey: async () => void calls.push("remove"),
+        patchKeyCredentials: async () => (calls.push("patch"), app),
+      },
+      slot,
+    );
+    await directory.getApplication("c");
+    expect(taken).toEqual([]);
+    await directory.removeKey(
+      app,
+      "k",
+      localSigner(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey, "x"),
+    );
+    await directory.patchKeyCredentials(app, { removeKeyIds: ["k"] });
+    expect(calls).toEqual(["get", "remove", "patch"]);
+    expect(taken).toEqual([
+      "graphWritesPerTenant",
+      "graphWritesPerApp",
+      "graphWritesPerTenant",
+      "graphWritesPerApp",
+    ]);
+    // Okta and Auth0 declare none: their writes wait for nothing (their 429s are honoured instead).
+    expect(
+      registeredIdp({ kind: "okta", orgUrl: "https://o", clientId: "c", token: { env: "T" } }).writeLimits,
+    ).toEqual([]);
   });
 });
