@@ -124,13 +124,16 @@ export const OPTIONS = {
   "dry-run": { type: "boolean", help: "migrate: print each step with the IdP's warning, change nothing" },
   "accept-cutover": {
     type: "boolean",
-    help: "migrate: accept Okta's or Auth0's cutover (failed gateway logins until Kong switches)",
+    help: "migrate: accept the provider's cutover, where it has one (failed gateway logins until Kong switches; migrate --dry-run states the window)",
   },
   "retire-secret": {
     type: "boolean",
     help: "migrate: once no Kong target holds the secret, retire it at the IdP",
   },
-  "all-secrets": { type: "boolean", help: "migrate --retire-secret: every client secret of the Entra app" },
+  "all-secrets": {
+    type: "boolean",
+    help: "migrate --retire-secret: every client secret of the client, not only the one Kong used",
+  },
   "no-other-writer": {
     type: "boolean",
     help: "run without the storage lease (only when nothing else rotates these credentials)",

@@ -69,13 +69,14 @@ describe("identity-provider key writes under the fleet's limiters", () => {
     expect(entra).toEqual(["graphWritesPerTenant", "graphWritesPerApp"]);
     const slot = writeSlot(limiters, entra);
     const calls: string[] = [];
-    const app = { objectId: "o", appId: "c", displayName: "d", keyCredentials: [] };
+    const app = { objectId: "o", appId: "c", displayName: "d", keyCredentials: [], passwordCredentials: [] };
     const directory = throttledDirectory(
       {
         getApplication: async () => (calls.push("get"), app),
         addKey: async () => (calls.push("add"), { keyId: "k", type: "AsymmetricX509Cert", usage: "Verify" }),
         removeKey: async () => void calls.push("remove"),
         patchKeyCredentials: async () => (calls.push("patch"), app),
+        removePassword: async () => void calls.push("removePassword"),
       },
       slot,
     );
@@ -87,8 +88,11 @@ describe("identity-provider key writes under the fleet's limiters", () => {
       localSigner(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey, "x"),
     );
     await directory.patchKeyCredentials(app, { removeKeyIds: ["k"] });
-    expect(calls).toEqual(["get", "remove", "patch"]);
+    await directory.removePassword(app, "p");
+    expect(calls).toEqual(["get", "remove", "patch", "removePassword"]);
     expect(taken).toEqual([
+      "graphWritesPerTenant",
+      "graphWritesPerApp",
       "graphWritesPerTenant",
       "graphWritesPerApp",
       "graphWritesPerTenant",
