@@ -6,7 +6,7 @@
  * memory and counters to the parent over IPC.
  */
 import azureFunctions from "@azure/functions";
-import { POISON_QUEUE, WORK_QUEUE } from "../src/adapters/queue/storage-queue.js";
+import { POISON_QUEUE, WORK_QUEUE } from "../src/adapters/queue/names.js";
 import { rotationPoisonHandler, rotationWorkHandler } from "../src/functions/rotationQueue.js";
 import { startQueueHost } from "../stack/queue-host.js";
 

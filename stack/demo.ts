@@ -25,7 +25,7 @@ import { setFunctionsRuntime } from "../src/functions/runtime.js";
 import { rotationTimerHandler } from "../src/functions/rotationTimer.js";
 import { rotateHttpHandler } from "../src/functions/rotateHttp.js";
 import { rotationWorkHandler } from "../src/functions/rotationQueue.js";
-import { WORK_QUEUE } from "../src/adapters/queue/storage-queue.js";
+import { WORK_QUEUE } from "../src/adapters/queue/names.js";
 import { startQueueHost } from "./queue-host.js";
 import { status } from "../src/app/service.js";
 import { startLocalStack, idpFromArgs, CREDENTIAL, IDP_KINDS, IDP_LABEL } from "./stack.js";

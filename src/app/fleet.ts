@@ -13,7 +13,6 @@
  * state in Key Vault what to do, under the credential's lease. A duplicate or a redelivery finds the
  * work done (noop) or another writer holding the lease (busy: looked at again later).
  */
-import { z } from "zod";
 import { RotatorError } from "../errors.js";
 import { workDue } from "../engine/schedule.js";
 import type { RunReport } from "../engine/reconcile.js";
@@ -32,13 +31,16 @@ export const BUSY_RECHECK_MS = 30_000;
  */
 export const EARLY_DELIVERY_MS = 1_500;
 
-const messageSchema = z.object({
-  v: z.literal(1),
-  credential: z.string().min(1).max(63),
-  reason: z.string().max(300),
-  at: z.string(),
-});
-export type WorkMessage = z.infer<typeof messageSchema>;
+/**
+ * A work message: it only says "look at this credential". Checked by hand, not with zod: the queue and
+ * timer functions load this module at cold start, and zod is not needed there (docs/performance.md).
+ */
+export interface WorkMessage {
+  v: 1;
+  credential: string;
+  reason: string;
+  at: string;
+}
 
 export function workMessage(credential: string, reason: string, at: Date): string {
   const m: WorkMessage = { v: 1, credential, reason: reason.slice(0, 300), at: at.toISOString() };
@@ -55,8 +57,12 @@ export function parseWorkMessage(raw: unknown): WorkMessage | undefined {
       return undefined;
     }
   }
-  const parsed = messageSchema.safeParse(value);
-  return parsed.success ? parsed.data : undefined;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const { v, credential, reason, at } = value as Record<string, unknown>;
+  if (v !== 1 || typeof credential !== "string" || typeof reason !== "string" || typeof at !== "string")
+    return undefined;
+  if (credential.length < 1 || credential.length > 63 || reason.length > 300) return undefined;
+  return { v, credential, reason, at };
 }
 
 export interface DueWork {

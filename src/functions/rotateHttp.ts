@@ -1,6 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { app } from "./app.js";
-import { z } from "zod";
 import { continueOnQueue, runAgain } from "../app/fleet.js";
 import { cancelRequested, rotate } from "../app/service.js";
 import { isRotatorError, toRotatorError } from "../errors.js";
@@ -10,33 +9,10 @@ import { authMode, authorize, callerOf, type Action } from "./auth.js";
 import { DRY_RUN_LIMIT, perCallerWindow } from "./caller-limit.js";
 import { errorResponse, json, problem, readJsonBody } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
-
-const bodySchema = z
-  .object({
-    force: z.boolean().optional(),
-    rollback: z.boolean().optional(),
-    cancel: z.boolean().optional(),
-    overrideCooldown: z.boolean().optional(),
-    compromised: z.boolean().optional(),
-    revokeUnmanaged: z.boolean().optional(),
-    dryRun: z.boolean().optional(),
-    reason: z.string().max(500).optional(),
-  })
-  .strict()
-  .refine((b) => [b.force || b.compromised, b.rollback, b.cancel].filter(Boolean).length <= 1, {
-    message: "use only one of force (or compromised), rollback and cancel",
-  })
-  .refine((b) => !b.overrideCooldown || b.force || b.compromised, {
-    message: "overrideCooldown goes with force",
-  })
-  .refine((b) => !b.revokeUnmanaged || b.compromised, { message: "revokeUnmanaged goes with compromised" })
-  .refine((b) => !b.compromised || !b.dryRun, {
-    message: "compromised has no dry run (POST with dryRun and force shows the new key's steps)",
-  })
-  .refine((b) => !b.cancel || !b.dryRun, { message: "cancel has no dry run" });
+import type { RotateBody } from "./rotate-body.js";
 
 /** The action a request asks for (auth.ts ACTION_ROLES): a dry run of anything is a dry run. */
-function actionOf(b: z.infer<typeof bodySchema>): Action {
+function actionOf(b: RotateBody): Action {
   if (b.dryRun) return "dryRun";
   if (b.cancel) return "cancel";
   if (b.rollback) return "rollback";
@@ -68,7 +44,8 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
   const name = req.params.name ?? "";
   const body = await readJsonBody(req);
   if (!body.ok) return body.response;
-  const parsed = bodySchema.safeParse(body.value);
+  const { rotateBodySchema } = await import("./rotate-body.js");
+  const parsed = rotateBodySchema.safeParse(body.value);
   if (!parsed.success)
     return problem(
       400,

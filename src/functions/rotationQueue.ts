@@ -11,7 +11,7 @@
 import type { InvocationContext } from "@azure/functions";
 import { app } from "./app.js";
 import { RotatorError } from "../errors.js";
-import { POISON_QUEUE, WORK_QUEUE } from "../adapters/queue/storage-queue.js";
+import { POISON_QUEUE, WORK_QUEUE } from "../adapters/queue/names.js";
 import { poisoned, processWork } from "../app/fleet.js";
 import { withSecretScope } from "../log/redact.js";
 import { functionsRuntime } from "./runtime.js";

@@ -24,7 +24,7 @@ import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } f
 import type { TokenCredential } from "@azure/identity";
 import { parseConfig, type Policy } from "../../src/config/load.js";
 import { createRuntime, type Runtime } from "../../src/app/runtime.js";
-import { WORK_QUEUE } from "../../src/adapters/queue/storage-queue.js";
+import { WORK_QUEUE } from "../../src/adapters/queue/names.js";
 import { CUSTOM_EVENT_NAME_ATTRIBUTE, otelLogger } from "../../src/log/otel.js";
 import { CUSTOM_EVENTS } from "../../src/telemetry/azure.js";
 import { INSTRUMENTATION_NAME } from "../../src/telemetry/metrics.js";

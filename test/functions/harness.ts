@@ -12,7 +12,7 @@ import { createRuntime, type Runtime } from "../../src/app/runtime.js";
 import { jsonLogger } from "../../src/log/logger.js";
 import { setFunctionsRuntime } from "../../src/functions/runtime.js";
 import { rotationPoisonHandler, rotationWorkHandler } from "../../src/functions/rotationQueue.js";
-import { POISON_QUEUE, WORK_QUEUE } from "../../src/adapters/queue/storage-queue.js";
+import { POISON_QUEUE, WORK_QUEUE } from "../../src/adapters/queue/names.js";
 import { startQueueHost, type QueueHost } from "../../stack/queue-host.js";
 
 export const CERT_NAME = `kong-${CREDENTIAL}`;

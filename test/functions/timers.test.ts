@@ -11,7 +11,7 @@ import { rotationTimerHandler } from "../../src/functions/rotationTimer.js";
 import { syncCheckTimerHandler } from "../../src/functions/syncCheckTimer.js";
 import { setFunctionsRuntime } from "../../src/functions/runtime.js";
 import { rotationWorkHandler } from "../../src/functions/rotationQueue.js";
-import { WORK_QUEUE } from "../../src/adapters/queue/storage-queue.js";
+import { WORK_QUEUE } from "../../src/adapters/queue/names.js";
 import { workMessage } from "../../src/app/fleet.js";
 import { QueueServiceClient } from "@azure/storage-queue";
 import {

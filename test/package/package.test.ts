@@ -155,6 +155,40 @@ describe("deployment package", () => {
     expect(indexed(fromPackage)).toEqual(indexed(fromSources));
   }, 60_000);
 
+  it("loads no SDK, zod, YAML or undici at import: the composition root and its chunks load on first use", () => {
+    // The chunks Node reads when it imports the entry: the entry and every chunk it imports statically.
+    const outputs = pkg.metafile.outputs;
+    const key = (file: string) => Object.keys(outputs).find((k) => k.endsWith(`/${file}`))!;
+    const loaded = new Set<string>();
+    const visit = (k: string) => {
+      if (loaded.has(k)) return;
+      loaded.add(k);
+      for (const i of outputs[k]!.imports) if (i.kind === "import-statement" && !i.external) visit(i.path);
+    };
+    visit(key("index.mjs"));
+    const packages = new Set(
+      [...loaded].flatMap((k) =>
+        Object.keys(outputs[k]!.inputs).flatMap(
+          (i) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(i)?.[1] ?? [],
+        ),
+      ),
+    );
+    for (const heavy of [
+      "zod",
+      "yaml",
+      "undici",
+      "@azure/identity",
+      "@azure/msal-node",
+      "@azure/keyvault-certificates",
+      "@azure/storage-blob",
+      "@azure/storage-queue",
+      "@microsoft/microsoft-graph-client",
+      "@kubernetes/client-node",
+      "pkijs",
+    ])
+      expect(packages, `${heavy} is loaded at import`).not.toContain(heavy);
+  });
+
   it("makes no network call at import", async () => {
     const loaded = await load(entry, { cwd: pkg.outDir });
     expect(loaded.connections).toEqual([]);

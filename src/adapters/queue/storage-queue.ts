@@ -14,14 +14,7 @@ import type { TokenCredential } from "@azure/identity";
 import { QueueServiceClient, type QueueClient, type StoragePipelineOptions } from "@azure/storage-queue";
 import { RotatorError } from "../../errors.js";
 import type { WorkQueue } from "../../ports/infrastructure.js";
-
-/**
- * The fleet's work queue (src/app/fleet.ts). The queue-triggered function binds to it by name, and the
- * Functions host moves a message that keeps failing to `<queue>-poison`
- * (https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages).
- */
-export const WORK_QUEUE = "rotation-work";
-export const POISON_QUEUE = `${WORK_QUEUE}-poison`;
+import { WORK_QUEUE } from "./names.js";
 
 const SETTING = "AzureWebJobsStorage";
 const MAX_VISIBILITY_S = 7 * 24 * 3600;
