@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --credentials N --workers W --batch B]`: the fleet benchmark on the local stack
+ * `npm run bench [-- --credentials N --workers W --batch B --vaults V]`: the fleet benchmark on the local stack
  * (docs/performance.md, "Fleet"). Not a test: it measures and prints.
  *
- * Set-up: N credentials (default 1,000) with 2 Kong targets each (one plugin per target); injected
+ * Set-up: N credentials (default 1,000) with 2 Kong targets each (one plugin per target), spread over V Key
+ * Vaults (default 1; each with its own documented limits, so the bound is the busiest vault's); injected
  * latencies: Key Vault create 3 s, Entra propagation 5 s, Kong plugin write 200 ms; the Key Vault and
  * Graph fakes enforce their documented rate limits (429 + Retry-After); the product's default
  * verification policy (5 s apart, 5 in a row). W worker processes (default 2) each run the real
@@ -40,12 +41,16 @@ const { values } = parseArgs({
     workers: { type: "string", default: "2" },
     // The queue trigger's batchSize as deployed (host.json extensions.queues).
     batch: { type: "string", default: String(HOST_BATCH_SIZE) },
+    // Key Vaults the credentials are spread over (credential i in vault i mod V; each with its own limits).
+    vaults: { type: "string", default: "1" },
   },
 });
 const N = Number(values.credentials);
 const W = Number(values.workers);
 const BATCH = Number(values.batch);
-if (!(N >= 2 && W >= 1 && BATCH >= 1)) throw new Error("--credentials ≥ 2, --workers ≥ 1, --batch ≥ 1");
+const V = Number(values.vaults);
+if (!(N >= 2 && W >= 1 && BATCH >= 1 && V >= 1))
+  throw new Error("--credentials ≥ 2, --workers ≥ 1, --batch ≥ 1, --vaults ≥ 1");
 
 const CREATE_MS = 3_000;
 const PROPAGATION_MS = 5_000;
@@ -63,6 +68,7 @@ const stack = await startLocalStack({
   propagationDelayMs: PROPAGATION_MS,
   kongWriteLatencyMs: KONG_WRITE_MS,
   rateLimits: true,
+  extraKeyVaults: V - 1,
   policy: {
     verifyInterval: `PT${VERIFY_INTERVAL_S}S`,
     verifyConsecutive: VERIFY_CONSECUTIVE,
@@ -76,9 +82,15 @@ let stopping = false;
 try {
   log(`seeding ${N} credentials × ${TARGETS} Kong targets`);
   const fleet = seedFleet(stack, { credentials: N, targetsPerCredential: TARGETS });
+  const vaults = [stack.keyVault, ...stack.extraKeyVaults];
+  // Credential i's certificate lives in vault i mod V (the first: the configuration's default keyVault).
+  const vaultOf = new Map(fleet.members.map((m, i) => [m.name, vaults[i % V]!]));
+  const credentials = fleet.credentials.map((c, i) =>
+    i % V === 0 ? c : { ...c, keyVault: { url: vaults[i % V]!.url } },
+  );
   const doc = {
     ...stack.config,
-    credentials: fleet.credentials,
+    credentials,
     limits: { keyVaultCreates: Math.floor(DOCUMENTED_LIMITS.keyVaultCreates.requests / W) },
   };
   const dir = resolve(".local/bench");
@@ -87,12 +99,20 @@ try {
   writeFileSync(configPath, JSON.stringify(doc));
   const runtime = (credentials: unknown[]): Runtime =>
     createRuntime({ config: parseConfig({ ...doc, credentials }), env: stack.env, logger: silentLogger });
-  const all = runtime(fleet.credentials);
+  const all = runtime(credentials);
 
   const ready = new Set<number>();
   const stats = new Map<
     number,
-    { peakRss: number; processed: number; failed: number; poisoned: number; peakInFlight: number }
+    {
+      baseRss: number;
+      peak?: NodeJS.MemoryUsage;
+      peakRss: number;
+      processed: number;
+      failed: number;
+      poisoned: number;
+      peakInFlight: number;
+    }
   >();
   for (let i = 0; i < W; i++) {
     const child = fork(resolve("bench/worker.ts"), [], {
@@ -115,9 +135,9 @@ try {
   while (ready.size < W) await sleep(100);
   log(`${W} worker(s) ready`);
 
-  const phaseOf = (name: string) => stack.keyVault.versions(`kong-${name}`)[0]?.tags["rotator-phase"];
+  const phaseOf = (name: string) => vaultOf.get(name)!.versions(`kong-${name}`)[0]?.tags["rotator-phase"];
   const activatedAt = (name: string) =>
-    Date.parse(stack.keyVault.versions(`kong-${name}`)[0]?.tags["rotator-activatedAt"] ?? "");
+    Date.parse(vaultOf.get(name)!.versions(`kong-${name}`)[0]?.tags["rotator-activatedAt"] ?? "");
   async function untilActive(names: string[], since: number, limitMs: number): Promise<void> {
     let last = 0;
     for (;;) {
@@ -142,7 +162,7 @@ try {
 
   // --- P4: one rotation alone ----------------------------------------------------------------------------
   const [first, ...rest] = fleet.members;
-  const one = runtime([fleet.credentials[0]]);
+  const one = runtime([credentials[0]]);
   const t0 = Date.now();
   await enqueueDue(one, one.queue!);
   await untilActive([first!.name], t0, 120_000);
@@ -153,7 +173,7 @@ try {
   log(`one rotation: ${(oneMs / 1000).toFixed(1)} s`);
 
   // --- P1: the fleet ---------------------------------------------------------------------------------------
-  const kvBefore = stack.keyVault.requests.length;
+  const kvBefore = vaults.map((v) => v.requests.length);
   const graphBefore = stack.entra.graph.requests.length;
   const kongBefore = stack.kong.requests.length;
   const t1 = Date.now();
@@ -162,21 +182,33 @@ try {
   const names = rest.map((m) => m.name);
   await untilActive(names, t1, 60 * 60_000);
   const wallMs = Math.max(...names.map(activatedAt)) - t1;
-  const kv = stack.keyVault.requests.slice(kvBefore);
+  const kvPerVault = vaults.map((v, i) => v.requests.slice(kvBefore[i]));
+  const kv = kvPerVault.flat();
   const graph = stack.entra.graph.requests.slice(graphBefore);
   const kong = stack.kong.requests.slice(kongBefore);
-  const kvCreates = kv.filter(
-    (r) => r.method === "POST" && /\/create(\?|$)/.test(r.path) && r.status === 202,
-  ).length;
-  const kvOther = kv.filter((r) => r.status !== 429 && r.status !== 401).length - kvCreates;
+  // Key Vault's limits are per vault: the busiest vault's work binds.
+  const creates = (rs: typeof kv) =>
+    rs.filter((r) => r.method === "POST" && /\/create(\?|$)/.test(r.path) && r.status === 202).length;
+  const kvCreates = Math.max(...kvPerVault.map(creates));
+  const kvOther = Math.max(
+    ...kvPerVault.map((rs) => rs.filter((r) => r.status !== 429 && r.status !== 401).length - creates(rs)),
+  );
   const graphWrites = graph.filter((r) => r.method !== "GET" && r.status !== 429 && r.status !== 401).length;
   const perPlugin = new Map<string, number>();
   for (const r of kong) if (r.method === "PATCH") perPlugin.set(r.path, (perPlugin.get(r.path) ?? 0) + 1);
   const kongMax = Math.max(0, ...perPlugin.values());
   const rate = (l: { requests: number; perMs: number }) => l.requests / (l.perMs / 1000);
   const resources = [
-    { name: "Key Vault RSA creates", work: kvCreates, rate: rate(DOCUMENTED_LIMITS.keyVaultCreates) },
-    { name: "Key Vault other ops", work: kvOther, rate: rate(DOCUMENTED_LIMITS.keyVaultOther) },
+    {
+      name: `Key Vault RSA creates${V > 1 ? " (busiest vault)" : ""}`,
+      work: kvCreates,
+      rate: rate(DOCUMENTED_LIMITS.keyVaultCreates),
+    },
+    {
+      name: `Key Vault other ops${V > 1 ? " (busiest vault)" : ""}`,
+      work: kvOther,
+      rate: rate(DOCUMENTED_LIMITS.keyVaultOther),
+    },
     { name: "Graph writes (per app)", work: graphWrites, rate: rate(DOCUMENTED_LIMITS.graphWritesPerApp) },
     { name: "Kong writes (busiest plugin)", work: kongMax, rate: 1000 / KONG_WRITE_MS },
   ].map((r) => ({ ...r, seconds: r.work / r.rate }));
@@ -189,7 +221,7 @@ try {
 
   // --- P2: idle ticks ---------------------------------------------------------------------------------------
   const count = () => ({
-    kv: stack.keyVault.requests.length,
+    kv: vaults.reduce((n, v) => n + v.requests.length, 0),
     graph: stack.entra.graph.requests.length,
     kong: stack.kong.requests.length,
   });
@@ -204,13 +236,17 @@ try {
   for (const w of workers) w.send("stop");
   await sleep(1_500);
   const peakRss = Math.max(...[...stats.values()].map((s) => s.peakRss));
+  // The worker with the highest peak: its memory then, and what each run in flight added to its idle start.
+  const top = [...stats.values()].reduce((a, b) => (b.peakRss > a.peakRss ? b : a));
+  const mib = (x: number) => `${(x / 2 ** 20).toFixed(0)} MiB`;
+  const perRun = (top.peakRss - top.baseRss) / Math.max(1, top.peakInFlight);
   const peakInFlight = Math.max(...[...stats.values()].map((s) => s.peakInFlight));
   const poisoned = [...stats.values()].reduce((a, s) => a + s.poisoned, 0);
 
   const rows: [string, string][] = [
     [
       "credentials × Kong targets",
-      `${N} × ${TARGETS} (${W} worker process(es), batchSize ${BATCH}, peak ${peakInFlight} in flight per worker)`,
+      `${N} × ${TARGETS} in ${V} Key Vault(s) (${W} worker process(es), batchSize ${BATCH}, peak ${peakInFlight} in flight per worker)`,
     ],
     [
       "injected latency",
@@ -246,7 +282,17 @@ try {
       "P4 one rotation",
       `${(oneMs / 1000).toFixed(1)} s − injected ${(injectedMs / 1000).toFixed(1)} s − window ${(windowMs / 1000).toFixed(0)} s = ${(p4 / 1000).toFixed(1)} s beyond (goal ≤ 3 s)`,
     ],
-    ["worker peak memory (RSS)", `${(peakRss / 2 ** 20).toFixed(0)} MiB`],
+    ["worker peak memory (RSS)", `${mib(peakRss)} (goal ≤ 256 MiB)`],
+    [
+      "  at the peak",
+      top.peak
+        ? `heap used ${mib(top.peak.heapUsed)} of ${mib(top.peak.heapTotal)}, external ${mib(top.peak.external)} (array buffers ${mib(top.peak.arrayBuffers)}); idle worker ${mib(top.baseRss)}`
+        : "not reported",
+    ],
+    [
+      "  memory per in-flight run",
+      `(${mib(top.peakRss)} − idle ${mib(top.baseRss)}) ÷ ${top.peakInFlight} in flight = ${(perRun / 2 ** 20).toFixed(1)} MiB`,
+    ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n| ${"measure".padEnd(width)} | value |\n|${"-".repeat(width + 2)}|-------|`);

@@ -5,6 +5,7 @@
  * from the environment (ROTATOR_CONFIG, AzureWebJobsStorage, AZURE_*), as in Azure. Reports its peak
  * memory and counters to the parent over IPC.
  */
+import { writeHeapSnapshot } from "node:v8";
 import azureFunctions from "@azure/functions";
 import { POISON_QUEUE, WORK_QUEUE } from "../src/adapters/queue/names.js";
 import { rotationPoisonHandler, rotationWorkHandler } from "../src/functions/rotationQueue.js";
@@ -37,10 +38,25 @@ const poison = await startQueueHost({
   handler: (m, meta) => rotationPoisonHandler(m, context("rotationPoison", meta.dequeueCount)),
 });
 
+// The worker's memory before any message: what the in-flight runs add is measured against it.
+const baseRss = process.memoryUsage().rss;
 let peakRss = 0;
+let peak: NodeJS.MemoryUsage | undefined;
+let snapshot: string | undefined;
 const report = () => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  const m = process.memoryUsage();
+  if (m.rss > peakRss) {
+    peakRss = m.rss;
+    peak = m;
+  }
+  // BENCH_HEAP_SNAPSHOT=<file>: one heap snapshot once this worker has its most runs in flight so far
+  // (at least half a batch), for finding where the memory goes (docs/performance.md).
+  const file = process.env.BENCH_HEAP_SNAPSHOT;
+  if (file && !snapshot && work.peakInFlight >= batchSize && work.inFlight >= batchSize)
+    snapshot = writeHeapSnapshot(file);
   process.send?.({
+    baseRss,
+    peak,
     peakRss,
     processed: work.processed,
     failed: work.failed,

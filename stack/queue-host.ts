@@ -36,6 +36,8 @@ export interface QueueHost {
   readonly poisoned: number;
   /** Peak number of handler invocations in flight. */
   readonly peakInFlight: number;
+  /** Handler invocations in flight now. */
+  readonly inFlight: number;
   /** Resolves once the queue holds no message (visible or delayed) and nothing is in flight. */
   idle(pollMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -135,6 +137,9 @@ export async function startQueueHost(opts: QueueHostOptions): Promise<QueueHost>
     },
     get peakInFlight() {
       return stats.peakInFlight;
+    },
+    get inFlight() {
+      return inFlight;
     },
     async idle(pollMs = 100) {
       for (;;) {

@@ -106,6 +106,11 @@ export interface LocalStackOptions {
   /** The Key Vault and Graph fakes enforce their documented rate limits (429 + Retry-After). */
   rateLimits?: boolean;
   /**
+   * Key Vault fakes besides the stack's own (same latency and rate limits, each limited on its own), for
+   * credentials that name their own vault (`credentials[].keyVault.url`): `npm run bench -- --vaults 2`.
+   */
+  extraKeyVaults?: number;
+  /**
    * Vault-reference mode: Kong gets an Azure Key Vault vault (prefix `azure-kv`) reading the Key Vault fake
    * with Kong's own identity, and the target gets `vaultReference`. Traditional, hybrid and DB-less: a vault
    * entity on each Admin API node; Konnect: a vault entity on the control plane, the nodes holding the
@@ -210,6 +215,8 @@ export interface LocalStack {
   keyVault: KeyVaultFake;
   /** `referenceVault`: the Key Vault holding only the reference secrets. */
   referenceKeyVault?: KeyVaultFake;
+  /** The extra certificate vaults (`extraKeyVaults`), in order. */
+  extraKeyVaults: KeyVaultFake[];
   /** The Admin API node (traditional or hybrid control plane; the first node when DB-less). */
   kong: KongFake;
   kongMode: KongMode;
@@ -284,6 +291,18 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           })
         : undefined;
     if (referenceKeyVault) closers.push(() => referenceKeyVault.close());
+    const extraKeyVaults: KeyVaultFake[] = [];
+    for (let i = 0; i < (opts.extraKeyVaults ?? 0); i++) {
+      const vault = await startKeyVaultFake({
+        tls,
+        authority: `${entra.authorityHost}/${TENANT_ID}`,
+        verifyToken: (token, resource) => entra.verifyToken(token, resource),
+        createDelayMs: opts.createDelayMs ?? 500,
+        ...(opts.rateLimits ? { rateLimits: true } : {}),
+      });
+      closers.push(() => vault.close());
+      extraKeyVaults.push(vault);
+    }
     const adminToken = `kong-rbac-${randomBytes(12).toString("hex")}`;
     const mode = opts.kongMode ?? "traditional";
     const dataPlanes = opts.dataPlanes ?? DEFAULT_DATA_PLANES;
@@ -651,6 +670,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       ...(idpSide.auth0 ? { auth0: idpSide.auth0 } : {}),
       keyVault,
       ...(referenceKeyVault ? { referenceKeyVault } : {}),
+      extraKeyVaults,
       kong,
       kongMode: mode,
       dblessNodes: mode === "dbless" ? dblessNodes : [],

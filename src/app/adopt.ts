@@ -140,7 +140,7 @@ async function checkAndPlan(
       ports.kong.map((target) =>
         kongCheck(target, cred, t.x5t, modulus, {
           store: ports.store,
-          certificateVault: rt.config.keyVault.url,
+          certificateVault: cred.keyVaultUrl,
         }),
       ),
     ),

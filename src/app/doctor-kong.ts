@@ -153,7 +153,7 @@ export function deploymentChecks(d: KongDiagnosis): Line[] {
   return out;
 }
 
-/** The Key Vault a target's reference secrets go to: vaultReference.keyVaultUrl, else the rotator's vault. */
+/** The Key Vault a target's reference secrets go to: vaultReference.keyVaultUrl, else the credential's certificate vault. */
 export function referenceVault(ref: VaultReferenceConfig, certificateVault: string): string {
   return ref.keyVaultUrl ?? certificateVault;
 }
@@ -175,7 +175,7 @@ function vaultEntityLines(v: KongVaultDiagnosis, expected: string): Line[] {
 /**
  * Vault-reference mode (README "Vault-reference mode"): the mode, Kong's vault entity, where Kong's identity
  * needs which role, and whether our entry still holds the private key inline. `certificateVault` is the
- * rotator's keyVault.url (the certificates' vault).
+ * credential's Key Vault (its certificate's vault).
  */
 export function vaultReferenceChecks(
   cred: CredentialConfig,

@@ -43,7 +43,7 @@ async function credentialChecks(rt: Runtime, cred: CredentialConfig): Promise<Ch
     idpChecks(rt, cred, kv.generations),
     Promise.all(
       ports.kong.map((t) =>
-        kongChecks(cred, t, kv.generations, { store: ports.store, certificateVault: rt.config.keyVault.url }),
+        kongChecks(cred, t, kv.generations, { store: ports.store, certificateVault: cred.keyVaultUrl }),
       ),
     ),
   ]);
@@ -77,7 +77,7 @@ async function keyVaultChecks(
       status: "pass",
       area: "keyvault",
       code: "KV_REACHABLE",
-      message: `Key Vault ${rt.config.keyVault.url}: certificate ${name} has ${versions.length} version(s), ${generations.length} tracked generation(s)`,
+      message: `Key Vault ${cred.keyVaultUrl}: certificate ${name} has ${versions.length} version(s), ${generations.length} tracked generation(s)`,
     });
   } catch (e) {
     return { checks: [errorCheck("keyvault", e)], generations: undefined };

@@ -1,6 +1,6 @@
 /**
  * The fleet on Azure Functions queues (README "Scaling out"):
- * - the rotation timer lists the vault's certificates once (tags and expiry of each latest version, 25
+ * - the rotation timer lists each vault's certificates once (tags and expiry of each latest version, 25
  *   per call) and enqueues one message per credential with work (`enqueueDue`);
  * - the queue-triggered function runs that credential's work under its lease with a wait budget
  *   (`processWork`); work that waits (Key Vault create, verification streak) is re-enqueued with a
@@ -18,6 +18,8 @@ import { workDue } from "../engine/schedule.js";
 import type { RunReport } from "../engine/reconcile.js";
 import { DEFAULT_WAIT_BUDGET_MS } from "../engine/wait.js";
 import type { Runtime } from "./runtime.js";
+import type { CredentialConfig } from "../config/load.js";
+import { vaultKey } from "../config/rules.js";
 import { rotate, type RotateResult, type Trigger } from "./service.js";
 import type { CertificateSummary } from "../ports/engine.js";
 import type { WorkQueue } from "../ports/infrastructure.js";
@@ -72,32 +74,47 @@ export interface DueWork {
 
 export interface TickPlan {
   due: DueWork[];
-  /** Key Vault list calls made (one per 25 certificates). */
+  /** Credentials with nothing due, by the listing. */
+  idle: string[];
+  /** Key Vault list calls made (one per 25 certificates, in each vault). */
   listCalls: number;
 }
 
-/** Which credentials have work now: one certificate listing of the vault, nothing else. */
-export async function dueWork(rt: Runtime): Promise<TickPlan> {
+/**
+ * Which credentials (all, or `names`) have work now: one certificate listing of each Key Vault the
+ * credentials use, nothing else.
+ */
+export async function dueWork(rt: Runtime, names?: readonly string[]): Promise<TickPlan> {
   const now = rt.clock.now();
-  // One store serves every credential (one vault per configuration).
-  const [first] = rt.config.credentials;
-  const store = first ? rt.enginePorts(first).store : undefined;
-  let byName: Map<string, CertificateSummary> | undefined;
-  let listCalls = 0;
-  if (store?.listCertificates) {
-    const listing = await store.listCertificates();
-    listCalls = listing.calls;
-    // Key Vault object names are case-insensitive.
-    byName = new Map(listing.certificates.map((c) => [c.name.toLowerCase(), c]));
+  const creds = names ? names.map((n) => rt.credential(n)) : rt.config.credentials;
+  const byVault = new Map<string, CredentialConfig[]>();
+  for (const cred of creds) {
+    const key = vaultKey(cred.keyVaultUrl);
+    byVault.set(key, [...(byVault.get(key) ?? []), cred]);
   }
+  let listCalls = 0;
+  const listings = new Map<string, Map<string, CertificateSummary> | undefined>();
+  await Promise.all(
+    [...byVault].map(async ([key, [first]]) => {
+      const store = rt.enginePorts(first!).store;
+      if (!store.listCertificates) return listings.set(key, undefined);
+      const listing = await store.listCertificates();
+      listCalls += listing.calls;
+      // Key Vault object names are case-insensitive.
+      listings.set(key, new Map(listing.certificates.map((c) => [c.name.toLowerCase(), c])));
+    }),
+  );
   const due: DueWork[] = [];
-  for (const cred of rt.config.credentials) {
+  const idle: string[] = [];
+  for (const cred of creds) {
+    const byName = listings.get(vaultKey(cred.keyVaultUrl));
     const reason = byName
       ? workDue(byName.get(cred.certificateName.toLowerCase()), cred.policy, cred.name, now)
       : "the store cannot list certificates";
     if (reason) due.push({ credential: cred.name, reason });
+    else idle.push(cred.name);
   }
-  return { due, listCalls };
+  return { due, idle, listCalls };
 }
 
 export interface TickResult extends TickPlan {

@@ -1,6 +1,7 @@
 /**
  * Rate-aware ports: the Key Vault store and identity-provider key writes wrapped with sliding-window limiters
- * from src/limits.ts, shared by every credential of the process. A call waits for room in the window
+ * from src/limits.ts, shared by every credential of the process (Key Vault's: by every credential of the
+ * same vault). A call waits for room in the window
  * instead of drawing a 429; Retry-After handling (http/retry.ts) remains the backstop when other
  * processes share the same limit.
  */
@@ -75,17 +76,28 @@ export function slidingWindow(limit: RateLimit, clock: Clock): Limiter {
   };
 }
 
-export interface FleetLimiters {
+/** One Key Vault's limiters: the documented limits are per vault, so each vault has its own. */
+export interface VaultLimiters {
   keyVaultCreates: Limiter;
   keyVaultOther: Limiter;
+}
+
+export interface FleetLimiters extends VaultLimiters {
   graphWritesPerApp: Limiter;
   graphWritesPerTenant: Limiter;
 }
 
-export function createLimiters(limits: Limits, clock: Clock): FleetLimiters {
+export function vaultLimiters(limits: Limits, clock: Clock): VaultLimiters {
   return {
     keyVaultCreates: slidingWindow(limits.keyVaultCreates, clock),
     keyVaultOther: slidingWindow(limits.keyVaultOther, clock),
+  };
+}
+
+/** The default vault's limiters and the tenant's Graph limiters. */
+export function createLimiters(limits: Limits, clock: Clock): FleetLimiters {
+  return {
+    ...vaultLimiters(limits, clock),
     graphWritesPerApp: slidingWindow(limits.graphWritesPerApp, clock),
     graphWritesPerTenant: slidingWindow(limits.graphWritesPerTenant, clock),
   };
@@ -101,7 +113,7 @@ function rateDeferred(limit: RateLimit, at: Date): RotatorError {
 }
 
 /** Every store call takes a Key Vault slot; creates (and imports) take an RSA-create slot too. */
-export function limitedStore(store: CertificateStore, l: FleetLimiters): CertificateStore {
+export function limitedStore(store: CertificateStore, l: VaultLimiters): CertificateStore {
   const other = async <T>(call: () => Promise<T>): Promise<T> => {
     await l.keyVaultOther.take();
     return call();

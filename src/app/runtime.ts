@@ -6,8 +6,9 @@
 import type { TokenCredential } from "@azure/identity";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { credentialOf, type Config, type CredentialConfig, type SecretRef } from "../config/load.js";
+import { vaultKey } from "../config/rules.js";
 import { systemClock } from "../clock.js";
-import type { Clock, Logger, KongTarget, EnginePorts } from "../ports/engine.js";
+import type { CertificateStore, Clock, Logger, KongTarget, EnginePorts } from "../ports/engine.js";
 import { RotatorError } from "../errors.js";
 import { jsonLogger } from "../log/logger.js";
 import { registerProcessSecret, registerSecret } from "../log/redact.js";
@@ -41,7 +42,7 @@ import { createMemoryAlertStateStore } from "../adapters/alerts/state-memory.js"
 import { tracedPorts } from "../telemetry/tracing.js";
 import { serviceCredential } from "./identity.js";
 import { effectiveLimits } from "../limits.js";
-import { createLimiters, limitedStore } from "./limited.js";
+import { createLimiters, limitedStore, vaultLimiters } from "./limited.js";
 import { createIdentityProvider } from "./idp.js";
 
 export interface RuntimeOptions {
@@ -113,12 +114,23 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     : createLocalPluginLock();
   const history = storage ? createBlobRunHistory({ blob: storage.blob }) : createMemoryRunHistory();
 
-  // Shared by every credential of the process: the documented limits are per vault and per tenant.
-  const limiters = createLimiters(effectiveLimits(config.limits), clock);
-  const store = limitedStore(
-    createKeyVaultStore({ vaultUrl: config.keyVault.url, credential, clock }),
-    limiters,
-  );
+  // Shared by every credential of the process: the documented limits are per vault and per tenant. Each
+  // Key Vault the credentials name has a store and limiters of its own (built when first used).
+  const limits = effectiveLimits(config.limits);
+  const limiters = createLimiters(limits, clock);
+  const stores = new Map<string, CertificateStore>();
+  const storeOf = (vaultUrl: string): CertificateStore => {
+    const key = vaultKey(vaultUrl);
+    let store = stores.get(key);
+    if (!store) {
+      store = limitedStore(
+        createKeyVaultStore({ vaultUrl, credential, clock }),
+        key === vaultKey(config.keyVault.url) ? limiters : vaultLimiters(limits, clock),
+      );
+      stores.set(key, store);
+    }
+    return store;
+  };
   const secrets = createKeyVaultSecretReader({ vaultUrl: config.keyVault.url, credential, clock });
 
   // Kong and IdP tokens held in the process environment live as long as the process: redacted for its
@@ -237,7 +249,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     enginePorts: (cred, options = {}) =>
       tracedPorts(
         {
-          store,
+          store: storeOf(cred.keyVaultUrl),
           idp: createIdentityProvider(cred, idpDeps),
           kong: kongTargets(cred, options.kongReads),
           clock,

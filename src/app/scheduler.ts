@@ -7,8 +7,8 @@
  * failed.
  */
 import type { RunReport } from "../engine/reconcile.js";
-import { runAgain } from "./fleet.js";
-import { rotateOrReport, type BatchResult, type RotateRequest } from "./service.js";
+import { dueWork, runAgain } from "./fleet.js";
+import { rotate, rotateOrReport, type BatchResult, type RotateRequest } from "./service.js";
 import type { Runtime } from "./runtime.js";
 import { DEFAULT_WAIT_BUDGET_MS } from "../engine/wait.js";
 
@@ -96,4 +96,32 @@ export async function runScheduled(
     pump();
   });
   return names.map((n) => results.get(n)!);
+}
+
+/**
+ * The CLI's `run`, as lean as a timer tick: one certificate listing of each Key Vault decides which
+ * credentials have work (app/fleet.ts `dueWork`, the timer's rule); only those are run (one by name, as
+ * `rotate` does; several through `runScheduled`). A credential with nothing due costs no IdP and no Kong call
+ * and is answered `idle`. `run --check` (`full`) runs every credential, observing each in full.
+ */
+export async function runDue(
+  rt: Runtime,
+  names: string[],
+  req: RotateRequest,
+  options: SchedulerOptions & {
+    full?: boolean;
+    onPlan?: (p: { due: number; total: number; listCalls: number }) => void;
+  },
+): Promise<BatchResult[]> {
+  const plan = options.full ? undefined : await dueWork(rt, names);
+  const due = plan ? names.filter((n) => plan.due.some((d) => d.credential === n)) : names;
+  if (plan) options.onPlan?.({ due: due.length, total: names.length, listCalls: plan.listCalls });
+  const ran =
+    due.length === 1 && names.length === 1
+      ? [await rotate(rt, due[0]!, req)]
+      : due.length
+        ? await runScheduled(rt, due, req, options)
+        : [];
+  const byName = new Map<string, BatchResult>(ran.map((r) => [r.credential, r]));
+  return names.map((n) => byName.get(n) ?? { credential: n, kind: "idle" });
 }

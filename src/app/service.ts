@@ -90,8 +90,11 @@ export type CancelResult =
   | { credential: string; kind: "busy" }
   | { credential: string; kind: "cancelled"; request: ManualRequest; abandoned: string[] };
 
-/** One credential's result in a batch (timer, `run`): the same as `rotate`'s. */
-export type BatchResult = RotateResult;
+/**
+ * One credential's result in a batch (timer, `run`): the same as `rotate`'s; or `idle`, when the vault's
+ * certificate listing showed nothing due and nothing else was read (app/scheduler.ts `runDue`).
+ */
+export type BatchResult = RotateResult | { credential: string; kind: "idle" };
 
 const holderId = (trigger: Trigger) => `${trigger}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
@@ -236,8 +239,8 @@ export async function cancelRequested(
 }
 
 /** Every credential in turn; one that cannot even start is alerted and does not stop the others. */
-export async function rotateAll(rt: Runtime, req: RotateRequest): Promise<BatchResult[]> {
-  const results: BatchResult[] = [];
+export async function rotateAll(rt: Runtime, req: RotateRequest): Promise<RotateResult[]> {
+  const results: RotateResult[] = [];
   for (const c of rt.config.credentials) results.push(await rotateOrReport(rt, c.name, req));
   return results;
 }
@@ -246,7 +249,7 @@ export async function rotateAll(rt: Runtime, req: RotateRequest): Promise<BatchR
  * One credential of a batch: what `rotate` throws (a refused request, or a bug) is reported and alerted
  * like a run that could not start, so that one credential never stops the others.
  */
-export async function rotateOrReport(rt: Runtime, name: string, req: RotateRequest): Promise<BatchResult> {
+export async function rotateOrReport(rt: Runtime, name: string, req: RotateRequest): Promise<RotateResult> {
   try {
     return await rotate(rt, name, req);
   } catch (e) {

@@ -24,8 +24,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "run",
     takesName: "optional",
-    synopsis: "run [name]",
-    summary: "do what is due for every credential (or one), as the timer does",
+    synopsis: "run [name] [--check]",
+    summary: "do what is due for every credential (or one), as the timer does; --check: observe each in full",
   },
   {
     name: "rotate",
@@ -104,6 +104,10 @@ export const OPTIONS = {
   },
   rollback: { type: "boolean", help: "rotate / plan: every Kong target back on the previous key" },
   cancel: { type: "boolean", help: "rotate: withdraw the pending forced rotation or rollback" },
+  check: {
+    type: "boolean",
+    help: "run: observe every credential (Key Vault, identity provider, Kong), not only those the vault listing says are due",
+  },
   html: { type: "string", value: "FILE", help: "status: also write the status page (one HTML file)" },
   cert: { type: "string", value: "FILE", help: "adopt: PEM (key and certificate) or PFX file" },
   "password-stdin": {
@@ -279,6 +283,7 @@ export function checkCombinations({ command, name, values }: Parsed): void {
     throw new UsageError("use only one of --force (or --compromised), --rollback and --cancel");
   if (override && !force && !compromised) throw new UsageError("--override-cooldown goes with --force");
   if (revokeUnmanaged && !compromised) throw new UsageError("--revoke-unmanaged goes with --compromised");
+  if (values.check && command !== "run") only("--check", "'run'");
   if ((force || rollback) && command === "plan" && !name)
     throw new UsageError("plan --force and plan --rollback need a credential name");
   if (values.html !== undefined && command !== "status") only("--html", "'status'");

@@ -62,6 +62,8 @@ export function reportText(r: RunReport): string {
  */
 export function batchText(r: BatchResult, opts: { asked?: boolean } = {}): string {
   if (r.kind === "busy") return `${r.credential}: busy (another writer holds the lease)`;
+  if (r.kind === "idle")
+    return `${r.credential}: nothing due (from the Key Vault listing; run --check also reads the identity provider and Kong)`;
   if (r.kind === "error")
     return `${r.credential}: error ${r.error.code}: ${r.error.message}\n  hint: ${r.error.hint}`;
   return [

@@ -27,7 +27,7 @@ import {
   type CancelResult,
   type RotateRequest,
 } from "../app/service.js";
-import { runScheduled } from "../app/scheduler.js";
+import { runDue } from "../app/scheduler.js";
 import { doctor } from "../app/doctor.js";
 import { renderStatusPage } from "../app/status-page.js";
 import { adopt } from "../app/adopt.js";
@@ -261,22 +261,29 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     };
     // One named credential: its error is the command's (stderr, exit 1; a refused request says why).
     // Several: like the timer, every credential is tried and one that throws does not stop the others.
-    const results: BatchResult[] = name
-      ? [await rotate(rt, name, req)]
-      : command === "run"
-        ? // The fleet scheduler in-process: bounded concurrency, waits do not hold a slot (app/scheduler.ts).
-          await runScheduled(rt, names, req, {
+    const results: BatchResult[] =
+      command === "run"
+        ? // As lean as a timer tick: the vault listing decides who has work (--check: everyone, in full); the
+          // fleet scheduler in-process runs them: bounded concurrency, waits do not hold a slot (app/scheduler.ts).
+          await runDue(rt, names, req, {
             concurrency: RUN_CONCURRENCY,
+            full: values.check === true,
             ...(asJson || logJson
               ? {}
               : {
+                  onPlan: (p) =>
+                    io.err(
+                      `[run] ${p.due} of ${p.total} credential(s) due (${p.listCalls} Key Vault list call(s))`,
+                    ),
                   onStatus: (p) =>
                     io.err(
                       `[run] done ${p.done} / in flight ${p.inFlight} / waiting ${p.waiting} / failed ${p.failed} (of ${p.total})`,
                     ),
                 }),
           })
-        : await eachCredential(rt, names, req);
+        : name
+          ? [await rotate(rt, name, req)]
+          : await eachCredential(rt, names, req);
     print(
       results
         .map((r) =>
@@ -299,6 +306,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 function batchOutcome(r: BatchResult): Outcome {
   if (r.kind === "busy") return "busy";
   if (r.kind === "error") return "failed";
+  if (r.kind === "idle") return "ok";
   const { outcome, status } = r.report;
   return outcome === "failed" || outcome === "stuck" || status?.request?.lastError !== undefined
     ? "failed"

@@ -21,7 +21,7 @@ export interface VaultReferenceConfig {
   prefix: string;
   /** Start of each generation's secret name: `<secretPrefix><credential>-<x5t>`. */
   secretPrefix: string;
-  /** The Key Vault the reference secrets are written to; absent: the rotator's keyVault.url. */
+  /** The Key Vault the reference secrets are written to; absent: the credential's own vault (CredentialConfig.keyVaultUrl). */
   keyVaultUrl?: string;
 }
 
@@ -106,6 +106,8 @@ export type IdpConfig = EntraIdpConfig | OktaIdpConfig | Auth0IdpConfig;
 export interface CredentialConfig {
   name: string;
   certificateName: string;
+  /** The Key Vault holding the certificate: the credential's keyVault.url, else the top-level one. */
+  keyVaultUrl: string;
   idp: IdpConfig;
   kong: KongTargetSpec[];
   /** Effective policy: defaults, then the file's `policy`, then the credential's own `policy`. */
@@ -113,6 +115,7 @@ export interface CredentialConfig {
 }
 
 export interface Config {
+  /** The default Key Vault (credentials may name their own: CredentialConfig.keyVaultUrl). */
   keyVault: { url: string };
   cloud: { authorityHost: string; graphBaseUrl: string };
   credentials: CredentialConfig[];
@@ -211,6 +214,7 @@ function resolve(cfg: ParsedConfig, source: string): Config {
     return {
       name: c.name,
       certificateName: c.certificateName,
+      keyVaultUrl: c.keyVault?.url ?? cfg.keyVault.url,
       idp,
       kong: c.kong.map(toTargetSpec),
       policy,

@@ -73,3 +73,11 @@ export function referenceSecretNameProblem(
     ? `secret names would be ${longest} characters (secretPrefix + credential name + '-' + ${X5T_LENGTH}-character x5t); Key Vault allows ${MAX_SECRET_NAME}`
     : undefined;
 }
+
+/**
+ * The vault a Key Vault URL names, for comparing two URLs (a trailing slash or the host's case make no
+ * other vault): its origin. Each vault has rate limits of its own (src/limits.ts).
+ */
+export function vaultKey(url: string): string {
+  return new URL(url).origin;
+}

@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { parseDuration } from "../duration.js";
 import { IDP_CONFIG_PARTS, IDP_KINDS, idpIdentityOf, idpPartProblems } from "../idp-rules.js";
 import { duration, guid, httpsUrl, localOrHttpsUrl, secretRef } from "./fields.js";
-import { kongTagsProblem } from "./rules.js";
+import { kongTagsProblem, urlProblem, vaultKey, type UrlRule } from "./rules.js";
 
 /**
  * The configuration file (YAML or JSON). Every field is validated before anything external is touched.
@@ -78,7 +79,7 @@ export const KONNECT_REGIONS = ["us", "eu", "au", "me", "in", "sg"] as const;
  * Key Vault object names are 1-127 of `[0-9a-zA-Z-]`
  * (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates#objects-identifiers-and-versioning);
  * the whole secret name's length is checked at load, where the credential name is known. `keyVaultUrl`: the
- * vault the reference secrets go to (default: keyVault.url). A vault of their own lets Kong's identity hold
+ * vault the reference secrets go to (default: the credential's vault). A vault of their own lets Kong's identity hold
  * Key Vault Secrets User on that vault only, not on the one whose certificates' backing secrets are every
  * credential's private key (docs/permissions.md "Vault-reference mode").
  */
@@ -255,6 +256,11 @@ const credential = z
     certificateName: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, {
       message: "must be a valid Key Vault certificate name (letters, digits, '-')",
     }),
+    /**
+     * The Key Vault that holds this credential's certificate (default: the top-level keyVault). Each vault
+     * has its own rate limits (src/limits.ts): a fleet spread over several vaults rotates that much faster.
+     */
+    keyVault: z.object({ url: httpsUrl }).strict().optional(),
     ...IDP_CONFIG_PARTS,
     kong: z.array(kongTarget).min(1, { message: "at least one Kong target is required" }),
     policy: policySchema.partial().optional(),
@@ -359,15 +365,17 @@ export const configSchema = z
         });
       apps.set(key, i);
     });
+    // Per vault: Key Vault object names are case-insensitive.
     const certs = new Map<string, number>();
     cfg.credentials.forEach((c, i) => {
-      if (certs.has(c.certificateName))
+      const key = `${vaultKey(c.keyVault?.url ?? cfg.keyVault.url)}|${c.certificateName.toLowerCase()}`;
+      if (certs.has(key))
         ctx.addIssue({
           code: "custom",
           path: ["credentials", i, "certificateName"],
-          message: `certificate "${c.certificateName}" is already used by credential #${certs.get(c.certificateName)}`,
+          message: `certificate "${c.certificateName}" is already used by credential #${certs.get(key)} in the same Key Vault`,
         });
-      certs.set(c.certificateName, i);
+      certs.set(key, i);
     });
   });
 

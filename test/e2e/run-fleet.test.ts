@@ -37,7 +37,9 @@ it("run rotates 10 credentials 8 at a time, waits through the scheduler, and pri
     const [v] = stack.keyVault.versions(`kong-${m.name}`);
     expect(v?.tags["rotator-phase"]).toBe("active");
   }
-  const progress = r.err.split("\n").filter((l) => l.startsWith("[run] "));
+  // Nothing exists yet: the vault listing finds every credential due (bootstrap).
+  expect(r.err).toContain("[run] 10 of 10 credential(s) due (1 Key Vault list call(s))");
+  const progress = r.err.split("\n").filter((l) => l.startsWith("[run] done "));
   const inFlight = progress.map((l) => Number(/in flight (\d+)/.exec(l)?.[1]));
   const waiting = progress.map((l) => Number(/waiting (\d+)/.exec(l)?.[1]));
   expect(Math.max(...inFlight)).toBe(8);
@@ -46,4 +48,41 @@ it("run rotates 10 credentials 8 at a time, waits through the scheduler, and pri
   // Each report holds every step of every resumed run, the waits included.
   expect(r.out).toContain("⏸ verify");
   expect(r.out.match(/✓ activate/g)).toHaveLength(10);
+}, 120_000);
+
+it("run again is as lean as a timer tick: one vault listing, no Graph or Kong call; run --check reads them all", async () => {
+  const count = () => ({
+    kv: stack.keyVault.requests.length,
+    graph: stack.entra.graph.requests.length,
+    kong: stack.kong.requests.length,
+  });
+  const before = count();
+  const idle = await runCli(["run", "--json"], configPath, stack.env);
+  expect(idle.code).toBe(0);
+  const after = count();
+  expect(after.graph - before.graph).toBe(0);
+  expect(after.kong - before.kong).toBe(0);
+  // 10 certificates fit in one page of the listing (25 per page).
+  // (A 401 is the Key Vault client's authentication challenge, answered before its first call.)
+  const kvCalls = stack.keyVault.requests.slice(before.kv).filter((r) => r.status !== 401);
+  expect(kvCalls.map((r) => `${r.method} ${r.path.split("?")[0]}`)).toEqual(["GET /certificates"]);
+  const results = JSON.parse(idle.out) as { credential: string; kind: string }[];
+  expect(results.map((r) => r.kind)).toEqual(fleet.members.map(() => "idle"));
+  expect(results.map((r) => r.credential)).toEqual(fleet.members.map((m) => m.name));
+
+  // One credential by name: the same decision.
+  const one = await runCli(["run", fleet.members[3]!.name], configPath, stack.env);
+  expect(one.code).toBe(0);
+  expect(one.out).toContain(`${fleet.members[3]!.name}: nothing due`);
+  expect(count().graph).toBe(after.graph);
+  expect(count().kong).toBe(after.kong);
+
+  // --check observes every credential: its app at the IdP and each of its 2 Kong targets, at least.
+  const checked = await runCli(["run", "--check", "--json"], configPath, stack.env);
+  expect(checked.code).toBe(0);
+  const end = count();
+  expect(end.graph - after.graph).toBeGreaterThanOrEqual(10);
+  expect(end.kong - after.kong).toBeGreaterThanOrEqual(20);
+  const full = JSON.parse(checked.out) as { kind: string; report?: { outcome: string } }[];
+  expect(full.map((r) => [r.kind, r.report?.outcome])).toEqual(fleet.members.map(() => ["done", "noop"]));
 }, 120_000);

@@ -61,6 +61,7 @@ export function createWorld(options: WorldOptions = {}) {
   const cred: CredentialConfig = {
     name: "kong-login",
     certificateName: "kong-login",
+    keyVaultUrl: "https://kv.example.vault.azure.net",
     idp: { kind: "entra", tenantId: TENANT_ID, clientId: CLIENT_ID },
     kong: targetSpecs.map((t) => ({
       name: t.name,
