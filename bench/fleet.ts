@@ -21,6 +21,8 @@ import { fork, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { build } from "esbuild";
+import { BUNDLE_OPTIONS } from "../scripts/package.js";
 import { parseConfig } from "../src/config/load.js";
 import { createRuntime, type Runtime } from "../src/app/runtime.js";
 import { enqueueDue } from "../src/app/fleet.js";
@@ -114,9 +116,16 @@ try {
       peakInFlight: number;
     }
   >();
+  // The workers run bench/worker.ts bundled as the package is (scripts/package.ts BUNDLE_OPTIONS), on plain
+  // Node: their memory and CPU are the deployed code's, not tsx's (sources and source maps in memory).
+  const workerDir = resolve(dir, "worker");
+  await build({ ...BUNDLE_OPTIONS, entryPoints: { worker: "bench/worker.ts" }, outdir: workerDir });
   for (let i = 0; i < W; i++) {
-    const child = fork(resolve("bench/worker.ts"), [], {
-      execArgv: ["--import", "tsx"],
+    const child = fork(resolve(workerDir, "worker.mjs"), [], {
+      // BENCH_CPU_PROF=<folder>: each worker writes a V8 CPU profile there when it stops (where time goes).
+      execArgv: process.env.BENCH_CPU_PROF
+        ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+        : [],
       env: { ...process.env, ...stack.env, ROTATOR_CONFIG: configPath, BENCH_BATCH_SIZE: String(BATCH) },
       // The workers' JSON logs, for reading a run afterwards.
       stdio: ["ignore", "ignore", openSync(resolve(dir, `worker-${i}.log`), "w"), "ipc"],

@@ -11,7 +11,7 @@ import { POISON_QUEUE, WORK_QUEUE } from "../src/adapters/queue/names.js";
 import { rotationPoisonHandler, rotationWorkHandler } from "../src/functions/rotationQueue.js";
 import { startQueueHost } from "../stack/queue-host.js";
 
-// The package is CommonJS; under tsx only its default export carries the classes (as in stack/demo.ts).
+// The package is CommonJS; only its default export carries the classes (as in stack/demo.ts).
 const { InvocationContext } = azureFunctions;
 const batchSize = Number(process.env.BENCH_BATCH_SIZE ?? "16");
 const context = (name: string, dequeueCount = 1) =>

@@ -17,7 +17,7 @@
  * Also writes `<out>.meta.json`: esbuild's metafile (every bundled input), read by the package test and
  * `npm run bench:startup`.
  */
-import { build, type Metafile } from "esbuild";
+import { build, type BuildOptions, type Metafile } from "esbuild";
 import { cp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -110,32 +110,40 @@ async function copyWithDependencies(
   }
 }
 
+/**
+ * How the package's code is bundled, also used by `npm run bench` for its worker processes, so that they run
+ * the code as deployed (bench/fleet.ts).
+ */
+export const BUNDLE_OPTIONS = {
+  absWorkingDir: ROOT,
+  bundle: true,
+  splitting: true,
+  platform: "node",
+  format: "esm",
+  target: "node22",
+  outExtension: { ".js": ".mjs" },
+  chunkNames: "[name]-[hash]",
+  external: Object.keys(EXTERNALS),
+  // Whitespace and syntax only: identifiers stay, so stack traces keep function and class names.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: "eof",
+  // Bundled CommonJS code calls require() (Node built-ins, @azure/functions-core); ESM has none, so each
+  // output file gets one bound to its own URL.
+  banner: {
+    js: 'import { createRequire as __rotatorCreateRequire } from "node:module"; const require = __rotatorCreateRequire(import.meta.url);',
+  },
+  metafile: true,
+  logLevel: "warning",
+} as const satisfies BuildOptions;
+
 export async function buildPackage(outDir = join(ROOT, "dist", "functionapp")): Promise<PackageResult> {
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   const result = await build({
-    absWorkingDir: ROOT,
+    ...BUNDLE_OPTIONS,
     entryPoints: { index: "src/functions/index.ts" },
     outdir: outDir,
-    bundle: true,
-    splitting: true,
-    platform: "node",
-    format: "esm",
-    target: "node22",
-    outExtension: { ".js": ".mjs" },
-    chunkNames: "[name]-[hash]",
-    external: Object.keys(EXTERNALS),
-    // Whitespace and syntax only: identifiers stay, so stack traces keep function and class names.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: "eof",
-    // Bundled CommonJS code calls require() (Node built-ins, @azure/functions-core); ESM has none, so each
-    // output file gets one bound to its own URL.
-    banner: {
-      js: 'import { createRequire as __rotatorCreateRequire } from "node:module"; const require = __rotatorCreateRequire(import.meta.url);',
-    },
-    metafile: true,
-    logLevel: "warning",
   });
 
   const root = await readJson<PackageJson>(join(ROOT, "package.json"));

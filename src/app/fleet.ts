@@ -24,6 +24,9 @@ import { rotate, type RotateResult, type Trigger } from "./service.js";
 import type { CertificateSummary } from "../ports/engine.js";
 import type { WorkQueue } from "../ports/infrastructure.js";
 
+/** Messages the timer's tick sends at a time. */
+const ENQUEUE_CONCURRENCY = 16;
+
 /** A credential busy with another writer is looked at again after this long. */
 export const BUSY_RECHECK_MS = 30_000;
 /**
@@ -125,11 +128,16 @@ export interface TickResult extends TickPlan {
 export async function enqueueDue(rt: Runtime, queue: WorkQueue): Promise<TickResult> {
   const plan = await dueWork(rt);
   const now = rt.clock.now();
+  // Several sends at a time: one after the other, 1,000 messages took minutes of the tick under load.
   let enqueued = 0;
-  for (const d of plan.due) {
-    await queue.send(workMessage(d.credential, d.reason, now));
-    enqueued++;
-  }
+  const next = [...plan.due];
+  const sender = async (): Promise<void> => {
+    for (let d = next.shift(); d; d = next.shift()) {
+      await queue.send(workMessage(d.credential, d.reason, now));
+      enqueued++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ENQUEUE_CONCURRENCY, next.length) }, sender));
   rt.logger.log("info", "FleetTick", {
     credentials: rt.config.credentials.length,
     due: plan.due.length,

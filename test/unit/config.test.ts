@@ -35,6 +35,45 @@ function issues(doc: unknown): { path: string; message: string }[] {
 }
 
 describe("configuration", () => {
+  it("puts each credential in the default Key Vault or its own, and a certificate name once per vault", () => {
+    const base = valid();
+    const other = {
+      ...base.credentials[0]!,
+      name: "billing-api",
+      entra: { ...base.credentials[0]!.entra, clientId: "bbbbbbbb-bbbb-cccc-dddd-eeeeeeeeeeee" },
+    };
+    const cfg = parseConfig({
+      ...base,
+      credentials: [...base.credentials, { ...other, keyVault: { url: "https://second.vault.azure.net" } }],
+    });
+    expect(cfg.credentials.map((c) => c.keyVaultUrl)).toEqual([
+      "https://example.vault.azure.net",
+      "https://second.vault.azure.net",
+    ]);
+    // The same certificate name in the same vault (named twice, differently spelled) is one certificate.
+    expect(
+      issues({
+        ...base,
+        credentials: [
+          ...base.credentials,
+          {
+            ...other,
+            certificateName: "KONG-orders-api",
+            keyVault: { url: "https://EXAMPLE.vault.azure.net/" },
+          },
+        ],
+      }),
+    ).toEqual([
+      {
+        path: "credentials[1].certificateName",
+        message: 'certificate "KONG-orders-api" is already used by credential #0 in the same Key Vault',
+      },
+    ]);
+    expect(issues({ ...base, credentials: [{ ...other, keyVault: { url: "http://x" } }] })[0]?.path).toBe(
+      "credentials[0].keyVault.url",
+    );
+  });
+
   it("applies public-cloud and policy defaults", () => {
     const cfg = parseConfig(valid());
     expect(cfg.cloud).toEqual({
