@@ -42,6 +42,7 @@ import { createMemoryAlertStateStore } from "../adapters/alerts/state-memory.js"
 import { tracedPorts } from "../telemetry/tracing.js";
 import { serviceCredential } from "./identity.js";
 import { effectiveLimits } from "../limits.js";
+import { shareConnections } from "../http/connections.js";
 import { createLimiters, limitedStore, vaultLimiters } from "./limited.js";
 import { createIdentityProvider } from "./idp.js";
 
@@ -83,6 +84,7 @@ export interface Runtime {
 export function createRuntime(options: RuntimeOptions): Runtime {
   const env = options.env ?? process.env;
   const config = options.config;
+  shareConnections();
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? jsonLogger();
   const credential = options.credential ?? serviceCredential(config.cloud.authorityHost, env);

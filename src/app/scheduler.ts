@@ -102,7 +102,8 @@ export async function runScheduled(
  * The CLI's `run`, as lean as a timer tick: one certificate listing of each Key Vault decides which
  * credentials have work (app/fleet.ts `dueWork`, the timer's rule); only those are run (one by name, as
  * `rotate` does; several through `runScheduled`). A credential with nothing due costs no IdP and no Kong call
- * and is answered `idle`. `run --check` (`full`) runs every credential, observing each in full.
+ * and is answered `idle`. `full` (`run --check`, or `run <name>`) runs every credential named, observing each
+ * in full.
  */
 export async function runDue(
   rt: Runtime,

@@ -25,7 +25,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "run",
     takesName: "optional",
     synopsis: "run [name] [--check]",
-    summary: "do what is due for every credential (or one), as the timer does; --check: observe each in full",
+    summary:
+      "do what is due, decided as the timer does from the vault listing; a name or --check: observed in full",
   },
   {
     name: "rotate",

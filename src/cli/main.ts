@@ -263,11 +263,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     // Several: like the timer, every credential is tried and one that throws does not stop the others.
     const results: BatchResult[] =
       command === "run"
-        ? // As lean as a timer tick: the vault listing decides who has work (--check: everyone, in full); the
+        ? // As lean as a timer tick: the vault listing decides who has work (--check or a name: in full); the
           // fleet scheduler in-process runs them: bounded concurrency, waits do not hold a slot (app/scheduler.ts).
           await runDue(rt, names, req, {
             concurrency: RUN_CONCURRENCY,
-            full: values.check === true,
+            // A credential named on its own is looked at in full, as `rotate <name>` does.
+            full: values.check === true || name !== undefined,
             ...(asJson || logJson
               ? {}
               : {

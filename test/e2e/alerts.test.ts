@@ -163,11 +163,15 @@ describe("alerts on the local stack", () => {
     expect(results[0]?.report?.outcome).toBe("failed");
     expect(["ok", "noop"]).toContain(results[1]?.report?.outcome);
 
-    // Storage unreachable: no credential can even start; each is tried, listed and alerted, exit 1.
+    // Storage unreachable: with --check no credential can even start; each is tried, listed and alerted, exit 1.
     const deadStorage = stack.env.AzureWebJobsStorage!.replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:9");
-    const human = await runCli(["run"], path, { ...stack.env, AzureWebJobsStorage: deadStorage });
+    const human = await runCli(["run", "--check"], path, { ...stack.env, AzureWebJobsStorage: deadStorage });
     expect(human.code).toBe(1);
     expect(human.out).toMatch(/^broken-api: error [A-Z_]+: [\s\S]*^orders-api: error [A-Z_]+: /m);
+    // Without it, only the credential with work needs the lease: the idle one is answered from the vault listing.
+    const lean = await runCli(["run"], path, { ...stack.env, AzureWebJobsStorage: deadStorage });
+    expect(lean.code).toBe(1);
+    expect(lean.out).toMatch(/^broken-api: error [A-Z_]+: [\s\S]*^orders-api: nothing due/m);
   }, 120_000);
   it("webhook URLs given as {keyVaultSecret} and {env} references are read on first use and never shown", async () => {
     const own = await startWebhookReceiver(undefined);
