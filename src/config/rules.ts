@@ -79,5 +79,6 @@ export function referenceSecretNameProblem(
  * other vault): its origin. Each vault has rate limits of its own (src/limits.ts).
  */
 export function vaultKey(url: string): string {
-  return new URL(url).origin;
+  // A value that is no URL is reported by the schema; it is compared as it is meanwhile.
+  return URL.canParse(url) ? new URL(url).origin : url;
 }
