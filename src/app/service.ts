@@ -26,7 +26,6 @@ import type { RunRecord } from "../ports/infrastructure.js";
 import type { OpenAlert } from "../adapters/alerts/dedup.js";
 import { recordRotation, recordStatus, recordStep } from "../telemetry/metrics.js";
 import type { Runtime } from "./runtime.js";
-import { registeredIdp } from "../adapters/idp/registry.js";
 import {
   judgeNotStarted,
   judgeRun,
@@ -389,7 +388,7 @@ export async function status(rt: Runtime, name?: string): Promise<CredentialView
           generations: [],
           targets: [],
           unmanagedKeys: [],
-          idp: { client: registeredIdp(cred.idp).client, published: registeredIdp(cred.idp).rules.published },
+          idp: (({ client, rules }) => ({ client, published: rules.published }))(rt.enginePorts(cred).idp),
           ...history,
           ...(request ? { request: requestStatus(request, rt.clock.now()) } : {}),
           ...alerts,

@@ -1,8 +1,7 @@
 import { z } from "zod";
-import { parseDuration } from "../duration.js";
 import { IDP_CONFIG_PARTS, IDP_KINDS, idpIdentityOf, idpPartProblems } from "../idp-rules.js";
 import { duration, guid, httpsUrl, localOrHttpsUrl, secretRef } from "./fields.js";
-import { kongTagsProblem, urlProblem, vaultKey, type UrlRule } from "./rules.js";
+import { kongTagsProblem, vaultKey } from "./rules.js";
 
 /**
  * The configuration file (YAML or JSON). Every field is validated before anything external is touched.
