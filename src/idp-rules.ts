@@ -83,7 +83,7 @@ export function defaultAlgorithm(kind: IdpKind): SigningAlg {
 }
 
 /**
- * Kong's `client_alg` for the credential's client, in one rule for activation (adapters/kong/plugin.ts) and
+ * Kong's `client_alg` for the credential's client, in one rule for activation (adapters/kong/common/plugin.ts) and
  * doctor (app/doctor.ts), from the credential's IdP rules: when set, it must be an algorithm that IdP
  * accepts from the rotator's RSA keys (IdpRules.algorithms; Okta takes RS256 only). Kong's private_key_jwt
  * signer uses the JWK's own `alg` (kong/openid-connect/utils.lua `generate_private_key_jwt`), but the schema

@@ -12,7 +12,7 @@ import { rotate } from "../../src/app/service.js";
 import { createKeyVaultStore } from "../../src/adapters/keyvault/store.js";
 import { createGraphDirectory } from "../../src/adapters/idp/entra/graph.js";
 import { createTokenEndpoint } from "../../src/adapters/idp/entra/token-endpoint.js";
-import { createKongTarget } from "../../src/adapters/kong/admin.js";
+import { createKongTarget } from "../../src/adapters/kong/admin/target.js";
 import { createWebhookSink } from "../../src/adapters/alerts/webhook-sink.js";
 import { toRotatorError } from "../../src/errors.js";
 import type { RetryPolicy } from "../../src/http/retry.js";

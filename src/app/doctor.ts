@@ -17,7 +17,7 @@ import { parseGeneration, type Generation } from "../engine/tags.js";
 import type { Snapshot } from "../engine/types.js";
 import { validityAt } from "../crypto/validity.js";
 import { clientAlgProblem, registeredIdp } from "../adapters/idp/registry.js";
-import { DBLESS_HINT } from "../adapters/kong/admin.js";
+import { DBLESS_HINT } from "../adapters/kong/admin/target.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
 import { deploymentChecks, vaultReferenceChecks } from "./doctor-kong.js";
 import { referenceSecretChecks } from "./doctor-vault.js";
@@ -399,7 +399,7 @@ function pluginChecks(
             : `Set config.client_auth[${i}] to "private_key_jwt" (client_auth is parallel to client_id and falls back to its first entry).`,
       },
     ];
-  // The rule activation applies (adapters/kong/plugin.ts checkClientAlg), from the credential's IdP rules.
+  // The rule activation applies (adapters/kong/common/plugin.ts checkClientAlg), from the credential's IdP rules.
   const algProblem = clientAlgProblem(p.clientAlg, i, cred.idp.kind);
   if (algProblem)
     out.push({

@@ -23,8 +23,8 @@ import { createStorageWorkQueue, queueServiceFromEnv } from "../adapters/queue/s
 import { createBlobRunHistory, createMemoryRunHistory } from "../adapters/history/blob.js";
 import { createKeyVaultSecretReader, createKeyVaultStore } from "../adapters/keyvault/store.js";
 import { registeredIdp } from "../adapters/idp/registry.js";
-import { createTargetOfKind, lazyKongTarget } from "../adapters/kong/kinds.js";
-import type { KongReadCache } from "../adapters/kong/admin.js";
+import { createTargetOfKind, lazyKongTarget } from "../adapters/kong/registry.js";
+import type { KongReadCache } from "../adapters/kong/admin/target.js";
 import { storageFromEnv } from "../adapters/storage.js";
 import { createBlobLeaseManager } from "../adapters/lease/blob.js";
 import { createNoLeaseManager } from "../adapters/lease/none.js";
@@ -75,7 +75,7 @@ export interface Runtime {
   /** The fleet's work queue (app/fleet.ts), when AzureWebJobsStorage is configured. */
   queue?: WorkQueue;
   credential(name: string): CredentialConfig;
-  /** `kongReads`: one sync tick's Kong read cache, shared by every credential (adapters/kong/admin.ts). */
+  /** `kongReads`: one sync tick's Kong read cache, shared by every credential (adapters/kong/admin/target.ts). */
   enginePorts(cred: CredentialConfig, options?: { kongReads?: KongReadCache }): EnginePorts;
   /** An alert webhook's URL: as configured, or read from its reference (registered with the redactor). */
   webhookUrl(url: string | SecretRef): Promise<string>;

@@ -8,7 +8,7 @@
  * reading another Key Vault, or a KIC KongVault that is not Programmed turns a write into an outage of every
  * gateway login at once. The check runs before anything is written to Kong; a refusal keeps the old key.
  *
- * Facts (src/adapters/kong/vault.ts reads the entity): the Azure Key Vault backend's `name` is `azure`, and
+ * Facts (src/adapters/kong/common/vault.ts reads the entity): the Azure Key Vault backend's `name` is `azure`, and
  * its `config.vault_uri` names the vault (https://developer.konghq.com/gateway/entities/vault/azure/); the
  * prefix `azure` without an entity means the node's KONG_VAULT_AZURE_* environment, which no API returns.
  */

@@ -450,7 +450,7 @@ export interface KongTarget {
   baseline(): Promise<string | undefined>;
   /**
    * Replace only our client's client_jwk entry in every resolved plugin, then read back and compare with the
-   * one rule for every kind (src/adapters/kong/readback.ts): an entry read back with another kid, n, e or
+   * one rule for every kind (src/adapters/kong/common/readback.ts): an entry read back with another kid, n, e or
    * alg throws KONG_READBACK_MISMATCH, so a receipt's plugins hold the key. The engine trusts it.
    */
   apply(jwk: KongPrivateJwk, options?: KongApplyOptions): Promise<KongApplyReceipt>;

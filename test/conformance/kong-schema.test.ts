@@ -27,7 +27,7 @@ import { fileURLToPath } from "node:url";
 import { Ajv, type ValidateFunction } from "ajv";
 import { request } from "undici";
 import { describe, expect, it } from "vitest";
-import { createKongTarget } from "../../src/adapters/kong/admin.js";
+import { createKongTarget } from "../../src/adapters/kong/admin/target.js";
 import { ensureCa, issueServerTls } from "../../stack/common/tls.js";
 import { startKongFake, type KongFake } from "../../stack/kong/fake.js";
 import {

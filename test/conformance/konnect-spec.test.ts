@@ -8,7 +8,7 @@
 import { resolve } from "node:path";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createKonnectTarget } from "../../src/adapters/kong/konnect.js";
+import { createKonnectTarget } from "../../src/adapters/kong/konnect/target.js";
 import { ensureCa, issueServerTls } from "../../stack/common/tls.js";
 import { startKonnectFake, type KonnectFake } from "../../stack/konnect/fake.js";
 import { generateRsaJwk } from "../../stack/kong/seed.js";

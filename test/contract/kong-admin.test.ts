@@ -7,7 +7,7 @@ import type { Clock } from "../../src/ports/engine.js";
 import type { KongTargetConfig } from "../../src/config/load.js";
 import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
 import type { RotatorError } from "../../src/errors.js";
-import { createKongTarget } from "../../src/adapters/kong/admin.js";
+import { createKongTarget } from "../../src/adapters/kong/admin/target.js";
 import { ensureCa, issueServerTls, type ServerTls } from "../../stack/common/tls.js";
 import { startKongFake, type KongFake, type KongFakeOptions } from "../../stack/kong/fake.js";
 import type { SeedJwk } from "../../stack/kong/seed.js";

@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Clock } from "../../src/ports/engine.js";
 import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
-import { createKonnectTarget, konnectBaseUrl } from "../../src/adapters/kong/konnect.js";
+import { createKonnectTarget, konnectBaseUrl } from "../../src/adapters/kong/konnect/target.js";
 import { ensureCa, issueServerTls, type ServerTls } from "../../stack/common/tls.js";
 import { startKonnectFake, type KonnectFake, type KonnectFakeOptions } from "../../stack/konnect/fake.js";
 import { generateRsaJwk, type SeedJwk } from "../../stack/kong/seed.js";

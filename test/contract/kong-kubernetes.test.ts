@@ -16,7 +16,7 @@ import {
   type KicApplyReceipt,
   type KicConfirmation,
   type KubernetesTargetConfig,
-} from "../../src/adapters/kong/kubernetes.js";
+} from "../../src/adapters/kong/kubernetes/kic.js";
 import { ensureCa, issueServerTls, type ServerTls } from "../../stack/common/tls.js";
 import {
   startKubernetesFake,
@@ -25,7 +25,7 @@ import {
   type KubernetesFakeOptions,
 } from "../../stack/kubernetes/fake.js";
 import { generateRsaJwk, type SeedJwk } from "../../stack/kong/seed.js";
-import { createKubernetesTarget } from "../../src/adapters/kong/kubernetes-port.js";
+import { createKubernetesTarget } from "../../src/adapters/kong/kubernetes/target.js";
 import { vaultReferenceChecks } from "../../src/app/doctor-kong.js";
 import type { CredentialConfig } from "../../src/config/load.js";
 import { failure, suiteKeys } from "../support/kong-jwk.js";

@@ -1,7 +1,7 @@
 /** doctor's deployment lines: gateways and their sync state, permissions, the multi-client JWK fix. */
 import { describe, expect, it } from "vitest";
 import { deploymentChecks, hasMultiClientFix, vaultReferenceChecks } from "../../src/app/doctor-kong.js";
-import { diagnosePlugin } from "../../src/adapters/kong/plugin.js";
+import { diagnosePlugin } from "../../src/adapters/kong/common/plugin.js";
 import type { CredentialConfig } from "../../src/config/load.js";
 import type { KongDiagnosis, KongVaultDiagnosis } from "../../src/ports/diagnosis.js";
 import { adoptReferenceLines, referenceSecretChecks } from "../../src/app/doctor-vault.js";

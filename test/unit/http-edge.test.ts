@@ -1,13 +1,13 @@
 /**
  * The one HTTP edge every adapter uses: the transient-status table and retry decision
  * (src/http/transient.ts), the token-endpoint proof and its classification (src/http/token-request.ts), and
- * the Kong read-back comparison (src/adapters/kong/readback.ts).
+ * the Kong read-back comparison (src/adapters/kong/common/readback.ts).
  */
 import { generateKeyPairSync } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { checkReadBack, readBackMismatch } from "../../src/adapters/kong/readback.js";
+import { checkReadBack, readBackMismatch } from "../../src/adapters/kong/common/readback.js";
 import { localSigner, type JwsSigner } from "../../src/crypto/jws.js";
 import { RotatorError } from "../../src/errors.js";
 import { defaultRetryPolicy, TimeoutError } from "../../src/http/retry.js";

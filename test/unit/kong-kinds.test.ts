@@ -1,7 +1,7 @@
 /** One KongTarget per configured kind, built on first use. */
 import { describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.js";
-import { createTargetOfKind, lazyKongTarget, maxLagOf } from "../../src/adapters/kong/kinds.js";
+import { createTargetOfKind, lazyKongTarget, maxLagOf } from "../../src/adapters/kong/registry.js";
 import type { KongTargetSpec } from "../../src/config/load.js";
 
 const secret = async () => "token";

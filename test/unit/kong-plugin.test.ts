@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
 import { isRotatorError } from "../../src/errors.js";
-import { scrubFields } from "../../src/adapters/kong/client.js";
+import { scrubFields } from "../../src/adapters/kong/common/client.js";
 import {
   checkClientAlg,
   clientAuthView,
@@ -14,7 +14,7 @@ import {
   SECRET_REMOVED,
   toView,
   type OidcPlugin,
-} from "../../src/adapters/kong/plugin.js";
+} from "../../src/adapters/kong/common/plugin.js";
 
 const ours: KongPrivateJwk = {
   kty: "RSA",

@@ -6,7 +6,7 @@
  *   credential's one-writer lease, adapters/lease/blob.ts, in its own container), waited for with a
  *   short jittered back-off;
  * - within a process by a queue per plugin first, so local writers do not poll storage for each other.
- * The Kong adapter re-reads the plugin under the lock, writes, and reads back (adapters/kong/admin.ts).
+ * The Kong adapter re-reads the plugin under the lock, writes, and reads back (adapters/kong/admin/target.ts).
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { Clock } from "../../ports/engine.js";

@@ -1,7 +1,7 @@
 /**
  * In-memory Kong target: one or more openid-connect plugins, each holding our client's entry of
  * `config.client_jwk`. `apply` replaces that entry in every plugin and reads it back with the adapters'
- * read-back rule (src/adapters/kong/readback.ts), as the port asks of every kind (PATCH /plugins/{id}
+ * read-back rule (src/adapters/kong/common/readback.ts), as the port asks of every kind (PATCH /plugins/{id}
  * replaces arrays wholesale; the adapter keeps other clients' entries).
  * Kong signs with the JWK's own `alg` and puts `kid` in the assertion header, so both must be set.
  * Fault hooks: `dropWrites` (the Admin API answers 200 but the plugin keeps its old key, e.g. a concurrent
@@ -9,7 +9,7 @@
  * `maxLagMs` 0 the target confirms by read-back alone). Not reproduced: schema validation beyond required
  * members, workspaces.
  */
-import { checkFieldReadBack, checkReadBack } from "../../../src/adapters/kong/readback.js";
+import { checkFieldReadBack, checkReadBack } from "../../../src/adapters/kong/common/readback.js";
 import { RotatorError } from "../../../src/errors.js";
 import type { KongPrivateJwk } from "../../../src/crypto/keymaterial.js";
 import type {

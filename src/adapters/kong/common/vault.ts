@@ -14,9 +14,9 @@
  * - A reference may name the backend itself (`{vault://azure/...}`): without an entity of that prefix, the
  *   node's `KONG_VAULT_AZURE_*` env config applies, which no API returns.
  */
-import { AZURE_BACKEND } from "../../engine/vault-entity.js";
-import { isRotatorError } from "../../errors.js";
-import type { KongVaultDiagnosis } from "../../ports/diagnosis.js";
+import { AZURE_BACKEND } from "../../../engine/vault-entity.js";
+import { isRotatorError } from "../../../errors.js";
+import type { KongVaultDiagnosis } from "../../../ports/diagnosis.js";
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);

@@ -1,5 +1,5 @@
 /**
- * The KIC target (./kubernetes.ts, which keeps its own receipt) behind the engine's KongTarget port:
+ * The KIC target (./kic.ts, which keeps its own receipt) behind the engine's KongTarget port:
  * - baseline(): the live proxy pods' distinct `configuration_hash`es before the write (their `/status`),
  *   sorted, at most three (more means the pods are not on one config: no baseline, agreement only);
  * - apply(): the Secret write, reporting whether anything was written;
@@ -7,16 +7,16 @@
  *   of the pre-write hashes has not moved; the others must agree on one new hash. Without a baseline (the
  *   key was already there) every pod reporting one non-zero hash confirms.
  */
-import type { KubernetesTargetConfig as KubernetesTargetSpec } from "../../config/load.js";
-import type { IdpKind } from "../../idp-rules.js";
+import type { KubernetesTargetConfig as KubernetesTargetSpec } from "../../../config/load.js";
+import type { IdpKind } from "../../../idp-rules.js";
 import {
   describeAccess,
   KubernetesKongTarget,
   type KicApplyReceipt,
   type KubernetesCredentials,
-} from "./kubernetes.js";
-import { RotatorError } from "../../errors.js";
-import type { Clock, KongConfirmation, KongTarget, KongTokenCacheClearing } from "../../ports/engine.js";
+} from "./kic.js";
+import { RotatorError } from "../../../errors.js";
+import type { Clock, KongConfirmation, KongTarget, KongTokenCacheClearing } from "../../../ports/engine.js";
 
 const MAX_BASELINE_HASHES = 3;
 
@@ -39,7 +39,7 @@ export function createKubernetesTarget(opts: {
   /** The credential's IdP (whose rules decide which client_alg can work). */
   idp: IdpKind;
   clock?: Clock;
-  /** A kubeconfig read from its secret, or AKS Entra authentication (./kubernetes.ts). */
+  /** A kubeconfig read from its secret, or AKS Entra authentication (./kic.ts). */
   credentials?: KubernetesCredentials;
 }): KongTarget {
   const k = opts.target.kubernetes;

@@ -6,11 +6,11 @@
 import type { IdpKind } from "../../idp-rules.js";
 import type { KongTargetSpec, KubernetesTargetConfig, SecretRef } from "../../config/load.js";
 import type { PluginLock } from "../lease/plugin-lock.js";
-import { createKongTarget, DEFAULT_MAX_LAG_MS, type KongReadCache } from "./admin.js";
-import { createDblessTarget } from "./dbless.js";
-import { createKonnectTarget } from "./konnect.js";
-import { createKubernetesTarget } from "./kubernetes-port.js";
-import type { KubernetesCredentials } from "./kubernetes.js";
+import { createKongTarget, DEFAULT_MAX_LAG_MS, type KongReadCache } from "./admin/target.js";
+import { createDblessTarget } from "./dbless/target.js";
+import { createKonnectTarget } from "./konnect/target.js";
+import { createKubernetesTarget } from "./kubernetes/target.js";
+import type { KubernetesCredentials } from "./kubernetes/kic.js";
 import type { Clock, KongTarget } from "../../ports/engine.js";
 
 export interface KindOptions {

@@ -5,7 +5,7 @@
  * - `Authorization: Bearer <system-account token>`.
  * - The spec has no PATCH: the plugin is read with `GET /control-planes/{cp}/core-entities/plugins/{id}`
  *   (get-plugin) and written back whole with `PUT` (upsert-plugin, "Create or Update Plugin using ID"),
- *   with only our client's client_jwk entry changed (./plugin.ts), then read back and compared (./readback.ts).
+ *   with only our client's client_jwk entry changed (../common/plugin.ts), then read back and compared (../common/readback.ts).
  * - Tags: `GET .../core-entities/plugins?tags=a,b` (list-plugin, PaginationTagsFilter; `size`/`offset`).
  * - Confirmation: a node is in sync when its `config_hash` from `GET .../nodes` (list-dataplane-nodes,
  *   `page[size]`/`page[after]`) equals `GET .../expected-config-hash` (get-expected-config-hash: "The
@@ -24,16 +24,16 @@ import type {
   KongPluginView,
   KongTarget,
   KongTokenCacheClearing,
-} from "../../ports/engine.js";
-import type { KonnectTargetConfig } from "../../config/load.js";
-import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
-import { RotatorError } from "../../errors.js";
-import type { IdpKind } from "../../idp-rules.js";
-import { registerSecret } from "../../log/redact.js";
-import type { KongDiagnosis, KongVaultDiagnosis } from "../../ports/diagnosis.js";
-import { readVaultEntity, vaultPath } from "./vault.js";
-import { KongClient } from "./client.js";
-import { LIVE_WINDOW_S } from "./hybrid.js";
+} from "../../../ports/engine.js";
+import type { KonnectTargetConfig } from "../../../config/load.js";
+import type { KongPrivateJwk } from "../../../crypto/keymaterial.js";
+import { RotatorError } from "../../../errors.js";
+import type { IdpKind } from "../../../idp-rules.js";
+import { registerSecret } from "../../../log/redact.js";
+import type { KongDiagnosis, KongVaultDiagnosis } from "../../../ports/diagnosis.js";
+import { readVaultEntity, vaultPath } from "../common/vault.js";
+import { KongClient } from "../common/client.js";
+import { LIVE_WINDOW_S } from "../hybrid/data-planes.js";
 import {
   checkWriteReadBack,
   clientAuthView,
@@ -47,7 +47,7 @@ import {
   revertedConfirmation,
   toView,
   type OidcPlugin,
-} from "./plugin.js";
+} from "../common/plugin.js";
 
 export interface KonnectTargetOptions {
   target: KonnectTargetConfig;

@@ -12,7 +12,7 @@
  * - No endpoint returns the control plane's own hash: the write is confirmed when every live data plane
  *   reports one identical hash that is not among the hashes they reported before the write (the baseline).
  */
-import type { KongConfirmation } from "../../ports/engine.js";
+import type { KongConfirmation } from "../../../ports/engine.js";
 
 /** Three missed 30 s pings. */
 export const LIVE_WINDOW_S = 90;

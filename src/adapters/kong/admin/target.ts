@@ -5,13 +5,13 @@
  *   (`GET /plugins?tags=a,b` = AND, all pages).
  * - apply() replaces only our client's `client_jwk` entry: PATCH merges `config` but replaces arrays
  *   wholesale (kong/db/schema/init.lua `Schema:merge_values`), so the whole array is sent with the other
- *   clients' entries as read. It then reads the plugin back and compares (./readback.ts).
+ *   clients' entries as read. It then reads the plugin back and compares (../common/readback.ts).
  * - An entry that already holds the key (as just read) is neither rewritten nor read again, so re-runs
  *   converge without writes.
  * - Every plugin is checked before the first write, so one bad plugin does not leave the others half-done.
  * - confirm(): a traditional node serves what its database holds, so the read-back confirms. A hybrid
  *   control plane (`dataPlanes.confirm`: `always`, or `auto` with `GET /` configuration.role =
- *   control_plane) is confirmed on its data planes through `GET /clustering/data-planes` (./hybrid.ts).
+ *   control_plane) is confirmed on its data planes through `GET /clustering/data-planes` (../hybrid/data-planes.ts).
  * - With a `pluginLock`, each plugin write is done as the plugin's only writer: the plugin is read again
  *   under the lock, our entry placed into that fresh array, written and read back. Credentials whose
  *   clients share a plugin therefore never overwrite each other's entries (adapters/lease/plugin-lock.ts).
@@ -25,19 +25,25 @@ import type {
   KongPluginView,
   KongTarget,
   KongTokenCacheClearing,
-} from "../../ports/engine.js";
-import type { KongTargetConfig } from "../../config/load.js";
-import { kongTagsProblem } from "../../config/rules.js";
-import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
-import { RotatorError } from "../../errors.js";
-import type { IdpKind } from "../../idp-rules.js";
-import type { RetryPolicy } from "../../http/retry.js";
-import { registerSecret } from "../../log/redact.js";
-import type { KongDiagnosis, KongVaultDiagnosis, KongNodeInfo } from "../../ports/diagnosis.js";
-import { baselineOf, judgeDataPlanes, liveRows, parseDataPlanes, type DataPlaneRow } from "./hybrid.js";
-import type { PluginLock } from "../lease/plugin-lock.js";
-import { readVaultEntity, vaultPath } from "./vault.js";
-import { KongClient } from "./client.js";
+} from "../../../ports/engine.js";
+import type { KongTargetConfig } from "../../../config/load.js";
+import { kongTagsProblem } from "../../../config/rules.js";
+import type { KongPrivateJwk } from "../../../crypto/keymaterial.js";
+import { RotatorError } from "../../../errors.js";
+import type { IdpKind } from "../../../idp-rules.js";
+import type { RetryPolicy } from "../../../http/retry.js";
+import { registerSecret } from "../../../log/redact.js";
+import type { KongDiagnosis, KongVaultDiagnosis, KongNodeInfo } from "../../../ports/diagnosis.js";
+import {
+  baselineOf,
+  judgeDataPlanes,
+  liveRows,
+  parseDataPlanes,
+  type DataPlaneRow,
+} from "../hybrid/data-planes.js";
+import type { PluginLock } from "../../lease/plugin-lock.js";
+import { readVaultEntity, vaultPath } from "../common/vault.js";
+import { KongClient } from "../common/client.js";
 import {
   checkWriteReadBack,
   clientAuthView,
@@ -51,7 +57,7 @@ import {
   toView,
   type ClientSlot,
   type OidcPlugin,
-} from "./plugin.js";
+} from "../common/plugin.js";
 
 export interface KongTargetOptions {
   target: KongTargetConfig;

@@ -7,18 +7,18 @@
  * kong/plugins/openid-connect/clients.lua in github.com/Kong/kong). Errors name plugins and clients only,
  * never config values: the config holds other clients' private keys.
  */
-import { PRIVATE_JWK_MEMBERS, publicView, type KongPrivateJwk } from "../../crypto/keymaterial.js";
-import { referencedSecret } from "../../engine/vault-ref.js";
-import { RotatorError } from "../../errors.js";
-import { clientAlgProblem, type IdpKind } from "../../idp-rules.js";
+import { PRIVATE_JWK_MEMBERS, publicView, type KongPrivateJwk } from "../../../crypto/keymaterial.js";
+import { referencedSecret } from "../../../engine/vault-ref.js";
+import { RotatorError } from "../../../errors.js";
+import { clientAlgProblem, type IdpKind } from "../../../idp-rules.js";
 import { checkFieldReadBack, checkReadBack } from "./readback.js";
 import type {
   KongApplyOptions,
   KongClientAuthView,
   KongConfirmation,
   KongPluginView,
-} from "../../ports/engine.js";
-import type { KongPluginDiagnosis } from "../../ports/diagnosis.js";
+} from "../../../ports/engine.js";
+import type { KongPluginDiagnosis } from "../../../ports/diagnosis.js";
 
 export type JwkEntry = Record<string, unknown>;
 

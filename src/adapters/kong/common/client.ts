@@ -13,17 +13,17 @@
  * plugin and POST /config (DB-less) the whole declarative config, so each is idempotent.
  */
 import { request, type Dispatcher } from "undici";
-import type { Clock } from "../../ports/engine.js";
-import { RotatorError } from "../../errors.js";
+import type { Clock } from "../../../ports/engine.js";
+import { RotatorError } from "../../../errors.js";
 import {
   TimeoutError,
   defaultRetryPolicy,
   parseRetryAfter,
   withRetry,
   type RetryPolicy,
-} from "../../http/retry.js";
-import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
-import { REDACTED, scrubEchoedText } from "../../log/redact.js";
+} from "../../../http/retry.js";
+import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../../http/transient.js";
+import { REDACTED, scrubEchoedText } from "../../../log/redact.js";
 
 export interface KongClientOptions {
   /** Target name, for messages. */

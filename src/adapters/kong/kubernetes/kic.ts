@@ -20,7 +20,7 @@
  * - Since 3.1.0 KIC's admission webhook validates a Secret change against the plugins that use it: a bad
  *   JWK fails the PATCH itself with `admission webhook "..." denied the request: ...`.
  *
- * Clients are matched with the same rules as the Admin API adapter (./plugin.ts): the KongPlugin's
+ * Clients are matched with the same rules as the Admin API adapter (../common/plugin.ts): the KongPlugin's
  * `config.client_id` decides our index in the Secret's array, and only our entry is replaced.
  */
 import {
@@ -39,15 +39,15 @@ import {
 } from "@kubernetes/client-node";
 import { readFileSync } from "node:fs";
 import { Agent, fetch } from "undici";
-import type { Clock, KongPluginView } from "../../ports/engine.js";
-import { systemClock } from "../../clock.js";
-import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
-import { RotatorError } from "../../errors.js";
-import type { IdpKind } from "../../idp-rules.js";
-import { defaultRetryPolicy, parseRetryAfter, withRetry, type RetryPolicy } from "../../http/retry.js";
-import { HttpStatusError, isTransientStatus, retryDecision } from "../../http/transient.js";
-import { registerSecret, scrubEchoedText } from "../../log/redact.js";
-import { checkReadBack } from "./readback.js";
+import type { Clock, KongPluginView } from "../../../ports/engine.js";
+import { systemClock } from "../../../clock.js";
+import type { KongPrivateJwk } from "../../../crypto/keymaterial.js";
+import { RotatorError } from "../../../errors.js";
+import type { IdpKind } from "../../../idp-rules.js";
+import { defaultRetryPolicy, parseRetryAfter, withRetry, type RetryPolicy } from "../../../http/retry.js";
+import { HttpStatusError, isTransientStatus, retryDecision } from "../../../http/transient.js";
+import { registerSecret, scrubEchoedText } from "../../../log/redact.js";
+import { checkReadBack } from "../common/readback.js";
 import {
   checkClientAlg,
   clientSlot,
@@ -59,10 +59,10 @@ import {
   toView,
   type JwkEntry,
   type OidcPlugin,
-} from "./plugin.js";
-import { AZURE_BACKEND } from "../../engine/vault-entity.js";
-import { parseVaultEntity } from "./vault.js";
-import type { KongDiagnosis, KongNodeInfo, KongVaultDiagnosis } from "../../ports/diagnosis.js";
+} from "../common/plugin.js";
+import { AZURE_BACKEND } from "../../../engine/vault-entity.js";
+import { parseVaultEntity } from "../common/vault.js";
+import type { KongDiagnosis, KongNodeInfo, KongVaultDiagnosis } from "../../../ports/diagnosis.js";
 
 /** The `kubernetes:` block of a Kong target (issue 10's config contract, plus optional proxy discovery). */
 export interface KubernetesTargetConfig {
@@ -310,7 +310,7 @@ function statusMessage(e: ApiException<unknown>): string | undefined {
   return isRecord(body) ? str(body.message) : undefined;
 }
 
-/** The KIC target with its own receipt; ./kubernetes-port.ts adapts it to the engine's KongTarget port. */
+/** The KIC target with its own receipt; ./target.ts adapts it to the engine's KongTarget port. */
 export class KubernetesKongTarget {
   readonly name: string;
   private readonly t: KubernetesTargetConfig;

@@ -4,10 +4,10 @@
  * POST to one "doesn't affect other … nodes" (https://developer.konghq.com/gateway/db-less-mode/), so each
  * node is read, changed and confirmed on its own:
  * 1. `GET /config` → `{config: "<declarative YAML>"}` (Admin API EE spec, get-config).
- * 2. Replace only our client's `client_jwk` entry in the resolved openid-connect plugin(s) (./plugin.ts),
+ * 2. Replace only our client's `client_jwk` entry in the resolved openid-connect plugin(s) (../common/plugin.ts),
  *    keep everything else as exported, and `POST /config` the whole document as JSON (a body with
  *    `_format_version` is parsed as the declarative table; create-config); then `GET /config` again and
- *    compare our entry with the key (./readback.ts), as every kind does after a write.
+ *    compare our entry with the key (../common/readback.ts), as every kind does after a write.
  * 3. Confirm: the node's `GET /config` holds the key and its `GET /status` `configuration_hash` (present
  *    on DB-less nodes, kong/api/routes/health.lua) differs from the hash before the write.
  *
@@ -27,20 +27,20 @@ import type {
   KongPluginView,
   KongTarget,
   KongTokenCacheClearing,
-} from "../../ports/engine.js";
-import type { DblessTargetConfig } from "../../config/load.js";
-import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
-import { RotatorError } from "../../errors.js";
-import type { IdpKind } from "../../idp-rules.js";
-import { registerSecret } from "../../log/redact.js";
+} from "../../../ports/engine.js";
+import type { DblessTargetConfig } from "../../../config/load.js";
+import type { KongPrivateJwk } from "../../../crypto/keymaterial.js";
+import { RotatorError } from "../../../errors.js";
+import type { IdpKind } from "../../../idp-rules.js";
+import { registerSecret } from "../../../log/redact.js";
 import type {
   KongDiagnosis,
   KongVaultDiagnosis,
   KongGatewayDiagnosis,
   KongNodeInfo,
-} from "../../ports/diagnosis.js";
-import { readVaultEntity, vaultPath } from "./vault.js";
-import { KongClient } from "./client.js";
+} from "../../../ports/diagnosis.js";
+import { readVaultEntity, vaultPath } from "../common/vault.js";
+import { KongClient } from "../common/client.js";
 import {
   checkWriteReadBack,
   clientAuthView,
@@ -53,7 +53,7 @@ import {
   pluginsOff,
   toView,
   type OidcPlugin,
-} from "./plugin.js";
+} from "../common/plugin.js";
 
 export interface DblessTargetOptions {
   target: DblessTargetConfig;

@@ -11,8 +11,8 @@
  * The adapters' receipts are trusted by the engine (src/engine/kong.ts): this check is the one place the rule
  * lives.
  */
-import type { KongPrivateJwk } from "../../crypto/keymaterial.js";
-import { RotatorError } from "../../errors.js";
+import type { KongPrivateJwk } from "../../../crypto/keymaterial.js";
+import { RotatorError } from "../../../errors.js";
 
 export const READBACK_MEMBERS = ["kid", "n", "e", "alg"] as const;
 
