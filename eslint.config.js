@@ -49,6 +49,13 @@ const layers = [
     from: "./src/idp-rules.ts",
     message: "src/app reaches the identity providers' rules through src/adapters/idp/registry.ts.",
   },
+  {
+    target: ["./src/app", "./src/functions", "./src/cli"],
+    from: "./src/adapters/kong",
+    except: ["./registry.ts"],
+    message:
+      'src/app reaches Kong kinds only through src/adapters/kong/registry.ts (docs/architecture.md, "The Kong registry").',
+  },
 ];
 
 export default tseslint.config(

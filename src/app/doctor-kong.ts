@@ -3,6 +3,7 @@
  * nodes, Konnect nodes) and their sync state, what write permission the rotator needs, and the Kong version
  * against the multi-client JWK signing fix. Pure: built from a KongDiagnosis (public facts only).
  */
+import { kongKind } from "../adapters/kong/registry.js";
 import type { CredentialConfig, VaultReferenceConfig } from "../config/load.js";
 import { judgeVaultEntity, sameVault } from "../engine/vault-entity.js";
 import type { KongDiagnosis, KongVaultDiagnosis } from "../ports/diagnosis.js";
@@ -43,19 +44,10 @@ export function hasMultiClientFix(version: string): boolean | undefined {
   return compare(v, [3, 15]) > 0;
 }
 
-const PERMISSIONS: Record<KongDiagnosis["kind"], string> = {
-  admin: "RBAC: read and update on /plugins (in the target's workspace)",
-  hybrid: "RBAC on the control plane: read and update on /plugins, read on /clustering/data-planes",
-  dbless: "on every node: read GET /config and /status, and POST /config (RBAC token where enabled)",
-  konnect:
-    "a system-account token whose role can edit plugins and read nodes on this control plane (Control Plane Admin)",
-  kubernetes:
-    "Kubernetes RBAC: get and patch on the Secret, list on Pods, Events and KongPlugins in the namespace, get on pods/proxy where the proxies run (statusAccess apiserver; docs/kong-kubernetes.md)",
-};
-
 /** The access review, when the target could ask the platform (KongDiagnosis.access). */
 function accessChecks(d: KongDiagnosis): Line[] {
   if (!d.access) return [];
+  const doc = kongKind(d.kind).wording.permissionsDoc;
   const denied = d.access.filter((a) => a.required && !a.allowed);
   const optional = d.access.filter((a) => !a.required && !a.allowed);
   const out: Line[] = [];
@@ -64,7 +56,7 @@ function accessChecks(d: KongDiagnosis): Line[] {
       status: "fail",
       code: "KONG_ACCESS_DENIED",
       message: `the rotator's identity may not ${denied.map((a) => a.permission).join("; ")}`,
-      hint: `Grant ${denied.map((a) => a.grant).join("; and ")} (docs/kong-kubernetes.md "Kubernetes RBAC").`,
+      hint: `Grant ${denied.map((a) => a.grant).join("; and ")} (${doc}).`,
     });
   if (optional.length)
     out.push({
@@ -86,22 +78,18 @@ function accessChecks(d: KongDiagnosis): Line[] {
 }
 
 export function deploymentChecks(d: KongDiagnosis): Line[] {
+  const { wording, capabilities } = kongKind(d.kind);
   const out: Line[] = [];
   out.push({
     status: "info",
     code: "KONG_WRITE_PERMISSION",
-    message: `the rotator writes this ${d.kind} target with ${PERMISSIONS[d.kind]}; reads passed, the first apply proves the write`,
+    message: `the rotator writes this ${d.kind} target with ${wording.permissions}; reads passed, the first apply proves the write`,
     hint: "doctor never writes Kong. See README 'Supported Kong deployments' for the permissions per kind.",
   });
   out.push(...accessChecks(d));
   if (d.gateways) {
     const live = d.gateways.filter((g) => g.live && !g.error);
-    const what =
-      d.kind === "dbless" || d.kind === "konnect"
-        ? "node"
-        : d.kind === "kubernetes"
-          ? "proxy pod"
-          : "data plane";
+    const what = wording.gateway;
     const stale = d.gateways.filter((g) => !g.live && !g.error).map((g) => g.name);
     const broken = d.gateways.filter((g) => g.error);
     const hashes = new Set(live.map((g) => g.configHash ?? ""));
@@ -124,7 +112,7 @@ export function deploymentChecks(d: KongDiagnosis): Line[] {
           }
         : {}),
     });
-    if (behind.length || (d.kind !== "dbless" && hashes.size > 1))
+    if (behind.length || (capabilities.oneConfigAcrossGateways && hashes.size > 1))
       out.push({
         status: "warn",
         code: "KONG_GATEWAYS_OUT_OF_SYNC",
@@ -151,6 +139,12 @@ export function deploymentChecks(d: KongDiagnosis): Line[] {
       });
   }
   return out;
+}
+
+/** The line a kind adds when its node cannot be written the way it is configured (a DB-less node behind adminUrl). */
+export function readOnlyNodeChecks(d: KongDiagnosis): Line[] {
+  const note = kongKind(d.kind).wording.readOnlyNode;
+  return d.node.database === "off" && note ? [{ status: "fail", ...note }] : [];
 }
 
 /** The Key Vault a target's reference secrets go to: vaultReference.keyVaultUrl, else the credential's certificate vault. */
@@ -211,14 +205,8 @@ export function vaultReferenceChecks(
       hint: "Set vaultReference.keyVaultUrl to a vault that holds only the reference secrets. Per-secret role assignments do not fit, since each generation has a new secret name.",
     });
   for (const v of d.vaults ?? []) out.push(...vaultEntityLines(v, vault));
-  if (d.kind === "konnect")
-    out.push({
-      status: "warn",
-      code: "KONG_VAULT_DEDICATED_CLOUD",
-      message:
-        "a Konnect Dedicated Cloud Gateway cannot use an Azure Key Vault vault (no client secret env var, no managed identity)",
-      hint: "Use vault-reference mode only with self-managed or hybrid data planes that can reach Key Vault with their own identity.",
-    });
+  const caveat = kongKind(d.kind).wording.vaultReference;
+  if (caveat) out.push({ status: "warn", ...caveat });
   const inline = d.plugins.filter((p) => p.clientIndex >= 0 && !p.jwkIsFallback && p.jwkPrivate === "inline");
   if (inline.length)
     out.push({

@@ -17,9 +17,8 @@ import { parseGeneration, type Generation } from "../engine/tags.js";
 import type { Snapshot } from "../engine/types.js";
 import { validityAt } from "../crypto/validity.js";
 import { clientAlgProblem, registeredIdp } from "../adapters/idp/registry.js";
-import { DBLESS_HINT } from "../adapters/kong/admin/target.js";
 import { errorCheck, report, type Check, type CheckReport } from "./checks.js";
-import { deploymentChecks, vaultReferenceChecks } from "./doctor-kong.js";
+import { deploymentChecks, readOnlyNodeChecks, vaultReferenceChecks } from "./doctor-kong.js";
 import { referenceSecretChecks } from "./doctor-vault.js";
 import type { Runtime } from "./runtime.js";
 import type { CertificateStore, IdpKey, KongTarget } from "../ports/engine.js";
@@ -308,16 +307,7 @@ async function kongChecks(
   checks.push(
     ...(await referenceSecretChecks(vault.store, cred, target.name, d, vault.certificateVault)).map(line),
   );
-  // DB-less Kong answers writes with 405 (https://developer.konghq.com/gateway/db-less-mode/).
-  if (d.node.database === "off" && (d.kind === "admin" || d.kind === "hybrid"))
-    checks.push(
-      line({
-        status: "fail",
-        code: "KONG_DBLESS",
-        message: "Kong runs DB-less (configuration.database is off): the Admin API cannot be written",
-        hint: DBLESS_HINT,
-      }),
-    );
+  checks.push(...readOnlyNodeChecks(d).map(line));
   const active = generations ? effectiveActive(generations) : undefined;
   for (const p of d.plugins)
     checks.push(

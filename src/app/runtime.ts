@@ -23,8 +23,12 @@ import { createStorageWorkQueue, queueServiceFromEnv } from "../adapters/queue/s
 import { createBlobRunHistory, createMemoryRunHistory } from "../adapters/history/blob.js";
 import { createKeyVaultSecretReader, createKeyVaultStore } from "../adapters/keyvault/store.js";
 import { registeredIdp } from "../adapters/idp/registry.js";
-import { createTargetOfKind, lazyKongTarget } from "../adapters/kong/registry.js";
-import type { KongReadCache } from "../adapters/kong/admin/target.js";
+import {
+  createTargetOfKind,
+  kongSecretsOf,
+  lazyKongTarget,
+  type KongReadCache,
+} from "../adapters/kong/registry.js";
 import { storageFromEnv } from "../adapters/storage.js";
 import { createBlobLeaseManager } from "../adapters/lease/blob.js";
 import { createNoLeaseManager } from "../adapters/lease/none.js";
@@ -75,7 +79,7 @@ export interface Runtime {
   /** The fleet's work queue (app/fleet.ts), when AzureWebJobsStorage is configured. */
   queue?: WorkQueue;
   credential(name: string): CredentialConfig;
-  /** `kongReads`: one sync tick's Kong read cache, shared by every credential (adapters/kong/admin/target.ts). */
+  /** `kongReads`: one sync tick's Kong read cache, shared by every credential (adapters/kong/registry.ts). */
   enginePorts(cred: CredentialConfig, options?: { kongReads?: KongReadCache }): EnginePorts;
   /** An alert webhook's URL: as configured, or read from its reference (registered with the redactor). */
   webhookUrl(url: string | SecretRef): Promise<string>;
@@ -137,10 +141,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
   // Kong and IdP tokens held in the process environment live as long as the process: redacted for its
   // whole life. Tokens read from Key Vault are registered for the run that read them (src/log/redact.ts).
-  for (const t of config.credentials.flatMap((c) => c.kong)) {
-    const ref = "konnect" in t ? t.konnect.token : "adminToken" in t ? t.adminToken : undefined;
-    if (ref && "env" in ref) registerProcessSecret(env[ref.env]);
-  }
+  for (const t of config.credentials.flatMap((c) => c.kong))
+    for (const { ref } of kongSecretsOf(t)) if ("env" in ref) registerProcessSecret(env[ref.env]);
   for (const { idp } of config.credentials)
     for (const { ref } of registeredIdp(idp).secrets) if ("env" in ref) registerProcessSecret(env[ref.env]);
   for (const { url } of config.alerts.webhooks)
