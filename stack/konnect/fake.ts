@@ -74,6 +74,11 @@ export interface KonnectFake extends RunningServer {
   /** A vault entity (backend `name`, `prefix`, backend `config`); returns its id. */
   addVault(v: { name: string; prefix: string; config: Record<string, unknown> }): { id: string };
   setNode(hostname: string, change: Partial<Omit<DataPlaneSpec, "hostname">>): void;
+  /**
+   * Test hook: the next `count` plugin PUTs answer 200 with the entity as if stored, but are not stored (a
+   * lost write, or another writer's change landing right after ours).
+   */
+  dropWrites(count: number): void;
   nodeKids(pluginId: string, clientId: string): Record<string, string | undefined>;
   probe(pluginId: string, clientId: string, opts?: { cached?: boolean }): Promise<ProbeResult>;
   /** Each connected node's caches (tokens, discovery), by hostname. */
@@ -122,6 +127,7 @@ export async function startKonnectFake(opts: KonnectFakeOptions): Promise<Konnec
       e.name === "openid-connect" && isRecord(e.config) ? withDefaults(e.config, schema) : (e.config ?? {}),
   });
 
+  let dropWrites = 0;
   const put = (id: string, body: Record<string, unknown>): Reply => {
     const candidate: Record<string, unknown> = { ...body, id, config: body.config ?? {} };
     const errors = candidate.name === "openid-connect" ? validatePluginEntity(candidate, schema) : undefined;
@@ -132,6 +138,10 @@ export async function startKonnectFake(opts: KonnectFakeOptions): Promise<Konnec
       created_at: plugins.get(id)?.created_at ?? t,
       updated_at: t,
     });
+    if (dropWrites > 0) {
+      dropWrites--;
+      return { status: 200, body: structuredClone(entity) };
+    }
     plugins.set(id, entity);
     updated = t;
     nodes.push();
@@ -293,6 +303,9 @@ export async function startKonnectFake(opts: KonnectFakeOptions): Promise<Konnec
     },
     setNode(hostname, change) {
       nodes.set(hostname, change);
+    },
+    dropWrites(count) {
+      dropWrites = count;
     },
     nodeKids(pluginId, clientId) {
       return nodes.kids(pluginId, clientId);

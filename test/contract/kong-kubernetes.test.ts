@@ -2,7 +2,6 @@
  * Contract: the KIC (Kubernetes) Kong target through the real @kubernetes/client-node, against the fake
  * Kubernetes API server over HTTPS (stack/kubernetes), with KIC and the Kong proxy pods simulated.
  */
-import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -10,13 +9,11 @@ import { Agent, fetch } from "undici";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { KongPrivateJwk } from "../../src/crypto/keymaterial.js";
 import type { RotatorError } from "../../src/errors.js";
-import {
-  KubernetesKongTarget,
-  SECRET_LABELS,
-  type KicApplyReceipt,
-  type KicConfirmation,
-  type KubernetesTargetConfig,
-} from "../../src/adapters/kong/kubernetes/kic.js";
+import type { KicTargetConfig } from "../../src/adapters/kong/kubernetes/api.js";
+import { createKubernetesTarget, SECRET_LABELS } from "../../src/adapters/kong/kubernetes/target.js";
+import { createTargetOfKind } from "../../src/adapters/kong/registry.js";
+import { systemClock } from "../../src/clock.js";
+import type { KongConfirmBase, KongConfirmation, KongTarget } from "../../src/ports/engine.js";
 import { ensureCa, issueServerTls, type ServerTls } from "../../stack/common/tls.js";
 import {
   startKubernetesFake,
@@ -25,10 +22,11 @@ import {
   type KubernetesFakeOptions,
 } from "../../stack/kubernetes/fake.js";
 import { generateRsaJwk, type SeedJwk } from "../../stack/kong/seed.js";
-import { createKubernetesTarget } from "../../src/adapters/kong/kubernetes/target.js";
 import { vaultReferenceChecks } from "../../src/app/doctor-kong.js";
 import type { CredentialConfig } from "../../src/config/load.js";
 import { failure, suiteKeys } from "../support/kong-jwk.js";
+import { writeKubeconfig } from "../support/kubeconfig.js";
+import { applied, pollConfirm } from "../support/kong-confirm.js";
 
 const CLIENT = "11111111-2222-4333-8444-555555555555";
 const NS = "kong";
@@ -104,29 +102,11 @@ async function fake(opts: Partial<KubernetesFakeOptions> = {}, seed = true): Pro
   return k8s;
 }
 
-function kubeconfig(k: KubernetesFake, token: string): string {
-  const path = join(dir, `kubeconfig-${randomBytes(4).toString("hex")}`);
-  const ca = Buffer.from(tls.ca).toString("base64");
-  writeFileSync(
-    path,
-    [
-      "apiVersion: v1",
-      "kind: Config",
-      "clusters:",
-      `- name: fake\n  cluster:\n    server: ${k.url}\n    certificate-authority-data: ${ca}`,
-      "users:",
-      `- name: rotator\n  user:\n    token: ${token}`,
-      "contexts:",
-      `- name: fake\n  context:\n    cluster: fake\n    user: rotator\n    namespace: ${NS}`,
-      "current-context: fake",
-      "",
-    ].join("\n"),
-  );
-  return path;
-}
+const kubeconfig = (k: KubernetesFake, token: string): string => writeKubeconfig(dir, k, tls.ca, token, NS);
 
-function target(k: KubernetesFake, token = ROTATOR_TOKEN, over: Partial<KubernetesTargetConfig> = {}) {
-  return new KubernetesKongTarget({
+function target(k: KubernetesFake, token = ROTATOR_TOKEN, over: Partial<KicTargetConfig> = {}) {
+  return createKubernetesTarget({
+    maxLagMs: 5000,
     target: {
       name: "aks",
       namespace: NS,
@@ -159,38 +139,19 @@ function expectClean(e: RotatorError): void {
  */
 async function lagThenCatchUp(
   k: KubernetesFake,
-  t: KubernetesKongTarget,
+  t: KongTarget,
   jwk: KongPrivateJwk,
   lagging: string,
-  receipt: (r: KicApplyReceipt) => KicApplyReceipt = (r) => r,
-): Promise<KicConfirmation[]> {
+  from: (s: KongConfirmBase) => KongConfirmBase = (s) => s,
+): Promise<KongConfirmation[]> {
   const pod = k.pods.find((p) => p.name === lagging);
   if (!pod) throw new Error(`no proxy pod ${lagging}`);
   pod.setStuck(true);
-  const applied = receipt((await t.apply(jwk)).receipt);
+  const since = from((await applied(t, jwk)).since);
   k.syncNow();
-  const held = await t.confirm({ kid: jwk.kid, x5t: jwk.x5t }, applied);
+  const held = await t.confirm({ kid: jwk.kid }, since);
   pod.setStuck(false);
-  return [held, await t.confirm({ kid: jwk.kid, x5t: jwk.x5t }, applied)];
-}
-
-/** Poll confirm() until `done` (every 50 ms, at most `ms`), returning every observation. */
-async function pollConfirm(
-  t: KubernetesKongTarget,
-  jwk: KongPrivateJwk,
-  receipt: KicApplyReceipt,
-  done: (c: KicConfirmation) => boolean,
-  ms = 8000,
-): Promise<KicConfirmation[]> {
-  const seen: KicConfirmation[] = [];
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const c = await t.confirm({ kid: jwk.kid, x5t: jwk.x5t }, receipt);
-    seen.push(c);
-    if (done(c)) return seen;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return seen;
+  return [held, await t.confirm({ kid: jwk.kid }, since)];
 }
 
 beforeAll(async () => {
@@ -224,8 +185,8 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
     const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-1" }] });
     const t = target(k);
     const hashesBefore = k.pods.map((p) => p.hash);
-    const views = await t.apply(next);
-    expect([...views]).toEqual([
+    const { plugins: views, wrote, since } = await applied(t, next);
+    expect(views).toEqual([
       {
         pluginId: `${NS}/${PLUGIN}`,
         clientIndex: 1,
@@ -246,20 +207,14 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
       "konghq.com/validate": "plugin",
       "app.kubernetes.io/managed-by": "kong-entra-key-rotator",
     });
-    const receipt = views.receipt;
-    expect(receipt).toMatchObject({
-      kind: "kubernetes",
-      wrote: true,
-      resourceVersion: secret?.metadata.resourceVersion,
+    expect(wrote).toBe(true);
+    // The baseline: the live pods' distinct configuration_hashes before the write, sorted.
+    expect(since.baseline).toBe([...new Set(hashesBefore)].sort().join(","));
+    const seen = await pollConfirm(t, next, since, (c) => c.state === "confirmed");
+    expect(seen.at(-1)).toEqual({
+      state: "confirmed",
+      detail: "2 proxy pod(s) on one new configuration_hash",
     });
-    expect(receipt.before).toEqual({ "gw-0": hashesBefore[0], "gw-1": hashesBefore[1] });
-    // By the API server's clock (Date header, whole seconds), not the local one.
-    expect(receipt.writtenAt).toMatch(/T\d\d:\d\d:\d\d\.000Z$/);
-    expect(Math.abs(Date.parse(receipt.writtenAt) - Date.now())).toBeLessThan(5000);
-    // JSON-serialisable, so the engine can persist it between runs.
-    expect(JSON.parse(JSON.stringify(receipt))).toEqual(receipt);
-    const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");
-    expect(seen.at(-1)).toEqual({ state: "confirmed" });
     for (const pod of k.pods) {
       const held = pod.pluginConfig(PLUGIN)?.client_jwk as Record<string, unknown>[];
       expect(held.map((j) => j.kid)).toEqual(["kid-a", next.kid, "kid-c"]);
@@ -270,12 +225,13 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
   it("a second apply of the same key writes nothing and confirms on agreement", async () => {
     const k = await fake();
     const t = target(k);
-    const first = await t.apply(next);
-    await pollConfirm(t, next, first.receipt, (c) => c.state === "confirmed");
-    const again = await t.apply(next);
-    expect(again.receipt.wrote).toBe(false);
+    const first = await applied(t, next);
+    await pollConfirm(t, next, first.since, (c) => c.state === "confirmed");
+    const again = await applied(t, next);
+    expect(again.wrote).toBe(false);
+    expect(again.since.baseline).toBeUndefined();
     expect(patches(k)).toHaveLength(1);
-    expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, again.receipt)).toEqual({ state: "confirmed" });
+    expect(await t.confirm({ kid: next.kid }, again.since)).toMatchObject({ state: "confirmed" });
   });
 
   it("a Secret holding the key but unlabelled gets only the labels (no config change to wait for)", async () => {
@@ -283,10 +239,10 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
     k.addSecret(NS, SECRET, { [KEY]: JSON.stringify([otherA, next, otherC]) });
     k.syncNow();
     const t = target(k);
-    const r = await t.apply(next);
-    expect(r.receipt.wrote).toBe(false);
+    const r = await applied(t, next);
+    expect(r.wrote).toBe(false);
     expect(k.getSecret(NS, SECRET)?.metadata.labels).toEqual(SECRET_LABELS);
-    expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, r.receipt)).toEqual({ state: "confirmed" });
+    expect(await t.confirm({ kid: next.kid }, r.since)).toMatchObject({ state: "confirmed" });
   });
 
   it("a concurrent writer makes the merge patch fail with 409; apply re-reads and keeps their change", async () => {
@@ -317,7 +273,8 @@ describe("kubernetes (KIC) target: inspect and apply", () => {
     process.env.KUBERNETES_SERVICE_HOST = "127.0.0.1";
     process.env.KUBERNETES_SERVICE_PORT = String(k.port);
     try {
-      const t = new KubernetesKongTarget({
+      const t = createKubernetesTarget({
+        maxLagMs: 5000,
         target: { name: "aks", namespace: NS, secretName: SECRET, secretKey: KEY },
         clientId: CLIENT,
         idp: "entra",
@@ -373,7 +330,7 @@ describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)",
   it("lists the cluster-scoped KongVaults and returns the one with the prefix as a vault entity", async () => {
     const k = await fake();
     seedVault(k, REFS);
-    expect(await target(k).vault("azure-kv")).toEqual({
+    expect((await target(k).vaults("azure-kv"))[0]).toEqual({
       prefix: "azure-kv",
       where: "KongVault kong-refs",
       state: "found",
@@ -383,9 +340,9 @@ describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)",
       clientId: "kong-identity",
       ttl: 0,
     });
-    expect(await target(k).vault("other")).toEqual({ prefix: "other", state: "missing" });
+    expect((await target(k).vaults("other"))[0]).toEqual({ prefix: "other", state: "missing" });
     // The backend name as prefix: the proxies' KONG_VAULT_AZURE_* env applies, which no API shows.
-    expect(await target(k).vault("azure")).toEqual({ prefix: "azure", state: "env" });
+    expect((await target(k).vaults("azure"))[0]).toEqual({ prefix: "azure", state: "env" });
     const listed = k.requests.filter((r) => r.path.includes("kongvaults"));
     expect(listed.map((r) => `${r.method} ${r.path}`)).toEqual(
       Array(3).fill("GET /apis/configuration.konghq.com/v1alpha1/kongvaults"),
@@ -395,9 +352,9 @@ describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)",
   it("without list on kongvaults (a namespaced Role cannot grant it): unreadable, naming the ClusterRole rule", async () => {
     const k = await fake();
     seedVault(k, REFS);
-    const v = await target(k, READONLY_TOKEN).vault("azure-kv");
+    const v = (await target(k, READONLY_TOKEN).vaults("azure-kv"))[0];
     expect(v).toMatchObject({ prefix: "azure-kv", state: "error" });
-    if (v.state !== "error") throw new Error("expected an error");
+    if (v?.state !== "error") throw new Error("expected an error");
     expect(v.error).toContain("KONG_K8S_FORBIDDEN");
     expect(v.error).toContain("kongvaults (cluster-scoped)");
     expect(v.hint).toContain(
@@ -449,7 +406,14 @@ describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)",
     });
     const lines = async (token: string) => {
       const c = cred(token);
-      const d = await createKubernetesTarget({ target: c.target, clientId: CLIENT, idp: "entra" }).diagnose();
+      const t = await createTargetOfKind({
+        target: c.target,
+        clientId: CLIENT,
+        idp: "entra",
+        clock: systemClock,
+        secret: async () => undefined,
+      });
+      const d = await t.diagnose();
       return vaultReferenceChecks(c.config, "aks", d, "https://certs.vault.azure.net")
         .filter((l) => l.code.startsWith("KONG_VAULT_") && !/REFERENCE|READER/.test(l.code))
         .map((l) => `${l.status}:${l.code}`);
@@ -462,7 +426,7 @@ describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)",
     // KIC refused it (Programmed False/Invalid): left out of Kong's config whatever its vault_uri.
     seedVault(k, REFS, "vault config failed schema validation");
     expect(await lines(ROTATOR_TOKEN)).toEqual(["fail:KONG_VAULT_NOT_APPLIED"]);
-    const v = await target(k).vault("azure-kv");
+    const v = (await target(k).vaults("azure-kv"))[0];
     expect(v).toMatchObject({
       notApplied: { state: "refused", detail: "Invalid: vault config failed schema validation" },
     });
@@ -471,7 +435,7 @@ describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)",
   it("a KongVault KIC has not processed yet (Programmed Unknown/Pending) is reported as not applied", async () => {
     const k = await fake({ proxySyncMs: 60_000 });
     k.addKongVault({ name: "kong-refs", backend: "azure", prefix: "azure-kv", config: { vault_uri: REFS } });
-    expect(await target(k).vault("azure-kv")).toMatchObject({
+    expect((await target(k).vaults("azure-kv"))[0]).toMatchObject({
       state: "found",
       notApplied: { state: "pending", detail: "Pending: Waiting for controller" },
     });
@@ -479,7 +443,7 @@ describe("kubernetes (KIC) target: KongVault for doctor (vault-reference mode)",
 
   it("a cluster without the KongVault CRD answers 404: unreadable, asking for KIC's CRDs", async () => {
     const k = await fake({ kicCrds: false }, false);
-    const v = await target(k).vault("azure-kv");
+    const v = (await target(k).vaults("azure-kv"))[0];
     expect(v).toMatchObject({ state: "error", error: expect.stringContaining("KONG_KIC_CRD_MISSING") });
   });
 });
@@ -498,12 +462,13 @@ describe("kubernetes (KIC) target: typed errors", () => {
 
   it("checkAccess (for doctor) asks SelfSubjectAccessReview and writes nothing", async () => {
     const k = await fake();
-    const can = (checks: { verb: string; resource: string; subresource?: string; allowed: boolean }[]) =>
-      checks.map(
-        (c) =>
-          `${c.verb} ${c.resource}${c.subresource ? `/${c.subresource}` : ""} ${c.allowed ? "yes" : "no"}`,
-      );
-    expect(can(await target(k).checkAccess())).toEqual([
+    // "get secrets yes" from the review's "get secrets \"orders-oidc-jwk\" in namespace kong".
+    const can = async (t: KongTarget) =>
+      ((await t.diagnose()).access ?? []).map((c) => {
+        const [verb, resource] = c.permission.split(" ");
+        return `${verb} ${resource?.replace(".configuration.konghq.com", "")} ${c.allowed ? "yes" : "no"}`;
+      });
+    expect(await can(target(k))).toEqual([
       "get secrets yes",
       "patch secrets yes",
       "list kongplugins yes",
@@ -511,14 +476,28 @@ describe("kubernetes (KIC) target: typed errors", () => {
       "get pods/proxy yes",
       "list events yes",
     ]);
-    expect(can(await target(k).checkAccess({ kongVaults: true }))).toContain("list kongvaults yes");
+    const withVault = createKubernetesTarget({
+      maxLagMs: 5000,
+      vaultPrefix: "azure-kv",
+      target: {
+        name: "aks",
+        namespace: NS,
+        secretName: SECRET,
+        secretKey: KEY,
+        kubeconfig: kubeconfig(k, ROTATOR_TOKEN),
+      },
+      clientId: CLIENT,
+      idp: "entra",
+      retry,
+    });
+    expect(await can(withVault)).toContain("list kongvaults yes");
     // Reading the pods by IP needs no pods/proxy.
-    expect(can(await target(k, ROTATOR_TOKEN, { statusAccess: "direct" }).checkAccess())).not.toContain(
+    expect(await can(target(k, ROTATOR_TOKEN, { statusAccess: "direct" }))).not.toContain(
       "get pods/proxy yes",
     );
-    expect(can(await target(k, READONLY_TOKEN).checkAccess())).toContain("patch secrets no");
-    expect(can(await target(k, NO_EVENTS_TOKEN).checkAccess())).toContain("list events no");
-    expect(can(await target(k, NO_PROXY_TOKEN).checkAccess())).toContain("get pods/proxy no");
+    expect(await can(target(k, READONLY_TOKEN))).toContain("patch secrets no");
+    expect(await can(target(k, NO_EVENTS_TOKEN))).toContain("list events no");
+    expect(await can(target(k, NO_PROXY_TOKEN))).toContain("get pods/proxy no");
     expect(patches(k)).toHaveLength(0);
   });
 
@@ -554,8 +533,8 @@ describe("kubernetes (KIC) target: typed errors", () => {
     const quoted = String(otherC.p);
     k.pods[0]?.setRejects(`client_jwk.3.p: invalid value: ${quoted}`);
     const t = target(k);
-    const { receipt } = await t.apply(next);
-    const seen = await pollConfirm(t, next, receipt, (c) => c.state !== "pending");
+    const { since } = await applied(t, next);
+    const seen = await pollConfirm(t, next, since, (c) => c.state !== "pending");
     const last = seen.at(-1)!;
     expect(last).toMatchObject({ state: "failed", code: "KONG_KIC_APPLY_FAILED" });
     const detail = "detail" in last ? last.detail : "";
@@ -590,7 +569,7 @@ describe("kubernetes (KIC) target: typed errors", () => {
         configPatches: [{ path: "/client_jwk", valueFrom: { secretKeyRef: { name: SECRET, key: KEY } } }],
       });
     second("orders-oidc-eu", ["client-a", CLIENT, "client-c"]);
-    const views = await target(k).apply(next);
+    const views = (await target(k).apply(next)).plugins;
     expect(views.map((v) => v.pluginId)).toEqual([`${NS}/${PLUGIN}`, `${NS}/orders-oidc-eu`]);
     expect(patches(k)).toHaveLength(1);
     second("orders-oidc-us", [CLIENT]);
@@ -627,27 +606,27 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
     const k = await fake({ proxyPods: [{ name: "gw-fast" }, { name: "gw-slow" }] });
     const [held, caughtUp] = await lagThenCatchUp(k, target(k), next, "gw-slow");
     expect(held).toMatchObject({ state: "pending", lagging: ["gw-slow"] });
-    expect(caughtUp).toEqual({ state: "confirmed" });
+    expect(caughtUp).toMatchObject({ state: "confirmed" });
   });
 
   it("a pod that never syncs stays pending (never confirmed), then confirms once it recovers", async () => {
     const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-stuck" }] });
     k.pods[1]?.setStuck(true);
     const t = target(k);
-    const { receipt } = await t.apply(newer);
-    const seen = await pollConfirm(t, newer, receipt, (c) => c.state !== "pending", 1200);
+    const { since } = await applied(t, newer);
+    const seen = await pollConfirm(t, newer, since, (c) => c.state !== "pending", 1200);
     expect(seen.every((c) => c.state === "pending")).toBe(true);
     expect(seen.at(-1)).toMatchObject({ state: "pending", lagging: ["gw-stuck"] });
     k.pods[1]?.setStuck(false);
-    expect(await t.confirm({ kid: newer.kid, x5t: newer.x5t }, receipt)).toEqual({ state: "confirmed" });
+    expect(await t.confirm({ kid: newer.kid }, since)).toMatchObject({ state: "confirmed" });
   });
 
   it("a KongConfigurationApplyFailed event after the write fails fast, naming the pods", async () => {
     const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-bad" }] });
     k.pods[1]?.setRejects(true);
     const t = target(k);
-    const { receipt } = await t.apply(next);
-    const seen = await pollConfirm(t, next, receipt, (c) => c.state !== "pending");
+    const { since } = await applied(t, next);
+    const seen = await pollConfirm(t, next, since, (c) => c.state !== "pending");
     expect(seen.at(-1)).toMatchObject({
       state: "failed",
       code: "KONG_KIC_APPLY_FAILED",
@@ -660,9 +639,9 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
     const t = target(k);
     const count = () => k.events().reduce((n, e) => n + (e.count as number), 0);
     const before = count();
-    const { receipt } = await t.apply(next);
-    const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");
-    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+    const { since } = await applied(t, next);
+    const seen = await pollConfirm(t, next, since, (c) => c.state === "confirmed");
+    expect(seen.at(-1)).toMatchObject({ state: "confirmed" });
     expect(count()).toBe(before);
   });
 
@@ -670,28 +649,26 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
     const k = await fake({ priorEvents: 25, proxyPods: [{ name: "gw-bad" }] });
     k.pods[0]?.setRejects(true);
     const t = target(k);
-    const { receipt } = await t.apply(next);
-    const seen = await pollConfirm(t, next, receipt, (c) => c.state !== "pending", 600);
+    const { since } = await applied(t, next);
+    const seen = await pollConfirm(t, next, since, (c) => c.state !== "pending", 600);
     expect(seen.at(-1)).toMatchObject({ state: "pending", lagging: ["gw-bad"] });
   });
 
   it("without the right to list events, confirmation still works from /status", async () => {
     const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-slow", lagMs: 400 }] });
     const t = target(k, NO_EVENTS_TOKEN);
-    const { receipt } = await t.apply(next);
-    const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");
-    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+    const { since } = await applied(t, next);
+    const seen = await pollConfirm(t, next, since, (c) => c.state === "confirmed");
+    expect(seen.at(-1)).toMatchObject({ state: "confirmed" });
   });
 
   it("after a rollout replaced every snapshotted pod, the new pods confirm by agreeing on one hash", async () => {
     const k = await fake({ proxyPods: [{ name: "gw-new-0" }, { name: "gw-new-1" }] });
-    const rolled = (r: KicApplyReceipt) => ({
-      ...r,
-      before: { "gw-old-0": "0123456789abcdef0123456789abcdef" },
-    });
+    // No pod reports a pre-write hash: the rollout replaced every pod seen before the write.
+    const rolled = (s: KongConfirmBase) => ({ ...s, baseline: "0123456789abcdef0123456789abcdef" });
     const [held, caughtUp] = await lagThenCatchUp(k, target(k), next, "gw-new-1", rolled);
     expect(held).toMatchObject({ state: "pending", lagging: ["gw-new-1"] });
-    expect(caughtUp).toEqual({ state: "confirmed" });
+    expect(caughtUp).toMatchObject({ state: "confirmed" });
   });
 
   it("429 and 5xx from the API server are retried (Retry-After honoured)", async () => {
@@ -714,9 +691,9 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
   it("the Secret changed by someone else after our write fails the confirmation", async () => {
     const k = await fake();
     const t = target(k);
-    const { receipt } = await t.apply(next);
+    const { since } = await applied(t, next);
     k.addSecret(NS, SECRET, { [KEY]: JSON.stringify([otherA, oldOurs, otherC]) });
-    expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, receipt)).toMatchObject({
+    expect(await t.confirm({ kid: next.kid }, since)).toMatchObject({
       state: "failed",
       code: "KONG_KIC_SECRET_CHANGED",
     });
@@ -725,8 +702,8 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
   it("no proxy pod behind the selector fails with a hint, instead of waiting forever", async () => {
     const k = await fake();
     const t = target(k, ROTATOR_TOKEN, { proxySelector: "app.kubernetes.io/name=nothing" });
-    const { receipt } = await t.apply(next);
-    expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, receipt)).toMatchObject({
+    const { since } = await applied(t, next);
+    expect(await t.confirm({ kid: next.kid }, since)).toMatchObject({
       state: "failed",
       code: "KONG_KIC_NO_PROXY_PODS",
     });
@@ -735,9 +712,9 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
   it("reads each pod's /status through the API server's pod proxy, never by pod IP (the default)", async () => {
     const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-1", lagMs: 300 }] });
     const t = target(k);
-    const { receipt } = await t.apply(next);
-    const seen = await pollConfirm(t, next, receipt, (c) => c.state === "confirmed");
-    expect(seen.at(-1)).toEqual({ state: "confirmed" });
+    const { since } = await applied(t, next);
+    const seen = await pollConfirm(t, next, since, (c) => c.state === "confirmed");
+    expect(seen.at(-1)).toMatchObject({ state: "confirmed" });
     const proxied = k.requests.filter((r) => r.path.includes("/proxy/"));
     // The status port is sent as its number: the API server dials podIP:port as given.
     expect(new Set(proxied.map((r) => decodeURIComponent(r.path)))).toEqual(
@@ -753,7 +730,7 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
   it("a pod the API server cannot reach (503) is a lagging pod, named with the API server's message", async () => {
     const k = await fake({ proxyPods: [{ name: "gw-0" }, { name: "gw-1" }] });
     const t = target(k);
-    const { receipt } = await t.apply(next);
+    const { since } = await applied(t, next);
     k.faults.add({
       method: "GET",
       path: "/pods/gw-1",
@@ -772,7 +749,7 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
         },
       },
     });
-    const seen = await pollConfirm(t, next, receipt, (c) => c.state !== "pending", 600);
+    const seen = await pollConfirm(t, next, since, (c) => c.state !== "pending", 600);
     expect(seen.at(-1)).toMatchObject({ state: "pending", lagging: ["gw-1"] });
     expect((seen.at(-1) as { detail: string }).detail).toContain(
       "gw-1: status API through the API server: API server answered 503: error trying to reach service",
@@ -780,12 +757,12 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
     // One attempt per look: the poll is the retry.
     expect(k.requests.filter((r) => r.fault).length).toBe(seen.length);
     k.faults.clear();
-    expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, receipt)).toEqual({ state: "confirmed" });
+    expect(await t.confirm({ kid: next.kid }, since)).toMatchObject({ state: "confirmed" });
   });
 
-  it("without get on pods/proxy the write is refused before it happens, naming the rule", async () => {
+  it("without get on pods/proxy the write is refused before it happens (at the baseline), naming the rule", async () => {
     const k = await fake();
-    const e = await failure(target(k, NO_PROXY_TOKEN).apply(next));
+    const e = await failure(applied(target(k, NO_PROXY_TOKEN), next));
     expect(e.code).toBe("KONG_K8S_FORBIDDEN");
     expect(e.message).toContain("pods/proxy");
     expect(e.hint).toContain('{ apiGroups: [""], resources: ["pods/proxy"], verbs: ["get"] }');
@@ -800,15 +777,15 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
     const t = target(k, NO_PROXY_TOKEN, { statusAccess: "direct" });
     const [held, caughtUp] = await lagThenCatchUp(k, t, next, "gw-1");
     expect(held).toMatchObject({ state: "pending", lagging: ["gw-1"] });
-    expect(caughtUp).toEqual({ state: "confirmed" });
+    expect(caughtUp).toMatchObject({ state: "confirmed" });
     expect(k.requests.filter((r) => r.path.includes("/proxy"))).toEqual([]);
   });
 
   it("statusAccess direct from outside the cluster network: the pods stay pending, named", async () => {
     const k = await fake({ proxyPods: [{ name: "gw-0" }] });
     const t = target(k, ROTATOR_TOKEN, { statusAccess: "direct" });
-    const { receipt } = await t.apply(next);
-    const c = await t.confirm({ kid: next.kid, x5t: next.x5t }, receipt);
+    const { since } = await applied(t, next);
+    const c = await t.confirm({ kid: next.kid }, since);
     expect(c).toMatchObject({ state: "pending", lagging: ["gw-0"] });
     expect((c as { detail: string }).detail).toContain("status API unreachable");
   });
@@ -819,7 +796,7 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
     const caFile = join(dir, "local-ca.pem");
     writeFileSync(caFile, tls.ca);
     const t = target(k, ROTATOR_TOKEN, { proxyAdmin: { caFile } });
-    const { receipt } = await t.apply(next);
+    const { since } = await applied(t, next);
     const pod = k.pods[1];
     // gw-1's Admin API still shows the old key although its hash moved (a stale worker, say).
     pod?.admin?.faults.add({
@@ -844,11 +821,11 @@ describe("kubernetes (KIC) target: confirm on the proxy pods", () => {
         },
       },
     });
-    const seen = await pollConfirm(t, next, receipt, (c) => c.state !== "pending", 1000);
+    const seen = await pollConfirm(t, next, since, (c) => c.state !== "pending", 1000);
     expect(seen.at(-1)).toMatchObject({ state: "pending", lagging: ["gw-1"] });
     expect((seen.at(-1) as { detail: string }).detail).toContain("still holds kid kid-old");
     pod?.admin?.faults.clear();
-    expect(await t.confirm({ kid: next.kid, x5t: next.x5t }, receipt)).toEqual({ state: "confirmed" });
+    expect(await t.confirm({ kid: next.kid }, since)).toMatchObject({ state: "confirmed" });
     expect(k.pods[0]?.admin?.requests.map((r) => r.path)).toContainEqual(
       expect.stringMatching(/^\/plugins\?tags=k8s-uid%3A/),
     );

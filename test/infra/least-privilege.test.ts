@@ -330,7 +330,10 @@ describe("least privilege in infra/ (issue 19, section 4)", () => {
     expect(everything).not.toContain(ROLE.aksClusterAdmin);
     expect(everything).not.toMatch(/listCluster\w*Credential|kubeconfig/i);
     // The runtime names the AKS server application as the scope of its token.
-    const kinds = readFileSync(join(INFRA, "..", "src", "adapters", "kong", "kinds.ts"), "utf8");
+    const kinds = readFileSync(
+      join(INFRA, "..", "src", "adapters", "kong", "kubernetes", "entry.ts"),
+      "utf8",
+    );
     expect(kinds).toMatch(/accessToken\(`\$\{aks\.serverAppId\}\/\.default`\)/);
   });
 });
