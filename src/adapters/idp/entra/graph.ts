@@ -58,22 +58,20 @@ export interface GraphDirectoryOptions {
   selfRotation?: { authorityHost: string; tenantId: string; algorithm: SigningAlg };
 }
 
-const keyCredentialSchema = z.object({
+/** The members keyCredential and passwordCredential share (Graph resource types). */
+const credentialFields = {
   keyId: z.string(),
+  displayName: z.string().nullish(),
+  startDateTime: z.string().nullish(),
+  endDateTime: z.string().nullish(),
+};
+const keyCredentialSchema = z.object({
+  ...credentialFields,
   type: z.string(),
   usage: z.string(),
-  displayName: z.string().nullish(),
-  startDateTime: z.string().nullish(),
-  endDateTime: z.string().nullish(),
   customKeyIdentifier: z.string().nullish(),
 });
-const passwordCredentialSchema = z.object({
-  keyId: z.string(),
-  hint: z.string().nullish(),
-  displayName: z.string().nullish(),
-  startDateTime: z.string().nullish(),
-  endDateTime: z.string().nullish(),
-});
+const passwordCredentialSchema = z.object({ ...credentialFields, hint: z.string().nullish() });
 const applicationSchema = z.object({
   id: z.string(),
   appId: z.string(),
@@ -120,16 +118,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, op: GraphOperation): T {
 
 function toKeyCredential(k: RawKeyCredential): KeyCredential {
   const x5t = x5tFromCustomKeyIdentifier(k.customKeyIdentifier);
-  return {
-    keyId: k.keyId,
-    type: k.type,
-    usage: k.usage,
-    displayName: k.displayName ?? null,
-    startDateTime: k.startDateTime ?? null,
-    endDateTime: k.endDateTime ?? null,
-    customKeyIdentifier: k.customKeyIdentifier ?? null,
-    ...(x5t ? { x5t } : {}),
-  };
+  return { ...resend(k), ...(x5t ? { x5t } : {}) };
 }
 
 function toApplication(a: z.infer<typeof applicationSchema>): EntraApplication {
@@ -147,8 +136,8 @@ function toApplication(a: z.infer<typeof applicationSchema>): EntraApplication {
   };
 }
 
-/** The entry as PATCH re-sends it: as read, without `key`. */
-function resend(k: KeyCredential): Record<string, unknown> {
+/** The entry as PATCH re-sends it: as read, without `key` (and without our derived `x5t`). */
+function resend(k: RawKeyCredential): Omit<KeyCredential, "x5t"> {
   return {
     keyId: k.keyId,
     type: k.type,
