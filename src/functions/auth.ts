@@ -16,7 +16,8 @@
  * https://learn.microsoft.com/azure/app-service/configure-authentication-provider-aad). Without the
  * platform in front, anybody could send that header, so it is ignored.
  */
-import type { HttpRequest, HttpResponseInit } from "@azure/functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { app } from "./app.js";
 import { problem } from "./http.js";
 
 export const READER = "Rotation.Reader";
@@ -101,6 +102,15 @@ export function authMode(env: NodeJS.ProcessEnv = process.env): AuthMode {
  */
 export function readAuthLevel(env: NodeJS.ProcessEnv = process.env): "anonymous" | "function" {
   return authMode(env).required ? "anonymous" : "function";
+}
+
+/** Register a read-only GET route at the read auth level (the handler authorizes the caller itself). */
+export function registerReadRoute(
+  name: string,
+  route: string,
+  handler: (req: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
+): void {
+  app.http(name, { methods: ["GET"], authLevel: readAuthLevel(), route, handler });
 }
 
 export interface Caller {

@@ -1,9 +1,8 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { app } from "./app.js";
 import { isRotatorError } from "../errors.js";
 import { withSecretScope } from "../log/redact.js";
-import { authMode, authorize, callerOf, readAuthLevel } from "./auth.js";
-import { errorResponse, json, problem } from "./http.js";
+import { authMode, authorize, callerOf, registerReadRoute } from "./auth.js";
+import { errorResponse, json, unknownCredential } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 
 /**
@@ -33,22 +32,12 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
       if (isRotatorError(e) && e.code.startsWith("CONFIG_")) return json(200, report(configChecks(e)));
       throw e;
     }
-    if (name !== undefined && !rt.config.credentials.some((c) => c.name === name))
-      return problem(
-        404,
-        "UNKNOWN_CREDENTIAL",
-        `no credential named "${name.slice(0, 64)}"`,
-        "GET /api/credentials lists the configured names.",
-      );
+    const unknown = name === undefined ? undefined : unknownCredential(rt.config.credentials, name);
+    if (unknown) return unknown;
     return json(200, await doctor(rt, name));
   } catch (e) {
     return errorResponse(e, context);
   }
 }
 
-app.http("doctor", {
-  methods: ["GET"],
-  authLevel: readAuthLevel(),
-  route: "doctor",
-  handler: doctorHttpHandler,
-});
+registerReadRoute("doctor", "doctor", doctorHttpHandler);

@@ -57,6 +57,20 @@ export function problem(status: number, code: string, message: string, hint: str
   return json(status, { error: { code, message, hint } });
 }
 
+/** The 404 for a credential name the configuration does not hold; undefined when it holds it. */
+export function unknownCredential(
+  credentials: readonly { name: string }[],
+  name: string,
+): HttpResponseInit | undefined {
+  if (credentials.some((c) => c.name === name)) return undefined;
+  return problem(
+    404,
+    "UNKNOWN_CREDENTIAL",
+    `no credential named "${name.slice(0, 64)}"`,
+    "GET /api/credentials lists the configured names.",
+  );
+}
+
 /**
  * Map a thrown error to a response that never echoes internals or secrets, and log it for the operator
  * (the response's hint points there, by invocation id).

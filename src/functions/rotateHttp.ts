@@ -7,7 +7,7 @@ import { parseDuration } from "../duration.js";
 import { withSecretScope } from "../log/redact.js";
 import { authMode, authorize, callerOf, type Action } from "./auth.js";
 import { DRY_RUN_LIMIT, perCallerWindow } from "./caller-limit.js";
-import { errorResponse, json, problem, readJsonBody } from "./http.js";
+import { errorResponse, json, problem, readJsonBody, unknownCredential } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 import type { RotateBody } from "./rotate-body.js";
 
@@ -62,13 +62,8 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
   }
   try {
     const rt = await functionsRuntime();
-    if (!rt.config.credentials.some((c) => c.name === name))
-      return problem(
-        404,
-        "UNKNOWN_CREDENTIAL",
-        `no credential named "${name.slice(0, 64)}"`,
-        "GET /api/credentials lists the configured names.",
-      );
+    const unknown = unknownCredential(rt.config.credentials, name);
+    if (unknown) return unknown;
     const actor = caller.actor;
     if (decision.grant === "key-only-opt-in") {
       // Loud on purpose: this is the local-development path, never a deployment's.

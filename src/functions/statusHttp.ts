@@ -1,10 +1,9 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { app } from "./app.js";
 import { status } from "../app/service.js";
 import { renderStatusPage } from "../app/status-page.js";
 import { withSecretScope } from "../log/redact.js";
-import { authMode, authorize, callerOf, readAuthLevel } from "./auth.js";
-import { errorResponse, html, json, problem, prefersHtml } from "./http.js";
+import { authMode, authorize, callerOf, registerReadRoute } from "./auth.js";
+import { errorResponse, html, json, prefersHtml, unknownCredential } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 
 /**
@@ -25,13 +24,8 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
   const name = req.params.name;
   try {
     const rt = await functionsRuntime();
-    if (name !== undefined && !rt.config.credentials.some((c) => c.name === name))
-      return problem(
-        404,
-        "UNKNOWN_CREDENTIAL",
-        `no credential named "${name.slice(0, 64)}"`,
-        "GET /api/credentials lists the configured names.",
-      );
+    const unknown = name === undefined ? undefined : unknownCredential(rt.config.credentials, name);
+    if (unknown) return unknown;
     const views = await status(rt, name);
     if (page)
       return html(
@@ -44,15 +38,5 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
   }
 }
 
-app.http("listCredentials", {
-  methods: ["GET"],
-  authLevel: readAuthLevel(),
-  route: "credentials",
-  handler: statusHttpHandler,
-});
-app.http("getCredential", {
-  methods: ["GET"],
-  authLevel: readAuthLevel(),
-  route: "credentials/{name}",
-  handler: statusHttpHandler,
-});
+registerReadRoute("listCredentials", "credentials", statusHttpHandler);
+registerReadRoute("getCredential", "credentials/{name}", statusHttpHandler);
