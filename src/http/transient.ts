@@ -37,6 +37,7 @@
  * transport failure before the connection was made. Any other failure after sending is left to its caller,
  * which checks what landed.
  */
+import { request, type Dispatcher } from "undici";
 import { RotatorError } from "../errors.js";
 import { TimeoutError, type RetryDecision } from "./retry.js";
 
@@ -157,4 +158,34 @@ export function headerValue(
 ): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** What `exchangeText` needs of one request (undici `request` options). */
+export interface TextRequest {
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  headers: Record<string, string>;
+  body?: string;
+  signal: AbortSignal;
+}
+
+/**
+ * One undici exchange whose body is read as text: a transient status throws HttpStatusError carrying the
+ * wait the vendor's `waitOf` reads from the answer, and the body as its answer (for classifying a final
+ * failure), so that `retryDecision` decides another attempt; any other status is returned.
+ */
+export async function exchangeText(
+  url: string,
+  req: TextRequest,
+  waitOf: (status: number, headers: Dispatcher.ResponseData["headers"]) => number | undefined,
+): Promise<{ status: number; text: string }> {
+  const res = await request(url, {
+    method: req.method,
+    headers: req.headers,
+    ...(req.body === undefined ? {} : { body: req.body }),
+    signal: req.signal,
+  });
+  const text = await res.body.text();
+  if (isTransientStatus(res.statusCode))
+    throw new HttpStatusError(res.statusCode, waitOf(res.statusCode, res.headers), text);
+  return { status: res.statusCode, text };
 }

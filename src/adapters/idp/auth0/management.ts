@@ -9,7 +9,7 @@
  *   retried with the shared policy and rule (src/http/retry.ts, src/http/transient.ts).
  * - Only the client's key-related fields are read, never its secret or signing keys.
  */
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { systemClock } from "../../../clock.js";
 import { RotatorError } from "../../../errors.js";
 import {
@@ -20,7 +20,13 @@ import {
   type RetryEvent,
   type RetryPolicy,
 } from "../../../http/retry.js";
-import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../../http/transient.js";
+import {
+  exchangeText,
+  headerValue,
+  HttpStatusError,
+  retryDecision,
+  type TextRequest,
+} from "../../../http/transient.js";
 import { parseOAuthError } from "../../../http/token-request.js";
 import { registerSecret } from "../../../log/redact.js";
 import type { Clock } from "../../../ports/engine.js";
@@ -269,23 +275,23 @@ export class Auth0ManagementSession {
   }
 
   /** One HTTP exchange; a transient answer throws HttpStatusError with the server's requested wait. */
-  private async send(
-    method: string,
+  private send(
+    method: TextRequest["method"],
     url: string,
     headers: Record<string, string>,
     body: string | undefined,
     signal: AbortSignal,
   ): Promise<HttpAnswer> {
-    const res = await request(url, {
-      method: method as "GET",
-      headers: { accept: "application/json", ...headers },
-      ...(body === undefined ? {} : { body }),
-      signal,
-    });
-    const text = await res.body.text();
-    if (isTransientStatus(res.statusCode))
-      throw new HttpStatusError(res.statusCode, auth0Wait(res.statusCode, res.headers, this.clock.now()));
-    return { status: res.statusCode, text };
+    return exchangeText(
+      url,
+      {
+        method,
+        headers: { accept: "application/json", ...headers },
+        ...(body === undefined ? {} : { body }),
+        signal,
+      },
+      (status, answerHeaders) => auth0Wait(status, answerHeaders, this.clock.now()),
+    );
   }
 }
 

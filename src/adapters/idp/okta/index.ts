@@ -29,7 +29,7 @@
  * on every response, so only a 429's is a wait the server asks for. Which answers are retried is the shared
  * rule's (src/http/transient.ts); the proof is the shared one (src/http/token-request.ts).
  */
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { z } from "zod";
 import { systemClock } from "../../../clock.js";
 import type { JwsSigner } from "../../../crypto/jws.js";
@@ -43,7 +43,7 @@ import {
   type RetryEvent,
   type RetryPolicy,
 } from "../../../http/retry.js";
-import { headerValue, HttpStatusError, isTransientStatus, retryDecision } from "../../../http/transient.js";
+import { exchangeText, headerValue, HttpStatusError, retryDecision } from "../../../http/transient.js";
 import { proveAtTokenEndpoint } from "../../../http/token-request.js";
 import { secretStillUsable } from "../../../idp-rules.js";
 import { OKTA_RULES } from "./rules.js";
@@ -189,26 +189,21 @@ export class OktaIdentityProvider implements IdentityProvider {
     let result: { status: number; text: string };
     try {
       result = await withRetry(
-        async (_attempt, signal) => {
-          const res = await request(this.orgUrl + path, {
-            method,
-            headers: {
-              authorization: `SSWS ${this.config.token}`,
-              accept: "application/json",
-              ...(body === undefined ? {} : { "content-type": "application/json" }),
+        (_attempt, signal) =>
+          exchangeText(
+            this.orgUrl + path,
+            {
+              method,
+              headers: {
+                authorization: `SSWS ${this.config.token}`,
+                accept: "application/json",
+                ...(body === undefined ? {} : { "content-type": "application/json" }),
+              },
+              ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+              signal,
             },
-            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-            signal,
-          });
-          const text = await res.body.text();
-          if (isTransientStatus(res.statusCode))
-            throw new HttpStatusError(
-              res.statusCode,
-              oktaWait(res.statusCode, res.headers, this.clock.now()),
-              text,
-            );
-          return { status: res.statusCode, text };
-        },
+            (status, headers) => oktaWait(status, headers, this.clock.now()),
+          ),
         (e) => retryDecision(e),
         this.retryOptions(),
       );
