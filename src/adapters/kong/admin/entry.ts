@@ -6,7 +6,7 @@
 import type { KongConstruction, KongKindEntry, KongKindNote } from "../common/kind.js";
 import { createKongTarget, DBLESS_HINT, DEFAULT_MAX_LAG_MS } from "./target.js";
 
-export const ADMIN_CONSTRUCTION: KongConstruction = {
+const ADMIN_CONSTRUCTION: KongConstruction = {
   configKey: "adminUrl",
   of: (t) =>
     "adminUrl" in t
@@ -30,7 +30,7 @@ export const ADMIN_CONSTRUCTION: KongConstruction = {
 };
 
 /** DB-less Kong answers Admin API writes with 405 (https://developer.konghq.com/gateway/db-less-mode/). */
-export const READ_ONLY_NODE: KongKindNote = {
+const READ_ONLY_NODE: KongKindNote = {
   code: "KONG_DBLESS",
   message: "Kong runs DB-less (configuration.database is off): the Admin API cannot be written",
   hint: DBLESS_HINT,
