@@ -100,13 +100,25 @@ const holderId = (trigger: Trigger) => `${trigger}:${process.pid}:${randomUUID()
 /** The origin a trigger notes for the requests it records (app/request-origin.ts). */
 const ORIGIN: Partial<Record<Trigger, "api" | "cli">> = { http: "api", cli: "cli" };
 
-export async function rotate(rt: Runtime, name: string, req: RotateRequest): Promise<RotateResult> {
-  const cred = rt.credential(name);
+/** The audit line of a manual request (rotate, dry run, rollback, cancel): who asked, why, and what. */
+function logRequested(
+  rt: Runtime,
+  name: string,
+  req: { trigger: Trigger; actor?: string; reason?: string },
+  what: Record<string, unknown>,
+): void {
   rt.logger.log("info", "RotationRequested", {
     credential: name,
     trigger: req.trigger,
     actor: req.actor,
     reason: req.reason,
+    ...what,
+  });
+}
+
+export async function rotate(rt: Runtime, name: string, req: RotateRequest): Promise<RotateResult> {
+  const cred = rt.credential(name);
+  logRequested(rt, name, req, {
     force: req.force === true,
     rollback: req.rollback === true,
     overrideCooldown: req.overrideCooldown === true,
@@ -220,13 +232,7 @@ export async function cancelRequested(
   req: { trigger: Trigger; actor?: string; reason?: string },
 ): Promise<CancelResult> {
   const cred = rt.credential(name);
-  rt.logger.log("info", "RotationRequested", {
-    credential: name,
-    trigger: req.trigger,
-    actor: req.actor,
-    reason: req.reason,
-    cancel: true,
-  });
+  logRequested(rt, name, req, { cancel: true });
   const lease = await rt.leases.tryAcquire(name, holderId(req.trigger));
   if (!lease) return { credential: name, kind: "busy" };
   try {
