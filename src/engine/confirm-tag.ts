@@ -11,7 +11,7 @@
  * write is refused by mergeTags with TAG_VALUE_TOO_LONG.
  */
 import type { KongConfirmBase } from "../ports/engine.js";
-import { TAG_KONG_CONFIRM, type TagChanges } from "./tags.js";
+import { jsonTag, TAG_KONG_CONFIRM, type TagChanges } from "./tags.js";
 
 export { TAG_KONG_CONFIRM };
 const MAX_VALUE = 256;
@@ -28,24 +28,11 @@ type RawEntry = [number, string, string] | [number, string, string, number, 0 | 
 type Raw = Record<string, RawEntry>;
 
 function parseRaw(tags: Readonly<Record<string, string>>): Raw {
-  const text = tags[TAG_KONG_CONFIRM];
-  if (!text) return {};
-  try {
-    const v: unknown = JSON.parse(text);
-    if (typeof v !== "object" || v === null || Array.isArray(v)) return {};
-    const out: Raw = {};
-    for (const [k, e] of Object.entries(v as Record<string, unknown>))
-      if (
-        Array.isArray(e) &&
-        typeof e[0] === "number" &&
-        typeof e[1] === "string" &&
-        typeof e[2] === "string"
-      )
-        out[k] = typeof e[3] === "number" ? [e[0], e[1], e[2], e[3], e[4] === 1 ? 1 : 0] : [e[0], e[1], e[2]];
-    return out;
-  } catch {
-    return {};
-  }
+  const out: Raw = {};
+  for (const [k, e] of Object.entries(jsonTag(tags[TAG_KONG_CONFIRM]) ?? {}))
+    if (Array.isArray(e) && typeof e[0] === "number" && typeof e[1] === "string" && typeof e[2] === "string")
+      out[k] = typeof e[3] === "number" ? [e[0], e[1], e[2], e[3], e[4] === 1 ? 1 : 0] : [e[0], e[1], e[2]];
+  return out;
 }
 
 /** Every target's recorded confirmation on a generation (an unreadable tag reads as none: confirmation restarts). */

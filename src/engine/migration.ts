@@ -28,7 +28,7 @@ import type { StepContext } from "./steps/context.js";
 import { publishGeneration } from "./steps/publish.js";
 import { verifyGeneration } from "./steps/verify.js";
 import { TagBook } from "./tag-book.js";
-import { phaseTags, TAG_ACTIVATED_AT, TAG_MIGRATION, type Generation } from "./tags.js";
+import { jsonTag, phaseTags, TAG_ACTIVATED_AT, TAG_MIGRATION, type Generation } from "./tags.js";
 import type { SafeError, Snapshot, TargetObservation } from "./types.js";
 import type { StepWait } from "./wait.js";
 
@@ -84,13 +84,8 @@ export function encodeMigration(r: MigrationRecord): string {
 
 /** Undefined when absent or unreadable. */
 export function parseMigration(v: string | undefined): MigrationRecord | undefined {
-  if (!v) return undefined;
-  let w: Partial<Wire>;
-  try {
-    w = JSON.parse(v) as Partial<Wire>;
-  } catch {
-    return undefined;
-  }
+  const w = jsonTag(v) as Partial<Wire> | undefined;
+  if (!w) return undefined;
   if (
     !MIGRATION_STAGES.includes(w.s as MigrationStage) ||
     typeof w.at !== "string" ||

@@ -8,7 +8,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Policy } from "../config/load.js";
 import { RotatorError } from "../errors.js";
-import { TAG_REQUEST, type Generation } from "./tags.js";
+import { jsonTag, TAG_REQUEST, type Generation } from "./tags.js";
 
 export type RequestKind = "rotate" | "rollback";
 export type RequestState = "pending" | "done" | "cancelled";
@@ -100,13 +100,8 @@ export function encodeRequest(r: ManualRequest): string {
 
 /** Undefined for a missing or unreadable tag (a user edit): such a request is ignored, never guessed. */
 export function decodeRequest(raw: string | undefined): ManualRequest | undefined {
-  if (!raw) return undefined;
-  let w: Partial<Wire>;
-  try {
-    w = JSON.parse(raw) as Partial<Wire>;
-  } catch {
-    return undefined;
-  }
+  const w = jsonTag(raw) as Partial<Wire> | undefined;
+  if (!w) return undefined;
   const at = w.at ? new Date(w.at) : undefined;
   if (typeof w.id !== "string" || (w.k !== "rotate" && w.k !== "rollback") || !at || isNaN(at.getTime()))
     return undefined;

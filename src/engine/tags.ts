@@ -162,6 +162,23 @@ export function parseVerifyProgress(v: string | undefined): VerifyProgress | und
   };
 }
 
+/**
+ * A tag the engine wrote as a JSON object. Undefined when absent or unreadable (a user edit): the caller
+ * then ignores the tag, never guesses.
+ */
+export function jsonTag(v: string | undefined): Record<string, unknown> | undefined {
+  if (!v) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    return undefined;
+  }
+  return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : undefined;
+}
+
 /** Changes to rotator tags; `undefined` removes the tag. */
 export type TagChanges = Partial<Record<string, string | undefined>>;
 

@@ -248,6 +248,8 @@ describe("durable manual requests", () => {
       attempts: 12,
     });
     expect(decodeRequest("{not json")).toBeUndefined();
+    // JSON that is not an object (a user edit) is ignored too, not a crash.
+    for (const edited of ["null", "5", "[]", '"x"']) expect(decodeRequest(edited)).toBeUndefined();
   });
 });
 
