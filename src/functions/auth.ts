@@ -16,8 +16,7 @@
  * https://learn.microsoft.com/azure/app-service/configure-authentication-provider-aad). Without the
  * platform in front, anybody could send that header, so it is ignored.
  */
-import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { app } from "./app.js";
+import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { problem } from "./http.js";
 
 export const READER = "Rotation.Reader";
@@ -104,13 +103,15 @@ export function readAuthLevel(env: NodeJS.ProcessEnv = process.env): "anonymous"
   return authMode(env).required ? "anonymous" : "function";
 }
 
-/** Register a read-only GET route at the read auth level (the handler authorizes the caller itself). */
-export function registerReadRoute(
-  name: string,
+/**
+ * The options of a read-only GET route at the read auth level (the handler authorizes the caller itself),
+ * for the module that registers it with the Functions app.
+ */
+export function readRoute(
   route: string,
   handler: (req: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
-): void {
-  app.http(name, { methods: ["GET"], authLevel: readAuthLevel(), route, handler });
+): HttpFunctionOptions {
+  return { methods: ["GET"], authLevel: readAuthLevel(), route, handler };
 }
 
 export interface Caller {

@@ -1,7 +1,8 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { isRotatorError } from "../errors.js";
 import { withSecretScope } from "../log/redact.js";
-import { authMode, authorize, callerOf, registerReadRoute } from "./auth.js";
+import { app } from "./app.js";
+import { authMode, authorize, callerOf, readRoute } from "./auth.js";
 import { errorResponse, json, unknownCredential } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 
@@ -40,4 +41,4 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
   }
 }
 
-registerReadRoute("doctor", "doctor", doctorHttpHandler);
+app.http("doctor", readRoute("doctor", doctorHttpHandler));

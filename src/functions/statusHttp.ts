@@ -2,7 +2,8 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import { status } from "../app/service.js";
 import { renderStatusPage } from "../app/status-page.js";
 import { withSecretScope } from "../log/redact.js";
-import { authMode, authorize, callerOf, registerReadRoute } from "./auth.js";
+import { app } from "./app.js";
+import { authMode, authorize, callerOf, readRoute } from "./auth.js";
 import { errorResponse, html, json, prefersHtml, unknownCredential } from "./http.js";
 import { functionsRuntime } from "./runtime.js";
 
@@ -38,5 +39,5 @@ async function handle(req: HttpRequest, context: InvocationContext): Promise<Htt
   }
 }
 
-registerReadRoute("listCredentials", "credentials", statusHttpHandler);
-registerReadRoute("getCredential", "credentials/{name}", statusHttpHandler);
+app.http("listCredentials", readRoute("credentials", statusHttpHandler));
+app.http("getCredential", readRoute("credentials/{name}", statusHttpHandler));
