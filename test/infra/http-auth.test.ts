@@ -36,6 +36,31 @@ describe("the registration manifest (infra/auth/app-roles.json)", () => {
   });
 });
 
+describe("the registration in Bicep (infra/auth/app-registration.bicep)", () => {
+  const code = read("infra/auth/app-registration.bicep").replace(/\/\/.*$/gm, "");
+
+  it("declares the app roles from the manifest, v2 access tokens, and role assignment required", () => {
+    expect(code).toMatch(/^extension microsoftGraphV1$/m);
+    expect(code).toMatch(/resource api 'Microsoft\.Graph\/applications@v1\.0'/);
+    expect(code).toMatch(/appRoles: loadJsonContent\('app-roles\.json'\)/);
+    expect(code).toMatch(/requestedAccessTokenVersion: 2/);
+    expect(code).toMatch(/signInAudience: 'AzureADMyOrg'/);
+    expect(code).toMatch(/'\$\{functionAppUrl\}\/\.auth\/login\/aad\/callback'/);
+    const principal = code.slice(code.indexOf("'Microsoft.Graph/servicePrincipals@v1.0'"));
+    expect(principal).toMatch(/appId: api\.appId/);
+    expect(principal).toMatch(/appRoleAssignmentRequired: true/);
+    expect(code).toMatch(/output AUTH_CLIENT_ID string = api\.appId/);
+  });
+
+  it("pins the Graph extension's version beside it, and main.bicep does not deploy it", () => {
+    const config = JSON.parse(read("infra/auth/bicepconfig.json")) as { extensions: Record<string, string> };
+    expect(config.extensions.microsoftGraphV1).toMatch(
+      /^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:\d+\.\d+\.\d+$/,
+    );
+    expect(read("infra/main.bicep")).not.toMatch(/app-registration\.bicep/);
+  });
+});
+
 describe("App Service authentication in infra/app/rotator.bicep", () => {
   const bicep = read("infra/app/rotator.bicep");
   const code = bicep.replace(/\/\/.*$/gm, "");
